@@ -1,0 +1,21 @@
+#include "gst/elements.h"
+
+#include "gst/common/debug.h"
+
+gboolean rtcmesh_register_elements(GstPlugin* plugin) {
+  rtcmesh::init_debug();
+  gboolean ok = TRUE;
+  (void)plugin;
+  return ok;
+}
+
+gboolean rtcmesh_register_static(void) {
+  static gboolean registered = FALSE;
+  if (!registered) {
+    registered = gst_plugin_register_static(
+        GST_VERSION_MAJOR, GST_VERSION_MINOR, "rtcmesh",
+        "WebRTC rooms for pipelines: WHIP, WHEP, mesh, SFU and MCU", rtcmesh_register_elements,
+        "0.1.0", "LGPL", "rtcmesh", "rtcmesh", "https://example.invalid/rtcmesh");
+  }
+  return registered;
+}
