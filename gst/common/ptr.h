@@ -17,15 +17,21 @@ struct Unrefer {
   }
 };
 
+// Wrappers with external linkage (the GStreamer ones are static inline).
 inline void unref_object(gpointer p) { g_object_unref(p); }
+inline void unref_caps(GstCaps* c) { gst_caps_unref(c); }
+inline void free_structure(GstStructure* s) { gst_structure_free(s); }
+inline void unref_promise(GstPromise* p) { gst_promise_unref(p); }
+inline void free_gchar(gchar* p) { g_free(p); }
+inline void unref_source(GSource* s) { g_source_unref(s); }
 
 template <typename T>
 using GPtr = std::unique_ptr<T, Unrefer<unref_object>>;
-using CapsPtr = std::unique_ptr<GstCaps, Unrefer<gst_caps_unref>>;
-using StructurePtr = std::unique_ptr<GstStructure, Unrefer<gst_structure_free>>;
-using PromisePtr = std::unique_ptr<GstPromise, Unrefer<gst_promise_unref>>;
-using GCharPtr = std::unique_ptr<gchar, Unrefer<g_free>>;
-using SourcePtr = std::unique_ptr<GSource, Unrefer<g_source_unref>>;
+using CapsPtr = std::unique_ptr<GstCaps, Unrefer<unref_caps>>;
+using StructurePtr = std::unique_ptr<GstStructure, Unrefer<free_structure>>;
+using PromisePtr = std::unique_ptr<GstPromise, Unrefer<unref_promise>>;
+using GCharPtr = std::unique_ptr<gchar, Unrefer<free_gchar>>;
+using SourcePtr = std::unique_ptr<GSource, Unrefer<unref_source>>;
 
 // Takes over a reference the caller owns (a "transfer full" return value).
 template <typename T>

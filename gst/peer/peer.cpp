@@ -1,0 +1,410 @@
+#include "gst/peer/peer.h"
+
+#include <gst/sdp/sdp.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "gst/common/debug.h"
+#include "gst/common/guard.h"
+
+#define GST_CAT_DEFAULT rtcpeer_debug
+
+namespace rtcmesh::peer {
+
+// What webrtcbin's threads may touch. They hold a shared_ptr to it, never to
+// the Peer: once `peer` is null the Peer is gone and late callbacks do nothing.
+struct Peer::Life {
+  Life(Worker& w, Peer* p) : worker(w), peer(p) {}
+  Worker& worker;
+  std::mutex mutex;  // guards `peer` against streaming-thread readers
+  Peer* peer;
+  std::atomic<gint64> last_activity_us{0};
+  mutable std::mutex stats_mutex;
+  StructurePtr stats;
+  std::vector<SdpDone> gather_waiters;  // worker only
+  Timer gather_timer;                   // worker only
+  std::vector<std::pair<GPtr<GObject>, gulong>> handlers;  // worker only
+};
+
+namespace {
+
+using LifePtr = std::shared_ptr<Peer::Life>;
+
+// Signal handler data: a heap shared_ptr freed with the closure, so handlers
+// running while we disconnect still see valid data.
+LifePtr* hold(const LifePtr& life) { return new LifePtr(life); }
+void release(gpointer data, GClosure*) { delete static_cast<LifePtr*>(data); }
+
+template <typename Fn>
+void connect(gpointer instance, const char* signal, Fn fn, const LifePtr& life) {
+  gulong id = g_signal_connect_data(instance, signal, G_CALLBACK(+fn), hold(life), release,
+                                    GConnectFlags(0));
+  life->handlers.emplace_back(retain(G_OBJECT(instance)), id);
+}
+
+// Runs `fn(peer)` on the worker if the Peer still exists by then.
+template <typename Fn>
+void on_worker(const LifePtr& life, Fn fn) {
+  life->worker.post([life, fn = std::move(fn)]() mutable {
+    if (Peer* p = life->peer) guard(nullptr, "peer callback", [&] { fn(*p); });
+  });
+}
+
+struct PromiseData {
+  LifePtr life;
+  std::function<void(Peer&, const GstStructure*)> fn;
+};
+
+// A promise whose reply is copied on webrtcbin's thread and handled on ours.
+GstPromise* promise_to_worker(const LifePtr& life,
+                              std::function<void(Peer&, const GstStructure*)> fn) {
+  auto* data = new PromiseData{life, std::move(fn)};
+  return gst_promise_new_with_change_func(
+      [](GstPromise* promise, gpointer user) {
+        auto* d = static_cast<PromiseData*>(user);
+        const GstStructure* reply = gst_promise_get_reply(promise);
+        std::shared_ptr<GstStructure> copy(reply ? gst_structure_copy(reply) : nullptr,
+                                           [](GstStructure* s) {
+                                             if (s) gst_structure_free(s);
+                                           });
+        on_worker(d->life, [fn = d->fn, copy](Peer& p) { fn(p, copy.get()); });
+      },
+      data, [](gpointer user) { delete static_cast<PromiseData*>(user); });
+}
+
+std::string reply_error(const GstStructure* reply) {
+  if (!reply) return "no reply";
+  GError* err = nullptr;
+  if (gst_structure_has_field(reply, "error")) {
+    gst_structure_get(reply, "error", G_TYPE_ERROR, &err, nullptr);
+    std::string msg = err ? err->message : "unknown error";
+    g_clear_error(&err);
+    return msg;
+  }
+  return {};
+}
+
+std::string description_text(GstElement* webrtc, const char* property) {
+  GstWebRTCSessionDescription* desc = nullptr;
+  g_object_get(webrtc, property, &desc, nullptr);
+  if (!desc) return {};
+  GCharPtr text(gst_sdp_message_as_text(desc->sdp));
+  gst_webrtc_session_description_free(desc);
+  return text ? text.get() : "";
+}
+
+}  // namespace
+
+Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettings& ice,
+           GstClockTime peer_timeout, PeerEvents events)
+    : worker_(worker),
+      name_(name),
+      bin_(bin),
+      peer_timeout_(peer_timeout),
+      gather_timeout_ms_(ice.gather_timeout_ms),
+      events_(std::move(events)),
+      life_(std::make_shared<Life>(worker, this)) {
+  webrtc_ = gst_element_factory_make("webrtcbin", name.c_str());
+  if (!webrtc_) throw std::runtime_error("webrtcbin is missing (install gstreamer1.0-plugins-bad)");
+  g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
+  if (!ice.stun_server.empty()) g_object_set(webrtc_, "stun-server", ice.stun_server.c_str(), nullptr);
+  for (const auto& turn : ice.turn_servers) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name(webrtc_, "add-turn-server", turn.c_str(), &ok);
+    if (!ok) GST_WARNING("%s: TURN server '%s' rejected", name_.c_str(), turn.c_str());
+  }
+  if (ice.relay_only)
+    g_object_set(webrtc_, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, nullptr);
+
+  // UPnP discovery makes every gathering take ~200 ms; keepalive connchecks are
+  // the backstop for a vanished peer (DESIGN §6).
+  GstWebRTCICE* agent_owner = nullptr;
+  g_object_get(webrtc_, "ice-agent", &agent_owner, nullptr);
+  if (agent_owner) {
+    GObject* agent = nullptr;
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent_owner), "agent"))
+      g_object_get(agent_owner, "agent", &agent, nullptr);
+    if (agent) {
+      g_object_set(agent, "upnp", FALSE, "keepalive-conncheck", TRUE, nullptr);
+      g_object_unref(agent);
+    }
+    for (const auto& addr : ice.local_addresses) {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name(agent_owner, "add-local-ip-address", addr.c_str(), &ok);
+    }
+    gst_object_unref(agent_owner);
+  }
+
+  connect(
+      webrtc_, "on-ice-candidate",
+      [](GstElement*, guint mline, gchar* candidate, gpointer data) {
+        on_worker(*static_cast<LifePtr*>(data), [mline, c = std::string(candidate)](Peer& p) {
+          if (p.events_.local_candidate) p.events_.local_candidate(mline, c);
+        });
+      },
+      life_);
+  connect(
+      webrtc_, "on-new-transceiver",
+      [](GstElement*, GstWebRTCRTPTransceiver* trans, gpointer data) {
+        auto& life = *static_cast<LifePtr*>(data);
+        // Without do-nack the answer strips nack and RTX (1.22 default FALSE).
+        g_object_set(trans, "do-nack", TRUE, nullptr);
+        std::lock_guard lock(life->mutex);
+        if (life->peer && life->peer->accepted_)
+          g_object_set(trans, "codec-preferences", life->peer->accepted_.get(), nullptr);
+      },
+      life_);
+  connect(
+      webrtc_, "notify::ice-gathering-state",
+      [](GstElement* webrtc, GParamSpec*, gpointer data) {
+        GstWebRTCICEGatheringState state;
+        g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
+        if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE) return;
+        on_worker(*static_cast<LifePtr*>(data), [](Peer& p) {
+          auto waiters = std::move(p.life_->gather_waiters);
+          p.life_->gather_waiters.clear();
+          p.life_->gather_timer.reset();
+          std::string sdp = description_text(p.webrtc_, "local-description");
+          for (auto& w : waiters) w(sdp, {});
+        });
+      },
+      life_);
+  connect(
+      webrtc_, "notify::connection-state",
+      [](GstElement* webrtc, GParamSpec*, gpointer data) {
+        GstWebRTCPeerConnectionState state;
+        g_object_get(webrtc, "connection-state", &state, nullptr);
+        on_worker(*static_cast<LifePtr*>(data), [state](Peer& p) {
+          GST_DEBUG("%s: connection state %d", p.name_.c_str(), state);
+          if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED && !p.connected_) {
+            p.connected_ = true;
+            p.life_->last_activity_us = g_get_monotonic_time();
+            GST_INFO("%s: connected in %.0f ms", p.name_.c_str(),
+                     (g_get_monotonic_time() - p.connect_started_us_) / 1000.0);
+            if (p.events_.connected) p.events_.connected();
+          } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+            p.fail("ICE/DTLS connection failed");
+          }
+        });
+      },
+      life_);
+  connect(
+      webrtc_, "pad-added",
+      [](GstElement*, GstPad* pad, gpointer data) {
+        if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+        auto& life = *static_cast<LifePtr*>(data);
+        // Inbound RTP is proof of life for publishers.
+        gst_pad_add_probe(
+            pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+            [](GstPad*, GstPadProbeInfo*, gpointer d) {
+              (*static_cast<LifePtr*>(d))->last_activity_us = g_get_monotonic_time();
+              return GST_PAD_PROBE_OK;
+            },
+            new LifePtr(life), [](gpointer d) { delete static_cast<LifePtr*>(d); });
+        GstWebRTCRTPTransceiver* trans = nullptr;
+        g_object_get(pad, "transceiver", &trans, nullptr);
+        bool linked = false;
+        {
+          std::lock_guard lock(life->mutex);
+          if (life->peer && life->peer->events_.src_pad)
+            linked = guard(nullptr, "pad-added", [&] { return life->peer->events_.src_pad(pad, trans); });
+        }
+        if (trans) gst_object_unref(trans);
+        if (!linked) {
+          // Never leave a webrtcbin src pad unlinked: it would stop the transport.
+          GstElement* bin = GST_ELEMENT(gst_element_get_parent(GST_PAD_PARENT(pad)));
+          GstElement* sink = gst_element_factory_make("fakesink", nullptr);
+          g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+          gst_bin_add(GST_BIN(bin), sink);
+          gst_element_sync_state_with_parent(sink);
+          GPtr<GstPad> sinkpad = adopt(gst_element_get_static_pad(sink, "sink"));
+          gst_pad_link(pad, sinkpad.get());
+          gst_object_unref(bin);
+        }
+      },
+      life_);
+
+  // RTCP from the remote side (SR or RR) is proof of life for both directions.
+  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc_), "rtpbin");
+  if (rtpbin) {
+    connect(
+        rtpbin, "on-ssrc-active",
+        [](GstElement*, guint, guint, gpointer data) {
+          (*static_cast<LifePtr*>(data))->last_activity_us = g_get_monotonic_time();
+        },
+        life_);
+    gst_object_unref(rtpbin);
+  }
+
+  gst_bin_add(bin_, webrtc_);
+  gst_object_ref(webrtc_);
+  connect_started_us_ = g_get_monotonic_time();
+  gst_element_sync_state_with_parent(webrtc_);
+  tick_ = worker_.timeout(500, [this] {
+    on_tick();
+    return true;
+  });
+}
+
+Peer::~Peer() {
+  tick_.reset();
+  life_->gather_timer.reset();
+  {
+    std::lock_guard lock(life_->mutex);
+    life_->peer = nullptr;
+  }
+  for (auto& [instance, id] : life_->handlers) g_signal_handler_disconnect(instance.get(), id);
+  life_->handlers.clear();
+  gst_element_set_locked_state(webrtc_, TRUE);
+  gst_element_set_state(webrtc_, GST_STATE_NULL);
+  gst_bin_remove(bin_, webrtc_);
+  gst_object_unref(webrtc_);
+  GST_DEBUG("%s: torn down", name_.c_str());
+}
+
+GstPad* Peer::add_send_track(const GstCaps* rtp_caps) {
+  GstPadTemplate* templ =
+      gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(webrtc_), "sink_%u");
+  GstPad* pad = gst_element_request_pad(webrtc_, templ, nullptr, rtp_caps);
+  if (!pad) throw std::runtime_error("webrtcbin refused a sink pad for " + name_);
+  GstWebRTCRTPTransceiver* trans = nullptr;
+  g_object_get(pad, "transceiver", &trans, nullptr);
+  if (trans) {
+    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                 "codec-preferences", rtp_caps, "do-nack", TRUE, nullptr);
+    gst_object_unref(trans);
+  }
+  gst_object_unref(pad);  // webrtcbin keeps its own reference while it exists
+  return pad;
+}
+
+void Peer::make_offer(SdpDone done) {
+  create_description(true, 0, [this, done](const std::string& sdp, const std::string& error) {
+    if (!error.empty()) return done({}, error);
+    set_description(true, GST_WEBRTC_SDP_TYPE_OFFER, sdp, [this, done](const std::string& error) {
+      if (!error.empty()) return done({}, error);
+      await_gathering(done);
+    });
+  });
+}
+
+void Peer::accept_answer(const std::string& sdp, std::function<void(const std::string&)> done) {
+  set_description(false, GST_WEBRTC_SDP_TYPE_ANSWER, sdp, std::move(done));
+}
+
+void Peer::answer_offer(const std::string& offer, SdpDone done) {
+  set_description(false, GST_WEBRTC_SDP_TYPE_OFFER, offer, [this, done](const std::string& error) {
+    if (!error.empty()) return done({}, "cannot apply the offer: " + error);
+    create_description(false, 0, [this, done](const std::string& sdp, const std::string& error) {
+      if (!error.empty()) return done({}, error);
+      set_description(true, GST_WEBRTC_SDP_TYPE_ANSWER, sdp,
+                      [this, done](const std::string& error) {
+                        if (!error.empty()) return done({}, error);
+                        await_gathering(done);
+                      });
+    });
+  });
+}
+
+void Peer::create_description(bool offer, int attempt, SdpDone done) {
+  const char* what = offer ? "offer" : "answer";
+  GstPromise* promise = promise_to_worker(
+      life_, [offer, attempt, done, what](Peer& p, const GstStructure* reply) {
+        GstWebRTCSessionDescription* desc = nullptr;
+        std::string error = reply_error(reply);
+        if (reply && error.empty())
+          gst_structure_get(reply, what, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+        if (!desc) {
+          // 1.22 occasionally replies without an SDP: retry once.
+          if (attempt == 0) {
+            GST_WARNING("%s: create-%s gave no SDP (%s), retrying", p.name_.c_str(), what,
+                        error.c_str());
+            return p.create_description(offer, 1, done);
+          }
+          return done({}, std::string("create-") + what + " failed: " +
+                              (error.empty() ? "no SDP in the reply" : error));
+        }
+        GCharPtr text(gst_sdp_message_as_text(desc->sdp));
+        gst_webrtc_session_description_free(desc);
+        done(text.get(), {});
+      });
+  g_signal_emit_by_name(webrtc_, offer ? "create-offer" : "create-answer", nullptr, promise);
+  gst_promise_unref(promise);
+}
+
+void Peer::set_description(bool local, GstWebRTCSDPType type, const std::string& sdp,
+                           std::function<void(const std::string&)> done) {
+  GstSDPMessage* msg = nullptr;
+  gst_sdp_message_new(&msg);
+  if (gst_sdp_message_parse_buffer(reinterpret_cast<const guint8*>(sdp.data()), sdp.size(), msg) !=
+      GST_SDP_OK) {
+    gst_sdp_message_free(msg);
+    return done("unparseable SDP");
+  }
+  GstWebRTCSessionDescription* desc = gst_webrtc_session_description_new(type, msg);
+  GstPromise* promise = promise_to_worker(life_, [done](Peer&, const GstStructure* reply) {
+    done(reply_error(reply));
+  });
+  g_signal_emit_by_name(webrtc_, local ? "set-local-description" : "set-remote-description", desc,
+                        promise);
+  gst_promise_unref(promise);
+  gst_webrtc_session_description_free(desc);
+}
+
+void Peer::await_gathering(SdpDone done) {
+  GstWebRTCICEGatheringState state;
+  g_object_get(webrtc_, "ice-gathering-state", &state, nullptr);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    return done(description_text(webrtc_, "local-description"), {});
+  life_->gather_waiters.push_back(std::move(done));
+  if (!life_->gather_timer) {
+    life_->gather_timer = worker_.timeout(gather_timeout_ms_, [this] {
+      GST_INFO("%s: gathering not complete after %u ms, going on", name_.c_str(),
+               gather_timeout_ms_);
+      auto waiters = std::move(life_->gather_waiters);
+      life_->gather_waiters.clear();
+      std::string sdp = description_text(webrtc_, "local-description");
+      life_->gather_timer.release();  // this source ends by returning false
+      for (auto& w : waiters) w(sdp, {});
+      return false;
+    });
+  }
+}
+
+void Peer::add_remote_candidate(guint mline, const std::string& candidate) {
+  // webrtcbin wants the attribute value without "a=".
+  std::string c = candidate.rfind("a=", 0) == 0 ? candidate.substr(2) : candidate;
+  g_signal_emit_by_name(webrtc_, "add-ice-candidate", mline, c.c_str());
+}
+
+StructurePtr Peer::stats() const {
+  std::lock_guard lock(life_->stats_mutex);
+  return StructurePtr(life_->stats ? gst_structure_copy(life_->stats.get()) : nullptr);
+}
+
+void Peer::on_tick() {
+  if (failed_) return;
+  GstPromise* promise = promise_to_worker(life_, [](Peer& p, const GstStructure* reply) {
+    if (!reply) return;
+    std::lock_guard lock(p.life_->stats_mutex);
+    p.life_->stats.reset(gst_structure_copy(reply));
+  });
+  g_signal_emit_by_name(webrtc_, "get-stats", nullptr, promise);
+  gst_promise_unref(promise);
+
+  if (connected_ && peer_timeout_ != GST_CLOCK_TIME_NONE) {
+    gint64 idle_us = g_get_monotonic_time() - life_->last_activity_us;
+    if (GstClockTime(idle_us) * GST_USECOND > peer_timeout_)
+      fail("no RTP or RTCP from the remote side for " + std::to_string(idle_us / 1000) + " ms");
+  }
+}
+
+void Peer::fail(const std::string& why) {
+  if (failed_) return;
+  failed_ = true;
+  GST_WARNING("%s: %s", name_.c_str(), why.c_str());
+  if (events_.failed) events_.failed(why);
+}
+
+}  // namespace rtcmesh::peer

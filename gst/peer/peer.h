@@ -1,0 +1,99 @@
+// The one place that drives webrtcbin (DESIGN §6). A Peer is one WebRTC
+// connection: its webrtcbin lives in the owning element's bin, its state on
+// the element's worker thread. webrtcbin's own threads only copy what they got
+// and post it to the worker; nothing here ever waits on a GstPromise.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gst/common/ptr.h"
+#include "gst/common/worker.h"
+
+namespace rtcmesh::peer {
+
+struct IceSettings {
+  std::string stun_server;                // stun://host:port, empty = none
+  std::vector<std::string> turn_servers;  // turn(s)://user:pass@host:port
+  bool relay_only = false;                // ice-transport-policy=relay
+  std::vector<std::string> local_addresses;  // extra addresses to gather (127.0.0.1 for tests)
+  unsigned gather_timeout_ms = 1000;      // answer with what we have after this
+};
+
+// All callbacks run on the worker thread unless said otherwise.
+struct PeerEvents {
+  std::function<void(guint mline, const std::string& candidate)> local_candidate;
+  // Runs on a webrtcbin streaming thread: link `pad` now (an unlinked webrtcbin
+  // src pad kills the transport). Returning false makes the Peer drop it.
+  std::function<bool(GstPad* pad, GstWebRTCRTPTransceiver* transceiver)> src_pad;
+  std::function<void()> connected;
+  // ICE/DTLS failure or no RTP/RTCP from the remote side for peer_timeout.
+  std::function<void(const std::string& why)> failed;
+};
+
+class Peer {
+ public:
+  using SdpDone = std::function<void(const std::string& sdp, const std::string& error)>;
+
+  // Creates the webrtcbin inside `bin` (synced to its state). Worker thread only.
+  Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettings& ice,
+       GstClockTime peer_timeout, PeerEvents events);
+  // Removes the webrtcbin from the bin and stops it. Worker thread only.
+  ~Peer();
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  GstElement* webrtcbin() const { return webrtc_; }
+  const std::string& name() const { return name_; }
+
+  // A sendonly transceiver with `rtp_caps` as codec preference; returns its
+  // sink pad (owned by webrtcbin) to link the RTP into.
+  GstPad* add_send_track(const GstCaps* rtp_caps);
+  // Codecs this side accepts in answers (media, encoding-name, clock-rate per
+  // structure); applied to transceivers webrtcbin creates from remote offers.
+  void set_accepted_codecs(CapsPtr caps) { accepted_ = std::move(caps); }
+
+  // create-offer, set-local-description, then waits for gathering (up to the
+  // gather timeout) and returns the local description with its candidates.
+  void make_offer(SdpDone done);
+  void accept_answer(const std::string& sdp, std::function<void(const std::string& error)> done);
+  // set-remote-description(offer), create-answer, set-local-description,
+  // gathering wait; returns the answer with candidates.
+  void answer_offer(const std::string& offer, SdpDone done);
+  void add_remote_candidate(guint mline, const std::string& candidate);
+
+  bool is_connected() const { return connected_; }
+  // Latest webrtcbin stats (refreshed every second), deep copy; may be null.
+  StructurePtr stats() const;
+
+  struct Life;  // internal: what webrtcbin's threads may reach
+
+ private:
+  void create_description(bool offer, int attempt, SdpDone done);
+  void set_description(bool local, GstWebRTCSDPType type, const std::string& sdp,
+                       std::function<void(const std::string& error)> done);
+  void await_gathering(SdpDone done);
+  void on_tick();
+  void fail(const std::string& why);
+
+  Worker& worker_;
+  std::string name_;
+  GstBin* bin_;
+  GstElement* webrtc_ = nullptr;
+  GstClockTime peer_timeout_;
+  unsigned gather_timeout_ms_;
+  PeerEvents events_;
+  CapsPtr accepted_;
+  std::shared_ptr<Life> life_;
+  Timer tick_;
+  bool connected_ = false;
+  bool failed_ = false;
+  gint64 connect_started_us_ = 0;
+};
+
+}  // namespace rtcmesh::peer
