@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// Drives Debian's Chromium (headless, fake camera and microphone) through
+// playwright-core against rtcmesh endpoints, using the one test page page.html.
+//
+//   node run.mjs --mode whip --endpoint http://127.0.0.1:PORT/whip/room [--token T]
+//                [--duration SECONDS] [--chromium /usr/bin/chromium]
+//
+// Output: one JSON object per line on stdout, {"event": ...}:
+//   server     {url}                  the page's own HTTP server (127.0.0.1, ephemeral port)
+//   chromium   {pid}                  the browser process we started
+//   published  {resource}             WHIP POST answered 201; resource = Location
+//   stats      {video, audio, ...}    outbound-rtp packetsSent/framesEncoded, every 500 ms
+//   stopped    {deleteStatus}         DELETE of the resource on the way out
+//   error      {message}
+//   done       {ok}
+// Page console lines and diagnostics go to stderr. Stops after --duration
+// seconds, or on SIGTERM/SIGINT, or when stdin says "stop"; always DELETEs the
+// resource, kills Chromium by its PID and removes its temporary profile.
+// Exit status: 0 when the page published and packets were sent, 1 otherwise.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const opts = { mode: 'whip', endpoint: '', token: '', duration: 20, chromium: '/usr/bin/chromium' };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].replace(/^--/, '');
+    if (!(key in opts)) throw new Error(`unknown option ${argv[i]}`);
+    opts[key] = argv[++i];
+  }
+  opts.duration = Number(opts.duration);
+  if (!opts.endpoint && opts.mode === 'whip') throw new Error('--endpoint is required for --mode whip');
+  return opts;
+}
+
+const emit = (event, data = {}) => process.stdout.write(JSON.stringify({ event, ...data }) + '\n');
+const diag = (text) => process.stderr.write(`[run.mjs] ${text}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--allow-loopback-in-peer-connection',
+  '--disable-quic',
+  '--no-default-browser-check',
+  '--autoplay-policy=no-user-gesture-required',
+  '--disable-breakpad',
+  '--disable-crash-reporter',
+];
+
+function servePage() {
+  const page = readFileSync(join(here, 'page.html'));
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (req.method === 'GET' && (path === '/' || path === '/page.html')) {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(page);
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+// Starts Chromium ourselves (own process group, fresh profile) so that we know
+// its PID, then attaches playwright over CDP.
+function launchChromium(executable, userDataDir) {
+  const args = [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-port=0',
+    '--remote-debugging-address=127.0.0.1', 'about:blank'];
+  const child = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const wsUrl = new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error('Chromium did not print its DevTools address within 20 s')), 20000);
+    child.stderr.on('data', (chunk) => {
+      buffered += chunk.toString();
+      const m = buffered.match(/DevTools listening on (ws:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+      if (buffered.length > 65536) buffered = buffered.slice(-4096);
+    });
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`Chromium exited early (code ${code}, signal ${sig}): ${buffered.slice(-2000)}`));
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+  return { child, wsUrl };
+}
+
+async function killChromium(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  try { process.kill(child.pid, 'SIGTERM'); } catch { /* already gone */ }
+  const timedOut = await Promise.race([exited.then(() => false), sleep(3000).then(() => true)]);
+  if (timedOut) {
+    diag(`Chromium ${child.pid} ignored SIGTERM; SIGKILL to its process group`);
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    await Promise.race([exited, sleep(2000)]);
+  } else {
+    // Helpers (renderer, GPU, utility) leave with the browser; make sure.
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* group already gone */ }
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  let stopRequested = false;
+  let wake = () => {};
+  const requestStop = (why) => {
+    if (!stopRequested) diag(`stopping: ${why}`);
+    stopRequested = true;
+    wake();
+  };
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  process.on('SIGINT', () => requestStop('SIGINT'));
+  process.stdin.on('data', (d) => { if (/stop/.test(d.toString())) requestStop('stdin'); });
+  process.stdin.on('error', () => {});
+
+  const server = await servePage();
+  const pageBase = `http://127.0.0.1:${server.address().port}/page.html`;
+  emit('server', { url: pageBase });
+
+  const userDataDir = mkdtempSync(join(tmpdir(), 'rtcmesh-chromium-'));
+  let child = null;
+  // Last resort if we exit without the normal cleanup: Chromium runs in its own
+  // process group, so take the whole group down with us.
+  process.on('exit', () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    rmSync(userDataDir, { recursive: true, force: true });
+  });
+  let browser = null;
+  let page = null;
+  let ok = false;
+  let published = false;
+  let lastStats = null;
+  // Hard limit, whatever happens: duration + 40 s.
+  const hardTimer = setTimeout(async () => {
+    emit('error', { message: 'hard time limit reached' });
+    await killChromium(child);
+    rmSync(userDataDir, { recursive: true, force: true });
+    process.exit(1);
+  }, (opts.duration + 40) * 1000);
+  hardTimer.unref();
+
+  try {
+    const launched = launchChromium(opts.chromium, userDataDir);
+    child = launched.child;
+    emit('chromium', { pid: child.pid });
+    const ws = await launched.wsUrl;
+    browser = await chromium.connectOverCDP(ws);
+    const context = browser.contexts()[0];
+    page = context.pages()[0] || (await context.newPage());
+    page.on('console', (msg) => process.stderr.write(`[page ${msg.type()}] ${msg.text()}\n`));
+    page.on('pageerror', (err) => process.stderr.write(`[page error] ${err}\n`));
+
+    const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
+    if (opts.token) query.set('token', opts.token);
+    await page.goto(`${pageBase}?${query}`);
+
+    const started = Date.now();
+    const deadline = started + opts.duration * 1000;
+    while (!stopRequested && Date.now() < deadline) {
+      const st = await page.evaluate(() => ({ status: window.rtcmeshTest.state.status,
+        error: window.rtcmeshTest.state.error, resource: window.rtcmeshTest.state.resource }));
+      if (st.status === 'error') throw new Error(st.error);
+      if (st.status === 'published' && !published) {
+        published = true;
+        emit('published', { resource: st.resource });
+      }
+      if (published) {
+        lastStats = await page.evaluate(() => window.rtcmeshTest.stats());
+        emit('stats', { t: (Date.now() - started) / 1000, ...lastStats });
+      }
+      await new Promise((r) => { wake = r; setTimeout(r, 500); });
+    }
+    ok = published && !!lastStats &&
+      ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0));
+  } catch (e) {
+    emit('error', { message: String(e && e.message ? e.message : e) });
+    ok = false;
+  } finally {
+    if (page) {
+      try {
+        const res = await Promise.race([page.evaluate(() => window.rtcmeshTest.stop()), sleep(5000).then(() => ({ deleteStatus: 'timeout' }))]);
+        emit('stopped', res);
+      } catch (e) {
+        emit('error', { message: `stop failed: ${e.message}` });
+      }
+    }
+    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(3000)]);
+    await killChromium(child);
+    rmSync(userDataDir, { recursive: true, force: true });
+    server.close();
+    emit('done', { ok });
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((e) => {
+  emit('error', { message: String(e && e.stack ? e.stack : e) });
+  process.exit(2);
+});

@@ -1,0 +1,361 @@
+// A real browser publishes by WHIP into rtcwhipsrc.
+//
+// Debian's Chromium (headless, fake camera and microphone) is driven by
+// tests/integration/browser/run.mjs (playwright-core): it loads page.html from
+// its own origin, so the POST is cross-origin and exercises CORS, publishes
+// video+audio with plain RTCPeerConnection + fetch, reports getStats() and
+// DELETEs the resource when told to stop. In this process, rtcwhipsrc (port 0)
+// feeds appsinks that count decoded frames and audio samples.
+#include <gst/app/gstappsink.h>
+#include <gst/audio/audio.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tests/support/subprocess.h"
+
+#ifndef RTCMESH_BROWSER_DIR
+#error "RTCMESH_BROWSER_DIR must point at tests/integration/browser"
+#endif
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// Records every emission of a signal, whatever its signature (generic marshal).
+struct SignalLog {
+  std::mutex mu;
+  std::vector<std::vector<std::string>> calls;
+
+  static void marshal(GClosure* closure, GValue*, guint n_params, const GValue* params, gpointer,
+                      gpointer) {
+    auto* self = static_cast<SignalLog*>(closure->data);
+    std::vector<std::string> args;
+    for (guint i = 1; i < n_params; i++) {
+      if (G_VALUE_HOLDS_STRING(&params[i])) {
+        const char* s = g_value_get_string(&params[i]);
+        args.emplace_back(s ? s : "");
+      } else {
+        gchar* c = g_strdup_value_contents(&params[i]);
+        args.emplace_back(c);
+        g_free(c);
+      }
+    }
+    std::lock_guard<std::mutex> lock(self->mu);
+    self->calls.push_back(std::move(args));
+  }
+  bool connect(GstElement* element, const char* signal) {
+    if (g_signal_lookup(signal, G_OBJECT_TYPE(element)) == 0) return false;
+    GClosure* c = g_closure_new_simple(sizeof(GClosure), this);
+    g_closure_set_marshal(c, &SignalLog::marshal);
+    g_signal_connect_closure(element, signal, c, FALSE);
+    return true;
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return calls.size();
+  }
+  std::string describe() {
+    std::lock_guard<std::mutex> lock(mu);
+    std::string out;
+    for (auto& call : calls) {
+      out += "(";
+      for (size_t i = 0; i < call.size(); i++) out += (i ? ", " : "") + call[i];
+      out += ") ";
+    }
+    return out;
+  }
+};
+
+// What the appsinks saw.
+struct Received {
+  std::atomic<int> video_frames{0};
+  std::atomic<long> audio_samples{0};
+  std::atomic<int> audio_rate{0};
+  std::atomic<int> width{0}, height{0};
+  std::mutex mu;
+  std::vector<std::string> pads;  // "video_0 publisher-id=… room=… codec=…"
+  std::string video_caps, audio_caps;
+};
+
+std::string pad_string_property(GstPad* pad, const char* name) {
+  if (!g_object_class_find_property(G_OBJECT_GET_CLASS(pad), name)) return "";
+  gchar* v = nullptr;
+  g_object_get(pad, name, &v, nullptr);
+  std::string s = v ? v : "";
+  g_free(v);
+  return s;
+}
+
+GstFlowReturn on_video_sample(GstAppSink* sink, gpointer data) {
+  auto* r = static_cast<Received*>(data);
+  GstSample* sample = gst_app_sink_pull_sample(sink);
+  if (!sample) return GST_FLOW_EOS;
+  GstVideoInfo info;
+  if (GstCaps* caps = gst_sample_get_caps(sample); caps && gst_video_info_from_caps(&info, caps)) {
+    r->width = GST_VIDEO_INFO_WIDTH(&info);
+    r->height = GST_VIDEO_INFO_HEIGHT(&info);
+    if (r->video_frames == 0) {
+      gchar* s = gst_caps_to_string(caps);
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->video_caps = s;
+      g_free(s);
+    }
+  }
+  r->video_frames++;
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+GstFlowReturn on_audio_sample(GstAppSink* sink, gpointer data) {
+  auto* r = static_cast<Received*>(data);
+  GstSample* sample = gst_app_sink_pull_sample(sink);
+  if (!sample) return GST_FLOW_EOS;
+  GstAudioInfo info;
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  if (GstCaps* caps = gst_sample_get_caps(sample);
+      buf && caps && gst_audio_info_from_caps(&info, caps) && GST_AUDIO_INFO_BPF(&info) > 0) {
+    r->audio_rate = GST_AUDIO_INFO_RATE(&info);
+    r->audio_samples += static_cast<long>(gst_buffer_get_size(buf) / GST_AUDIO_INFO_BPF(&info));
+    if (r->audio_caps.empty()) {
+      gchar* s = gst_caps_to_string(caps);
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->audio_caps = s;
+      g_free(s);
+    }
+  }
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+struct PadAddedCtx {
+  GstElement* pipeline;
+  Received* received;
+};
+
+// Each new src pad of rtcwhipsrc: queue ! appsink (raw caps), linked right away.
+void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
+  auto* ctx = static_cast<PadAddedCtx*>(data);
+  gchar* name = gst_pad_get_name(pad);
+  std::string pad_name = name;
+  g_free(name);
+  bool video = pad_name.rfind("video_", 0) == 0;
+  bool audio = pad_name.rfind("audio_", 0) == 0;
+  {
+    std::lock_guard<std::mutex> lock(ctx->received->mu);
+    ctx->received->pads.push_back(pad_name + " publisher-id=" +
+                                  pad_string_property(pad, "publisher-id") +
+                                  " room=" + pad_string_property(pad, "room") +
+                                  " codec=" + pad_string_property(pad, "codec"));
+  }
+  if (!video && !audio) return;
+  GstElement* queue = gst_element_factory_make("queue", nullptr);
+  GstElement* sink = gst_element_factory_make("appsink", nullptr);
+  GstCaps* caps = gst_caps_from_string(video ? "video/x-raw" : "audio/x-raw");
+  g_object_set(sink, "caps", caps, "sync", FALSE, "async", FALSE, "max-buffers", 8, "drop", TRUE,
+               nullptr);
+  gst_caps_unref(caps);
+  GstAppSinkCallbacks callbacks{};
+  callbacks.new_sample = video ? on_video_sample : on_audio_sample;
+  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, ctx->received, nullptr);
+  gst_bin_add_many(GST_BIN(ctx->pipeline), queue, sink, nullptr);
+  gst_element_link(queue, sink);
+  gst_element_sync_state_with_parent(sink);
+  gst_element_sync_state_with_parent(queue);
+  GstPad* qsink = gst_element_get_static_pad(queue, "sink");
+  GstPadLinkReturn lr = gst_pad_link(pad, qsink);
+  if (lr != GST_PAD_LINK_OK)
+    ADD_FAILURE() << "linking " << pad_name << " to an appsink failed: " << lr;
+  gst_object_unref(qsink);
+}
+
+// Pops bus errors; returns the first error text, or "".
+std::string drain_bus_errors(GstBus* bus) {
+  std::string first;
+  while (GstMessage* msg = gst_bus_pop_filtered(
+             bus, static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))) {
+    GError* err = nullptr;
+    gchar* dbg = nullptr;
+    bool is_error = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
+    if (is_error)
+      gst_message_parse_error(msg, &err, &dbg);
+    else
+      gst_message_parse_warning(msg, &err, &dbg);
+    std::string text = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
+                       (err ? err->message : "?") + " (" + (dbg ? dbg : "") + ")";
+    std::fprintf(stderr, "bus %s: %s\n", is_error ? "ERROR" : "warning", text.c_str());
+    if (is_error && first.empty()) first = text;
+    g_clear_error(&err);
+    g_free(dbg);
+    gst_message_unref(msg);
+  }
+  return first;
+}
+
+class BrowserWhip : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    browser_dir_ = env_or("RTCMESH_BROWSER_DIR", RTCMESH_BROWSER_DIR);
+    chromium_ = env_or("RTCMESH_CHROMIUM", "/usr/bin/chromium");
+    if (!fs::exists(chromium_))
+      GTEST_SKIP() << chromium_ << " is missing (scripts/install-deps installs Debian's chromium)";
+    fs::path modules = fs::path(browser_dir_).parent_path() / "node_modules" / "playwright-core";
+    if (!fs::exists(modules / "package.json"))
+      GTEST_SKIP() << modules << " is missing (scripts/install-deps runs npm ci in tests/integration)";
+    gchar* node = g_find_program_in_path("node");
+    if (!node) GTEST_SKIP() << "node is not in PATH (scripts/install-deps installs it)";
+    node_ = node;
+    g_free(node);
+  }
+
+  void TearDown() override {
+    if (browser_) browser_->terminate(10s);
+    browser_.reset();
+    if (pipeline_) {
+      gst_element_set_state(pipeline_, GST_STATE_NULL);
+      gst_object_unref(pipeline_);
+    }
+  }
+
+  std::string browser_dir_, chromium_, node_;
+  GstElement* pipeline_ = nullptr;
+  std::unique_ptr<rtcmesh::test::Subprocess> browser_;
+};
+
+TEST_F(BrowserWhip, ChromiumPublishesVideoAndAudio) {
+  GstElement* src = gst_element_factory_make("rtcwhipsrc", "whip");
+  ASSERT_NE(src, nullptr) << "element rtcwhipsrc is not registered";
+  pipeline_ = gst_pipeline_new("browser-whip");
+  gst_bin_add(GST_BIN(pipeline_), src);
+
+  GObjectClass* klass = G_OBJECT_GET_CLASS(src);
+  g_object_set(src, "address", "127.0.0.1", "port", 0, nullptr);
+  if (g_object_class_find_property(klass, "output")) gst_util_set_object_arg(G_OBJECT(src), "output", "raw");
+  if (g_object_class_find_property(klass, "peer-timeout")) gst_util_set_object_arg(G_OBJECT(src), "peer-timeout", "3");
+
+  SignalLog added, removed;
+  EXPECT_TRUE(added.connect(src, "publisher-added")) << "rtcwhipsrc has no publisher-added signal";
+  EXPECT_TRUE(removed.connect(src, "publisher-removed")) << "rtcwhipsrc has no publisher-removed signal";
+
+  Received received;
+  PadAddedCtx ctx{pipeline_, &received};
+  g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &ctx);
+
+  GstBus* bus = gst_element_get_bus(pipeline_);
+  ASSERT_NE(gst_element_set_state(pipeline_, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << drain_bus_errors(bus);
+  gst_element_get_state(pipeline_, nullptr, nullptr, 5 * GST_SECOND);
+
+  guint port = 0;
+  g_object_get(src, "port", &port, nullptr);
+  ASSERT_NE(port, 0u) << "rtcwhipsrc port=0 must read back the bound port after READY->PAUSED";
+  std::string endpoint = "http://127.0.0.1:" + std::to_string(port) + "/whip/browser";
+
+  std::string error;
+  rtcmesh::test::Subprocess::Options opts;
+  opts.echo_prefix = "[browser]";
+  browser_ = rtcmesh::test::Subprocess::spawn(
+      {node_, browser_dir_ + "/run.mjs", "--mode", "whip", "--endpoint", endpoint, "--duration",
+       "60", "--chromium", chromium_},
+      opts, &error);
+  ASSERT_TRUE(browser_) << "could not start node: " << error;
+
+  // Media: >= 30 decoded video frames and >= 1 s of audio within ~15 s of the POST.
+  auto published_deadline = std::chrono::steady_clock::now() + 30s;  // Chromium start-up included
+  auto media_deadline = std::chrono::steady_clock::time_point::max();
+  bool published = false;
+  std::string browser_error, bus_error;
+  auto enough = [&] {
+    int rate = received.audio_rate.load();
+    return received.video_frames >= 30 && rate > 0 && received.audio_samples >= rate;
+  };
+  while (!enough()) {
+    auto now = std::chrono::steady_clock::now();
+    if (!published && now > published_deadline) break;
+    if (now > media_deadline) break;
+    if (auto line = browser_->read_line(100ms)) {
+      if (line->find("\"event\":\"published\"") != std::string::npos) {
+        published = true;
+        media_deadline = std::chrono::steady_clock::now() + 15s;
+      } else if (line->find("\"event\":\"error\"") != std::string::npos) {
+        browser_error = *line;
+        break;
+      }
+    } else if (browser_->stdout_closed()) {
+      browser_error = "browser driver exited early";
+      break;
+    }
+    bus_error = drain_bus_errors(bus);
+    if (!bus_error.empty()) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(received.mu);
+    std::string pads;
+    for (auto& p : received.pads) pads += "\n  " + p;
+    std::fprintf(stderr,
+                 "received: %d video frames (%dx%d), %ld audio samples at %d Hz\n"
+                 "video caps: %s\naudio caps: %s\npads:%s\npublisher-added: %s\n",
+                 received.video_frames.load(), received.width.load(), received.height.load(),
+                 received.audio_samples.load(), received.audio_rate.load(),
+                 received.video_caps.c_str(), received.audio_caps.c_str(), pads.c_str(),
+                 added.describe().c_str());
+  }
+  ASSERT_TRUE(browser_error.empty()) << browser_error;
+  ASSERT_TRUE(bus_error.empty()) << bus_error;
+  ASSERT_TRUE(published) << "the page never got a 201 answer to its WHIP POST";
+  EXPECT_GE(received.video_frames.load(), 30);
+  EXPECT_GT(received.audio_rate.load(), 0) << "no raw audio arrived";
+  EXPECT_GE(received.audio_samples.load(), static_cast<long>(received.audio_rate.load()))
+      << "less than 1 s of audio";
+  // Chromium's fake camera is 640x480; the encoder may scale it down, keeping 4:3.
+  int w = received.width, h = received.height;
+  EXPECT_GE(w, 160);
+  EXPECT_GE(h, 120);
+  EXPECT_NEAR(static_cast<double>(w) / std::max(h, 1), 4.0 / 3.0, 0.1) << w << "x" << h;
+  EXPECT_GE(added.count(), 1u) << "publisher-added never fired";
+  {
+    std::lock_guard<std::mutex> lock(received.mu);
+    for (auto& p : received.pads) {
+      if (p.find(" room= ") == std::string::npos) {  // the pad has a room property: POST /whip/browser
+        EXPECT_NE(p.find(" room=browser "), std::string::npos) << p;
+      }
+    }
+  }
+  EXPECT_EQ(removed.count(), 0u) << "publisher-removed fired while the browser was still publishing";
+
+  // The browser leaves: the driver DELETEs the resource, closes the connection
+  // and Chromium (by PID). publisher-removed must follow.
+  browser_->send_signal(SIGTERM);
+  auto stopped = browser_->wait_for_line(
+      [](const std::string& l) { return l.find("\"event\":\"stopped\"") != std::string::npos; }, 15s);
+  ASSERT_TRUE(stopped) << "the browser driver did not report its DELETE";
+  EXPECT_NE(stopped->find("\"deleteStatus\":200"), std::string::npos)
+      << "DELETE of the WHIP resource did not answer 200: " << *stopped;
+  auto status = browser_->wait(15s);
+  EXPECT_TRUE(status.has_value()) << "the browser driver did not exit";
+  auto removed_deadline = std::chrono::steady_clock::now() + 8s;
+  while (removed.count() == 0 && std::chrono::steady_clock::now() < removed_deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_GE(removed.count(), 1u) << "publisher-removed never fired after the browser left";
+  bus_error = drain_bus_errors(bus);
+  EXPECT_TRUE(bus_error.empty()) << "a leaving publisher must not take the element down: " << bus_error;
+  gst_object_unref(bus);
+}
+
+}  // namespace
