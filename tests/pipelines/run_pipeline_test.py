@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Runs the recipes in pipelines/ briefly, with fakesink/filesink in place of
+screens and speakers, and asserts that media flowed (frames counted by
+fpsdisplaysink, audio buffers by identity, the recorded MP4 decoded frame by
+frame), not only that the scripts exited.
+
+    run_pipeline_test.py CASE --pipelines DIR
+
+CASE is one of: ingest-publish, record, loopback. The environment must let
+gst-launch-1.0 find the plugin (GST_PLUGIN_PATH=<build dir>); meson sets it.
+"""
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+VIDEO_CAPS = "video/x-raw,width=320,height=240,framerate=15/1"
+FPS_SINK = ("fpsdisplaysink name=video-out video-sink=fakesink text-overlay=false "
+            "signal-fps-measurements=true sync=false")
+AUDIO_SINK = "identity name=audio-in silent=false ! fakesink sync=false"
+RENDERED_RE = re.compile(r"video-out: last-message = rendered: (\d+)")
+AUDIO_RE = re.compile(r"audio-in: last-message = chain")
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[test] {msg}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise Failure(f"{proc.name} exited ({proc.poll()}) before listening on port {port}")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise Failure(f"{proc.name} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+class Proc:
+    """A pipeline script; its output is echoed with a prefix and kept for parsing."""
+
+    def __init__(self, name, argv, env):
+        self.name = name
+        self.lines = []
+        self.lock = threading.Lock()
+        self.video_frames = 0
+        self.audio_buffers = 0
+        log(f"start {name}: {' '.join(argv)}")
+        self.popen = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True, errors="replace", start_new_session=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in iter(self.popen.stdout.readline, ""):
+            line = line.rstrip("\n")
+            with self.lock:
+                self.lines.append(line)
+                m = RENDERED_RE.search(line)
+                if m:
+                    self.video_frames = max(self.video_frames, int(m.group(1)))
+                if AUDIO_RE.search(line):
+                    self.audio_buffers += 1
+                    if self.audio_buffers % 50 != 1:
+                        continue  # one in 50 is enough in the log
+            print(f"[{self.name}] {line}", flush=True)
+
+    def poll(self):
+        return self.popen.poll()
+
+    def output(self):
+        with self.lock:
+            return list(self.lines)
+
+    def errors(self):
+        return [l for l in self.output() if l.startswith("ERROR")]
+
+    def counts(self):
+        with self.lock:
+            return self.video_frames, self.audio_buffers
+
+    def wait_until(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            if self.poll() is not None:
+                raise Failure(f"{self.name} exited ({self.poll()}) while waiting for {what}")
+            time.sleep(0.1)
+        raise Failure(f"timed out after {timeout} s waiting for {what} in {self.name}")
+
+    def stop(self, sig=signal.SIGINT, timeout=10):
+        """Signals the process by its PID and waits; SIGKILL (and a failure) if it hangs."""
+        if self.poll() is None:
+            log(f"{self.name}: {signal.Signals(sig).name} to pid {self.popen.pid}")
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+                self.thread.join(2)
+                raise Failure(f"{self.name} did not stop within {timeout} s of "
+                              f"{signal.Signals(sig).name}; killed")
+        self.thread.join(5)
+        log(f"{self.name} exited with {self.popen.returncode}")
+        return self.popen.returncode
+
+    def kill(self):
+        if self.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+
+def check_elements():
+    for element in ("rtcwhipsrc", "rtcwhipsink"):
+        r = subprocess.run(["gst-inspect-1.0", element], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise Failure(f"gst-inspect-1.0 {element} failed (GST_PLUGIN_PATH="
+                          f"{os.environ.get('GST_PLUGIN_PATH', '')!r}): {r.stderr.strip()}")
+
+
+def base_env(**extra):
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def case_ingest_publish(pipelines, procs):
+    port = free_port()
+    ingest = Proc("ingest", [f"{pipelines}/whip-ingest.sh", "-v"],
+                  base_env(PORT=port, ADDRESS="127.0.0.1", SINK=FPS_SINK, AUDIO_SINK=AUDIO_SINK))
+    procs.append(ingest)
+    wait_port(port, ingest, 10)
+    publish = Proc("publish", [f"{pipelines}/whip-publish.sh"],
+                   base_env(ENDPOINT=f"http://127.0.0.1:{port}/whip/pipelines",
+                            VIDEO_CAPS=VIDEO_CAPS))
+    procs.append(publish)
+    ingest.wait_until(lambda: ingest.counts()[0] >= 30 and ingest.counts()[1] >= 25, 25,
+                      ">= 30 video frames and >= 25 audio buffers")
+    frames, buffers = ingest.counts()
+    log(f"ingest received {frames} video frames and {buffers} audio buffers")
+    publish.stop(signal.SIGINT)
+    ingest.stop(signal.SIGINT)
+    for p in (publish, ingest):
+        if p.errors():
+            raise Failure(f"{p.name} reported errors: {p.errors()}")
+
+
+def case_record(pipelines, procs):
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="rtcmesh-record-") as tmp:
+        out = os.path.join(tmp, "recording.mp4")
+        record = Proc("record", [f"{pipelines}/whip-record.sh", "-v"],
+                      base_env(PORT=port, ADDRESS="127.0.0.1", OUT=out))
+        procs.append(record)
+        wait_port(port, record, 10)
+        publish = Proc("publish", [f"{pipelines}/whip-publish.sh"],
+                       base_env(ENDPOINT=f"http://127.0.0.1:{port}/whip/record",
+                                VIDEO_CODEC="h264", VIDEO_CAPS=VIDEO_CAPS))
+        procs.append(publish)
+        # -v prints the muxer's caps once H.264 reaches it: media is flowing.
+        record.wait_until(lambda: any("GstMP4Mux" in l and "caps = video/x-h264" in l
+                                      for l in record.output()), 25, "H.264 caps at mp4mux")
+        time.sleep(5)  # ~75 frames at 15 fps
+        publish.stop(signal.SIGINT)
+        # The leaving publisher's pads get EOS, so the recorder may finish alone;
+        # otherwise Ctrl-C (gst-launch -e sends EOS first).
+        try:
+            record.popen.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        record.stop(signal.SIGINT, timeout=15)
+        if record.errors():
+            raise Failure(f"record reported errors: {record.errors()}")
+        if not os.path.exists(out) or os.path.getsize(out) == 0:
+            raise Failure(f"{out} is missing or empty")
+        log(f"{out}: {os.path.getsize(out)} bytes; decoding it")
+        r = subprocess.run(["gst-launch-1.0", "-v", "filesrc", f"location={out}", "!", "qtdemux",
+                            "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "name=frames",
+                            "silent=false", "sync=false"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           errors="replace", timeout=60)
+        frames = sum(1 for l in r.stdout.splitlines() if "frames: last-message = chain" in l)
+        caps = [l for l in r.stdout.splitlines() if "frames.GstPad:sink: caps" in l]
+        log(f"decoded {frames} frames from the MP4 (exit {r.returncode}); "
+            f"{caps[0].split('caps = ', 1)[-1] if caps else 'no caps'}")
+        if r.returncode != 0:
+            raise Failure("the MP4 does not play back:\n" + r.stdout[-3000:])
+        if frames < 30:
+            raise Failure(f"the MP4 holds only {frames} decodable frames (want >= 30)")
+
+
+def case_loopback(pipelines, procs):
+    port = free_port()
+    loop = Proc("loopback", [f"{pipelines}/whip-loopback.sh", "-v"],
+                base_env(PORT=port, SINK=FPS_SINK, AUDIO_SINK=AUDIO_SINK))
+    procs.append(loop)
+    loop.wait_until(lambda: loop.counts()[0] >= 30 and loop.counts()[1] >= 25, 30,
+                    ">= 30 video frames and >= 25 audio buffers")
+    frames, buffers = loop.counts()
+    log(f"loopback received {frames} video frames and {buffers} audio buffers")
+    loop.stop(signal.SIGINT)
+    if loop.errors():
+        raise Failure(f"loopback reported errors: {loop.errors()}")
+
+
+CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("--pipelines", required=True, help="the pipelines/ folder")
+    args = ap.parse_args()
+    procs = []
+    try:
+        check_elements()
+        CASES[args.case](os.path.abspath(args.pipelines), procs)
+    except Failure as e:
+        log(f"FAIL: {e}")
+        return 1
+    finally:
+        for p in procs:
+            p.kill()
+    log("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
