@@ -1,0 +1,391 @@
+#include "signaling/http_server.h"
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include <atomic>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "signaling/glib_util.h"
+#include "signaling/log.h"
+#include "signaling/util.h"
+
+#define GST_CAT_DEFAULT rtcsignaling_debug
+
+namespace rtcmesh::sig {
+
+namespace {
+
+// What Responders and per-message signal closures share with the server.
+// `impl` is only read and written on the server's context thread; it is null
+// once the server is gone, which turns late replies into no-ops.
+struct Core {
+  explicit Core(GMainContext* c) : ctx(g_main_context_ref(c)) {}
+  ~Core() { g_main_context_unref(ctx); }
+  GMainContext* ctx;
+  std::atomic<HttpServer::Impl*> impl{nullptr};
+};
+using CorePtr = std::shared_ptr<Core>;
+
+// Heap payload for g_signal_connect_data closures.
+struct MsgData {
+  CorePtr core;
+  uint64_t id = 0;
+};
+void free_msg_data(gpointer data, GClosure*) {
+  delete static_cast<MsgData*>(data);
+}
+
+// Drops a message reference from an idle callback: never inside one of the
+// message's own signal emissions.
+void unref_later(GMainContext* ctx, gpointer obj) {
+  GSource* s = g_idle_source_new();
+  g_source_set_callback(
+      s, [](gpointer) { return G_SOURCE_REMOVE; }, obj, g_object_unref);
+  g_source_attach(s, ctx);
+  g_source_unref(s);
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  struct Pending {
+    SoupServerMessage* msg = nullptr;  // owned reference
+    gulong finished_id = 0;
+  };
+
+  Impl(GMainContext* c, Options o) : core(std::make_shared<Core>(c)), opts(std::move(o)) {}
+
+  CorePtr core;
+  Options opts;
+  SoupServer* server = nullptr;
+  std::map<std::string, Handler> handlers;
+  std::unordered_map<uint64_t, Pending> pending;
+  uint64_t next_id = 1;
+  bool listening = false;
+  unsigned bound_port = 0;
+
+  void apply(SoupServerMessage* msg, const HttpResponse& r) {
+    SoupMessageHeaders* h = soup_server_message_get_response_headers(msg);
+    for (const auto& [name, value] : r.headers.items())
+      soup_message_headers_append(h, name.c_str(), value.c_str());
+    for (const auto& [name, value] : opts.extra_headers.items())
+      if (!r.headers.has(name)) soup_message_headers_append(h, name.c_str(), value.c_str());
+    bool no_body = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+    if (!no_body && (!r.body.empty() || !r.content_type.empty())) {
+      soup_server_message_set_response(
+          msg, r.content_type.empty() ? "application/octet-stream" : r.content_type.c_str(),
+          SOUP_MEMORY_COPY, r.body.data(), r.body.size());
+    }
+    soup_server_message_set_status(msg, static_cast<guint>(r.status),
+                                   r.reason.empty() ? nullptr : r.reason.c_str());
+  }
+
+  // 413 before the handler runs; the rest of the body is drained unstored and
+  // the connection closed afterwards.
+  void reject_too_large(SoupServerMessage* msg, size_t size, bool declared) {
+    SoupMessageBody* body = soup_server_message_get_request_body(msg);
+    soup_message_body_set_accumulate(body, FALSE);
+    soup_message_body_truncate(body);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+                                 "close");
+    GST_INFO("rejecting %s %s: body of %s%zu bytes over the %zu byte limit",
+             soup_server_message_get_method(msg), g_uri_get_path(soup_server_message_get_uri(msg)),
+             declared ? "" : "at least ", size, opts.max_body);
+    apply(msg, HttpResponse::error(413, "request body too large (limit " +
+                                            std::to_string(opts.max_body) + " bytes)"));
+  }
+
+  const Handler* find_handler(std::string_view path) const {
+    const Handler* best = nullptr;
+    size_t best_len = 0;
+    for (const auto& [prefix, fn] : handlers) {
+      bool match = path.substr(0, prefix.size()) == prefix &&
+                   (path.size() == prefix.size() || prefix.empty() || prefix.back() == '/' ||
+                    path[prefix.size()] == '/');
+      if (match && (best == nullptr || prefix.size() >= best_len)) {
+        best = &fn;
+        best_len = prefix.size();
+      }
+    }
+    return best;
+  }
+
+  static HttpRequest to_request(SoupServerMessage* msg) {
+    HttpRequest req;
+    req.method = soup_server_message_get_method(msg);
+    GUri* uri = soup_server_message_get_uri(msg);
+    req.path = g_uri_get_path(uri);
+    if (const char* q = g_uri_get_query(uri)) req.query = q;
+    soup_message_headers_foreach(
+        soup_server_message_get_request_headers(msg),
+        [](const char* name, const char* value, gpointer data) {
+          static_cast<Headers*>(data)->add(name, value);
+        },
+        &req.headers);
+    SoupMessageBody* body = soup_server_message_get_request_body(msg);
+    if (body && body->length > 0) {
+      GBytes* bytes = soup_message_body_flatten(body);
+      gsize len = 0;
+      const auto* data = static_cast<const char*>(g_bytes_get_data(bytes, &len));
+      req.body.assign(data, len);
+      g_bytes_unref(bytes);
+    }
+    if (const char* host = soup_server_message_get_remote_host(msg)) req.remote_address = host;
+    return req;
+  }
+
+  void handle(SoupServerMessage* msg) {
+    HttpRequest req = to_request(msg);
+    GST_DEBUG("%s %s from %s", req.method.c_str(), req.path.c_str(), req.remote_address.c_str());
+    const Handler* fn = find_handler(req.path);
+    if (!fn) {
+      apply(msg, HttpResponse::error(404, "nothing is served at " + req.path));
+      return;
+    }
+    uint64_t id = next_id++;
+    soup_server_message_pause(msg);
+    Pending p;
+    p.msg = SOUP_SERVER_MESSAGE(g_object_ref(msg));
+    p.finished_id =
+        g_signal_connect_data(msg, "finished", G_CALLBACK(+[](SoupServerMessage*, gpointer data) {
+                                auto* d = static_cast<MsgData*>(data);
+                                if (auto* impl = d->core->impl.load()) impl->forget(d->id);
+                              }),
+                              new MsgData{core, id}, free_msg_data, GConnectFlags(0));
+    pending.emplace(id, p);
+    Responder responder = make_responder(id);
+    try {
+      (*fn)(req, responder);
+    } catch (const std::exception& e) {
+      GST_ERROR("handler for %s %s threw: %s", req.method.c_str(), req.path.c_str(), e.what());
+      responder(HttpResponse::error(500, std::string("internal error: ") + e.what()));
+    } catch (...) {
+      GST_ERROR("handler for %s %s threw", req.method.c_str(), req.path.c_str());
+      responder(HttpResponse::error(500, "internal error"));
+    }
+  }
+
+  // A Responder that is dropped without a reply answers 500 so the client is
+  // not left hanging.
+  Responder make_responder(uint64_t id) {
+    struct Slot {
+      CorePtr core;
+      uint64_t id;
+      std::atomic<bool> used{false};
+      void send(HttpResponse r) {
+        if (used.exchange(true)) {
+          GST_WARNING("request %" G_GUINT64_FORMAT " answered twice; ignoring the second", id);
+          return;
+        }
+        post_to_context(core->ctx, [core = core, id = id, r = std::move(r)]() mutable {
+          if (auto* impl = core->impl.load()) impl->reply(id, r);
+        });
+      }
+      ~Slot() {
+        if (!used.load()) send(HttpResponse::error(500, "the request was dropped unanswered"));
+      }
+    };
+    auto slot = std::make_shared<Slot>();
+    slot->core = core;
+    slot->id = id;
+    return [slot](HttpResponse r) { slot->send(std::move(r)); };
+  }
+
+  void reply(uint64_t id, const HttpResponse& r) {
+    auto it = pending.find(id);
+    if (it == pending.end()) {
+      GST_DEBUG("reply to request %" G_GUINT64_FORMAT " dropped: client gone or server stopped",
+                id);
+      return;
+    }
+    Pending p = it->second;
+    pending.erase(it);
+    g_signal_handler_disconnect(p.msg, p.finished_id);
+    apply(p.msg, r);
+    soup_server_message_unpause(p.msg);
+    g_object_unref(p.msg);
+  }
+
+  void forget(uint64_t id) {
+    auto it = pending.find(id);
+    if (it == pending.end()) return;
+    GST_DEBUG("request %" G_GUINT64_FORMAT " finished before its reply", id);
+    Pending p = it->second;
+    pending.erase(it);
+    g_signal_handler_disconnect(p.msg, p.finished_id);
+    unref_later(core->ctx, p.msg);
+  }
+
+  void drop_pending() {
+    auto all = std::move(pending);
+    pending.clear();
+    for (auto& [id, p] : all) {
+      g_signal_handler_disconnect(p.msg, p.finished_id);
+      unref_later(core->ctx, p.msg);
+    }
+  }
+};
+
+namespace {
+
+void on_request(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
+  auto* impl = static_cast<HttpServer::Impl*>(data);
+  try {
+    impl->handle(msg);
+  } catch (const std::exception& e) {
+    GST_ERROR("request failed: %s", e.what());
+    soup_server_message_set_status(msg, 500, nullptr);
+  } catch (...) {
+    soup_server_message_set_status(msg, 500, nullptr);
+  }
+}
+
+void on_early(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
+  auto* impl = static_cast<HttpServer::Impl*>(data);
+  SoupMessageHeaders* h = soup_server_message_get_request_headers(msg);
+  if (soup_message_headers_get_encoding(h) != SOUP_ENCODING_CONTENT_LENGTH) return;
+  goffset len = soup_message_headers_get_content_length(h);
+  if (len > 0 && static_cast<guint64>(len) > impl->opts.max_body)
+    impl->reject_too_large(msg, static_cast<size_t>(len), true);
+}
+
+void on_got_chunk(SoupServerMessage* msg, GBytes*, gpointer data) {
+  auto* d = static_cast<MsgData*>(data);
+  auto* impl = d->core->impl.load();
+  if (!impl || soup_server_message_get_status(msg) != 0) return;
+  SoupMessageBody* body = soup_server_message_get_request_body(msg);
+  if (body && static_cast<size_t>(body->length) > impl->opts.max_body)
+    impl->reject_too_large(msg, static_cast<size_t>(body->length), false);
+}
+
+void on_request_started(SoupServer*, SoupServerMessage* msg, gpointer data) {
+  auto* impl = static_cast<HttpServer::Impl*>(data);
+  // Chunked bodies have no Content-Length: count while they arrive.
+  g_signal_connect_data(msg, "got-chunk", G_CALLBACK(on_got_chunk), new MsgData{impl->core, 0},
+                        free_msg_data, GConnectFlags(0));
+}
+
+}  // namespace
+
+HttpServer::HttpServer(GMainContext* ctx, Options options)
+    : impl_(std::make_unique<Impl>(ctx, std::move(options))) {
+  init_debug();
+  ScopedContext scope(ctx);
+  impl_->server = soup_server_new("server-header", "rtcmesh ", nullptr);
+  impl_->core->impl = impl_.get();
+  soup_server_add_handler(impl_->server, nullptr, on_request, impl_.get(), nullptr);
+  soup_server_add_early_handler(impl_->server, nullptr, on_early, impl_.get(), nullptr);
+  g_signal_connect(impl_->server, "request-started", G_CALLBACK(on_request_started), impl_.get());
+}
+
+HttpServer::~HttpServer() {
+  ScopedContext scope(impl_->core->ctx);
+  stop();
+  impl_->core->impl = nullptr;
+  g_signal_handlers_disconnect_by_data(impl_->server, impl_.get());
+  soup_server_remove_handler(impl_->server, nullptr);
+  g_object_unref(impl_->server);
+}
+
+void HttpServer::add_handler(std::string path_prefix, Handler fn) {
+  impl_->handlers[std::move(path_prefix)] = std::move(fn);
+}
+
+void HttpServer::start() {
+  if (impl_->listening) return;
+  ScopedContext scope(impl_->core->ctx);
+  const Options& o = impl_->opts;
+  std::string where = (o.address.empty() ? "0.0.0.0" : o.address) + ":" + std::to_string(o.port);
+  auto fail = [&](const std::string& why) {
+    throw std::runtime_error("cannot listen on " + where + ": " + why);
+  };
+  bool tls = !o.tls_certificate.empty() || !o.tls_key.empty();
+  if (tls) {
+    if (o.tls_certificate.empty() || o.tls_key.empty())
+      fail("TLS needs both a certificate and a key file");
+    GError* err = nullptr;
+    GTlsCertificate* cert =
+        g_tls_certificate_new_from_files(o.tls_certificate.c_str(), o.tls_key.c_str(), &err);
+    if (!cert) {
+      std::string why = std::string("cannot load TLS certificate ") + o.tls_certificate +
+                        " / key " + o.tls_key + ": " + err->message;
+      g_error_free(err);
+      fail(why);
+    }
+    g_object_set(impl_->server, "tls-certificate", cert, nullptr);
+    g_object_unref(cert);
+  }
+  std::string addr = o.address.empty() ? "0.0.0.0" : o.address;
+  if (addr == "localhost") addr = "127.0.0.1";
+  GInetAddress* inet = g_inet_address_new_from_string(addr.c_str());
+  if (!inet) fail("not an IP address");
+  GSocketAddress* sa = g_inet_socket_address_new(inet, static_cast<guint16>(o.port));
+  g_object_unref(inet);
+  if (o.port > 65535) {
+    g_object_unref(sa);
+    fail("port out of range");
+  }
+  GError* err = nullptr;
+  gboolean ok = soup_server_listen(
+      impl_->server, sa, tls ? SOUP_SERVER_LISTEN_HTTPS : SoupServerListenOptions(0), &err);
+  g_object_unref(sa);
+  if (!ok) {
+    std::string why = err ? err->message : "unknown error";
+    g_clear_error(&err);
+    fail(why);
+  }
+  impl_->listening = true;
+  impl_->bound_port = 0;
+  GSList* listeners = soup_server_get_listeners(impl_->server);
+  for (GSList* l = listeners; l; l = l->next) {
+    GSocketAddress* local = g_socket_get_local_address(G_SOCKET(l->data), nullptr);
+    if (local && G_IS_INET_SOCKET_ADDRESS(local))
+      impl_->bound_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+    if (local) g_object_unref(local);
+  }
+  g_slist_free(listeners);
+  GST_INFO("listening on %s", base_url().c_str());
+}
+
+unsigned HttpServer::port() const {
+  return impl_->bound_port;
+}
+
+std::string HttpServer::base_url() const {
+  const std::string& a = impl_->opts.address;
+  std::string host;
+  if (a.empty() || a == "0.0.0.0" || a == "localhost")
+    host = "127.0.0.1";
+  else if (a == "::")
+    host = "[::1]";
+  else if (a.find(':') != std::string::npos)
+    host = "[" + a + "]";
+  else
+    host = a;
+  bool tls = !impl_->opts.tls_certificate.empty();
+  return std::string(tls ? "https" : "http") + "://" + host + ":" + std::to_string(port());
+}
+
+void HttpServer::stop() {
+  ScopedContext scope(impl_->core->ctx);
+  if (impl_->listening) GST_INFO("stopping %s", base_url().c_str());
+  impl_->listening = false;
+  // Forget pending requests first: their Responders become no-ops and no
+  // paused message is unpaused on a closed connection.
+  impl_->drop_pending();
+  soup_server_disconnect(impl_->server);
+}
+
+bool HttpServer::running() const {
+  return impl_->listening;
+}
+
+size_t HttpServer::pending_count() const {
+  return impl_->pending.size();
+}
+
+}  // namespace rtcmesh::sig
