@@ -247,7 +247,7 @@ TEST_F(BrowserWhip, ChromiumPublishesVideoAndAudio) {
   GObjectClass* klass = G_OBJECT_GET_CLASS(src);
   g_object_set(src, "address", "127.0.0.1", "port", 0, nullptr);
   if (g_object_class_find_property(klass, "output")) gst_util_set_object_arg(G_OBJECT(src), "output", "raw");
-  if (g_object_class_find_property(klass, "peer-timeout")) gst_util_set_object_arg(G_OBJECT(src), "peer-timeout", "3");
+  if (g_object_class_find_property(klass, "peer-timeout")) gst_util_set_object_arg(G_OBJECT(src), "peer-timeout", "3000");  // ms
 
   SignalLog added, removed;
   EXPECT_TRUE(added.connect(src, "publisher-added")) << "rtcwhipsrc has no publisher-added signal";
