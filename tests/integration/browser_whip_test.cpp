@@ -159,8 +159,8 @@ void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   bool audio = pad_name.rfind("audio_", 0) == 0;
   {
     std::lock_guard<std::mutex> lock(ctx->received->mu);
-    ctx->received->pads.push_back(pad_name + " publisher-id=" +
-                                  pad_string_property(pad, "publisher-id") +
+    ctx->received->pads.push_back(pad_name +
+                                  " publisher-id=" + pad_string_property(pad, "publisher-id") +
                                   " room=" + pad_string_property(pad, "room") +
                                   " codec=" + pad_string_property(pad, "codec"));
   }
@@ -217,7 +217,8 @@ class BrowserWhip : public ::testing::Test {
       GTEST_SKIP() << chromium_ << " is missing (scripts/install-deps installs Debian's chromium)";
     fs::path modules = fs::path(browser_dir_).parent_path() / "node_modules" / "playwright-core";
     if (!fs::exists(modules / "package.json"))
-      GTEST_SKIP() << modules << " is missing (scripts/install-deps runs npm ci in tests/integration)";
+      GTEST_SKIP() << modules
+                   << " is missing (scripts/install-deps runs npm ci in tests/integration)";
     gchar* node = g_find_program_in_path("node");
     if (!node) GTEST_SKIP() << "node is not in PATH (scripts/install-deps installs it)";
     node_ = node;
@@ -246,12 +247,15 @@ TEST_F(BrowserWhip, ChromiumPublishesVideoAndAudio) {
 
   GObjectClass* klass = G_OBJECT_GET_CLASS(src);
   g_object_set(src, "address", "127.0.0.1", "port", 0, nullptr);
-  if (g_object_class_find_property(klass, "output")) gst_util_set_object_arg(G_OBJECT(src), "output", "raw");
-  if (g_object_class_find_property(klass, "peer-timeout")) gst_util_set_object_arg(G_OBJECT(src), "peer-timeout", "3000");  // ms
+  if (g_object_class_find_property(klass, "output"))
+    gst_util_set_object_arg(G_OBJECT(src), "output", "raw");
+  if (g_object_class_find_property(klass, "peer-timeout"))
+    gst_util_set_object_arg(G_OBJECT(src), "peer-timeout", "3000");  // ms
 
   SignalLog added, removed;
   EXPECT_TRUE(added.connect(src, "publisher-added")) << "rtcwhipsrc has no publisher-added signal";
-  EXPECT_TRUE(removed.connect(src, "publisher-removed")) << "rtcwhipsrc has no publisher-removed signal";
+  EXPECT_TRUE(removed.connect(src, "publisher-removed"))
+      << "rtcwhipsrc has no publisher-removed signal";
 
   Received received;
   PadAddedCtx ctx{pipeline_, &received};
@@ -332,18 +336,21 @@ TEST_F(BrowserWhip, ChromiumPublishesVideoAndAudio) {
   {
     std::lock_guard<std::mutex> lock(received.mu);
     for (auto& p : received.pads) {
-      if (p.find(" room= ") == std::string::npos) {  // the pad has a room property: POST /whip/browser
+      if (p.find(" room= ") ==
+          std::string::npos) {  // the pad has a room property: POST /whip/browser
         EXPECT_NE(p.find(" room=browser "), std::string::npos) << p;
       }
     }
   }
-  EXPECT_EQ(removed.count(), 0u) << "publisher-removed fired while the browser was still publishing";
+  EXPECT_EQ(removed.count(), 0u)
+      << "publisher-removed fired while the browser was still publishing";
 
   // The browser leaves: the driver DELETEs the resource, closes the connection
   // and Chromium (by PID). publisher-removed must follow.
   browser_->send_signal(SIGTERM);
   auto stopped = browser_->wait_for_line(
-      [](const std::string& l) { return l.find("\"event\":\"stopped\"") != std::string::npos; }, 15s);
+      [](const std::string& l) { return l.find("\"event\":\"stopped\"") != std::string::npos; },
+      15s);
   ASSERT_TRUE(stopped) << "the browser driver did not report its DELETE";
   EXPECT_NE(stopped->find("\"deleteStatus\":200"), std::string::npos)
       << "DELETE of the WHIP resource did not answer 200: " << *stopped;
@@ -354,7 +361,8 @@ TEST_F(BrowserWhip, ChromiumPublishesVideoAndAudio) {
     std::this_thread::sleep_for(50ms);
   EXPECT_GE(removed.count(), 1u) << "publisher-removed never fired after the browser left";
   bus_error = drain_bus_errors(bus);
-  EXPECT_TRUE(bus_error.empty()) << "a leaving publisher must not take the element down: " << bus_error;
+  EXPECT_TRUE(bus_error.empty()) << "a leaving publisher must not take the element down: "
+                                 << bus_error;
   gst_object_unref(bus);
 }
 

@@ -196,7 +196,9 @@ std::optional<int> Subprocess::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-bool Subprocess::running() { return !reap(WNOHANG); }
+bool Subprocess::running() {
+  return !reap(WNOHANG);
+}
 
 int Subprocess::terminate(std::chrono::milliseconds grace) {
   if (status_) return *status_;

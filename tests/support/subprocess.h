@@ -27,14 +27,16 @@ namespace rtcmesh::test {
 class Subprocess {
  public:
   struct Options {
-    std::vector<std::pair<std::string, std::string>> env;  // set on top of this process's environment
-    std::string cwd;                                       // empty: inherit
-    std::string echo_prefix;  // non-empty: copy the child's stdout/stderr lines to our stderr with it
+    std::vector<std::pair<std::string, std::string>>
+        env;          // set on top of this process's environment
+    std::string cwd;  // empty: inherit
+    std::string
+        echo_prefix;  // non-empty: copy the child's stdout/stderr lines to our stderr with it
   };
 
   // argv[0] is looked up in PATH. Returns nullptr and fills *error on failure.
-  static std::unique_ptr<Subprocess> spawn(const std::vector<std::string>& argv, const Options& options,
-                                           std::string* error = nullptr);
+  static std::unique_ptr<Subprocess> spawn(const std::vector<std::string>& argv,
+                                           const Options& options, std::string* error = nullptr);
   static std::unique_ptr<Subprocess> spawn(const std::vector<std::string>& argv,
                                            std::string* error = nullptr) {
     return spawn(argv, Options{}, error);
