@@ -1,0 +1,107 @@
+// Headers, HttpResponse, helpers and the client's trickle fragment builder.
+#include <gtest/gtest.h>
+
+#include "signaling/http.h"
+#include "signaling/resource_client.h"
+#include "signaling/sdp.h"
+#include "signaling/util.h"
+
+namespace rtcmesh::sig {
+namespace {
+
+TEST(Headers, CaseInsensitiveOrderedWithDuplicates) {
+  Headers h;
+  h.add("Link", "<a>");
+  h.add("content-type", "text/plain");
+  h.add("LINK", "<b>");
+  EXPECT_EQ(h.get("link").value_or(""), "<a>");
+  EXPECT_EQ(h.get_all("Link"), (std::vector<std::string>{"<a>", "<b>"}));
+  EXPECT_EQ(h.get("Content-Type").value_or(""), "text/plain");
+  EXPECT_FALSE(h.get("ETag").has_value());
+  h.set("link", "<c>");
+  EXPECT_EQ(h.get_all("Link"), std::vector<std::string>{"<c>"});
+  EXPECT_EQ(h.items().size(), 2u);
+  EXPECT_EQ(h.items()[0].first, "content-type");
+  h.remove("CONTENT-TYPE");
+  EXPECT_FALSE(h.has("content-type"));
+}
+
+TEST(HttpResponse, ErrorIsTextWithNewline) {
+  HttpResponse r = HttpResponse::error(415, "wrong type");
+  EXPECT_EQ(r.status, 415);
+  EXPECT_EQ(r.body, "wrong type\n");
+  EXPECT_EQ(r.content_type, "text/plain; charset=utf-8");
+  EXPECT_STREQ(status_phrase(413), "Content Too Large");
+  EXPECT_STREQ(status_phrase(799), "Unknown");
+}
+
+TEST(Util, RandomHexAndConstantTimeCompare) {
+  std::string a = random_hex(16), b = random_hex(16);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_TRUE(constant_time_equal("token", "token"));
+  EXPECT_FALSE(constant_time_equal("token", "tokeN"));
+  EXPECT_FALSE(constant_time_equal("token", "token2"));
+  EXPECT_FALSE(constant_time_equal("", "x"));
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_EQ(media_type(" Application/SDP ; charset=utf-8"), "application/sdp");
+}
+
+TEST(BuildTrickleFragment, GroupsByMidAndRoundTrips) {
+  std::vector<TrickleCandidate> c = {
+      {"0", 0, "candidate:1 1 UDP 2015363327 192.168.1.5 50000 typ host"},
+      {"1", 1, "a=candidate:2 1 UDP 2015363327 192.168.1.5 50002 typ host"},
+      {"0", 0, "candidate:3 1 TCP 1015021823 192.168.1.5 9 typ host tcptype active"},
+  };
+  std::string f = build_trickle_fragment("EsAw", "P2uYro0UCOQ4zxjKXaWCBui1", c, true);
+  EXPECT_EQ(f,
+            "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+            "a=mid:0\r\n"
+            "a=ice-ufrag:EsAw\r\n"
+            "a=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\n"
+            "a=candidate:1 1 UDP 2015363327 192.168.1.5 50000 typ host\r\n"
+            "a=candidate:3 1 TCP 1015021823 192.168.1.5 9 typ host tcptype active\r\n"
+            "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+            "a=mid:1\r\n"
+            "a=ice-ufrag:EsAw\r\n"
+            "a=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\n"
+            "a=candidate:2 1 UDP 2015363327 192.168.1.5 50002 typ host\r\n"
+            "a=end-of-candidates\r\n");
+  TrickleFragment back = parse_trickle_fragment(f);
+  EXPECT_EQ(back.ice_ufrag, "EsAw");
+  EXPECT_EQ(back.ice_pwd, "P2uYro0UCOQ4zxjKXaWCBui1");
+  EXPECT_TRUE(back.end_of_candidates);
+  ASSERT_EQ(back.candidates.size(), 3u);
+  EXPECT_EQ(back.candidates[0].mid, "0");
+  EXPECT_EQ(back.candidates[1].mid, "0");
+  EXPECT_EQ(back.candidates[2].mid, "1");
+  EXPECT_EQ(back.candidates[2].candidate,
+            "candidate:2 1 UDP 2015363327 192.168.1.5 50002 typ host");
+}
+
+TEST(BuildTrickleFragment, EndOfCandidatesAlone) {
+  EXPECT_EQ(build_trickle_fragment("u", "p", {}, true, "video0"),
+            "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:video0\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\n"
+            "a=end-of-candidates\r\n");
+  EXPECT_EQ(build_trickle_fragment("u", "p", {}, false), "");
+}
+
+TEST(Created, Retryable) {
+  ResourceClient::Created c;
+  for (int s : {0, 500, 502, 503, 408, 429}) {
+    c.status = s;
+    EXPECT_TRUE(c.retryable()) << s;
+  }
+  for (int s : {400, 401, 403, 404, 413, 415, 422}) {
+    c.status = s;
+    EXPECT_FALSE(c.retryable()) << s;
+  }
+  c.status = 201;
+  EXPECT_FALSE(c.ok());  // no SDP
+  c.answer_sdp = "v=0\r\n";
+  EXPECT_TRUE(c.ok());
+}
+
+}  // namespace
+}  // namespace rtcmesh::sig
