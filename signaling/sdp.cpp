@@ -91,6 +91,8 @@ std::vector<std::string_view> check_lines(std::string_view text, bool require_ve
   for (std::string_view line : split_lines(text)) {
     ++number;
     if (trim(line).empty()) continue;  // tolerate blank lines
+    if (require_version && lines.empty() && line != "v=0")
+      throw SdpError("SDP must start with v=0");
     if (line.size() < 2 || line[1] != '=' || !std::islower(static_cast<unsigned char>(line[0])))
       throw SdpError("line " + std::to_string(number) + " is not of the form x=value: '" +
                      shorten(line) + "'");
@@ -99,8 +101,6 @@ std::vector<std::string_view> check_lines(std::string_view text, bool require_ve
       if ((u < 0x20 && c != '\t') || u == 0x7f)
         throw SdpError("line " + std::to_string(number) + " contains a control character");
     }
-    if (require_version && lines.empty() && line != "v=0")
-      throw SdpError("SDP must start with v=0");
     lines.push_back(line);
   }
   return lines;
