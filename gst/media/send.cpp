@@ -149,6 +149,14 @@ SendChain build_send_chain(GstBin* bin, const GstCaps* input_caps, const Encoder
     chain.codec = *codec;
     chain.encoded_input = true;
     if (chain.codec == Codec::kH264) warn_if_not_browser_h264(input_caps);
+    int channels = 0;
+    if (chain.codec == Codec::kOpus &&
+        gst_structure_get_int(gst_caps_get_structure(input_caps, 0), "channels", &channels) &&
+        channels > 2) {
+      throw std::runtime_error("Opus input has " + std::to_string(channels) +
+                               " channels and would go out as MULTIOPUS, which browsers refuse: "
+                               "encode at most 2 channels");
+    }
   }
 
   const CodecInfo& info = codec_info(chain.codec);

@@ -69,7 +69,20 @@ std::string CountingSink::caps_string() const {
   return s.get();
 }
 
+namespace {
+const char* const kLogDomains[] = {"GStreamer", "GLib-GObject", "GLib"};
+}
+
 void MediaTest::SetUp() {
+  for (const char* domain : kLogDomains) {
+    log_handlers_.push_back(g_log_set_handler(
+        domain, static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL),
+        [](const gchar* d, GLogLevelFlags, const gchar* message, gpointer data) {
+          ++static_cast<MediaTest*>(data)->glib_warnings_;
+          ADD_FAILURE() << d << ": " << message;
+        },
+        this));
+  }
   pipeline_ = gst_pipeline_new(nullptr);
   bin_ = GST_BIN(gst_bin_new("rtc"));
   gst_bin_add(GST_BIN(pipeline_), GST_ELEMENT(bin_));
@@ -78,6 +91,9 @@ void MediaTest::SetUp() {
 void MediaTest::TearDown() {
   stop();
   gst_object_unref(pipeline_);
+  for (size_t i = 0; i < log_handlers_.size(); ++i)
+    g_log_remove_handler(kLogDomains[i], log_handlers_[i]);
+  log_handlers_.clear();
 }
 
 void MediaTest::play() {

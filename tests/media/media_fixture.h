@@ -75,12 +75,17 @@ class MediaTest : public ::testing::Test {
   int count_in_bin(const char* klass) const;
 
   std::string errors_text() const;
+  // GLib warnings and criticals logged (GStreamer, GObject, GLib) since SetUp;
+  // TearDown fails the test if there were any.
+  int glib_warnings() const { return glib_warnings_.load(); }
 
   GstElement* pipeline_ = nullptr;
   GstBin* bin_ = nullptr;  // "rtc", owned by the pipeline
   std::vector<std::string> errors_;
   std::vector<std::string> warnings_;
   bool eos_ = false;
+  std::atomic<int> glib_warnings_{0};
+  std::vector<guint> log_handlers_;
 };
 
 GstPadTemplate* src_template(const char* name_template, bool video);
