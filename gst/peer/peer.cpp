@@ -73,8 +73,9 @@ GstPromise* promise_to_worker(const LifePtr& life,
       data, [](gpointer user) { delete static_cast<PromiseData*>(user); });
 }
 
+// set-*-description reply with no structure at all on success.
 std::string reply_error(const GstStructure* reply) {
-  if (!reply) return "no reply";
+  if (!reply) return {};
   GError* err = nullptr;
   if (gst_structure_has_field(reply, "error")) {
     gst_structure_get(reply, "error", G_TYPE_ERROR, &err, nullptr);
@@ -150,9 +151,6 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
         auto& life = *static_cast<LifePtr*>(data);
         // Without do-nack the answer strips nack and RTX (1.22 default FALSE).
         g_object_set(trans, "do-nack", TRUE, nullptr);
-        std::lock_guard lock(life->mutex);
-        if (life->peer && life->peer->accepted_)
-          g_object_set(trans, "codec-preferences", life->peer->accepted_.get(), nullptr);
       },
       life_);
   connect(
@@ -294,6 +292,7 @@ void Peer::accept_answer(const std::string& sdp, std::function<void(const std::s
 }
 
 void Peer::answer_offer(const std::string& offer, SdpDone done) {
+  if (accepted_) add_recv_tracks(offer);
   set_description(false, GST_WEBRTC_SDP_TYPE_OFFER, offer, [this, done](const std::string& error) {
     if (!error.empty()) return done({}, "cannot apply the offer: " + error);
     create_description(false, 0, [this, done](const std::string& sdp, const std::string& error) {
@@ -305,6 +304,33 @@ void Peer::answer_offer(const std::string& offer, SdpDone done) {
                       });
     });
   });
+}
+
+// webrtcbin answers an m-line with a transceiver of the same kind that exists
+// before set-remote-description, intersecting with its codec preferences;
+// one it creates itself accepts whatever was offered.
+void Peer::add_recv_tracks(const std::string& offer) {
+  GstSDPMessage* msg = nullptr;
+  gst_sdp_message_new(&msg);
+  gst_sdp_message_parse_buffer(reinterpret_cast<const guint8*>(offer.data()), offer.size(), msg);
+  for (guint i = 0; i < gst_sdp_message_medias_len(msg); i++) {
+    const char* kind = gst_sdp_media_get_media(gst_sdp_message_get_media(msg, i));
+    CapsPtr caps(gst_caps_new_empty());
+    for (guint j = 0; j < gst_caps_get_size(accepted_.get()); j++) {
+      const GstStructure* s = gst_caps_get_structure(accepted_.get(), j);
+      if (g_strcmp0(gst_structure_get_string(s, "media"), kind) == 0)
+        gst_caps_append_structure(caps.get(), gst_structure_copy(s));
+    }
+    if (gst_caps_is_empty(caps.get())) continue;
+    GstWebRTCRTPTransceiver* trans = nullptr;
+    g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                          caps.get(), &trans);
+    if (trans) {
+      g_object_set(trans, "do-nack", TRUE, nullptr);
+      gst_object_unref(trans);
+    }
+  }
+  gst_sdp_message_free(msg);
 }
 
 void Peer::create_description(bool offer, int attempt, SdpDone done) {

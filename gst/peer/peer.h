@@ -74,6 +74,7 @@ class Peer {
   struct Life;  // internal: what webrtcbin's threads may reach
 
  private:
+  void add_recv_tracks(const std::string& offer);
   void create_description(bool offer, int attempt, SdpDone done);
   void set_description(bool local, GstWebRTCSDPType type, const std::string& sdp,
                        std::function<void(const std::string& error)> done);

@@ -1,0 +1,34 @@
+// Small pieces every rtcmesh bin needs: keeping one session's failure away
+// from the pipeline, bin flags, and stats summaries.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <string>
+
+#include "gst/common/ptr.h"
+
+namespace rtcmesh {
+
+// ERROR messages: what a failing connection posts.
+bool is_session_failure(GstMessage* message);
+// True when the message comes from `element` or anything inside it.
+bool is_from(GstMessage* message, GstElement* element);
+// The error/warning text of a message ("" for others).
+std::string message_text(GstMessage* message);
+// Takes (unrefs) EOS messages of children: our bins decide themselves when
+// they are done (a webrtcbin's nicesink would otherwise hold up -e).
+bool drop_internal_eos(GstBin* bin, GstMessage* message);
+// A source bin whose children include sinks (webrtcbin has nicesink) must not
+// be counted as a sink by its pipeline, or EOS would wait for it.
+void keep_source_flags(GstElement* bin);
+
+// Sums webrtcbin get-stats RTP counters into `out`: packets-sent, bytes-sent,
+// packets-received, bytes-received, packets-lost, nack-count, pli-count, fir-count.
+void add_rtp_totals(GstStructure* out, const GstStructure* webrtc_stats);
+
+// Codec preferences for answers: one structure (media, encoding-name,
+// clock-rate) per codec of the comma-separated lists. Throws on a bad name.
+CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs);
+
+}  // namespace rtcmesh

@@ -1,0 +1,91 @@
+#include "gst/common/props.h"
+
+#include <gst/gst.h>
+
+namespace rtcmesh {
+
+GParamFlags rw_flags(bool playing) {
+  return GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                     (playing ? GST_PARAM_MUTABLE_PLAYING : GST_PARAM_MUTABLE_READY));
+}
+
+GParamFlags ro_flags() { return GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS); }
+
+void install_string(GObjectClass* klass, guint id, const char* name, const char* blurb,
+                    const char* def) {
+  g_object_class_install_property(klass, id,
+                                  g_param_spec_string(name, name, blurb, def, rw_flags()));
+}
+
+void install_uint(GObjectClass* klass, guint id, const char* name, const char* blurb, guint min,
+                  guint max, guint def) {
+  g_object_class_install_property(klass, id,
+                                  g_param_spec_uint(name, name, blurb, min, max, def, rw_flags()));
+}
+
+void install_bool(GObjectClass* klass, guint id, const char* name, const char* blurb,
+                  gboolean def) {
+  g_object_class_install_property(klass, id,
+                                  g_param_spec_boolean(name, name, blurb, def, rw_flags()));
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  gchar** parts = g_strsplit(s.c_str(), ",", -1);
+  for (gchar** p = parts; *p; ++p) {
+    g_strstrip(*p);
+    if (**p) out.emplace_back(*p);
+  }
+  g_strfreev(parts);
+  return out;
+}
+
+void IceProps::install(GObjectClass* klass, guint first) {
+  install_string(klass, first + kStun, "stun-server",
+                 "STUN server as stun://host:port (none by default: an unreachable one delays "
+                 "every connection by seconds)");
+  install_string(klass, first + kTurn, "turn-servers",
+                 "Comma-separated TURN servers as turn(s)://user:password@host:port");
+  g_object_class_install_property(
+      klass, first + kPolicy,
+      g_param_spec_string("ice-transport-policy", "ice-transport-policy",
+                          "ICE transport policy: all or relay (TURN only)", "all", rw_flags()));
+  install_string(klass, first + kLocalAddresses, "ice-local-addresses",
+                 "Comma-separated extra local addresses to gather candidates on (e.g. "
+                 "127.0.0.1, which webrtcbin skips by default)");
+}
+
+bool IceProps::set(guint first, guint id, const GValue* value) {
+  if (id < first || id >= first + kCount) return false;
+  const char* s = g_value_get_string(value);
+  std::string v = s ? s : "";
+  switch (id - first) {
+    case kStun: stun_server = v; break;
+    case kTurn: turn_servers = v; break;
+    case kPolicy: relay_only = (v == "relay"); break;
+    case kLocalAddresses: local_addresses = v; break;
+  }
+  return true;
+}
+
+bool IceProps::get(guint first, guint id, GValue* value) const {
+  if (id < first || id >= first + kCount) return false;
+  switch (id - first) {
+    case kStun: g_value_set_string(value, stun_server.c_str()); break;
+    case kTurn: g_value_set_string(value, turn_servers.c_str()); break;
+    case kPolicy: g_value_set_string(value, relay_only ? "relay" : "all"); break;
+    case kLocalAddresses: g_value_set_string(value, local_addresses.c_str()); break;
+  }
+  return true;
+}
+
+peer::IceSettings IceProps::settings() const {
+  peer::IceSettings s;
+  s.stun_server = stun_server;
+  s.turn_servers = split_list(turn_servers);
+  s.relay_only = relay_only;
+  s.local_addresses = split_list(local_addresses);
+  return s;
+}
+
+}  // namespace rtcmesh

@@ -1,0 +1,43 @@
+// Shorthands for installing documented properties, and the ICE properties
+// every connection-making element shares (stun-server, turn-servers, ...).
+#pragma once
+
+#include <glib-object.h>
+
+#include <string>
+#include <vector>
+
+#include "gst/peer/peer.h"
+
+namespace rtcmesh {
+
+// Readable, writable, settable in NULL/READY only unless `playing` is true.
+GParamFlags rw_flags(bool playing = false);
+GParamFlags ro_flags();
+
+void install_string(GObjectClass* klass, guint id, const char* name, const char* blurb,
+                    const char* def = nullptr);
+void install_uint(GObjectClass* klass, guint id, const char* name, const char* blurb, guint min,
+                  guint max, guint def);
+void install_bool(GObjectClass* klass, guint id, const char* name, const char* blurb,
+                  gboolean def);
+
+// "a, b,c" → {"a","b","c"}
+std::vector<std::string> split_list(const std::string& s);
+
+// ICE properties: install with ids first..first+3 and route get/set by id.
+struct IceProps {
+  enum : guint { kStun = 0, kTurn, kPolicy, kLocalAddresses, kCount };
+  std::string stun_server;
+  std::string turn_servers;    // comma-separated turn(s):// URIs
+  bool relay_only = false;
+  std::string local_addresses; // comma-separated
+
+  static void install(GObjectClass* klass, guint first);
+  // Return true when `id` was one of ours.
+  bool set(guint first, guint id, const GValue* value);
+  bool get(guint first, guint id, GValue* value) const;
+  peer::IceSettings settings() const;
+};
+
+}  // namespace rtcmesh

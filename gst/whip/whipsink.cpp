@@ -1,0 +1,636 @@
+#include "gst/whip/whipsink.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "gst/common/debug.h"
+#include "gst/common/element_util.h"
+#include "gst/common/guard.h"
+#include "gst/common/props.h"
+#include "gst/common/worker.h"
+#include "gst/media/codec.h"
+#include "gst/media/fanout.h"
+#include "gst/media/send.h"
+#include "gst/peer/peer.h"
+#include "signaling/resource_client.h"
+#include "signaling/sdp.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtcwhipsink_debug);
+#define GST_CAT_DEFAULT rtcwhipsink_debug
+
+using namespace rtcmesh;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_ENDPOINT,
+  PROP_AUTH_TOKEN,
+  PROP_VIDEO_CODEC,
+  PROP_AUDIO_CODEC,
+  PROP_VIDEO_BITRATE,
+  PROP_KEYFRAME_INTERVAL,
+  PROP_HTTP_TIMEOUT,
+  PROP_CONNECT_TIMEOUT,
+  PROP_PEER_TIMEOUT,
+  PROP_RECONNECT,
+  PROP_TLS_CA_FILE,
+  PROP_TLS_INSECURE,
+  PROP_STATS,
+  PROP_ICE_FIRST,
+};
+
+constexpr guint kMaxBackoffMs = 30000;
+
+// One request pad: capsfilter ! queue, then (once caps are known) the send
+// chain and the fan-out that sessions attach to.
+struct Input {
+  std::string name;
+  media::Kind kind;
+  int pt;
+  GstPad* ghost = nullptr;
+  GstElement* entry = nullptr;
+  GstElement* queue = nullptr;
+  std::optional<media::SendChain> chain;  // set on the streaming thread, read on the worker
+  std::unique_ptr<media::FanOut> fanout;
+  bool eos = false;
+};
+
+// One attempt to publish: a connection and its WHIP resource.
+struct Session {
+  std::unique_ptr<sig::ResourceClient> client;
+  std::unique_ptr<peer::Peer> peer;
+  std::vector<std::pair<Input*, int>> branches;  // fan-out branch per input
+  std::vector<std::string> mids;                 // of our offer, by m-line
+  Timer deadline;
+  gint64 started_us = g_get_monotonic_time();
+  bool connected = false;
+};
+
+}  // namespace
+
+struct RtcWhipSinkPrivate {
+  explicit RtcWhipSinkPrivate(RtcWhipSink* s) : self(s) {}
+  RtcWhipSink* self;
+
+  std::mutex props_mutex;
+  std::string endpoint, auth_token;
+  media::EncoderSettings encoder;
+  guint http_timeout_s = 10, connect_timeout_s = 10, peer_timeout_ms = 10000;
+  bool reconnect = true;
+  std::string tls_ca_file;
+  bool tls_insecure = false;
+  IceProps ice;
+
+  std::unique_ptr<Worker> worker;
+  // Inputs: added/removed on the application thread, chains built on
+  // streaming threads, sessions on the worker: all under `inputs_mutex`.
+  std::mutex inputs_mutex;
+  std::vector<std::unique_ptr<Input>> inputs;
+  guint next_video = 0, next_audio = 0;
+
+  // Worker only.
+  std::unique_ptr<Session> session;
+  // The session's webrtcbin, for telling its error messages apart on any thread.
+  std::atomic<GstElement*> current_webrtc{nullptr};
+  Timer retry;
+  guint backoff_ms = 0;
+  bool running = false, finished = false;
+  guint64 sessions_started = 0, sessions_failed = 0;
+  std::string last_error;
+
+  void start();
+  void stop();
+  void maybe_start_session();
+  void start_session();
+  void session_failed(const std::string& why, int http_status = 0);
+  void end_session(std::function<void()> done = {});
+  void on_chain_ready();
+  void on_input_eos();
+  GstStructure* stats();
+};
+
+struct _RtcWhipSink {
+  GstBin parent;
+  RtcWhipSinkPrivate* priv;
+};
+
+G_DEFINE_TYPE(RtcWhipSink, rtc_whip_sink, GST_TYPE_BIN)
+GST_ELEMENT_REGISTER_DEFINE(rtcwhipsink, "rtcwhipsink", GST_RANK_NONE, RTC_TYPE_WHIP_SINK)
+
+void RtcWhipSinkPrivate::start() {
+  worker = std::make_unique<Worker>("rtcwhipsink");
+  worker->call([this] {
+    running = true;
+    finished = false;
+    backoff_ms = 0;
+    maybe_start_session();
+  });
+}
+
+void RtcWhipSinkPrivate::stop() {
+  if (!worker) return;
+  // DELETE the resource, waiting a bounded time for the reply.
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  worker->call([&] {
+    running = false;
+    retry.reset();
+    end_session([&] {
+      std::lock_guard lock(m);
+      done = true;
+      cv.notify_one();
+    });
+  });
+  {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, std::chrono::milliseconds(2500), [&] { return done; });
+  }
+  worker.reset();
+}
+
+// Publishing starts once every request pad knows its caps (the offer needs
+// each track's codec) and the element runs.
+void RtcWhipSinkPrivate::maybe_start_session() {
+  if (!running || finished || session || retry) return;
+  std::lock_guard lock(inputs_mutex);
+  if (inputs.empty()) return;
+  for (auto& in : inputs)
+    if (!in->fanout) return;
+  worker->post([this] {
+    if (running && !finished && !session && !retry) start_session();
+  });
+}
+
+void RtcWhipSinkPrivate::start_session() {
+  sig::ResourceClient::Options opts;
+  peer::IceSettings ice_settings;
+  guint timeout_ms, connect_ms;
+  {
+    std::lock_guard lock(props_mutex);
+    opts.endpoint = endpoint;
+    opts.token = auth_token;
+    opts.http.timeout_s = http_timeout_s;
+    opts.http.connect_timeout_s = http_timeout_s;
+    opts.http.tls_ca_file = tls_ca_file;
+    opts.http.tls_insecure = tls_insecure;
+    ice_settings = ice.settings();
+    timeout_ms = peer_timeout_ms;
+    connect_ms = connect_timeout_s * 1000;
+  }
+  sessions_started++;
+  auto s = std::make_unique<Session>();
+  s->client = std::make_unique<sig::ResourceClient>(worker->context(), opts);
+
+  peer::PeerEvents events;
+  Session* raw = s.get();
+  events.local_candidate = [this, raw](guint mline, const std::string& candidate) {
+    // Candidates found after the offer went out are trickled by PATCH.
+    if (session.get() != raw || mline >= raw->mids.size()) return;
+    raw->client->trickle({{raw->mids[mline], int(mline), candidate}}, false);
+  };
+  events.connected = [this, raw] {
+    if (session.get() != raw) return;
+    raw->connected = true;
+    raw->deadline.reset();
+    backoff_ms = 0;
+    GST_INFO_OBJECT(self, "publishing: connected %.0f ms after start",
+                    (g_get_monotonic_time() - raw->started_us) / 1000.0);
+    // The viewer's decoder needs a keyframe now, not at the next GOP.
+    std::lock_guard lock(inputs_mutex);
+    for (auto& in : inputs)
+      if (in->kind == media::Kind::kVideo && in->fanout) in->fanout->request_keyframe(0);
+  };
+  events.failed = [this, raw](const std::string& why) {
+    worker->post([this, raw, why] {
+      if (session.get() == raw) session_failed(why);
+    });
+  };
+  s->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-session",
+                                         ice_settings, timeout_ms * GST_MSECOND, events);
+  {
+    std::lock_guard lock(inputs_mutex);
+    for (auto& in : inputs) {
+      CapsPtr caps = media::rtp_caps(in->chain->codec, in->pt);
+      GstPad* pad = s->peer->add_send_track(caps.get());
+      s->branches.emplace_back(in.get(), in->fanout->attach(pad));
+    }
+  }
+  current_webrtc = s->peer->webrtcbin();
+  s->deadline = worker->timeout(connect_ms + opts.http.timeout_s * 1000, [this, raw] {
+    if (session.get() == raw) session_failed("not connected in time");
+    return false;
+  });
+  session = std::move(s);
+
+  raw->peer->make_offer([this, raw](const std::string& offer, const std::string& error) {
+    if (session.get() != raw) return;
+    if (!error.empty()) return session_failed(error);
+    try {
+      for (const auto& m : sig::validate_offer(offer).media) raw->mids.push_back(m.mid);
+    } catch (const std::exception& e) {
+      return session_failed(std::string("our own offer is invalid: ") + e.what());
+    }
+    GST_DEBUG_OBJECT(self, "offer:\n%s", offer.c_str());
+    raw->client->create(offer, [this, raw](sig::ResourceClient::Created created) {
+      if (session.get() != raw) return;
+      if (created.status != 201 && created.status != 200)
+        return session_failed(created.status == 0 ? created.reason
+                                                  : std::to_string(created.status) + " " +
+                                                        created.reason,
+                              created.retryable() ? 0 : created.status);
+      GST_INFO_OBJECT(self, "resource %s created", created.location.c_str());
+      raw->peer->accept_answer(created.answer_sdp, [this, raw](const std::string& error) {
+        if (session.get() == raw && !error.empty())
+          session_failed("the server's answer cannot be applied: " + error, 422);
+      });
+    });
+  });
+}
+
+// 4xx (but 408/429) is final; anything else is retried with a new session.
+void RtcWhipSinkPrivate::session_failed(const std::string& why, int http_status) {
+  GST_WARNING_OBJECT(self, "session failed: %s (HTTP status %d)", why.c_str(), http_status);
+  sessions_failed++;
+  last_error = why;
+  end_session();
+  bool again;
+  {
+    std::lock_guard lock(props_mutex);
+    again = reconnect && http_status == 0;
+  }
+  if (!again) {
+    GST_ELEMENT_ERROR(self, RESOURCE, WRITE, ("WHIP publishing failed: %s", why.c_str()),
+                      ("endpoint %s", endpoint.c_str()));
+    finished = true;
+    return;
+  }
+  backoff_ms = backoff_ms ? std::min(backoff_ms * 2, kMaxBackoffMs) : 500;
+  GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
+                      ("WHIP session lost: %s; reconnecting in %u ms", why.c_str(), backoff_ms),
+                      (nullptr));
+  retry = worker->timeout(backoff_ms, [this] {
+    retry.release();  // this source ends by returning false
+    if (running && !finished && !session) start_session();
+    return false;
+  });
+}
+
+// Detaches the session from the fan-outs, drops its connection and DELETEs
+// its resource; `done` runs once the server replied (or gave up).
+void RtcWhipSinkPrivate::end_session(std::function<void()> done) {
+  if (!session) {
+    if (done) done();
+    return;
+  }
+  std::unique_ptr<Session> s = std::move(session);
+  current_webrtc = nullptr;
+  // Stop the connection first: its NULL state unblocks any branch thread
+  // waiting inside webrtcbin, so the fan-out detach cannot hang.
+  s->peer.reset();
+  for (auto& [in, branch] : s->branches) in->fanout->detach(branch);
+  sig::ResourceClient* client = s->client.release();
+  client->destroy([this, client, done] {
+    if (done) done();
+    worker->post([client] { delete client; });  // not from inside its own callback
+  });
+}
+
+void RtcWhipSinkPrivate::on_chain_ready() {
+  if (worker) worker->post([this] { maybe_start_session(); });
+}
+
+void RtcWhipSinkPrivate::on_input_eos() {
+  {
+    std::lock_guard lock(inputs_mutex);
+    for (auto& in : inputs)
+      if (!in->eos) return;
+  }
+  // Every input ended: DELETE, then tell the pipeline we are done.
+  auto post_eos = [this] {
+    GST_INFO_OBJECT(self, "all inputs ended");
+    gst_element_post_message(GST_ELEMENT(self), gst_message_new_eos(GST_OBJECT(self)));
+  };
+  if (!worker) return post_eos();
+  worker->post([this, post_eos] {
+    finished = true;
+    retry.reset();
+    end_session(post_eos);
+  });
+}
+
+GstStructure* RtcWhipSinkPrivate::stats() {
+  GstStructure* s = gst_structure_new_empty("rtcwhipsink-stats");
+  auto fill = [&] {
+    gst_structure_set(s, "connected", G_TYPE_BOOLEAN, session && session->connected,
+                      "sessions-started", G_TYPE_UINT64, sessions_started, "sessions-failed",
+                      G_TYPE_UINT64, sessions_failed, "last-error", G_TYPE_STRING,
+                      last_error.c_str(), nullptr);
+    add_rtp_totals(s, session && session->peer ? session->peer->stats().get() : nullptr);
+  };
+  if (worker) worker->call(fill);
+  else fill();
+  return s;
+}
+
+static GstPad* rtc_whip_sink_request_new_pad(GstElement* element, GstPadTemplate* templ,
+                                             const gchar* name, const GstCaps*) {
+  auto* self = RTC_WHIP_SINK(element);
+  auto* p = self->priv;
+  return guard(element, "request pad", [&]() -> GstPad* {
+    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
+    auto in = std::make_unique<Input>();
+    in->kind = video ? media::Kind::kVideo : media::Kind::kAudio;
+    {
+      std::lock_guard lock(p->inputs_mutex);
+      guint index = video ? p->next_video++ : p->next_audio++;
+      in->name = (video ? "video_" : "audio_") + std::to_string(index);
+      in->pt = (video ? 96 : 111) + int(index) * 2;
+    }
+    if (name && in->name != name) {
+      GST_WARNING_OBJECT(self, "pad %s requested; naming it %s", name, in->name.c_str());
+    }
+    in->entry = gst_element_factory_make("capsfilter", nullptr);
+    in->queue = gst_element_factory_make("queue", nullptr);
+    CapsPtr caps = media::sink_template_caps(in->kind);
+    g_object_set(in->entry, "caps", caps.get(), nullptr);
+    // Leaky so a stalled encoder never blocks a live source.
+    g_object_set(in->queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+                 GST_SECOND, "leaky", 2, nullptr);
+    gst_bin_add_many(GST_BIN(self), in->entry, in->queue, nullptr);
+    gst_element_link(in->entry, in->queue);
+
+    Input* raw = in.get();
+    GPtr<GstPad> queue_src = adopt(gst_element_get_static_pad(in->queue, "src"));
+    // Caps decide raw (encode) or encoded (pass through): build the chain then.
+    gst_pad_add_probe(
+        queue_src.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        [](GstPad* pad, GstPadProbeInfo* info, gpointer data) -> GstPadProbeReturn {
+          GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+          if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+          auto* self = RTC_WHIP_SINK(data);
+          auto* p = self->priv;
+          GstCaps* caps;
+          gst_event_parse_caps(event, &caps);
+          bool ok = guard(GST_ELEMENT(self), "send chain", [&] {
+            std::unique_lock lock(p->inputs_mutex);
+            Input* in = nullptr;
+            for (auto& i : p->inputs)
+              if (i->queue == GST_ELEMENT(GST_PAD_PARENT(pad))) in = i.get();
+            if (!in || in->chain) return true;
+            media::EncoderSettings settings;
+            {
+              std::lock_guard plock(p->props_mutex);
+              settings = p->encoder;
+            }
+            media::SendChain chain = media::build_send_chain(GST_BIN(self), caps, settings, in->pt);
+            if (gst_pad_link(pad, chain.sink) != GST_PAD_LINK_OK)
+              throw std::runtime_error("cannot link " + in->name + " to its send chain");
+            in->fanout = std::make_unique<media::FanOut>(GST_BIN(self), chain.src, in->name);
+            GST_INFO_OBJECT(self, "%s: %s input → %s", in->name.c_str(),
+                            chain.encoded_input ? "encoded" : "raw",
+                            media::codec_info(chain.codec).name);
+            in->chain = std::move(chain);
+            return true;
+          });
+          if (!ok) return GST_PAD_PROBE_DROP;
+          p->on_chain_ready();
+          return GST_PAD_PROBE_REMOVE;
+        },
+        self, nullptr);
+    GPtr<GstPad> entry_sink = adopt(gst_element_get_static_pad(in->entry, "sink"));
+    // EOS on every input ends the session (DELETE) and the element.
+    gst_pad_add_probe(
+        entry_sink.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        [](GstPad*, GstPadProbeInfo* info, gpointer data) -> GstPadProbeReturn {
+          if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS)
+            return GST_PAD_PROBE_OK;
+          auto* in = static_cast<Input*>(data);
+          auto* self = RTC_WHIP_SINK(GST_OBJECT_PARENT(in->entry));
+          {
+            std::lock_guard lock(self->priv->inputs_mutex);
+            in->eos = true;
+          }
+          self->priv->on_input_eos();
+          return GST_PAD_PROBE_OK;
+        },
+        raw, nullptr);
+
+    in->ghost = gst_ghost_pad_new_from_template(in->name.c_str(), entry_sink.get(), templ);
+    gst_element_sync_state_with_parent(in->entry);
+    gst_element_sync_state_with_parent(in->queue);
+    gst_pad_set_active(in->ghost, TRUE);
+    GstPad* ghost = in->ghost;
+    {
+      std::lock_guard lock(p->inputs_mutex);
+      p->inputs.push_back(std::move(in));
+    }
+    gst_element_add_pad(element, ghost);
+    return ghost;
+  });
+}
+
+static void rtc_whip_sink_release_pad(GstElement* element, GstPad* pad) {
+  auto* p = RTC_WHIP_SINK(element)->priv;
+  std::unique_ptr<Input> in;
+  {
+    std::lock_guard lock(p->inputs_mutex);
+    for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
+      if ((*it)->ghost == pad) {
+        in = std::move(*it);
+        p->inputs.erase(it);
+        break;
+      }
+  }
+  if (!in) return;
+  // The session was built with this track: it must go (a new one follows).
+  if (p->worker) p->worker->call([p] { p->end_session(); });
+  gst_element_remove_pad(element, pad);
+  in->fanout.reset();
+  if (in->chain) media::remove_send_chain(GST_BIN(element), *in->chain);
+  for (GstElement* e : {in->queue, in->entry}) {
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(element), e);
+  }
+  if (p->worker) p->worker->post([p] { p->maybe_start_session(); });
+}
+
+static void rtc_whip_sink_set_property(GObject* object, guint id, const GValue* value,
+                                       GParamSpec* pspec) {
+  auto* p = RTC_WHIP_SINK(object)->priv;
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  auto codec = [&](media::Kind kind, media::Codec& out) {
+    const char* name = g_value_get_string(value);
+    auto list = media::parse_codec_list(name ? name : "", kind);
+    if (list.size() != 1) throw std::invalid_argument("expected exactly one codec");
+    out = list[0];
+  };
+  guard(GST_ELEMENT(object), "set_property", [&] {
+    switch (id) {
+      case PROP_ENDPOINT: p->endpoint = g_value_get_string(value) ?: ""; break;
+      case PROP_AUTH_TOKEN: p->auth_token = g_value_get_string(value) ?: ""; break;
+      case PROP_VIDEO_CODEC: codec(media::Kind::kVideo, p->encoder.video_codec); break;
+      case PROP_AUDIO_CODEC: codec(media::Kind::kAudio, p->encoder.audio_codec); break;
+      case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
+      case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
+      case PROP_HTTP_TIMEOUT: p->http_timeout_s = g_value_get_uint(value); break;
+      case PROP_CONNECT_TIMEOUT: p->connect_timeout_s = g_value_get_uint(value); break;
+      case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
+      case PROP_RECONNECT: p->reconnect = g_value_get_boolean(value); break;
+      case PROP_TLS_CA_FILE: p->tls_ca_file = g_value_get_string(value) ?: ""; break;
+      case PROP_TLS_INSECURE: p->tls_insecure = g_value_get_boolean(value); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    }
+  });
+}
+
+static void rtc_whip_sink_get_property(GObject* object, guint id, GValue* value,
+                                       GParamSpec* pspec) {
+  auto* p = RTC_WHIP_SINK(object)->priv;
+  if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  switch (id) {
+    case PROP_ENDPOINT: g_value_set_string(value, p->endpoint.c_str()); break;
+    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
+    case PROP_VIDEO_CODEC:
+      g_value_take_string(value, g_ascii_strdown(media::codec_info(p->encoder.video_codec).name, -1));
+      break;
+    case PROP_AUDIO_CODEC:
+      g_value_take_string(value, g_ascii_strdown(media::codec_info(p->encoder.audio_codec).name, -1));
+      break;
+    case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
+    case PROP_KEYFRAME_INTERVAL: g_value_set_uint(value, p->encoder.keyframe_interval); break;
+    case PROP_HTTP_TIMEOUT: g_value_set_uint(value, p->http_timeout_s); break;
+    case PROP_CONNECT_TIMEOUT: g_value_set_uint(value, p->connect_timeout_s); break;
+    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
+    case PROP_RECONNECT: g_value_set_boolean(value, p->reconnect); break;
+    case PROP_TLS_CA_FILE: g_value_set_string(value, p->tls_ca_file.c_str()); break;
+    case PROP_TLS_INSECURE: g_value_set_boolean(value, p->tls_insecure); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static GstStateChangeReturn rtc_whip_sink_change_state(GstElement* element,
+                                                       GstStateChange transition) {
+  auto* self = RTC_WHIP_SINK(element);
+  auto* p = self->priv;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    std::lock_guard lock(p->props_mutex);
+    if (p->endpoint.empty() || !(g_str_has_prefix(p->endpoint.c_str(), "http://") ||
+                                 g_str_has_prefix(p->endpoint.c_str(), "https://"))) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                        ("Set endpoint to the WHIP URL (http:// or https://), got '%s'",
+                         p->endpoint.c_str()),
+                        (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(rtc_whip_sink_parent_class)->change_state(element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      guard(element, "start", [&] { p->start(); });
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      guard(element, "stop", [&] { p->stop(); });
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+static void rtc_whip_sink_handle_message(GstBin* bin, GstMessage* message) {
+  auto* p = RTC_WHIP_SINK(bin)->priv;
+  GstElement* webrtc = p->current_webrtc;
+  if (webrtc && is_session_failure(message) && is_from(message, webrtc)) {
+    // The connection failed, not the pipeline: start a new session. Never
+    // wait for the worker here: it may be stopping this very thread.
+    std::string why = message_text(message);
+    p->worker->post([p, webrtc, why] {
+      if (p->current_webrtc == webrtc) p->session_failed(why);
+    });
+    gst_message_unref(message);
+    return;
+  }
+  if (drop_internal_eos(bin, message)) return;
+  GST_BIN_CLASS(rtc_whip_sink_parent_class)->handle_message(bin, message);
+}
+
+static void rtc_whip_sink_finalize(GObject* object) {
+  delete RTC_WHIP_SINK(object)->priv;
+  G_OBJECT_CLASS(rtc_whip_sink_parent_class)->finalize(object);
+}
+
+static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
+  GST_DEBUG_CATEGORY_INIT(rtcwhipsink_debug, "rtcwhipsink", 0, "WHIP client sink");
+  auto* object_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  object_class->set_property = rtc_whip_sink_set_property;
+  object_class->get_property = rtc_whip_sink_get_property;
+  object_class->finalize = rtc_whip_sink_finalize;
+  element_class->change_state = rtc_whip_sink_change_state;
+  element_class->request_new_pad = rtc_whip_sink_request_new_pad;
+  element_class->release_pad = rtc_whip_sink_release_pad;
+  GST_BIN_CLASS(klass)->handle_message = rtc_whip_sink_handle_message;
+
+  install_string(object_class, PROP_ENDPOINT, "endpoint",
+                 "WHIP endpoint URL to POST the offer to (http:// or https://)");
+  install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
+                 "Bearer token sent with every request (empty = none)");
+  install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
+                 "Codec raw video is encoded to: vp8, vp9 or h264 (encoded input keeps its own)",
+                 "vp8");
+  install_string(object_class, PROP_AUDIO_CODEC, "audio-codec",
+                 "Codec raw audio is encoded to: opus", "opus");
+  install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
+               "Target bitrate of encoded raw video in kbit/s", 50, 100000, 2000);
+  install_uint(object_class, PROP_KEYFRAME_INTERVAL, "keyframe-interval",
+               "Maximum frames between keyframes of encoded raw video (0 = encoder default)", 0,
+               100000, 60);
+  install_uint(object_class, PROP_HTTP_TIMEOUT, "http-timeout",
+               "Seconds to wait for an HTTP reply", 1, 600, 10);
+  install_uint(object_class, PROP_CONNECT_TIMEOUT, "connect-timeout",
+               "Seconds for ICE/DTLS to connect after the answer before trying again", 1, 600,
+               10);
+  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
+               "Milliseconds without RTCP from the server after which the session is "
+               "considered lost",
+               500, G_MAXUINT, 10000);
+  install_bool(object_class, PROP_RECONNECT, "reconnect",
+               "On 5xx, network loss, ICE failure or a vanished server, publish again with a "
+               "new session (capped backoff) while the pipeline keeps running",
+               TRUE);
+  install_string(object_class, PROP_TLS_CA_FILE, "tls-ca-file",
+                 "PEM file of CA certificates to trust for https endpoints");
+  install_bool(object_class, PROP_TLS_INSECURE, "tls-insecure",
+               "Accept any TLS certificate (testing only)", FALSE);
+  g_object_class_install_property(
+      object_class, PROP_STATS,
+      g_param_spec_boxed("stats", "stats",
+                         "Connection state, sessions started/failed, last error and RTP counters",
+                         GST_TYPE_STRUCTURE, ro_flags()));
+  IceProps::install(object_class, PROP_ICE_FIRST);
+
+  CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
+  CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  gst_element_class_set_static_metadata(
+      element_class, "WHIP client sink", "Sink/Network/WebRTC",
+      "Publishes video and audio to a WHIP endpoint: raw input is encoded (VP8/VP9/H.264, "
+      "Opus), encoded input is sent as it is",
+      "rtcmesh");
+}
+
+static void rtc_whip_sink_init(RtcWhipSink* self) {
+  self->priv = new RtcWhipSinkPrivate(self);
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
+}

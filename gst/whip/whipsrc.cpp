@@ -1,0 +1,576 @@
+#include "gst/whip/whipsrc.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "gst/common/debug.h"
+#include "gst/common/element_util.h"
+#include "gst/common/guard.h"
+#include "gst/common/props.h"
+#include "gst/common/track_pad.h"
+#include "gst/common/worker.h"
+#include "gst/media/codec.h"
+#include "gst/media/output.h"
+#include "gst/peer/peer.h"
+#include "signaling/http_server.h"
+#include "signaling/resource_endpoint.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtcwhipsrc_debug);
+#define GST_CAT_DEFAULT rtcwhipsrc_debug
+
+using namespace rtcmesh;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_PORT,
+  PROP_PATH,
+  PROP_AUTH_TOKEN,
+  PROP_MAX_PUBLISHERS,
+  PROP_VIDEO_CODECS,
+  PROP_AUDIO_CODECS,
+  PROP_OUTPUT,
+  PROP_PEER_TIMEOUT,
+  PROP_TLS_CERTIFICATE,
+  PROP_TLS_KEY,
+  PROP_STATS,
+  PROP_ICE_FIRST,  // IceProps take the ids from here on
+};
+
+enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, N_SIGNALS };
+guint signals[N_SIGNALS];
+
+struct Track {
+  guint mline;
+  std::string mid;
+  media::Codec codec;
+  std::unique_ptr<media::OutputBranch> output;
+};
+
+struct Publisher {
+  std::string id, room, name;
+  std::unique_ptr<peer::Peer> peer;
+  std::vector<Track> tracks;
+  Timer connect_deadline;
+  gint64 created_us = g_get_monotonic_time();
+};
+
+}  // namespace
+
+struct RtcWhipSrcPrivate : sig::ResourceEndpoint::Handler {
+  explicit RtcWhipSrcPrivate(RtcWhipSrc* s) : self(s) {}
+
+  RtcWhipSrc* self;
+
+  // Properties: written by set_property, read when the server starts.
+  std::mutex props_mutex;
+  std::string address = "0.0.0.0";
+  guint port = 8080;
+  std::string path = "/whip";
+  std::string auth_token;
+  guint max_publishers = 0;
+  std::string video_codecs = "vp8,vp9,h264";
+  std::string audio_codecs = "opus";
+  media::OutputMode output = media::OutputMode::kAuto;
+  guint peer_timeout_ms = 10000;
+  std::string tls_certificate, tls_key;
+  IceProps ice;
+
+  std::unique_ptr<Worker> worker;
+  std::unique_ptr<sig::HttpServer> server;  // worker only
+  std::unique_ptr<sig::ResourceEndpoint> endpoint;
+  std::atomic<guint> bound_port{0};
+
+  // Publishers: changed on the worker under `publishers_mutex`, which the
+  // streaming threads take to find the output of a new webrtcbin pad.
+  std::mutex publishers_mutex;
+  std::map<std::string, std::unique_ptr<Publisher>> publishers;
+  guint next_video = 0, next_audio = 0;  // worker only
+  guint64 publishers_total = 0, publishers_failed = 0;
+
+  bool start(std::string& error);
+  void stop();
+  void on_offer(const sig::ResourceEndpoint::Offer& offer,
+                std::function<void(sig::ResourceEndpoint::Answer)> reply) override;
+  void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& candidates,
+                  bool end_of_candidates) override;
+  void on_delete(const std::string& id) override;
+  void expose(Publisher& pub, const std::string& answer);
+  void remove_publisher(const std::string& id, const std::string& why);
+  bool link_track(const std::string& id, GstPad* pad, GstWebRTCRTPTransceiver* trans);
+  GstStructure* stats();
+};
+
+struct _RtcWhipSrc {
+  GstBin parent;
+  RtcWhipSrcPrivate* priv;
+};
+
+G_DEFINE_TYPE(RtcWhipSrc, rtc_whip_src, GST_TYPE_BIN)
+GST_ELEMENT_REGISTER_DEFINE(rtcwhipsrc, "rtcwhipsrc", GST_RANK_NONE, RTC_TYPE_WHIP_SRC)
+
+bool RtcWhipSrcPrivate::start(std::string& error) {
+  std::unique_lock lock(props_mutex);
+  sig::HttpServer::Options opts;
+  opts.address = address;
+  opts.port = port;
+  opts.tls_certificate = tls_certificate;
+  opts.tls_key = tls_key;
+  sig::ResourceEndpoint::Config config;
+  config.path = path;
+  config.token = auth_token;
+  config.max_sessions = max_publishers;
+  config.accepted_direction = "sendonly";
+  try {
+    for (auto c : media::parse_codec_list(video_codecs, media::Kind::kVideo))
+      config.video_codecs.push_back(media::codec_info(c).name);
+    for (auto c : media::parse_codec_list(audio_codecs, media::Kind::kAudio))
+      config.audio_codecs.push_back(media::codec_info(c).name);
+    config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  lock.unlock();
+
+  worker = std::make_unique<Worker>("rtcwhipsrc");
+  worker->call([&] {
+    try {
+      server = std::make_unique<sig::HttpServer>(worker->context(), opts);
+      endpoint = std::make_unique<sig::ResourceEndpoint>(config, *this);
+      server->add_handler(config.path, [this](const sig::HttpRequest& req, sig::Responder respond) {
+        endpoint->handle(req, std::move(respond));
+      });
+      server->start();
+      bound_port = server->port();
+      GST_INFO_OBJECT(self, "WHIP endpoint at %s%s", server->base_url().c_str(),
+                      config.path.c_str());
+    } catch (const std::exception& e) {
+      error = e.what();
+      endpoint.reset();
+      server.reset();
+    }
+  });
+  if (!server) worker.reset();
+  return bool(worker);
+}
+
+void RtcWhipSrcPrivate::stop() {
+  if (!worker) return;
+  worker->call([this] {
+    if (server) server->stop();
+    std::vector<std::string> ids;
+    for (auto& [id, pub] : publishers) ids.push_back(id);
+    for (auto& id : ids) remove_publisher(id, "element stopping");
+    endpoint.reset();
+    server.reset();
+  });
+  worker.reset();
+  bound_port = 0;
+}
+
+void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
+                                 std::function<void(sig::ResourceEndpoint::Answer)> reply) {
+  auto pub = std::make_unique<Publisher>();
+  pub->id = offer.id;
+  pub->room = offer.room;
+  pub->name = offer.publisher;
+  std::string id = offer.id;
+
+  peer::PeerEvents events;
+  events.src_pad = [this, id](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+    return link_track(id, pad, trans);
+  };
+  events.failed = [this, id](const std::string& why) {
+    // Not from inside the Peer's own callback: it is about to be destroyed.
+    worker->post([this, id, why] { remove_publisher(id, why); });
+  };
+  events.connected = [this, id] {
+    std::lock_guard lock(publishers_mutex);
+    auto it = publishers.find(id);
+    if (it == publishers.end()) return;
+    it->second->connect_deadline.reset();
+    GST_INFO_OBJECT(self, "publisher %s connected after %.0f ms", id.c_str(),
+                    (g_get_monotonic_time() - it->second->created_us) / 1000.0);
+  };
+
+  std::string video, audio;
+  guint timeout_ms;
+  peer::IceSettings ice_settings;
+  {
+    std::lock_guard lock(props_mutex);
+    video = video_codecs;
+    audio = audio_codecs;
+    timeout_ms = peer_timeout_ms;
+    ice_settings = ice.settings();
+  }
+  try {
+    pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-" + id.substr(0, 8),
+                                             ice_settings, timeout_ms * GST_MSECOND,
+                                             std::move(events));
+  } catch (const std::exception& e) {
+    return reply({500, e.what(), {}});
+  }
+  pub->peer->set_accepted_codecs(accepted_rtp_caps(video, audio));
+  // A publisher that never connects must not linger.
+  pub->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
+    remove_publisher(id, "ICE did not connect in time");
+    return false;
+  });
+  peer::Peer* peer = pub->peer.get();
+  {
+    std::lock_guard lock(publishers_mutex);
+    publishers[id] = std::move(pub);
+  }
+  publishers_total++;
+
+  peer->answer_offer(offer.sdp, [this, id, reply](const std::string& sdp, const std::string& error) {
+    Publisher* pub = nullptr;
+    {
+      std::lock_guard lock(publishers_mutex);
+      auto it = publishers.find(id);
+      if (it != publishers.end()) pub = it->second.get();
+    }
+    if (!pub) return reply({503, "publisher went away during negotiation", {}});
+    if (!error.empty()) {
+      remove_publisher(id, error);
+      return reply({422, error, {}});
+    }
+    try {
+      expose(*pub, sdp);
+    } catch (const std::exception& e) {
+      remove_publisher(id, e.what());
+      return reply({422, e.what(), {}});
+    }
+    reply({201, {}, sdp});
+    g_signal_emit(self, signals[SIGNAL_PUBLISHER_ADDED], 0, id.c_str(), pub->room.c_str(),
+                  pub->name.c_str());
+  });
+}
+
+// Creates one output pad per received track of the answer, then no-more-pads.
+void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
+  sig::SdpSummary summary = sig::validate_offer(answer);
+  std::vector<Track> tracks;
+  media::OutputMode mode;
+  {
+    std::lock_guard lock(props_mutex);
+    mode = output;
+  }
+  for (guint mline = 0; mline < summary.media.size(); mline++) {
+    const auto& m = summary.media[mline];
+    if (m.port_zero || m.direction == "inactive" || m.direction == "sendonly") continue;
+    std::optional<media::Codec> codec;
+    for (const auto& name : m.codecs)
+      if ((codec = media::codec_from_name(name))) break;
+    if (!codec) continue;
+    bool video = media::codec_info(*codec).kind == media::Kind::kVideo;
+    std::string pad_name = (video ? "video_" : "audio_") +
+                           std::to_string(video ? next_video++ : next_audio++);
+    GstPadTemplate* templ = gst_element_class_get_pad_template(
+        GST_ELEMENT_GET_CLASS(self), video ? "video_%u" : "audio_%u");
+    Track t{mline, m.mid, *codec, nullptr};
+    t.output = std::make_unique<media::OutputBranch>(GST_BIN(self), *codec, mode, pad_name, templ,
+                                                     pub.id + "/" + m.mid, RTC_TYPE_TRACK_PAD);
+    rtc_track_pad_set_info(RTC_TRACK_PAD(t.output->src_pad()), pub.name.empty() ? pub.id.c_str() : pub.name.c_str(),
+                           pub.room.c_str(), media::codec_info(*codec).name, m.mid.c_str());
+    tracks.push_back(std::move(t));
+  }
+  if (tracks.empty()) throw std::runtime_error("no usable audio or video track in the offer");
+  {
+    std::lock_guard lock(publishers_mutex);
+    pub.tracks = std::move(tracks);
+  }
+  for (auto& t : pub.tracks) {
+    GstPad* pad = t.output->src_pad();
+    gst_pad_set_active(pad, TRUE);
+    gst_element_add_pad(GST_ELEMENT(self), pad);
+    GST_INFO_OBJECT(self, "publisher %s: pad %s (%s, mid %s)", pub.id.c_str(),
+                    GST_PAD_NAME(pad), media::codec_info(t.codec).name, t.mid.c_str());
+  }
+  gst_element_no_more_pads(GST_ELEMENT(self));
+}
+
+bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad,
+                                   GstWebRTCRTPTransceiver* trans) {
+  guint mline = G_MAXUINT;
+  if (trans) g_object_get(trans, "mlineindex", &mline, nullptr);
+  std::lock_guard lock(publishers_mutex);
+  auto it = publishers.find(id);
+  if (it == publishers.end()) return false;
+  for (auto& t : it->second->tracks) {
+    if (t.mline != mline) continue;
+    return gst_pad_link(pad, t.output->sink_pad()) == GST_PAD_LINK_OK;
+  }
+  GST_WARNING_OBJECT(self, "publisher %s: no output for m-line %u", id.c_str(), mline);
+  return false;
+}
+
+void RtcWhipSrcPrivate::on_trickle(const std::string& id,
+                                   const std::vector<sig::TrickleCandidate>& candidates, bool) {
+  std::lock_guard lock(publishers_mutex);
+  auto it = publishers.find(id);
+  if (it == publishers.end()) return;
+  for (const auto& c : candidates)
+    if (c.mline_index >= 0) it->second->peer->add_remote_candidate(c.mline_index, c.candidate);
+}
+
+void RtcWhipSrcPrivate::on_delete(const std::string& id) { remove_publisher(id, "DELETE"); }
+
+// Ends a publisher: EOS on its pads so muxers finish, then the pads go away.
+void RtcWhipSrcPrivate::remove_publisher(const std::string& id, const std::string& why) {
+  std::unique_ptr<Publisher> pub;
+  {
+    std::lock_guard lock(publishers_mutex);
+    auto it = publishers.find(id);
+    if (it == publishers.end()) return;
+    pub = std::move(it->second);
+    publishers.erase(it);
+  }
+  if (endpoint) endpoint->remove(id);
+  bool had_pads = !pub->tracks.empty();
+  GST_INFO_OBJECT(self, "publisher %s removed: %s", id.c_str(), why.c_str());
+  if (why != "DELETE" && why != "element stopping") publishers_failed++;
+  pub->connect_deadline.reset();
+  pub->peer.reset();  // stops the inflow first
+  for (auto& t : pub->tracks) {
+    t.output->finish();
+    t.output->remove_from(GST_ELEMENT(self));
+  }
+  pub->tracks.clear();
+  if (had_pads) {
+    g_signal_emit(self, signals[SIGNAL_PUBLISHER_REMOVED], 0, id.c_str(), why.c_str());
+    gst_element_post_message(
+        GST_ELEMENT(self),
+        gst_message_new_element(GST_OBJECT(self),
+                                gst_structure_new("publisher-removed", "id", G_TYPE_STRING,
+                                                  id.c_str(), "reason", G_TYPE_STRING, why.c_str(),
+                                                  nullptr)));
+  }
+}
+
+GstStructure* RtcWhipSrcPrivate::stats() {
+  GValue list = G_VALUE_INIT;
+  gst_value_list_init(&list, 0);
+  guint count = 0;
+  {
+    std::lock_guard lock(publishers_mutex);
+    for (auto& [id, pub] : publishers) {
+      GstStructure* s = gst_structure_new("publisher", "id", G_TYPE_STRING, id.c_str(), "room",
+                                          G_TYPE_STRING, pub->room.c_str(), "connected",
+                                          G_TYPE_BOOLEAN, pub->peer->is_connected(), "tracks",
+                                          G_TYPE_UINT, guint(pub->tracks.size()), nullptr);
+      add_rtp_totals(s, pub->peer->stats().get());
+      GValue v = G_VALUE_INIT;
+      g_value_init(&v, GST_TYPE_STRUCTURE);
+      g_value_take_boxed(&v, s);
+      gst_value_list_append_and_take_value(&list, &v);
+      count++;
+    }
+  }
+  GstStructure* s = gst_structure_new("rtcwhipsrc-stats", "publishers", G_TYPE_UINT, count,
+                                      "publishers-total", G_TYPE_UINT64, publishers_total,
+                                      "publishers-failed", G_TYPE_UINT64, publishers_failed,
+                                      nullptr);
+  gst_structure_take_value(s, "publisher-stats", &list);
+  return s;
+}
+
+static void rtc_whip_src_set_property(GObject* object, guint id, const GValue* value,
+                                      GParamSpec* pspec) {
+  auto* p = RTC_WHIP_SRC(object)->priv;
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  switch (id) {
+    case PROP_ADDRESS: p->address = g_value_get_string(value) ?: "0.0.0.0"; break;
+    case PROP_PORT: p->port = g_value_get_uint(value); break;
+    case PROP_PATH: p->path = g_value_get_string(value) ?: "/whip"; break;
+    case PROP_AUTH_TOKEN: p->auth_token = g_value_get_string(value) ?: ""; break;
+    case PROP_MAX_PUBLISHERS: p->max_publishers = g_value_get_uint(value); break;
+    case PROP_VIDEO_CODECS: p->video_codecs = g_value_get_string(value) ?: ""; break;
+    case PROP_AUDIO_CODECS: p->audio_codecs = g_value_get_string(value) ?: ""; break;
+    case PROP_OUTPUT: p->output = media::OutputMode(g_value_get_enum(value)); break;
+    case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
+    case PROP_TLS_CERTIFICATE: p->tls_certificate = g_value_get_string(value) ?: ""; break;
+    case PROP_TLS_KEY: p->tls_key = g_value_get_string(value) ?: ""; break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static void rtc_whip_src_get_property(GObject* object, guint id, GValue* value,
+                                      GParamSpec* pspec) {
+  auto* p = RTC_WHIP_SRC(object)->priv;
+  if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  switch (id) {
+    case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
+    case PROP_PORT: g_value_set_uint(value, p->bound_port ? p->bound_port.load() : p->port); break;
+    case PROP_PATH: g_value_set_string(value, p->path.c_str()); break;
+    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
+    case PROP_MAX_PUBLISHERS: g_value_set_uint(value, p->max_publishers); break;
+    case PROP_VIDEO_CODECS: g_value_set_string(value, p->video_codecs.c_str()); break;
+    case PROP_AUDIO_CODECS: g_value_set_string(value, p->audio_codecs.c_str()); break;
+    case PROP_OUTPUT: g_value_set_enum(value, int(p->output)); break;
+    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
+    case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
+    case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static GstStateChangeReturn rtc_whip_src_change_state(GstElement* element,
+                                                      GstStateChange transition) {
+  auto* self = RTC_WHIP_SRC(element);
+  auto* p = self->priv;
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    std::string error;
+    if (!guard(element, "start", [&] { return p->start(error); })) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot start the WHIP server: %s", error.c_str()),
+                        (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(rtc_whip_src_parent_class)->change_state(element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      return GST_STATE_CHANGE_NO_PREROLL;  // live source
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      guard(element, "stop", [&] { p->stop(); });
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+static gboolean rtc_whip_src_send_event(GstElement* element, GstEvent* event) {
+  auto* p = RTC_WHIP_SRC(element)->priv;
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+    // gst-launch -e: finish every track so muxers write their index.
+    GST_INFO_OBJECT(element, "EOS requested: ending every track");
+    std::lock_guard lock(p->publishers_mutex);
+    for (auto& [id, pub] : p->publishers)
+      for (auto& t : pub->tracks) t.output->finish();
+    gst_event_unref(event);
+    return TRUE;
+  }
+  return GST_ELEMENT_CLASS(rtc_whip_src_parent_class)->send_event(element, event);
+}
+
+static void rtc_whip_src_handle_message(GstBin* bin, GstMessage* message) {
+  auto* self = RTC_WHIP_SRC(bin);
+  // A failing connection is the publisher's problem, not the pipeline's.
+  std::string failed;
+  if (is_session_failure(message)) {
+    std::lock_guard lock(self->priv->publishers_mutex);
+    for (auto& [id, pub] : self->priv->publishers)
+      if (is_from(message, pub->peer->webrtcbin())) failed = id;
+  }
+  if (!failed.empty()) {
+    std::string why = message_text(message);
+    GST_WARNING_OBJECT(self, "publisher %s failed: %s", failed.c_str(), why.c_str());
+    self->priv->worker->post([p = self->priv, failed, why] { p->remove_publisher(failed, why); });
+    gst_message_unref(message);
+    return;
+  }
+  if (drop_internal_eos(bin, message)) return;
+  GST_BIN_CLASS(rtc_whip_src_parent_class)->handle_message(bin, message);
+}
+
+static gboolean rtc_whip_src_add_element(GstBin* bin, GstElement* element) {
+  gboolean ok = GST_BIN_CLASS(rtc_whip_src_parent_class)->add_element(bin, element);
+  keep_source_flags(GST_ELEMENT(bin));
+  return ok;
+}
+
+static void rtc_whip_src_finalize(GObject* object) {
+  delete RTC_WHIP_SRC(object)->priv;
+  G_OBJECT_CLASS(rtc_whip_src_parent_class)->finalize(object);
+}
+
+static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
+  GST_DEBUG_CATEGORY_INIT(rtcwhipsrc_debug, "rtcwhipsrc", 0, "WHIP server source");
+  auto* object_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  auto* bin_class = GST_BIN_CLASS(klass);
+  object_class->set_property = rtc_whip_src_set_property;
+  object_class->get_property = rtc_whip_src_get_property;
+  object_class->finalize = rtc_whip_src_finalize;
+  element_class->change_state = rtc_whip_src_change_state;
+  element_class->send_event = rtc_whip_src_send_event;
+  bin_class->handle_message = rtc_whip_src_handle_message;
+  bin_class->add_element = rtc_whip_src_add_element;
+
+  install_string(object_class, PROP_ADDRESS, "address", "Address the HTTP server listens on",
+                 "0.0.0.0");
+  g_object_class_install_property(
+      object_class, PROP_PORT,
+      g_param_spec_uint("port", "port",
+                        "TCP port of the HTTP server (0 = ephemeral; reads back the bound port "
+                        "once the element is PAUSED)",
+                        0, 65535, 8080, rw_flags()));
+  install_string(object_class, PROP_PATH, "path",
+                 "Endpoint path: publishers POST to <path>, <path>/<room> or "
+                 "<path>/<room>/<publisher>",
+                 "/whip");
+  install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
+                 "Bearer token publishers must send (empty = no authentication)");
+  install_uint(object_class, PROP_MAX_PUBLISHERS, "max-publishers",
+               "Concurrent publishers accepted before answering 503 (0 = unlimited)", 0, G_MAXUINT,
+               0);
+  install_string(object_class, PROP_VIDEO_CODECS, "video-codecs",
+                 "Comma-separated video codecs answers accept, in preference order (vp8, vp9, "
+                 "h264)",
+                 "vp8,vp9,h264");
+  install_string(object_class, PROP_AUDIO_CODECS, "audio-codecs",
+                 "Comma-separated audio codecs answers accept (opus)", "opus");
+  g_object_class_install_property(
+      object_class, PROP_OUTPUT,
+      g_param_spec_enum("output", "output",
+                        "Form of the src pads: auto (chosen from the linked peer's caps), raw "
+                        "(decoded), encoded (depayloaded and parsed) or rtp",
+                        media::output_mode_get_type(), int(media::OutputMode::kAuto), rw_flags()));
+  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
+               "Milliseconds without RTP or RTCP after which a publisher is removed", 500,
+               G_MAXUINT, 10000);
+  install_string(object_class, PROP_TLS_CERTIFICATE, "tls-certificate",
+                 "PEM certificate file: serve HTTPS (needs tls-key)");
+  install_string(object_class, PROP_TLS_KEY, "tls-key", "PEM private key file for tls-certificate");
+  g_object_class_install_property(
+      object_class, PROP_STATS,
+      g_param_spec_boxed("stats", "stats",
+                         "Publishers and per-publisher connection state and RTP counters",
+                         GST_TYPE_STRUCTURE, ro_flags()));
+  IceProps::install(object_class, PROP_ICE_FIRST);
+
+  signals[SIGNAL_PUBLISHER_ADDED] = g_signal_new(
+      "publisher-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+      nullptr, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_PUBLISHER_REMOVED] =
+      g_signal_new("publisher-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new_with_gtype("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+                                                     GST_CAPS_ANY, RTC_TYPE_TRACK_PAD));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new_with_gtype("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+                                                     GST_CAPS_ANY, RTC_TYPE_TRACK_PAD));
+  gst_element_class_set_static_metadata(
+      element_class, "WHIP server source", "Source/Network/WebRTC",
+      "Ingests WHIP publishers (browsers, OBS, pipelines): each publisher's tracks become "
+      "video_%u/audio_%u pads, decoded, encoded or RTP",
+      "rtcmesh");
+}
+
+static void rtc_whip_src_init(RtcWhipSrc* self) {
+  self->priv = new RtcWhipSrcPrivate(self);
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+}

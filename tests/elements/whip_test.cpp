@@ -1,0 +1,313 @@
+// rtcwhipsink → rtcwhipsrc over loopback with real webrtcbin on both sides:
+// decoded frames and audio samples must arrive.
+#include <gtest/gtest.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <numeric>
+
+#include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
+
+using namespace rtcmesh::test;
+
+namespace {
+
+constexpr auto kMediaTimeout = 15s;
+
+std::string joined(const std::vector<std::string>& v) {
+  return std::accumulate(v.begin(), v.end(), std::string(),
+                         [](std::string a, const std::string& b) { return a + b + "\n"; });
+}
+
+bool has_track(Ingest& ingest, const std::string& prefix, const std::string& peer = "") {
+  for (auto& t : ingest.tracks())
+    if (t->pad.rfind(prefix, 0) == 0 && (peer.empty() || t->peer_id == peer)) return true;
+  return false;
+}
+
+TEST(Whip, RawVideoAndAudioArriveDecoded) {
+  Ingest ingest("peer-timeout=3000");
+  Pipeline pub(publisher_launch(ingest.url("/whip/room1/alice")));
+  ASSERT_NE(pub.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames() >= 20 && ingest.audio_samples() >= 48000 / 2; },
+                         kMediaTimeout))
+      << "frames " << ingest.video_frames() << " samples " << ingest.audio_samples() << "\n"
+      << joined(pub.errors()) << joined(ingest.pipeline().errors());
+  for (auto& t : ingest.tracks()) {
+    EXPECT_EQ(t->peer_id, "alice");
+    EXPECT_EQ(t->room, "room1");
+    if (t->video()) {
+      EXPECT_EQ(t->codec, "VP8");
+      EXPECT_NE(t->caps.find("video/x-raw"), std::string::npos) << t->caps;
+      EXPECT_NE(t->caps.find("width=(int)320"), std::string::npos) << t->caps;
+      EXPECT_NE(t->caps.find("height=(int)240"), std::string::npos) << t->caps;
+    } else {
+      EXPECT_EQ(t->codec, "OPUS");
+      EXPECT_NE(t->caps.find("audio/x-raw"), std::string::npos) << t->caps;
+    }
+  }
+  EXPECT_EQ(ingest.added(), 1u);
+  EXPECT_TRUE(pub.errors().empty()) << joined(pub.errors());
+
+  // Stats on both ends count what flowed.
+  GstStructure* stats = nullptr;
+  g_object_get(pub.by_name("s"), "stats", &stats, nullptr);
+  ASSERT_NE(stats, nullptr);
+  gboolean connected = FALSE;
+  guint64 sent = 0;
+  gst_structure_get(stats, "connected", G_TYPE_BOOLEAN, &connected, "packets-sent", G_TYPE_UINT64,
+                    &sent, nullptr);
+  gst_structure_free(stats);
+  EXPECT_TRUE(connected);
+  EXPECT_GT(sent, 0u);
+
+  // Publisher stops: DELETE, the server removes its pads after EOS.
+  pub.set_state(GST_STATE_NULL);
+  ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 5s));
+  for (auto& t : ingest.tracks()) EXPECT_TRUE(t->eos) << t->pad;
+}
+
+struct EncodedCase {
+  const char* name;
+  const char* video;  // encoded upstream: the sink must not re-encode
+  const char* audio;
+  const char* codec;  // expected on the ingest pad
+};
+
+class WhipEncoded : public testing::TestWithParam<EncodedCase> {};
+
+TEST_P(WhipEncoded, PassedThroughAndDecoded) {
+  const EncodedCase& c = GetParam();
+  Ingest ingest("peer-timeout=3000");
+  std::string launch = "rtcwhipsink name=s endpoint=" + ingest.url("/whip");
+  if (*c.video)
+    launch += std::string(" videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! ") +
+              c.video + " ! s.video_0";
+  if (*c.audio)
+    launch += std::string(" audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=2 ! ") +
+              c.audio + " ! s.audio_0";
+  Pipeline pub(launch);
+  ASSERT_NE(pub.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  bool video = *c.video, audio = *c.audio;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return (!video || ingest.video_frames() >= 15) && (!audio || ingest.audio_samples() >= 24000);
+      },
+      kMediaTimeout))
+      << c.name << ": frames " << ingest.video_frames() << " samples " << ingest.audio_samples()
+      << "\n" << joined(pub.errors()) << joined(ingest.pipeline().errors());
+  for (auto& t : ingest.tracks())
+    if (t->video() == video) EXPECT_EQ(t->codec, c.codec);
+  // Pass-through: no encoder was added inside the sink.
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(pub.by_name("s")));
+  GValue item = G_VALUE_INIT;
+  int encoders = 0;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* e = GST_ELEMENT(g_value_get_object(&item));
+    const char* klass = gst_element_class_get_metadata(GST_ELEMENT_GET_CLASS(e), "klass");
+    if (klass && strstr(klass, "Encoder")) encoders++;
+    g_value_reset(&item);
+  }
+  gst_iterator_free(it);
+  EXPECT_EQ(encoders, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Codecs, WhipEncoded,
+    testing::Values(
+        EncodedCase{"VP8", "vp8enc deadline=1 cpu-used=8 keyframe-max-dist=300", "", "VP8"},
+        EncodedCase{"VP9", "vp9enc deadline=1 cpu-used=8 keyframe-max-dist=300", "", "VP9"},
+        EncodedCase{"H264",
+                    "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 ! "
+                    "video/x-h264,profile=constrained-baseline",
+                    "", "H264"},
+        EncodedCase{"Opus", "", "opusenc", "OPUS"}),
+    [](const testing::TestParamInfo<EncodedCase>& info) { return std::string(info.param.name); });
+
+TEST(Whip, TwoPublishersAtOnce) {
+  Ingest ingest("peer-timeout=3000");
+  Pipeline a(publisher_launch(ingest.url("/whip/stage/a")));
+  Pipeline b(publisher_launch(ingest.url("/whip/stage/b"), "video-codec=h264"));
+  a.set_state(GST_STATE_PLAYING);
+  b.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until(
+      [&] { return ingest.video_frames("a") >= 15 && ingest.video_frames("b") >= 15 &&
+                   ingest.audio_samples("a") > 0 && ingest.audio_samples("b") > 0; },
+      kMediaTimeout))
+      << "a " << ingest.video_frames("a") << " b " << ingest.video_frames("b") << "\n"
+      << joined(a.errors()) << joined(b.errors()) << joined(ingest.pipeline().errors());
+  EXPECT_EQ(ingest.tracks().size(), 4u);
+  EXPECT_EQ(ingest.added(), 2u);
+  for (auto& t : ingest.tracks())
+    if (t->video()) EXPECT_EQ(t->codec, t->peer_id == "b" ? "H264" : "VP8");
+  // One leaving does not disturb the other.
+  a.set_state(GST_STATE_NULL);
+  ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 5s));
+  int before = ingest.video_frames("b");
+  EXPECT_TRUE(wait_until([&] { return ingest.video_frames("b") >= before + 15; }, 5s));
+}
+
+// Run only as a child of KilledPublisherIsRemoved: publishes until killed.
+TEST(WhipChild, PublishUntilKilled) {
+  const char* endpoint = std::getenv("RTCMESH_CHILD_ENDPOINT");
+  if (!endpoint) GTEST_SKIP() << "helper for KilledPublisherIsRemoved";
+  Pipeline pub(publisher_launch(endpoint));
+  pub.set_state(GST_STATE_PLAYING);
+  std::printf("publishing\n");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(60s);
+}
+
+TEST(Whip, KilledPublisherIsRemovedWithinPeerTimeout) {
+  Ingest ingest("peer-timeout=2000");
+  Pipeline stays(publisher_launch(ingest.url("/whip/room/stays")));
+  stays.set_state(GST_STATE_PLAYING);
+  // The other publisher is a child process we SIGKILL: no DELETE is ever sent.
+  char exe[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Subprocess::Options opts;
+  opts.env = {{"RTCMESH_CHILD_ENDPOINT", ingest.url("/whip/room/killed")}};
+  auto child = Subprocess::spawn({exe, "--gtest_filter=WhipChild.PublishUntilKilled"}, opts);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(wait_until(
+      [&] { return ingest.video_frames("killed") >= 10 && ingest.video_frames("stays") >= 10; },
+      kMediaTimeout));
+  child->send_signal(SIGKILL);
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 8s));
+  auto took = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_LT(took, 2s + 2s) << "removed after "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  for (auto& t : ingest.tracks())
+    if (t->peer_id == "killed") EXPECT_TRUE(t->eos);
+  int before = ingest.video_frames("stays");
+  EXPECT_TRUE(wait_until([&] { return ingest.video_frames("stays") >= before + 15; }, 5s));
+  EXPECT_TRUE(ingest.pipeline().errors().empty()) << joined(ingest.pipeline().errors());
+}
+
+TEST(Whip, PublisherReconnectsWhenTheServerRestarts) {
+  unsigned port;
+  auto ingest = std::make_unique<Ingest>("peer-timeout=2000");
+  port = ingest->port();
+  Pipeline pub(publisher_launch(ingest->url("/whip/r/p"), "peer-timeout=2000"));
+  pub.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until([&] { return ingest->video_frames() >= 10; }, kMediaTimeout));
+  ingest.reset();  // the server vanishes (no goodbye to the publisher)
+  std::this_thread::sleep_for(500ms);
+  ingest = std::make_unique<Ingest>("peer-timeout=2000", "video/x-raw", "audio/x-raw", port);
+  ASSERT_TRUE(wait_until([&] { return ingest->video_frames() >= 10; }, 20s))
+      << joined(pub.errors()) << joined(pub.warnings());
+  EXPECT_TRUE(pub.errors().empty()) << joined(pub.errors());
+  EXPECT_FALSE(pub.warnings().empty()) << "each reconnect attempt warns";
+}
+
+TEST(Whip, ClientErrorIsAnElementErrorWithStatus) {
+  Ingest ingest("auth-token=secret");
+  Pipeline pub(publisher_launch(ingest.url("/whip"), "auth-token=wrong"));
+  pub.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until([&] { return !pub.errors().empty(); }, 10s));
+  EXPECT_NE(pub.errors()[0].find("401"), std::string::npos) << pub.errors()[0];
+  EXPECT_EQ(ingest.added(), 0u);
+}
+
+struct Reply {
+  guint status;
+  std::string body;
+};
+
+// One synchronous HTTP request with libsoup 3.
+Reply http(const char* method, const std::string& url, const char* type, const std::string& body,
+           const char* token) {
+  SoupSession* session = soup_session_new();
+  SoupMessage* msg = soup_message_new(method, url.c_str());
+  if (token) {
+    std::string auth = std::string("Bearer ") + token;
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
+                                 auth.c_str());
+  }
+  if (type) {
+    GBytes* b = g_bytes_new(body.data(), body.size());
+    soup_message_set_request_body_from_bytes(msg, type, b);
+    g_bytes_unref(b);
+  }
+  GError* err = nullptr;
+  GBytes* out = soup_session_send_and_read(session, msg, nullptr, &err);
+  Reply r{soup_message_get_status(msg), {}};
+  if (out) {
+    gsize n;
+    auto* d = static_cast<const char*>(g_bytes_get_data(out, &n));
+    r.body.assign(d, n);
+    g_bytes_unref(out);
+  }
+  g_clear_error(&err);
+  g_object_unref(msg);
+  g_object_unref(session);
+  return r;
+}
+
+// Raw HTTP against a running ingest: every bad request gets its status and a
+// reason, and the publisher already there keeps flowing.
+class WhipBadInput : public testing::Test {
+ protected:
+  void SetUp() override {
+    ingest = std::make_unique<Ingest>("auth-token=tok max-publishers=1 peer-timeout=3000");
+    pub = std::make_unique<Pipeline>(publisher_launch(ingest->url("/whip"), "auth-token=tok"));
+    pub->set_state(GST_STATE_PLAYING);
+    ASSERT_TRUE(wait_until([&] { return ingest->video_frames() >= 5; }, kMediaTimeout));
+  }
+  Reply request(const char* method, const std::string& path, const char* type,
+                const std::string& body, const char* token = "tok") {
+    return http(method, ingest->url(path), type, body, token);
+  }
+  void expect_still_flowing() {
+    int before = ingest->video_frames();
+    EXPECT_TRUE(wait_until([&] { return ingest->video_frames() >= before + 10; }, 5s));
+    EXPECT_EQ(ingest->removed(), 0u);
+  }
+
+  std::unique_ptr<Ingest> ingest;
+  std::unique_ptr<Pipeline> pub;
+};
+
+const char* kH264OnlyOffer =
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 102\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+    "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+    "a=fingerprint:sha-256 "
+    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n"
+    "a=setup:actpass\r\na=rtcp-mux\r\na=rtpmap:102 H264/90000\r\n";
+
+TEST_F(WhipBadInput, EachIsAnsweredWithItsStatusAndReason) {
+  struct Case {
+    const char* what;
+    Reply reply;
+    guint status;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"malformed SDP", request("POST", "/whip", "application/sdp", "hello"), 400});
+  cases.push_back({"no token", request("POST", "/whip", "application/sdp", kH264OnlyOffer, nullptr), 401});
+  cases.push_back({"wrong token", request("POST", "/whip", "application/sdp", kH264OnlyOffer, "nope"), 401});
+  cases.push_back({"huge body", request("POST", "/whip", "application/sdp", std::string(2 << 20, 'x')), 413});
+  cases.push_back({"content type", request("POST", "/whip", "text/plain", kH264OnlyOffer), 415});
+  cases.push_back({"unknown resource", request("DELETE", "/whip/0123456789abcdef0123456789abcdef", nullptr, ""), 404});
+  cases.push_back({"method", request("PUT", "/whip", "application/sdp", kH264OnlyOffer), 405});
+  // max-publishers=1 is taken: even a good offer is refused.
+  cases.push_back({"over limit", request("POST", "/whip", "application/sdp", kH264OnlyOffer), 503});
+  for (auto& c : cases) {
+    EXPECT_EQ(c.reply.status, c.status) << c.what << ": " << c.reply.body;
+    EXPECT_FALSE(c.reply.body.empty()) << c.what << " has no reason";
+  }
+  expect_still_flowing();
+}
+
+TEST(Whip, NoUsableCodecIs422) {
+  Ingest ingest("video-codecs=vp8 audio-codecs=opus");
+  Reply r = http("POST", ingest.url("/whip"), "application/sdp", kH264OnlyOffer, nullptr);
+  EXPECT_EQ(r.status, 422u) << r.body;
+  EXPECT_NE(r.body.find("H264"), std::string::npos) << r.body;
+  EXPECT_EQ(ingest.added(), 0u);
+}
+
+}  // namespace
