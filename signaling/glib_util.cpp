@@ -18,15 +18,11 @@ struct Closure {
 
 gboolean run_closure_once(gpointer data) {
   auto* c = static_cast<Closure*>(data);
-  try {
+  guarded("a posted closure", [c] {
     auto fn = std::move(c->fn);
     c->fn = nullptr;
     if (fn) fn();
-  } catch (const std::exception& e) {
-    GST_ERROR("exception in a posted closure: %s", e.what());
-  } catch (...) {
-    GST_ERROR("unknown exception in a posted closure");
-  }
+  });
   return G_SOURCE_REMOVE;
 }
 
@@ -35,6 +31,17 @@ void free_closure(gpointer data) {
 }
 
 }  // namespace
+
+void log_callback_exception(const char* where, std::exception_ptr e) noexcept {
+  init_debug();
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    GST_ERROR("exception in %s: %s", where, ex.what());
+  } catch (...) {
+    GST_ERROR("unknown exception in %s", where);
+  }
+}
 
 void post_to_context(GMainContext* ctx, std::function<void()> fn) {
   init_debug();

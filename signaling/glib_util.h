@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include <exception>
 #include <functional>
 #include <memory>
 
@@ -37,5 +38,19 @@ class ScopedContext {
  private:
   GMainContext* pushed_ = nullptr;
 };
+
+// Logs the exception escaping a C callback body (they must never unwind
+// through GLib).
+void log_callback_exception(const char* where, std::exception_ptr e) noexcept;
+
+// Runs fn; an exception is logged and swallowed.
+template <typename Fn>
+void guarded(const char* where, Fn&& fn) noexcept {
+  try {
+    std::forward<Fn>(fn)();
+  } catch (...) {
+    log_callback_exception(where, std::current_exception());
+  }
+}
 
 }  // namespace rtcmesh::sig

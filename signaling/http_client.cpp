@@ -97,7 +97,8 @@ struct HttpClient::Impl {
     // no network events, only wrote-headers).
     g_signal_connect(r->msg, "network-event",
                      G_CALLBACK(+[](SoupMessage*, GSocketClientEvent ev, GIOStream*, gpointer d) {
-                       if (ev >= G_SOCKET_CLIENT_CONNECTED)
+                       // COMPLETE: after the TLS handshake and any proxy.
+                       if (ev == G_SOCKET_CLIENT_COMPLETE)
                          static_cast<HttpClientRequest*>(d)->connected = true;
                      }),
                      r);
@@ -133,13 +134,7 @@ struct HttpClient::Impl {
       return;
     }
     Impl* self = r->owner;
-    try {
-      self->completed(r, bytes, err);
-    } catch (const std::exception& e) {
-      GST_ERROR("HTTP completion failed: %s", e.what());
-    } catch (...) {
-      GST_ERROR("HTTP completion failed");
-    }
+    guarded("HttpClient completion", [&] { self->completed(r, bytes, err); });
     if (bytes) g_bytes_unref(bytes);
     g_clear_error(&err);
   }
@@ -204,13 +199,7 @@ struct HttpClient::Impl {
     Done done = std::move(r->done);
     delete r;
     if (!done) return;
-    try {
-      done(std::move(result));
-    } catch (const std::exception& e) {
-      GST_ERROR("HTTP completion handler threw: %s", e.what());
-    } catch (...) {
-      GST_ERROR("HTTP completion handler threw");
-    }
+    guarded("HttpClient done callback", [&] { done(std::move(result)); });
   }
 
   void cancel(HttpClientRequest* r) {

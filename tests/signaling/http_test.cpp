@@ -478,6 +478,58 @@ TEST_F(HttpTest, StopMakesPendingRespondersNoOps) {
   run_for(50);
 }
 
+TEST_F(HttpTest, ClientLeavingWhilePausedThenReply) {
+  HttpServer server(ctx, local());
+  std::optional<Responder> held;
+  server.add_handler("/", [&](const HttpRequest&, Responder r) { held = std::move(r); });
+  server.start();
+  {
+    HttpClient client(ctx, {});
+    client.request("GET", server.base_url() + "/", {}, "", "", [](Result) {});
+    ASSERT_TRUE(run_until([&] { return held.has_value(); }));
+  }  // the client and its connection go away
+  run_for(100);
+  (*held)(HttpResponse::error(200, "nobody listens"));
+  // The write fails, the message finishes, nothing is left pending.
+  ASSERT_TRUE(run_until([&] { return server.pending_count() == 0; }));
+  // The server still serves others.
+  server.add_handler("/ok", echo);
+  HttpClient other(ctx, {});
+  EXPECT_EQ(fetch(other, "GET", server.base_url() + "/ok").status, 200);
+}
+
+TEST_F(HttpTest, ConnectTimeoutCoversTheTlsHandshake) {
+  // A listener that never accepts: TCP completes in the kernel backlog, the
+  // TLS handshake never does.
+  GError* err = nullptr;
+  GSocketListener* listener = g_socket_listener_new();
+  GInetAddress* lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  GSocketAddress* addr = g_inet_socket_address_new(lo, 0);
+  GSocketAddress* bound = nullptr;
+  ASSERT_TRUE(g_socket_listener_add_address(listener, addr, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, nullptr, &bound, &err))
+      << (err ? err->message : "");
+  unsigned port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  HttpClient::Options o;
+  o.connect_timeout_s = 1;
+  o.timeout_s = 10;
+  o.tls_insecure = true;
+  HttpClient client(ctx, o);
+  double t0 = now_s();
+  Result r = fetch(client, "POST", "https://127.0.0.1:" + std::to_string(port) + "/whip", {},
+                   "application/sdp", "x");
+  double took = now_s() - t0;
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.error.find("could not connect within 1 s"), std::string::npos) << r.error;
+  EXPECT_GT(took, 0.9);
+  EXPECT_LT(took, 5.0);
+  g_socket_listener_close(listener);
+  g_object_unref(listener);
+  g_object_unref(bound);
+  g_object_unref(addr);
+  g_object_unref(lo);
+}
+
 TEST_F(HttpTest, ListenErrorsSayWhere) {
   HttpServer first(ctx, local());
   first.start();
