@@ -1,6 +1,7 @@
 #include "gst/whip/whipsink.h"
 
 #include <condition_variable>
+#include <list>
 #include <memory>
 #include <mutex>
 
@@ -92,6 +93,11 @@ struct RtcWhipSinkPrivate {
 
   // Worker only.
   std::unique_ptr<Session> session;
+  struct Closing {
+    std::unique_ptr<sig::ResourceClient> client;
+    bool finished = false;
+  };
+  std::list<std::unique_ptr<Closing>> closing;  // sessions whose DELETE is under way
   // The session's webrtcbin, for telling its error messages apart on any thread.
   std::atomic<GstElement*> current_webrtc{nullptr};
   Timer retry;
@@ -149,6 +155,7 @@ void RtcWhipSinkPrivate::stop() {
     cv.wait_for(lock, std::chrono::milliseconds(2500), [&] { return done; });
   }
   worker.reset();
+  closing.clear();  // the worker thread is gone: no callback is running
 }
 
 // Publishing starts once every request pad knows its caps (the offer needs
@@ -291,10 +298,14 @@ void RtcWhipSinkPrivate::end_session(std::function<void()> done) {
   // waiting inside webrtcbin, so the fan-out detach cannot hang.
   s->peer.reset();
   for (auto& [in, branch] : s->branches) in->fanout->detach(branch);
-  sig::ResourceClient* client = s->client.release();
-  client->destroy([this, client, done] {
+  // The client lives on until its DELETE was answered; it is freed later,
+  // never from inside its own callback.
+  closing.remove_if([](const auto& c) { return c->finished; });
+  auto& c = closing.emplace_back(std::make_unique<Closing>());
+  c->client = std::move(s->client);
+  c->client->destroy([c = c.get(), done] {
+    c->finished = true;
     if (done) done();
-    worker->post([client] { delete client; });  // not from inside its own callback
   });
 }
 

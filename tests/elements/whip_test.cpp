@@ -107,7 +107,7 @@ TEST_P(WhipEncoded, PassedThroughAndDecoded) {
   while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
     auto* e = GST_ELEMENT(g_value_get_object(&item));
     const char* klass = gst_element_class_get_metadata(GST_ELEMENT_GET_CLASS(e), "klass");
-    if (klass && strstr(klass, "Encoder")) encoders++;
+    if (klass && (strstr(klass, "Encoder/Video") || strstr(klass, "Encoder/Audio"))) encoders++;
     g_value_reset(&item);
   }
   gst_iterator_free(it);
