@@ -55,8 +55,20 @@ struct Input {
   GstElement* queue = nullptr;
   std::optional<media::SendChain> chain;  // set on the streaming thread, read on the worker
   std::unique_ptr<media::FanOut> fanout;
+  CapsPtr sent_caps;  // the payloader's output caps, once known
   bool eos = false;
 };
+
+// Codec preference for a sent track: our caps for the codec, with the stream's
+// own H.264 profile-level-id (webrtcbin refuses RTP caps that differ).
+CapsPtr offer_caps(media::Codec codec, int pt, const GstCaps* sent) {
+  CapsPtr caps = media::rtp_caps(codec, pt);
+  const GstStructure* from = gst_caps_get_structure(sent, 0);
+  GstStructure* to = gst_caps_get_structure(caps.get(), 0);
+  if (const char* profile = gst_structure_get_string(from, "profile-level-id"))
+    gst_structure_set(to, "profile-level-id", G_TYPE_STRING, profile, nullptr);
+  return caps;
+}
 
 // One attempt to publish: a connection and its WHIP resource.
 struct Session {
@@ -165,7 +177,7 @@ void RtcWhipSinkPrivate::maybe_start_session() {
   std::lock_guard lock(inputs_mutex);
   if (inputs.empty()) return;
   for (auto& in : inputs)
-    if (!in->fanout) return;
+    if (!in->sent_caps) return;
   worker->post([this] {
     if (running && !finished && !session && !retry) start_session();
   });
@@ -220,7 +232,7 @@ void RtcWhipSinkPrivate::start_session() {
   {
     std::lock_guard lock(inputs_mutex);
     for (auto& in : inputs) {
-      CapsPtr caps = media::rtp_caps(in->chain->codec, in->pt);
+      CapsPtr caps = offer_caps(in->chain->codec, in->pt, in->sent_caps.get());
       GstPad* pad = s->peer->add_send_track(caps.get());
       s->branches.emplace_back(in.get(), in->fanout->attach(pad));
     }
@@ -346,6 +358,21 @@ GstStructure* RtcWhipSinkPrivate::stats() {
   return s;
 }
 
+static GstPadProbeReturn on_payloader_caps(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  auto* p = RTC_WHIP_SINK(data)->priv;
+  GstCaps* caps;
+  gst_event_parse_caps(event, &caps);
+  {
+    std::lock_guard lock(p->inputs_mutex);
+    for (auto& in : p->inputs)
+      if (in->chain && in->chain->src == pad) in->sent_caps = retain(caps);
+  }
+  p->on_chain_ready();
+  return GST_PAD_PROBE_OK;
+}
+
 static GstPad* rtc_whip_sink_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                              const gchar* name, const GstCaps*) {
   auto* self = RTC_WHIP_SINK(element);
@@ -400,15 +427,17 @@ static GstPad* rtc_whip_sink_request_new_pad(GstElement* element, GstPadTemplate
             if (gst_pad_link(pad, chain.sink) != GST_PAD_LINK_OK)
               throw std::runtime_error("cannot link " + in->name + " to its send chain");
             in->fanout = std::make_unique<media::FanOut>(GST_BIN(self), chain.src, in->name);
+            // The offer describes what the payloader really sends (H.264
+            // profile-level-id comes from the stream): wait for its caps.
+            gst_pad_add_probe(chain.src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_payloader_caps,
+                              self, nullptr);
             GST_INFO_OBJECT(self, "%s: %s input → %s", in->name.c_str(),
                             chain.encoded_input ? "encoded" : "raw",
                             media::codec_info(chain.codec).name);
             in->chain = std::move(chain);
             return true;
           });
-          if (!ok) return GST_PAD_PROBE_DROP;
-          p->on_chain_ready();
-          return GST_PAD_PROBE_REMOVE;
+          return ok ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_DROP;
         },
         self, nullptr);
     GPtr<GstPad> entry_sink = adopt(gst_element_get_static_pad(in->entry, "sink"));
