@@ -294,19 +294,38 @@ void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
   gst_element_no_more_pads(GST_ELEMENT(self));
 }
 
+// Matches a new webrtcbin src pad to its track: by mid when the transceiver
+// knows it and the codec agrees, else the first unlinked track of the pad's
+// codec (transceivers made before the offer do not always carry the mid).
 bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad,
                                    GstWebRTCRTPTransceiver* trans) {
-  guint mline = G_MAXUINT;
-  if (trans) g_object_get(trans, "mlineindex", &mline, nullptr);
+  gchar* mid = nullptr;
+  if (trans) g_object_get(trans, "mid", &mid, nullptr);
+  std::string wanted = mid ? mid : "";
+  g_free(mid);
+  CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  std::optional<media::Codec> codec = media::codec_from_caps(caps.get());
   std::lock_guard lock(publishers_mutex);
   auto it = publishers.find(id);
   if (it == publishers.end()) return false;
+  Track* match = nullptr;
   for (auto& t : it->second->tracks) {
-    if (t.mline != mline) continue;
-    return gst_pad_link(pad, t.output->sink_pad()) == GST_PAD_LINK_OK;
+    if (codec && t.codec != *codec) continue;
+    if (t.mid == wanted) {
+      match = &t;
+      break;
+    }
+    if (!match && !gst_pad_is_linked(t.output->sink_pad())) match = &t;
   }
-  GST_WARNING_OBJECT(self, "publisher %s: no output for m-line %u", id.c_str(), mline);
-  return false;
+  if (!match) {
+    GST_WARNING_OBJECT(self, "publisher %s: no output for mid '%s' caps %" GST_PTR_FORMAT,
+                       id.c_str(), wanted.c_str(), caps.get());
+    return false;
+  }
+  GST_DEBUG_OBJECT(self, "publisher %s: mid '%s' → track mid %s", id.c_str(), wanted.c_str(),
+                   match->mid.c_str());
+  return gst_pad_link(pad, match->output->sink_pad()) == GST_PAD_LINK_OK;
 }
 
 void RtcWhipSrcPrivate::on_trickle(const std::string& id,

@@ -136,7 +136,8 @@ TEST(Whip, TwoPublishersAtOnce) {
       [&] { return ingest.video_frames("a") >= 15 && ingest.video_frames("b") >= 15 &&
                    ingest.audio_samples("a") > 0 && ingest.audio_samples("b") > 0; },
       kMediaTimeout))
-      << "a " << ingest.video_frames("a") << " b " << ingest.video_frames("b") << "\n"
+      << "a " << ingest.video_frames("a") << "/" << ingest.audio_samples("a") << " b "
+      << ingest.video_frames("b") << "/" << ingest.audio_samples("b") << "\n"
       << joined(a.errors()) << joined(b.errors()) << joined(ingest.pipeline().errors());
   EXPECT_EQ(ingest.tracks().size(), 4u);
   EXPECT_EQ(ingest.added(), 2u);
