@@ -272,15 +272,10 @@ void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
   if (req.body.size() > impl.cfg.max_sdp)
     return reply.error(413, "SDP offer too large (" + std::to_string(req.body.size()) +
                                 " bytes, limit " + std::to_string(impl.cfg.max_sdp) + ")");
-  auto full = [&impl] {
-    std::lock_guard lock(impl.mu);
-    return impl.cfg.max_sessions &&
-           impl.sessions.size() + impl.pending_offers >= impl.cfg.max_sessions;
-  };
   auto too_many = [&] {
     reply.error(503, "too many sessions (limit " + std::to_string(impl.cfg.max_sessions) + ")");
   };
-  if (full()) return too_many();
+  // The request's own faults are reported before the server's capacity.
   SdpSummary summary;
   try {
     summary = validate_offer(req.body);

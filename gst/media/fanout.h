@@ -21,7 +21,8 @@ class FanOut {
   // connections). Links rtp_src into the tee. Throws std::runtime_error.
   FanOut(GstBin* bin, GstPad* rtp_src, std::string name);
   // Detaches every branch, unlinks rtp_src (when it is idle) and removes the
-  // tee and the fakesink. Not from the streaming thread of the tee.
+  // tee and the fakesink. Not from the streaming thread of the tee. Stop or
+  // unlink what feeds rtp_src first: its next push would be not-linked.
   ~FanOut();
   FanOut(const FanOut&) = delete;
   FanOut& operator=(const FanOut&) = delete;

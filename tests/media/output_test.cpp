@@ -237,6 +237,15 @@ TEST_F(OutputTest, ForcedModes) {
   const GstStructure* s = gst_caps_get_structure(sinks_[1]->caps().get(), 0);
   EXPECT_TRUE(gst_structure_has_name(s, "application/x-rtp"));
   EXPECT_STREQ(gst_structure_get_string(s, "encoding-name"), "H264");
+  // The pads are live, whatever the form.
+  for (GstPad* pad : {raw.src_pad(), rtp.src_pad()}) {
+    GstQuery* q = gst_query_new_latency();
+    EXPECT_TRUE(gst_pad_query(pad, q));
+    gboolean live = FALSE;
+    gst_query_parse_latency(q, &live, nullptr, nullptr);
+    EXPECT_TRUE(live);
+    gst_query_unref(q);
+  }
 }
 
 TEST_F(OutputTest, RemovedWhilePlaying) {
