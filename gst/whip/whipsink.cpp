@@ -602,6 +602,19 @@ static void rtc_whip_sink_handle_message(GstBin* bin, GstMessage* message) {
   GST_BIN_CLASS(rtc_whip_sink_parent_class)->handle_message(bin, message);
 }
 
+// Unreleased request pads (gst-launch never releases them): their fan-outs
+// must go while their elements are still in the bin.
+static void rtc_whip_sink_dispose(GObject* object) {
+  auto* p = RTC_WHIP_SINK(object)->priv;
+  std::vector<std::unique_ptr<Input>> inputs;
+  {
+    std::lock_guard lock(p->inputs_mutex);
+    inputs.swap(p->inputs);
+  }
+  for (auto& in : inputs) in->fanout.reset();
+  G_OBJECT_CLASS(rtc_whip_sink_parent_class)->dispose(object);
+}
+
 static void rtc_whip_sink_finalize(GObject* object) {
   delete RTC_WHIP_SINK(object)->priv;
   G_OBJECT_CLASS(rtc_whip_sink_parent_class)->finalize(object);
@@ -613,6 +626,7 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
   auto* element_class = GST_ELEMENT_CLASS(klass);
   object_class->set_property = rtc_whip_sink_set_property;
   object_class->get_property = rtc_whip_sink_get_property;
+  object_class->dispose = rtc_whip_sink_dispose;
   object_class->finalize = rtc_whip_sink_finalize;
   element_class->change_state = rtc_whip_sink_change_state;
   element_class->request_new_pad = rtc_whip_sink_request_new_pad;

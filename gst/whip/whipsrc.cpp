@@ -381,7 +381,10 @@ GstStructure* RtcWhipSrcPrivate::stats() {
       GstStructure* s = gst_structure_new("publisher", "id", G_TYPE_STRING, id.c_str(), "room",
                                           G_TYPE_STRING, pub->room.c_str(), "connected",
                                           G_TYPE_BOOLEAN, pub->peer->is_connected(), "tracks",
-                                          G_TYPE_UINT, guint(pub->tracks.size()), nullptr);
+                                          G_TYPE_UINT, guint(pub->tracks.size()), "age-ms",
+                                          G_TYPE_UINT64,
+                                          guint64(g_get_monotonic_time() - pub->created_us) / 1000,
+                                          nullptr);
       add_rtp_totals(s, pub->peer->stats().get());
       GValue v = G_VALUE_INIT;
       g_value_init(&v, GST_TYPE_STRUCTURE);
@@ -565,7 +568,7 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
-                         "Publishers and per-publisher connection state and RTP counters",
+                         "Publishers; per publisher: id, room, connected, tracks, age-ms (since its POST) and RTP counters",
                          GST_TYPE_STRUCTURE, ro_flags()));
   IceProps::install(object_class, PROP_ICE_FIRST);
 
