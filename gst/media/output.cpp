@@ -392,6 +392,22 @@ void OutputBranch::on_linked(GstPad* peer) {
                             &Shared::wait_probe, new std::shared_ptr<Shared>(shared_),
                             &Shared::free_ref);
         }
+        if (want == OutputMode::kEncoded) {
+          // Muxers refuse buffers without PTS (mp4mux: "Buffer has no PTS"),
+          // which the depayloader emits around stream start: use DTS or drop.
+          gst_pad_add_probe(
+              static_pad(elements.back(), "src"), GST_PAD_PROBE_TYPE_BUFFER,
+              [](GstPad*, GstPadProbeInfo* info, gpointer) {
+                GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+                if (GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
+                if (!GST_BUFFER_DTS_IS_VALID(buf)) return GST_PAD_PROBE_DROP;
+                buf = gst_buffer_make_writable(buf);
+                GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf);
+                GST_PAD_PROBE_INFO_DATA(info) = buf;
+                return GST_PAD_PROBE_OK;
+              },
+              nullptr, nullptr);
+        }
       }
       chain_ = std::move(elements);
       form_ = want;
