@@ -1,6 +1,5 @@
 #include "gst/common/element_util.h"
 
-#define GST_USE_UNSTABLE_API
 #include <gst/webrtc/webrtc.h>
 
 #include "gst/media/codec.h"
