@@ -11,8 +11,7 @@
 #include "gst/common/props.h"
 #include "gst/common/worker.h"
 #include "gst/media/codec.h"
-#include "gst/media/fanout.h"
-#include "gst/media/send.h"
+#include "gst/media/send_input.h"
 #include "gst/peer/peer.h"
 #include "signaling/resource_client.h"
 #include "signaling/sdp.h"
@@ -44,37 +43,11 @@ enum {
 
 constexpr guint kMaxBackoffMs = 30000;
 
-// One request pad: capsfilter ! queue, then (once caps are known) the send
-// chain and the fan-out that sessions attach to.
-struct Input {
-  std::string name;
-  media::Kind kind;
-  int pt;
-  GstPad* ghost = nullptr;
-  GstElement* entry = nullptr;
-  GstElement* queue = nullptr;
-  std::optional<media::SendChain> chain;  // set on the streaming thread, read on the worker
-  std::unique_ptr<media::FanOut> fanout;
-  CapsPtr sent_caps;  // the payloader's output caps, once known
-  bool eos = false;
-};
-
-// Codec preference for a sent track: our caps for the codec, with the stream's
-// own H.264 profile-level-id (webrtcbin refuses RTP caps that differ).
-CapsPtr offer_caps(media::Codec codec, int pt, const GstCaps* sent) {
-  CapsPtr caps = media::rtp_caps(codec, pt);
-  const GstStructure* from = gst_caps_get_structure(sent, 0);
-  GstStructure* to = gst_caps_get_structure(caps.get(), 0);
-  if (const char* profile = gst_structure_get_string(from, "profile-level-id"))
-    gst_structure_set(to, "profile-level-id", G_TYPE_STRING, profile, nullptr);
-  return caps;
-}
-
 // One attempt to publish: a connection and its WHIP resource.
 struct Session {
   std::unique_ptr<sig::ResourceClient> client;
   std::unique_ptr<peer::Peer> peer;
-  std::vector<std::pair<Input*, int>> branches;  // fan-out branch per input
+  std::vector<std::pair<media::SendInput*, int>> branches;  // fan-out branch per input
   std::vector<std::string> mids;                 // of our offer, by m-line
   Timer deadline;
   gint64 started_us = g_get_monotonic_time();
@@ -97,10 +70,10 @@ struct RtcWhipSinkPrivate {
   IceProps ice;
 
   std::unique_ptr<Worker> worker;
-  // Inputs: added/removed on the application thread, chains built on
-  // streaming threads, sessions on the worker: all under `inputs_mutex`.
+  // Request pads: added/removed on the application thread, read on the
+  // worker and streaming threads, under `inputs_mutex`.
   std::mutex inputs_mutex;
-  std::vector<std::unique_ptr<Input>> inputs;
+  std::vector<std::unique_ptr<media::SendInput>> inputs;
   guint next_video = 0, next_audio = 0;
 
   // Worker only.
@@ -177,7 +150,7 @@ void RtcWhipSinkPrivate::maybe_start_session() {
   std::lock_guard lock(inputs_mutex);
   if (inputs.empty()) return;
   for (auto& in : inputs)
-    if (!in->sent_caps) return;
+    if (!in->fanout()) return;
   worker->post([this] {
     if (running && !finished && !session && !retry) start_session();
   });
@@ -220,7 +193,7 @@ void RtcWhipSinkPrivate::start_session() {
     // The viewer's decoder needs a keyframe now, not at the next GOP.
     std::lock_guard lock(inputs_mutex);
     for (auto& in : inputs)
-      if (in->kind == media::Kind::kVideo && in->fanout) in->fanout->request_keyframe(0);
+      if (in->kind() == media::Kind::kVideo) in->fanout()->request_keyframe(0);
   };
   events.failed = [this, raw](const std::string& why) {
     worker->post([this, raw, why] {
@@ -232,9 +205,8 @@ void RtcWhipSinkPrivate::start_session() {
   {
     std::lock_guard lock(inputs_mutex);
     for (auto& in : inputs) {
-      CapsPtr caps = offer_caps(in->chain->codec, in->pt, in->sent_caps.get());
-      GstPad* pad = s->peer->add_send_track(caps.get());
-      s->branches.emplace_back(in.get(), in->fanout->attach(pad));
+      GstPad* pad = s->peer->add_send_track(in->offer_caps().get());
+      s->branches.emplace_back(in.get(), in->fanout()->attach(pad));
     }
   }
   current_webrtc = s->peer->webrtcbin();
@@ -309,7 +281,7 @@ void RtcWhipSinkPrivate::end_session(std::function<void()> done) {
   // Stop the connection first: its NULL state unblocks any branch thread
   // waiting inside webrtcbin, so the fan-out detach cannot hang.
   s->peer.reset();
-  for (auto& [in, branch] : s->branches) in->fanout->detach(branch);
+  for (auto& [in, branch] : s->branches) in->fanout()->detach(branch);
   // The client lives on until its DELETE was answered; it is freed later,
   // never from inside its own callback.
   closing.remove_if([](const auto& c) { return c->finished; });
@@ -329,7 +301,7 @@ void RtcWhipSinkPrivate::on_input_eos() {
   {
     std::lock_guard lock(inputs_mutex);
     for (auto& in : inputs)
-      if (!in->eos) return;
+      if (!in->ended()) return;
   }
   // Every input ended: DELETE, then tell the pipeline we are done.
   auto post_eos = [this] {
@@ -358,127 +330,48 @@ GstStructure* RtcWhipSinkPrivate::stats() {
   return s;
 }
 
-static GstPadProbeReturn on_payloader_caps(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
-  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-  if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
-  auto* p = RTC_WHIP_SINK(data)->priv;
-  GstCaps* caps;
-  gst_event_parse_caps(event, &caps);
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    for (auto& in : p->inputs)
-      if (in->chain && in->chain->src == pad) in->sent_caps = retain(caps);
-  }
-  p->on_chain_ready();
-  return GST_PAD_PROBE_OK;
-}
-
 static GstPad* rtc_whip_sink_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                              const gchar* name, const GstCaps*) {
-  auto* self = RTC_WHIP_SINK(element);
-  auto* p = self->priv;
+  auto* p = RTC_WHIP_SINK(element)->priv;
   return guard(element, "request pad", [&]() -> GstPad* {
     bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
-    auto in = std::make_unique<Input>();
-    in->kind = video ? media::Kind::kVideo : media::Kind::kAudio;
+    std::string pad_name;
+    int pt;
     {
       std::lock_guard lock(p->inputs_mutex);
       guint index = video ? p->next_video++ : p->next_audio++;
-      in->name = (video ? "video_" : "audio_") + std::to_string(index);
-      in->pt = (video ? 96 : 111) + int(index) * 2;
+      pad_name = (video ? "video_" : "audio_") + std::to_string(index);
+      pt = (video ? 96 : 111) + int(index) * 2;
     }
-    if (name && in->name != name) {
-      GST_WARNING_OBJECT(self, "pad %s requested; naming it %s", name, in->name.c_str());
-    }
-    in->entry = gst_element_factory_make("capsfilter", nullptr);
-    in->queue = gst_element_factory_make("queue", nullptr);
-    CapsPtr caps = media::sink_template_caps(in->kind);
-    g_object_set(in->entry, "caps", caps.get(), nullptr);
-    // Leaky so a stalled encoder never blocks a live source.
-    g_object_set(in->queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
-                 GST_SECOND, "leaky", 2, nullptr);
-    gst_bin_add_many(GST_BIN(self), in->entry, in->queue, nullptr);
-    gst_element_link(in->entry, in->queue);
-
-    Input* raw = in.get();
-    GPtr<GstPad> queue_src = adopt(gst_element_get_static_pad(in->queue, "src"));
-    // Caps decide raw (encode) or encoded (pass through): build the chain then.
-    gst_pad_add_probe(
-        queue_src.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        [](GstPad* pad, GstPadProbeInfo* info, gpointer data) -> GstPadProbeReturn {
-          GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-          if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
-          auto* self = RTC_WHIP_SINK(data);
-          auto* p = self->priv;
-          GstCaps* caps;
-          gst_event_parse_caps(event, &caps);
-          bool ok = guard(GST_ELEMENT(self), "send chain", [&] {
-            std::unique_lock lock(p->inputs_mutex);
-            Input* in = nullptr;
-            for (auto& i : p->inputs)
-              if (i->queue == GST_ELEMENT(GST_PAD_PARENT(pad))) in = i.get();
-            if (!in || in->chain) return true;
-            media::EncoderSettings settings;
-            {
-              std::lock_guard plock(p->props_mutex);
-              settings = p->encoder;
-            }
-            media::SendChain chain = media::build_send_chain(GST_BIN(self), caps, settings, in->pt);
-            if (gst_pad_link(pad, chain.sink) != GST_PAD_LINK_OK)
-              throw std::runtime_error("cannot link " + in->name + " to its send chain");
-            in->fanout = std::make_unique<media::FanOut>(GST_BIN(self), chain.src, in->name);
-            // The offer describes what the payloader really sends (H.264
-            // profile-level-id comes from the stream): wait for its caps.
-            gst_pad_add_probe(chain.src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_payloader_caps,
-                              self, nullptr);
-            GST_INFO_OBJECT(self, "%s: %s input → %s", in->name.c_str(),
-                            chain.encoded_input ? "encoded" : "raw",
-                            media::codec_info(chain.codec).name);
-            in->chain = std::move(chain);
-            return true;
-          });
-          return ok ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_DROP;
-        },
-        self, nullptr);
-    GPtr<GstPad> entry_sink = adopt(gst_element_get_static_pad(in->entry, "sink"));
-    // EOS on every input ends the session (DELETE) and the element.
-    gst_pad_add_probe(
-        entry_sink.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        [](GstPad*, GstPadProbeInfo* info, gpointer data) -> GstPadProbeReturn {
-          if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS)
-            return GST_PAD_PROBE_OK;
-          auto* in = static_cast<Input*>(data);
-          auto* self = RTC_WHIP_SINK(GST_OBJECT_PARENT(in->entry));
-          {
-            std::lock_guard lock(self->priv->inputs_mutex);
-            in->eos = true;
-          }
-          self->priv->on_input_eos();
-          return GST_PAD_PROBE_OK;
-        },
-        raw, nullptr);
-
-    in->ghost = gst_ghost_pad_new_from_template(in->name.c_str(), entry_sink.get(), templ);
-    gst_element_sync_state_with_parent(in->entry);
-    gst_element_sync_state_with_parent(in->queue);
-    gst_pad_set_active(in->ghost, TRUE);
-    GstPad* ghost = in->ghost;
+    if (name && pad_name != name)
+      GST_WARNING_OBJECT(element, "pad %s requested; naming it %s", name, pad_name.c_str());
+    media::SendInput::Events events;
+    events.ready = [p] { p->on_chain_ready(); };
+    events.eos = [p] { p->on_input_eos(); };
+    auto settings = [p] {
+      std::lock_guard lock(p->props_mutex);
+      return p->encoder;
+    };
+    auto in = std::make_unique<media::SendInput>(
+        element, templ, pad_name, video ? media::Kind::kVideo : media::Kind::kAudio, pt, settings,
+        events);
+    GstPad* pad = in->pad();
     {
       std::lock_guard lock(p->inputs_mutex);
       p->inputs.push_back(std::move(in));
     }
-    gst_element_add_pad(element, ghost);
-    return ghost;
+    gst_element_add_pad(element, pad);
+    return pad;
   });
 }
 
 static void rtc_whip_sink_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_WHIP_SINK(element)->priv;
-  std::unique_ptr<Input> in;
+  std::unique_ptr<media::SendInput> in;
   {
     std::lock_guard lock(p->inputs_mutex);
     for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
-      if ((*it)->ghost == pad) {
+      if ((*it)->pad() == pad) {
         in = std::move(*it);
         p->inputs.erase(it);
         break;
@@ -488,12 +381,7 @@ static void rtc_whip_sink_release_pad(GstElement* element, GstPad* pad) {
   // The session was built with this track: it must go (a new one follows).
   if (p->worker) p->worker->call([p] { p->end_session(); });
   gst_element_remove_pad(element, pad);
-  in->fanout.reset();
-  if (in->chain) media::remove_send_chain(GST_BIN(element), *in->chain);
-  for (GstElement* e : {in->queue, in->entry}) {
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(element), e);
-  }
+  in.reset();
   if (p->worker) p->worker->post([p] { p->maybe_start_session(); });
 }
 
@@ -606,12 +494,12 @@ static void rtc_whip_sink_handle_message(GstBin* bin, GstMessage* message) {
 // must go while their elements are still in the bin.
 static void rtc_whip_sink_dispose(GObject* object) {
   auto* p = RTC_WHIP_SINK(object)->priv;
-  std::vector<std::unique_ptr<Input>> inputs;
+  std::vector<std::unique_ptr<media::SendInput>> inputs;
   {
     std::lock_guard lock(p->inputs_mutex);
     inputs.swap(p->inputs);
   }
-  for (auto& in : inputs) in->fanout.reset();
+  inputs.clear();
   G_OBJECT_CLASS(rtc_whip_sink_parent_class)->dispose(object);
 }
 
