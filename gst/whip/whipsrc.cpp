@@ -12,6 +12,7 @@
 #include "gst/common/worker.h"
 #include "gst/media/codec.h"
 #include "gst/media/output.h"
+#include "gst/media/received_tracks.h"
 #include "gst/peer/peer.h"
 #include "signaling/http_server.h"
 #include "signaling/resource_endpoint.h"
@@ -43,17 +44,10 @@ enum {
 enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
-struct Track {
-  guint mline;
-  std::string mid;
-  media::Codec codec;
-  std::unique_ptr<media::OutputBranch> output;
-};
-
 struct Publisher {
   std::string id, room, name;
   std::unique_ptr<peer::Peer> peer;
-  std::vector<Track> tracks;
+  std::unique_ptr<media::ReceivedTracks> tracks;  // once answered
   Timer connect_deadline;
   gint64 created_us = g_get_monotonic_time();
 };
@@ -251,81 +245,33 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   });
 }
 
-// Creates one output pad per received track of the answer, then no-more-pads.
+// One output pad per received track of the answer, then no-more-pads.
 void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
-  sig::SdpSummary summary = sig::validate_offer(answer);
-  std::vector<Track> tracks;
   media::OutputMode mode;
   {
     std::lock_guard lock(props_mutex);
     mode = output;
   }
-  for (guint mline = 0; mline < summary.media.size(); mline++) {
-    const auto& m = summary.media[mline];
-    if (m.port_zero || m.direction == "inactive" || m.direction == "sendonly") continue;
-    std::optional<media::Codec> codec;
-    for (const auto& name : m.codecs)
-      if ((codec = media::codec_from_name(name))) break;
-    if (!codec) continue;
-    bool video = media::codec_info(*codec).kind == media::Kind::kVideo;
-    std::string pad_name = (video ? "video_" : "audio_") +
-                           std::to_string(video ? next_video++ : next_audio++);
-    GstPadTemplate* templ = gst_element_class_get_pad_template(
-        GST_ELEMENT_GET_CLASS(self), video ? "video_%u" : "audio_%u");
-    Track t{mline, m.mid, *codec, nullptr};
-    t.output = std::make_unique<media::OutputBranch>(GST_BIN(self), *codec, mode, pad_name, templ,
-                                                     pub.id + "/" + m.mid, RTC_TYPE_TRACK_PAD);
-    rtc_track_pad_set_info(RTC_TRACK_PAD(t.output->src_pad()), pub.name.empty() ? pub.id.c_str() : pub.name.c_str(),
-                           pub.room.c_str(), media::codec_info(*codec).name, m.mid.c_str());
-    tracks.push_back(std::move(t));
-  }
-  if (tracks.empty()) throw std::runtime_error("no usable audio or video track in the offer");
+  auto tracks = std::make_unique<media::ReceivedTracks>(
+      GST_ELEMENT(self), sig::validate_offer(answer), true, mode,
+      media::ReceivedTracks::Identity{pub.name.empty() ? pub.id : pub.name, pub.room, pub.id},
+      [this](media::Kind kind) {
+        bool video = kind == media::Kind::kVideo;
+        return (video ? "video_" : "audio_") + std::to_string(video ? next_video++ : next_audio++);
+      });
+  media::ReceivedTracks* raw = tracks.get();
   {
     std::lock_guard lock(publishers_mutex);
     pub.tracks = std::move(tracks);
   }
-  for (auto& t : pub.tracks) {
-    GstPad* pad = t.output->src_pad();
-    gst_pad_set_active(pad, TRUE);
-    gst_element_add_pad(GST_ELEMENT(self), pad);
-    GST_INFO_OBJECT(self, "publisher %s: pad %s (%s, mid %s)", pub.id.c_str(),
-                    GST_PAD_NAME(pad), media::codec_info(t.codec).name, t.mid.c_str());
-  }
-  gst_element_no_more_pads(GST_ELEMENT(self));
+  raw->expose();
 }
 
-// Matches a new webrtcbin src pad to its track: by mid when the transceiver
-// knows it and the codec agrees, else the first unlinked track of the pad's
-// codec (transceivers made before the offer do not always carry the mid).
 bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad,
                                    GstWebRTCRTPTransceiver* trans) {
-  gchar* mid = nullptr;
-  if (trans) g_object_get(trans, "mid", &mid, nullptr);
-  std::string wanted = mid ? mid : "";
-  g_free(mid);
-  CapsPtr caps(gst_pad_get_current_caps(pad));
-  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
-  std::optional<media::Codec> codec = media::codec_from_caps(caps.get());
   std::lock_guard lock(publishers_mutex);
   auto it = publishers.find(id);
-  if (it == publishers.end()) return false;
-  Track* match = nullptr;
-  for (auto& t : it->second->tracks) {
-    if (codec && t.codec != *codec) continue;
-    if (t.mid == wanted) {
-      match = &t;
-      break;
-    }
-    if (!match && !gst_pad_is_linked(t.output->sink_pad())) match = &t;
-  }
-  if (!match) {
-    GST_WARNING_OBJECT(self, "publisher %s: no output for mid '%s' caps %" GST_PTR_FORMAT,
-                       id.c_str(), wanted.c_str(), caps.get());
-    return false;
-  }
-  GST_DEBUG_OBJECT(self, "publisher %s: mid '%s' → track mid %s", id.c_str(), wanted.c_str(),
-                   match->mid.c_str());
-  return gst_pad_link(pad, match->output->sink_pad()) == GST_PAD_LINK_OK;
+  return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, trans);
 }
 
 void RtcWhipSrcPrivate::on_trickle(const std::string& id,
@@ -350,16 +296,13 @@ void RtcWhipSrcPrivate::remove_publisher(const std::string& id, const std::strin
     publishers.erase(it);
   }
   if (endpoint) endpoint->remove(id);
-  bool had_pads = !pub->tracks.empty();
+  bool had_pads = bool(pub->tracks);
   GST_INFO_OBJECT(self, "publisher %s removed: %s", id.c_str(), why.c_str());
   if (why != "DELETE" && why != "element stopping") publishers_failed++;
   pub->connect_deadline.reset();
   pub->peer.reset();  // stops the inflow first
-  for (auto& t : pub->tracks) {
-    t.output->finish();
-    t.output->remove_from(GST_ELEMENT(self));
-  }
-  pub->tracks.clear();
+  if (pub->tracks) pub->tracks->finish();
+  pub->tracks.reset();
   if (had_pads) {
     g_signal_emit(self, signals[SIGNAL_PUBLISHER_REMOVED], 0, id.c_str(), why.c_str());
     gst_element_post_message(
@@ -381,7 +324,7 @@ GstStructure* RtcWhipSrcPrivate::stats() {
       GstStructure* s = gst_structure_new("publisher", "id", G_TYPE_STRING, id.c_str(), "room",
                                           G_TYPE_STRING, pub->room.c_str(), "connected",
                                           G_TYPE_BOOLEAN, pub->peer->is_connected(), "tracks",
-                                          G_TYPE_UINT, guint(pub->tracks.size()), "age-ms",
+                                          G_TYPE_UINT, guint(pub->tracks ? pub->tracks->size() : 0), "age-ms",
                                           G_TYPE_UINT64,
                                           guint64(g_get_monotonic_time() - pub->created_us) / 1000,
                                           nullptr);
@@ -479,7 +422,7 @@ static gboolean rtc_whip_src_send_event(GstElement* element, GstEvent* event) {
     GST_INFO_OBJECT(element, "EOS requested: ending every track");
     std::lock_guard lock(p->publishers_mutex);
     for (auto& [id, pub] : p->publishers)
-      for (auto& t : pub->tracks) t.output->finish();
+      if (pub->tracks) pub->tracks->finish();
     gst_event_unref(event);
     return TRUE;
   }

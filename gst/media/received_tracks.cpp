@@ -1,0 +1,83 @@
+#include "gst/media/received_tracks.h"
+
+#include "gst/common/debug.h"
+#include "gst/common/track_pad.h"
+
+#define GST_CAT_DEFAULT rtcmedia_debug
+
+namespace rtcmesh::media {
+
+ReceivedTracks::ReceivedTracks(GstElement* element, const sig::SdpSummary& answer,
+                               bool we_answered, OutputMode mode, const Identity& who,
+                               const PadNamer& next_name)
+    : element_(element), peer_id_(who.peer_id) {
+  const char* remote_sends = we_answered ? "recvonly" : "sendonly";
+  for (const auto& m : answer.media) {
+    if (m.port_zero || (m.direction != remote_sends && m.direction != "sendrecv")) continue;
+    std::optional<Codec> codec;
+    for (const auto& name : m.codecs)
+      if ((codec = codec_from_name(name))) break;
+    if (!codec) continue;
+    Kind kind = codec_info(*codec).kind;
+    std::string pad_name = next_name(kind);
+    GstPadTemplate* templ = gst_element_class_get_pad_template(
+        GST_ELEMENT_GET_CLASS(element), kind == Kind::kVideo ? "video_%u" : "audio_%u");
+    Track t{m.mid, *codec,
+            std::make_unique<OutputBranch>(GST_BIN(element), *codec, mode, pad_name, templ,
+                                           who.stream_prefix + "/" + m.mid, RTC_TYPE_TRACK_PAD)};
+    rtc_track_pad_set_info(RTC_TRACK_PAD(t.output->src_pad()), who.peer_id.c_str(),
+                           who.room.c_str(), codec_info(*codec).name, m.mid.c_str());
+    tracks_.push_back(std::move(t));
+  }
+  if (tracks_.empty()) throw std::runtime_error("no usable audio or video track was negotiated");
+}
+
+ReceivedTracks::~ReceivedTracks() {
+  std::lock_guard lock(mutex_);
+  for (auto& t : tracks_) t.output->remove_from(element_);
+  tracks_.clear();
+}
+
+void ReceivedTracks::expose() {
+  for (auto& t : tracks_) {
+    GstPad* pad = t.output->src_pad();
+    gst_pad_set_active(pad, TRUE);
+    gst_element_add_pad(element_, pad);
+    GST_INFO_OBJECT(element_, "%s: pad %s (%s, mid %s)", peer_id_.c_str(), GST_PAD_NAME(pad),
+                    codec_info(t.codec).name, t.mid.c_str());
+  }
+  gst_element_no_more_pads(element_);
+}
+
+bool ReceivedTracks::link(GstPad* pad, GstWebRTCRTPTransceiver* transceiver) {
+  gchar* mid = nullptr;
+  if (transceiver) g_object_get(transceiver, "mid", &mid, nullptr);
+  std::string wanted = mid ? mid : "";
+  g_free(mid);
+  CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  std::optional<Codec> codec = codec_from_caps(caps.get());
+  std::lock_guard lock(mutex_);
+  Track* match = nullptr;
+  for (auto& t : tracks_) {
+    if (codec && t.codec != *codec) continue;
+    if (t.mid == wanted) {
+      match = &t;
+      break;
+    }
+    if (!match && !gst_pad_is_linked(t.output->sink_pad())) match = &t;
+  }
+  if (!match) {
+    GST_WARNING_OBJECT(element_, "%s: no output for mid '%s' caps %" GST_PTR_FORMAT,
+                       peer_id_.c_str(), wanted.c_str(), caps.get());
+    return false;
+  }
+  return gst_pad_link(pad, match->output->sink_pad()) == GST_PAD_LINK_OK;
+}
+
+void ReceivedTracks::finish() {
+  std::lock_guard lock(mutex_);
+  for (auto& t : tracks_) t.output->finish();
+}
+
+}  // namespace rtcmesh::media

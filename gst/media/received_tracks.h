@@ -1,0 +1,64 @@
+// The received tracks of one connection (DESIGN §5): one OutputBranch and one
+// track pad (peer-id, room, codec, mid) per m-line that brings media to us,
+// and the matching of webrtcbin's src pads to them. Used by every receiving
+// element (rtcwhipsrc, rtcwhepsrc, later rtcmeshbin and rtcsfu).
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gst/media/codec.h"
+#include "gst/media/output.h"
+#include "signaling/sdp.h"
+
+namespace rtcmesh::media {
+
+class ReceivedTracks {
+ public:
+  struct Identity {
+    std::string peer_id, room;
+    std::string stream_prefix;  // stream-ids are "<prefix>/<mid>"
+  };
+  // Gives the next free pad name of a kind ("video_3").
+  using PadNamer = std::function<std::string(Kind)>;
+
+  // One output per m-line of the negotiated `answer` that we receive on:
+  // `we_answered` says whose answer it is (ours: recvonly/sendrecv; the
+  // remote's: sendonly/sendrecv). The codec is the first known one of the
+  // m-line. Pads are created, not yet added. Throws when there is none.
+  ReceivedTracks(GstElement* element, const sig::SdpSummary& answer, bool we_answered,
+                 OutputMode mode, const Identity& who, const PadNamer& next_name);
+  // Removes the pads (if still there) and the branches. Stop the webrtcbin
+  // feeding them first.
+  ~ReceivedTracks();
+
+  // Adds every pad to the element, then no-more-pads. Not from a streaming thread.
+  void expose();
+  // Links a new webrtcbin src pad to its track: by mid when the transceiver
+  // knows it and the codec agrees, else the first unlinked track of the pad's
+  // codec (with bundle, 1.22's pad transceiver does not always carry the right
+  // mid). Any thread (webrtcbin's pad-added).
+  bool link(GstPad* webrtc_pad, GstWebRTCRTPTransceiver* transceiver);
+  // EOS out of every pad (the peer left, or -e), so muxers finish.
+  void finish();
+  size_t size() const { return tracks_.size(); }
+
+ private:
+  struct Track {
+    std::string mid;
+    Codec codec;
+    std::unique_ptr<OutputBranch> output;
+  };
+  GstElement* element_;
+  std::string peer_id_;
+  mutable std::mutex mutex_;  // link() against the destructor
+  std::vector<Track> tracks_;
+};
+
+}  // namespace rtcmesh::media
