@@ -306,6 +306,15 @@ void Peer::answer_offer(const std::string& offer, SdpDone done) {
   });
 }
 
+void Peer::add_recv_track(const GstCaps* caps) {
+  GstWebRTCRTPTransceiver* trans = nullptr;
+  g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                        caps, &trans);
+  if (!trans) throw std::runtime_error("webrtcbin refused a receiving transceiver");
+  g_object_set(trans, "do-nack", TRUE, nullptr);
+  gst_object_unref(trans);
+}
+
 // webrtcbin answers an m-line with a transceiver of the same kind that exists
 // before set-remote-description, intersecting with its codec preferences;
 // one it creates itself accepts whatever was offered.
@@ -321,14 +330,7 @@ void Peer::add_recv_tracks(const std::string& offer) {
       if (g_strcmp0(gst_structure_get_string(s, "media"), kind) == 0)
         gst_caps_append_structure(caps.get(), gst_structure_copy(s));
     }
-    if (gst_caps_is_empty(caps.get())) continue;
-    GstWebRTCRTPTransceiver* trans = nullptr;
-    g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
-                          caps.get(), &trans);
-    if (trans) {
-      g_object_set(trans, "do-nack", TRUE, nullptr);
-      gst_object_unref(trans);
-    }
+    if (!gst_caps_is_empty(caps.get())) add_recv_track(caps.get());
   }
   gst_sdp_message_free(msg);
 }

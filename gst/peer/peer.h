@@ -54,6 +54,9 @@ class Peer {
   // A sendonly transceiver with `rtp_caps` as codec preference; returns its
   // sink pad (owned by webrtcbin) to link the RTP into.
   GstPad* add_send_track(const GstCaps* rtp_caps);
+  // A recvonly transceiver offering `caps` (one structure per acceptable
+  // codec of one kind): how a WHEP client asks for a track.
+  void add_recv_track(const GstCaps* caps);
   // Codecs this side accepts in answers (media, encoding-name, clock-rate per
   // structure); applied to transceivers webrtcbin creates from remote offers.
   void set_accepted_codecs(CapsPtr caps) { accepted_ = std::move(caps); }
