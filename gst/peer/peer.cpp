@@ -147,8 +147,7 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
       life_);
   connect(
       webrtc_, "on-new-transceiver",
-      [](GstElement*, GstWebRTCRTPTransceiver* trans, gpointer data) {
-        auto& life = *static_cast<LifePtr*>(data);
+      [](GstElement*, GstWebRTCRTPTransceiver* trans, gpointer) {
         // Without do-nack the answer strips nack and RTX (1.22 default FALSE).
         g_object_set(trans, "do-nack", TRUE, nullptr);
       },
