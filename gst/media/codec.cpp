@@ -173,3 +173,36 @@ CapsPtr src_template_caps(Kind kind) {
 }
 
 }  // namespace rtcmesh::media
+
+namespace rtcmesh::media {
+
+CapsPtr offered_caps(const GstSDPMedia* media, Codec codec) {
+  const char* want = codec_info(codec).name;
+  CapsPtr best;
+  int best_score = -1;
+  for (guint i = 0; i < gst_sdp_media_formats_len(media); i++) {
+    int pt = atoi(gst_sdp_media_get_format(media, i));
+    CapsPtr caps(gst_sdp_media_get_caps_from_media(media, pt));
+    if (!caps || gst_caps_is_empty(caps.get())) continue;
+    caps.reset(gst_caps_make_writable(caps.release()));
+    GstStructure* s = gst_caps_get_structure(caps.get(), 0);
+    gst_structure_set_name(s, "application/x-rtp");
+    const char* name = gst_structure_get_string(s, "encoding-name");
+    if (!name || g_ascii_strcasecmp(name, want) != 0) continue;
+    int score = 0;
+    if (codec == Codec::kH264) {
+      const char* mode = gst_structure_get_string(s, "packetization-mode");
+      const char* profile = gst_structure_get_string(s, "profile-level-id");
+      if (mode && strcmp(mode, "1") == 0) score += 4;
+      if (profile && g_str_has_prefix(profile, "42")) score += 1;
+      if (profile && g_ascii_strncasecmp(profile, "42e0", 4) == 0) score += 1;
+    }
+    if (score > best_score) {
+      best_score = score;
+      best = std::move(caps);
+    }
+  }
+  return best;
+}
+
+}  // namespace rtcmesh::media

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/sdp/sdp.h>
 
 #include <optional>
 #include <string_view>
@@ -61,4 +62,10 @@ CapsPtr sink_template_caps(Kind);
 // (RTP, encoded or raw, see output.h).
 CapsPtr src_template_caps(Kind);
 
+
+// The remote offer's caps (payload type, fmtp, rtcp-fb) for `codec` in one
+// m-line, or null when it does not offer it. For H.264 the best payload type
+// for a constrained-baseline stream wins: packetization-mode=1, then a 42e0
+// or 42xx profile-level-id.
+CapsPtr offered_caps(const GstSDPMedia* media, Codec codec);
 }  // namespace rtcmesh::media

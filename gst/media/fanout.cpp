@@ -40,6 +40,7 @@ struct FanOut::KeyframeLimiter {
   std::mutex mutex;  // leaf lock: nothing is called with it held
   GstClockTime last_sent = GST_CLOCK_TIME_NONE;
   GstClockTime interval = kBranchRequestInterval;
+  std::atomic<GstClockTime> branch_interval{kBranchRequestInterval};  // for branches' events
   bool pending = false;
   std::atomic<bool> maybe_pending{false};  // lock-free check on every buffer
   std::atomic<guint64> requests{0};
@@ -104,7 +105,7 @@ struct FanOut::KeyframeLimiter {
       if (!event || GST_EVENT_TYPE(event) != GST_EVENT_CUSTOM_UPSTREAM ||
           !gst_video_event_is_force_key_unit(event))
         return GST_PAD_PROBE_OK;
-      if (!self.ask(kBranchRequestInterval)) {
+      if (!self.ask(self.branch_interval)) {
         GST_LOG("%s: merged a branch keyframe request", self.name.c_str());
         return GST_PAD_PROBE_DROP;
       }
@@ -272,6 +273,10 @@ void FanOut::detach(int id) {
   gst_element_release_request_pad(tee_, b.tee_pad);
   remove_elements(bin_, {b.queue});
   GST_DEBUG_OBJECT(bin_, "fan-out %s: branch %d removed", limiter_->name.c_str(), id);
+}
+
+void FanOut::set_keyframe_min_interval(GstClockTime interval) {
+  limiter_->branch_interval = interval;
 }
 
 bool FanOut::request_keyframe(GstClockTime min_interval) {

@@ -46,6 +46,8 @@ class FanOut {
   // still gets one. Force-key-unit events arriving from any branch (a webrtcbin
   // that got a PLI) go through the same merge and rate limit.
   bool request_keyframe(GstClockTime min_interval = 500 * GST_MSECOND);
+  // The limit applied to requests arriving from branches (viewers' PLI/FIR).
+  void set_keyframe_min_interval(GstClockTime interval);
 
   guint64 keyframe_requests() const;  // every request: calls and branch events
   guint64 keyframes_sent() const;     // events that reached upstream
