@@ -90,7 +90,7 @@ struct Received {
   std::atomic<int> audio_rate{0};
   std::atomic<int> width{0}, height{0};
   std::mutex mu;
-  std::vector<std::string> pads;  // "video_0 publisher-id=… room=… codec=…"
+  std::vector<std::string> pads;  // "video_0 peer-id=… room=… codec=…"
   std::string video_caps, audio_caps;
 };
 
@@ -159,8 +159,9 @@ void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   bool audio = pad_name.rfind("audio_", 0) == 0;
   {
     std::lock_guard<std::mutex> lock(ctx->received->mu);
-    ctx->received->pads.push_back(pad_name +
-                                  " publisher-id=" + pad_string_property(pad, "publisher-id") +
+    std::string peer = pad_string_property(pad, "peer-id");
+    if (peer.empty()) peer = pad_string_property(pad, "publisher-id");
+    ctx->received->pads.push_back(pad_name + " peer-id=" + peer +
                                   " room=" + pad_string_property(pad, "room") +
                                   " codec=" + pad_string_property(pad, "codec"));
   }
