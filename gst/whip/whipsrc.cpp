@@ -6,6 +6,7 @@
 
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
+#include "gst/common/endpoint_host.h"
 #include "gst/common/guard.h"
 #include "gst/common/props.h"
 #include "gst/common/track_pad.h"
@@ -14,8 +15,6 @@
 #include "gst/media/output.h"
 #include "gst/media/received_tracks.h"
 #include "gst/peer/peer.h"
-#include "signaling/http_server.h"
-#include "signaling/resource_endpoint.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcwhipsrc_debug);
 #define GST_CAT_DEFAULT rtcwhipsrc_debug
@@ -73,10 +72,9 @@ struct RtcWhipSrcPrivate : sig::ResourceEndpoint::Handler {
   std::string tls_certificate, tls_key;
   IceProps ice;
 
-  std::unique_ptr<Worker> worker;
-  std::unique_ptr<sig::HttpServer> server;  // worker only
-  std::unique_ptr<sig::ResourceEndpoint> endpoint;
-  std::atomic<guint> bound_port{0};
+  std::unique_ptr<EndpointHost> host;  // while PAUSED or PLAYING
+  Worker* worker = nullptr;            // the host's
+  sig::ResourceEndpoint* endpoint = nullptr;
 
   // Publishers: changed on the worker under `publishers_mutex`, which the
   // streaming threads take to find the output of a new webrtcbin pad.
@@ -129,41 +127,28 @@ bool RtcWhipSrcPrivate::start(std::string& error) {
     return false;
   }
   lock.unlock();
-
-  worker = std::make_unique<Worker>("rtcwhipsrc");
-  worker->call([&] {
-    try {
-      server = std::make_unique<sig::HttpServer>(worker->context(), opts);
-      endpoint = std::make_unique<sig::ResourceEndpoint>(config, *this);
-      server->add_handler(config.path, [this](const sig::HttpRequest& req, sig::Responder respond) {
-        endpoint->handle(req, std::move(respond));
-      });
-      server->start();
-      bound_port = server->port();
-      GST_INFO_OBJECT(self, "WHIP endpoint at %s%s", server->base_url().c_str(),
-                      config.path.c_str());
-    } catch (const std::exception& e) {
-      error = e.what();
-      endpoint.reset();
-      server.reset();
-    }
-  });
-  if (!server) worker.reset();
-  return bool(worker);
+  try {
+    host = std::make_unique<EndpointHost>("rtcwhipsrc", opts, config, *this);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  worker = &host->worker();
+  endpoint = &host->endpoint();
+  GST_INFO_OBJECT(self, "WHIP endpoint at %s%s", host->base_url().c_str(), config.path.c_str());
+  return true;
 }
 
 void RtcWhipSrcPrivate::stop() {
-  if (!worker) return;
-  worker->call([this] {
-    if (server) server->stop();
+  if (!host) return;
+  host->stop([this] {
     std::vector<std::string> ids;
     for (auto& [id, pub] : publishers) ids.push_back(id);
     for (auto& id : ids) remove_publisher(id, "element stopping");
-    endpoint.reset();
-    server.reset();
+    endpoint = nullptr;
   });
-  worker.reset();
-  bound_port = 0;
+  host.reset();
+  worker = nullptr;
 }
 
 void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
@@ -373,7 +358,7 @@ static void rtc_whip_src_get_property(GObject* object, guint id, GValue* value,
   if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
   switch (id) {
     case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
-    case PROP_PORT: g_value_set_uint(value, p->bound_port ? p->bound_port.load() : p->port); break;
+    case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
     case PROP_PATH: g_value_set_string(value, p->path.c_str()); break;
     case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
     case PROP_MAX_PUBLISHERS: g_value_set_uint(value, p->max_publishers); break;
