@@ -1,12 +1,14 @@
 #include "gst/elements.h"
 
 #include "gst/common/debug.h"
+#include "gst/whep/whepsink.h"
 #include "gst/whip/whipsink.h"
 #include "gst/whip/whipsrc.h"
 
 gboolean rtcmesh_register_elements(GstPlugin* plugin) {
   rtcmesh::init_debug();
   gboolean ok = TRUE;
+  ok &= GST_ELEMENT_REGISTER(rtcwhepsink, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhipsink, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhipsrc, plugin);
   return ok;

@@ -1,0 +1,612 @@
+#include "gst/whep/whepsink.h"
+
+#include <gst/sdp/sdp.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "gst/common/debug.h"
+#include "gst/common/element_util.h"
+#include "gst/common/endpoint_host.h"
+#include "gst/common/guard.h"
+#include "gst/common/props.h"
+#include "gst/media/codec.h"
+#include "gst/media/normalizer.h"
+#include "gst/media/send_input.h"
+#include "gst/peer/peer.h"
+#include "gst/whep/player_page.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtcwhepsink_debug);
+#define GST_CAT_DEFAULT rtcwhepsink_debug
+
+using namespace rtcmesh;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_PORT,
+  PROP_PATH,
+  PROP_AUTH_TOKEN,
+  PROP_MAX_VIEWERS,
+  PROP_PEER_TIMEOUT,
+  PROP_TLS_CERTIFICATE,
+  PROP_TLS_KEY,
+  PROP_VIDEO_CODEC,
+  PROP_VIDEO_BITRATE,
+  PROP_KEYFRAME_INTERVAL,
+  PROP_KEYFRAME_MIN_INTERVAL,
+  PROP_STATS,
+  PROP_ICE_FIRST,
+};
+
+enum { SIGNAL_VIEWER_ADDED, SIGNAL_VIEWER_REMOVED, N_SIGNALS };
+guint signals[N_SIGNALS];
+
+// One viewer: its connection and, per track it receives, a normalizer fed by
+// its own branch of that track's fan-out.
+struct Viewer {
+  struct Track {
+    media::SendInput* input;
+    std::unique_ptr<media::Normalizer> normalizer;
+    int branch = -1;
+  };
+  std::string id;
+  std::unique_ptr<peer::Peer> peer;
+  std::vector<Track> tracks;
+  Timer connect_deadline;
+  gint64 created_us = g_get_monotonic_time();
+};
+
+}  // namespace
+
+struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
+  explicit RtcWhepSinkPrivate(RtcWhepSink* s) : self(s) {}
+  RtcWhepSink* self;
+
+  std::mutex props_mutex;
+  std::string address = "0.0.0.0";
+  guint port = 8081;
+  std::string path = "/whep";
+  std::string auth_token;
+  guint max_viewers = 0;
+  guint peer_timeout_ms = 10000;
+  std::string tls_certificate, tls_key;
+  media::EncoderSettings encoder;
+  guint keyframe_min_interval_ms = 500;
+  IceProps ice;
+
+  std::unique_ptr<EndpointHost> host;  // while PAUSED or PLAYING
+  Worker* worker = nullptr;
+
+  // Request pads; added/removed on the application thread, read elsewhere.
+  std::mutex inputs_mutex;
+  std::vector<std::unique_ptr<media::SendInput>> inputs;
+  guint next_video = 0, next_audio = 0;
+
+  // Viewers: worker only (stats copies under the mutex).
+  std::mutex viewers_mutex;
+  std::map<std::string, std::unique_ptr<Viewer>> viewers;
+  guint64 viewers_total = 0, viewers_failed = 0;
+
+  bool start(std::string& error);
+  void stop();
+  void on_offer(const sig::ResourceEndpoint::Offer& offer,
+                std::function<void(sig::ResourceEndpoint::Answer)> reply) override;
+  void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& candidates,
+                  bool end_of_candidates) override;
+  void on_delete(const std::string& id) override { remove_viewer(id, "DELETE"); }
+  void attach_tracks(Viewer& viewer, const std::string& offer);
+  void remove_viewer(const std::string& id, const std::string& why);
+  void on_input_eos();
+  GstStructure* stats();
+};
+
+struct _RtcWhepSink {
+  GstBin parent;
+  RtcWhepSinkPrivate* priv;
+};
+
+G_DEFINE_TYPE(RtcWhepSink, rtc_whep_sink, GST_TYPE_BIN)
+GST_ELEMENT_REGISTER_DEFINE(rtcwhepsink, "rtcwhepsink", GST_RANK_NONE, RTC_TYPE_WHEP_SINK)
+
+bool RtcWhepSinkPrivate::start(std::string& error) {
+  std::unique_lock lock(props_mutex);
+  sig::HttpServer::Options opts;
+  opts.address = address;
+  opts.port = port;
+  opts.tls_certificate = tls_certificate;
+  opts.tls_key = tls_key;
+  sig::ResourceEndpoint::Config config;
+  config.path = path;
+  config.token = auth_token;
+  config.max_sessions = max_viewers;
+  config.accepted_direction = "recvonly";
+  config.track_count = 1;  // one video and one audio track per viewer
+  try {
+    config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  lock.unlock();
+  std::string page = whep_player_page(config.path);
+  auto routes = [page, path = config.path](sig::HttpServer& server) {
+    auto serve = [page](const sig::HttpRequest& req, sig::Responder respond) {
+      if (req.method != "GET" && req.method != "HEAD") {
+        sig::HttpResponse r = sig::HttpResponse::error(405, "the player page is read-only");
+        r.headers.set("Allow", "GET, HEAD");
+        return respond(r);
+      }
+      if (req.path != "/" && !g_str_has_suffix(req.path.c_str(), "/player"))
+        return respond(sig::HttpResponse::error(404, "no such page: " + req.path));
+      sig::HttpResponse r;
+      r.content_type = "text/html; charset=utf-8";
+      r.body = page;
+      respond(r);
+    };
+    server.add_handler("/", serve);
+    server.add_handler(path + "/player", serve);
+  };
+  try {
+    host = std::make_unique<EndpointHost>("rtcwhepsink", opts, config, *this, routes);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+  worker = &host->worker();
+  GST_INFO_OBJECT(self, "WHEP endpoint at %s%s, player at %s/", host->base_url().c_str(),
+                  config.path.c_str(), host->base_url().c_str());
+  return true;
+}
+
+void RtcWhepSinkPrivate::stop() {
+  if (!host) return;
+  host->stop([this] {
+    std::vector<std::string> ids;
+    for (auto& [id, v] : viewers) ids.push_back(id);
+    for (auto& id : ids) remove_viewer(id, "element stopping");
+  });
+  host.reset();
+  worker = nullptr;
+}
+
+void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
+                                  std::function<void(sig::ResourceEndpoint::Answer)> reply) {
+  auto viewer = std::make_unique<Viewer>();
+  viewer->id = offer.id;
+  std::string id = offer.id;
+  peer::IceSettings ice_settings;
+  guint timeout_ms;
+  {
+    std::lock_guard lock(props_mutex);
+    ice_settings = ice.settings();
+    timeout_ms = peer_timeout_ms;
+  }
+  peer::PeerEvents events;
+  events.failed = [this, id](const std::string& why) {
+    worker->post([this, id, why] { remove_viewer(id, why); });
+  };
+  events.connected = [this, id] {
+    auto it = viewers.find(id);
+    if (it == viewers.end()) return;
+    Viewer& v = *it->second;
+    v.connect_deadline.reset();
+    GST_INFO_OBJECT(self, "viewer %s connected after %.0f ms", id.c_str(),
+                    (g_get_monotonic_time() - v.created_us) / 1000.0);
+    // Keyframe on join: the viewer's decoder cannot start without one.
+    for (auto& t : v.tracks)
+      if (t.input->kind() == media::Kind::kVideo) t.input->fanout()->request_keyframe(0);
+  };
+  try {
+    viewer->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whep-" + id.substr(0, 8),
+                                                ice_settings, timeout_ms * GST_MSECOND, events);
+    attach_tracks(*viewer, offer.sdp);
+  } catch (const std::exception& e) {
+    for (auto& t : viewer->tracks)
+      if (t.branch >= 0) t.input->fanout()->detach(t.branch);
+    viewer->peer.reset();
+    return reply({422, e.what(), {}});
+  }
+  viewer->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
+    remove_viewer(id, "ICE did not connect in time");
+    return false;
+  });
+  peer::Peer* peer = viewer->peer.get();
+  {
+    std::lock_guard lock(viewers_mutex);
+    viewers[id] = std::move(viewer);
+    viewers_total++;
+  }
+  peer->answer_offer(offer.sdp, [this, id, reply](const std::string& sdp, const std::string& error) {
+    auto it = viewers.find(id);
+    if (it == viewers.end()) return reply({503, "viewer went away during negotiation", {}});
+    if (!error.empty()) {
+      remove_viewer(id, error);
+      return reply({422, error, {}});
+    }
+    reply({201, {}, sdp});
+    g_signal_emit(self, signals[SIGNAL_VIEWER_ADDED], 0, id.c_str(), it->second->peer->webrtcbin());
+  });
+}
+
+// Gives each recvonly m-line of the offer the first unused track of its kind,
+// in the payload type and fmtp the viewer offered for our codec.
+void RtcWhepSinkPrivate::attach_tracks(Viewer& viewer, const std::string& offer) {
+  GstSDPMessage* sdp = nullptr;
+  gst_sdp_message_new(&sdp);
+  gst_sdp_message_parse_buffer(reinterpret_cast<const guint8*>(offer.data()), offer.size(), sdp);
+  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(sdp, gst_sdp_message_free);
+  std::vector<std::string> ours, theirs;
+  std::lock_guard lock(inputs_mutex);
+  std::vector<media::SendInput*> unused;
+  for (auto& in : inputs)
+    if (in->fanout()) unused.push_back(in.get());
+  if (unused.empty())
+    throw std::runtime_error("nothing to play yet: the pipeline has not started sending");
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const GstSDPMedia* m = gst_sdp_message_get_media(sdp, i);
+    const char* kind = gst_sdp_media_get_media(m);
+    for (auto it = unused.begin(); it != unused.end(); ++it) {
+      media::SendInput* in = *it;
+      if (g_strcmp0(kind, media::kind_name(in->kind())) != 0) continue;
+      media::Codec codec = *in->codec();
+      CapsPtr caps = media::offered_caps(m, codec);
+      if (!caps) {
+        ours.push_back(media::codec_info(codec).name);
+        continue;
+      }
+      GstPad* pad = viewer.peer->add_send_track(caps.get());
+      Viewer::Track t{in, std::make_unique<media::Normalizer>(
+                              GST_BIN(self), caps.get(), viewer.peer->name() + "-" + in->name())};
+      if (gst_pad_link(t.normalizer->src_pad(), pad) != GST_PAD_LINK_OK)
+        throw std::runtime_error("cannot link " + in->name() + " into the connection");
+      t.branch = in->fanout()->attach(t.normalizer->sink_pad());
+      viewer.tracks.push_back(std::move(t));
+      unused.erase(it);
+      break;
+    }
+  }
+  if (viewer.tracks.empty()) {
+    std::string have;
+    for (auto& n : ours) have += (have.empty() ? "" : ", ") + n;
+    throw std::runtime_error("no common codec: we send " + (have.empty() ? "nothing the offer asks for" : have));
+  }
+}
+
+void RtcWhepSinkPrivate::on_trickle(const std::string& id,
+                                    const std::vector<sig::TrickleCandidate>& candidates, bool) {
+  auto it = viewers.find(id);
+  if (it == viewers.end()) return;
+  for (const auto& c : candidates)
+    if (c.mline_index >= 0) it->second->peer->add_remote_candidate(c.mline_index, c.candidate);
+}
+
+// Stops the connection first (nothing waits inside it any more), then takes
+// its branches off the fan-outs: the other viewers never notice.
+void RtcWhepSinkPrivate::remove_viewer(const std::string& id, const std::string& why) {
+  std::unique_ptr<Viewer> v;
+  {
+    std::lock_guard lock(viewers_mutex);
+    auto it = viewers.find(id);
+    if (it == viewers.end()) return;
+    v = std::move(it->second);
+    viewers.erase(it);
+    if (why != "DELETE" && why != "element stopping") viewers_failed++;
+  }
+  if (host) host->endpoint().remove(id);
+  GST_INFO_OBJECT(self, "viewer %s removed: %s", id.c_str(), why.c_str());
+  g_signal_emit(self, signals[SIGNAL_VIEWER_REMOVED], 0, id.c_str(), v->peer->webrtcbin());
+  v->connect_deadline.reset();
+  v->peer.reset();
+  for (auto& t : v->tracks) t.input->fanout()->detach(t.branch);
+  v->tracks.clear();
+}
+
+void RtcWhepSinkPrivate::on_input_eos() {
+  {
+    std::lock_guard lock(inputs_mutex);
+    for (auto& in : inputs)
+      if (!in->ended()) return;
+  }
+  GST_INFO_OBJECT(self, "all inputs ended");
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_eos(GST_OBJECT(self)));
+}
+
+GstStructure* RtcWhepSinkPrivate::stats() {
+  GValue list = G_VALUE_INIT;
+  gst_value_list_init(&list, 0);
+  guint count = 0;
+  guint64 total, failed;
+  {
+    std::lock_guard lock(viewers_mutex);
+    total = viewers_total;
+    failed = viewers_failed;
+    for (auto& [id, v] : viewers) {
+      GstStructure* s = gst_structure_new(
+          "viewer", "id", G_TYPE_STRING, id.c_str(), "connected", G_TYPE_BOOLEAN,
+          v->peer->is_connected(), "tracks", G_TYPE_UINT, guint(v->tracks.size()), "age-ms",
+          G_TYPE_UINT64, guint64(g_get_monotonic_time() - v->created_us) / 1000, nullptr);
+      add_rtp_totals(s, v->peer->stats().get());
+      GValue value = G_VALUE_INIT;
+      g_value_init(&value, GST_TYPE_STRUCTURE);
+      g_value_take_boxed(&value, s);
+      gst_value_list_append_and_take_value(&list, &value);
+      count++;
+    }
+  }
+  guint64 requests = 0, sent = 0;
+  {
+    std::lock_guard lock(inputs_mutex);
+    for (auto& in : inputs)
+      if (auto* f = in->fanout()) {
+        requests += f->keyframe_requests();
+        sent += f->keyframes_sent();
+      }
+  }
+  GstStructure* s = gst_structure_new(
+      "rtcwhepsink-stats", "viewers", G_TYPE_UINT, count, "viewers-total", G_TYPE_UINT64, total,
+      "viewers-failed", G_TYPE_UINT64, failed, "keyframe-requests", G_TYPE_UINT64, requests,
+      "keyframes-requested-upstream", G_TYPE_UINT64, sent, nullptr);
+  gst_structure_take_value(s, "viewer-stats", &list);
+  return s;
+}
+
+static GstPad* rtc_whep_sink_request_new_pad(GstElement* element, GstPadTemplate* templ,
+                                             const gchar* name, const GstCaps*) {
+  auto* p = RTC_WHEP_SINK(element)->priv;
+  return guard(element, "request pad", [&]() -> GstPad* {
+    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
+    std::string pad_name;
+    int pt;
+    {
+      std::lock_guard lock(p->inputs_mutex);
+      guint index = video ? p->next_video++ : p->next_audio++;
+      pad_name = (video ? "video_" : "audio_") + std::to_string(index);
+      pt = (video ? 96 : 111) + int(index) * 2;  // rewritten per viewer anyway
+    }
+    if (name && pad_name != name)
+      GST_WARNING_OBJECT(element, "pad %s requested; naming it %s", name, pad_name.c_str());
+    media::SendInput::Events events;
+    events.ready = [p] {
+      std::lock_guard lock(p->props_mutex);
+      std::lock_guard ilock(p->inputs_mutex);
+      for (auto& in : p->inputs)
+        if (auto* f = in->fanout()) f->set_keyframe_min_interval(p->keyframe_min_interval_ms * GST_MSECOND);
+    };
+    events.eos = [p] { p->on_input_eos(); };
+    auto settings = [p] {
+      std::lock_guard lock(p->props_mutex);
+      return p->encoder;
+    };
+    auto in = std::make_unique<media::SendInput>(
+        element, templ, pad_name, video ? media::Kind::kVideo : media::Kind::kAudio, pt, settings,
+        events);
+    GstPad* pad = in->pad();
+    {
+      std::lock_guard lock(p->inputs_mutex);
+      p->inputs.push_back(std::move(in));
+    }
+    gst_element_add_pad(element, pad);
+    return pad;
+  });
+}
+
+static void rtc_whep_sink_release_pad(GstElement* element, GstPad* pad) {
+  auto* p = RTC_WHEP_SINK(element)->priv;
+  // Viewers were answered with this track: they go (and come back on their own).
+  if (p->worker)
+    p->worker->call([p] {
+      std::vector<std::string> ids;
+      for (auto& [id, v] : p->viewers) ids.push_back(id);
+      for (auto& id : ids) p->remove_viewer(id, "a track was removed");
+    });
+  std::unique_ptr<media::SendInput> in;
+  {
+    std::lock_guard lock(p->inputs_mutex);
+    for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
+      if ((*it)->pad() == pad) {
+        in = std::move(*it);
+        p->inputs.erase(it);
+        break;
+      }
+  }
+  gst_element_remove_pad(element, pad);
+}
+
+static void rtc_whep_sink_set_property(GObject* object, guint id, const GValue* value,
+                                       GParamSpec* pspec) {
+  auto* p = RTC_WHEP_SINK(object)->priv;
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  guard(GST_ELEMENT(object), "set_property", [&] {
+    switch (id) {
+      case PROP_ADDRESS: p->address = g_value_get_string(value) ?: "0.0.0.0"; break;
+      case PROP_PORT: p->port = g_value_get_uint(value); break;
+      case PROP_PATH: p->path = g_value_get_string(value) ?: "/whep"; break;
+      case PROP_AUTH_TOKEN: p->auth_token = g_value_get_string(value) ?: ""; break;
+      case PROP_MAX_VIEWERS: p->max_viewers = g_value_get_uint(value); break;
+      case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
+      case PROP_TLS_CERTIFICATE: p->tls_certificate = g_value_get_string(value) ?: ""; break;
+      case PROP_TLS_KEY: p->tls_key = g_value_get_string(value) ?: ""; break;
+      case PROP_VIDEO_CODEC: {
+        const char* name = g_value_get_string(value);
+        auto list = media::parse_codec_list(name ? name : "", media::Kind::kVideo);
+        if (list.size() != 1) throw std::invalid_argument("video-codec: expected one codec");
+        p->encoder.video_codec = list[0];
+        break;
+      }
+      case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
+      case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
+      case PROP_KEYFRAME_MIN_INTERVAL: p->keyframe_min_interval_ms = g_value_get_uint(value); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    }
+  });
+}
+
+static void rtc_whep_sink_get_property(GObject* object, guint id, GValue* value,
+                                       GParamSpec* pspec) {
+  auto* p = RTC_WHEP_SINK(object)->priv;
+  if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  switch (id) {
+    case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
+    case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
+    case PROP_PATH: g_value_set_string(value, p->path.c_str()); break;
+    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
+    case PROP_MAX_VIEWERS: g_value_set_uint(value, p->max_viewers); break;
+    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
+    case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
+    case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
+    case PROP_VIDEO_CODEC:
+      g_value_take_string(value,
+                          g_ascii_strdown(media::codec_info(p->encoder.video_codec).name, -1));
+      break;
+    case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
+    case PROP_KEYFRAME_INTERVAL: g_value_set_uint(value, p->encoder.keyframe_interval); break;
+    case PROP_KEYFRAME_MIN_INTERVAL: g_value_set_uint(value, p->keyframe_min_interval_ms); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static GstStateChangeReturn rtc_whep_sink_change_state(GstElement* element,
+                                                       GstStateChange transition) {
+  auto* self = RTC_WHEP_SINK(element);
+  auto* p = self->priv;
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    std::string error;
+    if (!guard(element, "start", [&] { return p->start(error); })) {
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
+                        ("Cannot start the WHEP server: %s", error.c_str()), (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(rtc_whep_sink_parent_class)->change_state(element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) guard(element, "stop", [&] { p->stop(); });
+  return ret;
+}
+
+static void rtc_whep_sink_handle_message(GstBin* bin, GstMessage* message) {
+  auto* self = RTC_WHEP_SINK(bin);
+  auto* p = self->priv;
+  // A failing viewer connection is that viewer's problem, not the pipeline's.
+  std::string failed;
+  if (is_session_failure(message)) {
+    std::lock_guard lock(p->viewers_mutex);
+    for (auto& [id, v] : p->viewers)
+      if (is_from(message, v->peer->webrtcbin())) failed = id;
+  }
+  if (!failed.empty() && p->worker) {
+    std::string why = message_text(message);
+    GST_WARNING_OBJECT(self, "viewer %s failed: %s", failed.c_str(), why.c_str());
+    p->worker->post([p, failed, why] { p->remove_viewer(failed, why); });
+    gst_message_unref(message);
+    return;
+  }
+  if (drop_internal_eos(bin, message)) return;
+  GST_BIN_CLASS(rtc_whep_sink_parent_class)->handle_message(bin, message);
+}
+
+// Unreleased request pads (gst-launch never releases them) go while their
+// elements are still in the bin.
+static void rtc_whep_sink_dispose(GObject* object) {
+  auto* p = RTC_WHEP_SINK(object)->priv;
+  std::vector<std::unique_ptr<media::SendInput>> inputs;
+  {
+    std::lock_guard lock(p->inputs_mutex);
+    inputs.swap(p->inputs);
+  }
+  inputs.clear();
+  G_OBJECT_CLASS(rtc_whep_sink_parent_class)->dispose(object);
+}
+
+static void rtc_whep_sink_finalize(GObject* object) {
+  delete RTC_WHEP_SINK(object)->priv;
+  G_OBJECT_CLASS(rtc_whep_sink_parent_class)->finalize(object);
+}
+
+static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
+  GST_DEBUG_CATEGORY_INIT(rtcwhepsink_debug, "rtcwhepsink", 0, "WHEP server sink");
+  auto* object_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  object_class->set_property = rtc_whep_sink_set_property;
+  object_class->get_property = rtc_whep_sink_get_property;
+  object_class->dispose = rtc_whep_sink_dispose;
+  object_class->finalize = rtc_whep_sink_finalize;
+  element_class->change_state = rtc_whep_sink_change_state;
+  element_class->request_new_pad = rtc_whep_sink_request_new_pad;
+  element_class->release_pad = rtc_whep_sink_release_pad;
+  GST_BIN_CLASS(klass)->handle_message = rtc_whep_sink_handle_message;
+
+  install_string(object_class, PROP_ADDRESS, "address", "Address the HTTP server listens on",
+                 "0.0.0.0");
+  g_object_class_install_property(
+      object_class, PROP_PORT,
+      g_param_spec_uint("port", "port",
+                        "TCP port of the HTTP server (0 = ephemeral; reads back the bound port "
+                        "once the element is PAUSED)",
+                        0, 65535, 8081, rw_flags()));
+  install_string(object_class, PROP_PATH, "path",
+                 "Endpoint path viewers POST their offers to; the player page is at / and "
+                 "<path>/player",
+                 "/whep");
+  install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
+                 "Bearer token viewers must send (empty = no authentication)");
+  install_uint(object_class, PROP_MAX_VIEWERS, "max-viewers",
+               "Concurrent viewers accepted before answering 503 (0 = unlimited)", 0, G_MAXUINT, 0);
+  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
+               "Milliseconds without RTCP from a viewer after which it is removed", 500,
+               G_MAXUINT, 10000);
+  install_string(object_class, PROP_TLS_CERTIFICATE, "tls-certificate",
+                 "PEM certificate file: serve HTTPS (needs tls-key)");
+  install_string(object_class, PROP_TLS_KEY, "tls-key", "PEM private key file for tls-certificate");
+  install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
+                 "Codec raw video is encoded to, once for all viewers: vp8, vp9 or h264 (encoded "
+                 "input keeps its own)",
+                 "vp8");
+  install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
+               "Target bitrate of encoded raw video in kbit/s", 50, 100000, 2000);
+  install_uint(object_class, PROP_KEYFRAME_INTERVAL, "keyframe-interval",
+               "Maximum frames between keyframes of encoded raw video (0 = encoder default)", 0,
+               100000, 60);
+  install_uint(object_class, PROP_KEYFRAME_MIN_INTERVAL, "keyframe-min-interval",
+               "Milliseconds between keyframe requests sent upstream, however many viewers ask "
+               "(joins, PLI, FIR are merged)",
+               0, 60000, 500);
+  g_object_class_install_property(
+      object_class, PROP_STATS,
+      g_param_spec_boxed("stats", "stats",
+                         "Viewers; per viewer: id, connected, tracks, age-ms and RTP counters "
+                         "(packets/bytes sent, NACK, PLI, FIR); keyframe requests merged and sent",
+                         GST_TYPE_STRUCTURE, ro_flags()));
+  IceProps::install(object_class, PROP_ICE_FIRST);
+
+  signals[SIGNAL_VIEWER_ADDED] =
+      g_signal_new("viewer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+  signals[SIGNAL_VIEWER_REMOVED] =
+      g_signal_new("viewer-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+
+  CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
+  CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  gst_element_class_set_static_metadata(
+      element_class, "WHEP server sink", "Sink/Network/WebRTC",
+      "Serves the pipeline to any number of WHEP viewers (browsers, players, rtcwhepsrc): "
+      "encoded once, forwarded to every viewer; player page at /",
+      "rtcmesh");
+}
+
+static void rtc_whep_sink_init(RtcWhepSink* self) {
+  self->priv = new RtcWhepSinkPrivate(self);
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
+}
