@@ -2,16 +2,13 @@
 
 #include <gst/rtp/rtp.h>
 
+#include <atomic>
+
 #include "gst/common/debug.h"
 
 #define GST_CAT_DEFAULT rtcmedia_debug
 
 namespace rtcmesh::media {
-
-struct Normalizer::State {
-  CapsPtr caps;
-  guint8 pt;
-};
 
 namespace {
 
@@ -28,63 +25,132 @@ bool rewrite(GstBuffer** buffer, guint8 pt) {
   return true;
 }
 
-// Our caps, keeping the stream's own ssrc and offsets.
-GstCaps* negotiated_caps(const GstCaps* ours, GstCaps* theirs) {
-  GstCaps* caps = gst_caps_copy(ours);
-  GstStructure* to = gst_caps_get_structure(caps, 0);
-  const GstStructure* from = gst_caps_get_structure(theirs, 0);
-  for (const char* field : {"ssrc", "timestamp-offset", "seqnum-offset"})
-    if (const GValue* v = gst_structure_get_value(from, field)) gst_structure_set_value(to, field, v);
-  return caps;
-}
-
-GstPadProbeReturn probe(GstPad*, GstPadProbeInfo* info, gpointer data) {
-  auto* state = static_cast<std::shared_ptr<Normalizer::State>*>(data)->get();
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    auto* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-    if (!rewrite(&buffer, state->pt)) return GST_PAD_PROBE_DROP;
-    GST_PAD_PROBE_INFO_DATA(info) = buffer;
-  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    GstBufferList* list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
-    gst_buffer_list_foreach(
-        list,
-        [](GstBuffer** buffer, guint, gpointer pt) -> gboolean {
-          rewrite(buffer, guint8(GPOINTER_TO_UINT(pt)));
-          return TRUE;
-        },
-        GUINT_TO_POINTER(state->pt));
-    GST_PAD_PROBE_INFO_DATA(info) = list;
-  } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-    GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-    if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
-    GstCaps* theirs;
-    gst_event_parse_caps(event, &theirs);
-    GstCaps* caps = negotiated_caps(state->caps.get(), theirs);
-    gst_event_unref(event);
-    GST_PAD_PROBE_INFO_DATA(info) = gst_event_new_caps(caps);
-    gst_caps_unref(caps);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
 }  // namespace
 
+// A two-pad element rather than a probe on a stock one: caps must be replaced
+// before anything downstream sees them (basetransform elements would
+// negotiate the stream's own caps first), and a connection's flow errors must
+// stop here instead of travelling up the fan-out queue into the shared tee.
+struct RtcNormalizer {
+  GstElement parent;
+  GstPad* sink;
+  GstPad* src;
+  GstCaps* caps;  // negotiated, fixed
+  guint8 pt;
+  std::atomic<bool> warned;
+};
+struct RtcNormalizerClass {
+  GstElementClass parent_class;
+};
+
+G_DEFINE_TYPE(RtcNormalizer, rtc_normalizer, GST_TYPE_ELEMENT)
+
+static GstFlowReturn normalizer_chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
+  auto* self = reinterpret_cast<RtcNormalizer*>(parent);
+  if (!rewrite(&buffer, self->pt)) {
+    gst_buffer_unref(buffer);
+    return GST_FLOW_OK;
+  }
+  GstFlowReturn ret = gst_pad_push(self->src, buffer);
+  if (ret == GST_FLOW_FLUSHING || ret >= GST_FLOW_OK) return ret;
+  if (!self->warned.exchange(true))
+    GST_WARNING_OBJECT(self, "connection refused data (%s); dropping its packets",
+                       gst_flow_get_name(ret));
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn normalizer_chain_list(GstPad* pad, GstObject* parent, GstBufferList* list) {
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (guint i = 0, n = gst_buffer_list_length(list); i < n && ret == GST_FLOW_OK; i++)
+    ret = normalizer_chain(pad, parent, gst_buffer_ref(gst_buffer_list_get(list, i)));
+  gst_buffer_list_unref(list);
+  return ret;
+}
+
+static gboolean normalizer_event(GstPad* pad, GstObject* parent, GstEvent* event) {
+  auto* self = reinterpret_cast<RtcNormalizer*>(parent);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
+    // Our caps, keeping the stream's own ssrc and offsets.
+    GstCaps* theirs;
+    gst_event_parse_caps(event, &theirs);
+    GstCaps* caps = gst_caps_copy(self->caps);
+    GstStructure* to = gst_caps_get_structure(caps, 0);
+    const GstStructure* from = gst_caps_get_structure(theirs, 0);
+    for (const char* field : {"ssrc", "timestamp-offset", "seqnum-offset"})
+      if (const GValue* v = gst_structure_get_value(from, field))
+        gst_structure_set_value(to, field, v);
+    gst_event_unref(event);
+    event = gst_event_new_caps(caps);
+    gst_caps_unref(caps);
+  }
+  gst_pad_push_event(self->src, event);
+  return TRUE;  // a connection refusing an event is its own problem
+}
+
+static gboolean normalizer_query(GstPad* pad, GstObject* parent, GstQuery* query) {
+  // Whatever the shared stream's caps, we turn them into the negotiated ones.
+  if (GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS) {
+    gst_query_set_accept_caps_result(query, TRUE);
+    return TRUE;
+  }
+  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
+    GstCaps* filter;
+    gst_query_parse_caps(query, &filter);
+    GstCaps* any = gst_caps_new_empty_simple("application/x-rtp");
+    gst_query_set_caps_result(query, any);
+    gst_caps_unref(any);
+    return TRUE;
+  }
+  return gst_pad_query_default(pad, parent, query);
+}
+
+static void rtc_normalizer_finalize(GObject* object) {
+  gst_caps_replace(&reinterpret_cast<RtcNormalizer*>(object)->caps, nullptr);
+  G_OBJECT_CLASS(rtc_normalizer_parent_class)->finalize(object);
+}
+
+static GstStaticPadTemplate normalizer_sink =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
+static GstStaticPadTemplate normalizer_src =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
+
+static void rtc_normalizer_class_init(RtcNormalizerClass* klass) {
+  G_OBJECT_CLASS(klass)->finalize = rtc_normalizer_finalize;
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  gst_element_class_add_static_pad_template(element_class, &normalizer_sink);
+  gst_element_class_add_static_pad_template(element_class, &normalizer_src);
+  gst_element_class_set_static_metadata(element_class, "RTP normalizer (internal)",
+                                        "Filter/Network/RTP",
+                                        "Rewrites one connection's payload type and caps",
+                                        "rtcmesh");
+}
+
+static void rtc_normalizer_init(RtcNormalizer* self) {
+  self->sink = gst_pad_new_from_static_template(&normalizer_sink, "sink");
+  gst_pad_set_chain_function(self->sink, normalizer_chain);
+  gst_pad_set_chain_list_function(self->sink, normalizer_chain_list);
+  gst_pad_set_event_function(self->sink, normalizer_event);
+  gst_pad_set_query_function(self->sink, normalizer_query);
+  GST_PAD_SET_PROXY_ALLOCATION(self->sink);
+  gst_element_add_pad(GST_ELEMENT(self), self->sink);
+  self->src = gst_pad_new_from_static_template(&normalizer_src, "src");
+  gst_element_add_pad(GST_ELEMENT(self), self->src);
+  self->caps = nullptr;
+  self->pt = 0;
+  self->warned = false;
+}
+
 Normalizer::Normalizer(GstBin* bin, const GstCaps* negotiated, const std::string& name)
-    : bin_(bin), state_(std::make_shared<State>()) {
-  state_->caps = CapsPtr(gst_caps_copy(negotiated));
+    : bin_(bin) {
+  element_ = GST_ELEMENT(g_object_new(rtc_normalizer_get_type(), "name", name.c_str(), nullptr));
+  auto* self = reinterpret_cast<RtcNormalizer*>(element_);
+  self->caps = gst_caps_copy(negotiated);
   gint pt = 0;
   gst_structure_get_int(gst_caps_get_structure(negotiated, 0), "payload", &pt);
-  state_->pt = guint8(pt);
-  element_ = gst_element_factory_make("identity", name.c_str());
-  g_object_set(element_, "silent", TRUE, nullptr);
+  self->pt = guint8(pt);
   gst_bin_add(bin, element_);
-  sink_ = adopt(gst_element_get_static_pad(element_, "sink"));
-  src_ = adopt(gst_element_get_static_pad(element_, "src"));
-  gst_pad_add_probe(src_.get(),
-                    GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
-                                    GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-                    probe, new std::shared_ptr<State>(state_),
-                    [](gpointer d) { delete static_cast<std::shared_ptr<State>*>(d); });
+  sink_ = retain(self->sink);
+  src_ = retain(self->src);
   gst_element_sync_state_with_parent(element_);
 }
 

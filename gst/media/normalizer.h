@@ -25,13 +25,10 @@ class Normalizer {
   GstPad* sink_pad() const { return sink_.get(); }
   GstPad* src_pad() const { return src_.get(); }
 
-  struct State;
-
  private:
   GstBin* bin_;
   GstElement* element_;
   GPtr<GstPad> sink_, src_;
-  std::shared_ptr<State> state_;
 };
 
 }  // namespace rtcmesh::media
