@@ -96,4 +96,14 @@ CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& au
   return CapsPtr(caps);
 }
 
+CapsPtr offered_rtp_caps(const std::string& codecs, media::Kind kind) {
+  GstCaps* caps = gst_caps_new_empty();
+  int pt = kind == media::Kind::kVideo ? 96 : 111;
+  for (media::Codec c : media::parse_codec_list(codecs, kind)) {
+    gst_caps_append(caps, media::rtp_caps(c, pt).release());
+    pt += 2;  // odd ones stay free for webrtcbin's RTX
+  }
+  return CapsPtr(caps);
+}
+
 }  // namespace rtcmesh

@@ -436,6 +436,13 @@ void OutputBranch::request_keyframe() {
   gst_pad_push_event(sink_pad(), shared_->keyframe_event());
 }
 
+void OutputBranch::new_sender() {
+  if (codec_info(codec_).kind != Kind::kVideo) return;
+  // No event from here (webrtcbin's pad-added): the probe asks on the stream.
+  shared_->last_request_us = 0;
+  shared_->waiting_keyframe = true;
+}
+
 void OutputBranch::finish() {
   auto* gate = RTC_OUTPUT_GATE(gate_);
   if (gate->priv->finished.exchange(true)) return;

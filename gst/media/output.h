@@ -65,6 +65,9 @@ class OutputBranch {
   // rtpsession turns it into a PLI. Done on every link; repeated every second
   // while a video branch waits for its first keyframe.
   void request_keyframe();
+  // A new sender feeds sink_pad() (first link, or a reconnect): video holds
+  // back its frames until a keyframe and asks for one at its first delta frame.
+  void new_sender();
 
   struct Shared;  // state shared with the gate and the pad probes
 

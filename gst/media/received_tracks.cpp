@@ -11,25 +11,42 @@ ReceivedTracks::ReceivedTracks(GstElement* element, const sig::SdpSummary& answe
                                bool we_answered, OutputMode mode, const Identity& who,
                                const PadNamer& next_name)
     : element_(element), peer_id_(who.peer_id) {
+  for (const auto& r : receivable(answer, we_answered)) {
+    Kind kind = codec_info(r.codec).kind;
+    std::string pad_name = next_name(kind);
+    GstPadTemplate* templ = gst_element_class_get_pad_template(
+        GST_ELEMENT_GET_CLASS(element), kind == Kind::kVideo ? "video_%u" : "audio_%u");
+    Track t{r.mid, r.codec,
+            std::make_unique<OutputBranch>(GST_BIN(element), r.codec, mode, pad_name, templ,
+                                           who.stream_prefix + "/" + r.mid, RTC_TYPE_TRACK_PAD)};
+    rtc_track_pad_set_info(RTC_TRACK_PAD(t.output->src_pad()), who.peer_id.c_str(),
+                           who.room.c_str(), codec_info(r.codec).name, r.mid.c_str());
+    tracks_.push_back(std::move(t));
+  }
+  if (tracks_.empty()) throw std::runtime_error("no usable audio or video track was negotiated");
+}
+
+std::vector<ReceivedTracks::Receivable> ReceivedTracks::receivable(const sig::SdpSummary& answer,
+                                                                   bool we_answered) {
   const char* remote_sends = we_answered ? "recvonly" : "sendonly";
+  std::vector<Receivable> out;
   for (const auto& m : answer.media) {
     if (m.port_zero || (m.direction != remote_sends && m.direction != "sendrecv")) continue;
     std::optional<Codec> codec;
     for (const auto& name : m.codecs)
       if ((codec = codec_from_name(name))) break;
-    if (!codec) continue;
-    Kind kind = codec_info(*codec).kind;
-    std::string pad_name = next_name(kind);
-    GstPadTemplate* templ = gst_element_class_get_pad_template(
-        GST_ELEMENT_GET_CLASS(element), kind == Kind::kVideo ? "video_%u" : "audio_%u");
-    Track t{m.mid, *codec,
-            std::make_unique<OutputBranch>(GST_BIN(element), *codec, mode, pad_name, templ,
-                                           who.stream_prefix + "/" + m.mid, RTC_TYPE_TRACK_PAD)};
-    rtc_track_pad_set_info(RTC_TRACK_PAD(t.output->src_pad()), who.peer_id.c_str(),
-                           who.room.c_str(), codec_info(*codec).name, m.mid.c_str());
-    tracks_.push_back(std::move(t));
+    if (codec) out.push_back({m.mid, *codec});
   }
-  if (tracks_.empty()) throw std::runtime_error("no usable audio or video track was negotiated");
+  return out;
+}
+
+bool ReceivedTracks::matches(const sig::SdpSummary& answer, bool we_answered) const {
+  std::vector<Receivable> wanted = receivable(answer, we_answered);
+  std::lock_guard lock(mutex_);
+  if (wanted.size() != tracks_.size()) return false;
+  for (size_t i = 0; i < wanted.size(); ++i)
+    if (wanted[i].codec != tracks_[i].codec) return false;
+  return true;
 }
 
 ReceivedTracks::~ReceivedTracks() {
@@ -72,7 +89,9 @@ bool ReceivedTracks::link(GstPad* pad, GstWebRTCRTPTransceiver* transceiver) {
                        peer_id_.c_str(), wanted.c_str(), caps.get());
     return false;
   }
-  return gst_pad_link(pad, match->output->sink_pad()) == GST_PAD_LINK_OK;
+  if (gst_pad_link(pad, match->output->sink_pad()) != GST_PAD_LINK_OK) return false;
+  match->output->new_sender();
+  return true;
 }
 
 void ReceivedTracks::finish() {

@@ -49,6 +49,17 @@ class ReceivedTracks {
   void finish();
   size_t size() const { return tracks_.size(); }
 
+  // The m-lines of `answer` that bring media to us (see the constructor),
+  // with their codec.
+  struct Receivable {
+    std::string mid;
+    Codec codec;
+  };
+  static std::vector<Receivable> receivable(const sig::SdpSummary& answer, bool we_answered);
+  // True when `answer` brings the same tracks (kind and codec, in order): a
+  // new connection of the same peer can link into these pads (reconnect).
+  bool matches(const sig::SdpSummary& answer, bool we_answered) const;
+
  private:
   struct Track {
     std::string mid;

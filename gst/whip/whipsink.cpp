@@ -1,10 +1,9 @@
 #include "gst/whip/whipsink.h"
 
-#include <condition_variable>
-#include <list>
 #include <memory>
 #include <mutex>
 
+#include "gst/common/client_session.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -25,23 +24,14 @@ namespace {
 
 enum {
   PROP_0,
-  PROP_ENDPOINT,
-  PROP_AUTH_TOKEN,
   PROP_VIDEO_CODEC,
   PROP_AUDIO_CODEC,
   PROP_VIDEO_BITRATE,
   PROP_KEYFRAME_INTERVAL,
-  PROP_HTTP_TIMEOUT,
-  PROP_CONNECT_TIMEOUT,
-  PROP_PEER_TIMEOUT,
-  PROP_RECONNECT,
-  PROP_TLS_CA_FILE,
-  PROP_TLS_INSECURE,
   PROP_STATS,
-  PROP_ICE_FIRST,
+  PROP_CLIENT_FIRST,  // ClientProps take the ids from here on
+  PROP_ICE_FIRST = PROP_CLIENT_FIRST + ClientProps::kCount,
 };
-
-constexpr guint kMaxBackoffMs = 30000;
 
 // One attempt to publish: a connection and its WHIP resource.
 struct Session {
@@ -57,19 +47,17 @@ struct Session {
 }  // namespace
 
 struct RtcWhipSinkPrivate {
-  explicit RtcWhipSinkPrivate(RtcWhipSink* s) : self(s) {}
+  explicit RtcWhipSinkPrivate(RtcWhipSink* s)
+      : self(s), retry(GST_ELEMENT(s), "WHIP publishing", GST_RESOURCE_ERROR_WRITE) {}
   RtcWhipSink* self;
 
   std::mutex props_mutex;
-  std::string endpoint, auth_token;
+  ClientProps client;
   media::EncoderSettings encoder;
-  guint http_timeout_s = 10, connect_timeout_s = 10, peer_timeout_ms = 10000;
-  bool reconnect = true;
-  std::string tls_ca_file;
-  bool tls_insecure = false;
   IceProps ice;
 
   std::unique_ptr<Worker> worker;
+  std::mutex worker_mutex;  // streaming threads post to the worker under it
   // Request pads: added/removed on the application thread, read on the
   // worker and streaming threads, under `inputs_mutex`.
   std::mutex inputs_mutex;
@@ -78,15 +66,10 @@ struct RtcWhipSinkPrivate {
 
   // Worker only.
   std::unique_ptr<Session> session;
-  struct Closing {
-    std::unique_ptr<sig::ResourceClient> client;
-    bool finished = false;
-  };
-  std::list<std::unique_ptr<Closing>> closing;  // sessions whose DELETE is under way
+  ResourceCloser closing;  // sessions whose DELETE is under way
   // The session's webrtcbin, for telling its error messages apart on any thread.
   std::atomic<GstElement*> current_webrtc{nullptr};
-  Timer retry;
-  guint backoff_ms = 0;
+  SessionRetry retry;
   bool running = false, finished = false;
   guint64 sessions_started = 0, sessions_failed = 0;
   std::string last_error;
@@ -115,62 +98,43 @@ void RtcWhipSinkPrivate::start() {
   worker->call([this] {
     running = true;
     finished = false;
-    backoff_ms = 0;
+    retry.reset();
     maybe_start_session();
   });
 }
 
 void RtcWhipSinkPrivate::stop() {
-  if (!worker) return;
   // DELETE the resource, waiting a bounded time for the reply.
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  worker->call([&] {
+  stop_client_worker(worker, worker_mutex, closing, [this](std::function<void()> done) {
     running = false;
     retry.reset();
-    end_session([&] {
-      std::lock_guard lock(m);
-      done = true;
-      cv.notify_one();
-    });
+    end_session(std::move(done));
   });
-  {
-    std::unique_lock lock(m);
-    cv.wait_for(lock, std::chrono::milliseconds(2500), [&] { return done; });
-  }
-  worker.reset();
-  closing.clear();  // the worker thread is gone: no callback is running
 }
 
 // Publishing starts once every request pad knows its caps (the offer needs
 // each track's codec) and the element runs.
 void RtcWhipSinkPrivate::maybe_start_session() {
-  if (!running || finished || session || retry) return;
+  if (!running || finished || session || retry.pending()) return;
   std::lock_guard lock(inputs_mutex);
   if (inputs.empty()) return;
   for (auto& in : inputs)
     if (!in->fanout()) return;
   worker->post([this] {
-    if (running && !finished && !session && !retry) start_session();
+    if (running && !finished && !session && !retry.pending()) start_session();
   });
 }
 
 void RtcWhipSinkPrivate::start_session() {
   sig::ResourceClient::Options opts;
   peer::IceSettings ice_settings;
-  guint timeout_ms, connect_ms;
+  guint timeout_ms, deadline_ms;
   {
     std::lock_guard lock(props_mutex);
-    opts.endpoint = endpoint;
-    opts.token = auth_token;
-    opts.http.timeout_s = http_timeout_s;
-    opts.http.connect_timeout_s = http_timeout_s;
-    opts.http.tls_ca_file = tls_ca_file;
-    opts.http.tls_insecure = tls_insecure;
+    opts = client.resource_options();
     ice_settings = ice.settings();
-    timeout_ms = peer_timeout_ms;
-    connect_ms = connect_timeout_s * 1000;
+    timeout_ms = client.peer_timeout_ms;
+    deadline_ms = client.connect_deadline_ms();
   }
   sessions_started++;
   auto s = std::make_unique<Session>();
@@ -187,7 +151,7 @@ void RtcWhipSinkPrivate::start_session() {
     if (session.get() != raw) return;
     raw->connected = true;
     raw->deadline.reset();
-    backoff_ms = 0;
+    retry.connected();
     GST_INFO_OBJECT(self, "publishing: connected %.0f ms after start",
                     (g_get_monotonic_time() - raw->started_us) / 1000.0);
     // The viewer's decoder needs a keyframe now, not at the next GOP.
@@ -210,7 +174,7 @@ void RtcWhipSinkPrivate::start_session() {
     }
   }
   current_webrtc = s->peer->webrtcbin();
-  s->deadline = worker->timeout(connect_ms + opts.http.timeout_s * 1000, [this, raw] {
+  s->deadline = worker->timeout(deadline_ms, [this, raw] {
     if (session.get() == raw) session_failed("not connected in time");
     return false;
   });
@@ -247,26 +211,17 @@ void RtcWhipSinkPrivate::session_failed(const std::string& why, int http_status)
   sessions_failed++;
   last_error = why;
   end_session();
-  bool again;
+  bool reconnect;
+  std::string endpoint;
   {
     std::lock_guard lock(props_mutex);
-    again = reconnect && http_status == 0;
+    reconnect = client.reconnect;
+    endpoint = client.endpoint;
   }
-  if (!again) {
-    GST_ELEMENT_ERROR(self, RESOURCE, WRITE, ("WHIP publishing failed: %s", why.c_str()),
-                      ("endpoint %s", endpoint.c_str()));
+  if (!retry.failed(*worker, why, http_status, reconnect, endpoint, [this] {
+        if (running && !finished && !session) start_session();
+      }))
     finished = true;
-    return;
-  }
-  backoff_ms = backoff_ms ? std::min(backoff_ms * 2, kMaxBackoffMs) : 500;
-  GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
-                      ("WHIP session lost: %s; reconnecting in %u ms", why.c_str(), backoff_ms),
-                      (nullptr));
-  retry = worker->timeout(backoff_ms, [this] {
-    retry.release();  // this source ends by returning false
-    if (running && !finished && !session) start_session();
-    return false;
-  });
 }
 
 // Detaches the session from the fan-outs, drops its connection and DELETEs
@@ -282,18 +237,12 @@ void RtcWhipSinkPrivate::end_session(std::function<void()> done) {
   // waiting inside webrtcbin, so the fan-out detach cannot hang.
   s->peer.reset();
   for (auto& [in, branch] : s->branches) in->fanout()->detach(branch);
-  // The client lives on until its DELETE was answered; it is freed later,
-  // never from inside its own callback.
-  closing.remove_if([](const auto& c) { return c->finished; });
-  auto& c = closing.emplace_back(std::make_unique<Closing>());
-  c->client = std::move(s->client);
-  c->client->destroy([c = c.get(), done] {
-    c->finished = true;
-    if (done) done();
-  });
+  // The client lives on until its DELETE was answered.
+  closing.close(std::move(s->client), std::move(done));
 }
 
 void RtcWhipSinkPrivate::on_chain_ready() {
+  std::lock_guard lock(worker_mutex);
   if (worker) worker->post([this] { maybe_start_session(); });
 }
 
@@ -308,12 +257,18 @@ void RtcWhipSinkPrivate::on_input_eos() {
     GST_INFO_OBJECT(self, "all inputs ended");
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_eos(GST_OBJECT(self)));
   };
-  if (!worker) return post_eos();
-  worker->post([this, post_eos] {
-    finished = true;
-    retry.reset();
-    end_session(post_eos);
-  });
+  {
+    std::lock_guard lock(worker_mutex);
+    if (worker) {
+      worker->post([this, post_eos] {
+        finished = true;
+        retry.reset();
+        end_session(post_eos);
+      });
+      return;
+    }
+  }
+  post_eos();
 }
 
 GstStructure* RtcWhipSinkPrivate::stats() {
@@ -390,6 +345,7 @@ static void rtc_whip_sink_set_property(GObject* object, guint id, const GValue* 
   auto* p = RTC_WHIP_SINK(object)->priv;
   std::lock_guard lock(p->props_mutex);
   if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  if (p->client.set(PROP_CLIENT_FIRST, id, value)) return;
   auto codec = [&](media::Kind kind, media::Codec& out) {
     const char* name = g_value_get_string(value);
     auto list = media::parse_codec_list(name ? name : "", kind);
@@ -398,18 +354,10 @@ static void rtc_whip_sink_set_property(GObject* object, guint id, const GValue* 
   };
   guard(GST_ELEMENT(object), "set_property", [&] {
     switch (id) {
-      case PROP_ENDPOINT: p->endpoint = g_value_get_string(value) ?: ""; break;
-      case PROP_AUTH_TOKEN: p->auth_token = g_value_get_string(value) ?: ""; break;
       case PROP_VIDEO_CODEC: codec(media::Kind::kVideo, p->encoder.video_codec); break;
       case PROP_AUDIO_CODEC: codec(media::Kind::kAudio, p->encoder.audio_codec); break;
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
       case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
-      case PROP_HTTP_TIMEOUT: p->http_timeout_s = g_value_get_uint(value); break;
-      case PROP_CONNECT_TIMEOUT: p->connect_timeout_s = g_value_get_uint(value); break;
-      case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
-      case PROP_RECONNECT: p->reconnect = g_value_get_boolean(value); break;
-      case PROP_TLS_CA_FILE: p->tls_ca_file = g_value_get_string(value) ?: ""; break;
-      case PROP_TLS_INSECURE: p->tls_insecure = g_value_get_boolean(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -421,9 +369,8 @@ static void rtc_whip_sink_get_property(GObject* object, guint id, GValue* value,
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
   if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  if (p->client.get(PROP_CLIENT_FIRST, id, value)) return;
   switch (id) {
-    case PROP_ENDPOINT: g_value_set_string(value, p->endpoint.c_str()); break;
-    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
     case PROP_VIDEO_CODEC:
       g_value_take_string(value, g_ascii_strdown(media::codec_info(p->encoder.video_codec).name, -1));
       break;
@@ -432,12 +379,6 @@ static void rtc_whip_sink_get_property(GObject* object, guint id, GValue* value,
       break;
     case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
     case PROP_KEYFRAME_INTERVAL: g_value_set_uint(value, p->encoder.keyframe_interval); break;
-    case PROP_HTTP_TIMEOUT: g_value_set_uint(value, p->http_timeout_s); break;
-    case PROP_CONNECT_TIMEOUT: g_value_set_uint(value, p->connect_timeout_s); break;
-    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
-    case PROP_RECONNECT: g_value_set_boolean(value, p->reconnect); break;
-    case PROP_TLS_CA_FILE: g_value_set_string(value, p->tls_ca_file.c_str()); break;
-    case PROP_TLS_INSECURE: g_value_set_boolean(value, p->tls_insecure); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -448,12 +389,8 @@ static GstStateChangeReturn rtc_whip_sink_change_state(GstElement* element,
   auto* p = self->priv;
   if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
     std::lock_guard lock(p->props_mutex);
-    if (p->endpoint.empty() || !(g_str_has_prefix(p->endpoint.c_str(), "http://") ||
-                                 g_str_has_prefix(p->endpoint.c_str(), "https://"))) {
-      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                        ("Set endpoint to the WHIP URL (http:// or https://), got '%s'",
-                         p->endpoint.c_str()),
-                        (nullptr));
+    if (std::string problem = p->client.endpoint_problem("WHIP"); !problem.empty()) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", problem.c_str()), (nullptr));
       return GST_STATE_CHANGE_FAILURE;
     }
   }
@@ -480,9 +417,11 @@ static void rtc_whip_sink_handle_message(GstBin* bin, GstMessage* message) {
     // The connection failed, not the pipeline: start a new session. Never
     // wait for the worker here: it may be stopping this very thread.
     std::string why = message_text(message);
-    p->worker->post([p, webrtc, why] {
-      if (p->current_webrtc == webrtc) p->session_failed(why);
-    });
+    std::lock_guard lock(p->worker_mutex);
+    if (p->worker)
+      p->worker->post([p, webrtc, why] {
+        if (p->current_webrtc == webrtc) p->session_failed(why);
+      });
     gst_message_unref(message);
     return;
   }
@@ -521,10 +460,7 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
   element_class->release_pad = rtc_whip_sink_release_pad;
   GST_BIN_CLASS(klass)->handle_message = rtc_whip_sink_handle_message;
 
-  install_string(object_class, PROP_ENDPOINT, "endpoint",
-                 "WHIP endpoint URL to POST the offer to (http:// or https://)");
-  install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
-                 "Bearer token sent with every request (empty = none)");
+  ClientProps::install(object_class, PROP_CLIENT_FIRST, "WHIP");
   install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
                  "Codec raw video is encoded to: vp8, vp9 or h264 (encoded input keeps its own)",
                  "vp8");
@@ -535,23 +471,6 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
   install_uint(object_class, PROP_KEYFRAME_INTERVAL, "keyframe-interval",
                "Maximum frames between keyframes of encoded raw video (0 = encoder default)", 0,
                100000, 60);
-  install_uint(object_class, PROP_HTTP_TIMEOUT, "http-timeout",
-               "Seconds to wait for an HTTP reply", 1, 600, 10);
-  install_uint(object_class, PROP_CONNECT_TIMEOUT, "connect-timeout",
-               "Seconds for ICE/DTLS to connect after the answer before trying again", 1, 600,
-               10);
-  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
-               "Milliseconds without RTCP from the server after which the session is "
-               "considered lost",
-               500, G_MAXUINT, 10000);
-  install_bool(object_class, PROP_RECONNECT, "reconnect",
-               "On 5xx, network loss, ICE failure or a vanished server, publish again with a "
-               "new session (capped backoff) while the pipeline keeps running",
-               TRUE);
-  install_string(object_class, PROP_TLS_CA_FILE, "tls-ca-file",
-                 "PEM file of CA certificates to trust for https endpoints");
-  install_bool(object_class, PROP_TLS_INSECURE, "tls-insecure",
-               "Accept any TLS certificate (testing only)", FALSE);
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
