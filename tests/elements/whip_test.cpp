@@ -1,7 +1,6 @@
 // rtcwhipsink → rtcwhipsrc over loopback with real webrtcbin on both sides:
 // decoded frames and audio samples must arrive.
 #include <gtest/gtest.h>
-#include <libsoup/soup.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -19,12 +18,6 @@ constexpr auto kMediaTimeout = 15s;
 std::string joined(const std::vector<std::string>& v) {
   return std::accumulate(v.begin(), v.end(), std::string(),
                          [](std::string a, const std::string& b) { return a + b + "\n"; });
-}
-
-bool has_track(Ingest& ingest, const std::string& prefix, const std::string& peer = "") {
-  for (auto& t : ingest.tracks())
-    if (t->pad.rfind(prefix, 0) == 0 && (peer.empty() || t->peer_id == peer)) return true;
-  return false;
 }
 
 TEST(Whip, RawVideoAndAudioArriveDecoded) {
@@ -99,7 +92,9 @@ TEST_P(WhipEncoded, PassedThroughAndDecoded) {
       << c.name << ": frames " << ingest.video_frames() << " samples " << ingest.audio_samples()
       << "\n" << joined(pub.errors()) << joined(ingest.pipeline().errors());
   for (auto& t : ingest.tracks())
-    if (t->video() == video) EXPECT_EQ(t->codec, c.codec);
+    if (t->video() == video) {
+      EXPECT_EQ(t->codec, c.codec);
+    }
   // Pass-through: no encoder was added inside the sink.
   GstIterator* it = gst_bin_iterate_recurse(GST_BIN(pub.by_name("s")));
   GValue item = G_VALUE_INIT;
@@ -142,7 +137,9 @@ TEST(Whip, TwoPublishersAtOnce) {
   EXPECT_EQ(ingest.tracks().size(), 4u);
   EXPECT_EQ(ingest.added(), 2u);
   for (auto& t : ingest.tracks())
-    if (t->video()) EXPECT_EQ(t->codec, t->peer_id == "b" ? "H264" : "VP8");
+    if (t->video()) {
+      EXPECT_EQ(t->codec, t->peer_id == "b" ? "H264" : "VP8");
+    }
   // One leaving does not disturb the other.
   a.set_state(GST_STATE_NULL);
   ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 5s));
@@ -182,7 +179,9 @@ TEST(Whip, KilledPublisherIsRemovedWithinPeerTimeout) {
   EXPECT_LT(took, 2s + 2s) << "removed after "
                            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
   for (auto& t : ingest.tracks())
-    if (t->peer_id == "killed") EXPECT_TRUE(t->eos);
+    if (t->peer_id == "killed") {
+      EXPECT_TRUE(t->eos);
+    }
   int before = ingest.video_frames("stays");
   EXPECT_TRUE(wait_until([&] { return ingest.video_frames("stays") >= before + 15; }, 5s));
   EXPECT_TRUE(ingest.pipeline().errors().empty()) << joined(ingest.pipeline().errors());
@@ -213,41 +212,6 @@ TEST(Whip, ClientErrorIsAnElementErrorWithStatus) {
   EXPECT_EQ(ingest.added(), 0u);
 }
 
-struct Reply {
-  guint status;
-  std::string body;
-};
-
-// One synchronous HTTP request with libsoup 3.
-Reply http(const char* method, const std::string& url, const char* type, const std::string& body,
-           const char* token) {
-  SoupSession* session = soup_session_new();
-  SoupMessage* msg = soup_message_new(method, url.c_str());
-  if (token) {
-    std::string auth = std::string("Bearer ") + token;
-    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
-                                 auth.c_str());
-  }
-  if (type) {
-    GBytes* b = g_bytes_new(body.data(), body.size());
-    soup_message_set_request_body_from_bytes(msg, type, b);
-    g_bytes_unref(b);
-  }
-  GError* err = nullptr;
-  GBytes* out = soup_session_send_and_read(session, msg, nullptr, &err);
-  Reply r{soup_message_get_status(msg), {}};
-  if (out) {
-    gsize n;
-    auto* d = static_cast<const char*>(g_bytes_get_data(out, &n));
-    r.body.assign(d, n);
-    g_bytes_unref(out);
-  }
-  g_clear_error(&err);
-  g_object_unref(msg);
-  g_object_unref(session);
-  return r;
-}
-
 // Raw HTTP against a running ingest: every bad request gets its status and a
 // reason, and the publisher already there keeps flowing.
 class WhipBadInput : public testing::Test {
@@ -258,9 +222,9 @@ class WhipBadInput : public testing::Test {
     pub->set_state(GST_STATE_PLAYING);
     ASSERT_TRUE(wait_until([&] { return ingest->video_frames() >= 5; }, kMediaTimeout));
   }
-  Reply request(const char* method, const std::string& path, const char* type,
-                const std::string& body, const char* token = "tok") {
-    return http(method, ingest->url(path), type, body, token);
+  HttpReply request(const char* method, const std::string& path, const char* type,
+                    const std::string& body, const char* token = "tok") {
+    return http_request(method, ingest->url(path), type, body, token);
   }
   void expect_still_flowing() {
     int before = ingest->video_frames();
@@ -283,7 +247,7 @@ const char* kH264OnlyOffer =
 TEST_F(WhipBadInput, EachIsAnsweredWithItsStatusAndReason) {
   struct Case {
     const char* what;
-    Reply reply;
+    HttpReply reply;
     guint status;
   };
   std::vector<Case> cases;
@@ -305,7 +269,7 @@ TEST_F(WhipBadInput, EachIsAnsweredWithItsStatusAndReason) {
 
 TEST(Whip, NoUsableCodecIs422) {
   Ingest ingest("video-codecs=vp8 audio-codecs=opus");
-  Reply r = http("POST", ingest.url("/whip"), "application/sdp", kH264OnlyOffer, nullptr);
+  HttpReply r = http_request("POST", ingest.url("/whip"), "application/sdp", kH264OnlyOffer, nullptr);
   EXPECT_EQ(r.status, 422u) << r.body;
   EXPECT_NE(r.body.find("H264"), std::string::npos) << r.body;
   EXPECT_EQ(ingest.added(), 0u);

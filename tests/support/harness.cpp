@@ -2,6 +2,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/audio/audio.h>
+#include <libsoup/soup.h>
 
 #include <stdexcept>
 #include <thread>
@@ -91,13 +92,99 @@ std::vector<std::string> Pipeline::warnings() const {
   return warnings_;
 }
 
+GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::string& caps) {
+  GstElement* sink = gst_element_factory_make("appsink", nullptr);
+  GstCaps* c = gst_caps_from_string(caps.c_str());
+  g_object_set(sink, "caps", c, "sync", FALSE, "async", FALSE, nullptr);
+  gst_caps_unref(c);
+  GstAppSinkCallbacks callbacks = {};
+  callbacks.eos = [](GstAppSink*, gpointer d) { (*static_cast<std::shared_ptr<Track>*>(d))->eos = true; };
+  callbacks.new_sample = [](GstAppSink* sink, gpointer d) {
+    Track* t = static_cast<std::shared_ptr<Track>*>(d)->get();
+    GstSample* sample = gst_app_sink_pull_sample(sink);
+    if (!sample) return GST_FLOW_ERROR;
+    if (t->buffers++ == 0) {
+      t->first_buffer_us = g_get_monotonic_time();
+      gchar* c = gst_caps_to_string(gst_sample_get_caps(sample));
+      t->caps = c;
+      g_free(c);
+    }
+    GstAudioInfo info;
+    if (!t->video() && gst_audio_info_from_caps(&info, gst_sample_get_caps(sample)) &&
+        GST_AUDIO_INFO_BPF(&info) > 0)
+      t->audio_samples += gst_buffer_get_size(gst_sample_get_buffer(sample)) /
+                          GST_AUDIO_INFO_BPF(&info);
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  };
+  // The sink keeps the track alive as long as it may call back.
+  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, new std::shared_ptr<Track>(track),
+                             [](gpointer d) { delete static_cast<std::shared_ptr<Track>*>(d); });
+  return sink;
+}
+
+TrackSinks::TrackSinks(GstElement* element, std::string video_caps, std::string audio_caps)
+    : element_(element), video_caps_(std::move(video_caps)), audio_caps_(std::move(audio_caps)) {
+  g_signal_connect(element_, "pad-added", G_CALLBACK(&TrackSinks::on_pad_added), this);
+}
+
+TrackSinks::~TrackSinks() { g_signal_handlers_disconnect_by_data(element_, this); }
+
+void TrackSinks::on_pad_added(GstElement* element, GstPad* pad, gpointer data) {
+  auto* self = static_cast<TrackSinks*>(data);
+  auto track = std::make_shared<Track>();
+  track->pad = GST_PAD_NAME(pad);
+  gchar *peer = nullptr, *room = nullptr, *codec = nullptr;
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(pad), "peer-id"))
+    g_object_get(pad, "peer-id", &peer, "room", &room, "codec", &codec, nullptr);
+  track->peer_id = peer ? peer : "";
+  track->room = room ? room : "";
+  track->codec = codec ? codec : "";
+  g_free(peer);
+  g_free(room);
+  g_free(codec);
+
+  GstElement* sink =
+      make_counting_sink(track, track->video() ? self->video_caps_ : self->audio_caps_);
+  {
+    std::lock_guard lock(self->mutex_);
+    self->tracks_.push_back(track);
+  }
+  GstElement* parent = GST_ELEMENT(gst_element_get_parent(element));
+  gst_bin_add(GST_BIN(parent), sink);
+  gst_element_sync_state_with_parent(sink);
+  GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
+  if (gst_pad_link(pad, sinkpad) != GST_PAD_LINK_OK)
+    g_printerr("cannot link %s to an appsink\n", GST_PAD_NAME(pad));
+  gst_object_unref(sinkpad);
+  gst_object_unref(parent);
+}
+
+std::vector<std::shared_ptr<Track>> TrackSinks::tracks() const {
+  std::lock_guard lock(mutex_);
+  return tracks_;
+}
+
+int TrackSinks::video_frames(const std::string& peer) const {
+  int n = 0;
+  for (auto& t : tracks())
+    if (t->video() && (peer.empty() || t->peer_id == peer)) n += t->buffers;
+  return n;
+}
+
+guint64 TrackSinks::audio_samples(const std::string& peer) const {
+  guint64 n = 0;
+  for (auto& t : tracks())
+    if (!t->video() && (peer.empty() || t->peer_id == peer)) n += t->audio_samples;
+  return n;
+}
+
 Ingest::Ingest(const std::string& props, const std::string& video_caps,
-               const std::string& audio_caps, unsigned port)
-    : video_caps_(video_caps), audio_caps_(audio_caps) {
+               const std::string& audio_caps, unsigned port) {
   pipeline_ = std::make_unique<Pipeline>("rtcwhipsrc name=src port=" + std::to_string(port) +
                                          " " + props);
   src_ = pipeline_->by_name("src");
-  g_signal_connect(src_, "pad-added", G_CALLBACK(&Ingest::on_pad_added), this);
+  sinks_ = std::make_unique<TrackSinks>(src_, video_caps, audio_caps);
   g_signal_connect(src_, "publisher-added",
                    G_CALLBACK(+[](GstElement*, gchar*, gchar*, gchar*, gpointer d) {
                      static_cast<Ingest*>(d)->added_++;
@@ -128,77 +215,143 @@ std::string Ingest::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port()) + path;
 }
 
-void Ingest::on_pad_added(GstElement* src, GstPad* pad, gpointer data) {
-  auto* self = static_cast<Ingest*>(data);
-  auto track = std::make_shared<Track>();
-  track->pad = GST_PAD_NAME(pad);
-  gchar *peer = nullptr, *room = nullptr, *codec = nullptr;
-  g_object_get(pad, "peer-id", &peer, "room", &room, "codec", &codec, nullptr);
-  track->peer_id = peer ? peer : "";
-  track->room = room ? room : "";
-  track->codec = codec ? codec : "";
-  g_free(peer);
-  g_free(room);
-  g_free(codec);
+const char* const kTestVideo =
+    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1";
+const char* const kTestAudio =
+    "audiotestsrc is-live=true wave=ticks ! audio/x-raw,rate=48000,channels=2";
 
-  GstElement* sink = gst_element_factory_make("appsink", nullptr);
-  GstCaps* caps =
-      gst_caps_from_string((track->video() ? self->video_caps_ : self->audio_caps_).c_str());
-  g_object_set(sink, "caps", caps, "sync", FALSE, "async", FALSE, nullptr);
-  gst_caps_unref(caps);
-  GstAppSinkCallbacks callbacks = {};
-  callbacks.eos = [](GstAppSink*, gpointer d) { static_cast<Track*>(d)->eos = true; };
-  callbacks.new_sample = [](GstAppSink* sink, gpointer d) {
-    auto* t = static_cast<Track*>(d);
-    GstSample* sample = gst_app_sink_pull_sample(sink);
-    if (!sample) return GST_FLOW_ERROR;
-    if (t->buffers++ == 0) {
-      t->first_buffer_us = g_get_monotonic_time();
-      gchar* c = gst_caps_to_string(gst_sample_get_caps(sample));
-      t->caps = c;
-      g_free(c);
-    }
-    GstAudioInfo info;
-    if (!t->video() && gst_audio_info_from_caps(&info, gst_sample_get_caps(sample)) &&
-        GST_AUDIO_INFO_BPF(&info) > 0)
-      t->audio_samples += gst_buffer_get_size(gst_sample_get_buffer(sample)) /
-                          GST_AUDIO_INFO_BPF(&info);
-    gst_sample_unref(sample);
-    return GST_FLOW_OK;
-  };
-  // The track outlives the sink: tracks_ keeps it until the Ingest goes.
-  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, track.get(), nullptr);
-  {
-    std::lock_guard lock(self->mutex_);
-    self->tracks_.push_back(track);
+WhepStream::WhepStream(const std::string& props, const std::string& video,
+                       const std::string& audio, unsigned port) {
+  std::string launch = "rtcwhepsink name=w port=" + std::to_string(port) + " " + props;
+  if (!video.empty()) {
+    launch += " " + video + " ! queue ! w.video_0";
+    inputs_.push_back("video_0");
   }
-  GstElement* pipeline = GST_ELEMENT(gst_element_get_parent(src));
-  gst_bin_add(GST_BIN(pipeline), sink);
-  gst_element_sync_state_with_parent(sink);
-  GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
-  if (gst_pad_link(pad, sinkpad) != GST_PAD_LINK_OK)
-    g_printerr("cannot link %s to an appsink\n", GST_PAD_NAME(pad));
-  gst_object_unref(sinkpad);
-  gst_object_unref(pipeline);
+  if (!audio.empty()) {
+    launch += " " + audio + " ! queue ! w.audio_0";
+    inputs_.push_back("audio_0");
+  }
+  pipeline_ = std::make_unique<Pipeline>(launch);
+  sink_ = pipeline_->by_name("w");
+  if (pipeline_->set_state(GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    throw std::runtime_error("rtcwhepsink did not start: " +
+                             (pipeline_->errors().empty() ? "" : pipeline_->errors()[0]));
 }
 
-std::vector<std::shared_ptr<Track>> Ingest::tracks() const {
-  std::lock_guard lock(mutex_);
-  return tracks_;
+WhepStream::~WhepStream() { pipeline_->set_state(GST_STATE_NULL); }
+
+unsigned WhepStream::port() const {
+  guint port = 0;
+  g_object_get(sink_, "port", &port, nullptr);
+  return port;
 }
 
-int Ingest::video_frames(const std::string& peer) const {
-  int n = 0;
-  for (auto& t : tracks())
-    if (t->video() && (peer.empty() || t->peer_id == peer)) n += t->buffers;
+std::string WhepStream::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port()) + path;
+}
+
+bool WhepStream::wait_ready(std::chrono::milliseconds timeout) const {
+  // The fan-out of input X is the tee "X-tee" (media/fanout); its caps are
+  // the payloader's, which rtcwhepsink waits for before it answers.
+  return wait_until(
+      [&] {
+        for (const auto& input : inputs_) {
+          GstElement* tee = gst_bin_get_by_name(GST_BIN(sink_), (input + "-tee").c_str());
+          if (!tee) return false;
+          GstPad* pad = gst_element_get_static_pad(tee, "sink");
+          GstCaps* caps = pad ? gst_pad_get_current_caps(pad) : nullptr;
+          if (caps) gst_caps_unref(caps);
+          if (pad) gst_object_unref(pad);
+          gst_object_unref(tee);
+          if (!caps) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
+guint WhepStream::viewers() const {
+  GstStructure* stats = nullptr;
+  g_object_get(sink_, "stats", &stats, nullptr);
+  guint n = 0;
+  if (stats) gst_structure_get_uint(stats, "viewers", &n);
+  if (stats) gst_structure_free(stats);
   return n;
 }
 
-guint64 Ingest::audio_samples(const std::string& peer) const {
-  guint64 n = 0;
+WhepViewer::WhepViewer(const std::string& endpoint, const std::string& props,
+                       const std::string& video_caps, const std::string& audio_caps) {
+  pipeline_ = std::make_unique<Pipeline>("rtcwhepsrc name=r endpoint=" + endpoint + " " + props);
+  src_ = pipeline_->by_name("r");
+  sinks_ = std::make_unique<TrackSinks>(src_, video_caps, audio_caps);
+}
+
+WhepViewer::~WhepViewer() { pipeline_->set_state(GST_STATE_NULL); }
+
+bool WhepViewer::play() {
+  played_us_ = g_get_monotonic_time();
+  return pipeline_->set_state(GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+}
+
+gint64 WhepViewer::first_frame_delay_us() const {
+  gint64 first = 0;
   for (auto& t : tracks())
-    if (!t->video() && (peer.empty() || t->peer_id == peer)) n += t->audio_samples;
-  return n;
+    if (t->video() && t->first_buffer_us && (!first || t->first_buffer_us < first))
+      first = t->first_buffer_us;
+  return first ? first - played_us_ : -1;
+}
+
+gint64 WhepViewer::stat(const char* field) const {
+  GstStructure* stats = nullptr;
+  g_object_get(src_, "stats", &stats, nullptr);
+  if (!stats) return -1;
+  gint64 out = -1;
+  guint64 u64;
+  gboolean b;
+  if (gst_structure_get_uint64(stats, field, &u64)) out = gint64(u64);
+  else if (gst_structure_get_boolean(stats, field, &b)) out = b ? 1 : 0;
+  gst_structure_free(stats);
+  return out;
+}
+
+std::string HttpReply::header(const std::string& name) const {
+  for (const auto& [k, v] : headers)
+    if (g_ascii_strcasecmp(k.c_str(), name.c_str()) == 0) return v;
+  return {};
+}
+
+HttpReply http_request(const char* method, const std::string& url, const char* type,
+                       const std::string& body, const char* token) {
+  SoupSession* session = soup_session_new();
+  SoupMessage* msg = soup_message_new(method, url.c_str());
+  if (token) {
+    std::string auth = std::string("Bearer ") + token;
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
+                                 auth.c_str());
+  }
+  if (type) {
+    GBytes* b = g_bytes_new(body.data(), body.size());
+    soup_message_set_request_body_from_bytes(msg, type, b);
+    g_bytes_unref(b);
+  }
+  GError* err = nullptr;
+  GBytes* out = soup_session_send_and_read(session, msg, nullptr, &err);
+  HttpReply r;
+  r.status = soup_message_get_status(msg);
+  if (out) {
+    gsize n;
+    auto* d = static_cast<const char*>(g_bytes_get_data(out, &n));
+    r.body.assign(d, n);
+    g_bytes_unref(out);
+  }
+  SoupMessageHeadersIter it;
+  const char *name, *value;
+  soup_message_headers_iter_init(&it, soup_message_get_response_headers(msg));
+  while (soup_message_headers_iter_next(&it, &name, &value)) r.headers.emplace_back(name, value);
+  g_clear_error(&err);
+  g_object_unref(msg);
+  g_object_unref(session);
+  return r;
 }
 
 std::string publisher_launch(const std::string& endpoint, const std::string& props,

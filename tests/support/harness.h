@@ -49,6 +49,29 @@ struct Track {
   bool video() const { return pad.rfind("video", 0) == 0; }
 };
 
+// An appsink accepting `caps` that counts what arrives into `track` (the
+// caller adds and links it).
+GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::string& caps);
+
+// Every src pad `element` adds gets a counting appsink in the element's
+// parent bin; `video_caps`/`audio_caps` choose the form (raw, encoded, RTP).
+class TrackSinks {
+ public:
+  TrackSinks(GstElement* element, std::string video_caps, std::string audio_caps);
+  ~TrackSinks();  // stop the pipeline first
+  std::vector<std::shared_ptr<Track>> tracks() const;
+  // Totals over tracks, optionally only those of one peer id.
+  int video_frames(const std::string& peer = "") const;
+  guint64 audio_samples(const std::string& peer = "") const;
+
+ private:
+  static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
+  GstElement* element_;
+  std::string video_caps_, audio_caps_;
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<Track>> tracks_;
+};
+
 class Ingest {
  public:
   // `props`: extra rtcwhipsrc properties ("peer-timeout=2000 auth-token=x");
@@ -61,22 +84,85 @@ class Ingest {
   GstElement* src() const { return src_; }
   Pipeline& pipeline() { return *pipeline_; }
 
-  std::vector<std::shared_ptr<Track>> tracks() const;
+  std::vector<std::shared_ptr<Track>> tracks() const { return sinks_->tracks(); }
   // Totals over tracks, optionally only those of one peer id.
-  int video_frames(const std::string& peer = "") const;
-  guint64 audio_samples(const std::string& peer = "") const;
+  int video_frames(const std::string& peer = "") const { return sinks_->video_frames(peer); }
+  guint64 audio_samples(const std::string& peer = "") const {
+    return sinks_->audio_samples(peer);
+  }
   size_t added() const { return added_; }
   size_t removed() const { return removed_; }
 
  private:
-  static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
   std::unique_ptr<Pipeline> pipeline_;
   GstElement* src_;
-  mutable std::mutex mutex_;
-  std::vector<std::shared_ptr<Track>> tracks_;
-  std::string video_caps_, audio_caps_;
+  std::unique_ptr<TrackSinks> sinks_;
   std::atomic<size_t> added_{0}, removed_{0};
 };
+
+// Launch fragments of the 320x240@15 test sources (DESIGN §10).
+extern const char* const kTestVideo;
+extern const char* const kTestAudio;
+
+// A pipeline served over WHEP: "rtcwhepsink name=w port=<port> <props>" fed by
+// `video` and `audio` launch fragments (raw or encoded; "" leaves one out).
+class WhepStream {
+ public:
+  explicit WhepStream(const std::string& props = "", const std::string& video = kTestVideo,
+                      const std::string& audio = kTestAudio, unsigned port = 0);
+  ~WhepStream();
+  unsigned port() const;
+  std::string url(const std::string& path = "/whep") const;
+  GstElement* sink() const { return sink_; }
+  Pipeline& pipeline() { return *pipeline_; }
+  // rtcwhepsink refuses viewers until every input was encoded and payloaded
+  // once: waits until each input's fan-out carries caps.
+  bool wait_ready(std::chrono::milliseconds timeout = 10s) const;
+  guint viewers() const;  // from its stats
+
+ private:
+  std::unique_ptr<Pipeline> pipeline_;
+  GstElement* sink_;
+  std::vector<std::string> inputs_;
+};
+
+// A WHEP player: "rtcwhepsrc name=r endpoint=URL <props>" whose pads feed
+// counting appsinks. Not started: play() sets PLAYING and notes when.
+class WhepViewer {
+ public:
+  explicit WhepViewer(const std::string& endpoint, const std::string& props = "",
+                      const std::string& video_caps = "video/x-raw",
+                      const std::string& audio_caps = "audio/x-raw");
+  ~WhepViewer();
+  bool play();
+  gint64 played_us() const { return played_us_; }  // g_get_monotonic_time() at play()
+  GstElement* src() const { return src_; }
+  Pipeline& pipeline() { return *pipeline_; }
+  std::vector<std::shared_ptr<Track>> tracks() const { return sinks_->tracks(); }
+  int video_frames() const { return sinks_->video_frames(); }
+  guint64 audio_samples() const { return sinks_->audio_samples(); }
+  // Microseconds from play() to the first video sample, -1 before it.
+  gint64 first_frame_delay_us() const;
+  // A field of the rtcwhepsrc stats (uint64 or boolean as 0/1; -1 if absent).
+  gint64 stat(const char* field) const;
+
+ private:
+  std::unique_ptr<Pipeline> pipeline_;
+  GstElement* src_;
+  std::unique_ptr<TrackSinks> sinks_;
+  gint64 played_us_ = 0;
+};
+
+struct HttpReply {
+  guint status = 0;  // 0: no answer
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string header(const std::string& name) const;  // "" if absent
+};
+// One synchronous HTTP request (libsoup 3); `type` null = no body, `token`
+// null = no Authorization.
+HttpReply http_request(const char* method, const std::string& url, const char* type,
+                       const std::string& body, const char* token = nullptr);
 
 // "rtcwhipsink name=s endpoint=URL <props> <video> ! s.video_0 <audio> ! s.audio_0"
 // with 320x240@15 test sources; empty video/audio leave that input out.
