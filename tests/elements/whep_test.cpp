@@ -1,0 +1,379 @@
+// rtcwhepsink → rtcwhepsrc over loopback with real webrtcbin on both sides:
+// every viewer must decode frames and audio samples; reconnects, leaving
+// viewers, playbin URIs and HTTP errors on top of that.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <mutex>
+#include <numeric>
+
+#include "gst/common/endpoint_host.h"
+#include "signaling/sdp.h"
+#include "tests/support/harness.h"
+
+using namespace rtcmesh::test;
+
+namespace {
+
+constexpr auto kMediaTimeout = 15s;
+constexpr guint64 kHalfSecondOfAudio = 48000 / 2;
+
+std::string joined(const std::vector<std::string>& v) {
+  return std::accumulate(v.begin(), v.end(), std::string(),
+                         [](std::string a, const std::string& b) { return a + b + "\n"; });
+}
+
+std::string describe(const WhepViewer& v) {
+  return "frames " + std::to_string(v.video_frames()) + " samples " +
+         std::to_string(v.audio_samples());
+}
+
+const char* kH264LongGop =
+    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! "
+    "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 ! "
+    "video/x-h264,profile=constrained-baseline";
+
+void expect_decoded_tracks(const WhepViewer& v, const char* video_codec) {
+  auto tracks = v.tracks();
+  ASSERT_EQ(tracks.size(), 2u);
+  for (auto& t : tracks) {
+    if (t->video()) {
+      EXPECT_EQ(t->pad, "video_0");
+      EXPECT_EQ(t->codec, video_codec);
+      EXPECT_NE(t->caps.find("video/x-raw"), std::string::npos) << t->caps;
+      EXPECT_NE(t->caps.find("width=(int)320"), std::string::npos) << t->caps;
+      EXPECT_NE(t->caps.find("height=(int)240"), std::string::npos) << t->caps;
+    } else {
+      EXPECT_EQ(t->pad, "audio_0");
+      EXPECT_EQ(t->codec, "OPUS");
+      EXPECT_NE(t->caps.find("audio/x-raw"), std::string::npos) << t->caps;
+    }
+  }
+}
+
+TEST(Whep, OneViewerThenFiveAtOnceDecodeVideoAndAudio) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  std::vector<std::unique_ptr<WhepViewer>> viewers;
+  viewers.push_back(std::make_unique<WhepViewer>(stream.url(), "peer-timeout=3000"));
+  ASSERT_TRUE(viewers[0]->play());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return viewers[0]->video_frames() >= 15 &&
+               viewers[0]->audio_samples() >= kHalfSecondOfAudio;
+      },
+      kMediaTimeout))
+      << describe(*viewers[0]) << "\n"
+      << joined(viewers[0]->pipeline().errors()) << joined(stream.pipeline().errors());
+  expect_decoded_tracks(*viewers[0], "VP8");
+  EXPECT_EQ(viewers[0]->stat("connected"), 1);
+  EXPECT_EQ(viewers[0]->stat("sessions-started"), 1);
+  EXPECT_EQ(viewers[0]->stat("sessions-failed"), 0);
+  EXPECT_TRUE(wait_until([&] { return viewers[0]->stat("packets-received") > 0; }, 3s));
+
+  // Four more join: five viewers of one encode at once.
+  for (int i = 0; i < 4; ++i) {
+    viewers.push_back(std::make_unique<WhepViewer>(stream.url(), "peer-timeout=3000"));
+    ASSERT_TRUE(viewers.back()->play());
+  }
+  std::vector<int> frames;
+  std::vector<guint64> samples;
+  for (auto& v : viewers) {
+    frames.push_back(v->video_frames());
+    samples.push_back(v->audio_samples());
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (size_t i = 0; i < viewers.size(); ++i)
+          if (viewers[i]->video_frames() < frames[i] + 15 ||
+              viewers[i]->audio_samples() < samples[i] + kHalfSecondOfAudio)
+            return false;
+        return true;
+      },
+      kMediaTimeout))
+      << [&] {
+           std::string s;
+           for (auto& v : viewers) s += describe(*v) + "\n" + joined(v->pipeline().errors());
+           return s;
+         }();
+  EXPECT_EQ(stream.viewers(), 5u);
+  for (auto& v : viewers) {
+    expect_decoded_tracks(*v, "VP8");
+    EXPECT_TRUE(v->pipeline().errors().empty()) << joined(v->pipeline().errors());
+  }
+  EXPECT_TRUE(stream.pipeline().errors().empty()) << joined(stream.pipeline().errors());
+}
+
+TEST(Whep, LateJoinerDecodesWellWithinOneGop) {
+  WhepStream stream("peer-timeout=3000", kH264LongGop, kTestAudio);
+  ASSERT_TRUE(stream.wait_ready());
+  WhepViewer first(stream.url(), "peer-timeout=3000");
+  ASSERT_TRUE(first.play());
+  ASSERT_TRUE(wait_until([&] { return first.video_frames() >= 10; }, kMediaTimeout))
+      << describe(first) << "\n" << joined(first.pipeline().errors());
+  // 3 s into a 20 s GOP (300 frames at 15 fps): without a keyframe on join
+  // the late viewer would wait ~17 s.
+  std::this_thread::sleep_for(3s);
+  WhepViewer late(stream.url(), "peer-timeout=3000");
+  ASSERT_TRUE(late.play());
+  ASSERT_TRUE(wait_until([&] { return late.video_frames() >= 1; }, 10s))
+      << describe(late) << "\n" << joined(late.pipeline().errors());
+  gint64 delay_us = late.first_frame_delay_us();
+  std::printf("late joiner: first decoded frame %.0f ms after PLAYING\n", delay_us / 1000.0);
+  RecordProperty("late_joiner_first_frame_ms", int(delay_us / 1000));
+  EXPECT_LT(delay_us, 2 * G_USEC_PER_SEC);
+  ASSERT_TRUE(wait_until([&] { return late.audio_samples() > 0; }, 5s));
+  expect_decoded_tracks(late, "H264");
+  // The first viewer's stream went on.
+  int before = first.video_frames();
+  EXPECT_TRUE(wait_until([&] { return first.video_frames() >= before + 10; }, 5s));
+}
+
+TEST(Whep, ViewerLeavingMidStreamLeavesTheOthersPlaying) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  std::vector<std::unique_ptr<WhepViewer>> viewers;
+  for (int i = 0; i < 3; ++i) {
+    viewers.push_back(std::make_unique<WhepViewer>(stream.url(), "peer-timeout=3000"));
+    ASSERT_TRUE(viewers.back()->play());
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& v : viewers)
+          if (v->video_frames() < 10) return false;
+        return true;
+      },
+      kMediaTimeout));
+  ASSERT_EQ(stream.viewers(), 3u);
+  // The middle one stops: DELETE, the server drops its connection.
+  viewers[1]->pipeline().set_state(GST_STATE_NULL);
+  EXPECT_TRUE(wait_until([&] { return stream.viewers() == 2; }, 5s)) << stream.viewers();
+  for (size_t i : {0u, 2u}) {
+    int before = viewers[i]->video_frames();
+    guint64 samples = viewers[i]->audio_samples();
+    EXPECT_TRUE(wait_until(
+        [&] {
+          return viewers[i]->video_frames() >= before + 15 &&
+                 viewers[i]->audio_samples() > samples;
+        },
+        5s))
+        << "viewer " << i << ": " << describe(*viewers[i]);
+  }
+  EXPECT_TRUE(stream.pipeline().errors().empty()) << joined(stream.pipeline().errors());
+}
+
+TEST(Whep, EosEventEndsEveryTrack) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  WhepViewer viewer(stream.url(), "peer-timeout=3000");
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until([&] { return viewer.video_frames() >= 5; }, kMediaTimeout));
+  // What gst-launch -e does on Ctrl-C.
+  gst_element_send_event(viewer.pipeline().get(), gst_event_new_eos());
+  ASSERT_TRUE(wait_until([&] { return viewer.pipeline().got_eos(); }, 5s));
+  for (auto& t : viewer.tracks()) EXPECT_TRUE(t->eos) << t->pad;
+  EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
+}
+
+TEST(Whep, PlaybinPlaysAWhepUri) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  Pipeline player("playbin uri=whep://127.0.0.1:" + std::to_string(stream.port()) + "/whep");
+  auto video = std::make_shared<Track>();
+  video->pad = "video";
+  auto audio = std::make_shared<Track>();
+  audio->pad = "audio";
+  g_object_set(player.get(), "video-sink", make_counting_sink(video, "video/x-raw"), "audio-sink",
+               make_counting_sink(audio, "audio/x-raw"), nullptr);
+  ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(player.errors());
+  ASSERT_TRUE(wait_until(
+      [&] { return video->buffers >= 15 && audio->audio_samples >= kHalfSecondOfAudio; },
+      kMediaTimeout))
+      << "frames " << video->buffers << " samples " << audio->audio_samples << "\n"
+      << joined(player.errors());
+  EXPECT_NE(video->caps.find("width=(int)320"), std::string::npos) << video->caps;
+  EXPECT_TRUE(player.errors().empty()) << joined(player.errors());
+}
+
+TEST(Whep, UriHandlerMapsSchemesAndTakesTheToken) {
+  EXPECT_TRUE(gst_uri_protocol_is_supported(GST_URI_SRC, "whep"));
+  EXPECT_TRUE(gst_uri_protocol_is_supported(GST_URI_SRC, "wheps"));
+  GError* err = nullptr;
+  GstElement* src = gst_element_make_from_uri(
+      GST_URI_SRC, "wheps://example.com:8443/whep/room1?x=1&token=s%20cret", nullptr, &err);
+  ASSERT_NE(src, nullptr) << (err ? err->message : "");
+  gst_object_ref_sink(src);
+  EXPECT_STREQ(GST_OBJECT_NAME(gst_element_get_factory(src)), "rtcwhepsrc");
+  gchar *endpoint = nullptr, *token = nullptr;
+  g_object_get(src, "endpoint", &endpoint, "auth-token", &token, nullptr);
+  EXPECT_STREQ(endpoint, "https://example.com:8443/whep/room1?x=1");
+  EXPECT_STREQ(token, "s cret");
+  gchar* uri = gst_uri_handler_get_uri(GST_URI_HANDLER(src));
+  EXPECT_STREQ(uri, "wheps://example.com:8443/whep/room1?x=1") << "the token stays out";
+  g_free(uri);
+  g_free(endpoint);
+  g_free(token);
+  EXPECT_TRUE(gst_uri_handler_set_uri(GST_URI_HANDLER(src), "whep://127.0.0.1/whep", nullptr));
+  g_object_get(src, "endpoint", &endpoint, nullptr);
+  EXPECT_STREQ(endpoint, "http://127.0.0.1/whep");
+  g_free(endpoint);
+  EXPECT_FALSE(gst_uri_handler_set_uri(GST_URI_HANDLER(src), "whep:///no-host", &err));
+  g_clear_error(&err);
+  EXPECT_FALSE(gst_uri_handler_set_uri(GST_URI_HANDLER(src), "http://127.0.0.1/whep", &err));
+  g_clear_error(&err);
+  gst_object_unref(src);
+}
+
+TEST(Whep, ReconnectsWhenTheServerRestartsAndKeepsItsPads) {
+  auto stream = std::make_unique<WhepStream>("peer-timeout=2000");
+  ASSERT_TRUE(stream->wait_ready());
+  unsigned port = stream->port();
+  WhepViewer viewer(stream->url(), "peer-timeout=2000");
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until([&] { return viewer.video_frames() >= 10; }, kMediaTimeout))
+      << describe(viewer);
+  std::vector<GstPad*> pads;
+  for (const char* name : {"video_0", "audio_0"})
+    pads.push_back(gst_element_get_static_pad(viewer.src(), name));
+
+  stream.reset();  // the server vanishes: no goodbye to the viewer
+  std::this_thread::sleep_for(500ms);
+  stream = std::make_unique<WhepStream>("peer-timeout=2000", kTestVideo, kTestAudio, port);
+  ASSERT_TRUE(stream->wait_ready());
+  int frames = viewer.video_frames();
+  guint64 samples = viewer.audio_samples();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return viewer.video_frames() >= frames + 15 &&
+               viewer.audio_samples() >= samples + kHalfSecondOfAudio;
+      },
+      20s))
+      << describe(viewer) << "\n"
+      << joined(viewer.pipeline().errors()) << joined(viewer.pipeline().warnings());
+  // Same tracks from the new session: the same pads carry on, nothing was
+  // added or ended.
+  EXPECT_EQ(viewer.tracks().size(), 2u);
+  for (size_t i = 0; i < pads.size(); ++i) {
+    GstPad* now = gst_element_get_static_pad(viewer.src(), i == 0 ? "video_0" : "audio_0");
+    EXPECT_EQ(now, pads[i]);
+    if (now) gst_object_unref(now);
+    if (pads[i]) gst_object_unref(pads[i]);
+  }
+  for (auto& t : viewer.tracks()) EXPECT_FALSE(t->eos) << t->pad;
+  EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
+  EXPECT_FALSE(viewer.pipeline().warnings().empty()) << "each reconnect attempt warns";
+  EXPECT_GE(viewer.stat("sessions-started"), 2);
+  EXPECT_EQ(viewer.stat("connected"), 1);
+}
+
+TEST(Whep, WrongTokenIsAnElementErrorQuoting401) {
+  WhepStream stream("auth-token=secret");
+  ASSERT_TRUE(stream.wait_ready());
+  WhepViewer viewer(stream.url(), "auth-token=wrong");
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until([&] { return !viewer.pipeline().errors().empty(); }, 10s));
+  EXPECT_NE(viewer.pipeline().errors()[0].find("401"), std::string::npos)
+      << viewer.pipeline().errors()[0];
+  // Final: no second attempt, no pads.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(viewer.stat("sessions-started"), 1);
+  EXPECT_TRUE(viewer.tracks().empty());
+  EXPECT_EQ(stream.viewers(), 0u);
+}
+
+// A WHEP endpoint that records each offer and answers it with `status`.
+struct RecordingHandler : rtcmesh::sig::ResourceEndpoint::Handler {
+  explicit RecordingHandler(int s) : status(s) {}
+  void on_offer(const rtcmesh::sig::ResourceEndpoint::Offer& offer,
+                std::function<void(rtcmesh::sig::ResourceEndpoint::Answer)> reply) override {
+    {
+      std::lock_guard lock(mutex);
+      offers.push_back({g_get_monotonic_time(), offer.sdp});
+    }
+    reply({status, "busy, try later", {}});
+  }
+  void on_trickle(const std::string&, const std::vector<rtcmesh::sig::TrickleCandidate>&,
+                  bool) override {}
+  void on_delete(const std::string&) override {}
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return offers.size();
+  }
+
+  int status;
+  std::mutex mutex;
+  std::vector<std::pair<gint64, std::string>> offers;
+};
+
+TEST(Whep, OffersTheAdvertisedTracksUsesLinkIceServersAndRetries5xx) {
+  RecordingHandler handler(503);
+  rtcmesh::sig::HttpServer::Options http;
+  http.address = "127.0.0.1";
+  rtcmesh::sig::ResourceEndpoint::Config config;
+  config.path = "/whep";
+  config.track_count = 2;
+  config.accepted_direction = "recvonly";
+  config.ice_servers = {{"stun:127.0.0.1:3478", "", ""}};
+  rtcmesh::EndpointHost host("fake-whep", http, config, handler);
+
+  WhepViewer viewer(host.base_url() + "/whep");
+  // Each session's webrtcbin, as it is added: it must use the Link STUN server.
+  std::mutex mutex;
+  std::vector<std::string> stun_servers;
+  auto on_added = +[](GstBin*, GstElement* element, gpointer data) {
+    if (g_strcmp0(G_OBJECT_TYPE_NAME(element), "GstWebRTCBin") != 0) return;
+    gchar* stun = nullptr;
+    g_object_get(element, "stun-server", &stun, nullptr);
+    auto* d = static_cast<std::pair<std::mutex*, std::vector<std::string>*>*>(data);
+    std::lock_guard lock(*d->first);
+    d->second->push_back(stun ? stun : "");
+    g_free(stun);
+  };
+  std::pair<std::mutex*, std::vector<std::string>*> data{&mutex, &stun_servers};
+  g_signal_connect(viewer.src(), "element-added", G_CALLBACK(on_added), &data);
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until([&] { return handler.count() >= 3; }, 15s)) << handler.count();
+  viewer.pipeline().set_state(GST_STATE_NULL);
+  g_signal_handlers_disconnect_by_data(viewer.src(), &data);
+
+  // K=2: two video and two audio recvonly slots, our codecs in order.
+  rtcmesh::sig::SdpSummary offer = rtcmesh::sig::validate_offer(handler.offers[0].second);
+  ASSERT_EQ(offer.media.size(), 4u) << handler.offers[0].second;
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& m = offer.media[i];
+    EXPECT_EQ(m.kind, i < 2 ? "video" : "audio");
+    EXPECT_EQ(m.direction, "recvonly");
+    if (i < 2) {
+      ASSERT_GE(m.codecs.size(), 3u);
+      EXPECT_EQ(std::vector<std::string>(m.codecs.begin(), m.codecs.begin() + 3),
+                (std::vector<std::string>{"VP8", "VP9", "H264"}));
+    } else {
+      EXPECT_EQ(m.codecs.front(), "OPUS");
+    }
+  }
+  // 503 is retried with a doubling backoff (0.5 s, then 1 s), a warning each time.
+  gint64 gap1 = handler.offers[1].first - handler.offers[0].first;
+  gint64 gap2 = handler.offers[2].first - handler.offers[1].first;
+  EXPECT_GE(gap1, 500 * 1000);
+  EXPECT_GE(gap2, gap1 + 300 * 1000) << gap1 << " then " << gap2;
+  EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
+  std::string warnings = joined(viewer.pipeline().warnings());
+  EXPECT_NE(warnings.find("503"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("reconnecting in 500 ms"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("reconnecting in 1000 ms"), std::string::npos) << warnings;
+  std::lock_guard lock(mutex);
+  ASSERT_FALSE(stun_servers.empty());
+  for (auto& s : stun_servers) EXPECT_EQ(s, "stun://127.0.0.1:3478");
+}
+
+TEST(Whep, MisconfigurationFailsTheStateChange) {
+  for (const char* props : {"endpoint=ftp://x/whep", "endpoint=http://x/whep video-codecs=av1",
+                            "endpoint=http://x/whep video-codecs=\"\" audio-codecs=\"\""}) {
+    Pipeline p(std::string("rtcwhepsrc ") + props);
+    EXPECT_EQ(p.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << props;
+    ASSERT_FALSE(p.errors().empty()) << props;
+  }
+}
+
+}  // namespace
