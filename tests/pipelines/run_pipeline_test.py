@@ -6,7 +6,7 @@ frame), not only that the scripts exited.
 
     run_pipeline_test.py CASE --pipelines DIR
 
-CASE is one of: ingest-publish, record, loopback. The environment must let
+CASE is one of: ingest-publish, record, loopback, whep-play. The environment must let
 gst-launch-1.0 find the plugin (GST_PLUGIN_PATH=<build dir>); meson sets it.
 """
 
@@ -227,7 +227,36 @@ def case_loopback(pipelines, procs):
         raise Failure(f"loopback reported errors: {loop.errors()}")
 
 
-CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback}
+def case_whep_play(pipelines, procs):
+    port = free_port()
+    # The server is a plain gst-launch line: this case is about the player.
+    server = Proc("whep-server",
+                  ["gst-launch-1.0", "rtcwhepsink", "name=w", f"port={port}", "address=127.0.0.1",
+                   "videotestsrc", "is-live=true", "!", VIDEO_CAPS, "!", "w.video_0",
+                   "audiotestsrc", "is-live=true", "!", "w.audio_0"],
+                  base_env())
+    procs.append(server)
+    wait_port(port, server, 10)
+    # rtcwhepsink answers only once its inputs were encoded (a 4xx before):
+    # give the encoder a moment after the port opened.
+    time.sleep(1)
+    play = Proc("play", [f"{pipelines}/whep-play.sh", "-v"],
+                base_env(ENDPOINT=f"http://127.0.0.1:{port}/whep", SINK=FPS_SINK,
+                         AUDIO_SINK=AUDIO_SINK))
+    procs.append(play)
+    play.wait_until(lambda: play.counts()[0] >= 30 and play.counts()[1] >= 25, 25,
+                    ">= 30 video frames and >= 25 audio buffers")
+    frames, buffers = play.counts()
+    log(f"player received {frames} video frames and {buffers} audio buffers")
+    play.stop(signal.SIGINT)
+    server.stop(signal.SIGINT)
+    for p in (play, server):
+        if p.errors():
+            raise Failure(f"{p.name} reported errors: {p.errors()}")
+
+
+CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback,
+         "whep-play": case_whep_play}
 
 
 def main():
