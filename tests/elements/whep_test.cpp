@@ -267,6 +267,72 @@ TEST(Whep, ReconnectsWhenTheServerRestartsAndKeepsItsPads) {
   EXPECT_EQ(viewer.stat("connected"), 1);
 }
 
+TEST(Whep, ServerWithOtherTracksAfterARestartReplacesThePads) {
+  auto stream = std::make_unique<WhepStream>("peer-timeout=2000");
+  ASSERT_TRUE(stream->wait_ready());
+  unsigned port = stream->port();
+  WhepViewer viewer(stream->url(), "peer-timeout=2000");
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until([&] { return viewer.video_frames() >= 10; }, kMediaTimeout))
+      << describe(viewer);
+  stream.reset();
+  // Back as H.264 without audio: the old pads end, a new video pad comes.
+  stream = std::make_unique<WhepStream>("peer-timeout=2000", kH264LongGop, "", port);
+  ASSERT_TRUE(stream->wait_ready());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto tracks = viewer.tracks();
+        return tracks.size() == 3 && tracks[2]->buffers >= 10;
+      },
+      20s))
+      << describe(viewer) << " in " << viewer.tracks().size() << " tracks\n"
+      << joined(viewer.pipeline().errors()) << joined(viewer.pipeline().warnings());
+  auto tracks = viewer.tracks();
+  EXPECT_TRUE(tracks[0]->eos && tracks[1]->eos) << "the old pads end";
+  EXPECT_EQ(tracks[2]->pad, "video_0");
+  EXPECT_EQ(tracks[2]->codec, "H264");
+  EXPECT_NE(tracks[2]->caps.find("video/x-raw"), std::string::npos) << tracks[2]->caps;
+  GstPad* audio = gst_element_get_static_pad(viewer.src(), "audio_0");
+  EXPECT_EQ(audio, nullptr) << "no audio any more";
+  if (audio) gst_object_unref(audio);
+  EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
+}
+
+TEST(Whep, EncodedAndRtpOutputsFollowTheLinkedCaps) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  WhepViewer viewer(stream.url(), "peer-timeout=3000", "video/x-vp8", "application/x-rtp");
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto tracks = viewer.tracks();
+        return tracks.size() == 2 && tracks[0]->buffers >= 10 && tracks[1]->buffers >= 10;
+      },
+      kMediaTimeout))
+      << describe(viewer) << "\n" << joined(viewer.pipeline().errors());
+  for (auto& t : viewer.tracks()) {
+    if (t->video())
+      EXPECT_EQ(t->caps.rfind("video/x-vp8", 0), 0u) << t->caps;
+    else
+      EXPECT_NE(t->caps.find("encoding-name=(string)OPUS"), std::string::npos) << t->caps;
+  }
+}
+
+TEST(Whep, PlaysOverHttpsTrustingTheCaFile) {
+  SelfSigned tls;
+  ASSERT_TRUE(tls.ok);
+  WhepStream stream("peer-timeout=3000 tls-certificate=" + tls.cert + " tls-key=" + tls.key);
+  ASSERT_TRUE(stream.wait_ready());
+  std::string endpoint = "https://127.0.0.1:" + std::to_string(stream.port()) + "/whep";
+  WhepViewer viewer(endpoint, "peer-timeout=3000 tls-ca-file=" + tls.cert);
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until(
+      [&] { return viewer.video_frames() >= 10 && viewer.audio_samples() > 0; }, kMediaTimeout))
+      << describe(viewer) << "\n"
+      << joined(viewer.pipeline().errors()) << joined(viewer.pipeline().warnings());
+  EXPECT_EQ(viewer.stat("sessions-started"), 1);
+}
+
 TEST(Whep, WrongTokenIsAnElementErrorQuoting401) {
   WhepStream stream("auth-token=secret");
   ASSERT_TRUE(stream.wait_ready());

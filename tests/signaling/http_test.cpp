@@ -13,6 +13,7 @@
 #include "signaling/http_client.h"
 #include "signaling/http_server.h"
 #include "tests/signaling/loop.h"
+#include "tests/support/harness.h"
 
 namespace rtcmesh::sig {
 namespace {
@@ -317,38 +318,7 @@ TEST_F(HttpTest, RedirectRepostsBodyAndAuthorization) {
   EXPECT_EQ(r.error, "too many redirects (more than 3)");
 }
 
-// A self-signed certificate for 127.0.0.1 made by openssl at test time.
-struct SelfSigned {
-  std::string dir, cert, key;
-  bool ok = false;
-  SelfSigned() {
-    GError* err = nullptr;
-    char* d = g_dir_make_tmp("rtcmesh-tls-XXXXXX", &err);
-    if (!d) return;
-    dir = d;
-    g_free(d);
-    cert = dir + "/cert.pem";
-    key = dir + "/key.pem";
-    std::string cmd =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
-        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-        key + " -out " + cert;
-    gint status = 0;
-    char *out = nullptr, *errout = nullptr;
-    ok = g_spawn_command_line_sync(cmd.c_str(), &out, &errout, &status, &err) &&
-         g_spawn_check_wait_status(status, nullptr);
-    if (!ok)
-      ADD_FAILURE() << "openssl failed: " << (errout ? errout : "") << (err ? err->message : "");
-    g_free(out);
-    g_free(errout);
-    g_clear_error(&err);
-  }
-  ~SelfSigned() {
-    if (!cert.empty()) g_remove(cert.c_str());
-    if (!key.empty()) g_remove(key.c_str());
-    if (!dir.empty()) g_rmdir(dir.c_str());
-  }
-};
+using test::SelfSigned;
 
 TEST_F(HttpTest, TlsSelfSignedWithInsecureAndWithCaFile) {
   SelfSigned tls;

@@ -1,7 +1,9 @@
 #include "tests/support/harness.h"
 
+#include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/audio/audio.h>
+#include <gtest/gtest.h>
 #include <libsoup/soup.h>
 
 #include <stdexcept>
@@ -352,6 +354,39 @@ HttpReply http_request(const char* method, const std::string& url, const char* t
   g_object_unref(msg);
   g_object_unref(session);
   return r;
+}
+
+SelfSigned::SelfSigned() {
+  GError* err = nullptr;
+  char* d = g_dir_make_tmp("rtcmesh-tls-XXXXXX", &err);
+  if (!d) {
+    ADD_FAILURE() << "no temporary directory: " << (err ? err->message : "");
+    g_clear_error(&err);
+    return;
+  }
+  dir = d;
+  g_free(d);
+  cert = dir + "/cert.pem";
+  key = dir + "/key.pem";
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+      "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key + " -out " + cert;
+  gint status = 0;
+  char *out = nullptr, *errout = nullptr;
+  ok = g_spawn_command_line_sync(cmd.c_str(), &out, &errout, &status, &err) &&
+       g_spawn_check_wait_status(status, nullptr);
+  if (!ok)
+    ADD_FAILURE() << "openssl failed: " << (errout ? errout : "") << (err ? err->message : "");
+  g_free(out);
+  g_free(errout);
+  g_clear_error(&err);
+}
+
+SelfSigned::~SelfSigned() {
+  if (!cert.empty()) g_remove(cert.c_str());
+  if (!key.empty()) g_remove(key.c_str());
+  if (!dir.empty()) g_rmdir(dir.c_str());
 }
 
 std::string publisher_launch(const std::string& endpoint, const std::string& props,

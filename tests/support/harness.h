@@ -164,6 +164,16 @@ struct HttpReply {
 HttpReply http_request(const char* method, const std::string& url, const char* type,
                        const std::string& body, const char* token = nullptr);
 
+// A self-signed certificate for 127.0.0.1 made by openssl at test time, in a
+// temporary directory removed with it; `ok` is false (and a failure added)
+// when openssl fails.
+struct SelfSigned {
+  SelfSigned();
+  ~SelfSigned();
+  std::string dir, cert, key;
+  bool ok = false;
+};
+
 // "rtcwhipsink name=s endpoint=URL <props> <video> ! s.video_0 <audio> ! s.audio_0"
 // with 320x240@15 test sources; empty video/audio leave that input out.
 std::string publisher_launch(const std::string& endpoint, const std::string& props = "",
