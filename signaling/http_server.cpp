@@ -59,10 +59,16 @@ struct HttpServer::Impl {
 
   Impl(GMainContext* c, Options o) : core(std::make_shared<Core>(c)), opts(std::move(o)) {}
 
+  struct WsEntry {
+    Impl* impl;
+    WebSocketHandler fn;
+  };
+
   CorePtr core;
   Options opts;
   SoupServer* server = nullptr;
   std::map<std::string, Handler> handlers;
+  std::map<std::string, std::unique_ptr<WsEntry>> ws_handlers;
   std::unordered_map<uint64_t, Pending> pending;
   uint64_t next_id = 1;
   bool listening = false;
@@ -244,6 +250,17 @@ void on_request(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, g
   }
 }
 
+void on_websocket(SoupServer*, SoupServerMessage* msg, const char*, SoupWebsocketConnection* conn,
+                  gpointer data) {
+  auto* entry = static_cast<HttpServer::Impl::WsEntry*>(data);
+  guarded("WebSocket handler", [&] {
+    HttpRequest req = HttpServer::Impl::to_request(msg);
+    GST_DEBUG("WebSocket %s from %s", req.path.c_str(), req.remote_address.c_str());
+    auto ws = std::make_unique<WebSocket>(entry->impl->core->ctx, conn);
+    entry->fn(std::move(ws), req);
+  });
+}
+
 void on_early(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
   auto* impl = static_cast<HttpServer::Impl*>(data);
   SoupMessageHeaders* h = soup_server_message_get_request_headers(msg);
@@ -280,6 +297,7 @@ HttpServer::HttpServer(GMainContext* ctx, Options options)
   soup_server_add_handler(impl_->server, nullptr, on_request, impl_.get(), nullptr);
   soup_server_add_early_handler(impl_->server, nullptr, on_early, impl_.get(), nullptr);
   g_signal_connect(impl_->server, "request-started", G_CALLBACK(on_request_started), impl_.get());
+  soup_server_remove_websocket_extension(impl_->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
 }
 
 HttpServer::~HttpServer() {
@@ -288,11 +306,29 @@ HttpServer::~HttpServer() {
   impl_->core->impl = nullptr;
   g_signal_handlers_disconnect_by_data(impl_->server, impl_.get());
   soup_server_remove_handler(impl_->server, nullptr);
+  for (const auto& [path, entry] : impl_->ws_handlers)
+    soup_server_remove_handler(impl_->server, path.c_str());
+  impl_->ws_handlers.clear();
   g_object_unref(impl_->server);
 }
 
 void HttpServer::add_handler(std::string path_prefix, Handler fn) {
   impl_->handlers[std::move(path_prefix)] = std::move(fn);
+}
+
+void HttpServer::add_websocket_handler(std::string path, WebSocketHandler fn) {
+  remove_websocket_handler(path);
+  auto entry = std::make_unique<Impl::WsEntry>(Impl::WsEntry{impl_.get(), std::move(fn)});
+  soup_server_add_websocket_handler(impl_->server, path.c_str(), nullptr, nullptr, on_websocket,
+                                    entry.get(), nullptr);
+  impl_->ws_handlers[std::move(path)] = std::move(entry);
+}
+
+void HttpServer::remove_websocket_handler(const std::string& path) {
+  auto it = impl_->ws_handlers.find(path);
+  if (it == impl_->ws_handlers.end()) return;
+  soup_server_remove_handler(impl_->server, path.c_str());
+  impl_->ws_handlers.erase(it);
 }
 
 void HttpServer::start() {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "signaling/http.h"
+#include "signaling/websocket.h"
 
 namespace rtcmesh::sig {
 
@@ -25,6 +26,9 @@ class HttpServer {
     Headers extra_headers;
   };
   using Handler = std::function<void(const HttpRequest&, Responder)>;
+  // Gets each accepted WebSocket (open, on the server's context) and the
+  // upgrade request (path, query, headers, remote address; no body).
+  using WebSocketHandler = std::function<void(std::unique_ptr<WebSocket>, const HttpRequest&)>;
 
   // Construct, start, stop and destroy on the thread that runs ctx.
   HttpServer(GMainContext* ctx, Options options);
@@ -35,6 +39,12 @@ class HttpServer {
   // Longest matching prefix wins, on path-segment boundaries ("/whip" serves
   // "/whip" and "/whip/x", not "/whipx"). Requests matching none get 404.
   void add_handler(std::string path_prefix, Handler fn);
+  // WebSocket upgrades at `path` and below it (libsoup's path match). Other
+  // requests there get libsoup's 400 (no CORS headers, no HTTP handler).
+  // permessage-deflate is never negotiated: a small compressed frame could
+  // inflate past every size limit.
+  void add_websocket_handler(std::string path, WebSocketHandler fn);
+  void remove_websocket_handler(const std::string& path);
   // Listens; throws std::runtime_error("cannot listen on ADDR:PORT: why").
   void start();
   unsigned port() const;         // the real port after start()
