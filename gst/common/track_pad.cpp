@@ -44,8 +44,9 @@ static void rtc_track_pad_class_init(RtcTrackPadClass* klass) {
   g_object_class_install_property(
       object_class, PROP_PEER_ID,
       g_param_spec_string("peer-id", "Peer id",
-                          "Who sends this track: the publisher (WHIP) or participant id", nullptr,
-                          flags));
+                          "Who sends this track: the publisher (WHIP), the endpoint URL (WHEP) "
+                          "or the participant id",
+                          nullptr, flags));
   g_object_class_install_property(
       object_class, PROP_ROOM,
       g_param_spec_string("room", "Room", "The room the track belongs to (may be empty)", nullptr,
