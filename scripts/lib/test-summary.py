@@ -38,9 +38,12 @@ def main():
                     t = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                suites = t.get("suite") or []
-                suite = ",".join(s.split(":", 1)[-1] for s in suites) if isinstance(suites, list) else str(suites)
-                rows.append((label, suite, t.get("name", "?"), t.get("result", "?"),
+                name = t.get("name", "?")
+                suite = ""
+                if " / " in name:  # "project:suite / test"
+                    suite, name = name.split(" / ", 1)
+                    suite = suite.split(":", 1)[-1]
+                rows.append((label, suite, name, t.get("result", "?"),
                              float(t.get("duration") or 0.0)))
 
     for what in args.fail:
