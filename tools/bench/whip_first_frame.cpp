@@ -1,10 +1,7 @@
-// rtcmesh-bench: benchmarks that print figures (DESIGN §10). Links the static
-// library and registers the plugin in-process (never loads the .so).
-//
-//   rtcmesh-bench whip-first-frame [runs]
-//     rtcwhipsink (320x240@15 test pattern, VP8) → rtcwhipsrc on loopback, one
-//     publisher after the other: time from the server receiving the POST to the
-//     first decoded frame leaving rtcwhipsrc, p50/p95 over `runs` (default 20).
+// rtcmesh-bench whip-first-frame [runs]
+//   rtcwhipsink (320x240@15 test pattern, VP8) → rtcwhipsrc on loopback, one
+//   publisher after the other: time from the server receiving the POST to the
+//   first decoded frame leaving rtcwhipsrc, p50/p95 over `runs` (default 20).
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -16,20 +13,12 @@
 #include <thread>
 #include <vector>
 
-#include "gst/elements.h"
+#include "tools/bench/commands.h"
+#include "tools/bench/common.h"
+
+namespace bench {
 
 namespace {
-
-GstElement* launch(const std::string& description) {
-  GError* err = nullptr;
-  GstElement* e = gst_parse_launch(description.c_str(), &err);
-  if (!e) {
-    std::fprintf(stderr, "cannot launch %s: %s\n", description.c_str(), err ? err->message : "?");
-    std::exit(1);
-  }
-  g_clear_error(&err);
-  return e;
-}
 
 std::atomic<gint64> first_frame_us{0};
 
@@ -79,7 +68,10 @@ guint64 publisher_age_ms(GstElement* src) {
   return age;
 }
 
-int whip_first_frame(int runs) {
+}  // namespace
+
+int whip_first_frame(int argc, char** argv) {
+  int runs = argc >= 3 ? std::atoi(argv[2]) : 20;
   GstElement* ingest = launch("rtcwhipsrc name=src port=0 peer-timeout=3000");
   GstElement* pipeline = gst_pipeline_new("ingest");
   gst_bin_add(GST_BIN(pipeline), ingest);
@@ -113,19 +105,9 @@ int whip_first_frame(int runs) {
   gst_object_unref(pipeline);
   if (ms.empty()) return 1;
   std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, size_t(p * (ms.size() - 1) + 0.5))]; };
   std::printf("whip-first-frame: %zu/%d runs, min %.0f ms, p50 %.0f ms, p95 %.0f ms, max %.0f ms\n",
-              ms.size(), runs, ms.front(), pct(0.5), pct(0.95), ms.back());
+              ms.size(), runs, ms.front(), percentile(ms, 0.5), percentile(ms, 0.95), ms.back());
   return ms.size() == size_t(runs) ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
-  rtcmesh_register_static();
-  if (argc >= 2 && std::strcmp(argv[1], "whip-first-frame") == 0)
-    return whip_first_frame(argc >= 3 ? std::atoi(argv[2]) : 20);
-  std::fprintf(stderr, "usage: rtcmesh-bench whip-first-frame [runs]\n");
-  return 2;
-}
+}  // namespace bench

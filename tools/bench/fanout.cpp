@@ -1,0 +1,395 @@
+// rtcmesh-bench fanout: one pre-encoded 720p30 H.264 stream served by
+// rtcwhepsink to N viewers in another process (DESIGN §10).
+//
+// Three processes: this one (measures, never touches media but for encoding
+// the input once), `fanout-server` (file → clocksync → rtcwhepsink, no
+// encoder) and `fanout-viewers` (N rtcwhepsrc output=rtp counting packets,
+// plus one sampled viewer that decodes). For each N, a fresh pair:
+//   1. server alone: baseline CPU, threads, RSS, fds at 0 viewers
+//   2. N viewers join in batches, all receiving RTP, then a warm-up
+//   3. the window: server CPU ÷ RTP packets it sent (sum of its viewers'
+//      packets-sent), per-thread CPU, loss, the viewers' and everybody
+//      else's CPU
+//   4. sampled joins: POST (server's age-ms of that viewer) → first decoded
+//      frame in the viewers' process, both on CLOCK_MONOTONIC
+#include <gst/gst.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/bench/commands.h"
+#include "tools/bench/common.h"
+
+namespace bench {
+
+namespace {
+
+struct Options {
+  std::vector<int> viewers{1, 10, 25, 50};
+  double seconds = 10, warmup = 3, baseline = 5;
+  int joins = 10, batch = 10;
+  guint bitrate = 2000, gop = 60, input_seconds = 40;
+  std::string input;
+  int top_threads = 8;
+};
+
+struct ServerStats {
+  guint viewers = 0, connected = 0;
+  guint64 sent = 0, failed = 0, cpu_us = 0;
+  std::map<std::string, gint64> post_us;  // by viewer id
+};
+
+struct ViewerStats {
+  guint viewers = 0, receiving = 0, connected = 0, failed = 0;
+  guint64 received = 0, cpu_us = 0;
+  gint64 lost = 0;
+};
+
+struct Row {
+  int n = 0;
+  std::string failure;  // empty: the run went through
+  double join_s = 0;
+  double base_cpu = 0, server_cpu = 0;  // fraction of one core
+  double pkt_rate = 0, us_per_pkt = 0, us_marginal = 0;
+  double threads = 0, rss_kb = 0, fds = 0;  // per viewer
+  guint64 sent = 0, received = 0;
+  gint64 lost = 0;
+  double viewers_cpu = 0, other_cpu = 0;
+  std::vector<double> first_frame_ms, start_first_ms;
+  std::vector<std::pair<std::string, double>> by_thread;  // µs per packet
+};
+
+std::optional<ServerStats> server_stats(Child& server) {
+  auto lines = server.block("stats", 10000);
+  if (!lines || lines->empty()) return std::nullopt;
+  ServerStats s;
+  for (const auto& line : *lines) {
+    auto f = fields(line);
+    if (line.rfind("viewers ", 0) == 0) {
+      s.viewers = guint(field_u64(f, "n"));
+      s.connected = guint(field_u64(f, "connected"));
+      s.sent = field_u64(f, "packets-sent");
+      s.failed = field_u64(f, "failed");
+      s.cpu_us = field_u64(f, "cpu-us");
+    } else if (line.rfind("viewer ", 0) == 0) {
+      s.post_us[f["id"]] = gint64(field_u64(f, "post-us"));
+    }
+  }
+  return s;
+}
+
+std::optional<ViewerStats> viewer_stats(Child& viewers) {
+  if (!viewers.send("stats")) return std::nullopt;
+  auto line = viewers.expect("stats ", 20000);
+  if (!line) return std::nullopt;
+  auto f = fields(*line);
+  ViewerStats s;
+  s.viewers = guint(field_u64(f, "viewers"));
+  s.receiving = guint(field_u64(f, "receiving"));
+  s.connected = guint(field_u64(f, "connected"));
+  s.failed = guint(field_u64(f, "failed"));
+  s.received = field_u64(f, "received");
+  s.lost = std::strtoll(f["lost"].c_str(), nullptr, 10);
+  s.cpu_us = field_u64(f, "cpu-us");
+  return s;
+}
+
+// Everything the window needs, taken as close together as possible: /proc
+// first (cheap), then the two processes' counters.
+struct Snapshot {
+  gint64 at_us;
+  ProcSample server, viewers;
+  guint64 machine;
+  std::map<pid_t, ThreadCpu> threads;
+  ServerStats sstats;
+  ViewerStats vstats;
+};
+
+std::optional<Snapshot> snapshot(Child& server, Child& viewers) {
+  Snapshot s;
+  s.at_us = g_get_monotonic_time();
+  s.machine = machine_busy_ticks();
+  s.server = sample_process(server.pid());
+  s.viewers = sample_process(viewers.pid());
+  s.threads = thread_cpu(server.pid());
+  auto ss = server_stats(server);
+  auto vs = viewer_stats(viewers);
+  if (!ss || !vs) return std::nullopt;
+  s.sstats = *ss;
+  s.vstats = *vs;
+  return s;
+}
+
+void sleep_s(double s) {
+  g_usleep(gulong(s * G_USEC_PER_SEC));
+}
+
+bool encode_input(const Options& o, const std::string& path) {
+  std::printf("encoding %u s of 1280x720@30 H.264 at %u kbit/s, keyframe every %u frames → %s\n",
+              o.input_seconds, o.bitrate, o.gop, path.c_str());
+  // A moving pattern at constant bitrate: realistic IDR/P sizes, no idle frames.
+  std::string desc =
+      "videotestsrc num-buffers=" + std::to_string(o.input_seconds * 30) +
+      " pattern=smpte horizontal-speed=3 ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
+      "x264enc speed-preset=ultrafast tune=zerolatency pass=cbr bitrate=" +
+      std::to_string(o.bitrate) + " key-int-max=" + std::to_string(o.gop) +
+      " ! video/x-h264,profile=constrained-baseline ! h264parse ! mp4mux ! filesink location=\"" +
+      path + "\"";
+  GstElement* p = launch(desc);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(p);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 300 * GST_SECOND,
+                                               GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  bool ok = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
+  if (msg) gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  return ok;
+}
+
+Row run(int n, const Options& o, const std::string& file) {
+  Row r;
+  r.n = n;
+  auto fail = [&](const std::string& why) {
+    r.failure = why;
+    std::printf("N=%d: FAILED: %s\n", n, why.c_str());
+    std::fflush(stdout);
+    return r;
+  };
+  const double hz = double(ticks_per_second());
+
+  Child server({"fanout-server", file});
+  auto port = server.expect("port ", 20000);
+  if (!port) return fail("the server did not start");
+  std::string endpoint = "http://127.0.0.1:" + port->substr(5) + "/whep";
+  Child viewers({"fanout-viewers", endpoint});
+  std::printf("N=%d: server pid %d at %s, viewers pid %d\n", n, int(server.pid()), endpoint.c_str(),
+              int(viewers.pid()));
+  std::fflush(stdout);
+
+  // 1. Baseline: the stream flowing into the fan-out, nobody watching.
+  sleep_s(1);
+  ProcSample zero = sample_process(server.pid());
+  gint64 t0 = g_get_monotonic_time();
+  auto z0 = server_stats(server);
+  sleep_s(o.baseline);
+  auto z1 = server_stats(server);
+  if (!z0 || !z1) return fail("lost contact with the server");
+  r.base_cpu = double(z1->cpu_us - z0->cpu_us) / double(g_get_monotonic_time() - t0);
+
+  // 2. Join in batches; each batch must be receiving before the next.
+  gint64 join_start = g_get_monotonic_time();
+  for (int added = 0; added < n;) {
+    int k = std::min(o.batch, n - added);
+    if (!viewers.send("add " + std::to_string(k)) || !viewers.expect("added", 60000))
+      return fail("the viewers' process stopped");
+    added += k;
+    gint64 deadline = g_get_monotonic_time() + (20 + k) * G_USEC_PER_SEC;
+    for (;;) {
+      auto vs = viewer_stats(viewers);
+      if (!vs) return fail("the viewers' process stopped");
+      if (vs->failed) return fail(std::to_string(vs->failed) + " viewer(s) failed to join");
+      if (vs->receiving >= guint(added)) break;
+      if (g_get_monotonic_time() > deadline)
+        return fail(std::to_string(vs->receiving) + " of " + std::to_string(added) +
+                    " viewers receiving after " + std::to_string(20 + k) + " s");
+      sleep_s(0.2);
+    }
+  }
+  r.join_s = double(g_get_monotonic_time() - join_start) / G_USEC_PER_SEC;
+  sleep_s(o.warmup);
+
+  // 3. The window.
+  auto a = snapshot(server, viewers);
+  sleep_s(o.seconds);
+  auto b = snapshot(server, viewers);
+  if (!a || !b) return fail("lost contact with the server or the viewers");
+  double window = double(b->at_us - a->at_us) / G_USEC_PER_SEC;
+  // CPU from the processes' own getrusage (µs), the rest of the machine from
+  // /proc (10 ms ticks).
+  double server_s = double(b->sstats.cpu_us - a->sstats.cpu_us) / 1e6;
+  double viewers_s = double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6;
+  double machine_s = double(b->machine - a->machine) / hz;
+  r.sent = b->sstats.sent - a->sstats.sent;
+  r.received = b->vstats.received - a->vstats.received;
+  r.lost = b->vstats.lost - a->vstats.lost;
+  if (r.sent == 0) return fail("the server sent no packets in the window");
+  r.server_cpu = server_s / window;
+  r.viewers_cpu = viewers_s / window;
+  r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
+  r.pkt_rate = double(r.sent) / window;
+  r.us_per_pkt = server_s * 1e6 / double(r.sent);
+  r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
+  for (auto& [name, ns] : cpu_by_name(a->threads, b->threads))
+    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.sent));
+  std::sort(r.by_thread.begin(), r.by_thread.end(),
+            [](auto& x, auto& y) { return x.second > y.second; });
+  r.threads = double(a->server.threads - zero.threads) / n;
+  r.rss_kb = double(a->server.rss_kb - zero.rss_kb) / n;
+  r.fds = double(a->server.fds - zero.fds) / n;
+  if (b->vstats.failed || b->sstats.failed)
+    return fail("viewers failed during the window (viewers " + std::to_string(b->vstats.failed) +
+                ", server " + std::to_string(b->sstats.failed) + ")");
+
+  // 4. Sampled joins while the N viewers keep playing.
+  int failed_joins = 0;
+  for (int j = 0; j < o.joins; j++) {
+    if (!viewers.send("sample-join")) return fail("the viewers' process stopped");
+    auto line = viewers.expect("sample ", 30000);
+    if (!line) return fail("the viewers' process stopped during a join");
+    auto f = fields(*line);
+    if (line->rfind("sample ok", 0) == 0) {
+      auto ss = server_stats(server);
+      if (!ss) return fail("lost contact with the server");
+      auto it = ss->post_us.find(f["id"]);
+      gint64 first = gint64(field_u64(f, "first-us"));
+      if (it != ss->post_us.end()) r.first_frame_ms.push_back(double(first - it->second) / 1000);
+      r.start_first_ms.push_back(double(first - gint64(field_u64(f, "start-us"))) / 1000);
+    } else {
+      failed_joins++;
+      std::printf("N=%d: sampled join %d failed (%s)\n", n, j + 1, f["why"].c_str());
+    }
+    viewers.send("sample-leave");
+    viewers.expect("left", 30000);
+    sleep_s(0.3);
+  }
+  int vcode = viewers.finish(60000);
+  int scode = server.finish(20000);
+  if (failed_joins) return fail(std::to_string(failed_joins) + " sampled join(s) failed");
+  if (r.first_frame_ms.size() != size_t(o.joins))
+    return fail("the server did not list every sampled viewer");
+  if (vcode || scode)
+    return fail("exit status: viewers " + std::to_string(vcode) + ", server " +
+                std::to_string(scode));
+  std::sort(r.first_frame_ms.begin(), r.first_frame_ms.end());
+  std::sort(r.start_first_ms.begin(), r.start_first_ms.end());
+
+  std::printf(
+      "N=%d: joined in %.1f s; window %.1f s: server %.1f%% CPU (%.1f%% with 0 viewers), %.0f "
+      "RTP pkt/s sent → %.1f µs/pkt (%.1f µs marginal)\n"
+      "      per viewer: %.1f threads, %.0f kB RSS, %.1f fds; loss %.2f%% (%" G_GINT64_FORMAT
+      " lost, %" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT
+      " sent)\n"
+      "      viewers' process %.1f%% CPU, other processes %.1f%%; POST → first frame p50 %.0f "
+      "ms, p95 %.0f ms (viewer start → first frame p50 %.0f ms)\n"
+      "      server threads (µs/pkt):",
+      n, r.join_s, window, 100 * r.server_cpu, 100 * r.base_cpu, r.pkt_rate, r.us_per_pkt,
+      r.us_marginal, r.threads, r.rss_kb, r.fds,
+      100.0 * double(std::max<gint64>(r.lost, 0)) /
+          double(r.received + std::max<gint64>(r.lost, 0)),
+      r.lost, r.received, r.sent, 100 * r.viewers_cpu, 100 * r.other_cpu,
+      percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
+      percentile(r.start_first_ms, 0.5));
+  for (size_t i = 0; i < r.by_thread.size() && int(i) < o.top_threads; i++)
+    std::printf(" %s %.2f%s", r.by_thread[i].first.c_str(), r.by_thread[i].second,
+                i + 1 < r.by_thread.size() && int(i) + 1 < o.top_threads ? "," : "");
+  std::printf("\n");
+  std::fflush(stdout);
+  return r;
+}
+
+bool parse_options(int argc, char** argv, Options& o) {
+  for (int i = 2; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--viewers")
+      o.viewers = parse_int_list(value());
+    else if (a == "--seconds")
+      o.seconds = std::atof(value().c_str());
+    else if (a == "--warmup")
+      o.warmup = std::atof(value().c_str());
+    else if (a == "--baseline")
+      o.baseline = std::atof(value().c_str());
+    else if (a == "--joins")
+      o.joins = std::atoi(value().c_str());
+    else if (a == "--batch")
+      o.batch = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--bitrate")
+      o.bitrate = guint(std::atoi(value().c_str()));
+    else if (a == "--gop")
+      o.gop = guint(std::atoi(value().c_str()));
+    else if (a == "--input")
+      o.input = value();
+    else if (a == "--input-seconds")
+      o.input_seconds = guint(std::atoi(value().c_str()));
+    else
+      return false;
+  }
+  return !o.viewers.empty() && o.seconds > 0 && o.bitrate > 0 && o.gop > 0 && o.input_seconds > 0 &&
+         std::none_of(o.viewers.begin(), o.viewers.end(), [](int n) { return n <= 0; });
+}
+
+}  // namespace
+
+int fanout(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);  // a child that died shows up as a failed read, not our death
+  Options o;
+  if (!parse_options(argc, argv, o)) {
+    std::fprintf(stderr,
+                 "usage: rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
+                 "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
+                 "         [--input FILE.mp4 | --input-seconds 40]\n");
+    return 2;
+  }
+  std::string file = o.input, tmpdir;
+  if (file.empty()) {
+    GError* err = nullptr;
+    gchar* dir = g_dir_make_tmp("rtcmesh-bench-XXXXXX", &err);
+    if (!dir) {
+      std::fprintf(stderr, "no temporary directory: %s\n", err->message);
+      return 1;
+    }
+    tmpdir = dir;
+    g_free(dir);
+    file = tmpdir + "/input.mp4";
+    if (!encode_input(o, file)) {
+      std::fprintf(stderr, "encoding the input failed\n");
+      return 1;
+    }
+  }
+  std::printf("fanout: viewers");
+  for (int n : o.viewers) std::printf(" %d", n);
+  std::printf("; window %.0f s after %.0f s warm-up; %d sampled joins each; %ld ticks/s\n",
+              o.seconds, o.warmup, o.joins, ticks_per_second());
+  std::fflush(stdout);
+
+  std::vector<Row> rows;
+  for (int n : o.viewers) rows.push_back(run(n, o, file));
+
+  if (!tmpdir.empty()) {
+    unlink(file.c_str());
+    rmdir(tmpdir.c_str());
+  }
+  std::printf(
+      "\n| N | server µs/pkt | marginal µs/pkt | server CPU | RTP pkt/s | threads/viewer | "
+      "RSS/viewer "
+      "| fds/viewer | POST → first frame p50 / p95 | loss | viewers' CPU | other CPU |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  bool ok = true;
+  for (const auto& r : rows) {
+    if (!r.failure.empty()) {
+      ok = false;
+      std::printf("| %d | failed: %s |||||||||||\n", r.n, r.failure.c_str());
+      continue;
+    }
+    gint64 lost = std::max<gint64>(r.lost, 0);
+    std::printf(
+        "| %d | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.1f | %.0f / %.0f ms | %.2f%% | "
+        "%.0f%% | %.0f%% |\n",
+        r.n, r.us_per_pkt, r.us_marginal, 100 * r.server_cpu, r.pkt_rate, r.threads, r.rss_kb,
+        r.fds, percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
+        100.0 * double(lost) / double(r.received + lost), 100 * r.viewers_cpu, 100 * r.other_cpu);
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace bench

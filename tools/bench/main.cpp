@@ -1,0 +1,31 @@
+// rtcmesh-bench: benchmarks that print figures (DESIGN §10). Links the static
+// library and registers the plugin in-process (never loads the .so).
+//
+//   rtcmesh-bench whip-first-frame [runs]
+//   rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] …
+//
+// fanout re-executes this program as `fanout-server` and `fanout-viewers`.
+#include <gst/gst.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "gst/elements.h"
+#include "tools/bench/commands.h"
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  rtcmesh_register_static();
+  const char* command = argc >= 2 ? argv[1] : "";
+  if (std::strcmp(command, "whip-first-frame") == 0) return bench::whip_first_frame(argc, argv);
+  if (std::strcmp(command, "fanout") == 0) return bench::fanout(argc, argv);
+  if (std::strcmp(command, "fanout-server") == 0) return bench::fanout_server(argc, argv);
+  if (std::strcmp(command, "fanout-viewers") == 0) return bench::fanout_viewers(argc, argv);
+  std::fprintf(
+      stderr,
+      "usage: rtcmesh-bench whip-first-frame [runs]\n"
+      "       rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
+      "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
+      "              [--input FILE.mp4 | --input-seconds 40]\n");
+  return 2;
+}
