@@ -393,18 +393,15 @@ void OutputBranch::on_linked(GstPad* peer) {
                             &Shared::free_ref);
         }
         if (want == OutputMode::kEncoded) {
-          // Muxers refuse buffers without PTS (mp4mux: "Buffer has no PTS"),
-          // which the depayloader emits around stream start: use DTS or drop.
+          // Muxers refuse buffers without PTS (mp4mux: "Buffer has no PTS");
+          // around stream start the depayloader emits some (parameter sets
+          // alone): drop them, the next access unit carries them again.
           gst_pad_add_probe(
               static_pad(elements.back(), "src"), GST_PAD_PROBE_TYPE_BUFFER,
               [](GstPad*, GstPadProbeInfo* info, gpointer) {
-                GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
-                if (GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
-                if (!GST_BUFFER_DTS_IS_VALID(buf)) return GST_PAD_PROBE_DROP;
-                buf = gst_buffer_make_writable(buf);
-                GST_BUFFER_PTS(buf) = GST_BUFFER_DTS(buf);
-                GST_PAD_PROBE_INFO_DATA(info) = buf;
-                return GST_PAD_PROBE_OK;
+                return GST_BUFFER_PTS_IS_VALID(GST_PAD_PROBE_INFO_BUFFER(info))
+                           ? GST_PAD_PROBE_OK
+                           : GST_PAD_PROBE_DROP;
               },
               nullptr, nullptr);
         }

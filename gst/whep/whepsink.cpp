@@ -42,6 +42,11 @@ enum {
   PROP_ICE_FIRST,
 };
 
+// A viewer came before the pipeline's first caps: 503, come back later.
+struct NotReady : std::runtime_error {
+  NotReady() : std::runtime_error("nothing to play yet: the pipeline has not started sending") {}
+};
+
 enum { SIGNAL_VIEWER_ADDED, SIGNAL_VIEWER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
@@ -208,7 +213,7 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
     for (auto& t : viewer->tracks)
       if (t.branch >= 0) t.input->fanout()->detach(t.branch);
     viewer->peer.reset();
-    return reply({422, e.what(), {}});
+    return reply({dynamic_cast<const NotReady*>(&e) ? 503 : 422, e.what(), {}});
   }
   viewer->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
     remove_viewer(id, "ICE did not connect in time");
@@ -244,8 +249,7 @@ void RtcWhepSinkPrivate::attach_tracks(Viewer& viewer, const std::string& offer)
   std::vector<media::SendInput*> unused;
   for (auto& in : inputs)
     if (in->fanout()) unused.push_back(in.get());
-  if (unused.empty())
-    throw std::runtime_error("nothing to play yet: the pipeline has not started sending");
+  if (unused.empty()) throw NotReady();
   for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
     const GstSDPMedia* m = gst_sdp_message_get_media(sdp, i);
     const char* kind = gst_sdp_media_get_media(m);

@@ -33,7 +33,8 @@ class WhepServer : public testing::Test {
     guint port = 0;
     g_object_get(pipeline->by_name("w"), "port", &port, nullptr);
     base = "http://127.0.0.1:" + std::to_string(port);
-    // The track is offered once its caps are known.
+    // Until the track's caps are known the server says 503; then an offer
+    // without our codec is refused for that reason.
     ASSERT_TRUE(wait_until(
         [&] {
           return http_request("POST", base + "/whep", "application/sdp",
