@@ -4,12 +4,16 @@
 //
 //   node run.mjs --mode whip --endpoint http://127.0.0.1:PORT/whip/room [--token T]
 //                [--duration SECONDS] [--chromium /usr/bin/chromium]
+//   node run.mjs --mode player --url http://127.0.0.1:PORT/ [--duration SECONDS]
+//     opens a page served by the element under test (rtcwhepsink's player,
+//     which keeps its RTCPeerConnection in window.pc) and reports what it decodes
 //
 // Output: one JSON object per line on stdout, {"event": ...}:
 //   server     {url}                  the page's own HTTP server (127.0.0.1, ephemeral port)
 //   chromium   {pid}                  the browser process we started
 //   published  {resource}             WHIP POST answered 201; resource = Location
-//   stats      {video, audio, ...}    outbound-rtp packetsSent/framesEncoded, every 500 ms
+//   stats      {video, audio, ...}    whip: outbound-rtp packetsSent/framesEncoded, every 500 ms;
+//                                     player: inbound-rtp framesDecoded / totalSamplesReceived
 //   stopped    {deleteStatus}         DELETE of the resource on the way out
 //   error      {message}
 //   done       {ok}
@@ -28,7 +32,7 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const opts = { mode: 'whip', endpoint: '', token: '', duration: 20, chromium: '/usr/bin/chromium' };
+  const opts = { mode: 'whip', endpoint: '', url: '', token: '', duration: 20, chromium: '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in opts)) throw new Error(`unknown option ${argv[i]}`);
@@ -36,6 +40,7 @@ function parseArgs(argv) {
   }
   opts.duration = Number(opts.duration);
   if (!opts.endpoint && opts.mode === 'whip') throw new Error('--endpoint is required for --mode whip');
+  if (!opts.url && opts.mode === 'player') throw new Error('--url is required for --mode player');
   return opts;
 }
 
@@ -124,6 +129,36 @@ async function killChromium(child) {
   }
 }
 
+// Player mode: the page is the element's own; poll its RTCPeerConnection.
+async function runPlayer(page, opts, stopped, setWake) {
+  await page.goto(opts.url);
+  const started = Date.now();
+  const deadline = started + opts.duration * 1000;
+  let last = null;
+  let playing = false;
+  while (!stopped() && Date.now() < deadline) {
+    last = await page.evaluate(async () => {
+      if (!window.pc) return null;
+      const out = { state: window.pc.connectionState, video: 0, audio: 0 };
+      (await window.pc.getStats()).forEach((r) => {
+        if (r.type !== 'inbound-rtp') return;
+        if (r.kind === 'video') out.video = r.framesDecoded || 0;
+        else out.audio = r.totalSamplesReceived || 0;
+      });
+      return out;
+    });
+    if (last) {
+      if (!playing && last.video > 0) {
+        playing = true;
+        emit('published', { resource: opts.url });
+      }
+      emit('stats', { t: (Date.now() - started) / 1000, ...last });
+    }
+    await new Promise((r) => { setWake(r); setTimeout(r, 500); });
+  }
+  return !!last && last.video > 0 && last.audio > 0;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   let stopRequested = false;
@@ -177,33 +212,41 @@ async function main() {
     page.on('console', (msg) => process.stderr.write(`[page ${msg.type()}] ${msg.text()}\n`));
     page.on('pageerror', (err) => process.stderr.write(`[page error] ${err}\n`));
 
-    const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
-    if (opts.token) query.set('token', opts.token);
-    await page.goto(`${pageBase}?${query}`);
+    if (opts.mode === 'player') {
+      ok = await runPlayer(page, opts, () => stopRequested, (w) => { wake = w; });
+    } else {
+      const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
+      if (opts.token) query.set('token', opts.token);
+      await page.goto(`${pageBase}?${query}`);
 
-    const started = Date.now();
-    const deadline = started + opts.duration * 1000;
-    while (!stopRequested && Date.now() < deadline) {
-      const st = await page.evaluate(() => ({ status: window.rtcmeshTest.state.status,
-        error: window.rtcmeshTest.state.error, resource: window.rtcmeshTest.state.resource }));
-      if (st.status === 'error') throw new Error(st.error);
-      if (st.status === 'published' && !published) {
-        published = true;
-        emit('published', { resource: st.resource });
+      const started = Date.now();
+      const deadline = started + opts.duration * 1000;
+      while (!stopRequested && Date.now() < deadline) {
+        const st = await page.evaluate(() => ({ status: window.rtcmeshTest.state.status,
+          error: window.rtcmeshTest.state.error, resource: window.rtcmeshTest.state.resource }));
+        if (st.status === 'error') throw new Error(st.error);
+        if (st.status === 'published' && !published) {
+          published = true;
+          emit('published', { resource: st.resource });
+        }
+        if (published) {
+          lastStats = await page.evaluate(() => window.rtcmeshTest.stats());
+          emit('stats', { t: (Date.now() - started) / 1000, ...lastStats });
+        }
+        await new Promise((r) => { wake = r; setTimeout(r, 500); });
       }
-      if (published) {
-        lastStats = await page.evaluate(() => window.rtcmeshTest.stats());
-        emit('stats', { t: (Date.now() - started) / 1000, ...lastStats });
-      }
-      await new Promise((r) => { wake = r; setTimeout(r, 500); });
+      ok = published && !!lastStats &&
+        ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0));
     }
-    ok = published && !!lastStats &&
-      ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0));
   } catch (e) {
     emit('error', { message: String(e && e.message ? e.message : e) });
     ok = false;
   } finally {
-    if (page) {
+    if (page && opts.mode === 'player') {
+      // Leaving the page fires its pagehide DELETE.
+      await Promise.race([page.goto('about:blank').catch(() => {}), sleep(3000)]);
+      emit('stopped', {});
+    } else if (page) {
       try {
         const res = await Promise.race([page.evaluate(() => window.rtcmeshTest.stop()), sleep(5000).then(() => ({ deleteStatus: 'timeout' }))]);
         emit('stopped', res);

@@ -1,0 +1,73 @@
+// A real browser watches rtcwhepsink's own player page while a pipeline
+// viewer (rtcwhepsrc) plays the same stream: both decode video and audio.
+//
+// Chromium is driven by tests/integration/browser/run.mjs --mode player: it
+// opens the page the element serves at GET / and reports the page's
+// getStats() (inbound framesDecoded and totalSamplesReceived) as JSON lines.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
+
+using namespace rtcmesh::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+long field(const std::string& line, const char* name) {
+  std::smatch m;
+  std::regex re(std::string("\"") + name + "\":(\\d+)");
+  return std::regex_search(line, m, re) ? std::stol(m[1]) : -1;
+}
+
+TEST(BrowserWhep, ChromiumPlaysThePlayerPageBesideAPipelineViewer) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium is missing";
+  fs::path dir = RTCMESH_BROWSER_DIR;
+  if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
+    GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
+
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  WhepViewer pipeline_viewer(stream.url(), "peer-timeout=3000");
+  ASSERT_TRUE(pipeline_viewer.play());
+
+  Subprocess::Options opts;
+  opts.echo_prefix = "[browser]";
+  std::string error;
+  auto browser = Subprocess::spawn({"node", (dir / "run.mjs").string(), "--mode", "player", "--url",
+                                    "http://127.0.0.1:" + std::to_string(stream.port()) + "/",
+                                    "--duration", "40"},
+                                   opts, &error);
+  ASSERT_TRUE(browser) << error;
+  long frames = 0, samples = 0;
+  auto line = browser->wait_for_line(
+      [&](const std::string& l) {
+        if (l.find("\"event\":\"stats\"") == std::string::npos) return false;
+        frames = field(l, "video");
+        samples = field(l, "audio");
+        return frames >= 30 && samples >= 48000;
+      },
+      30s);
+  ASSERT_TRUE(line) << "Chromium decoded " << frames << " frames and " << samples
+                    << " audio samples";
+  // Both viewers at once, each its own connection fed from one encode.
+  EXPECT_EQ(stream.viewers(), 2u);
+  int before = pipeline_viewer.video_frames();
+  EXPECT_GE(before, 15);
+  EXPECT_TRUE(wait_until([&] { return pipeline_viewer.video_frames() >= before + 15; }, 5s));
+  EXPECT_GT(pipeline_viewer.audio_samples(), 0u);
+
+  // The browser leaves (its page DELETEs); the pipeline viewer keeps playing.
+  browser->send_signal(SIGTERM);
+  EXPECT_TRUE(browser->wait(20s).has_value());
+  EXPECT_TRUE(wait_until([&] { return stream.viewers() == 1; }, 5s)) << stream.viewers();
+  before = pipeline_viewer.video_frames();
+  EXPECT_TRUE(wait_until([&] { return pipeline_viewer.video_frames() >= before + 15; }, 5s));
+  EXPECT_TRUE(stream.pipeline().errors().empty());
+}
+
+}  // namespace
