@@ -104,6 +104,22 @@ TEST(Whep, OneViewerThenFiveAtOnceDecodeVideoAndAudio) {
   EXPECT_TRUE(stream.pipeline().errors().empty()) << joined(stream.pipeline().errors());
 }
 
+TEST(Whep, ViewerStartedWithTheServerPlaysOnceThereIsMedia) {
+  // No wait_ready(): the server may answer 503 until its first frame is
+  // encoded, which the viewer retries.
+  WhepStream stream("peer-timeout=3000");
+  WhepViewer viewer(stream.url(), "peer-timeout=3000");
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until(
+      [&] { return viewer.video_frames() >= 15 && viewer.audio_samples() > 0; }, kMediaTimeout))
+      << describe(viewer) << "\n"
+      << joined(viewer.pipeline().errors()) << joined(viewer.pipeline().warnings());
+  EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
+  std::printf("viewer started with the server: %lld session(s), first frame %.0f ms after PLAYING\n",
+              static_cast<long long>(viewer.stat("sessions-started")),
+              viewer.first_frame_delay_us() / 1000.0);
+}
+
 TEST(Whep, LateJoinerDecodesWellWithinOneGop) {
   WhepStream stream("peer-timeout=3000", kH264LongGop, kTestAudio);
   ASSERT_TRUE(stream.wait_ready());

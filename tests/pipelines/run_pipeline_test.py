@@ -237,9 +237,8 @@ def case_whep_play(pipelines, procs):
                   base_env())
     procs.append(server)
     wait_port(port, server, 10)
-    # rtcwhepsink answers only once its inputs were encoded (a 4xx before):
-    # give the encoder a moment after the port opened.
-    time.sleep(1)
+    # Right away: before its first frame is encoded rtcwhepsink answers 503,
+    # which the player retries.
     play = Proc("play", [f"{pipelines}/whep-play.sh", "-v"],
                 base_env(ENDPOINT=f"http://127.0.0.1:{port}/whep", SINK=FPS_SINK,
                          AUDIO_SINK=AUDIO_SINK))
