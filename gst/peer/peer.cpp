@@ -260,7 +260,7 @@ Peer::~Peer() {
   GST_DEBUG("%s: torn down", name_.c_str());
 }
 
-GstPad* Peer::add_send_track(const GstCaps* rtp_caps) {
+GstPad* Peer::add_send_track(const GstCaps* rtp_caps, bool sendrecv) {
   GstPadTemplate* templ =
       gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(webrtc_), "sink_%u");
   GstPad* pad = gst_element_request_pad(webrtc_, templ, nullptr, rtp_caps);
@@ -268,7 +268,9 @@ GstPad* Peer::add_send_track(const GstCaps* rtp_caps) {
   GstWebRTCRTPTransceiver* trans = nullptr;
   g_object_get(pad, "transceiver", &trans, nullptr);
   if (trans) {
-    g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+    g_object_set(trans, "direction",
+                 sendrecv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                          : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                  "codec-preferences", rtp_caps, "do-nack", TRUE, nullptr);
     gst_object_unref(trans);
   }

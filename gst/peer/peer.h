@@ -51,9 +51,10 @@ class Peer {
   GstElement* webrtcbin() const { return webrtc_; }
   const std::string& name() const { return name_; }
 
-  // A sendonly transceiver with `rtp_caps` as codec preference; returns its
-  // sink pad (owned by webrtcbin) to link the RTP into.
-  GstPad* add_send_track(const GstCaps* rtp_caps);
+  // A sending transceiver with `rtp_caps` as codec preference; returns its
+  // sink pad (owned by webrtcbin) to link the RTP into. sendrecv lets the
+  // remote side send on the same m-line (mesh rooms).
+  GstPad* add_send_track(const GstCaps* rtp_caps, bool sendrecv = false);
   // A recvonly transceiver offering `caps` (one structure per acceptable
   // codec of one kind): how a WHEP client asks for a track.
   void add_recv_track(const GstCaps* caps);

@@ -12,9 +12,9 @@
 #include "gst/common/guard.h"
 #include "gst/common/props.h"
 #include "gst/media/codec.h"
-#include "gst/media/normalizer.h"
 #include "gst/media/send_input.h"
 #include "gst/peer/peer.h"
+#include "gst/peer/sent_tracks.h"
 #include "gst/whep/player_page.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcwhepsink_debug);
@@ -50,17 +50,11 @@ struct NotReady : std::runtime_error {
 enum { SIGNAL_VIEWER_ADDED, SIGNAL_VIEWER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
-// One viewer: its connection and, per track it receives, a normalizer fed by
-// its own branch of that track's fan-out.
+// One viewer: its connection and the tracks it is sent.
 struct Viewer {
-  struct Track {
-    media::SendInput* input;
-    std::unique_ptr<media::Normalizer> normalizer;
-    int branch = -1;
-  };
   std::string id;
+  std::unique_ptr<peer::SentTracks> tracks;  // destroyed after the peer
   std::unique_ptr<peer::Peer> peer;
-  std::vector<Track> tracks;
   Timer connect_deadline;
   gint64 created_us = g_get_monotonic_time();
 };
@@ -103,7 +97,7 @@ struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
   void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& candidates,
                   bool end_of_candidates) override;
   void on_delete(const std::string& id) override { remove_viewer(id, "DELETE"); }
-  void attach_tracks(Viewer& viewer, const std::string& offer);
+  std::vector<media::SendInput*> ready_inputs();
   void remove_viewer(const std::string& id, const std::string& why);
   void on_input_eos();
   GstStructure* stats();
@@ -202,17 +196,16 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
     GST_INFO_OBJECT(self, "viewer %s connected after %.0f ms", id.c_str(),
                     (g_get_monotonic_time() - v.created_us) / 1000.0);
     // Keyframe on join: the viewer's decoder cannot start without one.
-    for (auto& t : v.tracks)
-      if (t.input->kind() == media::Kind::kVideo) t.input->fanout()->request_keyframe(0);
+    v.tracks->request_keyframes();
   };
   try {
     viewer->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whep-" + id.substr(0, 8),
                                                 ice_settings, timeout_ms * GST_MSECOND, events);
-    attach_tracks(*viewer, offer.sdp);
+    viewer->tracks = std::make_unique<peer::SentTracks>(GST_BIN(self), *viewer->peer);
+    viewer->tracks->answer(ready_inputs(), offer.sdp, false);
   } catch (const std::exception& e) {
-    for (auto& t : viewer->tracks)
-      if (t.branch >= 0) t.input->fanout()->detach(t.branch);
     viewer->peer.reset();
+    viewer->tracks.reset();
     return reply({dynamic_cast<const NotReady*>(&e) ? 503 : 422, e.what(), {}});
   }
   viewer->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
@@ -237,47 +230,14 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   });
 }
 
-// Gives each recvonly m-line of the offer the first unused track of its kind,
-// in the payload type and fmtp the viewer offered for our codec.
-void RtcWhepSinkPrivate::attach_tracks(Viewer& viewer, const std::string& offer) {
-  GstSDPMessage* sdp = nullptr;
-  gst_sdp_message_new(&sdp);
-  gst_sdp_message_parse_buffer(reinterpret_cast<const guint8*>(offer.data()), offer.size(), sdp);
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(sdp, gst_sdp_message_free);
-  std::vector<std::string> ours, theirs;
+// Inputs that were encoded and payloaded once (their caps are known).
+std::vector<media::SendInput*> RtcWhepSinkPrivate::ready_inputs() {
+  std::vector<media::SendInput*> ready;
   std::lock_guard lock(inputs_mutex);
-  std::vector<media::SendInput*> unused;
   for (auto& in : inputs)
-    if (in->fanout()) unused.push_back(in.get());
-  if (unused.empty()) throw NotReady();
-  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
-    const GstSDPMedia* m = gst_sdp_message_get_media(sdp, i);
-    const char* kind = gst_sdp_media_get_media(m);
-    for (auto it = unused.begin(); it != unused.end(); ++it) {
-      media::SendInput* in = *it;
-      if (g_strcmp0(kind, media::kind_name(in->kind())) != 0) continue;
-      media::Codec codec = *in->codec();
-      CapsPtr caps = media::offered_caps(m, codec);
-      if (!caps) {
-        ours.push_back(media::codec_info(codec).name);
-        continue;
-      }
-      GstPad* pad = viewer.peer->add_send_track(caps.get());
-      Viewer::Track t{in, std::make_unique<media::Normalizer>(
-                              GST_BIN(self), caps.get(), viewer.peer->name() + "-" + in->name())};
-      if (gst_pad_link(t.normalizer->src_pad(), pad) != GST_PAD_LINK_OK)
-        throw std::runtime_error("cannot link " + in->name() + " into the connection");
-      t.branch = in->fanout()->attach(t.normalizer->sink_pad());
-      viewer.tracks.push_back(std::move(t));
-      unused.erase(it);
-      break;
-    }
-  }
-  if (viewer.tracks.empty()) {
-    std::string have;
-    for (auto& n : ours) have += (have.empty() ? "" : ", ") + n;
-    throw std::runtime_error("no common codec: we send " + (have.empty() ? "nothing the offer asks for" : have));
-  }
+    if (in->fanout()) ready.push_back(in.get());
+  if (ready.empty()) throw NotReady();
+  return ready;
 }
 
 void RtcWhepSinkPrivate::on_trickle(const std::string& id,
@@ -305,8 +265,7 @@ void RtcWhepSinkPrivate::remove_viewer(const std::string& id, const std::string&
   g_signal_emit(self, signals[SIGNAL_VIEWER_REMOVED], 0, id.c_str(), v->peer->webrtcbin());
   v->connect_deadline.reset();
   v->peer.reset();
-  for (auto& t : v->tracks) t.input->fanout()->detach(t.branch);
-  v->tracks.clear();
+  v->tracks.reset();
 }
 
 void RtcWhepSinkPrivate::on_input_eos() {
@@ -331,7 +290,7 @@ GstStructure* RtcWhepSinkPrivate::stats() {
     for (auto& [id, v] : viewers) {
       GstStructure* s = gst_structure_new(
           "viewer", "id", G_TYPE_STRING, id.c_str(), "connected", G_TYPE_BOOLEAN,
-          v->peer->is_connected(), "tracks", G_TYPE_UINT, guint(v->tracks.size()), "age-ms",
+          v->peer->is_connected(), "tracks", G_TYPE_UINT, guint(v->tracks->size()), "age-ms",
           G_TYPE_UINT64, guint64(g_get_monotonic_time() - v->created_us) / 1000, nullptr);
       add_rtp_totals(s, v->peer->stats().get());
       GValue value = G_VALUE_INIT;

@@ -12,6 +12,7 @@
 #include "gst/media/codec.h"
 #include "gst/media/send_input.h"
 #include "gst/peer/peer.h"
+#include "gst/peer/sent_tracks.h"
 #include "signaling/resource_client.h"
 #include "signaling/sdp.h"
 
@@ -36,8 +37,8 @@ enum {
 // One attempt to publish: a connection and its WHIP resource.
 struct Session {
   std::unique_ptr<sig::ResourceClient> client;
+  std::unique_ptr<peer::SentTracks> tracks;  // destroyed after the peer
   std::unique_ptr<peer::Peer> peer;
-  std::vector<std::pair<media::SendInput*, int>> branches;  // fan-out branch per input
   std::vector<std::string> mids;                 // of our offer, by m-line
   Timer deadline;
   gint64 started_us = g_get_monotonic_time();
@@ -154,10 +155,8 @@ void RtcWhipSinkPrivate::start_session() {
     retry.connected();
     GST_INFO_OBJECT(self, "publishing: connected %.0f ms after start",
                     (g_get_monotonic_time() - raw->started_us) / 1000.0);
-    // The viewer's decoder needs a keyframe now, not at the next GOP.
-    std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs)
-      if (in->kind() == media::Kind::kVideo) in->fanout()->request_keyframe(0);
+    // The server's decoder needs a keyframe now, not at the next GOP.
+    raw->tracks->request_keyframes();
   };
   events.failed = [this, raw](const std::string& why) {
     worker->post([this, raw, why] {
@@ -166,12 +165,12 @@ void RtcWhipSinkPrivate::start_session() {
   };
   s->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-session",
                                          ice_settings, timeout_ms * GST_MSECOND, events);
+  s->tracks = std::make_unique<peer::SentTracks>(GST_BIN(self), *s->peer);
   {
     std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs) {
-      GstPad* pad = s->peer->add_send_track(in->offer_caps().get());
-      s->branches.emplace_back(in.get(), in->fanout()->attach(pad));
-    }
+    std::vector<media::SendInput*> all;
+    for (auto& in : inputs) all.push_back(in.get());
+    s->tracks->offer(all, false);
   }
   current_webrtc = s->peer->webrtcbin();
   s->deadline = worker->timeout(deadline_ms, [this, raw] {
@@ -236,7 +235,7 @@ void RtcWhipSinkPrivate::end_session(std::function<void()> done) {
   // Stop the connection first: its NULL state unblocks any branch thread
   // waiting inside webrtcbin, so the fan-out detach cannot hang.
   s->peer.reset();
-  for (auto& [in, branch] : s->branches) in->fanout()->detach(branch);
+  s->tracks.reset();
   // The client lives on until its DELETE was answered.
   closing.close(std::move(s->client), std::move(done));
 }
