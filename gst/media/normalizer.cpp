@@ -52,8 +52,13 @@ static GstFlowReturn normalizer_chain(GstPad*, GstObject* parent, GstBuffer* buf
     return GST_FLOW_OK;
   }
   GstFlowReturn ret = gst_pad_push(self->src, buffer);
-  if (ret == GST_FLOW_FLUSHING || ret >= GST_FLOW_OK) return ret;
-  if (!self->warned.exchange(true))
+  if (ret >= GST_FLOW_OK) return ret;
+  // FLUSHING too stays here: it is the connection going to NULL while its
+  // branch still holds data. Passed up, it would pause the branch queue, whose
+  // sink then answers the shared tee FLUSHING, and the tee stops the stream
+  // for every connection (seen with 50 viewers when one left). Upstream
+  // flushes are handled by that queue itself.
+  if (ret != GST_FLOW_FLUSHING && !self->warned.exchange(true))
     GST_WARNING_OBJECT(self, "connection refused data (%s); dropping its packets",
                        gst_flow_get_name(ret));
   return GST_FLOW_OK;

@@ -49,7 +49,7 @@ struct ServerStats {
 
 struct ViewerStats {
   guint viewers = 0, receiving = 0, connected = 0, failed = 0;
-  guint64 received = 0, cpu_us = 0;
+  guint64 received = 0, unrecovered = 0, cpu_us = 0;
   gint64 lost = 0;
 };
 
@@ -60,12 +60,16 @@ struct Row {
   double base_cpu = 0, server_cpu = 0;  // fraction of one core
   double pkt_rate = 0, us_per_pkt = 0, us_marginal = 0;
   double threads = 0, rss_kb = 0, fds = 0;  // per viewer
-  guint64 sent = 0, received = 0;
+  guint64 sent = 0, received = 0, unrecovered = 0;
   gint64 lost = 0;
   double viewers_cpu = 0, other_cpu = 0;
   std::vector<double> first_frame_ms, start_first_ms;
   std::vector<std::pair<std::string, double>> by_thread;  // µs per packet
 };
+
+double loss_percent(const Row& r) {
+  return 100.0 * double(r.unrecovered) / double(std::max<guint64>(1, r.received + r.unrecovered));
+}
 
 std::optional<ServerStats> server_stats(Child& server) {
   auto lines = server.block("stats", 10000);
@@ -99,6 +103,7 @@ std::optional<ViewerStats> viewer_stats(Child& viewers) {
   s.received = field_u64(f, "received");
   s.lost = std::strtoll(f["lost"].c_str(), nullptr, 10);
   s.cpu_us = field_u64(f, "cpu-us");
+  s.unrecovered = field_u64(f, "unrecovered");
   return s;
 }
 
@@ -222,6 +227,7 @@ Row run(int n, const Options& o, const std::string& file) {
   r.sent = b->sstats.sent - a->sstats.sent;
   r.received = b->vstats.received - a->vstats.received;
   r.lost = b->vstats.lost - a->vstats.lost;
+  r.unrecovered = b->vstats.unrecovered - a->vstats.unrecovered;
   if (r.sent == 0) return fail("the server sent no packets in the window");
   r.server_cpu = server_s / window;
   r.viewers_cpu = viewers_s / window;
@@ -240,9 +246,13 @@ Row run(int n, const Options& o, const std::string& file) {
     return fail("viewers failed during the window (viewers " + std::to_string(b->vstats.failed) +
                 ", server " + std::to_string(b->sstats.failed) + ")");
 
-  // 4. Sampled joins while the N viewers keep playing.
+  // 4. Sampled joins while the N viewers keep playing, each at a random
+  // moment of the GOP (pre-encoded input cannot make a keyframe on request,
+  // so the wait for the next one is part of every join).
   int failed_joins = 0;
+  GRand* rand = g_rand_new_with_seed(guint32(n));
   for (int j = 0; j < o.joins; j++) {
+    sleep_s(g_rand_double_range(rand, 0, double(o.gop) / 30.0));
     if (!viewers.send("sample-join")) return fail("the viewers' process stopped");
     auto line = viewers.expect("sample ", 30000);
     if (!line) return fail("the viewers' process stopped during a join");
@@ -260,8 +270,16 @@ Row run(int n, const Options& o, const std::string& file) {
     }
     viewers.send("sample-leave");
     viewers.expect("left", 30000);
-    sleep_s(0.3);
   }
+  g_rand_free(rand);
+  // The N viewers must have kept receiving through the joins and leaves.
+  auto before = viewer_stats(viewers);
+  sleep_s(1);
+  auto after = viewer_stats(viewers);
+  if (!before || !after) return fail("lost contact with the viewers");
+  if (after->received - before->received < guint64(n) * 10)
+    return fail("the viewers stopped receiving after the sampled joins (" +
+                std::to_string(after->received - before->received) + " packets in 1 s)");
   int vcode = viewers.finish(60000);
   int scode = server.finish(20000);
   if (failed_joins) return fail(std::to_string(failed_joins) + " sampled join(s) failed");
@@ -276,17 +294,16 @@ Row run(int n, const Options& o, const std::string& file) {
   std::printf(
       "N=%d: joined in %.1f s; window %.1f s: server %.1f%% CPU (%.1f%% with 0 viewers), %.0f "
       "RTP pkt/s sent → %.1f µs/pkt (%.1f µs marginal)\n"
-      "      per viewer: %.1f threads, %.0f kB RSS, %.1f fds; loss %.2f%% (%" G_GINT64_FORMAT
-      " lost, %" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT
+      "      per viewer: %.1f threads, %.0f kB RSS, %.1f fds; unrecovered loss %.3f%% "
+      "(%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " packets; packets-lost %" G_GINT64_FORMAT
+      "; server says %" G_GUINT64_FORMAT
       " sent)\n"
       "      viewers' process %.1f%% CPU, other processes %.1f%%; POST → first frame p50 %.0f "
       "ms, p95 %.0f ms (viewer start → first frame p50 %.0f ms)\n"
       "      server threads (µs/pkt):",
       n, r.join_s, window, 100 * r.server_cpu, 100 * r.base_cpu, r.pkt_rate, r.us_per_pkt,
-      r.us_marginal, r.threads, r.rss_kb, r.fds,
-      100.0 * double(std::max<gint64>(r.lost, 0)) /
-          double(r.received + std::max<gint64>(r.lost, 0)),
-      r.lost, r.received, r.sent, 100 * r.viewers_cpu, 100 * r.other_cpu,
+      r.us_marginal, r.threads, r.rss_kb, r.fds, loss_percent(r), r.unrecovered,
+      r.received + r.unrecovered, r.lost, r.sent, 100 * r.viewers_cpu, 100 * r.other_cpu,
       percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
       percentile(r.start_first_ms, 0.5));
   for (size_t i = 0; i < r.by_thread.size() && int(i) < o.top_threads; i++)
@@ -381,13 +398,12 @@ int fanout(int argc, char** argv) {
       std::printf("| %d | failed: %s |||||||||||\n", r.n, r.failure.c_str());
       continue;
     }
-    gint64 lost = std::max<gint64>(r.lost, 0);
     std::printf(
-        "| %d | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.1f | %.0f / %.0f ms | %.2f%% | "
+        "| %d | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.1f | %.0f / %.0f ms | %.3f%% | "
         "%.0f%% | %.0f%% |\n",
         r.n, r.us_per_pkt, r.us_marginal, 100 * r.server_cpu, r.pkt_rate, r.threads, r.rss_kb,
         r.fds, percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
-        100.0 * double(lost) / double(r.received + lost), 100 * r.viewers_cpu, 100 * r.other_cpu);
+        loss_percent(r), 100 * r.viewers_cpu, 100 * r.other_cpu);
   }
   return ok ? 0 : 1;
 }

@@ -5,7 +5,10 @@
 // depayloading, no decoding); one sampled viewer at a time decodes
 // (output=raw) to time its first frame. Line protocol on stdin/stdout:
 //   ← "add <k>"       → "added total=<n>"
-//   ← "stats"         → "stats viewers=… receiving=… connected=… received=… lost=… failed=…"
+//   ← "stats"         → "stats viewers=… receiving=… connected=… received=… lost=…
+//                       unrecovered=… failed=… cpu-us=…" (lost: the connections'
+//                       packets-lost; unrecovered: packet-lost events out of the
+//                       jitterbuffers, i.e. after NACK/RTX)
 //   ← "sample-join"   → "sample ok id=<resource id> start-us=… first-us=…" (CLOCK_MONOTONIC)
 //                       or "sample failed why=…"
 //   ← "sample-leave"  → "left"
@@ -33,6 +36,7 @@ struct Viewer {
   GstElement* src = nullptr;
   bool decode = false;
   std::atomic<guint64> packets{0};
+  std::atomic<guint64> lost{0};  // packets the jitterbuffer gave up on
   std::atomic<gint64> first_us{0};
   std::atomic<bool> failed{false};
   std::string error;  // main loop thread only
@@ -40,6 +44,13 @@ struct Viewer {
 
 GstPadProbeReturn count_packets(GstPad*, GstPadProbeInfo* info, gpointer data) {
   auto* v = static_cast<Viewer*>(data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    // Loss after NACK/RTX had its chance: rtpjitterbuffer's packet-lost events.
+    const GstStructure* s = gst_event_get_structure(GST_PAD_PROBE_INFO_EVENT(info));
+    if (s && gst_structure_has_name(s, "GstRTPPacketLost"))
+      v->lost.fetch_add(1, std::memory_order_relaxed);
+    return GST_PAD_PROBE_OK;
+  }
   guint n = 1;
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     n = gst_buffer_list_length(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
@@ -56,7 +67,8 @@ void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   gst_bin_add(GST_BIN(v->pipeline), sink);
   GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
   gst_pad_add_probe(sinkpad,
-                    GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                    GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                    GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
                     count_packets, v, nullptr);
   gst_element_sync_state_with_parent(sink);
   if (gst_pad_link(pad, sinkpad) != GST_PAD_LINK_OK) {
@@ -154,7 +166,7 @@ int fanout_viewers(int argc, char** argv) {
         reply("added total=%zu", viewers.size());
       } else if (line == "stats") {
         guint receiving = 0, connected = 0, failed = 0;
-        guint64 received = 0;
+        guint64 received = 0, lost_events = 0;
         gint64 lost_total = 0;
         for (auto& v : viewers) {
           gint64 lost = 0;
@@ -162,14 +174,17 @@ int fanout_viewers(int argc, char** argv) {
           read_stats(*v, &lost, &c, nullptr);
           guint64 p = v->packets.load(std::memory_order_relaxed);
           received += p;
+          lost_events += v->lost.load(std::memory_order_relaxed);
           lost_total += lost;
           receiving += p > 0 ? 1 : 0;
           connected += c ? 1 : 0;
           failed += v->failed ? 1 : 0;
         }
         reply("stats viewers=%zu receiving=%u connected=%u received=%" G_GUINT64_FORMAT
-              " lost=%" G_GINT64_FORMAT " failed=%u cpu-us=%" G_GUINT64_FORMAT,
-              viewers.size(), receiving, connected, received, lost_total, failed, own_cpu_us());
+              " lost=%" G_GINT64_FORMAT " unrecovered=%" G_GUINT64_FORMAT
+              " failed=%u cpu-us=%" G_GUINT64_FORMAT,
+              viewers.size(), receiving, connected, received, lost_total, lost_events, failed,
+              own_cpu_us());
       } else if (line == "sample-join") {
         if (sampled) stop_viewer(std::move(sampled));
         gint64 start = g_get_monotonic_time();
