@@ -7,20 +7,28 @@
 //   node run.mjs --mode player --url http://127.0.0.1:PORT/ [--duration SECONDS]
 //     opens a page served by the element under test (rtcwhepsink's player,
 //     which keeps its RTCPeerConnection in window.pc) and reports what it decodes
+//   node run.mjs --mode room --url http://127.0.0.1:PORT/room/NAME?peer=ID [--duration SECONDS]
+//     opens rtcmesh-server's room page (camera and microphone into a mesh room)
+//     and reports what it decodes from each other participant
+//     (window.rtcmeshRoom.stats()); on the way out it calls leave()
 //
 // Output: one JSON object per line on stdout, {"event": ...}:
 //   server     {url}                  the page's own HTTP server (127.0.0.1, ephemeral port)
 //   chromium   {pid}                  the browser process we started
 //   published  {resource}             WHIP POST answered 201; resource = Location
+//   joined     {peer}                 room: the page joined; peer = its id in the room
 //   stats      {video, audio, ...}    whip: outbound-rtp packetsSent/framesEncoded, every 500 ms;
-//                                     player: inbound-rtp framesDecoded / totalSamplesReceived
-//   stopped    {deleteStatus}         DELETE of the resource on the way out
+//                                     player: inbound-rtp framesDecoded / totalSamplesReceived;
+//                                     room: {status, self, peers: [ids], stats: {<peer>:
+//                                     {videoFramesDecoded, audioSamples, connectionState}}}
+//   stopped    {deleteStatus}         DELETE of the resource on the way out (room: {left})
 //   error      {message}
 //   done       {ok}
 // Page console lines and diagnostics go to stderr. Stops after --duration
 // seconds, or on SIGTERM/SIGINT, or when stdin says "stop"; always DELETEs the
 // resource, kills Chromium by its PID and removes its temporary profile.
-// Exit status: 0 when the page published and packets were sent, 1 otherwise.
+// Exit status: 0 when the page published and packets were sent (player: it
+// decoded video and audio; room: it joined without error), 1 otherwise.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -40,7 +48,9 @@ function parseArgs(argv) {
   }
   opts.duration = Number(opts.duration);
   if (!opts.endpoint && opts.mode === 'whip') throw new Error('--endpoint is required for --mode whip');
-  if (!opts.url && opts.mode === 'player') throw new Error('--url is required for --mode player');
+  if (!opts.url && (opts.mode === 'player' || opts.mode === 'room')) {
+    throw new Error(`--url is required for --mode ${opts.mode}`);
+  }
   return opts;
 }
 
@@ -159,6 +169,35 @@ async function runPlayer(page, opts, stopped, setWake) {
   return !!last && last.video > 0 && last.audio > 0;
 }
 
+// Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
+async function runRoom(page, opts, stopped, setWake) {
+  await page.goto(opts.url);
+  const started = Date.now();
+  const deadline = started + opts.duration * 1000;
+  let joined = false;
+  while (!stopped() && Date.now() < deadline) {
+    const st = await page.evaluate(async () => {
+      const room = window.rtcmeshRoom;
+      if (!room) return null;
+      return { status: room.state.status, self: room.state.self, error: room.state.error,
+        peers: room.peers(), stats: await room.stats() };
+    });
+    if (st) {
+      if (st.status === 'error') throw new Error(st.error);
+      if (st.status === 'joined' && !joined) {
+        joined = true;
+        emit('joined', { peer: st.self });
+      }
+      if (joined) {
+        emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self,
+          peers: st.peers, stats: st.stats });
+      }
+    }
+    await new Promise((r) => { setWake(r); setTimeout(r, 500); });
+  }
+  return joined;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   let stopRequested = false;
@@ -214,6 +253,8 @@ async function main() {
 
     if (opts.mode === 'player') {
       ok = await runPlayer(page, opts, () => stopRequested, (w) => { wake = w; });
+    } else if (opts.mode === 'room') {
+      ok = await runRoom(page, opts, () => stopRequested, (w) => { wake = w; });
     } else {
       const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
       if (opts.token) query.set('token', opts.token);
@@ -246,6 +287,16 @@ async function main() {
       // Leaving the page fires its pagehide DELETE.
       await Promise.race([page.goto('about:blank').catch(() => {}), sleep(3000)]);
       emit('stopped', {});
+    } else if (page && opts.mode === 'room') {
+      // leave() tells the room at once (the others get peer-left "left").
+      try {
+        const res = await Promise.race([
+          page.evaluate(() => (window.rtcmeshRoom ? window.rtcmeshRoom.leave() : { left: false })),
+          sleep(5000).then(() => ({ left: 'timeout' }))]);
+        emit('stopped', res);
+      } catch (e) {
+        emit('error', { message: `leave failed: ${e.message}` });
+      }
     } else if (page) {
       try {
         const res = await Promise.race([page.evaluate(() => window.rtcmeshTest.stop()), sleep(5000).then(() => ({ deleteStatus: 'timeout' }))]);

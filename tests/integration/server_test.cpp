@@ -1,0 +1,570 @@
+// rtcmesh-server as people run it: the built binary as a subprocess on port 0
+// (its first stdout line says where), JSON-RPC clients over real WebSockets,
+// and two headless Chromium pages (run.mjs --mode room) in one mesh room.
+#include <gio/gio.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "signaling/json.h"
+#include "signaling/jsonrpc.h"
+#include "signaling/ws_client.h"
+#include "tests/signaling/loop.h"
+#include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
+#include "tests/unit/sdp_samples.h"
+
+namespace rtcmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using sig::Json;
+using sig::WsClient;
+using test::Subprocess;
+namespace fs = std::filesystem;
+namespace rpc = sig::rpc;
+using Status = WsClient::Reply::Status;
+
+constexpr const char* kPrefix = "rtcmesh-server listening on ";
+
+// The server binary, listening on 127.0.0.1:0.
+struct Server {
+  static std::unique_ptr<Server> start(std::vector<std::string> args,
+                                       std::vector<std::pair<std::string, std::string>> env = {}) {
+    std::vector<std::string> argv = {RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Subprocess::Options o;
+    o.echo_prefix = "[server]";
+    o.env = std::move(env);
+    std::string error;
+    auto s = std::make_unique<Server>();
+    s->proc = Subprocess::spawn(argv, o, &error);
+    if (!s->proc) {
+      ADD_FAILURE() << "spawn " << RTCMESH_SERVER << ": " << error;
+      return nullptr;
+    }
+    auto line = s->proc->read_line(15s);
+    if (!line || line->rfind(kPrefix, 0) != 0) {
+      ADD_FAILURE() << "no '" << kPrefix << "' line; got '" << line.value_or("<nothing>") << "'";
+      return nullptr;
+    }
+    s->base = line->substr(std::string(kPrefix).size());
+    s->port = static_cast<unsigned>(std::stoul(s->base.substr(s->base.rfind(':') + 1)));
+    return s;
+  }
+  std::string ws_url() const {
+    return (base.rfind("https", 0) == 0 ? "wss" : "ws") + base.substr(base.find(':')) + "/rtc";
+  }
+  bool stderr_has(const std::string& text) const {
+    for (const auto& l : proc->stderr_lines())
+      if (l.find(text) != std::string::npos) return true;
+    return false;
+  }
+
+  std::unique_ptr<Subprocess> proc;
+  std::string base;  // "http://127.0.0.1:PORT"
+  unsigned port = 0;
+};
+
+// A JSON-RPC participant (WsClient) that records what the server sends.
+struct Client {
+  Client(GMainContext* ctx, WsClient::Options o) : ws(ctx, o) {
+    ws.set_notification_handler([this](const std::string& method, const Json& params) {
+      notes.push_back({method, params});
+    });
+    ws.set_error_handler([this](const rpc::Error& e) { errors.push_back(e); });
+    ws.set_closed_handler([this](int code, const std::string&) { closed = code; });
+  }
+  std::vector<Json> got(const std::string& method) const {
+    std::vector<Json> out;
+    for (const auto& [m, p] : notes)
+      if (m == method) out.push_back(p);
+    return out;
+  }
+  WsClient ws;
+  std::vector<std::pair<std::string, Json>> notes;
+  std::vector<rpc::Error> errors;
+  std::optional<int> closed;
+};
+
+class ServerTest : public test::LoopTest {
+ protected:
+  void TearDown() override {
+    clients.clear();
+    LoopTest::TearDown();
+  }
+
+  Client& connect(const std::string& url, WsClient::Options o = {}) {
+    o.ping_interval_s = 1;
+    o.peer_timeout_s = 5;
+    o.call_timeout_s = 5;
+    clients.push_back(std::make_unique<Client>(ctx, o));
+    Client& c = *clients.back();
+    std::optional<std::pair<bool, std::string>> done;
+    c.ws.connect(url, [&](bool ok, const std::string& err) { done = {ok, err}; });
+    EXPECT_TRUE(run_until([&] { return done.has_value(); }, 10000));
+    EXPECT_TRUE(done && done->first) << url << ": " << (done ? done->second : "timeout");
+    return c;
+  }
+  WsClient::Reply call(Client& c, const std::string& method, Json params = Json::object()) {
+    std::optional<WsClient::Reply> got;
+    c.ws.call(method, std::move(params), [&](WsClient::Reply r) { got = std::move(r); });
+    EXPECT_TRUE(run_until([&] { return got.has_value(); }, 10000)) << method;
+    return got.value_or(WsClient::Reply{});
+  }
+  int code(Client& c, const std::string& method, Json params = Json::object()) {
+    WsClient::Reply r = call(c, method, std::move(params));
+    return r.status == Status::kError ? r.error.code : r.ok() ? 0 : 1;
+  }
+
+  std::vector<std::unique_ptr<Client>> clients;
+};
+
+// A WebSocket client on a plain socket: upgrades, sends one masked text
+// frame, and never reads again, so it never answers the server's pings.
+class MuteClient {
+ public:
+  MuteClient(unsigned port, const std::string& first_frame) {
+    GSocketClient* sc = g_socket_client_new();
+    GError* err = nullptr;
+    conn_ =
+        g_socket_client_connect_to_host(sc, "127.0.0.1", static_cast<guint16>(port), nullptr, &err);
+    g_object_unref(sc);
+    if (!conn_) {
+      ADD_FAILURE() << "connect: " << err->message;
+      g_clear_error(&err);
+      return;
+    }
+    std::string bytes =
+        "GET /rtc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    bytes += static_cast<char>(0x81);  // FIN + text
+    size_t n = first_frame.size();
+    EXPECT_LT(n, 65536u);
+    if (n < 126) {
+      bytes += static_cast<char>(0x80 | n);
+    } else {
+      bytes += static_cast<char>(0x80 | 126);
+      bytes += static_cast<char>(n >> 8);
+      bytes += static_cast<char>(n & 0xff);
+    }
+    const char mask[4] = {0x21, 0x43, 0x65, 0x07};
+    bytes.append(mask, 4);
+    for (size_t i = 0; i < n; ++i) bytes += static_cast<char>(first_frame[i] ^ mask[i % 4]);
+    GOutputStream* out = g_io_stream_get_output_stream(G_IO_STREAM(conn_));
+    EXPECT_TRUE(
+        g_output_stream_write_all(out, bytes.data(), bytes.size(), nullptr, nullptr, nullptr));
+  }
+  ~MuteClient() {
+    if (conn_) g_object_unref(conn_);
+  }
+
+ private:
+  GSocketConnection* conn_ = nullptr;
+};
+
+// --- the command line --------------------------------------------------------
+
+struct BadArgs {
+  std::vector<std::string> args;
+  const char* says;
+};
+
+TEST(ServerCli, RefusesWhatItCannotDoWithAClearMessage) {
+  std::vector<BadArgs> cases = {
+      {{"--mode", "sfu"}, "--mode sfu is not implemented yet"},
+      {{"--mode", "mcu"}, "--mode mcu is not implemented yet"},
+      {{"--mode", "star"}, "--mode takes mesh, sfu or mcu"},
+      {{"--port", "70000"}, "--port takes 0 to 65535"},
+      {{"--tls-certificate", "/nonexistent.pem"}, "--tls-certificate and --tls-key go together"},
+      {{"--token", "a", "--token-file", "/nonexistent"}, "exclude each other"},
+      {{"--token-file", "/nonexistent/token"}, "cannot read /nonexistent/token"},
+      {{"--peer-timeout", "500"}, "must be longer than 1 s"},
+      {{"--max-peers-per-room", "many"}, "--max-peers-per-room takes a whole number"},
+      {{"--stun-server", "http://x"}, "--stun-server"},
+      {{"--address", "example.invalid"}, "--address takes an IP address"},
+      {{"extra"}, "unexpected argument 'extra'"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {RTCMESH_SERVER};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    std::string error;
+    auto p = Subprocess::spawn(argv, &error);
+    ASSERT_TRUE(p) << error;
+    auto status = p->wait(10s);
+    ASSERT_TRUE(status.has_value()) << c.args[0] << ": still running";
+    EXPECT_EQ(*status, 2) << c.args[0];
+    auto said = [&] {
+      for (const auto& l : p->stderr_lines())
+        if (l.find(c.says) != std::string::npos) return true;
+      return false;
+    };
+    EXPECT_TRUE(test::wait_until(said, 2s))
+        << c.args[0] << " " << (c.args.size() > 1 ? c.args[1] : "") << ": stderr lacks '" << c.says
+        << "': " << (p->stderr_lines().empty() ? "" : p->stderr_lines()[0]);
+    EXPECT_TRUE(p->stdout_lines().empty()) << "it must not claim to listen";
+  }
+}
+
+// --- page, shutdown, static linking --------------------------------------------
+
+TEST_F(ServerTest, ServesThePageAndStopsCleanlyOnSigterm) {
+  // The plugin's build dir on GST_PLUGIN_PATH (as the README's export does),
+  // a fresh registry, and the test environment's GST_REGISTRY_FORK=no: the
+  // server must still never map libgstrtcmesh.so (it registers statically).
+  char* reg_dir = g_dir_make_tmp("rtcmesh-server-registry-XXXXXX", nullptr);
+  ASSERT_TRUE(reg_dir);
+  std::string registry = std::string(reg_dir) + "/registry.bin";
+  g_free(reg_dir);
+  auto server =
+      Server::start({}, {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR}, {"GST_REGISTRY", registry}});
+  ASSERT_TRUE(server);
+  fs::remove_all(fs::path(registry).parent_path());
+
+  for (const char* path : {"/", "/room/demo", "/room/demo/", "/?room=demo&peer=a"}) {
+    test::HttpReply r = test::http_request("GET", server->base + path, nullptr, "");
+    EXPECT_EQ(r.status, 200u) << path;
+    EXPECT_EQ(r.header("Content-Type").rfind("text/html", 0), 0u) << path;
+    EXPECT_NE(r.body.find("window.rtcmeshRoom"), std::string::npos) << path;
+    EXPECT_NE(r.body.find("'/rtc'"), std::string::npos) << path;
+    EXPECT_EQ(r.header("Referrer-Policy"), "no-referrer");
+  }
+  EXPECT_EQ(test::http_request("GET", server->base + "/room/no%20spaces", nullptr, "").status,
+            404u);
+  EXPECT_EQ(test::http_request("GET", server->base + "/favicon.ico", nullptr, "").status, 404u);
+  test::HttpReply post = test::http_request("POST", server->base + "/", "text/plain", "x");
+  EXPECT_EQ(post.status, 405u);
+  EXPECT_EQ(post.header("Allow"), "GET, HEAD");
+
+  std::ifstream maps("/proc/" + std::to_string(server->proc->pid()) + "/maps");
+  std::stringstream ss;
+  ss << maps.rdbuf();
+  EXPECT_FALSE(ss.str().empty());
+  EXPECT_EQ(ss.str().find("libgstrtcmesh"), std::string::npos) << "the plugin .so was loaded";
+
+  Client& a = connect(server->ws_url());
+  Client& b = connect(server->ws_url());
+  ASSERT_EQ(code(a, "join", Json::object({{"room", "r"}, {"peer", "a"}})), 0);
+  ASSERT_EQ(code(b, "join", Json::object({{"room", "r"}, {"peer", "b"}})), 0);
+
+  gint64 t0 = g_get_monotonic_time();
+  server->proc->send_signal(SIGTERM);
+  // Each participant gets a close frame: 1001 going away.
+  ASSERT_TRUE(run_until([&] { return a.closed && b.closed; }, 5000));
+  EXPECT_EQ(*a.closed, 1001);
+  EXPECT_EQ(*b.closed, 1001);
+  std::optional<int> status;
+  ASSERT_TRUE(run_until([&] { return (status = server->proc->wait(0ms)).has_value(); }, 5000));
+  double took = (g_get_monotonic_time() - t0) / 1e6;
+  EXPECT_EQ(*status, 0);
+  EXPECT_LT(took, 3.0);
+  EXPECT_TRUE(
+      test::wait_until([&] { return server->stderr_has("SIGTERM, closing 2 connection"); }, 2s));
+  std::printf("SIGTERM to exit: %.2f s\n", took);
+}
+
+// --- bad input over real WebSockets ---------------------------------------------
+
+TEST_F(ServerTest, BadInputGetsItsErrorAndTheRoomGoesOn) {
+  auto server = Server::start({"--token", "s3cret", "--peer-timeout", "3000"});
+  ASSERT_TRUE(server);
+  Json join_a = Json::object({{"room", "busy"}, {"peer", "alice"}, {"token", "s3cret"}});
+  Json join_b = Json::object({{"room", "busy"}, {"peer", "bob"}, {"token", "s3cret"}});
+  Client& alice = connect(server->ws_url());
+  Client& bob = connect(server->ws_url());
+  ASSERT_EQ(code(alice, "join", join_a), 0);
+  ASSERT_EQ(code(bob, "join", join_b), 0);
+
+  Client& m = connect(server->ws_url());
+  // Not JSON: -32700 with a null id (reaches the error handler, not a call).
+  EXPECT_TRUE(m.ws.send_raw("{\"jsonrpc\":\"2.0\",\"method\":\"join\",\"params\":{"));
+  ASSERT_TRUE(run_until([&] { return m.errors.size() == 1; }));
+  EXPECT_EQ(m.errors[0].code, rpc::kParseError);
+  EXPECT_EQ(code(m, "frobnicate"), rpc::kMethodNotFound);
+  EXPECT_EQ(code(m, "join", Json::object({{"room", 5}, {"token", "s3cret"}})), rpc::kInvalidParams);
+  EXPECT_EQ(code(m, "join", Json::object({{"room", "no spaces"}, {"token", "s3cret"}})),
+            rpc::kInvalidParams);
+  EXPECT_EQ(code(m, "join", Json::object({{"room", "busy"}, {"peer", "eve"}, {"token", "wrong"}})),
+            rpc::kUnauthorized);
+  EXPECT_EQ(code(m, "join", Json::object({{"room", "busy"}, {"peer", "eve"}})), rpc::kUnauthorized);
+  EXPECT_EQ(code(m, "list"), rpc::kUnauthorized);
+  EXPECT_EQ(code(m, "offer", Json::object({{"to", "alice"}, {"sdp", test::webrtcbin_offer()}})),
+            rpc::kNotJoined);
+  // A taken peer id: refused, and alice keeps it.
+  EXPECT_EQ(
+      code(m, "join", Json::object({{"room", "busy"}, {"peer", "alice"}, {"token", "s3cret"}})),
+      rpc::kDuplicatePeer);
+  // Over the 64 KiB message limit (but under libsoup's 4×): -32006, socket stays.
+  WsClient::Reply big =
+      call(m, "offer", Json::object({{"to", "alice"}, {"sdp", std::string(70 * 1024, 'x')}}));
+  EXPECT_EQ(big.status, Status::kError);
+  EXPECT_EQ(big.error.code, rpc::kTooLarge);
+  ASSERT_TRUE(big.error.data.find("limit"));
+  EXPECT_EQ(big.error.data.find("limit")->as_int(), 64 * 1024);
+  EXPECT_TRUE(m.ws.connected());
+  EXPECT_EQ(code(m, "ping"), 0);
+  WsClient::Reply list = call(m, "list", Json::object({{"room", "busy"}, {"token", "s3cret"}}));
+  ASSERT_TRUE(list.ok()) << list.error.message;
+  EXPECT_EQ(list.result.dump(),
+            R"({"rooms":[{"room":"busy","mode":"mesh","count":2,"peers":["alice","bob"]}]})");
+  EXPECT_FALSE(m.closed);
+
+  // The room in use noticed nothing and still relays.
+  ASSERT_EQ(alice.got("peer-joined").size(), 1u);  // bob, before the bad input
+  EXPECT_EQ(alice.got("peer-joined")[0].get_string("peer"), "bob");
+  EXPECT_TRUE(alice.got("peer-left").empty());
+  EXPECT_TRUE(bob.got("peer-left").empty());
+  ASSERT_EQ(
+      code(bob, "offer",
+           Json::object({{"to", "alice"}, {"sdp", test::webrtcbin_offer()}, {"negotiationId", 1}})),
+      0);
+  ASSERT_TRUE(run_until([&] { return alice.got("offer").size() == 1; }));
+  EXPECT_EQ(alice.got("offer")[0].get_string("from"), "bob");
+  EXPECT_TRUE(alice.errors.empty());
+  EXPECT_TRUE(bob.errors.empty());
+  EXPECT_FALSE(alice.closed || bob.closed);
+
+  // The same bad frames from a participant of the room: errors only for it.
+  EXPECT_TRUE(bob.ws.send_raw("not json"));
+  ASSERT_TRUE(run_until([&] { return bob.errors.size() == 1; }));
+  EXPECT_EQ(bob.errors[0].code, rpc::kParseError);
+  EXPECT_EQ(
+      code(bob, "offer", Json::object({{"to", "alice"}, {"sdp", std::string(70 * 1024, 'x')}})),
+      rpc::kTooLarge);
+  EXPECT_EQ(code(bob, "offer", Json::object({{"to", "alice"}, {"sdp", "v=0 garbage"}})),
+            rpc::kInvalidParams);
+  run_for(300);
+  EXPECT_EQ(alice.got("offer").size(), 1u);
+  EXPECT_TRUE(alice.got("peer-left").empty());
+  EXPECT_EQ(
+      code(bob, "candidate",
+           Json::object({{"to", "alice"},
+                         {"candidate", "candidate:1 1 UDP 2122260223 127.0.0.1 5000 typ host"},
+                         {"sdpMid", "0"},
+                         {"negotiationId", 1}})),
+      0);
+  ASSERT_TRUE(run_until([&] { return alice.got("candidate").size() == 1; }));
+}
+
+TEST_F(ServerTest, LimitsTokenFileIceServersAndPeerTimeoutFromTheCommandLine) {
+  std::string token_file =
+      fs::temp_directory_path() / ("rtcmesh-token-" + std::to_string(getpid()));
+  std::ofstream(token_file) << "from-a-file\n";
+  auto server =
+      Server::start({"--token-file", token_file, "--max-peers-per-room", "2", "--max-rooms", "1",
+                     "--peer-timeout", "2000", "--stun-server", "stun:127.0.0.1:3478"});
+  fs::remove(token_file);
+  ASSERT_TRUE(server);
+  auto params = [](const char* room, const char* peer) {
+    return Json::object({{"room", room}, {"peer", peer}, {"token", "from-a-file"}});
+  };
+  Client& a = connect(server->ws_url());
+  EXPECT_EQ(code(a, "join", Json::object({{"room", "r1"}, {"peer", "a"}, {"token", "s3cret"}})),
+            rpc::kUnauthorized);
+  WsClient::Reply ja = call(a, "join", params("r1", "a"));
+  ASSERT_TRUE(ja.ok()) << ja.error.message;
+  EXPECT_EQ(ja.result.find("mode")->dump(), R"("mesh")");
+  EXPECT_EQ(ja.result.find("iceServers")->dump(), R"([{"urls":["stun:127.0.0.1:3478"]}])");
+
+  // The token may also come as Authorization on the upgrade (non-browser clients).
+  WsClient::Options bearer;
+  bearer.headers.add("Authorization", "Bearer from-a-file");
+  Client& b = connect(server->ws_url(), bearer);
+  ASSERT_EQ(code(b, "join", Json::object({{"room", "r1"}, {"peer", "b"}})), 0);
+  Client& c = connect(server->ws_url());
+  EXPECT_EQ(code(c, "join", params("r1", "c")), rpc::kRoomFull);  // 2 per room
+  EXPECT_EQ(code(c, "join", params("r2", "c")), rpc::kRoomFull);  // 1 room
+
+  // --peer-timeout: a participant that stops answering pings is removed.
+  ASSERT_EQ(code(b, "leave"), 0);
+  ASSERT_TRUE(run_until([&] { return a.got("peer-left").size() == 1; }));
+  MuteClient mute(server->port, rpc::request(1, "join", params("r1", "mute")));
+  ASSERT_TRUE(run_until([&] { return a.got("peer-joined").size() == 2; }, 5000));
+  double t0 = now_s();
+  ASSERT_TRUE(run_until([&] { return a.got("peer-left").size() == 2; }, 6000));
+  double took = now_s() - t0;
+  EXPECT_EQ(a.got("peer-left")[1].dump(), R"({"room":"r1","peer":"mute","reason":"timeout"})");
+  EXPECT_GT(took, 1.0);
+  EXPECT_LT(took, 4.5);
+  // a answers pings (its WsClient does) and stays.
+  run_for(2500);
+  EXPECT_FALSE(a.closed);
+  EXPECT_EQ(code(a, "ping"), 0);
+}
+
+TEST_F(ServerTest, ServesWssWithTls) {
+  test::SelfSigned certs;
+  ASSERT_TRUE(certs.ok);
+  auto server = Server::start({"--tls-certificate", certs.cert, "--tls-key", certs.key});
+  ASSERT_TRUE(server);
+  EXPECT_EQ(server->base.rfind("https://127.0.0.1:", 0), 0u) << server->base;
+  WsClient::Options o;
+  o.tls_ca_file = certs.cert;
+  Client& a = connect(server->ws_url(), o);
+  EXPECT_EQ(code(a, "join", Json::object({{"room", "secure"}})), 0);
+  WsClient::Options insecure;  // the system CAs do not know our certificate
+  clients.push_back(std::make_unique<Client>(ctx, insecure));
+  std::optional<bool> ok;
+  clients.back()->ws.connect(server->ws_url(), [&](bool good, const std::string&) { ok = good; });
+  ASSERT_TRUE(run_until([&] { return ok.has_value(); }, 10000));
+  EXPECT_FALSE(*ok);
+}
+
+// --- two browsers in one room ----------------------------------------------------
+
+// One run.mjs --mode room process and the last thing it reported.
+struct Browser {
+  std::string name;
+  std::unique_ptr<Subprocess> proc;
+  std::optional<std::string> joined_as;
+  Json stats;              // the last "stats" event
+  std::string last_error;  // an "error" event
+  bool done = false;
+
+  void poll() {
+    while (auto line = proc->read_line(0ms)) {
+      auto j = Json::parse(*line);
+      if (!j || !j->is_object()) continue;
+      auto event = j->get_string("event").value_or("");
+      if (event == "joined") joined_as = j->get_string("peer");
+      if (event == "stats") stats = *j;
+      if (event == "error") last_error = j->get_string("message").value_or("?");
+      if (event == "done") done = true;
+    }
+  }
+  std::vector<std::string> peers() const {
+    std::vector<std::string> out;
+    if (const Json* p = stats.find("peers"); p && p->is_array())
+      for (const Json& id : p->as_array()) out.push_back(id.is_string() ? id.as_string() : "?");
+    return out;
+  }
+  int64_t stat(const std::string& peer, const char* field) const {
+    const Json* s = stats.find("stats");
+    const Json* p = s ? s->find(peer) : nullptr;
+    const Json* v = p ? p->find(field) : nullptr;
+    return v && v->is_number() ? static_cast<int64_t>(v->as_double()) : -1;
+  }
+  std::string describe() const { return name + ": " + stats.dump() + " " + last_error; }
+};
+
+TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium is missing";
+  fs::path dir = RTCMESH_BROWSER_DIR;
+  if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
+    GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
+  auto server = Server::start({"--peer-timeout", "3000"});
+  ASSERT_TRUE(server);
+
+  auto open = [&](const std::string& name) {
+    auto b = std::make_unique<Browser>();
+    b->name = name;
+    Subprocess::Options o;
+    o.echo_prefix = "[" + name + "]";
+    std::string error;
+    b->proc = Subprocess::spawn({"node", (dir / "run.mjs").string(), "--mode", "room", "--url",
+                                 server->base + "/room/meet?peer=" + name, "--duration", "150"},
+                                o, &error);
+    EXPECT_TRUE(b->proc) << error;
+    return b;
+  };
+  gint64 t0 = g_get_monotonic_time();
+  auto alice = open("alice");
+  ASSERT_TRUE(alice->proc);
+  ASSERT_TRUE(run_until(
+      [&] {
+        alice->poll();
+        return alice->joined_as.has_value() || alice->done;
+      },
+      40000))
+      << alice->describe();
+  ASSERT_EQ(alice->joined_as, "alice") << alice->describe();
+  auto bob = open("bob");  // the later joiner: it offers to alice
+  ASSERT_TRUE(bob->proc);
+  auto both = [&](long frames) {
+    alice->poll();
+    bob->poll();
+    return alice->stat("bob", "videoFramesDecoded") > frames &&
+           bob->stat("alice", "videoFramesDecoded") > frames &&
+           alice->stat("bob", "audioSamples") > 0 && bob->stat("alice", "audioSamples") > 0;
+  };
+  ASSERT_TRUE(run_until([&] { return both(30) || alice->done || bob->done; }, 60000) && both(30))
+      << alice->describe() << "\n"
+      << bob->describe();
+  std::printf("both pages decode each other %.1f s after the first page started\n",
+              (g_get_monotonic_time() - t0) / 1e6);
+  EXPECT_EQ(alice->peers(), std::vector<std::string>{"bob"});
+  EXPECT_EQ(bob->peers(), std::vector<std::string>{"alice"});
+  EXPECT_EQ(alice->stats.find("stats")->find("bob")->get_string("connectionState"), "connected");
+
+  // Bad input aimed at the room in use disturbs neither page.
+  Client& m = connect(server->ws_url());
+  EXPECT_EQ(code(m, "join", Json::object({{"room", "meet"}, {"peer", "alice"}})),
+            rpc::kDuplicatePeer);
+  EXPECT_EQ(code(m, "offer", Json::object({{"to", "alice"}, {"sdp", test::webrtcbin_offer()}})),
+            rpc::kNotJoined);
+  EXPECT_EQ(code(m, "offer", Json::object({{"to", "bob"}, {"sdp", std::string(70 * 1024, 'x')}})),
+            rpc::kTooLarge);
+  EXPECT_TRUE(m.ws.send_raw("]["));
+  ASSERT_TRUE(run_until([&] { return m.errors.size() == 1; }));
+  EXPECT_EQ(m.errors[0].code, rpc::kParseError);
+  long a_frames = alice->stat("bob", "videoFramesDecoded");
+  long b_frames = bob->stat("alice", "videoFramesDecoded");
+  EXPECT_TRUE(run_until(
+      [&] {
+        alice->poll();
+        bob->poll();
+        return alice->stat("bob", "videoFramesDecoded") > a_frames + 30 &&
+               bob->stat("alice", "videoFramesDecoded") > b_frames + 30;
+      },
+      20000))
+      << alice->describe() << "\n"
+      << bob->describe();
+  EXPECT_EQ(alice->peers(), std::vector<std::string>{"bob"});
+  EXPECT_EQ(bob->peers(), std::vector<std::string>{"alice"});
+
+  // Bob leaves (SIGTERM to its driver: the page calls leave()); alice's page
+  // gets peer-left and drops bob's tile and connection.
+  bob->proc->send_signal(SIGTERM);
+  gint64 t_leave = g_get_monotonic_time();
+  ASSERT_TRUE(run_until(
+      [&] {
+        alice->poll();
+        return alice->peers().empty();
+      },
+      15000))
+      << alice->describe();
+  std::printf("alice's page lost bob %.2f s after SIGTERM to bob's driver\n",
+              (g_get_monotonic_time() - t_leave) / 1e6);
+  std::optional<int> bob_status;
+  ASSERT_TRUE(run_until(
+      [&] {
+        bob->poll();
+        return (bob_status = bob->proc->wait(0ms)).has_value();
+      },
+      20000));
+  EXPECT_EQ(*bob_status, 0) << bob->describe();  // it joined and left without error
+  EXPECT_TRUE(bob->last_error.empty()) << bob->last_error;
+
+  alice->proc->send_signal(SIGTERM);
+  std::optional<int> alice_status;
+  ASSERT_TRUE(run_until(
+      [&] {
+        alice->poll();
+        return (alice_status = alice->proc->wait(0ms)).has_value();
+      },
+      20000));
+  EXPECT_EQ(*alice_status, 0) << alice->describe();
+  server->proc->send_signal(SIGTERM);
+  EXPECT_EQ(server->proc->wait(5s), 0);
+}
+
+}  // namespace
+}  // namespace rtcmesh

@@ -1,0 +1,367 @@
+// rtcmesh-server: rooms over JSON-RPC 2.0 / WebSocket at /rtc
+// (docs/protocol.md) and the browser page that joins them at / and
+// /room/<name>. A thin program over the static library: it links rtcmesh_dep
+// and never loads libgstrtcmesh.so (duplicate GType names abort).
+//
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode mesh] [--token T | --token-file F]
+//                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
+//                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p] ...
+//
+// Prints "rtcmesh-server listening on http://HOST:PORT" as its first stdout
+// line once it listens (--port 0 picks a free port: read it there). SIGINT or
+// SIGTERM: every WebSocket is closed with 1001 and the program exits 0.
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gst/elements.h"
+#include "signaling/http_server.h"
+#include "signaling/ice_servers.h"
+#include "signaling/log.h"
+#include "signaling/rooms.h"
+#include "signaling/util.h"
+#include "signaling/ws_server.h"
+
+// tools/server/room.html, embedded at build time (embed_page.py).
+extern const char kRtcmeshRoomPage[];
+
+namespace {
+
+using namespace rtcmesh;
+
+constexpr int kExitUsage = 2;    // what was typed cannot work
+constexpr int kExitRuntime = 1;  // e.g. the port is taken
+
+struct Config {
+  std::string address = "0.0.0.0";
+  unsigned port = 8443;
+  sig::RoomMode mode = sig::RoomMode::kMesh;
+  std::string tls_certificate, tls_key;
+  std::string token;
+  std::chrono::milliseconds peer_timeout{10000};
+  unsigned max_peers_per_room = 16;
+  unsigned max_rooms = 1000;
+  size_t max_message = 64 * 1024;
+  std::vector<sig::IceServer> ice_servers;
+  bool verbose = false;
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+unsigned long long parse_number(const char* option, const char* value, unsigned long long min,
+                                unsigned long long max) {
+  unsigned long long n = 0;
+  if (!value || !sig::parse_uint(sig::trim(value), n) || n < min || n > max)
+    throw UsageError(std::string(option) + " takes a whole number from " + std::to_string(min) +
+                     " to " + std::to_string(max) + ", not '" + (value ? value : "") + "'");
+  return n;
+}
+
+// "10000" and "10000ms" are milliseconds (as the elements' peer-timeout
+// property), "10s" seconds.
+std::chrono::milliseconds parse_duration(const char* option, const char* value) {
+  std::string v = value ? std::string(sig::trim(value)) : "";
+  unsigned long long scale = 1;
+  if (v.size() > 2 && v.ends_with("ms")) {
+    v.resize(v.size() - 2);
+  } else if (v.size() > 1 && v.ends_with("s")) {
+    v.resize(v.size() - 1);
+    scale = 1000;
+  }
+  unsigned long long n = 0;
+  if (!sig::parse_uint(v, n) || n > 24ull * 3600 * 1000 / scale)
+    throw UsageError(std::string(option) +
+                     " takes milliseconds (\"3000\", \"3000ms\") or seconds (\"3s\"), not '" +
+                     (value ? value : "") + "'");
+  return std::chrono::milliseconds(n * scale);
+}
+
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--token-file: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  // Files usually end with a newline; the token is what is on the line.
+  std::string token(sig::trim(ss.str()));
+  if (token.empty()) throw UsageError("--token-file: " + path + " is empty");
+  if (token.find_first_of("\r\n") != std::string::npos)
+    throw UsageError("--token-file: " + path + " holds more than one line");
+  return token;
+}
+
+// GOptionContext for everything but GStreamer's own --gst-* options, which
+// its option group parses (and gst_init runs with them).
+Config parse_args(int& argc, char**& argv) {
+  gint port = 8443;
+  gchar *address = nullptr, *mode = nullptr, *cert = nullptr, *key = nullptr, *token = nullptr,
+        *token_file = nullptr, *peer_timeout = nullptr, *max_peers = nullptr, *max_rooms = nullptr,
+        *max_message = nullptr, *stun = nullptr;
+  gchar** turn = nullptr;
+  gboolean verbose = FALSE;
+  GOptionEntry entries[] = {
+      {"port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port (default 8443; 0 = any free port)",
+       "PORT"},
+      {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
+       "Address to listen on (default 0.0.0.0; 127.0.0.1 for this machine only)", "ADDR"},
+      {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
+       "Mode of the rooms joins create: mesh (default); sfu and mcu are not implemented yet",
+       "MODE"},
+      {"tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &cert,
+       "PEM certificate (chain): serve HTTPS and wss://", "FILE"},
+      {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &key, "PEM private key of --tls-certificate",
+       "FILE"},
+      {"token", 't', 0, G_OPTION_ARG_STRING, &token,
+       "Token that join and list need (the page takes ?token=)", "TOKEN"},
+      {"token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+       "Read the token from a file (keeps it out of the process list)", "FILE"},
+      {"peer-timeout", 0, 0, G_OPTION_ARG_STRING, &peer_timeout,
+       "A connection silent this long (no frame, no pong) is removed; ms, or '10s' "
+       "(default 10000)",
+       "MS"},
+      {"max-peers-per-room", 0, 0, G_OPTION_ARG_STRING, &max_peers,
+       "Peers one room takes (default 16)", "N"},
+      {"max-rooms", 0, 0, G_OPTION_ARG_STRING, &max_rooms, "Rooms at once (default 1000)", "N"},
+      {"max-message", 0, 0, G_OPTION_ARG_STRING, &max_message,
+       "Largest JSON-RPC message in bytes (default 65536)", "BYTES"},
+      {"stun-server", 0, 0, G_OPTION_ARG_STRING, &stun,
+       "STUN server sent to participants as iceServers (stun:host:port)", "URI"},
+      {"turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
+       "TURN server for participants, turn://user:pass@host:port (repeatable)", "URI"},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+       "Log connections, joins and leaves to stderr (GST_DEBUG=rtcsignaling:4)", nullptr},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+  GOptionContext* ctx = g_option_context_new("- rooms over JSON-RPC 2.0 / WebSocket");
+  g_option_context_set_summary(
+      ctx,
+      "Serves rooms at ws(s)://HOST:PORT/rtc (docs/protocol.md) and a page that joins\n"
+      "one from a browser: http(s)://HOST:PORT/room/NAME (?peer=ID&token=TOKEN).");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_add_group(ctx, gst_init_get_option_group());
+  GError* err = nullptr;
+  bool parsed = g_option_context_parse(ctx, &argc, &argv, &err);
+  g_option_context_free(ctx);
+  // Owned strings go into the config or away, whatever happens next.
+  auto take = [](gchar*& s) {
+    std::optional<std::string> v;
+    if (s) v = s;
+    g_free(s);
+    s = nullptr;
+    return v;
+  };
+  std::vector<std::string> turn_servers;
+  for (gchar** t = turn; t && *t; ++t) turn_servers.emplace_back(*t);
+  g_strfreev(turn);
+  auto address_s = take(address), mode_s = take(mode), cert_s = take(cert), key_s = take(key),
+       token_s = take(token), token_file_s = take(token_file), timeout_s = take(peer_timeout),
+       max_peers_s = take(max_peers), max_rooms_s = take(max_rooms),
+       max_message_s = take(max_message), stun_s = take(stun);
+  if (!parsed) {
+    std::string why = err->message;
+    g_clear_error(&err);
+    throw UsageError(why);
+  }
+  if (argc > 1) throw UsageError(std::string("unexpected argument '") + argv[1] + "'");
+
+  Config c;
+  if (port < 0 || port > 65535)
+    throw UsageError("--port takes 0 to 65535, not " + std::to_string(port));
+  c.port = static_cast<unsigned>(port);
+  if (address_s) {
+    if (address_s->empty()) throw UsageError("--address is empty");
+    if (!g_hostname_is_ip_address(address_s->c_str()))
+      throw UsageError("--address takes an IP address (0.0.0.0, 127.0.0.1, ::), not '" +
+                       *address_s + "'");
+    c.address = *address_s;
+  }
+  if (mode_s) {
+    auto m = sig::parse_room_mode(*mode_s);
+    if (!m) throw UsageError("--mode takes mesh, sfu or mcu, not '" + *mode_s + "'");
+    if (*m != sig::RoomMode::kMesh)
+      throw UsageError("--mode " + *mode_s +
+                       " is not implemented yet: rtcmesh-server hosts mesh rooms only for now "
+                       "(participants connect to each other; the server relays signaling)");
+    c.mode = *m;
+  }
+  if (cert_s.has_value() != key_s.has_value())
+    throw UsageError("--tls-certificate and --tls-key go together");
+  if (cert_s) {
+    for (const auto& f : {*cert_s, *key_s})
+      if (!g_file_test(f.c_str(), G_FILE_TEST_IS_REGULAR))
+        throw UsageError("cannot read TLS file " + f);
+    c.tls_certificate = *cert_s;
+    c.tls_key = *key_s;
+  }
+  if (token_s && token_file_s) throw UsageError("--token and --token-file exclude each other");
+  if (token_s) {
+    if (token_s->empty()) throw UsageError("--token is empty");
+    c.token = *token_s;
+  }
+  if (token_file_s) c.token = read_token_file(*token_file_s);
+  if (timeout_s) {
+    c.peer_timeout = parse_duration("--peer-timeout", timeout_s->c_str());
+    // Pings go out every second at the fastest; a shorter timeout would drop
+    // every idle participant.
+    if (c.peer_timeout <= std::chrono::milliseconds(1000))
+      throw UsageError("--peer-timeout must be longer than 1 s");
+  }
+  if (max_peers_s)
+    c.max_peers_per_room =
+        static_cast<unsigned>(parse_number("--max-peers-per-room", max_peers_s->c_str(), 2, 10000));
+  if (max_rooms_s)
+    c.max_rooms =
+        static_cast<unsigned>(parse_number("--max-rooms", max_rooms_s->c_str(), 1, 1000000));
+  if (max_message_s)
+    c.max_message = static_cast<size_t>(
+        parse_number("--max-message", max_message_s->c_str(), 1024, 16 * 1024 * 1024));
+  try {
+    c.ice_servers = sig::parse_ice_servers(stun_s.value_or(""), turn_servers);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--stun-server/--turn-server: ") + e.what());
+  }
+  c.verbose = verbose;
+  return c;
+}
+
+// GET / and /room/<name>: the page (it reads the room from its own URL).
+void serve_page(const sig::HttpRequest& req, sig::Responder respond) {
+  const std::string& path = req.path;
+  bool page = path == "/" || path == "/index.html";
+  if (path.rfind("/room/", 0) == 0) {
+    std::string_view name = std::string_view(path).substr(6);
+    if (name.ends_with("/")) name.remove_suffix(1);
+    page = sig::valid_room_name(name);
+  }
+  if (!page) {
+    respond(sig::HttpResponse::error(
+        404, "not found: the room page is at / and /room/NAME, rooms at /rtc (WebSocket)"));
+    return;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    sig::HttpResponse r = sig::HttpResponse::error(405, req.method + " not allowed here");
+    r.headers.set("Allow", "GET, HEAD");
+    respond(std::move(r));
+    return;
+  }
+  sig::HttpResponse r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = kRtcmeshRoomPage;
+  r.headers.set("Cache-Control", "no-cache");
+  // The token may sit in the page's query string: keep it out of Referer.
+  r.headers.set("Referrer-Policy", "no-referrer");
+  r.headers.set("X-Content-Type-Options", "nosniff");
+  respond(std::move(r));
+}
+
+struct SignalState {
+  GMainLoop* loop;
+  const char* name = nullptr;
+};
+
+gboolean on_signal(gpointer data, const char* name) {
+  auto* s = static_cast<SignalState*>(data);
+  if (!s->name) s->name = name;
+  g_main_loop_quit(s->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int run(const Config& c) {
+  GMainContext* ctx = g_main_context_default();
+  sig::HttpServer::Options ho;
+  ho.address = c.address;
+  ho.port = c.port;
+  ho.tls_certificate = c.tls_certificate;
+  ho.tls_key = c.tls_key;
+  auto http = std::make_unique<sig::HttpServer>(ctx, ho);
+  http->add_handler("/", serve_page);
+
+  sig::RoomServer::Config rc;
+  rc.default_mode = c.mode;
+  rc.token = c.token;
+  rc.max_message = c.max_message;
+  rc.max_rooms = c.max_rooms;
+  rc.max_peers_per_room = c.max_peers_per_room;
+  rc.peer_timeout = c.peer_timeout;
+  rc.ice_servers = c.ice_servers;
+  sig::WsServer::Options wo;
+  // Ping at least three times per peer-timeout, at most every 5 s.
+  wo.ping_interval_s =
+      static_cast<unsigned>(std::clamp<long long>(c.peer_timeout.count() / 3000, 1, 5));
+  std::unique_ptr<sig::WsServer> ws;
+  try {
+    ws = std::make_unique<sig::WsServer>(ctx, *http, rc, wo);
+    http->start();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rtcmesh-server: %s\n", e.what());
+    return kExitRuntime;
+  }
+
+  std::printf("rtcmesh-server listening on %s\n", http->base_url().c_str());
+  std::fflush(stdout);
+  std::string base = http->base_url();
+  std::fprintf(stderr,
+               "rtcmesh-server: %s rooms at %s; page %s/room/NAME; %s; at most %u peers per room, "
+               "%u rooms; peer-timeout %lld ms\n",
+               sig::to_string(c.mode), ws->url().c_str(), base.c_str(),
+               c.token.empty() ? "no token" : "token required", c.max_peers_per_room, c.max_rooms,
+               static_cast<long long>(c.peer_timeout.count()));
+
+  GMainLoop* loop = g_main_loop_new(ctx, FALSE);
+  SignalState sigs{loop};
+  guint sigint = g_unix_signal_add(
+      SIGINT, [](gpointer d) { return on_signal(d, "SIGINT"); }, &sigs);
+  guint sigterm = g_unix_signal_add(
+      SIGTERM, [](gpointer d) { return on_signal(d, "SIGTERM"); }, &sigs);
+  g_main_loop_run(loop);
+
+  std::fprintf(stderr, "rtcmesh-server: %s, closing %zu connection(s)\n",
+               sigs.name ? sigs.name : "stopping", ws->connection_count());
+  // Close frames (1001 going away) are queued here; give the loop a moment to
+  // write them before the listener and the process go.
+  ws.reset();
+  gint64 end = g_get_monotonic_time() + 300 * G_TIME_SPAN_MILLISECOND;
+  while (g_get_monotonic_time() < end)
+    if (!g_main_context_iteration(ctx, FALSE)) g_usleep(5000);
+  http->stop();
+  http.reset();
+  g_source_remove(sigint);
+  g_source_remove(sigterm);
+  g_main_loop_unref(loop);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Plugins are scanned by gst-plugin-scanner, never in this process: an
+  // in-process scan (GST_REGISTRY_FORK=no, as test environments set) would
+  // dlopen libgstrtcmesh.so beside the same types linked in statically.
+  g_setenv("GST_REGISTRY_FORK", "yes", TRUE);
+  Config config;
+  try {
+    config = parse_args(argc, argv);  // also runs gst_init (its option group)
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "rtcmesh-server: %s\n(rtcmesh-server --help lists the options)\n",
+                 e.what());
+    return kExitUsage;
+  }
+  // Nothing here needs an element yet, but register statically as every tool
+  // does, so this process never loads libgstrtcmesh.so for them.
+  rtcmesh_register_static();
+  sig::init_debug();
+  if (config.verbose) gst_debug_set_threshold_for_name("rtcsignaling", GST_LEVEL_INFO);
+  return run(config);
+}
