@@ -14,8 +14,11 @@ ReceivedTracks::ReceivedTracks(GstElement* element, const sig::SdpSummary& answe
   for (const auto& r : receivable(answer, we_answered)) {
     Kind kind = codec_info(r.codec).kind;
     std::string pad_name = next_name(kind);
-    GstPadTemplate* templ = gst_element_class_get_pad_template(
-        GST_ELEMENT_GET_CLASS(element), kind == Kind::kVideo ? "video_%u" : "audio_%u");
+    // The template is the pad name's: "src_video_3" comes from "src_video_%u".
+    std::string templ_name = pad_name.substr(0, pad_name.find_last_not_of("0123456789") + 1) + "%u";
+    GstPadTemplate* templ =
+        gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(element), templ_name.c_str());
+    if (!templ) throw std::runtime_error("no pad template " + templ_name);
     Track t{r.mid, r.codec,
             std::make_unique<OutputBranch>(GST_BIN(element), r.codec, mode, pad_name, templ,
                                            who.stream_prefix + "/" + r.mid, RTC_TYPE_TRACK_PAD)};
@@ -92,6 +95,12 @@ bool ReceivedTracks::link(GstPad* pad, GstWebRTCRTPTransceiver* transceiver) {
   if (gst_pad_link(pad, match->output->sink_pad()) != GST_PAD_LINK_OK) return false;
   match->output->new_sender();
   return true;
+}
+
+std::vector<GstPad*> ReceivedTracks::src_pads() const {
+  std::vector<GstPad*> pads;
+  for (auto& t : tracks_) pads.push_back(t.output->src_pad());
+  return pads;
 }
 
 void ReceivedTracks::finish() {

@@ -25,7 +25,8 @@ class ReceivedTracks {
     std::string peer_id, room;
     std::string stream_prefix;  // stream-ids are "<prefix>/<mid>"
   };
-  // Gives the next free pad name of a kind ("video_3").
+  // Gives the next free pad name of a kind ("video_3"); the element has a
+  // pad template of that name with the number as %u ("video_%u").
   using PadNamer = std::function<std::string(Kind)>;
 
   // One output per m-line of the negotiated `answer` that we receive on:
@@ -48,6 +49,9 @@ class ReceivedTracks {
   // EOS out of every pad (the peer left, or -e), so muxers finish.
   void finish();
   size_t size() const { return tracks_.size(); }
+  // The track pads, for an element that composes them inside instead of
+  // exposing them (rtcmeshbin compose=true): link them to its mixers.
+  std::vector<GstPad*> src_pads() const;
 
   // The m-lines of `answer` that bring media to us (see the constructor),
   // with their codec.

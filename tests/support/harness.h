@@ -46,7 +46,7 @@ struct Track {
   std::atomic<guint64> audio_samples{0};
   std::atomic<gint64> first_buffer_us{0};  // g_get_monotonic_time()
   std::atomic<bool> eos{false};
-  bool video() const { return pad.rfind("video", 0) == 0; }
+  bool video() const { return pad.find("video") != std::string::npos; }
 };
 
 // An appsink accepting `caps` that counts what arrives into `track` (the

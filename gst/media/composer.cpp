@@ -1,0 +1,115 @@
+#include "gst/media/composer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "gst/common/debug.h"
+
+#define GST_CAT_DEFAULT rtcmedia_debug
+
+namespace rtcmesh::media {
+
+namespace {
+
+GstElement* make(GstBin* bin, const char* factory, const char* name) {
+  GstElement* e = gst_element_factory_make(factory, name);
+  if (!e) throw std::runtime_error(std::string(factory) + " is missing (gstreamer1.0-plugins-base)");
+  gst_bin_add(bin, e);
+  return e;
+}
+
+}  // namespace
+
+Composer::Composer(GstBin* bin, int width, int height) : bin_(bin), width_(width), height_(height) {
+  background_ = make(bin, "videotestsrc", "compose-background");
+  g_object_set(background_, "is-live", TRUE, "pattern", 2 /* black */, nullptr);
+  compositor_ = make(bin, "compositor", "compose-video");
+  g_object_set(compositor_, "background", 1 /* black */, nullptr);
+  video_filter_ = make(bin, "capsfilter", "compose-video-caps");
+  GstCaps* caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width, "height",
+                                      G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, 30, 1,
+                                      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
+  g_object_set(video_filter_, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  GstPad* bg = gst_element_request_pad_simple(compositor_, "sink_%u");
+  g_object_set(bg, "xpos", 0, "ypos", 0, "width", width, "height", height, "zorder", 0, nullptr);
+  GstPad* bg_src = gst_element_get_static_pad(background_, "src");
+  gst_pad_link(bg_src, bg);
+  gst_object_unref(bg_src);
+  gst_object_unref(bg);
+  gst_element_link(compositor_, video_filter_);
+
+  silence_ = make(bin, "audiotestsrc", "compose-silence");
+  g_object_set(silence_, "is-live", TRUE, "wave", 4 /* silence */, nullptr);
+  mixer_ = make(bin, "audiomixer", "compose-audio");
+  gst_element_link(silence_, mixer_);
+
+  video_src_ = gst_element_get_static_pad(video_filter_, "src");
+  audio_src_ = gst_element_get_static_pad(mixer_, "src");
+  for (GstElement* e : {background_, compositor_, video_filter_, silence_, mixer_})
+    gst_element_sync_state_with_parent(e);
+}
+
+Composer::~Composer() {
+  gst_object_unref(video_src_);
+  gst_object_unref(audio_src_);
+  for (GstElement* e : {background_, compositor_, video_filter_, silence_, mixer_}) {
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove(bin_, e);
+  }
+}
+
+void Composer::add(GstPad* track, Kind kind) {
+  GstPad* input = gst_element_request_pad_simple(kind == Kind::kVideo ? compositor_ : mixer_,
+                                                 "sink_%u");
+  {
+    std::lock_guard lock(mutex_);
+    inputs_.push_back({track, input, kind});
+    layout();
+  }
+  if (gst_pad_link(track, input) != GST_PAD_LINK_OK)
+    GST_WARNING_OBJECT(bin_, "cannot link %s into the composition", GST_PAD_NAME(track));
+}
+
+void Composer::remove(GstPad* track) {
+  Input gone;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(inputs_.begin(), inputs_.end(),
+                           [track](const Input& i) { return i.track == track; });
+    if (it == inputs_.end()) return;
+    gone = *it;
+    inputs_.erase(it);
+    layout();
+  }
+  GstPad* input = gone.input;
+  Kind kind = gone.kind;
+  gst_pad_unlink(track, input);
+  gst_element_release_request_pad(kind == Kind::kVideo ? compositor_ : mixer_, input);
+  gst_object_unref(input);
+}
+
+size_t Composer::tiles() const {
+  std::lock_guard lock(mutex_);
+  return std::count_if(inputs_.begin(), inputs_.end(),
+                       [](const Input& i) { return i.kind == Kind::kVideo; });
+}
+
+// A grid of ceil(sqrt(n)) columns over the canvas, in arrival order.
+void Composer::layout() {
+  std::vector<GstPad*> tiles;
+  for (const Input& i : inputs_)
+    if (i.kind == Kind::kVideo) tiles.push_back(i.input);
+  if (tiles.empty()) return;
+  int n = int(tiles.size());
+  int cols = int(std::ceil(std::sqrt(double(n))));
+  int rows = (n + cols - 1) / cols;
+  int w = width_ / cols, h = height_ / rows;
+  for (int i = 0; i < n; i++)
+    g_object_set(tiles[i], "xpos", (i % cols) * w, "ypos", (i / cols) * h, "width", w, "height",
+                 h, "zorder", 1, nullptr);
+}
+
+}  // namespace rtcmesh::media

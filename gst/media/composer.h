@@ -1,0 +1,49 @@
+// rtcmeshbin compose=true: every remote video track becomes a tile of one
+// grid that follows their number, every remote audio track a voice of one mix.
+// Live black and silent inputs keep both outputs running with nobody there.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <vector>
+#include <mutex>
+
+#include "gst/media/codec.h"
+
+namespace rtcmesh::media {
+
+class Composer {
+ public:
+  Composer(GstBin* bin, int width, int height);
+  ~Composer();
+  Composer(const Composer&) = delete;
+  Composer& operator=(const Composer&) = delete;
+
+  // The mixers' outputs, to be ghosted as the element's always pads.
+  GstPad* video_src() const { return video_src_; }
+  GstPad* audio_src() const { return audio_src_; }
+
+  // Links a received track's pad (decoded there: the mixers ask for raw) into
+  // a new mixer input and lays the grid out again. Any thread.
+  void add(GstPad* track, Kind kind);
+  // Unlinks it and releases its input (after the track's EOS).
+  void remove(GstPad* track);
+  size_t tiles() const;
+
+ private:
+  void layout();  // mutex_ held
+
+  GstBin* bin_;
+  int width_, height_;
+  GstElement *compositor_, *video_filter_, *background_, *mixer_, *silence_;
+  GstPad *video_src_, *audio_src_;
+  mutable std::mutex mutex_;
+  struct Input {
+    GstPad* track;
+    GstPad* input;  // the mixer's request pad
+    Kind kind;
+  };
+  std::vector<Input> inputs_;  // in arrival order
+};
+
+}  // namespace rtcmesh::media

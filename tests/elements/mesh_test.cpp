@@ -1,0 +1,192 @@
+// rtcmeshbin in a mesh room: several pipelines join a room served in-process
+// (signaling::WsServer on an HttpServer, as rtcmesh-server does) and every
+// participant decodes every other one.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "gst/common/worker.h"
+#include "signaling/http_server.h"
+#include "signaling/ws_server.h"
+#include "tests/support/harness.h"
+
+using namespace rtcmesh;
+using namespace rtcmesh::test;
+
+namespace {
+
+// A room server on an ephemeral port.
+class RoomHost {
+ public:
+  explicit RoomHost(const std::string& token = "") : worker_("room-host") {
+    worker_.call([&] {
+      sig::HttpServer::Options http;
+      http.address = "127.0.0.1";
+      http_ = std::make_unique<sig::HttpServer>(worker_.context(), http);
+      sig::RoomServer::Config config;
+      config.token = token;
+      config.peer_timeout = std::chrono::seconds(4);
+      sig::WsServer::Options opts;
+      opts.ping_interval_s = 1;
+      ws_ = std::make_unique<sig::WsServer>(worker_.context(), *http_, config, opts);
+      http_->start();
+    });
+  }
+  ~RoomHost() {
+    worker_.call([&] {
+      ws_.reset();
+      http_.reset();
+    });
+  }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(http_->port()) + "/rtc"; }
+
+ private:
+  Worker worker_;
+  std::unique_ptr<sig::HttpServer> http_;
+  std::unique_ptr<sig::WsServer> ws_;
+};
+
+// One participant: test pattern + tone in, every remote track counted out.
+class Participant {
+ public:
+  Participant(const RoomHost& host, const std::string& id, const std::string& props = "")
+      : pipeline_("rtcmeshbin name=m url=" + host.url() + " room=r peer-id=" + id +
+                  " peer-timeout=3000 " + props + " " + kTestVideo + " ! m.video_0 " + kTestAudio +
+                  " ! m.audio_0"),
+        sinks_(pipeline_.by_name("m"), "video/x-raw", "audio/x-raw") {
+    pipeline_.set_state(GST_STATE_PLAYING);
+  }
+  int frames_from(const std::string& peer) const { return sinks_.video_frames(peer); }
+  guint64 samples_from(const std::string& peer) const { return sinks_.audio_samples(peer); }
+  std::vector<std::shared_ptr<Track>> tracks() const { return sinks_.tracks(); }
+  Pipeline& pipeline() { return pipeline_; }
+  GstElement* bin() { return pipeline_.by_name("m"); }
+
+ private:
+  Pipeline pipeline_;
+  TrackSinks sinks_;
+};
+
+bool everyone_sees_everyone(const std::vector<Participant*>& room,
+                            const std::vector<std::string>& ids, int frames) {
+  for (size_t i = 0; i < room.size(); i++)
+    for (size_t j = 0; j < room.size(); j++)
+      if (i != j && (room[i]->frames_from(ids[j]) < frames || room[i]->samples_from(ids[j]) == 0))
+        return false;
+  return true;
+}
+
+std::string describe(const std::vector<Participant*>& room, const std::vector<std::string>& ids) {
+  std::string out;
+  for (size_t i = 0; i < room.size(); i++) {
+    out += ids[i] + " got:";
+    for (size_t j = 0; j < room.size(); j++)
+      if (i != j)
+        out += " " + ids[j] + "=" + std::to_string(room[i]->frames_from(ids[j])) + "f/" +
+               std::to_string(room[i]->samples_from(ids[j])) + "s";
+    for (auto& e : room[i]->pipeline().errors()) out += "\n  error: " + e;
+    out += "\n";
+  }
+  return out;
+}
+
+TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
+  RoomHost host;
+  Participant a(host, "a"), b(host, "b"), c(host, "c");
+  std::vector<Participant*> room = {&a, &b, &c};
+  std::vector<std::string> ids = {"a", "b", "c"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 20s))
+      << describe(room, ids);
+  for (auto* p : room)
+    for (auto& t : p->tracks()) {
+      EXPECT_EQ(t->room, "r");
+      EXPECT_NE(t->caps.find(t->video() ? "video/x-raw" : "audio/x-raw"), std::string::npos);
+    }
+
+  // A fourth joins late and gets (and is seen by) everyone.
+  Participant d(host, "d");
+  room.push_back(&d);
+  ids.push_back("d");
+  EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 20s))
+      << describe(room, ids);
+}
+
+TEST(Mesh, AParticipantLeavingEndsItsTracksAndTheOthersGoOn) {
+  RoomHost host;
+  auto a = std::make_unique<Participant>(host, "a");
+  Participant b(host, "b"), c(host, "c");
+  std::vector<Participant*> room = {a.get(), &b, &c};
+  std::vector<std::string> ids = {"a", "b", "c"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 20s))
+      << describe(room, ids);
+  std::atomic<int> left{0};
+  g_signal_connect(b.bin(), "peer-left", G_CALLBACK(+[](GstElement*, gchar* id, gpointer d) {
+                     if (g_str_equal(id, "a")) ++*static_cast<std::atomic<int>*>(d);
+                   }),
+                   &left);
+  a.reset();  // its pipeline stops: leave (or a dropped socket)
+  EXPECT_TRUE(wait_until([&] { return left == 1; }, 6s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        for (auto& t : b.tracks())
+          if (t->peer_id == "a" && !t->eos) return false;
+        return true;
+      },
+      5s))
+      << "a's tracks end with EOS";
+  int before = b.frames_from("c");
+  EXPECT_TRUE(wait_until([&] { return b.frames_from("c") >= before + 15; }, 5s));
+  EXPECT_TRUE(b.pipeline().errors().empty());
+}
+
+TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
+  RoomHost host;
+  Participant a(host, "a"), b(host, "b");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + host.url() +
+                  " m.video_src ! appsink name=video caps=video/x-raw sync=false "
+                  "m.audio_src ! fakesink sync=false");
+  auto track = std::make_shared<Track>();
+  track->pad = "video_src";
+  viewer.set_state(GST_STATE_PLAYING);
+  auto tiles = [&] {
+    GstStructure* s = nullptr;
+    g_object_get(viewer.by_name("m"), "stats", &s, nullptr);
+    guint n = 0;
+    gst_structure_get_uint(s, "tiles", &n);
+    gst_structure_free(s);
+    return n;
+  };
+  ASSERT_TRUE(wait_until([&] { return tiles() == 2; }, 20s)) << tiles();
+  // The composite is 640x480 and its left and right halves carry a picture
+  // (videotestsrc bars), not the black background.
+  GstSample* sample = nullptr;
+  bool both = false;
+  for (int i = 0; i < 100 && !both; i++) {
+    if (sample) gst_sample_unref(sample);
+    g_signal_emit_by_name(viewer.by_name("video"), "try-pull-sample", GST_SECOND, &sample);
+    if (!sample) continue;
+    GstCaps* caps = gst_sample_get_caps(sample);
+    GstStructure* s = gst_caps_get_structure(caps, 0);
+    int w = 0, h = 0;
+    gst_structure_get_int(s, "width", &w);
+    gst_structure_get_int(s, "height", &h);
+    ASSERT_EQ(w, 640);
+    ASSERT_EQ(h, 480);
+    GstMapInfo map;
+    GstBuffer* buf = gst_sample_get_buffer(sample);
+    gst_buffer_map(buf, &map, GST_MAP_READ);
+    // Any raw format: the sampled rows' bytes vary in a tile, are flat in black.
+    auto busy = [&](int x0, int x1) {
+      std::set<guint8> seen;
+      int stride = int(map.size) / h;
+      for (int x = x0; x < x1; x += 4) seen.insert(map.data[h / 2 * stride + x * stride / w]);
+      return seen.size() > 3;
+    };
+    both = busy(10, 310) && busy(330, 630);
+    gst_buffer_unmap(buf, &map);
+  }
+  if (sample) gst_sample_unref(sample);
+  EXPECT_TRUE(both) << "two tiles side by side";
+}
+
+}  // namespace
