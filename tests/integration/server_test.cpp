@@ -460,7 +460,7 @@ TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
   fs::path dir = RTCMESH_BROWSER_DIR;
   if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
     GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
-  auto server = Server::start({"--peer-timeout", "3000"});
+  auto server = Server::start({"--mode", "mesh", "--peer-timeout", "3000"});  // the README line
   ASSERT_TRUE(server);
 
   auto open = [&](const std::string& name) {
