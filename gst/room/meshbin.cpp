@@ -307,19 +307,12 @@ Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
 void RtcMeshBinPrivate::offer_to(Remote& r) {
   std::vector<media::SendInput*> inputs = ready_inputs();
   r.sent->offer(inputs, true);
-  std::string video, audio;
-  {
-    std::lock_guard lock(props_mutex);
-    video = media::codec_info(encoder.video_codec).name;
-    audio = media::codec_info(encoder.audio_codec).name;
-  }
   for (media::Kind kind : {media::Kind::kVideo, media::Kind::kAudio}) {
     bool sends = false;
     for (auto* in : inputs) sends |= in->kind() == kind;
     if (!sends)
-      r.peer->add_recv_track(accepted_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "",
-                                               kind == media::Kind::kAudio ? "opus" : "")
-                                 .get());
+      r.peer->add_recv_track(
+          offered_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
   }
   r.peer->make_offer([this, id = r.id](const std::string& sdp, const std::string& error) {
     if (error.empty() && ws) {

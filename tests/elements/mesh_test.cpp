@@ -141,9 +141,10 @@ TEST(Mesh, AParticipantLeavingEndsItsTracksAndTheOthersGoOn) {
 
 TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
   RoomHost host;
-  Participant a(host, "a"), b(host, "b");
+  Participant a(host, "a");
+  auto b = std::make_unique<Participant>(host, "b");
   Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + host.url() +
-                  " m.video_src ! appsink name=video caps=video/x-raw sync=false "
+                  " m.video_src ! videoconvert ! appsink name=video caps=video/x-raw,format=RGBx sync=false "
                   "m.audio_src ! fakesink sync=false");
   auto track = std::make_shared<Track>();
   track->pad = "video_src";
@@ -175,11 +176,13 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
     GstMapInfo map;
     GstBuffer* buf = gst_sample_get_buffer(sample);
     gst_buffer_map(buf, &map, GST_MAP_READ);
-    // Any raw format: the sampled rows' bytes vary in a tile, are flat in black.
+    // RGBx: along the middle row a tile shows several colour bars, the
+    // black background one colour.
     auto busy = [&](int x0, int x1) {
-      std::set<guint8> seen;
-      int stride = int(map.size) / h;
-      for (int x = x0; x < x1; x += 4) seen.insert(map.data[h / 2 * stride + x * stride / w]);
+      std::set<guint32> seen;
+      const guint8* row = map.data + size_t(h / 2) * w * 4;
+      for (int x = x0; x < x1; x += 4)
+        seen.insert(row[x * 4] << 16 | row[x * 4 + 1] << 8 | row[x * 4 + 2]);
       return seen.size() > 3;
     };
     both = busy(10, 310) && busy(330, 630);
@@ -187,6 +190,9 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
   }
   if (sample) gst_sample_unref(sample);
   EXPECT_TRUE(both) << "two tiles side by side";
+  b.reset();  // the grid follows the number of participants
+  EXPECT_TRUE(wait_until([&] { return tiles() == 1; }, 8s)) << tiles();
+  EXPECT_TRUE(viewer.errors().empty());
 }
 
 }  // namespace
