@@ -9,6 +9,7 @@
 #include "signaling/http_server.h"
 #include "signaling/ws_server.h"
 #include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
 
 using namespace rtcmesh;
 using namespace rtcmesh::test;
@@ -54,7 +55,16 @@ class Participant {
                   " peer-timeout=3000 " + props + " " + kTestVideo + " ! m.video_0 " + kTestAudio +
                   " ! m.audio_0"),
         sinks_(pipeline_.by_name("m"), "video/x-raw", "audio/x-raw") {
+    started_us_ = g_get_monotonic_time();
     pipeline_.set_state(GST_STATE_PLAYING);
+  }
+  // Milliseconds from PLAYING (it joins at once) to the first decoded frame
+  // from `peer`; -1 before it.
+  double first_frame_ms(const std::string& peer) const {
+    for (auto& t : sinks_.tracks())
+      if (t->video() && t->peer_id == peer && t->first_buffer_us)
+        return (t->first_buffer_us - started_us_) / 1000.0;
+    return -1;
   }
   int frames_from(const std::string& peer) const { return sinks_.video_frames(peer); }
   guint64 samples_from(const std::string& peer) const { return sinks_.audio_samples(peer); }
@@ -65,6 +75,7 @@ class Participant {
  private:
   Pipeline pipeline_;
   TrackSinks sinks_;
+  gint64 started_us_ = 0;
 };
 
 bool everyone_sees_everyone(const std::vector<Participant*>& room,
@@ -109,6 +120,10 @@ TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
   ids.push_back("d");
   EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 20s))
       << describe(room, ids);
+  // Figure for docs/benchmarks.md: join → first decoded frame, 4-participant room.
+  for (const char* peer : {"a", "b", "c"})
+    std::printf("4th participant: join → first frame from %s: %.0f ms\n", peer,
+                d.first_frame_ms(peer));
 }
 
 TEST(Mesh, AParticipantLeavingEndsItsTracksAndTheOthersGoOn) {
@@ -137,6 +152,45 @@ TEST(Mesh, AParticipantLeavingEndsItsTracksAndTheOthersGoOn) {
   int before = b.frames_from("c");
   EXPECT_TRUE(wait_until([&] { return b.frames_from("c") >= before + 15; }, 5s));
   EXPECT_TRUE(b.pipeline().errors().empty());
+}
+
+// Run only as a child of AKilledParticipantIsRemovedAndTheRoomGoesOn.
+TEST(MeshChild, ParticipateUntilKilled) {
+  const char* url = std::getenv("RTCMESH_CHILD_URL");
+  if (!url) GTEST_SKIP() << "helper for AKilledParticipantIsRemovedAndTheRoomGoesOn";
+  Pipeline p(std::string("rtcmeshbin name=m room=r peer-id=killed url=") + url + " " + kTestVideo +
+             " ! m.video_0 " + kTestAudio + " ! m.audio_0");
+  p.set_state(GST_STATE_PLAYING);
+  std::this_thread::sleep_for(60s);
+}
+
+TEST(Mesh, AKilledParticipantIsRemovedAndTheRoomGoesOn) {
+  RoomHost host;  // pings every second, drops a silent socket after 4 s
+  Participant a(host, "a"), b(host, "b");
+  char exe[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Subprocess::Options opts;
+  opts.env = {{"RTCMESH_CHILD_URL", host.url()}};
+  auto child = Subprocess::spawn({exe, "--gtest_filter=MeshChild.*"}, opts);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(wait_until(
+      [&] { return a.frames_from("killed") >= 10 && b.frames_from("killed") >= 10; }, 20s));
+  child->send_signal(SIGKILL);  // no leave, no close frame
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto* p : {&a, &b})
+          for (auto& t : p->tracks())
+            if (t->peer_id == "killed" && !t->eos) return false;
+        return true;
+      },
+      10s))
+      << "the killed participant's tracks end";
+  auto took = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_LT(took, 6s);
+  int before = a.frames_from("b");
+  EXPECT_TRUE(wait_until([&] { return a.frames_from("b") >= before + 15; }, 5s));
+  EXPECT_TRUE(a.pipeline().errors().empty());
 }
 
 TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
