@@ -493,7 +493,8 @@ TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
     bob->poll();
     return alice->stat("bob", "videoFramesDecoded") > frames &&
            bob->stat("alice", "videoFramesDecoded") > frames &&
-           alice->stat("bob", "audioSamples") > 0 && bob->stat("alice", "audioSamples") > 0;
+           alice->stat("bob", "audioSamples") >= 48000 &&
+           bob->stat("alice", "audioSamples") >= 48000;
   };
   ASSERT_TRUE(run_until([&] { return both(30) || alice->done || bob->done; }, 60000) && both(30))
       << alice->describe() << "\n"
