@@ -13,6 +13,7 @@
 
 using namespace rtcmesh;
 using namespace rtcmesh::test;
+using Participant = RoomParticipant;
 
 namespace {
 
@@ -47,37 +48,6 @@ class RoomHost {
   std::unique_ptr<sig::WsServer> ws_;
 };
 
-// One participant: test pattern + tone in, every remote track counted out.
-class Participant {
- public:
-  Participant(const RoomHost& host, const std::string& id, const std::string& props = "")
-      : pipeline_("rtcmeshbin name=m url=" + host.url() + " room=r peer-id=" + id +
-                  " peer-timeout=3000 " + props + " " + kTestVideo + " ! m.video_0 " + kTestAudio +
-                  " ! m.audio_0"),
-        sinks_(pipeline_.by_name("m"), "video/x-raw", "audio/x-raw") {
-    started_us_ = g_get_monotonic_time();
-    pipeline_.set_state(GST_STATE_PLAYING);
-  }
-  // Milliseconds from PLAYING (it joins at once) to the first decoded frame
-  // from `peer`; -1 before it.
-  double first_frame_ms(const std::string& peer) const {
-    for (auto& t : sinks_.tracks())
-      if (t->video() && t->peer_id == peer && t->first_buffer_us)
-        return (t->first_buffer_us - started_us_) / 1000.0;
-    return -1;
-  }
-  int frames_from(const std::string& peer) const { return sinks_.video_frames(peer); }
-  guint64 samples_from(const std::string& peer) const { return sinks_.audio_samples(peer); }
-  std::vector<std::shared_ptr<Track>> tracks() const { return sinks_.tracks(); }
-  Pipeline& pipeline() { return pipeline_; }
-  GstElement* bin() { return pipeline_.by_name("m"); }
-
- private:
-  Pipeline pipeline_;
-  TrackSinks sinks_;
-  gint64 started_us_ = 0;
-};
-
 bool everyone_sees_everyone(const std::vector<Participant*>& room,
                             const std::vector<std::string>& ids, int frames) {
   for (size_t i = 0; i < room.size(); i++)
@@ -103,7 +73,7 @@ std::string describe(const std::vector<Participant*>& room, const std::vector<st
 
 TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
   RoomHost host;
-  Participant a(host, "a"), b(host, "b"), c(host, "c");
+  Participant a(host.url(), "a"), b(host.url(), "b"), c(host.url(), "c");
   std::vector<Participant*> room = {&a, &b, &c};
   std::vector<std::string> ids = {"a", "b", "c"};
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 20s))
@@ -115,7 +85,7 @@ TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
     }
 
   // A fourth joins late and gets (and is seen by) everyone.
-  Participant d(host, "d");
+  Participant d(host.url(), "d");
   room.push_back(&d);
   ids.push_back("d");
   EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 20s))
@@ -128,8 +98,8 @@ TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
 
 TEST(Mesh, AParticipantLeavingEndsItsTracksAndTheOthersGoOn) {
   RoomHost host;
-  auto a = std::make_unique<Participant>(host, "a");
-  Participant b(host, "b"), c(host, "c");
+  auto a = std::make_unique<Participant>(host.url(), "a");
+  Participant b(host.url(), "b"), c(host.url(), "c");
   std::vector<Participant*> room = {a.get(), &b, &c};
   std::vector<std::string> ids = {"a", "b", "c"};
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 20s))
@@ -166,7 +136,7 @@ TEST(MeshChild, ParticipateUntilKilled) {
 
 TEST(Mesh, AKilledParticipantIsRemovedAndTheRoomGoesOn) {
   RoomHost host;  // pings every second, drops a silent socket after 4 s
-  Participant a(host, "a"), b(host, "b");
+  Participant a(host.url(), "a"), b(host.url(), "b");
   char exe[4096] = {};
   ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options opts;
@@ -195,8 +165,8 @@ TEST(Mesh, AKilledParticipantIsRemovedAndTheRoomGoesOn) {
 
 TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
   RoomHost host;
-  Participant a(host, "a");
-  auto b = std::make_unique<Participant>(host, "b");
+  Participant a(host.url(), "a");
+  auto b = std::make_unique<Participant>(host.url(), "b");
   Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + host.url() +
                   " m.video_src ! videoconvert ! appsink name=video caps=video/x-raw,format=RGBx sync=false "
                   "m.audio_src ! fakesink sync=false");

@@ -316,6 +316,26 @@ gint64 WhepViewer::stat(const char* field) const {
   return out;
 }
 
+RoomParticipant::RoomParticipant(const std::string& url, const std::string& id,
+                                 const std::string& props, const std::string& room) {
+  pipeline_ = std::make_unique<Pipeline>("rtcmeshbin name=m url=" + url + " room=" + room +
+                                         " peer-id=" + id + " peer-timeout=3000 " + props + " " +
+                                         kTestVideo + " ! m.video_0 " + kTestAudio +
+                                         " ! m.audio_0");
+  sinks_ = std::make_unique<TrackSinks>(pipeline_->by_name("m"), "video/x-raw", "audio/x-raw");
+  started_us_ = g_get_monotonic_time();
+  pipeline_->set_state(GST_STATE_PLAYING);
+}
+
+RoomParticipant::~RoomParticipant() { pipeline_->set_state(GST_STATE_NULL); }
+
+double RoomParticipant::first_frame_ms(const std::string& peer) const {
+  for (auto& t : sinks_->tracks())
+    if (t->video() && t->peer_id == peer && t->first_buffer_us)
+      return (t->first_buffer_us - started_us_) / 1000.0;
+  return -1;
+}
+
 std::string HttpReply::header(const std::string& name) const {
   for (const auto& [k, v] : headers)
     if (g_ascii_strcasecmp(k.c_str(), name.c_str()) == 0) return v;

@@ -153,6 +153,28 @@ class WhepViewer {
   gint64 played_us_ = 0;
 };
 
+// A room participant: "rtcmeshbin url=URL room=<room> peer-id=<id> <props>"
+// sending the test pattern and tone, every remote track counted. Playing at once.
+class RoomParticipant {
+ public:
+  RoomParticipant(const std::string& url, const std::string& id, const std::string& props = "",
+                  const std::string& room = "r");
+  ~RoomParticipant();  // stops the pipeline before its sinks go
+  int frames_from(const std::string& peer) const { return sinks_->video_frames(peer); }
+  guint64 samples_from(const std::string& peer) const { return sinks_->audio_samples(peer); }
+  std::vector<std::shared_ptr<Track>> tracks() const { return sinks_->tracks(); }
+  // Milliseconds from PLAYING (it joins at once) to the first decoded frame
+  // from `peer`; -1 before it.
+  double first_frame_ms(const std::string& peer) const;
+  Pipeline& pipeline() { return *pipeline_; }
+  GstElement* bin() { return pipeline_->by_name("m"); }
+
+ private:
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<TrackSinks> sinks_;
+  gint64 started_us_ = 0;
+};
+
 struct HttpReply {
   guint status = 0;  // 0: no answer
   std::string body;
