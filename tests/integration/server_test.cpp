@@ -567,5 +567,117 @@ TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
   EXPECT_EQ(server->proc->wait(5s), 0);
 }
 
+// Run only as a child of PipelinesAndAChromiumPageMeetInOneRoom.
+TEST(RoomChild, ParticipateUntilKilled) {
+  const char* url = std::getenv("RTCMESH_CHILD_URL");
+  if (!url) GTEST_SKIP() << "helper for PipelinesAndAChromiumPageMeetInOneRoom";
+  test::RoomParticipant p1(url, "p1", "", "demo");
+  std::this_thread::sleep_for(150s);
+}
+
+// Issue 4's room: three rtcmeshbin pipelines and one Chromium page on the
+// server's page meet; everyone decodes everyone; one pipeline is killed (no
+// leave, no close frame) and the rest are told and go on; a fourth pipeline
+// joins late and gets everyone, the page included.
+TEST_F(ServerTest, PipelinesAndAChromiumPageMeetInOneRoom) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium is missing";
+  fs::path dir = RTCMESH_BROWSER_DIR;
+  if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
+    GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
+  auto server = Server::start({"--mode", "mesh", "--peer-timeout", "3000"});
+  ASSERT_TRUE(server);
+  const std::string url = server->ws_url();
+  // p1 runs in a child process so that it can really be killed.
+  char exe[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Subprocess::Options child_opts;
+  child_opts.env = {{"RTCMESH_CHILD_URL", url}};
+  auto p1 = Subprocess::spawn({exe, "--gtest_filter=RoomChild.*"}, child_opts);
+  ASSERT_TRUE(p1);
+  test::RoomParticipant p2(url, "p2", "", "demo"), p3(url, "p3", "", "demo");
+
+  Browser page;
+  page.name = "page";
+  Subprocess::Options o;
+  o.echo_prefix = "[page]";
+  std::string error;
+  page.proc = Subprocess::spawn({"node", (dir / "run.mjs").string(), "--mode", "room", "--url",
+                                 server->base + "/room/demo?peer=page", "--duration", "150"},
+                                o, &error);
+  ASSERT_TRUE(page.proc) << error;
+
+  std::vector<test::RoomParticipant*> pipelines = {&p2, &p3};
+  std::vector<std::string> ids = {"p2", "p3"};
+  auto all_meet = [&](const std::vector<test::RoomParticipant*>& ps,
+                      const std::vector<std::string>& names) {
+    page.poll();
+    for (size_t i = 0; i < ps.size(); i++) {
+      if (ps[i]->frames_from("page") < 10 || ps[i]->samples_from("page") == 0) return false;
+      if (page.stat(names[i], "videoFramesDecoded") < 10 ||
+          page.stat(names[i], "audioSamples") <= 0)
+        return false;
+      for (size_t j = 0; j < ps.size(); j++)
+        if (i != j && (ps[i]->frames_from(names[j]) < 10 || ps[i]->samples_from(names[j]) == 0))
+          return false;
+    }
+    return true;
+  };
+  auto describe = [&] {
+    std::string out = page.describe() + "\n";
+    for (size_t i = 0; i < pipelines.size(); i++) {
+      out += ids[i] + ":";
+      for (const char* n : {"p1", "p2", "p3", "p4", "page"})
+        out += std::string(" ") + n + "=" + std::to_string(pipelines[i]->frames_from(n));
+      out += "\n";
+    }
+    return out;
+  };
+  auto p1_seen = [&] {
+    return p2.frames_from("p1") >= 10 && p3.frames_from("p1") >= 10 &&
+           page.stat("p1", "videoFramesDecoded") >= 10;
+  };
+  ASSERT_TRUE(run_until([&] { return (all_meet(pipelines, ids) && p1_seen()) || page.done; },
+                        60000) &&
+              all_meet(pipelines, ids) && p1_seen())
+      << describe();
+
+  // p1 is killed (no leave, no close frame): the server's ping timeout and
+  // the connections' liveness tell the others, who end its tracks and go on.
+  p1->send_signal(SIGKILL);
+  ASSERT_TRUE(run_until(
+      [&] {
+        page.poll();
+        auto peers = page.peers();
+        return std::find(peers.begin(), peers.end(), "p1") == peers.end();
+      },
+      15000))
+      << describe();
+  for (auto* p : {&p2, &p3}) {
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+          for (auto& t : p->tracks())
+            if (t->peer_id == "p1" && !t->eos) return false;
+          return true;
+        },
+        8s))
+        << "p1's tracks end";
+    int before = p->frames_from("page");
+    EXPECT_TRUE(test::wait_until([&] { return p->frames_from("page") >= before + 10; }, 8s));
+  }
+
+  // A fourth pipeline joins late and gets everyone, and everyone gets it.
+  test::RoomParticipant p4(url, "p4", "", "demo");
+  pipelines = {&p2, &p3, &p4};
+  ids = {"p2", "p3", "p4"};
+  EXPECT_TRUE(run_until([&] { return all_meet(pipelines, ids); }, 30000)) << describe();
+  std::printf("late pipeline: join → first frame from p2 %.0f ms, p3 %.0f ms, page %.0f ms\n",
+              p4.first_frame_ms("p2"), p4.first_frame_ms("p3"), p4.first_frame_ms("page"));
+
+  page.proc->send_signal(SIGTERM);
+  EXPECT_TRUE(page.proc->wait(20s).has_value());
+  server->proc->send_signal(SIGTERM);
+  EXPECT_EQ(server->proc->wait(5s), 0);
+}
+
 }  // namespace
 }  // namespace rtcmesh
