@@ -12,14 +12,18 @@ namespace rtcmesh::media {
 
 namespace {
 
-bool rewrite(GstBuffer** buffer, guint8 pt) {
+// Byte 1 of an RTP header holds the marker bit and the payload type: one
+// byte read tells whether anything needs rewriting at all.
+bool has_pt(GstBuffer* buffer, guint8 pt) {
+  guint8 byte1;
+  return gst_buffer_extract(buffer, 1, &byte1, 1) == 1 && (byte1 & 0x7f) == pt;
+}
+
+// Sets the payload type of a writable buffer (copying the header memory if
+// it is shared); false when it is not RTP.
+bool set_pt(GstBuffer* buffer, guint8 pt) {
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-  if (!gst_rtp_buffer_map(*buffer, GST_MAP_READ, &rtp)) return false;
-  bool same = gst_rtp_buffer_get_payload_type(&rtp) == pt;
-  gst_rtp_buffer_unmap(&rtp);
-  if (same) return true;  // nothing to copy
-  *buffer = gst_buffer_make_writable(*buffer);
-  if (!gst_rtp_buffer_map(*buffer, GST_MAP_READWRITE, &rtp)) return false;
+  if (!gst_rtp_buffer_map(buffer, GST_MAP_READWRITE, &rtp)) return false;
   gst_rtp_buffer_set_payload_type(&rtp, pt);
   gst_rtp_buffer_unmap(&rtp);
   return true;
@@ -45,13 +49,8 @@ struct RtcNormalizerClass {
 
 G_DEFINE_TYPE(RtcNormalizer, rtc_normalizer, GST_TYPE_ELEMENT)
 
-static GstFlowReturn normalizer_chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
-  auto* self = reinterpret_cast<RtcNormalizer*>(parent);
-  if (!rewrite(&buffer, self->pt)) {
-    gst_buffer_unref(buffer);
-    return GST_FLOW_OK;
-  }
-  GstFlowReturn ret = gst_pad_push(self->src, buffer);
+// What the connection's refusal means for the shared stream: nothing.
+static GstFlowReturn shield(RtcNormalizer* self, GstFlowReturn ret) {
   if (ret >= GST_FLOW_OK) return ret;
   // FLUSHING too stays here: it is the connection going to NULL while its
   // branch still holds data. Passed up, it would pause the branch queue, whose
@@ -64,12 +63,44 @@ static GstFlowReturn normalizer_chain(GstPad*, GstObject* parent, GstBuffer* buf
   return GST_FLOW_OK;
 }
 
-static GstFlowReturn normalizer_chain_list(GstPad* pad, GstObject* parent, GstBufferList* list) {
-  GstFlowReturn ret = GST_FLOW_OK;
-  for (guint i = 0, n = gst_buffer_list_length(list); i < n && ret == GST_FLOW_OK; i++)
-    ret = normalizer_chain(pad, parent, gst_buffer_ref(gst_buffer_list_get(list, i)));
-  gst_buffer_list_unref(list);
-  return ret;
+static GstFlowReturn normalizer_chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
+  auto* self = reinterpret_cast<RtcNormalizer*>(parent);
+  if (!has_pt(buffer, self->pt)) {
+    buffer = gst_buffer_make_writable(buffer);
+    if (!set_pt(buffer, self->pt)) {
+      gst_buffer_unref(buffer);
+      return GST_FLOW_OK;
+    }
+  }
+  return shield(self, gst_pad_push(self->src, buffer));
+}
+
+// The payloader's lists (the packets of one NAL unit) stay lists: webrtcbin's
+// send path (rtpsession, rtprtxsend, rtpfunnel, srtpenc, nicesink) takes
+// them whole, one pass per element for all the packets instead of one per
+// packet.
+static GstFlowReturn normalizer_chain_list(GstPad*, GstObject* parent, GstBufferList* list) {
+  auto* self = reinterpret_cast<RtcNormalizer*>(parent);
+  guint n = gst_buffer_list_length(list);
+  guint i = 0;
+  while (i < n && has_pt(gst_buffer_list_get(list, i), self->pt)) i++;
+  if (i < n) {
+    // Another payload type (or not RTP at all): copy the headers from here on.
+    list = gst_buffer_list_make_writable(list);
+    while (i < n) {
+      if (set_pt(gst_buffer_list_get_writable(list, i), self->pt)) {
+        i++;
+      } else {
+        gst_buffer_list_remove(list, i, 1);
+        n--;
+      }
+    }
+    if (n == 0) {
+      gst_buffer_list_unref(list);
+      return GST_FLOW_OK;
+    }
+  }
+  return shield(self, gst_pad_push_list(self->src, list));
 }
 
 static gboolean normalizer_event(GstPad* pad, GstObject* parent, GstEvent* event) {
@@ -114,20 +145,19 @@ static void rtc_normalizer_finalize(GObject* object) {
   G_OBJECT_CLASS(rtc_normalizer_parent_class)->finalize(object);
 }
 
-static GstStaticPadTemplate normalizer_sink =
-    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
-static GstStaticPadTemplate normalizer_src =
-    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
+static GstStaticPadTemplate normalizer_sink = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
+static GstStaticPadTemplate normalizer_src = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("application/x-rtp"));
 
 static void rtc_normalizer_class_init(RtcNormalizerClass* klass) {
   G_OBJECT_CLASS(klass)->finalize = rtc_normalizer_finalize;
   auto* element_class = GST_ELEMENT_CLASS(klass);
   gst_element_class_add_static_pad_template(element_class, &normalizer_sink);
   gst_element_class_add_static_pad_template(element_class, &normalizer_src);
-  gst_element_class_set_static_metadata(element_class, "RTP normalizer (internal)",
-                                        "Filter/Network/RTP",
-                                        "Rewrites one connection's payload type and caps",
-                                        "rtcmesh");
+  gst_element_class_set_static_metadata(
+      element_class, "RTP normalizer (internal)", "Filter/Network/RTP",
+      "Rewrites one connection's payload type and caps", "rtcmesh");
 }
 
 static void rtc_normalizer_init(RtcNormalizer* self) {

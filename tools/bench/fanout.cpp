@@ -7,9 +7,10 @@
 // plus one sampled viewer that decodes). For each N, a fresh pair:
 //   1. server alone: baseline CPU, threads, RSS, fds at 0 viewers
 //   2. N viewers join in batches, all receiving RTP, then a warm-up
-//   3. the window: server CPU ÷ RTP packets it sent (sum of its viewers'
-//      packets-sent), per-thread CPU, loss, the viewers' and everybody
-//      else's CPU
+//   3. the window: server CPU (its own getrusage) ÷ RTP packets forwarded
+//      (packets into the fan-out's tee × N, exact; the sum of the viewers'
+//      packets-sent from webrtcbin's stats, refreshed every 0.5 s, is printed
+//      next to it), per-thread CPU, loss, the viewers' and everybody else's CPU
 //   4. sampled joins: POST (server's age-ms of that viewer) → first decoded
 //      frame in the viewers' process, both on CLOCK_MONOTONIC
 #include <gst/gst.h>
@@ -43,7 +44,7 @@ struct Options {
 
 struct ServerStats {
   guint viewers = 0, connected = 0;
-  guint64 sent = 0, failed = 0, cpu_us = 0;
+  guint64 sent = 0, failed = 0, cpu_us = 0, payloaded = 0;
   std::map<std::string, gint64> post_us;  // by viewer id
 };
 
@@ -60,6 +61,7 @@ struct Row {
   double base_cpu = 0, server_cpu = 0;  // fraction of one core
   double pkt_rate = 0, us_per_pkt = 0, us_marginal = 0;
   double threads = 0, rss_kb = 0, fds = 0;  // per viewer
+  guint64 forwarded = 0;                    // packets into the fan-out × viewers (exact)
   guint64 sent = 0, received = 0, unrecovered = 0;
   gint64 lost = 0;
   double viewers_cpu = 0, other_cpu = 0;
@@ -83,6 +85,7 @@ std::optional<ServerStats> server_stats(Child& server) {
       s.sent = field_u64(f, "packets-sent");
       s.failed = field_u64(f, "failed");
       s.cpu_us = field_u64(f, "cpu-us");
+      s.payloaded = field_u64(f, "payloaded");
     } else if (line.rfind("viewer ", 0) == 0) {
       s.post_us[f["id"]] = gint64(field_u64(f, "post-us"));
     }
@@ -225,18 +228,19 @@ Row run(int n, const Options& o, const std::string& file) {
   double viewers_s = double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6;
   double machine_s = double(b->machine - a->machine) / hz;
   r.sent = b->sstats.sent - a->sstats.sent;
+  r.forwarded = (b->sstats.payloaded - a->sstats.payloaded) * guint64(n);
   r.received = b->vstats.received - a->vstats.received;
   r.lost = b->vstats.lost - a->vstats.lost;
   r.unrecovered = b->vstats.unrecovered - a->vstats.unrecovered;
-  if (r.sent == 0) return fail("the server sent no packets in the window");
+  if (r.forwarded == 0 || r.sent == 0) return fail("the server sent no packets in the window");
   r.server_cpu = server_s / window;
   r.viewers_cpu = viewers_s / window;
   r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
-  r.pkt_rate = double(r.sent) / window;
-  r.us_per_pkt = server_s * 1e6 / double(r.sent);
+  r.pkt_rate = double(r.forwarded) / window;
+  r.us_per_pkt = server_s * 1e6 / double(r.forwarded);
   r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
   for (auto& [name, ns] : cpu_by_name(a->threads, b->threads))
-    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.sent));
+    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.forwarded));
   std::sort(r.by_thread.begin(), r.by_thread.end(),
             [](auto& x, auto& y) { return x.second > y.second; });
   r.threads = double(a->server.threads - zero.threads) / n;
@@ -293,18 +297,18 @@ Row run(int n, const Options& o, const std::string& file) {
 
   std::printf(
       "N=%d: joined in %.1f s; window %.1f s: server %.1f%% CPU (%.1f%% with 0 viewers), %.0f "
-      "RTP pkt/s sent → %.1f µs/pkt (%.1f µs marginal)\n"
+      "RTP pkt/s forwarded → %.1f µs/pkt (%.1f µs marginal)\n"
       "      per viewer: %.1f threads, %.0f kB RSS, %.1f fds; unrecovered loss %.3f%% "
       "(%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " packets; packets-lost %" G_GINT64_FORMAT
-      "; server says %" G_GUINT64_FORMAT
+      "; %" G_GUINT64_FORMAT " forwarded, webrtcbin stats say %" G_GUINT64_FORMAT
       " sent)\n"
       "      viewers' process %.1f%% CPU, other processes %.1f%%; POST → first frame p50 %.0f "
       "ms, p95 %.0f ms (viewer start → first frame p50 %.0f ms)\n"
       "      server threads (µs/pkt):",
       n, r.join_s, window, 100 * r.server_cpu, 100 * r.base_cpu, r.pkt_rate, r.us_per_pkt,
       r.us_marginal, r.threads, r.rss_kb, r.fds, loss_percent(r), r.unrecovered,
-      r.received + r.unrecovered, r.lost, r.sent, 100 * r.viewers_cpu, 100 * r.other_cpu,
-      percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
+      r.received + r.unrecovered, r.lost, r.forwarded, r.sent, 100 * r.viewers_cpu,
+      100 * r.other_cpu, percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
       percentile(r.start_first_ms, 0.5));
   for (size_t i = 0; i < r.by_thread.size() && int(i) < o.top_threads; i++)
     std::printf(" %s %.2f%s", r.by_thread[i].first.c_str(), r.by_thread[i].second,

@@ -4,7 +4,7 @@
 // encoder in this process, so its CPU is the forwarding path's. Talks to the
 // parent over stdin/stdout:
 //   → "port <n>" once the input flows (viewers can be answered)
-//   ← "stats" → "viewers n=… packets-sent=…", one "viewer id=… post-us=…
+//   ← "stats" → "viewers n=… packets-sent=… cpu-us=… payloaded=…", one "viewer id=… post-us=…
 //      connected=… packets-sent=…" line each, then "end"
 //   ← "quit" (or EOF) → exits 0; a pipeline error → "error <text>", exit 1.
 #include <gst/gst.h>
@@ -28,6 +28,7 @@ struct Server {
   GstElement* demux = nullptr;
   GMainLoop* loop = nullptr;
   std::atomic<bool> flowing{false};
+  std::atomic<guint64> payloaded{0};  // RTP packets into the fan-out's tee
   std::atomic<bool> demuxed{false};
   int exit_code = 0;
 };
@@ -61,7 +62,39 @@ gboolean on_bus(GstBus*, GstMessage* msg, gpointer data) {
   return TRUE;
 }
 
-void print_stats(GstElement* sink) {
+// Counts the packets entering the fan-out (each goes to every viewer's
+// branch): an exact count where webrtcbin's stats are up to 0.5 s old.
+bool count_payloaded(Server& s) {
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(s.sink));
+  GValue item = G_VALUE_INIT;
+  GstElement* tee = nullptr;
+  while (!tee && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* e = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* f = gst_element_get_factory(e);
+    if (f && g_strcmp0(GST_OBJECT_NAME(f), "tee") == 0) tee = GST_ELEMENT(gst_object_ref(e));
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  if (!tee) return false;
+  GstPad* pad = gst_element_get_static_pad(tee, "sink");
+  gst_pad_add_probe(
+      pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        guint n = (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+                      ? gst_buffer_list_length(GST_PAD_PROBE_INFO_BUFFER_LIST(info))
+                      : 1;
+        static_cast<Server*>(data)->payloaded.fetch_add(n, std::memory_order_relaxed);
+        return GST_PAD_PROBE_OK;
+      },
+      &s, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(tee);
+  return true;
+}
+
+void print_stats(Server& s) {
+  GstElement* sink = s.sink;
   GstStructure* stats = nullptr;
   g_object_get(sink, "stats", &stats, nullptr);
   gint64 now = g_get_monotonic_time();
@@ -89,8 +122,9 @@ void print_stats(GstElement* sink) {
   gst_structure_get_uint64(stats, "viewers-failed", &failed);
   gst_structure_free(stats);
   std::printf("viewers n=%u connected=%u packets-sent=%" G_GUINT64_FORMAT
-              " failed=%" G_GUINT64_FORMAT " cpu-us=%" G_GUINT64_FORMAT "\n%send\n",
-              n, connected, total, failed, own_cpu_us(), lines.c_str());
+              " failed=%" G_GUINT64_FORMAT " cpu-us=%" G_GUINT64_FORMAT
+              " payloaded=%" G_GUINT64_FORMAT "\n%send\n",
+              n, connected, total, failed, own_cpu_us(), s.payloaded.load(), lines.c_str());
   std::fflush(stdout);
 }
 
@@ -149,10 +183,12 @@ int fanout_server(int argc, char** argv) {
     // Announce the port once the payloader has seen data (an offer before
     // that is answered 422), then serve the parent's commands.
     for (int i = 0; i < 1000 && !s.flowing; i++) g_usleep(10000);
+    if (s.flowing) g_usleep(300000);
     if (!s.flowing) {
       reply("error no data from the file within 10 s");
+    } else if (!count_payloaded(s)) {
+      reply("error no fan-out tee inside rtcwhepsink");
     } else {
-      g_usleep(300000);
       guint port = 0;
       g_object_get(s.sink, "port", &port, nullptr);
       reply("port %u", port);
@@ -160,7 +196,7 @@ int fanout_server(int argc, char** argv) {
     std::string line;
     while (std::getline(std::cin, line)) {
       if (line == "stats")
-        print_stats(s.sink);
+        print_stats(s);
       else if (line == "quit")
         break;
     }
