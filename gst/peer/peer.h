@@ -95,7 +95,8 @@ class Peer {
   PeerEvents events_;
   CapsPtr accepted_;
   std::shared_ptr<Life> life_;
-  Timer tick_;
+  Timer tick_;  // every 500 ms: liveness; stats every other tick
+  unsigned ticks_ = 0;
   bool connected_ = false;
   bool failed_ = false;
   gint64 connect_started_us_ = 0;
