@@ -88,4 +88,15 @@ peer::IceSettings IceProps::settings() const {
   return s;
 }
 
+void use_link_servers(peer::IceSettings& ice, const std::vector<sig::IceServer>& servers) {
+  if (!ice.stun_server.empty() || !ice.turn_servers.empty()) return;
+  for (const auto& server : servers) {
+    if (g_str_has_prefix(server.url.c_str(), "stun")) {
+      if (ice.stun_server.empty()) ice.stun_server = sig::to_gst_uri(server);
+    } else {
+      ice.turn_servers.push_back(sig::to_gst_uri(server));
+    }
+  }
+}
+
 }  // namespace rtcmesh

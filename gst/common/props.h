@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gst/peer/peer.h"
+#include "signaling/ice_servers.h"
 
 namespace rtcmesh {
 
@@ -39,5 +40,9 @@ struct IceProps {
   bool get(guint first, guint id, GValue* value) const;
   peer::IceSettings settings() const;
 };
+
+// The endpoint's advertised ICE servers (Link headers) become `ice`'s STUN
+// and TURN servers when the user configured none.
+void use_link_servers(peer::IceSettings& ice, const std::vector<sig::IceServer>& servers);
 
 }  // namespace rtcmesh

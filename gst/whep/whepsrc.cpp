@@ -238,15 +238,7 @@ void RtcWhepSrcPrivate::offer(Session* raw, int track_count,
     audio = audio_codecs;
   }
   // The server's ICE servers, unless the user chose their own.
-  if (ice_settings.stun_server.empty() && ice_settings.turn_servers.empty()) {
-    for (const auto& server : link_servers) {
-      if (g_str_has_prefix(server.url.c_str(), "stun")) {
-        if (ice_settings.stun_server.empty()) ice_settings.stun_server = sig::to_gst_uri(server);
-      } else {
-        ice_settings.turn_servers.push_back(sig::to_gst_uri(server));
-      }
-    }
-  }
+  use_link_servers(ice_settings, link_servers);
   int slots = track_count < 0 ? 1 : std::clamp(track_count, 1, kMaxSlots);
   if (track_count > kMaxSlots)
     GST_WARNING_OBJECT(self, "the server advertises %d tracks; offering %d", track_count, slots);

@@ -79,6 +79,7 @@ struct RtcWhipSinkPrivate {
   void stop();
   void maybe_start_session();
   void start_session();
+  void connect_session(Session* raw, const peer::IceSettings& ice_settings, guint timeout_ms);
   void session_failed(const std::string& why, int http_status = 0);
   void end_session(std::function<void()> done = {});
   void on_chain_ready();
@@ -140,9 +141,29 @@ void RtcWhipSinkPrivate::start_session() {
   sessions_started++;
   auto s = std::make_unique<Session>();
   s->client = std::make_unique<sig::ResourceClient>(worker->context(), opts);
+  Session* raw = s.get();
+  s->deadline = worker->timeout(deadline_ms, [this, raw] {
+    if (session.get() == raw) session_failed("not connected in time");
+    return false;
+  });
+  session = std::move(s);
+  if (!ice_settings.stun_server.empty() || !ice_settings.turn_servers.empty())
+    return connect_session(raw, ice_settings, timeout_ms);
+  // No ICE servers of our own: use the ones the endpoint advertises (Link on
+  // OPTIONS, RFC 9725 §4.6); a server without OPTIONS just gets none.
+  raw->client->options([this, raw, ice_settings, timeout_ms](
+                           int status, std::vector<sig::IceServer> servers, int) mutable {
+    if (session.get() != raw) return;
+    GST_DEBUG_OBJECT(self, "OPTIONS: status %d, %zu ICE servers", status, servers.size());
+    use_link_servers(ice_settings, servers);
+    connect_session(raw, ice_settings, timeout_ms);
+  });
+}
+
+void RtcWhipSinkPrivate::connect_session(Session* raw, const peer::IceSettings& ice_settings,
+                                         guint timeout_ms) {
 
   peer::PeerEvents events;
-  Session* raw = s.get();
   events.local_candidate = [this, raw](guint mline, const std::string& candidate) {
     // Candidates found after the offer went out are trickled by PATCH.
     if (session.get() != raw || mline >= raw->mids.size()) return;
@@ -163,21 +184,16 @@ void RtcWhipSinkPrivate::start_session() {
       if (session.get() == raw) session_failed(why);
     });
   };
-  s->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-session",
-                                         ice_settings, timeout_ms * GST_MSECOND, events);
-  s->tracks = std::make_unique<peer::SentTracks>(GST_BIN(self), *s->peer);
+  raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-session",
+                                           ice_settings, timeout_ms * GST_MSECOND, events);
+  raw->tracks = std::make_unique<peer::SentTracks>(GST_BIN(self), *raw->peer);
   {
     std::lock_guard lock(inputs_mutex);
     std::vector<media::SendInput*> all;
     for (auto& in : inputs) all.push_back(in.get());
-    s->tracks->offer(all, false);
+    raw->tracks->offer(all, false);
   }
-  current_webrtc = s->peer->webrtcbin();
-  s->deadline = worker->timeout(deadline_ms, [this, raw] {
-    if (session.get() == raw) session_failed("not connected in time");
-    return false;
-  });
-  session = std::move(s);
+  current_webrtc = raw->peer->webrtcbin();
 
   raw->peer->make_offer([this, raw](const std::string& offer, const std::string& error) {
     if (session.get() != raw) return;

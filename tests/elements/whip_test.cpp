@@ -203,6 +203,33 @@ TEST(Whip, PublisherReconnectsWhenTheServerRestarts) {
   EXPECT_FALSE(pub.warnings().empty()) << "each reconnect attempt warns";
 }
 
+TEST(Whip, PublisherUsesTheServersLinkIceServers) {
+  // rtcwhipsrc advertises its stun-server as Link on OPTIONS (nothing listens
+  // there: host candidates still connect, srflx gathering just times out).
+  Ingest ingest("stun-server=stun://127.0.0.1:3478");
+  Pipeline pub(publisher_launch(ingest.url("/whip")));
+  struct Seen {
+    std::mutex mutex;
+    std::string stun;
+  } seen;
+  auto on_added = +[](GstBin*, GstElement* element, gpointer d) {
+    if (g_strcmp0(G_OBJECT_TYPE_NAME(element), "GstWebRTCBin") != 0) return;
+    auto* seen = static_cast<Seen*>(d);
+    gchar* value = nullptr;
+    g_object_get(element, "stun-server", &value, nullptr);
+    std::lock_guard lock(seen->mutex);
+    seen->stun = value ? value : "";
+    g_free(value);
+  };
+  g_signal_connect(pub.by_name("s"), "element-added", G_CALLBACK(on_added), &seen);
+  pub.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames() >= 10; }, kMediaTimeout))
+      << joined(pub.errors());
+  pub.set_state(GST_STATE_NULL);
+  std::lock_guard lock(seen.mutex);
+  EXPECT_EQ(seen.stun, "stun://127.0.0.1:3478");
+}
+
 TEST(Whip, ClientErrorIsAnElementErrorWithStatus) {
   Ingest ingest("auth-token=secret");
   Pipeline pub(publisher_launch(ingest.url("/whip"), "auth-token=wrong"));
