@@ -86,6 +86,14 @@ std::string reply_error(const GstStructure* reply) {
   return {};
 }
 
+// NACK/RTX for video only: browsers do no audio RTX (Opus has in-band FEC),
+// and Chromium refuses an offer whose audio m-line carries an RTX ssrc-group
+// ("Failed to add remote stream ssrc").
+gboolean is_video(const GstCaps* caps) {
+  return caps && gst_caps_get_size(caps) > 0 &&
+         g_strcmp0(gst_structure_get_string(gst_caps_get_structure(caps, 0), "media"), "video") == 0;
+}
+
 std::string description_text(GstElement* webrtc, const char* property) {
   GstWebRTCSessionDescription* desc = nullptr;
   g_object_get(webrtc, property, &desc, nullptr);
@@ -271,7 +279,7 @@ GstPad* Peer::add_send_track(const GstCaps* rtp_caps, bool sendrecv) {
     g_object_set(trans, "direction",
                  sendrecv ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                           : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
-                 "codec-preferences", rtp_caps, "do-nack", TRUE, nullptr);
+                 "codec-preferences", rtp_caps, "do-nack", is_video(rtp_caps), nullptr);
     gst_object_unref(trans);
   }
   gst_object_unref(pad);  // webrtcbin keeps its own reference while it exists
@@ -312,7 +320,7 @@ void Peer::add_recv_track(const GstCaps* caps) {
   g_signal_emit_by_name(webrtc_, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
                         caps, &trans);
   if (!trans) throw std::runtime_error("webrtcbin refused a receiving transceiver");
-  g_object_set(trans, "do-nack", TRUE, nullptr);
+  g_object_set(trans, "do-nack", is_video(caps), nullptr);
   gst_object_unref(trans);
 }
 

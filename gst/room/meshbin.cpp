@@ -315,6 +315,7 @@ void RtcMeshBinPrivate::offer_to(Remote& r) {
           offered_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
   }
   r.peer->make_offer([this, id = r.id](const std::string& sdp, const std::string& error) {
+    GST_DEBUG_OBJECT(self, "offer to %s:\n%s", id.c_str(), sdp.c_str());
     if (error.empty() && ws) {
       ws->call("offer", Json::object({{"to", id}, {"sdp", sdp}}), [this, id](auto reply) {
         if (!reply.ok()) remove_remote(id, "offer refused: " + reply.error.message);
