@@ -58,7 +58,7 @@ TEST(BrowserWhep, ChromiumPlaysThePlayerPageBesideAPipelineViewer) {
   EXPECT_EQ(stream.viewers(), 2u);
   int before = pipeline_viewer.video_frames();
   EXPECT_GE(before, 15);
-  EXPECT_TRUE(wait_until([&] { return pipeline_viewer.video_frames() >= before + 15; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return pipeline_viewer.video_frames() >= before + 15; }, 10s));
   EXPECT_GT(pipeline_viewer.audio_samples(), 0u);
 
   // The browser leaves (its page DELETEs); the pipeline viewer keeps playing.
@@ -66,7 +66,7 @@ TEST(BrowserWhep, ChromiumPlaysThePlayerPageBesideAPipelineViewer) {
   EXPECT_TRUE(browser->wait(20s).has_value());
   EXPECT_TRUE(wait_until([&] { return stream.viewers() == 1; }, 5s)) << stream.viewers();
   before = pipeline_viewer.video_frames();
-  EXPECT_TRUE(wait_until([&] { return pipeline_viewer.video_frames() >= before + 15; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return pipeline_viewer.video_frames() >= before + 15; }, 10s));
   EXPECT_TRUE(stream.pipeline().errors().empty());
 }
 
