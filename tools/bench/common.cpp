@@ -251,6 +251,25 @@ guint64 machine_busy_ticks() {
   return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 }
 
+guint64 udp_receive_buffer_drops() {
+  // Two "Udp:" lines: the field names, then the values.
+  std::stringstream in(read_all("/proc/net/snmp"));
+  std::string line, names;
+  while (std::getline(in, line)) {
+    if (line.rfind("Udp: ", 0) != 0) continue;
+    if (names.empty()) {
+      names = line;
+      continue;
+    }
+    std::stringstream n(names), v(line);
+    std::string name, value;
+    while (n >> name && v >> value)
+      if (name == "RcvbufErrors") return std::strtoull(value.c_str(), nullptr, 10);
+    return 0;
+  }
+  return 0;
+}
+
 long ticks_per_second() {
   return sysconf(_SC_CLK_TCK);
 }

@@ -68,6 +68,9 @@ ProcSample sample_process(pid_t pid);
 // Busy ticks of the whole machine (/proc/stat: all but idle and iowait).
 guint64 machine_busy_ticks();
 long ticks_per_second();
+// Machine-wide UDP datagrams dropped for a full receive buffer (/proc/net/snmp
+// RcvbufErrors): where loss on loopback happens when receivers fall behind.
+guint64 udp_receive_buffer_drops();
 // This process's CPU time (all threads, also exited ones) in µs, finer than
 // /proc's 10 ms ticks: the subprocesses report it with their counters.
 guint64 own_cpu_us();

@@ -9,7 +9,7 @@
 //   2. N viewers join in batches, all receiving RTP, then a warm-up
 //   3. the window: server CPU (its own getrusage) ÷ RTP packets forwarded
 //      (packets into the fan-out's tee × N, exact; the sum of the viewers'
-//      packets-sent from webrtcbin's stats, refreshed every 0.5 s, is printed
+//      packets-sent from webrtcbin's stats, refreshed every second, is printed
 //      next to it), per-thread CPU, loss, the viewers' and everybody else's CPU
 //   4. sampled joins: POST (server's age-ms of that viewer) → first decoded
 //      frame in the viewers' process, both on CLOCK_MONOTONIC
@@ -44,13 +44,13 @@ struct Options {
 
 struct ServerStats {
   guint viewers = 0, connected = 0;
-  guint64 sent = 0, failed = 0, cpu_us = 0, payloaded = 0;
+  guint64 sent = 0, failed = 0, cpu_us = 0, payloaded = 0, overruns = 0;
   std::map<std::string, gint64> post_us;  // by viewer id
 };
 
 struct ViewerStats {
   guint viewers = 0, receiving = 0, connected = 0, failed = 0;
-  guint64 received = 0, unrecovered = 0, cpu_us = 0;
+  guint64 received = 0, unrecovered = 0, cpu_us = 0, overruns = 0;
   gint64 lost = 0;
 };
 
@@ -62,7 +62,7 @@ struct Row {
   double pkt_rate = 0, us_per_pkt = 0, us_marginal = 0;
   double threads = 0, rss_kb = 0, fds = 0;  // per viewer
   guint64 forwarded = 0;                    // packets into the fan-out × viewers (exact)
-  guint64 sent = 0, received = 0, unrecovered = 0;
+  guint64 sent = 0, received = 0, unrecovered = 0, udp_drops = 0, overruns = 0, viewer_overruns = 0;
   gint64 lost = 0;
   double viewers_cpu = 0, other_cpu = 0;
   std::vector<double> first_frame_ms, start_first_ms;
@@ -86,6 +86,7 @@ std::optional<ServerStats> server_stats(Child& server) {
       s.failed = field_u64(f, "failed");
       s.cpu_us = field_u64(f, "cpu-us");
       s.payloaded = field_u64(f, "payloaded");
+      s.overruns = field_u64(f, "overruns");
     } else if (line.rfind("viewer ", 0) == 0) {
       s.post_us[f["id"]] = gint64(field_u64(f, "post-us"));
     }
@@ -107,6 +108,7 @@ std::optional<ViewerStats> viewer_stats(Child& viewers) {
   s.lost = std::strtoll(f["lost"].c_str(), nullptr, 10);
   s.cpu_us = field_u64(f, "cpu-us");
   s.unrecovered = field_u64(f, "unrecovered");
+  s.overruns = field_u64(f, "overruns");
   return s;
 }
 
@@ -116,6 +118,7 @@ struct Snapshot {
   gint64 at_us;
   ProcSample server, viewers;
   guint64 machine;
+  guint64 udp_drops;
   std::map<pid_t, ThreadCpu> threads;
   ServerStats sstats;
   ViewerStats vstats;
@@ -125,6 +128,7 @@ std::optional<Snapshot> snapshot(Child& server, Child& viewers) {
   Snapshot s;
   s.at_us = g_get_monotonic_time();
   s.machine = machine_busy_ticks();
+  s.udp_drops = udp_receive_buffer_drops();
   s.server = sample_process(server.pid());
   s.viewers = sample_process(viewers.pid());
   s.threads = thread_cpu(server.pid());
@@ -232,6 +236,9 @@ Row run(int n, const Options& o, const std::string& file) {
   r.received = b->vstats.received - a->vstats.received;
   r.lost = b->vstats.lost - a->vstats.lost;
   r.unrecovered = b->vstats.unrecovered - a->vstats.unrecovered;
+  r.udp_drops = b->udp_drops - a->udp_drops;
+  r.overruns = b->sstats.overruns - a->sstats.overruns;
+  r.viewer_overruns = b->vstats.overruns - a->vstats.overruns;
   if (r.forwarded == 0 || r.sent == 0) return fail("the server sent no packets in the window");
   r.server_cpu = server_s / window;
   r.viewers_cpu = viewers_s / window;
@@ -302,14 +309,17 @@ Row run(int n, const Options& o, const std::string& file) {
       "(%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " packets; packets-lost %" G_GINT64_FORMAT
       "; %" G_GUINT64_FORMAT " forwarded, webrtcbin stats say %" G_GUINT64_FORMAT
       " sent)\n"
+      "      drops: %" G_GUINT64_FORMAT " overruns of the server's leaky queues, %" G_GUINT64_FORMAT
+      " of the viewers', %" G_GUINT64_FORMAT
+      " UDP datagrams dropped by full receive buffers (machine-wide)\n"
       "      viewers' process %.1f%% CPU, other processes %.1f%%; POST → first frame p50 %.0f "
       "ms, p95 %.0f ms (viewer start → first frame p50 %.0f ms)\n"
       "      server threads (µs/pkt):",
       n, r.join_s, window, 100 * r.server_cpu, 100 * r.base_cpu, r.pkt_rate, r.us_per_pkt,
       r.us_marginal, r.threads, r.rss_kb, r.fds, loss_percent(r), r.unrecovered,
-      r.received + r.unrecovered, r.lost, r.forwarded, r.sent, 100 * r.viewers_cpu,
-      100 * r.other_cpu, percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
-      percentile(r.start_first_ms, 0.5));
+      r.received + r.unrecovered, r.lost, r.forwarded, r.sent, r.overruns, r.viewer_overruns,
+      r.udp_drops, 100 * r.viewers_cpu, 100 * r.other_cpu, percentile(r.first_frame_ms, 0.5),
+      percentile(r.first_frame_ms, 0.95), percentile(r.start_first_ms, 0.5));
   for (size_t i = 0; i < r.by_thread.size() && int(i) < o.top_threads; i++)
     std::printf(" %s %.2f%s", r.by_thread[i].first.c_str(), r.by_thread[i].second,
                 i + 1 < r.by_thread.size() && int(i) + 1 < o.top_threads ? "," : "");

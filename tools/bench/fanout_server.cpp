@@ -4,7 +4,8 @@
 // encoder in this process, so its CPU is the forwarding path's. Talks to the
 // parent over stdin/stdout:
 //   → "port <n>" once the input flows (viewers can be answered)
-//   ← "stats" → "viewers n=… packets-sent=… cpu-us=… payloaded=…", one "viewer id=… post-us=…
+//   ← "stats" → "viewers n=… packets-sent=… cpu-us=… payloaded=… overruns=…",
+//      one "viewer id=… post-us=…
 //      connected=… packets-sent=…" line each, then "end"
 //   ← "quit" (or EOF) → exits 0; a pipeline error → "error <text>", exit 1.
 #include <gst/gst.h>
@@ -29,6 +30,7 @@ struct Server {
   GMainLoop* loop = nullptr;
   std::atomic<bool> flowing{false};
   std::atomic<guint64> payloaded{0};  // RTP packets into the fan-out's tee
+  std::atomic<guint64> overruns{0};   // leaky queues of rtcwhepsink dropping
   std::atomic<bool> demuxed{false};
   int exit_code = 0;
 };
@@ -63,7 +65,7 @@ gboolean on_bus(GstBus*, GstMessage* msg, gpointer data) {
 }
 
 // Counts the packets entering the fan-out (each goes to every viewer's
-// branch): an exact count where webrtcbin's stats are up to 0.5 s old.
+// branch): an exact count where webrtcbin's stats are up to a second old.
 bool count_payloaded(Server& s) {
   GstIterator* it = gst_bin_iterate_recurse(GST_BIN(s.sink));
   GValue item = G_VALUE_INIT;
@@ -91,6 +93,17 @@ bool count_payloaded(Server& s) {
   gst_object_unref(pad);
   gst_object_unref(tee);
   return true;
+}
+
+// Leaky queues inside rtcwhepsink (the input queue and one per viewer
+// branch) signal "overrun" each time they drop to make room: loss that
+// happened in the server, not on the way.
+void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer data) {
+  GstElementFactory* f = gst_element_get_factory(element);
+  if (!f || g_strcmp0(GST_OBJECT_NAME(f), "queue") != 0) return;
+  g_signal_connect(
+      element, "overrun",
+      G_CALLBACK(+[](GstElement*, gpointer d) { static_cast<Server*>(d)->overruns++; }), data);
 }
 
 void print_stats(Server& s) {
@@ -123,8 +136,9 @@ void print_stats(Server& s) {
   gst_structure_free(stats);
   std::printf("viewers n=%u connected=%u packets-sent=%" G_GUINT64_FORMAT
               " failed=%" G_GUINT64_FORMAT " cpu-us=%" G_GUINT64_FORMAT
-              " payloaded=%" G_GUINT64_FORMAT "\n%send\n",
-              n, connected, total, failed, own_cpu_us(), s.payloaded.load(), lines.c_str());
+              " payloaded=%" G_GUINT64_FORMAT " overruns=%" G_GUINT64_FORMAT "\n%send\n",
+              n, connected, total, failed, own_cpu_us(), s.payloaded.load(), s.overruns.load(),
+              lines.c_str());
   std::fflush(stdout);
 }
 
@@ -143,6 +157,7 @@ int fanout_server(int argc, char** argv) {
       "\" ! qtdemux name=demux ! clocksync name=sync ! w.video_0");
   g_free(location);
   s.sink = gst_bin_get_by_name(GST_BIN(s.pipeline), "w");
+  g_signal_connect(s.sink, "deep-element-added", G_CALLBACK(on_element_added), &s);
   GstElement* sync = gst_bin_get_by_name(GST_BIN(s.pipeline), "sync");
   GstPad* pad = gst_element_get_static_pad(sync, "src");
   gst_pad_add_probe(

@@ -36,7 +36,8 @@ struct Viewer {
   GstElement* src = nullptr;
   bool decode = false;
   std::atomic<guint64> packets{0};
-  std::atomic<guint64> lost{0};  // packets the jitterbuffer gave up on
+  std::atomic<guint64> lost{0};      // packets the jitterbuffer gave up on
+  std::atomic<guint64> overruns{0};  // leaky queues inside rtcwhepsrc dropping
   std::atomic<gint64> first_us{0};
   std::atomic<bool> failed{false};
   std::string error;  // main loop thread only
@@ -104,6 +105,18 @@ std::unique_ptr<Viewer> start_viewer(const std::string& endpoint, bool decode) {
                "ice-local-addresses", "127.0.0.1", nullptr);
   gst_util_set_object_arg(G_OBJECT(v->src), "output", decode ? "raw" : "rtp");
   gst_bin_add(GST_BIN(v->pipeline), v->src);
+  // webrtcbin's receive queues are leaky: a viewer process that falls behind
+  // drops there, which tells receiver loss from sender loss.
+  g_signal_connect(v->pipeline, "deep-element-added",
+                   G_CALLBACK(+[](GstBin*, GstBin*, GstElement* e, gpointer data) {
+                     GstElementFactory* f = gst_element_get_factory(e);
+                     if (!f || g_strcmp0(GST_OBJECT_NAME(f), "queue") != 0) return;
+                     g_signal_connect(e, "overrun", G_CALLBACK(+[](GstElement*, gpointer d) {
+                                        static_cast<Viewer*>(d)->overruns++;
+                                      }),
+                                      data);
+                   }),
+                   v.get());
   g_signal_connect(v->src, "pad-added", G_CALLBACK(on_pad_added), v.get());
   GstBus* bus = gst_element_get_bus(v->pipeline);
   gst_bus_add_watch(bus, on_bus, v.get());
@@ -166,7 +179,7 @@ int fanout_viewers(int argc, char** argv) {
         reply("added total=%zu", viewers.size());
       } else if (line == "stats") {
         guint receiving = 0, connected = 0, failed = 0;
-        guint64 received = 0, lost_events = 0;
+        guint64 received = 0, lost_events = 0, overruns = 0;
         gint64 lost_total = 0;
         for (auto& v : viewers) {
           gint64 lost = 0;
@@ -175,6 +188,7 @@ int fanout_viewers(int argc, char** argv) {
           guint64 p = v->packets.load(std::memory_order_relaxed);
           received += p;
           lost_events += v->lost.load(std::memory_order_relaxed);
+          overruns += v->overruns.load(std::memory_order_relaxed);
           lost_total += lost;
           receiving += p > 0 ? 1 : 0;
           connected += c ? 1 : 0;
@@ -182,9 +196,9 @@ int fanout_viewers(int argc, char** argv) {
         }
         reply("stats viewers=%zu receiving=%u connected=%u received=%" G_GUINT64_FORMAT
               " lost=%" G_GINT64_FORMAT " unrecovered=%" G_GUINT64_FORMAT
-              " failed=%u cpu-us=%" G_GUINT64_FORMAT,
+              " failed=%u cpu-us=%" G_GUINT64_FORMAT " overruns=%" G_GUINT64_FORMAT,
               viewers.size(), receiving, connected, received, lost_total, lost_events, failed,
-              own_cpu_us());
+              own_cpu_us(), overruns);
       } else if (line == "sample-join") {
         if (sampled) stop_viewer(std::move(sampled));
         gint64 start = g_get_monotonic_time();
