@@ -30,9 +30,9 @@ TEST(BrowserWhep, ChromiumPlaysThePlayerPageBesideAPipelineViewer) {
   if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
     GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
 
-  WhepStream stream("peer-timeout=3000");
+  WhepStream stream;  // default peer-timeout: viewers report (RTCP) only every few seconds
   ASSERT_TRUE(stream.wait_ready());
-  WhepViewer pipeline_viewer(stream.url(), "peer-timeout=3000");
+  WhepViewer pipeline_viewer(stream.url());
   ASSERT_TRUE(pipeline_viewer.play());
 
   Subprocess::Options opts;
