@@ -169,9 +169,10 @@ TEST(Whip, KilledPublisherIsRemovedWithinPeerTimeout) {
   opts.env = {{"RTCMESH_CHILD_ENDPOINT", ingest.url("/whip/room/killed")}};
   auto child = Subprocess::spawn({exe, "--gtest_filter=WhipChild.PublishUntilKilled"}, opts);
   ASSERT_TRUE(child);
+  // The child process starts GStreamer from scratch: give it longer.
   ASSERT_TRUE(wait_until(
       [&] { return ingest.video_frames("killed") >= 10 && ingest.video_frames("stays") >= 10; },
-      kMediaTimeout));
+      2 * kMediaTimeout));
   child->send_signal(SIGKILL);
   auto killed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 8s));
