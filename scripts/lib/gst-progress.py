@@ -14,8 +14,9 @@ JSON for the caller.
 import argparse
 import json
 import re
-import select
+import queue
 import sys
+import threading
 import time
 
 CHAIN = re.compile(r"GstIdentity:(video-in|audio-in): last-message = chain\s+\S+ \(\S+\) "
@@ -59,21 +60,31 @@ def main():
         nonlocal shown_video, shown_audio, last_print
         t = time.monotonic() - start
         line = (f"{tag} {t:5.1f} s  video {video:5d} frames (+{video - shown_video:3d})   "
-                f"audio {audio:5d} buffers, {audio_seconds:6.2f} s of sound")
+                f"audio {audio:5d} buffers (+{audio - shown_audio:3d}) = {audio_seconds:6.2f} s of sound")
         if final:
             line = (f"{tag} total: {video} video frames ({video_desc or 'none'}), {audio} audio "
                     f"buffers = {audio_seconds:.2f} s of sound ({audio_desc or 'none'})")
         print(line, file=out, flush=True)
         shown_video, shown_audio, last_print = video, audio, time.monotonic()
 
-    stdin = sys.stdin
+    # A reader thread, so that the once-a-second status line comes out even
+    # while gst-launch prints nothing.
+    lines = queue.Queue()
+
+    def reader():
+        for raw in sys.stdin:
+            lines.put(raw.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
     while True:
-        ready, _, _ = select.select([stdin], [], [], 0.25)
-        if ready:
-            raw = stdin.readline()
-            if not raw:
-                break
-            line = raw.rstrip("\n")
+        try:
+            line = lines.get(timeout=0.25)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            break
+        if line:
             m = CHAIN.search(line)
             if m:
                 kind, size, pts, dur = m.group(1), int(m.group(2)), m.group(3), m.group(4)
@@ -95,8 +106,10 @@ def main():
                 if c:
                     caps = c.group(2)
                     if c.group(1) == "video-in":
+                        rate = field(caps, 'framerate')
                         video_desc = (f"{field(caps, 'width')}x{field(caps, 'height')} "
-                                      f"{field(caps, 'format')} {field(caps, 'framerate')} fps")
+                                      f"{field(caps, 'format')}"
+                                      + (f" {rate} fps" if rate not in ("0/1", "?") else ""))
                         print(f"{tag} video caps: {video_desc}", file=out, flush=True)
                     else:
                         audio_desc = (f"{field(caps, 'rate')} Hz x {field(caps, 'channels')} "
