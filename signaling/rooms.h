@@ -18,6 +18,7 @@
 #include "signaling/ice_servers.h"
 #include "signaling/json.h"
 #include "signaling/jsonrpc.h"
+#include "signaling/sfu_room.h"
 
 namespace rtcmesh::sig {
 
@@ -31,6 +32,44 @@ bool valid_peer_id(std::string_view id);
 
 // One client connection, numbered by the transport (never reused while open).
 using ConnId = uint64_t;
+
+// Media side of SFU rooms (the rtcsfu element). Called on the RoomServer's
+// thread; every callback it is handed must also be called on that thread
+// (exactly once), possibly later, possibly before the call returns. Callbacks
+// for participants that are gone meanwhile are ignored, so they are safe to
+// call even after the RoomServer is destroyed.
+class SfuMedia {
+ public:
+  virtual ~SfuMedia() = default;
+  struct PublishResult {
+    std::string sdp;
+    std::vector<SfuTrack> tracks;
+    std::optional<rpc::Error> error;  // set: sent to the client as is (e.g. -32007)
+  };
+  // A participant's publish offer (already validated with validate_offer):
+  // answer it. unpublish() may come before done: it cancels the publish.
+  virtual void publish(const std::string& room, const std::string& peer, const std::string& sdp,
+                       std::function<void(PublishResult)> done) = 0;
+  // End a publisher's connection (unpublish, leave, disconnect, timeout).
+  virtual void unpublish(const std::string& room, const std::string& peer) = 0;
+  // Make the subscriber's connection carry offer.slots (new connection when
+  // offer.rebuild) and create the offer: done(sdp, "") or done("", error).
+  // The SDP's mids are "0", "1", … in m-line order.
+  virtual void offer(
+      const std::string& room, const SfuOffer& offer,
+      std::function<void(const std::string& sdp, const std::string& error)> done) = 0;
+  // The subscriber's answer to `negotiation`: done("") or done(error).
+  virtual void answer(const std::string& room, const std::string& peer, uint64_t negotiation,
+                      const std::string& sdp,
+                      std::function<void(const std::string& error)> done) = 0;
+  // connection: "publish" | "subscribe"; mline -1 when only mid is known;
+  // empty candidate = end of candidates.
+  virtual void candidate(const std::string& room, const std::string& peer,
+                         const std::string& connection, int mline, const std::string& mid,
+                         const std::string& candidate) = 0;
+  // End a subscriber's connection (unsubscribe, leave, failure, timeout).
+  virtual void unsubscribe(const std::string& room, const std::string& peer) = 0;
+};
 
 class RoomServer {
  public:
@@ -81,8 +120,42 @@ class RoomServer {
   // invalid, the room exists, or max_rooms is reached.
   bool create_room(const std::string& name, RoomMode mode);
   // Every peer gets an `error` notification (-32005, "room closed: <why>")
-  // and is no longer joined; the room is gone. False when unknown.
+  // and is no longer joined; the room is gone (in an SFU room its
+  // participants' connections are ended on the media). False when unknown.
   bool close_room(const std::string& name, const std::string& why);
+
+  // --- SFU rooms (docs/protocol.md, "SFU rooms") ---
+  // `media` hosts room `room` (empty: every room not attached by name) as an
+  // SFU room. The media must outlive its attachment. An existing room of that
+  // name that is not hosted by it is closed first (close_room).
+  void attach_sfu(const std::string& room, SfuMedia* media, SfuRoom::Limits limits);
+  // The rooms hosted through that attachment are closed (`error` -32005
+  // "room closed: …" to their participants) without calls to the media.
+  void detach_sfu(const std::string& room);
+  // A publisher from outside JSON-RPC (WHIP ingest, the pipeline's own sink
+  // pads). The room must be hosted by an attached SFU; it is created if
+  // needed. False with *why when not hosted, the id is taken (by a publisher
+  // or a joined participant), or a limit is reached.
+  bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
+                     std::string* why = nullptr);
+  // Any publisher (also a participant's): publisher-left with `reason`. The
+  // media is not called (it ended the connection itself).
+  void remove_publisher(const std::string& room, const std::string& peer,
+                        const std::string& reason);
+  // A connection failed on the media side (which has ended it). "publish":
+  // publisher-left reason "failed" (and an `error` notification to a
+  // participant publisher); "subscribe": the subscription ends with an
+  // `error` notification.
+  void media_failed(const std::string& room, const std::string& peer, const std::string& connection,
+                    const std::string& why);
+  struct SfuRoomInfo {
+    std::string name;
+    size_t publishers = 0;   // every way in
+    size_t subscribers = 0;  // JSON-RPC subscribers
+  };
+  std::vector<SfuRoomInfo> sfu_rooms() const;  // hosted rooms, by name
+  // The publishers of a hosted room in join order (empty when none or unknown).
+  std::vector<SfuPublisher> sfu_publishers(const std::string& room) const;
 
   struct RoomInfo {
     std::string name;

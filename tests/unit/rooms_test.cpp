@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <stdexcept>
+#include <utility>
 
 #include "tests/unit/sdp_samples.h"
 
@@ -570,25 +572,25 @@ TEST(Rooms, Batches) {
 
 TEST(Rooms, ModesPerRoom) {
   RoomServer::Config cfg;
-  cfg.default_mode = RoomMode::kSfu;
+  cfg.default_mode = RoomMode::kMcu;
   Rooms r(cfg);
   EXPECT_TRUE(r.server.create_room("meshy", RoomMode::kMesh));
   EXPECT_FALSE(r.server.create_room("meshy", RoomMode::kMcu));
   EXPECT_FALSE(r.server.create_room("bad name", RoomMode::kMcu));
   EXPECT_EQ(Rooms::result(r.join(1, "meshy", "a")).get_string("mode"), "mesh");
-  EXPECT_EQ(Rooms::result(r.join(2, "auto", "b")).get_string("mode"), "sfu");
+  EXPECT_EQ(Rooms::result(r.join(2, "auto", "b")).get_string("mode"), "mcu");
   r.join(3, "auto", "c");
 
-  // SFU rooms: no peer-to-peer relay; publish is reserved for the SFU issue.
+  // MCU rooms (no media here): no peer-to-peer relay, no publish.
   EXPECT_EQ(Rooms::code(r.call(3, "offer", offer_to("b"))), rpc::kInvalidParams);
   EXPECT_EQ(Rooms::code(r.call(3, "answer", Json::object({{"sdp", kSdp}}))), rpc::kMethodNotFound);
   EXPECT_EQ(Rooms::code(r.call(3, "publish", Json::object({{"sdp", kSdp}}))), rpc::kMethodNotFound);
 
   Json list = Rooms::result(r.call(1, "list"));
-  EXPECT_EQ(list.dump(), R"({"rooms":[{"room":"auto","mode":"sfu","count":2},)"
+  EXPECT_EQ(list.dump(), R"({"rooms":[{"room":"auto","mode":"mcu","count":2},)"
                          R"({"room":"meshy","mode":"mesh","count":1}]})");
   Json one = Rooms::result(r.call(1, "list", Json::object({{"room", "auto"}})));
-  EXPECT_EQ(one.dump(), R"({"rooms":[{"room":"auto","mode":"sfu","count":2,"peers":["b","c"]}]})");
+  EXPECT_EQ(one.dump(), R"({"rooms":[{"room":"auto","mode":"mcu","count":2,"peers":["b","c"]}]})");
   EXPECT_EQ(Rooms::result(r.call(1, "list", Json::object({{"room", "none"}}))).dump(),
             R"({"rooms":[]})");
 
@@ -632,6 +634,624 @@ TEST(Rooms, PingAndAThrowingTransport) {
   r.server.on_closed(2);
   r.throw_on_send = false;
   EXPECT_EQ(r.server.room("room")->peers, std::vector<std::string>{"a"});
+}
+
+// --- SFU rooms, with a fake SfuMedia ---
+
+const SfuTrack kOpus{"0", "audio", "OPUS"};
+const SfuTrack kVp8{"1", "video", "VP8"};
+
+// Records every call as a line; replies at once, or later (run_later) when
+// `sync` is false.
+class FakeMedia : public SfuMedia {
+ public:
+  void publish(const std::string& room, const std::string& peer, const std::string& sdp,
+               std::function<void(PublishResult)> done) override {
+    calls.push_back("publish " + room + " " + peer + (sdp == kSdp ? "" : " (other sdp)"));
+    auto it = tracks.find(peer);
+    PublishResult result{"answer-for-" + peer,
+                         it == tracks.end() ? std::vector<SfuTrack>{kOpus, kVp8} : it->second,
+                         publish_error};
+    reply([done, result] { done(result); });
+  }
+  void unpublish(const std::string& room, const std::string& peer) override {
+    calls.push_back("unpublish " + room + " " + peer);
+  }
+  void offer(const std::string& room, const SfuOffer& offer,
+             std::function<void(const std::string&, const std::string&)> done) override {
+    std::string line = "offer " + room + " " + offer.subscriber + " n" +
+                       std::to_string(offer.negotiation) + " s" + std::to_string(offer.session) +
+                       (offer.rebuild ? " rebuild" : "");
+    for (const SfuSlot& s : offer.slots)
+      line += " " + (s.active() ? s.publisher + "." + s.track : "-");
+    calls.push_back(line);
+    std::string error = offer_error;
+    std::string sdp = "offer-sdp-" + std::to_string(offer.negotiation);
+    reply([done, error, sdp] { error.empty() ? done(sdp, "") : done("", error); });
+  }
+  void answer(const std::string& room, const std::string& peer, uint64_t negotiation,
+              const std::string&, std::function<void(const std::string&)> done) override {
+    calls.push_back("answer " + room + " " + peer + " n" + std::to_string(negotiation));
+    std::string error = answer_error;
+    reply([done, error] { done(error); });
+  }
+  void candidate(const std::string& room, const std::string& peer, const std::string& connection,
+                 int mline, const std::string& mid, const std::string& candidate) override {
+    calls.push_back("candidate " + room + " " + peer + " " + connection + " " +
+                    std::to_string(mline) + " '" + mid + "' " + candidate);
+  }
+  void unsubscribe(const std::string& room, const std::string& peer) override {
+    calls.push_back("unsubscribe " + room + " " + peer);
+  }
+
+  void run_later() {
+    auto now = std::move(later);
+    later.clear();
+    for (auto& f : now) f();
+  }
+  std::vector<std::string> take_calls() { return std::exchange(calls, {}); }
+
+  bool sync = true;
+  std::map<std::string, std::vector<SfuTrack>> tracks;  // per publisher; default opus + VP8
+  std::optional<rpc::Error> publish_error;
+  std::string offer_error, answer_error;
+  std::vector<std::string> calls;
+  std::vector<std::function<void()>> later;
+
+ private:
+  void reply(std::function<void()> f) {
+    if (sync)
+      f();
+    else
+      later.push_back(std::move(f));
+  }
+};
+
+// An SFU-hosting server (catch-all) with helpers for the SFU methods.
+class Sfu : public Rooms {
+ public:
+  explicit Sfu(SfuRoom::Limits limits = {}, RoomServer::Config cfg = {}) : Rooms(std::move(cfg)) {
+    server.attach_sfu("", &media, limits);
+  }
+  Json publish(ConnId c) { return call(c, "publish", Json::object({{"sdp", kSdp}})); }
+  Json subscribe(ConnId c, Json params = Json::object()) {
+    return call(c, "subscribe", std::move(params));
+  }
+  Json answer(ConnId c, int64_t negotiation) {
+    return call(c, "answer", Json::object({{"sdp", kSdp}, {"negotiationId", negotiation}}));
+  }
+  // The only offer notification c got since the last take (fails otherwise).
+  Json the_offer(ConnId c) {
+    auto offers = notes(c, "offer");
+    EXPECT_EQ(offers.size(), 1u);
+    return offers.empty() ? Json() : offers[0];
+  }
+  // "mid=peer.track" of an offer notification's tracks.
+  static std::string tracks(const Json& offer) {
+    std::string out;
+    for (const Json& t : offer.find("tracks")->as_array())
+      out += (out.empty() ? "" : " ") + *t.get_string("mid") + "=" + *t.get_string("peer") + "." +
+             *t.get_string("track");
+    return out;
+  }
+  FakeMedia media;
+};
+
+TEST(RoomsSfu, PublishTellsOthersAndOffersToSubscribers) {
+  Sfu r;
+  Json joined = Rooms::result(r.join(1, "room", "s"));
+  EXPECT_EQ(joined.get_string("mode"), "sfu");
+  EXPECT_EQ(joined.find("publishers")->dump(), "[]");
+  EXPECT_EQ(Rooms::result(r.subscribe(1)).dump(), "{}");
+  EXPECT_TRUE(r.quiet(1));  // nothing to receive yet
+  r.join(2, "room", "p");
+  r.clear();
+
+  Json published = r.publish(2);
+  EXPECT_EQ(Rooms::result(published).dump(),
+            R"({"sdp":"answer-for-p","tracks":[{"id":"0","kind":"audio","codec":"OPUS"},)"
+            R"({"id":"1","kind":"video","codec":"VP8"}]})");
+  EXPECT_TRUE(r.quiet(2));  // no notification about yourself, no offer of your own media
+  auto frames = r.take(1);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].dump(),
+            R"({"jsonrpc":"2.0","method":"publisher-joined","params":{"room":"room","peer":"p",)"
+            R"("tracks":[{"id":"0","kind":"audio","codec":"OPUS"},)"
+            R"({"id":"1","kind":"video","codec":"VP8"}]}})");
+  EXPECT_EQ(
+      frames[1].dump(),
+      R"({"jsonrpc":"2.0","method":"offer","params":{"sdp":"offer-sdp-1","negotiationId":1,)"
+      R"("session":1,"tracks":[{"mid":"0","peer":"p","track":"0","kind":"audio",)"
+      R"("codec":"OPUS"},{"mid":"1","peer":"p","track":"1","kind":"video","codec":"VP8"}]}})");
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{"publish room p", "offer room s n1 s1 rebuild p.0 p.1"}));
+
+  EXPECT_EQ(Rooms::result(r.answer(1, 1)).dump(), "{}");
+  EXPECT_EQ(r.media.take_calls(), std::vector<std::string>{"answer room s n1"});
+  EXPECT_TRUE(r.quiet(1));
+
+  // A later joiner sees the publisher in its join result.
+  Json late = Rooms::result(r.join(3, "room", "q"));
+  EXPECT_EQ(late.find("publishers")->dump(),
+            R"([{"peer":"p","tracks":[{"id":"0","kind":"audio","codec":"OPUS"},)"
+            R"({"id":"1","kind":"video","codec":"VP8"}]}])");
+  EXPECT_EQ(r.server.sfu_rooms().size(), 1u);
+  EXPECT_EQ(r.server.sfu_rooms()[0].publishers, 1u);
+  EXPECT_EQ(r.server.sfu_rooms()[0].subscribers, 1u);
+  EXPECT_EQ(r.server.sfu_publishers("room")[0].tracks, (std::vector<SfuTrack>{kOpus, kVp8}));
+}
+
+TEST(RoomsSfu, ChangesDuringANegotiationMakeOneOfferAfterTheAnswer) {
+  Sfu r;
+  r.join(1, "room", "s");
+  r.subscribe(1);
+  for (ConnId c : {2, 3, 4}) r.join(c, "room", "p" + std::to_string(c));
+  r.publish(2);
+  EXPECT_EQ(r.the_offer(1).find("negotiationId")->as_int(), 1);
+  r.publish(3);
+  r.publish(4);
+  auto frames = r.take(1);  // no offer while one is out
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].get_string("method"), "publisher-joined");
+  EXPECT_EQ(frames[1].get_string("method"), "publisher-joined");
+  r.media.take_calls();
+
+  // Stale and unknown negotiations.
+  Json wrong = r.answer(1, 7);
+  EXPECT_EQ(Rooms::code(wrong), rpc::kInvalidParams);
+  EXPECT_EQ(wrong.find("error")->find("data")->dump(), R"({"negotiationId":1})");
+  EXPECT_EQ(Rooms::code(r.call(1, "answer", Json::object({{"sdp", kSdp}}))), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "answer", Json::object({{"sdp", "v=0"}, {"negotiationId", 1}}))),
+            rpc::kInvalidParams);
+  EXPECT_TRUE(r.media.take_calls().empty());
+
+  EXPECT_EQ(Rooms::code(r.answer(1, 1)), 0);
+  Json next = r.the_offer(1);
+  EXPECT_EQ(next.find("negotiationId")->as_int(), 2);
+  EXPECT_EQ(next.find("session")->as_int(), 1);
+  EXPECT_EQ(Sfu::tracks(next), "0=p2.0 1=p2.1 2=p3.0 3=p4.0 4=p3.1 5=p4.1");
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{"answer room s n1",
+                                      "offer room s n2 s1 p2.0 p2.1 p3.0 p4.0 p3.1 p4.1"}));
+  // The old negotiation again: stale.
+  EXPECT_EQ(Rooms::code(r.answer(1, 1)), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.answer(1, 2)), 0);
+  EXPECT_TRUE(r.quiet(1));
+}
+
+TEST(RoomsSfu, LeaveMakesSlotsInactiveAndAJoinReusesThem) {
+  Sfu r;
+  r.join(1, "room", "s");
+  r.subscribe(1);
+  r.join(2, "room", "a");
+  r.join(3, "room", "b");
+  r.publish(2);
+  EXPECT_EQ(Sfu::tracks(r.the_offer(1)), "0=a.0 1=a.1");
+  r.answer(1, 1);
+  r.publish(3);
+  EXPECT_EQ(Sfu::tracks(r.the_offer(1)), "0=a.0 1=a.1 2=b.0 3=b.1");
+  r.answer(1, 2);
+  r.media.take_calls();
+  r.clear();
+
+  r.call(2, "leave");
+  auto frames = r.take(1);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].find("params")->dump(), R"({"room":"room","peer":"a","reason":"left"})");
+  EXPECT_EQ(frames[0].get_string("method"), "publisher-left");
+  EXPECT_EQ(frames[1].get_string("method"), "peer-left");
+  EXPECT_EQ(frames[2].get_string("method"), "offer");
+  EXPECT_EQ(Sfu::tracks(*frames[2].find("params")), "2=b.0 3=b.1");
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{"unpublish room a", "offer room s n3 s1 - - b.0 b.1"}));
+  r.answer(1, 3);
+  r.join(4, "room", "c");
+  r.publish(4);
+  EXPECT_EQ(Sfu::tracks(r.the_offer(1)), "0=c.0 1=c.1 2=b.0 3=b.1");
+
+  // A dropped socket: reason "disconnected"; both connections end on the media.
+  r.answer(1, 4);
+  r.subscribe(4);
+  r.media.take_calls();
+  r.clear();
+  r.server.on_closed(4);
+  auto left = r.notes(3, "publisher-left");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].dump(), R"({"room":"room","peer":"c","reason":"disconnected"})");
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{"unpublish room c", "unsubscribe room c",
+                                      "offer room s n6 s1 - - b.0 b.1"}));
+}
+
+TEST(RoomsSfu, MlineCapRebuildsTheConnection) {
+  SfuRoom::Limits limits;
+  limits.max_mlines = 2;
+  Sfu r(limits);
+  r.join(1, "room", "s");
+  r.subscribe(1);
+  r.join(2, "room", "a");
+  r.join(3, "room", "b");
+  r.media.tracks["b"] = {{"v", "video", "H264"}};
+  r.publish(2);
+  r.answer(1, 1);
+  EXPECT_EQ(Rooms::result(r.call(2, "unpublish")).dump(), "{}");
+  EXPECT_EQ(r.notes(1, "publisher-left")[0].dump(),
+            R"({"room":"room","peer":"a","reason":"unpublished"})");
+  r.clear();
+  r.answer(1, 2);
+  r.media.take_calls();
+  r.publish(3);  // H264: no inactive slot fits, a third m-line passes the cap
+  Json rebuilt = r.the_offer(1);
+  EXPECT_EQ(rebuilt.find("session")->as_int(), 2);
+  EXPECT_EQ(rebuilt.find("negotiationId")->as_int(), 3);
+  EXPECT_EQ(Sfu::tracks(rebuilt), "0=b.v");
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{"publish room b", "offer room s n3 s2 rebuild b.v"}));
+}
+
+TEST(RoomsSfu, EveryoneGetsEveryoneElse) {
+  Sfu r;
+  r.join(1, "room", "a");
+  r.join(2, "room", "b");
+  r.subscribe(1);
+  r.publish(1);
+  EXPECT_TRUE(r.notes(1, "offer").empty());  // only its own media exists
+  r.subscribe(2);
+  EXPECT_EQ(Sfu::tracks(r.the_offer(2)), "0=a.0 1=a.1");
+  r.publish(2);
+  EXPECT_EQ(Sfu::tracks(r.the_offer(1)), "0=b.0 1=b.1");
+}
+
+TEST(RoomsSfu, CodecMismatchIsAnErrorNotification) {
+  Sfu r;
+  r.join(1, "room", "s");
+  EXPECT_EQ(Rooms::code(r.subscribe(1, Json::object({{"codecs", Json::array().push("vp8")}}))), 0);
+  r.join(2, "room", "p");
+  r.clear();
+  r.publish(2);
+  auto frames = r.take(1);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].get_string("method"), "publisher-joined");
+  EXPECT_EQ(frames[1].get_string("method"), "error");
+  Json err = *frames[1].find("params");
+  EXPECT_EQ(err.find("code")->as_int(), rpc::kNoCommonCodec);
+  EXPECT_EQ(err.find("data")->dump(),
+            R"({"peer":"p","track":"0","codec":"OPUS","accepted":["VP8"]})");
+  EXPECT_EQ(Sfu::tracks(*frames[2].find("params")), "0=p.1");
+  for (Json bad : {Json("VP8"), Json::array().push(5), Json::array().push("")})
+    EXPECT_EQ(Rooms::code(r.subscribe(2, Json::object({{"codecs", bad}}))), rpc::kInvalidParams)
+        << bad.dump();
+}
+
+TEST(RoomsSfu, Limits) {
+  SfuRoom::Limits limits;
+  limits.max_publishers = 1;
+  limits.max_subscribers = 1;
+  Sfu r(limits);
+  r.join(1, "room", "a");
+  r.join(2, "room", "b");
+  EXPECT_EQ(Rooms::code(r.publish(1)), 0);
+  EXPECT_EQ(Rooms::code(r.publish(1)), rpc::kDuplicatePeer);
+  Json full = r.publish(2);
+  EXPECT_EQ(Rooms::code(full), rpc::kRoomFull);
+  EXPECT_EQ(full.find("error")->find("data")->dump(), R"({"limit":1})");
+  EXPECT_EQ(Rooms::code(r.subscribe(2)), 0);
+  EXPECT_EQ(Rooms::code(r.subscribe(2)), rpc::kDuplicatePeer);
+  full = r.subscribe(1);
+  EXPECT_EQ(Rooms::code(full), rpc::kRoomFull);
+  EXPECT_EQ(full.find("error")->find("data")->dump(), R"({"limit":1})");
+}
+
+TEST(RoomsSfu, ErrorsOfTheSfuMethods) {
+  Sfu r;
+  EXPECT_EQ(Rooms::code(r.publish(1)), rpc::kNotJoined);
+  EXPECT_EQ(Rooms::code(r.subscribe(1)), rpc::kNotJoined);
+  r.join(1, "room", "a");
+  r.join(2, "room", "b");
+  r.clear();
+  EXPECT_EQ(Rooms::code(r.call(1, "publish", Json::object({{"sdp", "v=0\r\n"}}))),
+            rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "publish")), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "unpublish")), rpc::kNotJoined);
+  EXPECT_EQ(Rooms::code(r.call(1, "unsubscribe")), rpc::kNotJoined);
+  EXPECT_EQ(Rooms::code(r.answer(1, 1)), rpc::kNotJoined);  // not subscribed
+  // No peer-to-peer relay, no client offers in an SFU room.
+  EXPECT_EQ(Rooms::code(r.call(1, "answer", offer_to("b"))), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", candidate_to("b"))), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "offer", Json::object({{"sdp", kSdp}}))), rpc::kInvalidParams);
+  EXPECT_TRUE(r.quiet(2));
+  EXPECT_TRUE(r.media.take_calls().empty());
+
+  // The media refuses the offer: its error as is, nothing left behind.
+  r.media.publish_error = rpc::Error{rpc::kNoCommonCodec, "no codec", Json::object({{"x", 1}})};
+  Json refused = r.publish(1);
+  EXPECT_EQ(refused.find("error")->dump(),
+            R"({"code":-32007,"message":"no codec","data":{"x":1}})");
+  EXPECT_TRUE(r.server.sfu_publishers("room").empty());
+  EXPECT_TRUE(r.quiet(2));
+  r.media.publish_error.reset();
+  EXPECT_EQ(Rooms::code(r.publish(1)), 0);
+  r.media.take_calls();
+}
+
+TEST(RoomsSfu, Candidates) {
+  RoomServer::Config cfg;
+  cfg.max_candidates = 2;
+  Sfu r({}, cfg);
+  r.join(1, "room", "a");
+  auto cand = [](const char* connection) {
+    Json c = Json::object({{"candidate", kCandidate}, {"sdpMid", "1"}});
+    if (connection) c.set("connection", connection);
+    return c;
+  };
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", cand(nullptr))), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", cand("sideways"))), rpc::kInvalidParams);
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", cand("publish"))), rpc::kNotJoined);
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", cand("subscribe"))), rpc::kNotJoined);
+  r.publish(1);
+  r.media.take_calls();
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", cand("publish"))), 0);
+  Json end = Json::object({{"candidate", ""}, {"connection", "publish"}});
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", end)), 0);
+  Json over = r.call(1, "candidate", cand("publish"));
+  EXPECT_EQ(Rooms::code(over), rpc::kTooLarge);
+  EXPECT_EQ(over.find("error")->find("data")->dump(), R"({"limit":2})");
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{std::string("candidate room a publish -1 '1' ") + kCandidate,
+                                      "candidate room a publish -1 '' "}));
+  r.subscribe(1);
+  Json indexed =
+      Json::object({{"candidate", kCandidate}, {"sdpMLineIndex", 0}, {"connection", "subscribe"}});
+  EXPECT_EQ(Rooms::code(r.call(1, "candidate", indexed)), 0);
+  EXPECT_EQ(r.media.take_calls(),
+            std::vector<std::string>{std::string("candidate room a subscribe 0 '' ") + kCandidate});
+}
+
+TEST(RoomsSfu, DeferredReplies) {
+  Sfu r;
+  r.media.sync = false;
+  r.join(1, "room", "s");
+  r.subscribe(1);
+  r.join(2, "room", "p");
+  r.clear();
+  // In a batch: the other replies now, the publish reply later as its own frame.
+  r.send(2, "[" + rpc::request(10, "publish", Json::object({{"sdp", kSdp}})) + "," +
+                rpc::request(11, "ping", Json()) + "]");
+  auto frames = r.take(2);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].dump(), R"([{"jsonrpc":"2.0","result":{},"id":11}])");
+  EXPECT_TRUE(r.quiet(1));
+  // Taken while the publish is pending.
+  EXPECT_EQ(Rooms::code(r.publish(2)), rpc::kDuplicatePeer);
+  r.media.run_later();
+  frames = r.take(2);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(*frames[0].find("id"), Json(10));
+  EXPECT_EQ(Rooms::result(frames[0]).get_string("sdp"), "answer-for-p");
+  EXPECT_EQ(r.notes(1, "publisher-joined").size(), 1u);
+  r.media.run_later();  // the offer
+  uint64_t n = r.the_offer(1).find("negotiationId")->as_int();
+  // The answer's reply waits for the media too.
+  r.send(1, rpc::request(20, "answer", Json::object({{"sdp", kSdp}, {"negotiationId", n}})));
+  EXPECT_TRUE(r.quiet(1));
+  EXPECT_EQ(Rooms::code(r.answer(1, n)), rpc::kInvalidParams);  // already being applied
+  r.media.run_later();
+  EXPECT_EQ(Rooms::code(r.take_response(1, Json(20))), 0);
+
+  // The socket goes before the media answers: no reply, nothing published.
+  r.join(3, "room", "q");
+  r.clear();
+  r.media.take_calls();
+  r.send(3, rpc::request(30, "publish", Json::object({{"sdp", kSdp}})));
+  r.server.on_closed(3);
+  EXPECT_EQ(r.media.take_calls(), (std::vector<std::string>{"publish room q", "unpublish room q"}));
+  r.media.run_later();
+  EXPECT_TRUE(r.quiet(3));
+  EXPECT_TRUE(r.notes(1, "publisher-joined").empty());
+  EXPECT_EQ(r.server.sfu_publishers("room").size(), 1u);
+  // Unpublish while pending: the publish gets an error.
+  r.send(2, rpc::request(40, "unpublish", Json()));
+  EXPECT_EQ(Rooms::code(r.take_response(2, Json(40))), 0);
+  r.join(4, "room", "x");
+  r.send(4, rpc::request(41, "publish", Json::object({{"sdp", kSdp}})));
+  EXPECT_EQ(Rooms::code(r.call(4, "unpublish")), 0);
+  EXPECT_EQ(Rooms::code(r.take_response(4, Json(41))), rpc::kNotJoined);
+  r.media.run_later();
+  EXPECT_TRUE(r.quiet(4));
+  EXPECT_TRUE(r.server.sfu_publishers("room").empty());
+}
+
+TEST(RoomsSfu, FailuresOnTheMediaSide) {
+  Sfu r;
+  r.join(1, "room", "s");
+  r.join(2, "room", "p");
+  r.subscribe(1);
+  r.subscribe(2);
+  r.publish(2);
+  r.answer(1, 1);
+  r.clear();
+  r.media.take_calls();
+
+  // A refused answer: -32602, and the same slots are offered again.
+  r.join(3, "room", "q");
+  r.publish(3);
+  uint64_t n = r.the_offer(1).find("negotiationId")->as_int();
+  r.media.answer_error = "bad answer";
+  EXPECT_EQ(Rooms::code(r.answer(1, n)), rpc::kInvalidParams);
+  Json again = r.the_offer(1);
+  EXPECT_GT(again.find("negotiationId")->as_int(), static_cast<int64_t>(n));
+  EXPECT_EQ(Sfu::tracks(again), "0=p.0 1=p.1 2=q.0 3=q.1");
+  r.media.answer_error.clear();
+  r.answer(1, again.find("negotiationId")->as_int());
+
+  // The publish connection fails: publisher-left "failed", the publisher is told.
+  r.clear();
+  r.server.media_failed("room", "p", "publish", "ICE failed");
+  auto left = r.notes(1, "publisher-left");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].dump(), R"({"room":"room","peer":"p","reason":"failed"})");
+  auto told = r.notes(2, "error");
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].dump(), R"({"code":-32603,"message":"publish connection failed: ICE failed",)"
+                            R"("data":{"room":"room","connection":"publish"}})");
+  EXPECT_EQ(Rooms::code(r.call(2, "unpublish")), rpc::kNotJoined);
+
+  // The subscribe connection fails: the subscription ends.
+  r.clear();
+  r.server.media_failed("room", "s", "subscribe", "DTLS failed");
+  auto ended = r.notes(1, "error");
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].dump(), R"({"code":-32603,"message":"subscription ended: DTLS failed",)"
+                             R"("data":{"room":"room","connection":"subscribe"}})");
+  EXPECT_EQ(Rooms::code(r.call(1, "unsubscribe")), rpc::kNotJoined);
+  EXPECT_EQ(Rooms::code(r.subscribe(1)), 0);  // may subscribe again
+  EXPECT_EQ(r.the_offer(1).find("session")->as_int(), 1);
+
+  // An offer the media cannot make: -32603 and the subscription ends.
+  r.clear();
+  r.media.take_calls();
+  r.media.offer_error = "no transceiver";
+  r.call(1, "unsubscribe");
+  r.subscribe(1);
+  auto failed = r.notes(1, "error");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].find("code")->as_int(), rpc::kInternalError);
+  EXPECT_EQ(r.media.take_calls().back(), "unsubscribe room s");
+  EXPECT_EQ(Rooms::code(r.call(1, "unsubscribe")), rpc::kNotJoined);
+}
+
+TEST(RoomsSfu, UnansweredOffersEndTheSubscription) {
+  RoomServer::Config cfg;
+  cfg.peer_timeout = 3s;
+  Sfu r({}, cfg);
+  r.join(1, "room", "s");
+  r.join(2, "room", "p");
+  r.subscribe(1);
+  r.publish(2);
+  r.clear();
+  r.media.take_calls();
+  r.server.on_alive(1, r.now + 2s);
+  r.server.on_alive(2, r.now + 2s);
+  EXPECT_TRUE(r.server.tick(r.now + 2s).empty());
+  r.server.on_alive(1, r.now + 3s);
+  r.server.on_alive(2, r.now + 3s);
+  EXPECT_TRUE(r.server.tick(r.now + 3s).empty());  // the peers live; the offer is too old
+  auto ended = r.notes(1, "error");
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].find("code")->as_int(), rpc::kNotJoined);
+  EXPECT_EQ(ended[0].get_string("message"),
+            "subscription ended: no answer to negotiation 1 within 3000 ms");
+  EXPECT_EQ(r.media.take_calls(), std::vector<std::string>{"unsubscribe room s"});
+}
+
+TEST(RoomsSfu, ExternalPublishers) {
+  Sfu r;
+  std::string why;
+  EXPECT_TRUE(r.server.add_publisher("room", "cam", {kVp8}, &why)) << why;
+  EXPECT_EQ(r.server.room("room")->peers.size(), 0u);  // the room lives for it
+  Json joined = Rooms::result(r.join(1, "room", "s"));
+  EXPECT_EQ(joined.find("publishers")->dump(),
+            R"([{"peer":"cam","tracks":[{"id":"1","kind":"video","codec":"VP8"}]}])");
+  r.subscribe(1);
+  EXPECT_EQ(Sfu::tracks(r.the_offer(1)), "0=cam.1");
+  r.answer(1, 1);
+
+  EXPECT_FALSE(r.server.add_publisher("room", "cam", {kVp8}, &why));
+  EXPECT_NE(why.find("already publishing"), std::string::npos) << why;
+  EXPECT_FALSE(r.server.add_publisher("room", "s", {kVp8}, &why));  // a participant's id
+  EXPECT_FALSE(r.server.add_publisher("bad room", "x", {kVp8}, &why));
+  r.server.create_room("meshy", RoomMode::kMesh);
+  EXPECT_FALSE(r.server.add_publisher("meshy", "x", {kVp8}, &why));
+  EXPECT_NE(why.find("mesh"), std::string::npos) << why;
+
+  // A publisher's id is taken for joining too.
+  EXPECT_EQ(Rooms::code(r.call(2, "join", Json::object({{"room", "room"}, {"peer", "cam"}}))),
+            rpc::kDuplicatePeer);
+
+  r.clear();
+  r.server.remove_publisher("room", "cam", "unpublished");
+  auto frames = r.take(1);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].find("params")->dump(),
+            R"({"room":"room","peer":"cam","reason":"unpublished"})");
+  EXPECT_EQ(frames[0].get_string("method"), "publisher-left");
+  EXPECT_EQ(frames[1].get_string("method"), "offer");
+  EXPECT_EQ(Sfu::tracks(*frames[1].find("params")), "");  // its m-line stays, inactive
+  r.call(1, "leave");
+  EXPECT_FALSE(r.server.room("room"));  // no participant, no publisher: gone
+
+  // Not hosted: no SFU attached.
+  Rooms plain;
+  EXPECT_FALSE(plain.server.add_publisher("room", "cam", {kVp8}, &why));
+  EXPECT_NE(why.find("not hosted"), std::string::npos) << why;
+  RoomServer::Config cfg;
+  cfg.default_mode = RoomMode::kSfu;
+  Rooms unhosted(cfg);
+  Json refused = unhosted.call(1, "join", Json::object({{"room", "x"}}));
+  EXPECT_EQ(Rooms::code(refused), rpc::kInvalidParams);
+  EXPECT_EQ(refused.find("error")->get_string("message"), "join: room 'x' is not hosted here");
+  // A publish in a mesh room.
+  plain.join(1, "room", "a");
+  EXPECT_EQ(Rooms::code(plain.call(1, "publish", Json::object({{"sdp", kSdp}}))),
+            rpc::kMethodNotFound);
+  EXPECT_EQ(Rooms::code(plain.call(1, "subscribe")), rpc::kMethodNotFound);
+}
+
+TEST(RoomsSfu, AttachByNameAndDetach) {
+  Sfu r;  // catch-all
+  FakeMedia named;
+  r.server.attach_sfu("stage", &named, {});
+  r.join(1, "stage", "a");
+  r.join(2, "lobby", "b");
+  r.publish(1);
+  r.publish(2);
+  EXPECT_EQ(named.take_calls(), std::vector<std::string>{"publish stage a"});
+  EXPECT_EQ(r.media.take_calls(), std::vector<std::string>{"publish lobby b"});
+  r.clear();
+
+  r.server.detach_sfu("stage");
+  auto closed = r.notes(1, "error");
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].dump(), R"({"code":-32005,"message":"room closed: the SFU hosting it )"
+                              R"(stopped","data":{"room":"stage"}})");
+  EXPECT_TRUE(named.take_calls().empty());  // the media is going away: not called
+  EXPECT_FALSE(r.server.room("stage"));
+  EXPECT_EQ(Rooms::code(r.call(1, "leave")), rpc::kNotJoined);
+  // Now the catch-all hosts "stage".
+  r.join(1, "stage", "a");
+  r.publish(1);
+  EXPECT_EQ(r.media.take_calls(), std::vector<std::string>{"publish stage a"});
+  EXPECT_TRUE(r.quiet(2));
+
+  r.server.detach_sfu("");
+  EXPECT_EQ(r.notes(1, "error").size(), 1u);
+  EXPECT_EQ(r.notes(2, "error").size(), 1u);
+  EXPECT_TRUE(r.server.sfu_rooms().empty());
+  EXPECT_EQ(Rooms::result(r.join(1, "stage", "a")).get_string("mode"), "mesh");
+
+  // close_room ends the participants' connections on the media.
+  r.server.attach_sfu("", &r.media, {});
+  r.join(3, "hall", "c");
+  r.publish(3);
+  r.subscribe(3);
+  r.media.take_calls();
+  EXPECT_TRUE(r.server.close_room("hall", "maintenance"));
+  EXPECT_EQ(r.media.take_calls(),
+            (std::vector<std::string>{"unpublish hall c", "unsubscribe hall c"}));
+}
+
+TEST(RoomsSfu, CallbacksAfterTheServerIsGone) {
+  FakeMedia media;
+  media.sync = false;
+  {
+    RoomServer server({}, [](ConnId, const std::string&) {});
+    server.attach_sfu("", &media, {});
+    server.on_message(1, rpc::request(1, "join", Json::object({{"room", "r"}})), Time{});
+    server.on_message(1, rpc::request(2, "publish", Json::object({{"sdp", kSdp}})), Time{});
+  }
+  ASSERT_EQ(media.later.size(), 1u);
+  media.run_later();  // must do nothing (a use after free shows under the sanitizers)
+  EXPECT_EQ(media.calls.size(), 1u);
 }
 
 }  // namespace
