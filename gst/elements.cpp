@@ -2,6 +2,7 @@
 
 #include "gst/common/debug.h"
 #include "gst/room/meshbin.h"
+#include "gst/sfu/sfu.h"
 #include "gst/whep/whepsink.h"
 #include "gst/whep/whepsrc.h"
 #include "gst/whip/whipsink.h"
@@ -11,6 +12,7 @@ gboolean rtcmesh_register_elements(GstPlugin* plugin) {
   rtcmesh::init_debug();
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(rtcmeshbin, plugin);
+  ok &= GST_ELEMENT_REGISTER(rtcsfu, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhepsink, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhepsrc, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhipsink, plugin);

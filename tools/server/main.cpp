@@ -1,9 +1,10 @@
 // rtcmesh-server: rooms over JSON-RPC 2.0 / WebSocket at /rtc
 // (docs/protocol.md) and the browser page that joins them at / and
-// /room/<name>. A thin program over the static library: it links rtcmesh_dep
+// /room/<name>. SFU rooms (the default) run in an rtcsfu element, which also
+// serves WHIP (/whip/<room>), WHEP (/whep/<room>[/<publisher>]) and /metrics. A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode mesh] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh] [--token T | --token-file F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p] ...
 //
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "gst/elements.h"
+#include "gst/sfu/host.h"
 #include "signaling/http_server.h"
 #include "signaling/ice_servers.h"
 #include "signaling/log.h"
@@ -46,7 +48,7 @@ constexpr int kExitRuntime = 1;  // e.g. the port is taken
 struct Config {
   std::string address = "0.0.0.0";
   unsigned port = 8443;
-  sig::RoomMode mode = sig::RoomMode::kMesh;
+  sig::RoomMode mode = sig::RoomMode::kSfu;
   std::string tls_certificate, tls_key;
   std::string token;
   std::chrono::milliseconds peer_timeout{10000};
@@ -117,7 +119,8 @@ Config parse_args(int& argc, char**& argv) {
       {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
        "Address to listen on (default 0.0.0.0; 127.0.0.1 for this machine only)", "ADDR"},
       {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
-       "Mode of the rooms joins create: mesh (default); sfu and mcu are not implemented yet",
+       "Mode of the rooms: sfu (default: the server forwards every publisher to every "
+       "subscriber) or mesh (participants connect to each other); mcu is not implemented yet",
        "MODE"},
       {"tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &cert,
        "PEM certificate (chain): serve HTTPS and wss://", "FILE"},
@@ -190,10 +193,8 @@ Config parse_args(int& argc, char**& argv) {
   if (mode_s) {
     auto m = sig::parse_room_mode(*mode_s);
     if (!m) throw UsageError("--mode takes mesh, sfu or mcu, not '" + *mode_s + "'");
-    if (*m != sig::RoomMode::kMesh)
-      throw UsageError("--mode " + *mode_s +
-                       " is not implemented yet: rtcmesh-server hosts mesh rooms only for now "
-                       "(participants connect to each other; the server relays signaling)");
+    if (*m == sig::RoomMode::kMcu)
+      throw UsageError("--mode mcu is not implemented yet: use sfu (forwarding) or mesh");
     c.mode = *m;
   }
   if (cert_s.has_value() != key_s.has_value())
@@ -278,46 +279,120 @@ gboolean on_signal(gpointer data, const char* name) {
   return G_SOURCE_CONTINUE;
 }
 
+// Mesh rooms: the WebSocket rooms and the page on this thread's context.
+struct MeshServer {
+  std::unique_ptr<sig::HttpServer> http;
+  std::unique_ptr<sig::WsServer> ws;
+};
+
+// SFU rooms: the shared host (its own worker thread) serving /rtc, WHIP, WHEP
+// and /metrics, with an rtcsfu element in a pipeline hosting every room.
+struct SfuServer {
+  std::shared_ptr<sfu::Host> host;
+  GstElement* pipeline = nullptr;
+  ~SfuServer() {
+    if (pipeline) {
+      gst_element_set_state(pipeline, GST_STATE_NULL);
+      gst_object_unref(pipeline);
+    }
+  }
+};
+
+gboolean on_bus(GstBus*, GstMessage* message, gpointer) {
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR ||
+      GST_MESSAGE_TYPE(message) == GST_MESSAGE_WARNING) {
+    GError* err = nullptr;
+    gchar* debug = nullptr;
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR)
+      gst_message_parse_error(message, &err, &debug);
+    else
+      gst_message_parse_warning(message, &err, &debug);
+    std::fprintf(stderr, "rtcmesh-server: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(message)),
+                 err->message);
+    g_clear_error(&err);
+    g_free(debug);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void start_sfu(const Config& c, SfuServer& s) {
+  sfu::Host::Options ho;
+  ho.http.address = c.address;
+  ho.http.port = c.port;
+  ho.http.tls_certificate = c.tls_certificate;
+  ho.http.tls_key = c.tls_key;
+  ho.token = c.token;
+  ho.peer_timeout = c.peer_timeout;
+  ho.ice_servers = c.ice_servers;
+  ho.max_rooms = c.max_rooms;
+  ho.max_peers_per_room = c.max_peers_per_room;
+  ho.max_message = c.max_message;
+  s.host = sfu::Host::acquire(ho);
+  s.host->worker().call([&] { s.host->http().add_handler("/", serve_page); });
+  s.pipeline = gst_pipeline_new("rtcmesh-server");
+  GstElement* sfu = gst_element_factory_make("rtcsfu", "sfu");
+  if (!sfu) throw std::runtime_error("the rtcsfu element is missing");
+  g_object_set(sfu, "address", c.address.c_str(), "port", s.host->port(), "auth-token",
+               c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
+               c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), nullptr);
+  gst_bin_add(GST_BIN(s.pipeline), sfu);
+  GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
+  gst_bus_add_watch(bus, on_bus, nullptr);
+  gst_object_unref(bus);
+  if (gst_element_set_state(s.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    throw std::runtime_error("the SFU pipeline did not start");
+}
+
 int run(const Config& c) {
   GMainContext* ctx = g_main_context_default();
-  sig::HttpServer::Options ho;
-  ho.address = c.address;
-  ho.port = c.port;
-  ho.tls_certificate = c.tls_certificate;
-  ho.tls_key = c.tls_key;
-  auto http = std::make_unique<sig::HttpServer>(ctx, ho);
-  http->add_handler("/", serve_page);
-
-  sig::RoomServer::Config rc;
-  rc.default_mode = c.mode;
-  rc.token = c.token;
-  rc.max_message = c.max_message;
-  rc.max_rooms = c.max_rooms;
-  rc.max_peers_per_room = c.max_peers_per_room;
-  rc.peer_timeout = c.peer_timeout;
-  rc.ice_servers = c.ice_servers;
-  sig::WsServer::Options wo;
-  // Ping at least three times per peer-timeout, at most every 5 s.
-  wo.ping_interval_s =
-      static_cast<unsigned>(std::clamp<long long>(c.peer_timeout.count() / 3000, 1, 5));
-  std::unique_ptr<sig::WsServer> ws;
+  MeshServer mesh;
+  SfuServer sfu;
+  std::string base, rooms_url;
   try {
-    ws = std::make_unique<sig::WsServer>(ctx, *http, rc, wo);
-    http->start();
+    if (c.mode == sig::RoomMode::kSfu) {
+      start_sfu(c, sfu);
+      base = sfu.host->base_url();
+      rooms_url = (base.rfind("https", 0) == 0 ? "wss" : "ws") + base.substr(base.find(':')) + "/rtc";
+    } else {
+      sig::HttpServer::Options ho;
+      ho.address = c.address;
+      ho.port = c.port;
+      ho.tls_certificate = c.tls_certificate;
+      ho.tls_key = c.tls_key;
+      mesh.http = std::make_unique<sig::HttpServer>(ctx, ho);
+      mesh.http->add_handler("/", serve_page);
+      sig::RoomServer::Config rc;
+      rc.default_mode = c.mode;
+      rc.token = c.token;
+      rc.max_message = c.max_message;
+      rc.max_rooms = c.max_rooms;
+      rc.max_peers_per_room = c.max_peers_per_room;
+      rc.peer_timeout = c.peer_timeout;
+      rc.ice_servers = c.ice_servers;
+      sig::WsServer::Options wo;
+      // Ping at least three times per peer-timeout, at most every 5 s.
+      wo.ping_interval_s =
+          static_cast<unsigned>(std::clamp<long long>(c.peer_timeout.count() / 3000, 1, 5));
+      mesh.ws = std::make_unique<sig::WsServer>(ctx, *mesh.http, rc, wo);
+      mesh.http->start();
+      base = mesh.http->base_url();
+      rooms_url = mesh.ws->url();
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rtcmesh-server: %s\n", e.what());
     return kExitRuntime;
   }
 
-  std::printf("rtcmesh-server listening on %s\n", http->base_url().c_str());
+  std::printf("rtcmesh-server listening on %s\n", base.c_str());
   std::fflush(stdout);
-  std::string base = http->base_url();
   std::fprintf(stderr,
                "rtcmesh-server: %s rooms at %s; page %s/room/NAME; %s; at most %u peers per room, "
-               "%u rooms; peer-timeout %lld ms\n",
-               sig::to_string(c.mode), ws->url().c_str(), base.c_str(),
+               "%u rooms; peer-timeout %lld ms%s\n",
+               sig::to_string(c.mode), rooms_url.c_str(), base.c_str(),
                c.token.empty() ? "no token" : "token required", c.max_peers_per_room, c.max_rooms,
-               static_cast<long long>(c.peer_timeout.count()));
+               static_cast<long long>(c.peer_timeout.count()),
+               c.mode == sig::RoomMode::kSfu ? "; WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
+                                             : "");
 
   GMainLoop* loop = g_main_loop_new(ctx, FALSE);
   SignalState sigs{loop};
@@ -327,16 +402,15 @@ int run(const Config& c) {
       SIGTERM, [](gpointer d) { return on_signal(d, "SIGTERM"); }, &sigs);
   g_main_loop_run(loop);
 
-  std::fprintf(stderr, "rtcmesh-server: %s, closing %zu connection(s)\n",
-               sigs.name ? sigs.name : "stopping", ws->connection_count());
+  std::fprintf(stderr, "rtcmesh-server: %s, stopping\n", sigs.name ? sigs.name : "stopping");
   // Close frames (1001 going away) are queued here; give the loop a moment to
   // write them before the listener and the process go.
-  ws.reset();
+  mesh.ws.reset();
+  if (sfu.pipeline) gst_element_set_state(sfu.pipeline, GST_STATE_NULL);
   gint64 end = g_get_monotonic_time() + 300 * G_TIME_SPAN_MILLISECOND;
   while (g_get_monotonic_time() < end)
     if (!g_main_context_iteration(ctx, FALSE)) g_usleep(5000);
-  http->stop();
-  http.reset();
+  if (mesh.http) mesh.http->stop();
   g_source_remove(sigint);
   g_source_remove(sigterm);
   g_main_loop_unref(loop);

@@ -1,0 +1,291 @@
+// rtcsfu with real webrtcbin on loopback: WHIP publishers in, WHEP players
+// out (one publisher, or the room's slots), src pads recorded without
+// re-encoding, /metrics checked against what was sent, bad input on WHIP and
+// WHEP, a killed publisher cleaned up within peer-timeout.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <regex>
+
+#include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
+
+using namespace rtcmesh::test;
+
+namespace {
+
+constexpr auto kMediaTimeout = 20s;
+
+std::string joined(const std::vector<std::string>& v) {
+  return std::accumulate(v.begin(), v.end(), std::string(),
+                         [](std::string a, const std::string& b) { return a + b + "\n"; });
+}
+
+// An rtcsfu hosting room "r" on an ephemeral port; its src pads (remote
+// publishers' tracks) feed counting appsinks taking the encoded form.
+class Sfu {
+ public:
+  explicit Sfu(const std::string& props = "", const std::string& room = "r")
+      : pipeline_(std::make_unique<Pipeline>("rtcsfu name=sfu port=0 room=" + room +
+                                             " peer-timeout=3000 " + props)) {
+    sfu_ = pipeline_->by_name("sfu");
+    sinks_ = std::make_unique<TrackSinks>(sfu_, "video/x-vp8;video/x-h264;video/x-vp9",
+                                          "audio/x-opus");
+    g_signal_connect(sfu_, "publisher-removed",
+                     G_CALLBACK(+[](GstElement*, const char*, const char*, const char*,
+                                    gpointer self) { static_cast<Sfu*>(self)->removed_++; }),
+                     this);
+    EXPECT_NE(pipeline_->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+        << joined(pipeline_->errors());
+  }
+  ~Sfu() { pipeline_->set_state(GST_STATE_NULL); }
+  unsigned port() const {
+    guint port = 0;
+    g_object_get(sfu_, "port", &port, nullptr);
+    return port;
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port()) + path;
+  }
+  guint stat(const char* field) const {
+    GstStructure* s = nullptr;
+    g_object_get(sfu_, "stats", &s, nullptr);
+    guint v = 0;
+    if (s) gst_structure_get_uint(s, field, &v);
+    if (s) gst_structure_free(s);
+    return v;
+  }
+  Pipeline& pipeline() { return *pipeline_; }
+  GstElement* element() const { return sfu_; }
+  TrackSinks& sinks() { return *sinks_; }
+  int removed() const { return removed_; }
+
+ private:
+  std::unique_ptr<Pipeline> pipeline_;
+  GstElement* sfu_;
+  std::unique_ptr<TrackSinks> sinks_;
+  std::atomic<int> removed_{0};
+};
+
+std::unique_ptr<Pipeline> publish(const Sfu& sfu, const std::string& name,
+                                  const std::string& props = "") {
+  auto p = std::make_unique<Pipeline>(
+      publisher_launch(sfu.url("/whip/r/" + name), "peer-timeout=3000 " + props));
+  EXPECT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  return p;
+}
+
+std::string metric(const std::string& text, const std::string& name, const std::string& room) {
+  std::smatch m;
+  std::regex re(name + "\\{room=\"" + room + "\"\\} ([0-9.e+]+)");
+  return std::regex_search(text, m, re) ? m[1].str() : "";
+}
+
+double metric_value(const std::string& text, const std::string& name, const std::string& room) {
+  std::string v = metric(text, name, room);
+  return v.empty() ? -1 : std::stod(v);
+}
+
+const char* kOffer =
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+    "a=rtpmap:96 VP8/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+    "a=fingerprint:sha-256 "
+    "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:"
+    "EE:FF\r\na=setup:actpass\r\na=rtcp-mux\r\n";
+
+}  // namespace
+
+TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
+  Sfu sfu;
+  auto cam1 = publish(sfu, "cam1");
+  auto cam2 = publish(sfu, "cam2");
+  // The element's src pads: every remote publisher's tracks, encoded.
+  ASSERT_TRUE(wait_until(
+      [&] { return sfu.sinks().video_frames("cam1") >= 15 && sfu.sinks().video_frames("cam2") >= 15; },
+      kMediaTimeout))
+      << joined(sfu.pipeline().errors()) << joined(cam1->errors()) << joined(cam2->errors());
+  int opus_packets = 0;
+  for (auto& t : sfu.sinks().tracks())
+    if (!t->video() && t->peer_id == "cam1") opus_packets += t->buffers;
+  EXPECT_GT(opus_packets, 0);
+  EXPECT_EQ(sfu.stat("publishers"), 2u);
+
+  // A player of one publisher, and a player of the room's slots.
+  WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
+  WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
+  ASSERT_TRUE(one.play());
+  ASSERT_TRUE(room.play());
+  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
+                         kMediaTimeout))
+      << "frames " << one.video_frames() << "\n"
+      << joined(one.pipeline().errors()) << joined(sfu.pipeline().errors());
+  auto decoding = [&](const WhepViewer& v) {
+    int n = 0;
+    for (auto& t : v.tracks())
+      if (t->video() && t->buffers >= 10) n++;
+    return n;
+  };
+  ASSERT_TRUE(wait_until([&] { return decoding(room) == 2; }, kMediaTimeout))
+      << "room player decodes " << decoding(room) << " videos\n"
+      << joined(room.pipeline().errors());
+
+  // A third publisher fills a free slot of the room player without a new
+  // negotiation.
+  auto cam3 = publish(sfu, "cam3");
+  ASSERT_TRUE(wait_until([&] { return decoding(room) == 3; }, kMediaTimeout))
+      << "room player decodes " << decoding(room) << " videos";
+  EXPECT_EQ(sfu.stat("subscribers"), 2u);
+}
+
+TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("rtcsfu-rec-" + std::to_string(getpid()) + ".mkv"))
+                         .string();
+  // gst-launch's delayed linking: the sometimes pad is linked when it comes.
+  Pipeline rec("rtcsfu name=sfu port=0 room=r peer-timeout=3000 output=encoded "
+               "sfu.src_video_0 ! queue ! matroskamux ! filesink location=" + path);
+  ASSERT_NE(rec.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  guint port = 0;
+  g_object_get(rec.by_name("sfu"), "port", &port, nullptr);
+  // 90 frames (6 s at 15 fps), then the publisher ends and leaves (DELETE):
+  // its src pad gets EOS and the file is finished.
+  constexpr int kFrames = 90;
+  Pipeline pub(publisher_launch("http://127.0.0.1:" + std::to_string(port) + "/whip/r/cam",
+                                "peer-timeout=3000",
+                                "videotestsrc is-live=true num-buffers=" + std::to_string(kFrames),
+                                ""));
+  ASSERT_NE(pub.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(wait_until([&] { return pub.got_eos(); }, 20s)) << joined(pub.errors());
+  std::this_thread::sleep_for(500ms);  // the last packets on the wire
+  pub.set_state(GST_STATE_NULL);
+  ASSERT_TRUE(wait_until([&] { return rec.got_eos(); }, 10s)) << joined(rec.errors());
+  // Nothing inside decoded or encoded.
+  int codecs = 0;
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(rec.by_name("sfu")));
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    GstElementFactory* f = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&v)));
+    if (f && (gst_element_factory_list_is_type(f, GST_ELEMENT_FACTORY_TYPE_DECODER) ||
+              gst_element_factory_list_is_type(f, GST_ELEMENT_FACTORY_TYPE_ENCODER)))
+      codecs++;
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  EXPECT_EQ(codecs, 0);
+  rec.set_state(GST_STATE_NULL);
+
+  // The file plays back: VP8 as sent, with the frames that were sent.
+  Pipeline play("filesrc location=" + path +
+                " ! matroskademux ! video/x-vp8 ! vp8dec ! fakesink name=f signal-handoffs=true");
+  std::atomic<int> frames{0};
+  g_signal_connect(play.by_name("f"), "handoff",
+                   G_CALLBACK(+[](GstElement*, GstBuffer*, GstPad*, gpointer n) {
+                     ++*static_cast<std::atomic<int>*>(n);
+                   }),
+                   &frames);
+  ASSERT_NE(play.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(wait_until([&] { return play.got_eos(); }, 10s)) << joined(play.errors());
+  std::printf("recorded %d of %d frames\n", frames.load(), kFrames);
+  EXPECT_NEAR(frames.load(), kFrames, kFrames / 10);
+  EXPECT_TRUE(play.errors().empty()) << joined(play.errors());
+  std::filesystem::remove(path);
+}
+
+TEST(Sfu, MetricsCountWhatWasSent) {
+  Sfu sfu;
+  auto cam1 = publish(sfu, "cam1");
+  WhepViewer v(sfu.url("/whep/r/cam1"), "peer-timeout=3000");
+  ASSERT_TRUE(wait_until([&] { return sfu.stat("publishers") == 1; }, kMediaTimeout));
+  ASSERT_TRUE(v.play());
+  ASSERT_TRUE(wait_until([&] { return v.video_frames() >= 30; }, kMediaTimeout));
+  // Stats refresh every second: let them catch up, then compare.
+  std::this_thread::sleep_for(2500ms);
+  guint64 viewer_packets = guint64(std::max<gint64>(0, v.stat("packets-received")));
+  HttpReply r = http_request("GET", sfu.url("/metrics"), nullptr, "");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_NE(r.header("Content-Type").find("text/plain"), std::string::npos);
+  EXPECT_NE(r.body.find("# TYPE rtcmesh_packets_out_total counter"), std::string::npos) << r.body;
+  double in = metric_value(r.body, "rtcmesh_packets_in_total", "r");
+  double out = metric_value(r.body, "rtcmesh_packets_out_total", "r");
+  EXPECT_GT(in, 100) << r.body;
+  EXPECT_GT(out, 100) << r.body;
+  // What the player counted and what the server says it sent agree (stats
+  // of both sides are up to a second old).
+  if (viewer_packets > 0) EXPECT_NEAR(out, double(viewer_packets), 0.35 * viewer_packets) << r.body;
+  EXPECT_EQ(metric_value(r.body, "rtcmesh_publishers_total", "r"), 1) << r.body;
+  EXPECT_EQ(metric_value(r.body, "rtcmesh_subscribers_total", "r"), 1) << r.body;
+  EXPECT_GE(metric_value(r.body, "rtcmesh_keyframe_requests_total", "r"), 1) << r.body;
+  EXPECT_EQ(metric_value(r.body, "rtcmesh_connection_failures_total", "r"), 0) << r.body;
+  EXPECT_NE(r.body.find("rtcmesh_room_publishers{room=\"r\"} 1"), std::string::npos) << r.body;
+  EXPECT_EQ(http_request("POST", sfu.url("/metrics"), "text/plain", "x").status, 405u);
+}
+
+TEST(Sfu, BadInputGetsClearStatusesAndChangesNothing) {
+  Sfu sfu("max-publishers=1");
+  auto cam1 = publish(sfu, "cam1");
+  ASSERT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam1") >= 5; }, kMediaTimeout));
+  auto post = [&](const std::string& path, const std::string& body,
+                  const char* type = "application/sdp") {
+    return http_request("POST", sfu.url(path), type, body);
+  };
+  HttpReply r = post("/whip/other", kOffer);
+  EXPECT_EQ(r.status, 404u) << r.body;
+  EXPECT_NE(r.body.find("other"), std::string::npos) << r.body;
+  EXPECT_EQ(post("/whip/r/cam1", kOffer).status, 409u);
+  r = post("/whip/r/cam2", kOffer);
+  EXPECT_EQ(r.status, 503u) << r.body;
+  EXPECT_EQ(post("/whip/r/cam2", "v=0 garbage").status, 400u);
+  EXPECT_EQ(post("/whip/r/cam2", kOffer, "text/plain").status, 415u);
+  r = post("/whep/r/nobody", "v=0\r\n");
+  EXPECT_EQ(r.status, 400u) << r.body;
+  std::string recv_offer = std::regex_replace(kOffer, std::regex("sendonly"), "recvonly");
+  r = post("/whep/r/nobody", recv_offer);
+  EXPECT_EQ(r.status, 404u) << r.body;
+  EXPECT_EQ(http_request("GET", sfu.url("/nothing"), nullptr, "").status, 404u);
+  // Nothing changed for the publisher.
+  int before = sfu.sinks().video_frames("cam1");
+  EXPECT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam1") >= before + 10; }, 5s));
+  EXPECT_EQ(sfu.stat("publishers"), 1u);
+  EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
+}
+
+// Run only as a child of KilledPublisherIsRemovedWithinPeerTimeout.
+TEST(SfuChild, PublishUntilKilled) {
+  const char* endpoint = std::getenv("RTCMESH_CHILD_ENDPOINT");
+  if (!endpoint) GTEST_SKIP() << "helper for KilledPublisherIsRemovedWithinPeerTimeout";
+  Pipeline pub(publisher_launch(endpoint, "peer-timeout=3000"));
+  pub.set_state(GST_STATE_PLAYING);
+  std::this_thread::sleep_for(60s);
+}
+
+TEST(Sfu, KilledPublisherIsRemovedWithinPeerTimeout) {
+  Sfu sfu;
+  char exe[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Subprocess::Options opts;
+  opts.env = {{"RTCMESH_CHILD_ENDPOINT", sfu.url("/whip/r/cam9")}};
+  auto child = Subprocess::spawn({exe, "--gtest_filter=SfuChild.PublishUntilKilled"}, opts);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam9") >= 10; }, 30s))
+      << joined(sfu.pipeline().errors());
+  WhepViewer v(sfu.url("/whep/r/cam9"), "peer-timeout=3000");
+  ASSERT_TRUE(v.play());
+  ASSERT_TRUE(wait_until([&] { return v.video_frames() >= 5; }, kMediaTimeout));
+  child->send_signal(SIGKILL);
+  gint64 killed = g_get_monotonic_time();
+  ASSERT_TRUE(wait_until([&] { return sfu.removed() == 1; }, 10s));
+  double ms = (g_get_monotonic_time() - killed) / 1000.0;
+  EXPECT_LT(ms, 3000 + 2000) << "removed after " << ms << " ms";
+  std::printf("killed publisher removed after %.0f ms (peer-timeout 3000)\n", ms);
+  EXPECT_EQ(sfu.stat("publishers"), 0u);
+  // Its src pads got EOS (muxers finish).
+  for (auto& t : sfu.sinks().tracks())
+    if (t->peer_id == "cam9") EXPECT_TRUE(t->eos) << t->pad;
+  EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
+}
