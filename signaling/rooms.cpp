@@ -963,10 +963,19 @@ struct RoomServer::Impl {
     }
     room->offered_at[peer] = last_now;
     room->subscribe_candidates.erase(peer);
+    // The mids are the offer's own (webrtcbin names them "video0", "audio1"…).
+    std::vector<std::string> mids;
+    try {
+      for (const MediaSummary& m : validate_offer(sdp).media) mids.push_back(m.mid);
+    } catch (const SdpError&) {
+    }
+    auto mid_of = [&](unsigned mline) {
+      return mline < mids.size() && !mids[mline].empty() ? mids[mline] : std::to_string(mline);
+    };
     Json tracks = Json::array();
     for (const SfuSlot& slot : offer.slots)
       if (slot.active())
-        tracks.push(Json::object({{"mid", std::to_string(slot.mline)},
+        tracks.push(Json::object({{"mid", mid_of(slot.mline)},
                                   {"peer", slot.publisher},
                                   {"track", slot.track},
                                   {"kind", slot.kind},

@@ -239,6 +239,14 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
           (*static_cast<LifePtr*>(data))->last_activity_us = g_get_monotonic_time();
         },
         life_);
+    // RTCP every second rather than every 5 s: a receive-only remote's RTCP
+    // is its only sign of life, and peer-timeout must be able to be short.
+    g_signal_connect(rtpbin, "element-added", G_CALLBACK(+[](GstBin*, GstElement* e, gpointer) {
+                       GstElementFactory* f = gst_element_get_factory(e);
+                       if (f && g_strcmp0(GST_OBJECT_NAME(f), "rtpsession") == 0)
+                         g_object_set(e, "rtcp-min-interval", guint64(GST_SECOND), nullptr);
+                     }),
+                     nullptr);
     gst_object_unref(rtpbin);
   }
 
