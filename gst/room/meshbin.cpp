@@ -16,11 +16,12 @@
 #include "gst/media/send_input.h"
 #include "gst/peer/peer.h"
 #include "gst/peer/sent_tracks.h"
+#include "gst/room/sfu_session.h"
 #include "signaling/sdp.h"
 #include "signaling/rooms.h"
 #include "signaling/ws_client.h"
 
-GST_DEBUG_CATEGORY_STATIC(rtcmeshbin_debug);
+GST_DEBUG_CATEGORY(rtcmeshbin_debug);  // shared with sfu_session.cpp
 #define GST_CAT_DEFAULT rtcmeshbin_debug
 
 using namespace rtcmesh;
@@ -47,7 +48,13 @@ enum {
   PROP_ICE_FIRST,
 };
 
-enum { SIGNAL_PEER_JOINED, SIGNAL_PEER_LEFT, N_SIGNALS };
+enum {
+  SIGNAL_PEER_JOINED,
+  SIGNAL_PEER_LEFT,
+  SIGNAL_PUBLISHER_JOINED,
+  SIGNAL_PUBLISHER_LEFT,
+  N_SIGNALS
+};
 guint signals[N_SIGNALS];
 
 constexpr int kComposeWidth = 640, kComposeHeight = 480;
@@ -93,6 +100,7 @@ struct RtcMeshBinPrivate {
   // Remotes: changed on the worker under the mutex (pad-added reads them).
   std::mutex remotes_mutex;
   std::map<std::string, std::unique_ptr<Remote>> remotes;
+  std::unique_ptr<room::SfuSession> sfu;  // in an SFU room: instead of remotes
 
   std::unique_ptr<media::Composer> composer;  // compose=true
   GstPad *video_src = nullptr, *audio_src = nullptr;
@@ -102,6 +110,7 @@ struct RtcMeshBinPrivate {
   void maybe_join();
   void join();
   void on_joined(const Json& result);
+  void start_sfu(const Json& result);
   void on_notification(const std::string& method, const Json& params);
   void session_lost(const std::string& why, int final_status = 0);
   Remote& add_remote(const std::string& id, bool we_offer);
@@ -110,6 +119,7 @@ struct RtcMeshBinPrivate {
   void receive(Remote& r, const std::string& answer, bool we_answered);
   void remove_remote(const std::string& id, const std::string& why);
   void remove_all(const std::string& why);
+  std::string next_src_pad_name(media::Kind kind);
   std::vector<media::SendInput*> ready_inputs();
   void set_compose(bool on);
   GstStructure* stats();
@@ -209,9 +219,9 @@ void RtcMeshBinPrivate::join() {
 
 void RtcMeshBinPrivate::on_joined(const Json& result) {
   std::string mode = result.get_string("mode").value_or("mesh");
-  if (mode != "mesh") {
+  if (mode != "mesh" && mode != "sfu") {
     return session_lost("room '" + room + "' is a " + mode +
-                            " room; this version of rtcmeshbin joins mesh rooms",
+                            " room; rtcmeshbin joins mesh and sfu rooms",
                         400);
   }
   joined = true;
@@ -221,19 +231,66 @@ void RtcMeshBinPrivate::on_joined(const Json& result) {
     std::lock_guard lock(props_mutex);
     peer_id = my_id;
   }
-  GST_INFO_OBJECT(self, "joined room %s as %s", room.c_str(), my_id.c_str());
+  GST_INFO_OBJECT(self, "joined %s room %s as %s", mode.c_str(), room.c_str(), my_id.c_str());
+  if (mode == "sfu") return start_sfu(result);
   // The later joiner offers: we offer to everyone already there.
   if (const Json* peers = result.find("peers"); peers && peers->is_array())
     for (const Json& p : peers->as_array())
       if (p.is_string()) offer_to(add_remote(p.as_string(), true));
 }
 
+// Publish our inputs (sendonly) on one connection, subscribe to everyone
+// else's on another: the server forwards.
+void RtcMeshBinPrivate::start_sfu(const Json& result) {
+  room::SfuSession::Host host;
+  host.bin = GST_BIN(self);
+  host.worker = worker.get();
+  host.ws = ws.get();
+  host.room = room;
+  {
+    std::lock_guard lock(props_mutex);
+    host.ice = ice.settings();
+    host.peer_timeout_ms = peer_timeout_ms;
+  }
+  host.composer = composer.get();
+  host.pad_name = [this](media::Kind kind) { return next_src_pad_name(kind); };
+  host.publisher = [this](const std::string& peer, bool joined) {
+    GST_INFO_OBJECT(self, "publisher %s %s", peer.c_str(), joined ? "joined" : "left");
+    g_signal_emit(self, signals[joined ? SIGNAL_PUBLISHER_JOINED : SIGNAL_PUBLISHER_LEFT], 0,
+                  peer.c_str());
+  };
+  host.lost = [this](const std::string& why) {
+    worker->post([this, why] {
+      if (sfu) session_lost(why);
+    });
+  };
+  auto session = std::make_unique<room::SfuSession>(host, result.find("publishers"));
+  room::SfuSession* raw = session.get();
+  {
+    std::lock_guard lock(remotes_mutex);
+    sfu = std::move(session);
+  }
+  raw->subscribe();
+  raw->publish(ready_inputs());
+}
+
+std::string RtcMeshBinPrivate::next_src_pad_name(media::Kind kind) {
+  bool video = kind == media::Kind::kVideo;
+  return (video ? "src_video_" : "src_audio_") +
+         std::to_string(video ? next_src_video++ : next_src_audio++);
+}
+
 void RtcMeshBinPrivate::on_notification(const std::string& method, const Json& params) {
   std::string from = params.get_string("from").value_or(params.get_string("peer").value_or(""));
+  if (sfu && sfu->on_notification(method, params)) return;
   if (method == "peer-joined") {
     GST_INFO_OBJECT(self, "%s joined", from.c_str());
     g_signal_emit(self, signals[SIGNAL_PEER_JOINED], 0, from.c_str());
   } else if (method == "peer-left") {
+    if (sfu) {
+      GST_INFO_OBJECT(self, "%s left", from.c_str());
+      g_signal_emit(self, signals[SIGNAL_PEER_LEFT], 0, from.c_str());
+    }
     remove_remote(from, params.get_string("reason").value_or("left"));
   } else if (method == "offer") {
     answer_offer(from, params.get_string("sdp").value_or(""));
@@ -351,11 +408,7 @@ void RtcMeshBinPrivate::receive(Remote& r, const std::string& answer, bool we_an
         GST_ELEMENT(self), summary, we_answered,
         composer ? media::OutputMode::kRaw : media::OutputMode::kAuto,
         media::ReceivedTracks::Identity{r.id, room, room + "/" + r.id},
-        [this](media::Kind kind) {
-          bool video = kind == media::Kind::kVideo;
-          return (video ? "src_video_" : "src_audio_") +
-                 std::to_string(video ? next_src_video++ : next_src_audio++);
-        });
+        [this](media::Kind kind) { return next_src_pad_name(kind); });
   } catch (const std::exception& e) {
     GST_INFO_OBJECT(self, "%s sends us nothing: %s", r.id.c_str(), e.what());
     return;
@@ -396,6 +449,12 @@ void RtcMeshBinPrivate::remove_remote(const std::string& id, const std::string& 
 }
 
 void RtcMeshBinPrivate::remove_all(const std::string& why) {
+  std::unique_ptr<room::SfuSession> session;
+  {
+    std::lock_guard lock(remotes_mutex);
+    session = std::move(sfu);
+  }
+  session.reset();  // outside the lock: bus messages of its webrtcbins take it
   std::vector<std::string> ids;
   for (auto& [id, r] : remotes) ids.push_back(id);
   for (auto& id : ids) remove_remote(id, why);
@@ -438,6 +497,7 @@ GstStructure* RtcMeshBinPrivate::stats() {
   guint count = 0;
   {
     std::lock_guard lock(remotes_mutex);
+    if (sfu) count = sfu->append_stats(&list);
     for (auto& [id, r] : remotes) {
       GstStructure* s = gst_structure_new(
           "remote", "peer-id", G_TYPE_STRING, id.c_str(), "connected", G_TYPE_BOOLEAN,
@@ -502,8 +562,14 @@ static GstPad* rtc_mesh_bin_request_new_pad(GstElement* element, GstPadTemplate*
 
 static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_MESH_BIN(element)->priv;
-  // Connections were negotiated with this track: they go; the room reconnects them.
-  if (p->worker) p->worker->call([p] { p->remove_all("a track was removed"); });
+  // Connections were negotiated with this track: they go; the room reconnects
+  // them (in an SFU room we publish the remaining inputs again).
+  bool republish = false;
+  if (p->worker)
+    p->worker->call([p, &republish] {
+      if ((republish = bool(p->sfu))) p->sfu->unpublish();
+      else p->remove_all("a track was removed");
+    });
   std::unique_ptr<media::SendInput> in;
   {
     std::lock_guard lock(p->inputs_mutex);
@@ -515,6 +581,10 @@ static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
       }
   }
   gst_element_remove_pad(element, pad);
+  if (republish)
+    p->worker->post([p] {
+      if (p->sfu) p->sfu->publish(p->ready_inputs());
+    });
 }
 
 static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* value,
@@ -629,6 +699,7 @@ static gboolean rtc_mesh_bin_send_event(GstElement* element, GstEvent* event) {
     std::lock_guard lock(p->remotes_mutex);
     for (auto& [id, r] : p->remotes)
       if (r->received) r->received->finish();
+    if (p->sfu) p->sfu->finish_tracks();
   }
   return GST_ELEMENT_CLASS(rtc_mesh_bin_parent_class)->send_event(element, event);
 }
@@ -637,10 +708,20 @@ static void rtc_mesh_bin_handle_message(GstBin* bin, GstMessage* message) {
   auto* self = RTC_MESH_BIN(bin);
   auto* p = self->priv;
   std::string failed;
+  GstElement* sfu_webrtc = nullptr;
   if (is_session_failure(message)) {
     std::lock_guard lock(p->remotes_mutex);
     for (auto& [id, r] : p->remotes)
       if (is_from(message, r->peer->webrtcbin())) failed = id;
+    if (p->sfu && p->sfu->owns(message, &sfu_webrtc) && p->worker) {
+      std::string why = message_text(message);
+      // Compared, never dereferenced: the connection may be gone by then.
+      p->worker->post([p, sfu_webrtc, why] {
+        if (p->sfu) p->sfu->connection_failed(sfu_webrtc, why);
+      });
+      gst_message_unref(message);
+      return;
+    }
   }
   if (!failed.empty() && p->worker) {
     std::string why = message_text(message);
@@ -720,7 +801,9 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
                          "Our peer id, remote participants (connection state, tracks sent and "
-                         "received, RTP counters) and composed tiles",
+                         "received, RTP counters) and composed tiles; in an SFU room the "
+                         "publish and subscribe connections (connection=publish|subscribe) "
+                         "and remotes = publishers we receive",
                          GST_TYPE_STRUCTURE, ro_flags()));
   IceProps::install(object_class, PROP_ICE_FIRST);
 
@@ -730,6 +813,14 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   signals[SIGNAL_PEER_LEFT] =
       g_signal_new("peer-left", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
                    nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  // SFU rooms: a participant (or WHIP client, or the server's own pipeline)
+  // started or stopped publishing; its tracks come and go with it.
+  signals[SIGNAL_PUBLISHER_JOINED] =
+      g_signal_new("publisher-joined", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PUBLISHER_LEFT] =
+      g_signal_new("publisher-left", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
 
   CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
   CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);
@@ -758,7 +849,8 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   gst_element_class_set_static_metadata(
       element_class, "Room participant", "Source/Sink/Network/WebRTC",
       "Joins an rtcmesh room over JSON-RPC 2.0/WebSocket: sends its pads to every other "
-      "participant and exposes theirs (or a composite with compose=true)",
+      "participant (mesh) or to the server (sfu) and exposes theirs (or a composite with "
+      "compose=true)",
       "rtcmesh");
 }
 

@@ -2,7 +2,10 @@
 // docs/protocol.md). In a mesh room it holds one connection per other
 // participant: its request pads are encoded once and sent to all of them, and
 // every remote track becomes a src pad (or, with compose=true, a tile of the
-// composited video_src and a voice in the mixed audio_src).
+// composited video_src and a voice in the mixed audio_src). In an SFU room
+// (sfu_session.h) it publishes its request pads to the server on one
+// connection and receives every other publisher's tracks on another, with the
+// same pads (peer-id = the publisher) and publisher-joined/-left signals.
 #pragma once
 
 #include <gst/gst.h>

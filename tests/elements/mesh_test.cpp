@@ -8,6 +8,7 @@
 #include "gst/common/worker.h"
 #include "signaling/http_server.h"
 #include "signaling/ws_server.h"
+#include "tests/elements/room_checks.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
 
@@ -47,29 +48,6 @@ class RoomHost {
   std::unique_ptr<sig::HttpServer> http_;
   std::unique_ptr<sig::WsServer> ws_;
 };
-
-bool everyone_sees_everyone(const std::vector<Participant*>& room,
-                            const std::vector<std::string>& ids, int frames) {
-  for (size_t i = 0; i < room.size(); i++)
-    for (size_t j = 0; j < room.size(); j++)
-      if (i != j && (room[i]->frames_from(ids[j]) < frames || room[i]->samples_from(ids[j]) == 0))
-        return false;
-  return true;
-}
-
-std::string describe(const std::vector<Participant*>& room, const std::vector<std::string>& ids) {
-  std::string out;
-  for (size_t i = 0; i < room.size(); i++) {
-    out += ids[i] + " got:";
-    for (size_t j = 0; j < room.size(); j++)
-      if (i != j)
-        out += " " + ids[j] + "=" + std::to_string(room[i]->frames_from(ids[j])) + "f/" +
-               std::to_string(room[i]->samples_from(ids[j])) + "s";
-    for (auto& e : room[i]->pipeline().errors()) out += "\n  error: " + e;
-    out += "\n";
-  }
-  return out;
-}
 
 TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
   RoomHost host;

@@ -1,0 +1,169 @@
+// rtcmeshbin in an SFU room: the real rtcmesh-server --mode sfu as a
+// subprocess (port 0, read from its first stdout line) forwards every
+// participant's publish connection to the others' subscribe connections.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "gst/common/track_pad.h"
+#include "tests/elements/room_checks.h"
+#include "tests/support/harness.h"
+#include "tests/support/subprocess.h"
+
+using namespace rtcmesh;
+using namespace rtcmesh::test;
+using Participant = RoomParticipant;
+
+namespace {
+
+constexpr const char* kListening = "rtcmesh-server listening on ";
+
+// rtcmesh-server --mode sfu on 127.0.0.1:0.
+struct SfuServer {
+  SfuServer() {
+    Subprocess::Options o;
+    o.echo_prefix = "[server]";
+    std::string error;
+    proc = Subprocess::spawn({RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1", "--mode",
+                              "sfu", "--peer-timeout", "4000"},
+                             o, &error);
+    if (!proc) {
+      ADD_FAILURE() << "spawn " << RTCMESH_SERVER << ": " << error;
+      return;
+    }
+    auto line = proc->read_line(15s);
+    if (!line || line->rfind(kListening, 0) != 0) {
+      ADD_FAILURE() << "no '" << kListening << "' line; got '" << line.value_or("<nothing>") << "'";
+      return;
+    }
+    std::string base = line->substr(std::string(kListening).size());  // http://127.0.0.1:PORT
+    url = "ws" + base.substr(base.find(':')) + "/rtc";
+  }
+  std::unique_ptr<Subprocess> proc;
+  std::string url;
+};
+
+// The peer-id of every src pad the element has now.
+std::multiset<std::string> pad_peers(GstElement* bin) {
+  std::multiset<std::string> out;
+  GstIterator* it = gst_element_iterate_src_pads(bin);
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* pad = GST_PAD(g_value_get_object(&item));
+    if (RTC_IS_TRACK_PAD(pad)) {
+      gchar* id = nullptr;
+      g_object_get(pad, "peer-id", &id, nullptr);
+      out.insert(id ? id : "");
+      g_free(id);
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return out;
+}
+
+// Counts publisher-left signals for one publisher.
+struct LeftCounter {
+  std::string peer;
+  std::atomic<int> count{0};
+  void watch(GstElement* bin) {
+    g_signal_connect(bin, "publisher-left", G_CALLBACK(+[](GstElement*, gchar* id, gpointer d) {
+                       auto* self = static_cast<LeftCounter*>(d);
+                       if (self->peer == id) ++self->count;
+                     }),
+                     this);
+  }
+};
+
+TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
+  SfuServer server;
+  ASSERT_FALSE(server.url.empty());
+  auto a = std::make_unique<Participant>(server.url, "a");
+  Participant b(server.url, "b"), c(server.url, "c");
+  std::vector<Participant*> room = {a.get(), &b, &c};
+  std::vector<std::string> ids = {"a", "b", "c"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 30s))
+      << describe(room, ids);
+  // Each decodes exactly the two others: one video and one audio pad each,
+  // named after the publisher, never itself.
+  for (size_t i = 0; i < room.size(); i++) {
+    std::multiset<std::string> want;
+    for (size_t j = 0; j < room.size(); j++)
+      if (i != j) want.insert({ids[j], ids[j]});
+    EXPECT_EQ(pad_peers(room[i]->bin()), want) << ids[i];
+    for (auto& t : room[i]->tracks()) {
+      EXPECT_EQ(t->room, "r");
+      EXPECT_NE(t->peer_id, ids[i]);
+      EXPECT_NE(t->caps.find(t->video() ? "video/x-raw" : "audio/x-raw"), std::string::npos);
+    }
+  }
+
+  // a leaves: b and c get publisher-left, a's tracks end with EOS and their
+  // pads go; c goes on flowing to b.
+  LeftCounter b_saw{"a"}, c_saw{"a"};
+  b_saw.watch(b.bin());
+  c_saw.watch(c.bin());
+  a.reset();
+  EXPECT_TRUE(wait_until([&] { return b_saw.count == 1 && c_saw.count == 1; }, 8s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        for (auto* p : {&b, &c}) {
+          if (pad_peers(p->bin()).count("a")) return false;
+          for (auto& t : p->tracks())
+            if (t->peer_id == "a" && !t->eos) return false;
+        }
+        return true;
+      },
+      8s))
+      << "a's tracks end with EOS and their pads are removed";
+  int before = b.frames_from("c");
+  EXPECT_TRUE(wait_until([&] { return b.frames_from("c") >= before + 15; }, 8s));
+
+  // A late d gets b and c (reusing a's inactive m-lines) and they get d.
+  Participant d(server.url, "d");
+  room = {&b, &c, &d};
+  ids = {"b", "c", "d"};
+  EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
+      << describe(room, ids);
+  std::printf("late participant: join → first frame from b: %.0f ms, from c: %.0f ms\n",
+              d.first_frame_ms("b"), d.first_frame_ms("c"));
+  EXPECT_EQ(pad_peers(b.bin()), (std::multiset<std::string>{"c", "c", "d", "d"}));
+  for (auto* p : room) EXPECT_TRUE(p->pipeline().errors().empty()) << describe(room, ids);
+
+  // Stats name both connections.
+  GstStructure* s = nullptr;
+  g_object_get(b.bin(), "stats", &s, nullptr);
+  ASSERT_TRUE(s);
+  guint remotes = 0;
+  gst_structure_get_uint(s, "remotes", &remotes);
+  EXPECT_EQ(remotes, 2u);
+  std::set<std::string> connections;
+  const GValue* list = gst_structure_get_value(s, "remote-stats");
+  for (guint i = 0; list && i < gst_value_list_get_size(list); i++) {
+    const GstStructure* r = gst_value_get_structure(gst_value_list_get_value(list, i));
+    gboolean connected = FALSE;
+    gst_structure_get_boolean(r, "connected", &connected);
+    if (const char* c = gst_structure_get_string(r, "connection"); c && connected)
+      connections.insert(c);
+  }
+  EXPECT_EQ(connections, (std::set<std::string>{"publish", "subscribe"}));
+  gst_structure_free(s);
+}
+
+// A participant without inputs only subscribes; it still gets everyone.
+TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
+  SfuServer server;
+  ASSERT_FALSE(server.url.empty());
+  Participant a(server.url, "a");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server.url);
+  TrackSinks sinks(viewer.by_name("m"), "video/x-raw", "audio/x-raw");
+  viewer.set_state(GST_STATE_PLAYING);
+  EXPECT_TRUE(wait_until([&] { return sinks.video_frames("a") >= 15 && sinks.audio_samples("a"); },
+                         30s))
+      << sinks.video_frames("a");
+  EXPECT_EQ(a.frames_from("v"), 0);
+  viewer.set_state(GST_STATE_NULL);
+}
+
+}  // namespace
