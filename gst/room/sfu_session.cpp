@@ -221,9 +221,17 @@ bool SfuSession::on_notification(const std::string& method, const Json& params) 
                           ("%s", params.dump().c_str()));
       return true;
     }
+    // The server ended one of our connections: rebuild it.
+    const Json* d = params.find("data");
+    std::string connection = d ? d->get_string("connection").value_or("") : "";
     std::string message = params.get_string("message").value_or("");
-    if (message.rfind("subscription ended", 0) == 0) {
+    if (connection == "subscribe") {
       resubscribe(message);
+      return true;
+    }
+    if (connection == "publish") {
+      published_ = false;  // the server has no such connection any more
+      publish_failed(message);
       return true;
     }
   }
@@ -239,11 +247,26 @@ void SfuSession::on_offer(const Json& params) {
     return;
   }
   if (!subscriber_ || session->as_int() != session_) new_subscriber(session->as_int());
-  std::map<std::string, Offered> tracks;  // by mid
+  sig::SdpSummary offer;
+  try {
+    offer = sig::validate_offer(sdp);
+  } catch (const std::exception& e) {
+    return resubscribe(std::string("the server's offer does not parse: ") + e.what());
+  }
+  std::map<std::string, Offered> tracks;  // by the SDP's mid
   if (const Json* list = params.find("tracks"); list && list->is_array())
-    for (const Json& t : list->as_array())
-      tracks[t.get_string("mid").value_or("")] = {t.get_string("peer").value_or(""),
-                                                  t.get_string("track").value_or("")};
+    for (const Json& t : list->as_array()) {
+      // `mid` is also the m-line index (docs/protocol.md); the SDP's own
+      // mids may differ (webrtcbin's "video0"), so the index decides.
+      std::string mid = t.get_string("mid").value_or("");
+      if (offer.mline_index(mid) < 0) {
+        guint64 index = 0;
+        if (g_ascii_string_to_unsigned(mid.c_str(), 10, 0, offer.media.size() - 1, &index,
+                                       nullptr))
+          mid = offer.media[index].mid;
+      }
+      tracks[mid] = {t.get_string("peer").value_or(""), t.get_string("track").value_or("")};
+    }
   {
     std::lock_guard lock(slots_mutex_);
     for (auto& [ssrc, mid] : ssrc_mids(sdp)) ssrc_mids_[ssrc] = mid;
