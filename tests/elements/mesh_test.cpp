@@ -151,14 +151,7 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
   auto track = std::make_shared<Track>();
   track->pad = "video_src";
   viewer.set_state(GST_STATE_PLAYING);
-  auto tiles = [&] {
-    GstStructure* s = nullptr;
-    g_object_get(viewer.by_name("m"), "stats", &s, nullptr);
-    guint n = 0;
-    gst_structure_get_uint(s, "tiles", &n);
-    gst_structure_free(s);
-    return n;
-  };
+  auto tiles = [&] { return composed_tiles(viewer.by_name("m")); };
   ASSERT_TRUE(wait_until([&] { return tiles() == 2; }, 20s)) << tiles();
   // The composite is 640x480 and its left and right halves carry a picture
   // (videotestsrc bars), not the black background.

@@ -37,4 +37,14 @@ inline std::string describe(const std::vector<RoomParticipant*>& room,
   return out;
 }
 
+// The "tiles" of an rtcmeshbin's stats (compose=true).
+inline guint composed_tiles(GstElement* meshbin) {
+  GstStructure* s = nullptr;
+  g_object_get(meshbin, "stats", &s, nullptr);
+  guint n = 0;
+  if (s) gst_structure_get_uint(s, "tiles", &n);
+  if (s) gst_structure_free(s);
+  return n;
+}
+
 }  // namespace rtcmesh::test

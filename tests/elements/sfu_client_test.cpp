@@ -43,9 +43,9 @@ struct SfuServer {
   std::string url;
 };
 
-// The peer-id of every src pad the element has now.
-std::multiset<std::string> pad_peers(GstElement* bin) {
-  std::multiset<std::string> out;
+// (name, peer-id) of every track pad the element has now.
+std::vector<std::pair<std::string, std::string>> track_pads(GstElement* bin) {
+  std::vector<std::pair<std::string, std::string>> out;
   GstIterator* it = gst_element_iterate_src_pads(bin);
   GValue item = G_VALUE_INIT;
   while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
@@ -53,13 +53,26 @@ std::multiset<std::string> pad_peers(GstElement* bin) {
     if (RTC_IS_TRACK_PAD(pad)) {
       gchar* id = nullptr;
       g_object_get(pad, "peer-id", &id, nullptr);
-      out.insert(id ? id : "");
+      out.emplace_back(GST_PAD_NAME(pad), id ? id : "");
       g_free(id);
     }
     g_value_reset(&item);
   }
   g_value_unset(&item);
   gst_iterator_free(it);
+  return out;
+}
+
+std::multiset<std::string> pad_peers(GstElement* bin) {
+  std::multiset<std::string> out;
+  for (auto& [name, peer] : track_pads(bin)) out.insert(peer);
+  return out;
+}
+
+std::set<std::string> pad_names(GstElement* bin, const std::string& peer) {
+  std::set<std::string> out;
+  for (auto& [name, id] : track_pads(bin))
+    if (id == peer) out.insert(name);
   return out;
 }
 
@@ -80,11 +93,21 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   SfuServer server;
   ASSERT_FALSE(server.url.empty());
   auto a = std::make_unique<Participant>(server.url, "a");
-  Participant b(server.url, "b"), c(server.url, "c");
-  std::vector<Participant*> room = {a.get(), &b, &c};
-  std::vector<std::string> ids = {"a", "b", "c"};
+  Participant b(server.url, "b");
+  std::vector<Participant*> room = {a.get(), &b};
+  std::vector<std::string> ids = {"a", "b"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
+      << describe(room, ids);
+  // c joining grows b's subscribe connection (a renegotiation on the same
+  // session): a's pads on b stay the same pads.
+  std::set<std::string> a_pads_on_b = pad_names(b.bin(), "a");
+  ASSERT_EQ(a_pads_on_b.size(), 2u);
+  Participant c(server.url, "c");
+  room.push_back(&c);
+  ids.push_back("c");
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 30s))
       << describe(room, ids);
+  EXPECT_EQ(pad_names(b.bin(), "a"), a_pads_on_b);
   // Each decodes exactly the two others: one video and one audio pad each,
   // named after the publisher, never itself.
   for (size_t i = 0; i < room.size(); i++) {
@@ -163,6 +186,23 @@ TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
                          30s))
       << sinks.video_frames("a");
   EXPECT_EQ(a.frames_from("v"), 0);
+  viewer.set_state(GST_STATE_NULL);
+}
+
+// compose=true: one tile per publisher's video, following who publishes.
+TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
+  SfuServer server;
+  ASSERT_FALSE(server.url.empty());
+  Participant a(server.url, "a");
+  auto b = std::make_unique<Participant>(server.url, "b");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server.url +
+                  " m.video_src ! fakesink sync=false m.audio_src ! fakesink sync=false");
+  viewer.set_state(GST_STATE_PLAYING);
+  auto tiles = [&] { return composed_tiles(viewer.by_name("m")); };
+  EXPECT_TRUE(wait_until([&] { return tiles() == 2; }, 20s)) << tiles();
+  b.reset();
+  EXPECT_TRUE(wait_until([&] { return tiles() == 1; }, 10s)) << tiles();
+  EXPECT_TRUE(viewer.errors().empty());
   viewer.set_state(GST_STATE_NULL);
 }
 
