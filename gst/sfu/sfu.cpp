@@ -703,6 +703,8 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
                         g_random_int(), nullptr);
       if (chosen) used.push_back(chosen);
       sub->sub->add_slot(*codec, chosen, caps.get());
+      // A player of one publisher has nothing more to come: answered inactive.
+      if (only && !chosen) sub->sub->set_source(sub->sub->size() - 1, nullptr, true);
     }
     if (sub->sub->size() == 0) throw std::runtime_error("the offer receives no codec we forward");
     if (only && used.empty())
