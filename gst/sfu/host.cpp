@@ -175,9 +175,15 @@ Host::Host(const Options& options)
 }
 
 Host::~Host() {
+  // Close frames (1001 going away) first, written while the server still runs.
+  size_t open = 0;
+  worker_->call([&] {
+    open = ws_->connection_count();
+    ws_.reset();
+  });
+  if (open) g_usleep(200 * 1000);
   worker_->call([this] {
     http_->stop();
-    ws_.reset();
     whip_endpoint_.reset();
     whep_endpoint_.reset();
     http_.reset();

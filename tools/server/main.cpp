@@ -402,7 +402,11 @@ int run(const Config& c) {
       SIGTERM, [](gpointer d) { return on_signal(d, "SIGTERM"); }, &sigs);
   g_main_loop_run(loop);
 
-  std::fprintf(stderr, "rtcmesh-server: %s, stopping\n", sigs.name ? sigs.name : "stopping");
+  size_t connections = 0;
+  if (mesh.ws) connections = mesh.ws->connection_count();
+  if (sfu.host) sfu.host->worker().call([&] { connections = sfu.host->rooms().connection_count(); });
+  std::fprintf(stderr, "rtcmesh-server: %s, closing %zu connection(s)\n",
+               sigs.name ? sigs.name : "stopping", connections);
   // Close frames (1001 going away) are queued here; give the loop a moment to
   // write them before the listener and the process go.
   mesh.ws.reset();
