@@ -280,9 +280,14 @@ void SfuSession::on_offer(const Json& params) {
     if (!error.empty()) return resubscribe("cannot answer the server's offer: " + error);
     host_.ws->call("answer", Json::object({{"sdp", answer}, {"negotiationId", id}}),
                    [this, alive = alive_](sig::WsClient::Reply reply) {
-                     if (*alive && !reply.ok())
-                       GST_WARNING_OBJECT(host_.bin, "answer refused: %s",
-                                          reply.error.message.c_str());
+                     if (!*alive || reply.ok()) return;
+                     // The server's connection could not take our answer: a
+                     // new subscription (the server would offer the same again).
+                     if (reply.error.code == -32602 &&
+                         reply.error.message.find("refused") != std::string::npos)
+                       return resubscribe(reply.error.message);
+                     GST_WARNING_OBJECT(host_.bin, "answer not taken: %s",
+                                        reply.error.message.c_str());
                    });
     on_answered(answer, tracks);
   });

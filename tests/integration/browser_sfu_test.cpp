@@ -1,7 +1,7 @@
 // The room page in an SFU room: headless Chromium (run.mjs --mode room) and
 // an rtcmeshbin pipeline publish to rtcmesh-server --mode sfu and each
 // decodes the other through the server; the page drops the pipeline's tile
-// when it leaves.
+// when it leaves and shows the next publisher in the m-lines it left.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -91,6 +91,19 @@ TEST(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
   // The pipeline leaves: its tile goes from the page.
   pipeline.reset();
   EXPECT_TRUE(wait_until([&] { return page.peers() == 0; }, 15s)) << page.describe();
+
+  // A new publisher takes the emptied m-lines again (Chromium reactivates
+  // them): the page counts its frames from zero, under its own id.
+  test::RoomParticipant late("ws" + base.substr(base.find(':')) + "/rtc", "gst2");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return page.decoded("gst2", "videoFramesDecoded") > 15 &&
+               page.decoded("gst2", "audioSamples") > 0 && late.frames_from("page") > 15;
+      },
+      30s))
+      << page.describe() << "\nlate pipeline got " << late.frames_from("page") << " frames";
+  EXPECT_EQ(page.peers(), 1u) << page.describe();
+  EXPECT_EQ(page.decoded("gst", "videoFramesDecoded"), -1) << page.describe();
   EXPECT_TRUE(page.error.empty()) << page.error;
 
   page.proc->send_signal(SIGTERM);
