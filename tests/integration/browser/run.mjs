@@ -8,8 +8,8 @@
 //     opens a page served by the element under test (rtcwhepsink's player,
 //     which keeps its RTCPeerConnection in window.pc) and reports what it decodes
 //   node run.mjs --mode room --url http://127.0.0.1:PORT/room/NAME?peer=ID [--duration SECONDS]
-//     opens rtcmesh-server's room page (camera and microphone into a mesh room)
-//     and reports what it decodes from each other participant
+//     opens rtcmesh-server's room page (camera and microphone into a mesh or SFU room)
+//     and reports what it decodes from each other participant (SFU: publisher)
 //     (window.rtcmeshRoom.stats()); on the way out it calls leave()
 //
 // Output: one JSON object per line on stdout, {"event": ...}:
