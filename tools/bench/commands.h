@@ -6,6 +6,8 @@ namespace bench {
 int whip_first_frame(int argc, char** argv);
 int fanout(int argc, char** argv);
 int fanout_server(int argc, char** argv);   // hidden: started by fanout
-int fanout_viewers(int argc, char** argv);  // hidden: started by fanout
+int fanout_viewers(int argc, char** argv);  // hidden: started by fanout and sfu
+int sfu(int argc, char** argv);             // the fan-out measured through rtcsfu
+// fanout_server also runs as `sfu-server` (hidden: started by sfu).
 
 }  // namespace bench

@@ -33,6 +33,73 @@ GstElement* launch(const std::string& description) {
   return e;
 }
 
+bool play_looping(GstElement* pipeline, GstElement* demux) {
+  std::atomic<bool> demuxed{false};
+  gulong id = g_signal_connect(demux, "no-more-pads", G_CALLBACK(+[](GstElement*, gpointer d) {
+                                 *static_cast<std::atomic<bool>*>(d) = true;
+                               }),
+                               &demuxed);
+  if (gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+    g_signal_handler_disconnect(demux, id);
+    return false;
+  }
+  for (int i = 0; i < 1000 && !demuxed; i++) g_usleep(10000);
+  g_signal_handler_disconnect(demux, id);
+  gst_element_seek(demux, 1.0, GST_FORMAT_TIME,
+                   GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_SEGMENT), GST_SEEK_TYPE_SET, 0,
+                   GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
+  return gst_element_set_state(pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+}
+
+bool loop_on_segment_done(GstMessage* msg, GstElement* demux) {
+  if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_SEGMENT_DONE) return false;
+  gst_element_seek(demux, 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_SEGMENT, GST_SEEK_TYPE_SET, 0,
+                   GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
+  return true;
+}
+
+bool count_tee_input(GstBin* bin, std::atomic<guint64>* counter) {
+  GstIterator* it = gst_bin_iterate_recurse(bin);
+  GValue item = G_VALUE_INIT;
+  GstElement* tee = nullptr;
+  while (!tee && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* e = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* f = gst_element_get_factory(e);
+    if (f && g_strcmp0(GST_OBJECT_NAME(f), "tee") == 0) tee = GST_ELEMENT(gst_object_ref(e));
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  if (!tee) return false;
+  GstPad* pad = gst_element_get_static_pad(tee, "sink");
+  gst_pad_add_probe(
+      pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        guint n = (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+                      ? gst_buffer_list_length(GST_PAD_PROBE_INFO_BUFFER_LIST(info))
+                      : 1;
+        static_cast<std::atomic<guint64>*>(data)->fetch_add(n, std::memory_order_relaxed);
+        return GST_PAD_PROBE_OK;
+      },
+      counter, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(tee);
+  return true;
+}
+
+void count_queue_overruns(GstElement* bin, std::atomic<guint64>* counter) {
+  g_signal_connect(bin, "deep-element-added",
+                   G_CALLBACK(+[](GstBin*, GstBin*, GstElement* e, gpointer data) {
+                     GstElementFactory* f = gst_element_get_factory(e);
+                     if (!f || g_strcmp0(GST_OBJECT_NAME(f), "queue") != 0) return;
+                     g_signal_connect(e, "overrun", G_CALLBACK(+[](GstElement*, gpointer d) {
+                                        static_cast<std::atomic<guint64>*>(d)->fetch_add(1);
+                                      }),
+                                      data);
+                   }),
+                   counter);
+}
+
 double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   return sorted[std::min(sorted.size() - 1, size_t(p * double(sorted.size() - 1) + 0.5))];

@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +18,21 @@ GstElement* launch(const std::string& description);
 
 // Nearest-rank percentile of sorted values (p in [0, 1]).
 double percentile(const std::vector<double>& sorted, double p);
+
+// A pipeline playing a file through qtdemux `demux` in a loop: PAUSED, one
+// segment seek once the headers are read (the demuxer then posts
+// segment-done instead of EOS), PLAYING. False if it would not start.
+bool play_looping(GstElement* pipeline, GstElement* demux);
+// Its bus: segment-done seeks back to 0 without flushing, so running time (and
+// RTP time) goes on. True if `msg` was that.
+bool loop_on_segment_done(GstMessage* msg, GstElement* demux);
+
+// Counts the packets into the first tee inside `bin` (a fan-out: each goes to
+// every branch) into `counter`. False if there is no tee.
+bool count_tee_input(GstBin* bin, std::atomic<guint64>* counter);
+// Counts every "overrun" of the leaky queues that will be added anywhere
+// inside `bin` (each one a packet dropped to make room).
+void count_queue_overruns(GstElement* bin, std::atomic<guint64>* counter);
 
 // "1,10,25" → {1, 10, 25}; empty on a malformed list.
 std::vector<int> parse_int_list(const std::string& s);

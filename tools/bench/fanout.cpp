@@ -1,5 +1,9 @@
 // rtcmesh-bench fanout: one pre-encoded 720p30 H.264 stream served by
 // rtcwhepsink to N viewers in another process (DESIGN §10).
+// rtcmesh-bench sfu: the same stream published (WHIP) to an rtcsfu and
+// forwarded to N subscribers (WHEP), with the time each packet spends between
+// the publisher's send path and the subscribers' receive path, also with
+// packets dropped on the way in. The differences are marked "sfu:" below.
 //
 // Three processes: this one (measures, never touches media but for encoding
 // the input once), `fanout-server` (file → clocksync → rtcwhepsink, no
@@ -13,6 +17,12 @@
 //      next to it), per-thread CPU, loss, the viewers' and everybody else's CPU
 //   4. sampled joins: POST (server's age-ms of that viewer) → first decoded
 //      frame in the viewers' process, both on CLOCK_MONOTONIC
+// sfu: `sfu-server` is an rtcsfu alone; the publisher (file → clocksync →
+// rtcwhipsink) runs in the viewers' process, which also times the packets
+// (latency.h). Before 1, the publisher's packets must be reaching the fan-out.
+// After 3, a second window with a share of the publisher's packets dropped
+// before they leave (latency, packets recovered by NACK/RTX, loss). In 4 the
+// join runs from the viewer's start: rtcsfu does not say when a POST came.
 #include <gst/gst.h>
 #include <signal.h>
 #include <unistd.h>
@@ -33,6 +43,15 @@ namespace bench {
 
 namespace {
 
+const char* kFanoutUsage =
+    "fanout [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
+    "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
+    "         [--input FILE.mp4 | --input-seconds 40]";
+const char* kSfuUsage =
+    "sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
+    "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
+    "         [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]";
+
 struct Options {
   std::vector<int> viewers{1, 10, 25, 50};
   double seconds = 10, warmup = 3, baseline = 5;
@@ -40,18 +59,40 @@ struct Options {
   guint bitrate = 2000, gop = 60, input_seconds = 40;
   std::string input;
   int top_threads = 8;
+  bool sfu = false;
+  double drop = 0.01, loss_seconds = 10;  // sfu: the lossy window
 };
 
 struct ServerStats {
   guint viewers = 0, connected = 0;
-  guint64 sent = 0, failed = 0, cpu_us = 0, payloaded = 0, overruns = 0;
+  guint64 sent = 0, failed = 0, cpu_us = 0, payloaded = 0, overruns = 0, nacks_sent = 0;
+  // sfu: the pass-through jitterbuffers' counters of the publisher's stream
+  guint64 in_gaps = 0, in_rtx_requests = 0, in_recovered = 0, in_lost = 0;
   std::map<std::string, gint64> post_us;  // by viewer id
 };
 
 struct ViewerStats {
   guint viewers = 0, receiving = 0, connected = 0, failed = 0;
   guint64 received = 0, unrecovered = 0, cpu_us = 0, overruns = 0;
+  guint64 published = 0;  // sfu: media packets the publisher sent
   gint64 lost = 0;
+};
+
+// sfu: a "latency" answer of the viewers' process (ms).
+struct Latency {
+  guint64 sent = 0, dropped = 0, unmatched = 0, n = 0, recovered = 0;
+  double p50 = 0, p95 = 0, recovered_p50 = 0, recovered_p95 = 0;
+};
+
+// sfu: one window's delivery: packets each subscriber got of those sent.
+struct Delivery {
+  Latency latency;
+  guint64 expected = 0, received = 0, unrecovered = 0, nacks_sent = 0;
+  guint64 in_gaps = 0, in_rtx_requests = 0, in_recovered = 0, in_lost = 0;
+  double server_cpu = 0;
+  double loss_percent() const {
+    return expected ? 100.0 * std::max(0.0, 1.0 - double(received) / double(expected)) : 0;
+  }
 };
 
 struct Row {
@@ -67,6 +108,7 @@ struct Row {
   double viewers_cpu = 0, other_cpu = 0;
   std::vector<double> first_frame_ms, start_first_ms;
   std::vector<std::pair<std::string, double>> by_thread;  // µs per packet
+  Delivery clean, lossy;  // sfu
 };
 
 double loss_percent(const Row& r) {
@@ -87,8 +129,13 @@ std::optional<ServerStats> server_stats(Child& server) {
       s.cpu_us = field_u64(f, "cpu-us");
       s.payloaded = field_u64(f, "payloaded");
       s.overruns = field_u64(f, "overruns");
+      s.nacks_sent = field_u64(f, "nacks-sent");
+      s.in_gaps = field_u64(f, "in-gaps");
+      s.in_rtx_requests = field_u64(f, "in-rtx-requests");
+      s.in_recovered = field_u64(f, "in-recovered");
+      s.in_lost = field_u64(f, "in-lost");
     } else if (line.rfind("viewer ", 0) == 0) {
-      s.post_us[f["id"]] = gint64(field_u64(f, "post-us"));
+      if (f.count("post-us")) s.post_us[f["id"]] = gint64(field_u64(f, "post-us"));
     }
   }
   return s;
@@ -109,7 +156,26 @@ std::optional<ViewerStats> viewer_stats(Child& viewers) {
   s.cpu_us = field_u64(f, "cpu-us");
   s.unrecovered = field_u64(f, "unrecovered");
   s.overruns = field_u64(f, "overruns");
+  s.published = field_u64(f, "published");
   return s;
+}
+
+std::optional<Latency> latency(Child& viewers) {
+  if (!viewers.send("latency")) return std::nullopt;
+  auto line = viewers.expect("latency ", 20000);
+  if (!line) return std::nullopt;
+  auto f = fields(*line);
+  Latency l;
+  l.sent = field_u64(f, "sent");
+  l.dropped = field_u64(f, "dropped");
+  l.unmatched = field_u64(f, "unmatched");
+  l.n = field_u64(f, "n");
+  l.recovered = field_u64(f, "recovered");
+  l.p50 = std::atof(f["p50"].c_str());
+  l.p95 = std::atof(f["p95"].c_str());
+  l.recovered_p50 = std::atof(f["recovered-p50"].c_str());
+  l.recovered_p95 = std::atof(f["recovered-p95"].c_str());
+  return l;
 }
 
 // Everything the window needs, taken as close together as possible: /proc
@@ -168,6 +234,23 @@ bool encode_input(const Options& o, const std::string& path) {
   return ok;
 }
 
+// sfu: packets each of the n subscribers got of those the publisher sent
+// between two snapshots (both counted in the viewers' process, at once).
+Delivery delivery(const Latency& l, const Snapshot& a, const Snapshot& b, int n) {
+  Delivery d;
+  d.latency = l;
+  d.expected = (b.vstats.published - a.vstats.published) * guint64(n);
+  d.received = b.vstats.received - a.vstats.received;
+  d.unrecovered = b.vstats.unrecovered - a.vstats.unrecovered;
+  d.nacks_sent = b.sstats.nacks_sent - a.sstats.nacks_sent;
+  d.in_gaps = b.sstats.in_gaps - a.sstats.in_gaps;
+  d.in_rtx_requests = b.sstats.in_rtx_requests - a.sstats.in_rtx_requests;
+  d.in_recovered = b.sstats.in_recovered - a.sstats.in_recovered;
+  d.in_lost = b.sstats.in_lost - a.sstats.in_lost;
+  d.server_cpu = double(b.sstats.cpu_us - a.sstats.cpu_us) / double(std::max<gint64>(1, b.at_us - a.at_us));
+  return d;
+}
+
 Row run(int n, const Options& o, const std::string& file) {
   Row r;
   r.n = n;
@@ -179,14 +262,27 @@ Row run(int n, const Options& o, const std::string& file) {
   };
   const double hz = double(ticks_per_second());
 
-  Child server({"fanout-server", file});
+  Child server(o.sfu ? std::vector<std::string>{"sfu-server"}
+                     : std::vector<std::string>{"fanout-server", file});
   auto port = server.expect("port ", 20000);
   if (!port) return fail("the server did not start");
-  std::string endpoint = "http://127.0.0.1:" + port->substr(5) + "/whep";
-  Child viewers({"fanout-viewers", endpoint});
+  std::string base = "http://127.0.0.1:" + port->substr(5);
+  std::string endpoint = base + (o.sfu ? "/whep/bench/pub" : "/whep");
+  Child viewers(o.sfu ? std::vector<std::string>{"fanout-viewers", endpoint, "--publish",
+                                                 base + "/whip/bench/pub", file}
+                      : std::vector<std::string>{"fanout-viewers", endpoint});
   std::printf("N=%d: server pid %d at %s, viewers pid %d\n", n, int(server.pid()), endpoint.c_str(),
               int(viewers.pid()));
   std::fflush(stdout);
+
+  // sfu: the publisher's packets reach the fan-out.
+  for (gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC; o.sfu;) {
+    auto ss = server_stats(server);
+    if (!ss) return fail("lost contact with the server");
+    if (ss->payloaded > 0) break;
+    if (g_get_monotonic_time() > deadline) return fail("no packets from the publisher after 20 s");
+    sleep_s(0.2);
+  }
 
   // 1. Baseline: the stream flowing into the fan-out, nobody watching.
   sleep_s(1);
@@ -222,9 +318,16 @@ Row run(int n, const Options& o, const std::string& file) {
 
   // 3. The window.
   auto a = snapshot(server, viewers);
+  if (o.sfu) latency(viewers);  // starts its window
   sleep_s(o.seconds);
   auto b = snapshot(server, viewers);
   if (!a || !b) return fail("lost contact with the server or the viewers");
+  if (o.sfu) {
+    auto l = latency(viewers);
+    if (!l) return fail("lost contact with the viewers");
+    r.clean = delivery(*l, *a, *b, n);
+    if (r.clean.latency.n == 0) return fail("no packet of the publisher was matched at a subscriber");
+  }
   double window = double(b->at_us - a->at_us) / G_USEC_PER_SEC;
   // CPU from the processes' own getrusage (µs), the rest of the machine from
   // /proc (10 ms ticks).
@@ -257,6 +360,23 @@ Row run(int n, const Options& o, const std::string& file) {
     return fail("viewers failed during the window (viewers " + std::to_string(b->vstats.failed) +
                 ", server " + std::to_string(b->sstats.failed) + ")");
 
+  // sfu: the same with a share of the publisher's packets dropped, after a
+  // second for the first NACKs to come back.
+  if (o.sfu) {
+    if (!viewers.send("drop " + std::to_string(o.drop)) || !viewers.expect("dropping", 10000))
+      return fail("lost contact with the viewers");
+    sleep_s(1);
+    auto c = snapshot(server, viewers);
+    latency(viewers);
+    sleep_s(o.loss_seconds);
+    auto d = snapshot(server, viewers);
+    auto l = latency(viewers);
+    if (!viewers.send("drop 0") || !viewers.expect("dropping", 10000) || !c || !d || !l)
+      return fail("lost contact with the server or the viewers");
+    r.lossy = delivery(*l, *c, *d, n);
+    sleep_s(1);  // the last drops recovered before the joins
+  }
+
   // 4. Sampled joins while the N viewers keep playing, each at a random
   // moment of the GOP (pre-encoded input cannot make a keyframe on request,
   // so the wait for the next one is part of every join).
@@ -274,6 +394,7 @@ Row run(int n, const Options& o, const std::string& file) {
       auto it = ss->post_us.find(f["id"]);
       gint64 first = gint64(field_u64(f, "first-us"));
       if (it != ss->post_us.end()) r.first_frame_ms.push_back(double(first - it->second) / 1000);
+      if (o.sfu) r.first_frame_ms.push_back(double(first - gint64(field_u64(f, "start-us"))) / 1000);
       r.start_first_ms.push_back(double(first - gint64(field_u64(f, "start-us"))) / 1000);
     } else {
       failed_joins++;
@@ -324,6 +445,25 @@ Row run(int n, const Options& o, const std::string& file) {
     std::printf(" %s %.2f%s", r.by_thread[i].first.c_str(), r.by_thread[i].second,
                 i + 1 < r.by_thread.size() && int(i) + 1 < o.top_threads ? "," : "");
   std::printf("\n");
+  if (o.sfu) {
+    for (const Delivery* d : {&r.clean, &r.lossy}) {
+      const Latency& l = d->latency;
+      std::printf(
+          "      %s: publisher → subscriber p50 %.2f ms, p95 %.2f ms over %" G_GUINT64_FORMAT
+          " packets; dropped %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+          ", recovered %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+          " (p50 %.1f ms, p95 %.1f ms); loss %.3f%% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+          ", %" G_GUINT64_FORMAT " unrecovered events); NACKs to the publisher %" G_GUINT64_FORMAT
+          "; server %.1f%% CPU; %" G_GUINT64_FORMAT " arrivals unmatched\n"
+          "        server's jitterbuffer: %" G_GUINT64_FORMAT " gaps, %" G_GUINT64_FORMAT
+          " retransmissions asked, %" G_GUINT64_FORMAT " recovered, %" G_GUINT64_FORMAT " lost\n",
+          d == &r.clean ? "no drop" : "drops", l.p50, l.p95, l.n, l.dropped, l.sent, l.recovered,
+          l.dropped * guint64(n), l.recovered_p50, l.recovered_p95, d->loss_percent(),
+          d->expected - std::min(d->expected, d->received), d->expected, d->unrecovered,
+          d->nacks_sent, 100 * d->server_cpu, l.unmatched, d->in_gaps, d->in_rtx_requests,
+          d->in_recovered, d->in_lost);
+    }
+  }
   std::fflush(stdout);
   return r;
 }
@@ -352,23 +492,70 @@ bool parse_options(int argc, char** argv, Options& o) {
       o.input = value();
     else if (a == "--input-seconds")
       o.input_seconds = guint(std::atoi(value().c_str()));
+    else if (a == "--drop" && o.sfu)
+      o.drop = std::atof(value().c_str()) / 100;
+    else if (a == "--loss-seconds" && o.sfu)
+      o.loss_seconds = std::atof(value().c_str());
     else
       return false;
   }
   return !o.viewers.empty() && o.seconds > 0 && o.bitrate > 0 && o.gop > 0 && o.input_seconds > 0 &&
+         o.drop >= 0 && o.drop < 1 && o.loss_seconds > 0 &&
          std::none_of(o.viewers.begin(), o.viewers.end(), [](int n) { return n <= 0; });
 }
 
-}  // namespace
+void print_fanout_table(const std::vector<Row>& rows) {
+  std::printf(
+      "\n| N | server µs/pkt | marginal µs/pkt | server CPU | RTP pkt/s | threads/viewer | "
+      "RSS/viewer "
+      "| fds/viewer | POST → first frame p50 / p95 | loss | viewers' CPU | other CPU |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    if (!r.failure.empty()) {
+      std::printf("| %d | failed: %s |||||||||||\n", r.n, r.failure.c_str());
+      continue;
+    }
+    std::printf(
+        "| %d | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.1f | %.0f / %.0f ms | %.3f%% | "
+        "%.0f%% | %.0f%% |\n",
+        r.n, r.us_per_pkt, r.us_marginal, 100 * r.server_cpu, r.pkt_rate, r.threads, r.rss_kb,
+        r.fds, percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
+        loss_percent(r), 100 * r.viewers_cpu, 100 * r.other_cpu);
+  }
+}
 
-int fanout(int argc, char** argv) {
+void print_sfu_table(const std::vector<Row>& rows, double drop) {
+  std::printf(
+      "\n| N | server µs/pkt | marginal µs/pkt | server CPU | RTP pkt/s | threads/sub | RSS/sub | "
+      "fds/sub | latency p50 / p95 | loss | with %.0f%% dropped: latency p50 / p95 | recovered "
+      "| recovered p50 / p95 | loss | start → first frame p50 / p95 | clients' CPU | other CPU "
+      "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+      100 * drop);
+  for (const auto& r : rows) {
+    if (!r.failure.empty()) {
+      std::printf("| %d | failed: %s ||||||||||||||||\n", r.n, r.failure.c_str());
+      continue;
+    }
+    const Latency &c = r.clean.latency, &l = r.lossy.latency;
+    std::printf(
+        "| %d | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.1f | %.2f / %.2f ms | %.3f%% | "
+        "%.2f / %.2f ms | %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+        " | %.0f / %.0f ms | %.3f%% | %.0f / %.0f ms | %.0f%% | %.0f%% |\n",
+        r.n, r.us_per_pkt, r.us_marginal, 100 * r.server_cpu, r.pkt_rate, r.threads, r.rss_kb,
+        r.fds, c.p50, c.p95, r.clean.loss_percent(), l.p50, l.p95, l.recovered,
+        l.dropped * guint64(r.n), l.recovered_p50, l.recovered_p95, r.lossy.loss_percent(),
+        percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
+        100 * r.viewers_cpu, 100 * r.other_cpu);
+  }
+}
+
+// fanout and sfu: same options but for sfu's lossy window.
+int fanout_or_sfu(int argc, char** argv, bool sfu) {
   signal(SIGPIPE, SIG_IGN);  // a child that died shows up as a failed read, not our death
   Options o;
+  o.sfu = sfu;
   if (!parse_options(argc, argv, o)) {
-    std::fprintf(stderr,
-                 "usage: rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
-                 "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
-                 "         [--input FILE.mp4 | --input-seconds 40]\n");
+    std::fprintf(stderr, "usage: rtcmesh-bench %s\n", sfu ? kSfuUsage : kFanoutUsage);
     return 2;
   }
   std::string file = o.input, tmpdir;
@@ -387,7 +574,7 @@ int fanout(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("fanout: viewers");
+  std::printf("%s: viewers", sfu ? "sfu" : "fanout");
   for (int n : o.viewers) std::printf(" %d", n);
   std::printf("; window %.0f s after %.0f s warm-up; %d sampled joins each; %ld ticks/s\n",
               o.seconds, o.warmup, o.joins, ticks_per_second());
@@ -400,26 +587,22 @@ int fanout(int argc, char** argv) {
     unlink(file.c_str());
     rmdir(tmpdir.c_str());
   }
-  std::printf(
-      "\n| N | server µs/pkt | marginal µs/pkt | server CPU | RTP pkt/s | threads/viewer | "
-      "RSS/viewer "
-      "| fds/viewer | POST → first frame p50 / p95 | loss | viewers' CPU | other CPU |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-  bool ok = true;
-  for (const auto& r : rows) {
-    if (!r.failure.empty()) {
-      ok = false;
-      std::printf("| %d | failed: %s |||||||||||\n", r.n, r.failure.c_str());
-      continue;
-    }
-    std::printf(
-        "| %d | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.1f | %.0f / %.0f ms | %.3f%% | "
-        "%.0f%% | %.0f%% |\n",
-        r.n, r.us_per_pkt, r.us_marginal, 100 * r.server_cpu, r.pkt_rate, r.threads, r.rss_kb,
-        r.fds, percentile(r.first_frame_ms, 0.5), percentile(r.first_frame_ms, 0.95),
-        loss_percent(r), 100 * r.viewers_cpu, 100 * r.other_cpu);
-  }
+  if (sfu)
+    print_sfu_table(rows, o.drop);
+  else
+    print_fanout_table(rows);
+  bool ok = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.failure.empty(); });
   return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int fanout(int argc, char** argv) {
+  return fanout_or_sfu(argc, argv, false);
+}
+
+int sfu(int argc, char** argv) {
+  return fanout_or_sfu(argc, argv, true);
 }
 
 }  // namespace bench

@@ -1,20 +1,31 @@
-// rtcmesh-bench fanout-viewers <endpoint> (hidden; started by `fanout`)
+// rtcmesh-bench fanout-viewers <endpoint> [--publish <whip-url> <file.mp4>]
+// (hidden; started by `fanout` and `sfu`)
 //
-// WHEP viewers of the fan-out server, each an rtcwhepsrc in its own pipeline:
+// WHEP viewers of the server, each an rtcwhepsrc in its own pipeline:
 // counting viewers take output=rtp into a fakesink and count packets (no
 // depayloading, no decoding); one sampled viewer at a time decodes
-// (output=raw) to time its first frame. Line protocol on stdin/stdout:
+// (output=raw) to time its first frame. With --publish (sfu), this process
+// also publishes the file (looping, no encoder) to the server with an
+// rtcwhipsink, and times every packet from the publisher's send path to each
+// counting viewer's receive path (latency.h). Line protocol on stdin/stdout:
 //   ← "add <k>"       → "added total=<n>"
 //   ← "stats"         → "stats viewers=… receiving=… connected=… received=… lost=…
-//                       unrecovered=… failed=… cpu-us=…" (lost: the connections'
-//                       packets-lost; unrecovered: packet-lost events out of the
-//                       jitterbuffers, i.e. after NACK/RTX)
+//                       unrecovered=… failed=… cpu-us=… published=…" (lost: the
+//                       connections' packets-lost; unrecovered: packet-lost events out
+//                       of the jitterbuffers, i.e. after NACK/RTX; published: media
+//                       packets the publisher sent, dropped ones included)
+//   ← "drop <fraction>" → "dropping": that share of the publisher's RTP is
+//                       dropped before it leaves (never RTX or RTCP)
+//   ← "latency"       → "latency sent=… dropped=… unmatched=… n=… p50=… p95=…
+//                       recovered=… recovered-p50=… recovered-p95=…" (ms) since the
+//                       last "latency"
 //   ← "sample-join"   → "sample ok id=<resource id> start-us=… first-us=…" (CLOCK_MONOTONIC)
 //                       or "sample failed why=…"
 //   ← "sample-leave"  → "left"
 //   ← "quit" (or EOF) → every viewer stops (DELETE), exit 0
 #include <gst/gst.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -26,6 +37,7 @@
 
 #include "tools/bench/commands.h"
 #include "tools/bench/common.h"
+#include "tools/bench/latency.h"
 
 namespace bench {
 
@@ -92,7 +104,9 @@ gboolean on_bus(GstBus*, GstMessage* msg, gpointer data) {
   return TRUE;
 }
 
-std::unique_ptr<Viewer> start_viewer(const std::string& endpoint, bool decode) {
+// `clock`: time this viewer's packets (counting viewers of a publisher of ours).
+std::unique_ptr<Viewer> start_viewer(const std::string& endpoint, bool decode,
+                                     PacketClock* clock) {
   auto v = std::make_unique<Viewer>();
   v->decode = decode;
   v->pipeline = gst_pipeline_new(nullptr);
@@ -107,16 +121,8 @@ std::unique_ptr<Viewer> start_viewer(const std::string& endpoint, bool decode) {
   gst_bin_add(GST_BIN(v->pipeline), v->src);
   // webrtcbin's receive queues are leaky: a viewer process that falls behind
   // drops there, which tells receiver loss from sender loss.
-  g_signal_connect(v->pipeline, "deep-element-added",
-                   G_CALLBACK(+[](GstBin*, GstBin*, GstElement* e, gpointer data) {
-                     GstElementFactory* f = gst_element_get_factory(e);
-                     if (!f || g_strcmp0(GST_OBJECT_NAME(f), "queue") != 0) return;
-                     g_signal_connect(e, "overrun", G_CALLBACK(+[](GstElement*, gpointer d) {
-                                        static_cast<Viewer*>(d)->overruns++;
-                                      }),
-                                      data);
-                   }),
-                   v.get());
+  count_queue_overruns(v->pipeline, &v->overruns);
+  if (clock) clock->watch_subscriber(v->pipeline);
   g_signal_connect(v->src, "pad-added", G_CALLBACK(on_pad_added), v.get());
   GstBus* bus = gst_element_get_bus(v->pipeline);
   gst_bus_add_watch(bus, on_bus, v.get());
@@ -158,15 +164,79 @@ void read_stats(Viewer& v, gint64* lost, bool* connected, std::string* resource)
   gst_structure_free(s);
 }
 
+// The SFU's publisher: the pre-encoded file, looping, in real time into
+// rtcwhipsink (no encoder), its packets stamped by `clock`.
+struct Publisher {
+  GstElement* pipeline = nullptr;
+  GstElement* demux = nullptr;
+  std::atomic<bool> failed{false};
+};
+
+bool start_publisher(Publisher& p, const std::string& url, const std::string& file,
+                     PacketClock& clock) {
+  gchar* location = g_strescape(file.c_str(), nullptr);
+  p.pipeline = launch("rtcwhipsink name=s endpoint=\"" + url +
+                      "\" ice-local-addresses=127.0.0.1 filesrc location=\"" + location +
+                      "\" ! qtdemux name=demux ! clocksync ! s.video_0");
+  g_free(location);
+  p.demux = gst_bin_get_by_name(GST_BIN(p.pipeline), "demux");
+  clock.watch_publisher(p.pipeline);
+  GstBus* bus = gst_element_get_bus(p.pipeline);
+  gst_bus_add_watch(
+      bus,
+      [](GstBus*, GstMessage* msg, gpointer data) -> gboolean {
+        auto* p = static_cast<Publisher*>(data);
+        if (loop_on_segment_done(msg, p->demux) || GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ERROR)
+          return TRUE;
+        GError* err = nullptr;
+        gst_message_parse_error(msg, &err, nullptr);
+        std::fprintf(stderr, "publisher: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+                     err ? err->message : "?");
+        g_clear_error(&err);
+        p->failed = true;
+        return TRUE;
+      },
+      &p);
+  gst_object_unref(bus);
+  return play_looping(p.pipeline, p.demux);
+}
+
+std::string latency_line(PacketClock& clock) {
+  PacketClock::Window w = clock.take();
+  std::sort(w.latency_ms.begin(), w.latency_ms.end());
+  std::sort(w.recovered_ms.begin(), w.recovered_ms.end());
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "latency sent=%" G_GUINT64_FORMAT " dropped=%" G_GUINT64_FORMAT
+                " unmatched=%" G_GUINT64_FORMAT
+                " n=%zu p50=%.2f p95=%.2f recovered=%zu recovered-p50=%.1f recovered-p95=%.1f",
+                w.sent, w.dropped, w.unmatched, w.latency_ms.size(),
+                percentile(w.latency_ms, 0.5), percentile(w.latency_ms, 0.95),
+                w.recovered_ms.size(), percentile(w.recovered_ms, 0.5),
+                percentile(w.recovered_ms, 0.95));
+  return line;
+}
+
 }  // namespace
 
 int fanout_viewers(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: rtcmesh-bench fanout-viewers ENDPOINT\n");
+  if (argc != 3 && !(argc == 6 && std::string(argv[3]) == "--publish")) {
+    std::fprintf(stderr,
+                 "usage: rtcmesh-bench fanout-viewers ENDPOINT [--publish WHIP-URL FILE.mp4]\n");
     return 2;
   }
   std::string endpoint = argv[2];
   GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
+  // Stopped last: viewers' probes use the clock.
+  std::unique_ptr<PacketClock> clock;
+  Publisher publisher;
+  if (argc == 6) {
+    clock = std::make_unique<PacketClock>();
+    if (!start_publisher(publisher, argv[4], argv[5], *clock)) {
+      reply("error the publisher did not start");
+      return 1;
+    }
+  }
   std::vector<std::unique_ptr<Viewer>> viewers;
   std::unique_ptr<Viewer> sampled;
 
@@ -175,7 +245,7 @@ int fanout_viewers(int argc, char** argv) {
     while (std::getline(std::cin, line)) {
       if (line.rfind("add ", 0) == 0) {
         int k = std::atoi(line.c_str() + 4);
-        for (int i = 0; i < k; i++) viewers.push_back(start_viewer(endpoint, false));
+        for (int i = 0; i < k; i++) viewers.push_back(start_viewer(endpoint, false, clock.get()));
         reply("added total=%zu", viewers.size());
       } else if (line == "stats") {
         guint receiving = 0, connected = 0, failed = 0;
@@ -194,15 +264,22 @@ int fanout_viewers(int argc, char** argv) {
           connected += c ? 1 : 0;
           failed += v->failed ? 1 : 0;
         }
+        if (publisher.failed) failed++;
         reply("stats viewers=%zu receiving=%u connected=%u received=%" G_GUINT64_FORMAT
               " lost=%" G_GINT64_FORMAT " unrecovered=%" G_GUINT64_FORMAT
-              " failed=%u cpu-us=%" G_GUINT64_FORMAT " overruns=%" G_GUINT64_FORMAT,
+              " failed=%u cpu-us=%" G_GUINT64_FORMAT " overruns=%" G_GUINT64_FORMAT
+              " published=%" G_GUINT64_FORMAT,
               viewers.size(), receiving, connected, received, lost_total, lost_events, failed,
-              own_cpu_us(), overruns);
+              own_cpu_us(), overruns, clock ? clock->sent() : 0);
+      } else if (line.rfind("drop ", 0) == 0 && clock) {
+        clock->set_drop(std::atof(line.c_str() + 5));
+        reply("dropping");
+      } else if (line == "latency" && clock) {
+        reply("%s", latency_line(*clock).c_str());
       } else if (line == "sample-join") {
         if (sampled) stop_viewer(std::move(sampled));
         gint64 start = g_get_monotonic_time();
-        sampled = start_viewer(endpoint, true);
+        sampled = start_viewer(endpoint, true, nullptr);
         while (!sampled->first_us && !sampled->failed &&
                g_get_monotonic_time() - start < 15 * G_USEC_PER_SEC)
           g_usleep(2000);
@@ -229,6 +306,11 @@ int fanout_viewers(int argc, char** argv) {
   });
   g_main_loop_run(loop);
   commands.join();
+  if (publisher.pipeline) {
+    gst_element_set_state(publisher.pipeline, GST_STATE_NULL);  // DELETEs the resource
+    gst_object_unref(publisher.demux);
+    gst_object_unref(publisher.pipeline);
+  }
   g_main_loop_unref(loop);
   return 0;
 }

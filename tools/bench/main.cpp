@@ -3,8 +3,10 @@
 //
 //   rtcmesh-bench whip-first-frame [runs]
 //   rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] …
+//   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
 //
-// fanout re-executes this program as `fanout-server` and `fanout-viewers`.
+// fanout re-executes this program as `fanout-server` and `fanout-viewers`,
+// sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
 #include <gst/gst.h>
 
 #include <cstdio>
@@ -19,13 +21,18 @@ int main(int argc, char** argv) {
   const char* command = argc >= 2 ? argv[1] : "";
   if (std::strcmp(command, "whip-first-frame") == 0) return bench::whip_first_frame(argc, argv);
   if (std::strcmp(command, "fanout") == 0) return bench::fanout(argc, argv);
-  if (std::strcmp(command, "fanout-server") == 0) return bench::fanout_server(argc, argv);
+  if (std::strcmp(command, "sfu") == 0) return bench::sfu(argc, argv);
+  if (std::strcmp(command, "fanout-server") == 0 || std::strcmp(command, "sfu-server") == 0)
+    return bench::fanout_server(argc, argv);
   if (std::strcmp(command, "fanout-viewers") == 0) return bench::fanout_viewers(argc, argv);
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"
       "       rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
       "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
-      "              [--input FILE.mp4 | --input-seconds 40]\n");
+      "              [--input FILE.mp4 | --input-seconds 40]\n"
+      "       rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
+      "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
+      "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n");
   return 2;
 }
