@@ -80,7 +80,7 @@ struct ViewerStats {
 
 // sfu: a "latency" answer of the viewers' process (ms).
 struct Latency {
-  guint64 sent = 0, dropped = 0, unmatched = 0, n = 0, recovered = 0;
+  guint64 sent = 0, dropped = 0, unmatched = 0, n = 0, recovered = 0, duplicates = 0;
   double p50 = 0, p95 = 0, recovered_p50 = 0, recovered_p95 = 0;
 };
 
@@ -90,8 +90,10 @@ struct Delivery {
   guint64 expected = 0, received = 0, unrecovered = 0, nacks_sent = 0;
   guint64 in_gaps = 0, in_rtx_requests = 0, in_recovered = 0, in_lost = 0;
   double server_cpu = 0;
+  // Packets the subscribers' jitterbuffers gave up on (after their own NACKs
+  // to the SFU) ÷ packets they should have had.
   double loss_percent() const {
-    return expected ? 100.0 * std::max(0.0, 1.0 - double(received) / double(expected)) : 0;
+    return expected ? 100.0 * double(unrecovered) / double(expected) : 0;
   }
 };
 
@@ -171,6 +173,7 @@ std::optional<Latency> latency(Child& viewers) {
   l.unmatched = field_u64(f, "unmatched");
   l.n = field_u64(f, "n");
   l.recovered = field_u64(f, "recovered");
+  l.duplicates = field_u64(f, "duplicates");
   l.p50 = std::atof(f["p50"].c_str());
   l.p95 = std::atof(f["p95"].c_str());
   l.recovered_p50 = std::atof(f["recovered-p50"].c_str());
@@ -411,7 +414,11 @@ Row run(int n, const Options& o, const std::string& file) {
   if (!before || !after) return fail("lost contact with the viewers");
   if (after->received - before->received < guint64(n) * 10)
     return fail("the viewers stopped receiving after the sampled joins (" +
-                std::to_string(after->received - before->received) + " packets in 1 s)");
+                std::to_string(after->received - before->received) + " packets in 1 s" +
+                (o.sfu ? "; the publisher sent " +
+                             std::to_string(after->published - before->published)
+                       : std::string()) +
+                ")");
   int vcode = viewers.finish(60000);
   int scode = server.finish(20000);
   if (failed_joins) return fail(std::to_string(failed_joins) + " sampled join(s) failed");
@@ -452,15 +459,17 @@ Row run(int n, const Options& o, const std::string& file) {
           "      %s: publisher → subscriber p50 %.2f ms, p95 %.2f ms over %" G_GUINT64_FORMAT
           " packets; dropped %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
           ", recovered %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-          " (p50 %.1f ms, p95 %.1f ms); loss %.3f%% (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-          ", %" G_GUINT64_FORMAT " unrecovered events); NACKs to the publisher %" G_GUINT64_FORMAT
-          "; server %.1f%% CPU; %" G_GUINT64_FORMAT " arrivals unmatched\n"
+          " (p50 %.1f ms, p95 %.1f ms); loss %.3f%% (%" G_GUINT64_FORMAT
+          " packets short of %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+          " unrecovered events); NACKs to the publisher %" G_GUINT64_FORMAT
+          "; server %.1f%% CPU; %" G_GUINT64_FORMAT " arrivals unmatched, %" G_GUINT64_FORMAT
+          " recovered twice\n"
           "        server's jitterbuffer: %" G_GUINT64_FORMAT " gaps, %" G_GUINT64_FORMAT
           " retransmissions asked, %" G_GUINT64_FORMAT " recovered, %" G_GUINT64_FORMAT " lost\n",
           d == &r.clean ? "no drop" : "drops", l.p50, l.p95, l.n, l.dropped, l.sent, l.recovered,
           l.dropped * guint64(n), l.recovered_p50, l.recovered_p95, d->loss_percent(),
           d->expected - std::min(d->expected, d->received), d->expected, d->unrecovered,
-          d->nacks_sent, 100 * d->server_cpu, l.unmatched, d->in_gaps, d->in_rtx_requests,
+          d->nacks_sent, 100 * d->server_cpu, l.unmatched, l.duplicates, d->in_gaps, d->in_rtx_requests,
           d->in_recovered, d->in_lost);
     }
   }

@@ -17,7 +17,7 @@
 //   ← "drop <fraction>" → "dropping": that share of the publisher's RTP is
 //                       dropped before it leaves (never RTX or RTCP)
 //   ← "latency"       → "latency sent=… dropped=… unmatched=… n=… p50=… p95=…
-//                       recovered=… recovered-p50=… recovered-p95=…" (ms) since the
+//                       recovered=… recovered-p50=… recovered-p95=… duplicates=…" (ms) since the
 //                       last "latency"
 //   ← "sample-join"   → "sample ok id=<resource id> start-us=… first-us=…" (CLOCK_MONOTONIC)
 //                       or "sample failed why=…"
@@ -209,11 +209,12 @@ std::string latency_line(PacketClock& clock) {
   std::snprintf(line, sizeof line,
                 "latency sent=%" G_GUINT64_FORMAT " dropped=%" G_GUINT64_FORMAT
                 " unmatched=%" G_GUINT64_FORMAT
-                " n=%zu p50=%.2f p95=%.2f recovered=%zu recovered-p50=%.1f recovered-p95=%.1f",
+                " n=%zu p50=%.2f p95=%.2f recovered=%zu recovered-p50=%.1f recovered-p95=%.1f"
+                " duplicates=%" G_GUINT64_FORMAT,
                 w.sent, w.dropped, w.unmatched, w.latency_ms.size(),
                 percentile(w.latency_ms, 0.5), percentile(w.latency_ms, 0.95),
                 w.recovered_ms.size(), percentile(w.recovered_ms, 0.5),
-                percentile(w.recovered_ms, 0.95));
+                percentile(w.recovered_ms, 0.95), w.duplicates);
   return line;
 }
 

@@ -114,15 +114,15 @@ GstPadProbeReturn PacketClock::on_send(GstPad*, GstPadProbeInfo* info, gpointer 
   return gst_buffer_list_length(list) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
-GstPadProbeReturn PacketClock::on_receive(GstPad*, GstPadProbeInfo* info, gpointer data) {
+GstPadProbeReturn PacketClock::on_receive(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
   auto* self = static_cast<PacketClock*>(data);
   gint64 now = g_get_monotonic_time();
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    self->arrive(GST_PAD_PROBE_INFO_BUFFER(info), now);
+    self->arrive(GST_PAD_PROBE_INFO_BUFFER(info), now, pad);
   } else {
     GstBufferList* list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
     for (guint i = 0; i < gst_buffer_list_length(list); i++)
-      self->arrive(gst_buffer_list_get(list, i), now);
+      self->arrive(gst_buffer_list_get(list, i), now, pad);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -136,7 +136,7 @@ bool PacketClock::stamp(GstBuffer* buffer, gint64 now) {
   if (pt != media_pt_) return true;  // a retransmission (RTX payload type)
   std::lock_guard lock(mutex_);
   bool dropped = drop_ > 0 && g_rand_double(rand_) < drop_;
-  sent_[k] = {now, dropped};
+  sent_[k] = {now, dropped, {}};
   order_.emplace_back(now, k);
   while (!order_.empty() && now - order_.front().first > kForgetAfterUs) {
     auto it = sent_.find(order_.front().second);
@@ -149,7 +149,7 @@ bool PacketClock::stamp(GstBuffer* buffer, gint64 now) {
   return !dropped;
 }
 
-void PacketClock::arrive(GstBuffer* buffer, gint64 now) {
+void PacketClock::arrive(GstBuffer* buffer, gint64 now, const void* subscriber) {
   guint64 k = 0;
   guint8 pt = 0;
   if (!payload_key(buffer, &k, &pt)) return;
@@ -160,7 +160,14 @@ void PacketClock::arrive(GstBuffer* buffer, gint64 now) {
     return;
   }
   double ms = double(now - it->second.at_us) / 1000.0;
-  (it->second.dropped ? window_.recovered_ms : window_.latency_ms).push_back(ms);
+  if (!it->second.dropped) return window_.latency_ms.push_back(ms);
+  auto& got = it->second.got;
+  if (std::find(got.begin(), got.end(), subscriber) != got.end()) {
+    window_.duplicates++;
+    return;
+  }
+  got.push_back(subscriber);
+  window_.recovered_ms.push_back(ms);
 }
 
 PacketClock::Window PacketClock::take() {

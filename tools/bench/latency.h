@@ -37,7 +37,8 @@ class PacketClock {
     guint64 sent = 0, dropped = 0;  // media packets at the publisher (dropped included in sent)
     guint64 unmatched = 0;          // arrivals whose payload was never sent (RTX, or a bug)
     std::vector<double> latency_ms;    // every arrival of a packet that was not dropped
-    std::vector<double> recovered_ms;  // arrivals of dropped packets: retransmitted to the SFU
+    std::vector<double> recovered_ms;  // first arrivals of dropped packets at each subscriber
+    guint64 duplicates = 0;  // a dropped packet again at a subscriber (its own NACK to the SFU)
   };
   Window take();
   guint64 sent() const { return sent_total_; }
@@ -46,11 +47,12 @@ class PacketClock {
   static GstPadProbeReturn on_send(GstPad*, GstPadProbeInfo* info, gpointer self);
   static GstPadProbeReturn on_receive(GstPad*, GstPadProbeInfo* info, gpointer self);
   bool stamp(GstBuffer* buffer, gint64 now);  // false: drop it
-  void arrive(GstBuffer* buffer, gint64 now);
+  void arrive(GstBuffer* buffer, gint64 now, const void* subscriber);
 
   struct Sent {
     gint64 at_us;
     bool dropped;
+    std::vector<const void*> got;  // dropped ones: the subscribers that had it
   };
   std::atomic<double> drop_{0};
   std::atomic<int> media_pt_{-1};  // the first payload type sent: RTX comes only after a NACK
