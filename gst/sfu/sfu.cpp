@@ -782,9 +782,9 @@ void RtcSfuPrivate::remove_subscriber(const std::string& key, const std::string&
   if (!s->whep && tell_room && host) host->rooms().media_failed(s->room, s->id, "subscribe", why);
   s->connect_deadline.reset();
   {
+    guint64 rtx = retransmissions(s->sub->peer().webrtcbin());
     std::lock_guard lock(sessions_mutex);
-    counters[s->room].add_subscriber(rtp_totals(s->sub->peer()).get(),
-                                     retransmissions(s->sub->peer().webrtcbin()));
+    counters[s->room].add_subscriber(rtp_totals(s->sub->peer()).get(), rtx);
   }
   s->sub.reset();
   g_signal_emit(self, signals[SIGNAL_SUBSCRIBER_REMOVED], 0, s->room.c_str(), s->id.c_str(),
@@ -964,6 +964,7 @@ GstStructure* RtcSfuPrivate::stats() {
 
 void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
   std::map<std::string, RoomCounters> rooms;
+  std::vector<std::pair<std::string, GPtr<GstElement>>> webrtcbins;
   {
     std::lock_guard lock(sessions_mutex);
     rooms = counters;
@@ -975,10 +976,14 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
         c.keyframes_upstream += src->fanout().keyframes_sent();
       }
     }
-    for (auto& [k, s] : subscribers)
-      rooms[s->room].add_subscriber(rtp_totals(s->sub->peer()).get(),
-                                    retransmissions(s->sub->peer().webrtcbin()));
+    for (auto& [k, s] : subscribers) {
+      rooms[s->room].add_subscriber(rtp_totals(s->sub->peer()).get(), 0);
+      webrtcbins.emplace_back(s->room, retain(s->sub->peer().webrtcbin()));
+    }
   }
+  // Walking a webrtcbin takes its locks: not under ours (pad-added holds them
+  // while it waits for sessions_mutex).
+  for (auto& [room, webrtc] : webrtcbins) rooms[room].retransmissions += retransmissions(webrtc.get());
   for (auto& [room, c] : rooms) {
     sig::Metrics::Labels l{{"room", room}};
     m.counter("rtcmesh_publishers_total", "Publishers that joined", l, c.publishers_total);
