@@ -50,8 +50,11 @@ struct ForwardState {
   guint32 highest_ts = 0;
   gint64 last_sent_us = 0;  // monotonic, when highest_ts went out
 
+  // Output seqnums sent at or below highest_seq: bit n = highest_seq - n.
+  guint64 sent_window = 0;
+
   std::atomic<bool> switch_requested{false};
-  std::atomic<guint64> packets{0}, bytes{0}, switches{0};
+  std::atomic<guint64> packets{0}, bytes{0}, switches{0}, dropped{0};
 
   // Rebases the mapping when a new source starts; the first packet of a new
   // source continues from the last one sent: seq + 1 and the timestamp
@@ -82,6 +85,24 @@ struct ForwardState {
     started = true;
   }
 
+  // The connection's SRTP sender refuses to protect one packet index twice or
+  // one further back than its replay window (libsrtp: 128), and fails the
+  // whole connection when asked: a publisher's retransmission that arrives
+  // twice, or long after, is dropped here instead (the subscriber asks for
+  // it again with its own NACK if it still wants it).
+  bool admit(guint16 out_seq) {
+    gint16 ahead = gint16(guint16(out_seq - highest_seq));
+    if (ahead > 0) {
+      sent_window = ahead >= 64 ? 0 : sent_window << ahead;
+      sent_window |= 1;
+      return true;
+    }
+    guint back = guint(-gint(ahead));
+    if (back >= 64 || (sent_window & (guint64(1) << back))) return false;
+    sent_window |= guint64(1) << back;
+    return true;
+  }
+
   void sent(guint16 out_seq, guint32 out_ts) {
     // Reordered and retransmitted packets keep their place; only newer ones
     // move the high-water marks the next source continues from.
@@ -97,7 +118,8 @@ namespace {
 
 // The forwarded packet: a fresh header (base header and CSRCs, no extension)
 // with the connection's payload type, SSRC, sequence number and timestamp,
-// followed by the original payload shared, not copied. Null when not RTP.
+// followed by the original payload shared, not copied. Null when not RTP, or
+// a duplicate or too old for the connection's SRTP sender (admit).
 GstBuffer* forward_packet(ForwardState& state, guint8 pt, GstBuffer* in) {
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (!gst_rtp_buffer_map(in, GST_MAP_READ, &rtp)) return nullptr;
@@ -113,6 +135,10 @@ GstBuffer* forward_packet(ForwardState& state, guint8 pt, GstBuffer* in) {
   state.map(in_ssrc, in_seq, in_ts);
   guint16 seq = guint16(in_seq + state.seq_delta);
   guint32 ts = in_ts + state.ts_delta;
+  if (!state.admit(seq)) {
+    state.dropped++;
+    return nullptr;
+  }
   fixed[0] &= ~0x10;  // X: no extension
   fixed[1] = guint8((fixed[1] & 0x80) | pt);
   GST_WRITE_UINT16_BE(fixed + 2, seq);
@@ -378,6 +404,7 @@ Normalizer::Counters Normalizer::counters() const {
     c.packets = state->packets;
     c.bytes = state->bytes;
     c.source_switches = state->switches;
+    c.dropped = state->dropped;
   }
   return c;
 }

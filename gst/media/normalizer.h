@@ -39,6 +39,7 @@ class Normalizer {
     guint64 packets = 0;
     guint64 bytes = 0;            // RTP bytes as sent, headers included
     guint64 source_switches = 0;  // new sources after the first
+    guint64 dropped = 0;          // duplicates, or more than 64 packets late
   };
 
   // `negotiated`: fixed application/x-rtp caps with the connection's payload.

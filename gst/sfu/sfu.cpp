@@ -356,6 +356,15 @@ Publisher* RtcSfuPrivate::start_publisher(
   // Forwarded at once: no jitterbuffer start-up or head-of-line wait; lost
   // packets are asked again from the publisher.
   media::use_passthrough_jitterbuffer(pub->peer->webrtcbin());
+  // webrtcbin turns retransmission on only for an SSRC the offer lists
+  // (a=ssrc); publishers that leave it out (rtcwhipsink does) would get no
+  // NACK. Every transceiver has do-nack, so every stream asks.
+  GPtr<GstElement> rtpbin = adopt(gst_bin_get_by_name(GST_BIN(pub->peer->webrtcbin()), "rtpbin"));
+  g_signal_connect(rtpbin.get(), "new-jitterbuffer",
+                   G_CALLBACK(+[](GstElement*, GstElement* jitterbuffer, guint, guint, gpointer) {
+                     g_object_set(jitterbuffer, "do-retransmission", TRUE, nullptr);
+                   }),
+                   nullptr);
   pub->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, key] {
     remove_publisher(key, "ICE did not connect in time", true);
     return false;

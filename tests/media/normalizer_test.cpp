@@ -357,6 +357,25 @@ TEST_F(ForwardingNormalizerTest, ReorderedPacketsKeepTheirPlaceAndTheNextSourceF
   EXPECT_EQ(b[0].seq, guint16(a[0].seq + 3));
 }
 
+// SRTP (libsrtp) refuses to protect a packet index twice or one further back
+// than its replay window, and fails the connection when asked: a publisher's
+// retransmission arriving twice or very late must not reach it.
+TEST_F(ForwardingNormalizerTest, DuplicatesAndPacketsTooFarBackAreDropped) {
+  auto a = push(run(1111, 100, 0, 80));  // 100..179
+  ASSERT_EQ(a.size(), 80u);
+  // 150 again (a retransmission of a packet that was not lost): dropped.
+  EXPECT_TRUE(push({{1111, 150, 150 * 3000}}).empty());
+  // 110 is 69 behind the highest: too far back, dropped.
+  EXPECT_TRUE(push({{1111, 110, 10 * 3000}}).empty());
+  // A gap then its retransmission within the window: forwarded once.
+  auto b = push({{1111, 182, 82 * 3000}, {1111, 181, 81 * 3000}, {1111, 181, 81 * 3000},
+                 {1111, 180, 80 * 3000}});
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[1].seq, guint16(a[0].seq + 81));
+  EXPECT_EQ(b[2].seq, guint16(a[0].seq + 80));
+  EXPECT_EQ(normalizer_->counters().dropped, 3u);
+}
+
 TEST_F(ForwardingNormalizerTest, TimestampsAdvanceByWallClockAcrossASwitch) {
   auto a = push(run(1111, 10, 3000000000u, 4));  // last ts: +9000
   ASSERT_EQ(a.size(), 4u);
