@@ -80,6 +80,7 @@ struct Publisher {
 struct Subscriber {
   std::string room, id;
   bool whep = false;
+  bool room_slots = false;  // a /whep/<room> player: later publishers fill its free slots
   std::unique_ptr<Subscription> sub;
   uint64_t session = 0;
   Timer connect_deadline;
@@ -678,6 +679,7 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
   sub->room = room;
   sub->id = offer.id;
   sub->whep = true;
+  sub->room_slots = !only;
   GstSDPMessage* sdp = nullptr;
   gst_sdp_message_new_from_text(offer.sdp.c_str(), &sdp);
   std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(sdp, gst_sdp_message_free);
@@ -753,7 +755,9 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
 // tracks nobody forwards to them yet.
 void RtcSfuPrivate::fill_whep_slots(const std::string& room) {
   for (auto& [key, s] : subscribers) {
-    if (!s->whep || s->room != room) continue;
+    // Only room players: a player of one publisher has its other slots
+    // answered inactive, and webrtcbin blocks data pushed into those.
+    if (!s->room_slots || s->room != room) continue;
     Subscription& sub = *s->sub;
     std::vector<Source*> used;
     for (size_t i = 0; i < sub.size(); i++)
@@ -875,13 +879,14 @@ void RtcSfuPrivate::offer(const std::string& room, const sig::SfuOffer& o,
     for (size_t i = 0; i < o.slots.size(); i++) {
       const sig::SfuSlot& slot = o.slots[i];
       Source* src = slot.active() ? find_source(room, slot.publisher, slot.track) : nullptr;
+      // An unused slot stays sendonly, without media: webrtcbin 1.22 cannot
+      // make an inactive m-line active again when the slot is reused.
       if (i < sub.size()) {
-        sub.set_source(i, src, !slot.active());
+        sub.set_source(i, src, false);
       } else {
         auto codec = media::codec_from_name(slot.codec);
         if (!codec) throw std::runtime_error("unknown codec " + slot.codec);
         sub.add_slot(*codec, src);
-        if (!slot.active()) sub.set_source(i, nullptr, true);
       }
     }
   } catch (const std::exception& e) {
