@@ -157,11 +157,11 @@ bool SfuRoom::negotiation_done(const std::string& subscriber, uint64_t negotiati
     s->connected = true;
     return true;
   }
-  // A failed rebuild has already replaced the old connection: none is left.
-  if (s->in_flight_rebuild) {
-    s->connected = false;
-    s->answered.clear();
-  }
+  // The next offer is on a new connection: the old one may be in a state its
+  // webrtcbin cannot leave (1.22 refuses some renegotiations for good), and a
+  // failed rebuild has already replaced it anyway.
+  s->connected = false;
+  s->answered.clear();
   s->current = s->answered;
   s->retry = true;
   return true;

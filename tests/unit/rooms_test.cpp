@@ -1072,7 +1072,8 @@ TEST(RoomsSfu, FailuresOnTheMediaSide) {
   r.clear();
   r.media.take_calls();
 
-  // A refused answer: -32602, and the same slots are offered again.
+  // A refused answer: -32602, and the tracks are offered again on a new
+  // connection (audio first, as every first offer of a session).
   r.join(3, "room", "q");
   r.publish(3);
   uint64_t n = r.the_offer(1).find("negotiationId")->as_int();
@@ -1080,7 +1081,8 @@ TEST(RoomsSfu, FailuresOnTheMediaSide) {
   EXPECT_EQ(Rooms::code(r.answer(1, n)), rpc::kInvalidParams);
   Json again = r.the_offer(1);
   EXPECT_GT(again.find("negotiationId")->as_int(), static_cast<int64_t>(n));
-  EXPECT_EQ(Sfu::tracks(again), "0=p.0 1=p.1 2=q.0 3=q.1");
+  EXPECT_EQ(Sfu::tracks(again), "0=p.0 1=q.0 2=p.1 3=q.1");
+  EXPECT_EQ(again.find("session")->as_int(), 2);
   r.media.answer_error.clear();
   r.answer(1, again.find("negotiationId")->as_int());
 

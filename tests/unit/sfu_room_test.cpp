@@ -198,11 +198,14 @@ TEST(SfuRoom, FailedNegotiationGoesBackAndOffersAgain) {
   auto offers = room.take_offers();
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(describe(room.slots("s")), "0:audio/OPUS=p1.0 1:video/VP8=p2.1");
+  // The old connection is given up (1.22's webrtcbin refuses some
+  // renegotiations for good): the retry is a rebuild with every wanted track.
   EXPECT_TRUE(room.negotiation_done("s", offers[0].negotiation, false));
-  EXPECT_EQ(describe(room.slots("s")), "0:audio/OPUS=p1.0");
+  EXPECT_EQ(describe(room.slots("s")), "");
   auto retry = room.take_offers();
   ASSERT_EQ(retry.size(), 1u);
-  EXPECT_FALSE(retry[0].rebuild);
+  EXPECT_TRUE(retry[0].rebuild);
+  EXPECT_EQ(retry[0].session, offers[0].session + 1);
   EXPECT_GT(retry[0].negotiation, offers[0].negotiation);
   EXPECT_EQ(describe(retry[0].slots), "0:audio/OPUS=p1.0 1:video/VP8=p2.1");
 
