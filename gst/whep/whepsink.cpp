@@ -523,10 +523,9 @@ static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
   install_uint(object_class, PROP_MAX_VIEWERS, "max-viewers",
                "Concurrent viewers accepted before answering 503 (0 = unlimited)", 0, G_MAXUINT, 0);
   install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
-               "Milliseconds without RTCP from a viewer after which it is removed (viewers "
-               "report about every 5 s: keep it above that)",
-               500,
-               G_MAXUINT, 10000);
+               "Milliseconds without RTCP from a viewer after which it is removed (rtcwhepsrc "
+               "and browsers report about every second; other GStreamer players every 5 s)",
+               500, G_MAXUINT, 10000);
   install_string(object_class, PROP_TLS_CERTIFICATE, "tls-certificate",
                  "PEM certificate file: serve HTTPS (needs tls-key)");
   install_string(object_class, PROP_TLS_KEY, "tls-key", "PEM private key file for tls-certificate");
