@@ -413,7 +413,8 @@ void RtcSfuPrivate::publisher_answered(Publisher& pub, const std::string& answer
                               : nullptr;
     sources.push_back(std::make_unique<Source>(GST_BIN(self), pub.id, r.mid, r.codec, caps.get()));
   }
-  if (sources.empty()) throw std::runtime_error("the offer sends no audio or video we take");
+  if (sources.empty())
+    throw std::runtime_error("the offer sends no audio or video in a codec we take");
   {
     std::lock_guard lock(sessions_mutex);
     pub.sources = std::move(sources);
@@ -835,15 +836,25 @@ void RtcSfuPrivate::publish(const std::string& room, const std::string& peer,
   if (publishers.count(key_of(room, peer))) return fail("already publishing");
   try {
     start_publisher(room, peer, "", sdp,
-                    [this, room, peer, done](const std::string& answer,
-                                             std::vector<sig::SfuTrack> tracks,
-                                             const std::string& error) {
+                    [this, room, peer, sdp, done](const std::string& answer,
+                                                  std::vector<sig::SfuTrack> tracks,
+                                                  const std::string& error) {
                       if (!error.empty()) {
-                        bool codec = error.find("codec") != std::string::npos;
+                        if (error.find("codec") == std::string::npos)
+                          return done({{}, {},
+                                       sig::rpc::Error{sig::rpc::kInvalidParams,
+                                                       "publish: " + error, {}}});
+                        // -32007 names what was offered and what the room takes.
+                        sig::Json offered = sig::Json::array();
+                        for (const auto& m : sig::validate_offer(sdp).media)
+                          for (const auto& c : m.codecs) offered.push(c);
+                        sig::Json accepted = sig::Json::array();
+                        for (const char* c : {"VP8", "VP9", "H264", "OPUS"}) accepted.push(c);
                         return done({{}, {},
-                                     sig::rpc::Error{codec ? sig::rpc::kNoCommonCodec
-                                                           : sig::rpc::kInvalidParams,
-                                                     "publish: " + error, {}}});
+                                     sig::rpc::Error{sig::rpc::kNoCommonCodec, "publish: " + error,
+                                                     sig::Json::object(
+                                                         {{"offered", std::move(offered)},
+                                                          {"accepted", std::move(accepted)}})}});
                       }
                       auto it = publishers.find(key_of(room, peer));
                       if (it != publishers.end()) it->second->in_room = true;

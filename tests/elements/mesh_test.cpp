@@ -8,7 +8,7 @@
 #include "gst/common/worker.h"
 #include "signaling/http_server.h"
 #include "signaling/ws_server.h"
-#include "tests/elements/room_checks.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
 

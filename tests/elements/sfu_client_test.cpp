@@ -5,9 +5,9 @@
 
 #include <set>
 
-#include "gst/common/track_pad.h"
-#include "tests/elements/room_checks.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_checks.h"
+#include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
 
 using namespace rtcmesh;
@@ -16,84 +16,15 @@ using Participant = RoomParticipant;
 
 namespace {
 
-constexpr const char* kListening = "rtcmesh-server listening on ";
-
-// rtcmesh-server --mode sfu on 127.0.0.1:0.
-struct SfuServer {
-  SfuServer() {
-    Subprocess::Options o;
-    o.echo_prefix = "[server]";
-    std::string error;
-    proc = Subprocess::spawn({RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1", "--mode",
-                              "sfu", "--peer-timeout", "4000"},
-                             o, &error);
-    if (!proc) {
-      ADD_FAILURE() << "spawn " << RTCMESH_SERVER << ": " << error;
-      return;
-    }
-    auto line = proc->read_line(15s);
-    if (!line || line->rfind(kListening, 0) != 0) {
-      ADD_FAILURE() << "no '" << kListening << "' line; got '" << line.value_or("<nothing>") << "'";
-      return;
-    }
-    std::string base = line->substr(std::string(kListening).size());  // http://127.0.0.1:PORT
-    url = "ws" + base.substr(base.find(':')) + "/rtc";
-  }
-  std::unique_ptr<Subprocess> proc;
-  std::string url;
-};
-
-// (name, peer-id) of every track pad the element has now.
-std::vector<std::pair<std::string, std::string>> track_pads(GstElement* bin) {
-  std::vector<std::pair<std::string, std::string>> out;
-  GstIterator* it = gst_element_iterate_src_pads(bin);
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    auto* pad = GST_PAD(g_value_get_object(&item));
-    if (RTC_IS_TRACK_PAD(pad)) {
-      gchar* id = nullptr;
-      g_object_get(pad, "peer-id", &id, nullptr);
-      out.emplace_back(GST_PAD_NAME(pad), id ? id : "");
-      g_free(id);
-    }
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  return out;
+std::unique_ptr<RtcmeshServer> sfu_server() {
+  return RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
 }
-
-std::multiset<std::string> pad_peers(GstElement* bin) {
-  std::multiset<std::string> out;
-  for (auto& [name, peer] : track_pads(bin)) out.insert(peer);
-  return out;
-}
-
-std::set<std::string> pad_names(GstElement* bin, const std::string& peer) {
-  std::set<std::string> out;
-  for (auto& [name, id] : track_pads(bin))
-    if (id == peer) out.insert(name);
-  return out;
-}
-
-// Counts publisher-left signals for one publisher.
-struct LeftCounter {
-  std::string peer;
-  std::atomic<int> count{0};
-  void watch(GstElement* bin) {
-    g_signal_connect(bin, "publisher-left", G_CALLBACK(+[](GstElement*, gchar* id, gpointer d) {
-                       auto* self = static_cast<LeftCounter*>(d);
-                       if (self->peer == id) ++self->count;
-                     }),
-                     this);
-  }
-};
 
 TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
-  SfuServer server;
-  ASSERT_FALSE(server.url.empty());
-  auto a = std::make_unique<Participant>(server.url, "a");
-  Participant b(server.url, "b");
+  auto server = sfu_server();
+  ASSERT_TRUE(server);
+  auto a = std::make_unique<Participant>(server->ws_url(), "a");
+  Participant b(server->ws_url(), "b");
   std::vector<Participant*> room = {a.get(), &b};
   std::vector<std::string> ids = {"a", "b"};
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
@@ -102,7 +33,7 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   // session): a's pads on b stay the same pads.
   std::set<std::string> a_pads_on_b = pad_names(b.bin(), "a");
   ASSERT_EQ(a_pads_on_b.size(), 2u);
-  Participant c(server.url, "c");
+  Participant c(server->ws_url(), "c");
   room.push_back(&c);
   ids.push_back("c");
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 30s))
@@ -144,7 +75,7 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   EXPECT_TRUE(wait_until([&] { return b.frames_from("c") >= before + 15; }, 8s));
 
   // A late d gets b and c (reusing a's inactive m-lines) and they get d.
-  Participant d(server.url, "d");
+  Participant d(server->ws_url(), "d");
   room = {&b, &c, &d};
   ids = {"b", "c", "d"};
   EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
@@ -176,10 +107,10 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
 
 // A participant without inputs only subscribes; it still gets everyone.
 TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
-  SfuServer server;
-  ASSERT_FALSE(server.url.empty());
-  Participant a(server.url, "a");
-  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server.url);
+  auto server = sfu_server();
+  ASSERT_TRUE(server);
+  Participant a(server->ws_url(), "a");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server->ws_url());
   TrackSinks sinks(viewer.by_name("m"), "video/x-raw", "audio/x-raw");
   viewer.set_state(GST_STATE_PLAYING);
   EXPECT_TRUE(wait_until([&] { return sinks.video_frames("a") >= 15 && sinks.audio_samples("a"); },
@@ -191,11 +122,11 @@ TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
 
 // compose=true: one tile per publisher's video, following who publishes.
 TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
-  SfuServer server;
-  ASSERT_FALSE(server.url.empty());
-  Participant a(server.url, "a");
-  auto b = std::make_unique<Participant>(server.url, "b");
-  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server.url +
+  auto server = sfu_server();
+  ASSERT_TRUE(server);
+  Participant a(server->ws_url(), "a");
+  auto b = std::make_unique<Participant>(server->ws_url(), "b");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server->ws_url() +
                   " m.video_src ! fakesink sync=false m.audio_src ! fakesink sync=false");
   viewer.set_state(GST_STATE_PLAYING);
   auto tiles = [&] { return composed_tiles(viewer.by_name("m")); };

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "tests/support/harness.h"
+#include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
 
 using namespace rtcmesh::test;
@@ -77,17 +78,6 @@ std::unique_ptr<Pipeline> publish(const Sfu& sfu, const std::string& name,
       publisher_launch(sfu.url("/whip/r/" + name), "peer-timeout=3000 " + props));
   EXPECT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   return p;
-}
-
-std::string metric(const std::string& text, const std::string& name, const std::string& room) {
-  std::smatch m;
-  std::regex re(name + "\\{room=\"" + room + "\"\\} ([0-9.e+]+)");
-  return std::regex_search(text, m, re) ? m[1].str() : "";
-}
-
-double metric_value(const std::string& text, const std::string& name, const std::string& room) {
-  std::string v = metric(text, name, room);
-  return v.empty() ? -1 : std::stod(v);
 }
 
 const char* kOffer =

@@ -28,11 +28,6 @@ std::string describe(const WhepViewer& v) {
          std::to_string(v.audio_samples());
 }
 
-const char* kH264LongGop =
-    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! "
-    "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 ! "
-    "video/x-h264,profile=constrained-baseline";
-
 void expect_decoded_tracks(const WhepViewer& v, const char* video_codec) {
   auto tracks = v.tracks();
   ASSERT_EQ(tracks.size(), 2u);
@@ -121,7 +116,7 @@ TEST(Whep, ViewerStartedWithTheServerPlaysOnceThereIsMedia) {
 }
 
 TEST(Whep, LateJoinerDecodesWellWithinOneGop) {
-  WhepStream stream("peer-timeout=3000", kH264LongGop, kTestAudio);
+  WhepStream stream("peer-timeout=3000", kTestH264LongGop, kTestAudio);
   ASSERT_TRUE(stream.wait_ready());
   WhepViewer first(stream.url(), "peer-timeout=3000");
   ASSERT_TRUE(first.play());
@@ -294,7 +289,7 @@ TEST(Whep, ServerWithOtherTracksAfterARestartReplacesThePads) {
       << describe(viewer);
   stream.reset();
   // Back as H.264 without audio: the old pads end, a new video pad comes.
-  stream = std::make_unique<WhepStream>("peer-timeout=2000", kH264LongGop, "", port);
+  stream = std::make_unique<WhepStream>("peer-timeout=2000", kTestH264LongGop, "", port);
   ASSERT_TRUE(stream->wait_ready());
   ASSERT_TRUE(wait_until(
       [&] {

@@ -19,6 +19,9 @@
 #include "signaling/ws_client.h"
 #include "tests/signaling/loop.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_page.h"
+#include "tests/support/rpc_client.h"
+#include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
 #include "tests/unit/sdp_samples.h"
 
@@ -32,101 +35,15 @@ using test::Subprocess;
 namespace fs = std::filesystem;
 namespace rpc = sig::rpc;
 using Status = WsClient::Reply::Status;
+using Server = test::RtcmeshServer;
+using Client = test::RpcClient;
 
-constexpr const char* kPrefix = "rtcmesh-server listening on ";
+std::unique_ptr<Server> start_server(const std::vector<std::string>& args,
+                                     std::vector<std::pair<std::string, std::string>> env = {}) {
+  return Server::start(RTCMESH_SERVER, args, std::move(env));
+}
 
-// The server binary, listening on 127.0.0.1:0.
-struct Server {
-  static std::unique_ptr<Server> start(std::vector<std::string> args,
-                                       std::vector<std::pair<std::string, std::string>> env = {}) {
-    std::vector<std::string> argv = {RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Subprocess::Options o;
-    o.echo_prefix = "[server]";
-    o.env = std::move(env);
-    std::string error;
-    auto s = std::make_unique<Server>();
-    s->proc = Subprocess::spawn(argv, o, &error);
-    if (!s->proc) {
-      ADD_FAILURE() << "spawn " << RTCMESH_SERVER << ": " << error;
-      return nullptr;
-    }
-    auto line = s->proc->read_line(15s);
-    if (!line || line->rfind(kPrefix, 0) != 0) {
-      ADD_FAILURE() << "no '" << kPrefix << "' line; got '" << line.value_or("<nothing>") << "'";
-      return nullptr;
-    }
-    s->base = line->substr(std::string(kPrefix).size());
-    s->port = static_cast<unsigned>(std::stoul(s->base.substr(s->base.rfind(':') + 1)));
-    return s;
-  }
-  std::string ws_url() const {
-    return (base.rfind("https", 0) == 0 ? "wss" : "ws") + base.substr(base.find(':')) + "/rtc";
-  }
-  bool stderr_has(const std::string& text) const {
-    for (const auto& l : proc->stderr_lines())
-      if (l.find(text) != std::string::npos) return true;
-    return false;
-  }
-
-  std::unique_ptr<Subprocess> proc;
-  std::string base;  // "http://127.0.0.1:PORT"
-  unsigned port = 0;
-};
-
-// A JSON-RPC participant (WsClient) that records what the server sends.
-struct Client {
-  Client(GMainContext* ctx, WsClient::Options o) : ws(ctx, o) {
-    ws.set_notification_handler([this](const std::string& method, const Json& params) {
-      notes.push_back({method, params});
-    });
-    ws.set_error_handler([this](const rpc::Error& e) { errors.push_back(e); });
-    ws.set_closed_handler([this](int code, const std::string&) { closed = code; });
-  }
-  std::vector<Json> got(const std::string& method) const {
-    std::vector<Json> out;
-    for (const auto& [m, p] : notes)
-      if (m == method) out.push_back(p);
-    return out;
-  }
-  WsClient ws;
-  std::vector<std::pair<std::string, Json>> notes;
-  std::vector<rpc::Error> errors;
-  std::optional<int> closed;
-};
-
-class ServerTest : public test::LoopTest {
- protected:
-  void TearDown() override {
-    clients.clear();
-    LoopTest::TearDown();
-  }
-
-  Client& connect(const std::string& url, WsClient::Options o = {}) {
-    o.ping_interval_s = 1;
-    o.peer_timeout_s = 5;
-    o.call_timeout_s = 5;
-    clients.push_back(std::make_unique<Client>(ctx, o));
-    Client& c = *clients.back();
-    std::optional<std::pair<bool, std::string>> done;
-    c.ws.connect(url, [&](bool ok, const std::string& err) { done = {ok, err}; });
-    EXPECT_TRUE(run_until([&] { return done.has_value(); }, 10000));
-    EXPECT_TRUE(done && done->first) << url << ": " << (done ? done->second : "timeout");
-    return c;
-  }
-  WsClient::Reply call(Client& c, const std::string& method, Json params = Json::object()) {
-    std::optional<WsClient::Reply> got;
-    c.ws.call(method, std::move(params), [&](WsClient::Reply r) { got = std::move(r); });
-    EXPECT_TRUE(run_until([&] { return got.has_value(); }, 10000)) << method;
-    return got.value_or(WsClient::Reply{});
-  }
-  int code(Client& c, const std::string& method, Json params = Json::object()) {
-    WsClient::Reply r = call(c, method, std::move(params));
-    return r.status == Status::kError ? r.error.code : r.ok() ? 0 : 1;
-  }
-
-  std::vector<std::unique_ptr<Client>> clients;
-};
+class ServerTest : public test::RpcTest {};
 
 // A WebSocket client on a plain socket: upgrades, sends one masked text
 // frame, and never reads again, so it never answers the server's pings.
@@ -224,7 +141,7 @@ TEST_F(ServerTest, ServesThePageAndStopsCleanlyOnSigterm) {
   std::string registry = std::string(reg_dir) + "/registry.bin";
   g_free(reg_dir);
   auto server =
-      Server::start({}, {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR}, {"GST_REGISTRY", registry}});
+      start_server({}, {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR}, {"GST_REGISTRY", registry}});
   ASSERT_TRUE(server);
   fs::remove_all(fs::path(registry).parent_path());
 
@@ -273,7 +190,7 @@ TEST_F(ServerTest, ServesThePageAndStopsCleanlyOnSigterm) {
 // --- bad input over real WebSockets ---------------------------------------------
 
 TEST_F(ServerTest, BadInputGetsItsErrorAndTheRoomGoesOn) {
-  auto server = Server::start({"--mode", "mesh", "--token", "s3cret", "--peer-timeout", "3000"});
+  auto server = start_server({"--mode", "mesh", "--token", "s3cret", "--peer-timeout", "3000"});
   ASSERT_TRUE(server);
   Json join_a = Json::object({{"room", "busy"}, {"peer", "alice"}, {"token", "s3cret"}});
   Json join_b = Json::object({{"room", "busy"}, {"peer", "bob"}, {"token", "s3cret"}});
@@ -358,7 +275,7 @@ TEST_F(ServerTest, LimitsTokenFileIceServersAndPeerTimeoutFromTheCommandLine) {
       fs::temp_directory_path() / ("rtcmesh-token-" + std::to_string(getpid()));
   std::ofstream(token_file) << "from-a-file\n";
   auto server =
-      Server::start({"--token-file", token_file, "--max-peers-per-room", "2", "--max-rooms", "1",
+      start_server({"--token-file", token_file, "--max-peers-per-room", "2", "--max-rooms", "1",
                      "--peer-timeout", "2000", "--stun-server", "stun:127.0.0.1:3478"});
   fs::remove(token_file);
   ASSERT_TRUE(server);
@@ -402,7 +319,7 @@ TEST_F(ServerTest, LimitsTokenFileIceServersAndPeerTimeoutFromTheCommandLine) {
 TEST_F(ServerTest, ServesWssWithTls) {
   test::SelfSigned certs;
   ASSERT_TRUE(certs.ok);
-  auto server = Server::start({"--tls-certificate", certs.cert, "--tls-key", certs.key});
+  auto server = start_server({"--tls-certificate", certs.cert, "--tls-key", certs.key});
   ASSERT_TRUE(server);
   EXPECT_EQ(server->base.rfind("https://127.0.0.1:", 0), 0u) << server->base;
   WsClient::Options o;
@@ -419,64 +336,22 @@ TEST_F(ServerTest, ServesWssWithTls) {
 
 // --- two browsers in one room ----------------------------------------------------
 
-// One run.mjs --mode room process and the last thing it reported.
-struct Browser {
-  std::string name;
-  std::unique_ptr<Subprocess> proc;
-  std::optional<std::string> joined_as;
-  Json stats;              // the last "stats" event
-  std::string last_error;  // an "error" event
-  bool done = false;
-
-  void poll() {
-    while (auto line = proc->read_line(0ms)) {
-      auto j = Json::parse(*line);
-      if (!j || !j->is_object()) continue;
-      auto event = j->get_string("event").value_or("");
-      if (event == "joined") joined_as = j->get_string("peer");
-      if (event == "stats") stats = *j;
-      if (event == "error") last_error = j->get_string("message").value_or("?");
-      if (event == "done") done = true;
-    }
-  }
-  std::vector<std::string> peers() const {
-    std::vector<std::string> out;
-    if (const Json* p = stats.find("peers"); p && p->is_array())
-      for (const Json& id : p->as_array()) out.push_back(id.is_string() ? id.as_string() : "?");
-    return out;
-  }
-  int64_t stat(const std::string& peer, const char* field) const {
-    const Json* s = stats.find("stats");
-    const Json* p = s ? s->find(peer) : nullptr;
-    const Json* v = p ? p->find(field) : nullptr;
-    return v && v->is_number() ? static_cast<int64_t>(v->as_double()) : -1;
-  }
-  std::string describe() const { return name + ": " + stats.dump() + " " + last_error; }
-};
-
 TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
-  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium is missing";
-  fs::path dir = RTCMESH_BROWSER_DIR;
-  if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
-    GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
-  auto server = Server::start({"--mode", "mesh", "--peer-timeout", "3000"});  // the README line
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  auto server = start_server({"--mode", "mesh", "--peer-timeout", "3000"});  // the README line
   ASSERT_TRUE(server);
 
   auto open = [&](const std::string& name) {
-    auto b = std::make_unique<Browser>();
-    b->name = name;
-    Subprocess::Options o;
-    o.echo_prefix = "[" + name + "]";
     std::string error;
-    b->proc = Subprocess::spawn({"node", (dir / "run.mjs").string(), "--mode", "room", "--url",
-                                 server->base + "/room/meet?peer=" + name, "--duration", "150"},
-                                o, &error);
-    EXPECT_TRUE(b->proc) << error;
+    auto b = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/meet?peer=" + name,
+                                  name, 150, &error);
+    EXPECT_TRUE(b) << error;
     return b;
   };
   gint64 t0 = g_get_monotonic_time();
   auto alice = open("alice");
-  ASSERT_TRUE(alice->proc);
+  ASSERT_TRUE(alice);
   ASSERT_TRUE(run_until(
       [&] {
         alice->poll();
@@ -486,7 +361,7 @@ TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
       << alice->describe();
   ASSERT_EQ(alice->joined_as, "alice") << alice->describe();
   auto bob = open("bob");  // the later joiner: it offers to alice
-  ASSERT_TRUE(bob->proc);
+  ASSERT_TRUE(bob);
   auto both = [&](long frames) {
     alice->poll();
     bob->poll();
@@ -579,11 +454,9 @@ TEST(RoomChild, ParticipateUntilKilled) {
 // leave, no close frame) and the rest are told and go on; a fourth pipeline
 // joins late and gets everyone, the page included.
 TEST_F(ServerTest, PipelinesAndAChromiumPageMeetInOneRoom) {
-  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium is missing";
-  fs::path dir = RTCMESH_BROWSER_DIR;
-  if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
-    GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
-  auto server = Server::start({"--mode", "mesh", "--peer-timeout", "3000"});
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  auto server = start_server({"--mode", "mesh", "--peer-timeout", "3000"});
   ASSERT_TRUE(server);
   const std::string url = server->ws_url();
   // p1 runs in a child process so that it can really be killed.
@@ -595,15 +468,11 @@ TEST_F(ServerTest, PipelinesAndAChromiumPageMeetInOneRoom) {
   ASSERT_TRUE(p1);
   test::RoomParticipant p2(url, "p2", "", "demo"), p3(url, "p3", "", "demo");
 
-  Browser page;
-  page.name = "page";
-  Subprocess::Options o;
-  o.echo_prefix = "[page]";
   std::string error;
-  page.proc = Subprocess::spawn({"node", (dir / "run.mjs").string(), "--mode", "room", "--url",
-                                 server->base + "/room/demo?peer=page", "--duration", "150"},
-                                o, &error);
-  ASSERT_TRUE(page.proc) << error;
+  auto opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/demo?peer=page",
+                                     "page", 150, &error);
+  ASSERT_TRUE(opened) << error;
+  test::RoomPage& page = *opened;
 
   std::vector<test::RoomParticipant*> pipelines = {&p2, &p3};
   std::vector<std::string> ids = {"p2", "p3"};

@@ -221,6 +221,10 @@ const char* const kTestVideo =
     "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1";
 const char* const kTestAudio =
     "audiotestsrc is-live=true wave=ticks ! audio/x-raw,rate=48000,channels=2";
+const char* const kTestH264LongGop =
+    "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! "
+    "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 ! "
+    "video/x-h264,profile=constrained-baseline";
 
 WhepStream::WhepStream(const std::string& props, const std::string& video,
                        const std::string& audio, unsigned port) {
@@ -317,11 +321,13 @@ gint64 WhepViewer::stat(const char* field) const {
 }
 
 RoomParticipant::RoomParticipant(const std::string& url, const std::string& id,
-                                 const std::string& props, const std::string& room) {
+                                 const std::string& props, const std::string& room,
+                                 bool publish) {
+  std::string inputs =
+      publish ? std::string(kTestVideo) + " ! m.video_0 " + kTestAudio + " ! m.audio_0" : "";
   pipeline_ = std::make_unique<Pipeline>("rtcmeshbin name=m url=" + url + " room=" + room +
                                          " peer-id=" + id + " peer-timeout=3000 " + props + " " +
-                                         kTestVideo + " ! m.video_0 " + kTestAudio +
-                                         " ! m.audio_0");
+                                         inputs);
   sinks_ = std::make_unique<TrackSinks>(pipeline_->by_name("m"), "video/x-raw", "audio/x-raw");
   started_us_ = g_get_monotonic_time();
   pipeline_->set_state(GST_STATE_PLAYING);

@@ -103,6 +103,9 @@ class Ingest {
 // Launch fragments of the 320x240@15 test sources (DESIGN §10).
 extern const char* const kTestVideo;
 extern const char* const kTestAudio;
+// H.264 with a 20 s GOP (key-int-max=300 at 15 fps): a receiver that joins
+// late decodes quickly only if a keyframe is asked for.
+extern const char* const kTestH264LongGop;
 
 // A pipeline served over WHEP: "rtcwhepsink name=w port=<port> <props>" fed by
 // `video` and `audio` launch fragments (raw or encoded; "" leaves one out).
@@ -154,11 +157,12 @@ class WhepViewer {
 };
 
 // A room participant: "rtcmeshbin url=URL room=<room> peer-id=<id> <props>"
-// sending the test pattern and tone, every remote track counted. Playing at once.
+// sending the test pattern and tone (publish=false: no inputs, it only
+// receives), every remote track counted. Playing at once.
 class RoomParticipant {
  public:
   RoomParticipant(const std::string& url, const std::string& id, const std::string& props = "",
-                  const std::string& room = "r");
+                  const std::string& room = "r", bool publish = true);
   ~RoomParticipant();  // stops the pipeline before its sinks go
   int frames_from(const std::string& peer) const { return sinks_->video_frames(peer); }
   guint64 samples_from(const std::string& peer) const { return sinks_->audio_samples(peer); }

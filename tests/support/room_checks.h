@@ -1,0 +1,106 @@
+// Checks shared by the room tests (mesh_test, sfu_client_test, sfu_room_test):
+// who decodes whom, a description of it for failure messages, an
+// rtcmeshbin's track pads and publisher-left signals.
+#pragma once
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gst/common/track_pad.h"
+#include "tests/support/harness.h"
+
+namespace rtcmesh::test {
+
+// Every participant got at least `frames` video frames and some audio from
+// every other one.
+inline bool everyone_sees_everyone(const std::vector<RoomParticipant*>& room,
+                                   const std::vector<std::string>& ids, int frames) {
+  for (size_t i = 0; i < room.size(); i++)
+    for (size_t j = 0; j < room.size(); j++)
+      if (i != j && (room[i]->frames_from(ids[j]) < frames || room[i]->samples_from(ids[j]) == 0))
+        return false;
+  return true;
+}
+
+// "a got: b=12f/4800s c=0f/0s" per participant, with its errors and warnings.
+inline std::string describe(const std::vector<RoomParticipant*>& room,
+                            const std::vector<std::string>& ids) {
+  std::string out;
+  for (size_t i = 0; i < room.size(); i++) {
+    out += ids[i] + " got:";
+    for (size_t j = 0; j < room.size(); j++)
+      if (i != j)
+        out += " " + ids[j] + "=" + std::to_string(room[i]->frames_from(ids[j])) + "f/" +
+               std::to_string(room[i]->samples_from(ids[j])) + "s";
+    for (auto& e : room[i]->pipeline().errors()) out += "\n  error: " + e;
+    for (auto& w : room[i]->pipeline().warnings()) out += "\n  warning: " + w;
+    out += "\n";
+  }
+  return out;
+}
+
+// The "tiles" of an rtcmeshbin's stats (compose=true).
+inline guint composed_tiles(GstElement* meshbin) {
+  GstStructure* s = nullptr;
+  g_object_get(meshbin, "stats", &s, nullptr);
+  guint n = 0;
+  if (s) gst_structure_get_uint(s, "tiles", &n);
+  if (s) gst_structure_free(s);
+  return n;
+}
+
+// (name, peer-id) of every track pad the element has now.
+inline std::vector<std::pair<std::string, std::string>> track_pads(GstElement* bin) {
+  std::vector<std::pair<std::string, std::string>> out;
+  GstIterator* it = gst_element_iterate_src_pads(bin);
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto* pad = GST_PAD(g_value_get_object(&item));
+    if (RTC_IS_TRACK_PAD(pad)) {
+      gchar* id = nullptr;
+      g_object_get(pad, "peer-id", &id, nullptr);
+      out.emplace_back(GST_PAD_NAME(pad), id ? id : "");
+      g_free(id);
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return out;
+}
+
+inline std::multiset<std::string> pad_peers(GstElement* bin) {
+  std::multiset<std::string> out;
+  for (auto& [name, peer] : track_pads(bin)) out.insert(peer);
+  return out;
+}
+
+inline std::set<std::string> pad_names(GstElement* bin, const std::string& peer) {
+  std::set<std::string> out;
+  for (auto& [name, id] : track_pads(bin))
+    if (id == peer) out.insert(name);
+  return out;
+}
+
+// Counts an rtcmeshbin's publisher-left signals for one publisher, and
+// notes when the first came. It must outlive the element's pipeline.
+struct LeftCounter {
+  std::string peer;
+  std::atomic<int> count{0};
+  std::atomic<gint64> first_us{0};  // g_get_monotonic_time()
+  void watch(GstElement* bin) {
+    g_signal_connect(bin, "publisher-left", G_CALLBACK(+[](GstElement*, gchar* id, gpointer d) {
+                       auto* self = static_cast<LeftCounter*>(d);
+                       if (self->peer != id) return;
+                       gint64 none = 0;
+                       self->first_us.compare_exchange_strong(none, g_get_monotonic_time());
+                       ++self->count;
+                     }),
+                     this);
+  }
+};
+
+}  // namespace rtcmesh::test
