@@ -94,12 +94,18 @@ bool gone_from(RoomParticipant& p, const std::string& publisher) {
   return true;
 }
 
+// A WHIP publisher of pre-encoded long-GOP H.264 and the test tone.
+std::string long_gop_publisher(const std::string& endpoint) {
+  return std::string("rtcwhipsink name=s peer-timeout=3000 endpoint=") + endpoint + " " +
+         kTestH264LongGop + " ! queue ! s.video_0 " + kTestAudio + " ! queue ! s.audio_0";
+}
+
 // Run only as a child of ThreePublishersFourSubscribersInOneRoom: an H.264
 // WHIP publisher with a 20 s GOP, until SIGKILL.
 TEST(SfuRoomChild, PublishLongGopUntilKilled) {
   const char* endpoint = std::getenv("RTCMESH_CHILD_ENDPOINT");
   if (!endpoint) GTEST_SKIP() << "helper for ThreePublishersFourSubscribersInOneRoom";
-  Pipeline pub(publisher_launch(endpoint, "peer-timeout=3000", kTestH264LongGop));
+  Pipeline pub(long_gop_publisher(endpoint));
   pub.set_state(GST_STATE_PLAYING);
   std::this_thread::sleep_for(120s);
 }
@@ -134,8 +140,14 @@ TEST(SfuRoom, ThreePublishersFourSubscribersInOneRoom) {
   gst_saw_cam.watch(gst.bin());
   viewer_saw_whip.watch(viewer.bin());
   viewer_saw_cam.watch(viewer.bin());
-  ASSERT_TRUE(wait_until([&] { return room_metric(*server, "rtcmesh_room_publishers") == 3; },
-                         kMeet))
+  // (A page whose driver ended, e.g. Chromium did not start, fails at once.)
+  ASSERT_TRUE(wait_until(
+                  [&] {
+                    page.poll();
+                    return page.done || room_metric(*server, "rtcmesh_room_publishers") == 3;
+                  },
+                  kMeet) &&
+              !page.done)
       << metrics(*server) << page.describe();
   WhepViewer slots(http(std::string("/whep/") + kRoom), "peer-timeout=3000");
   ASSERT_TRUE(slots.play());
@@ -165,7 +177,8 @@ TEST(SfuRoom, ThreePublishersFourSubscribersInOneRoom) {
     return out;
   };
   gint64 t0 = g_get_monotonic_time();
-  ASSERT_TRUE(wait_until([&] { return everyone(15); }, kMeet)) << describe();
+  ASSERT_TRUE(wait_until([&] { return everyone(15) || page.done; }, kMeet) && !page.done)
+      << describe();
   std::printf("3 publishers, 4 subscribers: everyone decodes everyone %.1f s after the player\n",
               (g_get_monotonic_time() - t0) / 1e6);
   // Nobody receives itself; each JSON-RPC subscriber has one video and one
