@@ -13,7 +13,7 @@
 #include "gst/media/codec.h"
 #include "gst/media/composer.h"
 #include "gst/media/received_tracks.h"
-#include "gst/media/send_input.h"
+#include "gst/media/send_inputs.h"
 #include "gst/peer/peer.h"
 #include "gst/peer/sent_tracks.h"
 #include "gst/room/sfu_session.h"
@@ -73,7 +73,12 @@ struct Remote {
 
 struct RtcMeshBinPrivate {
   explicit RtcMeshBinPrivate(RtcMeshBin* s)
-      : self(s), retry(GST_ELEMENT(s), "room session", GST_RESOURCE_ERROR_OPEN_READ_WRITE) {}
+      : self(s),
+        retry(GST_ELEMENT(s), "room session", GST_RESOURCE_ERROR_OPEN_READ_WRITE),
+        inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
+               {[this] {
+                  if (worker) worker->post([this] { maybe_join(); });
+                }, {}}) {}
   RtcMeshBin* self;
 
   std::mutex props_mutex;
@@ -92,9 +97,11 @@ struct RtcMeshBinPrivate {
   bool running = false, joined = false, joining = false;
   SessionRetry retry;
 
-  std::mutex inputs_mutex;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  guint next_video = 0, next_audio = 0;  // request pads
+  media::SendInputs inputs;  // request pads
+  media::EncoderSettings encoder_settings() {
+    std::lock_guard lock(props_mutex);
+    return encoder;
+  }
   guint next_src_video = 0, next_src_audio = 0;  // remote tracks' pads (worker)
 
   // Remotes: changed on the worker under the mutex (pad-added reads them).
@@ -120,7 +127,6 @@ struct RtcMeshBinPrivate {
   void remove_remote(const std::string& id, const std::string& why);
   void remove_all(const std::string& why);
   std::string next_src_pad_name(media::Kind kind);
-  std::vector<media::SendInput*> ready_inputs();
   void set_compose(bool on);
   GstStructure* stats();
 };
@@ -155,23 +161,12 @@ void RtcMeshBinPrivate::stop() {
   worker.reset();
 }
 
-std::vector<media::SendInput*> RtcMeshBinPrivate::ready_inputs() {
-  std::vector<media::SendInput*> ready;
-  std::lock_guard lock(inputs_mutex);
-  for (auto& in : inputs)
-    if (in->fanout()) ready.push_back(in.get());
-  return ready;
-}
 
 // We join once every request pad knows its caps: offers and answers carry
 // our tracks from the start (a receive-only participant joins at once).
 void RtcMeshBinPrivate::maybe_join() {
   if (!running || joined || joining || retry.pending()) return;
-  {
-    std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs)
-      if (!in->fanout()) return;
-  }
+  if (!inputs.all_ready()) return;
   join();
 }
 
@@ -271,7 +266,7 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
     sfu = std::move(session);
   }
   raw->subscribe();
-  raw->publish(ready_inputs());
+  raw->publish(inputs.ready());
 }
 
 std::string RtcMeshBinPrivate::next_src_pad_name(media::Kind kind) {
@@ -362,11 +357,11 @@ Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
 // Our tracks sendrecv, so the remote answers with its own on the same
 // m-lines; a kind we do not send is still received.
 void RtcMeshBinPrivate::offer_to(Remote& r) {
-  std::vector<media::SendInput*> inputs = ready_inputs();
-  r.sent->offer(inputs, true);
+  std::vector<media::SendInput*> ready = inputs.ready();
+  r.sent->offer(ready, true);
   for (media::Kind kind : {media::Kind::kVideo, media::Kind::kAudio}) {
     bool sends = false;
-    for (auto* in : inputs) sends |= in->kind() == kind;
+    for (auto* in : ready) sends |= in->kind() == kind;
     if (!sends)
       r.peer->add_recv_track(
           offered_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
@@ -386,7 +381,7 @@ void RtcMeshBinPrivate::offer_to(Remote& r) {
 void RtcMeshBinPrivate::answer_offer(const std::string& from, const std::string& sdp) {
   Remote& r = add_remote(from, false);
   try {
-    r.sent->answer(ready_inputs(), sdp, true);
+    r.sent->answer(inputs.ready(), sdp, true);
   } catch (const peer::NoCommonCodec& e) {
     GST_WARNING_OBJECT(self, "%s: %s; receiving only", from.c_str(), e.what());
   }
@@ -527,37 +522,7 @@ GstStructure* RtcMeshBinPrivate::stats() {
 static GstPad* rtc_mesh_bin_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                             const gchar* name, const GstCaps*) {
   auto* p = RTC_MESH_BIN(element)->priv;
-  return guard(element, "request pad", [&]() -> GstPad* {
-    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
-    std::string pad_name;
-    int pt;
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      guint index = video ? p->next_video++ : p->next_audio++;
-      pad_name = (video ? "video_" : "audio_") + std::to_string(index);
-      pt = (video ? 96 : 111) + int(index) * 2;
-    }
-    if (name && pad_name != name)
-      GST_WARNING_OBJECT(element, "pad %s requested; naming it %s", name, pad_name.c_str());
-    media::SendInput::Events events;
-    events.ready = [p] {
-      if (p->worker) p->worker->post([p] { p->maybe_join(); });
-    };
-    auto settings = [p] {
-      std::lock_guard lock(p->props_mutex);
-      return p->encoder;
-    };
-    auto in = std::make_unique<media::SendInput>(
-        element, templ, pad_name, video ? media::Kind::kVideo : media::Kind::kAudio, pt, settings,
-        events);
-    GstPad* pad = in->pad();
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      p->inputs.push_back(std::move(in));
-    }
-    gst_element_add_pad(element, pad);
-    return pad;
-  });
+  return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
 }
 
 static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
@@ -570,20 +535,11 @@ static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
       if ((republish = bool(p->sfu))) p->sfu->unpublish();
       else p->remove_all("a track was removed");
     });
-  std::unique_ptr<media::SendInput> in;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
-      if ((*it)->pad() == pad) {
-        in = std::move(*it);
-        p->inputs.erase(it);
-        break;
-      }
-  }
+  std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   gst_element_remove_pad(element, pad);
   if (republish)
     p->worker->post([p] {
-      if (p->sfu) p->sfu->publish(p->ready_inputs());
+      if (p->sfu) p->sfu->publish(p->inputs.ready());
     });
 }
 
@@ -735,12 +691,7 @@ static void rtc_mesh_bin_handle_message(GstBin* bin, GstMessage* message) {
 
 static void rtc_mesh_bin_dispose(GObject* object) {
   auto* p = RTC_MESH_BIN(object)->priv;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    inputs.swap(p->inputs);
-  }
-  inputs.clear();
+  p->inputs.clear();
   p->composer.reset();
   G_OBJECT_CLASS(rtc_mesh_bin_parent_class)->dispose(object);
 }

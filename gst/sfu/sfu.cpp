@@ -15,7 +15,7 @@
 #include "gst/media/jitter_passthrough.h"
 #include "gst/media/output.h"
 #include "gst/media/received_tracks.h"
-#include "gst/media/send_input.h"
+#include "gst/media/send_inputs.h"
 #include "gst/peer/peer.h"
 #include "gst/sfu/forward.h"
 #include "gst/sfu/host.h"
@@ -146,7 +146,14 @@ StructurePtr rtp_totals(peer::Peer& peer) {
 }  // namespace
 
 struct RtcSfuPrivate : sig::SfuMedia {
-  explicit RtcSfuPrivate(RtcSfu* s) : self(s), whip(this), whep(this) {}
+  explicit RtcSfuPrivate(RtcSfu* s)
+      : self(s),
+        inputs(GST_ELEMENT(s), [] { return media::EncoderSettings{}; },
+               {[this] {
+                  if (Worker* w = worker) w->post([this] { update_local_publisher(); });
+                }, {}}),
+        whip(this),
+        whep(this) {}
   RtcSfu* self;
 
   std::mutex props_mutex;
@@ -162,10 +169,7 @@ struct RtcSfuPrivate : sig::SfuMedia {
   Worker* worker = nullptr;
   std::string hosted;  // the room routed to us ("" = all)
 
-  // Request sink pads (the local publisher).
-  std::mutex inputs_mutex;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  guint next_video = 0, next_audio = 0;
+  media::SendInputs inputs;  // request sink pads: the local publisher
 
   // Sessions: changed on the worker only; the mutex guards them against
   // webrtcbin's threads (linking pads) and stats readers.
@@ -572,12 +576,7 @@ void RtcSfuPrivate::update_local_publisher() {
   }
   if (!host || room_name.empty()) return;
   const std::string key = key_of(room_name, id);
-  std::vector<media::SendInput*> ready;
-  {
-    std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs)
-      if (in->fanout()) ready.push_back(in.get());
-  }
+  std::vector<media::SendInput*> ready = inputs.ready();
   auto it = publishers.find(key);
   if (it != publishers.end() && it->second->sources.size() == ready.size()) return;
   remove_publisher(key, "tracks changed", true);
@@ -1052,46 +1051,13 @@ static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* temp
         return nullptr;
       }
     }
-    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
-    std::string pad_name;
-    int pt;
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      guint index = video ? p->next_video++ : p->next_audio++;
-      pad_name = (video ? "video_" : "audio_") + std::to_string(index);
-      pt = (video ? 96 : 111) + int(index) * 2;
-    }
-    if (name && pad_name != name)
-      GST_WARNING_OBJECT(element, "pad %s requested; naming it %s", name, pad_name.c_str());
-    media::SendInput::Events events;
-    events.ready = [p] {
-      if (Worker* w = p->worker) w->post([p] { p->update_local_publisher(); });
-    };
-    auto in = std::make_unique<media::SendInput>(
-        element, templ, pad_name, video ? media::Kind::kVideo : media::Kind::kAudio, pt,
-        [] { return media::EncoderSettings{}; }, events);
-    GstPad* pad = in->pad();
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      p->inputs.push_back(std::move(in));
-    }
-    gst_element_add_pad(element, pad);
-    return pad;
+    return p->inputs.add(templ, name);
   });
 }
 
 static void rtc_sfu_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_SFU(element)->priv;
-  std::unique_ptr<media::SendInput> in;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
-      if ((*it)->pad() == pad) {
-        in = std::move(*it);
-        p->inputs.erase(it);
-        break;
-      }
-  }
+  std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   // Its Source goes with the local publisher before its fan-out does.
   if (p->worker) p->worker->call([p] { p->update_local_publisher(); });
   gst_element_remove_pad(element, pad);
@@ -1212,12 +1178,7 @@ static void rtc_sfu_handle_message(GstBin* bin, GstMessage* message) {
 static void rtc_sfu_dispose(GObject* object) {
   auto* p = RTC_SFU(object)->priv;
   p->stop();
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    inputs.swap(p->inputs);
-  }
-  inputs.clear();
+  p->inputs.clear();
   G_OBJECT_CLASS(rtc_sfu_parent_class)->dispose(object);
 }
 

@@ -12,7 +12,7 @@
 #include "gst/common/guard.h"
 #include "gst/common/props.h"
 #include "gst/media/codec.h"
-#include "gst/media/send_input.h"
+#include "gst/media/send_inputs.h"
 #include "gst/peer/peer.h"
 #include "gst/peer/sent_tracks.h"
 #include "gst/whep/player_page.h"
@@ -62,7 +62,10 @@ struct Viewer {
 }  // namespace
 
 struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
-  explicit RtcWhepSinkPrivate(RtcWhepSink* s) : self(s) {}
+  explicit RtcWhepSinkPrivate(RtcWhepSink* s)
+      : self(s),
+        inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
+               {[this] { on_input_ready(); }, [this] { on_input_eos(); }}) {}
   RtcWhepSink* self;
 
   std::mutex props_mutex;
@@ -81,9 +84,11 @@ struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
   Worker* worker = nullptr;
 
   // Request pads; added/removed on the application thread, read elsewhere.
-  std::mutex inputs_mutex;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  guint next_video = 0, next_audio = 0;
+  media::SendInputs inputs;
+  media::EncoderSettings encoder_settings() {
+    std::lock_guard lock(props_mutex);
+    return encoder;
+  }
 
   // Viewers: worker only (stats copies under the mutex).
   std::mutex viewers_mutex;
@@ -99,6 +104,7 @@ struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
   void on_delete(const std::string& id) override { remove_viewer(id, "DELETE"); }
   std::vector<media::SendInput*> ready_inputs();
   void remove_viewer(const std::string& id, const std::string& why);
+  void on_input_ready();
   void on_input_eos();
   GstStructure* stats();
 };
@@ -232,10 +238,7 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
 
 // Inputs that were encoded and payloaded once (their caps are known).
 std::vector<media::SendInput*> RtcWhepSinkPrivate::ready_inputs() {
-  std::vector<media::SendInput*> ready;
-  std::lock_guard lock(inputs_mutex);
-  for (auto& in : inputs)
-    if (in->fanout()) ready.push_back(in.get());
+  std::vector<media::SendInput*> ready = inputs.ready();
   if (ready.empty()) throw NotReady();
   return ready;
 }
@@ -268,12 +271,19 @@ void RtcWhepSinkPrivate::remove_viewer(const std::string& id, const std::string&
   v->tracks.reset();
 }
 
-void RtcWhepSinkPrivate::on_input_eos() {
+void RtcWhepSinkPrivate::on_input_ready() {
+  guint ms;
   {
-    std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs)
-      if (!in->ended()) return;
+    std::lock_guard lock(props_mutex);
+    ms = keyframe_min_interval_ms;
   }
+  inputs.for_each([ms](media::SendInput& in) {
+    if (auto* f = in.fanout()) f->set_keyframe_min_interval(ms * GST_MSECOND);
+  });
+}
+
+void RtcWhepSinkPrivate::on_input_eos() {
+  if (!inputs.all_ended()) return;
   GST_INFO_OBJECT(self, "all inputs ended");
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_eos(GST_OBJECT(self)));
 }
@@ -301,14 +311,12 @@ GstStructure* RtcWhepSinkPrivate::stats() {
     }
   }
   guint64 requests = 0, sent = 0;
-  {
-    std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs)
-      if (auto* f = in->fanout()) {
-        requests += f->keyframe_requests();
-        sent += f->keyframes_sent();
-      }
-  }
+  inputs.for_each([&](media::SendInput& in) {
+    if (auto* f = in.fanout()) {
+      requests += f->keyframe_requests();
+      sent += f->keyframes_sent();
+    }
+  });
   GstStructure* s = gst_structure_new(
       "rtcwhepsink-stats", "viewers", G_TYPE_UINT, count, "viewers-total", G_TYPE_UINT64, total,
       "viewers-failed", G_TYPE_UINT64, failed, "keyframe-requests", G_TYPE_UINT64, requests,
@@ -320,41 +328,7 @@ GstStructure* RtcWhepSinkPrivate::stats() {
 static GstPad* rtc_whep_sink_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                              const gchar* name, const GstCaps*) {
   auto* p = RTC_WHEP_SINK(element)->priv;
-  return guard(element, "request pad", [&]() -> GstPad* {
-    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
-    std::string pad_name;
-    int pt;
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      guint index = video ? p->next_video++ : p->next_audio++;
-      pad_name = (video ? "video_" : "audio_") + std::to_string(index);
-      pt = (video ? 96 : 111) + int(index) * 2;  // rewritten per viewer anyway
-    }
-    if (name && pad_name != name)
-      GST_WARNING_OBJECT(element, "pad %s requested; naming it %s", name, pad_name.c_str());
-    media::SendInput::Events events;
-    events.ready = [p] {
-      std::lock_guard lock(p->props_mutex);
-      std::lock_guard ilock(p->inputs_mutex);
-      for (auto& in : p->inputs)
-        if (auto* f = in->fanout()) f->set_keyframe_min_interval(p->keyframe_min_interval_ms * GST_MSECOND);
-    };
-    events.eos = [p] { p->on_input_eos(); };
-    auto settings = [p] {
-      std::lock_guard lock(p->props_mutex);
-      return p->encoder;
-    };
-    auto in = std::make_unique<media::SendInput>(
-        element, templ, pad_name, video ? media::Kind::kVideo : media::Kind::kAudio, pt, settings,
-        events);
-    GstPad* pad = in->pad();
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      p->inputs.push_back(std::move(in));
-    }
-    gst_element_add_pad(element, pad);
-    return pad;
-  });
+  return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
 }
 
 static void rtc_whep_sink_release_pad(GstElement* element, GstPad* pad) {
@@ -366,16 +340,7 @@ static void rtc_whep_sink_release_pad(GstElement* element, GstPad* pad) {
       for (auto& [id, v] : p->viewers) ids.push_back(id);
       for (auto& id : ids) p->remove_viewer(id, "a track was removed");
     });
-  std::unique_ptr<media::SendInput> in;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
-      if ((*it)->pad() == pad) {
-        in = std::move(*it);
-        p->inputs.erase(it);
-        break;
-      }
-  }
+  std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   gst_element_remove_pad(element, pad);
 }
 
@@ -478,13 +443,7 @@ static void rtc_whep_sink_handle_message(GstBin* bin, GstMessage* message) {
 // Unreleased request pads (gst-launch never releases them) go while their
 // elements are still in the bin.
 static void rtc_whep_sink_dispose(GObject* object) {
-  auto* p = RTC_WHEP_SINK(object)->priv;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    inputs.swap(p->inputs);
-  }
-  inputs.clear();
+  RTC_WHEP_SINK(object)->priv->inputs.clear();
   G_OBJECT_CLASS(rtc_whep_sink_parent_class)->dispose(object);
 }
 

@@ -10,7 +10,7 @@
 #include "gst/common/props.h"
 #include "gst/common/worker.h"
 #include "gst/media/codec.h"
-#include "gst/media/send_input.h"
+#include "gst/media/send_inputs.h"
 #include "gst/peer/peer.h"
 #include "gst/peer/sent_tracks.h"
 #include "signaling/resource_client.h"
@@ -49,7 +49,10 @@ struct Session {
 
 struct RtcWhipSinkPrivate {
   explicit RtcWhipSinkPrivate(RtcWhipSink* s)
-      : self(s), retry(GST_ELEMENT(s), "WHIP publishing", GST_RESOURCE_ERROR_WRITE) {}
+      : self(s),
+        inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
+               {[this] { on_chain_ready(); }, [this] { on_input_eos(); }}),
+        retry(GST_ELEMENT(s), "WHIP publishing", GST_RESOURCE_ERROR_WRITE) {}
   RtcWhipSink* self;
 
   std::mutex props_mutex;
@@ -60,10 +63,12 @@ struct RtcWhipSinkPrivate {
   std::unique_ptr<Worker> worker;
   std::mutex worker_mutex;  // streaming threads post to the worker under it
   // Request pads: added/removed on the application thread, read on the
-  // worker and streaming threads, under `inputs_mutex`.
-  std::mutex inputs_mutex;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  guint next_video = 0, next_audio = 0;
+  // worker and streaming threads.
+  media::SendInputs inputs;
+  media::EncoderSettings encoder_settings() {
+    std::lock_guard lock(props_mutex);
+    return encoder;
+  }
 
   // Worker only.
   std::unique_ptr<Session> session;
@@ -118,10 +123,7 @@ void RtcWhipSinkPrivate::stop() {
 // each track's codec) and the element runs.
 void RtcWhipSinkPrivate::maybe_start_session() {
   if (!running || finished || session || retry.pending()) return;
-  std::lock_guard lock(inputs_mutex);
-  if (inputs.empty()) return;
-  for (auto& in : inputs)
-    if (!in->fanout()) return;
+  if (inputs.empty() || !inputs.all_ready()) return;
   worker->post([this] {
     if (running && !finished && !session && !retry.pending()) start_session();
   });
@@ -187,12 +189,7 @@ void RtcWhipSinkPrivate::connect_session(Session* raw, const peer::IceSettings& 
   raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-session",
                                            ice_settings, timeout_ms * GST_MSECOND, events);
   raw->tracks = std::make_unique<peer::SentTracks>(GST_BIN(self), *raw->peer);
-  {
-    std::lock_guard lock(inputs_mutex);
-    std::vector<media::SendInput*> all;
-    for (auto& in : inputs) all.push_back(in.get());
-    raw->tracks->offer(all, false);
-  }
+  raw->tracks->offer(inputs.ready(), false);
   current_webrtc = raw->peer->webrtcbin();
 
   raw->peer->make_offer([this, raw](const std::string& offer, const std::string& error) {
@@ -262,11 +259,7 @@ void RtcWhipSinkPrivate::on_chain_ready() {
 }
 
 void RtcWhipSinkPrivate::on_input_eos() {
-  {
-    std::lock_guard lock(inputs_mutex);
-    for (auto& in : inputs)
-      if (!in->ended()) return;
-  }
+  if (!inputs.all_ended()) return;
   // Every input ended: DELETE, then tell the pipeline we are done.
   auto post_eos = [this] {
     GST_INFO_OBJECT(self, "all inputs ended");
@@ -303,50 +296,12 @@ GstStructure* RtcWhipSinkPrivate::stats() {
 static GstPad* rtc_whip_sink_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                              const gchar* name, const GstCaps*) {
   auto* p = RTC_WHIP_SINK(element)->priv;
-  return guard(element, "request pad", [&]() -> GstPad* {
-    bool video = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video");
-    std::string pad_name;
-    int pt;
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      guint index = video ? p->next_video++ : p->next_audio++;
-      pad_name = (video ? "video_" : "audio_") + std::to_string(index);
-      pt = (video ? 96 : 111) + int(index) * 2;
-    }
-    if (name && pad_name != name)
-      GST_WARNING_OBJECT(element, "pad %s requested; naming it %s", name, pad_name.c_str());
-    media::SendInput::Events events;
-    events.ready = [p] { p->on_chain_ready(); };
-    events.eos = [p] { p->on_input_eos(); };
-    auto settings = [p] {
-      std::lock_guard lock(p->props_mutex);
-      return p->encoder;
-    };
-    auto in = std::make_unique<media::SendInput>(
-        element, templ, pad_name, video ? media::Kind::kVideo : media::Kind::kAudio, pt, settings,
-        events);
-    GstPad* pad = in->pad();
-    {
-      std::lock_guard lock(p->inputs_mutex);
-      p->inputs.push_back(std::move(in));
-    }
-    gst_element_add_pad(element, pad);
-    return pad;
-  });
+  return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
 }
 
 static void rtc_whip_sink_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_WHIP_SINK(element)->priv;
-  std::unique_ptr<media::SendInput> in;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    for (auto it = p->inputs.begin(); it != p->inputs.end(); ++it)
-      if ((*it)->pad() == pad) {
-        in = std::move(*it);
-        p->inputs.erase(it);
-        break;
-      }
-  }
+  std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   if (!in) return;
   // The session was built with this track: it must go (a new one follows).
   if (p->worker) p->worker->call([p] { p->end_session(); });
@@ -447,13 +402,7 @@ static void rtc_whip_sink_handle_message(GstBin* bin, GstMessage* message) {
 // Unreleased request pads (gst-launch never releases them): their fan-outs
 // must go while their elements are still in the bin.
 static void rtc_whip_sink_dispose(GObject* object) {
-  auto* p = RTC_WHIP_SINK(object)->priv;
-  std::vector<std::unique_ptr<media::SendInput>> inputs;
-  {
-    std::lock_guard lock(p->inputs_mutex);
-    inputs.swap(p->inputs);
-  }
-  inputs.clear();
+  RTC_WHIP_SINK(object)->priv->inputs.clear();
   G_OBJECT_CLASS(rtc_whip_sink_parent_class)->dispose(object);
 }
 

@@ -235,7 +235,8 @@ TEST(Sfu, MetricsCountWhatWasSent) {
   EXPECT_GT(out, 100) << r.body;
   // What the player counted and what the server says it sent agree (stats
   // of both sides are up to a second old).
-  if (viewer_packets > 0) EXPECT_NEAR(out, double(viewer_packets), 0.35 * viewer_packets) << r.body;
+  ASSERT_GT(viewer_packets, 0u);
+  EXPECT_NEAR(out, double(viewer_packets), 0.35 * viewer_packets) << r.body;
   EXPECT_EQ(metric_value(r.body, "rtcmesh_publishers_total", "r"), 1) << r.body;
   EXPECT_EQ(metric_value(r.body, "rtcmesh_subscribers_total", "r"), 1) << r.body;
   EXPECT_GE(metric_value(r.body, "rtcmesh_keyframe_requests_total", "r"), 1) << r.body;
@@ -303,7 +304,10 @@ TEST(Sfu, KilledPublisherIsRemovedWithinPeerTimeout) {
   std::printf("killed publisher removed after %.0f ms (peer-timeout 3000)\n", ms);
   EXPECT_EQ(sfu.stat("publishers"), 0u);
   // Its src pads got EOS (muxers finish).
-  for (auto& t : sfu.sinks().tracks())
-    if (t->peer_id == "cam9") EXPECT_TRUE(t->eos) << t->pad;
+  for (auto& t : sfu.sinks().tracks()) {
+    if (t->peer_id == "cam9") {
+      EXPECT_TRUE(t->eos) << t->pad;
+    }
+  }
   EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
 }
