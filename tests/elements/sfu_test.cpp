@@ -30,15 +30,19 @@ std::string joined(const std::vector<std::string>& v) {
 // publishers' tracks) feed counting appsinks taking the encoded form.
 class Sfu {
  public:
-  explicit Sfu(const std::string& props = "", const std::string& room = "r")
-      : pipeline_(std::make_unique<Pipeline>("rtcsfu name=sfu port=0 room=" + room +
-                                             " peer-timeout=3000 " + props)) {
+  explicit Sfu(const std::string& props = "", const std::string& room = "r", unsigned port = 0)
+      : pipeline_(std::make_unique<Pipeline>("rtcsfu name=sfu port=" + std::to_string(port) +
+                                             " room=" + room + " peer-timeout=3000 " + props)) {
     sfu_ = pipeline_->by_name("sfu");
     sinks_ = std::make_unique<TrackSinks>(sfu_, "video/x-vp8;video/x-h264;video/x-vp9",
                                           "audio/x-opus");
     g_signal_connect(sfu_, "publisher-removed",
                      G_CALLBACK(+[](GstElement*, const char*, const char*, const char*,
                                     gpointer self) { static_cast<Sfu*>(self)->removed_++; }),
+                     this);
+    g_signal_connect(sfu_, "subscriber-removed",
+                     G_CALLBACK(+[](GstElement*, const char*, const char*, const char*,
+                                    gpointer self) { static_cast<Sfu*>(self)->unsubscribed_++; }),
                      this);
     EXPECT_NE(pipeline_->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
         << joined(pipeline_->errors());
@@ -64,18 +68,19 @@ class Sfu {
   GstElement* element() const { return sfu_; }
   TrackSinks& sinks() { return *sinks_; }
   int removed() const { return removed_; }
+  int unsubscribed() const { return unsubscribed_; }
 
  private:
   std::unique_ptr<Pipeline> pipeline_;
   GstElement* sfu_;
   std::unique_ptr<TrackSinks> sinks_;
-  std::atomic<int> removed_{0};
+  std::atomic<int> removed_{0}, unsubscribed_{0};
 };
 
 std::unique_ptr<Pipeline> publish(const Sfu& sfu, const std::string& name,
-                                  const std::string& props = "") {
+                                  const std::string& props = "", const std::string& room = "r") {
   auto p = std::make_unique<Pipeline>(
-      publisher_launch(sfu.url("/whip/r/" + name), "peer-timeout=3000 " + props));
+      publisher_launch(sfu.url("/whip/" + room + "/" + name), "peer-timeout=3000 " + props));
   EXPECT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   return p;
 }
@@ -309,5 +314,77 @@ TEST(Sfu, KilledPublisherIsRemovedWithinPeerTimeout) {
       EXPECT_TRUE(t->eos) << t->pad;
     }
   }
+  EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
+}
+
+TEST(Sfu, ElementsOnOnePortShareOneServerEachWithItsRoom) {
+  Sfu a("", "ra");
+  Sfu b("", "rb", a.port());
+  ASSERT_EQ(b.port(), a.port());
+  auto pa = publish(a, "cam", "", "ra");
+  auto pb = publish(b, "cam", "", "rb");
+  ASSERT_TRUE(wait_until(
+      [&] { return a.sinks().video_frames("cam") >= 10 && b.sinks().video_frames("cam") >= 10; },
+      kMediaTimeout))
+      << joined(a.pipeline().errors()) << joined(b.pipeline().errors());
+  EXPECT_EQ(a.stat("publishers"), 1u);
+  EXPECT_EQ(b.stat("publishers"), 1u);
+  EXPECT_EQ(http_request("POST", a.url("/whip/rc/x"), "application/sdp", kOffer).status, 404u);
+
+  // A room hosted twice, or another token on the port: the element does not start.
+  const std::string port = std::to_string(a.port());
+  Pipeline twice("rtcsfu name=sfu port=" + port + " room=ra");
+  EXPECT_EQ(twice.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  EXPECT_NE(joined(twice.errors()).find("already hosts room 'ra'"), std::string::npos)
+      << joined(twice.errors());
+  Pipeline token("rtcsfu name=sfu port=" + port + " room=rd auth-token=other");
+  EXPECT_EQ(token.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  EXPECT_NE(joined(token.errors()).find("auth-token differs"), std::string::npos)
+      << joined(token.errors());
+
+  // One element stops: its room is gone, the other's publisher goes on.
+  pb->set_state(GST_STATE_NULL);
+  b.pipeline().set_state(GST_STATE_NULL);
+  EXPECT_EQ(http_request("POST", a.url("/whip/rb/x"), "application/sdp", kOffer).status, 404u);
+  int before = a.sinks().video_frames("cam");
+  EXPECT_TRUE(wait_until([&] { return a.sinks().video_frames("cam") >= before + 10; }, 5s));
+}
+
+// Run only as a child of KilledSubscriberIsRemovedAndTheOthersGoOn.
+TEST(SfuChild, PlayUntilKilled) {
+  const char* endpoint = std::getenv("RTCMESH_CHILD_PLAYER");
+  if (!endpoint) GTEST_SKIP() << "helper for KilledSubscriberIsRemovedAndTheOthersGoOn";
+  WhepViewer v(endpoint, "peer-timeout=3000");
+  v.play();
+  std::this_thread::sleep_for(60s);
+}
+
+TEST(Sfu, KilledSubscriberIsRemovedAndTheOthersGoOn) {
+  Sfu sfu;
+  auto cam = publish(sfu, "cam1");
+  // A player of an unknown publisher gets 404, final: wait for the publisher.
+  ASSERT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam1") >= 5; }, kMediaTimeout));
+  WhepViewer stays(sfu.url("/whep/r/cam1"), "peer-timeout=3000");
+  ASSERT_TRUE(stays.play());
+  char exe[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
+  Subprocess::Options opts;
+  opts.env = {{"RTCMESH_CHILD_PLAYER", sfu.url("/whep/r/cam1")}};
+  auto child = Subprocess::spawn({exe, "--gtest_filter=SfuChild.PlayUntilKilled"}, opts);
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(wait_until([&] { return sfu.stat("subscribers") == 2 && stays.video_frames() >= 10; },
+                         30s))
+      << joined(sfu.pipeline().errors());
+  // Both subscribers receive (their connections count packets sent).
+  std::this_thread::sleep_for(1500ms);
+  child->send_signal(SIGKILL);
+  gint64 killed = g_get_monotonic_time();
+  ASSERT_TRUE(wait_until([&] { return sfu.unsubscribed() == 1; }, 10s));
+  double ms = (g_get_monotonic_time() - killed) / 1000.0;
+  std::printf("killed subscriber removed after %.0f ms (peer-timeout 3000)\n", ms);
+  EXPECT_LT(ms, 3000 + 2000);
+  EXPECT_EQ(sfu.stat("subscribers"), 1u);
+  int before = stays.video_frames();
+  EXPECT_TRUE(wait_until([&] { return stays.video_frames() >= before + 15; }, 5s));
   EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
 }
