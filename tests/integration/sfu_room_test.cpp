@@ -424,6 +424,22 @@ TEST_F(SfuRoomBadInput, EveryEndpointRefusesAndThePairGoesOn) {
   EXPECT_EQ(code(m, "ping"), 0);
   EXPECT_FALSE(m.closed);
 
+  // A subscriber that cannot decode cam's VP8 is told so, naming the codecs,
+  // and is offered cam's Opus only.
+  RpcClient& picky = connect(server->ws_url());
+  ASSERT_EQ(code(picky, "join", Json::object({{"room", kRoom}, {"peer", "picky"}})), 0);
+  ASSERT_EQ(code(picky, "subscribe", Json::object({{"codecs", Json(Json::Array{"H264", "OPUS"})}})),
+            0);
+  ASSERT_TRUE(run_until([&] { return !picky.got("error").empty() && !picky.got("offer").empty(); },
+                        10000));
+  Json mismatch = picky.got("error")[0];
+  EXPECT_EQ(mismatch.find("code")->as_int(), rpc::kNoCommonCodec) << mismatch.dump();
+  EXPECT_NE(mismatch.dump().find("\"VP8\""), std::string::npos) << mismatch.dump();
+  EXPECT_NE(mismatch.dump().find("\"H264\""), std::string::npos) << mismatch.dump();
+  std::string offered = picky.got("offer")[0].find("tracks")->dump();
+  EXPECT_NE(offered.find("\"OPUS\""), std::string::npos) << offered;
+  EXPECT_EQ(offered.find("\"VP8\""), std::string::npos) << offered;
+
   // The pair noticed nothing: frames keep coming, cam is still published.
   int viewer_before = viewer.frames_from("cam");
   int player_before = player.video_frames();
