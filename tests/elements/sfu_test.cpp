@@ -184,7 +184,18 @@ TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
   ASSERT_TRUE(wait_until([&] { return pub.got_eos(); }, 20s)) << joined(pub.errors());
   std::this_thread::sleep_for(500ms);  // the last packets on the wire
   pub.set_state(GST_STATE_NULL);
-  ASSERT_TRUE(wait_until([&] { return rec.got_eos(); }, 10s)) << joined(rec.errors());
+  // The DELETE (or, without it, peer-timeout) ends the publisher: EOS out of
+  // its pad finishes the file. Generous for the sanitizer build under load.
+  ASSERT_TRUE(wait_until([&] { return rec.got_eos(); }, 20s))
+      << joined(rec.errors()) << "publishers left: " << [&] {
+           GstStructure* st = nullptr;
+           g_object_get(rec.by_name("sfu"), "stats", &st, nullptr);
+           gchar* c = st ? gst_structure_to_string(st) : nullptr;
+           std::string text = c ? c : "";
+           g_free(c);
+           if (st) gst_structure_free(st);
+           return text;
+         }();
   ASSERT_GT(count.published, kFrames / 2) << "the publisher took too long to connect";
   // Nothing inside decoded or encoded.
   int codecs = 0;
