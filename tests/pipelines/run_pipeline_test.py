@@ -125,6 +125,10 @@ class Proc:
                               f"{signal.Signals(sig).name}; killed")
         self.thread.join(5)
         log(f"{self.name} exited with {self.popen.returncode}")
+        # gst-launch handles SIGINT and exits 0; dying of another signal is a crash.
+        if self.popen.returncode < 0 and -self.popen.returncode != sig:
+            raise Failure(f"{self.name} died of {signal.Signals(-self.popen.returncode).name} "
+                          f"while stopping")
         return self.popen.returncode
 
     def kill(self):
