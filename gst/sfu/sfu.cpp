@@ -150,7 +150,7 @@ struct RtcSfuPrivate : sig::SfuMedia {
       : self(s),
         inputs(GST_ELEMENT(s), [] { return media::EncoderSettings{}; },
                {[this] {
-                  if (Worker* w = worker) w->post([this] { update_local_publisher(); });
+                  post([this] { update_local_publisher(); });
                 }, {}}),
         whip(this),
         whep(this) {}
@@ -166,7 +166,12 @@ struct RtcSfuPrivate : sig::SfuMedia {
   IceProps ice;
 
   std::shared_ptr<sfu::Host> host;  // while PAUSED or PLAYING
-  Worker* worker = nullptr;
+  Worker* worker = nullptr;         // the host's; its thread runs all session work
+  // The worker is shared with other rtcsfu of the port and outlives our
+  // sessions: work posted for us runs only while this element runs.
+  std::mutex host_mutex;  // host and alive, for threads that post
+  std::shared_ptr<std::atomic<bool>> alive;
+  void post(std::function<void()> fn);
   std::string hosted;  // the room routed to us ("" = all)
 
   media::SendInputs inputs;  // request sink pads: the local publisher
@@ -185,21 +190,21 @@ struct RtcSfuPrivate : sig::SfuMedia {
     RtcSfuPrivate* p;
     void on_offer(const sig::ResourceEndpoint::Offer& o,
                   std::function<void(sig::ResourceEndpoint::Answer)> reply) override {
-      p->worker->post([p = p, o, reply] { p->whip_offer(o, reply); });
+      p->post([p = p, o, reply] { p->whip_offer(o, reply); });
     }
     void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& c,
                     bool) override {
-      p->worker->post([p = p, id, c] { p->trickle_resource(id, c); });
+      p->post([p = p, id, c] { p->trickle_resource(id, c); });
     }
     void on_delete(const std::string& id) override {
-      p->worker->post([p = p, id] { p->remove_resource(id, "DELETE"); });
+      p->post([p = p, id] { p->remove_resource(id, "DELETE"); });
     }
   } whip;
   struct WhepHandler : WhipHandler {
     using WhipHandler::WhipHandler;
     void on_offer(const sig::ResourceEndpoint::Offer& o,
                   std::function<void(sig::ResourceEndpoint::Answer)> reply) override {
-      p->worker->post([p = p, o, reply] { p->whep_offer(o, reply); });
+      p->post([p = p, o, reply] { p->whep_offer(o, reply); });
     }
   } whep;
 
@@ -282,17 +287,22 @@ bool RtcSfuPrivate::start(std::string& error) {
       return false;
     }
   }
+  std::shared_ptr<sfu::Host> shared;
   try {
-    host = sfu::Host::acquire(o);
+    shared = sfu::Host::acquire(o);
   } catch (const std::exception& e) {
     error = e.what();
     return false;
   }
-  if (!host->route(hosted, &whip, &whep)) {
+  if (!shared->route(hosted, &whip, &whep)) {
     error = hosted.empty() ? "another rtcsfu on this port already hosts every room"
                            : "another rtcsfu on this port already hosts room '" + hosted + "'";
-    host.reset();
     return false;
+  }
+  {
+    std::lock_guard lock(host_mutex);
+    host = std::move(shared);
+    alive = std::make_shared<std::atomic<bool>>(true);
   }
   worker = &host->worker();
   worker->call([&] { host->rooms().attach_sfu(hosted, this, limits); });
@@ -315,9 +325,30 @@ void RtcSfuPrivate::stop() {
     keys.clear();
     for (auto& [k, p] : publishers) keys.push_back(k);
     for (auto& k : keys) remove_publisher(k, "element stopping", false);
+    // Work already queued for us finds this and does nothing.
+    *alive = false;
   });
+  std::shared_ptr<sfu::Host> last;
+  {
+    std::lock_guard lock(host_mutex);
+    last = std::move(host);
+  }
   worker = nullptr;
-  host.reset();
+  last.reset();  // the last user of the port stops its server here
+}
+
+void RtcSfuPrivate::post(std::function<void()> fn) {
+  std::shared_ptr<sfu::Host> h;
+  std::shared_ptr<std::atomic<bool>> token;
+  {
+    std::lock_guard lock(host_mutex);
+    h = host;
+    token = alive;
+  }
+  if (!h || !token) return;
+  h->worker().post([token, fn = std::move(fn)] {
+    if (*token) fn();
+  });
 }
 
 // --- publishers ---
@@ -336,7 +367,7 @@ Publisher* RtcSfuPrivate::start_publisher(
     return link_publisher_pad(key, pad, trans);
   };
   events.failed = [this, key, room](const std::string& why) {
-    worker->post([this, key, room, why] {
+    post([this, key, room, why] {
       count_failure(room);
       remove_publisher(key, why, true);
     });
@@ -617,7 +648,7 @@ std::unique_ptr<Subscription> RtcSfuPrivate::new_subscription(const std::string&
                                                               const std::string& name) {
   peer::PeerEvents events;
   events.failed = [this, key, room](const std::string& why) {
-    worker->post([this, key, room, why] {
+    post([this, key, room, why] {
       count_failure(room);
       remove_subscriber(key, why, true);
     });
@@ -828,7 +859,7 @@ void RtcSfuPrivate::remove_resource(const std::string& id, const std::string& wh
 void RtcSfuPrivate::publish(const std::string& room, const std::string& peer,
                             const std::string& sdp, std::function<void(PublishResult)> done) {
   auto fail = [&](const std::string& why) {
-    worker->post([done, why] {
+    post([done, why] {
       done({{}, {}, sig::rpc::Error{sig::rpc::kInvalidParams, "publish: " + why, {}}});
     });
   };
@@ -901,7 +932,7 @@ void RtcSfuPrivate::offer(const std::string& room, const sig::SfuOffer& o,
     }
   } catch (const std::exception& e) {
     std::string why = e.what();
-    return worker->post([done, why] { done({}, why); });
+    return post([done, why] { done({}, why); });
   }
   it->second->sub->peer().make_offer(
       [done](const std::string& sdp, const std::string& error) { done(sdp, error); });
@@ -912,7 +943,7 @@ void RtcSfuPrivate::answer(const std::string& room, const std::string& peer, uin
   const std::string key = key_of(room, peer);
   auto it = subscribers.find(key);
   if (it == subscribers.end())
-    return worker->post([done] { done("no subscription to answer"); });
+    return post([done] { done("no subscription to answer"); });
   it->second->sub->peer().accept_answer(sdp, [this, key, done](const std::string& error) {
     done(error);
     auto it = subscribers.find(key);
@@ -1163,7 +1194,7 @@ static void rtc_sfu_handle_message(GstBin* bin, GstMessage* message) {
     if (!pub.empty() || !sub.empty()) {
       std::string why = message_text(message);
       GST_WARNING_OBJECT(self, "%s failed: %s", (pub + sub).c_str(), why.c_str());
-      p->worker->post([p, pub, sub, why] {
+      p->post([p, pub, sub, why] {
         if (!pub.empty()) p->remove_publisher(pub, why, true);
         if (!sub.empty()) p->remove_subscriber(sub, why, true);
       });
