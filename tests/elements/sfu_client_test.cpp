@@ -106,6 +106,45 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
 }
 
 // A participant without inputs only subscribes; it still gets everyone.
+// m-lines only grow in webrtcbin 1.22: past the server's cap the subscribe
+// connection is rebuilt (a new session) and the subscriber gets new pads.
+TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000", "--max-mlines", "4"});
+  ASSERT_TRUE(server);
+  Participant a(server->ws_url(), "a");
+  auto b = std::make_unique<Participant>(server->ws_url(), "b");
+  Participant v(server->ws_url(), "v", "", "r", /*publish=*/false);
+  ASSERT_TRUE(wait_until([&] { return v.frames_from("a") >= 10 && v.frames_from("b") >= 10; },
+                         30s));
+  std::set<std::string> a_pads = pad_names(v.bin(), "a");
+  ASSERT_EQ(a_pads.size(), 2u);
+  // b leaves: v's connection has 4 m-lines, 2 unused (VP8 video, Opus).
+  LeftCounter v_saw{"b"};
+  v_saw.watch(v.bin());
+  b.reset();
+  ASSERT_TRUE(wait_until([&] { return v_saw.count == 1; }, 8s));
+  // c sends H.264: its video cannot take b's VP8 m-line, a fifth m-line is
+  // over the cap, so v gets a new connection carrying a and c.
+  Participant c(server->ws_url(), "c", "video-codec=h264");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return v.frames_from("c") >= 10 && pad_names(v.bin(), "a").size() == 2 &&
+               pad_names(v.bin(), "a") != a_pads;
+      },
+      30s))
+      << "frames from c " << v.frames_from("c");
+  int before = v.frames_from("a");
+  EXPECT_TRUE(wait_until([&] { return v.frames_from("a") >= before + 10; }, 10s));
+  for (auto& t : v.tracks()) {
+    if (t->peer_id == "c" && t->video()) {
+      EXPECT_EQ(t->codec, "H264");
+    }
+  }
+  auto errors = v.pipeline().errors();
+  EXPECT_TRUE(errors.empty()) << errors.front();
+}
+
 TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
   auto server = sfu_server();
   ASSERT_TRUE(server);

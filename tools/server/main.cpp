@@ -54,6 +54,8 @@ struct Config {
   std::chrono::milliseconds peer_timeout{10000};
   unsigned max_peers_per_room = 16;
   unsigned max_rooms = 1000;
+  unsigned max_publishers = 0, max_subscribers = 0;  // per SFU room; 0 = no limit
+  unsigned max_mlines = 16;                          // of an SFU subscriber connection
   size_t max_message = 64 * 1024;
   std::vector<sig::IceServer> ice_servers;
   bool verbose = false;
@@ -110,7 +112,8 @@ Config parse_args(int& argc, char**& argv) {
   gint port = 8443;
   gchar *address = nullptr, *mode = nullptr, *cert = nullptr, *key = nullptr, *token = nullptr,
         *token_file = nullptr, *peer_timeout = nullptr, *max_peers = nullptr, *max_rooms = nullptr,
-        *max_message = nullptr, *stun = nullptr;
+        *max_message = nullptr, *stun = nullptr, *max_publishers = nullptr,
+        *max_subscribers = nullptr, *max_mlines = nullptr;
   gchar** turn = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -137,6 +140,12 @@ Config parse_args(int& argc, char**& argv) {
       {"max-peers-per-room", 0, 0, G_OPTION_ARG_STRING, &max_peers,
        "Peers one room takes (default 16)", "N"},
       {"max-rooms", 0, 0, G_OPTION_ARG_STRING, &max_rooms, "Rooms at once (default 1000)", "N"},
+      {"max-publishers", 0, 0, G_OPTION_ARG_STRING, &max_publishers,
+       "Publishers per SFU room (default 0: no limit)", "N"},
+      {"max-subscribers", 0, 0, G_OPTION_ARG_STRING, &max_subscribers,
+       "Subscribers per SFU room (default 0: no limit)", "N"},
+      {"max-mlines", 0, 0, G_OPTION_ARG_STRING, &max_mlines,
+       "m-lines of an SFU subscriber connection before it is rebuilt (default 16)", "N"},
       {"max-message", 0, 0, G_OPTION_ARG_STRING, &max_message,
        "Largest JSON-RPC message in bytes (default 65536)", "BYTES"},
       {"stun-server", 0, 0, G_OPTION_ARG_STRING, &stun,
@@ -171,7 +180,9 @@ Config parse_args(int& argc, char**& argv) {
   auto address_s = take(address), mode_s = take(mode), cert_s = take(cert), key_s = take(key),
        token_s = take(token), token_file_s = take(token_file), timeout_s = take(peer_timeout),
        max_peers_s = take(max_peers), max_rooms_s = take(max_rooms),
-       max_message_s = take(max_message), stun_s = take(stun);
+       max_message_s = take(max_message), stun_s = take(stun),
+       max_publishers_s = take(max_publishers), max_subscribers_s = take(max_subscribers),
+       max_mlines_s = take(max_mlines);
   if (!parsed) {
     std::string why = err->message;
     g_clear_error(&err);
@@ -225,6 +236,14 @@ Config parse_args(int& argc, char**& argv) {
   if (max_rooms_s)
     c.max_rooms =
         static_cast<unsigned>(parse_number("--max-rooms", max_rooms_s->c_str(), 1, 1000000));
+  if (max_publishers_s)
+    c.max_publishers =
+        static_cast<unsigned>(parse_number("--max-publishers", max_publishers_s->c_str(), 0, 100000));
+  if (max_subscribers_s)
+    c.max_subscribers = static_cast<unsigned>(
+        parse_number("--max-subscribers", max_subscribers_s->c_str(), 0, 100000));
+  if (max_mlines_s)
+    c.max_mlines = static_cast<unsigned>(parse_number("--max-mlines", max_mlines_s->c_str(), 2, 64));
   if (max_message_s)
     c.max_message = static_cast<size_t>(
         parse_number("--max-message", max_message_s->c_str(), 1024, 16 * 1024 * 1024));
@@ -334,7 +353,9 @@ void start_sfu(const Config& c, SfuServer& s) {
   if (!sfu) throw std::runtime_error("the rtcsfu element is missing");
   g_object_set(sfu, "address", c.address.c_str(), "port", s.host->port(), "auth-token",
                c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
-               c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), nullptr);
+               c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), "max-publishers",
+               c.max_publishers, "max-subscribers", c.max_subscribers, "max-mlines", c.max_mlines,
+               nullptr);
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
   gst_bus_add_watch(bus, on_bus, nullptr);
