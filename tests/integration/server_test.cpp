@@ -105,6 +105,7 @@ TEST(ServerCli, RefusesWhatItCannotDoWithAClearMessage) {
       {{"--token-file", "/nonexistent/token"}, "cannot read /nonexistent/token"},
       {{"--peer-timeout", "500"}, "must be longer than 1 s"},
       {{"--max-peers-per-room", "many"}, "--max-peers-per-room takes a whole number"},
+      {{"--max-mlines", "1"}, "--max-mlines takes a whole number from 2 to 64"},
       {{"--stun-server", "http://x"}, "--stun-server"},
       {{"--address", "example.invalid"}, "--address takes an IP address"},
       {{"extra"}, "unexpected argument 'extra'"},
