@@ -58,7 +58,7 @@ bool Source::linked() const {
   return gst_pad_is_linked(sink.get());
 }
 
-CapsPtr Source::slot_caps(int pt, guint ssrc) const {
+CapsPtr Source::slot_caps(int pt) const {
   CapsPtr caps = media::rtp_caps(codec_, pt);
   GstStructure* s = gst_caps_get_structure(caps.get(), 0);
   // The publisher's stream decides its profile: a subscriber told another
@@ -68,7 +68,6 @@ CapsPtr Source::slot_caps(int pt, guint ssrc) const {
                               "level-asymmetry-allowed"})
       if (const GValue* v = gst_structure_get_value(gst_caps_get_structure(caps_.get(), 0), field))
         gst_structure_set_value(s, field, v);
-  if (ssrc) gst_structure_set(s, "ssrc", G_TYPE_UINT, ssrc, nullptr);
   return caps;
 }
 
@@ -86,17 +85,11 @@ void Subscription::add_slot(media::Codec codec, Source* source, const GstCaps* c
   // publishes behind it.
   media::Normalizer::Forwarding identity;
   identity.ssrc = g_random_int();
-  CapsPtr slot_caps;
-  if (caps) {
-    slot_caps.reset(gst_caps_copy(caps));
-    gst_structure_set(gst_caps_get_structure(slot_caps.get(), 0), "ssrc", G_TYPE_UINT,
-                      identity.ssrc, nullptr);
-  } else {
-    slot_caps = source ? source->slot_caps(payload_type(codec), identity.ssrc)
-                       : media::rtp_caps(codec, payload_type(codec));
-    gst_structure_set(gst_caps_get_structure(slot_caps.get(), 0), "ssrc", G_TYPE_UINT,
-                      identity.ssrc, nullptr);
-  }
+  CapsPtr slot_caps = caps      ? CapsPtr(gst_caps_copy(caps))
+                      : source  ? source->slot_caps(payload_type(codec))
+                                : media::rtp_caps(codec, payload_type(codec));
+  gst_structure_set(gst_caps_get_structure(slot_caps.get(), 0), "ssrc", G_TYPE_UINT,
+                    identity.ssrc, nullptr);
   slot.sink = peer_->add_send_track(slot_caps.get(), false);
   if (!slot.sink) throw std::runtime_error("webrtcbin refused a sending transceiver");
   slot.normalizer = std::make_unique<media::Normalizer>(

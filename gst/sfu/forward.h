@@ -46,8 +46,8 @@ class Source {
   bool link_input(GstPad* webrtc_src);
   bool linked() const;
   // RTP caps for a subscriber slot: this track's codec and fmtp, our payload
-  // type and the slot's SSRC.
-  CapsPtr slot_caps(int pt, guint ssrc) const;
+  // type (the slot adds its SSRC).
+  CapsPtr slot_caps(int pt) const;
   // A keyframe from the publisher (its connection turns it into a PLI),
   // merged and rate-limited with every other request.
   void request_keyframe() { fanout_->request_keyframe(); }

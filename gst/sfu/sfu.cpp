@@ -741,8 +741,6 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
           if (!codec && media::offered_caps(m, c)) codec = c;
       if (!codec) continue;
       CapsPtr caps = media::offered_caps(m, *codec);
-      gst_structure_set(gst_caps_get_structure(caps.get(), 0), "ssrc", G_TYPE_UINT,
-                        g_random_int(), nullptr);
       if (chosen) used.push_back(chosen);
       sub->sub->add_slot(*codec, chosen, caps.get());
       // A player of one publisher has nothing more to come: answered inactive.
