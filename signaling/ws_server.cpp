@@ -1,5 +1,6 @@
 #include "signaling/ws_server.h"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <vector>
@@ -28,6 +29,12 @@ bool bearer_matches(const HttpRequest& req, const std::string& token) {
 }
 
 }  // namespace
+
+WsServer::Options WsServer::Options::for_peer_timeout(std::chrono::milliseconds peer_timeout) {
+  Options o;
+  o.ping_interval_s = static_cast<unsigned>(std::clamp<long long>(peer_timeout.count() / 3000, 1, 5));
+  return o;
+}
 
 struct WsServer::Impl {
   Impl(GMainContext* c, HttpServer& h, RoomServer::Config cfg, Options o)

@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include <chrono>
+
 #include <memory>
 #include <string>
 
@@ -20,6 +22,8 @@ class WsServer {
     unsigned ping_interval_s = 5;      // WebSocket ping to every client; 0 = none
     unsigned tick_ms = 500;            // how often silent connections are looked for
     unsigned max_connections = 10000;  // more are closed at once (1013 try again later)
+    // Pings at least three times per peer_timeout, at most every 5 s.
+    static Options for_peer_timeout(std::chrono::milliseconds peer_timeout);
   };
 
   // Everything on the thread that runs ctx (the HttpServer's). Destroy before

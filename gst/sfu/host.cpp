@@ -84,7 +84,7 @@ std::shared_ptr<Host> Host::acquire(const Options& options) {
   if (options.http.port != 0) {
     if (auto host = registry[k].lock()) {
       const Options& o = host->options_;
-      if (o.token != options.token)
+      if (o.rooms.token != options.rooms.token)
         throw std::runtime_error("port " + std::to_string(options.http.port) +
                                  " is shared with another rtcsfu whose auth-token differs");
       if (o.http.tls_certificate != options.http.tls_certificate ||
@@ -124,8 +124,8 @@ Host::Host(const Options& options)
 
       sig::ResourceEndpoint::Config whip;
       whip.path = "/whip";
-      whip.token = options.token;
-      whip.ice_servers = options.ice_servers;
+      whip.token = options.rooms.token;
+      whip.ice_servers = options.rooms.ice_servers;
       whip.accepted_direction = "sendonly";
       sig::ResourceEndpoint::Config whep = whip;
       whep.path = "/whep";
@@ -143,21 +143,15 @@ Host::Host(const Options& options)
         serve_metrics(r, std::move(respond));
       });
 
-      sig::RoomServer::Config rc;
-      rc.default_mode = sig::RoomMode::kSfu;
-      rc.token = options.token;
-      rc.peer_timeout = options.peer_timeout;
-      rc.ice_servers = options.ice_servers;
-      rc.max_rooms = options.max_rooms;
-      rc.max_peers_per_room = options.max_peers_per_room;
-      rc.max_message = options.max_message;
-      sig::WsServer::Options wo;
-      wo.ping_interval_s = static_cast<unsigned>(
-          std::clamp<long long>(options.peer_timeout.count() / 3000, 1, 5));
-      ws_ = std::make_unique<sig::WsServer>(worker_->context(), *http_, rc, wo);
+      sig::RoomServer::Config rooms = options.rooms;
+      rooms.default_mode = sig::RoomMode::kSfu;
+      ws_ = std::make_unique<sig::WsServer>(
+          worker_->context(), *http_, rooms,
+          sig::WsServer::Options::for_peer_timeout(rooms.peer_timeout));
       http_->start();
       port_ = http_->port();
       base_url_ = http_->base_url();
+      rooms_url_ = ws_->url();
     } catch (const std::exception& e) {
       error = e.what();
       ws_.reset();

@@ -27,12 +27,10 @@ class Host {
  public:
   struct Options {
     sig::HttpServer::Options http;
-    std::string token;  // WHIP/WHEP Bearer token and JSON-RPC join token; empty = open
-    std::chrono::milliseconds peer_timeout{10000};  // JSON-RPC connections
-    std::vector<sig::IceServer> ice_servers;
+    // The JSON-RPC rooms (default_mode is sfu); its token and ICE servers
+    // serve WHIP and WHEP too.
+    sig::RoomServer::Config rooms;
     int whep_slots = 4;  // video (and audio) tracks a /whep/<room> player is offered
-    unsigned max_rooms = 1000, max_peers_per_room = 16;
-    size_t max_message = 64 * 1024;  // JSON-RPC frame limit
   };
   // The host listening on options.http's address and port, made on first use.
   // A second user must ask for the same token and TLS files. Port 0 makes a
@@ -51,6 +49,7 @@ class Host {
   sig::RoomServer& rooms();
   unsigned port() const { return port_; }
   const std::string& base_url() const { return base_url_; }
+  const std::string& rooms_url() const { return rooms_url_; }  // ws(s)://…/rtc
   const Options& options() const { return options_; }
 
   // WHIP (publishers) and WHEP (players) requests for `room` ("" = every room
@@ -80,7 +79,7 @@ class Host {
   std::unique_ptr<sig::ResourceEndpoint> whip_endpoint_, whep_endpoint_;
   std::unique_ptr<sig::WsServer> ws_;
   unsigned port_ = 0;
-  std::string base_url_;
+  std::string base_url_, rooms_url_;
   std::mutex metrics_mutex_;
   std::vector<std::pair<const void*, MetricsWriter>> metrics_;
 };

@@ -273,15 +273,15 @@ bool RtcSfuPrivate::start(std::string& error) {
     o.http.port = port;
     o.http.tls_certificate = tls_certificate;
     o.http.tls_key = tls_key;
-    o.token = auth_token;
-    o.peer_timeout = std::chrono::milliseconds(std::max(peer_timeout_ms, 2000u));
+    o.rooms.token = auth_token;
+    o.rooms.peer_timeout = std::chrono::milliseconds(std::max(peer_timeout_ms, 2000u));
     o.whep_slots = int(whep_slots);
     hosted = room;
     limits.max_publishers = max_publishers;
     limits.max_subscribers = max_subscribers;
     limits.max_mlines = max_mlines;
     try {
-      o.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
+      o.rooms.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
     } catch (const std::exception& e) {
       error = e.what();
       return false;

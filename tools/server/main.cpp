@@ -334,18 +334,31 @@ gboolean on_bus(GstBus*, GstMessage* message, gpointer) {
   return G_SOURCE_CONTINUE;
 }
 
+sig::HttpServer::Options http_options(const Config& c) {
+  sig::HttpServer::Options o;
+  o.address = c.address;
+  o.port = c.port;
+  o.tls_certificate = c.tls_certificate;
+  o.tls_key = c.tls_key;
+  return o;
+}
+
+sig::RoomServer::Config room_config(const Config& c) {
+  sig::RoomServer::Config rc;
+  rc.default_mode = c.mode;
+  rc.token = c.token;
+  rc.max_message = c.max_message;
+  rc.max_rooms = c.max_rooms;
+  rc.max_peers_per_room = c.max_peers_per_room;
+  rc.peer_timeout = c.peer_timeout;
+  rc.ice_servers = c.ice_servers;
+  return rc;
+}
+
 void start_sfu(const Config& c, SfuServer& s) {
   sfu::Host::Options ho;
-  ho.http.address = c.address;
-  ho.http.port = c.port;
-  ho.http.tls_certificate = c.tls_certificate;
-  ho.http.tls_key = c.tls_key;
-  ho.token = c.token;
-  ho.peer_timeout = c.peer_timeout;
-  ho.ice_servers = c.ice_servers;
-  ho.max_rooms = c.max_rooms;
-  ho.max_peers_per_room = c.max_peers_per_room;
-  ho.max_message = c.max_message;
+  ho.http = http_options(c);
+  ho.rooms = room_config(c);
   s.host = sfu::Host::acquire(ho);
   s.host->worker().call([&] { s.host->http().add_handler("/", serve_page); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
@@ -373,28 +386,12 @@ int run(const Config& c) {
     if (c.mode == sig::RoomMode::kSfu) {
       start_sfu(c, sfu);
       base = sfu.host->base_url();
-      rooms_url = (base.rfind("https", 0) == 0 ? "wss" : "ws") + base.substr(base.find(':')) + "/rtc";
+      rooms_url = sfu.host->rooms_url();
     } else {
-      sig::HttpServer::Options ho;
-      ho.address = c.address;
-      ho.port = c.port;
-      ho.tls_certificate = c.tls_certificate;
-      ho.tls_key = c.tls_key;
-      mesh.http = std::make_unique<sig::HttpServer>(ctx, ho);
+      mesh.http = std::make_unique<sig::HttpServer>(ctx, http_options(c));
       mesh.http->add_handler("/", serve_page);
-      sig::RoomServer::Config rc;
-      rc.default_mode = c.mode;
-      rc.token = c.token;
-      rc.max_message = c.max_message;
-      rc.max_rooms = c.max_rooms;
-      rc.max_peers_per_room = c.max_peers_per_room;
-      rc.peer_timeout = c.peer_timeout;
-      rc.ice_servers = c.ice_servers;
-      sig::WsServer::Options wo;
-      // Ping at least three times per peer-timeout, at most every 5 s.
-      wo.ping_interval_s =
-          static_cast<unsigned>(std::clamp<long long>(c.peer_timeout.count() / 3000, 1, 5));
-      mesh.ws = std::make_unique<sig::WsServer>(ctx, *mesh.http, rc, wo);
+      mesh.ws = std::make_unique<sig::WsServer>(
+          ctx, *mesh.http, room_config(c), sig::WsServer::Options::for_peer_timeout(c.peer_timeout));
       mesh.http->start();
       base = mesh.http->base_url();
       rooms_url = mesh.ws->url();
