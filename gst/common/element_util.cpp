@@ -36,9 +36,17 @@ bool drop_internal_eos(GstBin* bin, GstMessage* message) {
   return true;
 }
 
-void keep_source_flags(GstElement* bin) {
+static void set_source_flags(GstBin* bin, GstElement* = nullptr, gpointer = nullptr) {
+  GST_OBJECT_LOCK(bin);
   GST_OBJECT_FLAG_UNSET(bin, GST_ELEMENT_FLAG_SINK);
   GST_OBJECT_FLAG_SET(bin, GST_ELEMENT_FLAG_SOURCE);
+  GST_OBJECT_UNLOCK(bin);
+}
+
+void keep_source_flags(GstElement* bin) {
+  set_source_flags(GST_BIN(bin));
+  // Emitted after gst_bin_add updated the flags.
+  g_signal_connect(bin, "element-added", G_CALLBACK(set_source_flags), nullptr);
 }
 
 void add_rtp_totals(GstStructure* out, const GstStructure* stats) {

@@ -21,7 +21,8 @@ std::string message_text(GstMessage* message);
 // they are done (a webrtcbin's nicesink would otherwise hold up -e).
 bool drop_internal_eos(GstBin* bin, GstMessage* message);
 // A source bin whose children include sinks (webrtcbin has nicesink) must not
-// be counted as a sink by its pipeline, or EOS would wait for it.
+// be counted as a sink by its pipeline, or EOS would wait for it. GstBin sets
+// the sink flag again on every sink child it adds: this clears it each time.
 void keep_source_flags(GstElement* bin);
 
 // Sums webrtcbin get-stats RTP counters into `out`: packets-sent, bytes-sent,

@@ -523,12 +523,6 @@ static void rtc_whep_src_handle_message(GstBin* bin, GstMessage* message) {
   GST_BIN_CLASS(rtc_whep_src_parent_class)->handle_message(bin, message);
 }
 
-static gboolean rtc_whep_src_add_element(GstBin* bin, GstElement* element) {
-  gboolean ok = GST_BIN_CLASS(rtc_whep_src_parent_class)->add_element(bin, element);
-  keep_source_flags(GST_ELEMENT(bin));
-  return ok;
-}
-
 static void rtc_whep_src_finalize(GObject* object) {
   delete RTC_WHEP_SRC(object)->priv;
   G_OBJECT_CLASS(rtc_whep_src_parent_class)->finalize(object);
@@ -597,7 +591,6 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
   element_class->change_state = rtc_whep_src_change_state;
   element_class->send_event = rtc_whep_src_send_event;
   bin_class->handle_message = rtc_whep_src_handle_message;
-  bin_class->add_element = rtc_whep_src_add_element;
 
   ClientProps::install(object_class, PROP_CLIENT_FIRST, "WHEP");
   install_string(object_class, PROP_VIDEO_CODECS, "video-codecs",
@@ -638,5 +631,5 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
 
 static void rtc_whep_src_init(RtcWhepSrc* self) {
   self->priv = new RtcWhepSrcPrivate(self);
-  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+  keep_source_flags(GST_ELEMENT(self));
 }

@@ -434,12 +434,6 @@ static void rtc_whip_src_handle_message(GstBin* bin, GstMessage* message) {
   GST_BIN_CLASS(rtc_whip_src_parent_class)->handle_message(bin, message);
 }
 
-static gboolean rtc_whip_src_add_element(GstBin* bin, GstElement* element) {
-  gboolean ok = GST_BIN_CLASS(rtc_whip_src_parent_class)->add_element(bin, element);
-  keep_source_flags(GST_ELEMENT(bin));
-  return ok;
-}
-
 static void rtc_whip_src_finalize(GObject* object) {
   delete RTC_WHIP_SRC(object)->priv;
   G_OBJECT_CLASS(rtc_whip_src_parent_class)->finalize(object);
@@ -456,7 +450,6 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
   element_class->change_state = rtc_whip_src_change_state;
   element_class->send_event = rtc_whip_src_send_event;
   bin_class->handle_message = rtc_whip_src_handle_message;
-  bin_class->add_element = rtc_whip_src_add_element;
 
   install_string(object_class, PROP_ADDRESS, "address", "Address the HTTP server listens on",
                  "0.0.0.0");
@@ -522,5 +515,5 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
 
 static void rtc_whip_src_init(RtcWhipSrc* self) {
   self->priv = new RtcWhipSrcPrivate(self);
-  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+  keep_source_flags(GST_ELEMENT(self));
 }
