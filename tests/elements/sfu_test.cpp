@@ -149,7 +149,9 @@ TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
   g_object_get(rec.by_name("sfu"), "port", &port, nullptr);
   // Frames that reach the recorder, and frames the publisher produces from
   // the moment the first one did (before that the connection was still
-  // being set up): the file must hold as many.
+  // being set up). Frames already on their way at that moment reach the file
+  // without being counted as produced (about 0.1 s idle, 0.6 s under load),
+  // so that count is a lower bound of what the file must hold.
   struct Count {
     std::atomic<bool> started{false};
     std::atomic<int> published{0}, recorded{0};
@@ -226,7 +228,11 @@ TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
   ASSERT_TRUE(wait_until([&] { return play.got_eos(); }, 10s)) << joined(play.errors());
   std::printf("file: %d frames; published while connected: %d; through the src pad: %d\n",
               frames.load(), count.published.load(), count.recorded.load());
-  EXPECT_NEAR(frames.load(), count.published + 1, count.published / 10);
+  // Every frame produced while connected is in the file (±10 %), the file
+  // holds what the SFU's pad gave the muxer, and nothing was duplicated.
+  EXPECT_GE(frames.load() + count.published / 10, count.published + 1);
+  EXPECT_NEAR(frames.load(), count.recorded, count.recorded / 10);
+  EXPECT_LE(frames.load(), kFrames);
   EXPECT_TRUE(play.errors().empty()) << joined(play.errors());
   std::filesystem::remove(path);
 }
