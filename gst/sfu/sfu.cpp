@@ -222,6 +222,8 @@ struct RtcSfuPrivate : sig::SfuMedia {
   void publisher_ready(Publisher& pub);
   void remove_publisher(const std::string& key, const std::string& why, bool tell_room);
   void update_local_publisher();
+  // {room, publisher id} of the pipeline's own tracks (room empty: none).
+  std::pair<std::string, std::string> local_publisher();
   void whip_offer(const sig::ResourceEndpoint::Offer& offer,
                   std::function<void(sig::ResourceEndpoint::Answer)> reply);
 
@@ -598,13 +600,13 @@ void RtcSfuPrivate::whip_offer(const sig::ResourceEndpoint::Offer& offer,
 
 // The pipeline's own request pads publish as `publisher-id` into `room`:
 // (re)announced whenever an input becomes ready.
+std::pair<std::string, std::string> RtcSfuPrivate::local_publisher() {
+  std::lock_guard lock(props_mutex);
+  return {room, publisher_id.empty() ? std::string(GST_OBJECT_NAME(self)) : publisher_id};
+}
+
 void RtcSfuPrivate::update_local_publisher() {
-  std::string room_name, id;
-  {
-    std::lock_guard lock(props_mutex);
-    room_name = room;
-    id = publisher_id.empty() ? std::string(GST_OBJECT_NAME(self)) : publisher_id;
-  }
+  auto [room_name, id] = local_publisher();
   if (!host || room_name.empty()) return;
   const std::string key = key_of(room_name, id);
   std::vector<media::SendInput*> ready = inputs.ready();
@@ -693,6 +695,11 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
   Publisher* only = nullptr;
   if (!offer.publisher.empty()) {
     auto it = publishers.find(key_of(room, offer.publisher));
+    // The pipeline's own tracks before they were encoded once: come back
+    // later (as rtcwhepsink answers; WHEP players retry a 503).
+    if (it == publishers.end() && local_publisher() == std::pair(room, offer.publisher) &&
+        !inputs.empty())
+      return reply({503, "publisher '" + offer.publisher + "' has not started sending yet", {}});
     if (it == publishers.end())
       return reply({404, "no publisher '" + offer.publisher + "' in room '" + room + "'", {}});
     only = it->second.get();
