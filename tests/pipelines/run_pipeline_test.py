@@ -243,19 +243,7 @@ def case_whep_play(pipelines, procs):
     wait_port(port, server, 10)
     # Right away: before its first frame is encoded rtcwhepsink answers 503,
     # which the player retries.
-    play = Proc("play", [f"{pipelines}/whep-play.sh", "-v"],
-                base_env(ENDPOINT=f"http://127.0.0.1:{port}/whep", SINK=FPS_SINK,
-                         AUDIO_SINK=AUDIO_SINK))
-    procs.append(play)
-    play.wait_until(lambda: play.counts()[0] >= 30 and play.counts()[1] >= 25, 25,
-                    ">= 30 video frames and >= 25 audio buffers")
-    frames, buffers = play.counts()
-    log(f"player received {frames} video frames and {buffers} audio buffers")
-    play.stop(signal.SIGINT)
-    server.stop(signal.SIGINT)
-    for p in (play, server):
-        if p.errors():
-            raise Failure(f"{p.name} reported errors: {p.errors()}")
+    play_whep(pipelines, procs, f"http://127.0.0.1:{port}/whep", server, 25)
 
 
 def case_sfu(pipelines, procs):
@@ -265,18 +253,23 @@ def case_sfu(pipelines, procs):
     procs.append(sfu)
     wait_port(port, sfu, 10)
     # The pipeline's own tracks, forwarded by the SFU to a WHEP player of
-    # that publisher (404 until they are encoded once: the player retries).
+    # that publisher (503 until they are encoded once: the player retries).
+    play_whep(pipelines, procs, f"http://127.0.0.1:{port}/whep/demo/stage", sfu, 30)
+
+
+def play_whep(pipelines, procs, endpoint, server, timeout):
+    """whep-play.sh on `endpoint` until video and audio flowed (within `timeout`
+    seconds), then both stop cleanly."""
     play = Proc("play", [f"{pipelines}/whep-play.sh", "-v"],
-                base_env(ENDPOINT=f"http://127.0.0.1:{port}/whep/demo/stage", SINK=FPS_SINK,
-                         AUDIO_SINK=AUDIO_SINK))
+                base_env(ENDPOINT=endpoint, SINK=FPS_SINK, AUDIO_SINK=AUDIO_SINK))
     procs.append(play)
-    play.wait_until(lambda: play.counts()[0] >= 30 and play.counts()[1] >= 25, 30,
+    play.wait_until(lambda: play.counts()[0] >= 30 and play.counts()[1] >= 25, timeout,
                     ">= 30 video frames and >= 25 audio buffers")
     frames, buffers = play.counts()
-    log(f"player of the SFU room received {frames} video frames and {buffers} audio buffers")
+    log(f"player of {endpoint} received {frames} video frames and {buffers} audio buffers")
     play.stop(signal.SIGINT)
-    sfu.stop(signal.SIGINT)
-    for p in (play, sfu):
+    server.stop(signal.SIGINT)
+    for p in (play, server):
         if p.errors():
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
