@@ -1,6 +1,5 @@
 #include "gst/sfu/host.h"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "gst/common/debug.h"

@@ -15,7 +15,6 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
