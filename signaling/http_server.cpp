@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "signaling/glib_util.h"
+#include "signaling/http_listener.h"
 #include "signaling/log.h"
 #include "signaling/util.h"
 
@@ -67,12 +68,17 @@ struct HttpServer::Impl {
   CorePtr core;
   Options opts;
   SoupServer* server = nullptr;
+  std::unique_ptr<HttpListener> listener;
   std::map<std::string, Handler> handlers;
   std::map<std::string, std::unique_ptr<WsEntry>> ws_handlers;
   std::unordered_map<uint64_t, Pending> pending;
   uint64_t next_id = 1;
   bool listening = false;
   unsigned bound_port = 0;
+
+  void set_phase(SoupServerMessage* msg, HttpListener::Phase phase) {
+    if (listener) listener->set_phase(soup_server_message_get_remote_address(msg), phase);
+  }
 
   void apply(SoupServerMessage* msg, const HttpResponse& r) {
     SoupMessageHeaders* h = soup_server_message_get_response_headers(msg);
@@ -256,6 +262,7 @@ void on_websocket(SoupServer*, SoupServerMessage* msg, const char*, SoupWebsocke
   guarded("WebSocket handler", [&] {
     HttpRequest req = HttpServer::Impl::to_request(msg);
     GST_DEBUG("WebSocket %s from %s", req.path.c_str(), req.remote_address.c_str());
+    entry->impl->set_phase(msg, HttpListener::Phase::kUpgraded);
     auto ws = std::make_unique<WebSocket>(entry->impl->core->ctx, conn);
     entry->fn(std::move(ws), req);
   });
@@ -279,11 +286,46 @@ void on_got_chunk(SoupServerMessage* msg, GBytes*, gpointer data) {
     impl->reject_too_large(msg, static_cast<size_t>(body->length), false);
 }
 
+// A connection's phases, for its timeouts (HttpListener).
+void on_got_headers(SoupServerMessage* msg, gpointer data) {
+  auto* impl = static_cast<MsgData*>(data)->core->impl.load();
+  if (!impl) return;
+  // One request per connection, except WebSocket upgrades: libsoup 3.2 never
+  // closes a keep-alive connection that the client closes while it is idle.
+  if (!soup_message_headers_header_contains(soup_server_message_get_request_headers(msg),
+                                            "Connection", "upgrade"))
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+                                 "close");
+  impl->set_phase(msg, HttpListener::Phase::kBody);
+}
+
+void on_got_body(SoupServerMessage* msg, gpointer data) {
+  if (auto* impl = static_cast<MsgData*>(data)->core->impl.load())
+    impl->set_phase(msg, HttpListener::Phase::kHandling);
+}
+
+void on_wrote_headers(SoupServerMessage* msg, gpointer data) {
+  if (auto* impl = static_cast<MsgData*>(data)->core->impl.load())
+    impl->set_phase(msg, HttpListener::Phase::kWriting);
+}
+
+void on_finished(SoupServerMessage* msg, gpointer data) {
+  if (auto* impl = static_cast<MsgData*>(data)->core->impl.load())
+    impl->set_phase(msg, HttpListener::Phase::kIdle);
+}
+
 void on_request_started(SoupServer*, SoupServerMessage* msg, gpointer data) {
   auto* impl = static_cast<HttpServer::Impl*>(data);
+  auto connect = [&](const char* signal, GCallback fn) {
+    g_signal_connect_data(msg, signal, fn, new MsgData{impl->core, 0}, free_msg_data,
+                          GConnectFlags(0));
+  };
   // Chunked bodies have no Content-Length: count while they arrive.
-  g_signal_connect_data(msg, "got-chunk", G_CALLBACK(on_got_chunk), new MsgData{impl->core, 0},
-                        free_msg_data, GConnectFlags(0));
+  connect("got-chunk", G_CALLBACK(on_got_chunk));
+  connect("got-headers", G_CALLBACK(on_got_headers));
+  connect("got-body", G_CALLBACK(on_got_body));
+  connect("wrote-headers", G_CALLBACK(on_wrote_headers));
+  connect("finished", G_CALLBACK(on_finished));
 }
 
 }  // namespace
@@ -340,50 +382,47 @@ void HttpServer::start() {
     throw std::runtime_error("cannot listen on " + where + ": " + why);
   };
   bool tls = !o.tls_certificate.empty() || !o.tls_key.empty();
+  GTlsCertificate* cert = nullptr;
   if (tls) {
     if (o.tls_certificate.empty() || o.tls_key.empty())
       fail("TLS needs both a certificate and a key file");
     GError* err = nullptr;
-    GTlsCertificate* cert =
-        g_tls_certificate_new_from_files(o.tls_certificate.c_str(), o.tls_key.c_str(), &err);
+    cert = g_tls_certificate_new_from_files(o.tls_certificate.c_str(), o.tls_key.c_str(), &err);
     if (!cert) {
       std::string why = std::string("cannot load TLS certificate ") + o.tls_certificate +
                         " / key " + o.tls_key + ": " + err->message;
       g_error_free(err);
       fail(why);
     }
-    g_object_set(impl_->server, "tls-certificate", cert, nullptr);
-    g_object_unref(cert);
   }
+  if (o.port > 65535) fail("port out of range");
   std::string addr = o.address.empty() ? "0.0.0.0" : o.address;
   if (addr == "localhost") addr = "127.0.0.1";
   GInetAddress* inet = g_inet_address_new_from_string(addr.c_str());
-  if (!inet) fail("not an IP address");
+  if (!inet) {
+    g_clear_object(&cert);
+    fail("not an IP address");
+  }
   GSocketAddress* sa = g_inet_socket_address_new(inet, static_cast<guint16>(o.port));
   g_object_unref(inet);
-  if (o.port > 65535) {
+  raise_fd_limit();
+  // Our own accept loop (HttpListener says why); libsoup serves each connection.
+  auto listener = std::make_unique<HttpListener>(
+      impl_->core->ctx, o.timeouts, cert,
+      [server = impl_->server](GIOStream* stream, GSocketAddress* local, GSocketAddress* remote) {
+        soup_server_accept_iostream(server, stream, local, remote, nullptr);
+      });
+  g_clear_object(&cert);
+  try {
+    listener->listen(sa);
+  } catch (const std::exception& e) {
     g_object_unref(sa);
-    fail("port out of range");
+    fail(e.what());
   }
-  GError* err = nullptr;
-  gboolean ok = soup_server_listen(
-      impl_->server, sa, tls ? SOUP_SERVER_LISTEN_HTTPS : SoupServerListenOptions(0), &err);
   g_object_unref(sa);
-  if (!ok) {
-    std::string why = err ? err->message : "unknown error";
-    g_clear_error(&err);
-    fail(why);
-  }
+  impl_->listener = std::move(listener);
   impl_->listening = true;
-  impl_->bound_port = 0;
-  GSList* listeners = soup_server_get_listeners(impl_->server);
-  for (GSList* l = listeners; l; l = l->next) {
-    GSocketAddress* local = g_socket_get_local_address(G_SOCKET(l->data), nullptr);
-    if (local && G_IS_INET_SOCKET_ADDRESS(local))
-      impl_->bound_port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
-    if (local) g_object_unref(local);
-  }
-  g_slist_free(listeners);
+  impl_->bound_port = impl_->listener->port();
   GST_INFO("listening on %s", base_url().c_str());
 }
 
@@ -413,6 +452,7 @@ void HttpServer::stop() {
   // Forget pending requests first: their Responders become no-ops and no
   // paused message is unpaused on a closed connection.
   impl_->drop_pending();
+  impl_->listener.reset();
   soup_server_disconnect(impl_->server);
 }
 
@@ -422,6 +462,10 @@ bool HttpServer::running() const {
 
 size_t HttpServer::pending_count() const {
   return impl_->pending.size();
+}
+
+size_t HttpServer::connection_count() const {
+  return impl_->listener ? impl_->listener->connections() : 0;
 }
 
 }  // namespace rtcmesh::sig

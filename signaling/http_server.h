@@ -1,6 +1,7 @@
 // HTTP(S) server on a GMainContext (libsoup 3). Handlers get plain
 // HttpRequest values and answer through a Responder, possibly later and from
-// another thread; the message stays paused until then.
+// another thread; the message stays paused until then. Every connection
+// serves one request (Connection: close) or becomes a WebSocket.
 #pragma once
 
 #include <glib.h>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "signaling/http.h"
+#include "signaling/http_listener.h"
 #include "signaling/websocket.h"
 
 namespace rtcmesh::sig {
@@ -24,6 +26,9 @@ class HttpServer {
     // Added to every response (including the server's own 404/413/500)
     // unless the handler's response already carries that header: CORS.
     Headers extra_headers;
+    // A connection that is slower than these (or lingers after its response)
+    // is shut down; WebSockets are exempt once upgraded.
+    HttpListener::Timeouts timeouts;
   };
   using Handler = std::function<void(const HttpRequest&, Responder)>;
   // Gets each accepted WebSocket (open, on the server's context) and the
@@ -53,6 +58,7 @@ class HttpServer {
   void stop();
   bool running() const;
   size_t pending_count() const;  // requests waiting for their Responder
+  size_t connection_count() const;  // open connections, WebSockets included
 
   struct Impl;
 

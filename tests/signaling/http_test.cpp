@@ -1,7 +1,13 @@
 // HttpServer + HttpClient over real loopback sockets (port 0).
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -41,6 +47,66 @@ class HttpTest : public test::LoopTest {
     return got.value_or(Result{});
   }
 };
+
+// A blocking loopback TCP client, for what HttpClient never does: keep-alive
+// requests then a close, half-sent requests, silence.
+class RawClient {
+ public:
+  explicit RawClient(unsigned port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return connected_; }
+  void send_text(const std::string& text) { (void)!write(fd_, text.data(), text.size()); }
+  // Reads one response (headers and a Content-Length body); "" on EOF or timeout.
+  std::string read_response() {
+    std::string got;
+    char buf[4096];
+    size_t header_end = std::string::npos, want = 0;
+    while (true) {
+      if (header_end == std::string::npos && (header_end = got.find("\r\n\r\n")) != std::string::npos) {
+        size_t cl = got.find("Content-Length: ");
+        want = header_end + 4 + (cl < header_end ? std::stoul(got.substr(cl + 16)) : 0);
+      }
+      if (header_end != std::string::npos && got.size() >= want) return got;
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return header_end == std::string::npos ? "" : got;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // True once the server has closed its side (read returns 0), within the
+  // receive timeout.
+  bool closed_by_server() {
+    char buf[4096];
+    while (true) {
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n == 0) return true;
+      if (n < 0) return false;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+size_t open_fds() {
+  size_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) n++;
+    closedir(d);
+  }
+  return n;
+}
 
 // Echoes what it received so the client side can check every field.
 void echo(const HttpRequest& req, Responder respond) {
@@ -498,6 +564,82 @@ TEST_F(HttpTest, ConnectTimeoutCoversTheTlsHandshake) {
   g_object_unref(bound);
   g_object_unref(addr);
   g_object_unref(lo);
+}
+
+// libsoup 3.2 never closes a keep-alive connection that the client closes
+// while idle: one socket in CLOSE-WAIT per client, until the fd table is full.
+TEST_F(HttpTest, KeepAliveClientsThatLeaveLeaveNoSocketBehind) {
+  HttpServer server(ctx, local());
+  server.add_handler("/echo", echo);
+  server.start();
+  run_for(50);
+  size_t baseline = open_fds();
+  std::atomic<int> answered{0}, closed_by_us{0};
+  std::thread clients([&] {
+    for (int i = 0; i < 300; i++) {
+      RawClient c(server.port());
+      // HTTP/1.1 asks for keep-alive; 404s and bodies alike.
+      c.send_text(std::string("GET ") + (i % 3 ? "/echo" : "/nothing") +
+                  " HTTP/1.1\r\nHost: x\r\n\r\n");
+      std::string r = c.read_response();
+      if (r.rfind("HTTP/1.1 ", 0) == 0) answered++;
+      if (r.find("Connection: close") != std::string::npos) closed_by_us++;
+    }
+  });
+  ASSERT_TRUE(run_until([&] { return answered + 0 == 300 || !clients.joinable(); }, 60000));
+  clients.join();
+  EXPECT_EQ(answered, 300);
+  EXPECT_EQ(closed_by_us, 300);
+  EXPECT_TRUE(run_until([&] { return open_fds() <= baseline + 2; }, 5000))
+      << open_fds() << " fds open, " << baseline << " before";
+  EXPECT_TRUE(run_until([&] { return server.connection_count() == 0; }, 2000))
+      << server.connection_count();
+}
+
+// A client that connects and says nothing, stops half-way through its
+// headers, or promises a body it never sends, is shut down after the
+// timeout for that phase; the others are served meanwhile.
+TEST_F(HttpTest, SlowAndPartialRequestsAreShutDownAfterTheirTimeout) {
+  HttpServer::Options o = local();
+  o.timeouts.request_ms = 400;
+  o.timeouts.body_ms = 400;
+  HttpServer server(ctx, o);
+  server.add_handler("/echo", echo);
+  server.start();
+  struct Case {
+    const char* name;
+    std::string sent;
+  };
+  std::vector<Case> cases = {
+      {"silent", ""},
+      {"half headers", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Le"},
+      {"short body", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n0123456789"},
+  };
+  std::atomic<int> done{0};
+  std::vector<std::string> results(cases.size());
+  std::vector<double> took(cases.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < cases.size(); i++) {
+    threads.emplace_back([&, i] {
+      RawClient c(server.port());
+      double t0 = now_s();
+      c.send_text(cases[i].sent);
+      results[i] = c.closed_by_server() ? "closed" : "still open";
+      took[i] = now_s() - t0;
+      done++;
+    });
+  }
+  // Others are served while those wait.
+  HttpClient client(ctx, {});
+  EXPECT_EQ(fetch(client, "GET", server.base_url() + "/echo").status, 200);
+  ASSERT_TRUE(run_until([&] { return done == int(cases.size()); }, 15000));
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < cases.size(); i++) {
+    EXPECT_EQ(results[i], "closed") << cases[i].name;
+    EXPECT_GT(took[i], 0.3) << cases[i].name;
+    EXPECT_LT(took[i], 4.0) << cases[i].name;
+  }
+  EXPECT_TRUE(run_until([&] { return server.connection_count() == 0; }, 3000));
 }
 
 TEST_F(HttpTest, ListenErrorsSayWhere) {

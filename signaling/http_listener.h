@@ -1,0 +1,58 @@
+// The listening socket and the life of every connection of an HttpServer.
+//
+// libsoup 3.2 cannot be trusted with either: its listener stops accepting for
+// good after one failed accept (EMFILE), and a keep-alive connection that the
+// client closes while idle is never closed on our side (CLOSE-WAIT, one fd per
+// client; fixed in libsoup 3.3). So we accept ourselves, hand each connection
+// to libsoup (soup_server_accept_iostream), and keep a deadline per
+// connection: a client that is too slow to send its request, its body, or to
+// read our response, or that lingers after it, is shut down.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <functional>
+#include <memory>
+
+namespace rtcmesh::sig {
+
+class HttpListener {
+ public:
+  struct Timeouts {
+    unsigned request_ms = 10000;  // accept → request headers complete
+    unsigned body_ms = 30000;     // headers → body complete
+    unsigned write_ms = 30000;    // response started → written
+    unsigned idle_ms = 5000;      // a connection left open after its response
+  };
+  // Where a connection is; HttpServer reports it from libsoup's message signals.
+  enum class Phase { kRequest, kBody, kHandling, kWriting, kIdle, kUpgraded };
+  // Gets each accepted stream (TLS-wrapped when a certificate is set) with its
+  // addresses; the remote address identifies the connection in set_phase().
+  using Accept = std::function<void(GIOStream*, GSocketAddress* local, GSocketAddress* remote)>;
+
+  // On the thread that runs ctx, which runs every callback.
+  HttpListener(GMainContext* ctx, Timeouts timeouts, GTlsCertificate* tls, Accept accept);
+  // Stops listening; open connections stay with their owners (libsoup,
+  // WebSockets).
+  ~HttpListener();
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+
+  // Binds and listens; throws std::runtime_error with the reason.
+  void listen(GSocketAddress* address);
+  unsigned port() const;
+
+  void set_phase(GSocketAddress* remote, Phase phase);
+  size_t connections() const;       // open, WebSockets included
+  uint64_t accept_failures() const;  // accept() errors (EMFILE and others)
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit (once).
+void raise_fd_limit();
+
+}  // namespace rtcmesh::sig
