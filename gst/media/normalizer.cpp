@@ -387,7 +387,10 @@ Normalizer::Normalizer(GstBin* bin, const GstCaps* negotiated, const std::string
   gint pt = 0;
   gst_structure_get_int(s, "payload", &pt);
   self->pt = guint8(pt);
-  gst_bin_add(bin, element_);
+  if (!gst_bin_add(bin, element_)) {
+    gst_object_unref(gst_object_ref_sink(element_));
+    throw std::runtime_error("cannot add normalizer " + name + " (the name is taken)");
+  }
   sink_ = retain(self->sink);
   src_ = retain(self->src);
   gst_element_sync_state_with_parent(element_);

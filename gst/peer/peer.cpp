@@ -114,7 +114,11 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
       gather_timeout_ms_(ice.gather_timeout_ms),
       events_(std::move(events)),
       life_(std::make_shared<Life>(worker, this)) {
-  webrtc_ = gst_element_factory_make("webrtcbin", name.c_str());
+  // Names are for logs; the suffix keeps two connections of one name (the
+  // same publisher in two rooms, a rebuilt connection) apart in one bin.
+  static std::atomic<uint64_t> serial{0};
+  name_ = name + "-" + std::to_string(++serial);
+  webrtc_ = gst_element_factory_make("webrtcbin", name_.c_str());
   if (!webrtc_) throw std::runtime_error("webrtcbin is missing (install gstreamer1.0-plugins-bad)");
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (!ice.stun_server.empty()) g_object_set(webrtc_, "stun-server", ice.stun_server.c_str(), nullptr);
@@ -250,8 +254,11 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
     gst_object_unref(rtpbin);
   }
 
-  gst_bin_add(bin_, webrtc_);
-  gst_object_ref(webrtc_);
+  gst_object_ref_sink(webrtc_);
+  if (!gst_bin_add(bin_, webrtc_)) {
+    gst_object_unref(webrtc_);
+    throw std::runtime_error("cannot add " + name_ + " to " + GST_OBJECT_NAME(bin_));
+  }
   connect_started_us_ = g_get_monotonic_time();
   gst_element_sync_state_with_parent(webrtc_);
   tick_ = worker_.timeout(500, [this] {

@@ -388,7 +388,7 @@ Publisher* RtcSfuPrivate::start_publisher(
     ice_settings = ice.settings();
     timeout_ms = peer_timeout_ms;
   }
-  pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "pub-" + id, ice_settings,
+  pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "pub-" + room + "-" + id, ice_settings,
                                            timeout_ms * GST_MSECOND, std::move(events));
   pub->peer->set_accepted_codecs(accepted_rtp_caps("vp8,vp9,h264", "opus"));
   // Forwarded at once: no jitterbuffer start-up or head-of-line wait; lost
@@ -916,7 +916,7 @@ void RtcSfuPrivate::offer(const std::string& room, const sig::SfuOffer& o,
       s->room = room;
       s->id = o.subscriber;
       s->session = o.session;
-      s->sub = new_subscription(room, key, "sub-" + o.subscriber + "-" + std::to_string(o.session));
+      s->sub = new_subscription(room, key, "sub-" + room + "-" + o.subscriber + "-" + std::to_string(o.session));
       std::lock_guard lock(sessions_mutex);
       it = subscribers.emplace(key, std::move(s)).first;
       counters[room].subscribers_total++;
