@@ -16,8 +16,8 @@ int payload_type(media::Codec codec) {
   return 96;
 }
 
-Source::Source(GstBin* bin, std::string publisher, std::string track, media::Codec codec,
-               const GstCaps* caps)
+Source::Source(GstBin* bin, const std::string& room, std::string publisher, std::string track,
+               media::Codec codec, const GstCaps* caps)
     : publisher_(std::move(publisher)), track_(std::move(track)), codec_(codec), bin_(bin) {
   if (caps) caps_.reset(gst_caps_copy(caps));
   // A stable element to fan out from: webrtcbin's src pad only appears with
@@ -28,7 +28,7 @@ Source::Source(GstBin* bin, std::string publisher, std::string track, media::Cod
   gst_bin_add(bin_, entry_);
   gst_element_sync_state_with_parent(entry_);
   GPtr<GstPad> src = adopt(gst_element_get_static_pad(entry_, "src"));
-  owned_ = std::make_unique<media::FanOut>(bin_, src.get(), publisher_ + "-" + track_);
+  owned_ = std::make_unique<media::FanOut>(bin_, src.get(), room + "-" + publisher_ + "-" + track_);
   fanout_ = owned_.get();
 }
 

@@ -26,9 +26,10 @@ class Source {
  public:
   // A remote publisher's track: an entry element that the publisher
   // connection's webrtcbin src pad is linked to once it appears. `caps`: the
-  // negotiated RTP caps of the track (fmtp kept for subscribers).
-  Source(GstBin* bin, std::string publisher, std::string track, media::Codec codec,
-         const GstCaps* caps);
+  // negotiated RTP caps of the track (fmtp kept for subscribers). `room`
+  // only names its elements (one publisher name may be live in two rooms).
+  Source(GstBin* bin, const std::string& room, std::string publisher, std::string track,
+         media::Codec codec, const GstCaps* caps);
   // A local publisher's track: the fan-out of a request sink pad.
   Source(std::string publisher, std::string track, media::Codec codec, const GstCaps* caps,
          media::FanOut* fanout);

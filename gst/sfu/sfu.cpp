@@ -448,7 +448,8 @@ void RtcSfuPrivate::publisher_answered(Publisher& pub, const std::string& answer
     int index = summary.mline_index(r.mid);
     CapsPtr caps = index >= 0 ? media::offered_caps(gst_sdp_message_get_media(sdp, index), r.codec)
                               : nullptr;
-    sources.push_back(std::make_unique<Source>(GST_BIN(self), pub.id, r.mid, r.codec, caps.get()));
+    sources.push_back(
+        std::make_unique<Source>(GST_BIN(self), pub.room, pub.id, r.mid, r.codec, caps.get()));
   }
   if (sources.empty())
     throw std::runtime_error("the offer sends no audio or video in a codec we take");

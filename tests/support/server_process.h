@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <regex>
 #include <string>
@@ -19,12 +20,16 @@ struct RtcmeshServer {
   static constexpr const char* kListening = "rtcmesh-server listening on ";
 
   // `binary` is the RTCMESH_SERVER the test was built with; `args` follow
-  // --port 0 --address 127.0.0.1. Null (and a test failure) when it does not
-  // start.
+  // --port 0 --address 127.0.0.1; `launcher` comes before the binary
+  // ({"prlimit", "--nofile=64:64"}). Null (and a test failure) when it does
+  // not start.
   static std::unique_ptr<RtcmeshServer> start(
       const std::string& binary, const std::vector<std::string>& args,
-      std::vector<std::pair<std::string, std::string>> env = {}) {
-    std::vector<std::string> argv = {binary, "--port", "0", "--address", "127.0.0.1"};
+      std::vector<std::pair<std::string, std::string>> env = {},
+      const std::vector<std::string>& launcher = {}) {
+    std::vector<std::string> argv = launcher;
+    for (const char* a : {binary.c_str(), "--port", "0", "--address", "127.0.0.1"})
+      argv.push_back(a);
     argv.insert(argv.end(), args.begin(), args.end());
     Subprocess::Options o;
     o.echo_prefix = "[server]";
@@ -50,10 +55,22 @@ struct RtcmeshServer {
   std::string ws_url() const {
     return (base.rfind("https", 0) == 0 ? "wss" : "ws") + base.substr(base.find(':')) + "/rtc";
   }
-  bool stderr_has(const std::string& text) const {
+  bool stderr_has(const std::string& text) const { return stderr_count(text) > 0; }
+  size_t stderr_count(const std::string& text) const {
+    size_t n = 0;
     for (const auto& l : proc->stderr_lines())
-      if (l.find(text) != std::string::npos) return true;
-    return false;
+      if (l.find(text) != std::string::npos) n++;
+    return n;
+  }
+  // Open file descriptors of the server process.
+  size_t open_fds() const {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(
+             "/proc/" + std::to_string(proc->pid()) + "/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+      n++;
+    return n;
   }
 
   std::unique_ptr<Subprocess> proc;

@@ -1,0 +1,150 @@
+// rtcmesh-server under what took it down (issue 9): HTTP clients that leave
+// keep-alive connections behind, a full file-descriptor table, and the same
+// publisher name live in two rooms. The built binary as a subprocess on
+// 127.0.0.1, raw sockets and real WebRTC peers against it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/harness.h"
+#include "tests/support/server_process.h"
+
+namespace rtcmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace test;
+
+// A loopback TCP connection to the server (blocking, 5 s receive timeout).
+class Connection {
+ public:
+  explicit Connection(unsigned port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Connection() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return ok_; }
+  // Sends a keep-alive HTTP/1.1 request and reads the status line and
+  // headers of the answer ("" if none within the timeout).
+  std::string request(const std::string& method, const std::string& path,
+                      const std::string& body = "") {
+    std::string text = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!body.empty())
+      text += "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\n";
+    text += "\r\n" + body;
+    if (write(fd_, text.data(), text.size()) != ssize_t(text.size())) return "";
+    std::string got;
+    char buf[4096];
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, size_t(n));
+    }
+    return got.substr(0, got.find("\r\n\r\n"));
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+std::unique_ptr<RtcmeshServer> sfu_server(const std::vector<std::string>& launcher = {}) {
+  return RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "3000"}, {},
+                              launcher);
+}
+
+// Every kind of answer (200 with a body, 404, 405, 400 on a bad offer) on a
+// keep-alive connection the client then closes: the server's fd count comes
+// back to where it was.
+TEST(Reliability, KeepAliveClientsThatLeaveLeaveNoSocketBehind) {
+  auto server = sfu_server();
+  ASSERT_TRUE(server);
+  std::this_thread::sleep_for(300ms);
+  size_t baseline = server->open_fds();
+  int answered = 0;
+  for (int i = 0; i < 400; i++) {
+    Connection c(server->port);
+    ASSERT_TRUE(c.ok());
+    std::string head;
+    switch (i % 4) {
+      case 0: head = c.request("GET", "/metrics"); break;
+      case 1: head = c.request("GET", "/nothing/here"); break;
+      case 2: head = c.request("PUT", "/whip/room"); break;
+      case 3: head = c.request("POST", "/whip/room/cam", "not an offer"); break;
+    }
+    if (head.rfind("HTTP/1.1 ", 0) == 0) answered++;
+  }
+  EXPECT_EQ(answered, 400);
+  EXPECT_TRUE(wait_until([&] { return server->open_fds() <= baseline + 2; }, 5s))
+      << server->open_fds() << " fds open after 400 clients, " << baseline << " before";
+}
+
+// With 64 fds the server runs out of them; it says so once, keeps the
+// connections it has, and accepts again once they close.
+TEST(Reliability, OutOfFileDescriptorsItRecoversWhenTheyFree) {
+  auto server = sfu_server({"prlimit", "--nofile=64:64"});
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<Connection>> idle;
+  for (int i = 0; i < 80; i++) idle.push_back(std::make_unique<Connection>(server->port));
+  ASSERT_TRUE(wait_until([&] { return server->stderr_has("out of file descriptors"); }, 5s))
+      << "no word of running out of fds";
+  // One of the accepted connections is still served meanwhile.
+  EXPECT_EQ(idle.front()->request("GET", "/metrics").rfind("HTTP/1.1 200", 0), 0u);
+  idle.clear();
+  ASSERT_TRUE(wait_until([&] { return server->stderr_has("accepts connections again"); }, 5s));
+  for (int i = 0; i < 100; i++) {
+    Connection c(server->port);
+    ASSERT_EQ(c.request("GET", "/metrics").rfind("HTTP/1.1 200", 0), 0u) << "request " << i;
+  }
+  EXPECT_EQ(server->stderr_count("out of file descriptors"), 1u);
+}
+
+// The same publisher name published in two rooms, by WHIP and by JSON-RPC
+// (rtcmeshbin): each room's WHEP player decodes both of that room's.
+TEST(Reliability, OnePublisherNameLiveInTwoRooms) {
+  auto server = sfu_server();
+  ASSERT_TRUE(server);
+  std::string rtc = "ws://127.0.0.1:" + std::to_string(server->port) + "/rtc";
+  std::vector<std::unique_ptr<Pipeline>> whip;
+  std::vector<std::unique_ptr<RoomParticipant>> rpc;
+  for (const char* room : {"roomA", "roomB"}) {
+    whip.push_back(std::make_unique<Pipeline>(
+        publisher_launch(server->base + "/whip/" + room + "/cam", "peer-timeout=3000")));
+    ASSERT_NE(whip.back()->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    rpc.push_back(std::make_unique<RoomParticipant>(rtc, "pipe", "", room));
+  }
+  std::vector<std::unique_ptr<WhepViewer>> viewers;
+  for (const char* room : {"roomA", "roomB"}) {
+    viewers.push_back(std::make_unique<WhepViewer>(server->base + "/whep/" + room));
+    ASSERT_TRUE(viewers.back()->play());
+  }
+  auto decoding = [](const WhepViewer& v) {
+    int n = 0;
+    for (auto& t : v.tracks())
+      if (t->video() && t->buffers >= 10) n++;
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return decoding(*viewers[0]) == 2 && decoding(*viewers[1]) == 2; },
+                         30s))
+      << "roomA: " << decoding(*viewers[0]) << " tracks, roomB: " << decoding(*viewers[1]);
+  for (auto& p : whip) EXPECT_TRUE(p->errors().empty()) << p->errors().front();
+}
+
+}  // namespace
+}  // namespace rtcmesh
