@@ -100,6 +100,9 @@ struct Reply {
   Responder respond;
   std::string origin;
   void operator()(HttpResponse r) const {
+    // Every 503 is temporary (a limit, a source not yet encoding): say when
+    // to come back.
+    if (r.status == 503 && !r.headers.has("Retry-After")) r.headers.add("Retry-After", "2");
     Headers cors = ResourceEndpoint::cors_headers(origin);
     for (const auto& [name, value] : cors.items())
       if (!r.headers.has(name)) r.headers.add(name, value);
@@ -325,12 +328,21 @@ void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
   }
 }
 
+// Session resource ids are random_hex(16): 32 lower-case hex digits.
+bool looks_like_id(std::string_view seg) {
+  return seg.size() == 32 && std::all_of(seg.begin(), seg.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 void do_patch(Impl& impl, const HttpRequest& req, const Impl::Session& s, const Reply& reply) {
   if (!authorized(impl, req, reply)) return;
   // Sloppy clients send the ETag back in an ETag header instead of If-Match.
   auto match = req.headers.get("If-Match");
   if (!match) match = req.headers.get("ETag");
-  if (match && !etag_matches(*match, s.etag))
+  if (!match)
+    return reply.error(428, "PATCH needs If-Match with the session's ETag (RFC 9725 4.3.1)");
+  if (!etag_matches(*match, s.etag))
     return reply.error(412, "If-Match " + *match + " does not match the session's ETag");
   auto ct = req.headers.get("Content-Type");
   if (!ct || media_type(*ct) != kTrickleType)
@@ -376,8 +388,7 @@ void do_patch(Impl& impl, const HttpRequest& req, const Impl::Session& s, const 
     }
   }
   HttpResponse r;
-  r.status = 204;
-  r.headers.add("ETag", s.etag);
+  r.status = 204;  // no ETag: a trickle PATCH does not change the session (RFC 9725 4.3.1)
   reply(std::move(r));
 }
 
@@ -463,7 +474,8 @@ void ResourceEndpoint::handle(const HttpRequest& req, Responder respond) {
   if (method == "OPTIONS") {
     HttpResponse r;
     r.status = 204;
-    add_links(impl, r.headers);
+    // ICE servers only to a real OPTIONS, not to a CORS preflight (RFC 9725 4.6).
+    if (!req.headers.has("Access-Control-Request-Method")) add_links(impl, r.headers);
     if (impl.cfg.track_count >= 0)
       r.headers.add("Link", "<" + impl.base + ">; rel=\"urn:rtcmesh:tracks\"; count=" +
                                 std::to_string(impl.cfg.track_count));
@@ -478,16 +490,16 @@ void ResourceEndpoint::handle(const HttpRequest& req, Responder respond) {
   if (session) {
     if (method == "PATCH") return do_patch(impl, req, *session, reply);
     if (method == "DELETE") return do_delete(impl, req, *session, reply);
-    if (method == "POST" && segs.size() <= 2) return do_post(impl_, req, segs, reply);
-    const char* allow = segs.size() <= 2 ? kAllowMethods : "PATCH, DELETE, OPTIONS";
     return reply.error(405, method + " is not allowed on a session resource",
-                       Headers{{"Allow", allow}});
+                       Headers{{"Allow", "PATCH, DELETE, OPTIONS"}});
   }
   if (method == "POST") {
     if (segs.size() > 2) return reply.error(404, "nothing is served at " + req.path);
     return do_post(impl_, req, segs, reply);
   }
-  if (!segs.empty() && (method == "PATCH" || method == "DELETE"))
+  // A path ending in a resource id is a session that is gone; any other is
+  // an endpoint (/whip/ROOM/NAME), where only POST is allowed.
+  if (!segs.empty() && (method == "PATCH" || method == "DELETE") && looks_like_id(segs.back()))
     return reply.error(404, "unknown session resource " + path);
   if (segs.size() > 2) return reply.error(404, "nothing is served at " + req.path);
   reply.error(405, method + " is not allowed here; POST an SDP offer",

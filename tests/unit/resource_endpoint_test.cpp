@@ -424,6 +424,7 @@ TEST_F(EndpointTest, Patch204MatchesCandidatesByMid) {
   HttpResponse r = patch(loc, kFragment, {{"If-Match", header(created, "ETag")}});
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_TRUE(r.body.empty());
+  EXPECT_FALSE(r.headers.has("ETag"));  // RFC 9725: the session did not change
   expect_cors(r);
   ASSERT_EQ(handler.trickles.size(), 1u);
   const auto& t = handler.trickles[0];
@@ -447,31 +448,33 @@ TEST_F(EndpointTest, PatchIfMatchAndSloppyEtagHeader) {
   EXPECT_TRUE(handler.trickles.empty());
   EXPECT_EQ(patch(loc, kFragment, {{"If-Match", "*"}}).status, 204);
   EXPECT_EQ(patch(loc, kFragment, {{"ETag", etag}}).status, 204);
-  EXPECT_EQ(patch(loc, kFragment).status, 204);  // missing: accepted
+  expect_error(patch(loc, kFragment), 428, "needs If-Match");  // missing (RFC 9725)
   // Unquoted and weak forms of the right value are tolerated.
   EXPECT_EQ(patch(loc, kFragment, {{"If-Match", etag.substr(1, etag.size() - 2)}}).status, 204);
   EXPECT_EQ(patch(loc, kFragment, {{"If-Match", "W/" + etag}}).status, 204);
-  EXPECT_EQ(handler.trickles.size(), 5u);
+  EXPECT_EQ(handler.trickles.size(), 4u);
 }
 
 TEST_F(EndpointTest, PatchErrors) {
   make(config());
-  std::string loc = header(post(), "Location");
-  expect_error(send("PATCH", loc, "application/sdp", kFragment), 415,
+  HttpResponse created = post();
+  std::string loc = header(created, "Location");
+  Headers match{{"If-Match", header(created, "ETag")}};
+  expect_error(send("PATCH", loc, "application/sdp", kFragment, match), 415,
                "expected Content-Type: application/trickle-ice-sdpfrag");
-  expect_error(patch(loc, "a=candidate:1 1 udp\r\n"), 400, "malformed trickle fragment");
-  expect_error(patch(loc, ""), 400, "empty trickle fragment");
-  expect_error(patch(loc, "a=mid:9\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n"), 400,
+  expect_error(patch(loc, "a=candidate:1 1 udp\r\n", match), 400, "malformed trickle fragment");
+  expect_error(patch(loc, "", match), 400, "empty trickle fragment");
+  expect_error(patch(loc, "a=mid:9\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n", match), 400,
                "mid '9' is not in the offer");
   expect_error(patch(loc,
                      "a=ice-ufrag:NEW1\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
-                     "m=audio 9 RTP/AVP 0\r\na=mid:0\r\n"),
+                     "m=audio 9 RTP/AVP 0\r\na=mid:0\r\n", match),
                422, "ICE restart is not supported");
-  expect_error(patch(loc, std::string(70 * 1024, 'a')), 413, "too large");
+  expect_error(patch(loc, std::string(70 * 1024, 'a'), match), 413, "too large");
   EXPECT_TRUE(handler.trickles.empty());
   EXPECT_EQ(ep->session_count(), 1u);
   // Still usable afterwards.
-  EXPECT_EQ(patch(loc, kFragment).status, 204);
+  EXPECT_EQ(patch(loc, kFragment, match).status, 204);
 }
 
 TEST_F(EndpointTest, SessionsAreIndependent) {
@@ -481,7 +484,7 @@ TEST_F(EndpointTest, SessionsAreIndependent) {
   std::string id_a = handler.offers[0].id, id_b = handler.offers[1].id;
   // B's ETag does not open A.
   expect_error(patch(la, kFragment, {{"If-Match", header(b, "ETag")}}), 412, "does not match");
-  expect_error(patch(la, "garbage"), 400, "malformed");
+  expect_error(patch(la, "garbage", {{"If-Match", header(a, "ETag")}}), 400, "malformed");
   // A's id under B's room path is not A.
   expect_error(patch("/whip/room/" + id_a, kFragment), 404, "unknown session");
   EXPECT_EQ(patch(lb, kFragment, {{"If-Match", header(b, "ETag")}}).status, 204);
@@ -490,12 +493,14 @@ TEST_F(EndpointTest, SessionsAreIndependent) {
   EXPECT_EQ(send("DELETE", la).status, 200);
   EXPECT_EQ(ep->session_count(), 1u);
   EXPECT_EQ(ep->session_ids(), std::vector<std::string>{id_b});
-  EXPECT_EQ(patch(lb, kFragment).status, 204);
+  EXPECT_EQ(patch(lb, kFragment, {{"If-Match", header(b, "ETag")}}).status, 204);
 }
 
 TEST_F(EndpointTest, Delete200ThenGone) {
   make(config());
-  std::string loc = header(post(), "Location");
+  HttpResponse created = post();
+  std::string loc = header(created, "Location");
+  Headers match{{"If-Match", header(created, "ETag")}};
   HttpResponse r = send("DELETE", loc);
   EXPECT_EQ(r.status, 200);
   expect_cors(r);
@@ -509,10 +514,12 @@ TEST_F(EndpointTest, Delete200ThenGone) {
 
 TEST_F(EndpointTest, RemovedByElementGives404) {
   make(config());
-  std::string loc = header(post(), "Location");
+  HttpResponse created = post();
+  std::string loc = header(created, "Location");
+  Headers match{{"If-Match", header(created, "ETag")}};
   ep->remove(handler.offers[0].id);
   EXPECT_EQ(ep->session_count(), 0u);
-  expect_error(patch(loc, kFragment), 404, "unknown session resource");
+  expect_error(patch(loc, kFragment, match), 404, "unknown session resource");
   expect_error(send("DELETE", loc), 404, "unknown session resource");
   EXPECT_TRUE(handler.deletes.empty());  // the element ended it, no callback back
 }
@@ -526,10 +533,13 @@ TEST_F(EndpointTest, Options204WithLinksAndCorsPreflight) {
       send("OPTIONS", "/whep", "", "",
            {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "POST"}}, false);
   EXPECT_EQ(r.status, 204);
+  // A CORS preflight gets no ICE servers (RFC 9725 4.6), a plain OPTIONS does.
   auto links = r.headers.get_all("Link");
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_EQ(links[0], "</whep>; rel=\"urn:rtcmesh:tracks\"; count=3");
+  links = send("OPTIONS", "/whep", "", "", {}, false).headers.get_all("Link");
   ASSERT_EQ(links.size(), 2u);
   EXPECT_EQ(parse_link_header(links[0]), c.ice_servers);
-  EXPECT_EQ(links[1], "</whep>; rel=\"urn:rtcmesh:tracks\"; count=3");
   EXPECT_EQ(header(r, "Accept-Post"), "application/sdp");
   expect_cors(r, "https://app.example");
   EXPECT_EQ(header(r, "Vary"), "Origin");
@@ -553,10 +563,20 @@ TEST_F(EndpointTest, OtherMethods405WithAllow) {
   std::string loc = header(post(), "Location");
   r = send("PUT", loc);
   expect_error(r, 405, "PUT is not allowed on a session resource");
-  EXPECT_EQ(header(r, "Allow"), "POST, PATCH, DELETE, OPTIONS");
+  EXPECT_EQ(header(r, "Allow"), "PATCH, DELETE, OPTIONS");
   r = send("GET", loc);
   EXPECT_EQ(r.status, 405);
+  // A POST to a session is not a new session in a room named after it.
+  r = post(loc);
+  expect_error(r, 405, "POST is not allowed on a session resource");
   EXPECT_EQ(ep->session_count(), 1u);
+  EXPECT_EQ(handler.offers.size(), 1u);
+  // PATCH and DELETE on an endpoint (not a session id) are 405, not 404.
+  for (const char* m : {"PATCH", "DELETE"}) {
+    r = send(m, "/whip/room/cam", "application/trickle-ice-sdpfrag", kFragment);
+    expect_error(r, 405, "not allowed here");
+    EXPECT_EQ(header(r, "Allow"), "POST, OPTIONS");
+  }
 }
 
 TEST_F(EndpointTest, CorsHeadersForTheServer) {
