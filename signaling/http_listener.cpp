@@ -307,6 +307,17 @@ void HttpListener::set_phase(GSocketAddress* remote, Phase phase) {
   if (it != impl_->conns.end() && !it->second.shut_down_us) impl_->set_phase(it->second, phase);
 }
 
+void HttpListener::refuse(GSocketAddress* remote, const std::string& response) {
+  auto it = impl_->conns.find(remote);
+  if (it == impl_->conns.end() || it->second.shut_down_us) return;
+  Impl::Connection& c = it->second;
+  GOutputStream* out = g_io_stream_get_output_stream(c.stream);
+  if (!g_output_stream_write_all(out, response.data(), response.size(), nullptr, nullptr, nullptr))
+    GST_INFO("could not write a refusal");
+  g_socket_shutdown(g_socket_connection_get_socket(c.tcp), TRUE, TRUE, nullptr);
+  c.shut_down_us = now_us();
+}
+
 size_t HttpListener::connections() const {
   return impl_->conns.size();
 }

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace rtcmesh::sig {
 
@@ -43,6 +44,10 @@ class HttpListener {
   unsigned port() const;
 
   void set_phase(GSocketAddress* remote, Phase phase);
+  // Writes `response` (a whole HTTP response) and shuts the connection down,
+  // for requests libsoup would otherwise go on reading (its body length is
+  // unknowable).
+  void refuse(GSocketAddress* remote, const std::string& response);
   size_t connections() const;       // open, WebSockets included
   uint64_t accept_failures() const;  // accept() errors (EMFILE and others)
 

@@ -3,7 +3,9 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <unordered_map>
@@ -297,6 +299,27 @@ void on_got_headers(SoupServerMessage* msg, gpointer data) {
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
                                  "close");
   impl->set_phase(msg, HttpListener::Phase::kBody);
+  // Two different lengths: libsoup would wait for the last one's bytes
+  // (request smuggling territory, RFC 9112 6.3): 400 at once.
+  std::vector<std::string> lengths;
+  soup_message_headers_foreach(
+      soup_server_message_get_request_headers(msg),
+      [](const char* name, const char* value, gpointer data) {
+        if (g_ascii_strcasecmp(name, "Content-Length") == 0)
+          static_cast<std::vector<std::string>*>(data)->push_back(value);
+      },
+      &lengths);
+  if (impl->listener && lengths.size() > 1 && std::adjacent_find(lengths.begin(), lengths.end(),
+                                               std::not_equal_to<>()) != lengths.end()) {
+    GST_INFO("refusing a request with conflicting Content-Length headers");
+    std::string body = "conflicting Content-Length headers\n";
+    std::string head = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n";
+    for (const auto& [name, value] : impl->opts.extra_headers.items())
+      head += name + ": " + value + "\r\n";
+    impl->listener->refuse(soup_server_message_get_remote_address(msg),
+                           head + "Content-Type: text/plain\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
 }
 
 void on_got_body(SoupServerMessage* msg, gpointer data) {

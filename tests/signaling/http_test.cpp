@@ -642,6 +642,37 @@ TEST_F(HttpTest, SlowAndPartialRequestsAreShutDownAfterTheirTimeout) {
   EXPECT_TRUE(run_until([&] { return server.connection_count() == 0; }, 3000));
 }
 
+// Two different Content-Length values: 400 at once, not a wait for the
+// larger one's bytes; the same value twice is fine.
+TEST_F(HttpTest, ConflictingContentLengthsAre400AtOnce) {
+  HttpServer server(ctx, local());
+  server.add_handler("/echo", echo);
+  server.start();
+  std::string conflicting, same;
+  double took = 0;
+  std::atomic<bool> done{false};
+  std::thread client([&] {
+    RawClient a(server.port());
+    double t0 = now_s();
+    a.send_text("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                "Content-Length: 100\r\n\r\nhello");
+    conflicting = a.read_response();
+    took = now_s() - t0;
+    RawClient b(server.port());
+    b.send_text("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                "Content-Length: 5\r\n\r\nhello");
+    same = b.read_response();
+    done = true;
+  });
+  ASSERT_TRUE(run_until([&] { return done.load(); }, 15000));
+  client.join();
+  EXPECT_EQ(conflicting.rfind("HTTP/1.1 400 ", 0), 0u) << conflicting;
+  EXPECT_NE(conflicting.find("conflicting Content-Length"), std::string::npos) << conflicting;
+  EXPECT_NE(conflicting.find("Access-Control-Allow-Origin: *"), std::string::npos);
+  EXPECT_LT(took, 2.0);
+  EXPECT_EQ(same.rfind("HTTP/1.1 201 ", 0), 0u) << same;
+}
+
 TEST_F(HttpTest, ListenErrorsSayWhere) {
   HttpServer first(ctx, local());
   first.start();
