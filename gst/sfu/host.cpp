@@ -83,6 +83,9 @@ std::shared_ptr<Host> Host::acquire(const Options& options) {
   if (options.http.port != 0) {
     if (auto host = registry[k].lock()) {
       const Options& o = host->options_;
+      if (o.metrics_token != options.metrics_token)
+        throw std::runtime_error("port " + std::to_string(options.http.port) +
+                                 " is shared with another rtcsfu whose metrics-token differs");
       if (o.rooms.token != options.rooms.token)
         throw std::runtime_error("port " + std::to_string(options.http.port) +
                                  " is shared with another rtcsfu whose auth-token differs");
@@ -228,6 +231,14 @@ void Host::serve_metrics(const sig::HttpRequest& req, sig::Responder respond) {
   if (req.method != "GET" && req.method != "HEAD") {
     sig::HttpResponse r = sig::HttpResponse::error(405, req.method + " not allowed on /metrics");
     r.headers.set("Allow", "GET, HEAD");
+    return respond(std::move(r));
+  }
+  // Room names are in the series: a server with a metrics token shows them
+  // only to whoever has it.
+  if (!options_.metrics_token.empty() &&
+      req.headers.get("Authorization").value_or("") != "Bearer " + options_.metrics_token) {
+    sig::HttpResponse r = sig::HttpResponse::error(401, "/metrics needs the metrics token");
+    r.headers.set("WWW-Authenticate", "Bearer");
     return respond(std::move(r));
   }
   sig::HttpResponse r;

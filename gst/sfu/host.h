@@ -31,6 +31,7 @@ class Host {
     // serve WHIP and WHEP too.
     sig::RoomServer::Config rooms;
     int whep_slots = 4;  // video (and audio) tracks a /whep/<room> player is offered
+    std::string metrics_token;  // Bearer token GET /metrics needs; empty = open
   };
   // The host listening on options.http's address and port, made on first use.
   // A second user must ask for the same token and TLS files. Port 0 makes a

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
@@ -37,8 +38,10 @@ enum {
   PROP_PORT,
   PROP_ROOM,
   PROP_AUTH_TOKEN,
+  PROP_METRICS_TOKEN,
   PROP_MAX_PUBLISHERS,
   PROP_MAX_SUBSCRIBERS,
+  PROP_MAX_SESSIONS,
   PROP_MAX_MLINES,
   PROP_WHEP_SLOTS,
   PROP_PEER_TIMEOUT,
@@ -60,6 +63,11 @@ enum {
 guint signals[N_SIGNALS];
 
 std::string key_of(const std::string& room, const std::string& peer) { return room + "/" + peer; }
+
+// Each remote connection is a webrtcbin (~8 threads, ~1 MB): without a cap a
+// burst of offers takes the machine (200 WHIP offers in 5 s: 1600 threads).
+constexpr guint kDefaultMaxSessions = 500;
+constexpr guint kDefaultMaxSubscribers = 200;
 
 // A publisher of a room: a remote connection (WHIP or JSON-RPC) or the
 // pipeline's own request pads.
@@ -159,8 +167,10 @@ struct RtcSfuPrivate : sig::SfuMedia {
   std::mutex props_mutex;
   std::string address = "0.0.0.0";
   guint port = 8443;
-  std::string room, auth_token, tls_certificate, tls_key, publisher_id;
-  guint max_publishers = 0, max_subscribers = 0, max_mlines = 16, whep_slots = 4;
+  std::string room, auth_token, metrics_token, tls_certificate, tls_key, publisher_id;
+  guint max_publishers = 0, max_subscribers = kDefaultMaxSubscribers, max_mlines = 16,
+        whep_slots = 4;
+  guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
   media::OutputMode output = media::OutputMode::kAuto;
   IceProps ice;
@@ -239,6 +249,9 @@ struct RtcSfuPrivate : sig::SfuMedia {
   void trickle_resource(const std::string& id, const std::vector<sig::TrickleCandidate>& c);
   void remove_resource(const std::string& id, const std::string& why);
   void count_failure(const std::string& room) { counters[room].failures++; }
+  // Why a new remote connection to `room` (a publisher `id`, or a WHEP
+  // player when id is empty) is refused now, or "" (admission control).
+  std::string refusal(const std::string& room, const std::string& id);
 
   // sig::SfuMedia (the RoomServer, on the worker).
   void publish(const std::string& room, const std::string& peer, const std::string& sdp,
@@ -276,6 +289,7 @@ bool RtcSfuPrivate::start(std::string& error) {
     o.http.tls_certificate = tls_certificate;
     o.http.tls_key = tls_key;
     o.rooms.token = auth_token;
+    o.metrics_token = metrics_token;
     o.rooms.peer_timeout = std::chrono::milliseconds(std::max(peer_timeout_ms, 2000u));
     o.whep_slots = int(whep_slots);
     hosted = room;
@@ -560,6 +574,51 @@ void RtcSfuPrivate::remove_publisher(const std::string& key, const std::string& 
   fill_whep_slots(pub->room);
 }
 
+std::string RtcSfuPrivate::refusal(const std::string& room, const std::string& id) {
+  guint sessions_cap, publishers_cap, subscribers_cap;
+  {
+    std::lock_guard lock(props_mutex);
+    sessions_cap = max_sessions;
+    publishers_cap = max_publishers;
+    subscribers_cap = max_subscribers;
+  }
+  size_t sessions = subscribers.size(), room_publishers = 0, room_subscribers = 0;
+  std::set<std::string> rooms_in_use, participants;
+  for (auto& [k, p] : publishers) {
+    sessions += p->peer != nullptr;
+    rooms_in_use.insert(p->room);
+    if (p->room == room) {
+      room_publishers++;
+      participants.insert(p->id);
+    }
+  }
+  for (auto& [k, sub] : subscribers) {
+    rooms_in_use.insert(sub->room);
+    room_subscribers += sub->room == room;
+  }
+  const sig::RoomServer& rooms = host->rooms();
+  for (const auto& r : rooms.rooms()) {
+    rooms_in_use.insert(r.name);
+    if (r.name == room) participants.insert(r.peers.begin(), r.peers.end());
+  }
+  auto limit = [](size_t n, const std::string& what) {
+    return "at the limit of " + std::to_string(n) + " " + what + "; try again later";
+  };
+  if (sessions_cap && sessions >= sessions_cap) return limit(sessions_cap, "sessions per server");
+  if (!rooms_in_use.count(room) && rooms_in_use.size() >= rooms.config().max_rooms)
+    return limit(rooms.config().max_rooms, "rooms");
+  if (id.empty())
+    return subscribers_cap && room_subscribers >= subscribers_cap
+               ? limit(subscribers_cap, "players in room '" + room + "'")
+               : "";
+  if (publishers_cap && room_publishers >= publishers_cap)
+    return limit(publishers_cap, "publishers in room '" + room + "'");
+  // A WHIP publisher is a participant of its room like a joined peer.
+  if (!participants.count(id) && participants.size() >= rooms.config().max_peers_per_room)
+    return limit(rooms.config().max_peers_per_room, "participants in room '" + room + "'");
+  return "";
+}
+
 void RtcSfuPrivate::whip_offer(const sig::ResourceEndpoint::Offer& offer,
                                std::function<void(sig::ResourceEndpoint::Answer)> reply) {
   const std::string room = offer.room;
@@ -569,14 +628,7 @@ void RtcSfuPrivate::whip_offer(const sig::ResourceEndpoint::Offer& offer,
     return reply({400, "publisher name must be 1-64 characters of A-Z a-z 0-9 . _ ~ -", {}});
   if (publishers.count(key_of(room, id)))
     return reply({409, "publisher '" + id + "' is already in room '" + room + "'", {}});
-  {
-    std::lock_guard lock(props_mutex);
-    guint n = 0;
-    for (auto& [k, p] : publishers) n += p->room == room;
-    if (max_publishers && n >= max_publishers)
-      return reply({503, "room '" + room + "' has " + std::to_string(n) + " publishers, the limit",
-                    {}});
-  }
+  if (std::string why = refusal(room, id); !why.empty()) return reply({503, why, {}});
   try {
     start_publisher(room, id, offer.id, offer.sdp,
                     [this, room, id, reply](const std::string& sdp,
@@ -705,14 +757,7 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
       return reply({404, "no publisher '" + offer.publisher + "' in room '" + room + "'", {}});
     only = it->second.get();
   }
-  {
-    std::lock_guard lock(props_mutex);
-    guint n = 0;
-    for (auto& [k, s] : subscribers) n += s->room == room;
-    if (max_subscribers && n >= max_subscribers)
-      return reply({503, "room '" + room + "' has " + std::to_string(n) + " subscribers, the limit",
-                    {}});
-  }
+  if (std::string why = refusal(room, ""); !why.empty()) return reply({503, why, {}});
   const std::string key = offer.id;
   auto sub = std::make_unique<Subscriber>();
   sub->room = room;
@@ -870,6 +915,10 @@ void RtcSfuPrivate::publish(const std::string& room, const std::string& peer,
     });
   };
   if (publishers.count(key_of(room, peer))) return fail("already publishing");
+  if (std::string why = refusal(room, peer); !why.empty())
+    return post([done, why] {
+      done({{}, {}, sig::rpc::Error{sig::rpc::kRoomFull, "publish: " + why, {}}});
+    });
   try {
     start_publisher(room, peer, "", sdp,
                     [this, room, peer, sdp, done](const std::string& answer,
@@ -1028,6 +1077,13 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
   std::vector<std::pair<std::string, GPtr<GstElement>>> webrtcbins;
   {
     std::lock_guard lock(sessions_mutex);
+    // A room that is gone takes its series with it (else /metrics grows with
+    // every room ever made).
+    std::set<std::string> live;
+    for (const auto& r : host->rooms().rooms()) live.insert(r.name);
+    for (auto& [k, p] : publishers) live.insert(p->room);
+    for (auto& [k, sub] : subscribers) live.insert(sub->room);
+    std::erase_if(counters, [&](const auto& c) { return !live.count(c.first); });
     rooms = counters;
     for (auto& [k, p] : publishers) {
       RoomCounters& c = rooms[p->room];
@@ -1121,8 +1177,10 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
         break;
       }
       case PROP_AUTH_TOKEN: p->auth_token = str(""); break;
+      case PROP_METRICS_TOKEN: p->metrics_token = str(""); break;
       case PROP_MAX_PUBLISHERS: p->max_publishers = g_value_get_uint(value); break;
       case PROP_MAX_SUBSCRIBERS: p->max_subscribers = g_value_get_uint(value); break;
+      case PROP_MAX_SESSIONS: p->max_sessions = g_value_get_uint(value); break;
       case PROP_MAX_MLINES: p->max_mlines = g_value_get_uint(value); break;
       case PROP_WHEP_SLOTS: p->whep_slots = g_value_get_uint(value); break;
       case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
@@ -1151,8 +1209,10 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
     case PROP_ROOM: g_value_set_string(value, p->room.c_str()); break;
     case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
+    case PROP_METRICS_TOKEN: g_value_set_string(value, p->metrics_token.c_str()); break;
     case PROP_MAX_PUBLISHERS: g_value_set_uint(value, p->max_publishers); break;
     case PROP_MAX_SUBSCRIBERS: g_value_set_uint(value, p->max_subscribers); break;
+    case PROP_MAX_SESSIONS: g_value_set_uint(value, p->max_sessions); break;
     case PROP_MAX_MLINES: g_value_set_uint(value, p->max_mlines); break;
     case PROP_WHEP_SLOTS: g_value_set_uint(value, p->whep_slots); break;
     case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
@@ -1251,12 +1311,18 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                  "sink pads publish into it");
   install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
                  "Bearer token for WHIP/WHEP and the JSON-RPC join token (empty = open)");
+  install_string(object_class, PROP_METRICS_TOKEN, "metrics-token",
+                 "Bearer token GET /metrics needs (empty = open; its series name the rooms)");
   install_uint(object_class, PROP_MAX_PUBLISHERS, "max-publishers",
                "Publishers per room (0 = unlimited); over it WHIP answers 503, publish -32002", 0,
                G_MAXUINT, 0);
   install_uint(object_class, PROP_MAX_SUBSCRIBERS, "max-subscribers",
                "Subscribers per room (0 = unlimited); over it WHEP answers 503, subscribe -32002",
-               0, G_MAXUINT, 0);
+               0, G_MAXUINT, kDefaultMaxSubscribers);
+  install_uint(object_class, PROP_MAX_SESSIONS, "max-sessions",
+               "Remote connections at once (publishers and subscribers of every room; 0 = "
+               "unlimited); over it WHIP/WHEP answer 503 with Retry-After, publish -32002",
+               0, G_MAXUINT, kDefaultMaxSessions);
   install_uint(object_class, PROP_MAX_MLINES, "max-mlines",
                "m-lines of a subscriber connection before it is rebuilt (webrtcbin 1.22 cannot "
                "remove one)",

@@ -15,6 +15,7 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/server_process.h"
+#include "tests/unit/sdp_samples.h"
 
 namespace rtcmesh {
 namespace {
@@ -144,6 +145,66 @@ TEST(Reliability, OnePublisherNameLiveInTwoRooms) {
                          30s))
       << "roomA: " << decoding(*viewers[0]) << " tracks, roomB: " << decoding(*viewers[1]);
   for (auto& p : whip) EXPECT_TRUE(p->errors().empty()) << p->errors().front();
+}
+
+// Past each limit an offer gets 503 with Retry-After and a reason, and
+// nothing else changes: WHIP publishers count as participants of their
+// room, WHEP players of a new room count against --max-rooms, every
+// connection against --max-sessions.
+TEST(Reliability, AdmissionLimitsAnswer503WithRetryAfter) {
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "sfu", "--max-sessions", "4", "--max-rooms", "2",
+                       "--max-peers-per-room", "2"});
+  ASSERT_TRUE(server);
+  auto post = [&](const std::string& path, const std::string& dir) {
+    return http_request("POST", server->base + path, "application/sdp", chromium_offer(dir));
+  };
+  auto refused = [](const HttpReply& r, const std::string& why) {
+    EXPECT_EQ(r.status, 503u) << r.body;
+    EXPECT_EQ(r.header("Retry-After"), "2");
+    EXPECT_NE(r.body.find(why), std::string::npos) << r.body;
+  };
+  EXPECT_EQ(post("/whip/a/cam1", "sendonly").status, 201u);
+  EXPECT_EQ(post("/whip/a/cam2", "sendonly").status, 201u);
+  refused(post("/whip/a/cam3", "sendonly"), "2 participants in room 'a'");
+  EXPECT_EQ(post("/whep/b", "recvonly").status, 201u);  // a new room, the second
+  refused(post("/whep/c", "recvonly"), "2 rooms");
+  refused(post("/whip/c/cam", "sendonly"), "2 rooms");
+  EXPECT_EQ(post("/whep/a", "recvonly").status, 201u);  // the fourth session
+  refused(post("/whep/a", "recvonly"), "4 sessions per server");
+  std::string metrics = http_request("GET", server->base + "/metrics", nullptr, "").body;
+  EXPECT_EQ(metric_value(metrics, "rtcmesh_room_publishers", "a"), 2) << metrics;
+}
+
+// /metrics forgets rooms that are gone, and with --metrics-token it shows
+// them only to whoever has the token.
+TEST(Reliability, MetricsPruneGoneRoomsAndTakeAToken) {
+  auto server = RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--metrics-token", "m3"});
+  ASSERT_TRUE(server);
+  const std::string url = server->base + "/metrics";
+  HttpReply r = http_request("GET", url, nullptr, "");
+  EXPECT_EQ(r.status, 401u) << r.body;
+  EXPECT_EQ(r.header("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(http_request("GET", url, nullptr, "", "wrong").status, 401u);
+  std::vector<std::string> sessions;
+  for (int i = 0; i < 20; i++) {
+    r = http_request("POST", server->base + "/whep/gone" + std::to_string(i), "application/sdp",
+                     chromium_offer("recvonly"));
+    ASSERT_EQ(r.status, 201u) << r.body;
+    sessions.push_back(r.header("Location"));
+  }
+  r = http_request("GET", url, nullptr, "", "m3");
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find("room=\"gone19\""), std::string::npos) << r.body;
+  for (const auto& location : sessions)
+    EXPECT_EQ(http_request("DELETE", server->base + location, nullptr, "").status, 200u);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return http_request("GET", url, nullptr, "", "m3").body.find("room=\"gone") ==
+               std::string::npos;
+      },
+      5s))
+      << http_request("GET", url, nullptr, "", "m3").body;
 }
 
 }  // namespace

@@ -53,7 +53,9 @@ struct Config {
   std::chrono::milliseconds peer_timeout{10000};
   unsigned max_peers_per_room = 16;
   unsigned max_rooms = 1000;
-  unsigned max_publishers = 0, max_subscribers = 0;  // per SFU room; 0 = no limit
+  unsigned max_publishers = 0, max_subscribers = 200;  // per SFU room; 0 = no limit
+  unsigned max_sessions = 500;  // WebRTC connections of the server; 0 = no limit
+  std::string metrics_token;    // empty: /metrics is open
   unsigned max_mlines = 16;                          // of an SFU subscriber connection
   size_t max_message = 64 * 1024;
   std::vector<sig::IceServer> ice_servers;
@@ -112,7 +114,8 @@ Config parse_args(int& argc, char**& argv) {
   gchar *address = nullptr, *mode = nullptr, *cert = nullptr, *key = nullptr, *token = nullptr,
         *token_file = nullptr, *peer_timeout = nullptr, *max_peers = nullptr, *max_rooms = nullptr,
         *max_message = nullptr, *stun = nullptr, *max_publishers = nullptr,
-        *max_subscribers = nullptr, *max_mlines = nullptr;
+        *max_subscribers = nullptr, *max_mlines = nullptr, *max_sessions = nullptr,
+        *metrics_token = nullptr;
   gchar** turn = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -142,7 +145,13 @@ Config parse_args(int& argc, char**& argv) {
       {"max-publishers", 0, 0, G_OPTION_ARG_STRING, &max_publishers,
        "Publishers per SFU room (default 0: no limit)", "N"},
       {"max-subscribers", 0, 0, G_OPTION_ARG_STRING, &max_subscribers,
-       "Subscribers per SFU room (default 0: no limit)", "N"},
+       "Subscribers per SFU room (default 200; 0: no limit)", "N"},
+      {"metrics-token", 0, 0, G_OPTION_ARG_STRING, &metrics_token,
+       "Bearer token that GET /metrics needs (default: none, /metrics is open)", "TOKEN"},
+      {"max-sessions", 0, 0, G_OPTION_ARG_STRING, &max_sessions,
+       "WebRTC connections of the server at once: publishers and subscribers of every room "
+       "(default 500; 0: no limit); past it WHIP/WHEP get 503 with Retry-After",
+       "N"},
       {"max-mlines", 0, 0, G_OPTION_ARG_STRING, &max_mlines,
        "m-lines of an SFU subscriber connection before it is rebuilt (default 16)", "N"},
       {"max-message", 0, 0, G_OPTION_ARG_STRING, &max_message,
@@ -181,7 +190,8 @@ Config parse_args(int& argc, char**& argv) {
        max_peers_s = take(max_peers), max_rooms_s = take(max_rooms),
        max_message_s = take(max_message), stun_s = take(stun),
        max_publishers_s = take(max_publishers), max_subscribers_s = take(max_subscribers),
-       max_mlines_s = take(max_mlines);
+       max_mlines_s = take(max_mlines), max_sessions_s = take(max_sessions),
+       metrics_token_s = take(metrics_token);
   if (!parsed) {
     std::string why = err->message;
     g_clear_error(&err);
@@ -241,6 +251,10 @@ Config parse_args(int& argc, char**& argv) {
   if (max_subscribers_s)
     c.max_subscribers = static_cast<unsigned>(
         parse_number("--max-subscribers", max_subscribers_s->c_str(), 0, 100000));
+  if (metrics_token_s) c.metrics_token = *metrics_token_s;
+  if (max_sessions_s)
+    c.max_sessions =
+        static_cast<unsigned>(parse_number("--max-sessions", max_sessions_s->c_str(), 0, 100000));
   if (max_mlines_s)
     c.max_mlines = static_cast<unsigned>(parse_number("--max-mlines", max_mlines_s->c_str(), 2, 64));
   if (max_message_s)
@@ -358,6 +372,7 @@ void start_sfu(const Config& c, SfuServer& s) {
   sfu::Host::Options ho;
   ho.http = http_options(c);
   ho.rooms = room_config(c);
+  ho.metrics_token = c.metrics_token;
   s.host = sfu::Host::acquire(ho);
   s.host->worker().call([&] { s.host->http().add_handler("/", serve_page); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
@@ -367,7 +382,7 @@ void start_sfu(const Config& c, SfuServer& s) {
                c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
                c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), "max-publishers",
                c.max_publishers, "max-subscribers", c.max_subscribers, "max-mlines", c.max_mlines,
-               nullptr);
+               "max-sessions", c.max_sessions, "metrics-token", c.metrics_token.c_str(), nullptr);
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
   gst_bus_add_watch(bus, on_bus, nullptr);
