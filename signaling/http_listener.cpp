@@ -1,9 +1,10 @@
 #include "signaling/http_listener.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received (glibc's has none)
 #include <sys/resource.h>
 
+#include <cstddef>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -53,11 +54,12 @@ struct HttpListener::Impl {
     Phase phase = Phase::kRequest;
     gint64 deadline_us = 0;   // 0 = none
     gint64 shut_down_us = 0;  // when we shut it down; closed for good kForceCloseUs later
+    uint64_t upgraded_base = 0;  // bytes received when the last message completed
   };
 
-  Impl(GMainContext* c, Timeouts t, GTlsCertificate* cert, Accept a)
+  Impl(GMainContext* c, Limits l, GTlsCertificate* cert, Accept a)
       : ctx(g_main_context_ref(c)),
-        timeouts(t),
+        limits(l),
         tls(cert ? G_TLS_CERTIFICATE(g_object_ref(cert)) : nullptr),
         accept(std::move(a)) {}
 
@@ -77,7 +79,7 @@ struct HttpListener::Impl {
   }
 
   GMainContext* ctx;
-  Timeouts timeouts;
+  Limits limits;
   GTlsCertificate* tls;
   Accept accept;
   GSocket* socket = nullptr;
@@ -89,6 +91,16 @@ struct HttpListener::Impl {
   uint64_t failures = 0;
   std::unordered_map<GSocketAddress*, Connection> conns;
 
+  static uint64_t bytes_received(const Connection& c) {
+    struct tcp_info info {};
+    socklen_t len = sizeof info;
+    int fd = g_socket_get_fd(g_socket_connection_get_socket(c.tcp));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+      return 0;
+    return info.tcpi_bytes_received;
+  }
+
   static void release(Connection& c) {
     g_object_unref(c.stream);
     g_object_unref(c.tcp);
@@ -98,10 +110,10 @@ struct HttpListener::Impl {
   gint64 timeout_us(Phase p) const {
     unsigned ms = 0;
     switch (p) {
-      case Phase::kRequest: ms = timeouts.request_ms; break;
-      case Phase::kBody: ms = timeouts.body_ms; break;
-      case Phase::kWriting: ms = timeouts.write_ms; break;
-      case Phase::kIdle: ms = timeouts.idle_ms; break;
+      case Phase::kRequest: ms = limits.request_ms; break;
+      case Phase::kBody: ms = limits.body_ms; break;
+      case Phase::kWriting: ms = limits.write_ms; break;
+      case Phase::kIdle: ms = limits.idle_ms; break;
       case Phase::kHandling:  // the handler answers (or its Responder answers 500)
       case Phase::kUpgraded:  // WebSockets have their own pings
         return 0;
@@ -111,6 +123,7 @@ struct HttpListener::Impl {
 
   void set_phase(Connection& c, Phase p) {
     c.phase = p;
+    if (p == Phase::kUpgraded) c.upgraded_base = bytes_received(c);
     gint64 t = timeout_us(p);
     c.deadline_us = t ? now_us() + t : 0;
   }
@@ -245,6 +258,13 @@ struct HttpListener::Impl {
         // keep-alive connection has no reader left): close it ourselves.
         GST_INFO("closing a connection its owner left open (%s)", phase_name(c.phase));
         g_io_stream_close(G_IO_STREAM(c.tcp), nullptr, nullptr);
+      } else if (!c.shut_down_us && c.phase == Phase::kUpgraded && limits.upgraded_pending_bytes &&
+                 bytes_received(c) - c.upgraded_base > limits.upgraded_pending_bytes) {
+        GST_INFO("shutting down a WebSocket that sent %" G_GUINT64_FORMAT
+                 " bytes without completing a message",
+                 bytes_received(c) - c.upgraded_base);
+        g_socket_shutdown(s, TRUE, TRUE, nullptr);
+        c.shut_down_us = now;
       } else if (!c.shut_down_us && c.deadline_us && now > c.deadline_us) {
         GST_INFO("shutting down a connection past its %s timeout", phase_name(c.phase));
         // The reader sees EOF and libsoup closes the connection itself.
@@ -256,9 +276,8 @@ struct HttpListener::Impl {
   }
 };
 
-HttpListener::HttpListener(GMainContext* ctx, Timeouts timeouts, GTlsCertificate* tls,
-                           Accept accept)
-    : impl_(std::make_unique<Impl>(ctx, timeouts, tls, std::move(accept))) {
+HttpListener::HttpListener(GMainContext* ctx, Limits limits, GTlsCertificate* tls, Accept accept)
+    : impl_(std::make_unique<Impl>(ctx, limits, tls, std::move(accept))) {
   init_debug();
 }
 

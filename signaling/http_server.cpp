@@ -265,6 +265,32 @@ void on_websocket(SoupServer*, SoupServerMessage* msg, const char*, SoupWebsocke
     HttpRequest req = HttpServer::Impl::to_request(msg);
     GST_DEBUG("WebSocket %s from %s", req.path.c_str(), req.remote_address.c_str());
     entry->impl->set_phase(msg, HttpListener::Phase::kUpgraded);
+    // Each complete message (or pong) restarts its byte budget.
+    struct Upgraded {
+      CorePtr core;
+      GSocketAddress* remote;
+      void done() const {
+        if (auto* impl = core->impl.load(); impl && impl->listener)
+          impl->listener->set_phase(remote, HttpListener::Phase::kUpgraded);
+      }
+      static void on_message(SoupWebsocketConnection*, gint, GBytes*, gpointer data) {
+        static_cast<Upgraded*>(data)->done();
+      }
+      static void on_pong(SoupWebsocketConnection*, GBytes*, gpointer data) {
+        static_cast<Upgraded*>(data)->done();
+      }
+    };
+    auto* u = new Upgraded{entry->impl->core, G_SOCKET_ADDRESS(g_object_ref(
+                                                  soup_server_message_get_remote_address(msg)))};
+    auto free_upgraded = [](gpointer data, GClosure*) {
+      auto* u = static_cast<Upgraded*>(data);
+      g_object_unref(u->remote);
+      delete u;
+    };
+    g_signal_connect_data(conn, "message", G_CALLBACK(Upgraded::on_message), u, nullptr,
+                          GConnectFlags(G_CONNECT_AFTER));
+    g_signal_connect_data(conn, "pong", G_CALLBACK(Upgraded::on_pong), u, free_upgraded,
+                          GConnectFlags(G_CONNECT_AFTER));
     auto ws = std::make_unique<WebSocket>(entry->impl->core->ctx, conn);
     entry->fn(std::move(ws), req);
   });
@@ -431,7 +457,7 @@ void HttpServer::start() {
   raise_fd_limit();
   // Our own accept loop (HttpListener says why); libsoup serves each connection.
   auto listener = std::make_unique<HttpListener>(
-      impl_->core->ctx, o.timeouts, cert,
+      impl_->core->ctx, o.limits, cert,
       [server = impl_->server](GIOStream* stream, GSocketAddress* local, GSocketAddress* remote) {
         soup_server_accept_iostream(server, stream, local, remote, nullptr);
       });

@@ -27,8 +27,8 @@ class HttpServer {
     // unless the handler's response already carries that header: CORS.
     Headers extra_headers;
     // A connection that is slower than these (or lingers after its response)
-    // is shut down; WebSockets are exempt once upgraded.
-    HttpListener::Timeouts timeouts;
+    // is shut down; a WebSocket only for never-ending fragments.
+    HttpListener::Limits limits;
   };
   using Handler = std::function<void(const HttpRequest&, Responder)>;
   // Gets each accepted WebSocket (open, on the server's context) and the

@@ -52,13 +52,13 @@ class HttpTest : public test::LoopTest {
 // requests then a close, half-sent requests, silence.
 class RawClient {
  public:
-  explicit RawClient(unsigned port) {
+  explicit RawClient(unsigned port, int timeout_s = 10) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
+    timeval tv{timeout_s, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   }
@@ -601,8 +601,8 @@ TEST_F(HttpTest, KeepAliveClientsThatLeaveLeaveNoSocketBehind) {
 // timeout for that phase; the others are served meanwhile.
 TEST_F(HttpTest, SlowAndPartialRequestsAreShutDownAfterTheirTimeout) {
   HttpServer::Options o = local();
-  o.timeouts.request_ms = 400;
-  o.timeouts.body_ms = 400;
+  o.limits.request_ms = 400;
+  o.limits.body_ms = 400;
   HttpServer server(ctx, o);
   server.add_handler("/echo", echo);
   server.start();
@@ -671,6 +671,70 @@ TEST_F(HttpTest, ConflictingContentLengthsAre400AtOnce) {
   EXPECT_NE(conflicting.find("Access-Control-Allow-Origin: *"), std::string::npos);
   EXPECT_LT(took, 2.0);
   EXPECT_EQ(same.rfind("HTTP/1.1 201 ", 0), 0u) << same;
+}
+
+// A masked client frame (payload < 64 KiB).
+std::string ws_frame(bool fin, int opcode, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>((fin ? 0x80 : 0) | opcode);
+  if (payload.size() < 126) {
+    f += static_cast<char>(0x80 | payload.size());
+  } else {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(payload.size() >> 8);
+    f += static_cast<char>(payload.size() & 0xff);
+  }
+  const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  f.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); i++) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+// libsoup buffers the fragments of a message without a limit: a WebSocket
+// that sends 256 KiB of a message that never ends is shut down (budget
+// 64 KiB here), one that sends as much in complete messages is not.
+TEST_F(HttpTest, NeverEndingWebSocketFragmentsAreCutOff) {
+  HttpServer::Options o = local();
+  o.limits.upgraded_pending_bytes = 64 * 1024;
+  HttpServer server(ctx, o);
+  std::vector<std::unique_ptr<WebSocket>> sockets;
+  std::atomic<int> messages{0};
+  server.add_websocket_handler("/ws", [&](std::unique_ptr<WebSocket> ws, const HttpRequest&) {
+    WebSocket::Callbacks cbs;
+    cbs.on_text = [&](std::string_view) { messages++; };
+    ws->set_callbacks(std::move(cbs));
+    sockets.push_back(std::move(ws));
+  });
+  server.start();
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::string chunk(16 * 1024, 'x');
+  std::atomic<bool> done{false};
+  std::string fragmenter, whole;
+  std::thread client([&] {
+    RawClient whole_messages(server.port(), 2), fragments(server.port(), 5);
+    whole_messages.send_text(upgrade);
+    fragments.send_text(upgrade);
+    bool upgraded = whole_messages.read_response().rfind("HTTP/1.1 101", 0) == 0 &&
+                    fragments.read_response().rfind("HTTP/1.1 101", 0) == 0;
+    if (upgraded) {
+      fragments.send_text(ws_frame(false, 1, chunk));
+      for (int i = 0; i < 16; i++) {
+        fragments.send_text(ws_frame(false, 0, chunk));
+        whole_messages.send_text(ws_frame(true, 1, chunk));
+        g_usleep(50000);
+      }
+    }
+    fragmenter = !upgraded ? "not upgraded" : fragments.closed_by_server() ? "closed" : "open";
+    whole = whole_messages.closed_by_server() ? "closed" : "open";  // times out: open
+    done = true;
+  });
+  ASSERT_TRUE(run_until([&] { return done.load(); }, 30000));
+  client.join();
+  EXPECT_EQ(fragmenter, "closed");
+  EXPECT_EQ(whole, "open");
+  EXPECT_EQ(messages, 16);
 }
 
 TEST_F(HttpTest, ListenErrorsSayWhere) {
