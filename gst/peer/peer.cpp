@@ -7,6 +7,7 @@
 
 #include "gst/common/debug.h"
 #include "gst/common/guard.h"
+#include "gst/common/heap.h"
 
 #define GST_CAT_DEFAULT rtcpeer_debug
 
@@ -281,6 +282,7 @@ Peer::~Peer() {
   gst_bin_remove(bin_, webrtc_);
   gst_object_unref(webrtc_);
   GST_DEBUG("%s: torn down", name_.c_str());
+  release_freed_memory_soon();
 }
 
 GstPad* Peer::add_send_track(const GstCaps* rtp_caps, bool sendrecv) {

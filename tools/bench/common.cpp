@@ -143,7 +143,7 @@ guint64 field_u64(const std::map<std::string, std::string>& f, const std::string
   return it == f.end() ? 0 : std::strtoull(it->second.c_str(), nullptr, 10);
 }
 
-Child::Child(const std::vector<std::string>& args) {
+Child::Child(const std::vector<std::string>& args, const std::string& program) {
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) {
     std::perror("pipe");
@@ -154,7 +154,7 @@ Child::Child(const std::vector<std::string>& args) {
   posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
   posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
   std::vector<char*> argv;
-  std::string self = "/proc/self/exe";
+  std::string self = program;
   argv.push_back(self.data());
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

@@ -44,11 +44,13 @@ void reply(const char* fmt, ...) G_GNUC_PRINTF(1, 2);
 std::map<std::string, std::string> fields(const std::string& line);
 guint64 field_u64(const std::map<std::string, std::string>& f, const std::string& key);
 
-// This program again (re-exec'd with a hidden subcommand), stdin and stdout
-// piped to us, stderr shared. Killed by its pid if it outlives the object.
+// This program again (re-exec'd with a hidden subcommand), or `program`;
+// stdin and stdout piped to us, stderr shared. Killed by its pid if it
+// outlives the object.
 class Child {
  public:
-  explicit Child(const std::vector<std::string>& args);
+  explicit Child(const std::vector<std::string>& args,
+                 const std::string& program = "/proc/self/exe");
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

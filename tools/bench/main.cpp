@@ -4,6 +4,7 @@
 //   rtcmesh-bench whip-first-frame [runs]
 //   rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] …
 //   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
+//   rtcmesh-bench soak [--cycles 60] [--settle 30]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
 // sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "fanout-server") == 0 || std::strcmp(command, "sfu-server") == 0)
     return bench::fanout_server(argc, argv);
   if (std::strcmp(command, "fanout-viewers") == 0) return bench::fanout_viewers(argc, argv);
+  if (std::strcmp(command, "soak") == 0) return bench::soak(argc, argv);
+  if (std::strcmp(command, "soak-player") == 0) return bench::soak_player(argc, argv);
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"

@@ -13,6 +13,7 @@
 // SIGTERM: every WebSocket is closed with 1001 and the program exits 0.
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <unistd.h>
 #include <gst/gst.h>
 
 #include <chrono>
@@ -456,6 +457,13 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // GLib 2.74's slice allocator keeps every chunk that sessions free (a
+  // churn soak grew 15 % in 12 cycles); glibc's malloc gives it back. GLib
+  // reads G_SLICE in its constructors, before main: set it and start again.
+  if (!g_getenv("G_SLICE")) {
+    g_setenv("G_SLICE", "always-malloc", TRUE);
+    execv("/proc/self/exe", argv);  // on failure, carry on with the slices
+  }
   // Plugins are scanned by gst-plugin-scanner, never in this process: an
   // in-process scan (GST_REGISTRY_FORK=no, as test environments set) would
   // dlopen libgstrtcmesh.so beside the same types linked in statically.
