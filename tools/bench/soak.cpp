@@ -66,12 +66,16 @@ class Tcp {
     if (fd_ >= 0) close(fd_);
   }
   bool ok() const { return fd_ >= 0; }
-  bool send(const std::string& s) { return fd_ >= 0 && write(fd_, s.data(), s.size()) == ssize_t(s.size()); }
+  // MSG_NOSIGNAL: a server that closed on us is a result, not our SIGPIPE.
+  bool send(const std::string& s) {
+    return fd_ >= 0 && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size());
+  }
   // Whatever arrives until `until` is in it, EOF or the timeout.
+  // (`until` empty: one read.)
   std::string receive(const std::string& until) {
     std::string got;
     char buf[8192];
-    while (fd_ >= 0 && got.find(until) == std::string::npos) {
+    while (fd_ >= 0 && (until.empty() ? got.empty() : got.find(until) == std::string::npos)) {
       ssize_t n = read(fd_, buf, sizeof buf);
       if (n <= 0) break;
       got.append(buf, size_t(n));
@@ -83,10 +87,20 @@ class Tcp {
   int fd_ = -1;
 };
 
+// One keep-alive GET; the whole answer (by its Content-Length), then a close.
 std::string http_get(unsigned port, const std::string& path) {
   Tcp c(port);
   c.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  return c.receive("\r\n0\r\n\r\n");  // or EOF: we answer Connection: close
+  std::string got = c.receive("\r\n\r\n");
+  size_t end = got.find("\r\n\r\n"), cl = got.find("Content-Length: ");
+  if (end == std::string::npos || cl == std::string::npos || cl > end) return got;
+  size_t want = end + 4 + std::stoul(got.substr(cl + 16));
+  while (got.size() < want) {
+    std::string more = c.receive("");
+    if (more.empty()) break;
+    got += more;
+  }
+  return got;
 }
 
 double room_publishers(unsigned port, const std::string& room) {
