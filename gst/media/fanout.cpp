@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "gst/common/debug.h"
@@ -271,7 +272,62 @@ void FanOut::detach(int id) {
   GPtr<GstPad> tee_pad = retain(b.tee_pad);
   unlink_when_idle(b.tee_pad);
   gst_element_release_request_pad(tee_, b.tee_pad);
-  remove_elements(bin_, {b.queue});
+  // The queue's streaming thread may be parked inside `target` for as long as
+  // the element behind it wants: webrtcbin holds RTP until DTLS is done (for a
+  // WHEP player killed mid-handshake: until that connection is timed out) and
+  // a new sink pad until it is negotiated. Setting the queue to NULL joins that
+  // thread, so the caller hung until then, and for good when the caller is the
+  // SFU host's worker, which is also what times the connection out (a
+  // publisher leaving while such a player waited wedged rtcmesh-server).
+  // Unlinked from target, the queue cannot push into it again; it is stopped
+  // here if no push is in flight, else as soon as the one in flight returns
+  // (the connection connects or goes to NULL).
+  GstElement* queue = b.queue;
+  GPtr<GstElement> keep = retain(queue);
+  gst_element_set_locked_state(queue, TRUE);  // the bin's own state changes leave it alone
+  GPtr<GstPad> qsrc = adopt(gst_element_get_static_pad(queue, "src"));
+  // What it still holds is dropped (a push answered NOT_LINKED after an EOS
+  // would make the queue post an error).
+  gst_pad_add_probe(
+      qsrc.get(), GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM,
+      [](GstPad*, GstPadProbeInfo*, gpointer) { return GST_PAD_PROBE_DROP; }, nullptr, nullptr);
+  if (GPtr<GstPad> peer = adopt(gst_pad_get_peer(qsrc.get())))
+    gst_pad_unlink(qsrc.get(), peer.get());
+  struct Later {
+    std::thread::id caller;
+    GPtr<GstElement> bin, queue;
+  };
+  // An IDLE probe runs at once, on this thread, when no push is in flight.
+  gulong probe = gst_pad_add_probe(
+      qsrc.get(), GST_PAD_PROBE_TYPE_IDLE,
+      [](GstPad*, GstPadProbeInfo*, gpointer data) -> GstPadProbeReturn {
+        auto* l = static_cast<Later*>(data);
+        if (std::this_thread::get_id() != l->caller) {
+          // The push in flight returned: the queue's own streaming thread
+          // cannot stop the queue, a GStreamer pool thread does.
+          gst_element_call_async(
+              l->bin.get(),
+              [](GstElement* bin, gpointer queue) {
+                gst_element_set_state(GST_ELEMENT(queue), GST_STATE_NULL);
+                gst_bin_remove(GST_BIN(bin), GST_ELEMENT(queue));
+                GST_INFO_OBJECT(bin, "fan-out: detached queue %s stopped and removed",
+                                GST_OBJECT_NAME(queue));
+              },
+              gst_object_ref(l->queue.get()), gst_object_unref);
+        }
+        return GST_PAD_PROBE_REMOVE;
+      },
+      new Later{std::this_thread::get_id(), retain(GST_ELEMENT(bin_)), retain(queue)},
+      [](gpointer data) { delete static_cast<Later*>(data); });
+  if (probe != 0) {
+    GST_INFO_OBJECT(bin_,
+                    "fan-out %s: branch %d (%s) is inside a push downstream; its queue "
+                    "stops when that returns",
+                    limiter_->name.c_str(), id, GST_OBJECT_NAME(queue));
+    return;
+  }
+  gst_element_set_state(queue, GST_STATE_NULL);
+  gst_bin_remove(bin_, queue);
   GST_DEBUG_OBJECT(bin_, "fan-out %s: branch %d removed", limiter_->name.c_str(), id);
 }
 

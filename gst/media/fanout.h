@@ -33,9 +33,12 @@ class FanOut {
   // Throws std::runtime_error when the link fails.
   int attach(GstPad* target);
   // Removes that branch without stalling the others: blocks the tee src pad
-  // (idle probe), unlinks, releases it, sets the queue to NULL and removes it.
-  // `target` is left alone (unlinked). Unknown ids are ignored. Safe from any
-  // thread except the streaming thread of this tee.
+  // (idle probe), unlinks, releases it, unlinks the queue from `target`, sets
+  // the queue to NULL and removes it. Never waits for `target`: if the queue is
+  // inside a push into it (webrtcbin holds RTP until DTLS is done), the queue
+  // is stopped and removed once that push returns. `target` is left alone
+  // (unlinked). Unknown ids are ignored. Safe from any thread except the
+  // streaming thread of this tee.
   void detach(int branch);
 
   // Upstream force-key-unit (all-headers=TRUE) toward the encoder / parser,

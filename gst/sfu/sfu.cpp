@@ -756,6 +756,10 @@ void RtcSfuPrivate::whep_offer(const sig::ResourceEndpoint::Offer& offer,
     if (it == publishers.end())
       return reply({404, "no publisher '" + offer.publisher + "' in room '" + room + "'", {}});
     only = it->second.get();
+    // A remote publisher whose offer is still being answered has no tracks
+    // yet: come back later (this was a final 422 "takes none of its codecs").
+    if (only->sources.empty())
+      return reply({503, "publisher '" + offer.publisher + "' is still connecting", {}});
   }
   if (std::string why = refusal(room, ""); !why.empty()) return reply({503, why, {}});
   const std::string key = offer.id;
