@@ -270,6 +270,17 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
 
 Peer::~Peer() {
   tick_.reset();
+  // webrtcbin 1.22 walks each rtpsession's source table for get-stats on its
+  // own thread, and rtpsession's PAUSED→READY empties that table without the
+  // session lock (fixed in 1.23.1): a GLib-CRITICAL, or a SIGSEGV when the
+  // walk meets freed entries, seen under churn. So no stats may be in flight
+  // when the webrtcbin stops: wait for the last request (a task on webrtcbin's
+  // thread, which never waits for ours).
+  if (stats_promise_) {
+    gst_promise_wait(stats_promise_);
+    gst_promise_unref(stats_promise_);
+    stats_promise_ = nullptr;
+  }
   life_->gather_timer.reset();
   {
     std::lock_guard lock(life_->mutex);
@@ -449,7 +460,8 @@ void Peer::on_tick() {
       p.life_->stats.reset(gst_structure_copy(reply));
     });
     g_signal_emit_by_name(webrtc_, "get-stats", nullptr, promise);
-    gst_promise_unref(promise);
+    if (stats_promise_) gst_promise_unref(stats_promise_);
+    stats_promise_ = promise;  // ~Peer waits for it
   }
 
   if (connected_ && peer_timeout_ != GST_CLOCK_TIME_NONE) {

@@ -97,6 +97,7 @@ class Peer {
   std::shared_ptr<Life> life_;
   Timer tick_;  // every 500 ms: liveness; stats every other tick
   unsigned ticks_ = 0;
+  GstPromise* stats_promise_ = nullptr;  // the last get-stats request
   bool connected_ = false;
   bool failed_ = false;
   gint64 connect_started_us_ = 0;

@@ -244,9 +244,10 @@ int soak(int argc, char** argv) {
   Child server({"--mode", "sfu", "--port", "0", "--address", "127.0.0.1", "--peer-timeout",
                 "2000"},
                o.server);
-  auto line = server.read_line(15000);
+  // (Lines before it are a wrapper's: --server may be a script around the server.)
   const std::string prefix = "rtcmesh-server listening on http://127.0.0.1:";
-  if (!line || line->rfind(prefix, 0) != 0) {
+  auto line = server.expect(prefix, 30000);
+  if (!line) {
     std::fprintf(stderr, "soak: %s did not start\n", o.server.c_str());
     return 1;
   }
