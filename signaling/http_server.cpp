@@ -314,6 +314,30 @@ void on_got_chunk(SoupServerMessage* msg, GBytes*, gpointer data) {
     impl->reject_too_large(msg, static_cast<size_t>(body->length), false);
 }
 
+// Two different Content-Length values: libsoup would wait for the last one's
+// bytes (request smuggling territory, RFC 9112 6.3): 400 at once.
+void refuse_conflicting_lengths(HttpServer::Impl& impl, SoupServerMessage* msg) {
+  std::vector<std::string> lengths;
+  soup_message_headers_foreach(
+      soup_server_message_get_request_headers(msg),
+      [](const char* name, const char* value, gpointer data) {
+        if (g_ascii_strcasecmp(name, "Content-Length") == 0)
+          static_cast<std::vector<std::string>*>(data)->push_back(value);
+      },
+      &lengths);
+  if (!impl.listener ||
+      std::adjacent_find(lengths.begin(), lengths.end(), std::not_equal_to<>()) == lengths.end())
+    return;
+  GST_INFO("refusing a request with conflicting Content-Length headers");
+  std::string body = "conflicting Content-Length headers\n";
+  std::string head = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n";
+  for (const auto& [name, value] : impl.opts.extra_headers.items())
+    head += name + ": " + value + "\r\n";
+  impl.listener->refuse(soup_server_message_get_remote_address(msg),
+                        head + "Content-Type: text/plain\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
 // A connection's phases, for its timeouts (HttpListener).
 void on_got_headers(SoupServerMessage* msg, gpointer data) {
   auto* impl = static_cast<MsgData*>(data)->core->impl.load();
@@ -325,27 +349,7 @@ void on_got_headers(SoupServerMessage* msg, gpointer data) {
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
                                  "close");
   impl->set_phase(msg, HttpListener::Phase::kBody);
-  // Two different lengths: libsoup would wait for the last one's bytes
-  // (request smuggling territory, RFC 9112 6.3): 400 at once.
-  std::vector<std::string> lengths;
-  soup_message_headers_foreach(
-      soup_server_message_get_request_headers(msg),
-      [](const char* name, const char* value, gpointer data) {
-        if (g_ascii_strcasecmp(name, "Content-Length") == 0)
-          static_cast<std::vector<std::string>*>(data)->push_back(value);
-      },
-      &lengths);
-  if (impl->listener && lengths.size() > 1 && std::adjacent_find(lengths.begin(), lengths.end(),
-                                               std::not_equal_to<>()) != lengths.end()) {
-    GST_INFO("refusing a request with conflicting Content-Length headers");
-    std::string body = "conflicting Content-Length headers\n";
-    std::string head = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n";
-    for (const auto& [name, value] : impl->opts.extra_headers.items())
-      head += name + ": " + value + "\r\n";
-    impl->listener->refuse(soup_server_message_get_remote_address(msg),
-                           head + "Content-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\n\r\n" + body);
-  }
+  refuse_conflicting_lengths(*impl, msg);
 }
 
 void on_got_body(SoupServerMessage* msg, gpointer data) {
@@ -430,6 +434,7 @@ void HttpServer::start() {
   auto fail = [&](const std::string& why) {
     throw std::runtime_error("cannot listen on " + where + ": " + why);
   };
+  if (o.port > 65535) fail("port out of range");
   bool tls = !o.tls_certificate.empty() || !o.tls_key.empty();
   GTlsCertificate* cert = nullptr;
   if (tls) {
@@ -444,7 +449,6 @@ void HttpServer::start() {
       fail(why);
     }
   }
-  if (o.port > 65535) fail("port out of range");
   std::string addr = o.address.empty() ? "0.0.0.0" : o.address;
   if (addr == "localhost") addr = "127.0.0.1";
   GInetAddress* inet = g_inet_address_new_from_string(addr.c_str());
