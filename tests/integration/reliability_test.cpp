@@ -2,18 +2,14 @@
 // keep-alive connections behind, a full file-descriptor table, and the same
 // publisher name live in two rooms. The built binary as a subprocess on
 // 127.0.0.1, raw sockets and real WebRTC peers against it.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/support/harness.h"
+#include "tests/support/raw_client.h"
 #include "tests/support/server_process.h"
 #include "tests/unit/sdp_samples.h"
 
@@ -22,48 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace test;
-
-// A loopback TCP connection to the server (blocking, 5 s receive timeout).
-class Connection {
- public:
-  explicit Connection(unsigned port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Connection() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return ok_; }
-  // Sends a keep-alive HTTP/1.1 request and reads the status line and
-  // headers of the answer ("" if none within the timeout).
-  std::string request(const std::string& method, const std::string& path,
-                      const std::string& body = "") {
-    std::string text = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    if (!body.empty())
-      text += "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(body.size()) +
-              "\r\n";
-    text += "\r\n" + body;
-    if (write(fd_, text.data(), text.size()) != ssize_t(text.size())) return "";
-    std::string got;
-    char buf[4096];
-    while (got.find("\r\n\r\n") == std::string::npos) {
-      ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      got.append(buf, size_t(n));
-    }
-    return got.substr(0, got.find("\r\n\r\n"));
-  }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
 
 std::unique_ptr<RtcmeshServer> sfu_server(const std::vector<std::string>& launcher = {}) {
   return RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "3000"}, {},
@@ -80,8 +34,8 @@ TEST(Reliability, KeepAliveClientsThatLeaveLeaveNoSocketBehind) {
   size_t baseline = server->open_fds();
   int answered = 0;
   for (int i = 0; i < 400; i++) {
-    Connection c(server->port);
-    ASSERT_TRUE(c.ok());
+    RawClient c(server->port, 5);
+    ASSERT_TRUE(c.connected());
     std::string head;
     switch (i % 4) {
       case 0: head = c.request("GET", "/metrics"); break;
@@ -101,8 +55,8 @@ TEST(Reliability, KeepAliveClientsThatLeaveLeaveNoSocketBehind) {
 TEST(Reliability, OutOfFileDescriptorsItRecoversWhenTheyFree) {
   auto server = sfu_server({"prlimit", "--nofile=64:64"});
   ASSERT_TRUE(server);
-  std::vector<std::unique_ptr<Connection>> idle;
-  for (int i = 0; i < 80; i++) idle.push_back(std::make_unique<Connection>(server->port));
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 80; i++) idle.push_back(std::make_unique<RawClient>(server->port, 5));
   ASSERT_TRUE(wait_until([&] { return server->stderr_has("out of file descriptors"); }, 5s))
       << "no word of running out of fds";
   // One of the accepted connections is still served meanwhile.
@@ -110,7 +64,7 @@ TEST(Reliability, OutOfFileDescriptorsItRecoversWhenTheyFree) {
   idle.clear();
   ASSERT_TRUE(wait_until([&] { return server->stderr_has("accepts connections again"); }, 5s));
   for (int i = 0; i < 100; i++) {
-    Connection c(server->port);
+    RawClient c(server->port, 5);
     ASSERT_EQ(c.request("GET", "/metrics").rfind("HTTP/1.1 200", 0), 0u) << "request " << i;
   }
   EXPECT_EQ(server->stderr_count("out of file descriptors"), 1u);

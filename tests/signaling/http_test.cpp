@@ -1,13 +1,8 @@
 // HttpServer + HttpClient over real loopback sockets (port 0).
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -20,6 +15,7 @@
 #include "signaling/http_server.h"
 #include "tests/signaling/loop.h"
 #include "tests/support/harness.h"
+#include "tests/support/raw_client.h"
 
 namespace rtcmesh::sig {
 namespace {
@@ -48,56 +44,7 @@ class HttpTest : public test::LoopTest {
   }
 };
 
-// A blocking loopback TCP client, for what HttpClient never does: keep-alive
-// requests then a close, half-sent requests, silence.
-class RawClient {
- public:
-  explicit RawClient(unsigned port, int timeout_s = 10) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{timeout_s, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~RawClient() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool connected() const { return connected_; }
-  void send_text(const std::string& text) { (void)!write(fd_, text.data(), text.size()); }
-  // Reads one response (headers and a Content-Length body); "" on EOF or timeout.
-  std::string read_response() {
-    std::string got;
-    char buf[4096];
-    size_t header_end = std::string::npos, want = 0;
-    while (true) {
-      if (header_end == std::string::npos && (header_end = got.find("\r\n\r\n")) != std::string::npos) {
-        size_t cl = got.find("Content-Length: ");
-        want = header_end + 4 + (cl < header_end ? std::stoul(got.substr(cl + 16)) : 0);
-      }
-      if (header_end != std::string::npos && got.size() >= want) return got;
-      ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) return header_end == std::string::npos ? "" : got;
-      got.append(buf, static_cast<size_t>(n));
-    }
-  }
-  // True once the server has closed its side (read returns 0), within the
-  // receive timeout.
-  bool closed_by_server() {
-    char buf[4096];
-    while (true) {
-      ssize_t n = read(fd_, buf, sizeof buf);
-      if (n == 0) return true;
-      if (n < 0) return false;
-    }
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
+using test::RawClient;
 
 size_t open_fds() {
   size_t n = 0;
