@@ -115,12 +115,18 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
       gather_timeout_ms_(ice.gather_timeout_ms),
       events_(std::move(events)),
       life_(std::make_shared<Life>(worker, this)) {
-  // Names are for logs; the suffix keeps two connections of one name (the
-  // same publisher in two rooms, a rebuilt connection) apart in one bin.
+  // The serial keeps two connections of one name (the same publisher in two
+  // rooms, a rebuilt connection) apart in one bin. webrtcbin names its
+  // threads "<element>:pc" and "<element>:ice", and Linux refuses thread
+  // names over 15 characters (the thread then keeps its creator's name, and
+  // crash reports blamed our worker): the element is "wrtc<serial>", and the
+  // log says which connection that is.
   static std::atomic<uint64_t> serial{0};
-  name_ = name + "-" + std::to_string(++serial);
-  webrtc_ = gst_element_factory_make("webrtcbin", name_.c_str());
+  const std::string id = std::to_string(++serial);
+  name_ = name + "-" + id;
+  webrtc_ = gst_element_factory_make("webrtcbin", ("wrtc" + id).c_str());
   if (!webrtc_) throw std::runtime_error("webrtcbin is missing (install gstreamer1.0-plugins-bad)");
+  GST_INFO("%s: webrtcbin %s", name_.c_str(), GST_OBJECT_NAME(webrtc_));
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (!ice.stun_server.empty()) g_object_set(webrtc_, "stun-server", ice.stun_server.c_str(), nullptr);
   for (const auto& turn : ice.turn_servers) {
