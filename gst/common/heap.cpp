@@ -34,19 +34,28 @@ struct Trimmer {
   }
 };
 
-}  // namespace
-
-void release_freed_memory_soon() {
-  // Leaked on purpose: a detached thread that lives as long as the process.
-  static Trimmer* trimmer = [] {
+// Leaked on purpose: a detached thread that lives as long as the process.
+Trimmer* trimmer() {
+  static Trimmer* t = [] {
     auto* t = new Trimmer;
     std::thread([t] { t->run(); }).detach();
     return t;
   }();
-  std::lock_guard lock(trimmer->mu);
-  trimmer->due = std::chrono::steady_clock::now() + kQuiet;
-  trimmer->pending = true;
-  trimmer->cv.notify_one();
+  return t;
+}
+
+}  // namespace
+
+void prepare_freed_memory_release() {
+  trimmer();
+}
+
+void release_freed_memory_soon() {
+  Trimmer* t = trimmer();
+  std::lock_guard lock(t->mu);
+  t->due = std::chrono::steady_clock::now() + kQuiet;
+  t->pending = true;
+  t->cv.notify_one();
 }
 
 }  // namespace rtcmesh

@@ -127,6 +127,7 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
   webrtc_ = gst_element_factory_make("webrtcbin", ("wrtc" + id).c_str());
   if (!webrtc_) throw std::runtime_error("webrtcbin is missing (install gstreamer1.0-plugins-bad)");
   GST_INFO("%s: webrtcbin %s", name_.c_str(), GST_OBJECT_NAME(webrtc_));
+  prepare_freed_memory_release();
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (!ice.stun_server.empty()) g_object_set(webrtc_, "stun-server", ice.stun_server.c_str(), nullptr);
   for (const auto& turn : ice.turn_servers) {
