@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "signaling/glib_util.h"
 #include "signaling/log.h"
 
 #define GST_CAT_DEFAULT rtcsignaling_debug
@@ -65,10 +66,7 @@ struct HttpListener::Impl {
 
   ~Impl() {
     stop_watching();
-    if (sweep) {
-      g_source_destroy(sweep);
-      g_source_unref(sweep);
-    }
+    sweep.reset();
     if (socket) {
       g_socket_close(socket, nullptr);
       g_object_unref(socket);
@@ -83,12 +81,11 @@ struct HttpListener::Impl {
   GTlsCertificate* tls;
   Accept accept;
   GSocket* socket = nullptr;
-  GSource* watch = nullptr;  // readable listening socket
-  GSource* retry = nullptr;  // accept again after running out of fds
-  GSource* sweep = nullptr;
+  SourceHandle watch;  // readable listening socket
+  SourceHandle retry;  // accept again after running out of fds
+  SourceHandle sweep;  // deadlines, every kSweepMs
   bool starved = false;  // out of fds, logged once per episode
   unsigned port = 0;
-  uint64_t failures = 0;
   std::unordered_map<GSocketAddress*, Connection> conns;
 
   static uint64_t bytes_received(const Connection& c) {
@@ -129,24 +126,19 @@ struct HttpListener::Impl {
   }
 
   void watch_socket() {
-    watch = g_socket_create_source(socket, G_IO_IN, nullptr);
+    watch.reset(g_socket_create_source(socket, G_IO_IN, nullptr));
     g_source_set_callback(
-        watch, G_SOURCE_FUNC(+[](GSocket*, GIOCondition, gpointer self) {
+        watch.get(), G_SOURCE_FUNC(+[](GSocket*, GIOCondition, gpointer self) {
           static_cast<Impl*>(self)->accept_ready();
           return G_SOURCE_CONTINUE;
         }),
         this, nullptr);
-    g_source_attach(watch, ctx);
+    g_source_attach(watch.get(), ctx);
   }
 
   void stop_watching() {
-    for (GSource** s : {&watch, &retry}) {
-      if (*s) {
-        g_source_destroy(*s);
-        g_source_unref(*s);
-        *s = nullptr;
-      }
-    }
+    watch.reset();
+    retry.reset();
   }
 
   // Out of file descriptors: stop polling the listening socket (it stays
@@ -154,19 +146,10 @@ struct HttpListener::Impl {
   // the backlog meanwhile.
   void pause_accepting() {
     stop_watching();
-    retry = g_timeout_source_new(kAcceptRetryMs);
-    g_source_set_callback(
-        retry,
-        +[](gpointer self) -> gboolean {
-          auto* impl = static_cast<Impl*>(self);
-          g_source_unref(impl->retry);
-          impl->retry = nullptr;
-          impl->watch_socket();
-          impl->accept_ready();
-          return G_SOURCE_REMOVE;
-        },
-        this, nullptr);
-    g_source_attach(retry, ctx);
+    retry = add_timer(ctx, kAcceptRetryMs, [this] {
+      watch_socket();
+      accept_ready();
+    });
   }
 
   void accept_ready() {
@@ -179,7 +162,6 @@ struct HttpListener::Impl {
           g_error_free(err);
           return;
         }
-        failures++;
         if (out_of_fds(err)) {
           if (!starved) {
             g_message("rtcmesh: HTTP server on port %u is out of file descriptors (%s) with %zu "
@@ -241,6 +223,19 @@ struct HttpListener::Impl {
     g_object_unref(local);
   }
 
+  // Why a live connection must go now, or "".
+  std::string overdue(const Connection& c, gint64 now) const {
+    if (c.phase == Phase::kUpgraded && limits.upgraded_pending_bytes) {
+      uint64_t pending = bytes_received(c) - c.upgraded_base;
+      if (pending > limits.upgraded_pending_bytes)
+        return "a WebSocket sent " + std::to_string(pending) +
+               " bytes without completing a message";
+    }
+    if (c.deadline_us && now > c.deadline_us)
+      return std::string("past its ") + phase_name(c.phase) + " timeout";
+    return "";
+  }
+
   void on_sweep() {
     gint64 now = now_us();
     for (auto it = conns.begin(); it != conns.end();) {
@@ -253,20 +248,15 @@ struct HttpListener::Impl {
         it = conns.erase(it);
         continue;
       }
-      if (c.shut_down_us && now - c.shut_down_us > kForceCloseUs) {
-        // Shut down but never closed by its owner (libsoup 3.2's idle
-        // keep-alive connection has no reader left): close it ourselves.
-        GST_INFO("closing a connection its owner left open (%s)", phase_name(c.phase));
-        g_io_stream_close(G_IO_STREAM(c.tcp), nullptr, nullptr);
-      } else if (!c.shut_down_us && c.phase == Phase::kUpgraded && limits.upgraded_pending_bytes &&
-                 bytes_received(c) - c.upgraded_base > limits.upgraded_pending_bytes) {
-        GST_INFO("shutting down a WebSocket that sent %" G_GUINT64_FORMAT
-                 " bytes without completing a message",
-                 bytes_received(c) - c.upgraded_base);
-        g_socket_shutdown(s, TRUE, TRUE, nullptr);
-        c.shut_down_us = now;
-      } else if (!c.shut_down_us && c.deadline_us && now > c.deadline_us) {
-        GST_INFO("shutting down a connection past its %s timeout", phase_name(c.phase));
+      if (c.shut_down_us) {
+        if (now - c.shut_down_us > kForceCloseUs) {
+          // Shut down but never closed by its owner (libsoup 3.2's idle
+          // keep-alive connection has no reader left): close it ourselves.
+          GST_INFO("closing a connection its owner left open (%s)", phase_name(c.phase));
+          g_io_stream_close(G_IO_STREAM(c.tcp), nullptr, nullptr);
+        }
+      } else if (std::string why = overdue(c, now); !why.empty()) {
+        GST_INFO("shutting down a connection: %s", why.c_str());
         // The reader sees EOF and libsoup closes the connection itself.
         g_socket_shutdown(s, TRUE, TRUE, nullptr);
         c.shut_down_us = now;
@@ -302,15 +292,15 @@ void HttpListener::listen(GSocketAddress* address) {
   }
   impl_->socket = s;
   impl_->watch_socket();
-  impl_->sweep = g_timeout_source_new(kSweepMs);
+  impl_->sweep.reset(g_timeout_source_new(kSweepMs));
   g_source_set_callback(
-      impl_->sweep,
+      impl_->sweep.get(),
       +[](gpointer self) -> gboolean {
         static_cast<Impl*>(self)->on_sweep();
         return G_SOURCE_CONTINUE;
       },
       impl_.get(), nullptr);
-  g_source_attach(impl_->sweep, impl_->ctx);
+  g_source_attach(impl_->sweep.get(), impl_->ctx);
   GSocketAddress* local = g_socket_get_local_address(s, nullptr);
   if (local && G_IS_INET_SOCKET_ADDRESS(local))
     impl_->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
@@ -339,10 +329,6 @@ void HttpListener::refuse(GSocketAddress* remote, const std::string& response) {
 
 size_t HttpListener::connections() const {
   return impl_->conns.size();
-}
-
-uint64_t HttpListener::accept_failures() const {
-  return impl_->failures;
 }
 
 void raise_fd_limit() {

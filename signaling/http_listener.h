@@ -54,8 +54,7 @@ class HttpListener {
   // for requests libsoup would otherwise go on reading (its body length is
   // unknowable).
   void refuse(GSocketAddress* remote, const std::string& response);
-  size_t connections() const;       // open, WebSockets included
-  uint64_t accept_failures() const;  // accept() errors (EMFILE and others)
+  size_t connections() const;  // open, WebSockets included
 
   struct Impl;
 

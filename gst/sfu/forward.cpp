@@ -28,7 +28,8 @@ Source::Source(GstBin* bin, const std::string& room, std::string publisher, std:
   gst_bin_add(bin_, entry_);
   gst_element_sync_state_with_parent(entry_);
   GPtr<GstPad> src = adopt(gst_element_get_static_pad(entry_, "src"));
-  owned_ = std::make_unique<media::FanOut>(bin_, src.get(), room + "-" + publisher_ + "-" + track_);
+  owned_ =
+      std::make_unique<media::FanOut>(bin_, src.get(), room + "-" + publisher_ + "-" + track_);
   fanout_ = owned_.get();
 }
 

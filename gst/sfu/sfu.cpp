@@ -402,8 +402,9 @@ Publisher* RtcSfuPrivate::start_publisher(
     ice_settings = ice.settings();
     timeout_ms = peer_timeout_ms;
   }
-  pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "pub-" + room + "-" + id, ice_settings,
-                                           timeout_ms * GST_MSECOND, std::move(events));
+  pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "pub-" + room + "-" + id,
+                                           ice_settings, timeout_ms * GST_MSECOND,
+                                           std::move(events));
   pub->peer->set_accepted_codecs(accepted_rtp_caps("vp8,vp9,h264", "opus"));
   // Forwarded at once: no jitterbuffer start-up or head-of-line wait; lost
   // packets are asked again from the publisher.
@@ -913,16 +914,11 @@ void RtcSfuPrivate::remove_resource(const std::string& id, const std::string& wh
 
 void RtcSfuPrivate::publish(const std::string& room, const std::string& peer,
                             const std::string& sdp, std::function<void(PublishResult)> done) {
-  auto fail = [&](const std::string& why) {
-    post([done, why] {
-      done({{}, {}, sig::rpc::Error{sig::rpc::kInvalidParams, "publish: " + why, {}}});
-    });
+  auto fail = [&](const std::string& why, int code = sig::rpc::kInvalidParams) {
+    post([done, why, code] { done({{}, {}, sig::rpc::Error{code, "publish: " + why, {}}}); });
   };
   if (publishers.count(key_of(room, peer))) return fail("already publishing");
-  if (std::string why = refusal(room, peer); !why.empty())
-    return post([done, why] {
-      done({{}, {}, sig::rpc::Error{sig::rpc::kRoomFull, "publish: " + why, {}}});
-    });
+  if (std::string why = refusal(room, peer); !why.empty()) return fail(why, sig::rpc::kRoomFull);
   try {
     start_publisher(room, peer, "", sdp,
                     [this, room, peer, sdp, done](const std::string& answer,
@@ -970,7 +966,8 @@ void RtcSfuPrivate::offer(const std::string& room, const sig::SfuOffer& o,
       s->room = room;
       s->id = o.subscriber;
       s->session = o.session;
-      s->sub = new_subscription(room, key, "sub-" + room + "-" + o.subscriber + "-" + std::to_string(o.session));
+      s->sub = new_subscription(
+          room, key, "sub-" + room + "-" + o.subscriber + "-" + std::to_string(o.session));
       std::lock_guard lock(sessions_mutex);
       it = subscribers.emplace(key, std::move(s)).first;
       counters[room].subscribers_total++;

@@ -172,17 +172,17 @@ bool near(long v, long base, long slack) {
   return std::labs(v - base) <= std::max(slack, long(std::lround(base * 0.10)));
 }
 
-bool run_cycle(unsigned port, int n, GstElement** publisher_out) {
+bool run_cycle(unsigned port, int n) {
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   const std::string name = "pub" + std::to_string(n);
-  std::string line = "rtcwhipsink name=s peer-timeout=2000 endpoint=" + base + "/whip/soak/" +
-                       name +
-                       " videotestsrc is-live=true ! video/x-raw,width=160,height=120,"
-                       "framerate=15/1 ! s.video_0 audiotestsrc is-live=true ! s.audio_0";
-  GstElement* pub = launch(line);
-  *publisher_out = pub;
-  if (!pub || gst_element_set_state(pub, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+  GstElement* pub = launch("rtcwhipsink name=s peer-timeout=2000 endpoint=" + base +
+                           "/whip/soak/" + name +
+                           " videotestsrc is-live=true ! video/x-raw,width=160,height=120,"
+                           "framerate=15/1 ! s.video_0 audiotestsrc is-live=true ! s.audio_0");
+  if (gst_element_set_state(pub, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    gst_object_unref(pub);
     return false;
+  }
   bool seen = false;
   for (int i = 0; i < 100 && !seen; i++) {
     seen = room_publishers(port, "soak") >= 1;
@@ -198,7 +198,6 @@ bool run_cycle(unsigned port, int n, GstElement** publisher_out) {
   player.finish(2000);
   gst_element_set_state(pub, GST_STATE_NULL);  // DELETEs the session
   gst_object_unref(pub);
-  *publisher_out = nullptr;
   return seen && joined;
 }
 
@@ -254,9 +253,8 @@ int soak(int argc, char** argv) {
   unsigned port = unsigned(std::stoul(line->substr(prefix.size())));
   std::printf("soak: rtcmesh-server (pid %d) on port %u, %d cycles (+%d warm-up), %.0f s settle\n",
               int(server.pid()), port, o.cycles, o.warmup, o.settle);
-  GstElement* pub = nullptr;
   int failed = 0;
-  for (int i = 0; i < o.warmup; i++) failed += !run_cycle(port, -1 - i, &pub);
+  for (int i = 0; i < o.warmup; i++) failed += !run_cycle(port, -1 - i);
   g_usleep(gulong(std::min(o.settle, 10.0) * G_USEC_PER_SEC));
   Sample base = sample(server.pid());
   std::printf("%-14s %9s %7s %6s %5s %8s %5s\n", "", "RSS MiB", "", "fds", "", "threads", "");
@@ -264,7 +262,7 @@ int soak(int argc, char** argv) {
   int every = std::max(1, o.cycles / 6);
   gint64 t0 = g_get_monotonic_time();
   for (int i = 1; i <= o.cycles; i++) {
-    if (!run_cycle(port, i, &pub)) failed++;
+    if (!run_cycle(port, i)) failed++;
     if (i % every == 0 || i == o.cycles) {
       char when[32];
       std::snprintf(when, sizeof when, "cycle %d", i);

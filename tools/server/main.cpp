@@ -55,9 +55,9 @@ struct Config {
   unsigned max_peers_per_room = 16;
   unsigned max_rooms = 1000;
   unsigned max_publishers = 0, max_subscribers = 200;  // per SFU room; 0 = no limit
-  unsigned max_sessions = 500;  // WebRTC connections of the server; 0 = no limit
-  std::string metrics_token;    // empty: /metrics is open
-  unsigned max_mlines = 16;                          // of an SFU subscriber connection
+  unsigned max_sessions = 500;                         // of the server; 0 = no limit
+  unsigned max_mlines = 16;                            // of an SFU subscriber connection
+  std::string metrics_token;                           // empty: /metrics is open
   size_t max_message = 64 * 1024;
   std::vector<sig::IceServer> ice_servers;
   bool verbose = false;
