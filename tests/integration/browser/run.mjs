@@ -284,8 +284,11 @@ async function main() {
     ok = false;
   } finally {
     if (page && opts.mode === 'player') {
-      // Leaving the page fires its pagehide DELETE.
-      await Promise.race([page.goto('about:blank').catch(() => {}), sleep(3000)]);
+      // Leaving the page fires its pagehide DELETE, a keepalive fetch that
+      // neither Playwright nor CDP report: give the network service a moment to
+      // send it before Chromium closes (closing drops it).
+      await Promise.race([page.goto('about:blank').catch(() => {}), sleep(5000)]);
+      await sleep(1500);
       emit('stopped', {});
     } else if (page && opts.mode === 'room') {
       // leave() tells the room at once (the others get peer-left "left").
