@@ -1,7 +1,7 @@
 #include "gst/elements.h"
 
 #include "gst/common/debug.h"
-#include "gst/room/meshbin.h"
+#include "gst/client/meshbin.h"
 #include "gst/sfu/sfu.h"
 #include "gst/whep/whepsink.h"
 #include "gst/whep/whepsrc.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gst/peer/peer.h"
-#include "signaling/ice_servers.h"
+#include "signaling/http/ice_servers.h"
 
 namespace rtcmesh {
 

@@ -15,7 +15,7 @@
 
 #include "gst/media/codec.h"
 #include "gst/media/output.h"
-#include "signaling/sdp.h"
+#include "signaling/http/sdp.h"
 
 namespace rtcmesh::media {
 

@@ -19,8 +19,8 @@
 #include "gst/media/send_inputs.h"
 #include "gst/peer/peer.h"
 #include "gst/sfu/forward.h"
-#include "gst/sfu/host.h"
-#include "signaling/sdp.h"
+#include "gst/server/host.h"
+#include "signaling/http/sdp.h"
 #include "signaling/util.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcsfu_debug);

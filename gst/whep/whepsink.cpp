@@ -8,7 +8,7 @@
 
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
-#include "gst/common/endpoint_host.h"
+#include "gst/server/endpoint_host.h"
 #include "gst/common/guard.h"
 #include "gst/common/props.h"
 #include "gst/media/codec.h"

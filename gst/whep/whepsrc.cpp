@@ -5,7 +5,7 @@
 #include <memory>
 #include <mutex>
 
-#include "gst/common/client_session.h"
+#include "gst/client/client_session.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -16,9 +16,9 @@
 #include "gst/media/output.h"
 #include "gst/media/received_tracks.h"
 #include "gst/peer/peer.h"
-#include "signaling/ice_servers.h"
-#include "signaling/resource_client.h"
-#include "signaling/sdp.h"
+#include "signaling/http/ice_servers.h"
+#include "signaling/http/resource_client.h"
+#include "signaling/http/sdp.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcwhepsrc_debug);
 #define GST_CAT_DEFAULT rtcwhepsrc_debug

@@ -3,7 +3,7 @@
 #include <memory>
 #include <mutex>
 
-#include "gst/common/client_session.h"
+#include "gst/client/client_session.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -13,8 +13,8 @@
 #include "gst/media/send_inputs.h"
 #include "gst/peer/peer.h"
 #include "gst/peer/sent_tracks.h"
-#include "signaling/resource_client.h"
-#include "signaling/sdp.h"
+#include "signaling/http/resource_client.h"
+#include "signaling/http/sdp.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcwhipsink_debug);
 #define GST_CAT_DEFAULT rtcwhipsink_debug

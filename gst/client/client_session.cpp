@@ -1,0 +1,166 @@
+#include "gst/client/client_session.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include "gst/common/debug.h"
+#include "gst/common/props.h"
+
+#define GST_CAT_DEFAULT rtcmesh_debug
+
+namespace rtcmesh {
+
+void ClientProps::install(GObjectClass* klass, guint first, const char* protocol) {
+  // Param specs keep their blurbs (static strings): intern the formatted ones.
+  GCharPtr endpoint(
+      g_strdup_printf("%s endpoint URL to POST the offer to (http:// or https://)", protocol));
+  install_string(klass, first + kEndpoint, "endpoint", g_intern_string(endpoint.get()));
+  install_string(klass, first + kAuthToken, "auth-token",
+                 "Bearer token sent with every request (empty = none)");
+  install_uint(klass, first + kHttpTimeout, "http-timeout", "Seconds to wait for an HTTP reply", 1,
+               600, 10);
+  install_uint(klass, first + kConnectTimeout, "connect-timeout",
+               "Seconds for ICE/DTLS to connect after the answer before trying again", 1, 600, 10);
+  install_uint(klass, first + kPeerTimeout, "peer-timeout",
+               "Milliseconds without RTP or RTCP from the server after which the session is "
+               "considered lost",
+               500, G_MAXUINT, 10000);
+  install_bool(klass, first + kReconnect, "reconnect",
+               "On 5xx, network loss, ICE failure or a vanished server, start a new session "
+               "(backoff 0.5 s doubling to 30 s, a warning each time) while the pipeline keeps "
+               "running; 4xx other than 408/429 is always an error",
+               TRUE);
+  install_string(klass, first + kTlsCaFile, "tls-ca-file",
+                 "PEM file of CA certificates to trust for https endpoints");
+  install_bool(klass, first + kTlsInsecure, "tls-insecure",
+               "Accept any TLS certificate (testing only)", FALSE);
+}
+
+bool ClientProps::set(guint first, guint id, const GValue* value) {
+  if (id < first || id >= first + kCount) return false;
+  auto str = [&] {
+    const char* s = g_value_get_string(value);
+    return std::string(s ? s : "");
+  };
+  switch (id - first) {
+    case kEndpoint: endpoint = str(); break;
+    case kAuthToken: auth_token = str(); break;
+    case kHttpTimeout: http_timeout_s = g_value_get_uint(value); break;
+    case kConnectTimeout: connect_timeout_s = g_value_get_uint(value); break;
+    case kPeerTimeout: peer_timeout_ms = g_value_get_uint(value); break;
+    case kReconnect: reconnect = g_value_get_boolean(value); break;
+    case kTlsCaFile: tls_ca_file = str(); break;
+    case kTlsInsecure: tls_insecure = g_value_get_boolean(value); break;
+  }
+  return true;
+}
+
+bool ClientProps::get(guint first, guint id, GValue* value) const {
+  if (id < first || id >= first + kCount) return false;
+  switch (id - first) {
+    case kEndpoint: g_value_set_string(value, endpoint.c_str()); break;
+    case kAuthToken: g_value_set_string(value, auth_token.c_str()); break;
+    case kHttpTimeout: g_value_set_uint(value, http_timeout_s); break;
+    case kConnectTimeout: g_value_set_uint(value, connect_timeout_s); break;
+    case kPeerTimeout: g_value_set_uint(value, peer_timeout_ms); break;
+    case kReconnect: g_value_set_boolean(value, reconnect); break;
+    case kTlsCaFile: g_value_set_string(value, tls_ca_file.c_str()); break;
+    case kTlsInsecure: g_value_set_boolean(value, tls_insecure); break;
+  }
+  return true;
+}
+
+sig::ResourceClient::Options ClientProps::resource_options() const {
+  sig::ResourceClient::Options opts;
+  opts.endpoint = endpoint;
+  opts.token = auth_token;
+  opts.http.timeout_s = http_timeout_s;
+  opts.http.connect_timeout_s = http_timeout_s;
+  opts.http.tls_ca_file = tls_ca_file;
+  opts.http.tls_insecure = tls_insecure;
+  return opts;
+}
+
+std::string ClientProps::endpoint_problem(const char* protocol) const {
+  if (g_str_has_prefix(endpoint.c_str(), "http://") ||
+      g_str_has_prefix(endpoint.c_str(), "https://"))
+    return {};
+  return std::string("Set endpoint to the ") + protocol + " URL (http:// or https://), got '" +
+         endpoint + "'";
+}
+
+bool SessionRetry::failed(Worker& worker, const std::string& why, int http_status, bool reconnect,
+                          const std::string& endpoint, std::function<void()> start) {
+  cancel();
+  if (http_status != 0 || !reconnect) {
+    gst_element_message_full(element_, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, final_code_,
+                             g_strdup_printf("%s failed: %s", what_.c_str(), why.c_str()),
+                             g_strdup_printf("endpoint %s", endpoint.c_str()), __FILE__,
+                             GST_FUNCTION, __LINE__);
+    return false;
+  }
+  backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxMs) : kFirstMs;
+  gst_element_message_full(
+      element_, GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, final_code_,
+      g_strdup_printf("%s session lost: %s; reconnecting in %u ms", what_.c_str(), why.c_str(),
+                      backoff_ms_),
+      g_strdup_printf("endpoint %s", endpoint.c_str()), __FILE__, GST_FUNCTION, __LINE__);
+  timer_ = worker.timeout(backoff_ms_, [this, start = std::move(start)] {
+    timer_.release();  // this source ends by returning false
+    start();
+    return false;
+  });
+  return true;
+}
+
+void ResourceCloser::close(std::unique_ptr<sig::ResourceClient> client,
+                           std::function<void()> done) {
+  closing_.remove_if([](const auto& c) { return c->finished; });
+  if (!client) {
+    if (done) done();
+    return;
+  }
+  auto& c = closing_.emplace_back(std::make_unique<Closing>());
+  c->client = std::move(client);
+  c->client->destroy([c = c.get(), done = std::move(done)] {
+    c->finished = true;
+    if (done) done();
+  });
+}
+
+void stop_client_worker(std::unique_ptr<Worker>& worker, std::mutex& worker_mutex,
+                        ResourceCloser& closer,
+                        const std::function<void(std::function<void()>)>& end,
+                        std::chrono::milliseconds max) {
+  if (!worker) return;
+  // Shared: `done` may still be called after a wait that timed out.
+  struct Wait {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  auto wait = std::make_shared<Wait>();
+  worker->call([&] {
+    end([wait] {
+      std::lock_guard lock(wait->m);
+      wait->done = true;
+      wait->cv.notify_one();
+    });
+  });
+  {
+    std::unique_lock lock(wait->m);
+    if (!wait->cv.wait_for(lock, max, [&] { return wait->done; }))
+      GST_WARNING("DELETE not answered within %lld ms, stopping anyway",
+                  static_cast<long long>(max.count()));
+  }
+  {
+    // The session's webrtcbin is gone (NULL, removed): no streaming thread
+    // waits for this lock while the worker thread is joined.
+    std::lock_guard lock(worker_mutex);
+    worker.reset();
+  }
+  closer.clear();  // the worker thread is gone: no callback is running
+}
+
+}  // namespace rtcmesh

@@ -1,0 +1,808 @@
+#include "gst/client/meshbin.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "gst/client/client_session.h"
+#include "gst/common/debug.h"
+#include "gst/common/element_util.h"
+#include "gst/common/guard.h"
+#include "gst/common/props.h"
+#include "gst/common/track_pad.h"
+#include "gst/media/codec.h"
+#include "gst/media/composer.h"
+#include "gst/media/received_tracks.h"
+#include "gst/media/send_inputs.h"
+#include "gst/peer/peer.h"
+#include "gst/peer/sent_tracks.h"
+#include "gst/client/sfu_session.h"
+#include "signaling/http/sdp.h"
+#include "signaling/rooms/rooms.h"
+#include "signaling/http/ws_client.h"
+
+GST_DEBUG_CATEGORY(rtcmeshbin_debug);  // shared with sfu_session.cpp
+#define GST_CAT_DEFAULT rtcmeshbin_debug
+
+using namespace rtcmesh;
+using sig::Json;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_URL,
+  PROP_ROOM,
+  PROP_PEER_ID,
+  PROP_AUTH_TOKEN,
+  PROP_VIDEO_CODEC,
+  PROP_AUDIO_CODEC,
+  PROP_VIDEO_BITRATE,
+  PROP_KEYFRAME_INTERVAL,
+  PROP_COMPOSE,
+  PROP_PEER_TIMEOUT,
+  PROP_TLS_CA_FILE,
+  PROP_TLS_INSECURE,
+  PROP_RECONNECT,
+  PROP_STATS,
+  PROP_ICE_FIRST,
+};
+
+enum {
+  SIGNAL_PEER_JOINED,
+  SIGNAL_PEER_LEFT,
+  SIGNAL_PUBLISHER_JOINED,
+  SIGNAL_PUBLISHER_LEFT,
+  N_SIGNALS
+};
+guint signals[N_SIGNALS];
+
+constexpr int kComposeWidth = 640, kComposeHeight = 480;
+
+// One other participant: our connection to it, what we send it and what it
+// sends us (pads, or tiles of the composition).
+struct Remote {
+  std::string id;
+  bool we_offer = false;
+  std::unique_ptr<peer::SentTracks> sent;  // destroyed after the peer
+  std::unique_ptr<media::ReceivedTracks> received;
+  std::unique_ptr<peer::Peer> peer;
+};
+
+}  // namespace
+
+struct RtcMeshBinPrivate {
+  explicit RtcMeshBinPrivate(RtcMeshBin* s)
+      : self(s),
+        retry(GST_ELEMENT(s), "room session", GST_RESOURCE_ERROR_OPEN_READ_WRITE),
+        inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
+               {[this] {
+                  if (worker) worker->post([this] { maybe_join(); });
+                }, {}}) {}
+  RtcMeshBin* self;
+
+  std::mutex props_mutex;
+  std::string url, room, peer_id, auth_token;
+  media::EncoderSettings encoder;
+  bool compose = false;
+  guint peer_timeout_ms = 10000;
+  std::string tls_ca_file;
+  bool tls_insecure = false;
+  bool reconnect = true;
+  IceProps ice;
+
+  std::unique_ptr<Worker> worker;
+  std::unique_ptr<sig::WsClient> ws;  // worker only
+  std::string my_id;                   // once joined
+  bool running = false, joined = false, joining = false;
+  SessionRetry retry;
+
+  media::SendInputs inputs;  // request pads
+  media::EncoderSettings encoder_settings() {
+    std::lock_guard lock(props_mutex);
+    return encoder;
+  }
+  guint next_src_video = 0, next_src_audio = 0;  // remote tracks' pads (worker)
+
+  // Remotes: changed on the worker under the mutex (pad-added reads them).
+  std::mutex remotes_mutex;
+  std::map<std::string, std::unique_ptr<Remote>> remotes;
+  std::unique_ptr<room::SfuSession> sfu;  // in an SFU room: instead of remotes
+
+  std::unique_ptr<media::Composer> composer;  // compose=true
+  GstPad *video_src = nullptr, *audio_src = nullptr;
+
+  void start();
+  void stop();
+  void maybe_join();
+  void join();
+  void on_joined(const Json& result);
+  void start_sfu(const Json& result);
+  void on_notification(const std::string& method, const Json& params);
+  void session_lost(const std::string& why, int final_status = 0);
+  Remote& add_remote(const std::string& id, bool we_offer);
+  void offer_to(Remote& r);
+  void answer_offer(const std::string& from, const std::string& sdp);
+  void receive(Remote& r, const std::string& answer, bool we_answered);
+  void remove_remote(const std::string& id, const std::string& why);
+  void remove_all(const std::string& why);
+  std::string next_src_pad_name(media::Kind kind);
+  void set_compose(bool on);
+  GstStructure* stats();
+};
+
+struct _RtcMeshBin {
+  GstBin parent;
+  RtcMeshBinPrivate* priv;
+};
+
+G_DEFINE_TYPE(RtcMeshBin, rtc_mesh_bin, GST_TYPE_BIN)
+GST_ELEMENT_REGISTER_DEFINE(rtcmeshbin, "rtcmeshbin", GST_RANK_NONE, RTC_TYPE_MESH_BIN)
+
+void RtcMeshBinPrivate::start() {
+  worker = std::make_unique<Worker>("rtcmeshbin");
+  worker->call([this] {
+    running = true;
+    retry.reset();
+    maybe_join();
+  });
+}
+
+void RtcMeshBinPrivate::stop() {
+  if (!worker) return;
+  worker->call([this] {
+    running = false;
+    retry.cancel();
+    if (ws && joined) ws->notify("leave", Json::object());
+    remove_all("element stopping");
+    ws.reset();
+    joined = joining = false;
+  });
+  worker.reset();
+}
+
+
+// We join once every request pad knows its caps: offers and answers carry
+// our tracks from the start (a receive-only participant joins at once).
+void RtcMeshBinPrivate::maybe_join() {
+  if (!running || joined || joining || retry.pending()) return;
+  if (!inputs.all_ready()) return;
+  join();
+}
+
+void RtcMeshBinPrivate::join() {
+  sig::WsClient::Options opts;
+  std::string target, room_name, peer, token;
+  {
+    std::lock_guard lock(props_mutex);
+    opts.tls_ca_file = tls_ca_file;
+    opts.tls_insecure = tls_insecure;
+    target = url;
+    room_name = room;
+    peer = peer_id;
+    token = auth_token;
+  }
+  joining = true;
+  try {
+    ws = std::make_unique<sig::WsClient>(worker->context(), opts);
+  } catch (const std::exception& e) {
+    joining = false;
+    return session_lost(e.what(), 400);
+  }
+  ws->set_notification_handler([this](const std::string& method, const Json& params) {
+    guard(GST_ELEMENT(self), "notification", [&] { on_notification(method, params); });
+  });
+  ws->set_closed_handler([this](int code, const std::string& reason) {
+    session_lost("signaling connection closed (" + std::to_string(code) + " " + reason + ")");
+  });
+  ws->connect(target, [this, room_name, peer, token](bool ok, const std::string& error) {
+    if (!ok) return session_lost("cannot connect to the room server: " + error);
+    Json params = Json::object({{"room", room_name}});
+    if (!peer.empty()) params.set("peer", peer);
+    if (!token.empty()) params.set("token", token);
+    ws->call("join", params, [this](sig::WsClient::Reply reply) {
+      joining = false;
+      if (reply.ok()) return on_joined(reply.result);
+      int code = int(reply.error.code);
+      // Refusals (token, room full, duplicate id, bad params) are final.
+      bool final = reply.status == sig::WsClient::Reply::Status::kError;
+      session_lost("join refused: " + reply.error.message + " (" + std::to_string(code) + ")",
+                   final ? 400 : 0);
+    });
+  });
+}
+
+void RtcMeshBinPrivate::on_joined(const Json& result) {
+  std::string mode = result.get_string("mode").value_or("mesh");
+  if (mode != "mesh" && mode != "sfu") {
+    return session_lost("room '" + room + "' is a " + mode +
+                            " room; rtcmeshbin joins mesh and sfu rooms",
+                        400);
+  }
+  joined = true;
+  retry.connected();
+  my_id = result.get_string("peer").value_or("");
+  {
+    std::lock_guard lock(props_mutex);
+    peer_id = my_id;
+  }
+  GST_INFO_OBJECT(self, "joined %s room %s as %s", mode.c_str(), room.c_str(), my_id.c_str());
+  if (mode == "sfu") return start_sfu(result);
+  // The later joiner offers: we offer to everyone already there.
+  if (const Json* peers = result.find("peers"); peers && peers->is_array())
+    for (const Json& p : peers->as_array())
+      if (p.is_string()) offer_to(add_remote(p.as_string(), true));
+}
+
+// Publish our inputs (sendonly) on one connection, subscribe to everyone
+// else's on another: the server forwards.
+void RtcMeshBinPrivate::start_sfu(const Json& result) {
+  room::SfuSession::Host host;
+  host.bin = GST_BIN(self);
+  host.worker = worker.get();
+  host.ws = ws.get();
+  host.room = room;
+  {
+    std::lock_guard lock(props_mutex);
+    host.ice = ice.settings();
+    host.peer_timeout_ms = peer_timeout_ms;
+  }
+  host.composer = composer.get();
+  host.pad_name = [this](media::Kind kind) { return next_src_pad_name(kind); };
+  host.publisher = [this](const std::string& peer, bool joined) {
+    GST_INFO_OBJECT(self, "publisher %s %s", peer.c_str(), joined ? "joined" : "left");
+    g_signal_emit(self, signals[joined ? SIGNAL_PUBLISHER_JOINED : SIGNAL_PUBLISHER_LEFT], 0,
+                  peer.c_str());
+  };
+  host.lost = [this](const std::string& why) {
+    worker->post([this, why] {
+      if (sfu) session_lost(why);
+    });
+  };
+  auto session = std::make_unique<room::SfuSession>(host, result.find("publishers"));
+  room::SfuSession* raw = session.get();
+  {
+    std::lock_guard lock(remotes_mutex);
+    sfu = std::move(session);
+  }
+  raw->subscribe();
+  raw->publish(inputs.ready());
+}
+
+std::string RtcMeshBinPrivate::next_src_pad_name(media::Kind kind) {
+  bool video = kind == media::Kind::kVideo;
+  return (video ? "src_video_" : "src_audio_") +
+         std::to_string(video ? next_src_video++ : next_src_audio++);
+}
+
+void RtcMeshBinPrivate::on_notification(const std::string& method, const Json& params) {
+  std::string from = params.get_string("from").value_or(params.get_string("peer").value_or(""));
+  if (sfu && sfu->on_notification(method, params)) return;
+  if (method == "peer-joined") {
+    GST_INFO_OBJECT(self, "%s joined", from.c_str());
+    g_signal_emit(self, signals[SIGNAL_PEER_JOINED], 0, from.c_str());
+  } else if (method == "peer-left") {
+    if (sfu) {
+      GST_INFO_OBJECT(self, "%s left", from.c_str());
+      g_signal_emit(self, signals[SIGNAL_PEER_LEFT], 0, from.c_str());
+    }
+    remove_remote(from, params.get_string("reason").value_or("left"));
+  } else if (method == "offer") {
+    answer_offer(from, params.get_string("sdp").value_or(""));
+  } else if (method == "answer") {
+    auto it = remotes.find(from);
+    if (it == remotes.end() || !it->second->we_offer) return;
+    Remote& r = *it->second;
+    std::string sdp = params.get_string("sdp").value_or("");
+    r.peer->accept_answer(sdp, [this, id = r.id, sdp](const std::string& error) {
+      auto it = remotes.find(id);
+      if (it == remotes.end()) return;
+      if (!error.empty()) return remove_remote(id, "answer refused: " + error);
+      receive(*it->second, sdp, false);
+    });
+  } else if (method == "candidate") {
+    auto it = remotes.find(from);
+    const Json* index = params.find("sdpMLineIndex");
+    std::string candidate = params.get_string("candidate").value_or("");
+    if (it == remotes.end() || !index || !index->is_int() || candidate.empty()) return;
+    it->second->peer->add_remote_candidate(guint(index->as_int()), candidate);
+  } else if (method == "error") {
+    GST_ELEMENT_WARNING(self, RESOURCE, READ, ("room server: %s", params.dump().c_str()),
+                        (nullptr));
+  }
+}
+
+Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
+  remove_remote(id, "replaced");  // a new offer from the same id: a new connection
+  auto r = std::make_unique<Remote>();
+  r->id = id;
+  r->we_offer = we_offer;
+  peer::IceSettings ice_settings;
+  guint timeout_ms;
+  {
+    std::lock_guard lock(props_mutex);
+    ice_settings = ice.settings();
+    timeout_ms = peer_timeout_ms;
+  }
+  peer::PeerEvents events;
+  events.local_candidate = [this, id](guint mline, const std::string& candidate) {
+    if (ws)
+      ws->notify("candidate", Json::object({{"to", id},
+                                            {"candidate", candidate},
+                                            {"sdpMLineIndex", int64_t(mline)}}));
+  };
+  events.src_pad = [this, id](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+    std::lock_guard lock(remotes_mutex);
+    auto it = remotes.find(id);
+    return it != remotes.end() && it->second->received && it->second->received->link(pad, trans);
+  };
+  events.connected = [this, id] {
+    auto it = remotes.find(id);
+    if (it == remotes.end()) return;
+    GST_INFO_OBJECT(self, "connected to %s", id.c_str());
+    it->second->sent->request_keyframes();
+  };
+  events.failed = [this, id](const std::string& why) {
+    worker->post([this, id, why] { remove_remote(id, why); });
+  };
+  r->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "mesh-" + id, ice_settings,
+                                         timeout_ms * GST_MSECOND, events);
+  r->sent = std::make_unique<peer::SentTracks>(GST_BIN(self), *r->peer);
+  Remote& ref = *r;
+  std::lock_guard lock(remotes_mutex);
+  remotes[id] = std::move(r);
+  return ref;
+}
+
+// Our tracks sendrecv, so the remote answers with its own on the same
+// m-lines; a kind we do not send is still received.
+void RtcMeshBinPrivate::offer_to(Remote& r) {
+  std::vector<media::SendInput*> ready = inputs.ready();
+  r.sent->offer(ready, true);
+  for (media::Kind kind : {media::Kind::kVideo, media::Kind::kAudio}) {
+    bool sends = false;
+    for (auto* in : ready) sends |= in->kind() == kind;
+    if (!sends)
+      r.peer->add_recv_track(
+          offered_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
+  }
+  r.peer->make_offer([this, id = r.id](const std::string& sdp, const std::string& error) {
+    GST_DEBUG_OBJECT(self, "offer to %s:\n%s", id.c_str(), sdp.c_str());
+    if (error.empty() && ws) {
+      ws->call("offer", Json::object({{"to", id}, {"sdp", sdp}}), [this, id](auto reply) {
+        if (!reply.ok()) remove_remote(id, "offer refused: " + reply.error.message);
+      });
+    } else {
+      remove_remote(id, error);
+    }
+  });
+}
+
+void RtcMeshBinPrivate::answer_offer(const std::string& from, const std::string& sdp) {
+  Remote& r = add_remote(from, false);
+  try {
+    r.sent->answer(inputs.ready(), sdp, true);
+  } catch (const peer::NoCommonCodec& e) {
+    GST_WARNING_OBJECT(self, "%s: %s; receiving only", from.c_str(), e.what());
+  }
+  r.peer->answer_offer(sdp, [this, from](const std::string& answer, const std::string& error) {
+    auto it = remotes.find(from);
+    if (it == remotes.end()) return;
+    if (!error.empty() || !ws) return remove_remote(from, error);
+    ws->call("answer", Json::object({{"to", from}, {"sdp", answer}}), [](auto) {});
+    receive(*it->second, answer, true);
+  });
+}
+
+// The remote's tracks from the negotiated answer: pads, or composed tiles.
+void RtcMeshBinPrivate::receive(Remote& r, const std::string& answer, bool we_answered) {
+  std::unique_ptr<media::ReceivedTracks> tracks;
+  try {
+    sig::SdpSummary summary = sig::validate_offer(answer);
+    tracks = std::make_unique<media::ReceivedTracks>(
+        GST_ELEMENT(self), summary, we_answered,
+        composer ? media::OutputMode::kRaw : media::OutputMode::kAuto,
+        media::ReceivedTracks::Identity{r.id, room, room + "/" + r.id},
+        [this](media::Kind kind) { return next_src_pad_name(kind); });
+  } catch (const std::exception& e) {
+    GST_INFO_OBJECT(self, "%s sends us nothing: %s", r.id.c_str(), e.what());
+    return;
+  }
+  media::ReceivedTracks* raw = tracks.get();
+  {
+    std::lock_guard lock(remotes_mutex);
+    r.received = std::move(tracks);
+  }
+  if (composer) {
+    for (GstPad* pad : raw->src_pads())
+      composer->add(pad, g_str_has_prefix(GST_PAD_NAME(pad), "src_video") ? media::Kind::kVideo
+                                                                            : media::Kind::kAudio);
+  } else {
+    raw->expose();
+  }
+}
+
+void RtcMeshBinPrivate::remove_remote(const std::string& id, const std::string& why) {
+  std::unique_ptr<Remote> r;
+  {
+    std::lock_guard lock(remotes_mutex);
+    auto it = remotes.find(id);
+    if (it == remotes.end()) return;
+    r = std::move(it->second);
+    remotes.erase(it);
+  }
+  GST_INFO_OBJECT(self, "%s left: %s", id.c_str(), why.c_str());
+  r->peer.reset();  // no more inflow; unblocks branch threads inside webrtcbin
+  r->sent.reset();
+  if (r->received) {
+    r->received->finish();
+    if (composer)
+      for (GstPad* pad : r->received->src_pads()) composer->remove(pad);
+    r->received.reset();
+  }
+  if (why != "replaced") g_signal_emit(self, signals[SIGNAL_PEER_LEFT], 0, id.c_str());
+}
+
+void RtcMeshBinPrivate::remove_all(const std::string& why) {
+  std::unique_ptr<room::SfuSession> session;
+  {
+    std::lock_guard lock(remotes_mutex);
+    session = std::move(sfu);
+  }
+  session.reset();  // outside the lock: bus messages of its webrtcbins take it
+  std::vector<std::string> ids;
+  for (auto& [id, r] : remotes) ids.push_back(id);
+  for (auto& id : ids) remove_remote(id, why);
+}
+
+// The room connection is gone: everyone's tracks end; join again with backoff
+// unless the refusal was final.
+void RtcMeshBinPrivate::session_lost(const std::string& why, int final_status) {
+  if (!running) return;
+  remove_all(why);
+  joined = joining = false;
+  worker->post([this] { ws.reset(); });  // not from inside its own callback
+  bool again;
+  std::string target;
+  {
+    std::lock_guard lock(props_mutex);
+    again = reconnect;
+    target = url;
+  }
+  retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); });
+}
+
+void RtcMeshBinPrivate::set_compose(bool on) {
+  if (on == bool(composer)) return;
+  if (!on) return;  // compose is chosen once, before linking
+  composer = std::make_unique<media::Composer>(GST_BIN(self), kComposeWidth, kComposeHeight);
+  GstPadTemplate* vt =
+      gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), "video_src");
+  GstPadTemplate* at =
+      gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), "audio_src");
+  video_src = gst_ghost_pad_new_from_template("video_src", composer->video_src(), vt);
+  audio_src = gst_ghost_pad_new_from_template("audio_src", composer->audio_src(), at);
+  gst_element_add_pad(GST_ELEMENT(self), video_src);
+  gst_element_add_pad(GST_ELEMENT(self), audio_src);
+}
+
+GstStructure* RtcMeshBinPrivate::stats() {
+  GValue list = G_VALUE_INIT;
+  gst_value_list_init(&list, 0);
+  guint count = 0;
+  {
+    std::lock_guard lock(remotes_mutex);
+    if (sfu) count = sfu->append_stats(&list);
+    for (auto& [id, r] : remotes) {
+      GstStructure* s = gst_structure_new(
+          "remote", "peer-id", G_TYPE_STRING, id.c_str(), "connected", G_TYPE_BOOLEAN,
+          r->peer->is_connected(), "we-offered", G_TYPE_BOOLEAN, r->we_offer, "tracks-sent",
+          G_TYPE_UINT, guint(r->sent ? r->sent->size() : 0), "tracks-received", G_TYPE_UINT,
+          guint(r->received ? r->received->size() : 0), nullptr);
+      add_rtp_totals(s, r->peer->stats().get());
+      GValue v = G_VALUE_INIT;
+      g_value_init(&v, GST_TYPE_STRUCTURE);
+      g_value_take_boxed(&v, s);
+      gst_value_list_append_and_take_value(&list, &v);
+      count++;
+    }
+  }
+  std::string id;
+  {
+    std::lock_guard lock(props_mutex);
+    id = peer_id;
+  }
+  GstStructure* s = gst_structure_new("rtcmeshbin-stats", "peer-id", G_TYPE_STRING, id.c_str(),
+                                      "remotes", G_TYPE_UINT, count, "tiles", G_TYPE_UINT,
+                                      guint(composer ? composer->tiles() : 0), nullptr);
+  gst_structure_take_value(s, "remote-stats", &list);
+  return s;
+}
+
+static GstPad* rtc_mesh_bin_request_new_pad(GstElement* element, GstPadTemplate* templ,
+                                            const gchar* name, const GstCaps*) {
+  auto* p = RTC_MESH_BIN(element)->priv;
+  return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
+}
+
+static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
+  auto* p = RTC_MESH_BIN(element)->priv;
+  // Connections were negotiated with this track: they go; the room reconnects
+  // them (in an SFU room we publish the remaining inputs again).
+  bool republish = false;
+  if (p->worker)
+    p->worker->call([p, &republish] {
+      if ((republish = bool(p->sfu))) p->sfu->unpublish();
+      else p->remove_all("a track was removed");
+    });
+  std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
+  gst_element_remove_pad(element, pad);
+  if (republish)
+    p->worker->post([p] {
+      if (p->sfu) p->sfu->publish(p->inputs.ready());
+    });
+}
+
+static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* value,
+                                      GParamSpec* pspec) {
+  auto* p = RTC_MESH_BIN(object)->priv;
+  if (id == PROP_COMPOSE) {
+    bool on = g_value_get_boolean(value);
+    {
+      std::lock_guard lock(p->props_mutex);
+      p->compose = on;
+    }
+    guard(GST_ELEMENT(object), "compose", [&] { p->set_compose(on); });
+    return;
+  }
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  auto str = [&] { return std::string(g_value_get_string(value) ?: ""); };
+  guard(GST_ELEMENT(object), "set_property", [&] {
+    switch (id) {
+      case PROP_URL: p->url = str(); break;
+      case PROP_ROOM: p->room = str(); break;
+      case PROP_PEER_ID: p->peer_id = str(); break;
+      case PROP_AUTH_TOKEN: p->auth_token = str(); break;
+      case PROP_VIDEO_CODEC:
+      case PROP_AUDIO_CODEC: {
+        bool video = id == PROP_VIDEO_CODEC;
+        auto list = media::parse_codec_list(str(), video ? media::Kind::kVideo : media::Kind::kAudio);
+        if (list.size() != 1) throw std::invalid_argument("expected exactly one codec");
+        (video ? p->encoder.video_codec : p->encoder.audio_codec) = list[0];
+        break;
+      }
+      case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
+      case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
+      case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
+      case PROP_TLS_CA_FILE: p->tls_ca_file = str(); break;
+      case PROP_TLS_INSECURE: p->tls_insecure = g_value_get_boolean(value); break;
+      case PROP_RECONNECT: p->reconnect = g_value_get_boolean(value); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    }
+  });
+}
+
+static void rtc_mesh_bin_get_property(GObject* object, guint id, GValue* value,
+                                      GParamSpec* pspec) {
+  auto* p = RTC_MESH_BIN(object)->priv;
+  if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
+  std::lock_guard lock(p->props_mutex);
+  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  switch (id) {
+    case PROP_URL: g_value_set_string(value, p->url.c_str()); break;
+    case PROP_ROOM: g_value_set_string(value, p->room.c_str()); break;
+    case PROP_PEER_ID: g_value_set_string(value, p->peer_id.c_str()); break;
+    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
+    case PROP_VIDEO_CODEC:
+      g_value_take_string(value, g_ascii_strdown(media::codec_info(p->encoder.video_codec).name, -1));
+      break;
+    case PROP_AUDIO_CODEC:
+      g_value_take_string(value, g_ascii_strdown(media::codec_info(p->encoder.audio_codec).name, -1));
+      break;
+    case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
+    case PROP_KEYFRAME_INTERVAL: g_value_set_uint(value, p->encoder.keyframe_interval); break;
+    case PROP_COMPOSE: g_value_set_boolean(value, p->compose); break;
+    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
+    case PROP_TLS_CA_FILE: g_value_set_string(value, p->tls_ca_file.c_str()); break;
+    case PROP_TLS_INSECURE: g_value_set_boolean(value, p->tls_insecure); break;
+    case PROP_RECONNECT: g_value_set_boolean(value, p->reconnect); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static GstStateChangeReturn rtc_mesh_bin_change_state(GstElement* element,
+                                                      GstStateChange transition) {
+  auto* self = RTC_MESH_BIN(element);
+  auto* p = self->priv;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    std::lock_guard lock(p->props_mutex);
+    std::string problem;
+    if (!g_str_has_prefix(p->url.c_str(), "ws://") && !g_str_has_prefix(p->url.c_str(), "wss://"))
+      problem = "set url to the room server's WebSocket (ws:// or wss://), got '" + p->url + "'";
+    else if (!sig::valid_room_name(p->room))
+      problem = "set room to 1-64 characters of A-Z a-z 0-9 . _ ~ -, got '" + p->room + "'";
+    else if (!p->peer_id.empty() && !sig::valid_peer_id(p->peer_id))
+      problem = "peer-id must be 1-64 characters of A-Z a-z 0-9 . _ ~ -";
+    if (!problem.empty()) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", problem.c_str()), (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(rtc_mesh_bin_parent_class)->change_state(element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      guard(element, "start", [&] { p->start(); });
+      return GST_STATE_CHANGE_NO_PREROLL;  // live: remote media comes when it comes
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      return GST_STATE_CHANGE_NO_PREROLL;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      guard(element, "stop", [&] { p->stop(); });
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+static gboolean rtc_mesh_bin_send_event(GstElement* element, GstEvent* event) {
+  auto* p = RTC_MESH_BIN(element)->priv;
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+    // gst-launch -e: every remote track ends (muxers finish); our own inputs
+    // get the EOS from upstream sources.
+    std::lock_guard lock(p->remotes_mutex);
+    for (auto& [id, r] : p->remotes)
+      if (r->received) r->received->finish();
+    if (p->sfu) p->sfu->finish_tracks();
+  }
+  return GST_ELEMENT_CLASS(rtc_mesh_bin_parent_class)->send_event(element, event);
+}
+
+static void rtc_mesh_bin_handle_message(GstBin* bin, GstMessage* message) {
+  auto* self = RTC_MESH_BIN(bin);
+  auto* p = self->priv;
+  std::string failed;
+  GstElement* sfu_webrtc = nullptr;
+  if (is_session_failure(message)) {
+    std::lock_guard lock(p->remotes_mutex);
+    for (auto& [id, r] : p->remotes)
+      if (is_from(message, r->peer->webrtcbin())) failed = id;
+    if (p->sfu && p->sfu->owns(message, &sfu_webrtc) && p->worker) {
+      std::string why = message_text(message);
+      // Compared, never dereferenced: the connection may be gone by then.
+      p->worker->post([p, sfu_webrtc, why] {
+        if (p->sfu) p->sfu->connection_failed(sfu_webrtc, why);
+      });
+      gst_message_unref(message);
+      return;
+    }
+  }
+  if (!failed.empty() && p->worker) {
+    std::string why = message_text(message);
+    p->worker->post([p, failed, why] { p->remove_remote(failed, why); });
+    gst_message_unref(message);
+    return;
+  }
+  if (drop_internal_eos(bin, message)) return;
+  GST_BIN_CLASS(rtc_mesh_bin_parent_class)->handle_message(bin, message);
+}
+
+static void rtc_mesh_bin_dispose(GObject* object) {
+  auto* p = RTC_MESH_BIN(object)->priv;
+  p->inputs.clear();
+  p->composer.reset();
+  G_OBJECT_CLASS(rtc_mesh_bin_parent_class)->dispose(object);
+}
+
+static void rtc_mesh_bin_finalize(GObject* object) {
+  delete RTC_MESH_BIN(object)->priv;
+  G_OBJECT_CLASS(rtc_mesh_bin_parent_class)->finalize(object);
+}
+
+static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
+  GST_DEBUG_CATEGORY_INIT(rtcmeshbin_debug, "rtcmeshbin", 0, "room participant");
+  auto* object_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  object_class->set_property = rtc_mesh_bin_set_property;
+  object_class->get_property = rtc_mesh_bin_get_property;
+  object_class->dispose = rtc_mesh_bin_dispose;
+  object_class->finalize = rtc_mesh_bin_finalize;
+  element_class->change_state = rtc_mesh_bin_change_state;
+  element_class->request_new_pad = rtc_mesh_bin_request_new_pad;
+  element_class->release_pad = rtc_mesh_bin_release_pad;
+  element_class->send_event = rtc_mesh_bin_send_event;
+  GST_BIN_CLASS(klass)->handle_message = rtc_mesh_bin_handle_message;
+
+  install_string(object_class, PROP_URL, "url",
+                 "Room server WebSocket URL (ws://host:port/rtc or wss://)");
+  install_string(object_class, PROP_ROOM, "room", "Room to join (created when missing)");
+  g_object_class_install_property(
+      object_class, PROP_PEER_ID,
+      g_param_spec_string("peer-id", "peer-id",
+                          "Our id in the room (random when unset; reads back the id once joined)",
+                          nullptr, rw_flags()));
+  install_string(object_class, PROP_AUTH_TOKEN, "auth-token", "Token the room server requires");
+  install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
+                 "Codec raw video is encoded to, once for every participant: vp8, vp9 or h264",
+                 "vp8");
+  install_string(object_class, PROP_AUDIO_CODEC, "audio-codec",
+                 "Codec raw audio is encoded to: opus", "opus");
+  install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
+               "Target bitrate of encoded raw video in kbit/s", 50, 100000, 1000);
+  install_uint(object_class, PROP_KEYFRAME_INTERVAL, "keyframe-interval",
+               "Maximum frames between keyframes of encoded raw video (0 = encoder default)", 0,
+               100000, 60);
+  install_bool(object_class, PROP_COMPOSE, "compose",
+               "Expose only video_src (every remote participant a tile of a 640x480 grid that "
+               "follows their number) and audio_src (everyone mixed) instead of a pad per track",
+               FALSE);
+  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
+               "Milliseconds without RTP/RTCP from a participant after which its connection is "
+               "dropped",
+               500, G_MAXUINT, 10000);
+  install_string(object_class, PROP_TLS_CA_FILE, "tls-ca-file",
+                 "PEM file of CA certificates to trust for wss:// servers");
+  install_bool(object_class, PROP_TLS_INSECURE, "tls-insecure",
+               "Accept any TLS certificate (testing only)", FALSE);
+  install_bool(object_class, PROP_RECONNECT, "reconnect",
+               "Join again with capped backoff when the room connection is lost", TRUE);
+  g_object_class_install_property(
+      object_class, PROP_STATS,
+      g_param_spec_boxed("stats", "stats",
+                         "Our peer id, remote participants (connection state, tracks sent and "
+                         "received, RTP counters) and composed tiles; in an SFU room the "
+                         "publish and subscribe connections (connection=publish|subscribe) "
+                         "and remotes = publishers we receive",
+                         GST_TYPE_STRUCTURE, ro_flags()));
+  IceProps::install(object_class, PROP_ICE_FIRST);
+
+  signals[SIGNAL_PEER_JOINED] =
+      g_signal_new("peer-joined", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PEER_LEFT] =
+      g_signal_new("peer-left", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+                   nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  // SFU rooms: a participant (or WHIP client, or the server's own pipeline)
+  // started or stopped publishing; its tracks come and go with it.
+  signals[SIGNAL_PUBLISHER_JOINED] =
+      g_signal_new("publisher-joined", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PUBLISHER_LEFT] =
+      g_signal_new("publisher-left", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
+  CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  CapsPtr video_out = media::src_template_caps(media::Kind::kVideo);
+  CapsPtr audio_out = media::src_template_caps(media::Kind::kAudio);
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new_with_gtype("src_video_%u", GST_PAD_SRC,
+                                                     GST_PAD_SOMETIMES, video_out.get(),
+                                                     RTC_TYPE_TRACK_PAD));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new_with_gtype("src_audio_%u", GST_PAD_SRC,
+                                                     GST_PAD_SOMETIMES, audio_out.get(),
+                                                     RTC_TYPE_TRACK_PAD));
+  GstCaps* raw_video = gst_caps_from_string("video/x-raw");
+  GstCaps* raw_audio = gst_caps_from_string("audio/x-raw");
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("video_src", GST_PAD_SRC, GST_PAD_ALWAYS, raw_video));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, raw_audio));
+  gst_caps_unref(raw_video);
+  gst_caps_unref(raw_audio);
+  gst_element_class_set_static_metadata(
+      element_class, "Room participant", "Source/Sink/Network/WebRTC",
+      "Joins an rtcmesh room over JSON-RPC 2.0/WebSocket: sends its pads to every other "
+      "participant (mesh) or to the server (sfu) and exposes theirs (or a composite with "
+      "compose=true)",
+      "rtcmesh");
+}
+
+static void rtc_mesh_bin_init(RtcMeshBin* self) { self->priv = new RtcMeshBinPrivate(self); }

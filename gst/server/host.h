@@ -1,0 +1,88 @@
+// The network side every SFU room of a process shares (DESIGN §7): one worker
+// thread, one HTTP server per address and port, the JSON-RPC rooms at /rtc
+// (one RoomServer), and the WHIP and WHEP endpoints, whose requests are routed
+// by room to the element hosting that room. Several rtcsfu elements, and
+// rtcmesh-server's page, can listen on one port.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gst/common/worker.h"
+#include "signaling/http/http_server.h"
+#include "signaling/http/ice_servers.h"
+#include "signaling/metrics.h"
+#include "signaling/http/resource_endpoint.h"
+#include "signaling/rooms/rooms.h"
+#include "signaling/http/ws_server.h"
+
+namespace rtcmesh::sfu {
+
+class Host {
+ public:
+  struct Options {
+    sig::HttpServer::Options http;
+    // The JSON-RPC rooms (default_mode is sfu); its token and ICE servers
+    // serve WHIP and WHEP too.
+    sig::RoomServer::Config rooms;
+    int whep_slots = 4;  // video (and audio) tracks a /whep/<room> player is offered
+    std::string metrics_token;  // Bearer token GET /metrics needs; empty = open
+  };
+  // The host listening on options.http's address and port, made on first use.
+  // A second user must ask for the same token and TLS files. Port 0 makes a
+  // new host, registered under the port it got (read port() back). Throws std::runtime_error saying what
+  // failed (port taken, options that differ from the first user's).
+  static std::shared_ptr<Host> acquire(const Options& options);
+  // The running host on that address and port (after an element's PAUSED), if any.
+  static std::shared_ptr<Host> find(const std::string& address, unsigned port);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  Worker& worker() { return *worker_; }
+  // Worker thread only.
+  sig::HttpServer& http() { return *http_; }
+  sig::RoomServer& rooms();
+  unsigned port() const { return port_; }
+  const std::string& base_url() const { return base_url_; }
+  const std::string& rooms_url() const { return rooms_url_; }  // ws(s)://…/rtc
+  const Options& options() const { return options_; }
+
+  // WHIP (publishers) and WHEP (players) requests for `room` ("" = every room
+  // no one routes by name) go to these handlers. Any thread; false when the
+  // room is routed already.
+  bool route(const std::string& room, sig::ResourceEndpoint::Handler* whip,
+             sig::ResourceEndpoint::Handler* whep);
+  void unroute(const std::string& room);
+  // The element ended a WHIP or WHEP session itself: its resource is gone.
+  void remove_resource(const std::string& id);
+
+  // GET /metrics: every registered writer adds its samples (worker thread).
+  using MetricsWriter = std::function<void(sig::Metrics& metrics)>;
+  void add_metrics(const void* owner, MetricsWriter writer);
+  void remove_metrics(const void* owner);
+
+  struct Router;
+
+ private:
+  explicit Host(const Options& options);
+  void serve_metrics(const sig::HttpRequest& req, sig::Responder respond);
+
+  Options options_;
+  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<sig::HttpServer> http_;
+  std::unique_ptr<Router> whip_, whep_;
+  std::unique_ptr<sig::ResourceEndpoint> whip_endpoint_, whep_endpoint_;
+  std::unique_ptr<sig::WsServer> ws_;
+  unsigned port_ = 0;
+  std::string base_url_, rooms_url_;
+  std::mutex metrics_mutex_;
+  std::vector<std::pair<const void*, MetricsWriter>> metrics_;
+};
+
+}  // namespace rtcmesh::sfu

@@ -1,0 +1,179 @@
+// Rooms over JSON-RPC 2.0 (docs/protocol.md): join/leave/list, relay of
+// offer/answer/candidate between the peers of a mesh room, tokens, limits and
+// liveness. Pure and deterministic: the transport (ws_server, a test, later
+// the gRPC bridge) names connections with ConnId, feeds text frames and
+// times in, and gets text frames out through `send`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signaling/http/ice_servers.h"
+#include "signaling/json.h"
+#include "signaling/rpc/jsonrpc.h"
+#include "signaling/rooms/sfu_room.h"
+
+namespace rtcmesh::sig {
+
+enum class RoomMode { kMesh, kSfu, kMcu };
+const char* to_string(RoomMode mode);  // "mesh", "sfu", "mcu"
+std::optional<RoomMode> parse_room_mode(std::string_view name);
+
+// Room names and peer ids: 1-64 characters of [A-Za-z0-9._~-].
+bool valid_room_name(std::string_view name);
+bool valid_peer_id(std::string_view id);
+
+// One client connection, numbered by the transport (never reused while open).
+using ConnId = uint64_t;
+
+// Media side of SFU rooms (the rtcsfu element). Called on the RoomServer's
+// thread; every callback it is handed must also be called on that thread
+// (exactly once), possibly later, possibly before the call returns. Callbacks
+// for participants that are gone meanwhile are ignored, so they are safe to
+// call even after the RoomServer is destroyed.
+class SfuMedia {
+ public:
+  virtual ~SfuMedia() = default;
+  struct PublishResult {
+    std::string sdp;
+    std::vector<SfuTrack> tracks;
+    std::optional<rpc::Error> error;  // set: sent to the client as is (e.g. -32007)
+  };
+  // A participant's publish offer (already validated with validate_offer):
+  // answer it. unpublish() may come before done: it cancels the publish.
+  virtual void publish(const std::string& room, const std::string& peer, const std::string& sdp,
+                       std::function<void(PublishResult)> done) = 0;
+  // End a publisher's connection (unpublish, leave, disconnect, timeout).
+  virtual void unpublish(const std::string& room, const std::string& peer) = 0;
+  // Make the subscriber's connection carry offer.slots (new connection when
+  // offer.rebuild) and create the offer: done(sdp, "") or done("", error).
+  // The SDP's mids are "0", "1", … in m-line order.
+  virtual void offer(
+      const std::string& room, const SfuOffer& offer,
+      std::function<void(const std::string& sdp, const std::string& error)> done) = 0;
+  // The subscriber's answer to `negotiation`: done("") or done(error).
+  virtual void answer(const std::string& room, const std::string& peer, uint64_t negotiation,
+                      const std::string& sdp,
+                      std::function<void(const std::string& error)> done) = 0;
+  // connection: "publish" | "subscribe"; mline -1 when only mid is known;
+  // empty candidate = end of candidates.
+  virtual void candidate(const std::string& room, const std::string& peer,
+                         const std::string& connection, int mline, const std::string& mid,
+                         const std::string& candidate) = 0;
+  // End a subscriber's connection (unsubscribe, leave, failure, timeout).
+  virtual void unsubscribe(const std::string& room, const std::string& peer) = 0;
+};
+
+class RoomServer {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Time = Clock::time_point;
+
+  struct Config {
+    RoomMode default_mode = RoomMode::kMesh;  // of rooms a join creates
+    std::string token;                        // empty = open; else join/list need it
+    size_t max_message = 64 * 1024;           // bytes of one frame; over → -32006
+    size_t max_batch = 16;                    // requests in one batch; over → -32600
+    unsigned max_rooms = 1000;                // over → -32002 on the join that would create one
+    unsigned max_peers_per_room = 16;         // over → -32002
+    // Candidates one peer may relay to one other peer per negotiation (an
+    // offer or answer between them starts a new count); over → -32006.
+    unsigned max_candidates = 256;
+    // A connection with no sign of life (frame or pong) for this long is
+    // removed by tick(): its room gets peer-left, the transport closes it.
+    std::chrono::milliseconds peer_timeout{10000};
+    std::vector<IceServer> ice_servers;  // "iceServers" of the join result
+  };
+  // Sends one text frame. Called synchronously from the entry points below;
+  // it must not call back into the RoomServer (defer transport events).
+  using Send = std::function<void(ConnId conn, const std::string& text)>;
+
+  RoomServer(Config config, Send send);
+  ~RoomServer();
+  RoomServer(const RoomServer&) = delete;
+  RoomServer& operator=(const RoomServer&) = delete;
+
+  // Transport events; one thread at a time (not thread-safe). None throws.
+  // `authorized`: the transport already checked the token (e.g. an
+  // Authorization header on the WebSocket upgrade).
+  void on_open(ConnId conn, Time now, bool authorized = false);
+  // One text frame: answered through `send` (nothing for notifications).
+  // A connection not yet opened is opened here.
+  void on_message(ConnId conn, std::string_view text, Time now);
+  void on_alive(ConnId conn, Time now);  // a pong or other sign of life
+  // The socket is gone: the peer leaves its room (peer-left, reason
+  // "disconnected"). Unknown connections are ignored.
+  void on_closed(ConnId conn);
+  // Connections silent for peer_timeout are removed (peer-left, reason
+  // "timeout") and returned: the transport closes them, and its later
+  // on_closed for them does nothing.
+  std::vector<ConnId> tick(Time now);
+
+  // A room that stays when empty, with its own mode. False when the name is
+  // invalid, the room exists, or max_rooms is reached.
+  bool create_room(const std::string& name, RoomMode mode);
+  // Every peer gets an `error` notification (-32005, "room closed: <why>")
+  // and is no longer joined; the room is gone (in an SFU room its
+  // participants' connections are ended on the media). False when unknown.
+  bool close_room(const std::string& name, const std::string& why);
+
+  // --- SFU rooms (docs/protocol.md, "SFU rooms") ---
+  // `media` hosts room `room` (empty: every room not attached by name) as an
+  // SFU room. The media must outlive its attachment. An existing room of that
+  // name that is not hosted by it is closed first (close_room).
+  void attach_sfu(const std::string& room, SfuMedia* media, SfuRoom::Limits limits);
+  // The rooms hosted through that attachment are closed (`error` -32005
+  // "room closed: …" to their participants) without calls to the media.
+  void detach_sfu(const std::string& room);
+  // A publisher from outside JSON-RPC (WHIP ingest, the pipeline's own sink
+  // pads). The room must be hosted by an attached SFU; it is created if
+  // needed. False with *why when not hosted, the id is taken (by a publisher
+  // or a joined participant), or a limit is reached.
+  bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
+                     std::string* why = nullptr);
+  // Any publisher (also a participant's): publisher-left with `reason`. The
+  // media is not called (it ended the connection itself).
+  void remove_publisher(const std::string& room, const std::string& peer,
+                        const std::string& reason);
+  // A connection failed on the media side (which has ended it). "publish":
+  // publisher-left reason "failed" (and an `error` notification to a
+  // participant publisher); "subscribe": the subscription ends with an
+  // `error` notification.
+  void media_failed(const std::string& room, const std::string& peer, const std::string& connection,
+                    const std::string& why);
+  struct SfuRoomInfo {
+    std::string name;
+    size_t publishers = 0;   // every way in
+    size_t subscribers = 0;  // JSON-RPC subscribers
+  };
+  std::vector<SfuRoomInfo> sfu_rooms() const;  // hosted rooms, by name
+  // The publishers of a hosted room in join order (empty when none or unknown).
+  std::vector<SfuPublisher> sfu_publishers(const std::string& room) const;
+
+  struct RoomInfo {
+    std::string name;
+    RoomMode mode = RoomMode::kMesh;
+    std::vector<std::string> peers;  // join order
+    bool persistent = false;         // made by create_room
+  };
+  std::vector<RoomInfo> rooms() const;  // by name
+  std::optional<RoomInfo> room(const std::string& name) const;
+  size_t connection_count() const;
+  // {room, peer} of a joined connection.
+  std::optional<std::pair<std::string, std::string>> peer_of(ConnId conn) const;
+  const Config& config() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rtcmesh::sig
