@@ -6,8 +6,8 @@
 #include <set>
 
 #include "gst/common/worker.h"
-#include "signaling/http_server.h"
-#include "signaling/ws_server.h"
+#include "signaling/http/http_server.h"
+#include "signaling/http/ws_server.h"
 #include "tests/support/room_checks.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <numeric>
 
-#include "gst/common/endpoint_host.h"
-#include "signaling/sdp.h"
+#include "gst/server/endpoint_host.h"
+#include "signaling/http/sdp.h"
 #include "tests/support/harness.h"
 
 using namespace rtcmesh::test;

@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "signaling/http_client.h"
-#include "signaling/http_server.h"
+#include "signaling/http/http_client.h"
+#include "signaling/http/http_server.h"
 #include "tests/signaling/loop.h"
 #include "tests/support/harness.h"
 #include "tests/support/raw_client.h"

@@ -1,13 +1,13 @@
 // ResourceClient against a ResourceEndpoint served by HttpServer on loopback.
-#include "signaling/resource_client.h"
+#include "signaling/http/resource_client.h"
 
 #include <gtest/gtest.h>
 
 #include <mutex>
 #include <optional>
 
-#include "signaling/http_server.h"
-#include "signaling/resource_endpoint.h"
+#include "signaling/http/http_server.h"
+#include "signaling/http/resource_endpoint.h"
 #include "tests/signaling/loop.h"
 #include "tests/unit/sdp_samples.h"
 

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "signaling/http_client.h"
-#include "signaling/http_server.h"
+#include "signaling/http/http_client.h"
+#include "signaling/http/http_server.h"
 #include "signaling/util.h"
-#include "signaling/ws_client.h"
-#include "signaling/ws_server.h"
+#include "signaling/http/ws_client.h"
+#include "signaling/http/ws_server.h"
 #include "tests/signaling/loop.h"
 #include "tests/support/harness.h"
 #include "tests/unit/sdp_samples.h"

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "signaling/json.h"
-#include "signaling/jsonrpc.h"
-#include "signaling/ws_client.h"
+#include "signaling/rpc/jsonrpc.h"
+#include "signaling/http/ws_client.h"
 #include "tests/signaling/loop.h"
 
 namespace rtcmesh::test {

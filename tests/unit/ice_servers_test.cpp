@@ -1,6 +1,6 @@
 // ICE server URIs, the RFC 9725 Link header and webrtcbin URIs
-// (signaling/ice_servers.h).
-#include "signaling/ice_servers.h"
+// (signaling/http/ice_servers.h).
+#include "signaling/http/ice_servers.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The JSON value and the JSON-RPC 2.0 codec (signaling/json.h, jsonrpc.h).
-#include "signaling/jsonrpc.h"
+#include "signaling/rpc/jsonrpc.h"
 
 #include <gtest/gtest.h>
 

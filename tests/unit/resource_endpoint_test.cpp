@@ -1,6 +1,6 @@
-// WHIP/WHEP server semantics (signaling/resource_endpoint.h), driven with
+// WHIP/WHEP server semantics (signaling/http/resource_endpoint.h), driven with
 // HttpRequest values and a fake Handler: no sockets.
-#include "signaling/resource_endpoint.h"
+#include "signaling/http/resource_endpoint.h"
 
 #include <gtest/gtest.h>
 

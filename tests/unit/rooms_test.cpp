@@ -1,6 +1,6 @@
-// RoomServer (signaling/rooms.h) driven with text frames and injected time:
+// RoomServer (signaling/rooms/rooms.h) driven with text frames and injected time:
 // no sockets.
-#include "signaling/rooms.h"
+#include "signaling/rooms/rooms.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// SDP offer validation and RFC 8840 trickle fragments (signaling/sdp.h).
-#include "signaling/sdp.h"
+// SDP offer validation and RFC 8840 trickle fragments (signaling/http/sdp.h).
+#include "signaling/http/sdp.h"
 
 #include <gtest/gtest.h>
 

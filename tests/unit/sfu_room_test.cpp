@@ -1,13 +1,13 @@
-// SfuRoom (signaling/sfu_room.h): the state machine of one SFU room, driven
+// SfuRoom (signaling/rooms/sfu_room.h): the state machine of one SFU room, driven
 // directly: join/leave orders, the renegotiation queue, slot reuse, the
 // m-line cap, never-to-self, limits and codec mismatches.
-#include "signaling/sfu_room.h"
+#include "signaling/rooms/sfu_room.h"
 
 #include <gtest/gtest.h>
 
 #include <functional>
 
-#include "signaling/jsonrpc.h"
+#include "signaling/rpc/jsonrpc.h"
 
 namespace rtcmesh::sig {
 namespace {

@@ -1,9 +1,9 @@
 // Headers, HttpResponse, helpers and the client's trickle fragment builder.
 #include <gtest/gtest.h>
 
-#include "signaling/http.h"
-#include "signaling/resource_client.h"
-#include "signaling/sdp.h"
+#include "signaling/http/http.h"
+#include "signaling/http/resource_client.h"
+#include "signaling/http/sdp.h"
 #include "signaling/util.h"
 
 namespace rtcmesh::sig {

@@ -27,13 +27,13 @@
 #include <vector>
 
 #include "gst/elements.h"
-#include "gst/sfu/host.h"
-#include "signaling/http_server.h"
-#include "signaling/ice_servers.h"
+#include "gst/server/host.h"
+#include "signaling/http/http_server.h"
+#include "signaling/http/ice_servers.h"
 #include "signaling/log.h"
-#include "signaling/rooms.h"
+#include "signaling/rooms/rooms.h"
 #include "signaling/util.h"
-#include "signaling/ws_server.h"
+#include "signaling/http/ws_server.h"
 
 // tools/server/room.html, embedded at build time (embed_page.py).
 extern const char kRtcmeshRoomPage[];
