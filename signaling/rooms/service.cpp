@@ -168,6 +168,7 @@ Caller RoomService::joined(ConnId conn, const std::string& method) {
 ModeController* RoomService::controller_for(const RoomRecord& room) {
   if (room.mode == RoomMode::kMesh) return &mesh_;
   if (room.sfu) return &sfu_;
+  // An MCU controller would take hosted mcu rooms here.
   return nullptr;  // an sfu or mcu room no media hosts
 }
 
