@@ -130,4 +130,8 @@ std::string media_type(std::string_view content_type) {
   return to_lower(trim(content_type.substr(0, semi)));
 }
 
+std::string quote_short(std::string_view s) {
+  return "'" + std::string(s.substr(0, 64)) + (s.size() > 64 ? "…'" : "'");
+}
+
 }  // namespace rtcmesh::sig

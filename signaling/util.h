@@ -20,6 +20,8 @@ std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+// 's' for messages, cut after 64 characters ('abc…').
+std::string quote_short(std::string_view s);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
 
 // Splits on LF, dropping a trailing CR from each line (accepts CRLF and LF).

@@ -153,7 +153,7 @@ StructurePtr rtp_totals(peer::Peer& peer) {
 
 }  // namespace
 
-struct RtcSfuPrivate : sig::SfuMedia {
+struct RtcSfuPrivate : sig::RoomMedia {
   explicit RtcSfuPrivate(RtcSfu* s)
       : self(s),
         inputs(GST_ELEMENT(s), [] { return media::EncoderSettings{}; },
@@ -253,7 +253,7 @@ struct RtcSfuPrivate : sig::SfuMedia {
   // player when id is empty) is refused now, or "" (admission control).
   std::string refusal(const std::string& room, const std::string& id);
 
-  // sig::SfuMedia (the RoomServer, on the worker).
+  // sig::RoomMedia (the RoomServer, on the worker).
   void publish(const std::string& room, const std::string& peer, const std::string& sdp,
                std::function<void(PublishResult)> done) override;
   void unpublish(const std::string& room, const std::string& peer) override;
@@ -910,7 +910,7 @@ void RtcSfuPrivate::remove_resource(const std::string& id, const std::string& wh
   if (!key.empty()) remove_publisher(key, why == "DELETE" ? "unpublished" : why, true);
 }
 
-// --- sig::SfuMedia: what JSON-RPC participants ask for ---
+// --- sig::RoomMedia: what JSON-RPC participants ask for ---
 
 void RtcSfuPrivate::publish(const std::string& room, const std::string& peer,
                             const std::string& sdp, std::function<void(PublishResult)> done) {

@@ -1,8 +1,8 @@
-// Rooms over JSON-RPC 2.0 (docs/protocol.md): join/leave/list, relay of
-// offer/answer/candidate between the peers of a mesh room, tokens, limits and
-// liveness. Pure and deterministic: the transport (ws_server, a test, later
-// the gRPC bridge) names connections with ConnId, feeds text frames and
-// times in, and gets text frames out through `send`.
+// The room server as transports and elements use it: one JSON-RPC front end
+// (signaling/rpc/front_end.h) over the room service (signaling/rooms/service.h)
+// with an in-memory store. Pure and deterministic: the transport (ws_server,
+// a test) names connections with ConnId, feeds text frames and times in, and
+// gets text frames out through `send`.
 #pragma once
 
 #include <chrono>
@@ -17,79 +17,23 @@
 
 #include "signaling/http/ice_servers.h"
 #include "signaling/json.h"
-#include "signaling/rpc/jsonrpc.h"
+#include "signaling/rooms/controller.h"
+#include "signaling/rooms/messages.h"
+#include "signaling/rooms/room_media.h"
 #include "signaling/rooms/sfu_room.h"
+#include "signaling/rpc/jsonrpc.h"
 
 namespace rtcmesh::sig {
-
-enum class RoomMode { kMesh, kSfu, kMcu };
-const char* to_string(RoomMode mode);  // "mesh", "sfu", "mcu"
-std::optional<RoomMode> parse_room_mode(std::string_view name);
-
-// Room names and peer ids: 1-64 characters of [A-Za-z0-9._~-].
-bool valid_room_name(std::string_view name);
-bool valid_peer_id(std::string_view id);
-
-// One client connection, numbered by the transport (never reused while open).
-using ConnId = uint64_t;
-
-// Media side of SFU rooms (the rtcsfu element). Called on the RoomServer's
-// thread; every callback it is handed must also be called on that thread
-// (exactly once), possibly later, possibly before the call returns. Callbacks
-// for participants that are gone meanwhile are ignored, so they are safe to
-// call even after the RoomServer is destroyed.
-class SfuMedia {
- public:
-  virtual ~SfuMedia() = default;
-  struct PublishResult {
-    std::string sdp;
-    std::vector<SfuTrack> tracks;
-    std::optional<rpc::Error> error;  // set: sent to the client as is (e.g. -32007)
-  };
-  // A participant's publish offer (already validated with validate_offer):
-  // answer it. unpublish() may come before done: it cancels the publish.
-  virtual void publish(const std::string& room, const std::string& peer, const std::string& sdp,
-                       std::function<void(PublishResult)> done) = 0;
-  // End a publisher's connection (unpublish, leave, disconnect, timeout).
-  virtual void unpublish(const std::string& room, const std::string& peer) = 0;
-  // Make the subscriber's connection carry offer.slots (new connection when
-  // offer.rebuild) and create the offer: done(sdp, "") or done("", error).
-  // The SDP's mids are "0", "1", … in m-line order.
-  virtual void offer(
-      const std::string& room, const SfuOffer& offer,
-      std::function<void(const std::string& sdp, const std::string& error)> done) = 0;
-  // The subscriber's answer to `negotiation`: done("") or done(error).
-  virtual void answer(const std::string& room, const std::string& peer, uint64_t negotiation,
-                      const std::string& sdp,
-                      std::function<void(const std::string& error)> done) = 0;
-  // connection: "publish" | "subscribe"; mline -1 when only mid is known;
-  // empty candidate = end of candidates.
-  virtual void candidate(const std::string& room, const std::string& peer,
-                         const std::string& connection, int mline, const std::string& mid,
-                         const std::string& candidate) = 0;
-  // End a subscriber's connection (unsubscribe, leave, failure, timeout).
-  virtual void unsubscribe(const std::string& room, const std::string& peer) = 0;
-};
 
 class RoomServer {
  public:
   using Clock = std::chrono::steady_clock;
   using Time = Clock::time_point;
 
-  struct Config {
-    RoomMode default_mode = RoomMode::kMesh;  // of rooms a join creates
-    std::string token;                        // empty = open; else join/list need it
-    size_t max_message = 64 * 1024;           // bytes of one frame; over → -32006
-    size_t max_batch = 16;                    // requests in one batch; over → -32600
-    unsigned max_rooms = 1000;                // over → -32002 on the join that would create one
-    unsigned max_peers_per_room = 16;         // over → -32002
-    // Candidates one peer may relay to one other peer per negotiation (an
-    // offer or answer between them starts a new count); over → -32006.
-    unsigned max_candidates = 256;
-    // A connection with no sign of life (frame or pong) for this long is
-    // removed by tick(): its room gets peer-left, the transport closes it.
-    std::chrono::milliseconds peer_timeout{10000};
-    std::vector<IceServer> ice_servers;  // "iceServers" of the join result
+  // The room service's settings and the JSON-RPC front end's frame limits.
+  struct Config : RoomServiceConfig {
+    size_t max_message = 64 * 1024;  // bytes of one frame; over → -32006
+    size_t max_batch = 16;           // requests in one batch; over → -32600
   };
   // Sends one text frame. Called synchronously from the entry points below;
   // it must not call back into the RoomServer (defer transport events).
@@ -128,7 +72,7 @@ class RoomServer {
   // `media` hosts room `room` (empty: every room not attached by name) as an
   // SFU room. The media must outlive its attachment. An existing room of that
   // name that is not hosted by it is closed first (close_room).
-  void attach_sfu(const std::string& room, SfuMedia* media, SfuRoom::Limits limits);
+  void attach_sfu(const std::string& room, RoomMedia* media, SfuRoom::Limits limits);
   // The rooms hosted through that attachment are closed (`error` -32005
   // "room closed: …" to their participants) without calls to the media.
   void detach_sfu(const std::string& room);

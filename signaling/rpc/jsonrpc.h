@@ -9,33 +9,9 @@
 #include <vector>
 
 #include "signaling/json.h"
+#include "signaling/rpc/errors.h"
 
 namespace rtcmesh::sig::rpc {
-
-// Error codes (DESIGN §7, docs/protocol.md).
-enum Code : int {
-  kParseError = -32700,
-  kInvalidRequest = -32600,
-  kMethodNotFound = -32601,
-  kInvalidParams = -32602,
-  kInternalError = -32603,
-  kUnauthorized = -32001,
-  kRoomFull = -32002,
-  kUnknownPeer = -32003,
-  kDuplicatePeer = -32004,
-  kNotJoined = -32005,
-  kTooLarge = -32006,
-  kNoCommonCodec = -32007,
-};
-// "parse error", "room full", …; "error <n>" for other codes.
-std::string code_name(int code);
-
-struct Error {
-  int code = 0;
-  std::string message;
-  Json data;  // null = no "data" member
-  bool operator==(const Error&) const = default;
-};
 
 // A request (has_id) or a notification (no id).
 struct Request {

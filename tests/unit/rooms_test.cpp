@@ -636,14 +636,14 @@ TEST(Rooms, PingAndAThrowingTransport) {
   EXPECT_EQ(r.server.room("room")->peers, std::vector<std::string>{"a"});
 }
 
-// --- SFU rooms, with a fake SfuMedia ---
+// --- SFU rooms, with a fake RoomMedia ---
 
 const SfuTrack kOpus{"0", "audio", "OPUS"};
 const SfuTrack kVp8{"1", "video", "VP8"};
 
 // Records every call as a line; replies at once, or later (run_later) when
 // `sync` is false.
-class FakeMedia : public SfuMedia {
+class FakeMedia : public RoomMedia {
  public:
   void publish(const std::string& room, const std::string& peer, const std::string& sdp,
                std::function<void(PublishResult)> done) override {
