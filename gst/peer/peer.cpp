@@ -8,6 +8,9 @@
 #include "gst/common/debug.h"
 #include "gst/common/guard.h"
 #include "gst/common/heap.h"
+#include "gst/peer/dtls_certificate.h"
+#include "signaling/http/dtls_fingerprint.h"
+#include "signaling/http/sdp.h"
 
 #define GST_CAT_DEFAULT rtcpeer_debug
 
@@ -26,6 +29,16 @@ struct Peer::Life {
   std::vector<SdpDone> gather_waiters;  // worker only
   Timer gather_timer;                   // worker only
   std::vector<std::pair<GPtr<GObject>, gulong>> handlers;  // worker only
+
+  // DTLS (RFC 8122): the remote description's fingerprints and whether the
+  // certificate the remote side presented matches them. Until it does, only
+  // the handshake crosses (dtls_gate); a mismatch keeps the gate shut.
+  enum Dtls { kUnverified, kVerified, kRefused };
+  std::atomic<int> dtls{kUnverified};
+  std::mutex fingerprints_mutex;
+  std::vector<std::vector<sig::DtlsFingerprint>> remote_fingerprints;
+  // Any thread: fails the Peer on the worker.
+  static void refuse_dtls(const std::shared_ptr<Life>& life, const std::string& why);
 };
 
 namespace {
@@ -95,13 +108,85 @@ gboolean is_video(const GstCaps* caps) {
          g_strcmp0(gst_structure_get_string(gst_caps_get_structure(caps, 0), "media"), "video") == 0;
 }
 
-std::string description_text(GstElement* webrtc, const char* property) {
+std::atomic<uint64_t> dtls_refusal_count{0};
+
+// What may not cross a connection before its remote certificate is verified
+// (RFC 7983 demultiplexing by first byte): SRTP/SRTCP (128–191) and DTLS
+// application data (content type 23: SCTP, i.e. data channels). The
+// handshake itself (20–22) must.
+bool held_back(GstBuffer* buffer) {
+  guint8 first = 0;
+  if (gst_buffer_extract(buffer, 0, &first, 1) != 1) return false;
+  return first == 23 || (first >= 128 && first <= 191);
+}
+
+// On the DTLS element's outer pad (to or from the ICE transport): drops what
+// held_back() names while the gate is shut, and goes away once verified, so
+// a verified connection pays nothing per packet.
+void add_dtls_gate(GstElement* element, const char* pad_name, const LifePtr& life) {
+  GPtr<GstPad> pad = adopt(gst_element_get_static_pad(element, pad_name));
+  if (!pad) return;
+  gst_pad_add_probe(
+      pad.get(), GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto& life = *static_cast<LifePtr*>(data);
+        if (life->dtls == Peer::Life::kVerified) return GST_PAD_PROBE_REMOVE;
+        if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER)
+          return held_back(GST_PAD_PROBE_INFO_BUFFER(info)) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+        GstBufferList* list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+        GST_PAD_PROBE_INFO_DATA(info) = list;
+        gst_buffer_list_foreach(
+            list,
+            [](GstBuffer** buffer, guint, gpointer) -> gboolean {
+              if (held_back(*buffer)) gst_clear_buffer(buffer);
+              return TRUE;
+            },
+            nullptr);
+        return gst_buffer_list_length(list) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+      },
+      new LifePtr(life), [](gpointer d) { delete static_cast<LifePtr*>(d); });
+}
+
+// dtlsdec reports the remote certificate from OpenSSL's verify callback, on
+// the DTLS thread, before the SRTP keys exist: the verdict is in before any
+// media could be decrypted or sent.
+void verify_remote_certificate(GstElement* dtlssrtpdec, const LifePtr& life) {
+  gchar* raw = nullptr;
+  g_object_get(dtlssrtpdec, "peer-pem", &raw, nullptr);
+  GCharPtr pem(raw);
+  std::string why;
+  bool ok;
+  {
+    std::lock_guard lock(life->fingerprints_mutex);
+    ok = pem && sig::certificate_matches(pem.get(), life->remote_fingerprints, &why);
+    if (!pem) why = "no remote certificate";
+  }
+  int unverified = Peer::Life::kUnverified;
+  if (ok && life->dtls.compare_exchange_strong(unverified, Peer::Life::kVerified)) return;
+  if (ok || life->dtls.exchange(Peer::Life::kRefused) == Peer::Life::kRefused) return;
+  ++dtls_refusal_count;
+  Peer::Life::refuse_dtls(life, why);
+}
+
+// What we send: webrtcbin's local description with our certificate's
+// fingerprint. Given a certificate, webrtcbin 1.22 hashes the whole PEM it
+// was given (certificate and private key) for a=fingerprint, which then
+// matches nothing.
+std::string local_description(GstElement* webrtc) {
   GstWebRTCSessionDescription* desc = nullptr;
-  g_object_get(webrtc, property, &desc, nullptr);
+  g_object_get(webrtc, "local-description", &desc, nullptr);
   if (!desc) return {};
+  static const std::string ours =
+      "a=fingerprint:" + sig::to_string(sig::fingerprint_of(dtls_certificate_pem(), "sha-256"));
   GCharPtr text(gst_sdp_message_as_text(desc->sdp));
   gst_webrtc_session_description_free(desc);
-  return text ? text.get() : "";
+  std::string sdp = text ? text.get() : "";
+  for (size_t at = sdp.find("a=fingerprint:"); at != std::string::npos;
+       at = sdp.find("a=fingerprint:", at + ours.size())) {
+    size_t end = sdp.find_first_of("\r\n", at);
+    sdp.replace(at, (end == std::string::npos ? sdp.size() : end) - at, ours);
+  }
+  return sdp;
 }
 
 }  // namespace
@@ -128,6 +213,12 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
   if (!webrtc_) throw std::runtime_error("webrtcbin is missing (install gstreamer1.0-plugins-bad)");
   GST_INFO("%s: webrtcbin %s", name_.c_str(), GST_OBJECT_NAME(webrtc_));
   prepare_freed_memory_release();
+  static const bool logged = [] {
+    GST_INFO("DTLS certificate %s",
+             sig::to_string(sig::fingerprint_of(dtls_certificate_pem(), "sha-256")).c_str());
+    return true;
+  }();
+  (void)logged;
   g_object_set(webrtc_, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   if (!ice.stun_server.empty()) g_object_set(webrtc_, "stun-server", ice.stun_server.c_str(), nullptr);
   for (const auto& turn : ice.turn_servers) {
@@ -157,6 +248,27 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
     gst_object_unref(agent_owner);
   }
 
+  // The DTLS elements appear with each transport, before webrtcbin reads
+  // their certificate for a description and before they start.
+  connect(
+      webrtc_, "deep-element-added",
+      [](GstBin*, GstBin*, GstElement* element, gpointer data) {
+        auto& life = *static_cast<LifePtr*>(data);
+        GstElementFactory* factory = gst_element_get_factory(element);
+        const char* kind = factory ? GST_OBJECT_NAME(factory) : "";
+        if (g_strcmp0(kind, "dtlssrtpdec") == 0) {
+          g_object_set(element, "pem", dtls_certificate_pem().c_str(), nullptr);
+          g_signal_connect_data(element, "notify::peer-pem",
+                                G_CALLBACK(+[](GstElement* dec, GParamSpec*, gpointer d) {
+                                  verify_remote_certificate(dec, *static_cast<LifePtr*>(d));
+                                }),
+                                hold(life), release, GConnectFlags(0));
+          add_dtls_gate(element, "sink", life);
+        } else if (g_strcmp0(kind, "dtlssrtpenc") == 0) {
+          add_dtls_gate(element, "src", life);
+        }
+      },
+      life_);
   connect(
       webrtc_, "on-ice-candidate",
       [](GstElement*, guint mline, gchar* candidate, gpointer data) {
@@ -182,7 +294,7 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
           auto waiters = std::move(p.life_->gather_waiters);
           p.life_->gather_waiters.clear();
           p.life_->gather_timer.reset();
-          std::string sdp = description_text(p.webrtc_, "local-description");
+          std::string sdp = local_description(p.webrtc_);
           for (auto& w : waiters) w(sdp, {});
         });
       },
@@ -414,6 +526,17 @@ void Peer::set_description(bool local, GstWebRTCSDPType type, const std::string&
     gst_sdp_message_free(msg);
     return done("unparseable SDP");
   }
+  if (!local) {
+    // A remote description without fingerprints could never be verified.
+    try {
+      auto fingerprints = sig::dtls_fingerprints(sdp);
+      std::lock_guard lock(life_->fingerprints_mutex);
+      life_->remote_fingerprints = std::move(fingerprints);
+    } catch (const sig::SdpError& e) {
+      gst_sdp_message_free(msg);
+      return done(e.what());
+    }
+  }
   GstWebRTCSessionDescription* desc = gst_webrtc_session_description_new(type, msg);
   GstPromise* promise = promise_to_worker(life_, [done](Peer&, const GstStructure* reply) {
     done(reply_error(reply));
@@ -428,7 +551,7 @@ void Peer::await_gathering(SdpDone done) {
   GstWebRTCICEGatheringState state;
   g_object_get(webrtc_, "ice-gathering-state", &state, nullptr);
   if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-    return done(description_text(webrtc_, "local-description"), {});
+    return done(local_description(webrtc_), {});
   life_->gather_waiters.push_back(std::move(done));
   if (!life_->gather_timer) {
     life_->gather_timer = worker_.timeout(gather_timeout_ms_, [this] {
@@ -436,7 +559,7 @@ void Peer::await_gathering(SdpDone done) {
                gather_timeout_ms_);
       auto waiters = std::move(life_->gather_waiters);
       life_->gather_waiters.clear();
-      std::string sdp = description_text(webrtc_, "local-description");
+      std::string sdp = local_description(webrtc_);
       life_->gather_timer.release();  // this source ends by returning false
       for (auto& w : waiters) w(sdp, {});
       return false;
@@ -477,6 +600,12 @@ void Peer::on_tick() {
       fail("no RTP or RTCP from the remote side for " + std::to_string(idle_us / 1000) + " ms");
   }
 }
+
+void Peer::Life::refuse_dtls(const std::shared_ptr<Life>& life, const std::string& why) {
+  on_worker(life, [why](Peer& p) { p.fail("DTLS certificate refused: " + why); });
+}
+
+uint64_t Peer::dtls_refusals() { return dtls_refusal_count; }
 
 void Peer::fail(const std::string& why) {
   if (failed_) return;

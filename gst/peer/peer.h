@@ -71,7 +71,13 @@ class Peer {
   void answer_offer(const std::string& offer, SdpDone done);
   void add_remote_candidate(guint mline, const std::string& candidate);
 
+  // True once ICE and DTLS are up. Media and data cross only after the
+  // remote certificate matched the remote description's a=fingerprint; a
+  // mismatch fails the Peer ("DTLS certificate refused: …").
   bool is_connected() const { return connected_; }
+  // Connections of this process refused for a certificate that did not match
+  // (for /metrics).
+  static uint64_t dtls_refusals();
   // Latest webrtcbin stats (refreshed every second), deep copy; may be null.
   StructurePtr stats() const;
 

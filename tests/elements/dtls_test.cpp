@@ -1,0 +1,123 @@
+// A peer whose DTLS certificate is not the one its description declares gets
+// no media, in either direction (RFC 8122; webrtcbin 1.22 never checks): a
+// man in the middle rewrites the a=fingerprint of the offer (the client lies
+// to the server) or of the answer (the server lies to the client), for WHIP
+// and WHEP. Honest peers of the same element keep going.
+#include <gtest/gtest.h>
+
+#include "gst/peer/peer.h"
+#include "tests/support/fingerprint_proxy.h"
+#include "tests/support/harness.h"
+
+using namespace rtcmesh;
+using namespace rtcmesh::test;
+using Lie = FingerprintProxy::Lie;
+
+namespace {
+
+constexpr auto kRefused = "DTLS certificate refused";
+constexpr auto kMediaTimeout = 20s;
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+bool any_contains(const std::vector<std::string>& lines, const char* text) {
+  for (const auto& l : lines)
+    if (l.find(text) != std::string::npos) return true;
+  return false;
+}
+
+// A counter of an element's "stats" (0 when absent).
+guint64 stat_of(GstElement* element, const char* field) {
+  GstStructure* stats = nullptr;
+  g_object_get(element, "stats", &stats, nullptr);
+  guint64 value = 0;
+  if (stats) {
+    gst_structure_get_uint64(stats, field, &value);
+    gst_structure_free(stats);
+  }
+  return value;
+}
+
+// A server counts a refused session among its failed ones (no pipeline
+// warning, as for any remote session that fails); a client warns.
+void expect_told(Lie lie, GstElement* server, const char* failed_field, Pipeline& client) {
+  if (lie == Lie::kOffer)
+    EXPECT_GE(stat_of(server, failed_field), 1u);
+  else
+    EXPECT_TRUE(any_contains(client.warnings(), kRefused)) << joined(client.warnings());
+}
+
+// Refusals counted by this process since `before`.
+bool refused_since(uint64_t before) {
+  return wait_until([&] { return peer::Peer::dtls_refusals() > before; }, 15s);
+}
+
+TEST(FingerprintProxy, RewritesEveryFingerprintAndNothingElse) {
+  std::string sdp = "v=0\r\na=fingerprint:sha-256 AB:CD\r\nm=video 9 X 96\r\n"
+                    "a=fingerprint:sha-1 00:10\r\na=mid:0\r\n";
+  int n = 0;
+  EXPECT_EQ(FingerprintProxy::lie_about(sdp, &n),
+            "v=0\r\na=fingerprint:sha-256 AB:C0\r\nm=video 9 X 96\r\n"
+            "a=fingerprint:sha-1 00:11\r\na=mid:0\r\n");
+  EXPECT_EQ(n, 2);
+}
+
+class WhipLie : public testing::TestWithParam<Lie> {};
+
+TEST_P(WhipLie, LiarIsRefusedHonestPublisherIsDecoded) {
+  Ingest ingest("peer-timeout=3000");
+  FingerprintProxy proxy(ingest.url(""), GetParam());
+  uint64_t before = peer::Peer::dtls_refusals();
+  Pipeline liar(publisher_launch(proxy.url("/whip/stage/liar")));
+  Pipeline honest(publisher_launch(ingest.url("/whip/stage/honest")));
+  liar.set_state(GST_STATE_PLAYING);
+  honest.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(refused_since(before));
+  EXPECT_GE(proxy.rewritten(), 1);
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames("honest") >= 30; }, kMediaTimeout))
+      << joined(honest.errors()) << joined(ingest.pipeline().errors());
+  EXPECT_GT(ingest.audio_samples("honest"), 0u);
+  // The liar's session never carried media, and whoever was lied to said so.
+  EXPECT_EQ(ingest.video_frames("liar"), 0);
+  EXPECT_EQ(ingest.audio_samples("liar"), 0u);
+  expect_told(GetParam(), ingest.src(), "publishers-failed", liar);
+  EXPECT_TRUE(ingest.pipeline().errors().empty()) << joined(ingest.pipeline().errors());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtls, WhipLie, testing::Values(Lie::kOffer, Lie::kAnswer),
+                         [](const testing::TestParamInfo<Lie>& info) {
+                           return std::string(info.param == Lie::kOffer ? "Client" : "Server");
+                         });
+
+class WhepLie : public testing::TestWithParam<Lie> {};
+
+TEST_P(WhepLie, LiarGetsNothingHonestViewerPlays) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  FingerprintProxy proxy(stream.url(""), GetParam());
+  uint64_t before = peer::Peer::dtls_refusals();
+  WhepViewer liar(proxy.url("/whep"), "peer-timeout=3000");
+  WhepViewer honest(stream.url(), "peer-timeout=3000");
+  ASSERT_TRUE(liar.play());
+  ASSERT_TRUE(honest.play());
+  ASSERT_TRUE(refused_since(before));
+  EXPECT_GE(proxy.rewritten(), 1);
+  ASSERT_TRUE(wait_until([&] { return honest.video_frames() >= 30; }, kMediaTimeout))
+      << joined(honest.pipeline().errors()) << joined(stream.pipeline().errors());
+  EXPECT_GT(honest.audio_samples(), 0u);
+  EXPECT_EQ(liar.video_frames(), 0);
+  EXPECT_EQ(liar.audio_samples(), 0u);
+  expect_told(GetParam(), stream.sink(), "viewers-failed", liar.pipeline());
+  EXPECT_TRUE(stream.pipeline().errors().empty()) << joined(stream.pipeline().errors());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtls, WhepLie, testing::Values(Lie::kOffer, Lie::kAnswer),
+                         [](const testing::TestParamInfo<Lie>& info) {
+                           return std::string(info.param == Lie::kOffer ? "Client" : "Server");
+                         });
+
+}  // namespace
