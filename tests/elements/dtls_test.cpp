@@ -121,3 +121,39 @@ INSTANTIATE_TEST_SUITE_P(Dtls, WhepLie, testing::Values(Lie::kOffer, Lie::kAnswe
                          });
 
 }  // namespace
+
+// An SFU room: a publisher that lies to the server never reaches the room's
+// src pads or players; a player told a lie about the server gets nothing; the
+// honest publisher and player of the same room go on.
+TEST(DtlsSfuRoom, LiarsGetNothingHonestPeersPlay) {
+  Pipeline room("rtcsfu name=sfu port=0 room=r peer-timeout=3000");
+  GstElement* sfu = room.by_name("sfu");
+  TrackSinks pads(sfu, "video/x-vp8", "audio/x-opus");
+  ASSERT_NE(room.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(room.errors());
+  guint port = 0;
+  g_object_get(sfu, "port", &port, nullptr);
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  FingerprintProxy lying_publisher(base, Lie::kOffer), lying_server(base, Lie::kAnswer);
+  uint64_t before = peer::Peer::dtls_refusals();
+
+  Pipeline honest(publisher_launch(base + "/whip/r/honest"));
+  Pipeline liar(publisher_launch(lying_publisher.url("/whip/r/liar")));
+  honest.set_state(GST_STATE_PLAYING);
+  liar.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until([&] { return pads.video_frames("honest") >= 15; }, kMediaTimeout))
+      << joined(room.errors()) << joined(honest.errors());
+  WhepViewer player(base + "/whep/r", "peer-timeout=3000");
+  WhepViewer fooled(lying_server.url("/whep/r"), "peer-timeout=3000");
+  ASSERT_TRUE(player.play());
+  ASSERT_TRUE(fooled.play());
+  ASSERT_TRUE(wait_until([&] { return player.video_frames() >= 30; }, kMediaTimeout))
+      << joined(player.pipeline().errors());
+  ASSERT_TRUE(wait_until([&] { return peer::Peer::dtls_refusals() >= before + 2; }, 15s));
+  EXPECT_EQ(pads.video_frames("liar"), 0);
+  EXPECT_EQ(pads.audio_samples("liar"), 0u);
+  EXPECT_EQ(fooled.video_frames(), 0);
+  EXPECT_EQ(fooled.audio_samples(), 0u);
+  EXPECT_TRUE(any_contains(fooled.pipeline().warnings(), kRefused))
+      << joined(fooled.pipeline().warnings());
+  EXPECT_TRUE(room.errors().empty()) << joined(room.errors());
+}
