@@ -17,9 +17,12 @@ struct RtcBaseBinPrivate {
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(RtcBaseBin, rtc_base_bin, GST_TYPE_BIN)
 
+static RtcBaseBinPrivate* private_of(gpointer self) {
+  return static_cast<RtcBaseBinPrivate*>(rtc_base_bin_get_instance_private(RTC_BASE_BIN(self)));
+}
+
 static BaseBinState* state_of(gpointer self) {
-  return static_cast<RtcBaseBinPrivate*>(rtc_base_bin_get_instance_private(RTC_BASE_BIN(self)))
-      ->state;
+  return private_of(self)->state;
 }
 
 namespace rtcmesh {
@@ -27,8 +30,7 @@ namespace rtcmesh {
 BaseBinState::BaseBinState(GstElement* element, Traits traits, std::mutex& props_mutex,
                            IceProps& ice)
     : traits_(traits), props_mutex_(props_mutex), ice_(ice) {
-  static_cast<RtcBaseBinPrivate*>(rtc_base_bin_get_instance_private(RTC_BASE_BIN(element)))
-      ->state = this;
+  private_of(element)->state = this;
 }
 
 bool BaseBinState::set_ice_property(guint first, guint id, const GValue* value) {
@@ -49,8 +51,7 @@ static void rtc_base_bin_set_property(GObject* object, guint id, const GValue* v
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
 }
 
-static void rtc_base_bin_get_property(GObject* object, guint id, GValue* value,
-                                      GParamSpec* pspec) {
+static void rtc_base_bin_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
   if (!state_of(object)->get_ice_property(PROP_ICE_FIRST, id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
 }
@@ -70,10 +71,9 @@ static GstStateChangeReturn rtc_base_bin_change_state(GstElement* element,
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && traits.start_before_children) {
     std::string error;
     if (!guard(element, "start", [&] { return s->start(error); })) {
-      gst_element_message_full(
-          element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, traits.start_error,
-          g_strdup_printf("Cannot start %s: %s", traits.server, error.c_str()), nullptr,
-          __FILE__, GST_FUNCTION, __LINE__);
+      gst_element_message_full(element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, traits.start_error,
+                               g_strdup_printf("Cannot start %s: %s", traits.server, error.c_str()),
+                               nullptr, __FILE__, GST_FUNCTION, __LINE__);
       return GST_STATE_CHANGE_FAILURE;
     }
   }

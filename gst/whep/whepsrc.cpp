@@ -1,7 +1,6 @@
 #include "gst/whep/whepsrc.h"
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <mutex>
 

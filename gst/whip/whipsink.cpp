@@ -43,8 +43,7 @@ struct RtcWhipSinkPrivate : BaseBinState {
         inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
                {[this] { on_chain_ready(); }, [this] { on_input_eos(); }}),
         loop(GST_ELEMENT(s), rtcwhipsink_debug, "WHIP publishing", GST_RESOURCE_ERROR_WRITE,
-             props_mutex, client,
-             [this] { start_session(); }) {}
+             props_mutex, client, [this] { start_session(); }) {}
   RtcWhipSink* self;
 
   std::mutex props_mutex;
