@@ -5,7 +5,9 @@
 #include <mutex>
 
 #include "gst/common/debug.h"
+#include "gst/common/element_util.h"
 #include "gst/common/props.h"
+#include "signaling/http/sdp.h"
 
 #define GST_CAT_DEFAULT rtcmesh_debug
 
@@ -161,6 +163,182 @@ void stop_client_worker(std::unique_ptr<Worker>& worker, std::mutex& worker_mute
     worker.reset();
   }
   closer.clear();  // the worker thread is gone: no callback is running
+}
+
+}  // namespace rtcmesh
+
+namespace rtcmesh {
+
+ClientLoop::ClientLoop(GstElement* element, GstDebugCategory* category, std::string activity,
+                       GstResourceError final_code, std::mutex& props_mutex,
+                       const ClientProps& props, std::function<void()> start_session)
+    : retry(element, std::move(activity), final_code),
+      element_(element),
+      category_(category),
+      props_mutex_(props_mutex),
+      props_(props),
+      start_session_(std::move(start_session)) {}
+
+void ClientLoop::start(const char* thread_name, const std::function<void()>& first) {
+  {
+    std::lock_guard lock(worker_mutex_);
+    worker_ = std::make_unique<Worker>(thread_name);
+  }
+  worker_->call([&] {
+    running = true;
+    finished = false;
+    retry.reset();
+    first();
+  });
+}
+
+void ClientLoop::stop() {
+  // DELETE the resource, waiting a bounded time for the reply.
+  stop_client_worker(worker_, worker_mutex_, closing_, [this](std::function<void()> done) {
+    running = false;
+    retry.reset();
+    end(std::move(done));
+  });
+}
+
+bool ClientLoop::post(std::function<void()> fn) {
+  std::lock_guard lock(worker_mutex_);
+  if (worker_) worker_->post(std::move(fn));
+  return bool(worker_);
+}
+
+bool ClientLoop::route_failure(GstMessage* message, const std::string& why) {
+  GstElement* webrtc = current_webrtc_;
+  if (!webrtc || !is_from(message, webrtc)) return false;
+  // Never wait for the worker here: it may be stopping this very thread.
+  post([this, webrtc, why] {
+    if (current_webrtc_ == webrtc) failed(why);
+  });
+  return true;
+}
+
+bool ClientLoop::from_any_webrtcbin(GstMessage* message) {
+  for (GstObject* o = GST_MESSAGE_SRC(message); o; o = GST_OBJECT_PARENT(o))
+    if (g_strcmp0(G_OBJECT_TYPE_NAME(o), "GstWebRTCBin") == 0) return true;
+  return false;
+}
+
+ClientSession* ClientLoop::begin(guint deadline_ms) {
+  sig::ResourceClient::Options opts;
+  {
+    std::lock_guard lock(props_mutex_);
+    opts = props_.resource_options();
+  }
+  sessions_started_++;
+  auto s = std::make_unique<ClientSession>();
+  try {
+    s->client = std::make_unique<sig::ResourceClient>(worker_->context(), opts);
+  } catch (const std::exception& e) {
+    failed(std::string("cannot set up HTTP: ") + e.what(), -1);
+    return nullptr;
+  }
+  ClientSession* raw = s.get();
+  s->deadline = worker_->timeout(deadline_ms, [this, raw] {
+    if (current(raw)) failed("not connected in time");
+    return false;
+  });
+  session_ = std::move(s);
+  return raw;
+}
+
+peer::PeerEvents ClientLoop::events(ClientSession* raw, const char* activity,
+                                    std::function<void()> connected) {
+  peer::PeerEvents events;
+  events.local_candidate = [this, raw](guint mline, const std::string& candidate) {
+    // Candidates found after the offer went out are trickled by PATCH; the
+    // ones before are in it.
+    if (!current(raw) || mline >= raw->mids.size()) return;
+    raw->client->trickle({{raw->mids[mline], int(mline), candidate}}, false);
+  };
+  events.connected = [this, raw, activity, connected = std::move(connected)] {
+    if (!current(raw)) return;
+    raw->connected = true;
+    raw->deadline.reset();
+    retry.connected();
+    GST_CAT_INFO_OBJECT(category_, element_, "%s: connected %.0f ms after start", activity,
+                    (g_get_monotonic_time() - raw->started_us) / 1000.0);
+    if (connected) connected();
+  };
+  events.failed = [this, raw](const std::string& why) {
+    // Not from inside the Peer's own callback: it is about to be destroyed.
+    worker_->post([this, raw, why] {
+      if (current(raw)) failed(why);
+    });
+  };
+  return events;
+}
+
+void ClientLoop::attach(ClientSession* s) { current_webrtc_ = s->peer->webrtcbin(); }
+
+void ClientLoop::offer(ClientSession* raw,
+                       std::function<void(sig::ResourceClient::Created)> created) {
+  raw->peer->make_offer([this, raw, created = std::move(created)](const std::string& offer,
+                                                                  const std::string& error) {
+    if (!current(raw)) return;
+    if (!error.empty()) return failed(error);
+    try {
+      for (const auto& m : sig::validate_offer(offer).media) raw->mids.push_back(m.mid);
+    } catch (const std::exception& e) {
+      return failed(std::string("our own offer is invalid: ") + e.what());
+    }
+    GST_CAT_DEBUG_OBJECT(category_, element_, "offer:\n%s", offer.c_str());
+    raw->client->create(offer, [this, raw, created](sig::ResourceClient::Created reply) {
+      if (current(raw)) created(std::move(reply));
+    });
+  });
+}
+
+void ClientLoop::failed(const std::string& why, int http_status) {
+  GST_CAT_WARNING_OBJECT(category_, element_, "session failed: %s (HTTP status %d)", why.c_str(), http_status);
+  sessions_failed_++;
+  last_error_ = why;
+  end();
+  bool reconnect;
+  std::string endpoint;
+  {
+    std::lock_guard lock(props_mutex_);
+    reconnect = props_.reconnect;
+    endpoint = props_.endpoint;
+  }
+  if (finished) return;  // the element is done (EOS): no new session
+  if (!retry.failed(*worker_, why, http_status, reconnect, endpoint, [this] {
+        if (running && !finished && !session_) start_session_();
+      }))
+    finished = true;
+}
+
+void ClientLoop::end(std::function<void()> done) {
+  if (!session_) {
+    if (done) done();
+    return;
+  }
+  std::unique_ptr<ClientSession> s = std::move(session_);
+  current_webrtc_ = nullptr;
+  s->deadline.reset();
+  // Stop the connection first: its NULL state unblocks any branch thread
+  // waiting inside webrtcbin, so a fan-out detach cannot hang.
+  s->peer.reset();
+  s->sent.reset();
+  // The client lives on until its DELETE was answered.
+  closing_.close(std::move(s->client), std::move(done));
+}
+
+void ClientLoop::fill_stats(GstStructure* s, const std::function<void(GstStructure*)>& more) {
+  auto fill = [&] {
+    gst_structure_set(s, "connected", G_TYPE_BOOLEAN, session_ && session_->connected,
+                      "sessions-started", G_TYPE_UINT64, sessions_started_, "sessions-failed",
+                      G_TYPE_UINT64, sessions_failed_, "last-error", G_TYPE_STRING,
+                      last_error_.c_str(), nullptr);
+    if (more) more(s);
+    add_rtp_totals(s, session_ && session_->peer ? session_->peer->stats().get() : nullptr);
+  };
+  if (worker_) worker_->call(fill);
+  else fill();
 }
 
 }  // namespace rtcmesh

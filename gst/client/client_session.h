@@ -1,20 +1,24 @@
 // What the WHIP and WHEP client elements (rtcwhipsink, rtcwhepsrc) share
 // around their sessions (DESIGN §7): the client properties, retries with a
 // capped backoff and a warning each time, an element error for final (4xx)
-// failures, DELETEs that run to their reply, and a stop that waits a bounded
-// time for the last DELETE.
+// failures, DELETEs that run to their reply, a stop that waits a bounded
+// time for the last DELETE, and the session loop built from them.
 #pragma once
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "gst/common/worker.h"
+#include "gst/peer/peer.h"
+#include "gst/peer/sent_tracks.h"
 #include "signaling/http/resource_client.h"
 
 namespace rtcmesh {
@@ -109,5 +113,88 @@ void stop_client_worker(std::unique_ptr<Worker>& worker, std::mutex& worker_mute
                         ResourceCloser& closer,
                         const std::function<void(std::function<void()> done)>& end,
                         std::chrono::milliseconds max = std::chrono::milliseconds(2500));
+
+// One attempt of a client element: a connection and its WHIP/WHEP resource.
+struct ClientSession {
+  std::unique_ptr<sig::ResourceClient> client;
+  std::unique_ptr<peer::SentTracks> sent;  // what a WHIP client sends; destroyed after the peer
+  std::unique_ptr<peer::Peer> peer;
+  std::vector<std::string> mids;  // of our offer, by m-line; set once it went out
+  Timer deadline;
+  gint64 started_us = g_get_monotonic_time();
+  bool connected = false;
+};
+
+// The session loop of a client element, on its worker: one session at a
+// time with a deadline, trickle by PATCH, offer → POST, a failure retried
+// with backoff or final, the DELETE when a session ends. The element builds
+// each session's connection and applies the answer.
+class ClientLoop {
+ public:
+  // `activity` names what the element does in messages ("WHIP publishing");
+  // the log goes to the element's `category`; `start_session` (worker)
+  // begins a new session when the loop wants one. `props_mutex` guards `props`.
+  ClientLoop(GstElement* element, GstDebugCategory* category, std::string activity,
+             GstResourceError final_code, std::mutex& props_mutex, const ClientProps& props,
+             std::function<void()> start_session);
+
+  // Application thread (state changes). start() creates the worker and runs
+  // `first` on it; stop() ends the session, waits ≤ 2.5 s for its DELETE and
+  // destroys the worker.
+  void start(const char* thread_name, const std::function<void()>& first);
+  void stop();
+  // Any thread: runs `fn` on the worker if there is one (returns false if not).
+  bool post(std::function<void()> fn);
+  // Application thread only, between start() and stop().
+  Worker* worker() const { return worker_.get(); }
+
+  // A bus ERROR: true when it comes from the current session's webrtcbin (a
+  // new session follows). Any thread.
+  bool route_failure(GstMessage* message, const std::string& why);
+  // True for a message from inside any webrtcbin (an ended session's too).
+  static bool from_any_webrtcbin(GstMessage* message);
+
+  // Worker thread.
+  // A new session (its resource client and connect deadline), or null when
+  // it could not be set up (then it failed already).
+  ClientSession* begin(guint deadline_ms);
+  ClientSession* session() const { return session_.get(); }
+  bool current(const ClientSession* s) const { return s && session_.get() == s; }
+  guint64 sessions_started() const { return sessions_started_; }
+  // The events every session's Peer has: trickle, connected (then
+  // `connected`), failed. `activity` goes in the log ("publishing").
+  peer::PeerEvents events(ClientSession* s, const char* activity,
+                          std::function<void()> connected = {});
+  // Once the session has its Peer: its webrtcbin's bus errors are ours.
+  void attach(ClientSession* s);
+  // make-offer, then POST it; `created` gets the reply while `s` is current.
+  void offer(ClientSession* s, std::function<void(sig::ResourceClient::Created)> created);
+  // 4xx (http_status, but 408/429) and configuration problems are final;
+  // anything else is retried with a new session.
+  void failed(const std::string& why, int http_status = 0);
+  // Stops the connection, DELETEs the resource; `done` runs after its reply.
+  void end(std::function<void()> done = {});
+  // connected, sessions-started, sessions-failed, last-error, `more`, then
+  // the RTP counters; on the worker when it runs.
+  void fill_stats(GstStructure* s, const std::function<void(GstStructure*)>& more = {});
+
+  bool running = false, finished = false;
+  SessionRetry retry;
+
+ private:
+  GstElement* element_;
+  GstDebugCategory* category_;
+  std::mutex& props_mutex_;
+  const ClientProps& props_;
+  std::function<void()> start_session_;
+  std::unique_ptr<Worker> worker_;
+  std::mutex worker_mutex_;  // other threads post to the worker under it
+  std::unique_ptr<ClientSession> session_;
+  ResourceCloser closing_;  // sessions whose DELETE is under way
+  // The session's webrtcbin, for telling its error messages apart on any thread.
+  std::atomic<GstElement*> current_webrtc_{nullptr};
+  guint64 sessions_started_ = 0, sessions_failed_ = 0;
+  std::string last_error_;
+};
 
 }  // namespace rtcmesh

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "gst/client/client_session.h"
+#include "gst/common/base_bin.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -45,7 +46,6 @@ enum {
   PROP_TLS_INSECURE,
   PROP_RECONNECT,
   PROP_STATS,
-  PROP_ICE_FIRST,
 };
 
 enum {
@@ -71,9 +71,10 @@ struct Remote {
 
 }  // namespace
 
-struct RtcMeshBinPrivate {
+struct RtcMeshBinPrivate : BaseBinState {
   explicit RtcMeshBinPrivate(RtcMeshBin* s)
-      : self(s),
+      : BaseBinState(GST_ELEMENT(s), {.live = true}, props_mutex, ice),
+        self(s),
         retry(GST_ELEMENT(s), "room session", GST_RESOURCE_ERROR_OPEN_READ_WRITE),
         inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
                {[this] {
@@ -94,6 +95,7 @@ struct RtcMeshBinPrivate {
   std::unique_ptr<Worker> worker;
   std::unique_ptr<sig::WsClient> ws;  // worker only
   std::string my_id;                   // once joined
+  std::string joined_room;             // worker: `room` as join() copied it
   bool running = false, joined = false, joining = false;
   SessionRetry retry;
 
@@ -112,8 +114,15 @@ struct RtcMeshBinPrivate {
   std::unique_ptr<media::Composer> composer;  // compose=true
   GstPad *video_src = nullptr, *audio_src = nullptr;
 
-  void start();
-  void stop();
+  std::string configuration_problem() override;
+  bool start(std::string& error) override;
+  void stop() override;
+  bool route_session_failure(GstMessage* message, const std::string& why) override;
+  bool end_of_stream() override;
+  void dispose() override {
+    inputs.clear();
+    composer.reset();
+  }
   void maybe_join();
   void join();
   void on_joined(const Json& result);
@@ -132,20 +141,32 @@ struct RtcMeshBinPrivate {
 };
 
 struct _RtcMeshBin {
-  GstBin parent;
+  RtcBaseBin parent;
   RtcMeshBinPrivate* priv;
 };
 
-G_DEFINE_TYPE(RtcMeshBin, rtc_mesh_bin, GST_TYPE_BIN)
+G_DEFINE_TYPE(RtcMeshBin, rtc_mesh_bin, RTC_TYPE_BASE_BIN)
 GST_ELEMENT_REGISTER_DEFINE(rtcmeshbin, "rtcmeshbin", GST_RANK_NONE, RTC_TYPE_MESH_BIN)
 
-void RtcMeshBinPrivate::start() {
+std::string RtcMeshBinPrivate::configuration_problem() {
+  std::lock_guard lock(props_mutex);
+  if (!g_str_has_prefix(url.c_str(), "ws://") && !g_str_has_prefix(url.c_str(), "wss://"))
+    return "set url to the room server's WebSocket (ws:// or wss://), got '" + url + "'";
+  if (!sig::valid_room_name(room))
+    return "set room to 1-64 characters of A-Z a-z 0-9 . _ ~ -, got '" + room + "'";
+  if (!peer_id.empty() && !sig::valid_peer_id(peer_id))
+    return "peer-id must be 1-64 characters of A-Z a-z 0-9 . _ ~ -";
+  return {};
+}
+
+bool RtcMeshBinPrivate::start(std::string&) {
   worker = std::make_unique<Worker>("rtcmeshbin");
   worker->call([this] {
     running = true;
     retry.reset();
     maybe_join();
   });
+  return true;
 }
 
 void RtcMeshBinPrivate::stop() {
@@ -182,6 +203,7 @@ void RtcMeshBinPrivate::join() {
     peer = peer_id;
     token = auth_token;
   }
+  joined_room = room_name;
   joining = true;
   try {
     ws = std::make_unique<sig::WsClient>(worker->context(), opts);
@@ -215,7 +237,7 @@ void RtcMeshBinPrivate::join() {
 void RtcMeshBinPrivate::on_joined(const Json& result) {
   std::string mode = result.get_string("mode").value_or("mesh");
   if (mode != "mesh" && mode != "sfu") {
-    return session_lost("room '" + room + "' is a " + mode +
+    return session_lost("room '" + joined_room + "' is a " + mode +
                             " room; rtcmeshbin joins mesh and sfu rooms",
                         400);
   }
@@ -226,7 +248,8 @@ void RtcMeshBinPrivate::on_joined(const Json& result) {
     std::lock_guard lock(props_mutex);
     peer_id = my_id;
   }
-  GST_INFO_OBJECT(self, "joined %s room %s as %s", mode.c_str(), room.c_str(), my_id.c_str());
+  GST_INFO_OBJECT(self, "joined %s room %s as %s", mode.c_str(), joined_room.c_str(),
+                  my_id.c_str());
   if (mode == "sfu") return start_sfu(result);
   // The later joiner offers: we offer to everyone already there.
   if (const Json* peers = result.find("peers"); peers && peers->is_array())
@@ -241,7 +264,7 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
   host.bin = GST_BIN(self);
   host.worker = worker.get();
   host.ws = ws.get();
-  host.room = room;
+  host.room = joined_room;
   {
     std::lock_guard lock(props_mutex);
     host.ice = ice.settings();
@@ -402,7 +425,7 @@ void RtcMeshBinPrivate::receive(Remote& r, const std::string& answer, bool we_an
     tracks = std::make_unique<media::ReceivedTracks>(
         GST_ELEMENT(self), summary, we_answered,
         composer ? media::OutputMode::kRaw : media::OutputMode::kAuto,
-        media::ReceivedTracks::Identity{r.id, room, room + "/" + r.id},
+        media::ReceivedTracks::Identity{r.id, joined_room, joined_room + "/" + r.id},
         [this](media::Kind kind) { return next_src_pad_name(kind); });
   } catch (const std::exception& e) {
     GST_INFO_OBJECT(self, "%s sends us nothing: %s", r.id.c_str(), e.what());
@@ -470,6 +493,42 @@ void RtcMeshBinPrivate::session_lost(const std::string& why, int final_status) {
     target = url;
   }
   retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); });
+}
+
+bool RtcMeshBinPrivate::route_session_failure(GstMessage* message, const std::string& why) {
+  std::string failed;
+  GstElement* sfu_webrtc = nullptr;
+  bool in_sfu = false;
+  {
+    std::lock_guard lock(remotes_mutex);
+    for (auto& [id, r] : remotes)
+      if (is_from(message, r->peer->webrtcbin())) failed = id;
+    in_sfu = sfu && sfu->owns(message, &sfu_webrtc);
+  }
+  if (!worker) return false;
+  if (in_sfu) {
+    // Compared, never dereferenced: the connection may be gone by then.
+    worker->post([this, sfu_webrtc, why] {
+      if (sfu) sfu->connection_failed(sfu_webrtc, why);
+    });
+    return true;
+  }
+  if (failed.empty()) return false;
+  worker->post([this, failed, why] { remove_remote(failed, why); });
+  return true;
+}
+
+// gst-launch -e: every remote track ends (muxers finish); our own inputs get
+// the EOS from upstream sources (GstBin passes it on). On the worker, which
+// owns the remotes: no lock is held while EOS goes out.
+bool RtcMeshBinPrivate::end_of_stream() {
+  if (worker)
+    worker->call([this] {
+      for (auto& [id, r] : remotes)
+        if (r->received) r->received->finish();
+      if (sfu) sfu->finish_tracks();
+    });
+  return false;
 }
 
 void RtcMeshBinPrivate::set_compose(bool on) {
@@ -555,10 +614,10 @@ static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* v
     guard(GST_ELEMENT(object), "compose", [&] { p->set_compose(on); });
     return;
   }
-  std::lock_guard lock(p->props_mutex);
-  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
   auto str = [&] { return std::string(g_value_get_string(value) ?: ""); };
+  // The lock is released before guard posts an error.
   guard(GST_ELEMENT(object), "set_property", [&] {
+    std::lock_guard lock(p->props_mutex);
     switch (id) {
       case PROP_URL: p->url = str(); break;
       case PROP_ROOM: p->room = str(); break;
@@ -588,7 +647,6 @@ static void rtc_mesh_bin_get_property(GObject* object, guint id, GValue* value,
   auto* p = RTC_MESH_BIN(object)->priv;
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
   switch (id) {
     case PROP_URL: g_value_set_string(value, p->url.c_str()); break;
     case PROP_ROOM: g_value_set_string(value, p->room.c_str()); break;
@@ -611,109 +669,14 @@ static void rtc_mesh_bin_get_property(GObject* object, guint id, GValue* value,
   }
 }
 
-static GstStateChangeReturn rtc_mesh_bin_change_state(GstElement* element,
-                                                      GstStateChange transition) {
-  auto* self = RTC_MESH_BIN(element);
-  auto* p = self->priv;
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
-    std::lock_guard lock(p->props_mutex);
-    std::string problem;
-    if (!g_str_has_prefix(p->url.c_str(), "ws://") && !g_str_has_prefix(p->url.c_str(), "wss://"))
-      problem = "set url to the room server's WebSocket (ws:// or wss://), got '" + p->url + "'";
-    else if (!sig::valid_room_name(p->room))
-      problem = "set room to 1-64 characters of A-Z a-z 0-9 . _ ~ -, got '" + p->room + "'";
-    else if (!p->peer_id.empty() && !sig::valid_peer_id(p->peer_id))
-      problem = "peer-id must be 1-64 characters of A-Z a-z 0-9 . _ ~ -";
-    if (!problem.empty()) {
-      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", problem.c_str()), (nullptr));
-      return GST_STATE_CHANGE_FAILURE;
-    }
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(rtc_mesh_bin_parent_class)->change_state(element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      guard(element, "start", [&] { p->start(); });
-      return GST_STATE_CHANGE_NO_PREROLL;  // live: remote media comes when it comes
-    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      return GST_STATE_CHANGE_NO_PREROLL;
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      guard(element, "stop", [&] { p->stop(); });
-      break;
-    default:
-      break;
-  }
-  return ret;
-}
-
-static gboolean rtc_mesh_bin_send_event(GstElement* element, GstEvent* event) {
-  auto* p = RTC_MESH_BIN(element)->priv;
-  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
-    // gst-launch -e: every remote track ends (muxers finish); our own inputs
-    // get the EOS from upstream sources.
-    std::lock_guard lock(p->remotes_mutex);
-    for (auto& [id, r] : p->remotes)
-      if (r->received) r->received->finish();
-    if (p->sfu) p->sfu->finish_tracks();
-  }
-  return GST_ELEMENT_CLASS(rtc_mesh_bin_parent_class)->send_event(element, event);
-}
-
-static void rtc_mesh_bin_handle_message(GstBin* bin, GstMessage* message) {
-  auto* self = RTC_MESH_BIN(bin);
-  auto* p = self->priv;
-  std::string failed;
-  GstElement* sfu_webrtc = nullptr;
-  if (is_session_failure(message)) {
-    std::lock_guard lock(p->remotes_mutex);
-    for (auto& [id, r] : p->remotes)
-      if (is_from(message, r->peer->webrtcbin())) failed = id;
-    if (p->sfu && p->sfu->owns(message, &sfu_webrtc) && p->worker) {
-      std::string why = message_text(message);
-      // Compared, never dereferenced: the connection may be gone by then.
-      p->worker->post([p, sfu_webrtc, why] {
-        if (p->sfu) p->sfu->connection_failed(sfu_webrtc, why);
-      });
-      gst_message_unref(message);
-      return;
-    }
-  }
-  if (!failed.empty() && p->worker) {
-    std::string why = message_text(message);
-    p->worker->post([p, failed, why] { p->remove_remote(failed, why); });
-    gst_message_unref(message);
-    return;
-  }
-  if (drop_internal_eos(bin, message)) return;
-  GST_BIN_CLASS(rtc_mesh_bin_parent_class)->handle_message(bin, message);
-}
-
-static void rtc_mesh_bin_dispose(GObject* object) {
-  auto* p = RTC_MESH_BIN(object)->priv;
-  p->inputs.clear();
-  p->composer.reset();
-  G_OBJECT_CLASS(rtc_mesh_bin_parent_class)->dispose(object);
-}
-
-static void rtc_mesh_bin_finalize(GObject* object) {
-  delete RTC_MESH_BIN(object)->priv;
-  G_OBJECT_CLASS(rtc_mesh_bin_parent_class)->finalize(object);
-}
-
 static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   GST_DEBUG_CATEGORY_INIT(rtcmeshbin_debug, "rtcmeshbin", 0, "room participant");
   auto* object_class = G_OBJECT_CLASS(klass);
   auto* element_class = GST_ELEMENT_CLASS(klass);
   object_class->set_property = rtc_mesh_bin_set_property;
   object_class->get_property = rtc_mesh_bin_get_property;
-  object_class->dispose = rtc_mesh_bin_dispose;
-  object_class->finalize = rtc_mesh_bin_finalize;
-  element_class->change_state = rtc_mesh_bin_change_state;
   element_class->request_new_pad = rtc_mesh_bin_request_new_pad;
   element_class->release_pad = rtc_mesh_bin_release_pad;
-  element_class->send_event = rtc_mesh_bin_send_event;
-  GST_BIN_CLASS(klass)->handle_message = rtc_mesh_bin_handle_message;
 
   install_string(object_class, PROP_URL, "url",
                  "Room server WebSocket URL (ws://host:port/rtc or wss://)");
@@ -756,7 +719,6 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
                          "publish and subscribe connections (connection=publish|subscribe) "
                          "and remotes = publishers we receive",
                          GST_TYPE_STRUCTURE, ro_flags()));
-  IceProps::install(object_class, PROP_ICE_FIRST);
 
   signals[SIGNAL_PEER_JOINED] =
       g_signal_new("peer-joined", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,

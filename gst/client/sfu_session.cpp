@@ -465,8 +465,8 @@ void SfuSession::connection_failed(GstElement* webrtcbin, const std::string& why
     return resubscribe("subscribe connection: " + why);
 }
 
+// On the worker, where slots_ change: no lock while EOS goes out.
 void SfuSession::finish_tracks() {
-  std::lock_guard lock(slots_mutex_);
   for (auto& [mid, s] : slots_) s.received->finish();
 }
 

@@ -64,9 +64,9 @@ class SfuSession {
   bool on_notification(const std::string& method, const sig::Json& params);
   // A bus failure of one of our webrtcbins: that connection is rebuilt.
   void connection_failed(GstElement* webrtcbin, const std::string& why);
+  void finish_tracks();  // EOS out of every track pad (-e)
 
   // Any thread.
-  void finish_tracks();  // EOS out of every track pad (-e)
   bool owns(GstMessage* message, GstElement** webrtcbin) const;
   // One structure per connection (connection=publish|subscribe) appended to
   // `list`; returns how many publishers we receive.

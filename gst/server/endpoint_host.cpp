@@ -2,7 +2,76 @@
 
 #include <stdexcept>
 
+#include "signaling/http/ice_servers.h"
+
 namespace rtcmesh {
+
+void ServerProps::install(GObjectClass* klass, guint first, const Defaults& d) {
+  install_string(klass, first + kAddress, "address", "Address the HTTP server listens on",
+                 "0.0.0.0");
+  g_object_class_install_property(
+      klass, first + kPort,
+      g_param_spec_uint("port", "port",
+                        "TCP port of the HTTP server (0 = ephemeral; reads back the bound port "
+                        "once the element is PAUSED)",
+                        0, 65535, d.port, rw_flags()));
+  install_string(klass, first + kPath, "path", d.path_blurb, d.path);
+  install_string(klass, first + kAuthToken, "auth-token", d.auth_token_blurb);
+  install_uint(klass, first + kPeerTimeout, "peer-timeout", d.peer_timeout_blurb, 500, G_MAXUINT,
+               10000);
+  install_string(klass, first + kTlsCertificate, "tls-certificate",
+                 "PEM certificate file: serve HTTPS (needs tls-key)");
+  install_string(klass, first + kTlsKey, "tls-key", "PEM private key file for tls-certificate");
+}
+
+bool ServerProps::set(guint first, guint id, const GValue* value) {
+  if (id < first || id >= first + kCount) return false;
+  auto str = [&](const char* fallback) {
+    const char* s = g_value_get_string(value);
+    return std::string(s ? s : fallback);
+  };
+  switch (id - first) {
+    case kAddress: address = str("0.0.0.0"); break;
+    case kPort: port = g_value_get_uint(value); break;
+    case kPath: path = str(default_path_); break;
+    case kAuthToken: auth_token = str(""); break;
+    case kPeerTimeout: peer_timeout_ms = g_value_get_uint(value); break;
+    case kTlsCertificate: tls_certificate = str(""); break;
+    case kTlsKey: tls_key = str(""); break;
+  }
+  return true;
+}
+
+bool ServerProps::get(guint first, guint id, GValue* value, guint bound_port) const {
+  if (id < first || id >= first + kCount) return false;
+  switch (id - first) {
+    case kAddress: g_value_set_string(value, address.c_str()); break;
+    case kPort: g_value_set_uint(value, bound_port ? bound_port : port); break;
+    case kPath: g_value_set_string(value, path.c_str()); break;
+    case kAuthToken: g_value_set_string(value, auth_token.c_str()); break;
+    case kPeerTimeout: g_value_set_uint(value, peer_timeout_ms); break;
+    case kTlsCertificate: g_value_set_string(value, tls_certificate.c_str()); break;
+    case kTlsKey: g_value_set_string(value, tls_key.c_str()); break;
+  }
+  return true;
+}
+
+sig::HttpServer::Options ServerProps::http_options() const {
+  sig::HttpServer::Options opts;
+  opts.address = address;
+  opts.port = port;
+  opts.tls_certificate = tls_certificate;
+  opts.tls_key = tls_key;
+  return opts;
+}
+
+sig::ResourceEndpoint::Config ServerProps::endpoint_config(const IceProps& ice) const {
+  sig::ResourceEndpoint::Config config;
+  config.path = path;
+  config.token = auth_token;
+  config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
+  return config;
+}
 
 EndpointHost::EndpointHost(const std::string& thread_name, const sig::HttpServer::Options& http,
                            const sig::ResourceEndpoint::Config& config,

@@ -1,16 +1,63 @@
 // The server side of a WHIP/WHEP element: its worker thread, the HTTP server
-// living on it, and the resource endpoint answering at the element's path.
+// living on it, the resource endpoint answering at the element's path, and
+// the properties that configure them.
 #pragma once
+
+#include <glib-object.h>
 
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "gst/common/props.h"
 #include "gst/common/worker.h"
 #include "signaling/http/http_server.h"
 #include "signaling/http/resource_endpoint.h"
 
 namespace rtcmesh {
+
+// address, port, path, auth-token, peer-timeout, tls-certificate, tls-key of
+// a WHIP/WHEP server element: install with ids first..first+6 and route
+// get/set by id (like IceProps).
+struct ServerProps {
+  enum : guint {
+    kAddress = 0,
+    kPort,
+    kPath,
+    kAuthToken,
+    kPeerTimeout,
+    kTlsCertificate,
+    kTlsKey,
+    kCount
+  };
+  // What differs between the elements: defaults and who the blurbs name.
+  struct Defaults {
+    guint port;
+    const char* path;
+    const char* path_blurb;
+    const char* auth_token_blurb;
+    const char* peer_timeout_blurb;
+  };
+  explicit ServerProps(const Defaults& d) : port(d.port), path(d.path), default_path_(d.path) {}
+
+  std::string address = "0.0.0.0";
+  guint port;
+  std::string path, auth_token;
+  guint peer_timeout_ms = 10000;
+  std::string tls_certificate, tls_key;
+
+  static void install(GObjectClass* klass, guint first, const Defaults& d);
+  bool set(guint first, guint id, const GValue* value);
+  // `bound_port`: the listening port once the server runs, else 0.
+  bool get(guint first, guint id, GValue* value, guint bound_port) const;
+  sig::HttpServer::Options http_options() const;
+  // Path, token and the ICE servers to advertise; throws
+  // std::invalid_argument on a bad STUN/TURN URI.
+  sig::ResourceEndpoint::Config endpoint_config(const IceProps& ice) const;
+
+ private:
+  const char* default_path_;
+};
 
 class EndpointHost {
  public:

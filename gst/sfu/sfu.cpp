@@ -269,12 +269,14 @@ struct RtcSfuPrivate : sig::RoomMedia {
   void write_metrics(sig::Metrics& metrics);
 };
 
+#include "gst/common/base_bin.h"  // here, not above: keeps this change in the GObject part
+
 struct _RtcSfu {
-  GstBin parent;
+  RtcBaseBin parent;
   RtcSfuPrivate* priv;
 };
 
-G_DEFINE_TYPE(RtcSfu, rtc_sfu, GST_TYPE_BIN)
+G_DEFINE_TYPE(RtcSfu, rtc_sfu, RTC_TYPE_BASE_BIN)
 GST_ELEMENT_REGISTER_DEFINE(rtcsfu, "rtcsfu", GST_RANK_NONE, RTC_TYPE_SFU)
 
 // --- start / stop ---
@@ -1132,18 +1134,59 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
 
 // --- GObject / GstElement ---
 
+// rtcsfu's side of RtcBaseBin, over RtcSfuPrivate (which it owns).
+struct RtcSfuState : BaseBinState {
+  RtcSfuState(RtcSfu* self, RtcSfuPrivate* p)
+      : BaseBinState(GST_ELEMENT(self),
+                     {.live = true,  // remote publishers come when they come
+                      .start_before_children = true,
+                      .server = "the SFU",
+                      .start_error = GST_RESOURCE_ERROR_OPEN_READ_WRITE},
+                     p->props_mutex, p->ice),
+        p(p) {}
+  ~RtcSfuState() override { delete p; }
+  bool start(std::string& error) override { return p->start(error); }
+  void stop() override { p->stop(); }
+  void dispose() override {
+    p->stop();
+    p->inputs.clear();
+  }
+  // One failing connection is that participant's problem, not the pipeline's.
+  bool route_session_failure(GstMessage* message, const std::string& why) override {
+    if (!p->worker) return false;
+    std::string pub, sub;
+    {
+      std::lock_guard lock(p->sessions_mutex);
+      for (auto& [k, x] : p->publishers)
+        if (x->peer && is_from(message, x->peer->webrtcbin())) pub = k;
+      for (auto& [k, x] : p->subscribers)
+        if (is_from(message, x->sub->peer().webrtcbin())) sub = k;
+    }
+    if (pub.empty() && sub.empty()) return false;
+    GST_WARNING_OBJECT(p->self, "%s failed: %s", (pub + sub).c_str(), why.c_str());
+    p->post([p = p, pub, sub, why] {
+      if (!pub.empty()) p->remove_publisher(pub, why, true);
+      if (!sub.empty()) p->remove_subscriber(sub, why, true);
+    });
+    return true;
+  }
+  RtcSfuPrivate* p;
+};
+
 static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                        const gchar* name, const GstCaps*) {
   auto* p = RTC_SFU(element)->priv;
   return guard(element, "request pad", [&]() -> GstPad* {
+    bool has_room;
     {
       std::lock_guard lock(p->props_mutex);
-      if (p->room.empty()) {
-        GST_ELEMENT_ERROR(element, RESOURCE, SETTINGS,
-                          ("Set room=NAME: the pipeline's own tracks are published into that room"),
-                          (nullptr));
-        return nullptr;
-      }
+      has_room = !p->room.empty();
+    }
+    if (!has_room) {
+      GST_ELEMENT_ERROR(element, RESOURCE, SETTINGS,
+                        ("Set room=NAME: the pipeline's own tracks are published into that room"),
+                        (nullptr));
+      return nullptr;
     }
     return p->inputs.add(templ, name);
   });
@@ -1160,13 +1203,13 @@ static void rtc_sfu_release_pad(GstElement* element, GstPad* pad) {
 static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
                                  GParamSpec* pspec) {
   auto* p = RTC_SFU(object)->priv;
-  std::lock_guard lock(p->props_mutex);
-  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
   auto str = [value](const char* fallback) {
     const char* s = g_value_get_string(value);
     return std::string(s ? s : fallback);
   };
+  // The lock is released before guard posts an error.
   guard(GST_ELEMENT(object), "set_property", [&] {
+    std::lock_guard lock(p->props_mutex);
     switch (id) {
       case PROP_ADDRESS: p->address = str("0.0.0.0"); break;
       case PROP_PORT: p->port = g_value_get_uint(value); break;
@@ -1204,7 +1247,6 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
   auto* p = RTC_SFU(object)->priv;
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
   switch (id) {
     case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
     case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
@@ -1225,78 +1267,14 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
   }
 }
 
-static GstStateChangeReturn rtc_sfu_change_state(GstElement* element, GstStateChange transition) {
-  auto* self = RTC_SFU(element);
-  auto* p = self->priv;
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    std::string error;
-    if (!guard(element, "start", [&] { return p->start(error); })) {
-      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ_WRITE,
-                        ("Cannot start the SFU: %s", error.c_str()), (nullptr));
-      return GST_STATE_CHANGE_FAILURE;
-    }
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS(rtc_sfu_parent_class)->change_state(element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
-  if (transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED ||
-      transition == GST_STATE_CHANGE_READY_TO_PAUSED)
-    ret = GST_STATE_CHANGE_NO_PREROLL;  // live: remote publishers come when they come
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) guard(element, "stop", [&] { p->stop(); });
-  return ret;
-}
-
-static void rtc_sfu_handle_message(GstBin* bin, GstMessage* message) {
-  auto* self = RTC_SFU(bin);
-  auto* p = self->priv;
-  // One failing connection is that participant's problem, not the pipeline's.
-  if (is_session_failure(message) && p->worker) {
-    std::string pub, sub;
-    {
-      std::lock_guard lock(p->sessions_mutex);
-      for (auto& [k, x] : p->publishers)
-        if (x->peer && is_from(message, x->peer->webrtcbin())) pub = k;
-      for (auto& [k, x] : p->subscribers)
-        if (is_from(message, x->sub->peer().webrtcbin())) sub = k;
-    }
-    if (!pub.empty() || !sub.empty()) {
-      std::string why = message_text(message);
-      GST_WARNING_OBJECT(self, "%s failed: %s", (pub + sub).c_str(), why.c_str());
-      p->post([p, pub, sub, why] {
-        if (!pub.empty()) p->remove_publisher(pub, why, true);
-        if (!sub.empty()) p->remove_subscriber(sub, why, true);
-      });
-      gst_message_unref(message);
-      return;
-    }
-  }
-  if (drop_internal_eos(bin, message)) return;
-  GST_BIN_CLASS(rtc_sfu_parent_class)->handle_message(bin, message);
-}
-
-static void rtc_sfu_dispose(GObject* object) {
-  auto* p = RTC_SFU(object)->priv;
-  p->stop();
-  p->inputs.clear();
-  G_OBJECT_CLASS(rtc_sfu_parent_class)->dispose(object);
-}
-
-static void rtc_sfu_finalize(GObject* object) {
-  delete RTC_SFU(object)->priv;
-  G_OBJECT_CLASS(rtc_sfu_parent_class)->finalize(object);
-}
-
 static void rtc_sfu_class_init(RtcSfuClass* klass) {
   GST_DEBUG_CATEGORY_INIT(rtcsfu_debug, "rtcsfu", 0, "SFU room host");
   auto* object_class = G_OBJECT_CLASS(klass);
   auto* element_class = GST_ELEMENT_CLASS(klass);
   object_class->set_property = rtc_sfu_set_property;
   object_class->get_property = rtc_sfu_get_property;
-  object_class->dispose = rtc_sfu_dispose;
-  object_class->finalize = rtc_sfu_finalize;
-  element_class->change_state = rtc_sfu_change_state;
   element_class->request_new_pad = rtc_sfu_request_new_pad;
   element_class->release_pad = rtc_sfu_release_pad;
-  GST_BIN_CLASS(klass)->handle_message = rtc_sfu_handle_message;
 
   install_string(object_class, PROP_ADDRESS, "address", "Address the HTTP server listens on",
                  "0.0.0.0");
@@ -1354,7 +1332,6 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                          "PLI, FIR), keyframe requests merged and sent upstream, connection "
                          "failures",
                          GST_TYPE_STRUCTURE, ro_flags()));
-  IceProps::install(object_class, PROP_ICE_FIRST);
 
   signals[SIGNAL_PUBLISHER_ADDED] = g_signal_new(
       "publisher-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
@@ -1392,5 +1369,6 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
 
 static void rtc_sfu_init(RtcSfu* self) {
   self->priv = new RtcSfuPrivate(self);
+  new RtcSfuState(self, self->priv);  // the base bin owns it
   keep_source_flags(GST_ELEMENT(self));
 }

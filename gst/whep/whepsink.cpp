@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 
+#include "gst/common/base_bin.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/server/endpoint_host.h"
@@ -26,21 +27,21 @@ namespace {
 
 enum {
   PROP_0,
-  PROP_ADDRESS,
-  PROP_PORT,
-  PROP_PATH,
-  PROP_AUTH_TOKEN,
   PROP_MAX_VIEWERS,
-  PROP_PEER_TIMEOUT,
-  PROP_TLS_CERTIFICATE,
-  PROP_TLS_KEY,
   PROP_VIDEO_CODEC,
   PROP_VIDEO_BITRATE,
   PROP_KEYFRAME_INTERVAL,
   PROP_KEYFRAME_MIN_INTERVAL,
   PROP_STATS,
-  PROP_ICE_FIRST,
+  PROP_SERVER_FIRST,  // ServerProps take the ids from here on
 };
+
+const ServerProps::Defaults kServerDefaults{
+    8081, "/whep",
+    "Endpoint path viewers POST their offers to; the player page is at / and <path>/player",
+    "Bearer token viewers must send (empty = no authentication)",
+    "Milliseconds without RTCP from a viewer after which it is removed (rtcwhepsrc and "
+    "browsers report about every second; other GStreamer players every 5 s)"};
 
 // A viewer came before the pipeline's first caps: 503, come back later.
 struct NotReady : std::runtime_error {
@@ -61,21 +62,20 @@ struct Viewer {
 
 }  // namespace
 
-struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
+struct RtcWhepSinkPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
   explicit RtcWhepSinkPrivate(RtcWhepSink* s)
-      : self(s),
+      : BaseBinState(GST_ELEMENT(s), {.start_before_children = true,
+                                      .server = "the WHEP server",
+                                      .start_error = GST_RESOURCE_ERROR_OPEN_WRITE},
+                     props_mutex, ice),
+        self(s),
         inputs(GST_ELEMENT(s), [this] { return encoder_settings(); },
                {[this] { on_input_ready(); }, [this] { on_input_eos(); }}) {}
   RtcWhepSink* self;
 
   std::mutex props_mutex;
-  std::string address = "0.0.0.0";
-  guint port = 8081;
-  std::string path = "/whep";
-  std::string auth_token;
+  ServerProps server{kServerDefaults};
   guint max_viewers = 0;
-  guint peer_timeout_ms = 10000;
-  std::string tls_certificate, tls_key;
   media::EncoderSettings encoder;
   guint keyframe_min_interval_ms = 500;
   IceProps ice;
@@ -95,8 +95,12 @@ struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
   std::map<std::string, std::unique_ptr<Viewer>> viewers;
   guint64 viewers_total = 0, viewers_failed = 0;
 
-  bool start(std::string& error);
-  void stop();
+  bool start(std::string& error) override;
+  void stop() override;
+  bool route_session_failure(GstMessage* message, const std::string& why) override;
+  // Unreleased request pads (gst-launch never releases them) go while their
+  // elements are still in the bin.
+  void dispose() override { inputs.clear(); }
   void on_offer(const sig::ResourceEndpoint::Offer& offer,
                 std::function<void(sig::ResourceEndpoint::Answer)> reply) override;
   void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& candidates,
@@ -110,35 +114,29 @@ struct RtcWhepSinkPrivate : sig::ResourceEndpoint::Handler {
 };
 
 struct _RtcWhepSink {
-  GstBin parent;
+  RtcBaseBin parent;
   RtcWhepSinkPrivate* priv;
 };
 
-G_DEFINE_TYPE(RtcWhepSink, rtc_whep_sink, GST_TYPE_BIN)
+G_DEFINE_TYPE(RtcWhepSink, rtc_whep_sink, RTC_TYPE_BASE_BIN)
 GST_ELEMENT_REGISTER_DEFINE(rtcwhepsink, "rtcwhepsink", GST_RANK_NONE, RTC_TYPE_WHEP_SINK)
 
 bool RtcWhepSinkPrivate::start(std::string& error) {
-  std::unique_lock lock(props_mutex);
   sig::HttpServer::Options opts;
-  opts.address = address;
-  opts.port = port;
-  opts.tls_certificate = tls_certificate;
-  opts.tls_key = tls_key;
   sig::ResourceEndpoint::Config config;
-  config.path = path;
-  config.token = auth_token;
-  config.max_sessions = max_viewers;
-  config.accepted_direction = "recvonly";
-  config.track_count = 1;  // one video and one audio track per viewer
   try {
-    config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
+    std::lock_guard lock(props_mutex);
+    opts = server.http_options();
+    config = server.endpoint_config(ice);
+    config.max_sessions = max_viewers;
   } catch (const std::exception& e) {
     error = e.what();
     return false;
   }
-  lock.unlock();
+  config.accepted_direction = "recvonly";
+  config.track_count = 1;  // one video and one audio track per viewer
   std::string page = whep_player_page(config.path);
-  auto routes = [page, path = config.path](sig::HttpServer& server) {
+  auto routes = [page, path = config.path](sig::HttpServer& http) {
     auto serve = [page](const sig::HttpRequest& req, sig::Responder respond) {
       if (req.method != "GET" && req.method != "HEAD") {
         sig::HttpResponse r = sig::HttpResponse::error(405, "the player page is read-only");
@@ -152,8 +150,8 @@ bool RtcWhepSinkPrivate::start(std::string& error) {
       r.body = page;
       respond(r);
     };
-    server.add_handler("/", serve);
-    server.add_handler(path + "/player", serve);
+    http.add_handler("/", serve);
+    http.add_handler(path + "/player", serve);
   };
   try {
     host = std::make_unique<EndpointHost>("rtcwhepsink", opts, config, *this, routes);
@@ -188,7 +186,7 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   {
     std::lock_guard lock(props_mutex);
     ice_settings = ice.settings();
-    timeout_ms = peer_timeout_ms;
+    timeout_ms = server.peer_timeout_ms;
   }
   peer::PeerEvents events;
   events.failed = [this, id](const std::string& why) {
@@ -271,6 +269,19 @@ void RtcWhepSinkPrivate::remove_viewer(const std::string& id, const std::string&
   v->tracks.reset();
 }
 
+bool RtcWhepSinkPrivate::route_session_failure(GstMessage* message, const std::string& why) {
+  std::string failed;
+  {
+    std::lock_guard lock(viewers_mutex);
+    for (auto& [id, v] : viewers)
+      if (is_from(message, v->peer->webrtcbin())) failed = id;
+  }
+  if (failed.empty() || !worker) return false;
+  GST_WARNING_OBJECT(self, "viewer %s failed: %s", failed.c_str(), why.c_str());
+  worker->post([this, failed, why] { remove_viewer(failed, why); });
+  return true;
+}
+
 void RtcWhepSinkPrivate::on_input_ready() {
   guint ms;
   {
@@ -347,18 +358,12 @@ static void rtc_whep_sink_release_pad(GstElement* element, GstPad* pad) {
 static void rtc_whep_sink_set_property(GObject* object, guint id, const GValue* value,
                                        GParamSpec* pspec) {
   auto* p = RTC_WHEP_SINK(object)->priv;
-  std::lock_guard lock(p->props_mutex);
-  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  // The lock is released before guard posts an error.
   guard(GST_ELEMENT(object), "set_property", [&] {
+    std::lock_guard lock(p->props_mutex);
+    if (p->server.set(PROP_SERVER_FIRST, id, value)) return;
     switch (id) {
-      case PROP_ADDRESS: p->address = g_value_get_string(value) ?: "0.0.0.0"; break;
-      case PROP_PORT: p->port = g_value_get_uint(value); break;
-      case PROP_PATH: p->path = g_value_get_string(value) ?: "/whep"; break;
-      case PROP_AUTH_TOKEN: p->auth_token = g_value_get_string(value) ?: ""; break;
       case PROP_MAX_VIEWERS: p->max_viewers = g_value_get_uint(value); break;
-      case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
-      case PROP_TLS_CERTIFICATE: p->tls_certificate = g_value_get_string(value) ?: ""; break;
-      case PROP_TLS_KEY: p->tls_key = g_value_get_string(value) ?: ""; break;
       case PROP_VIDEO_CODEC: {
         const char* name = g_value_get_string(value);
         auto list = media::parse_codec_list(name ? name : "", media::Kind::kVideo);
@@ -379,16 +384,9 @@ static void rtc_whep_sink_get_property(GObject* object, guint id, GValue* value,
   auto* p = RTC_WHEP_SINK(object)->priv;
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  if (p->server.get(PROP_SERVER_FIRST, id, value, p->host ? p->host->port() : 0)) return;
   switch (id) {
-    case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
-    case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
-    case PROP_PATH: g_value_set_string(value, p->path.c_str()); break;
-    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
     case PROP_MAX_VIEWERS: g_value_set_uint(value, p->max_viewers); break;
-    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
-    case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
-    case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
     case PROP_VIDEO_CODEC:
       g_value_take_string(value,
                           g_ascii_strdown(media::codec_info(p->encoder.video_codec).name, -1));
@@ -400,94 +398,18 @@ static void rtc_whep_sink_get_property(GObject* object, guint id, GValue* value,
   }
 }
 
-static GstStateChangeReturn rtc_whep_sink_change_state(GstElement* element,
-                                                       GstStateChange transition) {
-  auto* self = RTC_WHEP_SINK(element);
-  auto* p = self->priv;
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    std::string error;
-    if (!guard(element, "start", [&] { return p->start(error); })) {
-      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
-                        ("Cannot start the WHEP server: %s", error.c_str()), (nullptr));
-      return GST_STATE_CHANGE_FAILURE;
-    }
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(rtc_whep_sink_parent_class)->change_state(element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) guard(element, "stop", [&] { p->stop(); });
-  return ret;
-}
-
-static void rtc_whep_sink_handle_message(GstBin* bin, GstMessage* message) {
-  auto* self = RTC_WHEP_SINK(bin);
-  auto* p = self->priv;
-  // A failing viewer connection is that viewer's problem, not the pipeline's.
-  std::string failed;
-  if (is_session_failure(message)) {
-    std::lock_guard lock(p->viewers_mutex);
-    for (auto& [id, v] : p->viewers)
-      if (is_from(message, v->peer->webrtcbin())) failed = id;
-  }
-  if (!failed.empty() && p->worker) {
-    std::string why = message_text(message);
-    GST_WARNING_OBJECT(self, "viewer %s failed: %s", failed.c_str(), why.c_str());
-    p->worker->post([p, failed, why] { p->remove_viewer(failed, why); });
-    gst_message_unref(message);
-    return;
-  }
-  if (drop_internal_eos(bin, message)) return;
-  GST_BIN_CLASS(rtc_whep_sink_parent_class)->handle_message(bin, message);
-}
-
-// Unreleased request pads (gst-launch never releases them) go while their
-// elements are still in the bin.
-static void rtc_whep_sink_dispose(GObject* object) {
-  RTC_WHEP_SINK(object)->priv->inputs.clear();
-  G_OBJECT_CLASS(rtc_whep_sink_parent_class)->dispose(object);
-}
-
-static void rtc_whep_sink_finalize(GObject* object) {
-  delete RTC_WHEP_SINK(object)->priv;
-  G_OBJECT_CLASS(rtc_whep_sink_parent_class)->finalize(object);
-}
-
 static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
   GST_DEBUG_CATEGORY_INIT(rtcwhepsink_debug, "rtcwhepsink", 0, "WHEP server sink");
   auto* object_class = G_OBJECT_CLASS(klass);
   auto* element_class = GST_ELEMENT_CLASS(klass);
   object_class->set_property = rtc_whep_sink_set_property;
   object_class->get_property = rtc_whep_sink_get_property;
-  object_class->dispose = rtc_whep_sink_dispose;
-  object_class->finalize = rtc_whep_sink_finalize;
-  element_class->change_state = rtc_whep_sink_change_state;
   element_class->request_new_pad = rtc_whep_sink_request_new_pad;
   element_class->release_pad = rtc_whep_sink_release_pad;
-  GST_BIN_CLASS(klass)->handle_message = rtc_whep_sink_handle_message;
 
-  install_string(object_class, PROP_ADDRESS, "address", "Address the HTTP server listens on",
-                 "0.0.0.0");
-  g_object_class_install_property(
-      object_class, PROP_PORT,
-      g_param_spec_uint("port", "port",
-                        "TCP port of the HTTP server (0 = ephemeral; reads back the bound port "
-                        "once the element is PAUSED)",
-                        0, 65535, 8081, rw_flags()));
-  install_string(object_class, PROP_PATH, "path",
-                 "Endpoint path viewers POST their offers to; the player page is at / and "
-                 "<path>/player",
-                 "/whep");
-  install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
-                 "Bearer token viewers must send (empty = no authentication)");
+  ServerProps::install(object_class, PROP_SERVER_FIRST, kServerDefaults);
   install_uint(object_class, PROP_MAX_VIEWERS, "max-viewers",
                "Concurrent viewers accepted before answering 503 (0 = unlimited)", 0, G_MAXUINT, 0);
-  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
-               "Milliseconds without RTCP from a viewer after which it is removed (rtcwhepsrc "
-               "and browsers report about every second; other GStreamer players every 5 s)",
-               500, G_MAXUINT, 10000);
-  install_string(object_class, PROP_TLS_CERTIFICATE, "tls-certificate",
-                 "PEM certificate file: serve HTTPS (needs tls-key)");
-  install_string(object_class, PROP_TLS_KEY, "tls-key", "PEM private key file for tls-certificate");
   install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
                  "Codec raw video is encoded to, once for all viewers: vp8, vp9 or h264 (encoded "
                  "input keeps its own)",
@@ -507,7 +429,6 @@ static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
                          "Viewers; per viewer: id, connected, tracks, age-ms and RTP counters "
                          "(packets/bytes sent, NACK, PLI, FIR); keyframe requests merged and sent",
                          GST_TYPE_STRUCTURE, ro_flags()));
-  IceProps::install(object_class, PROP_ICE_FIRST);
 
   signals[SIGNAL_VIEWER_ADDED] =
       g_signal_new("viewer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,

@@ -1,11 +1,11 @@
 #include "gst/whep/whepsrc.h"
 
 #include <algorithm>
-#include <atomic>
 #include <memory>
 #include <mutex>
 
 #include "gst/client/client_session.h"
+#include "gst/common/base_bin.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -34,29 +34,11 @@ enum {
   PROP_OUTPUT,
   PROP_STATS,
   PROP_CLIENT_FIRST,  // ClientProps take the ids from here on
-  PROP_ICE_FIRST = PROP_CLIENT_FIRST + ClientProps::kCount,
 };
 
 // A server advertising more tracks than this is broken, not busy: 2×16
 // m-lines already make a large offer.
 constexpr int kMaxSlots = 16;
-
-// One attempt to play: a connection and its WHEP resource.
-struct Session {
-  std::unique_ptr<sig::ResourceClient> client;
-  std::unique_ptr<peer::Peer> peer;
-  std::vector<std::string> mids;  // of our offer, by m-line; set once it went out
-  Timer deadline;
-  gint64 started_us = g_get_monotonic_time();
-  bool connected = false;
-};
-
-// ERRORs from inside any webrtcbin: a session's, never the pipeline's.
-bool from_webrtcbin(GstMessage* message) {
-  for (GstObject* o = GST_MESSAGE_SRC(message); o; o = GST_OBJECT_PARENT(o))
-    if (g_strcmp0(G_OBJECT_TYPE_NAME(o), "GstWebRTCBin") == 0) return true;
-  return false;
-}
 
 // whep://host:port/path?token=t → http://host:port/path and "t" (wheps: https).
 // Other query parameters stay in the endpoint. Throws std::invalid_argument.
@@ -99,9 +81,12 @@ std::pair<std::string, std::string> parse_whep_uri(const char* uri) {
 
 }  // namespace
 
-struct RtcWhepSrcPrivate {
+struct RtcWhepSrcPrivate : BaseBinState {
   explicit RtcWhepSrcPrivate(RtcWhepSrc* s)
-      : self(s), retry(GST_ELEMENT(s), "WHEP playback", GST_RESOURCE_ERROR_READ) {}
+      : BaseBinState(GST_ELEMENT(s), {.live = true}, props_mutex, ice),
+        self(s),
+        loop(GST_ELEMENT(s), rtcwhepsrc_debug, "WHEP playback", GST_RESOURCE_ERROR_READ,
+             props_mutex, client, [this] { start_session(); }) {}
   RtcWhepSrc* self;
 
   // Properties: written by set_property, copied out when a session starts.
@@ -111,18 +96,7 @@ struct RtcWhepSrcPrivate {
   media::OutputMode output = media::OutputMode::kAuto;
   IceProps ice;
 
-  std::unique_ptr<Worker> worker;
-  std::mutex worker_mutex;  // streaming threads post to the worker under it
-
-  // Worker only.
-  std::unique_ptr<Session> session;
-  ResourceCloser closing;  // sessions whose DELETE is under way
-  SessionRetry retry;
-  bool running = false, finished = false;
-  guint64 sessions_started = 0, sessions_failed = 0;
-  std::string last_error;
-  // The session's webrtcbin, for telling its error messages apart on any thread.
-  std::atomic<GstElement*> current_webrtc{nullptr};
+  ClientLoop loop;  // the worker and the sessions
 
   // The exposed tracks, kept across sessions while a reconnect brings the
   // same ones. Replaced on the worker under `tracks_mutex`, which webrtcbin's
@@ -130,56 +104,38 @@ struct RtcWhepSrcPrivate {
   std::mutex tracks_mutex;
   std::unique_ptr<media::ReceivedTracks> tracks;
 
-  void start();
-  void stop();
+  std::string configuration_problem() override;
+  bool start(std::string& error) override;
+  void stop() override;
+  bool route_session_failure(GstMessage* message, const std::string& why) override;
+  bool end_of_stream() override;
   void start_session();
-  void offer(Session* s, int track_count, const std::vector<sig::IceServer>& link_servers);
-  void on_created(Session* s, sig::ResourceClient::Created created);
+  void offer(ClientSession* s, int track_count, const std::vector<sig::IceServer>& link_servers);
+  void on_created(ClientSession* s, sig::ResourceClient::Created created);
   void prepare_tracks(const sig::SdpSummary& answer);
-  void session_failed(const std::string& why, int http_status = 0);
-  void end_session(std::function<void()> done = {});
-  void post(std::function<void()> fn);
   GstStructure* stats();
 };
 
 struct _RtcWhepSrc {
-  GstBin parent;
+  RtcBaseBin parent;
   RtcWhepSrcPrivate* priv;
 };
 
 static void rtc_whep_src_uri_handler_init(gpointer iface, gpointer);
 
-G_DEFINE_TYPE_WITH_CODE(RtcWhepSrc, rtc_whep_src, GST_TYPE_BIN,
+G_DEFINE_TYPE_WITH_CODE(RtcWhepSrc, rtc_whep_src, RTC_TYPE_BASE_BIN,
                         G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, rtc_whep_src_uri_handler_init))
 // SECONDARY, not NONE: uridecodebin (playbin, gst-play-1.0) only picks URI
 // handlers with a rank.
 GST_ELEMENT_REGISTER_DEFINE(rtcwhepsrc, "rtcwhepsrc", GST_RANK_SECONDARY, RTC_TYPE_WHEP_SRC)
 
-void RtcWhepSrcPrivate::post(std::function<void()> fn) {
-  std::lock_guard lock(worker_mutex);
-  if (worker) worker->post(std::move(fn));
-}
-
-void RtcWhepSrcPrivate::start() {
-  {
-    std::lock_guard lock(worker_mutex);
-    worker = std::make_unique<Worker>("rtcwhepsrc");
-  }
-  worker->call([this] {
-    running = true;
-    finished = false;
-    retry.reset();
-    start_session();
-  });
+bool RtcWhepSrcPrivate::start(std::string&) {
+  loop.start("rtcwhepsrc", [this] { start_session(); });
+  return true;
 }
 
 void RtcWhepSrcPrivate::stop() {
-  // DELETE the resource, waiting a bounded time for the reply.
-  stop_client_worker(worker, worker_mutex, closing, [this](std::function<void()> done) {
-    running = false;
-    retry.reset();
-    end_session(std::move(done));
-  });
+  loop.stop();
   // No webrtcbin feeds them any more: the pads go.
   std::unique_ptr<media::ReceivedTracks> old;
   {
@@ -190,29 +146,16 @@ void RtcWhepSrcPrivate::stop() {
 
 // OPTIONS first: the server may advertise its track count and ICE servers.
 void RtcWhepSrcPrivate::start_session() {
-  sig::ResourceClient::Options opts;
   guint deadline_ms;
   {
     std::lock_guard lock(props_mutex);
-    opts = client.resource_options();
     // OPTIONS, POST, then ICE/DTLS.
     deadline_ms = client.connect_deadline_ms() + client.http_timeout_s * 1000;
   }
-  sessions_started++;
-  auto s = std::make_unique<Session>();
-  try {
-    s->client = std::make_unique<sig::ResourceClient>(worker->context(), opts);
-  } catch (const std::exception& e) {
-    return session_failed(std::string("cannot set up HTTP: ") + e.what(), -1);
-  }
-  Session* raw = s.get();
-  s->deadline = worker->timeout(deadline_ms, [this, raw] {
-    if (session.get() == raw) session_failed("not connected in time");
-    return false;
-  });
-  session = std::move(s);
+  ClientSession* raw = loop.begin(deadline_ms);
+  if (!raw) return;
   raw->client->options([this, raw](int status, std::vector<sig::IceServer> servers, int count) {
-    if (session.get() != raw) return;
+    if (!loop.current(raw)) return;
     // Advisory: a server without OPTIONS (or unreachable: the POST will say
     // why) gets one slot of each kind.
     GST_DEBUG_OBJECT(self, "OPTIONS: status %d, %zu ICE servers, %d tracks", status, servers.size(),
@@ -220,12 +163,12 @@ void RtcWhepSrcPrivate::start_session() {
     try {
       offer(raw, count, servers);
     } catch (const std::exception& e) {
-      session_failed(std::string("cannot build the offer: ") + e.what(), -1);
+      loop.failed(std::string("cannot build the offer: ") + e.what(), -1);
     }
   });
 }
 
-void RtcWhepSrcPrivate::offer(Session* raw, int track_count,
+void RtcWhepSrcPrivate::offer(ClientSession* raw, int track_count,
                               const std::vector<sig::IceServer>& link_servers) {
   peer::IceSettings ice_settings;
   guint timeout_ms;
@@ -243,35 +186,15 @@ void RtcWhepSrcPrivate::offer(Session* raw, int track_count,
   if (track_count > kMaxSlots)
     GST_WARNING_OBJECT(self, "the server advertises %d tracks; offering %d", track_count, slots);
 
-  peer::PeerEvents events;
-  events.local_candidate = [this, raw](guint mline, const std::string& candidate) {
-    // Candidates found after the offer went out are trickled by PATCH; the
-    // ones before are in it.
-    if (session.get() != raw || mline >= raw->mids.size()) return;
-    raw->client->trickle({{raw->mids[mline], int(mline), candidate}}, false);
-  };
+  peer::PeerEvents events = loop.events(raw, "playing");
   events.src_pad = [this](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
     std::lock_guard lock(tracks_mutex);
     return tracks && tracks->link(pad, trans);
   };
-  events.connected = [this, raw] {
-    if (session.get() != raw) return;
-    raw->connected = true;
-    raw->deadline.reset();
-    retry.connected();
-    GST_INFO_OBJECT(self, "playing: connected %.0f ms after start",
-                    (g_get_monotonic_time() - raw->started_us) / 1000.0);
-  };
-  events.failed = [this, raw](const std::string& why) {
-    // Not from inside the Peer's own callback: it is about to be destroyed.
-    worker->post([this, raw, why] {
-      if (session.get() == raw) session_failed(why);
-    });
-  };
-  raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker,
-                                           "whep-session-" + std::to_string(sessions_started),
-                                           ice_settings, timeout_ms * GST_MSECOND, events);
-  current_webrtc = raw->peer->webrtcbin();
+  std::string name = "whep-session-" + std::to_string(loop.sessions_started());
+  raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *loop.worker(), name, ice_settings,
+                                           timeout_ms * GST_MSECOND, events);
+  loop.attach(raw);
   // K recvonly slots of each kind; the server answers the unused ones inactive.
   CapsPtr video_caps = offered_rtp_caps(video, media::Kind::kVideo);
   CapsPtr audio_caps = offered_rtp_caps(audio, media::Kind::kAudio);
@@ -279,29 +202,18 @@ void RtcWhepSrcPrivate::offer(Session* raw, int track_count,
     raw->peer->add_recv_track(video_caps.get());
   for (int i = 0; i < slots && !gst_caps_is_empty(audio_caps.get()); ++i)
     raw->peer->add_recv_track(audio_caps.get());
-
-  raw->peer->make_offer([this, raw](const std::string& offer, const std::string& error) {
-    if (session.get() != raw) return;
-    if (!error.empty()) return session_failed(error);
-    try {
-      for (const auto& m : sig::validate_offer(offer).media) raw->mids.push_back(m.mid);
-    } catch (const std::exception& e) {
-      return session_failed(std::string("our own offer is invalid: ") + e.what());
-    }
-    GST_DEBUG_OBJECT(self, "offer:\n%s", offer.c_str());
-    raw->client->create(offer, [this, raw](sig::ResourceClient::Created created) {
-      if (session.get() == raw) on_created(raw, std::move(created));
-    });
+  loop.offer(raw, [this, raw](sig::ResourceClient::Created created) {
+    on_created(raw, std::move(created));
   });
 }
 
-void RtcWhepSrcPrivate::on_created(Session* raw, sig::ResourceClient::Created created) {
+void RtcWhepSrcPrivate::on_created(ClientSession* raw, sig::ResourceClient::Created created) {
   if (!created.ok()) {
     bool has_status = created.status >= 300 || created.status < 200;
     std::string why = created.status == 0 || !has_status
                           ? created.reason
                           : std::to_string(created.status) + " " + created.reason;
-    return session_failed(why, created.retryable() ? 0 : created.status);
+    return loop.failed(why, created.retryable() ? 0 : created.status);
   }
   GST_INFO_OBJECT(self, "resource %s created", created.location.c_str());
   GST_DEBUG_OBJECT(self, "answer:\n%s", created.answer_sdp.c_str());
@@ -309,11 +221,11 @@ void RtcWhepSrcPrivate::on_created(Session* raw, sig::ResourceClient::Created cr
   try {
     prepare_tracks(sig::validate_offer(created.answer_sdp));
   } catch (const std::exception& e) {
-    return session_failed(std::string("the server's answer: ") + e.what(), 422);
+    return loop.failed(std::string("the server's answer: ") + e.what(), 422);
   }
   raw->peer->accept_answer(created.answer_sdp, [this, raw](const std::string& error) {
-    if (session.get() == raw && !error.empty())
-      session_failed("the server's answer cannot be applied: " + error, 422);
+    if (loop.current(raw) && !error.empty())
+      loop.failed("the server's answer cannot be applied: " + error, 422);
   });
 }
 
@@ -357,54 +269,36 @@ void RtcWhepSrcPrivate::prepare_tracks(const sig::SdpSummary& answer) {
   raw->expose();  // only the worker replaces `tracks`
 }
 
-// 4xx (but 408/429) and configuration problems are final; anything else is
-// retried with a new session.
-void RtcWhepSrcPrivate::session_failed(const std::string& why, int http_status) {
-  GST_WARNING_OBJECT(self, "session failed: %s (HTTP status %d)", why.c_str(), http_status);
-  sessions_failed++;
-  last_error = why;
-  end_session();
-  bool reconnect;
-  std::string endpoint;
-  {
-    std::lock_guard lock(props_mutex);
-    reconnect = client.reconnect;
-    endpoint = client.endpoint;
-  }
-  if (finished) return;  // EOS was requested: no new session
-  if (!retry.failed(*worker, why, http_status, reconnect, endpoint, [this] {
-        if (running && !finished && !session) start_session();
-      }))
-    finished = true;
+// Errors of any webrtcbin inside are a session's, never the pipeline's: the
+// current one's starts a new session, an ended one's are dropped.
+bool RtcWhepSrcPrivate::route_session_failure(GstMessage* message, const std::string& why) {
+  if (loop.route_failure(message, why)) return true;
+  if (!ClientLoop::from_any_webrtcbin(message)) return false;
+  GST_DEBUG_OBJECT(self, "error of an ended session dropped: %s", why.c_str());
+  return true;
 }
 
-// Drops the connection (its src pads unlink from the tracks, which stay for
-// the next session) and DELETEs the resource; `done` runs once the server
-// replied (or gave up).
-void RtcWhepSrcPrivate::end_session(std::function<void()> done) {
-  if (!session) {
-    if (done) done();
-    return;
-  }
-  std::unique_ptr<Session> s = std::move(session);
-  current_webrtc = nullptr;
-  s->deadline.reset();
-  s->peer.reset();
-  closing.close(std::move(s->client), std::move(done));
+// gst-launch -e: end every track so muxers write their index; no new session
+// (and no new pads) after this. On the worker, which owns `tracks`: no lock
+// is held while EOS goes out.
+bool RtcWhepSrcPrivate::end_of_stream() {
+  GST_INFO_OBJECT(self, "EOS requested: ending every track");
+  if (Worker* worker = loop.worker())
+    worker->call([this] {
+      loop.finished = true;
+      loop.retry.cancel();
+      if (tracks) tracks->finish();
+    });
+  return true;
 }
 
 GstStructure* RtcWhepSrcPrivate::stats() {
   GstStructure* s = gst_structure_new_empty("rtcwhepsrc-stats");
-  auto fill = [&] {
-    gst_structure_set(s, "connected", G_TYPE_BOOLEAN, session && session->connected,
-                      "sessions-started", G_TYPE_UINT64, sessions_started, "sessions-failed",
-                      G_TYPE_UINT64, sessions_failed, "last-error", G_TYPE_STRING,
-                      last_error.c_str(), "resource", G_TYPE_STRING,
+  loop.fill_stats(s, [this](GstStructure* s) {
+    ClientSession* session = loop.session();
+    gst_structure_set(s, "resource", G_TYPE_STRING,
                       session ? session->client->location().c_str() : "", nullptr);
-    add_rtp_totals(s, session && session->peer ? session->peer->stats().get() : nullptr);
-  };
-  if (worker) worker->call(fill);
-  else fill();
+  });
   std::lock_guard lock(tracks_mutex);
   gst_structure_set(s, "tracks", G_TYPE_UINT, guint(tracks ? tracks->size() : 0), nullptr);
   return s;
@@ -414,7 +308,6 @@ static void rtc_whep_src_set_property(GObject* object, guint id, const GValue* v
                                       GParamSpec* pspec) {
   auto* p = RTC_WHEP_SRC(object)->priv;
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
   if (p->client.set(PROP_CLIENT_FIRST, id, value)) return;
   switch (id) {
     case PROP_VIDEO_CODECS: p->video_codecs = g_value_get_string(value) ?: ""; break;
@@ -429,7 +322,6 @@ static void rtc_whep_src_get_property(GObject* object, guint id, GValue* value,
   auto* p = RTC_WHEP_SRC(object)->priv;
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
   if (p->client.get(PROP_CLIENT_FIRST, id, value)) return;
   switch (id) {
     case PROP_VIDEO_CODECS: g_value_set_string(value, p->video_codecs.c_str()); break;
@@ -439,93 +331,18 @@ static void rtc_whep_src_get_property(GObject* object, guint id, GValue* value,
   }
 }
 
-// What to fix in the configuration, or "".
-static std::string configuration_problem(RtcWhepSrcPrivate* p) {
-  std::lock_guard lock(p->props_mutex);
-  if (std::string problem = p->client.endpoint_problem("WHEP"); !problem.empty()) return problem;
+std::string RtcWhepSrcPrivate::configuration_problem() {
+  std::lock_guard lock(props_mutex);
+  if (std::string problem = client.endpoint_problem("WHEP"); !problem.empty()) return problem;
   try {
-    if (media::parse_codec_list(p->video_codecs, media::Kind::kVideo).empty() &&
-        media::parse_codec_list(p->audio_codecs, media::Kind::kAudio).empty())
+    if (media::parse_codec_list(video_codecs, media::Kind::kVideo).empty() &&
+        media::parse_codec_list(audio_codecs, media::Kind::kAudio).empty())
       return "video-codecs and audio-codecs are both empty: nothing to play";
-    sig::parse_ice_servers(p->ice.stun_server, split_list(p->ice.turn_servers));
+    sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
   } catch (const std::exception& e) {
     return e.what();
   }
   return {};
-}
-
-static GstStateChangeReturn rtc_whep_src_change_state(GstElement* element,
-                                                      GstStateChange transition) {
-  auto* self = RTC_WHEP_SRC(element);
-  auto* p = self->priv;
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
-    if (std::string problem = configuration_problem(p); !problem.empty()) {
-      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", problem.c_str()), (nullptr));
-      return GST_STATE_CHANGE_FAILURE;
-    }
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(rtc_whep_src_parent_class)->change_state(element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      guard(element, "start", [&] { p->start(); });
-      return GST_STATE_CHANGE_NO_PREROLL;  // live source
-    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      return GST_STATE_CHANGE_NO_PREROLL;
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      guard(element, "stop", [&] { p->stop(); });
-      break;
-    default:
-      break;
-  }
-  return ret;
-}
-
-static gboolean rtc_whep_src_send_event(GstElement* element, GstEvent* event) {
-  auto* p = RTC_WHEP_SRC(element)->priv;
-  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
-    // gst-launch -e: end every track so muxers write their index; no new
-    // session (and no new pads) after this.
-    GST_INFO_OBJECT(element, "EOS requested: ending every track");
-    {
-      std::lock_guard lock(p->tracks_mutex);
-      if (p->tracks) p->tracks->finish();
-    }
-    p->post([p] {
-      p->finished = true;
-      p->retry.cancel();
-    });
-    gst_event_unref(event);
-    return TRUE;
-  }
-  return GST_ELEMENT_CLASS(rtc_whep_src_parent_class)->send_event(element, event);
-}
-
-static void rtc_whep_src_handle_message(GstBin* bin, GstMessage* message) {
-  auto* p = RTC_WHEP_SRC(bin)->priv;
-  if (is_session_failure(message) && from_webrtcbin(message)) {
-    // The connection failed, not the pipeline: start a new session. Never
-    // wait for the worker here: it may be stopping this very thread.
-    GstElement* webrtc = p->current_webrtc;
-    std::string why = message_text(message);
-    if (webrtc && is_from(message, webrtc)) {
-      p->post([p, webrtc, why] {
-        if (p->current_webrtc == webrtc) p->session_failed(why);
-      });
-    } else {
-      GST_DEBUG_OBJECT(bin, "error of an ended session dropped: %s", why.c_str());
-    }
-    gst_message_unref(message);
-    return;
-  }
-  if (drop_internal_eos(bin, message)) return;
-  GST_BIN_CLASS(rtc_whep_src_parent_class)->handle_message(bin, message);
-}
-
-static void rtc_whep_src_finalize(GObject* object) {
-  delete RTC_WHEP_SRC(object)->priv;
-  G_OBJECT_CLASS(rtc_whep_src_parent_class)->finalize(object);
 }
 
 // GstURIHandler: whep://host[:port]/path[?token=…] plays http://host[:port]/path
@@ -584,13 +401,8 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
   GST_DEBUG_CATEGORY_INIT(rtcwhepsrc_debug, "rtcwhepsrc", 0, "WHEP client source");
   auto* object_class = G_OBJECT_CLASS(klass);
   auto* element_class = GST_ELEMENT_CLASS(klass);
-  auto* bin_class = GST_BIN_CLASS(klass);
   object_class->set_property = rtc_whep_src_set_property;
   object_class->get_property = rtc_whep_src_get_property;
-  object_class->finalize = rtc_whep_src_finalize;
-  element_class->change_state = rtc_whep_src_change_state;
-  element_class->send_event = rtc_whep_src_send_event;
-  bin_class->handle_message = rtc_whep_src_handle_message;
 
   ClientProps::install(object_class, PROP_CLIENT_FIRST, "WHEP");
   install_string(object_class, PROP_VIDEO_CODECS, "video-codecs",
@@ -613,7 +425,6 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
                          "connected, sessions-started, sessions-failed, last-error, resource "
                          "(URL of the current session), tracks (pads) and RTP counters",
                          GST_TYPE_STRUCTURE, ro_flags()));
-  IceProps::install(object_class, PROP_ICE_FIRST);
 
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new_with_gtype("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,

@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 
+#include "gst/common/base_bin.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/server/endpoint_host.h"
@@ -25,20 +26,19 @@ namespace {
 
 enum {
   PROP_0,
-  PROP_ADDRESS,
-  PROP_PORT,
-  PROP_PATH,
-  PROP_AUTH_TOKEN,
   PROP_MAX_PUBLISHERS,
   PROP_VIDEO_CODECS,
   PROP_AUDIO_CODECS,
   PROP_OUTPUT,
-  PROP_PEER_TIMEOUT,
-  PROP_TLS_CERTIFICATE,
-  PROP_TLS_KEY,
   PROP_STATS,
-  PROP_ICE_FIRST,  // IceProps take the ids from here on
+  PROP_SERVER_FIRST,  // ServerProps take the ids from here on
 };
+
+const ServerProps::Defaults kServerDefaults{
+    8080, "/whip",
+    "Endpoint path: publishers POST to <path>, <path>/<room> or <path>/<room>/<publisher>",
+    "Bearer token publishers must send (empty = no authentication)",
+    "Milliseconds without RTP or RTCP after which a publisher is removed"};
 
 enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];
@@ -53,23 +53,24 @@ struct Publisher {
 
 }  // namespace
 
-struct RtcWhipSrcPrivate : sig::ResourceEndpoint::Handler {
-  explicit RtcWhipSrcPrivate(RtcWhipSrc* s) : self(s) {}
+struct RtcWhipSrcPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
+  explicit RtcWhipSrcPrivate(RtcWhipSrc* s)
+      : BaseBinState(GST_ELEMENT(s), {.live = true,
+                                      .start_before_children = true,
+                                      .server = "the WHIP server",
+                                      .start_error = GST_RESOURCE_ERROR_OPEN_READ},
+                     props_mutex, ice),
+        self(s) {}
 
   RtcWhipSrc* self;
 
   // Properties: written by set_property, read when the server starts.
   std::mutex props_mutex;
-  std::string address = "0.0.0.0";
-  guint port = 8080;
-  std::string path = "/whip";
-  std::string auth_token;
+  ServerProps server{kServerDefaults};
   guint max_publishers = 0;
   std::string video_codecs = "vp8,vp9,h264";
   std::string audio_codecs = "opus";
   media::OutputMode output = media::OutputMode::kAuto;
-  guint peer_timeout_ms = 10000;
-  std::string tls_certificate, tls_key;
   IceProps ice;
 
   std::unique_ptr<EndpointHost> host;  // while PAUSED or PLAYING
@@ -83,8 +84,10 @@ struct RtcWhipSrcPrivate : sig::ResourceEndpoint::Handler {
   guint next_video = 0, next_audio = 0;  // worker only
   guint64 publishers_total = 0, publishers_failed = 0;
 
-  bool start(std::string& error);
-  void stop();
+  bool start(std::string& error) override;
+  void stop() override;
+  bool route_session_failure(GstMessage* message, const std::string& why) override;
+  bool end_of_stream() override;
   void on_offer(const sig::ResourceEndpoint::Offer& offer,
                 std::function<void(sig::ResourceEndpoint::Answer)> reply) override;
   void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& candidates,
@@ -97,37 +100,31 @@ struct RtcWhipSrcPrivate : sig::ResourceEndpoint::Handler {
 };
 
 struct _RtcWhipSrc {
-  GstBin parent;
+  RtcBaseBin parent;
   RtcWhipSrcPrivate* priv;
 };
 
-G_DEFINE_TYPE(RtcWhipSrc, rtc_whip_src, GST_TYPE_BIN)
+G_DEFINE_TYPE(RtcWhipSrc, rtc_whip_src, RTC_TYPE_BASE_BIN)
 GST_ELEMENT_REGISTER_DEFINE(rtcwhipsrc, "rtcwhipsrc", GST_RANK_NONE, RTC_TYPE_WHIP_SRC)
 
 bool RtcWhipSrcPrivate::start(std::string& error) {
-  std::unique_lock lock(props_mutex);
-  sig::HttpServer::Options opts;
-  opts.address = address;
-  opts.port = port;
-  opts.tls_certificate = tls_certificate;
-  opts.tls_key = tls_key;
   sig::ResourceEndpoint::Config config;
-  config.path = path;
-  config.token = auth_token;
-  config.max_sessions = max_publishers;
-  config.accepted_direction = "sendonly";
   try {
-    for (auto c : media::parse_codec_list(video_codecs, media::Kind::kVideo))
-      config.video_codecs.push_back(media::codec_info(c).name);
-    for (auto c : media::parse_codec_list(audio_codecs, media::Kind::kAudio))
-      config.audio_codecs.push_back(media::codec_info(c).name);
-    config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
-  } catch (const std::exception& e) {
-    error = e.what();
-    return false;
-  }
-  lock.unlock();
-  try {
+    sig::HttpServer::Options opts;
+    {
+      std::lock_guard lock(props_mutex);
+      std::vector<std::string> video, audio;
+      for (auto c : media::parse_codec_list(video_codecs, media::Kind::kVideo))
+        video.push_back(media::codec_info(c).name);
+      for (auto c : media::parse_codec_list(audio_codecs, media::Kind::kAudio))
+        audio.push_back(media::codec_info(c).name);
+      opts = server.http_options();
+      config = server.endpoint_config(ice);
+      config.video_codecs = video;
+      config.audio_codecs = audio;
+      config.max_sessions = max_publishers;
+      config.accepted_direction = "sendonly";
+    }
     host = std::make_unique<EndpointHost>("rtcwhipsrc", opts, config, *this);
   } catch (const std::exception& e) {
     error = e.what();
@@ -183,7 +180,7 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
     std::lock_guard lock(props_mutex);
     video = video_codecs;
     audio = audio_codecs;
-    timeout_ms = peer_timeout_ms;
+    timeout_ms = server.peer_timeout_ms;
     ice_settings = ice.settings();
   }
   try {
@@ -259,9 +256,9 @@ bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad,
   return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, trans);
 }
 
+// Worker thread, where publishers change: no lock while webrtcbin takes them.
 void RtcWhipSrcPrivate::on_trickle(const std::string& id,
                                    const std::vector<sig::TrickleCandidate>& candidates, bool) {
-  std::lock_guard lock(publishers_mutex);
   auto it = publishers.find(id);
   if (it == publishers.end()) return;
   for (const auto& c : candidates)
@@ -299,6 +296,31 @@ void RtcWhipSrcPrivate::remove_publisher(const std::string& id, const std::strin
   }
 }
 
+bool RtcWhipSrcPrivate::route_session_failure(GstMessage* message, const std::string& why) {
+  std::string failed;
+  {
+    std::lock_guard lock(publishers_mutex);
+    for (auto& [id, pub] : publishers)
+      if (is_from(message, pub->peer->webrtcbin())) failed = id;
+  }
+  if (failed.empty()) return false;
+  GST_WARNING_OBJECT(self, "publisher %s failed: %s", failed.c_str(), why.c_str());
+  if (Worker* w = worker) w->post([this, failed, why] { remove_publisher(failed, why); });
+  return true;
+}
+
+// gst-launch -e: finish every track so muxers write their index. On the
+// worker, which owns the publishers: no lock held while EOS goes out.
+bool RtcWhipSrcPrivate::end_of_stream() {
+  GST_INFO_OBJECT(self, "EOS requested: ending every track");
+  if (worker)
+    worker->call([this] {
+      for (auto& [id, pub] : publishers)
+        if (pub->tracks) pub->tracks->finish();
+    });
+  return true;
+}
+
 GstStructure* RtcWhipSrcPrivate::stats() {
   GValue list = G_VALUE_INIT;
   gst_value_list_init(&list, 0);
@@ -333,19 +355,12 @@ static void rtc_whip_src_set_property(GObject* object, guint id, const GValue* v
                                       GParamSpec* pspec) {
   auto* p = RTC_WHIP_SRC(object)->priv;
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.set(PROP_ICE_FIRST, id, value)) return;
+  if (p->server.set(PROP_SERVER_FIRST, id, value)) return;
   switch (id) {
-    case PROP_ADDRESS: p->address = g_value_get_string(value) ?: "0.0.0.0"; break;
-    case PROP_PORT: p->port = g_value_get_uint(value); break;
-    case PROP_PATH: p->path = g_value_get_string(value) ?: "/whip"; break;
-    case PROP_AUTH_TOKEN: p->auth_token = g_value_get_string(value) ?: ""; break;
     case PROP_MAX_PUBLISHERS: p->max_publishers = g_value_get_uint(value); break;
     case PROP_VIDEO_CODECS: p->video_codecs = g_value_get_string(value) ?: ""; break;
     case PROP_AUDIO_CODECS: p->audio_codecs = g_value_get_string(value) ?: ""; break;
     case PROP_OUTPUT: p->output = media::OutputMode(g_value_get_enum(value)); break;
-    case PROP_PEER_TIMEOUT: p->peer_timeout_ms = g_value_get_uint(value); break;
-    case PROP_TLS_CERTIFICATE: p->tls_certificate = g_value_get_string(value) ?: ""; break;
-    case PROP_TLS_KEY: p->tls_key = g_value_get_string(value) ?: ""; break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -355,116 +370,24 @@ static void rtc_whip_src_get_property(GObject* object, guint id, GValue* value,
   auto* p = RTC_WHIP_SRC(object)->priv;
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
-  if (p->ice.get(PROP_ICE_FIRST, id, value)) return;
+  if (p->server.get(PROP_SERVER_FIRST, id, value, p->host ? p->host->port() : 0)) return;
   switch (id) {
-    case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
-    case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
-    case PROP_PATH: g_value_set_string(value, p->path.c_str()); break;
-    case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
     case PROP_MAX_PUBLISHERS: g_value_set_uint(value, p->max_publishers); break;
     case PROP_VIDEO_CODECS: g_value_set_string(value, p->video_codecs.c_str()); break;
     case PROP_AUDIO_CODECS: g_value_set_string(value, p->audio_codecs.c_str()); break;
     case PROP_OUTPUT: g_value_set_enum(value, int(p->output)); break;
-    case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
-    case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
-    case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
-}
-
-static GstStateChangeReturn rtc_whip_src_change_state(GstElement* element,
-                                                      GstStateChange transition) {
-  auto* self = RTC_WHIP_SRC(element);
-  auto* p = self->priv;
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    std::string error;
-    if (!guard(element, "start", [&] { return p->start(error); })) {
-      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot start the WHIP server: %s", error.c_str()),
-                        (nullptr));
-      return GST_STATE_CHANGE_FAILURE;
-    }
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(rtc_whip_src_parent_class)->change_state(element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE) return ret;
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      return GST_STATE_CHANGE_NO_PREROLL;  // live source
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      guard(element, "stop", [&] { p->stop(); });
-      break;
-    default:
-      break;
-  }
-  return ret;
-}
-
-static gboolean rtc_whip_src_send_event(GstElement* element, GstEvent* event) {
-  auto* p = RTC_WHIP_SRC(element)->priv;
-  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
-    // gst-launch -e: finish every track so muxers write their index.
-    GST_INFO_OBJECT(element, "EOS requested: ending every track");
-    std::lock_guard lock(p->publishers_mutex);
-    for (auto& [id, pub] : p->publishers)
-      if (pub->tracks) pub->tracks->finish();
-    gst_event_unref(event);
-    return TRUE;
-  }
-  return GST_ELEMENT_CLASS(rtc_whip_src_parent_class)->send_event(element, event);
-}
-
-static void rtc_whip_src_handle_message(GstBin* bin, GstMessage* message) {
-  auto* self = RTC_WHIP_SRC(bin);
-  // A failing connection is the publisher's problem, not the pipeline's.
-  std::string failed;
-  if (is_session_failure(message)) {
-    std::lock_guard lock(self->priv->publishers_mutex);
-    for (auto& [id, pub] : self->priv->publishers)
-      if (is_from(message, pub->peer->webrtcbin())) failed = id;
-  }
-  if (!failed.empty()) {
-    std::string why = message_text(message);
-    GST_WARNING_OBJECT(self, "publisher %s failed: %s", failed.c_str(), why.c_str());
-    self->priv->worker->post([p = self->priv, failed, why] { p->remove_publisher(failed, why); });
-    gst_message_unref(message);
-    return;
-  }
-  if (drop_internal_eos(bin, message)) return;
-  GST_BIN_CLASS(rtc_whip_src_parent_class)->handle_message(bin, message);
-}
-
-static void rtc_whip_src_finalize(GObject* object) {
-  delete RTC_WHIP_SRC(object)->priv;
-  G_OBJECT_CLASS(rtc_whip_src_parent_class)->finalize(object);
 }
 
 static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
   GST_DEBUG_CATEGORY_INIT(rtcwhipsrc_debug, "rtcwhipsrc", 0, "WHIP server source");
   auto* object_class = G_OBJECT_CLASS(klass);
   auto* element_class = GST_ELEMENT_CLASS(klass);
-  auto* bin_class = GST_BIN_CLASS(klass);
   object_class->set_property = rtc_whip_src_set_property;
   object_class->get_property = rtc_whip_src_get_property;
-  object_class->finalize = rtc_whip_src_finalize;
-  element_class->change_state = rtc_whip_src_change_state;
-  element_class->send_event = rtc_whip_src_send_event;
-  bin_class->handle_message = rtc_whip_src_handle_message;
 
-  install_string(object_class, PROP_ADDRESS, "address", "Address the HTTP server listens on",
-                 "0.0.0.0");
-  g_object_class_install_property(
-      object_class, PROP_PORT,
-      g_param_spec_uint("port", "port",
-                        "TCP port of the HTTP server (0 = ephemeral; reads back the bound port "
-                        "once the element is PAUSED)",
-                        0, 65535, 8080, rw_flags()));
-  install_string(object_class, PROP_PATH, "path",
-                 "Endpoint path: publishers POST to <path>, <path>/<room> or "
-                 "<path>/<room>/<publisher>",
-                 "/whip");
-  install_string(object_class, PROP_AUTH_TOKEN, "auth-token",
-                 "Bearer token publishers must send (empty = no authentication)");
+  ServerProps::install(object_class, PROP_SERVER_FIRST, kServerDefaults);
   install_uint(object_class, PROP_MAX_PUBLISHERS, "max-publishers",
                "Concurrent publishers accepted before answering 503 (0 = unlimited)", 0, G_MAXUINT,
                0);
@@ -480,18 +403,11 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
                         "Form of the src pads: auto (chosen from the linked peer's caps), raw "
                         "(decoded), encoded (depayloaded and parsed) or rtp",
                         media::output_mode_get_type(), int(media::OutputMode::kAuto), rw_flags()));
-  install_uint(object_class, PROP_PEER_TIMEOUT, "peer-timeout",
-               "Milliseconds without RTP or RTCP after which a publisher is removed", 500,
-               G_MAXUINT, 10000);
-  install_string(object_class, PROP_TLS_CERTIFICATE, "tls-certificate",
-                 "PEM certificate file: serve HTTPS (needs tls-key)");
-  install_string(object_class, PROP_TLS_KEY, "tls-key", "PEM private key file for tls-certificate");
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
                          "Publishers; per publisher: id, room, connected, tracks, age-ms (since its POST) and RTP counters",
                          GST_TYPE_STRUCTURE, ro_flags()));
-  IceProps::install(object_class, PROP_ICE_FIRST);
 
   signals[SIGNAL_PUBLISHER_ADDED] = g_signal_new(
       "publisher-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
