@@ -23,7 +23,7 @@ Ingest::Ingest(GstElement* element, std::string stream_prefix, media::SendInputs
       metrics_(metrics),
       hooks_(std::move(hooks)) {}
 
-void Ingest::start(sfu::Host& host) {
+void Ingest::start(Host& host) {
   host_ = &host;
   worker_ = &host.worker();
 }

@@ -78,7 +78,7 @@ class Ingest {
   Ingest(const Ingest&) = delete;
   Ingest& operator=(const Ingest&) = delete;
 
-  void start(sfu::Host& host);
+  void start(Host& host);
   void stop();  // every publisher removed ("element stopping"), the room not told
 
   // WHIP: answer a publisher's POST (201, 404, 409, 422, 503).
@@ -131,7 +131,7 @@ class Ingest {
   media::SendInputs& inputs_;
   RoomMetrics& metrics_;
   Hooks hooks_;
-  sfu::Host* host_ = nullptr;  // between start and stop
+  Host* host_ = nullptr;  // between start and stop
   Worker* worker_ = nullptr;
   // The table changes on the worker only; the mutex guards it against
   // webrtcbin's pad-added (streaming threads) and stats readers. Leaf.

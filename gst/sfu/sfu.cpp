@@ -87,7 +87,7 @@ struct RtcSfuPrivate : sig::SfuMedia {
   media::OutputMode output = media::OutputMode::kAuto;
   IceProps ice;
 
-  std::shared_ptr<sfu::Host> host;  // while PAUSED or PLAYING
+  std::shared_ptr<server::Host> host;  // while PAUSED or PLAYING
   Worker* worker = nullptr;         // the host's; its thread runs all session work
   // The worker is shared with other rtcsfu of the port and outlives our
   // sessions: work posted for us runs only while this element runs.
@@ -250,7 +250,7 @@ server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
 // --- start / stop ---
 
 bool RtcSfuPrivate::start(std::string& error) {
-  sfu::Host::Options o;
+  server::Host::Options o;
   sig::SfuRoom::Limits limits;
   {
     std::lock_guard lock(props_mutex);
@@ -273,9 +273,9 @@ bool RtcSfuPrivate::start(std::string& error) {
       return false;
     }
   }
-  std::shared_ptr<sfu::Host> shared;
+  std::shared_ptr<server::Host> shared;
   try {
-    shared = sfu::Host::acquire(o);
+    shared = server::Host::acquire(o);
   } catch (const std::exception& e) {
     error = e.what();
     return false;
@@ -319,7 +319,7 @@ void RtcSfuPrivate::stop() {
     // Work already queued for us finds this and does nothing.
     *alive = false;
   });
-  std::shared_ptr<sfu::Host> last;
+  std::shared_ptr<server::Host> last;
   {
     std::lock_guard lock(host_mutex);
     last = std::move(host);
@@ -329,7 +329,7 @@ void RtcSfuPrivate::stop() {
 }
 
 void RtcSfuPrivate::post(std::function<void()> fn) {
-  std::shared_ptr<sfu::Host> h;
+  std::shared_ptr<server::Host> h;
   std::shared_ptr<std::atomic<bool>> token;
   {
     std::lock_guard lock(host_mutex);

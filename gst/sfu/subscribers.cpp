@@ -13,7 +13,7 @@ Subscribers::Subscribers(GstElement* element, server::Ingest& ingest,
                          server::RoomMetrics& metrics, Hooks hooks)
     : element_(element), ingest_(ingest), metrics_(metrics), hooks_(std::move(hooks)) {}
 
-void Subscribers::start(sfu::Host& host, PathFactory paths) {
+void Subscribers::start(server::Host& host, PathFactory paths) {
   host_ = &host;
   paths_ = std::move(paths);
 }

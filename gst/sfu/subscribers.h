@@ -46,7 +46,7 @@ class Subscribers {
   Subscribers& operator=(const Subscribers&) = delete;
 
   // `paths` makes every subscriber connection (the forwarding path in use).
-  void start(sfu::Host& host, PathFactory paths);
+  void start(server::Host& host, PathFactory paths);
   void stop();  // every subscriber removed ("element stopping"), the room not told
 
   Router& router() { return router_; }
@@ -90,7 +90,7 @@ class Subscribers {
   server::Ingest& ingest_;
   server::RoomMetrics& metrics_;
   Hooks hooks_;
-  sfu::Host* host_ = nullptr;  // between start and stop
+  server::Host* host_ = nullptr;  // between start and stop
   PathFactory paths_;
   Router router_;
   // The table changes on the worker only; the mutex guards it against stats
