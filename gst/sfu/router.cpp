@@ -62,7 +62,9 @@ media::Codec Router::codec(const std::string& key, size_t index) const {
 }
 
 void Router::request_keyframes(const std::string& key) {
-  for (const Slot& slot : subscriber(key).slots)
+  auto it = subscribers_.find(key);
+  if (it == subscribers_.end()) return;  // a connection event after it left
+  for (const Slot& slot : it->second.slots)
     if (slot.source && slot.source->kind() == media::Kind::kVideo) {
       slot.source->request_keyframe();
       keyframe_requests_++;

@@ -44,7 +44,7 @@ class Router {
 
   // Keyframes for every video slot of `key` that is fed (a subscriber that
   // connected, an answer that added tracks, a filled player slot): asked of
-  // the sources, merged and rate-limited there.
+  // the sources, merged and rate-limited there. Unknown keys are ignored.
   void request_keyframes(const std::string& key);
 
   struct Counters {
