@@ -68,9 +68,7 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
                                            settings.ice, settings.peer_timeout_ms * GST_MSECOND,
                                            std::move(events));
   pub->peer->set_accepted_codecs(accepted_rtp_caps("vp8,vp9,h264", "opus"));
-  // Forwarded at once: no jitterbuffer start-up or head-of-line wait; lost
-  // packets are asked again from the publisher.
-  forward_without_jitterbuffer(*pub->peer);
+  if (hooks_.prepare) hooks_.prepare(*pub->peer);
   pub->connect_deadline =
       worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
         remove(key, "ICE did not connect in time", true);

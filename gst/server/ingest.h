@@ -66,6 +66,10 @@ class Ingest {
     std::function<void(std::function<void()> fn)> post;
     // Why a new remote publisher `id` of `room` is refused now, or "".
     std::function<std::string(const std::string& room, const std::string& id)> refusal;
+    // A remote publisher's connection, before it answers: the mode's receive
+    // options (the SFU forwards without a jitterbuffer; an MCU that decodes
+    // would keep webrtcbin's).
+    std::function<void(peer::Peer&)> prepare;
     std::function<void(Publisher&)> ready;    // in its room, its sources known
     std::function<void(Publisher&)> leaving;  // nothing may feed on its sources after this
     std::function<void(const Publisher&, const std::string& why)> removed;

@@ -23,6 +23,7 @@
 #include "gst/server/host.h"
 #include "gst/server/ingest.h"
 #include "gst/server/room_metrics.h"
+#include "gst/server/webrtcbin_internals.h"
 #include "gst/sfu/subscribers.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
@@ -188,6 +189,9 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                  .refusal = [this](const std::string& r, const std::string& id) {
                    return refusal(r, id);
                  },
+                 // Forwarded at once: no jitterbuffer start-up or head-of-line
+                 // wait; lost packets are asked again from the publisher.
+                 .prepare = [](peer::Peer& peer) { server::forward_without_jitterbuffer(peer); },
                  // The publisher's tracks are known: WHEP slots waiting for one get them.
                  .ready =
                      [this](server::Publisher& pub) {
