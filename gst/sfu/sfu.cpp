@@ -15,7 +15,6 @@
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
 #include "gst/common/props.h"
-#include "gst/common/track_pad.h"
 #include "gst/media/codec.h"
 #include "gst/media/output.h"
 #include "gst/media/send_inputs.h"
