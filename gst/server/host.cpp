@@ -7,7 +7,7 @@
 #define GST_CAT_DEFAULT rtcsfu_host_debug
 GST_DEBUG_CATEGORY_STATIC(rtcsfu_host_debug);
 
-namespace rtcmesh::sfu {
+namespace rtcmesh::server {
 
 namespace {
 
@@ -22,7 +22,7 @@ std::string key(const std::string& address, unsigned port) {
 
 // Sends each WHIP or WHEP request to the element hosting its room, and later
 // requests on a resource (PATCH, DELETE) to the element that took the POST.
-struct Host::Router : sig::ResourceEndpoint::Handler {
+struct Host::EndpointRoutes : sig::ResourceEndpoint::Handler {
   std::mutex mutex;
   std::map<std::string, sig::ResourceEndpoint::Handler*> rooms;  // "" = catch-all
   std::map<std::string, sig::ResourceEndpoint::Handler*> resources;
@@ -113,8 +113,8 @@ Host::Host(const Options& options)
   std::call_once(once, [] {
     GST_DEBUG_CATEGORY_INIT(rtcsfu_host_debug, "rtcsfuhost", 0, "rtcsfu shared HTTP host");
   });
-  whip_ = std::make_unique<Router>();
-  whep_ = std::make_unique<Router>();
+  whip_ = std::make_unique<EndpointRoutes>();
+  whep_ = std::make_unique<EndpointRoutes>();
   std::string error;
   worker_->call([&] {
     try {
@@ -260,4 +260,4 @@ void Host::serve_metrics(const sig::HttpRequest& req, sig::Responder respond) {
   respond(std::move(r));
 }
 
-}  // namespace rtcmesh::sfu
+}  // namespace rtcmesh::server

@@ -21,7 +21,7 @@
 #include "signaling/rooms/rooms.h"
 #include "signaling/http/ws_server.h"
 
-namespace rtcmesh::sfu {
+namespace rtcmesh::server {
 
 class Host {
  public:
@@ -67,7 +67,7 @@ class Host {
   void add_metrics(const void* owner, MetricsWriter writer);
   void remove_metrics(const void* owner);
 
-  struct Router;
+  struct EndpointRoutes;  // WHIP or WHEP requests → the element hosting the room
 
  private:
   explicit Host(const Options& options);
@@ -76,7 +76,7 @@ class Host {
   Options options_;
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<sig::HttpServer> http_;
-  std::unique_ptr<Router> whip_, whep_;
+  std::unique_ptr<EndpointRoutes> whip_, whep_;
   std::unique_ptr<sig::ResourceEndpoint> whip_endpoint_, whep_endpoint_;
   std::unique_ptr<sig::WsServer> ws_;
   unsigned port_ = 0;
@@ -85,4 +85,4 @@ class Host {
   std::vector<std::pair<const void*, MetricsWriter>> metrics_;
 };
 
-}  // namespace rtcmesh::sfu
+}  // namespace rtcmesh::server

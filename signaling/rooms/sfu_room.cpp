@@ -218,4 +218,97 @@ const SfuRoom::Subscriber* SfuRoom::find_subscriber(const std::string& id) const
   return nullptr;
 }
 
+// --- WHEP players ---
+
+namespace {
+
+bool carries(const std::vector<SfuSlot>& slots, const std::string& publisher,
+             const std::string& track) {
+  for (const SfuSlot& s : slots)
+    if (s.publisher == publisher && s.track == track) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<SfuSlot> SfuPlayers::add(const std::string& player, const std::string& room,
+                                     const std::string& publisher,
+                                     const std::vector<PlayerMline>& offer,
+                                     const std::vector<SfuPublisher>& publishers) {
+  std::vector<SfuSlot> slots;
+  bool any_track = false;
+  for (size_t i = 0; i < offer.size(); ++i) {
+    const PlayerMline& m = offer[i];
+    if ((m.kind != "audio" && m.kind != "video") || m.codecs.empty()) continue;
+    SfuSlot slot{static_cast<unsigned>(i), m.kind, to_upper(m.codecs.front()), {}, {}};
+    for (const SfuPublisher& p : publishers) {
+      if (slot.active()) break;
+      if (!publisher.empty() && p.id != publisher) continue;
+      for (const SfuTrack& t : p.tracks) {
+        std::string codec = to_upper(t.codec);
+        bool received = std::any_of(m.codecs.begin(), m.codecs.end(),
+                                    [&](const std::string& c) { return to_upper(c) == codec; });
+        if (t.kind == m.kind && received && !carries(slots, p.id, t.id)) {
+          slot.codec = codec;
+          slot.publisher = p.id;
+          slot.track = t.id;
+          break;
+        }
+      }
+    }
+    any_track = any_track || slot.active();
+    slots.push_back(std::move(slot));
+  }
+  if (slots.empty()) throw SfuError(rpc::kNoCommonCodec, "the offer receives no codec we forward");
+  if (!publisher.empty() && !any_track)
+    throw SfuError(rpc::kNoCommonCodec,
+                   "the offer takes none of publisher '" + publisher + "''s codecs");
+  players_[player] = {room, publisher, slots};
+  return slots;
+}
+
+void SfuPlayers::remove(const std::string& player) {
+  players_.erase(player);
+}
+
+void SfuPlayers::publisher_left(const std::string& room, const std::string& publisher) {
+  for (auto& [id, p] : players_) {
+    if (p.room != room) continue;
+    for (SfuSlot& s : p.slots)
+      if (s.publisher == publisher) {
+        s.publisher.clear();
+        s.track.clear();
+      }
+  }
+}
+
+std::vector<SfuPlayers::Fill> SfuPlayers::fill(const std::string& room,
+                                               const std::vector<SfuPublisher>& publishers) {
+  std::vector<Fill> out;
+  for (auto& [id, p] : players_) {
+    // A player of one publisher has its other slots answered inactive, and
+    // webrtcbin blocks data pushed into those.
+    if (p.room != room || !p.publisher.empty()) continue;
+    for (size_t i = 0; i < p.slots.size(); ++i) {
+      SfuSlot& slot = p.slots[i];
+      for (const SfuPublisher& pub : publishers) {
+        if (slot.active()) break;
+        for (const SfuTrack& t : pub.tracks)
+          if (to_upper(t.codec) == slot.codec && !carries(p.slots, pub.id, t.id)) {
+            slot.publisher = pub.id;
+            slot.track = t.id;
+            out.push_back({id, i, pub.id, t.id});
+            break;
+          }
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<SfuSlot> SfuPlayers::slots(const std::string& player) const {
+  auto it = players_.find(player);
+  return it == players_.end() ? std::vector<SfuSlot>{} : it->second.slots;
+}
+
 }  // namespace rtcmesh::sig

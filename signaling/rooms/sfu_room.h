@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -130,6 +131,54 @@ class SfuRoom {
   std::vector<SfuPublisher> publishers_;
   std::vector<Subscriber> subscribers_;
   uint64_t next_negotiation_ = 1;  // room-wide, so an id is never reused for anyone
+};
+
+// WHEP players of SFU rooms (the rtcsfu element's; RoomServer never sees
+// them). A player offers, so its m-lines are fixed by its offer and never
+// renegotiated: each audio/video m-line it can receive becomes a slot, and the
+// choice of the publisher track each slot carries is made here. A player of
+// one publisher (/whep/<room>/<publisher>) gets that publisher's tracks and
+// nothing more; a player of a room (/whep/<room>) gets the room's tracks, and
+// its empty slots are filled as publishers come.
+struct PlayerMline {                // one m-line of a player's offer
+  std::string kind;                 // "audio" | "video"; anything else gets no slot
+  std::vector<std::string> codecs;  // codecs we forward that it receives, ours first
+};
+
+class SfuPlayers {
+ public:
+  // The slots answering a player's offer, in m-line order (SfuSlot::mline is
+  // the index in `offer`): an m-line with a codec gets the first track of its
+  // kind that it receives and no earlier slot carries (`publishers` in the
+  // order given, their tracks in order; only `publisher`'s when not empty),
+  // else its first codec and no track. Throws SfuError -32007 when no m-line
+  // has a codec, or when a player of one publisher gets none of its tracks.
+  std::vector<SfuSlot> add(const std::string& player, const std::string& room,
+                           const std::string& publisher, const std::vector<PlayerMline>& offer,
+                           const std::vector<SfuPublisher>& publishers);
+  void remove(const std::string& player);
+  // A publisher of `room` left: the slots carrying its tracks are empty.
+  void publisher_left(const std::string& room, const std::string& publisher);
+
+  struct Fill {  // slot `slot` (index in slots()) of `player` now carries publisher.track
+    std::string player;
+    size_t slot = 0;
+    std::string publisher, track;
+    bool operator==(const Fill&) const = default;
+  };
+  // Empty slots of `room`'s room players get a track of `publishers` in the
+  // slot's codec that the player does not receive yet (first come, as in add).
+  std::vector<Fill> fill(const std::string& room, const std::vector<SfuPublisher>& publishers);
+
+  std::vector<SfuSlot> slots(const std::string& player) const;  // empty for unknown players
+  bool empty() const { return players_.empty(); }
+
+ private:
+  struct Player {
+    std::string room, publisher;  // publisher empty: a room player
+    std::vector<SfuSlot> slots;
+  };
+  std::map<std::string, Player> players_;
 };
 
 }  // namespace rtcmesh::sig

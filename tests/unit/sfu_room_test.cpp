@@ -304,5 +304,95 @@ TEST(SfuRoom, LimitsAndErrors) {
   EXPECT_TRUE(room.empty());
 }
 
+// --- SfuPlayers: the slot choice of WHEP players ---
+
+const PlayerMline kAudioM{"audio", {"OPUS"}};
+const PlayerMline kVideoM{"video", {"VP8", "H264"}};
+
+std::string describe_fills(const std::vector<SfuPlayers::Fill>& fills) {
+  std::string out;
+  for (const auto& f : fills) {
+    if (!out.empty()) out += ' ';
+    out += f.player + '#' + std::to_string(f.slot) + '=' + f.publisher + '.' + f.track;
+  }
+  return out;
+}
+
+TEST(SfuPlayers, EachMlineGetsTheFirstTrackOfItsKindThatItReceives) {
+  SfuPlayers players;
+  const std::vector<SfuPublisher> publishers = {{"a", {kOpus, kH264}}, {"b", {kOpus, kVp8}}};
+  auto slots = players.add("w", "r", "", {kVideoM, kAudioM, kVideoM, kAudioM, kVideoM, kAudioM},
+                           publishers);
+  // Publishers in the order given, each track once; a third video m-line has
+  // no track left: its first codec, empty, filled later.
+  EXPECT_EQ(describe(slots),
+            "0:video/H264=a.1 1:audio/OPUS=a.0 2:video/VP8=b.1 3:audio/OPUS=b.0 "
+            "4:video/VP8=- 5:audio/OPUS=-");
+  EXPECT_EQ(describe(players.slots("w")), describe(slots));
+}
+
+TEST(SfuPlayers, AnMlineWithoutOurCodecsGetsNoSlot) {
+  SfuPlayers players;
+  auto slots = players.add("w", "r", "",
+                           {{"application", {}}, {"video", {}}, {"video", {"VP9"}}, kAudioM},
+                           {{"a", {kOpus, kVp8}}});
+  // m-line 2 only receives VP9: no VP8 track for it, an empty VP9 slot.
+  EXPECT_EQ(describe(slots), "2:video/VP9=- 3:audio/OPUS=a.0");
+  try {
+    players.add("x", "r", "", {{"video", {}}, {"application", {"VP8"}}}, {{"a", {kVp8}}});
+    ADD_FAILURE() << "an offer without one of our codecs";
+  } catch (const SfuError& e) {
+    EXPECT_EQ(e.code, rpc::kNoCommonCodec);
+    EXPECT_STREQ(e.what(), "the offer receives no codec we forward");
+  }
+  EXPECT_TRUE(players.slots("x").empty());  // not kept
+}
+
+TEST(SfuPlayers, PlayerOfOnePublisherGetsOnlyItsTracks) {
+  SfuPlayers players;
+  const std::vector<SfuPublisher> publishers = {{"a", {kOpus, kVp8}}, {"b", {kOpus, kVp8}}};
+  auto slots = players.add("w", "r", "b", {kVideoM, kAudioM, kVideoM}, publishers);
+  EXPECT_EQ(describe(slots), "0:video/VP8=b.1 1:audio/OPUS=b.0 2:video/VP8=-");
+  // Its empty slot stays empty when publishers come (answered inactive).
+  EXPECT_TRUE(players.fill("r", {{"a", {kOpus, kVp8}}, {"b", {kOpus, kVp8}}, {"c", {kVp8}}})
+                  .empty());
+  EXPECT_EQ(describe(players.slots("w")), describe(slots));
+  // None of the publisher's codecs: refused.
+  try {
+    players.add("x", "r", "b", {{"video", {"H264"}}}, publishers);
+    ADD_FAILURE() << "a player of b that takes none of its codecs";
+  } catch (const SfuError& e) {
+    EXPECT_EQ(e.code, rpc::kNoCommonCodec);
+    EXPECT_STREQ(e.what(), "the offer takes none of publisher 'b''s codecs");
+  }
+}
+
+TEST(SfuPlayers, RoomPlayersEmptySlotsAreFilledAsPublishersComeAndGo) {
+  SfuPlayers players;
+  EXPECT_EQ(describe(players.add("w", "r", "", {kVideoM, kAudioM, kVideoM}, {})),
+            "0:video/VP8=- 1:audio/OPUS=- 2:video/VP8=-");
+  players.add("other-room", "s", "", {kVideoM}, {});
+  // A publisher of another codec fills nothing; one in the slots' codec fills
+  // the first empty slot of each kind, never a track twice.
+  EXPECT_TRUE(players.fill("r", {{"h", {kH264}}}).empty());
+  EXPECT_EQ(describe_fills(players.fill("r", {{"h", {kH264}}, {"a", {kOpus, kVp8}}})),
+            "w#0=a.1 w#1=a.0");
+  EXPECT_EQ(describe_fills(players.fill("r", {{"h", {kH264}}, {"a", {kOpus, kVp8}}})), "");
+  EXPECT_EQ(describe_fills(
+                players.fill("r", {{"a", {kOpus, kVp8}}, {"b", {kVp8}}, {"c", {kVp8}}})),
+            "w#2=b.1");
+  EXPECT_EQ(describe(players.slots("w")), "0:video/VP8=a.1 1:audio/OPUS=a.0 2:video/VP8=b.1");
+  EXPECT_EQ(describe(players.slots("other-room")), "0:video/VP8=-");
+  // a leaves: its slots are empty, then take what is left.
+  players.publisher_left("r", "a");
+  EXPECT_EQ(describe(players.slots("w")), "0:video/VP8=- 1:audio/OPUS=- 2:video/VP8=b.1");
+  EXPECT_EQ(describe_fills(players.fill("r", {{"b", {kVp8}}, {"c", {kVp8}}})), "w#0=c.1");
+  players.remove("w");
+  EXPECT_TRUE(players.slots("w").empty());
+  EXPECT_TRUE(players.fill("r", {{"d", {kOpus}}}).empty());
+  players.remove("other-room");
+  EXPECT_TRUE(players.empty());
+}
+
 }  // namespace
 }  // namespace rtcmesh::sig

@@ -321,7 +321,7 @@ struct MeshServer {
 // SFU rooms: the shared host (its own worker thread) serving /rtc, WHIP, WHEP
 // and /metrics, with an rtcsfu element in a pipeline hosting every room.
 struct SfuServer {
-  std::shared_ptr<sfu::Host> host;
+  std::shared_ptr<server::Host> host;
   GstElement* pipeline = nullptr;
   ~SfuServer() {
     if (pipeline) {
@@ -370,11 +370,11 @@ sig::RoomServer::Config room_config(const Config& c) {
 }
 
 void start_sfu(const Config& c, SfuServer& s) {
-  sfu::Host::Options ho;
+  server::Host::Options ho;
   ho.http = http_options(c);
   ho.rooms = room_config(c);
   ho.metrics_token = c.metrics_token;
-  s.host = sfu::Host::acquire(ho);
+  s.host = server::Host::acquire(ho);
   s.host->worker().call([&] { s.host->http().add_handler("/", serve_page); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
   GstElement* sfu = gst_element_factory_make("rtcsfu", "sfu");

@@ -1,0 +1,459 @@
+#include "gst/server/ingest.h"
+
+#include <gst/sdp/sdp.h>
+
+#include <stdexcept>
+
+#include "gst/common/debug.h"
+#include "gst/common/element_util.h"
+#include "gst/common/track_pad.h"
+#include "gst/media/received_tracks.h"
+#include "gst/server/webrtcbin_internals.h"
+#include "signaling/http/sdp.h"
+
+#define GST_CAT_DEFAULT rtcmesh_debug
+
+namespace rtcmesh::server {
+
+Ingest::Ingest(GstElement* element, std::string stream_prefix, media::SendInputs& inputs,
+               RoomMetrics& metrics, Hooks hooks)
+    : element_(element),
+      stream_prefix_(std::move(stream_prefix)),
+      inputs_(inputs),
+      metrics_(metrics),
+      hooks_(std::move(hooks)) {}
+
+void Ingest::start(Host& host) {
+  host_ = &host;
+  worker_ = &host.worker();
+}
+
+void Ingest::stop() {
+  std::vector<std::string> keys;
+  for (auto& [k, p] : publishers_) keys.push_back(k);
+  for (auto& k : keys) remove(k, "element stopping", false);
+  host_ = nullptr;
+  worker_ = nullptr;
+}
+
+// --- remote publishers ---
+
+Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
+                                const std::string& resource, const std::string& offer,
+                                AnswerDone done) {
+  const std::string key = session_key(room, id);
+  auto pub = std::make_unique<Publisher>();
+  pub->room = room;
+  pub->id = id;
+  pub->resource = resource;
+  peer::PeerEvents events;
+  events.src_pad = [this, key](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+    return link_pad(key, pad, trans);
+  };
+  events.failed = [this, key, room](const std::string& why) {
+    hooks_.post([this, key, room, why] {
+      metrics_.count_failure(room);
+      remove(key, why, true);
+    });
+  };
+  events.connected = [this, key] {
+    auto it = publishers_.find(key);
+    if (it == publishers_.end()) return;
+    it->second->connect_deadline.reset();
+    GST_INFO_OBJECT(element_, "publisher %s connected after %.0f ms", key.c_str(),
+                    (g_get_monotonic_time() - it->second->created_us) / 1000.0);
+  };
+  Settings settings = hooks_.settings();
+  pub->peer = std::make_unique<peer::Peer>(GST_BIN(element_), *worker_, "pub-" + room + "-" + id,
+                                           settings.ice, settings.peer_timeout_ms * GST_MSECOND,
+                                           std::move(events));
+  pub->peer->set_accepted_codecs(accepted_rtp_caps("vp8,vp9,h264", "opus"));
+  if (hooks_.prepare) hooks_.prepare(*pub->peer);
+  pub->connect_deadline =
+      worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
+        remove(key, "ICE did not connect in time", true);
+        return false;
+      });
+  Publisher* raw = pub.get();
+  {
+    std::lock_guard lock(mutex_);
+    publishers_[key] = std::move(pub);
+  }
+  metrics_.count_publisher(room);
+  raw->peer->answer_offer(offer, [this, key, done](const std::string& sdp,
+                                                   const std::string& error) {
+    auto it = publishers_.find(key);
+    if (it == publishers_.end()) return done({}, {}, "publisher went away during negotiation");
+    if (!error.empty()) {
+      remove(key, error, false);
+      return done({}, {}, error);
+    }
+    Publisher& p = *it->second;
+    try {
+      add_sources_and_pads(p, sdp);
+    } catch (const std::exception& e) {
+      remove(key, e.what(), false);
+      return done({}, {}, e.what());
+    }
+    std::vector<sig::SfuTrack> tracks;
+    for (auto& s : p.sources)
+      tracks.push_back({s->track(), media::kind_name(s->kind()), media::codec_info(s->codec()).name});
+    done(sdp, std::move(tracks), "");
+  });
+  return raw;
+}
+
+// Our answer says what the publisher sends: one Source per track, and a src
+// pad for it.
+void Ingest::add_sources_and_pads(Publisher& pub, const std::string& answer) {
+  sig::SdpSummary summary = sig::validate_offer(answer);
+  GstSDPMessage* sdp = nullptr;
+  gst_sdp_message_new_from_text(answer.c_str(), &sdp);
+  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(sdp, gst_sdp_message_free);
+  std::vector<std::unique_ptr<Source>> sources;
+  for (const auto& r : media::ReceivedTracks::receivable(summary, true)) {
+    int index = summary.mline_index(r.mid);
+    CapsPtr caps = index >= 0 ? media::offered_caps(gst_sdp_message_get_media(sdp, index), r.codec)
+                              : nullptr;
+    sources.push_back(
+        std::make_unique<Source>(GST_BIN(element_), pub.room, pub.id, r.mid, r.codec, caps.get()));
+  }
+  if (sources.empty())
+    throw std::runtime_error("the offer sends no audio or video in a codec we take");
+  {
+    std::lock_guard lock(mutex_);
+    pub.sources = std::move(sources);
+  }
+  media::OutputMode mode = hooks_.settings().output;
+  for (auto& s : pub.sources) {
+    bool video = s->kind() == media::Kind::kVideo;
+    std::string name = std::string(video ? "src_video_" : "src_audio_") +
+                       std::to_string(video ? next_src_video_++ : next_src_audio_++);
+    GstPadTemplate* templ = gst_element_class_get_pad_template(
+        GST_ELEMENT_GET_CLASS(element_), video ? "src_video_%u" : "src_audio_%u");
+    auto out = std::make_unique<media::OutputBranch>(
+        GST_BIN(element_), s->codec(), mode, name, templ,
+        stream_prefix_ + "/" + pub.room + "/" + pub.id + "/" + s->track(), RTC_TYPE_TRACK_PAD);
+    rtc_track_pad_set_info(RTC_TRACK_PAD(out->src_pad()), pub.id.c_str(), pub.room.c_str(),
+                           media::codec_info(s->codec()).name, s->track().c_str());
+    pub.output_branches.push_back(s->fanout().attach(out->sink_pad()));
+    GstPad* pad = out->src_pad();
+    gst_pad_set_active(pad, TRUE);
+    gst_element_add_pad(element_, pad);
+    pub.outputs.push_back(std::move(out));
+  }
+  gst_element_no_more_pads(element_);
+}
+
+// webrtcbin's streaming thread: an unlinked pad would kill the transport.
+bool Ingest::link_pad(const std::string& key, GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+  std::string wanted = transceiver_mid(trans);
+  CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  std::optional<media::Codec> codec = media::codec_from_caps(caps.get());
+  std::lock_guard lock(mutex_);
+  auto it = publishers_.find(key);
+  if (it == publishers_.end()) return false;
+  // By mid when the codec agrees, else the first unlinked track of that codec
+  // (1.22's bundled transceivers do not always carry the right mid).
+  Source* match = nullptr;
+  for (auto& s : it->second->sources) {
+    if (codec && s->codec() != *codec) continue;
+    if (s->track() == wanted && !s->linked()) {
+      match = s.get();
+      break;
+    }
+    if (!match && !s->linked()) match = s.get();
+  }
+  if (!match || !match->link_input(pad)) {
+    GST_WARNING_OBJECT(element_, "publisher %s: no track for mid '%s' %" GST_PTR_FORMAT,
+                       key.c_str(), wanted.c_str(), caps.get());
+    return false;
+  }
+  return true;
+}
+
+void Ingest::remove(const std::string& key, const std::string& why, bool tell_room) {
+  std::unique_ptr<Publisher> pub;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = publishers_.find(key);
+    if (it == publishers_.end()) return;
+    pub = std::move(it->second);
+    publishers_.erase(it);
+  }
+  GST_INFO_OBJECT(element_, "publisher %s removed: %s", key.c_str(), why.c_str());
+  if (!pub->resource.empty() && host_) host_->remove_resource(pub->resource);
+  if (tell_room && pub->in_room && host_) host_->rooms().remove_publisher(pub->room, pub->id, why);
+  // Nothing may feed on its sources any more: subscribers' slots, src pads.
+  hooks_.leaving(*pub);
+  pub->connect_deadline.reset();
+  if (pub->peer) {
+    StructurePtr totals = rtp_totals(pub->peer->stats().get());
+    auto c = metrics_.change(pub->room);
+    c->add_publisher(totals.get());
+    for (auto& src : pub->sources) {
+      c->keyframe_requests += src->fanout().keyframe_requests();
+      c->keyframes_upstream += src->fanout().keyframes_sent();
+    }
+  }
+  pub->peer.reset();
+  for (size_t i = 0; i < pub->outputs.size(); i++) {
+    pub->sources[i]->fanout().detach(pub->output_branches[i]);
+    pub->outputs[i]->finish();
+    pub->outputs[i]->remove_from(element_);
+  }
+  pub->outputs.clear();
+  pub->sources.clear();
+  hooks_.removed(*pub, why);
+}
+
+void Ingest::whip_offer(const sig::ResourceEndpoint::Offer& offer,
+                        std::function<void(sig::ResourceEndpoint::Answer)> reply) {
+  const std::string room = offer.room;
+  if (room.empty()) return reply({404, "POST to /whip/<room>", {}});
+  const std::string id = offer.publisher.empty() ? offer.id.substr(0, 16) : offer.publisher;
+  if (!sig::valid_peer_id(id))
+    return reply({400, "publisher name must be 1-64 characters of A-Z a-z 0-9 . _ ~ -", {}});
+  if (publishers_.count(session_key(room, id)))
+    return reply({409, "publisher '" + id + "' is already in room '" + room + "'", {}});
+  if (std::string why = hooks_.refusal(room, id); !why.empty()) return reply({503, why, {}});
+  try {
+    start_remote(room, id, offer.id, offer.sdp,
+                 [this, room, id, reply](const std::string& sdp, std::vector<sig::SfuTrack> tracks,
+                                         const std::string& error) {
+                   if (!error.empty()) return reply({422, error, {}});
+                   std::string why;
+                   if (!host_->rooms().add_publisher(room, id, tracks, &why)) {
+                     remove(session_key(room, id), why, false);
+                     return reply({503, why, {}});
+                   }
+                   Publisher* pub = find(room, id);
+                   if (!pub) return reply({503, "publisher went away", {}});
+                   pub->in_room = true;
+                   reply({201, {}, sdp});
+                   hooks_.ready(*pub);
+                 });
+  } catch (const std::exception& e) {
+    reply({500, e.what(), {}});
+  }
+}
+
+void Ingest::publish(const std::string& room, const std::string& peer, const std::string& sdp,
+                     std::function<void(sig::RoomMedia::PublishResult)> done) {
+  auto fail = [&](const std::string& why, int code = sig::rpc::kInvalidParams) {
+    hooks_.post([done, why, code] { done({{}, {}, sig::rpc::Error{code, "publish: " + why, {}}}); });
+  };
+  if (publishers_.count(session_key(room, peer))) return fail("already publishing");
+  if (std::string why = hooks_.refusal(room, peer); !why.empty())
+    return fail(why, sig::rpc::kRoomFull);
+  try {
+    start_remote(room, peer, "", sdp,
+                 [this, room, peer, sdp, done](const std::string& answer,
+                                               std::vector<sig::SfuTrack> tracks,
+                                               const std::string& error) {
+                   if (!error.empty()) {
+                     if (error.find("codec") == std::string::npos)
+                       return done({{}, {},
+                                    sig::rpc::Error{sig::rpc::kInvalidParams, "publish: " + error,
+                                                    {}}});
+                     // -32007 names what was offered and what the room takes.
+                     sig::Json offered = sig::Json::array();
+                     for (const auto& m : sig::validate_offer(sdp).media)
+                       for (const auto& c : m.codecs) offered.push(c);
+                     sig::Json accepted = sig::Json::array();
+                     for (const char* c : {"VP8", "VP9", "H264", "OPUS"}) accepted.push(c);
+                     return done({{}, {},
+                                  sig::rpc::Error{sig::rpc::kNoCommonCodec, "publish: " + error,
+                                                  sig::Json::object(
+                                                      {{"offered", std::move(offered)},
+                                                       {"accepted", std::move(accepted)}})}});
+                   }
+                   Publisher* pub = find(room, peer);
+                   if (pub) pub->in_room = true;
+                   done({answer, std::move(tracks), std::nullopt});
+                   if (pub) hooks_.ready(*pub);
+                 });
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+}
+
+void Ingest::unpublish(const std::string& room, const std::string& peer) {
+  remove(session_key(room, peer), "unpublished", false);
+}
+
+void Ingest::add_remote_candidate(const std::string& room, const std::string& peer, int mline,
+                                  const std::string& candidate) {
+  if (Publisher* pub = find(room, peer); pub && pub->peer)
+    pub->peer->add_remote_candidate(mline, candidate);
+}
+
+// --- the pipeline's own publisher ---
+
+// The pipeline's own request pads publish as `local_id` into `local_room`:
+// (re)announced whenever an input becomes ready.
+std::pair<std::string, std::string> Ingest::local_publisher() {
+  Settings s = hooks_.settings();
+  return {s.local_room, s.local_id};
+}
+
+bool Ingest::local_publisher_pending(const std::string& room, const std::string& publisher) {
+  return !find(room, publisher) && local_publisher() == std::pair(room, publisher) &&
+         !inputs_.empty();
+}
+
+void Ingest::update_local_publisher() {
+  auto [room, id] = local_publisher();
+  if (!host_ || room.empty()) return;
+  const std::string key = session_key(room, id);
+  std::vector<media::SendInput*> ready = inputs_.ready();
+  auto it = publishers_.find(key);
+  if (it != publishers_.end() && it->second->sources.size() == ready.size()) return;
+  remove(key, "tracks changed", true);
+  if (ready.empty()) return;
+  auto pub = std::make_unique<Publisher>();
+  pub->room = room;
+  pub->id = id;
+  std::vector<sig::SfuTrack> tracks;
+  for (media::SendInput* in : ready) {
+    CapsPtr caps = in->offer_caps();
+    pub->sources.push_back(
+        std::make_unique<Source>(id, in->name(), *in->codec(), caps.get(), in->fanout()));
+    tracks.push_back({in->name(), media::kind_name(in->kind()), media::codec_info(*in->codec()).name});
+  }
+  Publisher* raw = pub.get();
+  {
+    std::lock_guard lock(mutex_);
+    publishers_[key] = std::move(pub);
+  }
+  metrics_.count_publisher(room);
+  std::string why;
+  if (!host_->rooms().add_publisher(room, id, tracks, &why)) {
+    GST_ELEMENT_WARNING(element_, RESOURCE, WRITE,
+                        ("The pipeline cannot publish into room '%s': %s", room.c_str(),
+                         why.c_str()),
+                        (nullptr));
+    remove(key, why, false);
+    return;
+  }
+  raw->in_room = true;
+  hooks_.ready(*raw);
+}
+
+// --- lookups ---
+
+bool Ingest::trickle(const std::string& resource,
+                     const std::vector<sig::TrickleCandidate>& candidates) {
+  peer::Peer* peer = nullptr;
+  bool found = false;
+  for (auto& [k, p] : publishers_)
+    if (p->resource == resource) {
+      peer = p->peer.get();
+      found = true;
+    }
+  if (peer)
+    for (const auto& c : candidates)
+      if (c.mline_index >= 0) peer->add_remote_candidate(c.mline_index, c.candidate);
+  return found;
+}
+
+bool Ingest::remove_resource(const std::string& resource, const std::string& why) {
+  std::string key;
+  for (auto& [k, p] : publishers_)
+    if (p->resource == resource) key = k;
+  if (key.empty()) return false;
+  remove(key, why == "DELETE" ? "unpublished" : why, true);
+  return true;
+}
+
+Publisher* Ingest::find(const std::string& room, const std::string& id) {
+  auto it = publishers_.find(session_key(room, id));
+  return it == publishers_.end() ? nullptr : it->second.get();
+}
+
+Source* Ingest::find_source(const std::string& room, const std::string& publisher,
+                            const std::string& track) {
+  Publisher* pub = find(room, publisher);
+  if (!pub) return nullptr;
+  for (auto& s : pub->sources)
+    if (s->track() == track) return s.get();
+  return nullptr;
+}
+
+std::vector<sig::SfuPublisher> Ingest::tracks(const std::string& room) {
+  std::vector<sig::SfuPublisher> out;
+  for (auto& [k, p] : publishers_) {
+    if (p->room != room) continue;
+    sig::SfuPublisher pub{p->id, {}};
+    for (auto& s : p->sources)
+      pub.tracks.push_back(
+          {s->track(), media::kind_name(s->kind()), media::codec_info(s->codec()).name});
+    out.push_back(std::move(pub));
+  }
+  return out;
+}
+
+void Ingest::add_load(const std::string& room, Load& load) {
+  for (auto& [k, p] : publishers_) {
+    load.sessions += p->peer != nullptr;
+    load.rooms_in_use.insert(p->room);
+    if (p->room == room) {
+      load.room_publishers++;
+      load.participants.insert(p->id);
+    }
+  }
+}
+
+// --- stats, metrics ---
+
+std::string Ingest::key_of_sender(GstMessage* message) {
+  std::lock_guard lock(mutex_);
+  std::string key;
+  for (auto& [k, p] : publishers_)
+    if (p->peer && comes_from(message, *p->peer)) key = k;
+  return key;
+}
+
+void Ingest::append_stats(GValue* list, guint64& keyframe_requests, guint64& keyframes_sent) {
+  std::lock_guard lock(mutex_);
+  for (auto& [k, p] : publishers_) {
+    GstStructure* s = gst_structure_new(
+        "publisher", "room", G_TYPE_STRING, p->room.c_str(), "id", G_TYPE_STRING, p->id.c_str(),
+        "local", G_TYPE_BOOLEAN, !p->peer, "tracks", G_TYPE_UINT, guint(p->sources.size()),
+        "connected", G_TYPE_BOOLEAN, p->peer ? p->peer->is_connected() : TRUE, nullptr);
+    if (p->peer) add_rtp_totals(s, p->peer->stats().get());
+    for (auto& src : p->sources) {
+      keyframe_requests += src->fanout().keyframe_requests();
+      keyframes_sent += src->fanout().keyframes_sent();
+    }
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed(&v, s);
+    gst_value_list_append_and_take_value(list, &v);
+  }
+}
+
+size_t Ingest::size() {
+  std::lock_guard lock(mutex_);
+  return publishers_.size();
+}
+
+void Ingest::add_counters(RoomCountersByName& rooms) {
+  std::lock_guard lock(mutex_);
+  for (auto& [k, p] : publishers_) {
+    RoomCounters& c = rooms[p->room];
+    if (p->peer) c.add_publisher(rtp_totals(p->peer->stats().get()).get());
+    for (auto& src : p->sources) {
+      c.keyframe_requests += src->fanout().keyframe_requests();
+      c.keyframes_upstream += src->fanout().keyframes_sent();
+    }
+  }
+}
+
+void Ingest::add_rooms(std::set<std::string>& rooms) {
+  std::lock_guard lock(mutex_);
+  for (auto& [k, p] : publishers_) rooms.insert(p->room);
+}
+
+}  // namespace rtcmesh::server

@@ -1,0 +1,147 @@
+// Publisher ingest of a room host (DESIGN §3, server/): what rtcsfu (and a
+// later rtcmcu) does with a publisher, whatever the room's mode then does
+// with its tracks. A remote publisher (a WHIP POST, a JSON-RPC publish) is a
+// Peer answering its offer; each track it sends becomes a Source (its RTP
+// fanned out once) and a src pad of the element. The pipeline's own request
+// pads are the local publisher: its Sources are their send chains' fan-outs.
+// Worker thread (the host's) unless said.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gst/common/worker.h"
+#include "gst/media/output.h"
+#include "gst/media/send_inputs.h"
+#include "gst/peer/peer.h"
+#include "gst/server/admission.h"
+#include "gst/server/host.h"
+#include "gst/server/room_metrics.h"
+#include "gst/server/source.h"
+#include "signaling/http/resource_endpoint.h"
+#include "signaling/rooms/rooms.h"
+
+namespace rtcmesh::server {
+
+// The key of a room's participant in a host's session tables.
+inline std::string session_key(const std::string& room, const std::string& peer) {
+  return room + "/" + peer;
+}
+
+// A publisher of a room: a remote connection (WHIP or JSON-RPC) or the
+// pipeline's own request pads.
+struct Publisher {
+  std::string room, id;
+  std::string resource;              // WHIP resource id, else empty
+  std::unique_ptr<peer::Peer> peer;  // remote only; stopped before the sources go
+  std::vector<std::unique_ptr<Source>> sources;
+  std::vector<std::unique_ptr<media::OutputBranch>> outputs;  // src pads, remote only
+  std::vector<int> output_branches;
+  Timer connect_deadline;
+  gint64 created_us = g_get_monotonic_time();
+  bool in_room = false;  // RoomServer knows it
+};
+
+class Ingest {
+ public:
+  // The element's properties, copied out when needed.
+  struct Settings {
+    peer::IceSettings ice;
+    guint peer_timeout_ms = 10000;
+    media::OutputMode output = media::OutputMode::kAuto;
+    // The pipeline's own tracks publish as local_id into local_room ("": none).
+    std::string local_room, local_id;
+  };
+  struct Hooks {
+    std::function<Settings()> settings;  // any thread
+    // Runs fn later on the worker, unless the element stopped meanwhile.
+    std::function<void(std::function<void()> fn)> post;
+    // Why a new remote publisher `id` of `room` is refused now, or "".
+    std::function<std::string(const std::string& room, const std::string& id)> refusal;
+    // A remote publisher's connection, before it answers: the mode's receive
+    // options (the SFU forwards without a jitterbuffer; an MCU that decodes
+    // would keep webrtcbin's).
+    std::function<void(peer::Peer&)> prepare;
+    std::function<void(Publisher&)> ready;    // in its room, its sources known
+    std::function<void(Publisher&)> leaving;  // nothing may feed on its sources after this
+    std::function<void(const Publisher&, const std::string& why)> removed;
+  };
+  // `element`: the bin of the connections and sources, and the owner of the
+  // src pads (templates src_video_%u, src_audio_%u). Stream ids of the src
+  // pads: <stream_prefix>/<room>/<publisher>/<track>.
+  Ingest(GstElement* element, std::string stream_prefix, media::SendInputs& inputs,
+         RoomMetrics& metrics, Hooks hooks);
+  Ingest(const Ingest&) = delete;
+  Ingest& operator=(const Ingest&) = delete;
+
+  void start(Host& host);
+  void stop();  // every publisher removed ("element stopping"), the room not told
+
+  // WHIP: answer a publisher's POST (201, 404, 409, 422, 503).
+  void whip_offer(const sig::ResourceEndpoint::Offer& offer,
+                  std::function<void(sig::ResourceEndpoint::Answer)> reply);
+  // JSON-RPC (sig::RoomMedia): answer a participant's publish offer.
+  void publish(const std::string& room, const std::string& peer, const std::string& sdp,
+               std::function<void(sig::RoomMedia::PublishResult)> done);
+  void unpublish(const std::string& room, const std::string& peer);
+  void add_remote_candidate(const std::string& room, const std::string& peer, int mline,
+                            const std::string& candidate);
+  // The pipeline's request pads changed: (re)announce the local publisher.
+  void update_local_publisher();
+  // `publisher` is the pipeline's own, not sending yet (its tracks are being encoded).
+  bool local_publisher_pending(const std::string& room, const std::string& publisher);
+
+  // WHIP resources: false when `resource` is no publisher's.
+  bool trickle(const std::string& resource, const std::vector<sig::TrickleCandidate>& candidates);
+  bool remove_resource(const std::string& resource, const std::string& why);
+  void remove(const std::string& key, const std::string& why, bool tell_room);
+
+  Publisher* find(const std::string& room, const std::string& id);
+  Source* find_source(const std::string& room, const std::string& publisher,
+                      const std::string& track);
+  // The tracks of `room`'s publishers, by publisher id.
+  std::vector<sig::SfuPublisher> tracks(const std::string& room);
+  void add_load(const std::string& room, Load& load);
+
+  // Any thread: the publisher whose connection posted `message` ("" = none).
+  std::string key_of_sender(GstMessage* message);
+  // Any thread: one "publisher" structure each, into a GST_TYPE_LIST.
+  void append_stats(GValue* list, guint64& keyframe_requests, guint64& keyframes_sent);
+  size_t size();
+  // Live publishers' counters and rooms (for /metrics).
+  void add_counters(RoomCountersByName& rooms);
+  void add_rooms(std::set<std::string>& rooms);
+
+ private:
+  using AnswerDone = std::function<void(const std::string& answer,
+                                        std::vector<sig::SfuTrack> tracks,
+                                        const std::string& error)>;
+  Publisher* start_remote(const std::string& room, const std::string& id,
+                          const std::string& resource, const std::string& offer, AnswerDone done);
+  void add_sources_and_pads(Publisher& pub, const std::string& answer);
+  bool link_pad(const std::string& key, GstPad* pad, GstWebRTCRTPTransceiver* transceiver);
+  std::pair<std::string, std::string> local_publisher();
+
+  GstElement* element_;
+  std::string stream_prefix_;
+  media::SendInputs& inputs_;
+  RoomMetrics& metrics_;
+  Hooks hooks_;
+  Host* host_ = nullptr;  // between start and stop
+  Worker* worker_ = nullptr;
+  // The table changes on the worker only; the mutex guards it against
+  // webrtcbin's pad-added (streaming threads) and stats readers. Leaf.
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Publisher>> publishers_;  // session_key(room, id)
+  guint next_src_video_ = 0, next_src_audio_ = 0;
+};
+
+}  // namespace rtcmesh::server

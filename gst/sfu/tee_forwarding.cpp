@@ -1,0 +1,95 @@
+#include "gst/sfu/tee_forwarding.h"
+
+#include <stdexcept>
+
+#include "gst/server/webrtcbin_internals.h"
+
+namespace rtcmesh::sfu {
+
+int payload_type(media::Codec codec) {
+  switch (codec) {
+    case media::Codec::kVP8: return 96;
+    case media::Codec::kVP9: return 98;
+    case media::Codec::kH264: return 102;
+    case media::Codec::kOpus: return 111;
+  }
+  return 96;
+}
+
+TeeForwardingPath::~TeeForwardingPath() {
+  // The connection stops first: no branch thread can then be waiting inside it.
+  peer_.reset();
+  for (auto& slot : slots_) detach(slot);
+  slots_.clear();
+}
+
+void TeeForwardingPath::add_slot(media::Codec codec, Source* source, const GstCaps* caps) {
+  Slot slot;
+  // The slot's own SSRC, in the offer's a=ssrc and in every packet whoever
+  // publishes behind it.
+  media::Normalizer::Forwarding identity;
+  identity.ssrc = g_random_int();
+  CapsPtr slot_caps = caps      ? CapsPtr(gst_caps_copy(caps))
+                      : source  ? source->slot_caps(payload_type(codec))
+                                : media::rtp_caps(codec, payload_type(codec));
+  gst_structure_set(gst_caps_get_structure(slot_caps.get(), 0), "ssrc", G_TYPE_UINT,
+                    identity.ssrc, nullptr);
+  slot.sink = peer_->add_send_track(slot_caps.get(), false);
+  if (!slot.sink) throw std::runtime_error("webrtcbin refused a sending transceiver");
+  slot.normalizer = std::make_unique<media::Normalizer>(
+      bin_, slot_caps.get(), peer_->name() + "-slot" + std::to_string(slots_.size()), identity);
+  if (gst_pad_link(slot.normalizer->src_pad(), slot.sink) != GST_PAD_LINK_OK)
+    throw std::runtime_error("cannot link a slot into " + peer_->name());
+  slots_.push_back(std::move(slot));
+  if (source) attach(slots_.back(), source);
+}
+
+void TeeForwardingPath::feed(size_t index, Source* source) {
+  Slot& slot = slots_.at(index);
+  if (slot.source == source) return;
+  detach(slot);
+  if (source) {
+    slot.normalizer->switch_source();
+    attach(slot, source);
+  }
+}
+
+void TeeForwardingPath::set_sending(size_t index, bool sending) {
+  server::set_sending(slots_.at(index).sink, sending);
+}
+
+guint64 TeeForwardingPath::retransmissions() {
+  return server::retransmissions(*peer_);
+}
+
+bool TeeForwardingPath::posted(GstMessage* message) const {
+  return server::comes_from(message, *peer_);
+}
+
+void TeeForwardingPath::attach(Slot& slot, Source* source) {
+  slot.source = source;
+  slot.branch = source->fanout().attach(slot.normalizer->sink_pad());
+}
+
+void TeeForwardingPath::detach(Slot& slot) {
+  if (slot.source && slot.branch >= 0) slot.source->fanout().detach(slot.branch);
+  slot.source = nullptr;
+  slot.branch = -1;
+}
+
+PathFactory tee_forwarding(GstBin* bin, Worker& worker, std::function<peer::IceSettings()> ice,
+                           std::function<GstClockTime()> peer_timeout) {
+  return [bin, &worker, ice, peer_timeout](const std::string& name, ForwardingPath::Events events)
+             -> std::unique_ptr<ForwardingPath> {
+    peer::PeerEvents peer_events;
+    peer_events.connected = std::move(events.connected);
+    peer_events.failed = std::move(events.failed);
+    // A subscriber's own packets never come: its liveness is its RTCP.
+    peer_events.src_pad = [](GstPad*, GstWebRTCRTPTransceiver*) { return false; };
+    return std::make_unique<TeeForwardingPath>(
+        bin, std::make_unique<peer::Peer>(bin, worker, name, ice(), peer_timeout(),
+                                          std::move(peer_events)));
+  };
+}
+
+}  // namespace rtcmesh::sfu

@@ -1,0 +1,103 @@
+#include "gst/sfu/whep_players.h"
+
+#include <gst/sdp/sdp.h>
+
+#include <memory>
+#include <set>
+
+namespace rtcmesh::sfu {
+
+namespace {
+
+// Each audio/video m-line of the offer with the codecs we forward that it
+// receives, ours first.
+std::vector<sig::PlayerMline> offered_mlines(const GstSDPMessage* sdp) {
+  std::vector<sig::PlayerMline> out;
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const GstSDPMedia* m = gst_sdp_message_get_media(sdp, i);
+    sig::PlayerMline mline;
+    mline.kind = gst_sdp_media_get_media(m) ? gst_sdp_media_get_media(m) : "";
+    std::optional<media::Kind> kind;
+    if (mline.kind == "video") kind = media::Kind::kVideo;
+    if (mline.kind == "audio") kind = media::Kind::kAudio;
+    if (kind)
+      for (media::Codec c : media::codecs_of(*kind))
+        if (media::offered_caps(m, c)) mline.codecs.push_back(media::codec_info(c).name);
+    out.push_back(std::move(mline));
+  }
+  return out;
+}
+
+}  // namespace
+
+void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
+                        std::function<void(sig::ResourceEndpoint::Answer)> reply) {
+  const std::string room = offer.room;
+  if (room.empty()) return reply({404, "POST to /whep/<room> or /whep/<room>/<publisher>", {}});
+  const std::string& only = offer.publisher;
+  if (!only.empty()) {
+    server::Publisher* pub = ingest_.find(room, only);
+    // The pipeline's own tracks before they were encoded once: come back
+    // later (as rtcwhepsink answers; WHEP players retry a 503).
+    if (!pub && ingest_.local_publisher_pending(room, only))
+      return reply({503, "publisher '" + only + "' has not started sending yet", {}});
+    if (!pub) return reply({404, "no publisher '" + only + "' in room '" + room + "'", {}});
+    // A remote publisher whose offer is still being answered has no tracks
+    // yet: come back later (this was a final 422 "takes none of its codecs").
+    if (pub->sources.empty())
+      return reply({503, "publisher '" + only + "' is still connecting", {}});
+  }
+  if (std::string why = hooks_.refusal(room); !why.empty()) return reply({503, why, {}});
+  const std::string key = offer.id;
+  GstSDPMessage* sdp = nullptr;
+  gst_sdp_message_new_from_text(offer.sdp.c_str(), &sdp);
+  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(sdp, gst_sdp_message_free);
+  std::unique_ptr<Subscriber> player;
+  Router& router = subscribers_.router();
+  try {
+    std::vector<sig::SfuSlot> slots =
+        players_.add(key, room, only, offered_mlines(sdp), ingest_.tracks(room));
+    player = subscribers_.make(room, key, key, "whep-" + key.substr(0, 8));
+    player->whep = true;
+    for (size_t i = 0; i < slots.size(); i++) {
+      const sig::SfuSlot& slot = slots[i];
+      media::Codec codec = *media::codec_from_name(slot.codec);
+      CapsPtr caps = media::offered_caps(gst_sdp_message_get_media(sdp, slot.mline), codec);
+      Source* source =
+          slot.active() ? ingest_.find_source(room, slot.publisher, slot.track) : nullptr;
+      router.add_slot(key, codec, source, caps.get());
+      // A player of one publisher has nothing more to come: answered inactive.
+      if (!only.empty() && !source) router.switch_source(key, i, nullptr, true);
+    }
+  } catch (const std::exception& e) {
+    players_.remove(key);
+    if (player) subscribers_.discard(key, std::move(player));
+    return reply({422, e.what(), {}});
+  }
+  player->connect_deadline =
+      subscribers_.connect_deadline(key, std::max(hooks_.peer_timeout_ms(), 10000u));
+  Subscriber& added = subscribers_.add(key, std::move(player));
+  added.path->answer_offer(offer.sdp, [this, key, reply](const std::string& sdp,
+                                                        const std::string& error) {
+    Subscriber* s = subscribers_.find(key);
+    if (!s) return reply({503, "player went away during negotiation", {}});
+    if (!error.empty()) {
+      subscribers_.remove(key, error, false);
+      return reply({422, error, {}});
+    }
+    reply({201, {}, sdp});
+    hooks_.added(*s);
+  });
+}
+
+void WhepPlayers::fill(const std::string& room) {
+  Router& router = subscribers_.router();
+  std::set<std::string> changed;
+  for (const auto& f : players_.fill(room, ingest_.tracks(room))) {
+    router.switch_source(f.player, f.slot, ingest_.find_source(room, f.publisher, f.track), false);
+    changed.insert(f.player);
+  }
+  for (const auto& key : changed) router.request_keyframes(key);
+}
+
+}  // namespace rtcmesh::sfu
