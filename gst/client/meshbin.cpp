@@ -363,8 +363,8 @@ void RtcMeshBinPrivate::offer_to(Remote& r) {
     bool sends = false;
     for (auto* in : ready) sends |= in->kind() == kind;
     if (!sends)
-      r.peer->add_recv_track(
-          offered_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
+      r.peer->add_recv_track(media::offered_rtp_caps(
+          kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
   }
   r.peer->make_offer([this, id = r.id](const std::string& sdp, const std::string& error) {
     GST_DEBUG_OBJECT(self, "offer to %s:\n%s", id.c_str(), sdp.c_str());

@@ -12,18 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "gst/common/ice_settings.h"
 #include "gst/common/ptr.h"
 #include "gst/common/worker.h"
 
 namespace rtcmesh::peer {
 
-struct IceSettings {
-  std::string stun_server;                // stun://host:port, empty = none
-  std::vector<std::string> turn_servers;  // turn(s)://user:pass@host:port
-  bool relay_only = false;                // ice-transport-policy=relay
-  std::vector<std::string> local_addresses;  // extra addresses to gather (127.0.0.1 for tests)
-  unsigned gather_timeout_ms = 1000;      // answer with what we have after this
-};
+// Kept so that peer::IceSettings names it (the values live in common/).
+using IceSettings = rtcmesh::IceSettings;
 
 // All callbacks run on the worker thread unless said otherwise.
 struct PeerEvents {

@@ -273,8 +273,8 @@ void RtcWhepSrcPrivate::offer(Session* raw, int track_count,
                                            ice_settings, timeout_ms * GST_MSECOND, events);
   current_webrtc = raw->peer->webrtcbin();
   // K recvonly slots of each kind; the server answers the unused ones inactive.
-  CapsPtr video_caps = offered_rtp_caps(video, media::Kind::kVideo);
-  CapsPtr audio_caps = offered_rtp_caps(audio, media::Kind::kAudio);
+  CapsPtr video_caps = media::offered_rtp_caps(video, media::Kind::kVideo);
+  CapsPtr audio_caps = media::offered_rtp_caps(audio, media::Kind::kAudio);
   for (int i = 0; i < slots && !gst_caps_is_empty(video_caps.get()); ++i)
     raw->peer->add_recv_track(video_caps.get());
   for (int i = 0; i < slots && !gst_caps_is_empty(audio_caps.get()); ++i)

@@ -193,7 +193,7 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   } catch (const std::exception& e) {
     return reply({500, e.what(), {}});
   }
-  pub->peer->set_accepted_codecs(accepted_rtp_caps(video, audio));
+  pub->peer->set_accepted_codecs(media::accepted_rtp_caps(video, audio));
   // A publisher that never connects must not linger.
   pub->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
     remove_publisher(id, "ICE did not connect in time");
