@@ -331,10 +331,10 @@ Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
                                             {"candidate", candidate},
                                             {"sdpMLineIndex", int64_t(mline)}}));
   };
-  events.src_pad = [this, id](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+  events.remote_pad = [this, id](GstPad* pad, const std::string& mid) {
     std::lock_guard lock(remotes_mutex);
     auto it = remotes.find(id);
-    return it != remotes.end() && it->second->received && it->second->received->link(pad, trans);
+    return it != remotes.end() && it->second->received && it->second->received->link(pad, mid);
   };
   events.connected = [this, id] {
     auto it = remotes.find(id);
@@ -668,7 +668,7 @@ static void rtc_mesh_bin_handle_message(GstBin* bin, GstMessage* message) {
   if (is_session_failure(message)) {
     std::lock_guard lock(p->remotes_mutex);
     for (auto& [id, r] : p->remotes)
-      if (is_from(message, r->peer->webrtcbin())) failed = id;
+      if (r->peer->posted(message)) failed = id;
     if (p->sfu && p->sfu->owns(message, &sfu_webrtc) && p->worker) {
       std::string why = message_text(message);
       // Compared, never dereferenced: the connection may be gone by then.

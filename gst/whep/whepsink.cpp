@@ -427,7 +427,7 @@ static void rtc_whep_sink_handle_message(GstBin* bin, GstMessage* message) {
   if (is_session_failure(message)) {
     std::lock_guard lock(p->viewers_mutex);
     for (auto& [id, v] : p->viewers)
-      if (is_from(message, v->peer->webrtcbin())) failed = id;
+      if (v->peer->posted(message)) failed = id;
   }
   if (!failed.empty() && p->worker) {
     std::string why = message_text(message);

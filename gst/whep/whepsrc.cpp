@@ -51,13 +51,6 @@ struct Session {
   bool connected = false;
 };
 
-// ERRORs from inside any webrtcbin: a session's, never the pipeline's.
-bool from_webrtcbin(GstMessage* message) {
-  for (GstObject* o = GST_MESSAGE_SRC(message); o; o = GST_OBJECT_PARENT(o))
-    if (g_strcmp0(G_OBJECT_TYPE_NAME(o), "GstWebRTCBin") == 0) return true;
-  return false;
-}
-
 // whep://host:port/path?token=t → http://host:port/path and "t" (wheps: https).
 // Other query parameters stay in the endpoint. Throws std::invalid_argument.
 std::pair<std::string, std::string> parse_whep_uri(const char* uri) {
@@ -250,9 +243,9 @@ void RtcWhepSrcPrivate::offer(Session* raw, int track_count,
     if (session.get() != raw || mline >= raw->mids.size()) return;
     raw->client->trickle({{raw->mids[mline], int(mline), candidate}}, false);
   };
-  events.src_pad = [this](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+  events.remote_pad = [this](GstPad* pad, const std::string& mid) {
     std::lock_guard lock(tracks_mutex);
-    return tracks && tracks->link(pad, trans);
+    return tracks && tracks->link(pad, mid);
   };
   events.connected = [this, raw] {
     if (session.get() != raw) return;
@@ -504,7 +497,7 @@ static gboolean rtc_whep_src_send_event(GstElement* element, GstEvent* event) {
 
 static void rtc_whep_src_handle_message(GstBin* bin, GstMessage* message) {
   auto* p = RTC_WHEP_SRC(bin)->priv;
-  if (is_session_failure(message) && from_webrtcbin(message)) {
+  if (is_session_failure(message) && peer::Peer::posted_by_any(message)) {
     // The connection failed, not the pipeline: start a new session. Never
     // wait for the worker here: it may be stopping this very thread.
     GstElement* webrtc = p->current_webrtc;

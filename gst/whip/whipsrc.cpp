@@ -92,7 +92,7 @@ struct RtcWhipSrcPrivate : sig::ResourceEndpoint::Handler {
   void on_delete(const std::string& id) override;
   void expose(Publisher& pub, const std::string& answer);
   void remove_publisher(const std::string& id, const std::string& why);
-  bool link_track(const std::string& id, GstPad* pad, GstWebRTCRTPTransceiver* trans);
+  bool link_track(const std::string& id, GstPad* pad, const std::string& mid);
   GstStructure* stats();
 };
 
@@ -160,8 +160,8 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   std::string id = offer.id;
 
   peer::PeerEvents events;
-  events.src_pad = [this, id](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
-    return link_track(id, pad, trans);
+  events.remote_pad = [this, id](GstPad* pad, const std::string& mid) {
+    return link_track(id, pad, mid);
   };
   events.failed = [this, id](const std::string& why) {
     // Not from inside the Peer's own callback: it is about to be destroyed.
@@ -252,11 +252,10 @@ void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
   raw->expose();
 }
 
-bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad,
-                                   GstWebRTCRTPTransceiver* trans) {
+bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad, const std::string& mid) {
   std::lock_guard lock(publishers_mutex);
   auto it = publishers.find(id);
-  return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, trans);
+  return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, mid);
 }
 
 void RtcWhipSrcPrivate::on_trickle(const std::string& id,
@@ -421,7 +420,7 @@ static void rtc_whip_src_handle_message(GstBin* bin, GstMessage* message) {
   if (is_session_failure(message)) {
     std::lock_guard lock(self->priv->publishers_mutex);
     for (auto& [id, pub] : self->priv->publishers)
-      if (is_from(message, pub->peer->webrtcbin())) failed = id;
+      if (pub->peer->posted(message)) failed = id;
   }
   if (!failed.empty()) {
     std::string why = message_text(message);
