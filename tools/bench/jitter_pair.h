@@ -19,7 +19,7 @@ struct JitterFigures {
   std::string errors;      // the pipeline's error messages
   int packets_out = 0;
   double seconds = 0;
-  double first_packet_ms = -1;  // receiver: into rtpbin → out of webrtcbin
+  double first_packet_ms = -1;              // receiver: into rtpbin → out of webrtcbin
   guint64 rtx_requests = 0, recovered = 0;  // the pass-through's counters
   guint rtx_packets = 0;                    // the sender's rtprtxsend answers
   size_t dropped = 0, dropped_arrived = 0;

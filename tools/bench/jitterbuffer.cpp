@@ -28,11 +28,11 @@ int jitterbuffer(int argc, char** argv) {
         ++failed;
         continue;
       }
-      std::printf("%s: first packet %.1f ms after arrival; dropped %zu, arrived later %zu; "
-                  "requests %" G_GUINT64_FORMAT ", recovered %" G_GUINT64_FORMAT
-                  ", rtx sent %u\n",
-                  name, f.first_packet_ms, f.dropped, f.dropped_arrived, f.rtx_requests,
-                  f.recovered, f.rtx_packets);
+      std::printf(
+          "%s: first packet %.1f ms after arrival; dropped %zu, arrived later %zu; "
+          "requests %" G_GUINT64_FORMAT ", recovered %" G_GUINT64_FORMAT ", rtx sent %u\n",
+          name, f.first_packet_ms, f.dropped, f.dropped_arrived, f.rtx_requests, f.recovered,
+          f.rtx_packets);
       std::fflush(stdout);
     }
   }
