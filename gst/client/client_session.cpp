@@ -217,12 +217,6 @@ bool ClientLoop::route_failure(GstMessage* message, const std::string& why) {
   return true;
 }
 
-bool ClientLoop::from_any_webrtcbin(GstMessage* message) {
-  for (GstObject* o = GST_MESSAGE_SRC(message); o; o = GST_OBJECT_PARENT(o))
-    if (g_strcmp0(G_OBJECT_TYPE_NAME(o), "GstWebRTCBin") == 0) return true;
-  return false;
-}
-
 ClientSession* ClientLoop::begin(guint deadline_ms) {
   sig::ResourceClient::Options opts;
   {

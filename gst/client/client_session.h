@@ -151,8 +151,6 @@ class ClientLoop {
   // A bus ERROR: true when it comes from the current session's webrtcbin (a
   // new session follows). Any thread.
   bool route_failure(GstMessage* message, const std::string& why);
-  // True for a message from inside any webrtcbin (an ended session's too).
-  static bool from_any_webrtcbin(GstMessage* message);
 
   // Worker thread.
   // A new session (its resource client and connect deadline), or null when

@@ -354,10 +354,10 @@ Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
                                             {"candidate", candidate},
                                             {"sdpMLineIndex", int64_t(mline)}}));
   };
-  events.src_pad = [this, id](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+  events.remote_pad = [this, id](GstPad* pad, const std::string& mid) {
     std::lock_guard lock(remotes_mutex);
     auto it = remotes.find(id);
-    return it != remotes.end() && it->second->received && it->second->received->link(pad, trans);
+    return it != remotes.end() && it->second->received && it->second->received->link(pad, mid);
   };
   events.connected = [this, id] {
     auto it = remotes.find(id);
@@ -386,8 +386,8 @@ void RtcMeshBinPrivate::offer_to(Remote& r) {
     bool sends = false;
     for (auto* in : ready) sends |= in->kind() == kind;
     if (!sends)
-      r.peer->add_recv_track(
-          offered_rtp_caps(kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
+      r.peer->add_recv_track(media::offered_rtp_caps(
+          kind == media::Kind::kVideo ? "vp8,vp9,h264" : "opus", kind).get());
   }
   r.peer->make_offer([this, id = r.id](const std::string& sdp, const std::string& error) {
     GST_DEBUG_OBJECT(self, "offer to %s:\n%s", id.c_str(), sdp.c_str());
@@ -502,7 +502,7 @@ bool RtcMeshBinPrivate::route_session_failure(GstMessage* message, const std::st
   {
     std::lock_guard lock(remotes_mutex);
     for (auto& [id, r] : remotes)
-      if (is_from(message, r->peer->webrtcbin())) failed = id;
+      if (r->peer->posted(message)) failed = id;
     in_sfu = sfu && sfu->owns(message, &sfu_webrtc);
   }
   if (!worker) return false;

@@ -39,14 +39,6 @@ std::map<guint, std::string> ssrc_mids(const std::string& sdp) {
   return out;
 }
 
-std::string mid_of(GstWebRTCRTPTransceiver* transceiver) {
-  gchar* mid = nullptr;
-  if (transceiver) g_object_get(transceiver, "mid", &mid, nullptr);
-  std::string out = mid ? mid : "";
-  g_free(mid);
-  return out;
-}
-
 GstStructure* connection_stats(const char* connection, const peer::Peer& p, guint sent,
                                guint received) {
   GstStructure* s = gst_structure_new("remote", "connection", G_TYPE_STRING, connection,
@@ -340,7 +332,7 @@ void SfuSession::on_answered(const std::string& answer,
       // makes no new pad, the parked one feeds the new track.
       if (auto it = remote_pads_.find(mid); it != remote_pads_.end() &&
                                             !gst_pad_is_linked(it->second.pad.get()) &&
-                                            raw->link(it->second.pad.get(), nullptr))
+                                            raw->link(it->second.pad.get(), ""))
         *it->second.parked = false;
     }
     GST_INFO_OBJECT(host_.bin, "track %s of %s (%s) in mid %s", who.track.c_str(),
@@ -354,8 +346,7 @@ void SfuSession::on_answered(const std::string& answer,
   }
 }
 
-bool SfuSession::link_remote_pad(GstPad* pad, GstWebRTCRTPTransceiver* transceiver) {
-  std::string mid = mid_of(transceiver);
+bool SfuSession::link_remote_pad(GstPad* pad, std::string mid) {
   CapsPtr caps(gst_pad_get_current_caps(pad));
   guint ssrc = 0;
   std::lock_guard lock(slots_mutex_);
@@ -378,7 +369,7 @@ bool SfuSession::link_remote_pad(GstPad* pad, GstWebRTCRTPTransceiver* transceiv
   }
   remote_pads_[mid] = RemotePad{retain(pad), parked};
   auto slot = slots_.find(mid);
-  if (slot != slots_.end() && slot->second.received->link(pad, nullptr)) {
+  if (slot != slots_.end() && slot->second.received->link(pad, "")) {
     *parked = false;
   } else {
     GST_INFO_OBJECT(host_.bin, "subscribe: pad %s (mid '%s', ssrc %u) has no track: dropped",
@@ -420,8 +411,8 @@ void SfuSession::new_subscriber(int64_t session) {
   events.local_candidate = [this](guint mline, const std::string& candidate) {
     send_candidate("subscribe", mline, candidate);
   };
-  events.src_pad = [this](GstPad* pad, GstWebRTCRTPTransceiver* transceiver) {
-    return link_remote_pad(pad, transceiver);
+  events.remote_pad = [this](GstPad* pad, const std::string& mid) {
+    return link_remote_pad(pad, mid);
   };
   events.connected = [this] { GST_INFO_OBJECT(host_.bin, "subscribe connection up"); };
   events.failed = [this](const std::string& why) {
@@ -473,7 +464,7 @@ void SfuSession::finish_tracks() {
 bool SfuSession::owns(GstMessage* message, GstElement** webrtcbin) const {
   std::lock_guard lock(peers_mutex_);
   for (const peer::Peer* p : {publisher_.get(), subscriber_.get()})
-    if (p && is_from(message, p->webrtcbin())) {
+    if (p && p->posted(message)) {
       *webrtcbin = p->webrtcbin();
       return true;
     }

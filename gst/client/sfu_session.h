@@ -94,7 +94,7 @@ class SfuSession {
   void drop_subscriber(const std::string& why);
   void resubscribe(const std::string& why);
   void remove_slots(const std::function<bool(const Slot&)>& which, const std::string& why);
-  bool link_remote_pad(GstPad* pad, GstWebRTCRTPTransceiver* transceiver);  // streaming thread
+  bool link_remote_pad(GstPad* pad, std::string mid);  // streaming thread
   void publish_failed(const std::string& why);
   void send_candidate(const char* connection, guint mline, const std::string& candidate);
 

@@ -2,8 +2,6 @@
 
 #include <gst/webrtc/webrtc.h>
 
-#include "gst/media/codec.h"
-
 namespace rtcmesh {
 
 bool is_session_failure(GstMessage* message) {
@@ -85,33 +83,6 @@ void add_rtp_totals(GstStructure* out, const GstStructure* stats) {
                     "bytes-received", G_TYPE_UINT64, bytes_received, "packets-lost", G_TYPE_INT64,
                     packets_lost, "nack-count", G_TYPE_UINT, nacks, "pli-count", G_TYPE_UINT, plis,
                     "fir-count", G_TYPE_UINT, firs, nullptr);
-}
-
-CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs) {
-  GstCaps* caps = gst_caps_new_empty();
-  auto add = [&](const std::string& list, media::Kind kind) {
-    for (media::Codec c : media::parse_codec_list(list, kind)) {
-      const auto& info = media::codec_info(c);
-      gst_caps_append_structure(
-          caps, gst_structure_new("application/x-rtp", "media", G_TYPE_STRING,
-                                  kind == media::Kind::kVideo ? "video" : "audio", "encoding-name",
-                                  G_TYPE_STRING, info.name, "clock-rate", G_TYPE_INT,
-                                  info.clock_rate, nullptr));
-    }
-  };
-  add(video_codecs, media::Kind::kVideo);
-  add(audio_codecs, media::Kind::kAudio);
-  return CapsPtr(caps);
-}
-
-CapsPtr offered_rtp_caps(const std::string& codecs, media::Kind kind) {
-  GstCaps* caps = gst_caps_new_empty();
-  int pt = kind == media::Kind::kVideo ? 96 : 111;
-  for (media::Codec c : media::parse_codec_list(codecs, kind)) {
-    gst_caps_append(caps, media::rtp_caps(c, pt).release());
-    pt += 2;  // odd ones stay free for webrtcbin's RTX
-  }
-  return CapsPtr(caps);
 }
 
 }  // namespace rtcmesh

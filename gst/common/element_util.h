@@ -7,7 +7,6 @@
 #include <string>
 
 #include "gst/common/ptr.h"
-#include "gst/media/codec.h"
 
 namespace rtcmesh {
 
@@ -28,13 +27,5 @@ void keep_source_flags(GstElement* bin);
 // Sums webrtcbin get-stats RTP counters into `out`: packets-sent, bytes-sent,
 // packets-received, bytes-received, packets-lost, nack-count, pli-count, fir-count.
 void add_rtp_totals(GstStructure* out, const GstStructure* webrtc_stats);
-
-// Codec preferences for answers: one structure (media, encoding-name,
-// clock-rate) per codec of the comma-separated lists. Throws on a bad name.
-CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs);
-// Codec preferences for offering to receive one track of `kind`: media::rtp_caps
-// (payload type, fmtp, rtcp-fb) of every codec of the comma-separated list,
-// in order. Empty caps for an empty list; throws on a bad name.
-CapsPtr offered_rtp_caps(const std::string& codecs, media::Kind kind);
 
 }  // namespace rtcmesh

@@ -79,8 +79,8 @@ bool IceProps::get(guint first, guint id, GValue* value) const {
   return true;
 }
 
-peer::IceSettings IceProps::settings() const {
-  peer::IceSettings s;
+IceSettings IceProps::settings() const {
+  IceSettings s;
   s.stun_server = stun_server;
   s.turn_servers = split_list(turn_servers);
   s.relay_only = relay_only;
@@ -88,7 +88,7 @@ peer::IceSettings IceProps::settings() const {
   return s;
 }
 
-void use_link_servers(peer::IceSettings& ice, const std::vector<sig::IceServer>& servers) {
+void use_link_servers(IceSettings& ice, const std::vector<sig::IceServer>& servers) {
   if (!ice.stun_server.empty() || !ice.turn_servers.empty()) return;
   for (const auto& server : servers) {
     if (g_str_has_prefix(server.url.c_str(), "stun")) {

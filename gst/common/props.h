@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "gst/peer/peer.h"
+#include "gst/common/ice_settings.h"
 #include "signaling/http/ice_servers.h"
 
 namespace rtcmesh {
@@ -38,11 +38,11 @@ struct IceProps {
   // Return true when `id` was one of ours.
   bool set(guint first, guint id, const GValue* value);
   bool get(guint first, guint id, GValue* value) const;
-  peer::IceSettings settings() const;
+  IceSettings settings() const;
 };
 
 // The endpoint's advertised ICE servers (Link headers) become `ice`'s STUN
 // and TURN servers when the user configured none.
-void use_link_servers(peer::IceSettings& ice, const std::vector<sig::IceServer>& servers);
+void use_link_servers(IceSettings& ice, const std::vector<sig::IceServer>& servers);
 
 }  // namespace rtcmesh

@@ -205,4 +205,31 @@ CapsPtr offered_caps(const GstSDPMedia* media, Codec codec) {
   return best;
 }
 
+CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs) {
+  GstCaps* caps = gst_caps_new_empty();
+  auto add = [&](const std::string& list, Kind kind) {
+    for (Codec c : parse_codec_list(list, kind)) {
+      const auto& info = codec_info(c);
+      gst_caps_append_structure(
+          caps, gst_structure_new("application/x-rtp", "media", G_TYPE_STRING,
+                                  kind == Kind::kVideo ? "video" : "audio", "encoding-name",
+                                  G_TYPE_STRING, info.name, "clock-rate", G_TYPE_INT,
+                                  info.clock_rate, nullptr));
+    }
+  };
+  add(video_codecs, Kind::kVideo);
+  add(audio_codecs, Kind::kAudio);
+  return CapsPtr(caps);
+}
+
+CapsPtr offered_rtp_caps(const std::string& codecs, Kind kind) {
+  GstCaps* caps = gst_caps_new_empty();
+  int pt = kind == Kind::kVideo ? 96 : 111;
+  for (Codec c : parse_codec_list(codecs, kind)) {
+    gst_caps_append(caps, rtp_caps(c, pt).release());
+    pt += 2;  // odd ones stay free for webrtcbin's RTX
+  }
+  return CapsPtr(caps);
+}
+
 }  // namespace rtcmesh::media

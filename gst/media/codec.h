@@ -6,6 +6,7 @@
 #include <gst/sdp/sdp.h>
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -68,4 +69,13 @@ CapsPtr src_template_caps(Kind);
 // for a constrained-baseline stream wins: packetization-mode=1, then a 42e0
 // or 42xx profile-level-id.
 CapsPtr offered_caps(const GstSDPMedia* media, Codec codec);
+
+// Codec preferences for answers: one structure (media, encoding-name,
+// clock-rate) per codec of the comma-separated lists. Throws on a bad name.
+CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs);
+// Codec preferences for offering to receive one track of `kind`: rtp_caps
+// (payload type, fmtp, rtcp-fb) of every codec of the comma-separated list,
+// in order. Empty caps for an empty list; throws on a bad name.
+CapsPtr offered_rtp_caps(const std::string& codecs, Kind kind);
+
 }  // namespace rtcmesh::media

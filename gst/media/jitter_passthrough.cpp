@@ -396,17 +396,6 @@ GstElement* make_passthrough_jitterbuffer() {
   return GST_ELEMENT(g_object_new(rtc_jitter_passthrough_get_type(), nullptr));
 }
 
-void use_passthrough_jitterbuffer(GstElement* webrtcbin) {
-  GPtr<GstElement> rtpbin = adopt(gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin"));
-  if (!rtpbin)
-    throw std::runtime_error(std::string(GST_OBJECT_NAME(webrtcbin)) + " has no rtpbin child");
-  g_signal_connect(rtpbin.get(), "request-jitterbuffer",
-                   G_CALLBACK(+[](GstElement*, guint, gpointer) -> GstElement* {
-                     return make_passthrough_jitterbuffer();
-                   }),
-                   nullptr);
-}
-
 PassthroughCounters passthrough_counters(GstElement* jitterbuffer) {
   if (!G_TYPE_CHECK_INSTANCE_TYPE(jitterbuffer, rtc_jitter_passthrough_get_type())) return {};
   PassthroughPrivate& p = *reinterpret_cast<RtcJitterPassthrough*>(jitterbuffer)->priv;

@@ -7,8 +7,8 @@
 // events, which rtpsession turns into NACKs); retransmissions are forwarded
 // late, as they come.
 //
-// It is given to rtpbin through its `request-jitterbuffer` signal, so it has
-// the properties rtpbin and webrtcbin set on a jitterbuffer (`latency`,
+// peer::Peer gives it to rtpbin through its `request-jitterbuffer` signal, so
+// it has the properties rtpbin and webrtcbin set on a jitterbuffer (`latency`,
 // `do-retransmission`, `drop-on-latency`, `do-lost`, `max-dropout-time`,
 // `max-misorder-time`: accepted, only the first two mean something) and the
 // `stats` structure webrtcbin reads. Its LATENCY query answer adds nothing.
@@ -31,11 +31,6 @@ struct PassthroughCounters {
 // A new pass-through jitterbuffer (floating reference, as the signal wants).
 // Its type is internal: not registered as a plugin feature.
 GstElement* make_passthrough_jitterbuffer();
-
-// Makes webrtcbin's rtpbin create a pass-through jitterbuffer for every
-// inbound stream from now on (call before the remote description brings
-// streams). Throws std::runtime_error when webrtcbin has no rtpbin child.
-void use_passthrough_jitterbuffer(GstElement* webrtcbin);
 
 // Counters of a pass-through jitterbuffer (all zero for another element).
 PassthroughCounters passthrough_counters(GstElement* jitterbuffer);

@@ -69,11 +69,7 @@ void ReceivedTracks::expose() {
   gst_element_no_more_pads(element_);
 }
 
-bool ReceivedTracks::link(GstPad* pad, GstWebRTCRTPTransceiver* transceiver) {
-  gchar* mid = nullptr;
-  if (transceiver) g_object_get(transceiver, "mid", &mid, nullptr);
-  std::string wanted = mid ? mid : "";
-  g_free(mid);
+bool ReceivedTracks::link(GstPad* pad, const std::string& wanted) {
   CapsPtr caps(gst_pad_get_current_caps(pad));
   if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
   std::optional<Codec> codec = codec_from_caps(caps.get());

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <gst/gst.h>
-#include <gst/webrtc/webrtc.h>
 
 #include <functional>
 #include <memory>
@@ -41,11 +40,11 @@ class ReceivedTracks {
 
   // Adds every pad to the element, then no-more-pads. Not from a streaming thread.
   void expose();
-  // Links a new webrtcbin src pad to its track: by mid when the transceiver
-  // knows it and the codec agrees, else the first unlinked track of the pad's
-  // codec (with bundle, 1.22's pad transceiver does not always carry the right
-  // mid). Any thread (webrtcbin's pad-added).
-  bool link(GstPad* webrtc_pad, GstWebRTCRTPTransceiver* transceiver);
+  // Links a new webrtcbin src pad to its track: by `mid` (the Peer's, "" if
+  // unknown) when the codec agrees, else the first unlinked track of the pad's
+  // codec (with bundle, 1.22 does not always give a pad the right mid). Any
+  // thread (webrtcbin's pad-added).
+  bool link(GstPad* webrtc_pad, const std::string& mid);
   // EOS out of every pad (the peer left, or -e), so muxers finish.
   void finish();
   size_t size() const { return tracks_.size(); }

@@ -6,8 +6,10 @@
 #include <mutex>
 
 #include "gst/common/debug.h"
+#include "gst/common/element_util.h"
 #include "gst/common/guard.h"
 #include "gst/common/heap.h"
+#include "gst/media/jitter_passthrough.h"
 #include "gst/peer/dtls_certificate.h"
 #include "signaling/http/dtls_fingerprint.h"
 #include "signaling/http/sdp.h"
@@ -106,6 +108,20 @@ std::string reply_error(const GstStructure* reply) {
 gboolean is_video(const GstCaps* caps) {
   return caps && gst_caps_get_size(caps) > 0 &&
          g_strcmp0(gst_structure_get_string(gst_caps_get_structure(caps, 0), "media"), "video") == 0;
+}
+
+std::string mid_of(GstWebRTCRTPTransceiver* transceiver) {
+  gchar* mid = nullptr;
+  if (transceiver) g_object_get(transceiver, "mid", &mid, nullptr);
+  std::string out = mid ? mid : "";
+  g_free(mid);
+  return out;
+}
+
+GPtr<GstElement> rtpbin_of(GstElement* webrtc) {
+  GPtr<GstElement> rtpbin = adopt(gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin"));
+  if (!rtpbin) throw std::runtime_error(std::string(GST_OBJECT_NAME(webrtc)) + " has no rtpbin");
+  return rtpbin;
 }
 
 std::atomic<uint64_t> dtls_refusal_count{0};
@@ -336,8 +352,9 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
         bool linked = false;
         {
           std::lock_guard lock(life->mutex);
-          if (life->peer && life->peer->events_.src_pad)
-            linked = guard(nullptr, "pad-added", [&] { return life->peer->events_.src_pad(pad, trans); });
+          if (Peer* p = life->peer; p && p->events_.remote_pad)
+            linked = guard(nullptr, "pad-added",
+                           [&] { return p->events_.remote_pad(pad, mid_of(trans)); });
         }
         if (trans) gst_object_unref(trans);
         if (!linked) {
@@ -431,6 +448,64 @@ GstPad* Peer::add_send_track(const GstCaps* rtp_caps, bool sendrecv) {
   }
   gst_object_unref(pad);  // webrtcbin keeps its own reference while it exists
   return pad;
+}
+
+void Peer::set_send_track_active(GstPad* send_pad, bool active) {
+  GstWebRTCRTPTransceiver* trans = nullptr;
+  g_object_get(send_pad, "transceiver", &trans, nullptr);
+  if (!trans) return;
+  g_object_set(trans, "direction",
+               active ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY
+                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_INACTIVE,
+               nullptr);
+  gst_object_unref(trans);
+}
+
+void Peer::use_passthrough_jitterbuffer() {
+  connect(
+      rtpbin_of(webrtc_).get(), "request-jitterbuffer",
+      [](GstElement*, guint, gpointer) -> GstElement* {
+        return media::make_passthrough_jitterbuffer();
+      },
+      life_);
+}
+
+void Peer::force_retransmission() {
+  connect(
+      rtpbin_of(webrtc_).get(), "new-jitterbuffer",
+      [](GstElement*, GstElement* jitterbuffer, guint, guint, gpointer) {
+        g_object_set(jitterbuffer, "do-retransmission", TRUE, nullptr);
+      },
+      life_);
+}
+
+bool Peer::posted(GstMessage* message) const { return is_from(message, webrtc_); }
+
+bool Peer::posted_by_any(GstMessage* message) {
+  for (GstObject* o = GST_MESSAGE_SRC(message); o; o = GST_OBJECT_PARENT(o))
+    if (g_strcmp0(G_OBJECT_TYPE_NAME(o), "GstWebRTCBin") == 0) return true;
+  return false;
+}
+
+guint64 Peer::retransmissions() const { return peer::retransmissions(webrtc_); }
+
+guint64 retransmissions(GstElement* webrtcbin) {
+  guint64 total = 0;
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(webrtcbin));
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    auto* e = GST_ELEMENT(g_value_get_object(&v));
+    GstElementFactory* f = gst_element_get_factory(e);
+    if (f && g_strcmp0(GST_OBJECT_NAME(f), "rtprtxsend") == 0) {
+      guint n = 0;
+      g_object_get(e, "num-rtx-packets", &n, nullptr);
+      total += n;
+    }
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  return total;
 }
 
 void Peer::make_offer(SdpDone done) {

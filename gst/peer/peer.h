@@ -12,25 +12,24 @@
 #include <string>
 #include <vector>
 
+#include "gst/common/ice_settings.h"
 #include "gst/common/ptr.h"
 #include "gst/common/worker.h"
 
 namespace rtcmesh::peer {
 
-struct IceSettings {
-  std::string stun_server;                // stun://host:port, empty = none
-  std::vector<std::string> turn_servers;  // turn(s)://user:pass@host:port
-  bool relay_only = false;                // ice-transport-policy=relay
-  std::vector<std::string> local_addresses;  // extra addresses to gather (127.0.0.1 for tests)
-  unsigned gather_timeout_ms = 1000;      // answer with what we have after this
-};
+// Kept so that peer::IceSettings names it (the values live in common/).
+using IceSettings = rtcmesh::IceSettings;
 
 // All callbacks run on the worker thread unless said otherwise.
 struct PeerEvents {
   std::function<void(guint mline, const std::string& candidate)> local_candidate;
-  // Runs on a webrtcbin streaming thread: link `pad` now (an unlinked webrtcbin
-  // src pad kills the transport). Returning false makes the Peer drop it.
-  std::function<bool(GstPad* pad, GstWebRTCRTPTransceiver* transceiver)> src_pad;
+  // Runs on a webrtcbin streaming thread: link `pad` (a remote track) now, an
+  // unlinked webrtcbin src pad kills the transport. `mid` is its m-line's as
+  // webrtcbin tells it ("" if none; with bundle 1.22 is sometimes wrong, so
+  // check it against the codec or the SSRC). Returning false: the Peer links
+  // the pad to a fakesink.
+  std::function<bool(GstPad* pad, const std::string& mid)> remote_pad;
   std::function<void()> connected;
   // ICE/DTLS failure or no RTP/RTCP from the remote side for peer_timeout.
   std::function<void(const std::string& why)> failed;
@@ -48,6 +47,8 @@ class Peer {
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
 
+  // For applications only (rtcwhepsink's viewer-added hands it out); rtcmesh
+  // code asks the Peer instead.
   GstElement* webrtcbin() const { return webrtc_; }
   const std::string& name() const { return name_; }
 
@@ -58,6 +59,9 @@ class Peer {
   // A recvonly transceiver offering `caps` (one structure per acceptable
   // codec of one kind): how a WHEP client asks for a track.
   void add_recv_track(const GstCaps* caps);
+  // A track of add_send_track sends (sendonly) or not (inactive). webrtcbin
+  // 1.22 fires no negotiation-needed for it: offer again to tell the remote.
+  void set_send_track_active(GstPad* send_pad, bool active);
   // Codecs this side accepts in answers (media, encoding-name, clock-rate per
   // structure); applied to transceivers webrtcbin creates from remote offers.
   void set_accepted_codecs(CapsPtr caps) { accepted_ = std::move(caps); }
@@ -71,6 +75,15 @@ class Peer {
   void answer_offer(const std::string& offer, SdpDone done);
   void add_remote_candidate(guint mline, const std::string& candidate);
 
+  // Inbound streams get media's pass-through jitterbuffer instead of
+  // rtpjitterbuffer: each packet forwarded as it arrives, gaps asked again
+  // (what a forwarding server wants). Call before the remote description.
+  void use_passthrough_jitterbuffer();
+  // Every inbound stream asks for lost packets (NACK), also one whose SSRC the
+  // offer leaves out: webrtcbin enables that only for SSRCs the offer lists
+  // (rtcwhipsink lists none). Call before the remote description.
+  void force_retransmission();
+
   // True once ICE and DTLS are up. Media and data cross only after the
   // remote certificate matched the remote description's a=fingerprint; a
   // mismatch fails the Peer ("DTLS certificate refused: …").
@@ -78,6 +91,15 @@ class Peer {
   // Connections of this process refused for a certificate that did not match
   // (for /metrics).
   static uint64_t dtls_refusals();
+  // True when `message` was posted by this connection (its webrtcbin or an
+  // element inside it). Any thread.
+  bool posted(GstMessage* message) const;
+  // True when `message` was posted by some Peer's connection, maybe one that
+  // is gone by now. Any thread.
+  static bool posted_by_any(GstMessage* message);
+  // Packets this connection resent on the remote's NACKs. Any thread; it takes
+  // webrtcbin's locks, so not while holding a lock a remote_pad handler takes.
+  guint64 retransmissions() const;
   // Latest webrtcbin stats (refreshed every second), deep copy; may be null.
   StructurePtr stats() const;
 
@@ -108,5 +130,8 @@ class Peer {
   bool failed_ = false;
   gint64 connect_started_us_ = 0;
 };
+
+// Peer::retransmissions() of a webrtcbin no Peer drives (tests, benchmarks).
+guint64 retransmissions(GstElement* webrtcbin);
 
 }  // namespace rtcmesh::peer

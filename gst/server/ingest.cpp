@@ -8,7 +8,6 @@
 #include "gst/common/element_util.h"
 #include "gst/common/track_pad.h"
 #include "gst/media/received_tracks.h"
-#include "gst/server/webrtcbin_internals.h"
 #include "signaling/http/sdp.h"
 
 #define GST_CAT_DEFAULT rtcmesh_debug
@@ -47,8 +46,8 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
   pub->id = id;
   pub->resource = resource;
   peer::PeerEvents events;
-  events.src_pad = [this, key](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
-    return link_pad(key, pad, trans);
+  events.remote_pad = [this, key](GstPad* pad, const std::string& mid) {
+    return link_pad(key, pad, mid);
   };
   events.failed = [this, key, room](const std::string& why) {
     hooks_.post([this, key, room, why] {
@@ -67,7 +66,7 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
   pub->peer = std::make_unique<peer::Peer>(GST_BIN(element_), *worker_, "pub-" + room + "-" + id,
                                            settings.ice, settings.peer_timeout_ms * GST_MSECOND,
                                            std::move(events));
-  pub->peer->set_accepted_codecs(accepted_rtp_caps("vp8,vp9,h264", "opus"));
+  pub->peer->set_accepted_codecs(media::accepted_rtp_caps("vp8,vp9,h264", "opus"));
   if (hooks_.prepare) hooks_.prepare(*pub->peer);
   pub->connect_deadline =
       worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
@@ -146,8 +145,7 @@ void Ingest::add_sources_and_pads(Publisher& pub, const std::string& answer) {
 }
 
 // webrtcbin's streaming thread: an unlinked pad would kill the transport.
-bool Ingest::link_pad(const std::string& key, GstPad* pad, GstWebRTCRTPTransceiver* trans) {
-  std::string wanted = transceiver_mid(trans);
+bool Ingest::link_pad(const std::string& key, GstPad* pad, const std::string& wanted) {
   CapsPtr caps(gst_pad_get_current_caps(pad));
   if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
   std::optional<media::Codec> codec = media::codec_from_caps(caps.get());
@@ -411,7 +409,7 @@ std::string Ingest::key_of_sender(GstMessage* message) {
   std::lock_guard lock(mutex_);
   std::string key;
   for (auto& [k, p] : publishers_)
-    if (p->peer && comes_from(message, *p->peer)) key = k;
+    if (p->peer && p->peer->posted(message)) key = k;
   return key;
 }
 

@@ -127,7 +127,7 @@ class Ingest {
   Publisher* start_remote(const std::string& room, const std::string& id,
                           const std::string& resource, const std::string& offer, AnswerDone done);
   void add_sources_and_pads(Publisher& pub, const std::string& answer);
-  bool link_pad(const std::string& key, GstPad* pad, GstWebRTCRTPTransceiver* transceiver);
+  bool link_pad(const std::string& key, GstPad* pad, const std::string& mid);
   std::pair<std::string, std::string> local_publisher();
 
   GstElement* element_;

@@ -22,7 +22,6 @@
 #include "gst/server/host.h"
 #include "gst/server/ingest.h"
 #include "gst/server/room_metrics.h"
-#include "gst/server/webrtcbin_internals.h"
 #include "gst/sfu/subscribers.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
@@ -192,7 +191,11 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                  },
                  // Forwarded at once: no jitterbuffer start-up or head-of-line
                  // wait; lost packets are asked again from the publisher.
-                 .prepare = [](peer::Peer& peer) { server::forward_without_jitterbuffer(peer); },
+                 .prepare =
+                     [](peer::Peer& peer) {
+                       peer.use_passthrough_jitterbuffer();
+                       peer.force_retransmission();
+                     },
                  // The publisher's tracks are known: WHEP slots waiting for one get them.
                  .ready =
                      [this](server::Publisher& pub) {

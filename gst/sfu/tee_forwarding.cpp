@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include "gst/server/webrtcbin_internals.h"
 
 namespace rtcmesh::sfu {
 
@@ -55,15 +54,15 @@ void TeeForwardingPath::feed(size_t index, Source* source) {
 }
 
 void TeeForwardingPath::set_sending(size_t index, bool sending) {
-  server::set_sending(slots_.at(index).sink, sending);
+  peer_->set_send_track_active(slots_.at(index).sink, sending);
 }
 
 guint64 TeeForwardingPath::retransmissions() {
-  return server::retransmissions(*peer_);
+  return peer_->retransmissions();
 }
 
 bool TeeForwardingPath::posted(GstMessage* message) const {
-  return server::comes_from(message, *peer_);
+  return peer_->posted(message);
 }
 
 void TeeForwardingPath::attach(Slot& slot, Source* source) {
@@ -85,7 +84,7 @@ PathFactory tee_forwarding(GstBin* bin, Worker& worker, std::function<peer::IceS
     peer_events.connected = std::move(events.connected);
     peer_events.failed = std::move(events.failed);
     // A subscriber's own packets never come: its liveness is its RTCP.
-    peer_events.src_pad = [](GstPad*, GstWebRTCRTPTransceiver*) { return false; };
+    peer_events.remote_pad = [](GstPad*, const std::string&) { return false; };
     return std::make_unique<TeeForwardingPath>(
         bin, std::make_unique<peer::Peer>(bin, worker, name, ice(), peer_timeout(),
                                           std::move(peer_events)));

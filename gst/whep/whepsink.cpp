@@ -274,7 +274,7 @@ bool RtcWhepSinkPrivate::route_session_failure(GstMessage* message, const std::s
   {
     std::lock_guard lock(viewers_mutex);
     for (auto& [id, v] : viewers)
-      if (is_from(message, v->peer->webrtcbin())) failed = id;
+      if (v->peer->posted(message)) failed = id;
   }
   if (failed.empty() || !worker) return false;
   GST_WARNING_OBJECT(self, "viewer %s failed: %s", failed.c_str(), why.c_str());

@@ -187,17 +187,17 @@ void RtcWhepSrcPrivate::offer(ClientSession* raw, int track_count,
     GST_WARNING_OBJECT(self, "the server advertises %d tracks; offering %d", track_count, slots);
 
   peer::PeerEvents events = loop.events(raw, "playing");
-  events.src_pad = [this](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
+  events.remote_pad = [this](GstPad* pad, const std::string& mid) {
     std::lock_guard lock(tracks_mutex);
-    return tracks && tracks->link(pad, trans);
+    return tracks && tracks->link(pad, mid);
   };
   std::string name = "whep-session-" + std::to_string(loop.sessions_started());
   raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *loop.worker(), name, ice_settings,
                                            timeout_ms * GST_MSECOND, events);
   loop.attach(raw);
   // K recvonly slots of each kind; the server answers the unused ones inactive.
-  CapsPtr video_caps = offered_rtp_caps(video, media::Kind::kVideo);
-  CapsPtr audio_caps = offered_rtp_caps(audio, media::Kind::kAudio);
+  CapsPtr video_caps = media::offered_rtp_caps(video, media::Kind::kVideo);
+  CapsPtr audio_caps = media::offered_rtp_caps(audio, media::Kind::kAudio);
   for (int i = 0; i < slots && !gst_caps_is_empty(video_caps.get()); ++i)
     raw->peer->add_recv_track(video_caps.get());
   for (int i = 0; i < slots && !gst_caps_is_empty(audio_caps.get()); ++i)
@@ -273,7 +273,7 @@ void RtcWhepSrcPrivate::prepare_tracks(const sig::SdpSummary& answer) {
 // current one's starts a new session, an ended one's are dropped.
 bool RtcWhepSrcPrivate::route_session_failure(GstMessage* message, const std::string& why) {
   if (loop.route_failure(message, why)) return true;
-  if (!ClientLoop::from_any_webrtcbin(message)) return false;
+  if (!peer::Peer::posted_by_any(message)) return false;
   GST_DEBUG_OBJECT(self, "error of an ended session dropped: %s", why.c_str());
   return true;
 }

@@ -95,7 +95,7 @@ struct RtcWhipSrcPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
   void on_delete(const std::string& id) override;
   void expose(Publisher& pub, const std::string& answer);
   void remove_publisher(const std::string& id, const std::string& why);
-  bool link_track(const std::string& id, GstPad* pad, GstWebRTCRTPTransceiver* trans);
+  bool link_track(const std::string& id, GstPad* pad, const std::string& mid);
   GstStructure* stats();
 };
 
@@ -157,8 +157,8 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   std::string id = offer.id;
 
   peer::PeerEvents events;
-  events.src_pad = [this, id](GstPad* pad, GstWebRTCRTPTransceiver* trans) {
-    return link_track(id, pad, trans);
+  events.remote_pad = [this, id](GstPad* pad, const std::string& mid) {
+    return link_track(id, pad, mid);
   };
   events.failed = [this, id](const std::string& why) {
     // Not from inside the Peer's own callback: it is about to be destroyed.
@@ -190,7 +190,7 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   } catch (const std::exception& e) {
     return reply({500, e.what(), {}});
   }
-  pub->peer->set_accepted_codecs(accepted_rtp_caps(video, audio));
+  pub->peer->set_accepted_codecs(media::accepted_rtp_caps(video, audio));
   // A publisher that never connects must not linger.
   pub->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
     remove_publisher(id, "ICE did not connect in time");
@@ -249,11 +249,10 @@ void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
   raw->expose();
 }
 
-bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad,
-                                   GstWebRTCRTPTransceiver* trans) {
+bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad, const std::string& mid) {
   std::lock_guard lock(publishers_mutex);
   auto it = publishers.find(id);
-  return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, trans);
+  return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, mid);
 }
 
 // Worker thread, where publishers change: no lock while webrtcbin takes them.
@@ -301,7 +300,7 @@ bool RtcWhipSrcPrivate::route_session_failure(GstMessage* message, const std::st
   {
     std::lock_guard lock(publishers_mutex);
     for (auto& [id, pub] : publishers)
-      if (is_from(message, pub->peer->webrtcbin())) failed = id;
+      if (pub->peer->posted(message)) failed = id;
   }
   if (failed.empty()) return false;
   GST_WARNING_OBJECT(self, "publisher %s failed: %s", failed.c_str(), why.c_str());

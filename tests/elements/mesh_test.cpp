@@ -8,6 +8,7 @@
 #include "gst/common/worker.h"
 #include "signaling/http/http_server.h"
 #include "signaling/http/ws_server.h"
+#include "tests/support/child_mode.h"
 #include "tests/support/room_checks.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
@@ -102,24 +103,24 @@ TEST(Mesh, AParticipantLeavingEndsItsTracksAndTheOthersGoOn) {
   EXPECT_TRUE(b.pipeline().errors().empty());
 }
 
-// Run only as a child of AKilledParticipantIsRemovedAndTheRoomGoesOn.
-TEST(MeshChild, ParticipateUntilKilled) {
+// The child of AKilledParticipantIsRemovedAndTheRoomGoesOn: in the room until killed.
+int participate_until_killed() {
   const char* url = std::getenv("RTCMESH_CHILD_URL");
-  if (!url) GTEST_SKIP() << "helper for AKilledParticipantIsRemovedAndTheRoomGoesOn";
+  if (!url) return 2;
   Pipeline p(std::string("rtcmeshbin name=m room=r peer-id=killed url=") + url + " " + kTestVideo +
              " ! m.video_0 " + kTestAudio + " ! m.audio_0");
   p.set_state(GST_STATE_PLAYING);
   std::this_thread::sleep_for(60s);
+  return 0;
 }
+RTCMESH_CHILD_MODE("participate-until-killed", participate_until_killed);
 
 TEST(Mesh, AKilledParticipantIsRemovedAndTheRoomGoesOn) {
   RoomHost host;  // pings every second, drops a silent socket after 4 s
   Participant a(host.url(), "a"), b(host.url(), "b");
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options opts;
   opts.env = {{"RTCMESH_CHILD_URL", host.url()}};
-  auto child = Subprocess::spawn({exe, "--gtest_filter=MeshChild.*"}, opts);
+  auto child = Subprocess::spawn(child_mode_command("participate-until-killed"), opts);
   ASSERT_TRUE(child);
   ASSERT_TRUE(wait_until(
       [&] { return a.frames_from("killed") >= 10 && b.frames_from("killed") >= 10; }, 20s));

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <regex>
 
+#include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
@@ -296,22 +297,22 @@ TEST(Sfu, BadInputGetsClearStatusesAndChangesNothing) {
   EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
 }
 
-// Run only as a child of KilledPublisherIsRemovedWithinPeerTimeout.
-TEST(SfuChild, PublishUntilKilled) {
+// The child of KilledPublisherIsRemovedWithinPeerTimeout: publishes until killed.
+int publish_until_killed() {
   const char* endpoint = std::getenv("RTCMESH_CHILD_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "helper for KilledPublisherIsRemovedWithinPeerTimeout";
+  if (!endpoint) return 2;
   Pipeline pub(publisher_launch(endpoint, "peer-timeout=3000"));
   pub.set_state(GST_STATE_PLAYING);
   std::this_thread::sleep_for(60s);
+  return 0;
 }
+RTCMESH_CHILD_MODE("publish-until-killed", publish_until_killed);
 
 TEST(Sfu, KilledPublisherIsRemovedWithinPeerTimeout) {
   Sfu sfu;
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options opts;
   opts.env = {{"RTCMESH_CHILD_ENDPOINT", sfu.url("/whip/r/cam9")}};
-  auto child = Subprocess::spawn({exe, "--gtest_filter=SfuChild.PublishUntilKilled"}, opts);
+  auto child = Subprocess::spawn(child_mode_command("publish-until-killed"), opts);
   ASSERT_TRUE(child);
   ASSERT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam9") >= 10; }, 30s))
       << joined(sfu.pipeline().errors());
@@ -367,14 +368,16 @@ TEST(Sfu, ElementsOnOnePortShareOneServerEachWithItsRoom) {
   EXPECT_TRUE(wait_until([&] { return a.sinks().video_frames("cam") >= before + 10; }, 5s));
 }
 
-// Run only as a child of KilledSubscriberIsRemovedAndTheOthersGoOn.
-TEST(SfuChild, PlayUntilKilled) {
+// The child of KilledSubscriberIsRemovedAndTheOthersGoOn: plays until killed.
+int play_until_killed() {
   const char* endpoint = std::getenv("RTCMESH_CHILD_PLAYER");
-  if (!endpoint) GTEST_SKIP() << "helper for KilledSubscriberIsRemovedAndTheOthersGoOn";
+  if (!endpoint) return 2;
   WhepViewer v(endpoint, "peer-timeout=3000");
   v.play();
   std::this_thread::sleep_for(60s);
+  return 0;
 }
+RTCMESH_CHILD_MODE("play-until-killed", play_until_killed);
 
 TEST(Sfu, KilledSubscriberIsRemovedAndTheOthersGoOn) {
   Sfu sfu;
@@ -383,11 +386,9 @@ TEST(Sfu, KilledSubscriberIsRemovedAndTheOthersGoOn) {
   ASSERT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam1") >= 5; }, kMediaTimeout));
   WhepViewer stays(sfu.url("/whep/r/cam1"), "peer-timeout=3000");
   ASSERT_TRUE(stays.play());
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options opts;
   opts.env = {{"RTCMESH_CHILD_PLAYER", sfu.url("/whep/r/cam1")}};
-  auto child = Subprocess::spawn({exe, "--gtest_filter=SfuChild.PlayUntilKilled"}, opts);
+  auto child = Subprocess::spawn(child_mode_command("play-until-killed"), opts);
   ASSERT_TRUE(child);
   ASSERT_TRUE(wait_until([&] { return sfu.stat("subscribers") == 2 && stays.video_frames() >= 10; },
                          30s))

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <numeric>
 
+#include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
 
@@ -147,27 +148,27 @@ TEST(Whip, TwoPublishersAtOnce) {
   EXPECT_TRUE(wait_until([&] { return ingest.video_frames("b") >= before + 15; }, 5s));
 }
 
-// Run only as a child of KilledPublisherIsRemoved: publishes until killed.
-TEST(WhipChild, PublishUntilKilled) {
+// The child of KilledPublisherIsRemovedWithinPeerTimeout: publishes until killed.
+int publish_until_killed() {
   const char* endpoint = std::getenv("RTCMESH_CHILD_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "helper for KilledPublisherIsRemoved";
+  if (!endpoint) return 2;
   Pipeline pub(publisher_launch(endpoint));
   pub.set_state(GST_STATE_PLAYING);
   std::printf("publishing\n");
   std::fflush(stdout);
   std::this_thread::sleep_for(60s);
+  return 0;
 }
+RTCMESH_CHILD_MODE("publish-until-killed", publish_until_killed);
 
 TEST(Whip, KilledPublisherIsRemovedWithinPeerTimeout) {
   Ingest ingest("peer-timeout=2000");
   Pipeline stays(publisher_launch(ingest.url("/whip/room/stays")));
   stays.set_state(GST_STATE_PLAYING);
   // The other publisher is a child process we SIGKILL: no DELETE is ever sent.
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options opts;
   opts.env = {{"RTCMESH_CHILD_ENDPOINT", ingest.url("/whip/room/killed")}};
-  auto child = Subprocess::spawn({exe, "--gtest_filter=WhipChild.PublishUntilKilled"}, opts);
+  auto child = Subprocess::spawn(child_mode_command("publish-until-killed"), opts);
   ASSERT_TRUE(child);
   // The child process starts GStreamer from scratch: give it longer.
   ASSERT_TRUE(wait_until(

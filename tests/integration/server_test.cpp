@@ -18,6 +18,7 @@
 #include "signaling/rpc/jsonrpc.h"
 #include "signaling/http/ws_client.h"
 #include "tests/signaling/loop.h"
+#include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
 #include "tests/support/room_page.h"
 #include "tests/support/rpc_client.h"
@@ -442,13 +443,15 @@ TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
   EXPECT_EQ(server->proc->wait(5s), 0);
 }
 
-// Run only as a child of PipelinesAndAChromiumPageMeetInOneRoom.
-TEST(RoomChild, ParticipateUntilKilled) {
+// The child of PipelinesAndAChromiumPageMeetInOneRoom: in the room until killed.
+int participate_until_killed() {
   const char* url = std::getenv("RTCMESH_CHILD_URL");
-  if (!url) GTEST_SKIP() << "helper for PipelinesAndAChromiumPageMeetInOneRoom";
+  if (!url) return 2;
   test::RoomParticipant p1(url, "p1", "", "demo");
   std::this_thread::sleep_for(150s);
+  return 0;
 }
+RTCMESH_CHILD_MODE("participate-until-killed", participate_until_killed);
 
 // Issue 4's room: three rtcmeshbin pipelines and one Chromium page on the
 // server's page meet; everyone decodes everyone; one pipeline is killed (no
@@ -461,11 +464,9 @@ TEST_F(ServerTest, PipelinesAndAChromiumPageMeetInOneRoom) {
   ASSERT_TRUE(server);
   const std::string url = server->ws_url();
   // p1 runs in a child process so that it can really be killed.
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options child_opts;
   child_opts.env = {{"RTCMESH_CHILD_URL", url}};
-  auto p1 = Subprocess::spawn({exe, "--gtest_filter=RoomChild.*"}, child_opts);
+  auto p1 = Subprocess::spawn(test::child_mode_command("participate-until-killed"), child_opts);
   ASSERT_TRUE(p1);
   test::RoomParticipant p2(url, "p2", "", "demo"), p3(url, "p3", "", "demo");
 

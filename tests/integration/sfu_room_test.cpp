@@ -16,6 +16,7 @@
 #include <set>
 
 #include "signaling/json.h"
+#include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
 #include "tests/support/room_checks.h"
 #include "tests/support/room_page.h"
@@ -100,15 +101,17 @@ std::string long_gop_publisher(const std::string& endpoint) {
          kTestH264LongGop + " ! queue ! s.video_0 " + kTestAudio + " ! queue ! s.audio_0";
 }
 
-// Run only as a child of ThreePublishersFourSubscribersInOneRoom: an H.264
-// WHIP publisher with a 20 s GOP, until SIGKILL.
-TEST(SfuRoomChild, PublishLongGopUntilKilled) {
+// The child of ThreePublishersFourSubscribersInOneRoom: an H.264 WHIP
+// publisher with a 20 s GOP, until SIGKILL.
+int publish_long_gop_until_killed() {
   const char* endpoint = std::getenv("RTCMESH_CHILD_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "helper for ThreePublishersFourSubscribersInOneRoom";
+  if (!endpoint) return 2;
   Pipeline pub(long_gop_publisher(endpoint));
   pub.set_state(GST_STATE_PLAYING);
   std::this_thread::sleep_for(120s);
+  return 0;
 }
+RTCMESH_CHILD_MODE("publish-long-gop-until-killed", publish_long_gop_until_killed);
 
 TEST(SfuRoom, ThreePublishersFourSubscribersInOneRoom) {
   if (std::string why = RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
@@ -243,12 +246,10 @@ TEST(SfuRoom, ThreePublishersFourSubscribersInOneRoom) {
   // has been flowing for a while, a late rtcmeshbin subscriber and then a
   // WHEP player of it must decode within 1 s of joining: the SFU asks the
   // publisher for a keyframe when a subscriber joins.
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
   Subprocess::Options child_opts;
   child_opts.env = {{"RTCMESH_CHILD_ENDPOINT", http(std::string("/whip/") + kRoom + "/h264cam")}};
   child_opts.echo_prefix = "[h264cam]";
-  auto child = Subprocess::spawn({exe, "--gtest_filter=SfuRoomChild.*"}, child_opts);
+  auto child = Subprocess::spawn(child_mode_command("publish-long-gop-until-killed"), child_opts);
   ASSERT_TRUE(child);
   ASSERT_TRUE(wait_until(
       [&] { return viewer.frames_from("h264cam") >= 10 && gst.frames_from("h264cam") >= 10; },

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
@@ -68,11 +69,10 @@ guint get_status(const std::string& url, std::string* body = nullptr) {
 // Run only as a child of ChurnWithKilledPeersAndMetricsPolling: a WHIP
 // publisher or a WHEP player until SIGKILL, or until stdin closes (then it
 // leaves properly: its pipeline goes to NULL, which DELETEs the session).
-TEST(SfuStressChild, PeerUntilKilled) {
+int peer_until_killed() {
   const char* role = std::getenv("RTCMESH_STRESS_ROLE");
   const char* endpoint = std::getenv("RTCMESH_STRESS_ENDPOINT");
-  if (!role || !endpoint)
-    GTEST_SKIP() << "helper for SfuStress.ChurnWithKilledPeersAndMetricsPolling";
+  if (!role || !endpoint) return 2;
   std::unique_ptr<Pipeline> publisher;
   std::unique_ptr<WhepViewer> player;
   if (std::string(role) == "publish") {
@@ -88,7 +88,9 @@ TEST(SfuStressChild, PeerUntilKilled) {
   char c;
   while (read(STDIN_FILENO, &c, 1) > 0) {
   }
+  return 0;
 }
+RTCMESH_CHILD_MODE("peer-until-killed", peer_until_killed);
 
 struct Child {
   std::unique_ptr<Subprocess> proc;
@@ -114,9 +116,6 @@ TEST(SfuStress, ChurnWithKilledPeersAndMetricsPolling) {
   ASSERT_TRUE(server);
   const std::string base = server->base;
   const std::string metrics_url = base + "/metrics";
-
-  char exe[4096] = {};
-  ASSERT_GT(readlink("/proc/self/exe", exe, sizeof exe - 1), 0);
 
   // /metrics five times a second for the whole churn.
   std::atomic<bool> polling{true};
@@ -151,8 +150,8 @@ TEST(SfuStress, ChurnWithKilledPeersAndMetricsPolling) {
              {"RTCMESH_STRESS_ENDPOINT", endpoint}};
     Child c;
     std::string error;
-    c.proc = Subprocess::spawn({exe, "--gtest_filter=SfuStressChild.*"}, o, &error);
-    if (!c.proc) ADD_FAILURE() << "spawn " << exe << ": " << error;
+    c.proc = Subprocess::spawn(child_mode_command("peer-until-killed"), o, &error);
+    if (!c.proc) ADD_FAILURE() << "spawn peer-until-killed: " << error;
     c.publisher = publisher;
     // Most players die before their DTLS handshake is through: the server
     // keeps those until their connect deadline (10 s), and every publisher

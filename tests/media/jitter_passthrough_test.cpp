@@ -4,20 +4,17 @@
 // rtpbin sets present, no latency added. Then a real webrtcbin pair on
 // loopback with ~2% of the sender's RTP dropped: the receiver's pass-through
 // asks, the sender's rtprtxsend answers, the missing seqnums arrive, and the
-// first packet leaves webrtcbin without the stock jitterbuffer's wait.
+// first packet leaves webrtcbin without the stock jitterbuffer's wait (which
+// `rtcmesh-bench jitterbuffer` measures for comparison).
 #include <gst/rtp/rtp.h>
-#include <gst/webrtc/webrtc.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <mutex>
-#include <set>
 #include <vector>
 
 #include "gst/media/jitter_passthrough.h"
 #include "tests/media/media_fixture.h"
+#include "tools/bench/jitter_pair.h"
 
 namespace rtcmesh::media::test {
 namespace {
@@ -222,234 +219,16 @@ TEST_F(PassthroughTest, AddsNoLatencyAndHasWhatRtpbinSets) {
     EXPECT_NE(g_object_class_find_property(klass, name), nullptr) << name;
 }
 
-// ---- a real webrtcbin pair ----
+// ---- a real webrtcbin pair (tools/bench/jitter_pair.h) ----
 
-// Sender: VP8 over webrtcbin; receiver: webrtcbin whose RTP pads go to
-// fakesinks. Offer/answer and candidates are handed over in-process.
-class WebrtcPairTest : public MediaTest {
- protected:
-  struct Figures {
-    double first_packet_ms = -1;  // receiver: into rtpbin → out of webrtcbin
-    guint64 rtx_requests = 0, recovered = 0;
-    guint rtx_packets = 0;  // the sender's rtprtxsend answers
-    size_t dropped = 0, dropped_arrived = 0;
-  };
-
-  Figures run_pair(bool passthrough) {
-    GstElement* pipeline = gst_parse_launch(
-        "videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1 "
-        "! vp8enc deadline=1 cpu-used=8 target-bitrate=1500000 keyframe-max-dist=30 "
-        "! rtpvp8pay mtu=300 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,"
-        "clock-rate=90000 ! webrtcbin name=send bundle-policy=max-bundle "
-        "webrtcbin name=recv bundle-policy=max-bundle",
-        nullptr);
-    EXPECT_NE(pipeline, nullptr);
-    gst_bin_add(GST_BIN(pipeline_), pipeline);
-    send_ = gst_bin_get_by_name(GST_BIN(pipeline), "send");
-    recv_ = gst_bin_get_by_name(GST_BIN(pipeline), "recv");
-    for (GstElement* w : {send_, recv_}) {
-      GstElement* ice = nullptr;
-      g_object_get(w, "ice-agent", &ice, nullptr);
-      GObject* agent = nullptr;
-      g_object_get(ice, "agent", &agent, nullptr);
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-      gst_object_unref(ice);
-      g_signal_connect(w, "on-new-transceiver",
-                       G_CALLBACK(+[](GstElement*, GstWebRTCRTPTransceiver* t, gpointer) {
-                         g_object_set(t, "do-nack", TRUE, nullptr);
-                       }),
-                       nullptr);
-      g_signal_connect(w, "on-ice-candidate",
-                       G_CALLBACK(+[](GstElement* self, guint mline, gchar* c, gpointer data) {
-                         auto* t = static_cast<WebrtcPairTest*>(data);
-                         GstElement* other = self == t->send_ ? t->recv_ : t->send_;
-                         g_signal_emit_by_name(other, "add-ice-candidate", mline, c);
-                       }),
-                       this);
-    }
-    // The sender's transceiver came with its linked sink pad, before our handler.
-    GArray* transceivers = nullptr;
-    g_signal_emit_by_name(send_, "get-transceivers", &transceivers);
-    for (guint i = 0; transceivers && i < transceivers->len; i++)
-      g_object_set(g_array_index(transceivers, GstWebRTCRTPTransceiver*, i), "do-nack", TRUE,
-                   nullptr);
-    if (transceivers) g_array_unref(transceivers);
-    if (passthrough) use_passthrough_jitterbuffer(recv_);
-    GPtr<GstElement> send_rtpbin = adopt(gst_bin_get_by_name(GST_BIN(send_), "rtpbin"));
-    GPtr<GstElement> recv_rtpbin = adopt(gst_bin_get_by_name(GST_BIN(recv_), "rtpbin"));
-    g_signal_connect(send_rtpbin.get(), "pad-added", G_CALLBACK(on_send_rtpbin_pad), this);
-    g_signal_connect(recv_rtpbin.get(), "pad-added", G_CALLBACK(on_recv_rtpbin_pad), this);
-    g_signal_connect(recv_rtpbin.get(), "new-jitterbuffer",
-                     G_CALLBACK(+[](GstElement*, GstElement* jb, guint, guint, gpointer data) {
-                       auto* t = static_cast<WebrtcPairTest*>(data);
-                       std::lock_guard lock(t->mutex_);
-                       t->jitterbuffers_.push_back(GST_ELEMENT(gst_object_ref(jb)));
-                     }),
-                     this);
-    g_signal_connect(recv_, "pad-added", G_CALLBACK(on_recv_pad), this);
-    g_signal_connect(send_, "on-negotiation-needed",
-                     G_CALLBACK(+[](GstElement* w, gpointer data) {
-                       g_signal_emit_by_name(
-                           w, "create-offer", nullptr,
-                           gst_promise_new_with_change_func(on_offer, data, nullptr));
-                     }),
-                     this);
-    play();
-    gint64 started = g_get_monotonic_time();
-    EXPECT_TRUE(run_until([&] { return out_packets_ >= 600; }, std::chrono::seconds(30)))
-        << "packets out of the receiver: " << out_packets_ << "; " << errors_text();
-
-    printf("%d packets out of the receiver in %.1f s\n", out_packets_.load(),
-           (g_get_monotonic_time() - started) / 1e6);
-    Figures f;
-    {
-      std::lock_guard lock(mutex_);
-      if (first_in_us_ && first_out_us_) f.first_packet_ms = (first_out_us_ - first_in_us_) / 1000.0;
-      f.dropped = dropped_.size();
-      for (guint16 s : dropped_) f.dropped_arrived += arrived_.count(s);
-      for (GstElement* jb : jitterbuffers_) {
-        PassthroughCounters c = passthrough_counters(jb);
-        f.rtx_requests += c.rtx_requests;
-        f.recovered += c.recovered;
-      }
-    }
-    GstIterator* it = gst_bin_iterate_recurse(GST_BIN(send_));
-    GValue v = G_VALUE_INIT;
-    while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
-      auto* e = GST_ELEMENT(g_value_get_object(&v));
-      GstElementFactory* factory = gst_element_get_factory(e);
-      if (factory && g_str_equal(GST_OBJECT_NAME(factory), "rtprtxsend")) {
-        guint n = 0;
-        g_object_get(e, "num-rtx-packets", &n, nullptr);
-        f.rtx_packets += n;
-      }
-      g_value_reset(&v);
-    }
-    g_value_unset(&v);
-    gst_iterator_free(it);
-    return f;
-  }
-
-  void TearDown() override {
-    stop();
-    for (GstElement* jb : jitterbuffers_) gst_object_unref(jb);
-    if (send_) gst_object_unref(send_);
-    if (recv_) gst_object_unref(recv_);
-    MediaTest::TearDown();
-  }
-
-  static void on_offer(GstPromise* promise, gpointer data) {
-    auto* t = static_cast<WebrtcPairTest*>(data);
-    GstWebRTCSessionDescription* offer = nullptr;
-    gst_structure_get(gst_promise_get_reply(promise), "offer",
-                      GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
-    gst_promise_unref(promise);
-    if (!offer) return;
-    g_signal_emit_by_name(t->send_, "set-local-description", offer, nullptr);
-    g_signal_emit_by_name(t->recv_, "set-remote-description", offer, nullptr);
-    gst_webrtc_session_description_free(offer);
-    g_signal_emit_by_name(t->recv_, "create-answer", nullptr,
-                          gst_promise_new_with_change_func(on_answer, data, nullptr));
-  }
-
-  static void on_answer(GstPromise* promise, gpointer data) {
-    auto* t = static_cast<WebrtcPairTest*>(data);
-    GstWebRTCSessionDescription* answer = nullptr;
-    gst_structure_get(gst_promise_get_reply(promise), "answer",
-                      GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-    gst_promise_unref(promise);
-    if (!answer) return;
-    g_signal_emit_by_name(t->recv_, "set-local-description", answer, nullptr);
-    g_signal_emit_by_name(t->send_, "set-remote-description", answer, nullptr);
-    gst_webrtc_session_description_free(answer);
-  }
-
-  // The sender's RTP after rtprtxsend and rtpsession, before SRTP: every
-  // 50th media packet (2%) is dropped; retransmissions (another PT) pass.
-  static void on_send_rtpbin_pad(GstElement*, GstPad* pad, gpointer data) {
-    if (!g_str_has_prefix(GST_PAD_NAME(pad), "send_rtp_src_")) return;
-    gst_pad_add_probe(
-        pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-        [](GstPad*, GstPadProbeInfo* info, gpointer data) {
-          auto* t = static_cast<WebrtcPairTest*>(data);
-          auto drop = [t](GstBuffer* b) {
-            GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-            if (!gst_rtp_buffer_map(b, GST_MAP_READ, &rtp)) return false;
-            bool media = gst_rtp_buffer_get_payload_type(&rtp) == 96;
-            guint16 seq = gst_rtp_buffer_get_seq(&rtp);
-            gst_rtp_buffer_unmap(&rtp);
-            // Not the first packets: ICE/DTLS are up, the receiver knows the stream.
-            if (!media || ++t->sent_media_ % 50 != 0 || t->sent_media_ < 100) return false;
-            std::lock_guard lock(t->mutex_);
-            t->dropped_.push_back(seq);
-            return true;
-          };
-          if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
-            return drop(GST_PAD_PROBE_INFO_BUFFER(info)) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
-          GstBufferList* list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
-          for (guint i = 0; i < gst_buffer_list_length(list);)
-            if (drop(gst_buffer_list_get(list, i)))
-              gst_buffer_list_remove(list, i, 1);
-            else
-              i++;
-          GST_PAD_PROBE_INFO_DATA(info) = list;
-          return GST_PAD_PROBE_OK;
-        },
-        data, nullptr);
-  }
-
-  // Arrival at the receiver's rtpbin (still SRTP: only the time counts).
-  static void on_recv_rtpbin_pad(GstElement*, GstPad* pad, gpointer data) {
-    if (!g_str_has_prefix(GST_PAD_NAME(pad), "recv_rtp_sink_")) return;
-    gst_pad_add_probe(
-        pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-        [](GstPad*, GstPadProbeInfo*, gpointer data) {
-          auto* t = static_cast<WebrtcPairTest*>(data);
-          std::lock_guard lock(t->mutex_);
-          if (!t->first_in_us_) t->first_in_us_ = g_get_monotonic_time();
-          return GST_PAD_PROBE_OK;
-        },
-        data, nullptr);
-  }
-
-  static void on_recv_pad(GstElement* w, GstPad* pad, gpointer data) {
-    if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
-    auto* t = static_cast<WebrtcPairTest*>(data);
-    GstElement* sink = gst_element_factory_make("fakesink", nullptr);
-    g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
-    GstBin* parent = GST_BIN(GST_ELEMENT_PARENT(w));
-    gst_bin_add(parent, sink);
-    gst_element_sync_state_with_parent(sink);
-    GPtr<GstPad> sinkpad = adopt(gst_element_get_static_pad(sink, "sink"));
-    gst_pad_add_probe(
-        sinkpad.get(), GST_PAD_PROBE_TYPE_BUFFER,
-        [](GstPad*, GstPadProbeInfo* info, gpointer data) {
-          auto* t = static_cast<WebrtcPairTest*>(data);
-          guint16 seq = seq_of(GST_PAD_PROBE_INFO_BUFFER(info));
-          std::lock_guard lock(t->mutex_);
-          if (!t->first_out_us_) t->first_out_us_ = g_get_monotonic_time();
-          t->arrived_.insert(seq);
-          t->out_packets_++;
-          return GST_PAD_PROBE_OK;
-        },
-        t, nullptr);
-    gst_pad_link(pad, sinkpad.get());
-  }
-
-  GstElement* send_ = nullptr;
-  GstElement* recv_ = nullptr;
-  std::atomic<int> sent_media_{0};
-  std::atomic<int> out_packets_{0};
-  std::mutex mutex_;
-  gint64 first_in_us_ = 0, first_out_us_ = 0;
-  std::vector<guint16> dropped_;
-  std::set<guint16> arrived_;
-  std::vector<GstElement*> jitterbuffers_;
-};
+// MediaTest for its GLib warning check.
+using WebrtcPairTest = MediaTest;
 
 TEST_F(WebrtcPairTest, PassthroughAsksForLostPacketsAndDoesNotDelay) {
-  Figures f = run_pair(true);
+  bench::JitterFigures f = bench::run_jitter_pair(true);
+  EXPECT_TRUE(f.completed) << "packets out of the receiver: " << f.packets_out << "; "
+                           << f.errors;
+  printf("%d packets out of the receiver in %.1f s\n", f.packets_out, f.seconds);
   printf("pass-through: first packet %.1f ms after arrival; dropped %zu, arrived later %zu; "
          "requests %" G_GUINT64_FORMAT ", recovered %" G_GUINT64_FORMAT ", rtx sent %u\n",
          f.first_packet_ms, f.dropped, f.dropped_arrived, f.rtx_requests, f.recovered,
@@ -461,13 +240,6 @@ TEST_F(WebrtcPairTest, PassthroughAsksForLostPacketsAndDoesNotDelay) {
   EXPECT_GT(f.rtx_packets, 0u);
   EXPECT_GE(f.dropped_arrived, f.dropped / 2) << "the missing seqnums reached the receiver";
   EXPECT_GT(f.recovered, 0u);
-}
-
-TEST_F(WebrtcPairTest, StockJitterbufferForComparison) {
-  Figures f = run_pair(false);
-  printf("stock rtpjitterbuffer: first packet %.1f ms after arrival; dropped %zu, arrived %zu\n",
-         f.first_packet_ms, f.dropped, f.dropped_arrived);
-  EXPECT_GE(f.first_packet_ms, 0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 //   rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] …
 //   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
+//   rtcmesh-bench jitterbuffer [runs]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
 // sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "fanout-viewers") == 0) return bench::fanout_viewers(argc, argv);
   if (std::strcmp(command, "soak") == 0) return bench::soak(argc, argv);
   if (std::strcmp(command, "soak-player") == 0) return bench::soak_player(argc, argv);
+  if (std::strcmp(command, "jitterbuffer") == 0) return bench::jitterbuffer(argc, argv);
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"
