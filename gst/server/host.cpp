@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "gst/common/debug.h"
+#include "gst/peer/peer.h"
 
 #define GST_CAT_DEFAULT rtcsfu_host_debug
 GST_DEBUG_CATEGORY_STATIC(rtcsfu_host_debug);
@@ -246,6 +247,10 @@ void Host::serve_metrics(const sig::HttpRequest& req, sig::Responder respond) {
   sig::Metrics m;
   m.gauge("rtcmesh_rooms", "Rooms with participants or publishers", {},
           rooms().sfu_rooms().size());
+  m.counter("rtcmesh_dtls_refusals_total",
+            "Connections (this process) refused because the remote DTLS certificate did not "
+            "match the a=fingerprint of its description",
+            {}, peer::Peer::dtls_refusals());
   for (const auto& room : rooms().sfu_rooms()) {
     m.gauge("rtcmesh_room_publishers", "Publishers in the room (every way in)",
             {{"room", room.name}}, room.publishers);

@@ -5,6 +5,8 @@
 // and WHEP. Honest peers of the same element keep going.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "gst/peer/peer.h"
 #include "tests/support/fingerprint_proxy.h"
 #include "tests/support/harness.h"
@@ -156,4 +158,10 @@ TEST(DtlsSfuRoom, LiarsGetNothingHonestPeersPlay) {
   EXPECT_TRUE(any_contains(fooled.pipeline().warnings(), kRefused))
       << joined(fooled.pipeline().warnings());
   EXPECT_TRUE(room.errors().empty()) << joined(room.errors());
+  // Operators see it: the process's refusals on the room host's /metrics.
+  HttpReply metrics = http_request("GET", base + "/metrics", nullptr, "");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(metrics.body, m, std::regex("rtcmesh_dtls_refusals_total (\\d+)")))
+      << metrics.body;
+  EXPECT_GE(std::stoull(m[1]), before + 2);
 }
