@@ -139,8 +139,11 @@ std::optional<TokenClaims> authorized(const Impl& impl, const HttpRequest& req, 
   // Some players send the token exactly as configured, without "Bearer ".
   std::string_view tok = starts_with_icase(v, "bearer ") ? trim(v.substr(7)) : v;
   auto verdict = impl.tokens.verify(tok, TokenVerifier::wall_clock(), check_times);
-  if (std::holds_alternative<TokenRefusal>(verdict) && tok != v)
-    verdict = impl.tokens.verify(v, TokenVerifier::wall_clock(), check_times);
+  if (std::holds_alternative<TokenRefusal>(verdict) && tok != v) {
+    // A static token that itself starts with "Bearer ", sent bare.
+    auto whole = impl.tokens.verify(v, TokenVerifier::wall_clock(), check_times);
+    if (std::holds_alternative<TokenClaims>(whole)) verdict = std::move(whole);
+  }
   if (auto* refused = std::get_if<TokenRefusal>(&verdict)) {
     reply.error(refused->status, refused->reason, challenge);
     return std::nullopt;
