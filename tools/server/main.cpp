@@ -515,6 +515,7 @@ int token_command(int argc, char** argv) {
        "Sign with ES256 and this P-256 private key (PEM; the server has its public key)", "FILE"},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
+  g_set_prgname("rtcmesh-server token");  // in --help's usage line
   GOptionContext* ctx = g_option_context_new("- print a signed room token");
   g_option_context_add_main_entries(ctx, entries, nullptr);
   GError* err = nullptr;
