@@ -225,6 +225,33 @@ TEST_F(Tokens, Es256WithThePublicKeyOnly) {
   EXPECT_EQ(j.result.get_string("peer"), "p");
 }
 
+// Mesh rooms take the same tokens: the room and the id are the token's; a
+// token granting neither publish nor subscribe cannot negotiate.
+TEST_F(Tokens, MeshRoomsCheckRoomIdAndGrants) {
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "mesh", "--token-secret-file", keys.secret, "--token", "static"});
+  ASSERT_TRUE(server);
+  std::string alice = hs_token(keys, "m", "alice", {"--publish", "--subscribe"});
+  std::string bob = hs_token(keys, "m", "bob", {"--admin"});
+  RpcClient& a = connect(server->ws_url());
+  EXPECT_EQ(code(a, "join", Json::object({{"room", "other"}, {"token", alice}})),
+            sig::rpc::kUnauthorized);
+  sig::WsClient::Reply j = call(a, "join", Json::object({{"room", "m"}, {"token", alice}}));
+  ASSERT_TRUE(j.ok()) << j.error.message;
+  EXPECT_EQ(j.result.get_string("peer"), "alice");
+  EXPECT_EQ(j.result.get_string("mode"), "mesh");
+  // The token in the upgrade's Authorization header serves the join.
+  sig::WsClient::Options o;
+  o.headers.add("Authorization", "Bearer " + bob);
+  RpcClient& b = connect(server->ws_url(), o);
+  j = call(b, "join", Json::object({{"room", "m"}}));
+  ASSERT_TRUE(j.ok()) << j.error.message;
+  EXPECT_EQ(j.result.get_string("peer"), "bob");
+  // The static token still joins any room as anyone.
+  RpcClient& c = connect(server->ws_url());
+  EXPECT_EQ(code(c, "join", Json::object({{"room", "x"}, {"peer", "z"}, {"token", "static"}})), 0);
+}
+
 TEST_F(Tokens, TokenCommandAndBadKeysAreUsageErrors) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"token", "--room", "r", "--identity", "p", "--publish"},  // no ttl
