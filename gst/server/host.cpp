@@ -90,6 +90,11 @@ std::shared_ptr<Host> Host::acquire(const Options& options) {
       if (o.rooms.token != options.rooms.token)
         throw std::runtime_error("port " + std::to_string(options.http.port) +
                                  " is shared with another rtcsfu whose auth-token differs");
+      if (o.rooms.token_secret != options.rooms.token_secret ||
+          o.rooms.token_public_key != options.rooms.token_public_key)
+        throw std::runtime_error(
+            "port " + std::to_string(options.http.port) +
+            " is shared with another rtcsfu whose token-secret-file or token-public-key differs");
       if (o.http.tls_certificate != options.http.tls_certificate ||
           o.http.tls_key != options.http.tls_key)
         throw std::runtime_error("port " + std::to_string(options.http.port) +
@@ -128,11 +133,15 @@ Host::Host(const Options& options)
       sig::ResourceEndpoint::Config whip;
       whip.path = "/whip";
       whip.token = options.rooms.token;
+      whip.token_secret = options.rooms.token_secret;
+      whip.token_public_key = options.rooms.token_public_key;
+      whip.grant = sig::kGrantPublish;
       whip.ice_servers = options.rooms.ice_servers;
       whip.accepted_direction = "sendonly";
       sig::ResourceEndpoint::Config whep = whip;
       whep.path = "/whep";
       whep.accepted_direction = "recvonly";
+      whep.grant = sig::kGrantSubscribe;
       whep.track_count = options.whep_slots;
       whip_endpoint_ = std::make_unique<sig::ResourceEndpoint>(whip, *whip_);
       whep_endpoint_ = std::make_unique<sig::ResourceEndpoint>(whep, *whep_);

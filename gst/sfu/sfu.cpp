@@ -25,6 +25,7 @@
 #include "gst/sfu/subscribers.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
+#include "signaling/auth/tokens.h"
 #include "signaling/util.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcsfu_debug);
@@ -41,6 +42,8 @@ enum {
   PROP_ROOM,
   PROP_AUTH_TOKEN,
   PROP_METRICS_TOKEN,
+  PROP_TOKEN_SECRET_FILE,
+  PROP_TOKEN_PUBLIC_KEY,
   PROP_MAX_PUBLISHERS,
   PROP_MAX_SUBSCRIBERS,
   PROP_MAX_SESSIONS,
@@ -79,6 +82,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
   std::string address = "0.0.0.0";
   guint port = 8443;
   std::string room, auth_token, metrics_token, tls_certificate, tls_key, publisher_id;
+  std::string token_secret_file, token_public_key;  // paths
   guint max_publishers = 0, max_subscribers = kDefaultMaxSubscribers, max_mlines = 16,
         whep_slots = 4;
   guint max_sessions = kDefaultMaxSessions;
@@ -268,6 +272,15 @@ bool RtcSfuPrivate::start(std::string& error) {
     o.http.tls_key = tls_key;
     o.rooms.token = auth_token;
     o.metrics_token = metrics_token;
+    try {
+      if (!token_secret_file.empty())
+        o.rooms.token_secret = sig::read_key_file(token_secret_file, "token-secret-file");
+      if (!token_public_key.empty())
+        o.rooms.token_public_key = sig::read_key_file(token_public_key, "token-public-key");
+    } catch (const std::exception& e) {
+      error = e.what();
+      return false;
+    }
     o.rooms.peer_timeout = std::chrono::milliseconds(std::max(peer_timeout_ms, 2000u));
     o.whep_slots = int(whep_slots);
     hosted = room;
@@ -508,6 +521,8 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
       }
       case PROP_AUTH_TOKEN: p->auth_token = str(""); break;
       case PROP_METRICS_TOKEN: p->metrics_token = str(""); break;
+      case PROP_TOKEN_SECRET_FILE: p->token_secret_file = str(""); break;
+      case PROP_TOKEN_PUBLIC_KEY: p->token_public_key = str(""); break;
       case PROP_MAX_PUBLISHERS: p->max_publishers = g_value_get_uint(value); break;
       case PROP_MAX_SUBSCRIBERS: p->max_subscribers = g_value_get_uint(value); break;
       case PROP_MAX_SESSIONS: p->max_sessions = g_value_get_uint(value); break;
@@ -539,6 +554,8 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_ROOM: g_value_set_string(value, p->room.c_str()); break;
     case PROP_AUTH_TOKEN: g_value_set_string(value, p->auth_token.c_str()); break;
     case PROP_METRICS_TOKEN: g_value_set_string(value, p->metrics_token.c_str()); break;
+    case PROP_TOKEN_SECRET_FILE: g_value_set_string(value, p->token_secret_file.c_str()); break;
+    case PROP_TOKEN_PUBLIC_KEY: g_value_set_string(value, p->token_public_key.c_str()); break;
     case PROP_MAX_PUBLISHERS: g_value_set_uint(value, p->max_publishers); break;
     case PROP_MAX_SUBSCRIBERS: g_value_set_uint(value, p->max_subscribers); break;
     case PROP_MAX_SESSIONS: g_value_set_uint(value, p->max_sessions); break;
@@ -578,6 +595,13 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                  "Bearer token for WHIP/WHEP and the JSON-RPC join token (empty = open)");
   install_string(object_class, PROP_METRICS_TOKEN, "metrics-token",
                  "Bearer token GET /metrics needs (empty = open; its series name the rooms)");
+  install_string(object_class, PROP_TOKEN_SECRET_FILE, "token-secret-file",
+                 "File holding the HS256 secret (32 bytes or more) of signed room tokens: JWTs "
+                 "with room, sub, grants (publish, subscribe, admin), exp; accepted beside "
+                 "auth-token on WHIP, WHEP and join (empty = none)");
+  install_string(object_class, PROP_TOKEN_PUBLIC_KEY, "token-public-key",
+                 "File holding the P-256 public key (PEM) that verifies ES256 room tokens, as "
+                 "token-secret-file does HS256 ones (empty = none)");
   install_uint(object_class, PROP_MAX_PUBLISHERS, "max-publishers",
                "Publishers per room (0 = unlimited); over it WHIP answers 503, publish -32002", 0,
                G_MAXUINT, 0);

@@ -76,7 +76,10 @@ struct ResourceEndpoint::Impl {
     std::vector<std::string> mids;
   };
 
-  Impl(Config c, Handler& h) : cfg(std::move(c)), handler(&h) {
+  Impl(Config c, Handler& h)
+      : cfg(std::move(c)),
+        tokens(TokenKeys{cfg.token, cfg.token_secret, cfg.token_public_key}),
+        handler(&h) {
     if (cfg.path.empty() || cfg.path.front() != '/') cfg.path = "/" + cfg.path;
     base = strip_trailing_slashes(cfg.path);
     for (auto& c : cfg.video_codecs) c = to_upper(c);
@@ -84,6 +87,7 @@ struct ResourceEndpoint::Impl {
   }
 
   Config cfg;
+  TokenVerifier tokens;
   std::string base;  // cfg.path without trailing '/'
   Handler* handler;
   mutable std::mutex mu;
@@ -120,22 +124,41 @@ struct Reply {
   }
 };
 
-// Returns false (after answering 401) when the token is missing or wrong.
-bool authorized(const Impl& impl, const HttpRequest& req, const Reply& reply) {
-  if (impl.cfg.token.empty()) return true;
+// The claims of the request's token; nullopt (after answering 401) when it
+// is missing or refused. An open endpoint allows everything.
+std::optional<TokenClaims> authorized(const Impl& impl, const HttpRequest& req, const Reply& reply,
+                                      bool check_times = true) {
+  if (impl.tokens.open()) return TokenClaims::all();
   Headers challenge{{"WWW-Authenticate", "Bearer"}};
   auto auth = req.headers.get("Authorization");
   if (!auth || trim(*auth).empty()) {
     reply.error(401, "missing Authorization: Bearer <token>", challenge);
-    return false;
+    return std::nullopt;
   }
   std::string_view v = trim(*auth);
   // Some players send the token exactly as configured, without "Bearer ".
   std::string_view tok = starts_with_icase(v, "bearer ") ? trim(v.substr(7)) : v;
-  bool ok = constant_time_equal(tok, impl.cfg.token);
-  if (!ok && tok != v) ok = constant_time_equal(v, impl.cfg.token);
-  if (!ok) {
-    reply.error(401, "invalid token", challenge);
+  auto verdict = impl.tokens.verify(tok, TokenVerifier::wall_clock(), check_times);
+  if (std::holds_alternative<TokenRefusal>(verdict) && tok != v) {
+    // A static token that itself starts with "Bearer ", sent bare.
+    auto whole = impl.tokens.verify(v, TokenVerifier::wall_clock(), check_times);
+    if (std::holds_alternative<TokenClaims>(whole)) verdict = std::move(whole);
+  }
+  if (auto* refused = std::get_if<TokenRefusal>(&verdict)) {
+    reply.error(refused->status, refused->reason, challenge);
+    return std::nullopt;
+  }
+  return std::get<TokenClaims>(verdict);
+}
+
+// A session's PATCH and DELETE: a token that was good for its room (its
+// expiry is not checked: the session outlives it).
+bool authorized_for(const Impl& impl, const HttpRequest& req, const Impl::Session& s,
+                    const Reply& reply) {
+  auto claims = authorized(impl, req, reply, /*check_times=*/false);
+  if (!claims) return false;
+  if (auto refused = TokenVerifier::check(*claims, s.room, "", 0)) {
+    reply.error(refused->status, refused->reason);
     return false;
   }
   return true;
@@ -267,7 +290,18 @@ void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
     if (!valid_segment(s))
       return reply.error(400, "invalid room or publisher name '" + std::string(s) +
                                   "': use 1-64 of A-Z a-z 0-9 . _ ~ -");
-  if (!authorized(impl, req, reply)) return;
+  auto claims = authorized(impl, req, reply);
+  if (!claims) return;
+  // A token for one room names the room a bare POST <path> is for; a WHIP
+  // publisher is the token's participant.
+  std::string room = segs.size() >= 1 ? std::string(segs[0]) : std::string();
+  std::string publisher = segs.size() >= 2 ? std::string(segs[1]) : std::string();
+  if (room.empty() && claims->room != "*") room = claims->room;
+  bool publishing = impl.cfg.grant & kGrantPublish;
+  if (publishing && publisher.empty()) publisher = claims->sub;
+  if (auto refused = TokenVerifier::check(*claims, room, publishing ? publisher : "",
+                                          impl.cfg.grant))
+    return reply.error(refused->status, refused->reason);
   auto ct = req.headers.get("Content-Type");
   if (!ct || media_type(*ct) != "application/sdp")
     return reply.error(415, "expected Content-Type: application/sdp, got " +
@@ -293,8 +327,8 @@ void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
   state->reply = reply;
   ResourceEndpoint::Offer& offer = state->offer;
   offer.id = random_hex(16);
-  if (segs.size() >= 1) offer.room = segs[0];
-  if (segs.size() >= 2) offer.publisher = segs[1];
+  offer.room = room;
+  offer.publisher = publisher;
   offer.sdp = req.body;
   offer.summary = std::move(summary);
   offer.remote_address = req.remote_address;
@@ -336,7 +370,7 @@ bool looks_like_id(std::string_view seg) {
 }
 
 void do_patch(Impl& impl, const HttpRequest& req, const Impl::Session& s, const Reply& reply) {
-  if (!authorized(impl, req, reply)) return;
+  if (!authorized_for(impl, req, s, reply)) return;
   // Sloppy clients send the ETag back in an ETag header instead of If-Match.
   auto match = req.headers.get("If-Match");
   if (!match) match = req.headers.get("ETag");
@@ -393,7 +427,7 @@ void do_patch(Impl& impl, const HttpRequest& req, const Impl::Session& s, const 
 }
 
 void do_delete(Impl& impl, const HttpRequest& req, const Impl::Session& s, const Reply& reply) {
-  if (!authorized(impl, req, reply)) return;
+  if (!authorized_for(impl, req, s, reply)) return;
   {
     std::lock_guard lock(impl.mu);
     if (!impl.sessions.erase(s.id)) return reply.error(404, "unknown session resource");

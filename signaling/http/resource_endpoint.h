@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "signaling/auth/tokens.h"
 #include "signaling/http/http.h"
 #include "signaling/http/ice_servers.h"
 #include "signaling/http/sdp.h"
@@ -18,7 +19,12 @@ class ResourceEndpoint {
  public:
   struct Config {
     std::string path = "/whip";          // POST at <path>, <path>/<room>, <path>/<room>/<publisher>
-    std::string token;                   // Bearer token; empty = open
+    std::string token;                   // static Bearer token; all three empty = open
+    // Signed tokens (signaling/auth/tokens.h): the HS256 secret, the ES256
+    // public key (PEM). A JWT must be for the room and grant `grant`; a
+    // publisher name in the path must be its `sub` (WHIP).
+    std::string token_secret, token_public_key;
+    unsigned grant = 0;                  // kGrantPublish (WHIP) or kGrantSubscribe (WHEP)
     unsigned max_sessions = 0;           // 0 = unlimited; over → 503
     size_t max_sdp = 64 * 1024;          // offer / fragment size limit → 413
     std::vector<IceServer> ice_servers;  // Link on OPTIONS and on 201
@@ -52,7 +58,8 @@ class ResourceEndpoint {
     virtual void on_delete(const std::string& id) = 0;
   };
 
-  // `handler` must outlive the endpoint.
+  // `handler` must outlive the endpoint. Throws std::invalid_argument when
+  // the token keys are unusable.
   ResourceEndpoint(Config config, Handler& handler);
   ~ResourceEndpoint();
   ResourceEndpoint(const ResourceEndpoint&) = delete;

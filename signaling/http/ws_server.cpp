@@ -19,13 +19,13 @@ namespace {
 constexpr int kCloseTimeout = 4000;  // application close code: no pong within peer-timeout
 constexpr int kCloseTryAgainLater = 1013;
 
-bool bearer_matches(const HttpRequest& req, const std::string& token) {
-  if (token.empty()) return false;
+// The token of "Authorization: Bearer <token>"; empty when there is none.
+std::string bearer_token(const HttpRequest& req) {
   auto auth = req.headers.get("Authorization");
-  if (!auth) return false;
+  if (!auth) return {};
   std::string_view v = trim(*auth);
-  if (!starts_with_icase(v, "bearer ")) return false;
-  return constant_time_equal(trim(v.substr(7)), token);
+  if (!starts_with_icase(v, "bearer ")) return {};
+  return std::string(trim(v.substr(7)));
 }
 
 }  // namespace
@@ -72,7 +72,7 @@ struct WsServer::Impl {
     }
     ConnId id = next_id++;
     const RoomServer::Config& cfg = rooms.config();
-    bool authorized = bearer_matches(req, cfg.token);
+    std::string bearer = bearer_token(req);
     // Frames up to 4×M reach RoomServer, which answers -32006 and keeps the
     // socket; only larger ones make libsoup close it.
     ws->set_max_incoming_payload_size(4 * static_cast<uint64_t>(cfg.max_message));
@@ -95,9 +95,9 @@ struct WsServer::Impl {
     };
     ws->set_callbacks(std::move(cb));
     GST_INFO("connection %" G_GUINT64_FORMAT " from %s%s", id, req.remote_address.c_str(),
-             authorized ? " (token in Authorization)" : "");
+             bearer.empty() ? "" : " (token in Authorization)");
     sockets[id] = std::move(ws);
-    rooms.on_open(id, RoomServer::Clock::now(), authorized);
+    rooms.on_open_with_bearer(id, RoomServer::Clock::now(), bearer);
   }
 
   void flush_closed() {

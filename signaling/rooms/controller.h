@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "signaling/auth/tokens.h"
 #include "signaling/http/ice_servers.h"
 #include "signaling/rooms/messages.h"
 #include "signaling/rooms/store.h"
@@ -20,7 +21,10 @@ using RoomTime = std::chrono::steady_clock::time_point;
 
 struct RoomServiceConfig {
   RoomMode default_mode = RoomMode::kMesh;  // of rooms a join creates
-  std::string token;                        // empty = open; else join/list need it
+  std::string token;                        // static token; all empty = open; else join/list need one
+  // Signed tokens (signaling/auth/tokens.h): the HS256 secret and the ES256
+  // public key (PEM) themselves, not their files.
+  std::string token_secret, token_public_key;
   unsigned max_rooms = 1000;                // over → -32002 on the join that would create one
   unsigned max_peers_per_room = 16;         // over → -32002
   // Candidates one peer may relay to one other peer (or send on one of its
@@ -30,6 +34,11 @@ struct RoomServiceConfig {
   std::chrono::milliseconds peer_timeout{10000};
   std::vector<IceServer> ice_servers;  // "iceServers" of the join result
 };
+
+// The static token and the JWT keys of a configuration.
+inline TokenKeys token_keys(const RoomServiceConfig& c) {
+  return TokenKeys{c.token, c.token_secret, c.token_public_key};
+}
 
 // Takes a call's reply: at once or later (deferred). Dropped by the service
 // when the caller's connection is gone meanwhile.

@@ -33,6 +33,10 @@ void RoomServer::on_open(ConnId conn, Time now, bool authorized) {
   impl_->service.open(conn, now, authorized);
 }
 
+void RoomServer::on_open_with_bearer(ConnId conn, Time now, const std::string& bearer) {
+  impl_->service.open_with_bearer(conn, now, bearer);
+}
+
 void RoomServer::on_message(ConnId conn, std::string_view text, Time now) {
   impl_->front.on_message(conn, text, now);
 }

@@ -48,6 +48,9 @@ class RoomServer {
   // `authorized`: the transport already checked the token (e.g. an
   // Authorization header on the WebSocket upgrade).
   void on_open(ConnId conn, Time now, bool authorized = false);
+  // The transport's bearer token (Authorization on the upgrade), checked as a
+  // join's token would be: a good one serves calls without a token.
+  void on_open_with_bearer(ConnId conn, Time now, const std::string& bearer);
   // One text frame: answered through `send` (nothing for notifications).
   // A connection not yet opened is opened here.
   void on_message(ConnId conn, std::string_view text, Time now);

@@ -11,7 +11,7 @@
 namespace rtcmesh::sig {
 
 RoomService::RoomService(Config config, RoomStore& store, Delivery& delivery)
-    : cfg_(std::move(config)), store_(store), delivery_(delivery) {
+    : cfg_(std::move(config)), tokens_(token_keys(cfg_)), store_(store), delivery_(delivery) {
   init_debug();
 }
 
@@ -30,7 +30,19 @@ RoomService::Connection& RoomService::connection(ConnId conn, RoomTime now) {
 void RoomService::open(ConnId conn, RoomTime now, bool authorized) {
   Connection& c = connection(conn, now);
   c.last_seen = now;
-  c.authorized = c.authorized || authorized;
+  if (authorized && !c.claims) c.claims = TokenClaims::all();
+}
+
+void RoomService::open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer) {
+  open(conn, now);
+  if (tokens_.open() || bearer.empty()) return;
+  auto verdict = tokens_.verify(bearer, TokenVerifier::wall_clock());
+  if (auto* claims = std::get_if<TokenClaims>(&verdict)) {
+    connection(conn, now).claims = *claims;
+  } else {
+    GST_INFO("connection %" G_GUINT64_FORMAT ": Authorization refused: %s", conn,
+             std::get<TokenRefusal>(verdict).reason.c_str());
+  }
 }
 
 void RoomService::received(ConnId conn, RoomTime now) {
@@ -150,6 +162,8 @@ std::optional<msg::Result> RoomService::dispatch(ConnId conn, const msg::Request
           Caller c = joined(conn, method);
           ModeController* ctl = controller_for(c.room);
           if (!ctl) not_in_mode(method, c.room);
+          if constexpr (std::is_same_v<T, msg::Publish>) require(conn, method, kGrantPublish);
+          if constexpr (std::is_same_v<T, msg::Subscribe>) require(conn, method, kGrantSubscribe);
           if constexpr (std::is_same_v<T, msg::Publish>) return ctl->publish(c, m, done);
           if constexpr (std::is_same_v<T, msg::Unpublish>) return ctl->unpublish(c, m, done);
           if constexpr (std::is_same_v<T, msg::Subscribe>) return ctl->subscribe(c, m, done);
@@ -177,6 +191,14 @@ std::optional<msg::Result> RoomService::negotiate(ConnId conn, const char* metho
                                                   const Done& done) {
   Caller c = joined(conn, method);
   ModeController* ctl = controller_for(c.room);
+  // Mesh peers exchange media with each other: either grant lets them
+  // negotiate (the server does not see which way media flows).
+  if (c.room.mode == RoomMode::kMesh && m.to) {
+    const auto& claims = conns_.at(conn).claims;
+    if (claims && !claims->has(kGrantPublish) && !claims->has(kGrantSubscribe))
+      rpc::fail(rpc::kUnauthorized,
+                std::string(method) + ": token grants neither publish nor subscribe");
+  }
   if (c.room.mode != RoomMode::kMesh) {
     if (m.to)
       rpc::fail(rpc::kInvalidParams, std::string(method) + ": peers of a " +
@@ -193,11 +215,25 @@ std::optional<msg::Result> RoomService::negotiate(ConnId conn, const char* metho
 
 // --- join, leave, list ---
 
-void RoomService::check_token(Connection& c, const std::optional<std::string>& token) {
-  if (cfg_.token.empty() || c.authorized) return;
-  if (!token) rpc::fail(rpc::kUnauthorized, "this server needs a \"token\"");
-  if (!constant_time_equal(*token, cfg_.token)) rpc::fail(rpc::kUnauthorized, "wrong token");
-  c.authorized = true;
+TokenClaims RoomService::authorize(Connection& c, const std::optional<std::string>& token) {
+  if (tokens_.open()) return TokenClaims::all();
+  if (!token) {
+    if (c.claims) return *c.claims;
+    rpc::fail(rpc::kUnauthorized, "this server needs a \"token\"",
+              Json::object({{"status", 401}}));
+  }
+  auto verdict = tokens_.verify(*token, TokenVerifier::wall_clock());
+  if (auto* refused = std::get_if<TokenRefusal>(&verdict))
+    rpc::fail(rpc::kUnauthorized, refused->reason, Json::object({{"status", refused->status}}));
+  return std::get<TokenClaims>(verdict);
+}
+
+void RoomService::require(ConnId conn, const std::string& method, unsigned grants) {
+  const Connection& c = conns_.at(conn);
+  if (!c.claims) return;  // an open server
+  if (auto refused = TokenVerifier::check(*c.claims, c.room, c.peer, grants))
+    rpc::fail(rpc::kUnauthorized, method + ": " + refused->reason,
+              Json::object({{"status", refused->status}}));
 }
 
 RoomRecord& RoomService::create(const std::string& name, RoomMode mode) {
@@ -213,7 +249,13 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
   if (m.peer && !valid_peer_id(*m.peer))
     rpc::fail(rpc::kInvalidParams,
               "join: peer " + quote_short(*m.peer) + " must be 1-64 characters of A-Z a-z 0-9 . _ ~ -");
-  check_token(c, m.token);
+  TokenClaims claims = authorize(c, m.token);
+  // The token's id is the participant's: a join without a peer gets it.
+  std::optional<std::string> wanted = m.peer;
+  if (!wanted && !claims.sub.empty()) wanted = claims.sub;
+  if (auto refused = TokenVerifier::check(claims, m.room, wanted.value_or(""), 0))
+    rpc::fail(rpc::kUnauthorized, "join: " + refused->reason,
+              Json::object({{"status", refused->status}}));
   if (!c.room.empty())
     rpc::fail(rpc::kDuplicatePeer,
               "already joined room " + quote_short(c.room) + " as " + quote_short(c.peer) + "; leave first",
@@ -236,15 +278,15 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
                 "room " + quote_short(m.room) + " is full (" +
                     std::to_string(cfg_.max_peers_per_room) + " peers)",
                 Json::object({{"limit", cfg_.max_peers_per_room}}));
-    if (m.peer && room->taken(*m.peer))
+    if (wanted && room->taken(*wanted))
       rpc::fail(rpc::kDuplicatePeer,
-                "peer " + quote_short(*m.peer) + " is already in room " + quote_short(m.room));
+                "peer " + quote_short(*wanted) + " is already in room " + quote_short(m.room));
   }
   if (!room) room = &create(m.room, wants_sfu ? RoomMode::kSfu : cfg_.default_mode);
   if (room->mode == RoomMode::kSfu && !room->sfu) sfu_.host(*room);
   std::string peer;
-  if (m.peer) {
-    peer = *m.peer;
+  if (wanted) {
+    peer = *wanted;
   } else {
     do peer = random_hex(8);
     while (room->taken(peer));
@@ -253,6 +295,7 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
   room->participants[peer] = Participant{conn, next_seq_++};
   c.room = m.room;
   c.peer = peer;
+  c.claims = std::move(claims);
   GST_INFO("connection %" G_GUINT64_FORMAT " joined room %s as %s (%zu peers)", conn,
            m.room.c_str(), peer.c_str(), room->participants.size());
 
@@ -274,9 +317,13 @@ msg::Empty RoomService::leave(ConnId conn) {
 }
 
 msg::ListResult RoomService::list(ConnId conn, const msg::List& m) {
-  check_token(conns_.at(conn), m.token);
+  Connection& c = conns_.at(conn);
+  TokenClaims claims = authorize(c, m.token);
+  if (!tokens_.open() && !c.claims) c.claims = claims;
   msg::ListResult out;
   auto entry = [&](const RoomRecord& r, bool with_peers) {
+    // A token for one room lists only that room (admin: every room).
+    if (!claims.has(kGrantAdmin) && !claims.allows_room(r.name)) return;
     out.rooms.push_back({r.name, r.mode, r.participants.size(),
                          with_peers ? std::optional(r.ordered()) : std::nullopt});
   };

@@ -29,6 +29,7 @@ class RoomService : private RoomContext {
  public:
   using Config = RoomServiceConfig;
 
+  // Throws std::invalid_argument when the token keys are unusable.
   RoomService(Config config, RoomStore& store, Delivery& delivery);
   RoomService(const RoomService&) = delete;
   RoomService& operator=(const RoomService&) = delete;
@@ -37,6 +38,10 @@ class RoomService : private RoomContext {
   // `authorized`: the front end already checked the token (e.g. an
   // Authorization header on the WebSocket upgrade).
   void open(ConnId conn, RoomTime now, bool authorized = false);
+  // The front end's bearer token (an Authorization header on the upgrade):
+  // a good one stands for the token of later calls that carry none; a bad
+  // one is ignored (join refuses without a token).
+  void open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer);
   // Traffic from the connection: opens it when new, and counts as life.
   void received(ConnId conn, RoomTime now);
   void alive(ConnId conn, RoomTime now);  // a pong or other sign of life; unknown: ignored
@@ -83,7 +88,7 @@ class RoomService : private RoomContext {
  private:
   struct Connection {
     RoomTime last_seen;
-    bool authorized = false;
+    std::optional<TokenClaims> claims;  // set: authorized (static token, a JWT, an open server)
     std::string room, peer;  // room empty: not joined
     uint64_t serial = 0;     // tells a reused ConnId apart
   };
@@ -105,7 +110,11 @@ class RoomService : private RoomContext {
   std::optional<msg::Result> dispatch(ConnId conn, const msg::Request& request, const Done& done);
   Caller joined(ConnId conn, const std::string& method);
 
-  void check_token(Connection& c, const std::optional<std::string>& token);
+  // The claims of the call's token, else of the connection's; -32001 when
+  // neither is good.
+  TokenClaims authorize(Connection& c, const std::optional<std::string>& token);
+  // -32001 unless the joined connection's token grants `grants`.
+  void require(ConnId conn, const std::string& method, unsigned grants);
   msg::JoinResult join(ConnId conn, const msg::Join& m);
   msg::Empty leave(ConnId conn);
   msg::ListResult list(ConnId conn, const msg::List& m);
@@ -117,6 +126,7 @@ class RoomService : private RoomContext {
   RoomRecord& create(const std::string& name, RoomMode mode);
 
   Config cfg_;
+  TokenVerifier tokens_;
   RoomStore& store_;
   Delivery& delivery_;
   MeshRelay mesh_{*this};

@@ -264,6 +264,50 @@ TEST_F(EndpointTest, TokenRequiredOnPatchAndDeleteNotOptions) {
   EXPECT_EQ(send("OPTIONS", loc, "", "", {}, false).status, 204);
 }
 
+// Signed tokens: 401 for the token itself, 403 for what it does not allow;
+// the WHIP publisher is the token's sub; PATCH/DELETE need the session's room.
+TEST_F(EndpointTest, SignedTokensRoomSubAndGrant) {
+  const std::string secret = "resource-endpoint-test-secret-0123456789";
+  auto c = config();
+  c.token_secret = secret;
+  c.grant = kGrantPublish;
+  make(c);
+  int64_t now = TokenVerifier::wall_clock();
+  auto token = [&](const std::string& room, const std::string& sub, unsigned grants,
+                   int64_t exp_in = 600) {
+    return Headers{{"Authorization",
+                    "Bearer " + issue_token("HS256", secret, room, sub, grants, now - 5,
+                                            now + exp_in)}};
+  };
+  auto offer = [&](const std::string& path, Headers auth) {
+    return send("POST", path, "application/sdp", test::chromium_offer(), std::move(auth), false);
+  };
+  expect_error(offer("/whip/a/cam", token("a", "cam", kGrantSubscribe)), 403,
+               "token does not grant publish");
+  expect_error(offer("/whip/b/cam", token("a", "cam", kGrantPublish)), 403,
+               "token is for room 'a', not 'b'");
+  expect_error(offer("/whip/a/other", token("a", "cam", kGrantPublish)), 403,
+               "token is for peer 'cam', not 'other'");
+  HttpResponse r = offer("/whip/a/cam", token("a", "cam", kGrantPublish, -3600));
+  expect_error(r, 401, "token expired");
+  EXPECT_EQ(header(r, "WWW-Authenticate"), "Bearer");
+  EXPECT_TRUE(handler.offers.empty());
+  EXPECT_EQ(ep->session_count(), 0u);
+  // Good: the path's room, and the token's sub as publisher when the path has none.
+  r = offer("/whip", token("a", "cam", kGrantPublish));
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(handler.offers.size(), 1u);
+  EXPECT_EQ(handler.offers[0].room, "a");
+  EXPECT_EQ(handler.offers[0].publisher, "cam");
+  std::string loc = header(r, "Location");
+  // DELETE with an expired token for the room is fine; another room's is not.
+  expect_error(send("DELETE", loc, "", "", token("b", "cam", kGrantPublish), false), 403,
+               "token is for room 'b', not 'a'");
+  EXPECT_EQ(send("DELETE", loc, "", "", token("a", "x", 0, -3600), false).status, 200);
+  // The static token still works beside.
+  EXPECT_EQ(send("POST", "/whip/z/any", "application/sdp", test::chromium_offer()).status, 201);
+}
+
 TEST_F(EndpointTest, ContentType415AndParametersAllowed) {
   make(config());
   expect_error(send("POST", "/whip", "text/plain", test::chromium_offer()), 415,

@@ -248,7 +248,9 @@ TEST_F(Service, McuRoomsWithoutMediaRefuseMediaCalls) {
 
 class SfuService : public Service {
  protected:
-  SfuService() { service.sfu().attach("", &media, {}); }
+  explicit SfuService(RoomServiceConfig cfg = {}) : Service(std::move(cfg)) {
+    service.sfu().attach("", &media, {});
+  }
 
   // A deferred call: its reply lands in `replies` when the media is done.
   void later(ConnId conn, msg::Request request) {
@@ -289,6 +291,81 @@ TEST_F(SfuService, PublishIsAnsweredWhenTheMediaIsDone) {
   media.run();
   ASSERT_EQ(replies.size(), 2u);
   EXPECT_FALSE(replies[1].second.error);
+}
+
+// Signed tokens (signaling/auth/tokens.h): the room, the id and the grants
+// of each call; refusals (-32001, data.status 401/403) change nothing.
+class TokenService : public SfuService {
+ protected:
+  static constexpr const char* kSecret = "room-service-test-secret-0123456789abcdef";
+  static RoomServiceConfig keyed() {
+    RoomServiceConfig cfg;
+    cfg.token = "static";
+    cfg.token_secret = kSecret;
+    return cfg;
+  }
+  TokenService() : SfuService(keyed()) {}
+  static std::string token(const std::string& room, const std::string& sub, unsigned grants,
+                           int64_t exp_in = 600) {
+    int64_t now = TokenVerifier::wall_clock();
+    return issue_token("HS256", kSecret, room, sub, grants, now - 5, now + exp_in);
+  }
+  msg::Reply join_with(ConnId conn, const std::string& room, std::optional<std::string> peer,
+                       const std::string& tok) {
+    return now(conn, msg::Join{room, std::move(peer), tok});
+  }
+  static int status(const msg::Reply& r) {
+    if (!r.error || !r.error->data.find("status")) return 0;
+    return int(r.error->data.find("status")->as_int());
+  }
+};
+
+TEST_F(TokenService, RoomIdAndGrantsOfEachCall) {
+  // Refused before anything changes.
+  msg::Reply r = join_with(1, "b", std::nullopt, token("a", "alice", kGrantSubscribe));
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->code, rpc::kUnauthorized);
+  EXPECT_EQ(status(r), 403);
+  EXPECT_EQ(r.error->message, "join: token is for room 'a', not 'b'");
+  r = join_with(1, "a", "mallory", token("a", "alice", kGrantSubscribe));
+  EXPECT_EQ(status(r), 403) << r.error->message;
+  r = join_with(1, "a", std::nullopt, token("a", "alice", kGrantSubscribe, /*exp_in=*/-3600));
+  EXPECT_EQ(status(r), 401);
+  EXPECT_NE(r.error->message.find("expired"), std::string::npos) << r.error->message;
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_TRUE(out.notes.empty());
+
+  // Subscribe-only: joins as its sub, subscribes, cannot publish.
+  r = join_with(1, "a", std::nullopt, token("a", "alice", kGrantSubscribe));
+  ASSERT_FALSE(r.error) << r.error->message;
+  EXPECT_EQ(std::get<msg::JoinResult>(r.result).peer, "alice");
+  msg::Reply pub = now(1, msg::Publish{test::webrtcbin_offer()});
+  ASSERT_TRUE(pub.error);
+  EXPECT_EQ(pub.error->code, rpc::kUnauthorized);
+  EXPECT_EQ(pub.error->message, "publish: token does not grant publish");
+  EXPECT_TRUE(media.log.empty());
+  ok<msg::Empty>(1, msg::Subscribe{});
+  // Publish-only cannot subscribe; a wildcard admin does both.
+  join_with(2, "a", std::nullopt, token("a", "bob", kGrantPublish));
+  EXPECT_EQ(code(2, msg::Subscribe{}), rpc::kUnauthorized);
+  join_with(3, "a", "ops", token("*", "", kGrantAdmin));
+  ok<msg::Empty>(3, msg::Subscribe{});
+  // The static token still allows everything.
+  ASSERT_FALSE(join_with(4, "z", "any", "static").error);
+  ok<msg::Empty>(4, msg::Subscribe{});
+  // list: a one-room token sees its room; admin sees all.
+  msg::ListResult mine = ok<msg::ListResult>(5, msg::List{std::nullopt, token("a", "x", kGrantSubscribe)});
+  ASSERT_EQ(mine.rooms.size(), 1u);
+  EXPECT_EQ(mine.rooms[0].room, "a");
+  EXPECT_EQ(ok<msg::ListResult>(6, msg::List{std::nullopt, token("a", "y", kGrantAdmin)}).rooms.size(), 2u);
+}
+
+TEST_F(TokenService, BearerAtOpenServesTheJoin) {
+  service.open_with_bearer(1, t, token("a", "alice", kGrantPublish));
+  msg::JoinResult j = ok<msg::JoinResult>(1, msg::Join{"a", std::nullopt, std::nullopt});
+  EXPECT_EQ(j.peer, "alice");
+  service.open_with_bearer(2, t, "forged.token.here");
+  EXPECT_EQ(code(2, msg::Join{"a", std::nullopt, std::nullopt}), rpc::kUnauthorized);
 }
 
 TEST_F(SfuService, OffersWaitForTheEndOfABatch) {

@@ -364,7 +364,7 @@ TEST(Rooms, Token) {
   EXPECT_EQ(Rooms::code(r.call(1, "join", Json::object({{"room", "x"}}))), rpc::kUnauthorized);
   Json wrong = r.call(1, "join", Json::object({{"room", "x"}, {"token", "s3creT"}}));
   EXPECT_EQ(Rooms::code(wrong), rpc::kUnauthorized);
-  EXPECT_EQ(wrong.find("error")->get_string("message"), "wrong token");
+  EXPECT_EQ(wrong.find("error")->get_string("message"), "invalid token");  // as WHIP/WHEP say it
   EXPECT_EQ(Rooms::code(r.call(1, "join", Json::object({{"room", "x"}, {"token", "s3cret-"}}))),
             rpc::kUnauthorized);
   EXPECT_EQ(Rooms::code(r.call(1, "list")), rpc::kUnauthorized);

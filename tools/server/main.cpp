@@ -5,12 +5,17 @@
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
 //   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh] [--token T | --token-file F]
+//                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p] ...
 //
 // Prints "rtcmesh-server listening on http://HOST:PORT" as its first stdout
 // line once it listens (--port 0 picks a free port: read it there). SIGINT or
 // SIGTERM: every WebSocket is closed with 1001 and the program exits 0.
+//
+//   rtcmesh-server token --room R --identity P [--publish] [--subscribe] [--admin]
+//                  --ttl SECONDS (--token-secret-file F | --token-private-key F)
+// prints a signed room token (HS256 with the secret, ES256 with the key).
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <unistd.h>
@@ -28,6 +33,7 @@
 
 #include "gst/elements.h"
 #include "gst/server/host.h"
+#include "signaling/auth/tokens.h"
 #include "signaling/http/http_server.h"
 #include "signaling/http/ice_servers.h"
 #include "signaling/log.h"
@@ -51,6 +57,8 @@ struct Config {
   sig::RoomMode mode = sig::RoomMode::kSfu;
   std::string tls_certificate, tls_key;
   std::string token;
+  std::string token_secret_file, token_public_key_file;  // signed tokens: HS256, ES256
+  std::string token_secret, token_public_key;            // their contents
   std::chrono::milliseconds peer_timeout{10000};
   unsigned max_peers_per_room = 16;
   unsigned max_rooms = 1000;
@@ -116,7 +124,7 @@ Config parse_args(int& argc, char**& argv) {
         *token_file = nullptr, *peer_timeout = nullptr, *max_peers = nullptr, *max_rooms = nullptr,
         *max_message = nullptr, *stun = nullptr, *max_publishers = nullptr,
         *max_subscribers = nullptr, *max_mlines = nullptr, *max_sessions = nullptr,
-        *metrics_token = nullptr;
+        *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr;
   gchar** turn = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -136,6 +144,12 @@ Config parse_args(int& argc, char**& argv) {
        "Token that join and list need (the page takes ?token=)", "TOKEN"},
       {"token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
        "Read the token from a file (keeps it out of the process list)", "FILE"},
+      {"token-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &token_secret_file,
+       "Accept signed room tokens (JWT HS256) made with the secret in this file (32+ bytes); "
+       "see 'rtcmesh-server token --help'",
+       "FILE"},
+      {"token-public-key", 0, 0, G_OPTION_ARG_FILENAME, &token_public_key,
+       "Accept signed room tokens (JWT ES256) verified with this P-256 public key (PEM)", "FILE"},
       {"peer-timeout", 0, 0, G_OPTION_ARG_STRING, &peer_timeout,
        "A connection silent this long (no frame, no pong) is removed; ms, or '10s' "
        "(default 10000)",
@@ -192,7 +206,8 @@ Config parse_args(int& argc, char**& argv) {
        max_message_s = take(max_message), stun_s = take(stun),
        max_publishers_s = take(max_publishers), max_subscribers_s = take(max_subscribers),
        max_mlines_s = take(max_mlines), max_sessions_s = take(max_sessions),
-       metrics_token_s = take(metrics_token);
+       metrics_token_s = take(metrics_token), secret_file_s = take(token_secret_file),
+       public_key_s = take(token_public_key);
   if (!parsed) {
     std::string why = err->message;
     g_clear_error(&err);
@@ -233,6 +248,19 @@ Config parse_args(int& argc, char**& argv) {
     c.token = *token_s;
   }
   if (token_file_s) c.token = read_token_file(*token_file_s);
+  try {
+    if (secret_file_s) {
+      c.token_secret_file = *secret_file_s;
+      c.token_secret = sig::read_key_file(*secret_file_s, "--token-secret-file");
+    }
+    if (public_key_s) {
+      c.token_public_key_file = *public_key_s;
+      c.token_public_key = sig::read_key_file(*public_key_s, "--token-public-key");
+    }
+    sig::TokenVerifier check(sig::TokenKeys{c.token, c.token_secret, c.token_public_key});
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   if (timeout_s) {
     c.peer_timeout = parse_duration("--peer-timeout", timeout_s->c_str());
     // Pings go out every second at the fastest; a shorter timeout would drop
@@ -361,6 +389,8 @@ sig::RoomServer::Config room_config(const Config& c) {
   sig::RoomServer::Config rc;
   rc.default_mode = c.mode;
   rc.token = c.token;
+  rc.token_secret = c.token_secret;
+  rc.token_public_key = c.token_public_key;
   rc.max_message = c.max_message;
   rc.max_rooms = c.max_rooms;
   rc.max_peers_per_room = c.max_peers_per_room;
@@ -383,7 +413,9 @@ void start_sfu(const Config& c, SfuServer& s) {
                c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
                c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), "max-publishers",
                c.max_publishers, "max-subscribers", c.max_subscribers, "max-mlines", c.max_mlines,
-               "max-sessions", c.max_sessions, "metrics-token", c.metrics_token.c_str(), nullptr);
+               "max-sessions", c.max_sessions, "metrics-token", c.metrics_token.c_str(),
+               "token-secret-file", c.token_secret_file.c_str(), "token-public-key",
+               c.token_public_key_file.c_str(), nullptr);
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
   gst_bus_add_watch(bus, on_bus, nullptr);
@@ -422,7 +454,12 @@ int run(const Config& c) {
                "rtcmesh-server: %s rooms at %s; page %s/room/NAME; %s; at most %u peers per room, "
                "%u rooms; peer-timeout %lld ms%s\n",
                sig::to_string(c.mode), rooms_url.c_str(), base.c_str(),
-               c.token.empty() ? "no token" : "token required", c.max_peers_per_room, c.max_rooms,
+               c.token.empty() && c.token_secret.empty() && c.token_public_key.empty()
+                   ? "no token"
+                   : c.token_secret.empty() && c.token_public_key.empty()
+                         ? "token required"
+                         : "token required (signed tokens accepted)",
+               c.max_peers_per_room, c.max_rooms,
                static_cast<long long>(c.peer_timeout.count()),
                c.mode == sig::RoomMode::kSfu ? "; WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
                                              : "");
@@ -454,9 +491,77 @@ int run(const Config& c) {
   return 0;
 }
 
+// rtcmesh-server token …: prints a signed room token.
+int token_command(int argc, char** argv) {
+  gchar *room = nullptr, *identity = nullptr, *secret_file = nullptr, *private_key = nullptr;
+  gint64 ttl = -1;
+  gboolean publish = FALSE, subscribe = FALSE, admin = FALSE;
+  GOptionEntry entries[] = {
+      {"room", 0, 0, G_OPTION_ARG_STRING, &room, "Room the token is for, or '*' for every room",
+       "ROOM"},
+      {"identity", 0, 0, G_OPTION_ARG_STRING, &identity,
+       "Participant id (sub): a join must use it, so must a WHIP publisher name", "ID"},
+      {"publish", 0, 0, G_OPTION_ARG_NONE, &publish, "Grant publish (WHIP, JSON-RPC publish)",
+       nullptr},
+      {"subscribe", 0, 0, G_OPTION_ARG_NONE, &subscribe,
+       "Grant subscribe (WHEP, JSON-RPC subscribe)", nullptr},
+      {"admin", 0, 0, G_OPTION_ARG_NONE, &admin, "Grant admin (every grant, list every room)",
+       nullptr},
+      {"ttl", 0, 0, G_OPTION_ARG_INT64, &ttl, "Seconds the token is valid from now", "SECONDS"},
+      {"token-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file,
+       "Sign with HS256 and the secret in this file (as the server's --token-secret-file)",
+       "FILE"},
+      {"token-private-key", 0, 0, G_OPTION_ARG_FILENAME, &private_key,
+       "Sign with ES256 and this P-256 private key (PEM; the server has its public key)", "FILE"},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+  g_set_prgname("rtcmesh-server token");  // in --help's usage line
+  GOptionContext* ctx = g_option_context_new("- print a signed room token");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  GError* err = nullptr;
+  bool parsed = g_option_context_parse(ctx, &argc, &argv, &err);
+  g_option_context_free(ctx);
+  std::string room_s = room ? room : "", identity_s = identity ? identity : "",
+              secret_s = secret_file ? secret_file : "", key_s = private_key ? private_key : "";
+  g_free(room);
+  g_free(identity);
+  g_free(secret_file);
+  g_free(private_key);
+  try {
+    if (!parsed) {
+      std::string why = err->message;
+      g_clear_error(&err);
+      throw UsageError(why);
+    }
+    if (argc > 1) throw UsageError(std::string("unexpected argument '") + argv[1] + "'");
+    if (room_s.empty()) throw UsageError("token: --room is required (a room name or '*')");
+    if (identity_s.empty()) throw UsageError("token: --identity is required");
+    if (ttl <= 0 || ttl > 366ll * 24 * 3600)
+      throw UsageError("token: --ttl takes seconds, from 1 to a year");
+    if (secret_s.empty() == key_s.empty())
+      throw UsageError("token: give --token-secret-file (HS256) or --token-private-key (ES256)");
+    unsigned grants = (publish ? unsigned(sig::kGrantPublish) : 0u) | (subscribe ? unsigned(sig::kGrantSubscribe) : 0u) |
+                      (admin ? unsigned(sig::kGrantAdmin) : 0u);
+    if (!grants) throw UsageError("token: grant something: --publish, --subscribe or --admin");
+    std::string alg = secret_s.empty() ? "ES256" : "HS256";
+    std::string key = sig::read_key_file(secret_s.empty() ? key_s : secret_s,
+                                         secret_s.empty() ? "--token-private-key"
+                                                          : "--token-secret-file");
+    int64_t now = sig::TokenVerifier::wall_clock();
+    std::printf("%s\n",
+                sig::issue_token(alg, key, room_s, identity_s, grants, now, now + ttl).c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rtcmesh-server: %s\n(rtcmesh-server token --help lists the options)\n",
+                 e.what());
+    return kExitUsage;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "token") return token_command(argc - 1, argv + 1);
   // GLib 2.74's slice allocator keeps every chunk that sessions free (a
   // churn soak grew 15 % in 12 cycles); glibc's malloc gives it back. GLib
   // reads G_SLICE in its constructors, before main: set it and start again.
