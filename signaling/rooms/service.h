@@ -35,8 +35,9 @@ class RoomService : private RoomContext {
 
   // --- connections ---
   // `authorized`: the front end already checked the token (e.g. an
-  // Authorization header on the WebSocket upgrade).
-  void open(ConnId conn, RoomTime now, bool authorized = false);
+  // Authorization header on the WebSocket upgrade). `address`: the client's,
+  // for the per-address limits ("" = not limited).
+  void open(ConnId conn, RoomTime now, bool authorized = false, const std::string& address = {});
   // Traffic from the connection: opens it when new, and counts as life.
   void received(ConnId conn, RoomTime now);
   void alive(ConnId conn, RoomTime now);  // a pong or other sign of life; unknown: ignored
@@ -86,6 +87,7 @@ class RoomService : private RoomContext {
     bool authorized = false;
     std::string room, peer;  // room empty: not joined
     uint64_t serial = 0;     // tells a reused ConnId apart
+    std::string address;     // the client's, for the per-address limits
   };
 
   // RoomContext
