@@ -32,6 +32,9 @@ class Host {
     sig::RoomServer::Config rooms;
     int whep_slots = 4;  // video (and audio) tracks a /whep/<room> player is offered
     std::string metrics_token;  // Bearer token GET /metrics needs; empty = open
+    // Per client address, over /rtc, WHIP and WHEP together (one
+    // sig::AddressLimits per host; rooms.address_limits is ignored).
+    sig::AddressLimits::Config address_limits;
   };
   // The host listening on options.http's address and port, made on first use.
   // A second user must ask for the same token and TLS files. Port 0 makes a

@@ -18,6 +18,9 @@ namespace {
 
 constexpr int kCloseTimeout = 4000;  // application close code: no pong within peer-timeout
 constexpr int kCloseTryAgainLater = 1013;
+// A per-client-address limit (like HTTP 429). Not 1013: libsoup's client
+// (WsClient, rtcmeshbin) takes 1013 for a protocol error (1002).
+constexpr int kCloseTooManyRequests = 4029;
 
 bool bearer_matches(const HttpRequest& req, const std::string& token) {
   if (token.empty()) return false;
@@ -85,7 +88,7 @@ struct WsServer::Impl {
         GST_INFO("refusing a WebSocket from %s: %s", req.remote_address.c_str(),
                  why.reason.c_str());
         // A close reason is at most 123 bytes.
-        ws->close(kCloseTryAgainLater, why.reason.substr(0, 123));
+        ws->close(kCloseTooManyRequests, why.reason.substr(0, 123));
         return;
       }
     }
