@@ -37,9 +37,10 @@ class Host {
     sig::AddressLimits::Config address_limits;
   };
   // The host listening on options.http's address and port, made on first use.
-  // A second user must ask for the same token and TLS files. Port 0 makes a
-  // new host, registered under the port it got (read port() back). Throws std::runtime_error saying what
-  // failed (port taken, options that differ from the first user's).
+  // A second user must ask for the same token, TLS files and per-address
+  // limits. Port 0 makes a new host, registered under the port it got (read
+  // port() back). Throws std::runtime_error saying what failed (port taken,
+  // options that differ from the first user's).
   static std::shared_ptr<Host> acquire(const Options& options);
   // The running host on that address and port (after an element's PAUSED), if any.
   static std::shared_ptr<Host> find(const std::string& address, unsigned port);
