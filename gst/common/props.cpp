@@ -79,6 +79,46 @@ bool IceProps::get(guint first, guint id, GValue* value) const {
   return true;
 }
 
+void AddressLimitProps::install(GObjectClass* klass, guint first) {
+  const sig::AddressLimits::Config d;  // its comment says why these defaults
+  g_object_class_install_property(
+      klass, first + kRate,
+      g_param_spec_double("rate-per-address", "rate-per-address",
+                          "Session-creating requests (WHIP/WHEP POST, JSON-RPC join, WebSocket "
+                          "connections) one client address may make per second after its burst "
+                          "(0 = no limit); past it 429 with Retry-After, join -32008",
+                          0, 1e6, d.rate, rw_flags()));
+  install_uint(klass, first + kBurst, "burst-per-address",
+               "Session-creating requests one client address may make at once after a quiet "
+               "time (the token bucket of rate-per-address)",
+               1, 1000000, d.burst);
+  install_uint(klass, first + kMaxSessions, "max-sessions-per-address",
+               "Sessions one client address may hold at once: WHIP publishers, WHEP players and "
+               "JSON-RPC connections (0 = no limit); past it 429 with Retry-After, a WebSocket "
+               "is closed 4029. An IPv6 client counts by its /64; loopback is not exempt",
+               0, G_MAXUINT, d.max_sessions);
+}
+
+bool AddressLimitProps::set(guint first, guint id, const GValue* value) {
+  if (id < first || id >= first + kCount) return false;
+  switch (id - first) {
+    case kRate: config.rate = g_value_get_double(value); break;
+    case kBurst: config.burst = g_value_get_uint(value); break;
+    case kMaxSessions: config.max_sessions = g_value_get_uint(value); break;
+  }
+  return true;
+}
+
+bool AddressLimitProps::get(guint first, guint id, GValue* value) const {
+  if (id < first || id >= first + kCount) return false;
+  switch (id - first) {
+    case kRate: g_value_set_double(value, config.rate); break;
+    case kBurst: g_value_set_uint(value, config.burst); break;
+    case kMaxSessions: g_value_set_uint(value, config.max_sessions); break;
+  }
+  return true;
+}
+
 IceSettings IceProps::settings() const {
   IceSettings s;
   s.stun_server = stun_server;

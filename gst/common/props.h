@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gst/common/ice_settings.h"
+#include "signaling/address_limits.h"
 #include "signaling/http/ice_servers.h"
 
 namespace rtcmesh {
@@ -39,6 +40,18 @@ struct IceProps {
   bool set(guint first, guint id, const GValue* value);
   bool get(guint first, guint id, GValue* value) const;
   IceSettings settings() const;
+};
+
+// Per-client-address limits of a serving element (sig::AddressLimits):
+// rate-per-address, burst-per-address, max-sessions-per-address. Install
+// with ids first..first+2 and route get/set by id.
+struct AddressLimitProps {
+  enum : guint { kRate = 0, kBurst, kMaxSessions, kCount };
+  sig::AddressLimits::Config config;
+
+  static void install(GObjectClass* klass, guint first);
+  bool set(guint first, guint id, const GValue* value);
+  bool get(guint first, guint id, GValue* value) const;
 };
 
 // The endpoint's advertised ICE servers (Link headers) become `ice`'s STUN

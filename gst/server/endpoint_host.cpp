@@ -22,10 +22,12 @@ void ServerProps::install(GObjectClass* klass, guint first, const Defaults& d) {
   install_string(klass, first + kTlsCertificate, "tls-certificate",
                  "PEM certificate file: serve HTTPS (needs tls-key)");
   install_string(klass, first + kTlsKey, "tls-key", "PEM private key file for tls-certificate");
+  AddressLimitProps::install(klass, first + kLimitsFirst);
 }
 
 bool ServerProps::set(guint first, guint id, const GValue* value) {
   if (id < first || id >= first + kCount) return false;
+  if (limits.set(first + kLimitsFirst, id, value)) return true;
   auto str = [&](const char* fallback) {
     const char* s = g_value_get_string(value);
     return std::string(s ? s : fallback);
@@ -44,6 +46,7 @@ bool ServerProps::set(guint first, guint id, const GValue* value) {
 
 bool ServerProps::get(guint first, guint id, GValue* value, guint bound_port) const {
   if (id < first || id >= first + kCount) return false;
+  if (limits.get(first + kLimitsFirst, id, value)) return true;
   switch (id - first) {
     case kAddress: g_value_set_string(value, address.c_str()); break;
     case kPort: g_value_set_uint(value, bound_port ? bound_port : port); break;
@@ -70,6 +73,7 @@ sig::ResourceEndpoint::Config ServerProps::endpoint_config(const IceProps& ice) 
   config.path = path;
   config.token = auth_token;
   config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
+  config.address_limits = std::make_shared<sig::AddressLimits>(limits.config);
   return config;
 }
 

@@ -28,7 +28,8 @@ struct ServerProps {
     kPeerTimeout,
     kTlsCertificate,
     kTlsKey,
-    kCount
+    kLimitsFirst,  // AddressLimitProps from here on
+    kCount = kLimitsFirst + AddressLimitProps::kCount
   };
   // What differs between the elements: defaults and who the blurbs name.
   struct Defaults {
@@ -45,13 +46,15 @@ struct ServerProps {
   std::string path, auth_token;
   guint peer_timeout_ms = 10000;
   std::string tls_certificate, tls_key;
+  AddressLimitProps limits;
 
   static void install(GObjectClass* klass, guint first, const Defaults& d);
   bool set(guint first, guint id, const GValue* value);
   // `bound_port`: the listening port once the server runs, else 0.
   bool get(guint first, guint id, GValue* value, guint bound_port) const;
   sig::HttpServer::Options http_options() const;
-  // Path, token and the ICE servers to advertise; throws
+  // Path, token, the ICE servers to advertise and the per-address limits
+  // (a new sig::AddressLimits each call); throws
   // std::invalid_argument on a bad STUN/TURN URI.
   sig::ResourceEndpoint::Config endpoint_config(const IceProps& ice) const;
 

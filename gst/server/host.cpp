@@ -95,6 +95,10 @@ std::shared_ptr<Host> Host::acquire(const Options& options) {
         throw std::runtime_error(
             "port " + std::to_string(options.http.port) +
             " is shared with another rtcsfu whose token-secret-file or token-public-key differs");
+      if (o.address_limits != options.address_limits)
+        throw std::runtime_error("port " + std::to_string(options.http.port) +
+                                 " is shared with another rtcsfu whose per-address limits "
+                                 "differ");
       if (o.http.tls_certificate != options.http.tls_certificate ||
           o.http.tls_key != options.http.tls_key)
         throw std::runtime_error("port " + std::to_string(options.http.port) +
@@ -130,8 +134,11 @@ Host::Host(const Options& options)
       for (const auto& [k, v] : cors.items()) http.extra_headers.add(k, v);
       http_ = std::make_unique<sig::HttpServer>(worker_->context(), http);
 
+      // One count per client address for WHIP, WHEP and /rtc together.
+      auto limits = std::make_shared<sig::AddressLimits>(options.address_limits);
       sig::ResourceEndpoint::Config whip;
       whip.path = "/whip";
+      whip.address_limits = limits;
       whip.token = options.rooms.token;
       whip.token_secret = options.rooms.token_secret;
       whip.token_public_key = options.rooms.token_public_key;
@@ -157,6 +164,7 @@ Host::Host(const Options& options)
 
       sig::RoomServer::Config rooms = options.rooms;
       rooms.default_mode = sig::RoomMode::kSfu;
+      rooms.address_limits = limits;
       ws_ = std::make_unique<sig::WsServer>(
           worker_->context(), *http_, rooms,
           sig::WsServer::Options::for_peer_timeout(rooms.peer_timeout));

@@ -32,11 +32,15 @@ class Host {
     sig::RoomServer::Config rooms;
     int whep_slots = 4;  // video (and audio) tracks a /whep/<room> player is offered
     std::string metrics_token;  // Bearer token GET /metrics needs; empty = open
+    // Per client address, over /rtc, WHIP and WHEP together (one
+    // sig::AddressLimits per host; rooms.address_limits is ignored).
+    sig::AddressLimits::Config address_limits;
   };
   // The host listening on options.http's address and port, made on first use.
-  // A second user must ask for the same token and TLS files. Port 0 makes a
-  // new host, registered under the port it got (read port() back). Throws std::runtime_error saying what
-  // failed (port taken, options that differ from the first user's).
+  // A second user must ask for the same token, TLS files and per-address
+  // limits. Port 0 makes a new host, registered under the port it got (read
+  // port() back). Throws std::runtime_error saying what failed (port taken,
+  // options that differ from the first user's).
   static std::shared_ptr<Host> acquire(const Options& options);
   // The running host on that address and port (after an element's PAUSED), if any.
   static std::shared_ptr<Host> find(const std::string& address, unsigned port);

@@ -56,6 +56,7 @@ enum {
   PROP_OUTPUT,
   PROP_STATS,
   PROP_ICE_FIRST,
+  PROP_LIMITS_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // AddressLimitProps from here on
 };
 
 enum {
@@ -89,6 +90,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
   guint peer_timeout_ms = 10000;
   media::OutputMode output = media::OutputMode::kAuto;
   IceProps ice;
+  AddressLimitProps address_limits;  // per client address, for the shared host
 
   std::shared_ptr<server::Host> host;  // while PAUSED or PLAYING
   Worker* worker = nullptr;         // the host's; its thread runs all session work
@@ -281,6 +283,7 @@ bool RtcSfuPrivate::start(std::string& error) {
       error = e.what();
       return false;
     }
+    o.address_limits = address_limits.config;
     o.rooms.peer_timeout = std::chrono::milliseconds(std::max(peer_timeout_ms, 2000u));
     o.whep_slots = int(whep_slots);
     hosted = room;
@@ -509,6 +512,7 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
   // The lock is released before guard posts an error.
   guard(GST_ELEMENT(object), "set_property", [&] {
     std::lock_guard lock(p->props_mutex);
+    if (p->address_limits.set(PROP_LIMITS_FIRST, id, value)) return;
     switch (id) {
       case PROP_ADDRESS: p->address = str("0.0.0.0"); break;
       case PROP_PORT: p->port = g_value_get_uint(value); break;
@@ -548,6 +552,7 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
   auto* p = RTC_SFU(object)->priv;
   if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
   std::lock_guard lock(p->props_mutex);
+  if (p->address_limits.get(PROP_LIMITS_FIRST, id, value)) return;
   switch (id) {
     case PROP_ADDRESS: g_value_set_string(value, p->address.c_str()); break;
     case PROP_PORT: g_value_set_uint(value, p->host ? p->host->port() : p->port); break;
@@ -627,6 +632,7 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
   install_string(object_class, PROP_TLS_CERTIFICATE, "tls-certificate",
                  "PEM certificate file: serve HTTPS and wss:// (needs tls-key)");
   install_string(object_class, PROP_TLS_KEY, "tls-key", "PEM private key file for tls-certificate");
+  AddressLimitProps::install(object_class, PROP_LIMITS_FIRST);
   install_string(object_class, PROP_PUBLISHER_ID, "publisher-id",
                  "Name the pipeline's own tracks publish under (empty = the element name)");
   g_object_class_install_property(

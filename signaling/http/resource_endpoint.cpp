@@ -74,6 +74,7 @@ struct ResourceEndpoint::Impl {
     std::string room, publisher;
     std::string ufrag, pwd;
     std::vector<std::string> mids;
+    AddressLimits::LeasePtr lease;  // counts the session against its client's address
   };
 
   Impl(Config c, Handler& h)
@@ -214,6 +215,7 @@ struct OfferReply {
   Reply reply;
   ResourceEndpoint::Offer offer;
   std::string location;
+  AddressLimits::LeasePtr lease;  // goes to the session on 201
   std::atomic<bool> used{false};
 
   ~OfferReply() {
@@ -255,6 +257,7 @@ struct OfferReply {
       s.ufrag = offer.summary.ice_ufrag;
       s.pwd = offer.summary.ice_pwd;
       for (const auto& m : offer.summary.media) s.mids.push_back(m.mid);
+      s.lease = std::move(lease);
       HttpResponse r;
       r.status = 201;
       r.headers.add("Location", s.location);
@@ -283,9 +286,18 @@ struct OfferReply {
   }
 };
 
+// 429 with Retry-After: a per-address limit (rate or sessions).
+void too_many_requests(const Reply& reply, const AddressLimits::Refusal& why) {
+  reply.error(429, why.reason, Headers{{"Retry-After", std::to_string(why.retry_after_s)}});
+}
+
 void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
              const std::vector<std::string_view>& segs, const Reply& reply) {
   Impl& impl = *self;
+  // Before anything else (the token too: guessing it is throttled as well).
+  if (impl.cfg.address_limits)
+    if (auto refused = impl.cfg.address_limits->request(req.remote_address))
+      return too_many_requests(reply, *refused);
   for (std::string_view s : segs)
     if (!valid_segment(s))
       return reply.error(400, "invalid room or publisher name '" + std::string(s) +
@@ -335,6 +347,16 @@ void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
   state->location = impl.base;
   for (std::string_view s : segs) state->location += "/" + std::string(s);
   state->location += "/" + offer.id;
+  // The address's own cap first: a client holding too many sessions is told
+  // so (429), not that the server is full.
+  if (impl.cfg.address_limits) {
+    AddressLimits::Refusal why;
+    state->lease = impl.cfg.address_limits->session(req.remote_address, &why);
+    if (!state->lease) {
+      state->used = true;
+      return too_many_requests(reply, why);
+    }
+  }
   bool admitted = false;
   {
     // Checked again and counted in one step so concurrent offers cannot overshoot.

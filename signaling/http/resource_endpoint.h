@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "signaling/auth/tokens.h"
+#include "signaling/address_limits.h"
 #include "signaling/http/http.h"
 #include "signaling/http/ice_servers.h"
 #include "signaling/http/sdp.h"
@@ -35,6 +36,10 @@ class ResourceEndpoint {
     // "" any; "sendonly": the offer must send (WHIP server); "recvonly": it
     // must receive (WHEP server). sendrecv m-lines are always accepted.
     std::string accepted_direction;
+    // Per client address (shared with the server's other endpoints): a POST
+    // past the rate, or a session past the address's cap, gets 429 with
+    // Retry-After and the reason. Null = no per-address limits.
+    std::shared_ptr<AddressLimits> address_limits;
   };
   struct Offer {
     std::string id;  // 128-bit random, 32 hex chars

@@ -18,6 +18,9 @@ namespace {
 
 constexpr int kCloseTimeout = 4000;  // application close code: no pong within peer-timeout
 constexpr int kCloseTryAgainLater = 1013;
+// A per-client-address limit (like HTTP 429). Not 1013: libsoup's client
+// (WsClient, rtcmeshbin) takes 1013 for a protocol error (1002).
+constexpr int kCloseTooManyRequests = 4029;
 
 // The token of "Authorization: Bearer <token>"; empty when there is none.
 std::string bearer_token(const HttpRequest& req) {
@@ -49,6 +52,8 @@ struct WsServer::Impl {
   Options opts;
   RoomServer rooms;
   std::map<ConnId, std::unique_ptr<WebSocket>> sockets;
+  // Each connection is a session of its client's address (AddressLimits).
+  std::map<ConnId, AddressLimits::LeasePtr> leases;
   ConnId next_id = 1;
   SourceHandle tick_timer;
   // Closes reach RoomServer from the loop, never from inside one of its own
@@ -70,8 +75,24 @@ struct WsServer::Impl {
       // libsoup keeps the connection alive until its close completes.
       return;
     }
-    ConnId id = next_id++;
     const RoomServer::Config& cfg = rooms.config();
+    AddressLimits::LeasePtr lease;
+    if (cfg.address_limits) {
+      // A new connection is a session-creating request, and a session.
+      AddressLimits::Refusal why;
+      if (auto refused = cfg.address_limits->request(req.remote_address))
+        why = *refused;
+      else
+        lease = cfg.address_limits->session(req.remote_address, &why);
+      if (!lease) {
+        GST_INFO("refusing a WebSocket from %s: %s", req.remote_address.c_str(),
+                 why.reason.c_str());
+        // A close reason is at most 123 bytes.
+        ws->close(kCloseTooManyRequests, why.reason.substr(0, 123));
+        return;
+      }
+    }
+    ConnId id = next_id++;
     std::string bearer = bearer_token(req);
     // Frames up to 4×M reach RoomServer, which answers -32006 and keeps the
     // socket; only larger ones make libsoup close it.
@@ -97,7 +118,8 @@ struct WsServer::Impl {
     GST_INFO("connection %" G_GUINT64_FORMAT " from %s%s", id, req.remote_address.c_str(),
              bearer.empty() ? "" : " (token in Authorization)");
     sockets[id] = std::move(ws);
-    rooms.on_open_with_bearer(id, RoomServer::Clock::now(), bearer);
+    if (lease) leases[id] = std::move(lease);
+    rooms.on_open_with_bearer(id, RoomServer::Clock::now(), bearer, req.remote_address);
   }
 
   void flush_closed() {
@@ -106,6 +128,7 @@ struct WsServer::Impl {
     closed.clear();
     for (ConnId id : ids) {
       sockets.erase(id);
+      leases.erase(id);
       rooms.on_closed(id);
     }
   }

@@ -6,11 +6,13 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "signaling/auth/tokens.h"
+#include "signaling/address_limits.h"
 #include "signaling/http/ice_servers.h"
 #include "signaling/rooms/messages.h"
 #include "signaling/rooms/store.h"
@@ -33,6 +35,10 @@ struct RoomServiceConfig {
   // Silent connections and unanswered SFU offers end after this long.
   std::chrono::milliseconds peer_timeout{10000};
   std::vector<IceServer> ice_servers;  // "iceServers" of the join result
+  // Per client address, shared with the server's WHIP/WHEP endpoints: a
+  // join past the rate is -32008 with data.retryAfter (the transport counts
+  // its connections as sessions). Null = none.
+  std::shared_ptr<AddressLimits> address_limits;
 };
 
 // The static token and the JWT keys of a configuration.

@@ -29,12 +29,13 @@ RoomServer::RoomServer(Config config, Send send)
 
 RoomServer::~RoomServer() = default;
 
-void RoomServer::on_open(ConnId conn, Time now, bool authorized) {
-  impl_->service.open(conn, now, authorized);
+void RoomServer::on_open(ConnId conn, Time now, bool authorized, const std::string& address) {
+  impl_->service.open(conn, now, authorized, address);
 }
 
-void RoomServer::on_open_with_bearer(ConnId conn, Time now, const std::string& bearer) {
-  impl_->service.open_with_bearer(conn, now, bearer);
+void RoomServer::on_open_with_bearer(ConnId conn, Time now, const std::string& bearer,
+                                     const std::string& address) {
+  impl_->service.open_with_bearer(conn, now, bearer, address);
 }
 
 void RoomServer::on_message(ConnId conn, std::string_view text, Time now) {

@@ -47,10 +47,12 @@ class RoomServer {
   // Transport events; one thread at a time (not thread-safe). None throws.
   // `authorized`: the transport already checked the token (e.g. an
   // Authorization header on the WebSocket upgrade).
-  void on_open(ConnId conn, Time now, bool authorized = false);
+  // `address`: the client's, for the per-address limits of Config.
+  void on_open(ConnId conn, Time now, bool authorized = false, const std::string& address = {});
   // The transport's bearer token (Authorization on the upgrade), checked as a
   // join's token would be: a good one serves calls without a token.
-  void on_open_with_bearer(ConnId conn, Time now, const std::string& bearer);
+  void on_open_with_bearer(ConnId conn, Time now, const std::string& bearer,
+                           const std::string& address = {});
   // One text frame: answered through `send` (nothing for notifications).
   // A connection not yet opened is opened here.
   void on_message(ConnId conn, std::string_view text, Time now);

@@ -27,14 +27,16 @@ RoomService::Connection& RoomService::connection(ConnId conn, RoomTime now) {
   return it->second;
 }
 
-void RoomService::open(ConnId conn, RoomTime now, bool authorized) {
+void RoomService::open(ConnId conn, RoomTime now, bool authorized, const std::string& address) {
   Connection& c = connection(conn, now);
   c.last_seen = now;
   if (authorized && !c.claims) c.claims = TokenClaims::all();
+  if (!address.empty()) c.address = address;
 }
 
-void RoomService::open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer) {
-  open(conn, now);
+void RoomService::open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer,
+                                   const std::string& address) {
+  open(conn, now, false, address);
   if (tokens_.open() || bearer.empty()) return;
   auto verdict = tokens_.verify(bearer, TokenVerifier::wall_clock());
   if (auto* claims = std::get_if<TokenClaims>(&verdict)) {
@@ -243,6 +245,11 @@ RoomRecord& RoomService::create(const std::string& name, RoomMode mode) {
 
 msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
   Connection& c = conns_.at(conn);
+  // Every join counts, refused or not, the token's too (guessing is throttled).
+  if (cfg_.address_limits)
+    if (auto refused = cfg_.address_limits->request(c.address))
+      rpc::fail(rpc::kTooManyRequests, "join: " + refused->reason,
+                Json::object({{"retryAfter", refused->retry_after_s}, {"limit", refused->limit}}));
   if (!valid_room_name(m.room))
     rpc::fail(rpc::kInvalidParams,
               "join: room " + quote_short(m.room) + " must be 1-64 characters of A-Z a-z 0-9 . _ ~ -");

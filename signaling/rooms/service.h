@@ -36,12 +36,14 @@ class RoomService : private RoomContext {
 
   // --- connections ---
   // `authorized`: the front end already checked the token (e.g. an
-  // Authorization header on the WebSocket upgrade).
-  void open(ConnId conn, RoomTime now, bool authorized = false);
+  // Authorization header on the WebSocket upgrade). `address`: the client's,
+  // for the per-address limits ("" = not limited).
+  void open(ConnId conn, RoomTime now, bool authorized = false, const std::string& address = {});
   // The front end's bearer token (an Authorization header on the upgrade):
   // a good one stands for the token of later calls that carry none; a bad
   // one is ignored (join refuses without a token).
-  void open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer);
+  void open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer,
+                        const std::string& address = {});
   // Traffic from the connection: opens it when new, and counts as life.
   void received(ConnId conn, RoomTime now);
   void alive(ConnId conn, RoomTime now);  // a pong or other sign of life; unknown: ignored
@@ -91,6 +93,7 @@ class RoomService : private RoomContext {
     std::optional<TokenClaims> claims;  // set: authorized (static token, a JWT, an open server)
     std::string room, peer;  // room empty: not joined
     uint64_t serial = 0;     // tells a reused ConnId apart
+    std::string address;     // the client's, for the per-address limits
   };
 
   // RoomContext

@@ -24,6 +24,9 @@ enum Code : int {
   kNotJoined = -32005,
   kTooLarge = -32006,
   kNoCommonCodec = -32007,
+  // A per-client-address limit (requests per second, sessions at once):
+  // data.retryAfter (seconds) and data.limit.
+  kTooManyRequests = -32008,
 };
 // "parse error", "room full", …; "error <n>" for other codes.
 std::string code_name(int code);

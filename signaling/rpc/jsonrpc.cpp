@@ -95,6 +95,8 @@ std::string code_name(int code) {
       return "too large";
     case kNoCommonCodec:
       return "no common codec";
+    case kTooManyRequests:
+      return "too many requests";
   }
   return "error " + std::to_string(code);
 }

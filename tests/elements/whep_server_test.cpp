@@ -121,6 +121,33 @@ TEST_F(WhepServer, OverMaxViewersIs503AndDeleteFreesTheSlot) {
   EXPECT_EQ(third.status, 201u) << third.body;
 }
 
+// The per-address properties reach the element's endpoint: a second viewer
+// from 127.0.0.1 past max-sessions-per-address=1 gets 429 with Retry-After.
+TEST(WhepSink, PerAddressSessionCap429) {
+  Pipeline p("rtcwhepsink name=w port=0 max-sessions-per-address=1 rate-per-address=0 "
+             "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! "
+             "w.video_0");
+  ASSERT_NE(p.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  guint port = 0, cap = 0;
+  gdouble rate = -1;
+  g_object_get(p.by_name("w"), "port", &port, "max-sessions-per-address", &cap,
+               "rate-per-address", &rate, nullptr);
+  EXPECT_EQ(cap, 1u);
+  EXPECT_EQ(rate, 0.0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/whep";
+  const std::string vp8 = offer("recvonly", "rtpmap:102 VP8/90000");
+  HttpReply first;
+  ASSERT_TRUE(wait_until(
+      [&] { return (first = http_request("POST", url, "application/sdp", vp8)).status == 201; },
+      5s))
+      << first.status << " " << first.body;
+  HttpReply second = http_request("POST", url, "application/sdp", vp8);
+  EXPECT_EQ(second.status, 429u) << second.body;
+  EXPECT_EQ(second.header("Retry-After"), "10");
+  EXPECT_NE(second.body.find("too many sessions from 127.0.0.1 (limit 1)"), std::string::npos)
+      << second.body;
+}
+
 TEST(WhepSink, EndsWithItsInputsWithoutViewers) {
   Pipeline p("rtcwhepsink name=w port=0 videotestsrc is-live=true num-buffers=20 ! "
              "video/x-raw,width=320,height=240,framerate=15/1 ! w.video_0 "

@@ -400,6 +400,48 @@ TEST_F(EndpointTest, MaxSessions503CountsPendingOffers) {
   EXPECT_EQ(post().status, 201);
 }
 
+// Per client address: POSTs past the burst get 429 with Retry-After before
+// anything else is looked at (the token too); a session past the address's
+// cap gets 429 naming it; sessions that end (DELETE, remove, a refused
+// offer) free their place.
+TEST_F(EndpointTest, PerAddressLimits429WithRetryAfter) {
+  auto c = config();
+  AddressLimits::Clock::time_point now{std::chrono::seconds(100)};
+  AddressLimits::Config lc;
+  lc.rate = 1;
+  lc.burst = 4;
+  lc.max_sessions = 2;
+  c.address_limits = std::make_shared<AddressLimits>(lc, [&now] { return now; });
+  make(c);
+  HttpResponse a = post(), b = post();
+  ASSERT_EQ(a.status, 201) << a.body;
+  ASSERT_EQ(b.status, 201) << b.body;
+  HttpResponse r = post();
+  expect_error(r, 429, "too many sessions from 192.0.2.9 (limit 2)");
+  EXPECT_EQ(header(r, "Retry-After"), "10");
+  EXPECT_EQ(handler.offers.size(), 2u);
+  // The fourth request of the burst, with a wrong token: 401 (and a token).
+  EXPECT_EQ(send("POST", "/whip", "application/sdp", test::chromium_offer(), {}, false).status,
+            401);
+  r = send("POST", "/whip", "application/sdp", "not even an SDP", {}, false);
+  expect_error(r, 429, "too many requests from 192.0.2.9");
+  EXPECT_EQ(header(r, "Retry-After"), "1");
+  now += std::chrono::seconds(1);
+  ASSERT_EQ(send("DELETE", header(a, "Location")).status, 200);  // not limited
+  EXPECT_EQ(post().status, 201);
+  now += std::chrono::seconds(1);
+  ep->remove(ep->session_ids()[0]);
+  handler.mode = FakeHandler::Mode::kError;
+  now += std::chrono::seconds(1);
+  EXPECT_EQ(post().status, 503);  // refused by the handler: no session held
+  handler.mode = FakeHandler::Mode::kAnswer;
+  now += std::chrono::seconds(1);
+  EXPECT_EQ(post().status, 201);
+  EXPECT_EQ(c.address_limits->sessions("192.0.2.9"), 2u);
+  ep.reset();
+  EXPECT_EQ(c.address_limits->sessions("192.0.2.9"), 0u);
+}
+
 TEST_F(EndpointTest, HandlerErrorRegistersNothing) {
   make(config());
   handler.mode = FakeHandler::Mode::kError;

@@ -179,6 +179,44 @@ TEST_F(LimitedService, TokenAndLimits) {
   EXPECT_EQ(code(2, cand), 0);
 }
 
+// Joins past an address's rate: -32008 with data.retryAfter and data.limit,
+// refused or not (a wrong token counts too); other addresses and
+// connections without an address are not limited.
+class RateLimitedService : public Service {
+ protected:
+  static RoomServiceConfig limits(AddressLimits::Clock::time_point* now) {
+    RoomServiceConfig cfg;
+    AddressLimits::Config lc;
+    lc.rate = 0.5;
+    lc.burst = 2;
+    cfg.address_limits = std::make_shared<AddressLimits>(lc, [now] { return *now; });
+    return cfg;
+  }
+  RateLimitedService() : Service(limits(&clock)) {}
+  static inline AddressLimits::Clock::time_point clock{std::chrono::seconds(100)};
+};
+
+TEST_F(RateLimitedService, JoinPastTheRateIs32008WithRetryAfter) {
+  service.open(1, t, false, "198.51.100.1");
+  service.open(2, t, false, "198.51.100.1");
+  service.open(3, t, false, "198.51.100.2");
+  join(1, "r", "a");
+  EXPECT_EQ(code(2, msg::Join{"bad name", std::nullopt, std::nullopt}), rpc::kInvalidParams);
+  msg::Reply refused = now(2, msg::Join{"r", "b", std::nullopt});
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->code, rpc::kTooManyRequests);
+  EXPECT_EQ(refused.error->data.find("retryAfter")->as_int(), 2);
+  EXPECT_EQ(refused.error->data.find("limit")->as_int(), 2);
+  EXPECT_NE(refused.error->message.find("too many requests from 198.51.100.1"), std::string::npos)
+      << refused.error->message;
+  EXPECT_EQ(store.find("r")->ordered(), std::vector<std::string>{"a"});
+  join(3, "r", "c");  // another address
+  join(4, "s", "d");  // no address: not limited
+  join(5, "s", "e");
+  clock += std::chrono::seconds(2);
+  join(2, "r", "b");
+}
+
 TEST_F(Service, MeshRelayGoesToTheNamedPeerFromTheLaterJoiner) {
   join(1, "r", "a");
   join(2, "r", "b");

@@ -146,7 +146,10 @@ void print_stats(Server& s) {
 bool start_fanout(Server& s, const char* file) {
   gchar* location = g_strescape(file, nullptr);
   s.pipeline = launch(
+      // Every viewer comes from 127.0.0.1: no per-address limits (the bench
+      // measures forwarding, and runs past 50 viewers).
       std::string("rtcwhepsink name=w address=127.0.0.1 port=0 ice-local-addresses=127.0.0.1 ") +
+      "max-sessions-per-address=0 rate-per-address=0 " +
       "filesrc location=\"" + location +
       "\" ! qtdemux name=demux ! clocksync name=sync ! w.video_0");
   g_free(location);
@@ -174,7 +177,9 @@ bool start_fanout(Server& s, const char* file) {
 bool start_sfu(Server& s) {
   // One element: gst_parse_launch would return it without a pipeline.
   s.pipeline = gst_pipeline_new(nullptr);
-  s.sink = launch("rtcsfu address=127.0.0.1 port=0 room=bench ice-local-addresses=127.0.0.1");
+  s.sink = launch(
+      "rtcsfu address=127.0.0.1 port=0 room=bench ice-local-addresses=127.0.0.1 "
+      "max-sessions-per-address=0 rate-per-address=0");
   gst_bin_add(GST_BIN(s.pipeline), GST_ELEMENT(gst_object_ref(s.sink)));
   count_queue_overruns(s.sink, &s.overruns);
   g_signal_connect(s.sink, "publisher-added",

@@ -7,7 +7,9 @@
 //   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
-//                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p] ...
+//                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
+//                  [--rate-per-address 20] [--burst-per-address 40]
+//                  [--max-sessions-per-address 50] ...
 //
 // Prints "rtcmesh-server listening on http://HOST:PORT" as its first stdout
 // line once it listens (--port 0 picks a free port: read it there). SIGINT or
@@ -34,6 +36,7 @@
 #include "gst/elements.h"
 #include "gst/server/host.h"
 #include "signaling/auth/tokens.h"
+#include "signaling/address_limits.h"
 #include "signaling/http/http_server.h"
 #include "signaling/http/ice_servers.h"
 #include "signaling/log.h"
@@ -67,6 +70,8 @@ struct Config {
   unsigned max_mlines = 16;                            // of an SFU subscriber connection
   std::string metrics_token;                           // empty: /metrics is open
   size_t max_message = 64 * 1024;
+  // Per client address (its defaults say why a room behind one NAT never meets them).
+  sig::AddressLimits::Config address_limits;
   std::vector<sig::IceServer> ice_servers;
   bool verbose = false;
 };
@@ -124,7 +129,9 @@ Config parse_args(int& argc, char**& argv) {
         *token_file = nullptr, *peer_timeout = nullptr, *max_peers = nullptr, *max_rooms = nullptr,
         *max_message = nullptr, *stun = nullptr, *max_publishers = nullptr,
         *max_subscribers = nullptr, *max_mlines = nullptr, *max_sessions = nullptr,
-        *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr;
+        *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr,
+        *rate_per_address = nullptr, *burst_per_address = nullptr,
+        *max_sessions_per_address = nullptr;
   gchar** turn = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -167,6 +174,18 @@ Config parse_args(int& argc, char**& argv) {
        "WebRTC connections of the server at once: publishers and subscribers of every room "
        "(default 500; 0: no limit); past it WHIP/WHEP get 503 with Retry-After",
        "N"},
+      {"rate-per-address", 0, 0, G_OPTION_ARG_STRING, &rate_per_address,
+       "Session-creating requests (WHIP/WHEP POST, join, WebSocket connections) one client "
+       "address may make per second after its burst (default 20; 0: no limit); past it 429 "
+       "with Retry-After, join -32008 with data.retryAfter",
+       "N"},
+      {"burst-per-address", 0, 0, G_OPTION_ARG_STRING, &burst_per_address,
+       "Session-creating requests one client address may make at once (default 40)", "N"},
+      {"max-sessions-per-address", 0, 0, G_OPTION_ARG_STRING, &max_sessions_per_address,
+       "WHIP publishers, WHEP players and JSON-RPC connections one client address may hold "
+       "at once (default 50; 0: no limit); past it 429 with Retry-After, a WebSocket is "
+       "closed 4029",
+       "N"},
       {"max-mlines", 0, 0, G_OPTION_ARG_STRING, &max_mlines,
        "m-lines of an SFU subscriber connection before it is rebuilt (default 16)", "N"},
       {"max-message", 0, 0, G_OPTION_ARG_STRING, &max_message,
@@ -207,7 +226,8 @@ Config parse_args(int& argc, char**& argv) {
        max_publishers_s = take(max_publishers), max_subscribers_s = take(max_subscribers),
        max_mlines_s = take(max_mlines), max_sessions_s = take(max_sessions),
        metrics_token_s = take(metrics_token), secret_file_s = take(token_secret_file),
-       public_key_s = take(token_public_key);
+       public_key_s = take(token_public_key), rate_s = take(rate_per_address),
+       burst_s = take(burst_per_address), per_address_s = take(max_sessions_per_address);
   if (!parsed) {
     std::string why = err->message;
     g_clear_error(&err);
@@ -284,6 +304,20 @@ Config parse_args(int& argc, char**& argv) {
   if (max_sessions_s)
     c.max_sessions =
         static_cast<unsigned>(parse_number("--max-sessions", max_sessions_s->c_str(), 0, 100000));
+  if (rate_s) {
+    char* end = nullptr;
+    double rate = g_ascii_strtod(rate_s->c_str(), &end);
+    if (rate_s->empty() || *end != '\0' || !(rate >= 0 && rate <= 1e6))
+      throw UsageError("--rate-per-address takes requests per second from 0 to 1000000 (\"0.5\" "
+                       "is fine), not '" + *rate_s + "'");
+    c.address_limits.rate = rate;
+  }
+  if (burst_s)
+    c.address_limits.burst =
+        static_cast<unsigned>(parse_number("--burst-per-address", burst_s->c_str(), 1, 1000000));
+  if (per_address_s)
+    c.address_limits.max_sessions = static_cast<unsigned>(
+        parse_number("--max-sessions-per-address", per_address_s->c_str(), 0, 1000000));
   if (max_mlines_s)
     c.max_mlines = static_cast<unsigned>(parse_number("--max-mlines", max_mlines_s->c_str(), 2, 64));
   if (max_message_s)
@@ -396,6 +430,7 @@ sig::RoomServer::Config room_config(const Config& c) {
   rc.max_peers_per_room = c.max_peers_per_room;
   rc.peer_timeout = c.peer_timeout;
   rc.ice_servers = c.ice_servers;
+  rc.address_limits = std::make_shared<sig::AddressLimits>(c.address_limits);
   return rc;
 }
 
@@ -404,6 +439,7 @@ void start_sfu(const Config& c, SfuServer& s) {
   ho.http = http_options(c);
   ho.rooms = room_config(c);
   ho.metrics_token = c.metrics_token;
+  ho.address_limits = c.address_limits;
   s.host = server::Host::acquire(ho);
   s.host->worker().call([&] { s.host->http().add_handler("/", serve_page); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
@@ -415,7 +451,9 @@ void start_sfu(const Config& c, SfuServer& s) {
                c.max_publishers, "max-subscribers", c.max_subscribers, "max-mlines", c.max_mlines,
                "max-sessions", c.max_sessions, "metrics-token", c.metrics_token.c_str(),
                "token-secret-file", c.token_secret_file.c_str(), "token-public-key",
-               c.token_public_key_file.c_str(), nullptr);
+               c.token_public_key_file.c_str(), "rate-per-address", c.address_limits.rate,
+               "burst-per-address", c.address_limits.burst, "max-sessions-per-address",
+               c.address_limits.max_sessions, nullptr);
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
   gst_bus_add_watch(bus, on_bus, nullptr);
