@@ -87,6 +87,13 @@ ParsedUri parse_uri(std::string_view text) {
       has_port = true;
     }
     if (u.host.size() <= 2) fail("empty host");
+    // Only what an IPv6 literal holds (hex, ':', '.', a zone "%eth0"):
+    // anything else (<>;,", NUL) would end up as is in the Link header
+    // and the webrtcbin URI written from it.
+    for (char ch : std::string_view(u.host).substr(1, u.host.size() - 2))
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != ':' && ch != '.' && ch != '%' &&
+          ch != '-' && ch != '_')
+        fail("bad IPv6 address");
   } else {
     auto c = rest.find(':');
     if (c != std::string_view::npos && rest.find(':', c + 1) != std::string_view::npos)
