@@ -15,6 +15,7 @@
 // Every frame the server sends must be JSON.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -98,7 +99,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   media.sync = !has('a');
   media.fail = has('e');
   RoomServer server(cfg, [&](ConnId, const std::string& text) {
-    if (!Json::parse(text)) __builtin_trap();
+    std::string error;
+    if (!Json::parse(text, &error)) {
+      fprintf(stderr, "frame sent is not JSON (%s): %s\n", error.c_str(), text.c_str());
+      __builtin_trap();
+    }
   });
   if (has('s')) {
     SfuRoom::Limits limits;
