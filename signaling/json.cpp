@@ -286,7 +286,13 @@ std::optional<Json> Json::parse(std::string_view text, std::string* error, size_
   JsonParser* parser = json_parser_new_immutable();
   GError* err = nullptr;
   if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &err)) {
-    std::string why = err ? err->message : "unknown error";
+    // json-glib quotes the bad token, octal escapes decoded: keep it UTF-8.
+    std::string why = "unknown error";
+    if (err) {
+      char* valid = g_utf8_make_valid(err->message, -1);
+      why = valid;
+      g_free(valid);
+    }
     g_clear_error(&err);
     g_object_unref(parser);
     return fail(why);
