@@ -152,6 +152,12 @@ std::vector<IceServer> parse_ice_servers(std::string_view stun_server,
     if (!u.has_userinfo || u.user.empty())
       throw std::invalid_argument("invalid TURN server '" + shown +
                                   "': expected turn://user:password@host:port");
+    // turns over UDP would be TURN over DTLS, which webrtcbin (libnice)
+    // cannot use: its turns:// is TLS over TCP, so the URI we hand it would
+    // silently say TCP while the Link header says UDP.
+    if (u.scheme == "turns" && u.transport == "udp")
+      throw std::invalid_argument("invalid TURN server '" + shown +
+                                  "': turns: runs over TCP (TLS); transport=udp is not supported");
     unsigned port = u.port ? u.port : (u.scheme == "turns" ? 5349 : 3478);
     std::string transport =
         !u.transport.empty() ? u.transport : (u.scheme == "turns" ? "tcp" : "udp");

@@ -7,6 +7,7 @@
 // webrtcbin URI, parses back to the same servers.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,7 +29,11 @@ void check_round_trips(const std::vector<IceServer>& servers) {
     } catch (const std::invalid_argument&) {
       __builtin_trap();  // a URI we wrote, we must read
     }
-    if (back.size() != 1 || back[0] != s) __builtin_trap();
+    if (back.size() != 1 || back[0] != s) {
+      fprintf(stderr, "round trip through '%s' changed {%s, %s, %s}\n", uri.c_str(), s.url.c_str(),
+              s.username.c_str(), s.credential.c_str());
+      __builtin_trap();
+    }
   }
 }
 }  // namespace

@@ -65,6 +65,10 @@ TEST(IceServers, RejectsWithAReason) {
   EXPECT_NE(parse_error("", {"turn://u:p@[::1>, <stun:evil]:3478"}).find("bad IPv6 address"),
             std::string::npos);
   EXPECT_EQ(parse_ice_servers("stun:[fe80::1%eth0]:3478", {})[0].url, "stun:[fe80::1%eth0]:3478");
+  // Found by fuzz_ice_servers: turns with transport=udp was kept in the Link
+  // header but became TCP in webrtcbin's URI.
+  EXPECT_NE(parse_error("", {"turns:u:p@t.example.org?transport=udp"}).find("runs over TCP"),
+            std::string::npos);
 }
 
 TEST(LinkHeader, MatchesRfc9725AndRoundTrips) {
