@@ -41,7 +41,10 @@ size_t nesting_depth(std::string_view text, size_t limit) {
   return deepest;
 }
 
-Json from_node(JsonNode* node) {
+// json-glib's scanner also takes escapes JSON has not, such as octal "\331":
+// a string may then hold bytes that are not UTF-8 though the text was.
+// `utf8` turns false when one does.
+Json from_node(JsonNode* node, bool& utf8) {
   switch (json_node_get_node_type(node)) {
     case JSON_NODE_NULL:
       return Json();
@@ -52,6 +55,7 @@ Json from_node(JsonNode* node) {
       if (t == G_TYPE_DOUBLE) return Json(json_node_get_double(node));
       if (t == G_TYPE_STRING) {
         const char* s = json_node_get_string(node);
+        if (s && !g_utf8_validate(s, -1, nullptr)) utf8 = false;
         return Json(std::string(s ? s : ""));
       }
       return Json();
@@ -61,7 +65,7 @@ Json from_node(JsonNode* node) {
       Json::Array out;
       guint n = json_array_get_length(a);
       out.reserve(n);
-      for (guint i = 0; i < n; ++i) out.push_back(from_node(json_array_get_element(a, i)));
+      for (guint i = 0; i < n; ++i) out.push_back(from_node(json_array_get_element(a, i), utf8));
       return Json(std::move(out));
     }
     case JSON_NODE_OBJECT: {
@@ -71,7 +75,8 @@ Json from_node(JsonNode* node) {
       GList* members = json_object_get_members(o);
       for (GList* l = members; l; l = l->next) {
         const char* key = static_cast<const char*>(l->data);
-        out.set(key, from_node(json_object_get_member(o, key)));
+        if (!g_utf8_validate(key, -1, nullptr)) utf8 = false;
+        out.set(key, from_node(json_object_get_member(o, key), utf8));
       }
       g_list_free(members);
       return out;
@@ -281,7 +286,13 @@ std::optional<Json> Json::parse(std::string_view text, std::string* error, size_
   JsonParser* parser = json_parser_new_immutable();
   GError* err = nullptr;
   if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &err)) {
-    std::string why = err ? err->message : "unknown error";
+    // json-glib quotes the bad token, octal escapes decoded: keep it UTF-8.
+    std::string why = "unknown error";
+    if (err) {
+      char* valid = g_utf8_make_valid(err->message, -1);
+      why = valid;
+      g_free(valid);
+    }
     g_clear_error(&err);
     g_object_unref(parser);
     return fail(why);
@@ -291,8 +302,12 @@ std::optional<Json> Json::parse(std::string_view text, std::string* error, size_
     g_object_unref(parser);
     return fail("empty text");
   }
-  Json out = from_node(root);
+  bool utf8 = true;
+  Json out = from_node(root, utf8);
   g_object_unref(parser);
+  // What we parse we may relay to others or quote in an error: it must stay
+  // valid UTF-8 (a browser fails a WebSocket on a text frame that is not).
+  if (!utf8) return fail("a string is not valid UTF-8 (an escape JSON does not have)");
   return out;
 }
 

@@ -130,8 +130,14 @@ std::string media_type(std::string_view content_type) {
   return to_lower(trim(content_type.substr(0, semi)));
 }
 
+std::string_view utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xC0) == 0x80) --max;
+  return s.substr(0, max);
+}
+
 std::string quote_short(std::string_view s) {
-  return "'" + std::string(s.substr(0, 64)) + (s.size() > 64 ? "…'" : "'");
+  return "'" + std::string(utf8_prefix(s, 64)) + (s.size() > 64 ? "…'" : "'");
 }
 
 }  // namespace rtcmesh::sig

@@ -20,8 +20,11 @@ std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
 std::string to_upper(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
-// 's' for messages, cut after 64 characters ('abc…').
+// 's' for messages, cut after 64 bytes ('abc…'), never inside a UTF-8 sequence.
 std::string quote_short(std::string_view s);
+// At most `max` bytes of s, cut back to the start of a UTF-8 sequence, so
+// valid UTF-8 stays valid (JSON text, WebSocket text frames).
+std::string_view utf8_prefix(std::string_view s, size_t max);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
 
 // Splits on LF, dropping a trailing CR from each line (accepts CRLF and LF).

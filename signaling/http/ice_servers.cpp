@@ -87,6 +87,13 @@ ParsedUri parse_uri(std::string_view text) {
       has_port = true;
     }
     if (u.host.size() <= 2) fail("empty host");
+    // Only what an IPv6 literal holds (hex, ':', '.', a zone "%eth0"):
+    // anything else (<>;,", NUL) would end up as is in the Link header
+    // and the webrtcbin URI written from it.
+    for (char ch : std::string_view(u.host).substr(1, u.host.size() - 2))
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != ':' && ch != '.' && ch != '%' &&
+          ch != '-' && ch != '_')
+        fail("bad IPv6 address");
   } else {
     auto c = rest.find(':');
     if (c != std::string_view::npos && rest.find(':', c + 1) != std::string_view::npos)
@@ -145,6 +152,12 @@ std::vector<IceServer> parse_ice_servers(std::string_view stun_server,
     if (!u.has_userinfo || u.user.empty())
       throw std::invalid_argument("invalid TURN server '" + shown +
                                   "': expected turn://user:password@host:port");
+    // turns over UDP would be TURN over DTLS, which webrtcbin (libnice)
+    // cannot use: its turns:// is TLS over TCP, so the URI we hand it would
+    // silently say TCP while the Link header says UDP.
+    if (u.scheme == "turns" && u.transport == "udp")
+      throw std::invalid_argument("invalid TURN server '" + shown +
+                                  "': turns: runs over TCP (TLS); transport=udp is not supported");
     unsigned port = u.port ? u.port : (u.scheme == "turns" ? 5349 : 3478);
     std::string transport =
         !u.transport.empty() ? u.transport : (u.scheme == "turns" ? "tcp" : "udp");

@@ -31,7 +31,7 @@ SdpMessagePtr parse_with_gst(std::string_view text) {
 }
 
 std::string shorten(std::string_view s, size_t n = 60) {
-  std::string out(s.substr(0, n));
+  std::string out(utf8_prefix(s, n));
   if (s.size() > n) out += "...";
   return out;
 }

@@ -178,7 +178,8 @@ struct WsClient::Impl {
     auto all = std::move(pending);
     pending.clear();
     std::weak_ptr<int> alive = life;
-    for (auto& [id, p] : all) {
+    for (auto& entry : all) {
+      auto& p = entry.second;  // not a structured binding: clang 14 cannot capture one
       p.timer.reset();
       if (!p.done) continue;
       guarded("WsClient reply", [&] { p.done(failure(Status::kClosed, why)); });
@@ -265,7 +266,8 @@ struct WsClient::Impl {
     }
     auto all = std::move(pending);
     pending.clear();
-    for (auto& [id, p] : all) {
+    for (auto& entry : all) {
+      auto& p = entry.second;  // not a structured binding: clang 14 cannot capture one
       p.timer.reset();
       if (p.done)
         defer([done = std::move(p.done)] { done(failure(Status::kClosed, "the client closed")); });

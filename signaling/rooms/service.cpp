@@ -214,6 +214,14 @@ std::optional<msg::Result> RoomService::negotiate(ConnId conn, const char* metho
   if constexpr (std::is_same_v<M, msg::Answer>) return ctl->answer(c, m, done);
   if constexpr (std::is_same_v<M, msg::Candidate>) return ctl->candidate(c, m, done);
 }
+// Instantiated explicitly: clang 14 does not instantiate a member template
+// first used (in dispatch's lambdas) above its definition.
+template std::optional<msg::Result> RoomService::negotiate(ConnId, const char*, const msg::Offer&,
+                                                           const Done&);
+template std::optional<msg::Result> RoomService::negotiate(ConnId, const char*, const msg::Answer&,
+                                                           const Done&);
+template std::optional<msg::Result> RoomService::negotiate(ConnId, const char*,
+                                                           const msg::Candidate&, const Done&);
 
 // --- join, leave, list ---
 

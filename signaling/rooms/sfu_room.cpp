@@ -114,7 +114,7 @@ std::vector<SfuOffer> SfuRoom::take_offers() {
         }
       for (const auto& [p, t] : want) {
         if (have_keys.count({p->id, t->id})) continue;
-        auto reuse = std::find_if(slots.begin(), slots.end(), [&](const SfuSlot& slot) {
+        auto reuse = std::find_if(slots.begin(), slots.end(), [&, t = t](const SfuSlot& slot) {
           return !slot.active() && slot.kind == t->kind && slot.codec == t->codec;
         });
         if (reuse != slots.end()) {

@@ -57,6 +57,18 @@ TEST(IceServers, RejectsWithAReason) {
             std::string::npos);
   EXPECT_NE(parse_error("", {"turn://u:p%zz@h:1"}).find("percent-encoding"), std::string::npos);
   EXPECT_NE(parse_error("stun:ho st:1", {}).find("bad host"), std::string::npos);
+  // Found by fuzz_ice_servers: a bracketed host was taken as is, so it could
+  // carry '>' ';' ',' into the Link header written from it.
+  EXPECT_FALSE(parse_error(std::string("stun:[2081:db8::1\0</whep>; ren]:347", 35), {}).empty());
+  EXPECT_NE(parse_error("stun:[2081:db8::1</whep>; ren]:347", {}).find("bad IPv6 address"),
+            std::string::npos);
+  EXPECT_NE(parse_error("", {"turn://u:p@[::1>, <stun:evil]:3478"}).find("bad IPv6 address"),
+            std::string::npos);
+  EXPECT_EQ(parse_ice_servers("stun:[fe80::1%eth0]:3478", {})[0].url, "stun:[fe80::1%eth0]:3478");
+  // Found by fuzz_ice_servers: turns with transport=udp was kept in the Link
+  // header but became TCP in webrtcbin's URI.
+  EXPECT_NE(parse_error("", {"turns:u:p@t.example.org?transport=udp"}).find("runs over TCP"),
+            std::string::npos);
 }
 
 TEST(LinkHeader, MatchesRfc9725AndRoundTrips) {

@@ -1,6 +1,7 @@
 // The JSON value and the JSON-RPC 2.0 codec (signaling/json.h, jsonrpc.h).
 #include "signaling/rpc/jsonrpc.h"
 
+#include <glib.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -56,6 +57,18 @@ TEST(Json, RefusesGarbageAndDepthBombs) {
   EXPECT_FALSE(Json::parse(std::string("\"a\0b\"", 5), &why));
   EXPECT_FALSE(Json::parse("\"\xff\xfe\"", &why));
   EXPECT_EQ(why, "not valid UTF-8");
+  // Found by fuzz_room_server: json-glib takes the octal escape "\331" and
+  // yields the byte 0xD9, so valid UTF-8 text gave a string that is not: a
+  // mesh offer relayed with it, or an error quoting it, was a text frame a
+  // browser fails its WebSocket on.
+  EXPECT_FALSE(Json::parse(R"({"sdp":"a=setup:actpass\3317"})", &why));
+  EXPECT_EQ(why, "a string is not valid UTF-8 (an escape JSON does not have)");
+  EXPECT_FALSE(Json::parse(R"({"\377":1})", &why));
+  // json-glib's own error quotes the bad string, escape decoded.
+  EXPECT_FALSE(Json::parse(R"(["a\3317" x])", &why));
+  EXPECT_TRUE(g_utf8_validate(why.data(), static_cast<gssize>(why.size()), nullptr)) << why;
+  EXPECT_NE(why.find("unexpected string constant \"a\xef\xbf\xbd" "7\""), std::string::npos) << why;
+  EXPECT_EQ(Json::parse(R"(["\u00e9", "\\331"])")->dump(), "[\"\xc3\xa9\",\"\\\\331\"]");
   std::string deep(100000, '[');
   EXPECT_FALSE(Json::parse(deep, &why));
   EXPECT_EQ(why, "nested deeper than 64 levels");

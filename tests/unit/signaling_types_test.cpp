@@ -48,6 +48,27 @@ TEST(Util, RandomHexAndConstantTimeCompare) {
   EXPECT_EQ(media_type(" Application/SDP ; charset=utf-8"), "application/sdp");
 }
 
+// Reasons quoting a client's text were cut at a byte count, maybe inside a
+// UTF-8 sequence: the JSON-RPC error frame was then no longer valid UTF-8 (a
+// browser fails the WebSocket on such a text frame). Seen while fixing what
+// fuzz_room_server found (jsonrpc_test, RefusesGarbageAndDepthBombs).
+TEST(Util, ShortQuotesKeepUtf8Valid) {
+  EXPECT_EQ(utf8_prefix("abc", 5), "abc");
+  EXPECT_EQ(utf8_prefix("ab\xc3\xa9", 3), "ab");  // "abé" cut inside the é
+  EXPECT_EQ(utf8_prefix("ab\xc3\xa9", 4), "ab\xc3\xa9");
+  EXPECT_EQ(utf8_prefix("\xe2\x82\xac", 2), "");
+  std::string q = quote_short(std::string(63, 'a') + "\xc3\xa9tail");
+  EXPECT_EQ(q, "'" + std::string(63, 'a') + "…'");
+  try {
+    validate_offer("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio " +
+                   std::string(53, '9') + "\xc3\xa9\xc3\xa9 RTP/AVP 0\r\n");
+    ADD_FAILURE() << "accepted";
+  } catch (const SdpError& e) {
+    std::string why = e.what();
+    EXPECT_NE(why.find("m=audio " + std::string(53, '9') + "..."), std::string::npos) << why;
+  }
+}
+
 TEST(BuildTrickleFragment, GroupsByMidAndRoundTrips) {
   std::vector<TrickleCandidate> c = {
       {"0", 0, "candidate:1 1 UDP 2015363327 192.168.1.5 50000 typ host"},
