@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "signaling/auth/tokens.h"
 #include "signaling/http/ice_servers.h"
 
 namespace rtcmesh {
@@ -22,6 +23,13 @@ void ServerProps::install(GObjectClass* klass, guint first, const Defaults& d) {
   install_string(klass, first + kTlsCertificate, "tls-certificate",
                  "PEM certificate file: serve HTTPS (needs tls-key)");
   install_string(klass, first + kTlsKey, "tls-key", "PEM private key file for tls-certificate");
+  install_string(klass, first + kTokenSecretFile, "token-secret-file",
+                 "File holding the HS256 secret (32 bytes or more) of signed room tokens: JWTs "
+                 "with room, sub, grants, exp (docs/security.md), accepted beside auth-token "
+                 "(empty = none)");
+  install_string(klass, first + kTokenPublicKey, "token-public-key",
+                 "File holding the P-256 public key (PEM) that verifies ES256 room tokens, as "
+                 "token-secret-file does HS256 ones (empty = none)");
   AddressLimitProps::install(klass, first + kLimitsFirst);
 }
 
@@ -40,6 +48,8 @@ bool ServerProps::set(guint first, guint id, const GValue* value) {
     case kPeerTimeout: peer_timeout_ms = g_value_get_uint(value); break;
     case kTlsCertificate: tls_certificate = str(""); break;
     case kTlsKey: tls_key = str(""); break;
+    case kTokenSecretFile: token_secret_file = str(""); break;
+    case kTokenPublicKey: token_public_key = str(""); break;
   }
   return true;
 }
@@ -55,6 +65,8 @@ bool ServerProps::get(guint first, guint id, GValue* value, guint bound_port) co
     case kPeerTimeout: g_value_set_uint(value, peer_timeout_ms); break;
     case kTlsCertificate: g_value_set_string(value, tls_certificate.c_str()); break;
     case kTlsKey: g_value_set_string(value, tls_key.c_str()); break;
+    case kTokenSecretFile: g_value_set_string(value, token_secret_file.c_str()); break;
+    case kTokenPublicKey: g_value_set_string(value, token_public_key.c_str()); break;
   }
   return true;
 }
@@ -72,6 +84,11 @@ sig::ResourceEndpoint::Config ServerProps::endpoint_config(const IceProps& ice) 
   sig::ResourceEndpoint::Config config;
   config.path = path;
   config.token = auth_token;
+  if (!token_secret_file.empty())
+    config.token_secret = sig::read_key_file(token_secret_file, "token-secret-file");
+  if (!token_public_key.empty())
+    config.token_public_key = sig::read_key_file(token_public_key, "token-public-key");
+  config.grant = grant_;
   config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
   config.address_limits = std::make_shared<sig::AddressLimits>(limits.config);
   return config;

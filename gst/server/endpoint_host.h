@@ -28,6 +28,8 @@ struct ServerProps {
     kPeerTimeout,
     kTlsCertificate,
     kTlsKey,
+    kTokenSecretFile,
+    kTokenPublicKey,
     kLimitsFirst,  // AddressLimitProps from here on
     kCount = kLimitsFirst + AddressLimitProps::kCount
   };
@@ -38,14 +40,17 @@ struct ServerProps {
     const char* path_blurb;
     const char* auth_token_blurb;
     const char* peer_timeout_blurb;
+    unsigned grant;  // what a signed token must grant: sig::kGrantPublish (WHIP) or Subscribe
   };
-  explicit ServerProps(const Defaults& d) : port(d.port), path(d.path), default_path_(d.path) {}
+  explicit ServerProps(const Defaults& d)
+      : port(d.port), path(d.path), default_path_(d.path), grant_(d.grant) {}
 
   std::string address = "0.0.0.0";
   guint port;
   std::string path, auth_token;
   guint peer_timeout_ms = 10000;
   std::string tls_certificate, tls_key;
+  std::string token_secret_file, token_public_key;  // paths
   AddressLimitProps limits;
 
   static void install(GObjectClass* klass, guint first, const Defaults& d);
@@ -53,13 +58,15 @@ struct ServerProps {
   // `bound_port`: the listening port once the server runs, else 0.
   bool get(guint first, guint id, GValue* value, guint bound_port) const;
   sig::HttpServer::Options http_options() const;
-  // Path, token, the ICE servers to advertise and the per-address limits
-  // (a new sig::AddressLimits each call); throws
-  // std::invalid_argument on a bad STUN/TURN URI.
+  // Path, tokens (the signed-token keys read from their files), the ICE
+  // servers to advertise and the per-address limits (a new sig::AddressLimits
+  // each call); throws std::invalid_argument on a bad STUN/TURN URI or an
+  // unreadable key file.
   sig::ResourceEndpoint::Config endpoint_config(const IceProps& ice) const;
 
  private:
   const char* default_path_;
+  unsigned grant_;
 };
 
 class EndpointHost {

@@ -41,7 +41,8 @@ const ServerProps::Defaults kServerDefaults{
     "Endpoint path viewers POST their offers to; the player page is at / and <path>/player",
     "Bearer token viewers must send (empty = no authentication)",
     "Milliseconds without RTCP from a viewer after which it is removed (rtcwhepsrc and "
-    "browsers report about every second; other GStreamer players every 5 s)"};
+    "browsers report about every second; other GStreamer players every 5 s)",
+    sig::kGrantSubscribe};
 
 // A viewer came before the pipeline's first caps: 503, come back later.
 struct NotReady : std::runtime_error {

@@ -38,7 +38,7 @@ const ServerProps::Defaults kServerDefaults{
     8080, "/whip",
     "Endpoint path: publishers POST to <path>, <path>/<room> or <path>/<room>/<publisher>",
     "Bearer token publishers must send (empty = no authentication)",
-    "Milliseconds without RTP or RTCP after which a publisher is removed"};
+    "Milliseconds without RTP or RTCP after which a publisher is removed", sig::kGrantPublish};
 
 enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];

@@ -2,10 +2,14 @@
 // decoded frames and audio samples must arrive.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 
+#include "signaling/auth/tokens.h"
 #include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
@@ -230,6 +234,36 @@ TEST(Whip, PublisherUsesTheServersLinkIceServers) {
   pub.set_state(GST_STATE_NULL);
   std::lock_guard lock(seen.mutex);
   EXPECT_EQ(seen.stun, "stun://127.0.0.1:3478");
+}
+
+// token-secret-file: a signed token for the room, the publisher name and the
+// publish grant publishes; one that only grants subscribe, or names another
+// publisher, is refused with 403 before a session exists.
+TEST(Whip, SignedTokensDecideWhoPublishes) {
+  const std::string secret = "whip-test-secret-0123456789abcdefghij";
+  std::filesystem::path key = std::filesystem::temp_directory_path() /
+                              ("rtcmesh-whip-secret-" + std::to_string(getpid()));
+  std::ofstream(key) << secret;
+  Ingest ingest("peer-timeout=3000 token-secret-file=" + key.string());
+  int64_t now = rtcmesh::sig::TokenVerifier::wall_clock();
+  auto token = [&](const char* sub, unsigned grants) {
+    return rtcmesh::sig::issue_token("HS256", secret, "stage", sub, grants, now - 5, now + 600);
+  };
+  Pipeline cam(publisher_launch(ingest.url("/whip/stage/cam"),
+                                "auth-token=" + token("cam", rtcmesh::sig::kGrantPublish)));
+  Pipeline viewer(publisher_launch(ingest.url("/whip/stage/viewer"),
+                                   "auth-token=" + token("viewer", rtcmesh::sig::kGrantSubscribe)));
+  Pipeline impostor(publisher_launch(ingest.url("/whip/stage/cam2"),
+                                     "auth-token=" + token("cam", rtcmesh::sig::kGrantPublish)));
+  for (Pipeline* p : {&cam, &viewer, &impostor}) p->set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames("cam") >= 15; }, kMediaTimeout))
+      << joined(cam.errors()) << joined(ingest.pipeline().errors());
+  for (Pipeline* p : {&viewer, &impostor}) {
+    ASSERT_TRUE(wait_until([&] { return !p->errors().empty(); }, 10s));
+    EXPECT_NE(p->errors()[0].find("403"), std::string::npos) << p->errors()[0];
+  }
+  EXPECT_EQ(ingest.added(), 1u);
+  std::filesystem::remove(key);
 }
 
 TEST(Whip, ClientErrorIsAnElementErrorWithStatus) {
