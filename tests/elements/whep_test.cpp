@@ -2,8 +2,6 @@
 // every viewer must decode frames and audio samples; reconnects, leaving
 // viewers, playbin URIs and HTTP errors on top of that.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +14,7 @@
 #include "signaling/auth/tokens.h"
 #include "signaling/http/sdp.h"
 #include "tests/support/harness.h"
+#include "tests/support/p256_keys.h"
 
 using namespace rtcmesh::test;
 
@@ -109,37 +108,19 @@ TEST(Whep, OneViewerThenFiveAtOnceDecodeVideoAndAudio) {
 // ES256 token grants subscribe plays; one whose token only grants publish,
 // or is signed by another key, is refused before a session exists.
 TEST(Whep, SignedTokensDecideWhoWatches) {
-  auto p256 = [] {
-    EVP_PKEY* key = EVP_EC_gen("P-256");
-    std::pair<std::string, std::string> pems;  // private, public
-    for (bool priv : {true, false}) {
-      BIO* bio = BIO_new(BIO_s_mem());
-      if (priv)
-        PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-      else
-        PEM_write_bio_PUBKEY(bio, key);
-      char* data = nullptr;
-      long n = BIO_get_mem_data(bio, &data);
-      (priv ? pems.first : pems.second).assign(data, n);
-      BIO_free(bio);
-    }
-    EVP_PKEY_free(key);
-    return pems;
-  };
-  auto [issuer, issuer_public] = p256();
-  auto [stranger, stranger_public] = p256();
+  KeyPair issuer = p256(), stranger = p256();
   std::filesystem::path key = std::filesystem::temp_directory_path() /
                               ("rtcmesh-whep-key-" + std::to_string(getpid()) + ".pem");
-  std::ofstream(key) << issuer_public;
+  std::ofstream(key) << issuer.public_pem;
   WhepStream stream("peer-timeout=3000 token-public-key=" + key.string());
   ASSERT_TRUE(stream.wait_ready());
   int64_t now = rtcmesh::sig::TokenVerifier::wall_clock();
   auto token = [&](const std::string& signer, unsigned grants) {
     return rtcmesh::sig::issue_token("ES256", signer, "*", "", grants, now - 5, now + 600);
   };
-  WhepViewer viewer(stream.url(), "auth-token=" + token(issuer, rtcmesh::sig::kGrantSubscribe));
-  WhepViewer publisher(stream.url(), "auth-token=" + token(issuer, rtcmesh::sig::kGrantPublish));
-  WhepViewer forged(stream.url(), "auth-token=" + token(stranger, rtcmesh::sig::kGrantSubscribe));
+  WhepViewer viewer(stream.url(), "auth-token=" + token(issuer.private_pem, rtcmesh::sig::kGrantSubscribe));
+  WhepViewer publisher(stream.url(), "auth-token=" + token(issuer.private_pem, rtcmesh::sig::kGrantPublish));
+  WhepViewer forged(stream.url(), "auth-token=" + token(stranger.private_pem, rtcmesh::sig::kGrantSubscribe));
   for (WhepViewer* v : {&viewer, &publisher, &forged}) ASSERT_TRUE(v->play());
   ASSERT_TRUE(wait_until([&] { return viewer.video_frames() >= 15; }, kMediaTimeout))
       << joined(viewer.pipeline().errors());

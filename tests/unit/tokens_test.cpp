@@ -5,11 +5,11 @@
 
 #include <glib.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <memory>
 #include <string>
+
+#include "tests/support/p256_keys.h"
 
 namespace rtcmesh::sig {
 namespace {
@@ -17,28 +17,8 @@ namespace {
 constexpr int64_t kNow = 1'800'000'000;
 const std::string kSecret = "0123456789abcdef0123456789abcdef-test-secret";
 
-struct KeyPair {
-  std::string private_pem, public_pem;
-};
-
-KeyPair p256() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  EXPECT_TRUE(key);
-  KeyPair kp;
-  for (bool priv : {true, false}) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (priv)
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    else
-      PEM_write_bio_PUBKEY(bio, key);
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    (priv ? kp.private_pem : kp.public_pem).assign(data, n);
-    BIO_free(bio);
-  }
-  EVP_PKEY_free(key);
-  return kp;
-}
+using test::KeyPair;
+using test::p256;
 
 std::string b64url(const std::string& s) {
   gchar* b = g_base64_encode(reinterpret_cast<const guchar*>(s.data()), s.size());
