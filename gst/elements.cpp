@@ -1,5 +1,7 @@
 #include "gst/elements.h"
 
+#include <openssl/crypto.h>
+
 #include "gst/common/debug.h"
 #include "gst/client/meshbin.h"
 #include "gst/sfu/sfu.h"
@@ -10,6 +12,10 @@
 
 gboolean rtcmesh_register_elements(GstPlugin* plugin) {
   rtcmesh::init_debug();
+  // OpenSSL (our DTLS certificate, webrtcbin's dtls elements) must not tear
+  // itself down in an atexit handler while webrtcbin's threads may still
+  // use it (an exit-time SIGSEGV in OPENSSL_cleanup): the first init decides.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(rtcmeshbin, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcsfu, plugin);
