@@ -2,6 +2,7 @@
 
 #include <gst/sdp/sdp.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,8 +47,14 @@ const ServerProps::Defaults kServerDefaults{
 
 // A viewer came before the pipeline's first caps: 503, come back later.
 struct NotReady : std::runtime_error {
-  NotReady() : std::runtime_error("nothing to play yet: the pipeline has not started sending") {}
+  using std::runtime_error::runtime_error;
+  NotReady() : NotReady("nothing to play yet: the pipeline has not started sending") {}
 };
+
+// WHEP cannot add a track to a viewer later, so a viewer that comes while
+// one input has caps and another not yet (a slow first video frame) waits
+// this long for the others rather than getting audio only for good.
+constexpr gint64 kOtherInputsGraceUs = 5 * G_USEC_PER_SEC;
 
 enum { SIGNAL_VIEWER_ADDED, SIGNAL_VIEWER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];
@@ -86,6 +93,7 @@ struct RtcWhepSinkPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
 
   // Request pads; added/removed on the application thread, read elsewhere.
   media::SendInputs inputs;
+  std::atomic<gint64> first_input_ready_us{0};  // monotonic; 0 = none yet
   media::EncoderSettings encoder_settings() {
     std::lock_guard lock(props_mutex);
     return encoder;
@@ -239,6 +247,9 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
 std::vector<media::SendInput*> RtcWhepSinkPrivate::ready_inputs() {
   std::vector<media::SendInput*> ready = inputs.ready();
   if (ready.empty()) throw NotReady();
+  if (!inputs.all_ready() &&
+      g_get_monotonic_time() - first_input_ready_us.load() < kOtherInputsGraceUs)
+    throw NotReady("not every track is ready yet: the pipeline has not sent them all");
   return ready;
 }
 
@@ -284,6 +295,8 @@ bool RtcWhepSinkPrivate::route_session_failure(GstMessage* message, const std::s
 }
 
 void RtcWhepSinkPrivate::on_input_ready() {
+  gint64 none = 0;
+  first_input_ready_us.compare_exchange_strong(none, g_get_monotonic_time());
   guint ms;
   {
     std::lock_guard lock(props_mutex);
