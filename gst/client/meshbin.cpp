@@ -366,6 +366,10 @@ Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
     it->second->sent->request_keyframes();
   };
   events.failed = [this, id](const std::string& why) {
+    // Not a leave: the application hears why this participant is gone
+    // (ICE, DTLS certificate refused, silence).
+    GST_ELEMENT_WARNING(self, RESOURCE, READ, ("connection to %s failed", id.c_str()),
+                        ("%s", why.c_str()));
     worker->post([this, id, why] { remove_remote(id, why); });
   };
   r->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "mesh-" + id, ice_settings,

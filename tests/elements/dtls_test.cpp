@@ -10,6 +10,8 @@
 #include "gst/peer/peer.h"
 #include "tests/support/fingerprint_proxy.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_checks.h"
+#include "tests/support/room_host.h"
 
 using namespace rtcmesh;
 using namespace rtcmesh::test;
@@ -165,3 +167,43 @@ TEST(DtlsSfuRoom, LiarsGetNothingHonestPeersPlay) {
       << metrics.body;
   EXPECT_GE(std::stoull(m[1]), before + 2);
 }
+
+// A mesh room: the server only relays descriptions, so the check is the
+// participants' own. A man in the middle of one participant's signaling
+// lies about its certificate (what it sends) or about the others' (what it
+// receives): nobody decodes the liar's connections, in either direction,
+// and the honest participants of the room decode each other.
+class MeshLie : public testing::TestWithParam<Lie> {};
+
+TEST_P(MeshLie, NobodyDecodesTheLiedAboutConnectionsTheOthersGoOn) {
+  RoomHost host;
+  FingerprintWsProxy proxy(host.url(), GetParam());
+  uint64_t before = peer::Peer::dtls_refusals();
+  RoomParticipant a(host.url(), "a"), b(host.url(), "b"), liar(proxy.url(), "liar");
+  std::vector<RoomParticipant*> honest = {&a, &b};
+  std::vector<std::string> ids = {"a", "b"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(honest, ids, 30); }, kMediaTimeout))
+      << describe(honest, ids);
+  // Both connections of the liar are refused (by a and b, or by the liar).
+  ASSERT_TRUE(wait_until([&] { return peer::Peer::dtls_refusals() >= before + 2; }, 15s))
+      << "refusals: " << peer::Peer::dtls_refusals() - before << ", frames rewritten "
+      << proxy.rewritten();
+  EXPECT_GE(proxy.rewritten(), 2);
+  for (auto* p : honest) {
+    EXPECT_EQ(p->frames_from("liar"), 0);
+    EXPECT_EQ(p->samples_from("liar"), 0u);
+  }
+  EXPECT_EQ(liar.frames_from("a") + liar.frames_from("b"), 0);
+  EXPECT_EQ(liar.samples_from("a") + liar.samples_from("b"), 0u);
+  // Whoever met the wrong certificate said so.
+  RoomParticipant& told = GetParam() == Lie::kOffer ? a : liar;
+  EXPECT_TRUE(any_contains(told.pipeline().warnings(), kRefused))
+      << joined(told.pipeline().warnings()) << "errors:" << joined(told.pipeline().errors());
+  for (auto* p : {&a, &b, &liar}) EXPECT_TRUE(p->pipeline().errors().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtls, MeshLie, testing::Values(Lie::kOffer, Lie::kAnswer),
+                         [](const testing::TestParamInfo<Lie>& info) {
+                           return std::string(info.param == Lie::kOffer ? "AboutItself"
+                                                                         : "AboutTheOthers");
+                         });

@@ -5,11 +5,9 @@
 
 #include <set>
 
-#include "gst/common/worker.h"
-#include "signaling/http/http_server.h"
-#include "signaling/http/ws_server.h"
 #include "tests/support/child_mode.h"
 #include "tests/support/room_checks.h"
+#include "tests/support/room_host.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
 
@@ -18,37 +16,6 @@ using namespace rtcmesh::test;
 using Participant = RoomParticipant;
 
 namespace {
-
-// A room server on an ephemeral port.
-class RoomHost {
- public:
-  explicit RoomHost(const std::string& token = "") : worker_("room-host") {
-    worker_.call([&] {
-      sig::HttpServer::Options http;
-      http.address = "127.0.0.1";
-      http_ = std::make_unique<sig::HttpServer>(worker_.context(), http);
-      sig::RoomServer::Config config;
-      config.token = token;
-      config.peer_timeout = std::chrono::seconds(4);
-      sig::WsServer::Options opts;
-      opts.ping_interval_s = 1;
-      ws_ = std::make_unique<sig::WsServer>(worker_.context(), *http_, config, opts);
-      http_->start();
-    });
-  }
-  ~RoomHost() {
-    worker_.call([&] {
-      ws_.reset();
-      http_.reset();
-    });
-  }
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(http_->port()) + "/rtc"; }
-
- private:
-  Worker worker_;
-  std::unique_ptr<sig::HttpServer> http_;
-  std::unique_ptr<sig::WsServer> ws_;
-};
 
 TEST(Mesh, ThreePipelinesDecodeEachOtherAndALateJoinerGetsEveryone) {
   RoomHost host;

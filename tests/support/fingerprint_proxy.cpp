@@ -1,5 +1,7 @@
 #include "tests/support/fingerprint_proxy.h"
 
+#include <libsoup/soup.h>
+
 #include <regex>
 
 namespace rtcmesh::test {
@@ -84,6 +86,130 @@ void FingerprintProxy::forward(const sig::HttpRequest& request, sig::Responder r
                      }
                      respond(std::move(out));
                    });
+}
+
+struct FingerprintWsProxy::Link {
+  std::unique_ptr<sig::WebSocket> client, upstream;
+  std::vector<std::string> queued;  // the client's frames before upstream opened
+  bool closed = false;
+};
+
+FingerprintWsProxy::FingerprintWsProxy(std::string target, Lie lie)
+    : target_(std::move(target)), lie_(lie) {
+  worker_.call([this] {
+    sig::HttpServer::Options options;
+    options.address = "127.0.0.1";
+    server_ = std::make_unique<sig::HttpServer>(worker_.context(), options);
+    server_->add_websocket_handler("/rtc", [this](std::unique_ptr<sig::WebSocket> ws,
+                                                  const sig::HttpRequest&) { accept(std::move(ws)); });
+    server_->start();
+    session_ = soup_session_new();
+  });
+}
+
+FingerprintWsProxy::~FingerprintWsProxy() {
+  worker_.call([this] {
+    for (auto& link : links_) link->closed = true;
+    links_.clear();
+    server_.reset();
+    g_clear_object(&session_);
+  });
+}
+
+std::string FingerprintWsProxy::url() const {
+  return "ws://127.0.0.1:" + std::to_string(server_->port()) + "/rtc";
+}
+
+std::string FingerprintWsProxy::lie_in_frame(const std::string& text, int* count) {
+  int n = 0;
+  std::optional<sig::Json> frame = sig::Json::parse(text);
+  std::function<void(sig::Json&)> walk = [&](sig::Json& j) {
+    if (j.is_array())
+      for (auto& e : j.as_array()) walk(e);
+    if (!j.is_object()) return;
+    for (auto& [key, value] : j.as_object()) {
+      if (key == "sdp" && value.is_string()) {
+        int lies = 0;
+        value = FingerprintProxy::lie_about(value.as_string(), &lies);
+        n += lies;
+      } else {
+        walk(value);
+      }
+    }
+  };
+  if (frame) walk(*frame);
+  if (count) *count = n;
+  return n ? frame->dump() : text;
+}
+
+void FingerprintWsProxy::forward(Link& link, bool upstream, std::string_view text) {
+  std::string out(text);
+  if ((upstream && lie_ == Lie::kOffer) || (!upstream && lie_ == Lie::kAnswer)) {
+    int n = 0;
+    out = lie_in_frame(out, &n);
+    if (n) ++rewritten_;
+  }
+  if (!upstream)
+    link.client->send_text(out);
+  else if (link.upstream)
+    link.upstream->send_text(out);
+  else
+    link.queued.push_back(std::move(out));
+}
+
+void FingerprintWsProxy::accept(std::unique_ptr<sig::WebSocket> client) {
+  auto link = std::make_shared<Link>();
+  link->client = std::move(client);
+  links_.push_back(link);
+  // Either side closing closes the other and forgets the pair (later, not
+  // from inside the socket's own callback).
+  auto end = [this, weak = std::weak_ptr<Link>(link)](int code, const std::string& reason) {
+    auto l = weak.lock();
+    if (!l || l->closed) return;
+    l->closed = true;
+    if (l->client->open()) l->client->close(code == 1006 ? 1001 : code, reason);
+    if (l->upstream && l->upstream->open()) l->upstream->close(1001, reason);
+    worker_.post([this, l] { links_.remove(l); });
+  };
+  Link* raw = link.get();
+  link->client->set_callbacks({.on_text = [this, raw](std::string_view t) { forward(*raw, true, t); },
+                               .on_closed = end});
+  struct Connect {
+    FingerprintWsProxy* self;
+    std::weak_ptr<Link> link;
+    std::function<void(int, const std::string&)> end;
+  };
+  SoupMessage* msg = soup_message_new("GET", target_.c_str());
+  soup_session_websocket_connect_async(
+      session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
+      +[](GObject* source, GAsyncResult* res, gpointer data) {
+        std::unique_ptr<Connect> c(static_cast<Connect*>(data));
+        GError* err = nullptr;
+        SoupWebsocketConnection* conn =
+            soup_session_websocket_connect_finish(SOUP_SESSION(source), res, &err);
+        auto l = c->link.lock();
+        if (!conn) {
+          std::string why = err ? err->message : "upstream refused";
+          g_clear_error(&err);
+          if (l) c->end(1011, why);
+          return;
+        }
+        if (!l || l->closed) {
+          g_object_unref(conn);
+          return;
+        }
+        l->upstream = std::make_unique<sig::WebSocket>(c->self->worker_.context(), conn);
+        g_object_unref(conn);
+        Link* raw = l.get();
+        FingerprintWsProxy* self = c->self;
+        l->upstream->set_callbacks(
+            {.on_text = [self, raw](std::string_view t) { self->forward(*raw, false, t); },
+             .on_closed = c->end});
+        for (auto& text : l->queued) l->upstream->send_text(text);
+        l->queued.clear();
+      },
+      new Connect{this, link, end});
+  g_object_unref(msg);
 }
 
 }  // namespace rtcmesh::test

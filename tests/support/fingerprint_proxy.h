@@ -8,12 +8,16 @@
 #pragma once
 
 #include <atomic>
+#include <list>
 #include <memory>
 #include <string>
 
 #include "gst/common/worker.h"
 #include "signaling/http/http_client.h"
 #include "signaling/http/http_server.h"
+#include "signaling/json.h"
+
+typedef struct _SoupSession SoupSession;
 
 namespace rtcmesh::test {
 
@@ -39,6 +43,38 @@ class FingerprintProxy {
   Worker worker_{"fp-proxy"};
   std::unique_ptr<sig::HttpServer> server_;
   std::unique_ptr<sig::HttpClient> client_;
+};
+
+// The same man in the middle for the JSON-RPC room protocol: a WebSocket
+// proxy in front of a room server that rewrites the a=fingerprint of every
+// "sdp" its client sends (Lie::kOffer: the client's offers and answers, so
+// the room is told of a certificate the client does not have) or receives
+// (Lie::kAnswer: the client is lied to about the other participants).
+class FingerprintWsProxy {
+ public:
+  using Lie = FingerprintProxy::Lie;
+  // `target`: the room's WebSocket URL ("ws://127.0.0.1:PORT/rtc").
+  FingerprintWsProxy(std::string target, Lie lie);
+  ~FingerprintWsProxy();
+  std::string url() const;                      // "ws://127.0.0.1:PROXYPORT/rtc"
+  int rewritten() const { return rewritten_; }  // frames changed so far
+
+  // A JSON-RPC frame with every "sdp" string member lied about (other
+  // frames as they were).
+  static std::string lie_in_frame(const std::string& text, int* count = nullptr);
+
+ private:
+  struct Link;  // one client's socket and its upstream socket
+  void accept(std::unique_ptr<sig::WebSocket> client);
+  void forward(Link& link, bool upstream, std::string_view text);
+
+  std::string target_;
+  Lie lie_;
+  std::atomic<int> rewritten_{0};
+  Worker worker_{"fp-ws-proxy"};
+  std::unique_ptr<sig::HttpServer> server_;
+  SoupSession* session_ = nullptr;
+  std::list<std::shared_ptr<Link>> links_;  // worker thread only
 };
 
 }  // namespace rtcmesh::test
