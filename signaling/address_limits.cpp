@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +28,7 @@ struct AddressLimits::State {
 
   Config cfg;
   Now now;
+  std::atomic<uint64_t> refused_requests{0}, refused_sessions{0};
   mutable std::mutex mu;
   std::unordered_map<std::string, Entry> entries;
   // Addresses without sessions, least recently used last.
@@ -152,15 +154,18 @@ std::optional<AddressLimits::Refusal> AddressLimits::request(const std::string& 
   std::lock_guard lock(s.mu);
   Clock::time_point t = s.now();
   State::Entry* e = s.find_or_add(key, t);
-  if (!e)
+  if (!e) {
+    ++s.refused_requests;
     return Refusal{1, static_cast<unsigned>(s.cfg.max_addresses),
                    "too many client addresses at once; try again"};
+  }
   s.refill(*e, t);
   if (e->sessions == 0) s.touch_idle(*e);
   if (e->tokens >= 1) {
     e->tokens -= 1;
     return std::nullopt;
   }
+  ++s.refused_requests;
   unsigned after = whole_seconds((1 - e->tokens) / s.cfg.rate);
   char rate[32];
   std::snprintf(rate, sizeof rate, "%g", s.cfg.rate);
@@ -178,12 +183,14 @@ AddressLimits::LeasePtr AddressLimits::session(const std::string& address, Refus
   Clock::time_point t = s.now();
   State::Entry* e = s.find_or_add(key, t);
   if (!e) {
+    ++s.refused_sessions;
     if (why) *why = {1, static_cast<unsigned>(s.cfg.max_addresses),
                      "too many client addresses at once; try again"};
     return nullptr;
   }
   if (e->sessions >= s.cfg.max_sessions) {
     // Sessions end when their clients leave: a hint, not a promise.
+    ++s.refused_sessions;
     if (why)
       *why = {10, s.cfg.max_sessions,
               "too many sessions from " + key + " (limit " + std::to_string(s.cfg.max_sessions) +
@@ -195,6 +202,13 @@ AddressLimits::LeasePtr AddressLimits::session(const std::string& address, Refus
     s.idle.erase(e->idle_pos);
   }
   return std::make_shared<Lease>(state_, key);
+}
+
+uint64_t AddressLimits::refused_requests() const {
+  return state_->refused_requests.load();
+}
+uint64_t AddressLimits::refused_sessions() const {
+  return state_->refused_sessions.load();
 }
 
 unsigned AddressLimits::sessions(const std::string& address) const {

@@ -73,6 +73,9 @@ class AddressLimits {
   unsigned sessions(const std::string& address) const;
   size_t tracked() const;
   const Config& config() const;
+  // Refusals so far (/metrics): requests past the rate, sessions past the cap.
+  uint64_t refused_requests() const;
+  uint64_t refused_sessions() const;
 
   // The key an address is counted under ("1.2.3.4", "2001:db8:1:2::/64");
   // the address itself when it does not parse.

@@ -135,7 +135,8 @@ Host::Host(const Options& options)
       http_ = std::make_unique<sig::HttpServer>(worker_->context(), http);
 
       // One count per client address for WHIP, WHEP and /rtc together.
-      auto limits = std::make_shared<sig::AddressLimits>(options.address_limits);
+      address_limits_ = std::make_shared<sig::AddressLimits>(options.address_limits);
+      const auto& limits = address_limits_;
       sig::ResourceEndpoint::Config whip;
       whip.path = "/whip";
       whip.address_limits = limits;
@@ -268,6 +269,11 @@ void Host::serve_metrics(const sig::HttpRequest& req, sig::Responder respond) {
             "Connections (this process) refused because the remote DTLS certificate did not "
             "match the a=fingerprint of its description",
             {}, peer::Peer::dtls_refusals());
+  m.counter("rtcmesh_address_limit_refusals_total",
+            "Requests refused by a per-client-address limit (429, -32008, WebSocket 4029)",
+            {{"limit", "rate"}}, address_limits_->refused_requests());
+  m.counter("rtcmesh_address_limit_refusals_total", "", {{"limit", "sessions"}},
+            address_limits_->refused_sessions());
   for (const auto& room : rooms().sfu_rooms()) {
     m.gauge("rtcmesh_room_publishers", "Publishers in the room (every way in)",
             {{"room", room.name}}, room.publishers);

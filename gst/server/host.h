@@ -80,6 +80,7 @@ class Host {
   Options options_;
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<sig::HttpServer> http_;
+  std::shared_ptr<sig::AddressLimits> address_limits_;  // WHIP, WHEP and /rtc together
   std::unique_ptr<EndpointRoutes> whip_, whep_;
   std::unique_ptr<sig::ResourceEndpoint> whip_endpoint_, whep_endpoint_;
   std::unique_ptr<sig::WsServer> ws_;

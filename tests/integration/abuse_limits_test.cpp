@@ -114,6 +114,14 @@ TEST_F(AbuseLimits, TheSessionCapRefusesTheNextSessionWithAReason) {
   EXPECT_TRUE(run_until([&] { return extra.closed.has_value(); }, 10000));
   EXPECT_EQ(extra.closed.value_or(0), 4029);
 
+  // Operators see the refusals: two 429s and the WebSocket.
+  HttpReply metrics = http_request("GET", server->base + "/metrics", nullptr, "");
+  EXPECT_NE(metrics.body.find("rtcmesh_address_limit_refusals_total{limit=\"sessions\"} 3\n"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("rtcmesh_address_limit_refusals_total{limit=\"rate\"} 0\n"),
+            std::string::npos);
+
   // A session that ends frees its place.
   EXPECT_EQ(http_request("DELETE", server->base + a.header("Location"), nullptr, "").status, 200u);
   EXPECT_EQ(post("/whep/r", "recvonly").status, 201u);
