@@ -215,24 +215,25 @@ struct HttpClient::Impl {
   }
 };
 
+void use_tls_ca_file(SoupSession* session, const std::string& path) {
+  GError* err = nullptr;
+  GTlsDatabase* db = g_tls_file_database_new(path.c_str(), &err);
+  if (!db) {
+    std::string why = "cannot load tls-ca-file " + path + ": " + (err ? err->message : "unknown error");
+    g_clear_error(&err);
+    throw std::runtime_error(why);
+  }
+  soup_session_set_tls_database(session, db);
+  g_object_unref(db);
+}
+
 HttpClient::HttpClient(GMainContext* ctx, Options options)
     : impl_(std::make_unique<Impl>(ctx, std::move(options))) {
   init_debug();
   ScopedContext scope(ctx);
   impl_->session = soup_session_new_with_options("timeout", impl_->opts.timeout_s, "idle-timeout",
                                                  60u, "user-agent", "rtcmesh/0.1 ", nullptr);
-  if (!impl_->opts.tls_ca_file.empty()) {
-    GError* err = nullptr;
-    GTlsDatabase* db = g_tls_file_database_new(impl_->opts.tls_ca_file.c_str(), &err);
-    if (!db) {
-      std::string why = "cannot load tls-ca-file " + impl_->opts.tls_ca_file + ": " +
-                        (err ? err->message : "unknown error");
-      g_clear_error(&err);
-      throw std::runtime_error(why);
-    }
-    soup_session_set_tls_database(impl_->session, db);
-    g_object_unref(db);
-  }
+  if (!impl_->opts.tls_ca_file.empty()) use_tls_ca_file(impl_->session, impl_->opts.tls_ca_file);
 }
 
 HttpClient::~HttpClient() {

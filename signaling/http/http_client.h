@@ -10,7 +10,13 @@
 
 #include "signaling/http/http.h"
 
+typedef struct _SoupSession SoupSession;
+
 namespace rtcmesh::sig {
+
+// The PEM bundle at `path` replaces the system CAs of `session` (HttpClient's
+// and WsClient's tls-ca-file). Throws std::runtime_error when it cannot load.
+void use_tls_ca_file(SoupSession* session, const std::string& path);
 
 class HttpClient {
  public:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "signaling/glib_util.h"
+#include "signaling/http/http_client.h"
 #include "signaling/log.h"
 #include "signaling/http/websocket.h"
 
@@ -287,18 +288,7 @@ WsClient::WsClient(GMainContext* ctx, Options options)
   impl_->session = soup_session_new_with_options("user-agent", "rtcmesh/0.1 ", nullptr);
   // No permessage-deflate: a small compressed frame could inflate past every limit.
   soup_session_remove_feature_by_type(impl_->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
-  if (!impl_->opts.tls_ca_file.empty()) {
-    GError* err = nullptr;
-    GTlsDatabase* db = g_tls_file_database_new(impl_->opts.tls_ca_file.c_str(), &err);
-    if (!db) {
-      std::string why = "cannot load tls-ca-file " + impl_->opts.tls_ca_file + ": " +
-                        (err ? err->message : "unknown error");
-      g_clear_error(&err);
-      throw std::runtime_error(why);
-    }
-    soup_session_set_tls_database(impl_->session, db);
-    g_object_unref(db);
-  }
+  if (!impl_->opts.tls_ca_file.empty()) use_tls_ca_file(impl_->session, impl_->opts.tls_ca_file);
 }
 
 WsClient::~WsClient() {
