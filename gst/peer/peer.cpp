@@ -41,6 +41,13 @@ struct Peer::Life {
   std::vector<std::vector<sig::DtlsFingerprint>> remote_fingerprints;
   // Any thread: fails the Peer on the worker.
   static void refuse_dtls(const std::shared_ptr<Life>& life, const std::string& why);
+
+  // Data channels' signal handlers, connected on whichever thread the channel
+  // appeared (webrtcbin's for the remote's): a message may follow at once.
+  std::mutex data_mutex;
+  std::vector<std::pair<GPtr<GObject>, gulong>> data_handlers;
+  static void watch_channel(GstWebRTCDataChannel* channel, const std::shared_ptr<Life>& life);
+  static void deliver(const std::shared_ptr<Life>& life, DataMessage message);
 };
 
 namespace {
@@ -424,6 +431,12 @@ Peer::~Peer() {
   }
   for (auto& [instance, id] : life_->handlers) g_signal_handler_disconnect(instance.get(), id);
   life_->handlers.clear();
+  {
+    std::lock_guard lock(life_->data_mutex);
+    for (auto& [instance, id] : life_->data_handlers) g_signal_handler_disconnect(instance.get(), id);
+    life_->data_handlers.clear();
+  }
+  channels_.clear();
   gst_element_set_locked_state(webrtc_, TRUE);
   gst_element_set_state(webrtc_, GST_STATE_NULL);
   gst_bin_remove(bin_, webrtc_);
@@ -508,7 +521,136 @@ guint64 retransmissions(GstElement* webrtcbin) {
   return total;
 }
 
+namespace {
+std::string label_of(GstWebRTCDataChannel* channel) {
+  gchar* label = nullptr;
+  g_object_get(channel, "label", &label, nullptr);
+  std::string out = label ? label : "";
+  g_free(label);
+  return out;
+}
+}  // namespace
+
+void Peer::Life::deliver(const LifePtr& life, DataMessage message) {
+  on_worker(life, [m = std::move(message)](Peer& p) {
+    if (p.events_.data) p.events_.data(m);
+  });
+}
+
+void Peer::Life::watch_channel(GstWebRTCDataChannel* channel, const LifePtr& life) {
+  auto add = [&](const char* signal, GCallback callback) {
+    gulong id = g_signal_connect_data(channel, signal, callback, hold(life), release,
+                                      GConnectFlags(0));
+    std::lock_guard lock(life->data_mutex);
+    life->data_handlers.emplace_back(retain(G_OBJECT(channel)), id);
+  };
+  add("on-open", G_CALLBACK(+[](GstWebRTCDataChannel* c, gpointer d) {
+        on_worker(*static_cast<LifePtr*>(d), [label = label_of(c)](Peer& p) { p.channel_opened(label); });
+      }));
+  add("on-close", G_CALLBACK(+[](GstWebRTCDataChannel* c, gpointer d) {
+        on_worker(*static_cast<LifePtr*>(d), [label = label_of(c)](Peer& p) { p.channel_closed(label); });
+      }));
+  add("on-message-string", G_CALLBACK(+[](GstWebRTCDataChannel* c, gchar* text, gpointer d) {
+        deliver(*static_cast<LifePtr*>(d), DataMessage{label_of(c), text ? text : "", true});
+      }));
+  add("on-message-data", G_CALLBACK(+[](GstWebRTCDataChannel* c, GBytes* bytes, gpointer d) {
+        gsize size = 0;
+        const char* data = bytes ? static_cast<const char*>(g_bytes_get_data(bytes, &size)) : nullptr;
+        deliver(*static_cast<LifePtr*>(d), DataMessage{label_of(c), std::string(data ? data : "", size), false});
+      }));
+}
+
+void Peer::enable_data_channels() {
+  if (data_enabled_) return;
+  data_enabled_ = true;
+  // The remote's channels (we answer): watched on webrtcbin's thread before
+  // their first message can come, kept on ours.
+  connect(
+      webrtc_, "on-data-channel",
+      [](GstElement*, GstWebRTCDataChannel* channel, gpointer data) {
+        auto& life = *static_cast<LifePtr*>(data);
+        Life::watch_channel(channel, life);
+        GPtr<GstWebRTCDataChannel> ref = retain(channel);
+        on_worker(life, [c = std::shared_ptr<GstWebRTCDataChannel>(
+                             ref.release(), [](GstWebRTCDataChannel* x) { gst_object_unref(x); })](
+                            Peer& p) { p.adopt_channel(c.get()); });
+      },
+      life_);
+}
+
+void Peer::adopt_channel(GstWebRTCDataChannel* channel) {
+  std::string label = label_of(channel);
+  Channel& c = channels_[label];
+  c.channel = retain(channel);
+  GstWebRTCDataChannelState state;
+  g_object_get(channel, "ready-state", &state, nullptr);
+  if (state == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN) channel_opened(label);
+}
+
+void Peer::channel_opened(const std::string& label) {
+  auto it = channels_.find(label);
+  if (it == channels_.end() || it->second.open) return;
+  Channel& c = it->second;
+  c.open = true;
+  GST_DEBUG("%s: data channel %s open, %zu queued", name_.c_str(), label.c_str(), c.queued.size());
+  for (auto& [data, text] : c.queued) send_now(c.channel.get(), data, text);
+  c.queued.clear();
+}
+
+void Peer::channel_closed(const std::string& label) {
+  GST_DEBUG("%s: data channel %s closed", name_.c_str(), label.c_str());
+  Channel& c = channels_[label];
+  c.closed = true;
+  c.open = false;
+  c.queued.clear();
+}
+
+void Peer::send_now(GstWebRTCDataChannel* channel, const std::string& data, bool text) {
+  if (text) {
+    g_signal_emit_by_name(channel, "send-string", data.c_str());
+  } else {
+    GBytes* bytes = g_bytes_new(data.data(), data.size());
+    g_signal_emit_by_name(channel, "send-data", bytes);
+    g_bytes_unref(bytes);
+  }
+}
+
+bool Peer::send_data(std::string data, bool text, bool reliable) {
+  if (!data_enabled_ || failed_ || data.size() > kMaxDataMessage) return false;
+  // A channel the remote has not opened yet (we answered) is queued for too.
+  Channel& c = channels_[reliable ? kReliableLabel : kUnreliableLabel];
+  if (c.closed) return false;
+  if (c.open) {
+    send_now(c.channel.get(), data, text);
+    return true;
+  }
+  if (c.queued.size() >= kMaxQueuedMessages) return false;
+  c.queued.emplace_back(std::move(data), text);
+  return true;
+}
+
 void Peer::make_offer(SdpDone done) {
+  // An offerer with data channels opens ours (once: a renegotiation keeps them).
+  if (data_enabled_) {
+    for (bool reliable : {true, false}) {
+      const char* label = reliable ? kReliableLabel : kUnreliableLabel;
+      if (channels_[label].channel) continue;
+      GstStructure* options =
+          reliable ? gst_structure_new("options", "ordered", G_TYPE_BOOLEAN, TRUE, nullptr)
+                   : gst_structure_new("options", "ordered", G_TYPE_BOOLEAN, FALSE,
+                                       "max-retransmits", G_TYPE_INT, 0, nullptr);
+      GstWebRTCDataChannel* channel = nullptr;
+      g_signal_emit_by_name(webrtc_, "create-data-channel", label, options, &channel);
+      gst_structure_free(options);
+      if (!channel) {
+        GST_WARNING("%s: webrtcbin refused data channel %s", name_.c_str(), label);
+        continue;
+      }
+      Life::watch_channel(channel, life_);
+      adopt_channel(channel);
+      gst_object_unref(channel);
+    }
+  }
   create_description(true, 0, [this, done](const std::string& sdp, const std::string& error) {
     if (!error.empty()) return done({}, error);
     set_description(true, GST_WEBRTC_SDP_TYPE_OFFER, sdp, [this, done](const std::string& error) {

@@ -7,7 +7,9 @@
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +23,13 @@ namespace rtcmesh::peer {
 // Kept so that peer::IceSettings names it (the values live in common/).
 using IceSettings = rtcmesh::IceSettings;
 
+// A message that came over one of the connection's data channels.
+struct DataMessage {
+  std::string label;  // the channel's ("rtcmesh", "rtcmesh-unreliable", or the remote's own)
+  std::string data;   // bytes as they came (UTF-8 text when `text`)
+  bool text = false;  // a string message (PPID 51) rather than binary
+};
+
 // All callbacks run on the worker thread unless said otherwise.
 struct PeerEvents {
   std::function<void(guint mline, const std::string& candidate)> local_candidate;
@@ -33,6 +42,8 @@ struct PeerEvents {
   std::function<void()> connected;
   // ICE/DTLS failure or no RTP/RTCP from the remote side for peer_timeout.
   std::function<void(const std::string& why)> failed;
+  // A data channel message (after enable_data_channels()).
+  std::function<void(const DataMessage& message)> data;
 };
 
 class Peer {
@@ -75,6 +86,23 @@ class Peer {
   void answer_offer(const std::string& offer, SdpDone done);
   void add_remote_candidate(guint mline, const std::string& candidate);
 
+  // Data channels (SCTP over the same DTLS as the media). Call before the
+  // first offer or answer. An offerer opens two: kReliableLabel (ordered,
+  // retransmitted until delivered) and kUnreliableLabel (unordered, never
+  // retransmitted); an answerer takes the channels the offer brings.
+  void enable_data_channels();
+  // Sends on the reliable or the unreliable channel. Queued while it is not
+  // open yet (at most kMaxQueuedMessages). False, and nothing sent, when the
+  // message is larger than kMaxDataMessage, the queue is full, or the
+  // connection has no such channel (data channels not enabled, the remote's
+  // offer had none, or the channel closed).
+  bool send_data(std::string data, bool text, bool reliable);
+  static constexpr const char* kReliableLabel = "rtcmesh";
+  static constexpr const char* kUnreliableLabel = "rtcmesh-unreliable";
+  // webrtcbin 1.22's default a=max-message-size.
+  static constexpr size_t kMaxDataMessage = 65535;
+  static constexpr size_t kMaxQueuedMessages = 256;
+
   // Inbound streams get media's pass-through jitterbuffer instead of
   // rtpjitterbuffer: each packet forwarded as it arrives, gaps asked again
   // (what a forwarding server wants). Call before the remote description.
@@ -106,6 +134,16 @@ class Peer {
   struct Life;  // internal: what webrtcbin's threads may reach
 
  private:
+  struct Channel {
+    GPtr<GstWebRTCDataChannel> channel;
+    bool open = false;
+    bool closed = false;
+    std::deque<std::pair<std::string, bool>> queued;  // (data, text) until open
+  };
+  void adopt_channel(GstWebRTCDataChannel* channel);
+  void channel_opened(const std::string& label);
+  void channel_closed(const std::string& label);
+  void send_now(GstWebRTCDataChannel* channel, const std::string& data, bool text);
   void add_recv_tracks(const std::string& offer);
   void create_description(bool offer, int attempt, SdpDone done);
   void set_description(bool local, GstWebRTCSDPType type, const std::string& sdp,
@@ -128,6 +166,8 @@ class Peer {
   GstPromise* stats_promise_ = nullptr;  // the last get-stats request
   bool connected_ = false;
   bool failed_ = false;
+  bool data_enabled_ = false;
+  std::map<std::string, Channel> channels_;  // by label; worker only
   gint64 connect_started_us_ = 0;
 };
 

@@ -159,3 +159,85 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
 }
 
 }  // namespace
+
+namespace {
+
+// What an rtcmeshbin's data-received signal delivered.
+struct DataLog {
+  struct Message {
+    std::string from, label, data;
+    bool text;
+  };
+  std::mutex mutex;
+  std::vector<Message> messages;
+  void watch(GstElement* bin) {
+    g_signal_connect(bin, "data-received",
+                     G_CALLBACK(+[](GstElement*, gchar* from, gchar* label, GBytes* bytes,
+                                    gboolean text, gpointer d) {
+                       auto* self = static_cast<DataLog*>(d);
+                       gsize size = 0;
+                       auto* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+                       std::lock_guard lock(self->mutex);
+                       self->messages.push_back({from, label, std::string(data, size), bool(text)});
+                     }),
+                     this);
+  }
+  std::vector<Message> from(const std::string& peer, const std::string& label) {
+    std::lock_guard lock(mutex);
+    std::vector<Message> out;
+    for (auto& m : messages)
+      if (m.from == peer && m.label == label) out.push_back(m);
+    return out;
+  }
+};
+
+gboolean send_string(GstElement* bin, const char* to, const std::string& text, bool reliable) {
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(bin, "send-string", to, text.c_str(), gboolean(reliable), &ok);
+  return ok;
+}
+
+}  // namespace
+
+// Data channels beside the media: text and binary both ways, a thousand
+// reliable messages in order, unreliable ones arrive on loopback, each
+// receiver knows the sender, and a message over the limit is refused.
+TEST(Mesh, ParticipantsExchangeDataBothWaysInOrderAndKnowTheSender) {
+  RoomHost host;
+  DataLog a_got, b_got;
+  Participant a(host.url(), "a"), b(host.url(), "b");
+  a_got.watch(a.bin());
+  b_got.watch(b.bin());
+  std::vector<Participant*> room = {&a, &b};
+  std::vector<std::string> ids = {"a", "b"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 5); }, 20s))
+      << describe(room, ids);
+
+  for (int i = 0; i < 1000; i++) ASSERT_TRUE(send_string(a.bin(), "b", "m" + std::to_string(i), true));
+  std::string blob = {'\0', '\x01', '\xff', 'x'};
+  GBytes* bytes = g_bytes_new(blob.data(), blob.size());
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(b.bin(), "send-data", nullptr, bytes, TRUE, &ok);  // to everyone
+  g_bytes_unref(bytes);
+  EXPECT_TRUE(ok);
+  for (int i = 0; i < 50; i++) send_string(b.bin(), "a", "u" + std::to_string(i), false);
+
+  ASSERT_TRUE(wait_until([&] { return b_got.from("a", "rtcmesh").size() >= 1000; }, 20s))
+      << b_got.from("a", "rtcmesh").size() << " of 1000";
+  auto reliable = b_got.from("a", "rtcmesh");
+  ASSERT_EQ(reliable.size(), 1000u);
+  for (int i = 0; i < 1000; i++) {
+    EXPECT_EQ(reliable[i].data, "m" + std::to_string(i));
+    EXPECT_TRUE(reliable[i].text);
+  }
+  ASSERT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh").empty(); }, 10s));
+  auto binary = a_got.from("b", "rtcmesh")[0];
+  EXPECT_EQ(binary.data, blob);
+  EXPECT_FALSE(binary.text);
+  EXPECT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh-unreliable").empty(); }, 10s));
+  EXPECT_TRUE(b_got.from("b", "rtcmesh").empty()) << "no echo to the sender";
+
+  EXPECT_FALSE(send_string(a.bin(), "b", std::string(70000, 'x'), true));
+  EXPECT_FALSE(a.pipeline().warnings().empty());
+  EXPECT_TRUE(everyone_sees_everyone(room, ids, 5)) << "media goes on";
+}
