@@ -162,35 +162,6 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
 
 namespace {
 
-// What an rtcmeshbin's data-received signal delivered.
-struct DataLog {
-  struct Message {
-    std::string from, label, data;
-    bool text;
-  };
-  std::mutex mutex;
-  std::vector<Message> messages;
-  void watch(GstElement* bin) {
-    g_signal_connect(bin, "data-received",
-                     G_CALLBACK(+[](GstElement*, gchar* from, gchar* label, GBytes* bytes,
-                                    gboolean text, gpointer d) {
-                       auto* self = static_cast<DataLog*>(d);
-                       gsize size = 0;
-                       auto* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-                       std::lock_guard lock(self->mutex);
-                       self->messages.push_back({from, label, std::string(data, size), bool(text)});
-                     }),
-                     this);
-  }
-  std::vector<Message> from(const std::string& peer, const std::string& label) {
-    std::lock_guard lock(mutex);
-    std::vector<Message> out;
-    for (auto& m : messages)
-      if (m.from == peer && m.label == label) out.push_back(m);
-    return out;
-  }
-};
-
 gboolean send_string(GstElement* bin, const char* to, const std::string& text, bool reliable) {
   gboolean ok = FALSE;
   g_signal_emit_by_name(bin, "send-string", to, text.c_str(), gboolean(reliable), &ok);

@@ -20,6 +20,7 @@
 #include "tests/signaling/loop.h"
 #include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/room_page.h"
 #include "tests/support/rpc_client.h"
 #include "tests/support/server_process.h"
@@ -510,6 +511,23 @@ TEST_F(ServerTest, PipelinesAndAChromiumPageMeetInOneRoom) {
                         60000) &&
               all_meet(pipelines, ids) && p1_seen())
       << describe();
+
+  // Chat beside the media: the page and a pipeline over their data channels.
+  test::DataLog p2_got;
+  p2_got.watch(p2.bin());
+  ASSERT_TRUE(page.send("hello from the page"));
+  EXPECT_TRUE(test::wait_until([&] { return !p2_got.from("page", "rtcmesh").empty(); }, 10s));
+  if (!p2_got.from("page", "rtcmesh").empty()) {
+    EXPECT_EQ(p2_got.from("page", "rtcmesh")[0].data, "hello from the page");
+  }
+  gboolean sent = FALSE;
+  g_signal_emit_by_name(p2.bin(), "send-string", "page", "hello from p2", TRUE, &sent);
+  EXPECT_TRUE(sent);
+  EXPECT_TRUE(run_until([&] { return !page.messages_from("p2").empty(); }, 10000))
+      << page.describe();
+  if (!page.messages_from("p2").empty()) {
+    EXPECT_EQ(page.messages_from("p2")[0], "hello from p2");
+  }
 
   // p1 is killed (no leave, no close frame): the server's ping timeout and
   // the connections' liveness tell the others, who end its tracks and go on.

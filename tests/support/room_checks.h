@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -100,6 +101,35 @@ struct LeftCounter {
                        ++self->count;
                      }),
                      this);
+  }
+};
+
+// What an rtcmeshbin's data-received signal delivered.
+struct DataLog {
+  struct Message {
+    std::string from, label, data;
+    bool text;
+  };
+  std::mutex mutex;
+  std::vector<Message> messages;
+  void watch(GstElement* bin) {
+    g_signal_connect(bin, "data-received",
+                     G_CALLBACK(+[](GstElement*, gchar* from, gchar* label, GBytes* bytes,
+                                    gboolean text, gpointer d) {
+                       auto* self = static_cast<DataLog*>(d);
+                       gsize size = 0;
+                       auto* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+                       std::lock_guard lock(self->mutex);
+                       self->messages.push_back({from, label, std::string(data, size), bool(text)});
+                     }),
+                     this);
+  }
+  std::vector<Message> from(const std::string& peer, const std::string& label) {
+    std::lock_guard lock(mutex);
+    std::vector<Message> out;
+    for (auto& m : messages)
+      if (m.from == peer && m.label == label) out.push_back(m);
+    return out;
   }
 };
 

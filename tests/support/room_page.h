@@ -79,6 +79,19 @@ struct RoomPage {
     return v && v->is_number() ? static_cast<int64_t>(v->as_double()) : -1;
   }
   std::string describe() const { return name + ": " + stats.dump() + " " + last_error; }
+
+  // Mesh rooms: the page's chat sends `text` to every participant (at its
+  // next poll, twice a second).
+  bool send(const std::string& text) { return proc->write_stdin("send " + text + "\n"); }
+  // Chat messages the page received from `peer` so far (their text).
+  std::vector<std::string> messages_from(const std::string& peer) {
+    poll();
+    std::vector<std::string> out;
+    if (const sig::Json* m = stats.find("messages"); m && m->is_array())
+      for (const sig::Json& msg : m->as_array())
+        if (msg.get_string("from").value_or("") == peer) out.push_back(msg.get_string("data").value_or(""));
+    return out;
+  }
 };
 
 }  // namespace rtcmesh::test

@@ -169,6 +169,8 @@ async function runPlayer(page, opts, stopped, setWake) {
   return !!last && last.video > 0 && last.audio > 0;
 }
 
+const chatOutbox = [];  // "send" lines from stdin, for the room page
+
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
 async function runRoom(page, opts, stopped, setWake) {
   await page.goto(opts.url);
@@ -176,12 +178,13 @@ async function runRoom(page, opts, stopped, setWake) {
   const deadline = started + opts.duration * 1000;
   let joined = false;
   while (!stopped() && Date.now() < deadline) {
-    const st = await page.evaluate(async () => {
+    const st = await page.evaluate(async (outbox) => {
       const room = window.rtcmeshRoom;
       if (!room) return null;
+      const sent = outbox.map((t) => room.send(t));
       return { status: room.state.status, self: room.state.self, error: room.state.error,
-        peers: room.peers(), stats: await room.stats() };
-    });
+        peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent };
+    }, chatOutbox.splice(0));
     if (st) {
       if (st.status === 'error') throw new Error(st.error);
       if (st.status === 'joined' && !joined) {
@@ -190,7 +193,7 @@ async function runRoom(page, opts, stopped, setWake) {
       }
       if (joined) {
         emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self,
-          peers: st.peers, stats: st.stats });
+          peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent });
       }
     }
     await new Promise((r) => { setWake(r); setTimeout(r, 500); });
@@ -209,7 +212,14 @@ async function main() {
   };
   process.on('SIGTERM', () => requestStop('SIGTERM'));
   process.on('SIGINT', () => requestStop('SIGINT'));
-  process.stdin.on('data', (d) => { if (/stop/.test(d.toString())) requestStop('stdin'); });
+  // stdin: "stop", or (room mode) "send TEXT" for the page's chat.
+  process.stdin.on('data', (d) => {
+    for (const line of d.toString().split('\n')) {
+      if (/^stop/.test(line)) requestStop('stdin');
+      else if (line.startsWith('send ')) chatOutbox.push(line.slice(5));
+    }
+    wake();
+  });
   process.stdin.on('error', () => {});
 
   const server = await servePage();
