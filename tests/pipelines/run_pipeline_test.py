@@ -190,12 +190,11 @@ def case_record(pipelines, procs):
                                       for l in record.output()), 25, "H.264 caps at mp4mux")
         time.sleep(5)  # ~75 frames at 15 fps
         publish.stop(signal.SIGINT)
-        # The leaving publisher's pads get EOS, so the recorder may finish alone;
-        # otherwise Ctrl-C (gst-launch -e sends EOS first).
-        try:
-            record.popen.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        # The leaving publisher's pads stay (no EOS): the recorder runs on
+        # until Ctrl-C (gst-launch -e sends EOS first, so the MP4 is finished).
+        time.sleep(2)
+        if record.poll() is not None:
+            raise Failure(f"the recorder ended ({record.poll()}) when its publisher left")
         record.stop(signal.SIGINT, timeout=15)
         if record.errors():
             raise Failure(f"record reported errors: {record.errors()}")
