@@ -167,8 +167,25 @@ def case_ingest_publish(pipelines, procs):
     frames, buffers = ingest.counts()
     log(f"ingest received {frames} video frames and {buffers} audio buffers")
     publish.stop(signal.SIGINT)
+    # The ingest outlives its publisher: its pads stay without EOS, so the
+    # pipeline runs on (it used to end ~1.6 s after the DELETE) ...
+    time.sleep(3)
+    if ingest.poll() is not None:
+        raise Failure(f"the ingest pipeline ended ({ingest.poll()}) when its publisher left")
+    # ... and the publisher coming back continues on s.video_0 / s.audio_0.
+    again = Proc("publish-again", [f"{pipelines}/whip-publish.sh"],
+                 base_env(ENDPOINT=f"http://127.0.0.1:{port}/whip/pipelines",
+                          VIDEO_CAPS=VIDEO_CAPS))
+    procs.append(again)
+    ingest.wait_until(lambda: ingest.counts()[0] >= frames + 30 and
+                      ingest.counts()[1] >= buffers + 25, 25,
+                      ">= 30 more video frames and >= 25 more audio buffers after the "
+                      "publisher came back")
+    log(f"after the publisher came back: {ingest.counts()[0]} video frames and "
+        f"{ingest.counts()[1]} audio buffers")
+    again.stop(signal.SIGINT)
     ingest.stop(signal.SIGINT)
-    for p in (publish, ingest):
+    for p in (publish, again, ingest):
         if p.errors():
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
