@@ -315,13 +315,20 @@ TEST(Sfu, RecordsEveryPublisherIntoItsOwnFileAndOutlivesThem) {
   EXPECT_EQ(third, nullptr);
   if (third) gst_object_unref(third);
 
-  // The end (gst-launch -e): EOS reaches every src pad, both files finish.
+  // Both leave: the room still runs, its pads idle.
+  a.reset();
+  b.reset();
+  ASSERT_TRUE(wait_until([&] { return count.removed == 3; }, 10s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(rec.got_eos());
+
+  // The end (gst-launch -e): EOS reaches every src pad, idle ones too (with
+  // no webrtcbin left inside, the element is still a source of the
+  // pipeline), and both files finish.
   gst_element_send_event(rec.get(), gst_event_new_eos());
   ASSERT_TRUE(wait_until([&] { return rec.got_eos(); }, 10s)) << joined(rec.errors());
   int recorded_a = count.frames[0], recorded_b = count.frames[1];
   rec.set_state(GST_STATE_NULL);
-  a.reset();
-  b.reset();
   int in_a = decoded_frames(a_path), in_b = decoded_frames(b_path);
   std::printf("a: %d frames decoded of %d recorded; b: %d of %d\n", in_a, recorded_a, in_b,
               recorded_b);
