@@ -33,7 +33,7 @@ void Ingest::stop() {
   for (auto& k : keys) remove(k, "element stopping", false);
   std::vector<std::string> names;
   for (auto& [k, f] : feeds_) names.push_back(k);
-  for (auto& k : names) drop_feed(k);
+  for (auto& k : names) end_pads(k, true);
   host_ = nullptr;
   worker_ = nullptr;
 }
@@ -43,13 +43,24 @@ void Ingest::finish_pads() {
     for (auto& f : feed) f.output->finish();
 }
 
-// EOS out of a publisher name's pads (muxers finish), then they go.
-void Ingest::drop_feed(const std::string& key) {
+// EOS out of a publisher name's idle pads (muxers finish), then they go:
+// every one (`all`), or those nobody linked (a server whose pads nobody uses,
+// like rtcmesh-server's, keeps nothing per name that came and went).
+void Ingest::end_pads(const std::string& key, bool all) {
   auto it = feeds_.find(key);
   if (it == feeds_.end()) return;
-  std::vector<FeedPad> feed = std::move(it->second);
-  feeds_.erase(it);
-  for (auto& f : feed) {
+  std::vector<FeedPad> ended;
+  auto& feed = it->second;
+  for (auto p = feed.begin(); p != feed.end();) {
+    if (!p->fed && (all || !gst_pad_is_linked(p->output->src_pad()))) {
+      ended.push_back(std::move(*p));
+      p = feed.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  if (feed.empty()) feeds_.erase(it);
+  for (auto& f : ended) {
     f.output->finish();
     f.output->remove_from(element_);
   }
@@ -245,14 +256,14 @@ void Ingest::remove(const std::string& key, const std::string& why, bool tell_ro
     }
   }
   pub->peer.reset();
-  // Its src pads stay for the next session of its name (idle meanwhile: no
-  // EOS), unless eos-on-leave asks for the old way.
+  // Its linked src pads stay for the next session of its name (idle
+  // meanwhile: no EOS), unless eos-on-leave asks for the old way.
   for (size_t i = 0; i < pub->outputs.size(); i++)
     pub->sources[i]->fanout().detach(pub->output_branches[i]);
   pub->outputs.clear();
   if (auto f = feeds_.find(key); f != feeds_.end()) {
     for (auto& p : f->second) p.fed = false;
-    if (hooks_.settings().eos_on_leave) drop_feed(key);
+    end_pads(key, hooks_.settings().eos_on_leave);
   }
   pub->sources.clear();
   hooks_.removed(*pub, why);

@@ -142,7 +142,7 @@ class Ingest {
     media::Codec codec;
     bool fed = false;  // a live publisher's Source feeds it
   };
-  void drop_feed(const std::string& key);
+  void end_pads(const std::string& key, bool all);
 
   GstElement* element_;
   std::string stream_prefix_;

@@ -261,6 +261,12 @@ Feed* RtcWhipSrcPrivate::idle_feed(const std::string& room, const std::string& n
   return nullptr;
 }
 
+static bool feed_linked(const Feed& feed) {
+  for (GstPad* pad : feed.tracks->src_pads())
+    if (gst_pad_is_linked(pad)) return true;
+  return false;
+}
+
 // EOS out of a feed's pads (muxers finish), then they go. Worker thread, the
 // feed idle.
 void RtcWhipSrcPrivate::drop_feed(Feed* feed) {
@@ -370,7 +376,9 @@ void RtcWhipSrcPrivate::remove_publisher(const std::string& id, const std::strin
     std::lock_guard lock(props_mutex);
     eos = eos_on_leave;
   }
-  if (pub->feed && eos) drop_feed(pub->feed);
+  // Pads nobody linked go too: a server whose pads nobody uses keeps nothing
+  // per publisher that came and went.
+  if (pub->feed && (eos || !feed_linked(*pub->feed))) drop_feed(pub->feed);
   if (had_pads) {
     g_signal_emit(self, signals[SIGNAL_PUBLISHER_REMOVED], 0, id.c_str(), why.c_str());
     gst_element_post_message(
