@@ -34,9 +34,9 @@ void install_eos_on_leave(GObjectClass* klass, guint id) {
       klass, id,
       g_param_spec_boolean(
           "eos-on-leave", "eos-on-leave",
-          "A publisher that leaves: false = its src pads stay (no EOS; the stream pauses) and "
-          "the next session under the same name continues on them; true = EOS out of its "
-          "pads, then they are removed (muxers finish; a gst-launch pipeline whose only sink "
+          "A publisher that leaves: false = its linked src pads stay (no EOS; the stream "
+          "pauses) and the next session under the same name continues on them (unlinked ones "
+          "go); true = EOS out of its pads, then they are removed (muxers finish; a gst-launch pipeline whose only sink "
           "it fed ends). EOS sent to the element (gst-launch -e) ends every pad either way",
           FALSE, rw_flags(true)));
 }
