@@ -164,7 +164,6 @@ void Ingest::add_sources_and_pads(Publisher& pub, const std::string& answer) {
   // continues on the first idle one of its codec; the others get new pads.
   media::OutputMode mode = hooks_.settings().output;
   std::vector<FeedPad>& feed = feeds_[session_key(pub.room, pub.id)];
-  bool added = false;
   for (auto& s : pub.sources) {
     FeedPad* pad = nullptr;
     bool fresh = false;
@@ -184,7 +183,7 @@ void Ingest::add_sources_and_pads(Publisher& pub, const std::string& answer) {
           stream_prefix_ + "/" + pub.room + "/" + pub.id + "/" + s->track(), RTC_TYPE_TRACK_PAD);
       feed.push_back({std::move(out), s->codec()});
       pad = &feed.back();
-      added = fresh = true;
+      fresh = true;
     } else {
       // Video waits for a keyframe of the new session (and asks for one).
       pad->output->new_sender();
@@ -201,7 +200,9 @@ void Ingest::add_sources_and_pads(Publisher& pub, const std::string& answer) {
       gst_element_add_pad(element_, src);
     }
   }
-  if (added) gst_element_no_more_pads(element_);
+  // No no-more-pads: a room's publishers come and go, there is never a last
+  // pad, and gst-launch fails every delayed link still waiting when it comes
+  // (`sfu.src_video_1` of the second publisher would never link).
 }
 
 // webrtcbin's streaming thread: an unlinked pad would kill the transport.

@@ -287,7 +287,9 @@ void RtcWhipSrcPrivate::drop_feed(Feed* feed) {
 
 // The answer's tracks continue on the idle feed of the publisher's name when
 // they match it (kinds and codecs, in order); otherwise that feed ends and a
-// new one gets new pads (then no-more-pads).
+// new one gets new pads. No no-more-pads: publishers come and go, there is
+// never a last pad, and gst-launch fails every delayed link still waiting
+// when it comes (`s.video_1` of a second publisher would never link).
 void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
   sig::SdpSummary summary = sig::validate_offer(answer);
   Feed* feed = nullptr;
@@ -326,13 +328,16 @@ void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
         bool video = kind == media::Kind::kVideo;
         return (video ? "video_" : "audio_") + std::to_string(video ? next_video++ : next_audio++);
       });
-  media::ReceivedTracks* raw = fresh->tracks.get();
+  std::vector<GstPad*> pads = fresh->tracks->src_pads();
   {
     std::lock_guard lock(publishers_mutex);
     pub.feed = fresh.get();
     feeds.push_back(std::move(fresh));
   }
-  raw->expose();
+  for (GstPad* pad : pads) {
+    gst_pad_set_active(pad, TRUE);
+    gst_element_add_pad(GST_ELEMENT(self), pad);
+  }
 }
 
 bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad, const std::string& mid) {
