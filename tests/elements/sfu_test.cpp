@@ -258,8 +258,9 @@ TEST(Sfu, RecordsEveryPublisherIntoItsOwnFileAndOutlivesThem) {
   std::string a_path = dir + "/rtcsfu-a-" + std::to_string(getpid()) + ".mkv";
   std::string b_path = dir + "/rtcsfu-b-" + std::to_string(getpid()) + ".mkv";
   Pipeline rec("rtcsfu name=sfu port=0 room=r peer-timeout=3000 output=encoded "
-               "sfu.src_video_0 ! queue ! matroskamux ! filesink location=" + a_path +
-               " sfu.src_video_1 ! queue ! matroskamux ! filesink location=" + b_path);
+               "sfu.src_video_0 ! queue ! matroskamux ! filesink async=false location=" +
+               a_path + " sfu.src_video_1 ! queue ! matroskamux ! filesink async=false location=" +
+               b_path);
   struct Count {
     std::atomic<int> frames[3] = {0, 0, 0};  // src_video_0, _1, any later one
     std::atomic<int> removed{0};
