@@ -2,8 +2,10 @@
 # Record a WHIP publisher to MP4 without re-encoding: rtcwhipsrc accepts only
 # H.264 (video-codecs=h264) and hands out the encoded stream (output=encoded),
 # which is parsed and muxed. Publish with e.g. VIDEO_CODEC=h264 whip-publish.sh
-# or a browser. The file is finished when the publisher leaves (its pads get
-# EOS) or on Ctrl-C (-e sends EOS first, so the MP4 is playable).
+# or a browser. The recording runs until Ctrl-C (-e sends EOS first, so the
+# MP4 is playable): a publisher that leaves pauses it, and the same publisher
+# coming back continues it (same H.264 caps). Add eos-on-leave=true to finish
+# the file when the publisher leaves instead.
 #
 #   gst-launch-1.0 -e rtcwhipsrc name=s port=8080 video-codecs=h264 output=encoded \
 #       s.video_0 ! queue ! h264parse ! mp4mux ! filesink location=recording.mp4

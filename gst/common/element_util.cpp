@@ -45,6 +45,7 @@ void keep_source_flags(GstElement* bin) {
   set_source_flags(GST_BIN(bin));
   // Emitted after gst_bin_add updated the flags.
   g_signal_connect(bin, "element-added", G_CALLBACK(set_source_flags), nullptr);
+  g_signal_connect(bin, "element-removed", G_CALLBACK(set_source_flags), nullptr);
 }
 
 void add_rtp_totals(GstStructure* out, const GstStructure* stats) {

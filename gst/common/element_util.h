@@ -22,6 +22,9 @@ bool drop_internal_eos(GstBin* bin, GstMessage* message);
 // A source bin whose children include sinks (webrtcbin has nicesink) must not
 // be counted as a sink by its pipeline, or EOS would wait for it. GstBin sets
 // the sink flag again on every sink child it adds: this clears it each time.
+// GstBin also clears the source flag when its last source child goes (the
+// last publisher's webrtcbin): this sets it again, or a pipeline's EOS (-e)
+// would no longer reach the element and its idle pads.
 void keep_source_flags(GstElement* bin);
 
 // Sums webrtcbin get-stats RTP counters into `out`: packets-sent, bytes-sent,

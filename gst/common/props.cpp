@@ -29,6 +29,18 @@ void install_bool(GObjectClass* klass, guint id, const char* name, const char* b
                                   g_param_spec_boolean(name, name, blurb, def, rw_flags()));
 }
 
+void install_eos_on_leave(GObjectClass* klass, guint id) {
+  g_object_class_install_property(
+      klass, id,
+      g_param_spec_boolean(
+          "eos-on-leave", "eos-on-leave",
+          "A publisher that leaves: false = its linked src pads stay (no EOS; the stream "
+          "pauses) and the next session under the same name continues on them (unlinked ones "
+          "go); true = EOS out of its pads, then they are removed (muxers finish; a gst-launch pipeline whose only sink "
+          "it fed ends). EOS sent to the element (gst-launch -e) ends every pad either way",
+          FALSE, rw_flags(true)));
+}
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   gchar** parts = g_strsplit(s.c_str(), ",", -1);

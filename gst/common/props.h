@@ -24,6 +24,11 @@ void install_uint(GObjectClass* klass, guint id, const char* name, const char* b
 void install_bool(GObjectClass* klass, guint id, const char* name, const char* blurb,
                   gboolean def);
 
+// `eos-on-leave` of the ingesting elements (rtcwhipsrc, rtcsfu): whether a
+// leaving publisher's src pads get EOS and go (true) or stay for the next
+// session of its name (false, the default; docs/architecture.md).
+void install_eos_on_leave(GObjectClass* klass, guint id);
+
 // "a, b,c" → {"a","b","c"}
 std::vector<std::string> split_list(const std::string& s);
 

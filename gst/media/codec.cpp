@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "signaling/http/sdp.h"
+
 namespace rtcmesh::media {
 
 namespace {
@@ -230,6 +232,29 @@ CapsPtr offered_rtp_caps(const std::string& codecs, Kind kind) {
     pt += 2;  // odd ones stay free for webrtcbin's RTX
   }
   return CapsPtr(caps);
+}
+
+CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs,
+                          const std::vector<Codec>& previous, const std::string& offer) {
+  std::vector<std::string> offered;
+  try {
+    for (const auto& m : sig::validate_offer(offer).media)
+      offered.insert(offered.end(), m.codecs.begin(), m.codecs.end());
+  } catch (const std::exception&) {
+    // A bad offer is refused where it is applied.
+  }
+  auto keep = [&](const std::string& list, Kind kind) {
+    std::vector<Codec> allowed = parse_codec_list(list, kind);
+    for (Codec c : previous) {
+      const char* name = codec_info(c).name;
+      if (codec_info(c).kind == kind &&
+          std::find(allowed.begin(), allowed.end(), c) != allowed.end() &&
+          std::find(offered.begin(), offered.end(), name) != offered.end())
+        return std::string(name);
+    }
+    return list;
+  };
+  return accepted_rtp_caps(keep(video_codecs, Kind::kVideo), keep(audio_codecs, Kind::kAudio));
 }
 
 }  // namespace rtcmesh::media

@@ -78,4 +78,12 @@ CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& au
 // in order. Empty caps for an empty list; throws on a bad name.
 CapsPtr offered_rtp_caps(const std::string& codecs, Kind kind);
 
+// accepted_rtp_caps for the offer of a publisher that comes back under a name
+// whose pads carry `previous` (docs/architecture.md, Publishers that come
+// back): per kind, only the first codec of `previous` that the list allows
+// and the offer has, so media continues on the same pads with the same caps;
+// otherwise the whole list.
+CapsPtr accepted_rtp_caps(const std::string& video_codecs, const std::string& audio_codecs,
+                          const std::vector<Codec>& previous, const std::string& offer);
+
 }  // namespace rtcmesh::media

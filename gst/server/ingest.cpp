@@ -31,8 +31,39 @@ void Ingest::stop() {
   std::vector<std::string> keys;
   for (auto& [k, p] : publishers_) keys.push_back(k);
   for (auto& k : keys) remove(k, "element stopping", false);
+  std::vector<std::string> names;
+  for (auto& [k, f] : feeds_) names.push_back(k);
+  for (auto& k : names) end_pads(k, true);
   host_ = nullptr;
   worker_ = nullptr;
+}
+
+void Ingest::finish_pads() {
+  for (auto& [k, feed] : feeds_)
+    for (auto& f : feed) f.output->finish();
+}
+
+// EOS out of a publisher name's idle pads (muxers finish), then they go:
+// every one (`all`), or those nobody linked (a server whose pads nobody uses,
+// like rtcmesh-server's, keeps nothing per name that came and went).
+void Ingest::end_pads(const std::string& key, bool all) {
+  auto it = feeds_.find(key);
+  if (it == feeds_.end()) return;
+  std::vector<FeedPad> ended;
+  auto& feed = it->second;
+  for (auto p = feed.begin(); p != feed.end();) {
+    if (!p->fed && (all || !gst_pad_is_linked(p->output->src_pad()))) {
+      ended.push_back(std::move(*p));
+      p = feed.erase(p);
+    } else {
+      ++p;
+    }
+  }
+  if (feed.empty()) feeds_.erase(it);
+  for (auto& f : ended) {
+    f.output->finish();
+    f.output->remove_from(element_);
+  }
 }
 
 // --- remote publishers ---
@@ -66,7 +97,13 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
   pub->peer = std::make_unique<peer::Peer>(GST_BIN(element_), *worker_, "pub-" + room + "-" + id,
                                            settings.ice, settings.peer_timeout_ms * GST_MSECOND,
                                            std::move(events));
-  pub->peer->set_accepted_codecs(media::accepted_rtp_caps("vp8,vp9,h264", "opus"));
+  // A publisher that comes back keeps its codecs when it offers them: its
+  // pads continue with the same caps.
+  std::vector<media::Codec> previous;
+  if (auto f = feeds_.find(key); f != feeds_.end())
+    for (auto& p : f->second) previous.push_back(p.codec);
+  pub->peer->set_accepted_codecs(
+      media::accepted_rtp_caps("vp8,vp9,h264", "opus", previous, offer));
   if (hooks_.prepare) hooks_.prepare(*pub->peer);
   pub->connect_deadline =
       worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
@@ -123,25 +160,49 @@ void Ingest::add_sources_and_pads(Publisher& pub, const std::string& answer) {
     std::lock_guard lock(mutex_);
     pub.sources = std::move(sources);
   }
+  // Pads of this publisher name that a previous session left: each track
+  // continues on the first idle one of its codec; the others get new pads.
   media::OutputMode mode = hooks_.settings().output;
+  std::vector<FeedPad>& feed = feeds_[session_key(pub.room, pub.id)];
   for (auto& s : pub.sources) {
-    bool video = s->kind() == media::Kind::kVideo;
-    std::string name = std::string(video ? "src_video_" : "src_audio_") +
-                       std::to_string(video ? next_src_video_++ : next_src_audio_++);
-    GstPadTemplate* templ = gst_element_class_get_pad_template(
-        GST_ELEMENT_GET_CLASS(element_), video ? "src_video_%u" : "src_audio_%u");
-    auto out = std::make_unique<media::OutputBranch>(
-        GST_BIN(element_), s->codec(), mode, name, templ,
-        stream_prefix_ + "/" + pub.room + "/" + pub.id + "/" + s->track(), RTC_TYPE_TRACK_PAD);
-    rtc_track_pad_set_info(RTC_TRACK_PAD(out->src_pad()), pub.id.c_str(), pub.room.c_str(),
-                           media::codec_info(s->codec()).name, s->track().c_str());
-    pub.output_branches.push_back(s->fanout().attach(out->sink_pad()));
-    GstPad* pad = out->src_pad();
-    gst_pad_set_active(pad, TRUE);
-    gst_element_add_pad(element_, pad);
-    pub.outputs.push_back(std::move(out));
+    FeedPad* pad = nullptr;
+    bool fresh = false;
+    for (auto& f : feed)
+      if (!f.fed && f.codec == s->codec()) {
+        pad = &f;
+        break;
+      }
+    if (!pad) {
+      bool video = s->kind() == media::Kind::kVideo;
+      std::string name = std::string(video ? "src_video_" : "src_audio_") +
+                         std::to_string(video ? next_src_video_++ : next_src_audio_++);
+      GstPadTemplate* templ = gst_element_class_get_pad_template(
+          GST_ELEMENT_GET_CLASS(element_), video ? "src_video_%u" : "src_audio_%u");
+      auto out = std::make_unique<media::OutputBranch>(
+          GST_BIN(element_), s->codec(), mode, name, templ,
+          stream_prefix_ + "/" + pub.room + "/" + pub.id + "/" + s->track(), RTC_TYPE_TRACK_PAD);
+      feed.push_back({std::move(out), s->codec()});
+      pad = &feed.back();
+      fresh = true;
+    } else {
+      // Video waits for a keyframe of the new session (and asks for one).
+      pad->output->new_sender();
+    }
+    rtc_track_pad_set_info(RTC_TRACK_PAD(pad->output->src_pad()), pub.id.c_str(),
+                           pub.room.c_str(), media::codec_info(s->codec()).name,
+                           s->track().c_str());
+    pad->fed = true;
+    pub.output_branches.push_back(s->fanout().attach(pad->output->sink_pad()));
+    pub.outputs.push_back(pad->output.get());
+    if (fresh) {
+      GstPad* src = pad->output->src_pad();
+      gst_pad_set_active(src, TRUE);
+      gst_element_add_pad(element_, src);
+    }
   }
-  gst_element_no_more_pads(element_);
+  // No no-more-pads: a room's publishers come and go, there is never a last
+  // pad, and gst-launch fails every delayed link still waiting when it comes
+  // (`sfu.src_video_1` of the second publisher would never link).
 }
 
 // webrtcbin's streaming thread: an unlinked pad would kill the transport.
@@ -196,12 +257,15 @@ void Ingest::remove(const std::string& key, const std::string& why, bool tell_ro
     }
   }
   pub->peer.reset();
-  for (size_t i = 0; i < pub->outputs.size(); i++) {
+  // Its linked src pads stay for the next session of its name (idle
+  // meanwhile: no EOS), unless eos-on-leave asks for the old way.
+  for (size_t i = 0; i < pub->outputs.size(); i++)
     pub->sources[i]->fanout().detach(pub->output_branches[i]);
-    pub->outputs[i]->finish();
-    pub->outputs[i]->remove_from(element_);
-  }
   pub->outputs.clear();
+  if (auto f = feeds_.find(key); f != feeds_.end()) {
+    for (auto& p : f->second) p.fed = false;
+    end_pads(key, hooks_.settings().eos_on_leave);
+  }
   pub->sources.clear();
   hooks_.removed(*pub, why);
 }

@@ -43,7 +43,9 @@ struct Publisher {
   std::string resource;              // WHIP resource id, else empty
   std::unique_ptr<peer::Peer> peer;  // remote only; stopped before the sources go
   std::vector<std::unique_ptr<Source>> sources;
-  std::vector<std::unique_ptr<media::OutputBranch>> outputs;  // src pads, remote only
+  // Remote only, one per source: the src pads it feeds (its name's, which
+  // outlive it: Ingest::feeds_) and the fan-out branch feeding each.
+  std::vector<media::OutputBranch*> outputs;
   std::vector<int> output_branches;
   Timer connect_deadline;
   gint64 created_us = g_get_monotonic_time();
@@ -57,6 +59,9 @@ class Ingest {
     peer::IceSettings ice;
     guint peer_timeout_ms = 10000;
     media::OutputMode output = media::OutputMode::kAuto;
+    // A leaving publisher's src pads get EOS and go (else they stay, idle,
+    // for the next session of its name).
+    bool eos_on_leave = false;
     // The pipeline's own tracks publish as local_id into local_room ("": none).
     std::string local_room, local_id;
   };
@@ -83,7 +88,9 @@ class Ingest {
   Ingest& operator=(const Ingest&) = delete;
 
   void start(Host& host);
-  void stop();  // every publisher removed ("element stopping"), the room not told
+  void stop();  // every publisher removed ("element stopping"), the room not told, pads gone
+  // EOS out of every src pad, fed or idle (the pipeline's EOS, gst-launch -e).
+  void finish_pads();
 
   // WHIP: answer a publisher's POST (201, 404, 409, 422, 503).
   void whip_offer(const sig::ResourceEndpoint::Offer& offer,
@@ -129,6 +136,13 @@ class Ingest {
   void add_sources_and_pads(Publisher& pub, const std::string& answer);
   bool link_pad(const std::string& key, GstPad* pad, const std::string& mid);
   std::pair<std::string, std::string> local_publisher();
+  // The src pads of a publisher name (session_key), fed or not.
+  struct FeedPad {
+    std::unique_ptr<media::OutputBranch> output;
+    media::Codec codec;
+    bool fed = false;  // a live publisher's Source feeds it
+  };
+  void end_pads(const std::string& key, bool all);
 
   GstElement* element_;
   std::string stream_prefix_;
@@ -141,6 +155,9 @@ class Ingest {
   // webrtcbin's pad-added (streaming threads) and stats readers. Leaf.
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Publisher>> publishers_;  // session_key(room, id)
+  // Src pads by publisher name (session_key): they outlive its sessions, so a
+  // publisher that comes back continues on them. Worker only.
+  std::map<std::string, std::vector<FeedPad>> feeds_;
   guint next_src_video_ = 0, next_src_audio_ = 0;
 };
 

@@ -54,6 +54,7 @@ enum {
   PROP_TLS_KEY,
   PROP_PUBLISHER_ID,
   PROP_OUTPUT,
+  PROP_EOS_ON_LEAVE,
   PROP_STATS,
   PROP_ICE_FIRST,
   PROP_LIMITS_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // AddressLimitProps from here on
@@ -89,6 +90,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
   media::OutputMode output = media::OutputMode::kAuto;
+  bool eos_on_leave = false;
   IceProps ice;
   AddressLimitProps address_limits;  // per client address, for the shared host
 
@@ -255,6 +257,7 @@ server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
   s.ice = ice.settings();
   s.peer_timeout_ms = peer_timeout_ms;
   s.output = output;
+  s.eos_on_leave = eos_on_leave;
   s.local_room = room;
   // The pipeline's own request pads publish as `publisher-id` into `room`.
   s.local_id = publisher_id.empty() ? std::string(GST_OBJECT_NAME(self)) : publisher_id;
@@ -472,6 +475,12 @@ struct RtcSfuState : BaseBinState {
   bool route_session_failure(GstMessage* message, const std::string& why) override {
     return p->worker && p->end_failed_session(message, why);
   }
+  // gst-launch -e: every src pad ends, also those of publishers that left
+  // (idle, nothing upstream would end them); the children get the EOS too.
+  bool end_of_stream() override {
+    if (Worker* w = p->worker) w->call([this] { p->ingest.finish_pads(); });
+    return false;
+  }
   RtcSfuPrivate* p;
 };
 
@@ -543,6 +552,7 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
         break;
       }
       case PROP_OUTPUT: p->output = media::OutputMode(g_value_get_enum(value)); break;
+      case PROP_EOS_ON_LEAVE: p->eos_on_leave = g_value_get_boolean(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -571,6 +581,7 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
     case PROP_PUBLISHER_ID: g_value_set_string(value, p->publisher_id.c_str()); break;
     case PROP_OUTPUT: g_value_set_enum(value, int(p->output)); break;
+    case PROP_EOS_ON_LEAVE: g_value_set_boolean(value, p->eos_on_leave); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -641,6 +652,7 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                         "Form of the src pads: auto (from what they are linked to), raw, encoded "
                         "(record/restream without re-encoding) or rtp",
                         media::output_mode_get_type(), int(media::OutputMode::kAuto), rw_flags()));
+  install_eos_on_leave(object_class, PROP_EOS_ON_LEAVE);
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",

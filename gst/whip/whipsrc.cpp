@@ -30,6 +30,7 @@ enum {
   PROP_VIDEO_CODECS,
   PROP_AUDIO_CODECS,
   PROP_OUTPUT,
+  PROP_EOS_ON_LEAVE,
   PROP_STATS,
   PROP_SERVER_FIRST,  // ServerProps take the ids from here on
 };
@@ -43,10 +44,19 @@ const ServerProps::Defaults kServerDefaults{
 enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
+// The src pads of a publisher name in a room: they outlive its sessions, so
+// a publisher that comes back (OBS reconnecting) continues on them.
+struct Feed {
+  std::string room, name;  // name "": anonymous (POST to /whip or /whip/<room>)
+  std::unique_ptr<media::ReceivedTracks> tracks;
+  std::vector<media::Codec> codecs;  // what its pads carry
+  std::string session;               // the publisher feeding it, "" = idle
+};
+
 struct Publisher {
   std::string id, room, name;
   std::unique_ptr<peer::Peer> peer;
-  std::unique_ptr<media::ReceivedTracks> tracks;  // once answered
+  Feed* feed = nullptr;  // once answered; the element's `feeds` own it
   Timer connect_deadline;
   gint64 created_us = g_get_monotonic_time();
 };
@@ -71,16 +81,18 @@ struct RtcWhipSrcPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
   std::string video_codecs = "vp8,vp9,h264";
   std::string audio_codecs = "opus";
   media::OutputMode output = media::OutputMode::kAuto;
+  bool eos_on_leave = false;
   IceProps ice;
 
   std::unique_ptr<EndpointHost> host;  // while PAUSED or PLAYING
   Worker* worker = nullptr;            // the host's
   sig::ResourceEndpoint* endpoint = nullptr;
 
-  // Publishers: changed on the worker under `publishers_mutex`, which the
-  // streaming threads take to find the output of a new webrtcbin pad.
+  // Publishers and feeds: changed on the worker under `publishers_mutex`,
+  // which the streaming threads take to find the output of a new webrtcbin pad.
   std::mutex publishers_mutex;
   std::map<std::string, std::unique_ptr<Publisher>> publishers;
+  std::vector<std::unique_ptr<Feed>> feeds;
   guint next_video = 0, next_audio = 0;  // worker only
   guint64 publishers_total = 0, publishers_failed = 0;
 
@@ -94,6 +106,8 @@ struct RtcWhipSrcPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
                   bool end_of_candidates) override;
   void on_delete(const std::string& id) override;
   void expose(Publisher& pub, const std::string& answer);
+  Feed* idle_feed(const std::string& room, const std::string& name);
+  void drop_feed(Feed* feed);
   void remove_publisher(const std::string& id, const std::string& why);
   bool link_track(const std::string& id, GstPad* pad, const std::string& mid);
   GstStructure* stats();
@@ -142,6 +156,7 @@ void RtcWhipSrcPrivate::stop() {
     std::vector<std::string> ids;
     for (auto& [id, pub] : publishers) ids.push_back(id);
     for (auto& id : ids) remove_publisher(id, "element stopping");
+    while (!feeds.empty()) drop_feed(feeds.back().get());
     endpoint = nullptr;
   });
   host.reset();
@@ -155,6 +170,14 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   pub->room = offer.room;
   pub->name = offer.publisher;
   std::string id = offer.id;
+  // A named publisher that publishes again replaces its live session (a
+  // reconnect seen before the old one timed out), as MediaMTX does.
+  if (!pub->name.empty()) {
+    std::string old;
+    for (auto& [k, p] : publishers)
+      if (p->room == pub->room && p->name == pub->name) old = k;
+    if (!old.empty()) remove_publisher(old, "replaced by a new session of the same name");
+  }
 
   peer::PeerEvents events;
   events.remote_pad = [this, id](GstPad* pad, const std::string& mid) {
@@ -190,7 +213,10 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   } catch (const std::exception& e) {
     return reply({500, e.what(), {}});
   }
-  pub->peer->set_accepted_codecs(media::accepted_rtp_caps(video, audio));
+  // One that comes back keeps its codecs when it offers them: same pads, same caps.
+  std::vector<media::Codec> previous;
+  if (Feed* feed = idle_feed(pub->room, pub->name)) previous = feed->codecs;
+  pub->peer->set_accepted_codecs(media::accepted_rtp_caps(video, audio, previous, offer.sdp));
   // A publisher that never connects must not linger.
   pub->connect_deadline = worker->timeout(std::max(timeout_ms, 10000u), [this, id] {
     remove_publisher(id, "ICE did not connect in time");
@@ -227,32 +253,97 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   });
 }
 
-// One output pad per received track of the answer, then no-more-pads.
+// An idle feed of that name (for an anonymous publisher: the first idle
+// anonymous feed of the room). Worker thread.
+Feed* RtcWhipSrcPrivate::idle_feed(const std::string& room, const std::string& name) {
+  for (auto& f : feeds)
+    if (f->session.empty() && f->room == room && f->name == name) return f.get();
+  return nullptr;
+}
+
+static bool feed_linked(const Feed& feed) {
+  for (GstPad* pad : feed.tracks->src_pads())
+    if (gst_pad_is_linked(pad)) return true;
+  return false;
+}
+
+// EOS out of a feed's pads (muxers finish), then they go. Worker thread, the
+// feed idle.
+void RtcWhipSrcPrivate::drop_feed(Feed* feed) {
+  std::unique_ptr<Feed> gone;
+  {
+    std::lock_guard lock(publishers_mutex);
+    for (auto it = feeds.begin(); it != feeds.end(); ++it)
+      if (it->get() == feed) {
+        gone = std::move(*it);
+        feeds.erase(it);
+        break;
+      }
+  }
+  if (!gone) return;
+  gone->tracks->finish();
+  gone->tracks.reset();
+}
+
+// The answer's tracks continue on the idle feed of the publisher's name when
+// they match it (kinds and codecs, in order); otherwise that feed ends and a
+// new one gets new pads. No no-more-pads: publishers come and go, there is
+// never a last pad, and gst-launch fails every delayed link still waiting
+// when it comes (`s.video_1` of a second publisher would never link).
 void RtcWhipSrcPrivate::expose(Publisher& pub, const std::string& answer) {
+  sig::SdpSummary summary = sig::validate_offer(answer);
+  Feed* feed = nullptr;
+  for (auto& f : feeds)
+    if (f->session.empty() && f->room == pub.room && f->name == pub.name &&
+        f->tracks->matches(summary, true)) {
+      feed = f.get();
+      break;
+    }
+  // A named publisher that comes back with other tracks: its old pads end.
+  if (!feed && !pub.name.empty())
+    if (Feed* old = idle_feed(pub.room, pub.name)) drop_feed(old);
+  if (feed) {
+    GST_INFO_OBJECT(self, "publisher %s continues on the pads of '%s'", pub.id.c_str(),
+                    pub.name.c_str());
+    std::lock_guard lock(publishers_mutex);
+    feed->session = pub.id;
+    pub.feed = feed;
+    return;
+  }
   media::OutputMode mode;
   {
     std::lock_guard lock(props_mutex);
     mode = output;
   }
-  auto tracks = std::make_unique<media::ReceivedTracks>(
-      GST_ELEMENT(self), sig::validate_offer(answer), true, mode,
+  auto fresh = std::make_unique<Feed>();
+  fresh->room = pub.room;
+  fresh->name = pub.name;
+  fresh->session = pub.id;
+  for (const auto& r : media::ReceivedTracks::receivable(summary, true))
+    fresh->codecs.push_back(r.codec);
+  fresh->tracks = std::make_unique<media::ReceivedTracks>(
+      GST_ELEMENT(self), summary, true, mode,
       media::ReceivedTracks::Identity{pub.name.empty() ? pub.id : pub.name, pub.room, pub.id},
       [this](media::Kind kind) {
         bool video = kind == media::Kind::kVideo;
         return (video ? "video_" : "audio_") + std::to_string(video ? next_video++ : next_audio++);
       });
-  media::ReceivedTracks* raw = tracks.get();
+  std::vector<GstPad*> pads = fresh->tracks->src_pads();
   {
     std::lock_guard lock(publishers_mutex);
-    pub.tracks = std::move(tracks);
+    pub.feed = fresh.get();
+    feeds.push_back(std::move(fresh));
   }
-  raw->expose();
+  for (GstPad* pad : pads) {
+    gst_pad_set_active(pad, TRUE);
+    gst_element_add_pad(GST_ELEMENT(self), pad);
+  }
 }
 
 bool RtcWhipSrcPrivate::link_track(const std::string& id, GstPad* pad, const std::string& mid) {
   std::lock_guard lock(publishers_mutex);
   auto it = publishers.find(id);
-  return it != publishers.end() && it->second->tracks && it->second->tracks->link(pad, mid);
+  return it != publishers.end() && it->second->feed && it->second->feed->tracks->link(pad, mid);
 }
 
 // Worker thread, where publishers change: no lock while webrtcbin takes them.
@@ -266,7 +357,8 @@ void RtcWhipSrcPrivate::on_trickle(const std::string& id,
 
 void RtcWhipSrcPrivate::on_delete(const std::string& id) { remove_publisher(id, "DELETE"); }
 
-// Ends a publisher: EOS on its pads so muxers finish, then the pads go away.
+// Ends a publisher's session. Its pads stay, idle, for its next session
+// (eos-on-leave=false), or get EOS so muxers finish, then go.
 void RtcWhipSrcPrivate::remove_publisher(const std::string& id, const std::string& why) {
   std::unique_ptr<Publisher> pub;
   {
@@ -275,15 +367,23 @@ void RtcWhipSrcPrivate::remove_publisher(const std::string& id, const std::strin
     if (it == publishers.end()) return;
     pub = std::move(it->second);
     publishers.erase(it);
+    if (pub->feed) pub->feed->session.clear();
   }
   if (endpoint) endpoint->remove(id);
-  bool had_pads = bool(pub->tracks);
+  bool had_pads = pub->feed != nullptr;
   GST_INFO_OBJECT(self, "publisher %s removed: %s", id.c_str(), why.c_str());
-  if (why != "DELETE" && why != "element stopping") publishers_failed++;
+  if (why != "DELETE" && why != "element stopping" && why.rfind("replaced", 0) != 0)
+    publishers_failed++;
   pub->connect_deadline.reset();
   pub->peer.reset();  // stops the inflow first
-  if (pub->tracks) pub->tracks->finish();
-  pub->tracks.reset();
+  bool eos;
+  {
+    std::lock_guard lock(props_mutex);
+    eos = eos_on_leave;
+  }
+  // Pads nobody linked go too: a server whose pads nobody uses keeps nothing
+  // per publisher that came and went.
+  if (pub->feed && (eos || !feed_linked(*pub->feed))) drop_feed(pub->feed);
   if (had_pads) {
     g_signal_emit(self, signals[SIGNAL_PUBLISHER_REMOVED], 0, id.c_str(), why.c_str());
     gst_element_post_message(
@@ -314,8 +414,7 @@ bool RtcWhipSrcPrivate::end_of_stream() {
   GST_INFO_OBJECT(self, "EOS requested: ending every track");
   if (worker)
     worker->call([this] {
-      for (auto& [id, pub] : publishers)
-        if (pub->tracks) pub->tracks->finish();
+      for (auto& feed : feeds) feed->tracks->finish();
     });
   return true;
 }
@@ -330,7 +429,7 @@ GstStructure* RtcWhipSrcPrivate::stats() {
       GstStructure* s = gst_structure_new("publisher", "id", G_TYPE_STRING, id.c_str(), "room",
                                           G_TYPE_STRING, pub->room.c_str(), "connected",
                                           G_TYPE_BOOLEAN, pub->peer->is_connected(), "tracks",
-                                          G_TYPE_UINT, guint(pub->tracks ? pub->tracks->size() : 0), "age-ms",
+                                          G_TYPE_UINT, guint(pub->feed ? pub->feed->tracks->size() : 0), "age-ms",
                                           G_TYPE_UINT64,
                                           guint64(g_get_monotonic_time() - pub->created_us) / 1000,
                                           nullptr);
@@ -360,6 +459,7 @@ static void rtc_whip_src_set_property(GObject* object, guint id, const GValue* v
     case PROP_VIDEO_CODECS: p->video_codecs = g_value_get_string(value) ?: ""; break;
     case PROP_AUDIO_CODECS: p->audio_codecs = g_value_get_string(value) ?: ""; break;
     case PROP_OUTPUT: p->output = media::OutputMode(g_value_get_enum(value)); break;
+    case PROP_EOS_ON_LEAVE: p->eos_on_leave = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -375,6 +475,7 @@ static void rtc_whip_src_get_property(GObject* object, guint id, GValue* value,
     case PROP_VIDEO_CODECS: g_value_set_string(value, p->video_codecs.c_str()); break;
     case PROP_AUDIO_CODECS: g_value_set_string(value, p->audio_codecs.c_str()); break;
     case PROP_OUTPUT: g_value_set_enum(value, int(p->output)); break;
+    case PROP_EOS_ON_LEAVE: g_value_set_boolean(value, p->eos_on_leave); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -402,6 +503,7 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
                         "Form of the src pads: auto (chosen from the linked peer's caps), raw "
                         "(decoded), encoded (depayloaded and parsed) or rtp",
                         media::output_mode_get_type(), int(media::OutputMode::kAuto), rw_flags()));
+  install_eos_on_leave(object_class, PROP_EOS_ON_LEAVE);
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",

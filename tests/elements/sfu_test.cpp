@@ -94,6 +94,24 @@ const char* kOffer =
     "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:"
     "EE:FF\r\na=setup:actpass\r\na=rtcp-mux\r\n";
 
+// Frames decoded from a Matroska file (VP8), -1 if it does not play to its end.
+int decoded_frames(const std::string& path) {
+  Pipeline play("filesrc location=" + path +
+                " ! matroskademux ! video/x-vp8 ! vp8dec ! fakesink name=f signal-handoffs=true");
+  std::atomic<int> frames{0};
+  g_signal_connect(play.by_name("f"), "handoff",
+                   G_CALLBACK(+[](GstElement*, GstBuffer*, GstPad*, gpointer n) {
+                     ++*static_cast<std::atomic<int>*>(n);
+                   }),
+                   &frames);
+  if (play.set_state(GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) return -1;
+  if (!wait_until([&] { return play.got_eos(); }, 10s) || !play.errors().empty()) {
+    ADD_FAILURE() << path << ": " << joined(play.errors());
+    return -1;
+  }
+  return frames;
+}
+
 }  // namespace
 
 TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
@@ -143,7 +161,9 @@ TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
                       ("rtcsfu-rec-" + std::to_string(getpid()) + ".mkv"))
                          .string();
   // gst-launch's delayed linking: the sometimes pad is linked when it comes.
-  Pipeline rec("rtcsfu name=sfu port=0 room=r peer-timeout=3000 output=encoded "
+  // eos-on-leave=true: the publisher leaving finishes the file (by default
+  // its pad would stay for its next session: RecordsEveryPublisher…).
+  Pipeline rec("rtcsfu name=sfu port=0 room=r peer-timeout=3000 output=encoded eos-on-leave=true "
                "sfu.src_video_0 ! queue ! matroskamux ! filesink location=" + path);
   ASSERT_NE(rec.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   guint port = 0;
@@ -217,25 +237,114 @@ TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
   rec.set_state(GST_STATE_NULL);
 
   // The file plays back: VP8 as sent, with the frames that were sent.
-  Pipeline play("filesrc location=" + path +
-                " ! matroskademux ! video/x-vp8 ! vp8dec ! fakesink name=f signal-handoffs=true");
-  std::atomic<int> frames{0};
-  g_signal_connect(play.by_name("f"), "handoff",
-                   G_CALLBACK(+[](GstElement*, GstBuffer*, GstPad*, gpointer n) {
-                     ++*static_cast<std::atomic<int>*>(n);
-                   }),
-                   &frames);
-  ASSERT_NE(play.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  ASSERT_TRUE(wait_until([&] { return play.got_eos(); }, 10s)) << joined(play.errors());
+  int frames = decoded_frames(path);
+  ASSERT_GE(frames, 0);
   std::printf("file: %d frames; published while connected: %d; through the src pad: %d\n",
-              frames.load(), count.published.load(), count.recorded.load());
+              frames, count.published.load(), count.recorded.load());
   // Every frame produced while connected is in the file (±10 %), the file
   // holds what the SFU's pad gave the muxer, and nothing was duplicated.
-  EXPECT_GE(frames.load() + count.published / 10, count.published + 1);
-  EXPECT_NEAR(frames.load(), count.recorded, count.recorded / 10);
-  EXPECT_LE(frames.load(), kFrames);
-  EXPECT_TRUE(play.errors().empty()) << joined(play.errors());
+  EXPECT_GE(frames + count.published / 10, count.published + 1);
+  EXPECT_NEAR(frames, count.recorded, count.recorded / 10);
+  EXPECT_LE(frames, kFrames);
   std::filesystem::remove(path);
+}
+
+// Issue 12: the README's recording one-liner records every publisher (one
+// file per src_video_N), the room outlives a publisher that leaves, a
+// publisher that comes back continues on its pad, and EOS at the end (as
+// gst-launch -e sends it) finishes both files.
+TEST(Sfu, RecordsEveryPublisherIntoItsOwnFileAndOutlivesThem) {
+  std::string dir = std::filesystem::temp_directory_path().string();
+  std::string a_path = dir + "/rtcsfu-a-" + std::to_string(getpid()) + ".mkv";
+  std::string b_path = dir + "/rtcsfu-b-" + std::to_string(getpid()) + ".mkv";
+  Pipeline rec("rtcsfu name=sfu port=0 room=r peer-timeout=3000 output=encoded "
+               "sfu.src_video_0 ! queue ! matroskamux ! filesink async=false location=" +
+               a_path + " sfu.src_video_1 ! queue ! matroskamux ! filesink async=false location=" +
+               b_path);
+  struct Count {
+    std::atomic<int> frames[3] = {0, 0, 0};  // src_video_0, _1, any later one
+    std::atomic<int> removed{0};
+  } count;
+  GstElement* sfu = rec.by_name("sfu");
+  g_signal_connect(sfu, "pad-added", G_CALLBACK(+[](GstElement*, GstPad* pad, gpointer c) {
+                     if (!g_str_has_prefix(GST_PAD_NAME(pad), "src_video_")) return;
+                     int n = std::min(atoi(GST_PAD_NAME(pad) + strlen("src_video_")), 2);
+                     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER,
+                                       [](GstPad*, GstPadProbeInfo*, gpointer f) {
+                                         ++*static_cast<std::atomic<int>*>(f);
+                                         return GST_PAD_PROBE_OK;
+                                       },
+                                       &static_cast<Count*>(c)->frames[n], nullptr);
+                   }),
+                   &count);
+  g_signal_connect(sfu, "publisher-removed",
+                   G_CALLBACK(+[](GstElement*, const char*, const char*, const char*, gpointer c) {
+                     static_cast<Count*>(c)->removed++;
+                   }),
+                   &count);
+  ASSERT_NE(rec.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  guint port = 0;
+  g_object_get(sfu, "port", &port, nullptr);
+  auto publisher = [&](const char* name) {
+    auto p = std::make_unique<Pipeline>(publisher_launch(
+        "http://127.0.0.1:" + std::to_string(port) + "/whip/r/" + name, "peer-timeout=3000"));
+    EXPECT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    return p;
+  };
+  auto a = publisher("a");
+  ASSERT_TRUE(wait_until([&] { return count.frames[0] >= 15; }, kMediaTimeout))
+      << joined(rec.errors()) << joined(a->errors());
+  auto b = publisher("b");
+  ASSERT_TRUE(wait_until([&] { return count.frames[1] >= 15; }, kMediaTimeout))
+      << joined(rec.errors()) << joined(b->errors());
+
+  // a leaves: b's file goes on growing, nothing ends. a's linked video pad
+  // stays; its audio pad, which nothing links, goes.
+  a.reset();
+  ASSERT_TRUE(wait_until([&] { return count.removed == 1; }, 10s));
+  int b_before = count.frames[1], a_left = count.frames[0];
+  auto has_pad = [&](const char* name) {
+    GstPad* pad = gst_element_get_static_pad(sfu, name);
+    if (pad) gst_object_unref(pad);
+    return pad != nullptr;
+  };
+  EXPECT_TRUE(has_pad("src_video_0"));
+  EXPECT_FALSE(has_pad("src_audio_0"));
+  EXPECT_TRUE(has_pad("src_audio_1"));  // b's
+  ASSERT_TRUE(wait_until([&] { return count.frames[1] >= b_before + 30; }, kMediaTimeout));
+  EXPECT_FALSE(rec.got_eos());
+  EXPECT_TRUE(rec.errors().empty()) << joined(rec.errors());
+
+  // a comes back: its video continues on src_video_0 (no third video pad).
+  a = publisher("a");
+  ASSERT_TRUE(wait_until([&] { return count.frames[0] >= a_left + 15; }, kMediaTimeout))
+      << joined(rec.errors()) << joined(a->errors());
+  EXPECT_EQ(count.frames[2], 0);
+  EXPECT_FALSE(has_pad("src_video_2"));
+
+  // Both leave: the room still runs, its pads idle.
+  a.reset();
+  b.reset();
+  ASSERT_TRUE(wait_until([&] { return count.removed == 3; }, 10s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(rec.got_eos());
+
+  // The end (gst-launch -e): EOS reaches every src pad, idle ones too (with
+  // no webrtcbin left inside, the element is still a source of the
+  // pipeline), and both files finish.
+  gst_element_send_event(rec.get(), gst_event_new_eos());
+  ASSERT_TRUE(wait_until([&] { return rec.got_eos(); }, 10s)) << joined(rec.errors());
+  int recorded_a = count.frames[0], recorded_b = count.frames[1];
+  rec.set_state(GST_STATE_NULL);
+  int in_a = decoded_frames(a_path), in_b = decoded_frames(b_path);
+  std::printf("a: %d frames decoded of %d recorded; b: %d of %d\n", in_a, recorded_a, in_b,
+              recorded_b);
+  EXPECT_NEAR(in_a, recorded_a, recorded_a / 10 + 1);
+  EXPECT_NEAR(in_b, recorded_b, recorded_b / 10 + 1);
+  EXPECT_GE(in_a, 30);
+  EXPECT_GE(in_b, 45);
+  std::filesystem::remove(a_path);
+  std::filesystem::remove(b_path);
 }
 
 TEST(Sfu, MetricsCountWhatWasSent) {
@@ -326,12 +435,19 @@ TEST(Sfu, KilledPublisherIsRemovedWithinPeerTimeout) {
   EXPECT_LT(ms, 3000 + 2000) << "removed after " << ms << " ms";
   std::printf("killed publisher removed after %.0f ms (peer-timeout 3000)\n", ms);
   EXPECT_EQ(sfu.stat("publishers"), 0u);
-  // Its src pads got EOS (muxers finish).
+  // Its src pads stay, without EOS, for its next session (eos-on-leave=false).
+  int pads = 0;
   for (auto& t : sfu.sinks().tracks()) {
     if (t->peer_id == "cam9") {
-      EXPECT_TRUE(t->eos) << t->pad;
+      EXPECT_FALSE(t->eos) << t->pad;
+      GstPad* pad = gst_element_get_static_pad(sfu.element(), t->pad.c_str());
+      EXPECT_NE(pad, nullptr) << t->pad;
+      if (pad) gst_object_unref(pad);
+      pads++;
     }
   }
+  EXPECT_EQ(pads, 2);
+  EXPECT_FALSE(sfu.pipeline().got_eos());
   EXPECT_TRUE(sfu.pipeline().errors().empty()) << joined(sfu.pipeline().errors());
 }
 

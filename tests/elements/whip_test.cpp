@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 
 #include "signaling/auth/tokens.h"
@@ -61,10 +62,91 @@ TEST(Whip, RawVideoAndAudioArriveDecoded) {
   EXPECT_TRUE(connected);
   EXPECT_GT(sent, 0u);
 
-  // Publisher stops: DELETE, the server removes its pads after EOS.
+  // Publisher stops: DELETE ends its session; its pads stay, without EOS,
+  // for its next session (eos-on-leave=false; see OutlivesItsPublisher).
   pub.set_state(GST_STATE_NULL);
   ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 5s));
-  for (auto& t : ingest.tracks()) EXPECT_TRUE(t->eos) << t->pad;
+  for (auto& t : ingest.tracks()) EXPECT_FALSE(t->eos) << t->pad;
+  EXPECT_FALSE(ingest.pipeline().got_eos());
+}
+
+// The pad objects of an element, by name.
+std::map<std::string, GstPad*> pads_of(GstElement* element) {
+  std::map<std::string, GstPad*> out;
+  GstIterator* it = gst_element_iterate_src_pads(element);
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    auto* pad = GST_PAD(g_value_get_object(&v));
+    out[GST_PAD_NAME(pad)] = pad;  // compared by address only
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  return out;
+}
+
+// Issue 12: an ingest pipeline lives until it is stopped. A publisher that
+// leaves leaves its pads (no EOS, no error); when it publishes again under
+// the same name, media continues on the same pad objects; a second session
+// of a live name replaces the first (an OBS reconnect before the old one
+// timed out).
+TEST(Whip, IngestOutlivesItsPublisherAndContinuesOnItsPads) {
+  Ingest ingest("peer-timeout=3000");
+  auto pub = std::make_unique<Pipeline>(publisher_launch(ingest.url("/whip/live/obs")));
+  ASSERT_NE(pub->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames() >= 15 && ingest.audio_samples() > 0; },
+                         kMediaTimeout))
+      << joined(pub->errors()) << joined(ingest.pipeline().errors());
+  std::map<std::string, GstPad*> pads = pads_of(ingest.src());
+  ASSERT_EQ(pads.size(), 2u);
+  ASSERT_TRUE(pads.count("video_0") && pads.count("audio_0"));
+
+  // It leaves (DELETE): the session ends, the pads stay, nothing ends.
+  pub.reset();
+  ASSERT_TRUE(wait_until([&] { return ingest.removed() == 1; }, 5s));
+  std::this_thread::sleep_for(2s);  // longer than the ~1.6 s the old EOS took
+  EXPECT_EQ(pads_of(ingest.src()), pads);
+  for (auto& t : ingest.tracks()) EXPECT_FALSE(t->eos) << t->pad;
+  EXPECT_FALSE(ingest.pipeline().got_eos());
+  int frames = ingest.video_frames();
+  guint64 samples = ingest.audio_samples();
+
+  // It comes back under the same name: media again, on the same pads.
+  pub = std::make_unique<Pipeline>(publisher_launch(ingest.url("/whip/live/obs")));
+  ASSERT_NE(pub->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return ingest.video_frames() >= frames + 15 && ingest.audio_samples() > samples + 24000;
+      },
+      kMediaTimeout))
+      << "frames " << ingest.video_frames() << " (had " << frames << ")\n"
+      << joined(pub->errors()) << joined(ingest.pipeline().errors());
+  EXPECT_EQ(pads_of(ingest.src()), pads);
+  EXPECT_EQ(ingest.tracks().size(), 2u);  // no new pad-added
+  EXPECT_EQ(ingest.added(), 2u);
+
+  // A new session while the old one is live replaces it, on the same pads.
+  Pipeline again(publisher_launch(ingest.url("/whip/live/obs")));
+  ASSERT_NE(again.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(wait_until([&] { return ingest.removed() == 2 && ingest.added() == 3; }, 10s));
+  pub.reset();  // before its own retry would replace the newcomer
+  frames = ingest.video_frames();
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames() >= frames + 15; }, kMediaTimeout))
+      << joined(again.errors()) << joined(ingest.pipeline().errors());
+  EXPECT_EQ(pads_of(ingest.src()), pads);
+  for (auto& t : ingest.tracks()) EXPECT_FALSE(t->eos) << t->pad;
+  EXPECT_FALSE(ingest.pipeline().got_eos());
+  EXPECT_TRUE(ingest.pipeline().errors().empty()) << joined(ingest.pipeline().errors());
+
+  // EOS sent to the pipeline (gst-launch -e) ends every pad.
+  gst_element_send_event(ingest.pipeline().get(), gst_event_new_eos());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        for (auto& t : ingest.tracks())
+          if (!t->eos) return false;
+        return true;
+      },
+      5s));
 }
 
 struct EncodedCase {
@@ -165,8 +247,10 @@ int publish_until_killed() {
 }
 RTCMESH_CHILD_MODE("publish-until-killed", publish_until_killed);
 
+// eos-on-leave=true: the old behaviour, on request: a publisher that goes
+// away ends its pads with EOS (muxers finish) and they are removed.
 TEST(Whip, KilledPublisherIsRemovedWithinPeerTimeout) {
-  Ingest ingest("peer-timeout=2000");
+  Ingest ingest("peer-timeout=2000 eos-on-leave=true");
   Pipeline stays(publisher_launch(ingest.url("/whip/room/stays")));
   stays.set_state(GST_STATE_PLAYING);
   // The other publisher is a child process we SIGKILL: no DELETE is ever sent.

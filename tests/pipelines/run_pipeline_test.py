@@ -6,7 +6,7 @@ frame), not only that the scripts exited.
 
     run_pipeline_test.py CASE --pipelines DIR
 
-CASE is one of: ingest-publish, record, loopback, whep-play, sfu. The environment must let
+CASE is one of: ingest-publish, record, loopback, whep-play, sfu, sfu-record. The environment must let
 gst-launch-1.0 find the plugin (GST_PLUGIN_PATH=<build dir>); meson sets it.
 """
 
@@ -167,8 +167,25 @@ def case_ingest_publish(pipelines, procs):
     frames, buffers = ingest.counts()
     log(f"ingest received {frames} video frames and {buffers} audio buffers")
     publish.stop(signal.SIGINT)
+    # The ingest outlives its publisher: its pads stay without EOS, so the
+    # pipeline runs on (it used to end ~1.6 s after the DELETE) ...
+    time.sleep(3)
+    if ingest.poll() is not None:
+        raise Failure(f"the ingest pipeline ended ({ingest.poll()}) when its publisher left")
+    # ... and the publisher coming back continues on s.video_0 / s.audio_0.
+    again = Proc("publish-again", [f"{pipelines}/whip-publish.sh"],
+                 base_env(ENDPOINT=f"http://127.0.0.1:{port}/whip/pipelines",
+                          VIDEO_CAPS=VIDEO_CAPS))
+    procs.append(again)
+    ingest.wait_until(lambda: ingest.counts()[0] >= frames + 30 and
+                      ingest.counts()[1] >= buffers + 25, 25,
+                      ">= 30 more video frames and >= 25 more audio buffers after the "
+                      "publisher came back")
+    log(f"after the publisher came back: {ingest.counts()[0]} video frames and "
+        f"{ingest.counts()[1]} audio buffers")
+    again.stop(signal.SIGINT)
     ingest.stop(signal.SIGINT)
-    for p in (publish, ingest):
+    for p in (publish, again, ingest):
         if p.errors():
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
@@ -190,31 +207,35 @@ def case_record(pipelines, procs):
                                       for l in record.output()), 25, "H.264 caps at mp4mux")
         time.sleep(5)  # ~75 frames at 15 fps
         publish.stop(signal.SIGINT)
-        # The leaving publisher's pads get EOS, so the recorder may finish alone;
-        # otherwise Ctrl-C (gst-launch -e sends EOS first).
-        try:
-            record.popen.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        # The leaving publisher's pads stay (no EOS): the recorder runs on
+        # until Ctrl-C (gst-launch -e sends EOS first, so the MP4 is finished).
+        time.sleep(2)
+        if record.poll() is not None:
+            raise Failure(f"the recorder ended ({record.poll()}) when its publisher left")
         record.stop(signal.SIGINT, timeout=15)
         if record.errors():
             raise Failure(f"record reported errors: {record.errors()}")
         if not os.path.exists(out) or os.path.getsize(out) == 0:
             raise Failure(f"{out} is missing or empty")
-        log(f"{out}: {os.path.getsize(out)} bytes; decoding it")
-        r = subprocess.run(["gst-launch-1.0", "-v", "filesrc", f"location={out}", "!", "qtdemux",
-                            "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "name=frames",
-                            "silent=false", "sync=false"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           errors="replace", timeout=60)
-        frames = sum(1 for l in r.stdout.splitlines() if "frames: last-message = chain" in l)
-        caps = [l for l in r.stdout.splitlines() if "frames.GstPad:sink: caps" in l]
-        log(f"decoded {frames} frames from the MP4 (exit {r.returncode}); "
-            f"{caps[0].split('caps = ', 1)[-1] if caps else 'no caps'}")
-        if r.returncode != 0:
-            raise Failure("the MP4 does not play back:\n" + r.stdout[-3000:])
-        if frames < 30:
-            raise Failure(f"the MP4 holds only {frames} decodable frames (want >= 30)")
+        decode(out, ["qtdemux", "!", "h264parse", "!", "avdec_h264"], 30)
+
+
+def decode(path, chain, at_least):
+    """Plays `path` through `chain` (demuxer ! decoder) to its end, counting
+    decoded frames; fails unless it plays and holds `at_least` of them."""
+    log(f"{path}: {os.path.getsize(path)} bytes; decoding it")
+    r = subprocess.run(["gst-launch-1.0", "-v", "filesrc", f"location={path}", "!", *chain,
+                        "!", "fakesink", "name=frames", "silent=false", "sync=false"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       errors="replace", timeout=60)
+    frames = sum(1 for l in r.stdout.splitlines() if "frames: last-message = chain" in l)
+    caps = [l for l in r.stdout.splitlines() if "frames.GstPad:sink: caps" in l]
+    log(f"decoded {frames} frames from {os.path.basename(path)} (exit {r.returncode}); "
+        f"{caps[0].split('caps = ', 1)[-1] if caps else 'no caps'}")
+    if r.returncode != 0:
+        raise Failure(f"{path} does not play back:\n" + r.stdout[-3000:])
+    if frames < at_least:
+        raise Failure(f"{path} holds only {frames} decodable frames (want >= {at_least})")
 
 
 def case_loopback(pipelines, procs):
@@ -257,6 +278,52 @@ def case_sfu(pipelines, procs):
     play_whep(pipelines, procs, f"http://127.0.0.1:{port}/whep/demo/stage", sfu, 30)
 
 
+def case_sfu_record(pipelines, procs):
+    """The README's recording one-liner (pipelines/sfu-record.sh): two WHIP
+    publishers, one file each; the room outlives one leaving, who comes back
+    and continues; Ctrl-C (-e) finishes both files."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="rtcmesh-sfu-record-") as tmp:
+        rec = Proc("sfu-record", [f"{pipelines}/sfu-record.sh"],
+                   base_env(PORT=port, ADDRESS="127.0.0.1", ROOM="demo", OUT_DIR=tmp))
+        procs.append(rec)
+        wait_port(port, rec, 10)
+        files = [os.path.join(tmp, f"publisher-{i}.mkv") for i in (0, 1)]
+
+        def size(i):
+            return os.path.getsize(files[i]) if os.path.exists(files[i]) else 0
+
+        def publish(name):
+            p = Proc(f"publish-{name}", [f"{pipelines}/whip-publish.sh"],
+                     base_env(ENDPOINT=f"http://127.0.0.1:{port}/whip/demo/{name}",
+                              VIDEO_CAPS=VIDEO_CAPS))
+            procs.append(p)
+            return p
+
+        def grows(i, what, timeout=25):
+            start = size(i)
+            rec.wait_until(lambda: size(i) >= start + 100000, timeout, what)
+
+        alice = publish("alice")
+        grows(0, "alice's video in publisher-0.mkv")
+        bob = publish("bob")
+        grows(1, "bob's video in publisher-1.mkv")
+        alice.stop(signal.SIGINT)
+        time.sleep(3)
+        if rec.poll() is not None:
+            raise Failure(f"the room ended ({rec.poll()}) when alice left")
+        grows(1, "bob's file growing after alice left", 15)
+        alice = publish("alice")
+        grows(0, "alice's file growing again after she came back")
+        alice.stop(signal.SIGINT)
+        bob.stop(signal.SIGINT)
+        rec.stop(signal.SIGINT, timeout=15)
+        if rec.errors():
+            raise Failure(f"sfu-record reported errors: {rec.errors()}")
+        for f in files:
+            decode(f, ["matroskademux", "!", "vp8dec"], 30)
+
+
 def play_whep(pipelines, procs, endpoint, server, timeout):
     """whep-play.sh on `endpoint` until video and audio flowed (within `timeout`
     seconds), then both stop cleanly."""
@@ -275,7 +342,7 @@ def play_whep(pipelines, procs, endpoint, server, timeout):
 
 
 CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback,
-         "whep-play": case_whep_play, "sfu": case_sfu}
+         "whep-play": case_whep_play, "sfu": case_sfu, "sfu-record": case_sfu_record}
 
 
 def main():
