@@ -6,6 +6,7 @@
 
 #include "gst/client/client_session.h"
 #include "gst/common/base_bin.h"
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -54,8 +55,6 @@ enum {
   SIGNAL_PUBLISHER_JOINED,
   SIGNAL_PUBLISHER_LEFT,
   SIGNAL_DATA_RECEIVED,
-  SIGNAL_SEND_STRING,
-  SIGNAL_SEND_DATA,
   N_SIGNALS
 };
 guint signals[N_SIGNALS];
@@ -138,7 +137,7 @@ struct RtcMeshBinPrivate : BaseBinState {
   void answer_offer(const std::string& from, const std::string& sdp);
   void receive(Remote& r, const std::string& answer, bool we_answered);
   void remove_remote(const std::string& id, const std::string& why);
-  gboolean send(const gchar* to, std::string data, bool text, bool reliable);
+  gboolean send(const std::string& to, std::string data, bool text, bool reliable);
   void remove_all(const std::string& why);
   std::string next_src_pad_name(media::Kind kind);
   void set_compose(bool on);
@@ -191,21 +190,15 @@ void RtcMeshBinPrivate::stop() {
   worker.reset();
 }
 
-// send-string / send-data: to one participant or (peer-id NULL or "") to
-// every connected one. On the worker, where the connections live.
-gboolean RtcMeshBinPrivate::send(const gchar* to, std::string data, bool text, bool reliable) {
-  if (data.size() > peer::Peer::kMaxDataMessage) {
-    GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("data message not sent"),
-                        ("%zu bytes, over the limit of %zu", data.size(),
-                         peer::Peer::kMaxDataMessage));
-    return FALSE;
-  }
-  std::string target = to ? to : "";
+// send-string / send-data: to one participant or to every connected one.
+// On the worker, where the connections live.
+gboolean RtcMeshBinPrivate::send(const std::string& to, std::string data, bool text,
+                                 bool reliable) {
   std::lock_guard lock(worker_mutex);
   if (!worker) return FALSE;
-  worker->post([this, target, data = std::move(data), text, reliable] {
+  worker->post([this, to, data = std::move(data), text, reliable] {
     for (auto& [id, r] : remotes)
-      if ((target.empty() || id == target) && r->peer && !r->peer->send_data(data, text, reliable))
+      if ((to.empty() || id == to) && r->peer && !r->peer->send_data(data, text, reliable))
         GST_WARNING_OBJECT(self, "data message to %s dropped (no channel, closed or queue full)",
                            id.c_str());
   });
@@ -403,10 +396,8 @@ Remote& RtcMeshBinPrivate::add_remote(const std::string& id, bool we_offer) {
     worker->post([this, id, why] { remove_remote(id, why); });
   };
   events.data = [this, id](const peer::DataMessage& m) {
-    GBytes* bytes = g_bytes_new(m.data.data(), m.data.size());
-    g_signal_emit(self, signals[SIGNAL_DATA_RECEIVED], 0, id.c_str(), m.label.c_str(), bytes,
-                  gboolean(m.text));
-    g_bytes_unref(bytes);
+    emit_data_received(GST_ELEMENT(self), signals[SIGNAL_DATA_RECEIVED], id, m.label, m.data,
+                       m.text);
   };
   r->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "mesh-" + id, ice_settings,
                                          timeout_ms * GST_MSECOND, events);
@@ -775,27 +766,13 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   signals[SIGNAL_PUBLISHER_LEFT] =
       g_signal_new("publisher-left", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
                    nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
-  // Data channels (mesh rooms: two per remote participant, "rtcmesh" reliable
-  // and ordered, "rtcmesh-unreliable" neither). On the element's thread.
-  signals[SIGNAL_DATA_RECEIVED] = g_signal_new(
-      "data-received", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-      G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BYTES, G_TYPE_BOOLEAN);
-  auto send_string = +[](RtcMeshBin* self, const gchar* to, const gchar* text, gboolean reliable) {
-    return self->priv->send(to, text ? text : "", true, reliable);
-  };
-  auto send_data = +[](RtcMeshBin* self, const gchar* to, GBytes* bytes, gboolean reliable) {
-    gsize size = 0;
-    const char* data = bytes ? static_cast<const char*>(g_bytes_get_data(bytes, &size)) : "";
-    return self->priv->send(to, std::string(data ? data : "", size), false, reliable);
-  };
-  signals[SIGNAL_SEND_STRING] = g_signal_new_class_handler(
-      "send-string", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK(send_string), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 3, G_TYPE_STRING,
-      G_TYPE_STRING, G_TYPE_BOOLEAN);
-  signals[SIGNAL_SEND_DATA] = g_signal_new_class_handler(
-      "send-data", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK(send_data), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 3, G_TYPE_STRING,
-      G_TYPE_BYTES, G_TYPE_BOOLEAN);
+  // Data channels (mesh rooms: two per remote participant, "rtcmesh"
+  // reliable and ordered, "rtcmesh-unreliable" neither).
+  signals[SIGNAL_DATA_RECEIVED] = install_data_signals(
+      object_class, +[](GstElement* e, const std::string& to, std::string data, bool text,
+                        bool reliable) {
+        return RTC_MESH_BIN(e)->priv->send(to, std::move(data), text, reliable);
+      });
 
   CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
   CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);

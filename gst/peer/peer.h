@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gst/common/data_signals.h"
 #include "gst/common/ice_settings.h"
 #include "gst/common/ptr.h"
 #include "gst/common/worker.h"
@@ -99,8 +100,7 @@ class Peer {
   bool send_data(std::string data, bool text, bool reliable);
   static constexpr const char* kReliableLabel = "rtcmesh";
   static constexpr const char* kUnreliableLabel = "rtcmesh-unreliable";
-  // webrtcbin 1.22's default a=max-message-size.
-  static constexpr size_t kMaxDataMessage = 65535;
+  static constexpr size_t kMaxDataMessage = rtcmesh::kMaxDataMessage;
   static constexpr size_t kMaxQueuedMessages = 256;
 
   // Inbound streams get media's pass-through jitterbuffer instead of

@@ -1,0 +1,27 @@
+// The data-channel API every element shares (issue 16): action signals
+// send-string (to, text, reliable) and send-data (to, GBytes, reliable),
+// returning TRUE when the message was taken, and the signal data-received
+// (from, label, GBytes, is-text), emitted on the element's worker thread.
+// `to` NULL or "" means every connection that has data channels.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <string>
+
+namespace rtcmesh {
+
+// The largest data channel message (webrtcbin 1.22's a=max-message-size).
+constexpr size_t kMaxDataMessage = 65535;
+
+// How an element sends: called from the application's thread with the
+// message already checked against the size limit.
+using SendData = gboolean (*)(GstElement* element, const std::string& to, std::string data,
+                              bool text, bool reliable);
+
+// In class_init. Returns the data-received signal id.
+guint install_data_signals(GObjectClass* klass, SendData send);
+void emit_data_received(GstElement* element, guint signal, const std::string& from,
+                        const std::string& label, const std::string& data, bool text);
+
+}  // namespace rtcmesh
