@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "gst/common/base_bin.h"
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/server/endpoint_host.h"
@@ -41,7 +42,7 @@ const ServerProps::Defaults kServerDefaults{
     "Bearer token publishers must send (empty = no authentication)",
     "Milliseconds without RTP or RTCP after which a publisher is removed", sig::kGrantPublish};
 
-enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, N_SIGNALS };
+enum { SIGNAL_PUBLISHER_ADDED, SIGNAL_PUBLISHER_REMOVED, SIGNAL_DATA_RECEIVED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
 // The src pads of a publisher name in a room: they outlive its sessions, so
@@ -86,6 +87,7 @@ struct RtcWhipSrcPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
 
   std::unique_ptr<EndpointHost> host;  // while PAUSED or PLAYING
   Worker* worker = nullptr;            // the host's
+  std::mutex worker_mutex;             // `worker` as application threads see it (send-data)
   sig::ResourceEndpoint* endpoint = nullptr;
 
   // Publishers and feeds: changed on the worker under `publishers_mutex`,
@@ -109,6 +111,7 @@ struct RtcWhipSrcPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
   Feed* idle_feed(const std::string& room, const std::string& name);
   void drop_feed(Feed* feed);
   void remove_publisher(const std::string& id, const std::string& why);
+  gboolean send(const std::string& to, std::string data, bool text, bool reliable);
   bool link_track(const std::string& id, GstPad* pad, const std::string& mid);
   GstStructure* stats();
 };
@@ -144,7 +147,10 @@ bool RtcWhipSrcPrivate::start(std::string& error) {
     error = e.what();
     return false;
   }
-  worker = &host->worker();
+  {
+    std::lock_guard lock(worker_mutex);
+    worker = &host->worker();
+  }
   endpoint = &host->endpoint();
   GST_INFO_OBJECT(self, "WHIP endpoint at %s%s", host->base_url().c_str(), config.path.c_str());
   return true;
@@ -159,8 +165,23 @@ void RtcWhipSrcPrivate::stop() {
     while (!feeds.empty()) drop_feed(feeds.back().get());
     endpoint = nullptr;
   });
+  std::lock_guard lock(worker_mutex);
   host.reset();
   worker = nullptr;
+}
+
+// send-string / send-data: to one publisher (its id) or to every one whose
+// offer brought data channels.
+gboolean RtcWhipSrcPrivate::send(const std::string& to, std::string data, bool text,
+                                 bool reliable) {
+  std::lock_guard lock(worker_mutex);
+  if (!worker) return FALSE;
+  worker->post([this, to, data = std::move(data), text, reliable] {
+    for (auto& [id, pub] : publishers)
+      if ((to.empty() || id == to) && pub->peer && !pub->peer->send_data(data, text, reliable))
+        GST_DEBUG_OBJECT(self, "data message to %s not sent (no channel)", id.c_str());
+  });
+  return TRUE;
 }
 
 void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
@@ -186,6 +207,10 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   events.failed = [this, id](const std::string& why) {
     // Not from inside the Peer's own callback: it is about to be destroyed.
     worker->post([this, id, why] { remove_publisher(id, why); });
+  };
+  events.data = [this, id](const peer::DataMessage& m) {
+    emit_data_received(GST_ELEMENT(self), signals[SIGNAL_DATA_RECEIVED], id, m.label, m.data,
+                       m.text);
   };
   events.connected = [this, id] {
     std::lock_guard lock(publishers_mutex);
@@ -213,6 +238,7 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   } catch (const std::exception& e) {
     return reply({500, e.what(), {}});
   }
+  pub->peer->enable_data_channels();  // the publisher's, if its offer has any
   // One that comes back keeps its codecs when it offers them: same pads, same caps.
   std::vector<media::Codec> previous;
   if (Feed* feed = idle_feed(pub->room, pub->name)) previous = feed->codecs;
@@ -516,6 +542,13 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
   signals[SIGNAL_PUBLISHER_REMOVED] =
       g_signal_new("publisher-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
                    nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  // Data channels a publisher's offer brings (rtcwhipsink data-channels=true):
+  // data-received names the publisher by its id, send-* take that id.
+  signals[SIGNAL_DATA_RECEIVED] = install_data_signals(
+      object_class, +[](GstElement* e, const std::string& to, std::string data, bool text,
+                        bool reliable) {
+        return RTC_WHIP_SRC(e)->priv->send(to, std::move(data), text, reliable);
+      });
 
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new_with_gtype("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,

@@ -13,6 +13,7 @@
 #include "signaling/auth/tokens.h"
 #include "tests/support/child_mode.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/subprocess.h"
 
 using namespace rtcmesh::test;
@@ -423,3 +424,48 @@ TEST(Whip, NoUsableCodecIs422) {
 }
 
 }  // namespace
+
+// Data beside the media over WHIP (issue 16): a publisher with
+// data-channels=true sends telemetry the ingest pipeline receives, named by
+// the publisher's id; the ingest answers on the same channel. A publisher
+// without data channels is unchanged (its offer has no m=application).
+TEST(Whip, PublisherSendsDataAlongsideMediaAndTheIngestAnswers) {
+  Ingest ingest("peer-timeout=3000");
+  DataLog at_ingest, at_publisher;
+  at_ingest.watch(ingest.src());
+  std::string publisher_id;
+  g_signal_connect(ingest.src(), "publisher-added",
+                   G_CALLBACK(+[](GstElement*, gchar* id, gchar*, gchar*, gpointer d) {
+                     *static_cast<std::string*>(d) = id;
+                   }),
+                   &publisher_id);
+  Pipeline pub(publisher_launch(ingest.url("/whip/r/drone"), "data-channels=true"));
+  GstElement* sink = pub.by_name("s");
+  at_publisher.watch(sink);
+  ASSERT_NE(pub.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  // Once the session exists, messages wait for the channel to open and
+  // arrive in order.
+  ASSERT_TRUE(wait_until([&] { return ingest.video_frames() >= 5; }, kMediaTimeout))
+      << joined(pub.errors());
+  for (int i = 0; i < 100; i++) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name(sink, "send-string", nullptr, ("t" + std::to_string(i)).c_str(), TRUE,
+                          &ok);
+    ASSERT_TRUE(ok);
+  }
+  ASSERT_TRUE(wait_until([&] { return at_ingest.count() >= 100; }, 10s))
+      << at_ingest.count() << " of 100";
+  auto got = at_ingest.from(publisher_id, "rtcmesh");
+  ASSERT_EQ(got.size(), 100u) << "publisher id " << publisher_id;
+  for (int i = 0; i < 100; i++) EXPECT_EQ(got[i].data, "t" + std::to_string(i));
+
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(ingest.src(), "send-string", publisher_id.c_str(), "ack", TRUE, &ok);
+  EXPECT_TRUE(ok);
+  ASSERT_TRUE(wait_until([&] { return !at_publisher.from("server", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(at_publisher.from("server", "rtcmesh")[0].data, "ack");
+  int frames = ingest.video_frames();
+  EXPECT_TRUE(wait_until([&] { return ingest.video_frames() >= frames + 10; }, 10s))
+      << "media goes on";
+  EXPECT_TRUE(pub.errors().empty()) << joined(pub.errors());
+}

@@ -124,6 +124,10 @@ struct DataLog {
                      }),
                      this);
   }
+  size_t count() {
+    std::lock_guard lock(mutex);
+    return messages.size();
+  }
   std::vector<Message> from(const std::string& peer, const std::string& label) {
     std::lock_guard lock(mutex);
     std::vector<Message> out;
