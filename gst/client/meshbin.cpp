@@ -150,6 +150,7 @@ GST_ELEMENT_REGISTER_DEFINE(rtcmeshbin, "rtcmeshbin", GST_RANK_NONE, RTC_TYPE_ME
 
 std::string RtcMeshBinPrivate::configuration_problem() {
   std::lock_guard lock(props_mutex);
+  if (std::string problem = encoder.codec_problem(); !problem.empty()) return problem;
   if (!g_str_has_prefix(url.c_str(), "ws://") && !g_str_has_prefix(url.c_str(), "wss://"))
     return "set url to the room server's WebSocket (ws:// or wss://), got '" + url + "'";
   if (!sig::valid_room_name(room))
@@ -626,9 +627,8 @@ static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* v
       case PROP_VIDEO_CODEC:
       case PROP_AUDIO_CODEC: {
         bool video = id == PROP_VIDEO_CODEC;
-        auto list = media::parse_codec_list(str(), video ? media::Kind::kVideo : media::Kind::kAudio);
-        if (list.size() != 1) throw std::invalid_argument("expected exactly one codec");
-        (video ? p->encoder.video_codec : p->encoder.audio_codec) = list[0];
+        p->encoder.set_codec(video ? "video-codec" : "audio-codec", str().c_str(),
+                             video ? media::Kind::kVideo : media::Kind::kAudio);
         break;
       }
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
@@ -765,6 +765,14 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       "participant (mesh) or to the server (sfu) and exposes theirs (or a composite with "
       "compose=true)",
       "rtcmesh");
+  // gst-inspect-1.0 prints every metadata key: the signals' arguments
+  // (it names them arg0, arg1, …).
+  gst_element_class_add_static_metadata(
+      element_class, "signals",
+      "peer-joined (peer-id): another participant joined the room. peer-left (peer-id): it left "
+      "(its pads got EOS and were removed). publisher-joined (peer-id), SFU rooms only: a "
+      "participant, WHIP client or the server's pipeline started publishing (its src pads follow). "
+      "publisher-left (peer-id): it stopped");
 }
 
 static void rtc_mesh_bin_init(RtcMeshBin* self) { self->priv = new RtcMeshBinPrivate(self); }

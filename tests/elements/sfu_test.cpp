@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <numeric>
 #include <regex>
 
@@ -136,6 +137,128 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   ASSERT_TRUE(wait_until([&] { return decoding(room) == 3; }, kMediaTimeout))
       << "room player decodes " << decoding(room) << " videos";
   EXPECT_EQ(sfu.stat("subscribers"), 2u);
+}
+
+// Counting appsinks behind every decoded pad of a uridecodebin (pads are
+// named src_N: the kind comes from the caps).
+struct DecodedPads {
+  explicit DecodedPads(GstElement* uridecodebin) {
+    g_signal_connect(uridecodebin, "pad-added",
+                     G_CALLBACK(+[](GstElement* element, GstPad* pad, gpointer self) {
+                       static_cast<DecodedPads*>(self)->added(element, pad);
+                     }),
+                     this);
+    g_signal_connect(uridecodebin, "no-more-pads", G_CALLBACK(+[](GstElement*, gpointer self) {
+                       static_cast<DecodedPads*>(self)->no_more_pads++;
+                     }),
+                     this);
+  }
+  void added(GstElement* element, GstPad* pad) {
+    GstCaps* caps = gst_pad_get_current_caps(pad);
+    if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+    auto track = std::make_shared<Track>();
+    const char* name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+    track->pad = g_str_has_prefix(name, "video/") ? "video" : "audio";
+    gst_caps_unref(caps);
+    GstElement* sink =
+        make_counting_sink(track, track->video() ? "video/x-raw" : "audio/x-raw");
+    {
+      std::lock_guard lock(mutex);
+      tracks.push_back(track);
+    }
+    GstElement* parent = GST_ELEMENT(gst_element_get_parent(element));
+    gst_bin_add(GST_BIN(parent), sink);
+    gst_element_sync_state_with_parent(sink);
+    GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_link(pad, sinkpad);
+    gst_object_unref(sinkpad);
+    gst_object_unref(parent);
+  }
+  // Video pads that got at least `frames` frames.
+  int videos(int frames) {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (auto& t : tracks)
+      if (t->video() && t->buffers >= frames) n++;
+    return n;
+  }
+  int audios() {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (auto& t : tracks)
+      if (!t->video() && t->audio_samples > 0) n++;
+    return n;
+  }
+  std::mutex mutex;
+  std::vector<std::shared_ptr<Track>> tracks;
+  std::atomic<int> no_more_pads{0};
+};
+
+// Issue 12 point 2: a room's whep:// URI plays in playbin and uridecodebin.
+// rtcwhepsrc offers the room's slots (4 of each kind); only the two that
+// carry a publisher become pads (an empty slot's decoder would never
+// preroll and the live pipeline would stay in PAUSED), then no-more-pads;
+// a third publisher's tracks are new pads.
+TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
+  Sfu sfu;
+  auto cam1 = publish(sfu, "cam1");
+  auto cam2 = publish(sfu, "cam2");
+  ASSERT_TRUE(wait_until(
+      [&] { return sfu.sinks().video_frames("cam1") >= 5 && sfu.sinks().video_frames("cam2") >= 5; },
+      kMediaTimeout))
+      << joined(sfu.pipeline().errors());
+  const std::string uri = "whep://127.0.0.1:" + std::to_string(sfu.port()) + "/whep/r";
+
+  Pipeline decode("uridecodebin name=d uri=" + uri);
+  DecodedPads pads(decode.by_name("d"));
+  Pipeline playbin("playbin uri=" + uri);
+  auto video = std::make_shared<Track>();
+  video->pad = "video";
+  auto audio = std::make_shared<Track>();
+  audio->pad = "audio";
+  g_object_set(playbin.get(), "video-sink", make_counting_sink(video, "video/x-raw"),
+               "audio-sink", make_counting_sink(audio, "audio/x-raw"), nullptr);
+  ASSERT_NE(decode.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(decode.errors());
+  ASSERT_NE(playbin.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(playbin.errors());
+  auto n_video = [&] {
+    gint n = 0;
+    g_object_get(playbin.get(), "n-video", &n, nullptr);
+    return n;
+  };
+  ASSERT_TRUE(wait_until(
+      [&] { return pads.videos(15) == 2 && pads.audios() == 2 && pads.no_more_pads > 0; },
+      kMediaTimeout))
+      << "uridecodebin decodes " << pads.videos(15) << " videos, " << pads.audios()
+      << " audios, no-more-pads " << pads.no_more_pads << "\n"
+      << joined(decode.errors()) << joined(decode.warnings());
+  ASSERT_TRUE(wait_until(
+      [&] { return video->buffers >= 15 && audio->audio_samples > 0 && n_video() == 2; },
+      kMediaTimeout))
+      << "playbin: frames " << video->buffers << " samples " << audio->audio_samples
+      << " n-video " << n_video() << "\n"
+      << joined(playbin.errors()) << joined(playbin.warnings());
+  GstState state = GST_STATE_VOID_PENDING;
+  gst_element_get_state(playbin.get(), &state, nullptr, 0);
+  EXPECT_EQ(state, GST_STATE_PLAYING);
+  // Only the slots with a publisher became pads.
+  GstElement* src = nullptr;
+  g_object_get(playbin.get(), "source", &src, nullptr);
+  ASSERT_NE(src, nullptr);
+  EXPECT_EQ(src->numsrcpads, 4u) << "two publishers, each video and audio";
+  gst_object_unref(src);
+
+  // A third publisher: new pads, decoded.
+  auto cam3 = publish(sfu, "cam3");
+  ASSERT_TRUE(wait_until([&] { return pads.videos(15) == 3 && n_video() == 3; }, kMediaTimeout))
+      << "uridecodebin decodes " << pads.videos(15) << " videos, playbin has " << n_video()
+      << "\n"
+      << joined(decode.errors()) << joined(playbin.errors());
+  int before = video->buffers;
+  EXPECT_TRUE(wait_until([&] { return video->buffers >= before + 15; }, 5s));
+  EXPECT_TRUE(decode.errors().empty()) << joined(decode.errors());
+  EXPECT_TRUE(playbin.errors().empty()) << joined(playbin.errors());
 }
 
 TEST(Sfu, RecordsSrcPadsWithoutReencoding) {

@@ -6,7 +6,7 @@ frame), not only that the scripts exited.
 
     run_pipeline_test.py CASE --pipelines DIR
 
-CASE is one of: ingest-publish, record, loopback, whep-play, sfu. The environment must let
+CASE is one of: ingest-publish, record, loopback, whep-play, sfu, demo-help. The environment must let
 gst-launch-1.0 find the plugin (GST_PLUGIN_PATH=<build dir>); meson sets it.
 """
 
@@ -274,8 +274,28 @@ def play_whep(pipelines, procs, endpoint, server, timeout):
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
 
+def case_demo_help(pipelines, procs):
+    """scripts/demo --help prints its usage and neither builds nor runs; a bad
+    DURATION is refused the same way (issue 12)."""
+    demo = os.path.join(pipelines, "..", "scripts", "demo")
+    for args, status in ((["--help"], 0), (["-h"], 0), (["ten"], 2), (["--bogus"], 2)):
+        start = time.monotonic()
+        r = subprocess.run(["bash", demo, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=20)
+        out = r.stdout + r.stderr
+        log(f"scripts/demo {' '.join(args)}: exit {r.returncode} after "
+            f"{time.monotonic() - start:.1f} s")
+        if r.returncode != status:
+            raise Failure(f"scripts/demo {' '.join(args)} exited {r.returncode}, not {status}:\n{out}")
+        if "scripts/demo [DURATION]" not in out:
+            raise Failure(f"scripts/demo {' '.join(args)} printed no usage:\n{out}")
+        for bad in ("==> build", "==> receiver", "Traceback"):
+            if bad in out:
+                raise Failure(f"scripts/demo {' '.join(args)} printed '{bad}':\n{out}")
+
+
 CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback,
-         "whep-play": case_whep_play, "sfu": case_sfu}
+         "whep-play": case_whep_play, "sfu": case_sfu, "demo-help": case_demo_help}
 
 
 def main():
