@@ -58,7 +58,7 @@ ReceivedTracks::~ReceivedTracks() {
   tracks_.clear();
 }
 
-void ReceivedTracks::expose() {
+void ReceivedTracks::expose(bool no_more_pads) {
   for (auto& t : tracks_) {
     {
       std::lock_guard lock(mutex_);
@@ -70,7 +70,7 @@ void ReceivedTracks::expose() {
     GST_INFO_OBJECT(element_, "%s: pad %s (%s, mid %s)", peer_id_.c_str(), GST_PAD_NAME(pad),
                     codec_info(t.codec).name, t.mid.c_str());
   }
-  gst_element_no_more_pads(element_);
+  if (no_more_pads) gst_element_no_more_pads(element_);
 }
 
 void ReceivedTracks::expose_when_fed(std::function<void()> exposed) {

@@ -38,8 +38,10 @@ class ReceivedTracks {
   // feeding them first.
   ~ReceivedTracks();
 
-  // Adds every pad to the element, then no-more-pads. Not from a streaming thread.
-  void expose();
+  // Adds every pad to the element, then no-more-pads unless the caller
+  // sends it once after exposing several (`no_more_pads` false). Not from a
+  // streaming thread.
+  void expose(bool no_more_pads = true);
   // Instead of expose(): each track's pad is added by the streaming thread
   // that brings its first buffer, so an m-line that carries nothing (an
   // empty slot of a room) never becomes a pad that a decoder waits on for

@@ -139,17 +139,32 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   EXPECT_EQ(sfu.stat("subscribers"), 2u);
 }
 
-// Counting appsinks behind every decoded pad of a uridecodebin (pads are
-// named src_N: the kind comes from the caps).
+// Counting appsinks behind every decoded pad of the elements it watches
+// (uridecodebin's src_N, decodebin's: the kind comes from the caps).
 struct DecodedPads {
-  explicit DecodedPads(GstElement* uridecodebin) {
-    g_signal_connect(uridecodebin, "pad-added",
+  void watch(GstElement* element) {
+    g_signal_connect(element, "pad-added",
                      G_CALLBACK(+[](GstElement* element, GstPad* pad, gpointer self) {
                        static_cast<DecodedPads*>(self)->added(element, pad);
                      }),
                      this);
-    g_signal_connect(uridecodebin, "no-more-pads", G_CALLBACK(+[](GstElement*, gpointer self) {
+    g_signal_connect(element, "no-more-pads", G_CALLBACK(+[](GstElement*, gpointer self) {
                        static_cast<DecodedPads*>(self)->no_more_pads++;
+                     }),
+                     this);
+  }
+  // An application's way: every pad of `src` into a decodebin of its own.
+  void decode_each_pad_of(GstElement* src) {
+    g_signal_connect(src, "pad-added", G_CALLBACK(+[](GstElement* src, GstPad* pad, gpointer self) {
+                       GstElement* parent = GST_ELEMENT(gst_element_get_parent(src));
+                       GstElement* decodebin = gst_element_factory_make("decodebin", nullptr);
+                       static_cast<DecodedPads*>(self)->watch(decodebin);
+                       gst_bin_add(GST_BIN(parent), decodebin);
+                       gst_element_sync_state_with_parent(decodebin);
+                       GstPad* sinkpad = gst_element_get_static_pad(decodebin, "sink");
+                       gst_pad_link(pad, sinkpad);
+                       gst_object_unref(sinkpad);
+                       gst_object_unref(parent);
                      }),
                      this);
   }
@@ -194,11 +209,14 @@ struct DecodedPads {
   std::atomic<int> no_more_pads{0};
 };
 
-// Issue 12 point 2: a room's whep:// URI plays in playbin and uridecodebin.
-// rtcwhepsrc offers the room's slots (4 of each kind); only the two that
-// carry a publisher become pads (an empty slot's decoder would never
-// preroll and the live pipeline would stay in PAUSED), then no-more-pads;
-// a third publisher's tracks are new pads.
+// Issue 12 point 2: a room's whep:// URI plays in playbin and uridecodebin,
+// and in an application that decodes every rtcwhepsrc pad. rtcwhepsrc
+// offers the room's slots (4 of each kind); only the two that carry a
+// publisher become pads (an empty slot's decoder would never preroll and the
+// live pipeline would stay in PAUSED), then no-more-pads; a third
+// publisher's tracks are new pads. (uridecodebin, and so playbin, stops
+// listening for a source's pads at its no-more-pads: there the new pads
+// appear but stay unlinked; the application decodes them.)
 TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
   Sfu sfu;
   auto cam1 = publish(sfu, "cam1");
@@ -209,8 +227,11 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
       << joined(sfu.pipeline().errors());
   const std::string uri = "whep://127.0.0.1:" + std::to_string(sfu.port()) + "/whep/r";
 
+  DecodedPads pads, app_pads;  // outlive the pipelines that call them
   Pipeline decode("uridecodebin name=d uri=" + uri);
-  DecodedPads pads(decode.by_name("d"));
+  pads.watch(decode.by_name("d"));
+  Pipeline app("rtcwhepsrc name=r endpoint=" + sfu.url("/whep/r"));
+  app_pads.decode_each_pad_of(app.by_name("r"));
   Pipeline playbin("playbin uri=" + uri);
   auto video = std::make_shared<Track>();
   video->pad = "video";
@@ -218,10 +239,8 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
   audio->pad = "audio";
   g_object_set(playbin.get(), "video-sink", make_counting_sink(video, "video/x-raw"),
                "audio-sink", make_counting_sink(audio, "audio/x-raw"), nullptr);
-  ASSERT_NE(decode.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
-      << joined(decode.errors());
-  ASSERT_NE(playbin.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
-      << joined(playbin.errors());
+  for (Pipeline* p : {&decode, &app, &playbin})
+    ASSERT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(p->errors());
   auto n_video = [&] {
     gint n = 0;
     g_object_get(playbin.get(), "n-video", &n, nullptr);
@@ -239,6 +258,9 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
       << "playbin: frames " << video->buffers << " samples " << audio->audio_samples
       << " n-video " << n_video() << "\n"
       << joined(playbin.errors()) << joined(playbin.warnings());
+  ASSERT_TRUE(wait_until([&] { return app_pads.videos(15) == 2 && app_pads.audios() == 2; },
+                         kMediaTimeout))
+      << "the application decodes " << app_pads.videos(15) << " videos\n" << joined(app.errors());
   GstState state = GST_STATE_VOID_PENDING;
   gst_element_get_state(playbin.get(), &state, nullptr, 0);
   EXPECT_EQ(state, GST_STATE_PLAYING);
@@ -247,18 +269,20 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
   g_object_get(playbin.get(), "source", &src, nullptr);
   ASSERT_NE(src, nullptr);
   EXPECT_EQ(src->numsrcpads, 4u) << "two publishers, each video and audio";
-  gst_object_unref(src);
 
-  // A third publisher: new pads, decoded.
+  // A third publisher: new pads on every rtcwhepsrc; the application decodes them.
   auto cam3 = publish(sfu, "cam3");
-  ASSERT_TRUE(wait_until([&] { return pads.videos(15) == 3 && n_video() == 3; }, kMediaTimeout))
-      << "uridecodebin decodes " << pads.videos(15) << " videos, playbin has " << n_video()
-      << "\n"
-      << joined(decode.errors()) << joined(playbin.errors());
-  int before = video->buffers;
+  ASSERT_TRUE(wait_until([&] { return app_pads.videos(15) == 3 && app_pads.audios() == 3; },
+                         kMediaTimeout))
+      << "the application decodes " << app_pads.videos(15) << " videos\n" << joined(app.errors());
+  EXPECT_TRUE(wait_until([&] { return src->numsrcpads == 6u; }, 5s)) << src->numsrcpads;
+  gst_object_unref(src);
+  // playbin and uridecodebin play on.
+  int before = video->buffers, decoded = pads.videos(15 + 30);
   EXPECT_TRUE(wait_until([&] { return video->buffers >= before + 15; }, 5s));
-  EXPECT_TRUE(decode.errors().empty()) << joined(decode.errors());
-  EXPECT_TRUE(playbin.errors().empty()) << joined(playbin.errors());
+  EXPECT_TRUE(wait_until([&] { return pads.videos(15 + 30) == 2; }, 5s)) << decoded;
+  for (Pipeline* p : {&decode, &app, &playbin})
+    EXPECT_TRUE(p->errors().empty()) << joined(p->errors());
 }
 
 TEST(Sfu, RecordsSrcPadsWithoutReencoding) {
