@@ -87,6 +87,25 @@ std::unique_ptr<Pipeline> publish(const Sfu& sfu, const std::string& name,
   return p;
 }
 
+// cam1 and cam2 publishing into room "r", once `frames` frames of each
+// reached the SFU's src pads (null, and a failure, if they do not in time).
+std::pair<std::unique_ptr<Pipeline>, std::unique_ptr<Pipeline>> two_publishers(Sfu& sfu,
+                                                                               int frames) {
+  auto cam1 = publish(sfu, "cam1");
+  auto cam2 = publish(sfu, "cam2");
+  if (!wait_until(
+          [&] {
+            return sfu.sinks().video_frames("cam1") >= frames &&
+                   sfu.sinks().video_frames("cam2") >= frames;
+          },
+          kMediaTimeout)) {
+    ADD_FAILURE() << joined(sfu.pipeline().errors()) << joined(cam1->errors())
+                  << joined(cam2->errors());
+    return {};
+  }
+  return {std::move(cam1), std::move(cam2)};
+}
+
 const char* kOffer =
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
@@ -99,13 +118,9 @@ const char* kOffer =
 
 TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   Sfu sfu;
-  auto cam1 = publish(sfu, "cam1");
-  auto cam2 = publish(sfu, "cam2");
   // The element's src pads: every remote publisher's tracks, encoded.
-  ASSERT_TRUE(wait_until(
-      [&] { return sfu.sinks().video_frames("cam1") >= 15 && sfu.sinks().video_frames("cam2") >= 15; },
-      kMediaTimeout))
-      << joined(sfu.pipeline().errors()) << joined(cam1->errors()) << joined(cam2->errors());
+  auto [cam1, cam2] = two_publishers(sfu, 15);
+  ASSERT_TRUE(cam1 && cam2);
   int opus_packets = 0;
   for (auto& t : sfu.sinks().tracks())
     if (!t->video() && t->peer_id == "cam1") opus_packets += t->buffers;
@@ -156,15 +171,9 @@ struct DecodedPads {
   // An application's way: every pad of `src` into a decodebin of its own.
   void decode_each_pad_of(GstElement* src) {
     g_signal_connect(src, "pad-added", G_CALLBACK(+[](GstElement* src, GstPad* pad, gpointer self) {
-                       GstElement* parent = GST_ELEMENT(gst_element_get_parent(src));
                        GstElement* decodebin = gst_element_factory_make("decodebin", nullptr);
                        static_cast<DecodedPads*>(self)->watch(decodebin);
-                       gst_bin_add(GST_BIN(parent), decodebin);
-                       gst_element_sync_state_with_parent(decodebin);
-                       GstPad* sinkpad = gst_element_get_static_pad(decodebin, "sink");
-                       gst_pad_link(pad, sinkpad);
-                       gst_object_unref(sinkpad);
-                       gst_object_unref(parent);
+                       link_beside(src, pad, decodebin);
                      }),
                      this);
   }
@@ -181,10 +190,14 @@ struct DecodedPads {
       std::lock_guard lock(mutex);
       tracks.push_back(track);
     }
+    link_beside(element, pad, sink);
+  }
+  // Adds `next` to `element`'s bin, running, and links `pad` to its sink pad.
+  static void link_beside(GstElement* element, GstPad* pad, GstElement* next) {
     GstElement* parent = GST_ELEMENT(gst_element_get_parent(element));
-    gst_bin_add(GST_BIN(parent), sink);
-    gst_element_sync_state_with_parent(sink);
-    GstPad* sinkpad = gst_element_get_static_pad(sink, "sink");
+    gst_bin_add(GST_BIN(parent), next);
+    gst_element_sync_state_with_parent(next);
+    GstPad* sinkpad = gst_element_get_static_pad(next, "sink");
     gst_pad_link(pad, sinkpad);
     gst_object_unref(sinkpad);
     gst_object_unref(parent);
@@ -219,12 +232,8 @@ struct DecodedPads {
 // appear but stay unlinked; the application decodes them.)
 TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
   Sfu sfu;
-  auto cam1 = publish(sfu, "cam1");
-  auto cam2 = publish(sfu, "cam2");
-  ASSERT_TRUE(wait_until(
-      [&] { return sfu.sinks().video_frames("cam1") >= 5 && sfu.sinks().video_frames("cam2") >= 5; },
-      kMediaTimeout))
-      << joined(sfu.pipeline().errors());
+  auto [cam1, cam2] = two_publishers(sfu, 5);
+  ASSERT_TRUE(cam1 && cam2);
   const std::string uri = "whep://127.0.0.1:" + std::to_string(sfu.port()) + "/whep/r";
 
   DecodedPads pads, app_pads;  // outlive the pipelines that call them
