@@ -275,10 +275,11 @@ def play_whep(pipelines, procs, endpoint, server, timeout):
 
 
 def case_room(pipelines, procs):
-    """The README's two rtcmeshbin one-liners against rtcmesh-server, an SFU
-    room and then a mesh room, screens replaced by counting sinks: the second
-    participant shows the first's video (src_video_0, linked by gst-launch when
-    it appears), and neither prints "Delayed linking failed" (issue 12)."""
+    """The README's two rtcmeshbin one-liners (the first is room-join.sh)
+    against rtcmesh-server, an SFU room and then a mesh room, screens replaced
+    by counting sinks: the second participant shows the first's video
+    (src_video_0, linked by gst-launch when it appears), and neither prints
+    "Delayed linking failed" (issue 12)."""
     server_bin = os.environ["RTCMESH_SERVER"]
     for mode in ("sfu", "mesh"):
         port = free_port()
@@ -287,11 +288,10 @@ def case_room(pipelines, procs):
         procs.append(server)
         wait_port(port, server, 10)
         url = f"ws://127.0.0.1:{port}/rtc"
-        pipe1 = Proc(f"pipe1-{mode}", [
-            "gst-launch-1.0", "rtcmeshbin", "name=m", f"url={url}", "room=demo", "peer-id=pipe1",
-            "compose=true", "videotestsrc", "is-live=true", "!", "m.video_0", "audiotestsrc",
-            "is-live=true", "!", "m.audio_0", "m.video_src", "!", "videoconvert", "!", "fakesink",
-            "m.audio_src", "!", "audioconvert", "!", "fakesink"], base_env())
+        # The first one-liner is pipelines/room-join.sh.
+        pipe1 = Proc(f"pipe1-{mode}", [f"{pipelines}/room-join.sh"],
+                     base_env(URL=url, ROOM="demo", PEER="pipe1", SINK="fakesink",
+                              AUDIO_SINK="fakesink"))
         procs.append(pipe1)
         pipe2 = Proc(f"pipe2-{mode}", [
             "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url={url}", "room=demo",
