@@ -327,9 +327,12 @@ void ClientLoop::failed(const std::string& why, int http_status) {
       unreached = SessionRetry::Unreached{++unreached_attempts_, props_.connect_attempts};
   }
   if (finished) return;  // the element is done (EOS): no new session
-  if (!retry.failed(*worker_, why, http_status, reconnect, endpoint, [this] {
-        if (running && !finished && !session_) start_session_();
-      }, unreached))
+  if (!retry.failed(
+          *worker_, why, http_status, reconnect, endpoint,
+          [this] {
+            if (running && !finished && !session_) start_session_();
+          },
+          unreached))
     finished = true;
 }
 

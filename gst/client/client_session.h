@@ -208,7 +208,7 @@ class ClientLoop {
   // The session's webrtcbin, for telling its error messages apart on any thread.
   std::atomic<GstElement*> current_webrtc_{nullptr};
   guint64 sessions_started_ = 0, sessions_failed_ = 0;
-  bool reached_ = false;         // an HTTP reply came since start()
+  bool reached_ = false;          // an HTTP reply came since start()
   guint unreached_attempts_ = 0;  // failed sessions before that
   std::string last_error_;
 };

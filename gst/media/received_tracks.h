@@ -85,7 +85,7 @@ class ReceivedTracks {
   std::string peer_id_;
   mutable std::mutex mutex_;  // link() and exposure against the destructor
   std::vector<Track> tracks_;
-  bool finished_ = false;              // finish() ran: no pad is added after it
+  bool finished_ = false;             // finish() ran: no pad is added after it
   std::function<void()> on_exposed_;  // set once, before media flows
 };
 

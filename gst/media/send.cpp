@@ -17,9 +17,9 @@ void EncoderSettings::set_codec(const char* property, const char* value, Kind ki
   try {
     std::vector<Codec> list = parse_codec_list(value ? value : "", kind);
     if (list.size() != 1)
-      throw std::invalid_argument("name exactly one " + std::string(kind_name(kind)) +
-                                  " codec (" + codec_names(kind) + "), got '" +
-                                  std::string(value ? value : "") + "'");
+      throw std::invalid_argument("name exactly one " + std::string(kind_name(kind)) + " codec (" +
+                                  codec_names(kind) + "), got '" + std::string(value ? value : "") +
+                                  "'");
     (video ? video_codec : audio_codec) = list[0];
     problem.clear();
   } catch (const std::invalid_argument& e) {

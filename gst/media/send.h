@@ -22,7 +22,9 @@ struct EncoderSettings {
   // its default codec in silence).
   void set_codec(const char* property, const char* value, Kind kind);
   // "" or what is wrong with a codec property, naming the valid values.
-  std::string codec_problem() const { return video_problem.empty() ? audio_problem : video_problem; }
+  std::string codec_problem() const {
+    return video_problem.empty() ? audio_problem : video_problem;
+  }
 
  private:
   std::string video_problem, audio_problem;

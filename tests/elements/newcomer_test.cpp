@@ -77,8 +77,9 @@ TEST(Mistakes, PlaybinOfAWhepUriNobodyAnswersEndsWithCouldNotReach) {
 }
 
 TEST(Mistakes, ConnectAttemptsDecidesWhenTheFirstConnectionGivesUp) {
-  Pipeline two("rtcwhipsink name=p endpoint=http://127.0.0.1:1/whip connect-attempts=2 "
-               "videotestsrc is-live=true ! p.video_0");
+  Pipeline two(
+      "rtcwhipsink name=p endpoint=http://127.0.0.1:1/whip connect-attempts=2 "
+      "videotestsrc is-live=true ! p.video_0");
   Pipeline forever("rtcwhepsrc endpoint=http://127.0.0.1:1/whep connect-attempts=0");
   two.set_state(GST_STATE_PLAYING);
   forever.set_state(GST_STATE_PLAYING);
@@ -96,8 +97,8 @@ TEST(Mistakes, ConnectAttemptsDecidesWhenTheFirstConnectionGivesUp) {
 // gst-inspect-1.0 names signal arguments arg0, arg1, …: the element's
 // "signals" metadata (printed in its Factory Details) says what each is.
 TEST(Discoverability, EverySignalsArgumentsAreDescribed) {
-  for (const char* name : {"rtcwhipsink", "rtcwhipsrc", "rtcwhepsink", "rtcwhepsrc", "rtcmeshbin",
-                           "rtcsfu"}) {
+  for (const char* name :
+       {"rtcwhipsink", "rtcwhipsrc", "rtcwhepsink", "rtcwhepsrc", "rtcmeshbin", "rtcsfu"}) {
     GstElementFactory* factory = gst_element_factory_find(name);
     ASSERT_NE(factory, nullptr) << name;
     GType type = gst_element_factory_get_element_type(factory);
@@ -129,8 +130,10 @@ TEST(Discoverability, ThePluginClaimsOnlyWhatIsBuilt) {
   std::string description = gst_plugin_get_description(plugin);
   gst_object_unref(plugin);
   GstElementFactory* mcu = gst_element_factory_find("rtcmcu");
-  if (!mcu) EXPECT_EQ(description.find("MCU"), std::string::npos) << description;
-  else gst_object_unref(mcu);
+  if (!mcu)
+    EXPECT_EQ(description.find("MCU"), std::string::npos) << description;
+  else
+    gst_object_unref(mcu);
   for (const char* claim : {"WHIP", "WHEP", "mesh", "SFU"})
     EXPECT_NE(description.find(claim), std::string::npos) << description;
 }

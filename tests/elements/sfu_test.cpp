@@ -184,8 +184,7 @@ struct DecodedPads {
     const char* name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
     track->pad = g_str_has_prefix(name, "video/") ? "video" : "audio";
     gst_caps_unref(caps);
-    GstElement* sink =
-        make_counting_sink(track, track->video() ? "video/x-raw" : "audio/x-raw");
+    GstElement* sink = make_counting_sink(track, track->video() ? "video/x-raw" : "audio/x-raw");
     {
       std::lock_guard lock(mutex);
       tracks.push_back(track);
@@ -246,8 +245,8 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
   video->pad = "video";
   auto audio = std::make_shared<Track>();
   audio->pad = "audio";
-  g_object_set(playbin.get(), "video-sink", make_counting_sink(video, "video/x-raw"),
-               "audio-sink", make_counting_sink(audio, "audio/x-raw"), nullptr);
+  g_object_set(playbin.get(), "video-sink", make_counting_sink(video, "video/x-raw"), "audio-sink",
+               make_counting_sink(audio, "audio/x-raw"), nullptr);
   for (Pipeline* p : {&decode, &app, &playbin})
     ASSERT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(p->errors());
   auto n_video = [&] {
@@ -261,15 +260,16 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
       << "uridecodebin decodes " << pads.videos(15) << " videos, " << pads.audios()
       << " audios, no-more-pads " << pads.no_more_pads << "\n"
       << joined(decode.errors()) << joined(decode.warnings());
-  ASSERT_TRUE(wait_until(
-      [&] { return video->buffers >= 15 && audio->audio_samples > 0 && n_video() == 2; },
-      kMediaTimeout))
-      << "playbin: frames " << video->buffers << " samples " << audio->audio_samples
-      << " n-video " << n_video() << "\n"
+  ASSERT_TRUE(
+      wait_until([&] { return video->buffers >= 15 && audio->audio_samples > 0 && n_video() == 2; },
+                 kMediaTimeout))
+      << "playbin: frames " << video->buffers << " samples " << audio->audio_samples << " n-video "
+      << n_video() << "\n"
       << joined(playbin.errors()) << joined(playbin.warnings());
-  ASSERT_TRUE(wait_until([&] { return app_pads.videos(15) == 2 && app_pads.audios() == 2; },
-                         kMediaTimeout))
-      << "the application decodes " << app_pads.videos(15) << " videos\n" << joined(app.errors());
+  ASSERT_TRUE(
+      wait_until([&] { return app_pads.videos(15) == 2 && app_pads.audios() == 2; }, kMediaTimeout))
+      << "the application decodes " << app_pads.videos(15) << " videos\n"
+      << joined(app.errors());
   GstState state = GST_STATE_VOID_PENDING;
   gst_element_get_state(playbin.get(), &state, nullptr, 0);
   EXPECT_EQ(state, GST_STATE_PLAYING);
@@ -281,9 +281,10 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
 
   // A third publisher: new pads on every rtcwhepsrc; the application decodes them.
   auto cam3 = publish(sfu, "cam3");
-  ASSERT_TRUE(wait_until([&] { return app_pads.videos(15) == 3 && app_pads.audios() == 3; },
-                         kMediaTimeout))
-      << "the application decodes " << app_pads.videos(15) << " videos\n" << joined(app.errors());
+  ASSERT_TRUE(
+      wait_until([&] { return app_pads.videos(15) == 3 && app_pads.audios() == 3; }, kMediaTimeout))
+      << "the application decodes " << app_pads.videos(15) << " videos\n"
+      << joined(app.errors());
   EXPECT_TRUE(wait_until([&] { return src->numsrcpads == 6u; }, 5s)) << src->numsrcpads;
   gst_object_unref(src);
   // playbin and uridecodebin play on.

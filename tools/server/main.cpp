@@ -20,10 +20,10 @@
 // prints a signed room token (HS256 with the secret, ES256 with the key).
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <gst/gst.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <unistd.h>
-#include <gst/gst.h>
 
 #include <algorithm>
 #include <chrono>
@@ -480,14 +480,15 @@ std::vector<std::string> listening_urls(const std::string& address, const std::s
     if (!i->ifa_addr) continue;
     int family = i->ifa_addr->sa_family;
     if (family != AF_INET && !(any6 && family == AF_INET6)) continue;
-    GInetAddress* a =
-        family == AF_INET
-            ? g_inet_address_new_from_bytes(
-                  reinterpret_cast<const guint8*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr),
-                  G_SOCKET_FAMILY_IPV4)
-            : g_inet_address_new_from_bytes(
-                  reinterpret_cast<const guint8*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr),
-                  G_SOCKET_FAMILY_IPV6);
+    GInetAddress* a = family == AF_INET
+                          ? g_inet_address_new_from_bytes(
+                                reinterpret_cast<const guint8*>(
+                                    &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr),
+                                G_SOCKET_FAMILY_IPV4)
+                          : g_inet_address_new_from_bytes(
+                                reinterpret_cast<const guint8*>(
+                                    &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr),
+                                G_SOCKET_FAMILY_IPV6);
     if (!g_inet_address_get_is_link_local(a)) {
       gchar* text = g_inet_address_to_string(a);
       std::string host = family == AF_INET6 ? "[" + std::string(text) + "]" : text;
