@@ -45,6 +45,7 @@ enum {
   PROP_TLS_CA_FILE,
   PROP_TLS_INSECURE,
   PROP_RECONNECT,
+  PROP_CONNECT_ATTEMPTS,
   PROP_STATS,
 };
 
@@ -90,6 +91,7 @@ struct RtcMeshBinPrivate : BaseBinState {
   std::string tls_ca_file;
   bool tls_insecure = false;
   bool reconnect = true;
+  guint connect_attempts = 5;
   IceProps ice;
 
   std::unique_ptr<Worker> worker;
@@ -98,6 +100,10 @@ struct RtcMeshBinPrivate : BaseBinState {
   std::string joined_room;             // worker: `room` as join() copied it
   bool running = false, joined = false, joining = false;
   SessionRetry retry;
+  // The room server's WebSocket opened since start(): until then a failure
+  // is "could not reach", given up after `connect_attempts` (0 = never).
+  bool reached = false;
+  guint unreached_attempts = 0;
 
   media::SendInputs inputs;  // request pads
   media::EncoderSettings encoder_settings() {
@@ -164,6 +170,8 @@ bool RtcMeshBinPrivate::start(std::string&) {
   worker = std::make_unique<Worker>("rtcmeshbin");
   worker->call([this] {
     running = true;
+    reached = false;
+    unreached_attempts = 0;
     retry.reset();
     maybe_join();
   });
@@ -220,6 +228,7 @@ void RtcMeshBinPrivate::join() {
   });
   ws->connect(target, [this, room_name, peer, token](bool ok, const std::string& error) {
     if (!ok) return session_lost("cannot connect to the room server: " + error);
+    reached = true;
     Json params = Json::object({{"room", room_name}});
     if (!peer.empty()) params.set("peer", peer);
     if (!token.empty()) params.set("token", token);
@@ -488,12 +497,15 @@ void RtcMeshBinPrivate::session_lost(const std::string& why, int final_status) {
   worker->post([this] { ws.reset(); });  // not from inside its own callback
   bool again;
   std::string target;
+  std::optional<SessionRetry::Unreached> unreached;
   {
     std::lock_guard lock(props_mutex);
     again = reconnect;
     target = url;
+    if (!reached && final_status == 0)
+      unreached = SessionRetry::Unreached{++unreached_attempts, connect_attempts};
   }
-  retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); });
+  retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); }, unreached);
 }
 
 bool RtcMeshBinPrivate::route_session_failure(GstMessage* message, const std::string& why) {
@@ -637,6 +649,7 @@ static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* v
       case PROP_TLS_CA_FILE: p->tls_ca_file = str(); break;
       case PROP_TLS_INSECURE: p->tls_insecure = g_value_get_boolean(value); break;
       case PROP_RECONNECT: p->reconnect = g_value_get_boolean(value); break;
+      case PROP_CONNECT_ATTEMPTS: p->connect_attempts = g_value_get_uint(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -665,6 +678,7 @@ static void rtc_mesh_bin_get_property(GObject* object, guint id, GValue* value,
     case PROP_TLS_CA_FILE: g_value_set_string(value, p->tls_ca_file.c_str()); break;
     case PROP_TLS_INSECURE: g_value_set_boolean(value, p->tls_insecure); break;
     case PROP_RECONNECT: g_value_set_boolean(value, p->reconnect); break;
+    case PROP_CONNECT_ATTEMPTS: g_value_set_uint(value, p->connect_attempts); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -711,6 +725,11 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
                "Accept any TLS certificate (testing only)", FALSE);
   install_bool(object_class, PROP_RECONNECT, "reconnect",
                "Join again with capped backoff when the room connection is lost", TRUE);
+  install_uint(object_class, PROP_CONNECT_ATTEMPTS, "connect-attempts",
+               "Attempts to reach a room server that has not answered yet (connection refused, "
+               "unknown host) before giving up with an error 'could not reach …' (0 = keep "
+               "trying); once it has answered, reconnect decides",
+               0, G_MAXUINT, 5);
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",

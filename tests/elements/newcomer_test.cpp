@@ -94,6 +94,19 @@ TEST(Mistakes, ConnectAttemptsDecidesWhenTheFirstConnectionGivesUp) {
   EXPECT_NE(joined(forever.warnings()).find("could not reach"), std::string::npos);
 }
 
+// rtcmeshbin's room server the same way: its WebSocket never opens.
+TEST(Mistakes, RtcmeshbinGivesUpOnARoomServerNobodyAnswers) {
+  Pipeline p("rtcmeshbin name=m url=ws://127.0.0.1:1/rtc room=r connect-attempts=2 "
+             "videotestsrc is-live=true ! m.video_0");
+  p.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(wait_until([&] { return !p.errors().empty(); }, 10s)) << joined(p.warnings());
+  EXPECT_NE(p.errors()[0].find("could not reach ws://127.0.0.1:1/rtc"), std::string::npos)
+      << p.errors()[0];
+  EXPECT_NE(p.errors()[0].find("after 2 attempts"), std::string::npos) << p.errors()[0];
+  EXPECT_NE(joined(p.warnings()).find("attempt 1 of 2"), std::string::npos)
+      << joined(p.warnings());
+}
+
 // gst-inspect-1.0 names signal arguments arg0, arg1, …: the element's
 // "signals" metadata (printed in its Factory Details) says what each is.
 TEST(Discoverability, EverySignalsArgumentsAreDescribed) {
