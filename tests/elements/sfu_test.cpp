@@ -241,12 +241,9 @@ TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
   Pipeline app("rtcwhepsrc name=r endpoint=" + sfu.url("/whep/r"));
   app_pads.decode_each_pad_of(app.by_name("r"));
   Pipeline playbin("playbin uri=" + uri);
-  auto video = std::make_shared<Track>();
-  video->pad = "video";
-  auto audio = std::make_shared<Track>();
-  audio->pad = "audio";
-  g_object_set(playbin.get(), "video-sink", make_counting_sink(video, "video/x-raw"), "audio-sink",
-               make_counting_sink(audio, "audio/x-raw"), nullptr);
+  PlaybinSinks sinks(playbin.get());
+  auto& video = sinks.video;
+  auto& audio = sinks.audio;
   for (Pipeline* p : {&decode, &app, &playbin})
     ASSERT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(p->errors());
   auto n_video = [&] {
