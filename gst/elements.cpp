@@ -29,10 +29,10 @@ gboolean rtcmesh_register_elements(GstPlugin* plugin) {
 gboolean rtcmesh_register_static(void) {
   static gboolean registered = FALSE;
   if (!registered) {
-    registered = gst_plugin_register_static(
-        GST_VERSION_MAJOR, GST_VERSION_MINOR, "rtcmesh",
-        "WebRTC rooms for pipelines: WHIP, WHEP, mesh, SFU and MCU", rtcmesh_register_elements,
-        "0.1.0", "LGPL", "rtcmesh", "rtcmesh", "https://example.invalid/rtcmesh");
+    registered =
+        gst_plugin_register_static(GST_VERSION_MAJOR, GST_VERSION_MINOR, "rtcmesh",
+                                   RTCMESH_PLUGIN_DESCRIPTION, rtcmesh_register_elements, "0.1.0",
+                                   "LGPL", "rtcmesh", "rtcmesh", "https://example.invalid/rtcmesh");
   }
   return registered;
 }

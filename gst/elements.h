@@ -5,6 +5,10 @@
 
 #include <gst/gst.h>
 
+// What the plugin holds, for gst-inspect-1.0: only what is built (no MCU yet).
+#define RTCMESH_PLUGIN_DESCRIPTION \
+  "WebRTC for pipelines: WHIP and WHEP clients and servers, mesh and SFU rooms"
+
 G_BEGIN_DECLS
 gboolean rtcmesh_register_elements(GstPlugin* plugin);
 // Registers the plugin statically in this process (idempotent).

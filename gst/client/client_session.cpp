@@ -37,6 +37,11 @@ void ClientProps::install(GObjectClass* klass, guint first, const char* protocol
                  "PEM file of CA certificates to trust for https endpoints");
   install_bool(klass, first + kTlsInsecure, "tls-insecure",
                "Accept any TLS certificate (testing only)", FALSE);
+  install_uint(klass, first + kConnectAttempts, "connect-attempts",
+               "Attempts to reach an endpoint that has not answered yet (connection refused, "
+               "unknown host, no HTTP reply) before giving up with an error 'could not reach "
+               "…' (0 = keep trying); once it has answered, reconnect decides",
+               0, G_MAXUINT, 5);
 }
 
 bool ClientProps::set(guint first, guint id, const GValue* value) {
@@ -54,6 +59,7 @@ bool ClientProps::set(guint first, guint id, const GValue* value) {
     case kReconnect: reconnect = g_value_get_boolean(value); break;
     case kTlsCaFile: tls_ca_file = str(); break;
     case kTlsInsecure: tls_insecure = g_value_get_boolean(value); break;
+    case kConnectAttempts: connect_attempts = g_value_get_uint(value); break;
   }
   return true;
 }
@@ -69,6 +75,7 @@ bool ClientProps::get(guint first, guint id, GValue* value) const {
     case kReconnect: g_value_set_boolean(value, reconnect); break;
     case kTlsCaFile: g_value_set_string(value, tls_ca_file.c_str()); break;
     case kTlsInsecure: g_value_set_boolean(value, tls_insecure); break;
+    case kConnectAttempts: g_value_set_uint(value, connect_attempts); break;
   }
   return true;
 }
@@ -93,20 +100,32 @@ std::string ClientProps::endpoint_problem(const char* protocol) const {
 }
 
 bool SessionRetry::failed(Worker& worker, const std::string& why, int http_status, bool reconnect,
-                          const std::string& endpoint, std::function<void()> start) {
+                          const std::string& endpoint, std::function<void()> start,
+                          std::optional<Unreached> unreached) {
   cancel();
-  if (http_status != 0 || !reconnect) {
-    gst_element_message_full(element_, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, final_code_,
-                             g_strdup_printf("%s failed: %s", what_.c_str(), why.c_str()),
+  std::string what = unreached ? "could not reach " + endpoint + ": " + why : why;
+  bool last = unreached && unreached->limit && unreached->number >= unreached->limit;
+  if (http_status != 0 || !reconnect || last) {
+    if (last)
+      what += " (gave up after " + std::to_string(unreached->number) +
+              " attempts; connect-attempts=0 keeps trying)";
+    gst_element_message_full(element_, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+                             unreached ? GST_RESOURCE_ERROR_NOT_FOUND : final_code_,
+                             g_strdup_printf("%s failed: %s", what_.c_str(), what.c_str()),
                              g_strdup_printf("endpoint %s", endpoint.c_str()), __FILE__,
                              GST_FUNCTION, __LINE__);
     return false;
   }
   backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxMs) : kFirstMs;
+  std::string attempt;
+  if (unreached)
+    attempt = " (attempt " + std::to_string(unreached->number) +
+              (unreached->limit ? " of " + std::to_string(unreached->limit) : "") + ")";
   gst_element_message_full(
       element_, GST_MESSAGE_WARNING, GST_RESOURCE_ERROR, final_code_,
-      g_strdup_printf("%s session lost: %s; reconnecting in %u ms", what_.c_str(), why.c_str(),
-                      backoff_ms_),
+      g_strdup_printf("%s %s: %s; %s in %u ms%s", what_.c_str(),
+                      unreached ? "not started" : "session lost", what.c_str(),
+                      unreached ? "trying again" : "reconnecting", backoff_ms_, attempt.c_str()),
       g_strdup_printf("endpoint %s", endpoint.c_str()), __FILE__, GST_FUNCTION, __LINE__);
   timer_ = worker.timeout(backoff_ms_, [this, start = std::move(start)] {
     timer_.release();  // this source ends by returning false
@@ -187,6 +206,8 @@ void ClientLoop::start(const char* thread_name, const std::function<void()>& fir
   worker_->call([&] {
     running = true;
     finished = false;
+    reached_ = false;
+    unreached_attempts_ = 0;
     retry.reset();
     first();
   });
@@ -282,6 +303,7 @@ void ClientLoop::offer(ClientSession* raw,
     }
     GST_CAT_DEBUG_OBJECT(category_, element_, "offer:\n%s", offer.c_str());
     raw->client->create(offer, [this, raw, created](sig::ResourceClient::Created reply) {
+      if (reply.status != 0) reached_ = true;
       if (current(raw)) created(std::move(reply));
     });
   });
@@ -294,15 +316,23 @@ void ClientLoop::failed(const std::string& why, int http_status) {
   end();
   bool reconnect;
   std::string endpoint;
+  std::optional<SessionRetry::Unreached> unreached;
   {
     std::lock_guard lock(props_mutex_);
     reconnect = props_.reconnect;
     endpoint = props_.endpoint;
+    // Nothing answered yet: not a lost session but an endpoint out of reach
+    // (a wrong host or port must end in an error, not wait for ever).
+    if (!reached_ && http_status == 0)
+      unreached = SessionRetry::Unreached{++unreached_attempts_, props_.connect_attempts};
   }
   if (finished) return;  // the element is done (EOS): no new session
-  if (!retry.failed(*worker_, why, http_status, reconnect, endpoint, [this] {
-        if (running && !finished && !session_) start_session_();
-      }))
+  if (!retry.failed(
+          *worker_, why, http_status, reconnect, endpoint,
+          [this] {
+            if (running && !finished && !session_) start_session_();
+          },
+          unreached))
     finished = true;
 }
 

@@ -13,6 +13,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,8 @@
 namespace rtcmesh {
 
 // endpoint, auth-token, http-timeout, connect-timeout, peer-timeout,
-// reconnect, tls-ca-file, tls-insecure: install with ids first..first+7 and
-// route get/set by id (like IceProps).
+// reconnect, tls-ca-file, tls-insecure, connect-attempts: install with ids
+// first..first+8 and route get/set by id (like IceProps).
 struct ClientProps {
   enum : guint {
     kEndpoint = 0,
@@ -36,6 +37,7 @@ struct ClientProps {
     kReconnect,
     kTlsCaFile,
     kTlsInsecure,
+    kConnectAttempts,
     kCount
   };
   std::string endpoint, auth_token;
@@ -43,6 +45,10 @@ struct ClientProps {
   bool reconnect = true;
   std::string tls_ca_file;
   bool tls_insecure = false;
+  // Attempts that get no HTTP reply at all before the first session gives
+  // up ("could not reach …"); 0 = for ever. Once the endpoint has answered,
+  // `reconnect` decides.
+  guint connect_attempts = 5;
 
   // `protocol` ("WHIP", "WHEP") goes in the blurbs.
   static void install(GObjectClass* klass, guint first, const char* protocol);
@@ -63,12 +69,19 @@ class SessionRetry {
   SessionRetry(GstElement* element, std::string what, GstResourceError final_code)
       : element_(element), what_(std::move(what)), final_code_(final_code) {}
 
+  // Attempt `number` of at most `limit` (0: no limit) to reach an endpoint
+  // that has never answered (no HTTP reply: refused, unknown host, timeout).
+  struct Unreached {
+    guint number, limit;
+  };
   // After a failed session. A final failure (http_status != 0: a 4xx other
-  // than 408/429, or `reconnect` off) posts an element error quoting `why`
-  // and returns false. Otherwise posts a warning and runs `start` after the
-  // backoff (0.5 s doubling to 30 s); returns true.
+  // than 408/429, or `reconnect` off, or the last attempt of `unreached`)
+  // posts an element error quoting `why` and returns false. Otherwise posts
+  // a warning and runs `start` after the backoff (0.5 s doubling to 30 s);
+  // returns true. With `unreached` the messages say "could not reach".
   bool failed(Worker& worker, const std::string& why, int http_status, bool reconnect,
-              const std::string& endpoint, std::function<void()> start);
+              const std::string& endpoint, std::function<void()> start,
+              std::optional<Unreached> unreached = std::nullopt);
   void connected() { backoff_ms_ = 0; }  // the next failure waits 0.5 s again
   void cancel() { timer_.reset(); }
   void reset() {
@@ -165,6 +178,9 @@ class ClientLoop {
                           std::function<void()> connected = {});
   // Once the session has its Peer: its webrtcbin's bus errors are ours.
   void attach(ClientSession* s);
+  // The endpoint answered an HTTP request (any status): it is reachable, so
+  // failures from now on are "session lost" and `reconnect` decides.
+  void reached() { reached_ = true; }
   // make-offer, then POST it; `created` gets the reply while `s` is current.
   void offer(ClientSession* s, std::function<void(sig::ResourceClient::Created)> created);
   // 4xx (http_status, but 408/429) and configuration problems are final;
@@ -192,6 +208,8 @@ class ClientLoop {
   // The session's webrtcbin, for telling its error messages apart on any thread.
   std::atomic<GstElement*> current_webrtc_{nullptr};
   guint64 sessions_started_ = 0, sessions_failed_ = 0;
+  bool reached_ = false;          // an HTTP reply came since start()
+  guint unreached_attempts_ = 0;  // failed sessions before that
   std::string last_error_;
 };
 

@@ -46,6 +46,7 @@ enum {
   PROP_TLS_CA_FILE,
   PROP_TLS_INSECURE,
   PROP_RECONNECT,
+  PROP_CONNECT_ATTEMPTS,
   PROP_STATS,
 };
 
@@ -92,6 +93,7 @@ struct RtcMeshBinPrivate : BaseBinState {
   std::string tls_ca_file;
   bool tls_insecure = false;
   bool reconnect = true;
+  guint connect_attempts = 5;
   IceProps ice;
 
   std::unique_ptr<Worker> worker;
@@ -101,6 +103,10 @@ struct RtcMeshBinPrivate : BaseBinState {
   std::string joined_room;             // worker: `room` as join() copied it
   bool running = false, joined = false, joining = false;
   SessionRetry retry;
+  // The room server's WebSocket opened since start(): until then a failure
+  // is "could not reach", given up after `connect_attempts` (0 = never).
+  bool reached = false;
+  guint unreached_attempts = 0;
 
   media::SendInputs inputs;  // request pads
   media::EncoderSettings encoder_settings() {
@@ -154,6 +160,7 @@ GST_ELEMENT_REGISTER_DEFINE(rtcmeshbin, "rtcmeshbin", GST_RANK_NONE, RTC_TYPE_ME
 
 std::string RtcMeshBinPrivate::configuration_problem() {
   std::lock_guard lock(props_mutex);
+  if (std::string problem = encoder.codec_problem(); !problem.empty()) return problem;
   if (!g_str_has_prefix(url.c_str(), "ws://") && !g_str_has_prefix(url.c_str(), "wss://"))
     return "set url to the room server's WebSocket (ws:// or wss://), got '" + url + "'";
   if (!sig::valid_room_name(room))
@@ -170,6 +177,8 @@ bool RtcMeshBinPrivate::start(std::string&) {
   }
   worker->call([this] {
     running = true;
+    reached = false;
+    unreached_attempts = 0;
     retry.reset();
     maybe_join();
   });
@@ -242,6 +251,7 @@ void RtcMeshBinPrivate::join() {
   });
   ws->connect(target, [this, room_name, peer, token](bool ok, const std::string& error) {
     if (!ok) return session_lost("cannot connect to the room server: " + error);
+    reached = true;
     Json params = Json::object({{"room", room_name}});
     if (!peer.empty()) params.set("peer", peer);
     if (!token.empty()) params.set("token", token);
@@ -519,12 +529,15 @@ void RtcMeshBinPrivate::session_lost(const std::string& why, int final_status) {
   worker->post([this] { ws.reset(); });  // not from inside its own callback
   bool again;
   std::string target;
+  std::optional<SessionRetry::Unreached> unreached;
   {
     std::lock_guard lock(props_mutex);
     again = reconnect;
     target = url;
+    if (!reached && final_status == 0)
+      unreached = SessionRetry::Unreached{++unreached_attempts, connect_attempts};
   }
-  retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); });
+  retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); }, unreached);
 }
 
 bool RtcMeshBinPrivate::route_session_failure(GstMessage* message, const std::string& why) {
@@ -658,9 +671,8 @@ static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* v
       case PROP_VIDEO_CODEC:
       case PROP_AUDIO_CODEC: {
         bool video = id == PROP_VIDEO_CODEC;
-        auto list = media::parse_codec_list(str(), video ? media::Kind::kVideo : media::Kind::kAudio);
-        if (list.size() != 1) throw std::invalid_argument("expected exactly one codec");
-        (video ? p->encoder.video_codec : p->encoder.audio_codec) = list[0];
+        p->encoder.set_codec(video ? "video-codec" : "audio-codec", str().c_str(),
+                             video ? media::Kind::kVideo : media::Kind::kAudio);
         break;
       }
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
@@ -669,6 +681,7 @@ static void rtc_mesh_bin_set_property(GObject* object, guint id, const GValue* v
       case PROP_TLS_CA_FILE: p->tls_ca_file = str(); break;
       case PROP_TLS_INSECURE: p->tls_insecure = g_value_get_boolean(value); break;
       case PROP_RECONNECT: p->reconnect = g_value_get_boolean(value); break;
+      case PROP_CONNECT_ATTEMPTS: p->connect_attempts = g_value_get_uint(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -697,6 +710,7 @@ static void rtc_mesh_bin_get_property(GObject* object, guint id, GValue* value,
     case PROP_TLS_CA_FILE: g_value_set_string(value, p->tls_ca_file.c_str()); break;
     case PROP_TLS_INSECURE: g_value_set_boolean(value, p->tls_insecure); break;
     case PROP_RECONNECT: g_value_set_boolean(value, p->reconnect); break;
+    case PROP_CONNECT_ATTEMPTS: g_value_set_uint(value, p->connect_attempts); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -743,6 +757,11 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
                "Accept any TLS certificate (testing only)", FALSE);
   install_bool(object_class, PROP_RECONNECT, "reconnect",
                "Join again with capped backoff when the room connection is lost", TRUE);
+  install_uint(object_class, PROP_CONNECT_ATTEMPTS, "connect-attempts",
+               "Attempts to reach a room server that has not answered yet (connection refused, "
+               "unknown host) before giving up with an error 'could not reach …' (0 = keep "
+               "trying); once it has answered, reconnect decides",
+               0, G_MAXUINT, 5);
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
@@ -804,6 +823,14 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       "participant (mesh) or to the server (sfu) and exposes theirs (or a composite with "
       "compose=true)",
       "rtcmesh");
+  // gst-inspect-1.0 prints every metadata key: the signals' arguments
+  // (it names them arg0, arg1, …).
+  gst_element_class_add_static_metadata(
+      element_class, "signals",
+      "peer-joined (peer-id): another participant joined the room. peer-left (peer-id): it left "
+      "(its pads got EOS and were removed). publisher-joined (peer-id), SFU rooms only: a "
+      "participant, WHIP client or the server's pipeline started publishing (its src pads follow). "
+      "publisher-left (peer-id): it stopped");
 }
 
 static void rtc_mesh_bin_init(RtcMeshBin* self) { self->priv = new RtcMeshBinPrivate(self); }

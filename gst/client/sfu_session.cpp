@@ -305,6 +305,10 @@ void SfuSession::on_answered(const std::string& answer,
                it->second.track != s.track;
       },
       "no longer offered");
+  // One no-more-pads after every new slot's pad: a publisher's audio pad
+  // alone first would end gst-launch's delayed link to its video pad
+  // ("Delayed linking failed … src_video_0").
+  bool exposed = false;
   for (auto& [mid, codec] : active) {
     {
       std::lock_guard lock(slots_mutex_);
@@ -341,9 +345,11 @@ void SfuSession::on_answered(const std::string& answer,
       for (GstPad* pad : raw->src_pads())
         host_.composer->add(pad, media::codec_info(codec).kind);
     } else {
-      raw->expose();
+      raw->expose(false);
+      exposed = true;
     }
   }
+  if (exposed) gst_element_no_more_pads(GST_ELEMENT(host_.bin));
 }
 
 bool SfuSession::link_remote_pad(GstPad* pad, std::string mid) {

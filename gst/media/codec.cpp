@@ -77,6 +77,16 @@ std::optional<Codec> codec_from_caps(const GstCaps* caps) {
   return std::nullopt;
 }
 
+std::string codec_names(Kind kind) {
+  std::string names;
+  for (Codec c : codecs_of(kind)) {
+    std::string n = codec_info(c).name;
+    for (auto& ch : n) ch = g_ascii_tolower(ch);
+    names += (names.empty() ? "" : ", ") + n;
+  }
+  return names;
+}
+
 std::vector<Codec> parse_codec_list(std::string_view list, Kind kind) {
   std::vector<Codec> out;
   while (!list.empty()) {
@@ -85,17 +95,9 @@ std::vector<Codec> parse_codec_list(std::string_view list, Kind kind) {
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
     if (item.empty()) continue;
     auto codec = codec_from_name(item);
-    if (!codec || codec_info(*codec).kind != kind) {
-      std::string expected;
-      for (Codec c : codecs_of(kind)) {
-        if (!expected.empty()) expected += ", ";
-        std::string n = codec_info(c).name;
-        for (auto& ch : n) ch = g_ascii_tolower(ch);
-        expected += n;
-      }
+    if (!codec || codec_info(*codec).kind != kind)
       throw std::invalid_argument("unknown " + std::string(kind_name(kind)) + " codec '" +
-                                  std::string(item) + "' (expected " + expected + ")");
-    }
+                                  std::string(item) + "' (expected " + codec_names(kind) + ")");
     if (std::find(out.begin(), out.end(), *codec) == out.end()) out.push_back(*codec);
   }
   return out;

@@ -34,6 +34,7 @@ const CodecInfo& codec_info(Codec);
 const char* kind_name(Kind);  // "video", "audio"
 // All codecs of a kind, in our order of preference.
 std::vector<Codec> codecs_of(Kind);
+std::string codec_names(Kind);  // "vp8, vp9, h264": what properties accept
 
 // Case-insensitive "vp8", "VP9", "h264", "opus".
 std::optional<Codec> codec_from_name(std::string_view);

@@ -58,15 +58,62 @@ ReceivedTracks::~ReceivedTracks() {
   tracks_.clear();
 }
 
-void ReceivedTracks::expose() {
+void ReceivedTracks::expose(bool no_more_pads) {
   for (auto& t : tracks_) {
+    {
+      std::lock_guard lock(mutex_);
+      t.exposed = true;
+    }
     GstPad* pad = t.output->src_pad();
     gst_pad_set_active(pad, TRUE);
     gst_element_add_pad(element_, pad);
     GST_INFO_OBJECT(element_, "%s: pad %s (%s, mid %s)", peer_id_.c_str(), GST_PAD_NAME(pad),
                     codec_info(t.codec).name, t.mid.c_str());
   }
-  gst_element_no_more_pads(element_);
+  if (no_more_pads) gst_element_no_more_pads(element_);
+}
+
+void ReceivedTracks::expose_when_fed(std::function<void()> exposed) {
+  on_exposed_ = std::move(exposed);
+  struct Feed {
+    ReceivedTracks* self;
+    size_t index;
+  };
+  for (size_t i = 0; i < tracks_.size(); ++i)
+    gst_pad_add_probe(
+        tracks_[i].output->sink_pad(),
+        GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+        [](GstPad*, GstPadProbeInfo*, gpointer data) {
+          auto* feed = static_cast<Feed*>(data);
+          feed->self->expose_fed(feed->index);
+          return GST_PAD_PROBE_REMOVE;
+        },
+        new Feed{this, i}, [](gpointer data) { delete static_cast<Feed*>(data); });
+}
+
+// Before the buffer goes on: the pad-added handlers link the pad (as with a
+// demuxer's), so the first keyframe reaches them.
+void ReceivedTracks::expose_fed(size_t index) {
+  GstPad* pad;
+  {
+    std::lock_guard lock(mutex_);
+    Track& t = tracks_[index];
+    if (finished_ || t.exposed) return;
+    t.exposed = true;
+    pad = t.output->src_pad();
+    GST_INFO_OBJECT(element_, "%s: pad %s (%s, mid %s) carries media", peer_id_.c_str(),
+                    GST_PAD_NAME(pad), codec_info(t.codec).name, t.mid.c_str());
+  }
+  gst_pad_set_active(pad, TRUE);
+  gst_element_add_pad(element_, pad);
+  if (on_exposed_) on_exposed_();
+}
+
+size_t ReceivedTracks::exposed() const {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (auto& t : tracks_) n += t.exposed;
+  return n;
 }
 
 bool ReceivedTracks::link(GstPad* pad, const std::string& wanted) {
@@ -101,6 +148,7 @@ std::vector<GstPad*> ReceivedTracks::src_pads() const {
 
 void ReceivedTracks::finish() {
   std::lock_guard lock(mutex_);
+  finished_ = true;
   for (auto& t : tracks_) t.output->finish();
 }
 

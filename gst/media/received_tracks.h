@@ -38,8 +38,17 @@ class ReceivedTracks {
   // feeding them first.
   ~ReceivedTracks();
 
-  // Adds every pad to the element, then no-more-pads. Not from a streaming thread.
-  void expose();
+  // Adds every pad to the element, then no-more-pads unless the caller
+  // sends it once after exposing several (`no_more_pads` false). Not from a
+  // streaming thread.
+  void expose(bool no_more_pads = true);
+  // Instead of expose(): each track's pad is added by the streaming thread
+  // that brings its first buffer, so an m-line that carries nothing (an
+  // empty slot of a room) never becomes a pad that a decoder waits on for
+  // ever. `exposed` runs after each such pad, on that thread, with no lock
+  // held; no-more-pads is the caller's. Call once, before media flows.
+  void expose_when_fed(std::function<void()> exposed);
+  size_t exposed() const;  // pads added so far
   // Links a new webrtcbin src pad to its track: by `mid` (the Peer's, "" if
   // unknown) when the codec agrees, else the first unlinked track of the pad's
   // codec (with bundle, 1.22 does not always give a pad the right mid). Any
@@ -68,11 +77,16 @@ class ReceivedTracks {
     std::string mid;
     Codec codec;
     std::unique_ptr<OutputBranch> output;
+    bool exposed = false;
   };
+  void expose_fed(size_t index);  // a streaming thread (expose_when_fed)
+
   GstElement* element_;
   std::string peer_id_;
-  mutable std::mutex mutex_;  // link() against the destructor
+  mutable std::mutex mutex_;  // link() and exposure against the destructor
   std::vector<Track> tracks_;
+  bool finished_ = false;             // finish() ran: no pad is added after it
+  std::function<void()> on_exposed_;  // set once, before media flows
 };
 
 }  // namespace rtcmesh::media

@@ -11,6 +11,22 @@
 
 namespace rtcmesh::media {
 
+void EncoderSettings::set_codec(const char* property, const char* value, Kind kind) {
+  bool video = kind == Kind::kVideo;
+  std::string& problem = video ? video_problem : audio_problem;
+  try {
+    std::vector<Codec> list = parse_codec_list(value ? value : "", kind);
+    if (list.size() != 1)
+      throw std::invalid_argument("name exactly one " + std::string(kind_name(kind)) + " codec (" +
+                                  codec_names(kind) + "), got '" + std::string(value ? value : "") +
+                                  "'");
+    (video ? video_codec : audio_codec) = list[0];
+    problem.clear();
+  } catch (const std::invalid_argument& e) {
+    problem = std::string(property) + ": " + e.what();
+  }
+}
+
 namespace {
 
 constexpr guint kMtu = 1200;

@@ -3,6 +3,7 @@
 
 #include <gst/gst.h>
 
+#include <string>
 #include <vector>
 
 #include "gst/media/codec.h"
@@ -14,6 +15,19 @@ struct EncoderSettings {
   Codec audio_codec = Codec::kOpus;
   unsigned video_bitrate_kbps = 2000;  // 0: encoder default
   unsigned keyframe_interval = 60;     // frames; 0: encoder default
+
+  // The video-codec / audio-codec property: `value` must name one codec of
+  // `kind`. A refused value leaves the codec as it was and is kept, so that
+  // the next state change fails with it (the element would otherwise send
+  // its default codec in silence).
+  void set_codec(const char* property, const char* value, Kind kind);
+  // "" or what is wrong with a codec property, naming the valid values.
+  std::string codec_problem() const {
+    return video_problem.empty() ? audio_problem : video_problem;
+  }
+
+ private:
+  std::string video_problem, audio_problem;
 };
 
 struct SendChain {

@@ -693,6 +693,16 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       "Forwards every publisher of a room (WHIP, JSON-RPC, this pipeline) to every subscriber "
       "(JSON-RPC, WHEP) without decoding; exposes remote publishers as src pads",
       "rtcmesh");
+  // gst-inspect-1.0 prints every metadata key: the signals' arguments
+  // (it names them arg0, arg1, …).
+  gst_element_class_add_static_metadata(
+      element_class, "signals",
+      "publisher-added (room, publisher): a publisher's tracks are known (WHIP, JSON-RPC publish "
+      "or the pipeline's own pads); publisher: its id (the src pads' peer-id). publisher-removed "
+      "(room, publisher, reason): it left, timed out or failed. subscriber-added (room, "
+      "subscriber): a subscriber connection (JSON-RPC participant or WHEP player) was answered; "
+      "subscriber: its id (a WHEP player's is its resource id). subscriber-removed (room, "
+      "subscriber, reason): that connection ended");
 }
 
 static void rtc_sfu_init(RtcSfu* self) {

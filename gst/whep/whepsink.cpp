@@ -104,6 +104,10 @@ struct RtcWhepSinkPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
   std::map<std::string, std::unique_ptr<Viewer>> viewers;
   guint64 viewers_total = 0, viewers_failed = 0;
 
+  std::string configuration_problem() override {
+    std::lock_guard lock(props_mutex);
+    return encoder.codec_problem();
+  }
   bool start(std::string& error) override;
   void stop() override;
   bool route_session_failure(GstMessage* message, const std::string& why) override;
@@ -146,14 +150,15 @@ bool RtcWhepSinkPrivate::start(std::string& error) {
   config.track_count = 1;  // one video and one audio track per viewer
   std::string page = whep_player_page(config.path);
   auto routes = [page, path = config.path](sig::HttpServer& http) {
-    auto serve = [page](const sig::HttpRequest& req, sig::Responder respond) {
+    auto serve = [page, path](const sig::HttpRequest& req, sig::Responder respond) {
+      const std::string where = "; WHEP offers are POSTed to " + path + ", the player page is /";
+      if (req.path != "/" && !g_str_has_suffix(req.path.c_str(), "/player"))
+        return respond(sig::HttpResponse::error(404, "nothing at " + req.path + where));
       if (req.method != "GET" && req.method != "HEAD") {
-        sig::HttpResponse r = sig::HttpResponse::error(405, "the player page is read-only");
+        sig::HttpResponse r = sig::HttpResponse::error(405, "the player page is read-only" + where);
         r.headers.set("Allow", "GET, HEAD");
         return respond(r);
       }
-      if (req.path != "/" && !g_str_has_suffix(req.path.c_str(), "/player"))
-        return respond(sig::HttpResponse::error(404, "no such page: " + req.path));
       sig::HttpResponse r;
       r.content_type = "text/html; charset=utf-8";
       r.body = page;
@@ -378,13 +383,9 @@ static void rtc_whep_sink_set_property(GObject* object, guint id, const GValue* 
     if (p->server.set(PROP_SERVER_FIRST, id, value)) return;
     switch (id) {
       case PROP_MAX_VIEWERS: p->max_viewers = g_value_get_uint(value); break;
-      case PROP_VIDEO_CODEC: {
-        const char* name = g_value_get_string(value);
-        auto list = media::parse_codec_list(name ? name : "", media::Kind::kVideo);
-        if (list.size() != 1) throw std::invalid_argument("video-codec: expected one codec");
-        p->encoder.video_codec = list[0];
+      case PROP_VIDEO_CODEC:
+        p->encoder.set_codec("video-codec", g_value_get_string(value), media::Kind::kVideo);
         break;
-      }
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
       case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
       case PROP_KEYFRAME_MIN_INTERVAL: p->keyframe_min_interval_ms = g_value_get_uint(value); break;
@@ -462,6 +463,13 @@ static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
       "Serves the pipeline to any number of WHEP viewers (browsers, players, rtcwhepsrc): "
       "encoded once, forwarded to every viewer; player page at /",
       "rtcmesh");
+  // gst-inspect-1.0 prints every metadata key: the signals' arguments
+  // (it names them arg0, arg1, …).
+  gst_element_class_add_static_metadata(
+      element_class, "signals",
+      "viewer-added (id, webrtcbin): a viewer was answered; id: its WHEP resource id, webrtcbin: "
+      "its connection (for its stats; do not change it). viewer-removed (id, webrtcbin): the "
+      "viewer left (DELETE), timed out or failed");
 }
 
 static void rtc_whep_sink_init(RtcWhepSink* self) {

@@ -40,6 +40,12 @@ enum {
 // m-lines already make a large offer.
 constexpr int kMaxSlots = 16;
 
+// After the connection is up, how long the tracks that carry media have to
+// bring their first buffer before no-more-pads says the pads are complete
+// (sooner when every answered track has its pad). RTP flows at once on
+// loopback; the receive jitterbuffer adds its 200 ms.
+constexpr guint kSettleMs = 1000;
+
 // whep://host:port/path?token=t → http://host:port/path and "t" (wheps: https).
 // Other query parameters stay in the endpoint. Throws std::invalid_argument.
 std::pair<std::string, std::string> parse_whep_uri(const char* uri) {
@@ -103,6 +109,11 @@ struct RtcWhepSrcPrivate : BaseBinState {
   // pad-added (inside Peer::Life::mutex) takes to link into them.
   std::mutex tracks_mutex;
   std::unique_ptr<media::ReceivedTracks> tracks;
+  // no-more-pads for `tracks` (worker thread): sent once every answered
+  // track has its pad, or once the settle time after connecting passed and
+  // at least one has.
+  bool pads_announced = false, settled = false;
+  Timer settle;
 
   std::string configuration_problem() override;
   bool start(std::string& error) override;
@@ -113,6 +124,8 @@ struct RtcWhepSrcPrivate : BaseBinState {
   void offer(ClientSession* s, int track_count, const std::vector<sig::IceServer>& link_servers);
   void on_created(ClientSession* s, sig::ResourceClient::Created created);
   void prepare_tracks(const sig::SdpSummary& answer);
+  void on_connected();
+  void maybe_announce_pads();
   GstStructure* stats();
 };
 
@@ -135,6 +148,7 @@ bool RtcWhepSrcPrivate::start(std::string&) {
 }
 
 void RtcWhepSrcPrivate::stop() {
+  if (Worker* worker = loop.worker()) worker->call([this] { settle.reset(); });
   loop.stop();
   // No webrtcbin feeds them any more: the pads go.
   std::unique_ptr<media::ReceivedTracks> old;
@@ -155,6 +169,7 @@ void RtcWhepSrcPrivate::start_session() {
   ClientSession* raw = loop.begin(deadline_ms);
   if (!raw) return;
   raw->client->options([this, raw](int status, std::vector<sig::IceServer> servers, int count) {
+    if (status > 0) loop.reached();
     if (!loop.current(raw)) return;
     // Advisory: a server without OPTIONS (or unreachable: the POST will say
     // why) gets one slot of each kind.
@@ -186,7 +201,7 @@ void RtcWhepSrcPrivate::offer(ClientSession* raw, int track_count,
   if (track_count > kMaxSlots)
     GST_WARNING_OBJECT(self, "the server advertises %d tracks; offering %d", track_count, slots);
 
-  peer::PeerEvents events = loop.events(raw, "playing");
+  peer::PeerEvents events = loop.events(raw, "playing", [this] { on_connected(); });
   events.remote_pad = [this](GstPad* pad, const std::string& mid) {
     std::lock_guard lock(tracks_mutex);
     return tracks && tracks->link(pad, mid);
@@ -261,12 +276,41 @@ void RtcWhepSrcPrivate::prepare_tracks(const sig::SdpSummary& answer) {
         bool video = kind == media::Kind::kVideo;
         return (video ? "video_" : "audio_") + std::to_string(video ? next_video++ : next_audio++);
       });
-  media::ReceivedTracks* raw = fresh.get();
-  {
-    std::lock_guard lock(tracks_mutex);
-    tracks = std::move(fresh);
-  }
-  raw->expose();  // only the worker replaces `tracks`
+  // A pad per track that carries media, when its first buffer comes: the
+  // empty slots of a room never become pads (decodebin would wait for them
+  // and a live pipeline would never play). Only the worker replaces
+  // `tracks`, so it is read here without the lock.
+  fresh->expose_when_fed([this] { loop.post([this] { maybe_announce_pads(); }); });
+  settle.reset();
+  pads_announced = settled = false;
+  std::lock_guard lock(tracks_mutex);
+  tracks = std::move(fresh);
+}
+
+// Worker thread. The connection is up: the tracks that carry media bring
+// their first buffers now.
+void RtcWhepSrcPrivate::on_connected() {
+  if (pads_announced || settle || !loop.worker()) return;
+  settled = false;
+  settle = loop.worker()->timeout(kSettleMs, [this] {
+    settle.release();  // this source ends by returning false
+    settled = true;
+    maybe_announce_pads();
+    if (!pads_announced)
+      GST_INFO_OBJECT(self, "connected, but no track carries media yet (nothing published?)");
+    return false;
+  });
+}
+
+// Worker thread (it owns `tracks`).
+void RtcWhepSrcPrivate::maybe_announce_pads() {
+  if (!tracks || pads_announced || loop.finished) return;
+  size_t exposed = tracks->exposed();
+  if (exposed == 0 || (exposed < tracks->size() && !settled)) return;
+  pads_announced = true;
+  GST_INFO_OBJECT(self, "no-more-pads: %zu of %zu answered tracks carry media", exposed,
+                  tracks->size());
+  gst_element_no_more_pads(GST_ELEMENT(self));
 }
 
 // Errors of any webrtcbin inside are a session's, never the pipeline's: the
@@ -300,7 +344,7 @@ GstStructure* RtcWhepSrcPrivate::stats() {
                       session ? session->client->location().c_str() : "", nullptr);
   });
   std::lock_guard lock(tracks_mutex);
-  gst_structure_set(s, "tracks", G_TYPE_UINT, guint(tracks ? tracks->size() : 0), nullptr);
+  gst_structure_set(s, "tracks", G_TYPE_UINT, guint(tracks ? tracks->exposed() : 0), nullptr);
   return s;
 }
 

@@ -92,6 +92,7 @@ GST_ELEMENT_REGISTER_DEFINE(rtcwhipsink, "rtcwhipsink", GST_RANK_NONE, RTC_TYPE_
 
 std::string RtcWhipSinkPrivate::configuration_problem() {
   std::lock_guard lock(props_mutex);
+  if (std::string problem = encoder.codec_problem(); !problem.empty()) return problem;
   return client.endpoint_problem("WHIP");
 }
 
@@ -214,19 +215,17 @@ static void rtc_whip_sink_release_pad(GstElement* element, GstPad* pad) {
 static void rtc_whip_sink_set_property(GObject* object, guint id, const GValue* value,
                                        GParamSpec* pspec) {
   auto* p = RTC_WHIP_SINK(object)->priv;
-  auto codec = [&](media::Kind kind, media::Codec& out) {
-    const char* name = g_value_get_string(value);
-    auto list = media::parse_codec_list(name ? name : "", kind);
-    if (list.size() != 1) throw std::invalid_argument("expected exactly one codec");
-    out = list[0];
-  };
   // The lock is released before guard posts an error.
   guard(GST_ELEMENT(object), "set_property", [&] {
     std::lock_guard lock(p->props_mutex);
     if (p->client.set(PROP_CLIENT_FIRST, id, value)) return;
     switch (id) {
-      case PROP_VIDEO_CODEC: codec(media::Kind::kVideo, p->encoder.video_codec); break;
-      case PROP_AUDIO_CODEC: codec(media::Kind::kAudio, p->encoder.audio_codec); break;
+      case PROP_VIDEO_CODEC:
+        p->encoder.set_codec("video-codec", g_value_get_string(value), media::Kind::kVideo);
+        break;
+      case PROP_AUDIO_CODEC:
+        p->encoder.set_codec("audio-codec", g_value_get_string(value), media::Kind::kAudio);
+        break;
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
       case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
       case PROP_DATA_CHANNELS: p->data_channels = g_value_get_boolean(value); break;

@@ -561,6 +561,14 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
       "Ingests WHIP publishers (browsers, OBS, pipelines): each publisher's tracks become "
       "video_%u/audio_%u pads, decoded, encoded or RTP",
       "rtcmesh");
+  // gst-inspect-1.0 prints every metadata key: the signals' arguments
+  // (it names them arg0, arg1, …).
+  gst_element_class_add_static_metadata(
+      element_class, "signals",
+      "publisher-added (id, room, name): a publisher was answered (201); id: its WHIP resource id, "
+      "room and name: the <room> and <publisher> of its POST path (\"\" when absent; its pads' "
+      "peer-id is the name, else the id). publisher-removed (id, reason): it left (DELETE), timed "
+      "out or failed; its pads got EOS and were removed");
 }
 
 static void rtc_whip_src_init(RtcWhipSrc* self) {

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <numeric>
 #include <regex>
 
@@ -86,6 +87,25 @@ std::unique_ptr<Pipeline> publish(const Sfu& sfu, const std::string& name,
   return p;
 }
 
+// cam1 and cam2 publishing into room "r", once `frames` frames of each
+// reached the SFU's src pads (null, and a failure, if they do not in time).
+std::pair<std::unique_ptr<Pipeline>, std::unique_ptr<Pipeline>> two_publishers(Sfu& sfu,
+                                                                               int frames) {
+  auto cam1 = publish(sfu, "cam1");
+  auto cam2 = publish(sfu, "cam2");
+  if (!wait_until(
+          [&] {
+            return sfu.sinks().video_frames("cam1") >= frames &&
+                   sfu.sinks().video_frames("cam2") >= frames;
+          },
+          kMediaTimeout)) {
+    ADD_FAILURE() << joined(sfu.pipeline().errors()) << joined(cam1->errors())
+                  << joined(cam2->errors());
+    return {};
+  }
+  return {std::move(cam1), std::move(cam2)};
+}
+
 const char* kOffer =
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
@@ -116,13 +136,9 @@ int decoded_frames(const std::string& path) {
 
 TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   Sfu sfu;
-  auto cam1 = publish(sfu, "cam1");
-  auto cam2 = publish(sfu, "cam2");
   // The element's src pads: every remote publisher's tracks, encoded.
-  ASSERT_TRUE(wait_until(
-      [&] { return sfu.sinks().video_frames("cam1") >= 15 && sfu.sinks().video_frames("cam2") >= 15; },
-      kMediaTimeout))
-      << joined(sfu.pipeline().errors()) << joined(cam1->errors()) << joined(cam2->errors());
+  auto [cam1, cam2] = two_publishers(sfu, 15);
+  ASSERT_TRUE(cam1 && cam2);
   int opus_packets = 0;
   for (auto& t : sfu.sinks().tracks())
     if (!t->video() && t->peer_id == "cam1") opus_packets += t->buffers;
@@ -154,6 +170,144 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   ASSERT_TRUE(wait_until([&] { return decoding(room) == 3; }, kMediaTimeout))
       << "room player decodes " << decoding(room) << " videos";
   EXPECT_EQ(sfu.stat("subscribers"), 2u);
+}
+
+// Counting appsinks behind every decoded pad of the elements it watches
+// (uridecodebin's src_N, decodebin's: the kind comes from the caps).
+struct DecodedPads {
+  void watch(GstElement* element) {
+    g_signal_connect(element, "pad-added",
+                     G_CALLBACK(+[](GstElement* element, GstPad* pad, gpointer self) {
+                       static_cast<DecodedPads*>(self)->added(element, pad);
+                     }),
+                     this);
+    g_signal_connect(element, "no-more-pads", G_CALLBACK(+[](GstElement*, gpointer self) {
+                       static_cast<DecodedPads*>(self)->no_more_pads++;
+                     }),
+                     this);
+  }
+  // An application's way: every pad of `src` into a decodebin of its own.
+  void decode_each_pad_of(GstElement* src) {
+    g_signal_connect(src, "pad-added", G_CALLBACK(+[](GstElement* src, GstPad* pad, gpointer self) {
+                       GstElement* decodebin = gst_element_factory_make("decodebin", nullptr);
+                       static_cast<DecodedPads*>(self)->watch(decodebin);
+                       link_beside(src, pad, decodebin);
+                     }),
+                     this);
+  }
+  void added(GstElement* element, GstPad* pad) {
+    GstCaps* caps = gst_pad_get_current_caps(pad);
+    if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+    auto track = std::make_shared<Track>();
+    const char* name = gst_structure_get_name(gst_caps_get_structure(caps, 0));
+    track->pad = g_str_has_prefix(name, "video/") ? "video" : "audio";
+    gst_caps_unref(caps);
+    GstElement* sink = make_counting_sink(track, track->video() ? "video/x-raw" : "audio/x-raw");
+    {
+      std::lock_guard lock(mutex);
+      tracks.push_back(track);
+    }
+    link_beside(element, pad, sink);
+  }
+  // Adds `next` to `element`'s bin, running, and links `pad` to its sink pad.
+  static void link_beside(GstElement* element, GstPad* pad, GstElement* next) {
+    GstElement* parent = GST_ELEMENT(gst_element_get_parent(element));
+    gst_bin_add(GST_BIN(parent), next);
+    gst_element_sync_state_with_parent(next);
+    GstPad* sinkpad = gst_element_get_static_pad(next, "sink");
+    gst_pad_link(pad, sinkpad);
+    gst_object_unref(sinkpad);
+    gst_object_unref(parent);
+  }
+  // Video pads that got at least `frames` frames.
+  int videos(int frames) {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (auto& t : tracks)
+      if (t->video() && t->buffers >= frames) n++;
+    return n;
+  }
+  int audios() {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (auto& t : tracks)
+      if (!t->video() && t->audio_samples > 0) n++;
+    return n;
+  }
+  std::mutex mutex;
+  std::vector<std::shared_ptr<Track>> tracks;
+  std::atomic<int> no_more_pads{0};
+};
+
+// Issue 12 point 2: a room's whep:// URI plays in playbin and uridecodebin,
+// and in an application that decodes every rtcwhepsrc pad. rtcwhepsrc
+// offers the room's slots (4 of each kind); only the two that carry a
+// publisher become pads (an empty slot's decoder would never preroll and the
+// live pipeline would stay in PAUSED), then no-more-pads; a third
+// publisher's tracks are new pads. (uridecodebin, and so playbin, stops
+// listening for a source's pads at its no-more-pads: there the new pads
+// appear but stay unlinked; the application decodes them.)
+TEST(Sfu, PlaybinAndUridecodebinPlayARoomAndPickUpALaterPublisher) {
+  Sfu sfu;
+  auto [cam1, cam2] = two_publishers(sfu, 5);
+  ASSERT_TRUE(cam1 && cam2);
+  const std::string uri = "whep://127.0.0.1:" + std::to_string(sfu.port()) + "/whep/r";
+
+  DecodedPads pads, app_pads;  // outlive the pipelines that call them
+  Pipeline decode("uridecodebin name=d uri=" + uri);
+  pads.watch(decode.by_name("d"));
+  Pipeline app("rtcwhepsrc name=r endpoint=" + sfu.url("/whep/r"));
+  app_pads.decode_each_pad_of(app.by_name("r"));
+  Pipeline playbin("playbin uri=" + uri);
+  PlaybinSinks sinks(playbin.get());
+  auto& video = sinks.video;
+  auto& audio = sinks.audio;
+  for (Pipeline* p : {&decode, &app, &playbin})
+    ASSERT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(p->errors());
+  auto n_video = [&] {
+    gint n = 0;
+    g_object_get(playbin.get(), "n-video", &n, nullptr);
+    return n;
+  };
+  ASSERT_TRUE(wait_until(
+      [&] { return pads.videos(15) == 2 && pads.audios() == 2 && pads.no_more_pads > 0; },
+      kMediaTimeout))
+      << "uridecodebin decodes " << pads.videos(15) << " videos, " << pads.audios()
+      << " audios, no-more-pads " << pads.no_more_pads << "\n"
+      << joined(decode.errors()) << joined(decode.warnings());
+  ASSERT_TRUE(
+      wait_until([&] { return video->buffers >= 15 && audio->audio_samples > 0 && n_video() == 2; },
+                 kMediaTimeout))
+      << "playbin: frames " << video->buffers << " samples " << audio->audio_samples << " n-video "
+      << n_video() << "\n"
+      << joined(playbin.errors()) << joined(playbin.warnings());
+  ASSERT_TRUE(
+      wait_until([&] { return app_pads.videos(15) == 2 && app_pads.audios() == 2; }, kMediaTimeout))
+      << "the application decodes " << app_pads.videos(15) << " videos\n"
+      << joined(app.errors());
+  GstState state = GST_STATE_VOID_PENDING;
+  gst_element_get_state(playbin.get(), &state, nullptr, 0);
+  EXPECT_EQ(state, GST_STATE_PLAYING);
+  // Only the slots with a publisher became pads.
+  GstElement* src = nullptr;
+  g_object_get(playbin.get(), "source", &src, nullptr);
+  ASSERT_NE(src, nullptr);
+  EXPECT_EQ(src->numsrcpads, 4u) << "two publishers, each video and audio";
+
+  // A third publisher: new pads on every rtcwhepsrc; the application decodes them.
+  auto cam3 = publish(sfu, "cam3");
+  ASSERT_TRUE(
+      wait_until([&] { return app_pads.videos(15) == 3 && app_pads.audios() == 3; }, kMediaTimeout))
+      << "the application decodes " << app_pads.videos(15) << " videos\n"
+      << joined(app.errors());
+  EXPECT_TRUE(wait_until([&] { return src->numsrcpads == 6u; }, 5s)) << src->numsrcpads;
+  gst_object_unref(src);
+  // playbin and uridecodebin play on.
+  int before = video->buffers, decoded = pads.videos(15 + 30);
+  EXPECT_TRUE(wait_until([&] { return video->buffers >= before + 15; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return pads.videos(15 + 30) == 2; }, 5s)) << decoded;
+  for (Pipeline* p : {&decode, &app, &playbin})
+    EXPECT_TRUE(p->errors().empty()) << joined(p->errors());
 }
 
 TEST(Sfu, RecordsSrcPadsWithoutReencoding) {

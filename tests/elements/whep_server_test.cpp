@@ -59,6 +59,20 @@ TEST_F(WhepServer, ServesThePlayerPage) {
   EXPECT_EQ(http_request("GET", base + "/nothing-here", nullptr, "").status, 404u);
 }
 
+// Issue 12 point 5: a POST to a path that is neither WHEP nor the page (a
+// typo in the endpoint) is 404 saying where WHEP is, not "405 read-only".
+TEST_F(WhepServer, PostToAnUnknownPathIs404NamingTheWhepPath) {
+  for (const char* path : {"/wehp", "/whip", "/nothing/here"}) {
+    HttpReply r = http_request("POST", base + path, "application/sdp",
+                               offer("recvonly", "rtpmap:102 VP8/90000"), "tok");
+    EXPECT_EQ(r.status, 404u) << path << ": " << r.body;
+    EXPECT_NE(r.body.find("POSTed to /whep"), std::string::npos) << path << ": " << r.body;
+  }
+  HttpReply r = http_request("POST", base + "/", "application/sdp", "x");
+  EXPECT_EQ(r.status, 405u) << r.body;
+  EXPECT_NE(r.body.find("/whep"), std::string::npos) << r.body;
+}
+
 TEST_F(WhepServer, BadRequestsGetTheirStatusAndAReason) {
   struct Case {
     const char* what;

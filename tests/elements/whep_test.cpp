@@ -243,12 +243,9 @@ TEST(Whep, PlaybinPlaysAWhepUri) {
   WhepStream stream("peer-timeout=3000");
   ASSERT_TRUE(stream.wait_ready());
   Pipeline player("playbin uri=whep://127.0.0.1:" + std::to_string(stream.port()) + "/whep");
-  auto video = std::make_shared<Track>();
-  video->pad = "video";
-  auto audio = std::make_shared<Track>();
-  audio->pad = "audio";
-  g_object_set(player.get(), "video-sink", make_counting_sink(video, "video/x-raw"), "audio-sink",
-               make_counting_sink(audio, "audio/x-raw"), nullptr);
+  PlaybinSinks sinks(player.get());
+  auto& video = sinks.video;
+  auto& audio = sinks.audio;
   ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
       << joined(player.errors());
   ASSERT_TRUE(wait_until(

@@ -1,8 +1,11 @@
 // rtcmesh-server as people run it: the built binary as a subprocess on port 0
 // (its first stdout line says where), JSON-RPC clients over real WebSockets,
 // and two headless Chromium pages (run.mjs --mode room) in one mesh room.
+#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
 
 #include <filesystem>
@@ -131,6 +134,43 @@ TEST(ServerCli, RefusesWhatItCannotDoWithAClearMessage) {
         << "': " << (p->stderr_lines().empty() ? "" : p->stderr_lines()[0]);
     EXPECT_TRUE(p->stdout_lines().empty()) << "it must not claim to listen";
   }
+}
+
+// Issue 12 point 6: a server on every interface says every address it can be
+// reached at and that cameras on other machines need https; --verbose into a
+// pipe (or a file) carries no colour codes.
+TEST(ServerCli, StartLinesListEveryAddressAndVerboseLogsHaveNoColourCodes) {
+  auto server = start_server({"--address", "0.0.0.0", "--verbose"});
+  ASSERT_TRUE(server);
+  std::vector<std::string> addresses;
+  ifaddrs* list = nullptr;
+  ASSERT_EQ(getifaddrs(&list), 0);
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    addresses.push_back(text);
+  }
+  freeifaddrs(list);
+  ASSERT_FALSE(addresses.empty());
+  auto line_with = [&](const std::string& text) -> std::string {
+    for (const auto& l : server->proc->stderr_lines())
+      if (l.find(text) != std::string::npos) return l;
+    return "";
+  };
+  ASSERT_TRUE(test::wait_until([&] { return !line_with("need https").empty(); }, 5s));
+  std::string listening = line_with("rtcmesh-server: listening on");
+  for (const auto& a : addresses)
+    EXPECT_NE(listening.find("http://" + a + ":" + std::to_string(server->port)), std::string::npos)
+        << a << " missing from: " << listening;
+  EXPECT_NE(listening.find("every interface"), std::string::npos) << listening;
+  EXPECT_NE(line_with("need https").find("--tls-certificate"), std::string::npos);
+  // --verbose logs (the server's own HTTP start, a page request) into our pipe.
+  EXPECT_EQ(test::http_request("GET", server->base + "/", nullptr, "").status, 200u);
+  ASSERT_TRUE(test::wait_until([&] { return !line_with("rtcsignaling").empty(); }, 5s))
+      << "--verbose logged nothing";
+  for (const auto& l : server->proc->stderr_lines())
+    EXPECT_EQ(l.find('\x1b'), std::string::npos) << "a colour code in: " << l;
 }
 
 // --- page, shutdown, static linking --------------------------------------------

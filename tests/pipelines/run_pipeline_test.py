@@ -6,7 +6,8 @@ frame), not only that the scripts exited.
 
     run_pipeline_test.py CASE --pipelines DIR
 
-CASE is one of: ingest-publish, record, loopback, whep-play, sfu, sfu-record. The environment must let
+CASE is one of: ingest-publish, record, loopback, whep-play, sfu, sfu-record, room,
+demo-help. The environment must let
 gst-launch-1.0 find the plugin (GST_PLUGIN_PATH=<build dir>); meson sets it.
 """
 
@@ -341,8 +342,64 @@ def play_whep(pipelines, procs, endpoint, server, timeout):
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
 
+def case_room(pipelines, procs):
+    """The README's two rtcmeshbin one-liners (the first is room-join.sh)
+    against rtcmesh-server, an SFU room and then a mesh room, screens replaced
+    by counting sinks: the second participant shows the first's video
+    (src_video_0, linked by gst-launch when it appears), and neither prints
+    "Delayed linking failed" (issue 12)."""
+    server_bin = os.environ["RTCMESH_SERVER"]
+    for mode in ("sfu", "mesh"):
+        port = free_port()
+        server = Proc(f"server-{mode}", [server_bin, "--port", str(port), "--address", "127.0.0.1",
+                                         "--mode", mode], base_env())
+        procs.append(server)
+        wait_port(port, server, 10)
+        url = f"ws://127.0.0.1:{port}/rtc"
+        # The first one-liner is pipelines/room-join.sh.
+        pipe1 = Proc(f"pipe1-{mode}", [f"{pipelines}/room-join.sh"],
+                     base_env(URL=url, ROOM="demo", PEER="pipe1", SINK="fakesink",
+                              AUDIO_SINK="fakesink"))
+        procs.append(pipe1)
+        pipe2 = Proc(f"pipe2-{mode}", [
+            "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url={url}", "room=demo",
+            "peer-id=pipe2", "videotestsrc", "is-live=true", "pattern=ball", "!", "m.video_0",
+            "audiotestsrc", "is-live=true", "wave=ticks", "!", "m.audio_0", "m.src_video_0", "!",
+            "queue", "!", "videoconvert", "!", *FPS_SINK.split()], base_env())
+        procs.append(pipe2)
+        pipe2.wait_until(lambda: pipe2.counts()[0] >= 30, 30, ">= 30 frames of pipe1's video")
+        log(f"{mode}: pipe2 rendered {pipe2.counts()[0]} frames of pipe1's video")
+        for p in (pipe2, pipe1, server):
+            p.stop(signal.SIGINT)
+        for p in (pipe1, pipe2):
+            said = [l for l in p.output() if "Delayed linking failed" in l or l.startswith("ERROR")]
+            if said:
+                raise Failure(f"{p.name}: {said}")
+
+
+def case_demo_help(pipelines, procs):
+    """scripts/demo --help prints its usage and neither builds nor runs; a bad
+    DURATION is refused the same way (issue 12)."""
+    demo = os.path.join(pipelines, "..", "scripts", "demo")
+    for args, status in ((["--help"], 0), (["-h"], 0), (["ten"], 2), (["--bogus"], 2)):
+        start = time.monotonic()
+        r = subprocess.run(["bash", demo, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=20)
+        out = r.stdout + r.stderr
+        log(f"scripts/demo {' '.join(args)}: exit {r.returncode} after "
+            f"{time.monotonic() - start:.1f} s")
+        if r.returncode != status:
+            raise Failure(f"scripts/demo {' '.join(args)} exited {r.returncode}, not {status}:\n{out}")
+        if "scripts/demo [DURATION]" not in out:
+            raise Failure(f"scripts/demo {' '.join(args)} printed no usage:\n{out}")
+        for bad in ("==> build", "==> receiver", "Traceback"):
+            if bad in out:
+                raise Failure(f"scripts/demo {' '.join(args)} printed '{bad}':\n{out}")
+
+
 CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback,
-         "whep-play": case_whep_play, "sfu": case_sfu, "sfu-record": case_sfu_record}
+         "whep-play": case_whep_play, "sfu": case_sfu, "sfu-record": case_sfu_record,
+         "room": case_room, "demo-help": case_demo_help}
 
 
 def main():

@@ -125,6 +125,14 @@ GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::s
   return sink;
 }
 
+PlaybinSinks::PlaybinSinks(GstElement* playbin)
+    : video(std::make_shared<Track>()), audio(std::make_shared<Track>()) {
+  video->pad = "video";
+  audio->pad = "audio";
+  g_object_set(playbin, "video-sink", make_counting_sink(video, "video/x-raw"), "audio-sink",
+               make_counting_sink(audio, "audio/x-raw"), nullptr);
+}
+
 TrackSinks::TrackSinks(GstElement* element, std::string video_caps, std::string audio_caps)
     : element_(element), video_caps_(std::move(video_caps)), audio_caps_(std::move(audio_caps)) {
   g_signal_connect(element_, "pad-added", G_CALLBACK(&TrackSinks::on_pad_added), this);

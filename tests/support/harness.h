@@ -53,6 +53,12 @@ struct Track {
 // caller adds and links it).
 GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::string& caps);
 
+// playbin's video-sink and audio-sink as counting appsinks of raw media.
+struct PlaybinSinks {
+  explicit PlaybinSinks(GstElement* playbin);
+  std::shared_ptr<Track> video, audio;
+};
+
 // Every src pad `element` adds gets a counting appsink in the element's
 // parent bin; `video_caps`/`audio_caps` choose the form (raw, encoded, RTP).
 class TrackSinks {

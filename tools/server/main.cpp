@@ -20,9 +20,12 @@
 // prints a signed room token (HS256 with the secret, ES256 with the key).
 #include <gio/gio.h>
 #include <glib-unix.h>
-#include <unistd.h>
 #include <gst/gst.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -462,6 +465,43 @@ void start_sfu(const Config& c, SfuServer& s) {
     throw std::runtime_error("the SFU pipeline did not start");
 }
 
+// The URLs the server answers on: its address, or for a wildcard address
+// (0.0.0.0, ::, empty) one per address of this machine's interfaces
+// (IPv6 link-local ones left out: a browser cannot use them without a scope).
+std::vector<std::string> listening_urls(const std::string& address, const std::string& base) {
+  const std::string scheme = base.substr(0, base.find("://"));
+  const std::string port = base.substr(base.rfind(':') + 1);
+  bool any4 = address.empty() || address == "0.0.0.0", any6 = address == "::";
+  if (!any4 && !any6) return {base};
+  std::vector<std::string> urls;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return {base};
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    int family = i->ifa_addr->sa_family;
+    if (family != AF_INET && !(any6 && family == AF_INET6)) continue;
+    GInetAddress* a = family == AF_INET
+                          ? g_inet_address_new_from_bytes(
+                                reinterpret_cast<const guint8*>(
+                                    &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr),
+                                G_SOCKET_FAMILY_IPV4)
+                          : g_inet_address_new_from_bytes(
+                                reinterpret_cast<const guint8*>(
+                                    &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr),
+                                G_SOCKET_FAMILY_IPV6);
+    if (!g_inet_address_get_is_link_local(a)) {
+      gchar* text = g_inet_address_to_string(a);
+      std::string host = family == AF_INET6 ? "[" + std::string(text) + "]" : text;
+      g_free(text);
+      std::string url = scheme + "://" + host + ":" + port;
+      if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
+    }
+    g_object_unref(a);
+  }
+  freeifaddrs(list);
+  return urls.empty() ? std::vector<std::string>{base} : urls;
+}
+
 int run(const Config& c) {
   GMainContext* ctx = g_main_context_default();
   MeshServer mesh;
@@ -501,6 +541,16 @@ int run(const Config& c) {
                static_cast<long long>(c.peer_timeout.count()),
                c.mode == sig::RoomMode::kSfu ? "; WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
                                              : "");
+
+  std::string urls;
+  for (const auto& url : listening_urls(c.address, base)) urls += (urls.empty() ? "" : " ") + url;
+  std::fprintf(stderr, "rtcmesh-server: listening on %s%s\n", urls.c_str(),
+               c.address == "0.0.0.0" || c.address == "::" ? " (every interface)" : "");
+  if (base.rfind("https", 0) != 0)
+    std::fprintf(stderr,
+                 "rtcmesh-server: plain http: browsers give the room page a camera and microphone "
+                 "only on this machine (http://127.0.0.1 or localhost); cameras on other machines "
+                 "need https: start with --tls-certificate C --tls-key K\n");
 
   GMainLoop* loop = g_main_loop_new(ctx, FALSE);
   SignalState sigs{loop};
@@ -623,6 +673,10 @@ int main(int argc, char** argv) {
   // does, so this process never loads libgstrtcmesh.so for them.
   rtcmesh_register_static();
   sig::init_debug();
+  // Colour codes are for a terminal: a log file or a pipe gets plain text
+  // (unless GST_DEBUG_COLOR_MODE asks for them).
+  if (!isatty(STDERR_FILENO) && !g_getenv("GST_DEBUG_COLOR_MODE"))
+    gst_debug_set_color_mode(GST_DEBUG_COLOR_MODE_OFF);
   if (config.verbose) gst_debug_set_threshold_for_name("rtcsignaling", GST_LEVEL_INFO);
   return run(config);
 }
