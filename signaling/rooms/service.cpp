@@ -47,6 +47,21 @@ void RoomService::open_with_bearer(ConnId conn, RoomTime now, const std::string&
   }
 }
 
+std::optional<std::string> RoomService::open_authenticated(ConnId conn, RoomTime now,
+                                                          const std::string& bearer,
+                                                          const std::string& address) {
+  if (tokens_.open()) {
+    open(conn, now, false, address);
+    return std::nullopt;
+  }
+  if (bearer.empty()) return std::string("a token is required (authorization: Bearer <token>)");
+  auto verdict = tokens_.verify(bearer, TokenVerifier::wall_clock());
+  if (auto* refusal = std::get_if<TokenRefusal>(&verdict)) return refusal->reason;
+  open(conn, now, false, address);
+  connection(conn, now).claims = std::get<TokenClaims>(verdict);
+  return std::nullopt;
+}
+
 void RoomService::received(ConnId conn, RoomTime now) {
   Connection& c = connection(conn, now);
   c.last_seen = std::max(c.last_seen, now);

@@ -44,6 +44,13 @@ class RoomService : private RoomContext {
   // one is ignored (join refuses without a token).
   void open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer,
                         const std::string& address = {});
+  // For front ends that refuse a connection without a good token (gRPC:
+  // UNAUTHENTICATED): when the service needs a token and `bearer` is
+  // missing or refused, nothing is opened and the reason is returned;
+  // otherwise the connection is open with the bearer's claims.
+  std::optional<std::string> open_authenticated(ConnId conn, RoomTime now,
+                                                const std::string& bearer,
+                                                const std::string& address = {});
   // Traffic from the connection: opens it when new, and counts as life.
   void received(ConnId conn, RoomTime now);
   void alive(ConnId conn, RoomTime now);  // a pong or other sign of life; unknown: ignored

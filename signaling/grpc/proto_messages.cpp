@@ -1,0 +1,286 @@
+#include "signaling/grpc/proto_messages.h"
+
+#include <type_traits>
+
+namespace rtcmesh::sig::grpc_front {
+
+namespace {
+
+// grpc::StatusCode values (grpc/status.h), spelled here so this file does not
+// need grpc++.
+enum GrpcStatus : int {
+  kInvalidArgument = 3,
+  kNotFound = 5,
+  kAlreadyExists = 6,
+  kPermissionDenied = 7,
+  kResourceExhausted = 8,
+  kFailedPrecondition = 9,
+  kUnimplemented = 12,
+  kInternal = 13,
+  kUnauthenticated = 16,
+};
+
+const std::string& required(const std::string& value, const char* method, const char* field) {
+  if (value.empty()) rpc::bad_param(method, field, "is required");
+  return value;
+}
+
+Json negotiation_json(bool has, const v1::NegotiationId& id) {
+  if (!has) return Json();
+  switch (id.kind_case()) {
+    case v1::NegotiationId::kNumber:
+      return Json(id.number());
+    case v1::NegotiationId::kText:
+      return Json(id.text());
+    default:
+      return Json();
+  }
+}
+
+// Sets `out` from JSON-RPC's negotiationId (string or integer; anything else
+// is carried as its JSON text).
+void set_negotiation(const Json& id, v1::NegotiationId* out) {
+  if (id.is_int())
+    out->set_number(id.as_int());
+  else if (id.is_string())
+    out->set_text(id.as_string());
+  else
+    out->set_text(id.dump());
+}
+
+template <typename P>
+void set_tracks(const std::vector<SfuTrack>& tracks, P* out) {
+  for (const SfuTrack& t : tracks) {
+    v1::Track* p = out->add_tracks();
+    p->set_id(t.id);
+    p->set_kind(t.kind);
+    p->set_codec(t.codec);
+  }
+}
+
+void encode(const msg::Empty&, v1::Reply* r) {
+  r->mutable_empty();
+}
+
+void encode(const msg::JoinResult& j, v1::Reply* r) {
+  v1::JoinResult* out = r->mutable_join();
+  out->set_room(j.room);
+  out->set_peer(j.peer);
+  out->set_mode(to_string(j.mode));
+  for (const std::string& p : j.peers) out->add_peers(p);
+  for (const msg::Publisher& p : j.publishers) {
+    v1::Publisher* pub = out->add_publishers();
+    pub->set_peer(p.peer);
+    set_tracks(p.tracks, pub);
+  }
+  for (const IceServer& s : j.ice_servers) {
+    v1::IceServer* ice = out->add_ice_servers();
+    ice->add_urls(s.url);
+    ice->set_username(s.username);
+    ice->set_credential(s.credential);
+  }
+}
+
+void encode(const msg::ListResult& l, v1::Reply* r) {
+  v1::ListResult* out = r->mutable_list();
+  for (const msg::RoomEntry& e : l.rooms) {
+    v1::RoomEntry* room = out->add_rooms();
+    room->set_room(e.room);
+    room->set_mode(to_string(e.mode));
+    room->set_count(e.count);
+    room->set_has_peers(e.peers.has_value());
+    if (e.peers)
+      for (const std::string& p : *e.peers) room->add_peers(p);
+  }
+}
+
+void encode(const msg::PublishResult& p, v1::Reply* r) {
+  v1::PublishResult* out = r->mutable_publish();
+  out->set_sdp(p.sdp);
+  set_tracks(p.tracks, out);
+}
+
+}  // namespace
+
+msg::Request from_proto(const v1::SignalRequest& req) {
+  using R = v1::SignalRequest;
+  switch (req.method_case()) {
+    case R::kJoin: {
+      const v1::JoinRequest& j = req.join();
+      msg::Join m;
+      m.room = required(j.room(), "join", "room");
+      if (j.has_peer()) m.peer = j.peer();
+      if (j.has_token()) m.token = j.token();
+      return m;
+    }
+    case R::kLeave:
+      return msg::Leave{};
+    case R::kList: {
+      msg::List m;
+      if (req.list().has_room()) m.room = req.list().room();
+      if (req.list().has_token()) m.token = req.list().token();
+      return m;
+    }
+    case R::kPing:
+      return msg::Ping{};
+    case R::kOffer: {
+      const v1::OfferRequest& o = req.offer();
+      msg::Offer m;
+      if (o.has_to()) m.to = o.to();
+      m.sdp = required(o.sdp(), "offer", "sdp");
+      m.negotiation_id = negotiation_json(o.has_negotiation_id(), o.negotiation_id());
+      return m;
+    }
+    case R::kAnswer: {
+      const v1::AnswerRequest& a = req.answer();
+      msg::Answer m;
+      if (a.has_to()) m.to = a.to();
+      m.sdp = required(a.sdp(), "answer", "sdp");
+      m.negotiation_id = negotiation_json(a.has_negotiation_id(), a.negotiation_id());
+      return m;
+    }
+    case R::kCandidate: {
+      const v1::CandidateRequest& c = req.candidate();
+      msg::Candidate m;
+      if (c.has_to()) m.to = c.to();
+      m.candidate = c.candidate();
+      if (c.has_sdp_mid()) m.mid = c.sdp_mid();
+      if (c.has_sdp_mline_index()) m.mline_index = c.sdp_mline_index();
+      if (c.has_connection()) m.connection = c.connection();
+      m.negotiation_id = negotiation_json(c.has_negotiation_id(), c.negotiation_id());
+      return m;
+    }
+    case R::kPublish:
+      return msg::Publish{required(req.publish().sdp(), "publish", "sdp")};
+    case R::kUnpublish:
+      return msg::Unpublish{};
+    case R::kSubscribe: {
+      msg::Subscribe m;
+      for (const std::string& codec : req.subscribe().codecs()) m.codecs.push_back(codec);
+      return m;
+    }
+    case R::kUnsubscribe:
+      return msg::Unsubscribe{};
+    case R::METHOD_NOT_SET:
+      break;
+  }
+  rpc::fail(rpc::kInvalidRequest,
+            "the request has no method (set one of join, leave, list, ping, offer, answer, "
+            "candidate, publish, unpublish, subscribe, unsubscribe)");
+}
+
+int status_for(const rpc::Error& error) {
+  switch (error.code) {
+    case rpc::kParseError:
+    case rpc::kInvalidRequest:
+    case rpc::kInvalidParams:
+      return kInvalidArgument;
+    case rpc::kMethodNotFound:
+      return kUnimplemented;
+    case rpc::kUnauthorized: {
+      const Json* status = error.data.is_object() ? error.data.find("status") : nullptr;
+      return status && status->is_int() && status->as_int() == 403 ? kPermissionDenied
+                                                                   : kUnauthenticated;
+    }
+    case rpc::kRoomFull:
+    case rpc::kTooLarge:
+    case rpc::kTooManyRequests:
+      return kResourceExhausted;
+    case rpc::kUnknownPeer:
+      return kNotFound;
+    case rpc::kDuplicatePeer:
+      return kAlreadyExists;
+    case rpc::kNotJoined:
+    case rpc::kNoCommonCodec:
+      return kFailedPrecondition;
+    default:
+      return kInternal;
+  }
+}
+
+v1::Error to_proto(const rpc::Error& error) {
+  v1::Error out;
+  out.set_code(error.code);
+  out.set_message(error.message);
+  if (!error.data.is_null()) out.set_data(error.data.dump());
+  out.set_status(status_for(error));
+  return out;
+}
+
+v1::Reply to_proto(uint64_t request_id, const msg::Reply& reply) {
+  v1::Reply out;
+  out.set_request_id(request_id);
+  if (reply.error)
+    *out.mutable_error() = to_proto(*reply.error);
+  else
+    std::visit([&](const auto& r) { encode(r, &out); }, reply.result);
+  return out;
+}
+
+v1::Notification to_proto(const msg::Note& note) {
+  v1::Notification out;
+  std::visit(
+      [&](const auto& n) {
+        using T = std::decay_t<decltype(n)>;
+        if constexpr (std::is_same_v<T, msg::PeerJoined>) {
+          v1::PeerJoined* p = out.mutable_peer_joined();
+          p->set_room(n.room);
+          p->set_peer(n.peer);
+        } else if constexpr (std::is_same_v<T, msg::PeerLeft>) {
+          v1::PeerLeft* p = out.mutable_peer_left();
+          p->set_room(n.room);
+          p->set_peer(n.peer);
+          p->set_reason(n.reason);
+        } else if constexpr (std::is_same_v<T, msg::RelayedOffer>) {
+          v1::OfferNote* p = out.mutable_offer();
+          p->set_from(n.from);
+          p->set_sdp(n.sdp);
+          if (!n.negotiation_id.is_null())
+            set_negotiation(n.negotiation_id, p->mutable_negotiation_id());
+        } else if constexpr (std::is_same_v<T, msg::RelayedAnswer>) {
+          v1::AnswerNote* p = out.mutable_answer();
+          p->set_from(n.from);
+          p->set_sdp(n.sdp);
+          if (!n.negotiation_id.is_null())
+            set_negotiation(n.negotiation_id, p->mutable_negotiation_id());
+        } else if constexpr (std::is_same_v<T, msg::RelayedCandidate>) {
+          v1::CandidateNote* p = out.mutable_candidate();
+          p->set_from(n.from);
+          p->set_candidate(n.candidate);
+          if (n.mid) p->set_sdp_mid(*n.mid);
+          if (n.mline_index) p->set_sdp_mline_index(static_cast<uint32_t>(*n.mline_index));
+          if (!n.negotiation_id.is_null())
+            set_negotiation(n.negotiation_id, p->mutable_negotiation_id());
+        } else if constexpr (std::is_same_v<T, msg::PublisherJoined>) {
+          v1::PublisherJoined* p = out.mutable_publisher_joined();
+          p->set_room(n.room);
+          p->set_peer(n.peer);
+          set_tracks(n.tracks, p);
+        } else if constexpr (std::is_same_v<T, msg::PublisherLeft>) {
+          v1::PublisherLeft* p = out.mutable_publisher_left();
+          p->set_room(n.room);
+          p->set_peer(n.peer);
+          p->set_reason(n.reason);
+        } else if constexpr (std::is_same_v<T, msg::ServerOffer>) {
+          v1::OfferNote* p = out.mutable_offer();
+          p->set_sdp(n.sdp);
+          p->mutable_negotiation_id()->set_number(static_cast<int64_t>(n.negotiation));
+          p->set_session(n.session);
+          for (const msg::OfferedTrack& t : n.tracks) {
+            v1::OfferedTrack* o = p->add_tracks();
+            o->set_mid(t.mid);
+            o->set_peer(t.peer);
+            o->set_track(t.track);
+            o->set_kind(t.kind);
+            o->set_codec(t.codec);
+          }
+        } else {
+          static_assert(std::is_same_v<T, msg::ErrorNote>);
+          *out.mutable_error() = to_proto(n.error);
+        }
+      },
+      note);
+  return out;
+}
+
+}  // namespace rtcmesh::sig::grpc_front
