@@ -1,0 +1,318 @@
+// gRPC signaling (issue 13) against the built rtcmesh-server --grpc-port 0,
+// with a client that is not ours: grpc/client.mjs on @grpc/grpc-js and
+// @grpc/proto-loader (pure JS) loading proto/rtcmesh/v1/signaling.proto.
+// gRPC participants share rooms with rtcmeshbin and JSON-RPC participants
+// over WebSocket; bad input gets clear status codes and changes nothing.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "signaling/json.h"
+#include "tests/support/harness.h"
+#include "tests/support/rpc_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/subprocess.h"
+
+namespace rtcmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using sig::Json;
+using test::Subprocess;
+using Server = test::RtcmeshServer;
+using Client = test::RpcClient;
+
+constexpr int kInvalidArgument = 3, kResourceExhausted = 8, kUnauthenticated = 16;
+
+// The server with --grpc-port 0 and the gRPC port from its second stdout line.
+struct GrpcServer {
+  std::unique_ptr<Server> server;
+  unsigned grpc_port = 0;
+};
+
+GrpcServer start_server(std::vector<std::string> args) {
+  args.insert(args.end(), {"--grpc-port", "0"});
+  GrpcServer s;
+  s.server = Server::start(RTCMESH_SERVER, args);
+  if (!s.server) return s;
+  auto line = s.server->proc->read_line(10s);
+  const std::string prefix = "rtcmesh-server grpc on grpc://127.0.0.1:";
+  if (!line || line->rfind(prefix, 0) != 0) {
+    ADD_FAILURE() << "no '" << prefix << "' line: " << line.value_or("<nothing>");
+    return s;
+  }
+  s.grpc_port = static_cast<unsigned>(std::stoul(line->substr(prefix.size())));
+  return s;
+}
+
+const Json* at(const Json& j, std::initializer_list<const char*> path) {
+  const Json* v = &j;
+  for (const char* key : path) {
+    if (!v->is_object()) return nullptr;
+    v = v->find(key);
+    if (!v) return nullptr;
+  }
+  return v;
+}
+
+std::string str(const Json& j, std::initializer_list<const char*> path) {
+  const Json* v = at(j, path);
+  return v && v->is_string() ? v->as_string() : "";
+}
+
+int64_t num(const Json& j, std::initializer_list<const char*> path) {
+  const Json* v = at(j, path);
+  return v && v->is_int() ? v->as_int() : -1;
+}
+
+// grpc/client.mjs as a child: commands on stdin, events (JSON lines) on stdout.
+class NodeClient {
+ public:
+  explicit NodeClient(unsigned port) {
+    Subprocess::Options o;
+    o.echo_prefix = "[node]";
+    std::string error;
+    proc_ = Subprocess::spawn({"node", RTCMESH_GRPC_CLIENT, "--target",
+                               "127.0.0.1:" + std::to_string(port), "--proto", RTCMESH_PROTO},
+                              o, &error);
+    EXPECT_TRUE(proc_) << error;
+  }
+  ~NodeClient() {
+    if (proc_) proc_->terminate(2s);
+  }
+  void send(const Json& command) { proc_->write_stdin(command.dump() + "\n"); }
+  void open(const std::string& stream, std::optional<std::string> token) {
+    Json c = Json::object({{"op", "open"}, {"stream", stream}});
+    if (token) c.set("token", *token);
+    send(c);
+  }
+  void request(const std::string& stream, Json request) {
+    send(Json::object({{"op", "send"}, {"stream", stream}, {"request", std::move(request)}}));
+  }
+  // The first event not yet taken that satisfies `pred` (taken now).
+  std::optional<Json> take(const std::function<bool(const Json&)>& pred) {
+    auto lines = proc_->stdout_lines();
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (taken_.count(i)) continue;
+      auto j = Json::parse(lines[i]);
+      if (j && pred(*j)) {
+        taken_.insert(i);
+        return j;
+      }
+    }
+    return std::nullopt;
+  }
+  std::string all() const {
+    std::string out;
+    for (const auto& l : proc_->stdout_lines()) out += l + "\n";
+    return out;
+  }
+  Subprocess& proc() { return *proc_; }
+
+ private:
+  std::unique_ptr<Subprocess> proc_;
+  std::set<size_t> taken_;
+};
+
+auto reply_to(const std::string& stream, int64_t id) {
+  return [stream, id](const Json& e) {
+    return str(e, {"stream"}) == stream && num(e, {"response", "reply", "request_id"}) == id;
+  };
+}
+auto status_of(const std::string& stream) {
+  return [stream](const Json& e) {
+    return str(e, {"stream"}) == stream && str(e, {"event"}) == "status";
+  };
+}
+auto note(const std::string& stream, const char* kind) {
+  return [stream, kind](const Json& e) {
+    return str(e, {"stream"}) == stream && at(e, {"response", "notification", kind}) != nullptr;
+  };
+}
+
+class GrpcTest : public test::RpcTest {
+ protected:
+  Json wait(NodeClient& node, const std::function<bool(const Json&)>& pred, int ms = 10000) {
+    std::optional<Json> got;
+    EXPECT_TRUE(run_until([&] { return (got = node.take(pred)).has_value(); }, ms))
+        << "node events:\n" << node.all();
+    return got.value_or(Json());
+  }
+};
+
+// A mesh room with a token: an rtcmeshbin and a JSON-RPC participant over
+// WebSocket, a gRPC participant; refused streams, wrong fields, oversize
+// messages; the stream's end is the participant's leave.
+TEST_F(GrpcTest, MeshRoomWithWebSocketParticipantsAndBadInput) {
+  GrpcServer s = start_server({"--mode", "mesh", "--token", "s3cret", "--peer-timeout", "3000"});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  const std::string ws_url = s.server->ws_url();
+
+  test::RoomParticipant bin(ws_url, "bin", "auth-token=s3cret", "g");
+  Client& watcher = connect(ws_url);
+  ASSERT_TRUE(run_until(
+      [&] {
+        auto r = call(watcher, "list", Json::object({{"room", "g"}, {"token", "s3cret"}}));
+        return r.ok() && r.result.dump().find("\"bin\"") != std::string::npos;
+      },
+      10000))
+      << "the rtcmeshbin did not join";
+
+  NodeClient node(s.grpc_port);
+  wait(node, [](const Json& e) { return str(e, {"event"}) == "ready"; });
+
+  // No token, a wrong one: UNAUTHENTICATED at once, nothing changes.
+  node.open("none", std::nullopt);
+  node.request("none", Json::object({{"request_id", 1}, {"join", Json::object({{"room", "g"}})}}));
+  node.open("wrong", "guess");
+  node.request("wrong", Json::object({{"request_id", 1}, {"join", Json::object({{"room", "g"}})}}));
+  Json none = wait(node, status_of("none"));
+  EXPECT_EQ(num(none, {"code"}), kUnauthenticated);
+  EXPECT_NE(str(none, {"details"}).find("token is required"), std::string::npos);
+  Json wrong = wait(node, status_of("wrong"));
+  EXPECT_EQ(num(wrong, {"code"}), kUnauthenticated);
+  EXPECT_EQ(str(wrong, {"details"}), "invalid token");
+  EXPECT_FALSE(node.take(reply_to("none", 1)));
+  EXPECT_FALSE(node.take(reply_to("wrong", 1)));
+
+  // A good token; wrong fields first: error replies, the stream stays.
+  node.open("a", "s3cret");
+  node.request("a", Json::object({{"request_id", 1}, {"join", Json::object({{"room", "bad name"}})}}));
+  node.request("a", Json::object({{"request_id", 2}}));  // no method
+  node.request("a", Json::object({{"request_id", 3}, {"publish", Json::object()}}));
+  Json bad_room = wait(node, reply_to("a", 1));
+  EXPECT_EQ(num(bad_room, {"response", "reply", "error", "code"}), -32602);
+  EXPECT_EQ(num(bad_room, {"response", "reply", "error", "status"}), kInvalidArgument);
+  EXPECT_NE(str(bad_room, {"response", "reply", "error", "message"}).find("room 'bad name'"),
+            std::string::npos);
+  Json no_method = wait(node, reply_to("a", 2));
+  EXPECT_EQ(num(no_method, {"response", "reply", "error", "code"}), -32600);
+  EXPECT_EQ(num(no_method, {"response", "reply", "error", "status"}), kInvalidArgument);
+  Json no_sdp = wait(node, reply_to("a", 3));
+  EXPECT_EQ(str(no_sdp, {"response", "reply", "error", "message"}), "publish: \"sdp\" is required");
+
+  // Then a join: the rtcmeshbin is there; the watcher hears of it (JSON-RPC).
+  node.request("a", Json::object({{"request_id", 4},
+                                  {"join", Json::object({{"room", "g"}, {"peer", "node"}})}}));
+  Json joined = wait(node, reply_to("a", 4));
+  EXPECT_EQ(str(joined, {"response", "reply", "join", "peer"}), "node");
+  EXPECT_EQ(str(joined, {"response", "reply", "join", "mode"}), "mesh");
+  const Json* peers = at(joined, {"response", "reply", "join", "peers"});
+  ASSERT_TRUE(peers && peers->is_array()) << joined.dump();
+  EXPECT_EQ(peers->dump(), R"(["bin"])");
+
+  // A JSON-RPC participant joins: the gRPC one gets peer_joined.
+  ASSERT_EQ(code(watcher, "join", Json::object({{"room", "g"}, {"peer", "ws1"}, {"token", "s3cret"}})),
+            0);
+  Json pj = wait(node, note("a", "peer_joined"));
+  EXPECT_EQ(str(pj, {"response", "notification", "peer_joined", "peer"}), "ws1");
+  EXPECT_EQ(str(pj, {"response", "notification", "peer_joined", "room"}), "g");
+
+  // Over the message limit (64 KiB): -32006, the stream stays usable.
+  node.request("a", Json::object({{"request_id", 5},
+                                  {"offer", Json::object({{"to", "ws1"}, {"pad", 70000}})}}));
+  Json big = wait(node, reply_to("a", 5));
+  EXPECT_EQ(num(big, {"response", "reply", "error", "code"}), -32006);
+  EXPECT_EQ(num(big, {"response", "reply", "error", "status"}), kResourceExhausted);
+  EXPECT_EQ(str(big, {"response", "reply", "error", "data"}), R"({"limit":65536})");
+  EXPECT_TRUE(watcher.got("offer").empty()) << "the oversize offer was relayed";
+  node.request("a", Json::object({{"request_id", 6}, {"ping", Json::object()}}));
+  Json pong = wait(node, reply_to("a", 6));
+  EXPECT_TRUE(at(pong, {"response", "reply", "empty"}));
+  // An unknown peer: NOT_FOUND with JSON-RPC's -32003.
+  node.request("a", Json::object({{"request_id", 7},
+                                  {"candidate", Json::object({{"to", "nobody"},
+                                                              {"candidate", ""}})}}));
+  Json unknown = wait(node, reply_to("a", 7));
+  EXPECT_EQ(num(unknown, {"response", "reply", "error", "code"}), -32003);
+  EXPECT_EQ(num(unknown, {"response", "reply", "error", "status"}), 5);
+
+  // The gRPC participant relays to the WebSocket one (it joined earlier, so
+  // its answer... here an end-of-candidates, which needs no negotiation).
+  node.request("a", Json::object({{"request_id", 8},
+                                  {"candidate", Json::object({{"to", "ws1"}, {"candidate", ""}})}}));
+  Json relayed = wait(node, reply_to("a", 8));
+  EXPECT_TRUE(at(relayed, {"response", "reply", "empty"})) << relayed.dump();
+  ASSERT_TRUE(run_until([&] { return !watcher.got("candidate").empty(); }, 5000));
+  EXPECT_EQ(watcher.got("candidate")[0].get_string("from").value_or(""), "node");
+
+  // Over 4×M gRPC itself ends that stream (RESOURCE_EXHAUSTED); others go on.
+  node.open("huge", "s3cret");
+  node.request("huge", Json::object({{"request_id", 1},
+                                     {"offer", Json::object({{"to", "ws1"}, {"pad", 300000}})}}));
+  Json huge = wait(node, status_of("huge"));
+  EXPECT_EQ(num(huge, {"code"}), kResourceExhausted);
+  node.request("a", Json::object({{"request_id", 9}, {"ping", Json::object()}}));
+  wait(node, reply_to("a", 9));
+
+  // The stream ends: the room hears that "node" left.
+  node.send(Json::object({{"op", "end"}, {"stream", "a"}}));
+  Json ended = wait(node, status_of("a"));
+  EXPECT_EQ(num(ended, {"code"}), 0);
+  ASSERT_TRUE(run_until([&] { return !watcher.got("peer-left").empty(); }, 5000));
+  EXPECT_EQ(watcher.got("peer-left")[0].get_string("peer").value_or(""), "node");
+  EXPECT_EQ(watcher.got("peer-left")[0].get_string("reason").value_or(""), "disconnected");
+  auto list = call(watcher, "list", Json::object({{"room", "g"}, {"token", "s3cret"}}));
+  EXPECT_NE(list.result.dump().find(R"("peers":["bin","ws1"])"), std::string::npos)
+      << list.result.dump();
+  EXPECT_TRUE(bin.pipeline().errors().empty());
+}
+
+// The default SFU mode: the gRPC participant is in the rtcsfu host's rooms
+// (served on its worker thread), sees an rtcmeshbin publish, and a killed
+// client (SIGKILL) leaves the room.
+TEST_F(GrpcTest, SfuRoomPublisherAndAKilledClient) {
+  GrpcServer s = start_server({"--peer-timeout", "3000"});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  const std::string ws_url = s.server->ws_url();
+  Client& watcher = connect(ws_url);
+  ASSERT_EQ(code(watcher, "join", Json::object({{"room", "s"}, {"peer", "ws1"}})), 0);
+
+  auto node = std::make_unique<NodeClient>(s.grpc_port);
+  node->open("a", std::nullopt);  // an open server needs no token
+  node->request("a", Json::object({{"request_id", 1},
+                                   {"join", Json::object({{"room", "s"}, {"peer", "node"}})}}));
+  Json joined = wait(*node, reply_to("a", 1));
+  EXPECT_EQ(str(joined, {"response", "reply", "join", "mode"}), "sfu");
+  EXPECT_EQ(at(joined, {"response", "reply", "join", "peers"})->dump(), R"(["ws1"])");
+
+  test::RoomParticipant bin(ws_url, "bin", "", "s");
+  Json pub = wait(*node, note("a", "publisher_joined"), 20000);
+  EXPECT_EQ(str(pub, {"response", "notification", "publisher_joined", "peer"}), "bin");
+  const Json* tracks = at(pub, {"response", "notification", "publisher_joined", "tracks"});
+  ASSERT_TRUE(tracks && tracks->is_array());
+  std::set<std::string> codecs;
+  for (const Json& t : tracks->as_array()) codecs.insert(str(t, {"codec"}));
+  EXPECT_EQ(codecs, (std::set<std::string>{"VP8", "OPUS"}));
+  // A subscribe gets the server's offer of bin's tracks, as a notification.
+  node->request("a", Json::object({{"request_id", 2}, {"subscribe", Json::object()}}));
+  wait(*node, reply_to("a", 2));
+  Json offer = wait(*node, note("a", "offer"), 20000);
+  EXPECT_EQ(str(offer, {"response", "notification", "offer", "from"}), "");
+  EXPECT_NE(str(offer, {"response", "notification", "offer", "sdp"}).find("m=video"),
+            std::string::npos);
+  EXPECT_GT(num(offer, {"response", "notification", "offer", "negotiation_id", "number"}), 0);
+
+  // SIGKILL: the transport goes; the room is told within peer-timeout.
+  gint64 t0 = g_get_monotonic_time();
+  node->proc().send_signal(SIGKILL);
+  ASSERT_TRUE(run_until(
+      [&] {
+        for (const Json& p : watcher.got("peer-left"))
+          if (p.get_string("peer").value_or("") == "node") return true;
+        return false;
+      },
+      8000));
+  std::printf("killed gRPC client: peer-left after %.2f s\n", (g_get_monotonic_time() - t0) / 1e6);
+  node.reset();
+  EXPECT_TRUE(bin.pipeline().errors().empty());
+}
+
+}  // namespace
+}  // namespace rtcmesh
