@@ -314,5 +314,81 @@ TEST_F(GrpcTest, SfuRoomPublisherAndAKilledClient) {
   EXPECT_TRUE(bin.pipeline().errors().empty());
 }
 
+// A WebRTC stack that is not GStreamer publishes through gRPC: werift (pure
+// JS) offers a VP8 track to an rtcmeshbin in a mesh room, signaled over
+// rtcmesh.v1.Signaling; the rtcmeshbin (over WebSocket) decodes its frames.
+TEST_F(GrpcTest, WeriftPublisherOverGrpcIsDecodedByAPipeline) {
+  GrpcServer s = start_server({"--mode", "mesh", "--peer-timeout", "3000"});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  const std::string ws_url = s.server->ws_url();
+  test::RoomParticipant bin(ws_url, "bin", "ice-local-addresses=127.0.0.1", "w",
+                            /*publish=*/false);
+  Client& watcher = connect(ws_url);
+  ASSERT_TRUE(run_until(
+      [&] {
+        auto r = call(watcher, "list", Json::object({{"room", "w"}}));
+        return r.ok() && r.result.dump().find("\"bin\"") != std::string::npos;
+      },
+      10000))
+      << "the rtcmeshbin did not join";
+
+  Subprocess::Options o;
+  o.echo_prefix = "[werift]";
+  std::string error;
+  auto werift = Subprocess::spawn(
+      {"node", RTCMESH_WERIFT_PUBLISHER, "--target", "127.0.0.1:" + std::to_string(s.grpc_port),
+       "--proto", RTCMESH_PROTO, "--room", "w", "--peer", "werift", "--to", "bin"},
+      o, &error);
+  ASSERT_TRUE(werift) << error;
+  auto event = [&](const std::string& name, std::chrono::milliseconds timeout) {
+    auto line = werift->wait_for_line(
+        [&](const std::string& l) {
+          auto j = Json::parse(l);
+          return j && (str(*j, {"event"}) == name || str(*j, {"event"}) == "error");
+        },
+        timeout);
+    std::optional<Json> j = line ? Json::parse(*line) : std::nullopt;
+    EXPECT_TRUE(j && str(*j, {"event"}) == name) << "waiting for " << name << ": "
+                                                  << line.value_or("<nothing>");
+    return j.value_or(Json());
+  };
+  unsigned rtp_port = static_cast<unsigned>(num(event("rtp-port", 10s), {"port"}));
+  ASSERT_GT(rtp_port, 0u);
+  Json joined = event("joined", 10s);
+  EXPECT_EQ(at(joined, {"peers"})->dump(), R"(["bin"])");
+  event("offered", 10s);
+  event("answer", 10s);
+
+  // VP8 RTP for werift to send (werift has no encoder): 1 s GOPs, so the
+  // rtcmeshbin's decoder starts soon after the connection is up.
+  test::Pipeline source(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 "
+      "! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=15 ! rtpvp8pay pt=96 mtu=1100 "
+      "! udpsink host=127.0.0.1 port=" + std::to_string(rtp_port));
+  ASSERT_NE(source.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  gint64 t0 = g_get_monotonic_time();
+  EXPECT_TRUE(test::wait_until([&] { return bin.frames_from("werift") >= 30; }, 30s))
+      << "frames from werift: " << bin.frames_from("werift") << "\n"
+      << [&] {
+           std::string out;
+           for (const auto& l : werift->stdout_lines()) out += l + "\n";
+           for (const auto& e : bin.pipeline().errors()) out += e + "\n";
+           return out;
+         }();
+  std::printf("werift over gRPC -> rtcmeshbin: %d frames decoded %.1f s after the source started\n",
+              bin.frames_from("werift"), (g_get_monotonic_time() - t0) / 1e6);
+  bool connected = false;
+  for (const auto& l : werift->stdout_lines())
+    if (l.find(R"("state":"connected")") != std::string::npos) connected = true;
+  EXPECT_TRUE(connected);
+  // The rtcmeshbin's track pad names werift as its peer.
+  bool pad_for_werift = false;
+  for (const auto& t : bin.tracks())
+    if (t->peer_id == "werift" && t->video()) pad_for_werift = true;
+  EXPECT_TRUE(pad_for_werift);
+  source.set_state(GST_STATE_NULL);
+  werift->terminate(2s);
+}
+
 }  // namespace
 }  // namespace rtcmesh
