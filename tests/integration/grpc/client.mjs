@@ -87,5 +87,6 @@ rl.on('line', (line) => {
     emit({event: 'bad-command', error: String(e)});
   }
 });
-rl.on('close', () => handle({op: 'quit'}));
+// stdin closed (a here-doc, a pipe): a second for the last replies, then quit.
+rl.on('close', () => setTimeout(() => handle({op: 'quit'}), 1000));
 emit({event: 'ready'});
