@@ -36,13 +36,14 @@ struct GrpcServer {
   unsigned grpc_port = 0;
 };
 
-GrpcServer start_server(std::vector<std::string> args) {
+GrpcServer start_server(std::vector<std::string> args, bool tls = false) {
   args.insert(args.end(), {"--grpc-port", "0"});
   GrpcServer s;
   s.server = Server::start(RTCMESH_SERVER, args);
   if (!s.server) return s;
   auto line = s.server->proc->read_line(10s);
-  const std::string prefix = "rtcmesh-server grpc on grpc://127.0.0.1:";
+  const std::string prefix =
+      std::string("rtcmesh-server grpc on ") + (tls ? "grpcs" : "grpc") + "://127.0.0.1:";
   if (!line || line->rfind(prefix, 0) != 0) {
     ADD_FAILURE() << "no '" << prefix << "' line: " << line.value_or("<nothing>");
     return s;
@@ -74,13 +75,14 @@ int64_t num(const Json& j, std::initializer_list<const char*> path) {
 // grpc/client.mjs as a child: commands on stdin, events (JSON lines) on stdout.
 class NodeClient {
  public:
-  explicit NodeClient(unsigned port) {
+  explicit NodeClient(unsigned port, const std::string& ca = "") {
     Subprocess::Options o;
     o.echo_prefix = "[node]";
     std::string error;
-    proc_ = Subprocess::spawn({"node", RTCMESH_GRPC_CLIENT, "--target",
-                               "127.0.0.1:" + std::to_string(port), "--proto", RTCMESH_PROTO},
-                              o, &error);
+    std::vector<std::string> argv = {"node", RTCMESH_GRPC_CLIENT, "--target",
+                                     "127.0.0.1:" + std::to_string(port), "--proto", RTCMESH_PROTO};
+    if (!ca.empty()) argv.insert(argv.end(), {"--ca", ca});
+    proc_ = Subprocess::spawn(argv, o, &error);
     EXPECT_TRUE(proc_) << error;
   }
   ~NodeClient() {
@@ -312,6 +314,40 @@ TEST_F(GrpcTest, SfuRoomPublisherAndAKilledClient) {
   std::printf("killed gRPC client: peer-left after %.2f s\n", (g_get_monotonic_time() - t0) / 1e6);
   node.reset();
   EXPECT_TRUE(bin.pipeline().errors().empty());
+}
+
+// With the server's certificate, gRPC is TLS (grpcs): a client trusting it
+// joins; a plaintext client gets nowhere (UNAVAILABLE) and changes nothing.
+TEST_F(GrpcTest, TlsWithTheServersCertificate) {
+  test::SelfSigned cert;
+  ASSERT_TRUE(cert.ok);
+  GrpcServer s = start_server(
+      {"--mode", "mesh", "--tls-certificate", cert.cert, "--tls-key", cert.key}, /*tls=*/true);
+  ASSERT_TRUE(s.server && s.grpc_port);
+  NodeClient tls(s.grpc_port, cert.cert);
+  tls.open("a", std::nullopt);
+  tls.request("a", Json::object({{"request_id", 1},
+                                 {"join", Json::object({{"room", "t"}, {"peer", "secure"}})}}));
+  Json joined = wait(tls, reply_to("a", 1));
+  EXPECT_EQ(str(joined, {"response", "reply", "join", "peer"}), "secure");
+
+  NodeClient plain(s.grpc_port);
+  plain.open("a", std::nullopt);
+  plain.request("a", Json::object({{"request_id", 1},
+                                   {"join", Json::object({{"room", "t"}, {"peer", "plain"}})}}));
+  Json refused = wait(plain, status_of("a"));
+  EXPECT_EQ(num(refused, {"code"}), 14);  // UNAVAILABLE
+  EXPECT_FALSE(plain.take(reply_to("a", 1)));
+
+  // Only the TLS participant is in the room (the WebSocket side is wss://).
+  Client& watcher = connect(s.server->ws_url(), [&] {
+    sig::WsClient::Options o;
+    o.tls_ca_file = cert.cert;
+    return o;
+  }());
+  auto list = call(watcher, "list", Json::object({{"room", "t"}}));
+  EXPECT_NE(list.result.dump().find(R"("peers":["secure"])"), std::string::npos)
+      << list.result.dump();
 }
 
 // A WebRTC stack that is not GStreamer publishes through gRPC: werift (pure

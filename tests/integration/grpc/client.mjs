@@ -3,7 +3,8 @@
 // Driven line by line so a test (tests/integration/grpc_test.cpp) or a
 // person can script it:
 //
-//   node client.mjs --target 127.0.0.1:PORT --proto path/to/signaling.proto
+//   node client.mjs --target 127.0.0.1:PORT --proto path/to/signaling.proto [--ca CERT.pem]
+//   (--ca: TLS, grpcs://, trusting that PEM certificate)
 //
 // stdin, one JSON command per line:
 //   {"op":"open","stream":"a","token":"T"}   a Signal stream (token → authorization: Bearer T)
@@ -16,6 +17,7 @@
 //   {"stream":"a","event":"status","code":16,"details":"…"}     the stream's end (code 0 = OK)
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
+import fs from 'node:fs';
 import readline from 'node:readline';
 
 function arg(name, fallback) {
@@ -27,7 +29,9 @@ const protoPath = arg('proto', new URL('../../../proto/rtcmesh/v1/signaling.prot
 
 const def = protoLoader.loadSync(protoPath, {keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true});
 const v1 = grpc.loadPackageDefinition(def).rtcmesh.v1;
-const client = new v1.Signaling(target, grpc.credentials.createInsecure(), {
+const ca = arg('ca');
+const creds = ca ? grpc.credentials.createSsl(fs.readFileSync(ca)) : grpc.credentials.createInsecure();
+const client = new v1.Signaling(target, creds, {
   'grpc.max_send_message_length': 16 * 1024 * 1024,
 });
 
