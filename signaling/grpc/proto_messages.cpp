@@ -48,6 +48,24 @@ void set_negotiation(const Json& id, v1::NegotiationId* out) {
     out->set_text(id.dump());
 }
 
+// offer and answer: the same fields.
+template <typename M, typename P>
+M sdp_request(const P& p, const char* method) {
+  M m;
+  if (p.has_to()) m.to = p.to();
+  m.sdp = required(p.sdp(), method, "sdp");
+  m.negotiation_id = negotiation_json(p.has_negotiation_id(), p.negotiation_id());
+  return m;
+}
+
+// A relayed offer or answer (from, sdp, negotiation id) into its note.
+template <typename N, typename P>
+void relayed(const N& n, P* p) {
+  p->set_from(n.from);
+  p->set_sdp(n.sdp);
+  if (!n.negotiation_id.is_null()) set_negotiation(n.negotiation_id, p->mutable_negotiation_id());
+}
+
 template <typename P>
 void set_tracks(const std::vector<SfuTrack>& tracks, P* out) {
   for (const SfuTrack& t : tracks) {
@@ -123,22 +141,10 @@ msg::Request from_proto(const v1::SignalRequest& req) {
     }
     case R::kPing:
       return msg::Ping{};
-    case R::kOffer: {
-      const v1::OfferRequest& o = req.offer();
-      msg::Offer m;
-      if (o.has_to()) m.to = o.to();
-      m.sdp = required(o.sdp(), "offer", "sdp");
-      m.negotiation_id = negotiation_json(o.has_negotiation_id(), o.negotiation_id());
-      return m;
-    }
-    case R::kAnswer: {
-      const v1::AnswerRequest& a = req.answer();
-      msg::Answer m;
-      if (a.has_to()) m.to = a.to();
-      m.sdp = required(a.sdp(), "answer", "sdp");
-      m.negotiation_id = negotiation_json(a.has_negotiation_id(), a.negotiation_id());
-      return m;
-    }
+    case R::kOffer:
+      return sdp_request<msg::Offer>(req.offer(), "offer");
+    case R::kAnswer:
+      return sdp_request<msg::Answer>(req.answer(), "answer");
     case R::kCandidate: {
       const v1::CandidateRequest& c = req.candidate();
       msg::Candidate m;
@@ -232,17 +238,9 @@ v1::Notification to_proto(const msg::Note& note) {
           p->set_peer(n.peer);
           p->set_reason(n.reason);
         } else if constexpr (std::is_same_v<T, msg::RelayedOffer>) {
-          v1::OfferNote* p = out.mutable_offer();
-          p->set_from(n.from);
-          p->set_sdp(n.sdp);
-          if (!n.negotiation_id.is_null())
-            set_negotiation(n.negotiation_id, p->mutable_negotiation_id());
+          relayed(n, out.mutable_offer());
         } else if constexpr (std::is_same_v<T, msg::RelayedAnswer>) {
-          v1::AnswerNote* p = out.mutable_answer();
-          p->set_from(n.from);
-          p->set_sdp(n.sdp);
-          if (!n.negotiation_id.is_null())
-            set_negotiation(n.negotiation_id, p->mutable_negotiation_id());
+          relayed(n, out.mutable_answer());
         } else if constexpr (std::is_same_v<T, msg::RelayedCandidate>) {
           v1::CandidateNote* p = out.mutable_candidate();
           p->set_from(n.from);
