@@ -316,6 +316,36 @@ TEST_F(GrpcTest, SfuRoomPublisherAndAKilledClient) {
   EXPECT_TRUE(bin.pipeline().errors().empty());
 }
 
+// A client that vanishes without closing its connection (SIGSTOP: the
+// socket stays open, nothing answers): the server's HTTP/2 keepalive pings
+// go unanswered, the stream ends and the room is told within peer-timeout.
+TEST_F(GrpcTest, AVanishedClientIsRemovedWithinPeerTimeout) {
+  GrpcServer s = start_server({"--mode", "mesh", "--peer-timeout", "3000"});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  Client& watcher = connect(s.server->ws_url());
+  ASSERT_EQ(code(watcher, "join", Json::object({{"room", "v"}, {"peer", "ws1"}})), 0);
+  NodeClient node(s.grpc_port);
+  node.open("a", std::nullopt);
+  node.request("a", Json::object({{"request_id", 1},
+                                  {"join", Json::object({{"room", "v"}, {"peer", "ghost"}})}}));
+  wait(node, reply_to("a", 1));
+  // Idle but alive for longer than peer-timeout: still in the room (the
+  // service's silence check spares gRPC streams; keepalive pings answer).
+  run_until([] { return false; }, 4000);
+  EXPECT_TRUE(watcher.got("peer-left").empty()) << "an idle, live gRPC client was removed";
+
+  gint64 t0 = g_get_monotonic_time();
+  node.proc().send_signal(SIGSTOP);
+  bool left = run_until([&] { return !watcher.got("peer-left").empty(); }, 8000);
+  double took = (g_get_monotonic_time() - t0) / 1e6;
+  node.proc().send_signal(SIGCONT);
+  ASSERT_TRUE(left) << "the stopped client is still in the room";
+  EXPECT_EQ(watcher.got("peer-left")[0].get_string("peer").value_or(""), "ghost");
+  EXPECT_EQ(watcher.got("peer-left")[0].get_string("reason").value_or(""), "disconnected");
+  EXPECT_LT(took, 3.5) << "later than peer-timeout (3 s)";
+  std::printf("stopped gRPC client: peer-left after %.2f s (peer-timeout 3 s)\n", took);
+}
+
 // With the server's certificate, gRPC is TLS (grpcs): a client trusting it
 // joins; a plaintext client gets nowhere (UNAVAILABLE) and changes nothing.
 TEST_F(GrpcTest, TlsWithTheServersCertificate) {
