@@ -452,8 +452,20 @@ TEST_F(GrpcTest, WeriftPublisherOverGrpcIsDecodedByAPipeline) {
   for (const auto& t : bin.tracks())
     if (t->peer_id == "werift" && t->video()) pad_for_werift = true;
   EXPECT_TRUE(pad_for_werift);
-  source.set_state(GST_STATE_NULL);
+
+  // werift ends its stream (SIGTERM: call.end()) while media flows: the
+  // rtcmeshbin hears peer-left and ends werift's pad with EOS.
   werift->terminate(2s);
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        for (const auto& t : bin.tracks())
+          if (t->peer_id == "werift" && t->video() && t->eos) return true;
+        return false;
+      },
+      10s))
+      << "werift's pad got no EOS after its stream ended";
+  EXPECT_TRUE(bin.pipeline().errors().empty());
+  source.set_state(GST_STATE_NULL);
 }
 
 }  // namespace
