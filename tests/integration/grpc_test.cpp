@@ -316,6 +316,31 @@ TEST_F(GrpcTest, SfuRoomPublisherAndAKilledClient) {
   EXPECT_TRUE(bin.pipeline().errors().empty());
 }
 
+// A gRPC port that is taken: the server says so and exits 1 (no second
+// listener on the same port: SO_REUSEPORT is off).
+TEST_F(GrpcTest, ATakenPortIsAnError) {
+  GrpcServer first = start_server({"--mode", "mesh"});
+  ASSERT_TRUE(first.server && first.grpc_port);
+  auto second = Subprocess::spawn({RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1",
+                                   "--mode", "mesh", "--grpc-port",
+                                   std::to_string(first.grpc_port)});
+  ASSERT_TRUE(second);
+  auto status = second->wait(10s);
+  ASSERT_TRUE(status.has_value()) << "still running";
+  EXPECT_EQ(*status, 1);
+  bool said = test::wait_until(
+      [&] {
+        for (const auto& l : second->stderr_lines())
+          if (l.find("gRPC: cannot listen on 127.0.0.1:" + std::to_string(first.grpc_port)) !=
+              std::string::npos)
+            return true;
+        return false;
+      },
+      2s);
+  EXPECT_TRUE(said);
+  EXPECT_TRUE(second->stdout_lines().empty()) << "it must not claim to listen";
+}
+
 // A client that vanishes without closing its connection (SIGSTOP: the
 // socket stays open, nothing answers): the server's HTTP/2 keepalive pings
 // go unanswered, the stream ends and the room is told within peer-timeout.
