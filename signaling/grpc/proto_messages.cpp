@@ -281,4 +281,161 @@ v1::Notification to_proto(const msg::Note& note) {
   return out;
 }
 
+namespace {
+
+// An offer or answer request's fields.
+template <typename M, typename P>
+void fill_sdp(const M& m, P* p) {
+  if (m.to) p->set_to(*m.to);
+  p->set_sdp(m.sdp);
+  if (!m.negotiation_id.is_null()) set_negotiation(m.negotiation_id, p->mutable_negotiation_id());
+}
+
+std::vector<SfuTrack> tracks_of(const google::protobuf::RepeatedPtrField<v1::Track>& tracks) {
+  std::vector<SfuTrack> out;
+  for (const v1::Track& t : tracks) out.push_back({t.id(), t.kind(), t.codec()});
+  return out;
+}
+
+std::vector<std::string> strings_of(const google::protobuf::RepeatedPtrField<std::string>& s) {
+  return {s.begin(), s.end()};
+}
+
+RoomMode mode_of(const std::string& name) {
+  return parse_room_mode(name).value_or(RoomMode::kMesh);
+}
+
+}  // namespace
+
+v1::SignalRequest to_proto(uint64_t request_id, const msg::Request& request) {
+  v1::SignalRequest out;
+  out.set_request_id(request_id);
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, msg::Join>) {
+          v1::JoinRequest* p = out.mutable_join();
+          p->set_room(m.room);
+          if (m.peer) p->set_peer(*m.peer);
+          if (m.token) p->set_token(*m.token);
+        } else if constexpr (std::is_same_v<T, msg::Leave>) {
+          out.mutable_leave();
+        } else if constexpr (std::is_same_v<T, msg::List>) {
+          v1::ListRequest* p = out.mutable_list();
+          if (m.room) p->set_room(*m.room);
+          if (m.token) p->set_token(*m.token);
+        } else if constexpr (std::is_same_v<T, msg::Ping>) {
+          out.mutable_ping();
+        } else if constexpr (std::is_same_v<T, msg::Offer>) {
+          fill_sdp(m, out.mutable_offer());
+        } else if constexpr (std::is_same_v<T, msg::Answer>) {
+          fill_sdp(m, out.mutable_answer());
+        } else if constexpr (std::is_same_v<T, msg::Candidate>) {
+          v1::CandidateRequest* p = out.mutable_candidate();
+          if (m.to) p->set_to(*m.to);
+          p->set_candidate(m.candidate);
+          if (m.mid) p->set_sdp_mid(*m.mid);
+          if (m.mline_index) p->set_sdp_mline_index(static_cast<uint32_t>(*m.mline_index));
+          if (m.connection) p->set_connection(*m.connection);
+          if (!m.negotiation_id.is_null())
+            set_negotiation(m.negotiation_id, p->mutable_negotiation_id());
+        } else if constexpr (std::is_same_v<T, msg::Publish>) {
+          out.mutable_publish()->set_sdp(m.sdp);
+        } else if constexpr (std::is_same_v<T, msg::Unpublish>) {
+          out.mutable_unpublish();
+        } else if constexpr (std::is_same_v<T, msg::Subscribe>) {
+          v1::SubscribeRequest* p = out.mutable_subscribe();
+          for (const std::string& c : m.codecs) p->add_codecs(c);
+        } else {
+          static_assert(std::is_same_v<T, msg::Unsubscribe>);
+          out.mutable_unsubscribe();
+        }
+      },
+      request);
+  return out;
+}
+
+rpc::Error from_proto(const v1::Error& error) {
+  rpc::Error out{error.code(), error.message(), Json()};
+  if (!error.data().empty()) out.data = Json::parse(error.data()).value_or(Json(error.data()));
+  return out;
+}
+
+msg::Result result_of(const v1::Reply& reply) {
+  switch (reply.outcome_case()) {
+    case v1::Reply::kJoin: {
+      const v1::JoinResult& j = reply.join();
+      msg::JoinResult r;
+      r.room = j.room();
+      r.peer = j.peer();
+      r.mode = mode_of(j.mode());
+      r.peers = strings_of(j.peers());
+      for (const v1::Publisher& p : j.publishers())
+        r.publishers.push_back({p.peer(), tracks_of(p.tracks())});
+      for (const v1::IceServer& s : j.ice_servers())
+        for (const std::string& url : s.urls())
+          r.ice_servers.push_back({url, s.username(), s.credential()});
+      return r;
+    }
+    case v1::Reply::kList: {
+      msg::ListResult r;
+      for (const v1::RoomEntry& e : reply.list().rooms()) {
+        msg::RoomEntry entry{e.room(), mode_of(e.mode()), static_cast<size_t>(e.count()),
+                             std::nullopt};
+        if (e.has_peers()) entry.peers = strings_of(e.peers());
+        r.rooms.push_back(std::move(entry));
+      }
+      return r;
+    }
+    case v1::Reply::kPublish:
+      return msg::PublishResult{reply.publish().sdp(), tracks_of(reply.publish().tracks())};
+    default:
+      return msg::Empty{};
+  }
+}
+
+msg::Note from_proto(const v1::Notification& note) {
+  using N = v1::Notification;
+  switch (note.note_case()) {
+    case N::kPeerJoined:
+      return msg::PeerJoined{note.peer_joined().room(), note.peer_joined().peer()};
+    case N::kPeerLeft:
+      return msg::PeerLeft{note.peer_left().room(), note.peer_left().peer(),
+                           note.peer_left().reason()};
+    case N::kOffer: {
+      const v1::OfferNote& o = note.offer();
+      if (!o.from().empty())
+        return msg::RelayedOffer{o.from(), o.sdp(),
+                                 negotiation_json(o.has_negotiation_id(), o.negotiation_id())};
+      msg::ServerOffer so{o.sdp(), static_cast<uint64_t>(o.negotiation_id().number()),
+                          o.session(), {}};
+      for (const v1::OfferedTrack& t : o.tracks())
+        so.tracks.push_back({t.mid(), t.peer(), t.track(), t.kind(), t.codec()});
+      return so;
+    }
+    case N::kAnswer:
+      return msg::RelayedAnswer{note.answer().from(), note.answer().sdp(),
+                                negotiation_json(note.answer().has_negotiation_id(),
+                                                 note.answer().negotiation_id())};
+    case N::kCandidate: {
+      const v1::CandidateNote& c = note.candidate();
+      msg::RelayedCandidate r{c.from(), c.candidate(), std::nullopt, std::nullopt,
+                              negotiation_json(c.has_negotiation_id(), c.negotiation_id())};
+      if (c.has_sdp_mid()) r.mid = c.sdp_mid();
+      if (c.has_sdp_mline_index()) r.mline_index = c.sdp_mline_index();
+      return r;
+    }
+    case N::kPublisherJoined:
+      return msg::PublisherJoined{note.publisher_joined().room(), note.publisher_joined().peer(),
+                                  tracks_of(note.publisher_joined().tracks())};
+    case N::kPublisherLeft:
+      return msg::PublisherLeft{note.publisher_left().room(), note.publisher_left().peer(),
+                                note.publisher_left().reason()};
+    case N::kError:
+      return msg::ErrorNote{from_proto(note.error())};
+    default:
+      return msg::ErrorNote{{rpc::kInternalError, "an empty notification", Json()}};
+  }
+}
+
 }  // namespace rtcmesh::sig::grpc_front

@@ -29,4 +29,11 @@ v1::Error to_proto(const rpc::Error& error);
 v1::Reply to_proto(uint64_t request_id, const msg::Reply& reply);
 v1::Notification to_proto(const msg::Note& note);
 
+// The client side (rtcmeshbin url=grpc://): the other way round.
+v1::SignalRequest to_proto(uint64_t request_id, const msg::Request& request);
+rpc::Error from_proto(const v1::Error& error);
+// The reply's result (an error reply has none: check reply.has_error()).
+msg::Result result_of(const v1::Reply& reply);
+msg::Note from_proto(const v1::Notification& note);
+
 }  // namespace rtcmesh::sig::grpc_front

@@ -150,25 +150,9 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
 
   // Any thread: runs `fn` on the context while the server is alive.
   void post(std::function<void(Impl&)> fn) {
-    struct Job {
-      std::shared_ptr<Impl> impl;
-      std::function<void(Impl&)> fn;
-    };
-    g_main_context_invoke_full(
-        ctx, G_PRIORITY_DEFAULT,
-        [](gpointer data) {
-          auto* job = static_cast<Job*>(data);
-          if (job->impl->alive) {
-            try {
-              job->fn(*job->impl);
-            } catch (const std::exception& e) {
-              GST_ERROR("grpc: %s", e.what());
-            }
-          }
-          return G_SOURCE_REMOVE;
-        },
-        new Job{shared_from_this(), std::move(fn)},
-        [](gpointer data) { delete static_cast<Job*>(data); });
+    post_to_context(ctx, [impl = shared_from_this(), fn = std::move(fn)] {
+      if (impl->alive) guarded("grpc", [&] { fn(*impl); });
+    });
   }
 
   // --- context thread ---

@@ -405,6 +405,50 @@ TEST_F(GrpcTest, TlsWithTheServersCertificate) {
       << list.result.dump();
 }
 
+// rtcmeshbin url=grpc://: the same participant as over ws://. In a mesh
+// room and in an SFU room, one rtcmeshbin over gRPC and one over WebSocket
+// each decode the other's video and audio; the gRPC one leaving is seen.
+TEST_F(GrpcTest, RtcmeshbinOverGrpcMeetsOneOverWebSocket) {
+  for (const char* mode : {"mesh", "sfu"}) {
+    SCOPED_TRACE(mode);
+    GrpcServer s = start_server({"--mode", mode, "--token", "s3cret", "--peer-timeout", "3000"});
+    ASSERT_TRUE(s.server && s.grpc_port);
+    const std::string grpc_url = "grpc://127.0.0.1:" + std::to_string(s.grpc_port);
+    auto over_grpc = std::make_unique<test::RoomParticipant>(
+        grpc_url, "viagrpc", "auth-token=s3cret ice-local-addresses=127.0.0.1", "m");
+    test::RoomParticipant over_ws(s.server->ws_url(), "viaws",
+                                  "auth-token=s3cret ice-local-addresses=127.0.0.1", "m");
+    gint64 t0 = g_get_monotonic_time();
+    bool both = test::wait_until(
+        [&] {
+          return over_grpc->frames_from("viaws") >= 10 && over_grpc->samples_from("viaws") > 0 &&
+                 over_ws.frames_from("viagrpc") >= 10 && over_ws.samples_from("viagrpc") > 0;
+        },
+        40s);
+    EXPECT_TRUE(both) << "grpc got " << over_grpc->frames_from("viaws") << " frames, ws got "
+                      << over_ws.frames_from("viagrpc") << "\n"
+                      << [&] {
+                           std::string out;
+                           for (const auto& e : over_grpc->pipeline().errors()) out += e + "\n";
+                           for (const auto& e : over_ws.pipeline().errors()) out += e + "\n";
+                           return out;
+                         }();
+    std::printf("%s room: rtcmeshbin over gRPC and over WebSocket decode each other after %.1f s\n",
+                mode, (g_get_monotonic_time() - t0) / 1e6);
+    EXPECT_TRUE(over_grpc->pipeline().errors().empty());
+    // The gRPC participant stops: its stream ends, the other's pads for it get EOS.
+    over_grpc.reset();
+    EXPECT_TRUE(test::wait_until(
+        [&] {
+          for (const auto& t : over_ws.tracks())
+            if (t->peer_id == "viagrpc" && t->video() && !t->eos) return false;
+          return true;
+        },
+        10s))
+        << "viagrpc's pads at viaws got no EOS";
+  }
+}
+
 // A WebRTC stack that is not GStreamer publishes through gRPC: werift (pure
 // JS) offers a VP8 track to an rtcmeshbin in a mesh room, signaled over
 // rtcmesh.v1.Signaling; the rtcmeshbin (over WebSocket) decodes its frames.
