@@ -3,13 +3,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 
 #include "proto/rtcmesh/v1/signaling.grpc.pb.h"
+#include "signaling/auth/tokens.h"
 #include "signaling/glib_util.h"
 #include "signaling/grpc/proto_messages.h"
 #include "signaling/log.h"
@@ -82,12 +81,20 @@ void Core::write_next() {
   reactor->StartWrite(&current);
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// One channel per target and trust, kept for the life of the process.
+// grpc 1.51's callback API shares one completion queue among channels and
+// shuts it down with the last one; a channel dropped while another is being
+// made (an element reconnecting) tripped its reference count (abort in
+// grpc_cq_internal_unref). Channels reconnect by themselves, so reusing one
+// costs nothing.
+std::shared_ptr<grpc::Channel> channel_for(
+    const std::string& key, const std::function<std::shared_ptr<grpc::Channel>()>& make) {
+  static std::mutex mutex;
+  static auto* channels = new std::map<std::string, std::shared_ptr<grpc::Channel>>;
+  std::lock_guard lock(mutex);
+  auto& channel = (*channels)[key];
+  if (!channel) channel = make();
+  return channel;
 }
 
 class GrpcClient final : public RoomClient {
@@ -95,7 +102,7 @@ class GrpcClient final : public RoomClient {
   GrpcClient(GMainContext* ctx, Options o)
       : ctx_(ctx), opts_(std::move(o)), core_(std::make_shared<Core>(ctx)) {
     core_->client = this;
-    if (!opts_.tls_ca_file.empty()) ca_ = read_file(opts_.tls_ca_file);
+    if (!opts_.tls_ca_file.empty()) ca_ = read_key_file(opts_.tls_ca_file, "tls-ca-file");
   }
   ~GrpcClient() override {
     core_->client = nullptr;
@@ -119,11 +126,14 @@ class GrpcClient final : public RoomClient {
     } else {
       creds = grpc::InsecureChannelCredentials();
     }
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    stub_ = v1::Signaling::NewStub(grpc::CreateCustomChannel(target, creds, args));
+    stub_ = v1::Signaling::NewStub(channel_for((tls ? "tls:" + ca_ + ":" : "plain:") + target,
+                                                [&] {
+                                                  grpc::ChannelArguments args;
+                                                  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+                                                  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+                                                  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+                                                  return grpc::CreateCustomChannel(target, creds, args);
+                                                }));
     auto* reactor = new StreamReactor(core_);
     if (auto auth = opts_.headers.get("Authorization")) reactor->context.AddMetadata("authorization", *auth);
     {
@@ -264,6 +274,11 @@ void StreamReactor::OnDone(const grpc::Status& status) {
 
 std::unique_ptr<RoomClient> make_grpc_client(GMainContext* ctx, RoomClient::Options options) {
   init_debug();
+  // gRPC stays initialized for the life of the process: elements make and
+  // drop clients on reconnects, and grpc 1.51's background shutdown of the
+  // last user racing a new channel is not something to rely on.
+  static const bool initialized = (grpc_init(), true);
+  (void)initialized;
   return std::make_unique<GrpcClient>(ctx, std::move(options));
 }
 

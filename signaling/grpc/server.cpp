@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 
 #include "proto/rtcmesh/v1/signaling.grpc.pb.h"
+#include "signaling/auth/tokens.h"
 #include "signaling/glib_util.h"
 #include "signaling/grpc/front_end.h"
 #include "signaling/log.h"
@@ -26,14 +25,6 @@ using Clock = RoomServer::Clock;
 using Request = v1::SignalRequest;
 using Response = v1::SignalResponse;
 using Reactor = grpc::ServerBidiReactor<Request, Response>;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("gRPC: cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000" → the address alone.
 std::string address_of(const std::string& peer) {
@@ -264,7 +255,8 @@ GrpcServer::GrpcServer(GMainContext* ctx, RoomServer& rooms, Options options) {
   if (!options.tls_certificate.empty() && !options.tls_key.empty()) {
     grpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.push_back(
-        {read_file(options.tls_key), read_file(options.tls_certificate)});
+        {read_key_file(options.tls_key, "gRPC TLS key"),
+         read_key_file(options.tls_certificate, "gRPC TLS certificate")});
     creds = grpc::SslServerCredentials(ssl);
   } else {
     creds = grpc::InsecureServerCredentials();
