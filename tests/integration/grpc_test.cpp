@@ -15,6 +15,7 @@
 
 #include "signaling/json.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_page.h"
 #include "tests/support/rpc_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
@@ -406,34 +407,46 @@ TEST_F(GrpcTest, TlsWithTheServersCertificate) {
 }
 
 // rtcmeshbin url=grpc://: the same participant as over ws://. In a mesh
-// room and in an SFU room, one rtcmeshbin over gRPC and one over WebSocket
-// each decode the other's video and audio; the gRPC one leaving is seen.
-TEST_F(GrpcTest, RtcmeshbinOverGrpcMeetsOneOverWebSocket) {
+// room and in an SFU room, one rtcmeshbin over gRPC, one over WebSocket and
+// the room page in Chromium: everyone decodes everyone; the gRPC one
+// leaving is seen.
+TEST_F(GrpcTest, RtcmeshbinOverGrpcMeetsOneOverWebSocketAndAPage) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
   for (const char* mode : {"mesh", "sfu"}) {
     SCOPED_TRACE(mode);
     GrpcServer s = start_server({"--mode", mode, "--token", "s3cret", "--peer-timeout", "3000"});
     ASSERT_TRUE(s.server && s.grpc_port);
     const std::string grpc_url = "grpc://127.0.0.1:" + std::to_string(s.grpc_port);
     auto over_grpc = std::make_unique<test::RoomParticipant>(
-        grpc_url, "viagrpc", "auth-token=s3cret ice-local-addresses=127.0.0.1", "m");
-    test::RoomParticipant over_ws(s.server->ws_url(), "viaws",
-                                  "auth-token=s3cret ice-local-addresses=127.0.0.1", "m");
+        grpc_url, "viagrpc", "auth-token=s3cret", "m");
+    test::RoomParticipant over_ws(s.server->ws_url(), "viaws", "auth-token=s3cret", "m");
+    std::string error;
+    auto page = test::RoomPage::open(RTCMESH_BROWSER_DIR,
+                                     s.server->base + "/room/m?peer=page&token=s3cret", "page",
+                                     120, &error);
+    ASSERT_TRUE(page) << error;
     gint64 t0 = g_get_monotonic_time();
-    bool both = test::wait_until(
-        [&] {
-          return over_grpc->frames_from("viaws") >= 10 && over_grpc->samples_from("viaws") > 0 &&
-                 over_ws.frames_from("viagrpc") >= 10 && over_ws.samples_from("viagrpc") > 0;
-        },
-        40s);
-    EXPECT_TRUE(both) << "grpc got " << over_grpc->frames_from("viaws") << " frames, ws got "
-                      << over_ws.frames_from("viagrpc") << "\n"
-                      << [&] {
-                           std::string out;
-                           for (const auto& e : over_grpc->pipeline().errors()) out += e + "\n";
-                           for (const auto& e : over_ws.pipeline().errors()) out += e + "\n";
-                           return out;
-                         }();
-    std::printf("%s room: rtcmeshbin over gRPC and over WebSocket decode each other after %.1f s\n",
+    auto everyone = [&] {
+      return over_grpc->frames_from("viaws") >= 10 && over_grpc->samples_from("viaws") > 0 &&
+             over_grpc->frames_from("page") >= 10 && over_ws.frames_from("viagrpc") >= 10 &&
+             over_ws.samples_from("viagrpc") > 0 && over_ws.frames_from("page") >= 10 &&
+             page->stat("viagrpc", "videoFramesDecoded") >= 10 &&
+             page->stat("viaws", "videoFramesDecoded") >= 10;
+    };
+    bool all = test::wait_until([&] { return everyone() || page->done; }, 60s) && !page->done;
+    EXPECT_TRUE(all) << "viagrpc: " << over_grpc->frames_from("viaws") << " from viaws, "
+                     << over_grpc->frames_from("page") << " from page; viaws: "
+                     << over_ws.frames_from("viagrpc") << " from viagrpc, "
+                     << over_ws.frames_from("page") << " from page; " << page->describe() << "\n"
+                     << [&] {
+                          std::string out;
+                          for (const auto& e : over_grpc->pipeline().errors()) out += e + "\n";
+                          for (const auto& e : over_ws.pipeline().errors()) out += e + "\n";
+                          return out;
+                        }();
+    std::printf("%s room: rtcmeshbin over gRPC, over WebSocket and a Chromium page decode each "
+                "other after %.1f s\n",
                 mode, (g_get_monotonic_time() - t0) / 1e6);
     EXPECT_TRUE(over_grpc->pipeline().errors().empty());
     // The gRPC participant stops: its stream ends, the other's pads for it get EOS.
