@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -460,6 +461,38 @@ TEST_F(GrpcTest, RtcmeshbinOverGrpcMeetsOneOverWebSocketAndAPage) {
         10s))
         << "viagrpc's pads at viaws got no EOS";
   }
+}
+
+// Issue 13's benchmark, run by hand (docs/benchmarks.md):
+//   build/tests/integration/grpc_test --gtest_also_run_disabled_tests \
+//       --gtest_filter='*JoinToFirstFrame*'
+// A publishing rtcmeshbin in a mesh room; 20 receive-only rtcmeshbins join
+// over gRPC and 20 over WebSocket, alternating, one at a time: time from
+// PLAYING (it connects and joins at once) to the first decoded frame of the
+// publisher; p50/p95 of each.
+TEST_F(GrpcTest, DISABLED_JoinToFirstFrameGrpcVsWebSocket) {
+  GrpcServer s = start_server({"--mode", "mesh", "--peer-timeout", "3000"});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  const std::string grpc_url = "grpc://127.0.0.1:" + std::to_string(s.grpc_port);
+  test::RoomParticipant publisher(s.server->ws_url(), "pub", "ice-local-addresses=127.0.0.1", "b");
+  std::vector<double> over_grpc, over_ws;
+  for (int i = 0; i < 40; ++i) {
+    bool grpc = i % 2 == 0;
+    test::RoomParticipant viewer(grpc ? grpc_url : s.server->ws_url(),
+                                 "v" + std::to_string(i), "ice-local-addresses=127.0.0.1", "b",
+                                 /*publish=*/false);
+    ASSERT_TRUE(test::wait_until([&] { return viewer.first_frame_ms("pub") >= 0; }, 20s))
+        << (grpc ? "gRPC" : "WebSocket") << " join " << i;
+    (grpc ? over_grpc : over_ws).push_back(viewer.first_frame_ms("pub"));
+  }
+  auto pct = [](std::vector<double> v, double p) {
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+  };
+  std::printf("join -> first frame over gRPC: p50 %.0f ms, p95 %.0f ms (%zu joins)\n",
+              pct(over_grpc, 0.5), pct(over_grpc, 0.95), over_grpc.size());
+  std::printf("join -> first frame over WebSocket: p50 %.0f ms, p95 %.0f ms (%zu joins)\n",
+              pct(over_ws, 0.5), pct(over_ws, 0.95), over_ws.size());
 }
 
 // A WebRTC stack that is not GStreamer publishes through gRPC: werift (pure
