@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "proto/rtcmesh/v1/signaling.grpc.pb.h"
@@ -109,6 +110,26 @@ struct Stream {
 };
 
 class SignalReactor;
+using AdminWork = std::function<grpc::Status(GrpcServer::Impl&)>;
+
+// rtcmesh.v1.Admin: each call checks the admin token and runs on the
+// context (GrpcServer::Impl::admin).
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  explicit AdminService(std::weak_ptr<GrpcServer::Impl> impl) : impl_(std::move(impl)) {}
+  grpc::ServerUnaryReactor* ListRooms(grpc::CallbackServerContext* c,
+                                      const v1::ListRoomsRequest* req,
+                                      v1::ListRoomsResponse* res) override;
+  grpc::ServerUnaryReactor* RemoveParticipant(grpc::CallbackServerContext* c,
+                                              const v1::RemoveParticipantRequest* req,
+                                              v1::Empty*) override;
+  grpc::ServerUnaryReactor* CloseRoom(grpc::CallbackServerContext* c,
+                                      const v1::CloseRoomRequest* req, v1::Empty*) override;
+
+ private:
+  grpc::ServerUnaryReactor* run(grpc::CallbackServerContext* c, AdminWork work);
+  std::weak_ptr<GrpcServer::Impl> impl_;
+};
 
 class SignalingService final : public v1::Signaling::CallbackService {
  public:
@@ -136,6 +157,11 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
   std::map<ConnId, std::shared_ptr<Stream>> streams;  // context thread: the open ones
   SourceHandle alive_timer;
   std::unique_ptr<SignalingService> service;
+  std::unique_ptr<AdminService> admin_service;
+  // Admin calls not finished yet (finished UNAVAILABLE when the server goes).
+  std::mutex admin_mutex;
+  std::set<grpc::ServerUnaryReactor*> admin_pending;
+  bool admin_open = true;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 
@@ -177,6 +203,35 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
     }
     it->second->send(std::move(response));
   }
+  // Any thread: `work` runs on the context after the admin token check.
+  void admin(grpc::ServerUnaryReactor* reactor, std::string bearer, AdminWork work) {
+    {
+      std::lock_guard lock(admin_mutex);
+      if (!admin_open) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+        return;
+      }
+      admin_pending.insert(reactor);
+    }
+    post_to_context(ctx, [impl = shared_from_this(), reactor, bearer = std::move(bearer),
+                          work = std::move(work)] {
+      {
+        std::lock_guard lock(impl->admin_mutex);
+        if (!impl->admin_pending.erase(reactor)) return;  // finished by ~GrpcServer
+      }
+      grpc::Status status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+      if (impl->alive) {
+        if (auto refused = impl->rooms.service().admin_refusal(bearer))
+          status = grpc::Status(refused->status == 403 ? grpc::StatusCode::PERMISSION_DENIED
+                                                       : grpc::StatusCode::UNAUTHENTICATED,
+                                refused->reason);
+        else
+          status = work(*impl);
+      }
+      reactor->Finish(status);
+    });
+  }
+
   // gRPC streams are alive while their transport is (HTTP/2 keepalive ends
   // a vanished client's stream), so the service's silence check spares them.
   void keep_alive(unsigned ms) {
@@ -232,6 +287,62 @@ class SignalReactor final : public Reactor {
   Request request_;
 };
 
+grpc::ServerUnaryReactor* AdminService::run(grpc::CallbackServerContext* c, AdminWork work) {
+  grpc::ServerUnaryReactor* reactor = c->DefaultReactor();
+  auto impl = impl_.lock();
+  if (!impl)
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+  else
+    impl->admin(reactor, bearer_of(c->client_metadata()), std::move(work));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::ListRooms(grpc::CallbackServerContext* c,
+                                                  const v1::ListRoomsRequest* req,
+                                                  v1::ListRoomsResponse* res) {
+  return run(c, [req, res](GrpcServer::Impl& i) {
+    std::vector<RoomServer::RoomInfo> rooms;
+    if (req->has_room()) {
+      auto one = i.rooms.room(req->room());
+      if (!one) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no room '" + req->room() + "'");
+      rooms.push_back(*one);
+    } else {
+      rooms = i.rooms.rooms();
+    }
+    for (const auto& r : rooms) {
+      v1::AdminRoom* out = res->add_rooms();
+      out->set_room(r.name);
+      out->set_mode(to_string(r.mode));
+      for (const std::string& p : r.peers) out->add_peers(p);
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* AdminService::RemoveParticipant(grpc::CallbackServerContext* c,
+                                                          const v1::RemoveParticipantRequest* req,
+                                                          v1::Empty*) {
+  return run(c, [req](GrpcServer::Impl& i) {
+    std::string why = req->reason().empty() ? "by an operator" : req->reason();
+    if (!i.rooms.service().remove_participant(req->room(), req->peer(), why))
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "no participant '" + req->peer() + "' in room '" + req->room() + "'");
+    GST_INFO("admin: removed %s from room %s (%s)", req->peer().c_str(), req->room().c_str(),
+             why.c_str());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* AdminService::CloseRoom(grpc::CallbackServerContext* c,
+                                                  const v1::CloseRoomRequest* req, v1::Empty*) {
+  return run(c, [req](GrpcServer::Impl& i) {
+    if (!i.rooms.close_room(req->room(), req->reason().empty() ? "closed by an operator"
+                                                               : req->reason()))
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no room '" + req->room() + "'");
+    return grpc::Status::OK;
+  });
+}
+
 Reactor* SignalingService::Signal(grpc::CallbackServerContext* context) {
   auto impl = impl_.lock();
   if (!impl) {  // the server is going
@@ -250,6 +361,7 @@ GrpcServer::GrpcServer(GMainContext* ctx, RoomServer& rooms, Options options) {
   impl_ = std::make_shared<Impl>(ctx, rooms);
   const RoomServer::Config& cfg = rooms.config();
   impl_->service = std::make_unique<SignalingService>(impl_);
+  impl_->admin_service = std::make_unique<AdminService>(impl_);
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (!options.tls_certificate.empty() && !options.tls_key.empty()) {
@@ -269,6 +381,7 @@ GrpcServer::GrpcServer(GMainContext* ctx, RoomServer& rooms, Options options) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(where, creds, &impl_->port);
   builder.RegisterService(impl_->service.get());
+  builder.RegisterService(impl_->admin_service.get());
   // Over M: -32006 from the front end, the stream stays; over 4×M gRPC ends it.
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(4 * cfg.max_message, 1 << 30)));
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
@@ -299,6 +412,13 @@ GrpcServer::~GrpcServer() {
     stream->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   }
   i.streams.clear();
+  {
+    std::lock_guard lock(i.admin_mutex);
+    i.admin_open = false;
+    for (grpc::ServerUnaryReactor* r : i.admin_pending)
+      r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+    i.admin_pending.clear();
+  }
   i.alive = false;
   i.rooms.remove_front_end(i.base);
   i.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

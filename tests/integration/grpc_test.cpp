@@ -343,6 +343,57 @@ TEST_F(GrpcTest, ATakenPortIsAnError) {
   EXPECT_TRUE(second->stdout_lines().empty()) << "it must not claim to listen";
 }
 
+// rtcmesh.v1.Admin: operators list rooms and participants, remove one,
+// close a room, with an admin token only.
+TEST_F(GrpcTest, AdminServiceWithAnAdminToken) {
+  GrpcServer s = start_server({"--mode", "mesh", "--token", "s3cret"});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  Client& alice = connect(s.server->ws_url());
+  Client& bob = connect(s.server->ws_url());
+  ASSERT_EQ(code(alice, "join", Json::object({{"room", "ops"}, {"peer", "alice"}, {"token", "s3cret"}})), 0);
+  ASSERT_EQ(code(bob, "join", Json::object({{"room", "ops"}, {"peer", "bob"}, {"token", "s3cret"}})), 0);
+  NodeClient node(s.grpc_port);
+  auto admin = [&](const std::string& id, const std::string& method, Json request,
+                   std::optional<std::string> token) {
+    Json c = Json::object({{"op", "admin"}, {"id", id}, {"method", method}, {"request", std::move(request)}});
+    if (token) c.set("token", *token);
+    node.send(c);
+    return wait(node, [id](const Json& e) { return str(e, {"event"}) == "admin" && str(e, {"id"}) == id; });
+  };
+  // No token, a wrong one: UNAUTHENTICATED; nothing changes.
+  EXPECT_EQ(num(admin("1", "ListRooms", Json::object(), std::nullopt), {"code"}), kUnauthenticated);
+  Json wrong = admin("2", "CloseRoom", Json::object({{"room", "ops"}}), "guess");
+  EXPECT_EQ(num(wrong, {"code"}), kUnauthenticated);
+  EXPECT_EQ(str(wrong, {"details"}), "invalid token");
+
+  Json list = admin("3", "ListRooms", Json::object(), "s3cret");
+  EXPECT_EQ(num(list, {"code"}), 0);
+  EXPECT_EQ(at(list, {"response", "rooms"})->dump(),
+            R"([{"room":"ops","mode":"mesh","peers":["alice","bob"]}])");
+  EXPECT_EQ(num(admin("4", "ListRooms", Json::object({{"room", "nope"}}), "s3cret"), {"code"}), 5);
+
+  // Remove bob: he is told and no longer joined; alice sees him leave.
+  Json removed = admin("5", "RemoveParticipant",
+                       Json::object({{"room", "ops"}, {"peer", "bob"}, {"reason", "spam"}}), "s3cret");
+  EXPECT_EQ(num(removed, {"code"}), 0);
+  ASSERT_TRUE(run_until([&] { return !bob.got("error").empty() && !alice.got("peer-left").empty(); }, 5000));
+  EXPECT_EQ(bob.got("error")[0].get_string("message").value_or(""), "removed: spam");
+  EXPECT_EQ(alice.got("peer-left")[0].get_string("reason").value_or(""), "removed");
+  EXPECT_EQ(code(bob, "leave"), -32005) << "bob is still joined";
+  EXPECT_EQ(num(admin("6", "RemoveParticipant", Json::object({{"room", "ops"}, {"peer", "bob"}}), "s3cret"),
+                {"code"}),
+            5);
+
+  // Close the room: alice is told; it is gone.
+  EXPECT_EQ(num(admin("7", "CloseRoom", Json::object({{"room", "ops"}, {"reason", "maintenance"}}), "s3cret"),
+                {"code"}),
+            0);
+  ASSERT_TRUE(run_until([&] { return !alice.got("error").empty(); }, 5000));
+  EXPECT_EQ(alice.got("error")[0].get_string("message").value_or(""), "room closed: maintenance");
+  Json after = admin("8", "ListRooms", Json::object(), "s3cret");
+  EXPECT_FALSE(at(after, {"response", "rooms"})) << after.dump();  // none (proto3 omits empty)
+}
+
 // A client that vanishes without closing its connection (SIGSTOP: the
 // socket stays open, nothing answers): the server's HTTP/2 keepalive pings
 // go unanswered, the stream ends and the room is told within peer-timeout.

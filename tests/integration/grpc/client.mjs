@@ -11,10 +11,12 @@
 //   {"op":"send","stream":"a","request":{"request_id":1,"join":{"room":"demo"}}}
 //   {"op":"end","stream":"a"}                 half-close (the participant leaves)
 //   {"op":"cancel","stream":"a"}
+//   {"op":"admin","id":"x","method":"ListRooms","request":{},"token":"T"}   a unary rtcmesh.v1.Admin call
 //   {"op":"quit"}
 // stdout, one JSON event per line:
 //   {"stream":"a","event":"response","response":{"reply":{…}}}  (a SignalResponse, fields as in the proto)
 //   {"stream":"a","event":"status","code":16,"details":"…"}     the stream's end (code 0 = OK)
+//   {"event":"admin","id":"x","code":0,"response":{…}}          an admin call's outcome
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import fs from 'node:fs';
@@ -35,6 +37,7 @@ const client = new v1.Signaling(target, creds, {
   'grpc.max_send_message_length': 16 * 1024 * 1024,
 });
 
+const admin = new v1.Admin(target, creds);
 const streams = new Map();
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
@@ -72,9 +75,17 @@ function handle(cmd) {
     case 'cancel':
       streams.get(name).cancel();
       break;
+    case 'admin': {
+      const md = new grpc.Metadata();
+      if (cmd.token !== undefined) md.set('authorization', 'Bearer ' + cmd.token);
+      admin[cmd.method](cmd.request || {}, md, (err, response) =>
+        emit({event: 'admin', id: cmd.id, code: err ? err.code : 0, details: err ? err.details : '', response}));
+      break;
+    }
     case 'quit':
       for (const s of streams.values()) s.cancel();
       client.close();
+      admin.close();
       setTimeout(() => process.exit(0), 100);
       break;
     default:
