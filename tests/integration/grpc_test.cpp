@@ -3,10 +3,12 @@
 // @grpc/proto-loader (pure JS) loading proto/rtcmesh/v1/signaling.proto.
 // gRPC participants share rooms with rtcmeshbin and JSON-RPC participants
 // over WebSocket; bad input gets clear status codes and changes nothing.
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "signaling/auth/tokens.h"
 #include "signaling/json.h"
 #include "tests/support/harness.h"
 #include "tests/support/room_page.h"
@@ -392,6 +395,39 @@ TEST_F(GrpcTest, AdminServiceWithAnAdminToken) {
   EXPECT_EQ(alice.got("error")[0].get_string("message").value_or(""), "room closed: maintenance");
   Json after = admin("8", "ListRooms", Json::object(), "s3cret");
   EXPECT_FALSE(at(after, {"response", "rooms"})) << after.dump();  // none (proto3 omits empty)
+}
+
+// Signed tokens: only one with the admin grant is an admin token; a
+// publish token is PERMISSION_DENIED and a participant token still joins.
+TEST_F(GrpcTest, AdminNeedsTheAdminGrant) {
+  char* dir = g_dir_make_tmp("rtcmesh-grpc-XXXXXX", nullptr);
+  ASSERT_TRUE(dir);
+  const std::string secret_file = std::string(dir) + "/secret";
+  const std::string secret = "a-grpc-integration-test-secret-of-32-bytes-or-more";
+  std::ofstream(secret_file) << secret << "\n";
+  GrpcServer s = start_server({"--mode", "mesh", "--token-secret-file", secret_file});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  int64_t now = sig::TokenVerifier::wall_clock();
+  std::string publisher = sig::issue_token("HS256", secret, "*", "p", sig::kGrantPublish, now, now + 600);
+  std::string admin_token = sig::issue_token("HS256", secret, "*", "op", sig::kGrantAdmin, now, now + 600);
+  NodeClient node(s.grpc_port);
+  auto admin = [&](const std::string& id, const std::string& token) {
+    node.send(Json::object({{"op", "admin"}, {"id", id}, {"method", "ListRooms"},
+                            {"request", Json::object()}, {"token", token}}));
+    return wait(node, [id](const Json& e) { return str(e, {"event"}) == "admin" && str(e, {"id"}) == id; });
+  };
+  Json denied = admin("1", publisher);
+  EXPECT_EQ(num(denied, {"code"}), 7);  // PERMISSION_DENIED
+  EXPECT_EQ(str(denied, {"details"}), "the token does not grant admin");
+  EXPECT_EQ(num(admin("2", admin_token), {"code"}), 0);
+  // The publish token opens a Signal stream and joins as its sub.
+  node.open("a", publisher);
+  node.request("a", Json::object({{"request_id", 1}, {"join", Json::object({{"room", "r"}})}}));
+  Json joined = wait(node, reply_to("a", 1));
+  EXPECT_EQ(str(joined, {"response", "reply", "join", "peer"}), "p");
+  g_remove(secret_file.c_str());
+  g_rmdir(dir);
+  g_free(dir);
 }
 
 // A client that vanishes without closing its connection (SIGSTOP: the
