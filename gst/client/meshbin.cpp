@@ -21,7 +21,7 @@
 #include "gst/client/sfu_session.h"
 #include "signaling/http/sdp.h"
 #include "signaling/rooms/rooms.h"
-#include "signaling/http/ws_client.h"
+#include "signaling/room_client.h"
 
 GST_DEBUG_CATEGORY(rtcmeshbin_debug);  // shared with sfu_session.cpp
 #define GST_CAT_DEFAULT rtcmeshbin_debug
@@ -98,7 +98,7 @@ struct RtcMeshBinPrivate : BaseBinState {
 
   std::unique_ptr<Worker> worker;
   std::mutex worker_mutex;  // `worker` as seen by application threads (send-data)
-  std::unique_ptr<sig::WsClient> ws;  // worker only
+  std::unique_ptr<sig::RoomClient> ws;  // worker only (WebSocket or gRPC)
   std::string my_id;                   // once joined
   std::string joined_room;             // worker: `room` as join() copied it
   bool running = false, joined = false, joining = false;
@@ -161,8 +161,10 @@ GST_ELEMENT_REGISTER_DEFINE(rtcmeshbin, "rtcmeshbin", GST_RANK_NONE, RTC_TYPE_ME
 std::string RtcMeshBinPrivate::configuration_problem() {
   std::lock_guard lock(props_mutex);
   if (std::string problem = encoder.codec_problem(); !problem.empty()) return problem;
-  if (!g_str_has_prefix(url.c_str(), "ws://") && !g_str_has_prefix(url.c_str(), "wss://"))
-    return "set url to the room server's WebSocket (ws:// or wss://), got '" + url + "'";
+  if (!g_str_has_prefix(url.c_str(), "ws://") && !g_str_has_prefix(url.c_str(), "wss://") &&
+      !sig::is_grpc_url(url))
+    return "set url to the room server's WebSocket (ws:// or wss://) or gRPC (grpc://, "
+           "grpcs://) address, got '" + url + "'";
   if (!sig::valid_room_name(room))
     return "set room to 1-64 characters of A-Z a-z 0-9 . _ ~ -, got '" + room + "'";
   if (!peer_id.empty() && !sig::valid_peer_id(peer_id))
@@ -224,7 +226,7 @@ void RtcMeshBinPrivate::maybe_join() {
 }
 
 void RtcMeshBinPrivate::join() {
-  sig::WsClient::Options opts;
+  sig::RoomClient::Options opts;
   std::string target, room_name, peer, token;
   {
     std::lock_guard lock(props_mutex);
@@ -238,7 +240,9 @@ void RtcMeshBinPrivate::join() {
   joined_room = room_name;
   joining = true;
   try {
-    ws = std::make_unique<sig::WsClient>(worker->context(), opts);
+    // gRPC servers that need a token check it when the stream opens.
+    if (!token.empty() && sig::is_grpc_url(target)) opts.headers.set("Authorization", "Bearer " + token);
+    ws = sig::make_room_client(worker->context(), target, opts);
   } catch (const std::exception& e) {
     joining = false;
     return session_lost(e.what(), 400);
@@ -255,12 +259,12 @@ void RtcMeshBinPrivate::join() {
     Json params = Json::object({{"room", room_name}});
     if (!peer.empty()) params.set("peer", peer);
     if (!token.empty()) params.set("token", token);
-    ws->call("join", params, [this](sig::WsClient::Reply reply) {
+    ws->call("join", params, [this](sig::RoomClient::Reply reply) {
       joining = false;
       if (reply.ok()) return on_joined(reply.result);
       int code = int(reply.error.code);
       // Refusals (token, room full, duplicate id, bad params) are final.
-      bool final = reply.status == sig::WsClient::Reply::Status::kError;
+      bool final = reply.status == sig::RoomClient::Reply::Status::kError;
       session_lost("join refused: " + reply.error.message + " (" + std::to_string(code) + ")",
                    final ? 400 : 0);
     });
@@ -725,7 +729,8 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   element_class->release_pad = rtc_mesh_bin_release_pad;
 
   install_string(object_class, PROP_URL, "url",
-                 "Room server WebSocket URL (ws://host:port/rtc or wss://)");
+                 "Room server: WebSocket URL (ws://host:port/rtc or wss://), or gRPC address "
+                 "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port)");
   install_string(object_class, PROP_ROOM, "room", "Room to join (created when missing)");
   g_object_class_install_property(
       object_class, PROP_PEER_ID,

@@ -99,7 +99,7 @@ void SfuSession::publish(const std::vector<media::SendInput*>& inputs) {
     if (!error.empty()) return publish_failed(error);
     GST_DEBUG_OBJECT(host_.bin, "publish offer:\n%s", sdp.c_str());
     host_.ws->call("publish", Json::object({{"sdp", sdp}}),
-                   [this, alive = alive_](sig::WsClient::Reply reply) {
+                   [this, alive = alive_](sig::RoomClient::Reply reply) {
       if (!*alive || !publisher_) return;
       if (reply.ok()) {
         std::string answer = reply.result.get_string("sdp").value_or("");
@@ -162,7 +162,7 @@ void SfuSession::subscribe() {
   for (media::Kind kind : {media::Kind::kVideo, media::Kind::kAudio})
     for (media::Codec c : media::codecs_of(kind)) codecs.push(media::codec_info(c).name);
   host_.ws->call("subscribe", Json::object({{"codecs", codecs}}),
-                 [this, alive = alive_](sig::WsClient::Reply reply) {
+                 [this, alive = alive_](sig::RoomClient::Reply reply) {
                    if (!*alive || reply.ok()) return;
                    GST_ELEMENT_WARNING(host_.bin, RESOURCE, READ,
                                        ("cannot subscribe to the room: %s (%d)",
@@ -271,7 +271,7 @@ void SfuSession::on_offer(const Json& params) {
                                                                    const std::string& error) {
     if (!error.empty()) return resubscribe("cannot answer the server's offer: " + error);
     host_.ws->call("answer", Json::object({{"sdp", answer}, {"negotiationId", id}}),
-                   [this, alive = alive_](sig::WsClient::Reply reply) {
+                   [this, alive = alive_](sig::RoomClient::Reply reply) {
                      if (!*alive || reply.ok()) return;
                      // The server's connection could not take our answer: a
                      // new subscription (the server would offer the same again).

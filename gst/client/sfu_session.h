@@ -25,7 +25,7 @@
 #include "gst/peer/peer.h"
 #include "gst/peer/sent_tracks.h"
 #include "signaling/json.h"
-#include "signaling/http/ws_client.h"
+#include "signaling/room_client.h"
 
 namespace rtcmesh::room {
 
@@ -35,7 +35,7 @@ class SfuSession {
   struct Host {
     GstBin* bin = nullptr;
     Worker* worker = nullptr;
-    sig::WsClient* ws = nullptr;  // outlives the session
+    sig::RoomClient* ws = nullptr;  // outlives the session
     std::string room;
     peer::IceSettings ice;
     guint peer_timeout_ms = 10000;

@@ -115,7 +115,7 @@ struct PeerJoined {
   std::string room, peer;
 };
 struct PeerLeft {
-  std::string room, peer, reason;  // "left" | "disconnected" | "timeout"
+  std::string room, peer, reason;  // "left" | "disconnected" | "timeout" | "removed"
 };
 // A mesh peer's offer/answer/candidate, relayed.
 struct RelayedOffer {

@@ -7,17 +7,42 @@
 
 namespace rtcmesh::sig {
 
+namespace {
+
+constexpr int kFrontEndShift = 48;
+
+// Notes to JSON-RPC connections, or to the front end whose numbers they carry.
+class RoutingDelivery : public Delivery {
+ public:
+  explicit RoutingDelivery(rpc::JsonRpcDelivery& json) : json_(json) {}
+  void deliver(ConnId conn, const msg::Note& note) override {
+    ConnId base = conn >> kFrontEndShift << kFrontEndShift;
+    if (base == 0) return json_.deliver(conn, note);
+    auto it = others.find(base);
+    if (it != others.end()) it->second->deliver(conn, note);
+  }
+  std::map<ConnId, Delivery*> others;  // by base
+
+ private:
+  rpc::JsonRpcDelivery& json_;
+};
+
+}  // namespace
+
 // Wires the parts in the order they depend on each other.
 struct RoomServer::Impl {
   Impl(Config c, Send send)
       : cfg(std::move(c)),
         delivery(std::move(send)),
-        service(cfg, store, delivery),
+        routing(delivery),
+        service(cfg, store, routing),
         front(service, delivery, {cfg.max_message, cfg.max_batch}) {}
 
   Config cfg;
   MemoryStore store;
   rpc::JsonRpcDelivery delivery;
+  RoutingDelivery routing;
+  ConnId next_base = 1;
   RoomService service;
   rpc::JsonRpcFrontEnd front;
 };
@@ -121,6 +146,20 @@ std::optional<std::pair<std::string, std::string>> RoomServer::peer_of(ConnId co
 
 const RoomServer::Config& RoomServer::config() const {
   return impl_->cfg;
+}
+
+ConnId RoomServer::add_front_end(Delivery& delivery) {
+  ConnId base = impl_->next_base++ << kFrontEndShift;
+  impl_->routing.others[base] = &delivery;
+  return base;
+}
+
+void RoomServer::remove_front_end(ConnId base) {
+  impl_->routing.others.erase(base);
+}
+
+RoomService& RoomServer::service() {
+  return impl_->service;
 }
 
 }  // namespace rtcmesh::sig

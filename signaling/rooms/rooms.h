@@ -18,12 +18,15 @@
 #include "signaling/http/ice_servers.h"
 #include "signaling/json.h"
 #include "signaling/rooms/controller.h"
+#include "signaling/rooms/delivery.h"
 #include "signaling/rooms/messages.h"
 #include "signaling/rooms/room_media.h"
 #include "signaling/rooms/sfu_room.h"
 #include "signaling/rpc/jsonrpc.h"
 
 namespace rtcmesh::sig {
+
+class RoomService;
 
 class RoomServer {
  public:
@@ -118,6 +121,14 @@ class RoomServer {
   // {room, peer} of a joined connection.
   std::optional<std::pair<std::string, std::string>> peer_of(ConnId conn) const;
   const Config& config() const;
+
+  // --- other front ends over the same room service (gRPC) ---
+  // Their connections are numbered from the returned base (far above the
+  // JSON-RPC ones: base + n, n < 2^48) and their notes go to `delivery`,
+  // which must outlive its registration. Context thread only.
+  ConnId add_front_end(Delivery& delivery);
+  void remove_front_end(ConnId base);
+  RoomService& service();
 
   struct Impl;
 

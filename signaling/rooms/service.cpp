@@ -47,6 +47,21 @@ void RoomService::open_with_bearer(ConnId conn, RoomTime now, const std::string&
   }
 }
 
+std::optional<std::string> RoomService::open_authenticated(ConnId conn, RoomTime now,
+                                                          const std::string& bearer,
+                                                          const std::string& address) {
+  if (tokens_.open()) {
+    open(conn, now, false, address);
+    return std::nullopt;
+  }
+  if (bearer.empty()) return std::string("a token is required (authorization: Bearer <token>)");
+  auto verdict = tokens_.verify(bearer, TokenVerifier::wall_clock());
+  if (auto* refusal = std::get_if<TokenRefusal>(&verdict)) return refusal->reason;
+  open(conn, now, false, address);
+  connection(conn, now).claims = std::get<TokenClaims>(verdict);
+  return std::nullopt;
+}
+
 void RoomService::received(ConnId conn, RoomTime now) {
   Connection& c = connection(conn, now);
   c.last_seen = std::max(c.last_seen, now);
@@ -407,6 +422,36 @@ bool RoomService::close(const std::string& name, const std::string& why, bool en
   if (ctl) ctl->gone(*room, end_media);
   GST_INFO("room %s closed: %s", name.c_str(), why.c_str());
   return true;
+}
+
+bool RoomService::remove_participant(const std::string& room, const std::string& peer,
+                                     const std::string& why) {
+  RoomRecord* r = store_.find(room);
+  if (!r) return false;
+  auto it = r->participants.find(peer);
+  if (it == r->participants.end()) return false;
+  ConnId conn = it->second.conn;
+  auto c = conns_.find(conn);
+  if (c == conns_.end()) return false;
+  Batch batch(*this);
+  remove_peer(c->second, "removed");
+  delivery_.deliver(conn, msg::ErrorNote{{rpc::kNotJoined, "removed: " + why,
+                                          Json::object({{"room", room}})}});
+  return true;
+}
+
+std::optional<TokenRefusal> RoomService::admin_refusal(const std::string& bearer) const {
+  if (tokens_.open())
+    return TokenRefusal{401,
+                        "this server has no tokens, so no admin: start it with --token or "
+                        "signed tokens"};
+  if (bearer.empty())
+    return TokenRefusal{401, "an admin token is required (authorization: Bearer <token>)"};
+  auto verdict = tokens_.verify(bearer, TokenVerifier::wall_clock());
+  if (auto* refusal = std::get_if<TokenRefusal>(&verdict)) return *refusal;
+  if (!std::get<TokenClaims>(verdict).has(kGrantAdmin))
+    return TokenRefusal{403, "the token does not grant admin"};
+  return std::nullopt;
 }
 
 // --- notes ---

@@ -44,6 +44,13 @@ class RoomService : private RoomContext {
   // one is ignored (join refuses without a token).
   void open_with_bearer(ConnId conn, RoomTime now, const std::string& bearer,
                         const std::string& address = {});
+  // For front ends that refuse a connection without a good token (gRPC:
+  // UNAUTHENTICATED): when the service needs a token and `bearer` is
+  // missing or refused, nothing is opened and the reason is returned;
+  // otherwise the connection is open with the bearer's claims.
+  std::optional<std::string> open_authenticated(ConnId conn, RoomTime now,
+                                                const std::string& bearer,
+                                                const std::string& address = {});
   // Traffic from the connection: opens it when new, and counts as life.
   void received(ConnId conn, RoomTime now);
   void alive(ConnId conn, RoomTime now);  // a pong or other sign of life; unknown: ignored
@@ -80,6 +87,15 @@ class RoomService : private RoomContext {
   bool close_room(const std::string& name, const std::string& why) {
     return close(name, why, /*end_media=*/true);
   }
+  // An operator removes a participant: it gets an `error` note (-32005,
+  // "removed: <why>") and is no longer joined (its connection stays); the
+  // room gets peer-left "removed". False when no such participant.
+  bool remove_participant(const std::string& room, const std::string& peer,
+                          const std::string& why);
+  // Operators (the gRPC admin service): the refusal (401, or 403 for a good
+  // token without the admin grant) when `bearer` is not an admin token; an
+  // open server has none.
+  std::optional<TokenRefusal> admin_refusal(const std::string& bearer) const;
   SfuController& sfu() { return sfu_; }
   const RoomStore& rooms() const { return store_; }
   size_t connection_count() const { return conns_.size(); }

@@ -105,6 +105,7 @@ TEST(ServerCli, RefusesWhatItCannotDoWithAClearMessage) {
       {{"--mode", "mcu"}, "--mode mcu is not implemented yet"},
       {{"--mode", "star"}, "--mode takes mesh, sfu or mcu"},
       {{"--port", "70000"}, "--port takes 0 to 65535"},
+      {{"--grpc-port", "70000"}, "--grpc-port takes 0 to 65535"},
       {{"--tls-certificate", "/nonexistent.pem"}, "--tls-certificate and --tls-key go together"},
       {{"--token", "a", "--token-file", "/nonexistent"}, "exclude each other"},
       {{"--token-file", "/nonexistent/token"}, "cannot read /nonexistent/token"},

@@ -7,6 +7,9 @@
    signals and its transceivers (the names below are what gst/peer uses).
    Checked in gst/ and signaling/ (the libraries); tests and tools may drive
    webrtcbin directly to measure it.
+4. gRPC stays in signaling/grpc/ (its own library, -Dgrpc): no other code in
+   gst/ or signaling/ includes grpc++, protobuf or the generated proto/ headers,
+   so the rest builds without them.
 
 Usage: layering_test.py SOURCE_ROOT. Exit status 1 on a violation.
 """
@@ -32,6 +35,8 @@ WEBRTC_IDENTIFIERS = re.compile(r"^(GstWebRTCRTPTransceiver|GST_WEBRTC_RTP_TRANS
 # (file, name) and must still be needed: the integrator empties this list by
 # switching these files to the Peer methods named here.
 ALLOWED = set()  # (file, name) pairs a reviewed exception would go in
+
+GRPC_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](grpc\+\+/|grpcpp/|grpc/|google/protobuf/|proto/)', re.M)
 
 SOURCE_SUFFIXES = {".h", ".hpp", ".cpp", ".cc", ".c"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
@@ -80,6 +85,12 @@ def check(root):
                 used_allowances.add((rel, name))
             elif not peer_file:
                 problems.append(f"{rel}: names {name} (only gst/peer/ may: add a Peer method)")
+    for path in sources(root, "gst") + sources(root, "signaling"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("signaling/grpc/"):
+            continue
+        for m in GRPC_INCLUDE.finditer(path.read_text(errors="replace")):
+            problems.append(f"{rel}: includes {m.group(1)}… (gRPC stays in signaling/grpc/)")
     for rel, name in sorted(ALLOWED - used_allowances):
         problems.append(f"layering_test.py: ALLOWED ({rel}, {name}) is no longer needed: remove it")
     return problems
@@ -91,6 +102,8 @@ def self_test():
              'g_object_get(t, "transceiver", &x); GstWebRTCRTPTransceiver* y;\n' \
              'const char* r = R"(rtpbin)"; log("has no rtpbin child");\n'
     assert webrtc_names(sample) == ['"transceiver"', "GstWebRTCRTPTransceiver"], webrtc_names(sample)
+    grpc_sample = '#include <grpcpp/grpcpp.h>\n#include "proto/rtcmesh/v1/signaling.pb.h"\n#include "signaling/json.h"\n'
+    assert [m.group(1) for m in GRPC_INCLUDE.finditer(grpc_sample)] == ["grpcpp/", "proto/"]
 
 
 def main():

@@ -46,6 +46,9 @@
 #include "signaling/rooms/rooms.h"
 #include "signaling/util.h"
 #include "signaling/http/ws_server.h"
+#ifdef RTCMESH_HAVE_GRPC
+#include "signaling/grpc/server.h"
+#endif
 
 // tools/server/room.html, embedded at build time (embed_page.py).
 extern const char kRtcmeshRoomPage[];
@@ -60,6 +63,7 @@ constexpr int kExitRuntime = 1;  // e.g. the port is taken
 struct Config {
   std::string address = "0.0.0.0";
   unsigned port = 8443;
+  int grpc_port = -1;  // -1: no gRPC; 0: a free port
   sig::RoomMode mode = sig::RoomMode::kSfu;
   std::string tls_certificate, tls_key;
   std::string token;
@@ -127,7 +131,7 @@ std::string read_token_file(const std::string& path) {
 // GOptionContext for everything but GStreamer's own --gst-* options, which
 // its option group parses (and gst_init runs with them).
 Config parse_args(int& argc, char**& argv) {
-  gint port = 8443;
+  gint port = 8443, grpc_port = -1;
   gchar *address = nullptr, *mode = nullptr, *cert = nullptr, *key = nullptr, *token = nullptr,
         *token_file = nullptr, *peer_timeout = nullptr, *max_peers = nullptr, *max_rooms = nullptr,
         *max_message = nullptr, *stun = nullptr, *max_publishers = nullptr,
@@ -139,6 +143,10 @@ Config parse_args(int& argc, char**& argv) {
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
       {"port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port (default 8443; 0 = any free port)",
+       "PORT"},
+      {"grpc-port", 0, 0, G_OPTION_ARG_INT, &grpc_port,
+       "Also serve the rooms over gRPC (rtcmesh.v1.Signaling, proto/rtcmesh/v1/signaling.proto) "
+       "on this TCP port (0 = any free port, printed on stdout; default: no gRPC)",
        "PORT"},
       {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
        "Address to listen on (default 0.0.0.0; 127.0.0.1 for this machine only)", "ADDR"},
@@ -242,6 +250,13 @@ Config parse_args(int& argc, char**& argv) {
   if (port < 0 || port > 65535)
     throw UsageError("--port takes 0 to 65535, not " + std::to_string(port));
   c.port = static_cast<unsigned>(port);
+  if (grpc_port < -1 || grpc_port > 65535)
+    throw UsageError("--grpc-port takes 0 to 65535, not " + std::to_string(grpc_port));
+#ifndef RTCMESH_HAVE_GRPC
+  if (grpc_port >= 0)
+    throw UsageError("--grpc-port: this rtcmesh-server was built without gRPC (-Dgrpc=disabled)");
+#endif
+  c.grpc_port = grpc_port;
   if (address_s) {
     if (address_s->empty()) throw UsageError("--address is empty");
     if (!g_hostname_is_ip_address(address_s->c_str()))
@@ -502,16 +517,70 @@ std::vector<std::string> listening_urls(const std::string& address, const std::s
   return urls.empty() ? std::vector<std::string>{base} : urls;
 }
 
+#ifdef RTCMESH_HAVE_GRPC
+// gRPC on the context of the room server it serves (the SFU host's worker,
+// or this thread's for mesh rooms).
+struct GrpcFront {
+  std::unique_ptr<sig::grpc_front::GrpcServer> server;
+  Worker* worker = nullptr;  // SFU: the host's, where `server` lives
+  ~GrpcFront() { stop(); }
+
+  void start(const Config& c, GMainContext* ctx, sig::RoomServer& rooms) {
+    sig::grpc_front::GrpcServer::Options o;
+    o.address = c.address;
+    o.port = static_cast<unsigned>(c.grpc_port);
+    o.tls_certificate = c.tls_certificate;
+    o.tls_key = c.tls_key;
+    server = std::make_unique<sig::grpc_front::GrpcServer>(ctx, rooms, o);
+  }
+  // "grpc://127.0.0.1:PORT" ("grpcs" with TLS).
+  std::string url(const Config& c) const {
+    std::string host = c.address == "0.0.0.0" ? "127.0.0.1"
+                       : c.address == "::"    ? "[::1]"
+                       : c.address.find(':') != std::string::npos ? "[" + c.address + "]"
+                                                                   : c.address;
+    return std::string(c.tls_certificate.empty() ? "grpc" : "grpcs") + "://" + host + ":" +
+           std::to_string(server->port());
+  }
+  void stop() {
+    if (!server) return;
+    if (worker)
+      worker->call([&] { server.reset(); });
+    else
+      server.reset();
+  }
+};
+#else
+struct GrpcFront {
+  void stop() {}
+};
+#endif
+
 int run(const Config& c) {
   GMainContext* ctx = g_main_context_default();
   MeshServer mesh;
   SfuServer sfu;
+  GrpcFront grpc;
   std::string base, rooms_url;
   try {
     if (c.mode == sig::RoomMode::kSfu) {
       start_sfu(c, sfu);
       base = sfu.host->base_url();
       rooms_url = sfu.host->rooms_url();
+#ifdef RTCMESH_HAVE_GRPC
+      if (c.grpc_port >= 0) {
+        grpc.worker = &sfu.host->worker();
+        std::string failed;
+        sfu.host->worker().call([&] {
+          try {
+            grpc.start(c, sfu.host->worker().context(), sfu.host->rooms());
+          } catch (const std::exception& e) {
+            failed = e.what();
+          }
+        });
+        if (!failed.empty()) throw std::runtime_error(failed);
+      }
+#endif
     } else {
       mesh.http = std::make_unique<sig::HttpServer>(ctx, http_options(c));
       mesh.http->add_handler("/", serve_page);
@@ -520,6 +589,9 @@ int run(const Config& c) {
       mesh.http->start();
       base = mesh.http->base_url();
       rooms_url = mesh.ws->url();
+#ifdef RTCMESH_HAVE_GRPC
+      if (c.grpc_port >= 0) grpc.start(c, ctx, mesh.ws->rooms());
+#endif
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rtcmesh-server: %s\n", e.what());
@@ -527,6 +599,10 @@ int run(const Config& c) {
   }
 
   std::printf("rtcmesh-server listening on %s\n", base.c_str());
+#ifdef RTCMESH_HAVE_GRPC
+  // The second line, only with --grpc-port.
+  if (grpc.server) std::printf("rtcmesh-server grpc on %s\n", grpc.url(c).c_str());
+#endif
   std::fflush(stdout);
   std::fprintf(stderr,
                "rtcmesh-server: %s rooms at %s; page %s/room/NAME; %s; at most %u peers per room, "
@@ -565,6 +641,8 @@ int run(const Config& c) {
   if (sfu.host) sfu.host->worker().call([&] { connections = sfu.host->rooms().connection_count(); });
   std::fprintf(stderr, "rtcmesh-server: %s, closing %zu connection(s)\n",
                sigs.name ? sigs.name : "stopping", connections);
+  // gRPC streams end first (their participants leave while the rooms exist).
+  grpc.stop();
   // Close frames (1001 going away) are queued here; give the loop a moment to
   // write them before the listener and the process go.
   mesh.ws.reset();
