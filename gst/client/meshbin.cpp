@@ -835,7 +835,7 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       "peer-joined (peer-id): another participant joined the room. peer-left (peer-id): it left "
       "(its pads got EOS and were removed). publisher-joined (peer-id), SFU rooms only: a "
       "participant, WHIP client or the server's pipeline started publishing (its src pads follow). "
-      "publisher-left (peer-id): it stopped");
+      "publisher-left (peer-id): it stopped. " RTCMESH_DATA_SIGNALS_DOC);
 }
 
 static void rtc_mesh_bin_init(RtcMeshBin* self) { self->priv = new RtcMeshBinPrivate(self); }

@@ -308,6 +308,9 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
       "Publishes video and audio to a WHIP endpoint: raw input is encoded (VP8/VP9/H.264, "
       "Opus), encoded input is sent as it is",
       "rtcmesh");
+  gst_element_class_add_static_metadata(element_class, "signals",
+                                        "With data-channels=true: " RTCMESH_DATA_SIGNALS_DOC
+                                        " (to is ignored: the server; from is \"server\")");
 }
 
 static void rtc_whip_sink_init(RtcWhipSink* self) {

@@ -568,7 +568,7 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
       "publisher-added (id, room, name): a publisher was answered (201); id: its WHIP resource id, "
       "room and name: the <room> and <publisher> of its POST path (\"\" when absent; its pads' "
       "peer-id is the name, else the id). publisher-removed (id, reason): it left (DELETE), timed "
-      "out or failed; its pads got EOS and were removed");
+      "out or failed (its linked pads stay for its return; eos-on-leave). " RTCMESH_DATA_SIGNALS_DOC);
 }
 
 static void rtc_whip_src_init(RtcWhipSrc* self) {
