@@ -6,6 +6,7 @@
 //   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
 //   rtcmesh-bench jitterbuffer [runs]
+//   rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
 // sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "soak") == 0) return bench::soak(argc, argv);
   if (std::strcmp(command, "soak-player") == 0) return bench::soak_player(argc, argv);
   if (std::strcmp(command, "jitterbuffer") == 0) return bench::jitterbuffer(argc, argv);
+  if (std::strcmp(command, "data-rtt") == 0) return bench::data_rtt(argc, argv);
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"
@@ -38,6 +40,9 @@ int main(int argc, char** argv) {
       "              [--input FILE.mp4 | --input-seconds 40]\n"
       "       rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
       "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
-      "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n");
+      "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
+      "       rtcmesh-bench soak [--cycles 60] [--settle 30]\n"
+      "       rtcmesh-bench jitterbuffer [runs]\n"
+      "       rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]\n");
   return 2;
 }
