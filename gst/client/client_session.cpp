@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/props.h"
@@ -42,6 +43,10 @@ void ClientProps::install(GObjectClass* klass, guint first, const char* protocol
                "unknown host, no HTTP reply) before giving up with an error 'could not reach "
                "…' (0 = keep trying); once it has answered, reconnect decides",
                0, G_MAXUINT, 5);
+  install_bool(klass, first + kDataChannels, "data-channels",
+               "Offer data channels beside the media (send-string, send-data, data-received, to "
+               "and from the server); off by default, since other servers may refuse them",
+               false);
 }
 
 bool ClientProps::set(guint first, guint id, const GValue* value) {
@@ -60,6 +65,7 @@ bool ClientProps::set(guint first, guint id, const GValue* value) {
     case kTlsCaFile: tls_ca_file = str(); break;
     case kTlsInsecure: tls_insecure = g_value_get_boolean(value); break;
     case kConnectAttempts: connect_attempts = g_value_get_uint(value); break;
+    case kDataChannels: data_channels = g_value_get_boolean(value); break;
   }
   return true;
 }
@@ -76,6 +82,7 @@ bool ClientProps::get(guint first, guint id, GValue* value) const {
     case kTlsCaFile: g_value_set_string(value, tls_ca_file.c_str()); break;
     case kTlsInsecure: g_value_set_boolean(value, tls_insecure); break;
     case kConnectAttempts: g_value_set_uint(value, connect_attempts); break;
+    case kDataChannels: g_value_set_boolean(value, data_channels); break;
   }
   return true;
 }
@@ -264,6 +271,10 @@ ClientSession* ClientLoop::begin(guint deadline_ms) {
 peer::PeerEvents ClientLoop::events(ClientSession* raw, const char* activity,
                                     std::function<void()> connected) {
   peer::PeerEvents events;
+  events.data = [this](const peer::DataMessage& m) {
+    emit_data_received(element_, g_signal_lookup("data-received", G_OBJECT_TYPE(element_)),
+                       "server", m.label, m.data, m.text);
+  };
   events.local_candidate = [this, raw](guint mline, const std::string& candidate) {
     // Candidates found after the offer went out are trickled by PATCH; the
     // ones before are in it.
@@ -288,7 +299,22 @@ peer::PeerEvents ClientLoop::events(ClientSession* raw, const char* activity,
   return events;
 }
 
-void ClientLoop::attach(ClientSession* s) { current_webrtc_ = s->peer->webrtcbin(); }
+void ClientLoop::attach(ClientSession* s) {
+  current_webrtc_ = s->peer->webrtcbin();
+  bool data;
+  {
+    std::lock_guard lock(props_mutex_);
+    data = props_.data_channels;
+  }
+  if (data) s->peer->enable_data_channels();
+}
+
+gboolean ClientLoop::send_data(std::string data, bool text, bool reliable) {
+  return post([this, data = std::move(data), text, reliable] {
+    if (!session_ || !session_->peer || !session_->peer->send_data(data, text, reliable))
+      GST_CAT_DEBUG_OBJECT(category_, element_, "data message dropped: no session with data channels");
+  });
+}
 
 void ClientLoop::offer(ClientSession* raw,
                        std::function<void(sig::ResourceClient::Created)> created) {

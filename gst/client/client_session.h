@@ -25,8 +25,8 @@
 namespace rtcmesh {
 
 // endpoint, auth-token, http-timeout, connect-timeout, peer-timeout,
-// reconnect, tls-ca-file, tls-insecure, connect-attempts: install with ids
-// first..first+8 and route get/set by id (like IceProps).
+// reconnect, tls-ca-file, tls-insecure, connect-attempts, data-channels:
+// install with ids first..first+9 and route get/set by id (like IceProps).
 struct ClientProps {
   enum : guint {
     kEndpoint = 0,
@@ -38,6 +38,7 @@ struct ClientProps {
     kTlsCaFile,
     kTlsInsecure,
     kConnectAttempts,
+    kDataChannels,
     kCount
   };
   std::string endpoint, auth_token;
@@ -49,6 +50,8 @@ struct ClientProps {
   // up ("could not reach …"); 0 = for ever. Once the endpoint has answered,
   // `reconnect` decides.
   guint connect_attempts = 5;
+  // Data channels beside the media (the element's send-*/data-received).
+  bool data_channels = false;
 
   // `protocol` ("WHIP", "WHEP") goes in the blurbs.
   static void install(GObjectClass* klass, guint first, const char* protocol);
@@ -170,6 +173,10 @@ class ClientLoop {
   // it could not be set up (then it failed already).
   ClientSession* begin(guint deadline_ms);
   ClientSession* session() const { return session_.get(); }
+  // Data channels (data-channels=true): a new session's Peer offers them;
+  // messages go to the server, data-received (the element's signal of that
+  // name) names it "server". Any thread; FALSE when the element is stopped.
+  gboolean send_data(std::string data, bool text, bool reliable);
   bool current(const ClientSession* s) const { return s && session_.get() == s; }
   guint64 sessions_started() const { return sessions_started_; }
   // The events every session's Peer has: trickle, connected (then

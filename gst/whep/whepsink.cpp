@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "gst/common/base_bin.h"
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/server/endpoint_host.h"
@@ -56,7 +57,7 @@ struct NotReady : std::runtime_error {
 // this long for the others rather than getting audio only for good.
 constexpr gint64 kOtherInputsGraceUs = 5 * G_USEC_PER_SEC;
 
-enum { SIGNAL_VIEWER_ADDED, SIGNAL_VIEWER_REMOVED, N_SIGNALS };
+enum { SIGNAL_VIEWER_ADDED, SIGNAL_VIEWER_REMOVED, SIGNAL_DATA_RECEIVED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
 // One viewer: its connection and the tracks it is sent.
@@ -90,6 +91,7 @@ struct RtcWhepSinkPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
 
   std::unique_ptr<EndpointHost> host;  // while PAUSED or PLAYING
   Worker* worker = nullptr;
+  std::mutex worker_mutex;  // `worker` as application threads see it (send-data)
 
   // Request pads; added/removed on the application thread, read elsewhere.
   media::SendInputs inputs;
@@ -119,6 +121,7 @@ struct RtcWhepSinkPrivate : BaseBinState, sig::ResourceEndpoint::Handler {
   void on_trickle(const std::string& id, const std::vector<sig::TrickleCandidate>& candidates,
                   bool end_of_candidates) override;
   void on_delete(const std::string& id) override { remove_viewer(id, "DELETE"); }
+  gboolean send(const std::string& to, std::string data, bool text, bool reliable);
   std::vector<media::SendInput*> ready_inputs();
   void remove_viewer(const std::string& id, const std::string& why);
   void on_input_ready();
@@ -173,7 +176,10 @@ bool RtcWhepSinkPrivate::start(std::string& error) {
     error = e.what();
     return false;
   }
-  worker = &host->worker();
+  {
+    std::lock_guard lock(worker_mutex);
+    worker = &host->worker();
+  }
   GST_INFO_OBJECT(self, "WHEP endpoint at %s%s, player at %s/", host->base_url().c_str(),
                   config.path.c_str(), host->base_url().c_str());
   return true;
@@ -186,8 +192,23 @@ void RtcWhepSinkPrivate::stop() {
     for (auto& [id, v] : viewers) ids.push_back(id);
     for (auto& id : ids) remove_viewer(id, "element stopping");
   });
+  std::lock_guard lock(worker_mutex);
   host.reset();
   worker = nullptr;
+}
+
+// send-string / send-data: to one viewer (its id) or to every viewer whose
+// offer brought data channels.
+gboolean RtcWhepSinkPrivate::send(const std::string& to, std::string data, bool text,
+                                  bool reliable) {
+  std::lock_guard lock(worker_mutex);
+  if (!worker) return FALSE;
+  worker->post([this, to, data = std::move(data), text, reliable] {
+    for (auto& [id, v] : viewers)
+      if ((to.empty() || id == to) && v->peer && !v->peer->send_data(data, text, reliable))
+        GST_DEBUG_OBJECT(self, "data message to %s not sent (no channel)", id.c_str());
+  });
+  return TRUE;
 }
 
 void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
@@ -206,6 +227,10 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   events.failed = [this, id](const std::string& why) {
     worker->post([this, id, why] { remove_viewer(id, why); });
   };
+  events.data = [this, id](const peer::DataMessage& m) {
+    emit_data_received(GST_ELEMENT(self), signals[SIGNAL_DATA_RECEIVED], id, m.label, m.data,
+                       m.text);
+  };
   events.connected = [this, id] {
     auto it = viewers.find(id);
     if (it == viewers.end()) return;
@@ -219,6 +244,7 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   try {
     viewer->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whep-" + id.substr(0, 8),
                                                 ice_settings, timeout_ms * GST_MSECOND, events);
+    viewer->peer->enable_data_channels();  // the viewer's, if its offer has any
     viewer->tracks = std::make_unique<peer::SentTracks>(GST_BIN(self), *viewer->peer);
     viewer->tracks->answer(ready_inputs(), offer.sdp, false);
   } catch (const std::exception& e) {
@@ -469,7 +495,13 @@ static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
       element_class, "signals",
       "viewer-added (id, webrtcbin): a viewer was answered; id: its WHEP resource id, webrtcbin: "
       "its connection (for its stats; do not change it). viewer-removed (id, webrtcbin): the "
-      "viewer left (DELETE), timed out or failed");
+      "viewer left (DELETE), timed out or failed. " RTCMESH_DATA_SIGNALS_DOC " (a viewer's "
+      "channels, rtcwhepsrc data-channels=true; ids are viewer ids)");
+  signals[SIGNAL_DATA_RECEIVED] = install_data_signals(
+      object_class, +[](GstElement* e, const std::string& to, std::string data, bool text,
+                        bool reliable) {
+        return RTC_WHEP_SINK(e)->priv->send(to, std::move(data), text, reliable);
+      });
 }
 
 static void rtc_whep_sink_init(RtcWhepSink* self) {

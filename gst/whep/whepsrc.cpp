@@ -6,6 +6,7 @@
 
 #include "gst/client/client_session.h"
 #include "gst/common/base_bin.h"
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -482,6 +483,14 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
       "them as video_%u/audio_%u pads, decoded, encoded or RTP; reconnects when the server "
       "goes away. Also plays whep:// and wheps:// URIs (?token= sets auth-token)",
       "rtcmesh");
+  // data-channels=true: messages to and from the server (rtcwhepsink).
+  install_data_signals(object_class, +[](GstElement* e, const std::string&, std::string data,
+                                         bool text, bool reliable) {
+    return RTC_WHEP_SRC(e)->priv->loop.send_data(std::move(data), text, reliable);
+  });
+  gst_element_class_add_static_metadata(element_class, "signals",
+                                        "With data-channels=true: " RTCMESH_DATA_SIGNALS_DOC
+                                        " (to is ignored: the server; from is \"server\")");
 }
 
 static void rtc_whep_src_init(RtcWhepSrc* self) {

@@ -25,8 +25,6 @@ using namespace rtcmesh;
 
 namespace {
 
-guint data_received_signal = 0;
-
 enum {
   PROP_0,
   PROP_VIDEO_CODEC,
@@ -34,7 +32,6 @@ enum {
   PROP_VIDEO_BITRATE,
   PROP_KEYFRAME_INTERVAL,
   PROP_STATS,
-  PROP_DATA_CHANNELS,
   PROP_CLIENT_FIRST,  // ClientProps take the ids from here on
 };
 
@@ -53,7 +50,6 @@ struct RtcWhipSinkPrivate : BaseBinState {
   std::mutex props_mutex;
   ClientProps client;
   media::EncoderSettings encoder;
-  bool data_channels = false;
   IceProps ice;
 
   // Request pads: added/removed on the application thread, read on the
@@ -142,17 +138,9 @@ void RtcWhipSinkPrivate::connect_session(ClientSession* raw, const peer::IceSett
   // The server's decoder needs a keyframe once connected, not at the next GOP.
   peer::PeerEvents events =
       loop.events(raw, "publishing", [raw] { raw->sent->request_keyframes(); });
-  events.data = [this](const peer::DataMessage& m) {
-    emit_data_received(GST_ELEMENT(self), data_received_signal, "server", m.label, m.data, m.text);
-  };
   raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *loop.worker(), "whip-session",
                                            ice_settings, timeout_ms * GST_MSECOND, events);
-  bool data;
-  {
-    std::lock_guard lock(props_mutex);
-    data = data_channels;
-  }
-  if (data) raw->peer->enable_data_channels();
+
   raw->sent = std::make_unique<peer::SentTracks>(GST_BIN(self), *raw->peer);
   raw->sent->offer(inputs.ready(), false);
   loop.attach(raw);
@@ -228,7 +216,6 @@ static void rtc_whip_sink_set_property(GObject* object, guint id, const GValue* 
         break;
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
       case PROP_KEYFRAME_INTERVAL: p->encoder.keyframe_interval = g_value_get_uint(value); break;
-      case PROP_DATA_CHANNELS: p->data_channels = g_value_get_boolean(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -249,7 +236,6 @@ static void rtc_whip_sink_get_property(GObject* object, guint id, GValue* value,
       break;
     case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
     case PROP_KEYFRAME_INTERVAL: g_value_set_uint(value, p->encoder.keyframe_interval); break;
-    case PROP_DATA_CHANNELS: g_value_set_boolean(value, p->data_channels); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -279,23 +265,12 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
       g_param_spec_boxed("stats", "stats",
                          "Connection state, sessions started/failed, last error and RTP counters",
                          GST_TYPE_STRUCTURE, ro_flags()));
-  install_bool(object_class, PROP_DATA_CHANNELS, "data-channels",
-               "Offer data channels beside the media (send-string, send-data, data-received); "
-               "off by default, since WHIP servers other than rtcwhipsrc/rtcsfu may refuse them",
-               false);
-  // Messages go to the current session's server ("to" is ignored) and are
-  // queued until its channel opens; between sessions they are dropped.
-  // data-received names the sender "server".
-  data_received_signal = install_data_signals(
-      object_class, +[](GstElement* e, const std::string&, std::string data, bool text,
-                        bool reliable) -> gboolean {
-        RtcWhipSinkPrivate* p = RTC_WHIP_SINK(e)->priv;
-        return p->loop.post([p, data = std::move(data), text, reliable] {
-          ClientSession* s = p->loop.session();
-          if (!s || !s->peer || !s->peer->send_data(data, text, reliable))
-            GST_DEBUG_OBJECT(p->self, "data message dropped: no session with data channels");
-        });
-      });
+  // data-channels=true: messages go to the current session's server ("to"
+  // is ignored) once its channel opens; between sessions they are dropped.
+  install_data_signals(object_class, +[](GstElement* e, const std::string&, std::string data,
+                                         bool text, bool reliable) {
+    return RTC_WHIP_SINK(e)->priv->loop.send_data(std::move(data), text, reliable);
+  });
 
   CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
   CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);

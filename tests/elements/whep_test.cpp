@@ -13,6 +13,7 @@
 #include "gst/server/endpoint_host.h"
 #include "signaling/auth/tokens.h"
 #include "signaling/http/sdp.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/harness.h"
 #include "tests/support/p256_keys.h"
 
@@ -504,3 +505,40 @@ TEST(Whep, MisconfigurationFailsTheStateChange) {
 }
 
 }  // namespace
+
+// Data beside the media over WHEP (issue 16): a viewer with
+// data-channels=true and the server exchange messages; the server names the
+// viewer by its id, the viewer names the server "server".
+TEST(Whep, ViewerAndServerExchangeDataBesideTheMedia) {
+  WhepStream stream("peer-timeout=3000");
+  ASSERT_TRUE(stream.wait_ready());
+  DataLog at_server, at_viewer;
+  at_server.watch(stream.sink());
+  std::string viewer_id;
+  g_signal_connect(stream.sink(), "viewer-added",
+                   G_CALLBACK(+[](GstElement*, gchar* id, GstElement*, gpointer d) {
+                     *static_cast<std::string*>(d) = id;
+                   }),
+                   &viewer_id);
+  WhepViewer viewer(stream.url(), "peer-timeout=3000 data-channels=true");
+  at_viewer.watch(viewer.src());
+  ASSERT_TRUE(viewer.play());
+  ASSERT_TRUE(wait_until([&] { return viewer.video_frames() >= 5; }, kMediaTimeout))
+      << describe(viewer) << joined(viewer.pipeline().errors());
+  for (int i = 0; i < 50; i++) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name(viewer.src(), "send-string", nullptr, ("v" + std::to_string(i)).c_str(),
+                          TRUE, &ok);
+    ASSERT_TRUE(ok);
+  }
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(stream.sink(), "send-string", nullptr, "to every viewer", TRUE, &ok);
+  EXPECT_TRUE(ok);
+  ASSERT_TRUE(wait_until([&] { return at_server.count() >= 50; }, 10s)) << at_server.count();
+  auto got = at_server.from(viewer_id, "rtcmesh");
+  ASSERT_EQ(got.size(), 50u) << "viewer id " << viewer_id;
+  for (int i = 0; i < 50; i++) EXPECT_EQ(got[i].data, "v" + std::to_string(i));
+  ASSERT_TRUE(wait_until([&] { return !at_viewer.from("server", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(at_viewer.from("server", "rtcmesh")[0].data, "to every viewer");
+  EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
+}
