@@ -10,11 +10,12 @@
 #include <string>
 
 // For the elements' "signals" metadata (gst-inspect-1.0 names arguments arg0…).
-#define RTCMESH_DATA_SIGNALS_DOC                                                              \
-  "send-string (to, text, reliable) and send-data (to, bytes, reliable), actions: a message " \
-  "on the data channels (to: a peer or publisher id, NULL for all; reliable: ordered and "    \
-  "retransmitted, else neither); TRUE when taken. data-received (from, label, bytes, "        \
-  "is-text): a message came; from: the sender's id, label: its channel"
+#define RTCMESH_DATA_SIGNALS_DOC                                                             \
+  "send-string (to, text, reliable): action, a text message on the data channels; to: a "   \
+  "peer or publisher id, NULL for all; reliable: ordered and retransmitted, else neither; "  \
+  "TRUE when taken. send-data (to, bytes, reliable): action, the same with a GBytes. "       \
+  "data-received (from, label, bytes, is-text): a message came; from: the sender's id, "     \
+  "label: its channel"
 
 namespace rtcmesh {
 

@@ -489,8 +489,9 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
     return RTC_WHEP_SRC(e)->priv->loop.send_data(std::move(data), text, reliable);
   });
   gst_element_class_add_static_metadata(element_class, "signals",
-                                        "With data-channels=true: " RTCMESH_DATA_SIGNALS_DOC
-                                        " (to is ignored: the server; from is \"server\")");
+                                        RTCMESH_DATA_SIGNALS_DOC
+                                        ". Only with data-channels=true; to is ignored (the "
+                                        "server), from is \"server\"");
 }
 
 static void rtc_whep_src_init(RtcWhepSrc* self) {

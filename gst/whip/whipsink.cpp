@@ -284,8 +284,9 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
       "Opus), encoded input is sent as it is",
       "rtcmesh");
   gst_element_class_add_static_metadata(element_class, "signals",
-                                        "With data-channels=true: " RTCMESH_DATA_SIGNALS_DOC
-                                        " (to is ignored: the server; from is \"server\")");
+                                        RTCMESH_DATA_SIGNALS_DOC
+                                        ". Only with data-channels=true; to is ignored (the "
+                                        "server), from is \"server\"");
 }
 
 static void rtc_whip_sink_init(RtcWhipSink* self) {
