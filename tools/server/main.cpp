@@ -598,6 +598,16 @@ int run(const Config& c) {
     return kExitRuntime;
   }
 
+  // Before the port is printed (clients come then): GLib's signal handling
+  // starts its worker thread and wakeup pipe here, which would abort the
+  // process if a flood of clients had already taken every fd.
+  GMainLoop* loop = g_main_loop_new(ctx, FALSE);
+  SignalState sigs{loop};
+  guint sigint = g_unix_signal_add(
+      SIGINT, [](gpointer d) { return on_signal(d, "SIGINT"); }, &sigs);
+  guint sigterm = g_unix_signal_add(
+      SIGTERM, [](gpointer d) { return on_signal(d, "SIGTERM"); }, &sigs);
+
   std::printf("rtcmesh-server listening on %s\n", base.c_str());
 #ifdef RTCMESH_HAVE_GRPC
   // The second line, only with --grpc-port.
@@ -628,12 +638,6 @@ int run(const Config& c) {
                  "only on this machine (http://127.0.0.1 or localhost); cameras on other machines "
                  "need https: start with --tls-certificate C --tls-key K\n");
 
-  GMainLoop* loop = g_main_loop_new(ctx, FALSE);
-  SignalState sigs{loop};
-  guint sigint = g_unix_signal_add(
-      SIGINT, [](gpointer d) { return on_signal(d, "SIGINT"); }, &sigs);
-  guint sigterm = g_unix_signal_add(
-      SIGTERM, [](gpointer d) { return on_signal(d, "SIGTERM"); }, &sigs);
   g_main_loop_run(loop);
 
   size_t connections = 0;
