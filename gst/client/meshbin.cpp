@@ -208,10 +208,8 @@ gboolean RtcMeshBinPrivate::send(const std::string& to, std::string data, bool t
   std::lock_guard lock(worker_mutex);
   if (!worker) return FALSE;
   worker->post([this, to, data = std::move(data), text, reliable] {
-    for (auto& [id, r] : remotes)
-      if ((to.empty() || id == to) && r->peer && !r->peer->send_data(data, text, reliable))
-        GST_WARNING_OBJECT(self, "data message to %s dropped (no channel, closed or queue full)",
-                           id.c_str());
+    if (!peer::send_data_to(remotes, to, data, text, reliable))
+      GST_DEBUG_OBJECT(self, "data message to '%s' taken by no connection", to.c_str());
   });
   return TRUE;
 }

@@ -171,6 +171,20 @@ class Peer {
   gint64 connect_started_us_ = 0;
 };
 
+// A serving element's send-string/send-data on its worker: the message to
+// the connection `to` of `connections` (id → an owner with a `peer`), or to
+// every one when `to` is empty. How many took it (connections without data
+// channels do not).
+template <typename Connections>
+size_t send_data_to(const Connections& connections, const std::string& to,
+                    const std::string& data, bool text, bool reliable) {
+  size_t taken = 0;
+  for (const auto& [id, owner] : connections)
+    if ((to.empty() || id == to) && owner->peer && owner->peer->send_data(data, text, reliable))
+      taken++;
+  return taken;
+}
+
 // Peer::retransmissions() of a webrtcbin no Peer drives (tests, benchmarks).
 guint64 retransmissions(GstElement* webrtcbin);
 

@@ -204,9 +204,8 @@ gboolean RtcWhepSinkPrivate::send(const std::string& to, std::string data, bool 
   std::lock_guard lock(worker_mutex);
   if (!worker) return FALSE;
   worker->post([this, to, data = std::move(data), text, reliable] {
-    for (auto& [id, v] : viewers)
-      if ((to.empty() || id == to) && v->peer && !v->peer->send_data(data, text, reliable))
-        GST_DEBUG_OBJECT(self, "data message to %s not sent (no channel)", id.c_str());
+    if (!peer::send_data_to(viewers, to, data, text, reliable))
+      GST_DEBUG_OBJECT(self, "data message to '%s' taken by no connection", to.c_str());
   });
   return TRUE;
 }
