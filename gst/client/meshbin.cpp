@@ -203,15 +203,9 @@ void RtcMeshBinPrivate::stop() {
 
 // send-string / send-data: to one participant or to every connected one.
 // On the worker, where the connections live.
-gboolean RtcMeshBinPrivate::send(const std::string& to, std::string data, bool text,
-                                 bool reliable) {
+gboolean RtcMeshBinPrivate::send(const std::string& to, std::string data, bool text, bool reliable) {
   std::lock_guard lock(worker_mutex);
-  if (!worker) return FALSE;
-  worker->post([this, to, data = std::move(data), text, reliable] {
-    if (!peer::send_data_to(remotes, to, data, text, reliable))
-      GST_DEBUG_OBJECT(self, "data message to '%s' taken by no connection", to.c_str());
-  });
-  return TRUE;
+  return peer::post_data_to(worker.get(), remotes, to, std::move(data), text, reliable);
 }
 
 

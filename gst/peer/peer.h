@@ -171,18 +171,20 @@ class Peer {
   gint64 connect_started_us_ = 0;
 };
 
-// A serving element's send-string/send-data on its worker: the message to
-// the connection `to` of `connections` (id → an owner with a `peer`), or to
-// every one when `to` is empty. How many took it (connections without data
-// channels do not).
+// A serving element's send-string/send-data: posts to `worker` (null once
+// the element stopped: FALSE) the message for the connection `to` of
+// `connections` (id → an owner with a `peer`, read on the worker), or for
+// every one when `to` is empty; connections without data channels skip it.
+// The caller holds the lock that guards `worker`.
 template <typename Connections>
-size_t send_data_to(const Connections& connections, const std::string& to,
-                    const std::string& data, bool text, bool reliable) {
-  size_t taken = 0;
-  for (const auto& [id, owner] : connections)
-    if ((to.empty() || id == to) && owner->peer && owner->peer->send_data(data, text, reliable))
-      taken++;
-  return taken;
+gboolean post_data_to(Worker* worker, const Connections& connections, std::string to,
+                      std::string data, bool text, bool reliable) {
+  if (!worker) return FALSE;
+  worker->post([&connections, to = std::move(to), data = std::move(data), text, reliable] {
+    for (const auto& [id, owner] : connections)
+      if ((to.empty() || id == to) && owner->peer) owner->peer->send_data(data, text, reliable);
+  });
+  return TRUE;
 }
 
 // Peer::retransmissions() of a webrtcbin no Peer drives (tests, benchmarks).

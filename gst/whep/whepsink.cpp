@@ -199,15 +199,9 @@ void RtcWhepSinkPrivate::stop() {
 
 // send-string / send-data: to one viewer (its id) or to every viewer whose
 // offer brought data channels.
-gboolean RtcWhepSinkPrivate::send(const std::string& to, std::string data, bool text,
-                                  bool reliable) {
+gboolean RtcWhepSinkPrivate::send(const std::string& to, std::string data, bool text, bool reliable) {
   std::lock_guard lock(worker_mutex);
-  if (!worker) return FALSE;
-  worker->post([this, to, data = std::move(data), text, reliable] {
-    if (!peer::send_data_to(viewers, to, data, text, reliable))
-      GST_DEBUG_OBJECT(self, "data message to '%s' taken by no connection", to.c_str());
-  });
-  return TRUE;
+  return peer::post_data_to(worker, viewers, to, std::move(data), text, reliable);
 }
 
 void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,

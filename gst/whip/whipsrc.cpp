@@ -172,15 +172,9 @@ void RtcWhipSrcPrivate::stop() {
 
 // send-string / send-data: to one publisher (its id) or to every one whose
 // offer brought data channels.
-gboolean RtcWhipSrcPrivate::send(const std::string& to, std::string data, bool text,
-                                 bool reliable) {
+gboolean RtcWhipSrcPrivate::send(const std::string& to, std::string data, bool text, bool reliable) {
   std::lock_guard lock(worker_mutex);
-  if (!worker) return FALSE;
-  worker->post([this, to, data = std::move(data), text, reliable] {
-    if (!peer::send_data_to(publishers, to, data, text, reliable))
-      GST_DEBUG_OBJECT(self, "data message to '%s' taken by no connection", to.c_str());
-  });
-  return TRUE;
+  return peer::post_data_to(worker, publishers, to, std::move(data), text, reliable);
 }
 
 void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
