@@ -23,17 +23,61 @@ const char* kPage = R"HTML(<!doctype html>
 const endpoint = "@ENDPOINT@";
 const token = new URLSearchParams(location.search).get("token");
 const video = document.getElementById("video");
-const status = (text) => { document.getElementById("status").textContent = text; };
+// For tests: the status and the current RTCPeerConnection (window.pc: getStats()).
+const state = { status: "connecting", line: "", attempts: 0 };
+window.rtcmeshPlayer = { state };
+const status = (text, what) => {
+  state.line = text;
+  if (what) state.status = what;
+  document.getElementById("status").textContent = text;
+};
 let resource = null;
+let timer = null;
+let lostTimer = null;
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  if (token) h["Authorization"] = "Bearer " + token;
+  return h;
+}
+function release() {
+  if (window.pc) window.pc.close();
+  window.pc = null;
+  if (resource) fetch(resource, { method: "DELETE", headers: headers(), keepalive: true }).catch(() => {});
+  resource = null;
+}
+// Plays again after `ms` (the server's Retry-After, else a backoff up to 10 s).
+function again(why, what, ms) {
+  release();
+  clearTimeout(timer);
+  const wait = ms || Math.min(10000, 1000 * 2 ** state.attempts);
+  state.attempts++;
+  status(why + "; trying again in " + Math.round(wait / 1000) + " s", what);
+  timer = setTimeout(() => play().catch((e) => again("error: " + e.message, "reconnecting")), wait);
+}
 
 async function play() {
   const pc = new RTCPeerConnection();
-  window.pc = pc;  // for tests: getStats()
+  window.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const stream = new MediaStream();
   pc.ontrack = (e) => { stream.addTrack(e.track); video.srcObject = stream; };
-  pc.onconnectionstatechange = () => status(pc.connectionState);
+  pc.onconnectionstatechange = () => {
+    if (window.pc !== pc) return;
+    clearTimeout(lostTimer);
+    const s = pc.connectionState;
+    if (s === "connected") {
+      state.attempts = 0;
+      status("playing", "playing");
+    } else if (s === "failed" || s === "closed") {
+      again("the stream was lost", "reconnecting");
+    } else if (s === "disconnected") {
+      // Often a short gap: give it 3 s before playing anew.
+      status("the stream stalls…", "stalled");
+      lostTimer = setTimeout(() => window.pc === pc && again("the stream was lost", "reconnecting"), 3000);
+    }
+  };
   await pc.setLocalDescription(await pc.createOffer());
   // Send our candidates in the offer: wait for gathering, at most 1 s.
   await new Promise((done) => {
@@ -41,23 +85,31 @@ async function play() {
     pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && done();
     setTimeout(done, 1000);
   });
-  const headers = { "Content-Type": "application/sdp" };
-  if (token) headers["Authorization"] = "Bearer " + token;
-  const response = await fetch(endpoint, { method: "POST", headers, body: pc.localDescription.sdp });
+  let response;
+  try {
+    response = await fetch(endpoint, { method: "POST", headers: headers({ "Content-Type": "application/sdp" }),
+      body: pc.localDescription.sdp });
+  } catch (e) {
+    return again("the server does not answer", "reconnecting");
+  }
+  const text = await response.text();
+  if (response.status === 503) {
+    // Nothing to play yet (nothing published, or its first frames not encoded).
+    const after = Number(response.headers.get("Retry-After")) || 2;
+    return again("nothing is published yet (" + text.trim() + ")", "waiting", after * 1000);
+  }
   if (response.status !== 201) {
-    status("server answered " + response.status + ": " + await response.text());
+    pc.close();
+    status("the server answered " + response.status + ": " + text.trim(), "error");
     return;
   }
   resource = new URL(response.headers.get("Location"), location.href).href;
-  await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  await pc.setRemoteDescription({ type: "answer", sdp: text });
+  status("connecting…", "connecting");
 }
 
-window.addEventListener("pagehide", () => {
-  if (!resource) return;
-  const headers = token ? { "Authorization": "Bearer " + token } : {};
-  fetch(resource, { method: "DELETE", headers, keepalive: true });
-});
-play().catch((e) => status("error: " + e));
+window.addEventListener("pagehide", () => { clearTimeout(timer); release(); });
+play().catch((e) => again("error: " + e.message, "reconnecting"));
 </script>
 </body>
 </html>

@@ -1,5 +1,8 @@
 // The small player page rtcwhepsink serves at GET / and GET <path>/player:
-// plain RTCPeerConnection + fetch, recvonly video and audio, same origin.
+// plain RTCPeerConnection + fetch, recvonly video and audio, same origin. It
+// says when nothing is published yet (503: tries again after Retry-After) and
+// plays anew, with backoff, when the stream is lost (pipeline or server
+// restarted).
 #pragma once
 
 #include <string>

@@ -6,7 +6,8 @@
 //                [--duration SECONDS] [--chromium /usr/bin/chromium]
 //   node run.mjs --mode player --url http://127.0.0.1:PORT/ [--duration SECONDS]
 //     opens a page served by the element under test (rtcwhepsink's player,
-//     which keeps its RTCPeerConnection in window.pc) and reports what it decodes
+//     which keeps its RTCPeerConnection in window.pc and its status in
+//     window.rtcmeshPlayer.state) and reports what it decodes (since the last reconnection)
 //   node run.mjs --mode room --url http://127.0.0.1:PORT/room/NAME?peer=ID [--duration SECONDS]
 //     opens rtcmesh-server's room page (camera and microphone into a mesh or SFU room)
 //     and reports what it decodes from each other participant (SFU: publisher)
@@ -155,8 +156,10 @@ async function runPlayer(page, opts, stopped, setWake) {
   let playing = false;
   while (!stopped() && Date.now() < deadline) {
     last = await page.evaluate(async () => {
-      if (!window.pc) return null;
-      const out = { state: window.pc.connectionState, video: 0, audio: 0 };
+      const player = window.rtcmeshPlayer ? window.rtcmeshPlayer.state : {};
+      const out = { status: player.status, line: player.line, state: window.pc ? window.pc.connectionState : null,
+        video: 0, audio: 0 };
+      if (!window.pc) return out;
       (await window.pc.getStats()).forEach((r) => {
         if (r.type !== 'inbound-rtp') return;
         if (r.kind === 'video') out.video = r.framesDecoded || 0;
