@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <thread>
+
 #include "tests/support/harness.h"
 #include "tests/support/room_page.h"
 #include "tests/support/server_process.h"
@@ -106,6 +109,103 @@ TEST(BrowserSfu, PublishPagePublishesTheCameraIntoTheRoom) {
   ASSERT_TRUE(stopped);
   EXPECT_NE(stopped->find("\"deleteStatus\":200"), std::string::npos) << *stopped;
   EXPECT_TRUE(page->wait(15s).has_value());
+}
+
+// The room page as a person uses it (issue 12): the pre-join step shows the
+// camera; in the room, Camera off sends black and Mute silence (a WHEP player
+// of the page's publication measures both); when the server is killed and
+// started again on its port, the page says it reconnects, joins again and
+// publishes again by itself.
+TEST(BrowserSfu, ThePageMutesAndComesBackAfterAServerRestart) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  auto server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "3000"});
+  ASSERT_TRUE(server);
+  const unsigned port = server->port;
+  std::string shot = (std::filesystem::temp_directory_path() / "rtcmesh-room.png").string();
+  test::Subprocess::Options o;
+  o.echo_prefix = "[page]";
+  std::string error;
+  auto page = test::Subprocess::spawn(
+      {"node", std::string(RTCMESH_BROWSER_DIR) + "/run.mjs", "--mode", "room", "--url",
+       server->base + "/room/r?peer=page", "--duration", "90", "--screenshot", shot},
+      o, &error);
+  ASSERT_TRUE(page) << error;
+  std::string last;
+  auto page_says = [&](auto pred, std::chrono::seconds within) {
+    return page->wait_for_line(
+        [&](const std::string& l) {
+          if (l.find("\"event\":\"error\"") != std::string::npos) {
+            last = l;
+            return true;
+          }
+          if (l.find("\"event\":\"stats\"") == std::string::npos) return false;
+          last = l;
+          return pred(l);
+        },
+        within);
+  };
+  auto status_is = [](const char* s) {
+    return [s](const std::string& l) {
+      return l.find(std::string("\"status\":\"") + s + "\"") != std::string::npos;
+    };
+  };
+  ASSERT_TRUE(page_says(status_is("joined"), 40s)) << last;
+  // The pre-join step showed the camera's preview.
+  std::string prejoin = shot.substr(0, shot.size() - 4) + "-prejoin.png";
+  EXPECT_GT(test::png_green_share(prejoin), 0.1) << "no camera preview in " << prejoin;
+
+  auto viewer = std::make_unique<test::WhepViewer>(server->base + "/whep/r/page", "",
+                                                   "video/x-raw,format=I420",
+                                                   "audio/x-raw,format=S16LE");
+  ASSERT_TRUE(viewer->play());
+  auto track = [&](bool video) -> std::shared_ptr<test::Track> {
+    for (auto& t : viewer->tracks())
+      if (t->video() == video) return t;
+    return nullptr;
+  };
+  auto luma = [&] { auto t = track(true); return t ? t->luma.load() : -1; };
+  auto loud = [&] { auto t = track(false); return t ? t->loud_buffers.load() : 0; };
+  ASSERT_TRUE(wait_until([&] { return viewer->video_frames() > 15 && luma() > 40; }, 20s))
+      << "frames " << viewer->video_frames() << " luma " << luma();
+  int loud_before = loud();
+  EXPECT_TRUE(wait_until([&] { return loud() > loud_before + 5; }, 5s)) << "the page sends no sound";
+
+  // Camera off: black frames; Mute: silence.
+  page->write_stdin("click #cam" + std::string("\n"));
+  page->write_stdin("click #mic" + std::string("\n"));
+  EXPECT_TRUE(wait_until([&] { return luma() >= 0 && luma() < 25; }, 8s))
+      << "camera off still sends a picture, luma " << luma();
+  std::this_thread::sleep_for(1500ms);  // what was in flight
+  int loud_muted = loud();
+  std::this_thread::sleep_for(3s);
+  EXPECT_LE(loud(), loud_muted + 1) << "muted, yet sound arrives";
+  page->write_stdin("screenshot " + shot + std::string("\n"));
+  page->write_stdin("click #cam" + std::string("\n"));
+  page->write_stdin("click #mic" + std::string("\n"));
+  int frames_off = viewer->video_frames();
+  EXPECT_TRUE(wait_until([&] { return luma() > 40 && loud() > loud_muted + 5; }, 15s))
+      << "camera and microphone did not come back: luma " << luma() << ", "
+      << viewer->video_frames() - frames_off << " frames since";
+  viewer.reset();
+
+  // The server dies and comes back on its port: the page joins again.
+  server->proc->send_signal(SIGKILL);
+  server->proc->wait(5s);
+  ASSERT_TRUE(page_says(status_is("reconnecting"), 15s)) << "the page did not notice: " << last;
+  server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "3000",
+                                                       "--port", std::to_string(port)});
+  ASSERT_TRUE(server);
+  ASSERT_EQ(server->port, port);
+  ASSERT_TRUE(page_says(status_is("joined"), 30s)) << "the page did not join again: " << last;
+  EXPECT_NE(last.find("joined again as page"), std::string::npos) << last;
+  test::WhepViewer again(server->base + "/whep/r/page");
+  ASSERT_TRUE(again.play());
+  EXPECT_TRUE(wait_until([&] { return again.video_frames() > 15; }, 20s))
+      << "the page did not publish again: " << again.video_frames() << " frames";
+
+  page->send_signal(SIGTERM);
+  EXPECT_TRUE(page->wait(20s).has_value());
 }
 
 }  // namespace

@@ -210,43 +210,6 @@ std::string drain_bus_errors(GstBus* bus) {
   return first;
 }
 
-// Share of a PNG's pixels that are clearly green (Chromium's fake camera
-// paints green), decoded by GStreamer; -1 when it cannot be read.
-double green_share(const std::string& png) {
-  gchar* desc = g_strdup_printf(
-      "filesrc location=\"%s\" ! pngdec ! videoconvert ! video/x-raw,format=RGB ! appsink name=out",
-      png.c_str());
-  GstElement* p = gst_parse_launch(desc, nullptr);
-  g_free(desc);
-  if (!p) return -1;
-  GstElement* out = gst_bin_get_by_name(GST_BIN(p), "out");
-  gst_element_set_state(p, GST_STATE_PLAYING);
-  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(out), 5 * GST_SECOND);
-  double share = -1;
-  GstVideoInfo info;
-  if (sample && gst_video_info_from_caps(&info, gst_sample_get_caps(sample))) {
-    GstMapInfo map;
-    GstBuffer* buf = gst_sample_get_buffer(sample);
-    if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
-      long green = 0, all = 0;
-      for (int y = 0; y < GST_VIDEO_INFO_HEIGHT(&info); y++) {
-        const guint8* row = map.data + y * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0);
-        for (int x = 0; x < GST_VIDEO_INFO_WIDTH(&info); x++, all++) {
-          const guint8* px = row + 3 * x;
-          if (px[1] > 100 && px[0] < 90 && px[2] < 90) green++;
-        }
-      }
-      share = all ? double(green) / all : -1;
-      gst_buffer_unmap(buf, &map);
-    }
-  }
-  if (sample) gst_sample_unref(sample);
-  gst_element_set_state(p, GST_STATE_NULL);
-  gst_object_unref(out);
-  gst_object_unref(p);
-  return share;
-}
-
 class BrowserWhip : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -451,7 +414,7 @@ TEST_F(BrowserWhip, PublishPageSendsTheChosenCodecIntoThePipeline) {
   EXPECT_NE(added_.describe().find("studio, cam1"), std::string::npos) << added_.describe();
   // The screenshot, taken once the page said it publishes, shows the
   // camera's preview (the fake camera is green), not a black box.
-  double green = green_share(shot);
+  double green = rtcmesh::test::png_green_share(shot);
   EXPECT_GT(green, 0.15) << "the preview is not showing the camera in " << shot;
   std::string stopped = leave();
   EXPECT_NE(stopped.find("\"deleteStatus\":200"), std::string::npos) << stopped;

@@ -3,9 +3,11 @@
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/audio/audio.h>
+#include <gst/video/video.h>
 #include <gtest/gtest.h>
 #include <libsoup/soup.h>
 
+#include <cmath>
 #include <stdexcept>
 #include <thread>
 
@@ -112,10 +114,33 @@ GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::s
       g_free(c);
     }
     GstAudioInfo info;
+    GstVideoInfo vinfo;
+    GstBuffer* buffer = gst_sample_get_buffer(sample);
+    GstMapInfo map;
     if (!t->video() && gst_audio_info_from_caps(&info, gst_sample_get_caps(sample)) &&
-        GST_AUDIO_INFO_BPF(&info) > 0)
-      t->audio_samples += gst_buffer_get_size(gst_sample_get_buffer(sample)) /
-                          GST_AUDIO_INFO_BPF(&info);
+        GST_AUDIO_INFO_BPF(&info) > 0) {
+      t->audio_samples += gst_buffer_get_size(buffer) / GST_AUDIO_INFO_BPF(&info);
+      if (GST_AUDIO_INFO_FORMAT(&info) == GST_AUDIO_FORMAT_S16LE &&
+          gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+        const auto* s = reinterpret_cast<const gint16*>(map.data);
+        size_t n = map.size / 2;
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += double(s[i]) * s[i];
+        if (n && std::sqrt(sum / n) > 327) t->loud_buffers++;
+        gst_buffer_unmap(buffer, &map);
+      }
+    } else if (t->video() && gst_video_info_from_caps(&vinfo, gst_sample_get_caps(sample)) &&
+               GST_VIDEO_INFO_FORMAT(&vinfo) == GST_VIDEO_FORMAT_I420 &&
+               gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      // Every 8th pixel of every 8th row of the Y plane.
+      guint64 sum = 0, n = 0;
+      for (int y = 0; y < GST_VIDEO_INFO_HEIGHT(&vinfo); y += 8)
+        for (int x = 0; x < GST_VIDEO_INFO_WIDTH(&vinfo); x += 8, n++)
+          sum += map.data[GST_VIDEO_INFO_PLANE_OFFSET(&vinfo, 0) +
+                          y * GST_VIDEO_INFO_PLANE_STRIDE(&vinfo, 0) + x];
+      if (n) t->luma = static_cast<int>(sum / n);
+      gst_buffer_unmap(buffer, &map);
+    }
     gst_sample_unref(sample);
     return GST_FLOW_OK;
   };
@@ -123,6 +148,39 @@ GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::s
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, new std::shared_ptr<Track>(track),
                              [](gpointer d) { delete static_cast<std::shared_ptr<Track>*>(d); });
   return sink;
+}
+
+double png_green_share(const std::string& png) {
+  gchar* desc = g_strdup_printf(
+      "filesrc location=\"%s\" ! pngdec ! videoconvert ! video/x-raw,format=RGB ! appsink name=out",
+      png.c_str());
+  GstElement* p = gst_parse_launch(desc, nullptr);
+  g_free(desc);
+  if (!p) return -1;
+  GstElement* out = gst_bin_get_by_name(GST_BIN(p), "out");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(out), 5 * GST_SECOND);
+  double share = -1;
+  GstVideoInfo info;
+  GstMapInfo map;
+  if (sample && gst_video_info_from_caps(&info, gst_sample_get_caps(sample)) &&
+      gst_buffer_map(gst_sample_get_buffer(sample), &map, GST_MAP_READ)) {
+    long green = 0, all = 0;
+    for (int y = 0; y < GST_VIDEO_INFO_HEIGHT(&info); y++) {
+      const guint8* row = map.data + y * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0);
+      for (int x = 0; x < GST_VIDEO_INFO_WIDTH(&info); x++, all++) {
+        const guint8* px = row + 3 * x;
+        if (px[1] > 100 && px[0] < 90 && px[2] < 90) green++;
+      }
+    }
+    share = all ? double(green) / all : -1;
+    gst_buffer_unmap(gst_sample_get_buffer(sample), &map);
+  }
+  if (sample) gst_sample_unref(sample);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(out);
+  gst_object_unref(p);
+  return share;
 }
 
 PlaybinSinks::PlaybinSinks(GstElement* playbin)

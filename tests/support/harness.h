@@ -46,11 +46,15 @@ struct Track {
   std::atomic<guint64> audio_samples{0};
   std::atomic<gint64> first_buffer_us{0};  // g_get_monotonic_time()
   std::atomic<bool> eos{false};
+  // With caps format=I420: the last frame's mean luma (0-255), -1 before one.
+  std::atomic<int> luma{-1};
+  // With caps format=S16LE: buffers whose RMS is above ~1 % of full scale.
+  std::atomic<int> loud_buffers{0};
   bool video() const { return pad.find("video") != std::string::npos; }
 };
 
 // An appsink accepting `caps` that counts what arrives into `track` (the
-// caller adds and links it).
+// caller adds and links it); I420 and S16LE also measure luma and loudness.
 GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::string& caps);
 
 // playbin's video-sink and audio-sink as counting appsinks of raw media.
@@ -195,6 +199,10 @@ struct HttpReply {
 // null = no Authorization.
 HttpReply http_request(const char* method, const std::string& url, const char* type,
                        const std::string& body, const char* token = nullptr);
+
+// Share of a PNG's pixels that are clearly green (Chromium's fake camera
+// paints green), decoded by GStreamer; -1 when it cannot be read.
+double png_green_share(const std::string& png);
 
 // A self-signed certificate for 127.0.0.1 made by openssl at test time, in a
 // temporary directory removed with it; `ok` is false (and a failure added)

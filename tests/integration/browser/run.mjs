@@ -11,7 +11,10 @@
 //   node run.mjs --mode room --url http://127.0.0.1:PORT/room/NAME?peer=ID [--duration SECONDS]
 //     opens rtcmesh-server's room page (camera and microphone into a mesh or SFU room)
 //     and reports what it decodes from each other participant (SFU: publisher)
-//     (window.rtcmeshRoom.stats()); on the way out it calls leave()
+//     (window.rtcmeshRoom.stats()); it presses Join on the pre-join step (with
+//     --screenshot F.png, F-prejoin.png is taken first); stdin lines "click SELECTOR"
+//     and "screenshot FILE.png" act on the page ("done-action" when done);
+//     on the way out it calls leave()
 //   node run.mjs --mode publish-page --url http://127.0.0.1:PORT/[publish/ROOM]
 //                [--codec VP9] [--room R] [--name N] [--screenshot FILE.png]
 //     opens a WHIP publish page served by the element under test, picks the
@@ -217,19 +220,36 @@ async function runPublishPage(page, opts, stopped, setWake) {
 }
 
 const chatOutbox = [];  // "send" lines from stdin, for the room page
+const pageActions = [];  // "click SELECTOR" and "screenshot FILE.png" lines from stdin (room mode)
 
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
 async function runRoom(page, opts, stopped, setWake) {
   await page.goto(opts.url);
+  // The pre-join step, as a person does it: the preview comes, then Join.
+  await page.waitForFunction(() => window.rtcmeshRoom &&
+    window.rtcmeshRoom.state.status !== 'starting', null, { timeout: 15000 });
+  if (await page.evaluate(() => window.rtcmeshRoom.state.status === 'prejoin')) {
+    await page.waitForFunction(() => document.getElementById('join').textContent.startsWith('Join') &&
+      /ready/.test(document.getElementById('status').textContent), null, { timeout: 15000 });
+    if (opts.screenshot) await page.screenshot({ path: opts.screenshot.replace(/\.png$/, '-prejoin.png') });
+    await page.click('#join');
+  }
   const started = Date.now();
   const deadline = started + opts.duration * 1000;
   let joined = false;
   while (!stopped() && Date.now() < deadline) {
+    for (const action of pageActions.splice(0)) {
+      const [verb, arg] = [action.slice(0, action.indexOf(' ')), action.slice(action.indexOf(' ') + 1)];
+      if (verb === 'click') await page.click(arg, { timeout: 5000 });
+      else await page.screenshot({ path: arg });
+      emit('done-action', { action });
+    }
     const st = await page.evaluate(async (outbox) => {
       const room = window.rtcmeshRoom;
       if (!room) return null;
       const sent = outbox.map((t) => room.send(t));
       return { status: room.state.status, self: room.state.self, error: room.state.error,
+        line: document.getElementById('status').textContent, count: document.getElementById('count').textContent,
         peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent };
     }, chatOutbox.splice(0));
     if (st) {
@@ -239,8 +259,8 @@ async function runRoom(page, opts, stopped, setWake) {
         emit('joined', { peer: st.self });
       }
       if (joined) {
-        emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self,
-          peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent });
+        emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self, line: st.line,
+          count: st.count, peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent });
       }
     }
     await new Promise((r) => { setWake(r); setTimeout(r, 500); });
@@ -264,6 +284,7 @@ async function main() {
     for (const line of d.toString().split('\n')) {
       if (/^stop/.test(line)) requestStop('stdin');
       else if (line.startsWith('send ')) chatOutbox.push(line.slice(5));
+      else if (/^(click|screenshot) /.test(line)) pageActions.push(line);
     }
     wake();
   });
