@@ -160,16 +160,6 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
 
 }  // namespace
 
-namespace {
-
-gboolean send_string(GstElement* bin, const char* to, const std::string& text, bool reliable) {
-  gboolean ok = FALSE;
-  g_signal_emit_by_name(bin, "send-string", to, text.c_str(), gboolean(reliable), &ok);
-  return ok;
-}
-
-}  // namespace
-
 // Data channels beside the media: text and binary both ways, a thousand
 // reliable messages in order, unreliable ones arrive on loopback, each
 // receiver knows the sender, and a message over the limit is refused.

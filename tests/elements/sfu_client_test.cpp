@@ -177,3 +177,65 @@ TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
 }
 
 }  // namespace
+
+// Data in an SFU room: the server (an rtcsfu in this process, taking part
+// as "host") relays each participant's messages on their subscribe
+// connections, reliable or not as sent, with the sender's id; a thousand
+// reliable ones arrive in order, text stays text and bytes stay bytes.
+TEST(SfuClient, RoomDataIsRelayedWithItsSenderAndNothingLost) {
+  Pipeline host("rtcsfu name=sfu address=127.0.0.1 port=0 room=r publisher-id=host "
+                "peer-timeout=4000");
+  ASSERT_NE(host.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstElement* sfu = host.by_name("sfu");
+  guint port = 0;
+  g_object_get(sfu, "port", &port, nullptr);
+  const std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
+  DataLog host_got, a_got, b_got;
+  host_got.watch(sfu);
+  Participant a(url, "a"), b(url, "b");
+  a_got.watch(a.bin());
+  b_got.watch(b.bin());
+  std::vector<Participant*> room = {&a, &b};
+  std::vector<std::string> ids = {"a", "b"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 5); }, 30s))
+      << describe(room, ids);
+
+  for (int i = 0; i < 1000; i++)
+    ASSERT_TRUE(send_string(a.bin(), "b", "m" + std::to_string(i), true));
+  const std::string blob = {'\0', '\x01', '\n', '\xff', 'x'};
+  EXPECT_TRUE(send_bytes(b.bin(), nullptr, blob, true));  // to everyone, the host too
+  for (int i = 0; i < 50; i++) send_string(b.bin(), "a", "u" + std::to_string(i), false);
+  EXPECT_TRUE(send_string(a.bin(), "host", "to the host", true));
+  EXPECT_TRUE(send_string(sfu, nullptr, "from the host", true));
+
+  ASSERT_TRUE(wait_until([&] { return b_got.from("a", "rtcmesh").size() >= 1000; }, 30s))
+      << b_got.from("a", "rtcmesh").size() << " of 1000";
+  auto reliable = b_got.from("a", "rtcmesh");
+  ASSERT_EQ(reliable.size(), 1000u);
+  for (int i = 0; i < 1000; i++) {
+    EXPECT_EQ(reliable[i].data, "m" + std::to_string(i));
+    EXPECT_TRUE(reliable[i].text);
+  }
+  ASSERT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(a_got.from("b", "rtcmesh")[0].data, blob);
+  EXPECT_FALSE(a_got.from("b", "rtcmesh")[0].text);
+  EXPECT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh-unreliable").empty(); }, 10s));
+  for (auto& m : a_got.from("b", "rtcmesh-unreliable")) EXPECT_EQ(m.data[0], 'u');
+  ASSERT_TRUE(wait_until([&] { return !host_got.from("a", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(host_got.from("a", "rtcmesh").size(), 1u) << "only what was sent to it or to all";
+  EXPECT_EQ(host_got.from("a", "rtcmesh")[0].data, "to the host");
+  ASSERT_TRUE(wait_until([&] { return !host_got.from("b", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(host_got.from("b", "rtcmesh")[0].data, blob);
+  for (DataLog* got : {&a_got, &b_got}) {
+    ASSERT_TRUE(wait_until([&] { return !got->from("host", "rtcmesh").empty(); }, 10s));
+    EXPECT_EQ(got->from("host", "rtcmesh")[0].data, "from the host");
+  }
+  EXPECT_TRUE(b_got.from("b", "rtcmesh").empty()) << "no echo to the sender";
+  EXPECT_TRUE(a_got.from("a", "rtcmesh").empty()) << "no echo to the sender";
+
+  // Over the room's limit (the channel's less the envelope): refused, warned.
+  EXPECT_FALSE(send_string(a.bin(), nullptr, std::string(65500, 'x'), true));
+  EXPECT_TRUE(wait_until([&] { return !a.pipeline().warnings().empty(); }, 5s));
+  EXPECT_TRUE(everyone_sees_everyone(room, ids, 5)) << "media goes on";
+  host.set_state(GST_STATE_NULL);
+}

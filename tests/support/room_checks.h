@@ -137,4 +137,22 @@ struct DataLog {
   }
 };
 
+// An element's send-string action: whether it took the message.
+inline gboolean send_string(GstElement* element, const char* to, const std::string& text,
+                            bool reliable) {
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(element, "send-string", to, text.c_str(), gboolean(reliable), &ok);
+  return ok;
+}
+
+// An element's send-data action with `bytes`.
+inline gboolean send_bytes(GstElement* element, const char* to, const std::string& bytes,
+                           bool reliable) {
+  GBytes* b = g_bytes_new(bytes.data(), bytes.size());
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(element, "send-data", to, b, gboolean(reliable), &ok);
+  g_bytes_unref(b);
+  return ok;
+}
+
 }  // namespace rtcmesh::test
