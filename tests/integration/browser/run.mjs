@@ -169,7 +169,7 @@ async function runPlayer(page, opts, stopped, setWake) {
   return !!last && last.video > 0 && last.audio > 0;
 }
 
-const chatOutbox = [];  // "send" lines from stdin, for the room page
+const chatOutbox = [];  // "send"/"sendjson" lines from stdin, for the room page
 
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
 async function runRoom(page, opts, stopped, setWake) {
@@ -181,7 +181,7 @@ async function runRoom(page, opts, stopped, setWake) {
     const st = await page.evaluate(async (outbox) => {
       const room = window.rtcmeshRoom;
       if (!room) return null;
-      const sent = outbox.map((t) => room.send(t));
+      const sent = outbox.map((t) => (typeof t === 'string' ? room.send(t) : room.send(t.data, t)));
       return { status: room.state.status, self: room.state.self, error: room.state.error,
         peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent };
     }, chatOutbox.splice(0));
@@ -212,11 +212,13 @@ async function main() {
   };
   process.on('SIGTERM', () => requestStop('SIGTERM'));
   process.on('SIGINT', () => requestStop('SIGINT'));
-  // stdin: "stop", or (room mode) "send TEXT" for the page's chat.
+  // stdin: "stop", or (room mode) "send TEXT" for the page's chat, or
+  // "sendjson {data, to, reliable}" (data: a string, or an array of bytes).
   process.stdin.on('data', (d) => {
     for (const line of d.toString().split('\n')) {
       if (/^stop/.test(line)) requestStop('stdin');
       else if (line.startsWith('send ')) chatOutbox.push(line.slice(5));
+      else if (line.startsWith('sendjson ')) chatOutbox.push(JSON.parse(line.slice(9)));
     }
     wake();
   });
