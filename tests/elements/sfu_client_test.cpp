@@ -233,6 +233,18 @@ TEST(SfuClient, RoomDataIsRelayedWithItsSenderAndNothingLost) {
   EXPECT_TRUE(b_got.from("b", "rtcmesh").empty()) << "no echo to the sender";
   EXPECT_TRUE(a_got.from("a", "rtcmesh").empty()) << "no echo to the sender";
 
+  // To an id nobody in the room has: dropped and counted by the server.
+  EXPECT_TRUE(send_string(a.bin(), "nobody", "lost", true));
+  auto dropped = [&] {
+    GstStructure* s = nullptr;
+    g_object_get(sfu, "stats", &s, nullptr);
+    guint64 n = 0;
+    if (s) gst_structure_get_uint64(s, "data-dropped", &n);
+    if (s) gst_structure_free(s);
+    return n;
+  };
+  EXPECT_TRUE(wait_until([&] { return dropped() == 1; }, 10s)) << dropped();
+
   // Over the room's limit (the channel's less the envelope): refused, warned.
   EXPECT_FALSE(send_string(a.bin(), nullptr, std::string(65500, 'x'), true));
   EXPECT_TRUE(wait_until([&] { return !a.pipeline().warnings().empty(); }, 5s));
