@@ -2,6 +2,7 @@
 // (signaling::WsServer on an HttpServer, as rtcmesh-server does) and every
 // participant decodes every other one.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <set>
 
@@ -159,6 +160,46 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
 }
 
 }  // namespace
+
+// The data_%u pad in a gst-launch-1.0 line (the README's): what comes on
+// stdin reaches the room as text messages from that participant.
+TEST(Mesh, AGstLaunchLineSendsWhatComesOnItsDataPad) {
+#ifndef RTCMESH_PLUGIN_DIR
+  GTEST_SKIP() << "gst-launch-1.0 and the shared plugin: normal builds only";
+#else
+  RoomHost host;
+  DataLog got;
+  Participant b(host.url(), "b");
+  got.watch(b.bin());
+  Subprocess::Options o;
+  o.env = {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR},
+           {"GST_REGISTRY", std::string(RTCMESH_PLUGIN_DIR) + "/mesh-data-registry.bin"}};
+  o.echo_prefix = "[gst-launch]";
+  std::string error;
+  auto typist = Subprocess::spawn(
+      {"gst-launch-1.0", "rtcmeshbin", "name=m", "url=" + host.url(), "room=r", "peer-id=typist",
+       "fdsrc", "fd=0", "!", "text/x-raw,format=utf8", "!", "m.data_0"},
+      o, &error);
+  ASSERT_TRUE(typist) << error;
+  // A line typed before the connection is up reaches nobody: keep typing.
+  int typed = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        typist->write_stdin("line " + std::to_string(typed++) + "\n");
+        return !got.from("typist", "rtcmesh").empty();
+      },
+      30s))
+      << typed << " lines typed";
+  auto first = got.from("typist", "rtcmesh")[0];
+  EXPECT_TRUE(first.text);
+  EXPECT_EQ(first.data.rfind("line ", 0), 0u) << first.data;
+  EXPECT_EQ(first.data.back(), '\n');
+  typist->send_signal(SIGINT);
+  auto status = typist->wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+#endif
+}
 
 // Data channels beside the media: text and binary both ways, a thousand
 // reliable messages in order, unreliable ones arrive on loopback, each
