@@ -17,15 +17,25 @@ namespace {
 using namespace std::chrono_literals;
 using test::wait_until;
 
-TEST(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
-  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
-    GTEST_SKIP() << why;
-  auto server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
-  ASSERT_TRUE(server);
-  std::string error;
-  auto opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page",
-                                     "page", 120, &error);
-  ASSERT_TRUE(opened) << error;
+// rtcmesh-server --mode sfu, and its room page in Chromium joined as "page"
+// to room "r".
+class BrowserSfu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+      GTEST_SKIP() << why;
+    server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
+    ASSERT_TRUE(server);
+    std::string error;
+    opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page", "page",
+                                  120, &error);
+    ASSERT_TRUE(opened) << error;
+  }
+  std::unique_ptr<test::RtcmeshServer> server;
+  std::unique_ptr<test::RoomPage> opened;
+};
+
+TEST_F(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
   test::RoomPage& page = *opened;
   auto pipeline = std::make_unique<test::RoomParticipant>(server->ws_url(), "gst");
 
@@ -66,15 +76,7 @@ TEST(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
 // Data through an SFU room: the page and two pipelines send text and bytes
 // to everyone and to one participant, reliable and not; the server relays
 // each message with its sender's id, to the participants it names only.
-TEST(BrowserSfu, APageAndTwoPipelinesExchangeDataThroughTheServer) {
-  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
-    GTEST_SKIP() << why;
-  auto server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
-  ASSERT_TRUE(server);
-  std::string error;
-  auto opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page",
-                                     "page", 120, &error);
-  ASSERT_TRUE(opened) << error;
+TEST_F(BrowserSfu, APageAndTwoPipelinesExchangeDataThroughTheServer) {
   test::RoomPage& page = *opened;
   test::RoomParticipant g1(server->ws_url(), "g1"), g2(server->ws_url(), "g2");
   test::DataLog g1_got, g2_got;
