@@ -122,7 +122,6 @@ struct RtcMeshBinPrivate : BaseBinState {
   std::map<std::string, std::unique_ptr<Remote>> remotes;
   std::unique_ptr<room::SfuSession> sfu;  // in an SFU room: instead of remotes
   std::atomic<bool> in_sfu_room{false};    // for send-data's size check (application thread)
-  std::atomic<guint> next_data_pad{0};      // data_%u request pads without a name
 
   std::unique_ptr<media::Composer> composer;  // compose=true
   GstPad *video_src = nullptr, *audio_src = nullptr;
@@ -640,70 +639,16 @@ GstStructure* RtcMeshBinPrivate::stats() {
   return s;
 }
 
-// data_%u: each buffer is one message to everyone on the reliable channel,
-// text when the pad's caps are text/x-raw (fdsrc fd=0 ! text/x-raw ! m.data_0
-// sends what is typed), else bytes (KLV, JSON…). Nothing flows out of it:
-// events and queries stop here.
-constexpr const char* kDataPadText = "rtcmesh-data-text";
-
-static gboolean data_pad_event(GstPad* pad, GstObject*, GstEvent* event) {
-  if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
-    GstCaps* caps = nullptr;
-    gst_event_parse_caps(event, &caps);
-    bool text = caps && !gst_caps_is_empty(caps) &&
-                gst_structure_has_name(gst_caps_get_structure(caps, 0), "text/x-raw");
-    g_object_set_data(G_OBJECT(pad), kDataPadText, GINT_TO_POINTER(text));
-  }
-  gst_event_unref(event);
-  return TRUE;
-}
-
-static gboolean data_pad_query(GstPad* pad, GstObject* parent, GstQuery* query) {
-  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS || GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS)
-    return gst_pad_query_default(pad, parent, query);  // the template's: anything
-  return FALSE;
-}
-
-static GstFlowReturn data_pad_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer) {
-  GstMapInfo map;
-  if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-    std::string data(reinterpret_cast<const char*>(map.data), map.size);
-    gst_buffer_unmap(buffer, &map);
-    bool text = g_object_get_data(G_OBJECT(pad), kDataPadText) != nullptr;
-    if (data.size() > kMaxDataMessage)
-      GST_ELEMENT_WARNING(parent, RESOURCE, WRITE, ("data message not sent"),
-                          ("a %zu-byte buffer on %s, over the limit of %zu", data.size(),
-                           GST_PAD_NAME(pad), kMaxDataMessage));
-    else
-      RTC_MESH_BIN(parent)->priv->send("", std::move(data), text, true);
-  }
-  gst_buffer_unref(buffer);
-  return GST_FLOW_OK;
-}
-
 static GstPad* rtc_mesh_bin_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                             const gchar* name, const GstCaps*) {
   auto* p = RTC_MESH_BIN(element)->priv;
-  if (g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "data_")) {
-    std::string pad_name = name ? name : "data_" + std::to_string(p->next_data_pad++);
-    GstPad* pad = gst_pad_new_from_template(templ, pad_name.c_str());
-    gst_pad_set_chain_function(pad, data_pad_chain);
-    gst_pad_set_event_function(pad, data_pad_event);
-    gst_pad_set_query_function(pad, data_pad_query);
-    gst_pad_set_active(pad, TRUE);
-    if (!gst_element_add_pad(element, pad)) return nullptr;  // the name is taken (it unrefs)
-    return pad;
-  }
+  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
   return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
 }
 
 static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_MESH_BIN(element)->priv;
-  if (g_str_has_prefix(GST_PAD_NAME(pad), "data_")) {  // no track: the connections stay
-    gst_pad_set_active(pad, FALSE);
-    gst_element_remove_pad(element, pad);
-    return;
-  }
+  if (is_data_pad(pad)) return release_data_pad(element, pad);  // no track: connections stay
   // Connections were negotiated with this track: they go; the room reconnects
   // them (in an SFU room we publish the remaining inputs again).
   bool republish = false;
@@ -874,8 +819,7 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
-  gst_element_class_add_pad_template(
-      element_class, gst_pad_template_new("data_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_CAPS_ANY));
+  add_data_pad_template(element_class);
   CapsPtr video_out = media::src_template_caps(media::Kind::kVideo);
   CapsPtr audio_out = media::src_template_caps(media::Kind::kAudio);
   gst_element_class_add_pad_template(

@@ -1,7 +1,9 @@
 // rtcmeshbin in an SFU room: the real rtcmesh-server --mode sfu as a
 // subprocess (port 0, read from its first stdout line) forwards every
 // participant's publish connection to the others' subscribe connections.
+#include <gio/gio.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <set>
 
@@ -238,4 +240,58 @@ TEST(SfuClient, RoomDataIsRelayedWithItsSenderAndNothingLost) {
   EXPECT_TRUE(wait_until([&] { return !a.pipeline().warnings().empty(); }, 5s));
   EXPECT_TRUE(everyone_sees_everyone(room, ids, 5)) << "media goes on";
   host.set_state(GST_STATE_NULL);
+}
+
+// rtcsfu's data_%u pad in a gst-launch-1.0 line: the pipeline hosting the
+// room sends what comes on its stdin to the participants, as publisher-id.
+TEST(SfuClient, AGstLaunchHostSendsWhatComesOnItsDataPad) {
+#ifndef RTCMESH_PLUGIN_DIR
+  GTEST_SKIP() << "gst-launch-1.0 and the shared plugin: normal builds only";
+#else
+  guint port = 0;  // a free one, for the command line
+  {
+    GSocket* s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                              nullptr);
+    GInetAddress* lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    GSocketAddress* any = g_inet_socket_address_new(lo, 0);
+    ASSERT_TRUE(g_socket_bind(s, any, FALSE, nullptr));
+    GSocketAddress* bound = g_socket_get_local_address(s, nullptr);
+    port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+    for (gpointer o : {gpointer(bound), gpointer(any), gpointer(lo), gpointer(s)}) g_object_unref(o);
+  }
+  Subprocess::Options o;
+  o.env = {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR},
+           {"GST_REGISTRY", std::string(RTCMESH_PLUGIN_DIR) + "/sfu-data-registry.bin"}};
+  o.echo_prefix = "[gst-launch]";
+  std::string error;
+  auto host = Subprocess::spawn(
+      {"gst-launch-1.0", "rtcsfu", "name=s", "address=127.0.0.1", "port=" + std::to_string(port),
+       "room=r", "publisher-id=host", "fdsrc", "fd=0", "!", "text/x-raw,format=utf8", "!",
+       "s.data_0"},
+      o, &error);
+  ASSERT_TRUE(host) << error;
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(wait_until([&] { return http_request("GET", base + "/metrics", nullptr, "").status; },
+                         15s));
+  const std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
+  DataLog a_got;
+  Participant a(url, "a"), b(url, "b");
+  a_got.watch(a.bin());
+  // A line typed before a's subscribe connection is up reaches nobody.
+  int typed = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        host->write_stdin("line " + std::to_string(typed++) + "\n");
+        return !a_got.from("host", "rtcmesh").empty();
+      },
+      30s))
+      << typed << " lines typed";
+  auto first = a_got.from("host", "rtcmesh")[0];
+  EXPECT_TRUE(first.text);
+  EXPECT_EQ(first.data.rfind("line ", 0), 0u) << first.data;
+  host->send_signal(SIGINT);
+  auto status = host->wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+#endif
 }
