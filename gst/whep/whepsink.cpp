@@ -157,15 +157,7 @@ bool RtcWhepSinkPrivate::start(std::string& error) {
       const std::string where = "; WHEP offers are POSTed to " + path + ", the player page is /";
       if (req.path != "/" && !g_str_has_suffix(req.path.c_str(), "/player"))
         return respond(sig::HttpResponse::error(404, "nothing at " + req.path + where));
-      if (req.method != "GET" && req.method != "HEAD") {
-        sig::HttpResponse r = sig::HttpResponse::error(405, "the player page is read-only" + where);
-        r.headers.set("Allow", "GET, HEAD");
-        return respond(r);
-      }
-      sig::HttpResponse r;
-      r.content_type = "text/html; charset=utf-8";
-      r.body = page;
-      respond(r);
+      respond(sig::HttpResponse::page(req.method, page, "the player page is read-only" + where));
     };
     http.add_handler("/", serve);
     http.add_handler(path + "/player", serve);

@@ -17,6 +17,7 @@
 #include "gst/media/output.h"
 #include "gst/media/received_tracks.h"
 #include "gst/peer/peer.h"
+#include "gst/whip/publish_page.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcwhipsrc_debug);
 #define GST_CAT_DEFAULT rtcwhipsrc_debug
@@ -142,7 +143,16 @@ bool RtcWhipSrcPrivate::start(std::string& error) {
       config.max_sessions = max_publishers;
       config.accepted_direction = "sendonly";
     }
-    host = std::make_unique<EndpointHost>("rtcwhipsrc", opts, config, *this);
+    // GET /: the publish page, for a browser's camera (room and name optional).
+    std::string page = whip_publish_page({config.path, true, true, config.video_codecs, config.audio_codecs});
+    auto routes = [page, path = config.path](sig::HttpServer& http) {
+      http.add_handler("/", [page, path](const sig::HttpRequest& req, sig::Responder respond) {
+        const std::string where = "; WHIP offers are POSTed to " + path + ", the publish page is /";
+        if (req.path != "/") return respond(sig::HttpResponse::error(404, "nothing at " + req.path + where));
+        respond(sig::HttpResponse::page(req.method, page, "the publish page is read-only" + where));
+      });
+    };
+    host = std::make_unique<EndpointHost>("rtcwhipsrc", opts, config, *this, routes);
   } catch (const std::exception& e) {
     error = e.what();
     return false;

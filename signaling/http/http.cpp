@@ -48,6 +48,22 @@ HttpResponse HttpResponse::error(int status, std::string why) {
   return r;
 }
 
+HttpResponse HttpResponse::page(const std::string& method, std::string html,
+                                const std::string& why_read_only) {
+  if (method != "GET" && method != "HEAD") {
+    HttpResponse r = error(405, method + " not allowed: " + why_read_only);
+    r.headers.set("Allow", "GET, HEAD");
+    return r;
+  }
+  HttpResponse r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::move(html);
+  r.headers.set("Cache-Control", "no-cache");
+  r.headers.set("Referrer-Policy", "no-referrer");
+  r.headers.set("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
 const char* status_phrase(int status) {
   switch (status) {
     case 100:

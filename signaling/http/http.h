@@ -50,6 +50,11 @@ struct HttpResponse {
 
   // text/plain response whose body is `why` plus a newline.
   static HttpResponse error(int status, std::string why);
+  // A read-only HTML page: 200 with `html` for GET and HEAD (no-cache, no
+  // Referer: a token may sit in the page's query string), else 405 with
+  // `Allow: GET, HEAD` and `why_read_only`.
+  static HttpResponse page(const std::string& method, std::string html,
+                           const std::string& why_read_only);
 };
 
 // The standard reason phrase ("Not Found") or "Unknown".

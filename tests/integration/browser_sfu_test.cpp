@@ -19,7 +19,7 @@ using test::wait_until;
 
 // rtcmesh-server --mode sfu, and its room page in Chromium joined as "page"
 // to room "r".
-class BrowserSfu : public ::testing::Test {
+class SfuRoomPage : public ::testing::Test {
  protected:
   void SetUp() override {
     if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
@@ -35,7 +35,7 @@ class BrowserSfu : public ::testing::Test {
   std::unique_ptr<test::RoomPage> opened;
 };
 
-TEST_F(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
+TEST_F(SfuRoomPage, APageAndAPipelineDecodeEachOtherThroughTheServer) {
   test::RoomPage& page = *opened;
   auto pipeline = std::make_unique<test::RoomParticipant>(server->ws_url(), "gst");
 
@@ -76,7 +76,7 @@ TEST_F(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
 // Data through an SFU room: the page and two pipelines send text and bytes
 // to everyone and to one participant, reliable and not; the server relays
 // each message with its sender's id, to the participants it names only.
-TEST_F(BrowserSfu, APageAndTwoPipelinesExchangeDataThroughTheServer) {
+TEST_F(SfuRoomPage, APageAndTwoPipelinesExchangeDataThroughTheServer) {
   test::RoomPage& page = *opened;
   test::RoomParticipant g1(server->ws_url(), "g1"), g2(server->ws_url(), "g2");
   test::DataLog g1_got, g2_got;
@@ -138,6 +138,52 @@ TEST_F(BrowserSfu, APageAndTwoPipelinesExchangeDataThroughTheServer) {
   EXPECT_EQ(g2_got.from("g1", "rtcmesh")[0].data, "hello from g1");
   EXPECT_TRUE(g1_got.from("g2", "rtcmesh").empty()) << "g2's bytes were for the page only";
   EXPECT_TRUE(page.last_error.empty()) << page.last_error;
+}
+
+// rtcmesh-server's publish page (GET /publish/ROOM): a person names the
+// camera, picks H.264 and publishes by WHIP into the room; a WHEP player of
+// that publisher receives H.264 from it; Stop DELETEs the resource.
+TEST(BrowserSfu, PublishPagePublishesTheCameraIntoTheRoom) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  auto server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu"});
+  ASSERT_TRUE(server);
+  auto missing = test::http_request("GET", server->base + "/publish/no%20room", nullptr, "");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_NE(missing.body.find("the publish page at /publish/NAME"), std::string::npos)
+      << missing.body;
+
+  std::string error;
+  test::Subprocess::Options o;
+  o.echo_prefix = "[publish]";
+  auto page = test::Subprocess::spawn(
+      {"node", std::string(RTCMESH_BROWSER_DIR) + "/run.mjs", "--mode", "publish-page", "--url",
+       server->base + "/publish/r", "--codec", "H264", "--name", "cam", "--duration", "60"},
+      o, &error);
+  ASSERT_TRUE(page) << error;
+  auto published = page->wait_for_line(
+      [](const std::string& l) {
+        return l.find("\"event\":\"published\"") != std::string::npos ||
+               l.find("\"event\":\"error\"") != std::string::npos;
+      },
+      45s);
+  ASSERT_TRUE(published) << "the page did not publish";
+  ASSERT_NE(published->find("/whip/r/cam/"), std::string::npos) << *published;
+
+  test::WhepViewer viewer(server->base + "/whep/r/cam", "output=encoded", "video/x-h264",
+                          "audio/x-opus");
+  ASSERT_TRUE(viewer.play());
+  EXPECT_TRUE(wait_until([&] { return viewer.video_frames() > 30; }, 20s))
+      << "H.264 frames from the page: " << viewer.video_frames();
+  EXPECT_TRUE(viewer.pipeline().errors().empty());
+
+  page->send_signal(SIGTERM);
+  auto stopped = page->wait_for_line(
+      [](const std::string& l) { return l.find("\"event\":\"stopped\"") != std::string::npos; },
+      15s);
+  ASSERT_TRUE(stopped);
+  EXPECT_NE(stopped->find("\"deleteStatus\":200"), std::string::npos) << *stopped;
+  EXPECT_TRUE(page->wait(15s).has_value());
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
 
 #ifndef RTCMESH_BROWSER_DIR
@@ -209,6 +210,43 @@ std::string drain_bus_errors(GstBus* bus) {
   return first;
 }
 
+// Share of a PNG's pixels that are clearly green (Chromium's fake camera
+// paints green), decoded by GStreamer; -1 when it cannot be read.
+double green_share(const std::string& png) {
+  gchar* desc = g_strdup_printf(
+      "filesrc location=\"%s\" ! pngdec ! videoconvert ! video/x-raw,format=RGB ! appsink name=out",
+      png.c_str());
+  GstElement* p = gst_parse_launch(desc, nullptr);
+  g_free(desc);
+  if (!p) return -1;
+  GstElement* out = gst_bin_get_by_name(GST_BIN(p), "out");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(out), 5 * GST_SECOND);
+  double share = -1;
+  GstVideoInfo info;
+  if (sample && gst_video_info_from_caps(&info, gst_sample_get_caps(sample))) {
+    GstMapInfo map;
+    GstBuffer* buf = gst_sample_get_buffer(sample);
+    if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+      long green = 0, all = 0;
+      for (int y = 0; y < GST_VIDEO_INFO_HEIGHT(&info); y++) {
+        const guint8* row = map.data + y * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0);
+        for (int x = 0; x < GST_VIDEO_INFO_WIDTH(&info); x++, all++) {
+          const guint8* px = row + 3 * x;
+          if (px[1] > 100 && px[0] < 90 && px[2] < 90) green++;
+        }
+      }
+      share = all ? double(green) / all : -1;
+      gst_buffer_unmap(buf, &map);
+    }
+  }
+  if (sample) gst_sample_unref(sample);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(out);
+  gst_object_unref(p);
+  return share;
+}
+
 class BrowserWhip : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -229,142 +267,214 @@ class BrowserWhip : public ::testing::Test {
   void TearDown() override {
     if (browser_) browser_->terminate(10s);
     browser_.reset();
+    if (bus_) gst_object_unref(bus_);
     if (pipeline_) {
       gst_element_set_state(pipeline_, GST_STATE_NULL);
       gst_object_unref(pipeline_);
     }
   }
 
+  // rtcwhipsrc (port 0, raw output, peer-timeout 3 s) into appsinks; returns its port.
+  guint start_source() {
+    src_ = gst_element_factory_make("rtcwhipsrc", "whip");
+    if (!src_) {
+      ADD_FAILURE() << "element rtcwhipsrc is not registered";
+      return 0;
+    }
+    pipeline_ = gst_pipeline_new("browser-whip");
+    ctx_.pipeline = pipeline_;
+    gst_bin_add(GST_BIN(pipeline_), src_);
+    g_object_set(src_, "address", "127.0.0.1", "port", 0, nullptr);
+    gst_util_set_object_arg(G_OBJECT(src_), "output", "raw");
+    gst_util_set_object_arg(G_OBJECT(src_), "peer-timeout", "3000");  // ms
+    EXPECT_TRUE(added_.connect(src_, "publisher-added")) << "no publisher-added signal";
+    EXPECT_TRUE(removed_.connect(src_, "publisher-removed")) << "no publisher-removed signal";
+    g_signal_connect(src_, "pad-added", G_CALLBACK(on_pad_added), &ctx_);
+    bus_ = gst_element_get_bus(pipeline_);
+    if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+      ADD_FAILURE() << drain_bus_errors(bus_);
+      return 0;
+    }
+    gst_element_get_state(pipeline_, nullptr, nullptr, 5 * GST_SECOND);
+    guint port = 0;
+    g_object_get(src_, "port", &port, nullptr);
+    EXPECT_NE(port, 0u) << "rtcwhipsrc port=0 must read back the bound port after READY->PAUSED";
+    return port;
+  }
+
+  // run.mjs with `args` (after node run.mjs), echoing its lines.
+  bool start_browser(std::vector<std::string> args) {
+    args.insert(args.begin(), {node_, browser_dir_ + "/run.mjs"});
+    for (const char* a : {"--duration", "60", "--chromium"}) args.push_back(a);
+    args.push_back(chromium_);
+    std::string error;
+    rtcmesh::test::Subprocess::Options opts;
+    opts.echo_prefix = "[browser]";
+    browser_ = rtcmesh::test::Subprocess::spawn(args, opts, &error);
+    EXPECT_TRUE(browser_) << "could not start node: " << error;
+    return !!browser_;
+  }
+
+  // Waits for the driver's "published" (30 s, Chromium start-up included),
+  // then for >= 30 decoded frames and >= 1 s of audio within 15 s; prints
+  // what arrived. Returns "" or what went wrong.
+  std::string wait_for_media() {
+    auto published_deadline = std::chrono::steady_clock::now() + 30s;
+    auto media_deadline = std::chrono::steady_clock::time_point::max();
+    bool published = false;
+    std::string failure;
+    auto enough = [&] {
+      int rate = received_.audio_rate.load();
+      return received_.video_frames >= 30 && rate > 0 && received_.audio_samples >= rate;
+    };
+    while (!enough() && failure.empty()) {
+      auto now = std::chrono::steady_clock::now();
+      if ((!published && now > published_deadline) || now > media_deadline) break;
+      if (auto line = browser_->read_line(100ms)) {
+        if (line->find("\"event\":\"published\"") != std::string::npos) {
+          published = true;
+          media_deadline = std::chrono::steady_clock::now() + 15s;
+        } else if (line->find("\"event\":\"error\"") != std::string::npos) {
+          failure = *line;
+        }
+      } else if (browser_->stdout_closed()) {
+        failure = "browser driver exited early";
+      }
+      if (failure.empty()) failure = drain_bus_errors(bus_);
+    }
+    std::lock_guard<std::mutex> lock(received_.mu);
+    std::string pads;
+    for (auto& p : received_.pads) pads += "\n  " + p;
+    std::fprintf(stderr,
+                 "received: %d video frames (%dx%d), %ld audio samples at %d Hz\n"
+                 "video caps: %s\naudio caps: %s\npads:%s\npublisher-added: %s\n",
+                 received_.video_frames.load(), received_.width.load(), received_.height.load(),
+                 received_.audio_samples.load(), received_.audio_rate.load(),
+                 received_.video_caps.c_str(), received_.audio_caps.c_str(), pads.c_str(),
+                 added_.describe().c_str());
+    if (failure.empty() && !published) failure = "the page never got a 201 answer to its WHIP POST";
+    return failure;
+  }
+
+  // The browser leaves (SIGTERM to the driver): its "stopped" line, and the
+  // driver's exit.
+  std::string leave() {
+    browser_->send_signal(SIGTERM);
+    auto stopped = browser_->wait_for_line(
+        [](const std::string& l) { return l.find("\"event\":\"stopped\"") != std::string::npos; },
+        15s);
+    EXPECT_TRUE(browser_->wait(15s).has_value()) << "the browser driver did not exit";
+    return stopped.value_or("");
+  }
+
+  void expect_removed() {
+    auto removed_deadline = std::chrono::steady_clock::now() + 8s;
+    while (removed_.count() == 0 && std::chrono::steady_clock::now() < removed_deadline)
+      std::this_thread::sleep_for(50ms);
+    EXPECT_GE(removed_.count(), 1u) << "publisher-removed never fired after the browser left";
+    std::string bus_error = drain_bus_errors(bus_);
+    EXPECT_TRUE(bus_error.empty()) << "a leaving publisher must not take the element down: "
+                                   << bus_error;
+  }
+
   std::string browser_dir_, chromium_, node_;
   GstElement* pipeline_ = nullptr;
+  GstElement* src_ = nullptr;
+  GstBus* bus_ = nullptr;
+  SignalLog added_, removed_;
+  Received received_;
+  PadAddedCtx ctx_{nullptr, &received_};
   std::unique_ptr<rtcmesh::test::Subprocess> browser_;
 };
 
 TEST_F(BrowserWhip, ChromiumPublishesVideoAndAudio) {
-  GstElement* src = gst_element_factory_make("rtcwhipsrc", "whip");
-  ASSERT_NE(src, nullptr) << "element rtcwhipsrc is not registered";
-  pipeline_ = gst_pipeline_new("browser-whip");
-  gst_bin_add(GST_BIN(pipeline_), src);
-
-  GObjectClass* klass = G_OBJECT_GET_CLASS(src);
-  g_object_set(src, "address", "127.0.0.1", "port", 0, nullptr);
-  if (g_object_class_find_property(klass, "output"))
-    gst_util_set_object_arg(G_OBJECT(src), "output", "raw");
-  if (g_object_class_find_property(klass, "peer-timeout"))
-    gst_util_set_object_arg(G_OBJECT(src), "peer-timeout", "3000");  // ms
-
-  SignalLog added, removed;
-  EXPECT_TRUE(added.connect(src, "publisher-added")) << "rtcwhipsrc has no publisher-added signal";
-  EXPECT_TRUE(removed.connect(src, "publisher-removed"))
-      << "rtcwhipsrc has no publisher-removed signal";
-
-  Received received;
-  PadAddedCtx ctx{pipeline_, &received};
-  g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &ctx);
-
-  GstBus* bus = gst_element_get_bus(pipeline_);
-  ASSERT_NE(gst_element_set_state(pipeline_, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
-      << drain_bus_errors(bus);
-  gst_element_get_state(pipeline_, nullptr, nullptr, 5 * GST_SECOND);
-
-  guint port = 0;
-  g_object_get(src, "port", &port, nullptr);
-  ASSERT_NE(port, 0u) << "rtcwhipsrc port=0 must read back the bound port after READY->PAUSED";
+  guint port = start_source();
+  ASSERT_NE(port, 0u);
   std::string endpoint = "http://127.0.0.1:" + std::to_string(port) + "/whip/browser";
+  ASSERT_TRUE(start_browser({"--mode", "whip", "--endpoint", endpoint}));
 
-  std::string error;
-  rtcmesh::test::Subprocess::Options opts;
-  opts.echo_prefix = "[browser]";
-  browser_ = rtcmesh::test::Subprocess::spawn(
-      {node_, browser_dir_ + "/run.mjs", "--mode", "whip", "--endpoint", endpoint, "--duration",
-       "60", "--chromium", chromium_},
-      opts, &error);
-  ASSERT_TRUE(browser_) << "could not start node: " << error;
-
-  // Media: >= 30 decoded video frames and >= 1 s of audio within ~15 s of the POST.
-  auto published_deadline = std::chrono::steady_clock::now() + 30s;  // Chromium start-up included
-  auto media_deadline = std::chrono::steady_clock::time_point::max();
-  bool published = false;
-  std::string browser_error, bus_error;
-  auto enough = [&] {
-    int rate = received.audio_rate.load();
-    return received.video_frames >= 30 && rate > 0 && received.audio_samples >= rate;
-  };
-  while (!enough()) {
-    auto now = std::chrono::steady_clock::now();
-    if (!published && now > published_deadline) break;
-    if (now > media_deadline) break;
-    if (auto line = browser_->read_line(100ms)) {
-      if (line->find("\"event\":\"published\"") != std::string::npos) {
-        published = true;
-        media_deadline = std::chrono::steady_clock::now() + 15s;
-      } else if (line->find("\"event\":\"error\"") != std::string::npos) {
-        browser_error = *line;
-        break;
-      }
-    } else if (browser_->stdout_closed()) {
-      browser_error = "browser driver exited early";
-      break;
-    }
-    bus_error = drain_bus_errors(bus);
-    if (!bus_error.empty()) break;
-  }
-  {
-    std::lock_guard<std::mutex> lock(received.mu);
-    std::string pads;
-    for (auto& p : received.pads) pads += "\n  " + p;
-    std::fprintf(stderr,
-                 "received: %d video frames (%dx%d), %ld audio samples at %d Hz\n"
-                 "video caps: %s\naudio caps: %s\npads:%s\npublisher-added: %s\n",
-                 received.video_frames.load(), received.width.load(), received.height.load(),
-                 received.audio_samples.load(), received.audio_rate.load(),
-                 received.video_caps.c_str(), received.audio_caps.c_str(), pads.c_str(),
-                 added.describe().c_str());
-  }
-  ASSERT_TRUE(browser_error.empty()) << browser_error;
-  ASSERT_TRUE(bus_error.empty()) << bus_error;
-  ASSERT_TRUE(published) << "the page never got a 201 answer to its WHIP POST";
-  EXPECT_GE(received.video_frames.load(), 30);
-  EXPECT_GT(received.audio_rate.load(), 0) << "no raw audio arrived";
-  EXPECT_GE(received.audio_samples.load(), static_cast<long>(received.audio_rate.load()))
+  std::string failure = wait_for_media();
+  ASSERT_TRUE(failure.empty()) << failure;
+  EXPECT_GE(received_.video_frames.load(), 30);
+  EXPECT_GT(received_.audio_rate.load(), 0) << "no raw audio arrived";
+  EXPECT_GE(received_.audio_samples.load(), static_cast<long>(received_.audio_rate.load()))
       << "less than 1 s of audio";
   // Chromium's fake camera is 640x480; the encoder may scale it down, keeping 4:3.
-  int w = received.width, h = received.height;
+  int w = received_.width, h = received_.height;
   EXPECT_GE(w, 160);
   EXPECT_GE(h, 120);
   EXPECT_NEAR(static_cast<double>(w) / std::max(h, 1), 4.0 / 3.0, 0.1) << w << "x" << h;
-  EXPECT_GE(added.count(), 1u) << "publisher-added never fired";
+  EXPECT_GE(added_.count(), 1u) << "publisher-added never fired";
   {
-    std::lock_guard<std::mutex> lock(received.mu);
-    for (auto& p : received.pads) {
-      if (p.find(" room= ") ==
-          std::string::npos) {  // the pad has a room property: POST /whip/browser
-        EXPECT_NE(p.find(" room=browser "), std::string::npos) << p;
-      }
-    }
+    std::lock_guard<std::mutex> lock(received_.mu);
+    for (auto& p : received_.pads) EXPECT_NE(p.find(" room=browser "), std::string::npos) << p;
   }
-  EXPECT_EQ(removed.count(), 0u)
+  EXPECT_EQ(removed_.count(), 0u)
       << "publisher-removed fired while the browser was still publishing";
 
   // The browser leaves: the driver DELETEs the resource, closes the connection
   // and Chromium (by PID). publisher-removed must follow.
-  browser_->send_signal(SIGTERM);
-  auto stopped = browser_->wait_for_line(
-      [](const std::string& l) { return l.find("\"event\":\"stopped\"") != std::string::npos; },
-      15s);
-  ASSERT_TRUE(stopped) << "the browser driver did not report its DELETE";
-  EXPECT_NE(stopped->find("\"deleteStatus\":200"), std::string::npos)
-      << "DELETE of the WHIP resource did not answer 200: " << *stopped;
-  auto status = browser_->wait(15s);
-  EXPECT_TRUE(status.has_value()) << "the browser driver did not exit";
-  auto removed_deadline = std::chrono::steady_clock::now() + 8s;
-  while (removed.count() == 0 && std::chrono::steady_clock::now() < removed_deadline)
-    std::this_thread::sleep_for(50ms);
-  EXPECT_GE(removed.count(), 1u) << "publisher-removed never fired after the browser left";
-  bus_error = drain_bus_errors(bus);
-  EXPECT_TRUE(bus_error.empty()) << "a leaving publisher must not take the element down: "
-                                 << bus_error;
-  gst_object_unref(bus);
+  std::string stopped = leave();
+  ASSERT_FALSE(stopped.empty()) << "the browser driver did not report its DELETE";
+  EXPECT_NE(stopped.find("\"deleteStatus\":200"), std::string::npos)
+      << "DELETE of the WHIP resource did not answer 200: " << stopped;
+  expect_removed();
+}
+
+// rtcwhipsrc's own publish page (GET /): a person picks VP9, a room and a
+// name, presses Publish; the pipeline decodes VP9 from that room and name;
+// Stop DELETEs the resource.
+TEST_F(BrowserWhip, PublishPageSendsTheChosenCodecIntoThePipeline) {
+  guint port = start_source();
+  ASSERT_NE(port, 0u);
+  std::string shot = (fs::temp_directory_path() / "rtcmesh-publish-page.png").string();
+  ASSERT_TRUE(start_browser({"--mode", "publish-page", "--url",
+                             "http://127.0.0.1:" + std::to_string(port) + "/", "--codec", "VP9",
+                             "--room", "studio", "--name", "cam1", "--screenshot", shot}));
+  std::string failure = wait_for_media();
+  ASSERT_TRUE(failure.empty()) << failure;
+  EXPECT_GE(received_.video_frames.load(), 30);
+  EXPECT_GE(received_.audio_samples.load(), static_cast<long>(received_.audio_rate.load()));
+  {
+    std::lock_guard<std::mutex> lock(received_.mu);
+    ASSERT_FALSE(received_.pads.empty());
+    bool video = false;
+    for (auto& p : received_.pads) {
+      EXPECT_NE(p.find("peer-id=cam1 room=studio "), std::string::npos) << p;
+      if (p.rfind("video_", 0) == 0) {
+        video = true;
+        EXPECT_NE(p.find("codec=VP9"), std::string::npos) << "the page offered another codec: " << p;
+      }
+    }
+    EXPECT_TRUE(video) << "no video pad";
+  }
+  EXPECT_NE(added_.describe().find("studio, cam1"), std::string::npos) << added_.describe();
+  // The screenshot, taken once the page said it publishes, shows the
+  // camera's preview (the fake camera is green), not a black box.
+  double green = green_share(shot);
+  EXPECT_GT(green, 0.15) << "the preview is not showing the camera in " << shot;
+  std::string stopped = leave();
+  EXPECT_NE(stopped.find("\"deleteStatus\":200"), std::string::npos) << stopped;
+  expect_removed();
+}
+
+// A page asked for a path that is not the page, or to be changed, says where
+// the page and the endpoint are.
+TEST_F(BrowserWhip, PublishPageIsReadOnlyAndSaysWhereThingsAre) {
+  guint port = start_source();
+  ASSERT_NE(port, 0u);
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  using rtcmesh::test::http_request;
+  auto page = http_request("GET", base + "/", nullptr, "");
+  EXPECT_EQ(page.status, 200u) << page.body;
+  EXPECT_NE(page.body.find("data-endpoint=\"/whip\""), std::string::npos) << page.body.substr(0, 2000);
+  EXPECT_NE(page.body.find("data-video-codecs=\"VP8,VP9,H264\""), std::string::npos);
+  auto put = http_request("PUT", base + "/", "text/html", "x");
+  EXPECT_EQ(put.status, 405u) << put.body;
+  EXPECT_EQ(put.header("Allow"), "GET, HEAD");
+  auto other = http_request("GET", base + "/nothing", nullptr, "");
+  EXPECT_EQ(other.status, 404u) << other.body;
+  EXPECT_NE(other.body.find("WHIP offers are POSTed to /whip"), std::string::npos) << other.body;
 }
 
 }  // namespace

@@ -38,6 +38,7 @@
 
 #include "gst/elements.h"
 #include "gst/server/host.h"
+#include "gst/whip/publish_page.h"
 #include "signaling/auth/tokens.h"
 #include "signaling/address_limits.h"
 #include "signaling/http/http_server.h"
@@ -350,34 +351,32 @@ Config parse_args(int& argc, char**& argv) {
   return c;
 }
 
-// GET / and /room/<name>: the page (it reads the room from its own URL).
-void serve_page(const sig::HttpRequest& req, sig::Responder respond) {
-  const std::string& path = req.path;
-  bool page = path == "/" || path == "/index.html";
-  if (path.rfind("/room/", 0) == 0) {
-    std::string_view name = std::string_view(path).substr(6);
-    if (name.ends_with("/")) name.remove_suffix(1);
-    page = sig::valid_room_name(name);
-  }
-  if (!page) {
-    respond(sig::HttpResponse::error(
-        404, "not found: the room page is at / and /room/NAME, rooms at /rtc (WebSocket)"));
-    return;
-  }
-  if (req.method != "GET" && req.method != "HEAD") {
-    sig::HttpResponse r = sig::HttpResponse::error(405, req.method + " not allowed here");
-    r.headers.set("Allow", "GET, HEAD");
-    respond(std::move(r));
-    return;
-  }
-  sig::HttpResponse r;
-  r.content_type = "text/html; charset=utf-8";
-  r.body = kRtcmeshRoomPage;
-  r.headers.set("Cache-Control", "no-cache");
-  // The token may sit in the page's query string: keep it out of Referer.
-  r.headers.set("Referrer-Policy", "no-referrer");
-  r.headers.set("X-Content-Type-Options", "nosniff");
-  respond(std::move(r));
+// The room name after `prefix` in `path` ("/room/NAME[/]"), if valid.
+std::optional<std::string> room_in(const std::string& path, std::string_view prefix) {
+  if (!path.starts_with(prefix)) return std::nullopt;
+  std::string_view name = std::string_view(path).substr(prefix.size());
+  if (name.ends_with("/")) name.remove_suffix(1);
+  if (!sig::valid_room_name(name)) return std::nullopt;
+  return std::string(name);
+}
+
+// GET / and /room/<name>: the room page (it reads the room from its own URL);
+// with WHIP (SFU rooms) GET /publish/<name>: the publish page of that room.
+sig::HttpServer::Handler page_handler(bool whip) {
+  return [whip](const sig::HttpRequest& req, sig::Responder respond) {
+    const std::string& path = req.path;
+    if (path == "/" || path == "/index.html" || room_in(path, "/room/"))
+      return respond(
+          sig::HttpResponse::page(req.method, kRtcmeshRoomPage, "the room page is read-only"));
+    if (auto room = room_in(path, "/publish/"); room && whip)
+      return respond(sig::HttpResponse::page(
+          req.method, whip_publish_page({"/whip/" + *room, false, true, {}, {}}),
+          "the publish page is read-only; WHIP offers go to /whip/" + *room));
+    std::string where = "the room page is at / and /room/NAME, rooms at /rtc (WebSocket)";
+    if (whip) where += ", the publish page at /publish/NAME";
+    else if (path.starts_with("/publish/")) where += "; /publish/NAME needs --mode sfu (WHIP)";
+    respond(sig::HttpResponse::error(404, "not found: " + where));
+  };
 }
 
 struct SignalState {
@@ -459,7 +458,7 @@ void start_sfu(const Config& c, SfuServer& s) {
   ho.metrics_token = c.metrics_token;
   ho.address_limits = c.address_limits;
   s.host = server::Host::acquire(ho);
-  s.host->worker().call([&] { s.host->http().add_handler("/", serve_page); });
+  s.host->worker().call([&] { s.host->http().add_handler("/", page_handler(true)); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
   GstElement* sfu = gst_element_factory_make("rtcsfu", "sfu");
   if (!sfu) throw std::runtime_error("the rtcsfu element is missing");
@@ -583,7 +582,7 @@ int run(const Config& c) {
 #endif
     } else {
       mesh.http = std::make_unique<sig::HttpServer>(ctx, http_options(c));
-      mesh.http->add_handler("/", serve_page);
+      mesh.http->add_handler("/", page_handler(false));
       mesh.ws = std::make_unique<sig::WsServer>(
           ctx, *mesh.http, room_config(c), sig::WsServer::Options::for_peer_timeout(c.peer_timeout));
       mesh.http->start();

@@ -11,6 +11,12 @@
 //     opens rtcmesh-server's room page (camera and microphone into a mesh or SFU room)
 //     and reports what it decodes from each other participant (SFU: publisher)
 //     (window.rtcmeshRoom.stats()); on the way out it calls leave()
+//   node run.mjs --mode publish-page --url http://127.0.0.1:PORT/[publish/ROOM]
+//                [--codec VP9] [--room R] [--name N] [--screenshot FILE.png]
+//     opens a WHIP publish page served by the element under test, picks the
+//     codec and fills room/name as a person would, presses Publish; on the way
+//     out presses Stop (the page DELETEs its resource); the screenshot is taken
+//     once the page says it publishes
 //
 // Output: one JSON object per line on stdout, {"event": ...}:
 //   server     {url}                  the page's own HTTP server (127.0.0.1, ephemeral port)
@@ -40,7 +46,8 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const opts = { mode: 'whip', endpoint: '', url: '', token: '', duration: 20, chromium: '/usr/bin/chromium' };
+  const opts = { mode: 'whip', endpoint: '', url: '', token: '', duration: 20, chromium: '/usr/bin/chromium',
+    codec: '', room: '', name: '', screenshot: '' };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in opts)) throw new Error(`unknown option ${argv[i]}`);
@@ -48,7 +55,7 @@ function parseArgs(argv) {
   }
   opts.duration = Number(opts.duration);
   if (!opts.endpoint && opts.mode === 'whip') throw new Error('--endpoint is required for --mode whip');
-  if (!opts.url && (opts.mode === 'player' || opts.mode === 'room')) {
+  if (!opts.url && ['player', 'room', 'publish-page'].includes(opts.mode)) {
     throw new Error(`--url is required for --mode ${opts.mode}`);
   }
   return opts;
@@ -169,6 +176,43 @@ async function runPlayer(page, opts, stopped, setWake) {
   return !!last && last.video > 0 && last.audio > 0;
 }
 
+// Publish-page mode: a person's steps on the element's own page, then poll
+// its window.rtcmeshPublish hook.
+async function runPublishPage(page, opts, stopped, setWake) {
+  await page.goto(opts.url);
+  await page.waitForFunction(() => window.rtcmeshPublish &&
+    ['preview', 'error'].includes(window.rtcmeshPublish.state.status), null, { timeout: 15000 });
+  const options = await page.$$eval('#codec option', (os) => os.map((o) => o.value));
+  emit('codecs', { video: options });
+  if (opts.codec) await page.selectOption('#codec', opts.codec);
+  if (opts.room) await page.fill('#room', opts.room);
+  if (opts.name) await page.fill('#name', opts.name);
+  await page.click('#publish');
+  const started = Date.now();
+  const deadline = started + opts.duration * 1000;
+  let published = false;
+  let last = null;
+  while (!stopped() && Date.now() < deadline) {
+    const st = await page.evaluate(async () => {
+      const p = window.rtcmeshPublish;
+      return { status: p.state.status, error: p.state.error, resource: p.state.resource,
+        line: document.getElementById('status').textContent, stats: await p.stats() };
+    });
+    if (st.status === 'error') throw new Error(st.error);
+    if (st.status === 'published' && !published && st.stats.video && st.stats.video.framesEncoded > 0) {
+      published = true;
+      emit('published', { resource: st.resource });
+      if (opts.screenshot) await page.screenshot({ path: opts.screenshot });
+    }
+    if (published) {
+      last = st.stats;
+      emit('stats', { t: (Date.now() - started) / 1000, status: st.status, line: st.line, ...st.stats });
+    }
+    await new Promise((r) => { setWake(r); setTimeout(r, 500); });
+  }
+  return published && !!last && last.video.packetsSent > 0;
+}
+
 const chatOutbox = [];  // "send"/"sendjson" lines from stdin, for the room page
 
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
@@ -267,6 +311,8 @@ async function main() {
       ok = await runPlayer(page, opts, () => stopRequested, (w) => { wake = w; });
     } else if (opts.mode === 'room') {
       ok = await runRoom(page, opts, () => stopRequested, (w) => { wake = w; });
+    } else if (opts.mode === 'publish-page') {
+      ok = await runPublishPage(page, opts, () => stopRequested, (w) => { wake = w; });
     } else {
       const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
       if (opts.token) query.set('token', opts.token);
@@ -311,6 +357,18 @@ async function main() {
         emit('stopped', res);
       } catch (e) {
         emit('error', { message: `leave failed: ${e.message}` });
+      }
+    } else if (page && opts.mode === 'publish-page') {
+      try {
+        if (await page.isEnabled('#stop')) await page.click('#stop', { timeout: 3000 });
+        else await page.evaluate(() => window.rtcmeshPublish.stop());
+        const res = await Promise.race([
+          page.waitForFunction(() => window.rtcmeshPublish.state.status === 'stopped', null, { timeout: 5000 })
+            .then(() => page.evaluate(() => window.rtcmeshPublish.lastStop)),
+          sleep(6000).then(() => ({ deleteStatus: 'timeout' }))]);
+        emit('stopped', res || {});
+      } catch (e) {
+        emit('error', { message: `stop failed: ${e.message}` });
       }
     } else if (page) {
       try {

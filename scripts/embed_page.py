@@ -3,7 +3,7 @@
 
   embed_page.py INPUT.html OUTPUT.cpp SYMBOL
 
-The page stays one file a person edits (tools/server/room.html); the build
+The page stays one file a person edits (tools/server/room.html, gst/whip/publish.html); the build
 embeds it so rtcmesh-server serves it without reading files at run time.
 """
 import sys
