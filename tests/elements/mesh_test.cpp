@@ -11,6 +11,7 @@
 #include "tests/support/room_host.h"
 #include "tests/support/harness.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/typist.h"
 
 using namespace rtcmesh;
 using namespace rtcmesh::test;
@@ -171,33 +172,16 @@ TEST(Mesh, AGstLaunchLineSendsWhatComesOnItsDataPad) {
   DataLog got;
   Participant b(host.url(), "b");
   got.watch(b.bin());
-  Subprocess::Options o;
-  o.env = {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR},
-           {"GST_REGISTRY", std::string(RTCMESH_PLUGIN_DIR) + "/mesh-data-registry.bin"}};
-  o.echo_prefix = "[gst-launch]";
-  std::string error;
-  auto typist = Subprocess::spawn(
-      {"gst-launch-1.0", "rtcmeshbin", "name=m", "url=" + host.url(), "room=r", "peer-id=typist",
-       "fdsrc", "fd=0", "!", "text/x-raw,format=utf8", "!", "m.data_0"},
-      o, &error);
-  ASSERT_TRUE(typist) << error;
-  // A line typed before the connection is up reaches nobody: keep typing.
-  int typed = 0;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        typist->write_stdin("line " + std::to_string(typed++) + "\n");
-        return !got.from("typist", "rtcmesh").empty();
-      },
-      30s))
-      << typed << " lines typed";
+  Typist typist(RTCMESH_PLUGIN_DIR,
+                {"rtcmeshbin", "name=m", "url=" + host.url(), "room=r", "peer-id=typist"}, "m");
+  ASSERT_TRUE(typist.proc) << typist.error;
+  ASSERT_TRUE(typist.type_until([&] { return !got.from("typist", "rtcmesh").empty(); }, 30s))
+      << typist.typed << " lines typed";
   auto first = got.from("typist", "rtcmesh")[0];
   EXPECT_TRUE(first.text);
   EXPECT_EQ(first.data.rfind("line ", 0), 0u) << first.data;
   EXPECT_EQ(first.data.back(), '\n');
-  typist->send_signal(SIGINT);
-  auto status = typist->wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(typist.stop(), 0);
 #endif
 }
 

@@ -11,6 +11,7 @@
 #include "tests/support/room_checks.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/typist.h"
 
 using namespace rtcmesh;
 using namespace rtcmesh::test;
@@ -259,17 +260,11 @@ TEST(SfuClient, AGstLaunchHostSendsWhatComesOnItsDataPad) {
     port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
     for (gpointer o : {gpointer(bound), gpointer(any), gpointer(lo), gpointer(s)}) g_object_unref(o);
   }
-  Subprocess::Options o;
-  o.env = {{"GST_PLUGIN_PATH", RTCMESH_PLUGIN_DIR},
-           {"GST_REGISTRY", std::string(RTCMESH_PLUGIN_DIR) + "/sfu-data-registry.bin"}};
-  o.echo_prefix = "[gst-launch]";
-  std::string error;
-  auto host = Subprocess::spawn(
-      {"gst-launch-1.0", "rtcsfu", "name=s", "address=127.0.0.1", "port=" + std::to_string(port),
-       "room=r", "publisher-id=host", "fdsrc", "fd=0", "!", "text/x-raw,format=utf8", "!",
-       "s.data_0"},
-      o, &error);
-  ASSERT_TRUE(host) << error;
+  Typist host(RTCMESH_PLUGIN_DIR,
+              {"rtcsfu", "name=s", "address=127.0.0.1", "port=" + std::to_string(port), "room=r",
+               "publisher-id=host"},
+              "s");
+  ASSERT_TRUE(host.proc) << host.error;
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   ASSERT_TRUE(wait_until([&] { return http_request("GET", base + "/metrics", nullptr, "").status; },
                          15s));
@@ -277,21 +272,11 @@ TEST(SfuClient, AGstLaunchHostSendsWhatComesOnItsDataPad) {
   DataLog a_got;
   Participant a(url, "a"), b(url, "b");
   a_got.watch(a.bin());
-  // A line typed before a's subscribe connection is up reaches nobody.
-  int typed = 0;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        host->write_stdin("line " + std::to_string(typed++) + "\n");
-        return !a_got.from("host", "rtcmesh").empty();
-      },
-      30s))
-      << typed << " lines typed";
+  ASSERT_TRUE(host.type_until([&] { return !a_got.from("host", "rtcmesh").empty(); }, 30s))
+      << host.typed << " lines typed";
   auto first = a_got.from("host", "rtcmesh")[0];
   EXPECT_TRUE(first.text);
   EXPECT_EQ(first.data.rfind("line ", 0), 0u) << first.data;
-  host->send_signal(SIGINT);
-  auto status = host->wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(host.stop(), 0);
 #endif
 }
