@@ -1,5 +1,6 @@
 #include "gst/client/meshbin.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include "gst/peer/sent_tracks.h"
 #include "gst/client/sfu_session.h"
 #include "signaling/http/sdp.h"
+#include "signaling/rooms/room_data.h"
 #include "signaling/rooms/rooms.h"
 #include "signaling/room_client.h"
 
@@ -119,6 +121,7 @@ struct RtcMeshBinPrivate : BaseBinState {
   std::mutex remotes_mutex;
   std::map<std::string, std::unique_ptr<Remote>> remotes;
   std::unique_ptr<room::SfuSession> sfu;  // in an SFU room: instead of remotes
+  std::atomic<bool> in_sfu_room{false};    // for send-data's size check (application thread)
 
   std::unique_ptr<media::Composer> composer;  // compose=true
   GstPad *video_src = nullptr, *audio_src = nullptr;
@@ -202,9 +205,20 @@ void RtcMeshBinPrivate::stop() {
 }
 
 // send-string / send-data: to one participant or to every connected one.
-// On the worker, where the connections live.
+// On the worker, where the connections live: in a mesh room the remotes'
+// own channels, in an SFU room the server relays (one of the two is empty).
 gboolean RtcMeshBinPrivate::send(const std::string& to, std::string data, bool text, bool reliable) {
+  if (in_sfu_room && data.size() > sig::kMaxRoomDataPayload) {
+    GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("data message not sent"),
+                        ("%zu bytes, over the room's limit of %zu", data.size(),
+                         sig::kMaxRoomDataPayload));
+    return FALSE;
+  }
   std::lock_guard lock(worker_mutex);
+  if (worker)
+    worker->post([this, to, data, text, reliable] {
+      if (sfu) sfu->send_data(to, data, text, reliable);
+    });
   return peer::post_data_to(worker.get(), remotes, to, std::move(data), text, reliable);
 }
 
@@ -306,6 +320,10 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
     g_signal_emit(self, signals[joined ? SIGNAL_PUBLISHER_JOINED : SIGNAL_PUBLISHER_LEFT], 0,
                   peer.c_str());
   };
+  host.data = [this](const std::string& from, const peer::DataMessage& m) {
+    emit_data_received(GST_ELEMENT(self), signals[SIGNAL_DATA_RECEIVED], from, m.label, m.data,
+                       m.text);
+  };
   host.lost = [this](const std::string& why) {
     worker->post([this, why] {
       if (sfu) session_lost(why);
@@ -316,6 +334,7 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
   {
     std::lock_guard lock(remotes_mutex);
     sfu = std::move(session);
+    in_sfu_room = true;
   }
   raw->subscribe();
   raw->publish(inputs.ready());
@@ -509,6 +528,7 @@ void RtcMeshBinPrivate::remove_all(const std::string& why) {
   {
     std::lock_guard lock(remotes_mutex);
     session = std::move(sfu);
+    in_sfu_room = false;
   }
   session.reset();  // outside the lock: bus messages of its webrtcbins take it
   std::vector<std::string> ids;
@@ -622,11 +642,13 @@ GstStructure* RtcMeshBinPrivate::stats() {
 static GstPad* rtc_mesh_bin_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                             const gchar* name, const GstCaps*) {
   auto* p = RTC_MESH_BIN(element)->priv;
+  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
   return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
 }
 
 static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_MESH_BIN(element)->priv;
+  if (is_data_pad(pad)) return release_data_pad(element, pad);  // no track: connections stay
   // Connections were negotiated with this track: they go; the room reconnects
   // them (in an SFU room we publish the remaining inputs again).
   bool republish = false;
@@ -782,7 +804,8 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   signals[SIGNAL_PUBLISHER_LEFT] =
       g_signal_new("publisher-left", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
                    nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
-  // Data channels (mesh rooms: two per remote participant, "rtcmesh"
+  // Data channels (mesh rooms: two per remote participant; SFU rooms: the
+  // two of the subscribe connection, relayed by the server; "rtcmesh"
   // reliable and ordered, "rtcmesh-unreliable" neither).
   signals[SIGNAL_DATA_RECEIVED] = install_data_signals(
       object_class, +[](GstElement* e, const std::string& to, std::string data, bool text,
@@ -796,6 +819,7 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  add_data_pad_template(element_class);
   CapsPtr video_out = media::src_template_caps(media::Kind::kVideo);
   CapsPtr audio_out = media::src_template_caps(media::Kind::kAudio);
   gst_element_class_add_pad_template(
@@ -827,7 +851,9 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       "peer-joined (peer-id): another participant joined the room. peer-left (peer-id): it left "
       "(its pads got EOS and were removed). publisher-joined (peer-id), SFU rooms only: a "
       "participant, WHIP client or the server's pipeline started publishing (its src pads follow). "
-      "publisher-left (peer-id): it stopped. " RTCMESH_DATA_SIGNALS_DOC);
+      "publisher-left (peer-id): it stopped. " RTCMESH_DATA_SIGNALS_DOC
+      " (SFU rooms: through the server, which relays to the participant named or to all; "
+      "from: the participant or the hosting pipeline that sent it)");
 }
 
 static void rtc_mesh_bin_init(RtcMeshBin* self) { self->priv = new RtcMeshBinPrivate(self); }

@@ -6,6 +6,7 @@
 #include "gst/common/guard.h"
 #include "gst/media/codec.h"
 #include "signaling/http/sdp.h"
+#include "signaling/rooms/room_data.h"
 
 GST_DEBUG_CATEGORY_EXTERN(rtcmeshbin_debug);
 #define GST_CAT_DEFAULT rtcmeshbin_debug
@@ -426,11 +427,40 @@ void SfuSession::new_subscriber(int64_t session) {
       if (*alive) resubscribe("subscribe connection: " + why);
     });
   };
+  events.data = [this](const peer::DataMessage& m) {
+    auto data = sig::unwrap_room_data(m.data);
+    if (!data || data->peer.empty()) {
+      GST_WARNING_OBJECT(host_.bin, "a room data message without its sender dropped");
+      return;
+    }
+    if (host_.data) host_.data(data->peer, {m.label, std::move(data->payload), m.text});
+  };
   auto p = std::make_unique<peer::Peer>(host_.bin, *host_.worker,
                                         "sfu-subscribe-" + std::to_string(session), host_.ice,
                                         host_.peer_timeout_ms * GST_MSECOND, events);
+  // The room's data channels ride this connection (the server's offer opens them).
+  p->enable_data_channels();
+  for (auto& h : held_data_) p->send_data(std::move(h.message), h.text, h.reliable);
+  held_data_.clear();
   std::lock_guard lock(peers_mutex_);
   subscriber_ = std::move(p);
+}
+
+bool SfuSession::send_data(const std::string& to, const std::string& data, bool text,
+                           bool reliable) {
+  const char* refused = nullptr;
+  if (data.size() > sig::kMaxRoomDataPayload) refused = "over the room's limit";
+  std::string message = sig::wrap_room_data(to, data);
+  if (!refused && subscriber_ && !subscriber_->send_data(std::move(message), text, reliable))
+    refused = "the data channel refused it (closed or its queue full)";
+  else if (!refused && !subscriber_) {
+    if (held_data_.size() >= peer::Peer::kMaxQueuedMessages) refused = "too many held";
+    else held_data_.push_back({std::move(message), text, reliable});
+  }
+  if (refused)
+    GST_ELEMENT_WARNING(host_.bin, RESOURCE, WRITE, ("data message not sent"),
+                        ("%zu bytes to '%s': %s", data.size(), to.c_str(), refused));
+  return !refused;
 }
 
 void SfuSession::drop_subscriber(const std::string& why) {

@@ -45,6 +45,9 @@ class SfuSession {
     std::function<void(const std::string& peer, bool joined)> publisher;
     // The publish connection failed: the element joins again.
     std::function<void(const std::string& why)> lost;
+    // A room data message: `from` is the participant (or hosting pipeline)
+    // that sent it.
+    std::function<void(const std::string& from, const peer::DataMessage& message)> data;
   };
 
   // `publishers`: the join result's list (publisher-joined for each).
@@ -65,6 +68,10 @@ class SfuSession {
   // A bus failure of one of our webrtcbins: that connection is rebuilt.
   void connection_failed(GstElement* webrtcbin, const std::string& why);
   void finish_tracks();  // EOS out of every track pad (-e)
+  // A room data message to `to` ("" = everyone) on the subscribe connection's
+  // channels (signaling/rooms/room_data.h); held (bounded) until the server
+  // first offers one. False, with a warning, when refused.
+  bool send_data(const std::string& to, const std::string& data, bool text, bool reliable);
 
   // Any thread.
   bool owns(GstMessage* message, GstElement** webrtcbin) const;
@@ -110,6 +117,11 @@ class SfuSession {
   bool published_ = false;  // the server took our offer: trickle goes out
   std::vector<std::pair<guint, std::string>> early_candidates_;
   int64_t session_ = -1;  // the subscribe connection's `session`
+  struct HeldData {
+    std::string message;
+    bool text, reliable;
+  };
+  std::vector<HeldData> held_data_;  // before the first subscribe connection
 
   // Tracks: changed on the worker under slots_mutex_, read by webrtcbin's
   // pad-added (streaming thread).

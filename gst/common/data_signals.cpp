@@ -30,7 +30,82 @@ gboolean send_bytes(GstElement* element, const gchar* to, GBytes* bytes, gboolea
   return send(element, to, std::string(data ? data : "", size), false, reliable);
 }
 
+constexpr const char* kDataPadText = "rtcmesh-data-text";
+
+gboolean data_pad_event(GstPad* pad, GstObject*, GstEvent* event) {
+  if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
+    GstCaps* caps = nullptr;
+    gst_event_parse_caps(event, &caps);
+    bool text = caps && !gst_caps_is_empty(caps) &&
+                gst_structure_has_name(gst_caps_get_structure(caps, 0), "text/x-raw");
+    g_object_set_data(G_OBJECT(pad), kDataPadText, GINT_TO_POINTER(text));
+  }
+  gst_event_unref(event);  // nothing is downstream of it
+  return TRUE;
+}
+
+gboolean data_pad_query(GstPad* pad, GstObject* parent, GstQuery* query) {
+  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS || GST_QUERY_TYPE(query) == GST_QUERY_ACCEPT_CAPS)
+    return gst_pad_query_default(pad, parent, query);  // the template's: anything
+  return FALSE;  // the default would forward it to the element's src pads
+}
+
+GstFlowReturn data_pad_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer) {
+  GstMapInfo map;
+  if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    std::string data(reinterpret_cast<const char*>(map.data), map.size);
+    gst_buffer_unmap(buffer, &map);
+    send(GST_ELEMENT(parent), nullptr, std::move(data),
+         g_object_get_data(G_OBJECT(pad), kDataPadText) != nullptr, true);
+  }
+  gst_buffer_unref(buffer);
+  return GST_FLOW_OK;
+}
+
 }  // namespace
+
+void add_data_pad_template(GstElementClass* klass) {
+  gst_element_class_add_pad_template(
+      klass, gst_pad_template_new("data_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_CAPS_ANY));
+}
+
+bool is_data_pad_template(GstPadTemplate* templ) {
+  return g_str_equal(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "data_%u");
+}
+
+bool is_data_pad(GstPad* pad) {
+  GstPadTemplate* templ = GST_PAD_PAD_TEMPLATE(pad);
+  return templ && is_data_pad_template(templ);
+}
+
+GstPad* request_data_pad(GstElement* element, GstPadTemplate* templ, const gchar* name) {
+  std::string pad_name;
+  if (name) {
+    pad_name = name;
+  } else {
+    GST_OBJECT_LOCK(element);
+    for (guint i = 0; pad_name.empty(); i++) {
+      std::string candidate = "data_" + std::to_string(i);
+      bool taken = false;
+      for (GList* l = element->sinkpads; l && !taken; l = l->next)
+        taken = candidate == GST_PAD_NAME(l->data);
+      if (!taken) pad_name = candidate;
+    }
+    GST_OBJECT_UNLOCK(element);
+  }
+  GstPad* pad = gst_pad_new_from_template(templ, pad_name.c_str());
+  gst_pad_set_chain_function(pad, data_pad_chain);
+  gst_pad_set_event_function(pad, data_pad_event);
+  gst_pad_set_query_function(pad, data_pad_query);
+  gst_pad_set_active(pad, TRUE);
+  if (!gst_element_add_pad(element, pad)) return nullptr;  // the name is taken
+  return pad;
+}
+
+void release_data_pad(GstElement* element, GstPad* pad) {
+  gst_pad_set_active(pad, FALSE);
+  gst_element_remove_pad(element, pad);
+}
 
 guint install_data_signals(GObjectClass* klass, SendData send_fn) {
   GType type = G_TYPE_FROM_CLASS(klass);

@@ -32,4 +32,16 @@ guint install_data_signals(GObjectClass* klass, SendData send);
 void emit_data_received(GstElement* element, guint signal, const std::string& from,
                         const std::string& label, const std::string& data, bool text);
 
+// The request sink pad data_%u (caps ANY) of an element with the data
+// signals: each buffer is one message to everyone on the reliable channel,
+// text when the pad's caps are text/x-raw, else bytes, so that a
+// gst-launch-1.0 line sends data (fdsrc fd=0 ! text/x-raw ! m.data_0). It is
+// no track: events and queries stop at it.
+void add_data_pad_template(GstElementClass* klass);
+bool is_data_pad_template(GstPadTemplate* templ);
+bool is_data_pad(GstPad* pad);
+// In request_new_pad for the data_%u template; `name` may be null.
+GstPad* request_data_pad(GstElement* element, GstPadTemplate* templ, const gchar* name);
+void release_data_pad(GstElement* element, GstPad* pad);
+
 }  // namespace rtcmesh

@@ -16,6 +16,7 @@
 
 #include "gst/common/ptr.h"
 #include "gst/media/codec.h"
+#include "gst/peer/peer.h"
 #include "gst/server/source.h"
 
 namespace rtcmesh::sfu {
@@ -29,6 +30,8 @@ class ForwardingPath {
     std::function<void()> connected;  // DTLS up: media can flow
     // ICE/DTLS failure or no RTCP from the subscriber for peer-timeout.
     std::function<void(const std::string& why)> failed;
+    // A message on the connection's data channels (after enable_data_channels).
+    std::function<void(const peer::DataMessage& message)> data;
   };
   // Stops the connection first (nothing is pushed into it any more), then
   // its slots stop being fed.
@@ -54,6 +57,12 @@ class ForwardingPath {
   virtual void answer_offer(const std::string& offer, SdpDone done) = 0;
   virtual void add_remote_candidate(guint mline, const std::string& candidate) = 0;
   virtual bool is_connected() const = 0;  // any thread
+
+  // --- data channels (a JSON-RPC subscriber's: the room's data relay) ---
+  // Before the first offer: the offer opens the reliable and unreliable channels.
+  virtual void enable_data_channels() = 0;
+  // As peer::Peer::send_data (queued until open; false when refused).
+  virtual bool send_data(std::string data, bool text, bool reliable) = 0;
 
   // --- counters ---
   // Latest connection stats (webrtcbin's stats structure; may be null). Any thread.

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -26,6 +27,7 @@
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
 #include "signaling/auth/tokens.h"
+#include "signaling/rooms/room_data.h"
 #include "signaling/util.h"
 
 GST_DEBUG_CATEGORY_STATIC(rtcsfu_debug);
@@ -65,6 +67,7 @@ enum {
   SIGNAL_PUBLISHER_REMOVED,
   SIGNAL_SUBSCRIBER_ADDED,
   SIGNAL_SUBSCRIBER_REMOVED,
+  SIGNAL_DATA_RECEIVED,
   N_SIGNALS
 };
 guint signals[N_SIGNALS];
@@ -145,6 +148,14 @@ struct RtcSfuPrivate : sig::RoomMedia {
   void remove_resource(const std::string& id, const std::string& why);
   // A session failure posted by one of our connections: that session ends.
   bool end_failed_session(GstMessage* message, const std::string& why);
+
+  // Room data (signaling/rooms/room_data.h): a participant's message goes to
+  // the participants it names and, sent to everyone or to us, to data-received.
+  void on_room_data(const std::string& room, const std::string& from,
+                    const peer::DataMessage& message);
+  // send-string / send-data: the pipeline speaks as its publisher id.
+  gboolean send_data(const std::string& to, std::string data, bool text, bool reliable);
+  std::atomic<guint64> data_relayed{0}, data_dropped{0};
 
   // sig::RoomMedia (the RoomServer, on the worker).
   void publish(const std::string& room, const std::string& peer, const std::string& sdp,
@@ -233,6 +244,9 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                             g_signal_emit(self, signals[SIGNAL_SUBSCRIBER_REMOVED], 0,
                                           sub.room.c_str(), sub.id.c_str(), why.c_str());
                           },
+                      .data =
+                          [this](const std::string& room, const std::string& from,
+                                 const peer::DataMessage& m) { on_room_data(room, from, m); },
                   }),
       players(ingest, subscribers,
               {
@@ -422,6 +436,57 @@ bool RtcSfuPrivate::end_failed_session(GstMessage* message, const std::string& w
   return true;
 }
 
+// --- room data ---
+
+void RtcSfuPrivate::on_room_data(const std::string& room, const std::string& from,
+                                 const peer::DataMessage& message) {
+  auto data = sig::unwrap_room_data(message.data);
+  if (!data) {
+    data_dropped++;
+    GST_WARNING_OBJECT(self, "room %s: a data message from %s without \"<peer>\\n\" dropped",
+                       room.c_str(), from.c_str());
+    return;
+  }
+  const std::string local = ingest_settings().local_id;
+  if (data->peer.empty() || data->peer == local)
+    emit_data_received(GST_ELEMENT(self), signals[SIGNAL_DATA_RECEIVED], from, message.label,
+                       data->payload, message.text);
+  if (data->peer == local) return;
+  bool reliable = message.label != peer::Peer::kUnreliableLabel;
+  size_t taken =
+      subscribers.send_data(room, from, data->peer, data->payload, message.text, reliable);
+  data_relayed += taken;
+  if (!data->peer.empty() && taken == 0) {
+    data_dropped++;
+    GST_INFO_OBJECT(self, "room %s: data from %s to %s: no such participant with data channels",
+                    room.c_str(), from.c_str(), data->peer.c_str());
+  }
+}
+
+gboolean RtcSfuPrivate::send_data(const std::string& to, std::string data, bool text,
+                                  bool reliable) {
+  if (data.size() > sig::kMaxRoomDataPayload) {
+    GST_ELEMENT_WARNING(self, RESOURCE, WRITE, ("data message not sent"),
+                        ("%zu bytes, over the room's limit of %zu", data.size(),
+                         sig::kMaxRoomDataPayload));
+    return FALSE;
+  }
+  {
+    std::lock_guard lock(host_mutex);
+    if (!host) return FALSE;
+  }
+  std::string room, local;
+  {
+    std::lock_guard lock(props_mutex);
+    room = hosted;
+  }
+  local = ingest_settings().local_id;
+  post([this, room, local, to, data = std::move(data), text, reliable] {
+    data_relayed += subscribers.send_data(room, local, to, data, text, reliable);
+  });
+  return TRUE;
+}
+
 // --- stats, metrics ---
 
 GstStructure* RtcSfuPrivate::stats() {
@@ -435,7 +500,8 @@ GstStructure* RtcSfuPrivate::stats() {
       "rtcsfu-stats", "publishers", G_TYPE_UINT, guint(ingest.size()), "subscribers", G_TYPE_UINT,
       guint(subscribers.size()), "keyframe-requests", G_TYPE_UINT64, keyframe_requests,
       "keyframes-requested-upstream", G_TYPE_UINT64, keyframes_sent, "connection-failures",
-      G_TYPE_UINT64, metrics.failures(), nullptr);
+      G_TYPE_UINT64, metrics.failures(), "data-relayed", G_TYPE_UINT64, data_relayed.load(),
+      "data-dropped", G_TYPE_UINT64, data_dropped.load(), nullptr);
   gst_structure_take_value(s, "publisher-stats", &pubs);
   gst_structure_take_value(s, "subscriber-stats", &subs);
   return s;
@@ -486,6 +552,8 @@ struct RtcSfuState : BaseBinState {
 
 static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                        const gchar* name, const GstCaps*) {
+  // The pipeline's messages to the room's participants (as publisher-id).
+  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
   auto* p = RTC_SFU(element)->priv;
   return guard(element, "request pad", [&]() -> GstPad* {
     bool has_room;
@@ -504,6 +572,7 @@ static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* temp
 }
 
 static void rtc_sfu_release_pad(GstElement* element, GstPad* pad) {
+  if (is_data_pad(pad)) return release_data_pad(element, pad);
   auto* p = RTC_SFU(element)->priv;
   std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   // Its Source goes with the local publisher before its fan-out does.
@@ -658,7 +727,8 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       g_param_spec_boxed("stats", "stats",
                          "Publishers and subscribers with their RTP counters (packets/bytes, NACK, "
                          "PLI, FIR), keyframe requests merged and sent upstream, connection "
-                         "failures",
+                         "failures, data messages relayed to participants and dropped (no "
+                         "envelope, nobody of that id)",
                          GST_TYPE_STRUCTURE, ro_flags()));
 
   signals[SIGNAL_PUBLISHER_ADDED] = g_signal_new(
@@ -673,6 +743,13 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
   signals[SIGNAL_SUBSCRIBER_REMOVED] = g_signal_new(
       "subscriber-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
       nullptr, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  // Data channels: each JSON-RPC participant's subscribe connection; the
+  // room relays their messages and the pipeline takes part as publisher-id.
+  signals[SIGNAL_DATA_RECEIVED] = install_data_signals(
+      object_class, +[](GstElement* e, const std::string& to, std::string data, bool text,
+                        bool reliable) -> gboolean {
+        return RTC_SFU(e)->priv->send_data(to, std::move(data), text, reliable);
+      });
 
   CapsPtr video = media::sink_template_caps(media::Kind::kVideo);
   CapsPtr audio = media::sink_template_caps(media::Kind::kAudio);
@@ -680,6 +757,7 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  add_data_pad_template(element_class);
   CapsPtr vsrc = media::src_template_caps(media::Kind::kVideo);
   CapsPtr asrc = media::src_template_caps(media::Kind::kAudio);
   gst_element_class_add_pad_template(
@@ -702,7 +780,10 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       "(room, publisher, reason): it left, timed out or failed. subscriber-added (room, "
       "subscriber): a subscriber connection (JSON-RPC participant or WHEP player) was answered; "
       "subscriber: its id (a WHEP player's is its resource id). subscriber-removed (room, "
-      "subscriber, reason): that connection ended");
+      "subscriber, reason): that connection ended. " RTCMESH_DATA_SIGNALS_DOC
+      " (rtcsfu: the room's participants, over their subscribe connections; to: a participant "
+      "id; the pipeline sends and receives as publisher-id; messages between participants are "
+      "relayed, see docs/protocol.md)");
 }
 
 static void rtc_sfu_init(RtcSfu* self) {

@@ -2,6 +2,7 @@
 
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
+#include "signaling/rooms/room_data.h"
 
 #define GST_CAT_DEFAULT rtcmesh_debug
 
@@ -43,6 +44,9 @@ std::unique_ptr<Subscriber> Subscribers::make(const std::string& room, const std
                     (g_get_monotonic_time() - s->created_us) / 1000.0);
     // Keyframe on join: the subscriber's decoders cannot start without one.
     router_.request_keyframes(key);
+  };
+  events.data = [this, room, id](const peer::DataMessage& m) {
+    if (hooks_.data) hooks_.data(room, id, m);
   };
   auto s = std::make_unique<Subscriber>();
   s->room = room;
@@ -112,6 +116,8 @@ void Subscribers::offer(const std::string& room, const sig::SfuOffer& o,
       auto made = make(room, o.subscriber, key,
                        "sub-" + room + "-" + o.subscriber + "-" + std::to_string(o.session));
       made->session = o.session;
+      // The participant's data channels to the room ride this connection.
+      made->path->enable_data_channels();
       s = &add(key, std::move(made));
     }
     for (size_t i = 0; i < o.slots.size(); i++) {
@@ -157,6 +163,19 @@ void Subscribers::add_remote_candidate(const std::string& room, const std::strin
 
 void Subscribers::unsubscribe(const std::string& room, const std::string& peer) {
   remove(session_key(room, peer), "unsubscribed", false);
+}
+
+size_t Subscribers::send_data(const std::string& room, const std::string& from,
+                              const std::string& to, const std::string& payload, bool text,
+                              bool reliable) {
+  const std::string message = sig::wrap_room_data(from, payload);
+  size_t taken = 0;
+  for (auto& [key, s] : subscribers_) {
+    if (s->whep || s->id == from || (!room.empty() && s->room != room)) continue;
+    if (!to.empty() && s->id != to) continue;
+    if (s->path->send_data(message, text, reliable)) taken++;
+  }
+  return taken;
 }
 
 // --- WHEP resources ---

@@ -39,6 +39,9 @@ class Subscribers {
     // Runs fn later on the worker, unless the element stopped meanwhile.
     std::function<void(std::function<void()> fn)> post;
     std::function<void(const Subscriber&, const std::string& why)> removed;
+    // A message on a JSON-RPC subscriber's data channels (room, its id).
+    std::function<void(const std::string& room, const std::string& from,
+                       const peer::DataMessage& message)> data;
   };
   Subscribers(GstElement* element, server::Ingest& ingest, server::RoomMetrics& metrics,
               Hooks hooks);
@@ -70,6 +73,11 @@ class Subscribers {
   void add_remote_candidate(const std::string& room, const std::string& peer, int mline,
                             const std::string& candidate);
   void unsubscribe(const std::string& room, const std::string& peer);
+  // A room data message (signaling/rooms/room_data.h) from `from` to the
+  // JSON-RPC subscribers of `room` ("" = of every room) but `from`: only to
+  // `to` when it is not empty. Returns how many connections took it.
+  size_t send_data(const std::string& room, const std::string& from, const std::string& to,
+                   const std::string& payload, bool text, bool reliable);
 
   // WHEP resources: false when `resource` is no player's.
   bool trickle(const std::string& resource, const std::vector<sig::TrickleCandidate>& candidates);

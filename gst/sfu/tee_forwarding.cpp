@@ -83,6 +83,7 @@ PathFactory tee_forwarding(GstBin* bin, Worker& worker, std::function<peer::IceS
     peer::PeerEvents peer_events;
     peer_events.connected = std::move(events.connected);
     peer_events.failed = std::move(events.failed);
+    peer_events.data = std::move(events.data);
     // A subscriber's own packets never come: its liveness is its RTCP.
     peer_events.remote_pad = [](GstPad*, const std::string&) { return false; };
     return std::make_unique<TeeForwardingPath>(

@@ -39,6 +39,10 @@ class TeeForwardingPath : public ForwardingPath {
     peer_->add_remote_candidate(mline, candidate);
   }
   bool is_connected() const override { return peer_->is_connected(); }
+  void enable_data_channels() override { peer_->enable_data_channels(); }
+  bool send_data(std::string data, bool text, bool reliable) override {
+    return peer_->send_data(std::move(data), text, reliable);
+  }
   StructurePtr stats() const override { return peer_->stats(); }
   guint64 retransmissions() override;
   bool posted(GstMessage* message) const override;

@@ -501,7 +501,10 @@ void SfuController::offer_made(const std::string& name, uint64_t room_serial,
   // The mids are the offer's own (webrtcbin names them "video0", "audio1"…).
   std::vector<std::string> mids;
   try {
-    for (const MediaSummary& m : validate_offer(sdp).media) mids.push_back(m.mid);
+    // Slots are the audio/video m-lines in order; the data channels'
+    // application m-line (the room's data relay) is none of them.
+    for (const MediaSummary& m : validate_offer(sdp).media)
+      if (m.kind != "application") mids.push_back(m.mid);
   } catch (const SdpError&) {
   }
   auto mid_of = [&](unsigned mline) {

@@ -1,7 +1,9 @@
 // rtcmeshbin in an SFU room: the real rtcmesh-server --mode sfu as a
 // subprocess (port 0, read from its first stdout line) forwards every
 // participant's publish connection to the others' subscribe connections.
+#include <gio/gio.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <set>
 
@@ -9,6 +11,7 @@
 #include "tests/support/room_checks.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/typist.h"
 
 using namespace rtcmesh;
 using namespace rtcmesh::test;
@@ -177,3 +180,103 @@ TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
 }
 
 }  // namespace
+
+// Data in an SFU room: the server (an rtcsfu in this process, taking part
+// as "host") relays each participant's messages on their subscribe
+// connections, reliable or not as sent, with the sender's id; a thousand
+// reliable ones arrive in order, text stays text and bytes stay bytes.
+TEST(SfuClient, RoomDataIsRelayedWithItsSenderAndNothingLost) {
+  Pipeline host("rtcsfu name=sfu address=127.0.0.1 port=0 room=r publisher-id=host "
+                "peer-timeout=4000");
+  ASSERT_NE(host.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstElement* sfu = host.by_name("sfu");
+  guint port = 0;
+  g_object_get(sfu, "port", &port, nullptr);
+  const std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
+  DataLog host_got, a_got, b_got;
+  host_got.watch(sfu);
+  Participant a(url, "a"), b(url, "b");
+  a_got.watch(a.bin());
+  b_got.watch(b.bin());
+  std::vector<Participant*> room = {&a, &b};
+  std::vector<std::string> ids = {"a", "b"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 5); }, 30s))
+      << describe(room, ids);
+
+  for (int i = 0; i < 1000; i++)
+    ASSERT_TRUE(send_string(a.bin(), "b", "m" + std::to_string(i), true));
+  const std::string blob = {'\0', '\x01', '\n', '\xff', 'x'};
+  EXPECT_TRUE(send_bytes(b.bin(), nullptr, blob, true));  // to everyone, the host too
+  for (int i = 0; i < 50; i++) send_string(b.bin(), "a", "u" + std::to_string(i), false);
+  EXPECT_TRUE(send_string(a.bin(), "host", "to the host", true));
+  EXPECT_TRUE(send_string(sfu, nullptr, "from the host", true));
+
+  ASSERT_TRUE(wait_until([&] { return b_got.from("a", "rtcmesh").size() >= 1000; }, 30s))
+      << b_got.from("a", "rtcmesh").size() << " of 1000";
+  EXPECT_EQ(b_got.numbered_mismatch("a", "rtcmesh", "m", 1000), "");
+  ASSERT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(a_got.from("b", "rtcmesh")[0].data, blob);
+  EXPECT_FALSE(a_got.from("b", "rtcmesh")[0].text);
+  EXPECT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh-unreliable").empty(); }, 10s));
+  for (auto& m : a_got.from("b", "rtcmesh-unreliable")) EXPECT_EQ(m.data[0], 'u');
+  ASSERT_TRUE(wait_until([&] { return !host_got.from("a", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(host_got.from("a", "rtcmesh").size(), 1u) << "only what was sent to it or to all";
+  EXPECT_EQ(host_got.from("a", "rtcmesh")[0].data, "to the host");
+  ASSERT_TRUE(wait_until([&] { return !host_got.from("b", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(host_got.from("b", "rtcmesh")[0].data, blob);
+  for (DataLog* got : {&a_got, &b_got}) {
+    ASSERT_TRUE(wait_until([&] { return !got->from("host", "rtcmesh").empty(); }, 10s));
+    EXPECT_EQ(got->from("host", "rtcmesh")[0].data, "from the host");
+  }
+  EXPECT_TRUE(b_got.from("b", "rtcmesh").empty()) << "no echo to the sender";
+  EXPECT_TRUE(a_got.from("a", "rtcmesh").empty()) << "no echo to the sender";
+
+  // To an id nobody in the room has: dropped and counted by the server.
+  EXPECT_TRUE(send_string(a.bin(), "nobody", "lost", true));
+  EXPECT_TRUE(wait_until([&] { return stats_counter(sfu, "data-dropped") == 1; }, 10s))
+      << stats_counter(sfu, "data-dropped");
+
+  // Over the room's limit (the channel's less the envelope): refused, warned.
+  EXPECT_FALSE(send_string(a.bin(), nullptr, std::string(65500, 'x'), true));
+  EXPECT_TRUE(wait_until([&] { return !a.pipeline().warnings().empty(); }, 5s));
+  EXPECT_TRUE(everyone_sees_everyone(room, ids, 5)) << "media goes on";
+  host.set_state(GST_STATE_NULL);
+}
+
+// rtcsfu's data_%u pad in a gst-launch-1.0 line: the pipeline hosting the
+// room sends what comes on its stdin to the participants, as publisher-id.
+TEST(SfuClient, AGstLaunchHostSendsWhatComesOnItsDataPad) {
+#ifndef RTCMESH_PLUGIN_DIR
+  GTEST_SKIP() << "gst-launch-1.0 and the shared plugin: normal builds only";
+#else
+  guint port = 0;  // a free one, for the command line
+  {
+    GSocket* s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                              nullptr);
+    GInetAddress* lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    GSocketAddress* any = g_inet_socket_address_new(lo, 0);
+    ASSERT_TRUE(g_socket_bind(s, any, FALSE, nullptr));
+    GSocketAddress* bound = g_socket_get_local_address(s, nullptr);
+    port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+    for (gpointer o : {gpointer(bound), gpointer(any), gpointer(lo), gpointer(s)}) g_object_unref(o);
+  }
+  Typist host(RTCMESH_PLUGIN_DIR,
+              {"rtcsfu", "name=s", "address=127.0.0.1", "port=" + std::to_string(port), "room=r",
+               "publisher-id=host"},
+              "s");
+  ASSERT_TRUE(host.proc) << host.error;
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(wait_until([&] { return http_request("GET", base + "/metrics", nullptr, "").status; },
+                         15s));
+  const std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
+  DataLog a_got;
+  Participant a(url, "a"), b(url, "b");
+  a_got.watch(a.bin());
+  ASSERT_TRUE(host.type_until([&] { return !a_got.from("host", "rtcmesh").empty(); }, 30s))
+      << host.typed << " lines typed";
+  auto first = a_got.from("host", "rtcmesh")[0];
+  EXPECT_TRUE(first.text);
+  EXPECT_EQ(first.data.rfind("line ", 0), 0u) << first.data;
+  EXPECT_EQ(host.stop(), 0);
+#endif
+}

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/support/harness.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/room_page.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
@@ -19,15 +20,25 @@ namespace {
 using namespace std::chrono_literals;
 using test::wait_until;
 
-TEST(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
-  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
-    GTEST_SKIP() << why;
-  auto server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
-  ASSERT_TRUE(server);
-  std::string error;
-  auto opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page",
-                                     "page", 120, &error);
-  ASSERT_TRUE(opened) << error;
+// rtcmesh-server --mode sfu, and its room page in Chromium joined as "page"
+// to room "r".
+class SfuRoomPage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+      GTEST_SKIP() << why;
+    server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
+    ASSERT_TRUE(server);
+    std::string error;
+    opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page", "page",
+                                  120, &error);
+    ASSERT_TRUE(opened) << error;
+  }
+  std::unique_ptr<test::RtcmeshServer> server;
+  std::unique_ptr<test::RoomPage> opened;
+};
+
+TEST_F(SfuRoomPage, APageAndAPipelineDecodeEachOtherThroughTheServer) {
   test::RoomPage& page = *opened;
   auto pipeline = std::make_unique<test::RoomParticipant>(server->ws_url(), "gst");
 
@@ -63,6 +74,73 @@ TEST(BrowserSfu, APageAndAPipelineDecodeEachOtherThroughTheServer) {
   auto status = page.proc->wait(20s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << page.describe();
+}
+
+// Data through an SFU room: the page and two pipelines send text and bytes
+// to everyone and to one participant, reliable and not; the server relays
+// each message with its sender's id, to the participants it names only.
+TEST_F(SfuRoomPage, APageAndTwoPipelinesExchangeDataThroughTheServer) {
+  test::RoomPage& page = *opened;
+  test::RoomParticipant g1(server->ws_url(), "g1"), g2(server->ws_url(), "g2");
+  test::DataLog g1_got, g2_got;
+  g1_got.watch(g1.bin());
+  g2_got.watch(g2.bin());
+  // Everyone receives everyone: each subscribe connection (and its data
+  // channels) is up.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return page.stat("g1", "videoFramesDecoded") > 10 &&
+               page.stat("g2", "videoFramesDecoded") > 10 && g1.frames_from("page") > 10 &&
+               g2.frames_from("page") > 10 && g1.frames_from("g2") > 10 &&
+               g2.frames_from("g1") > 10;
+      },
+      60s))
+      << page.describe();
+
+  const std::string bytes = {'\0', '\x01', '\n', '\xff'};
+  EXPECT_TRUE(test::send_string(g1.bin(), nullptr, "hello from g1", true));
+  EXPECT_TRUE(test::send_bytes(g2.bin(), "page", bytes, true));
+  EXPECT_TRUE(test::send_string(g1.bin(), "page", "quick", false));
+  sig::Json page_bytes = sig::Json::array();
+  for (int b : {1, 2, 10, 0}) page_bytes.push(b);
+  ASSERT_TRUE(page.send("", "hi from the page", true));
+  ASSERT_TRUE(page.send("g1", page_bytes, true));
+  ASSERT_TRUE(page.send("g2", "unreliable from the page", false));
+
+  // The page: g1's text (reliable, to all), g2's bytes (to it), g1's unreliable one.
+  auto page_has = [&](const std::string& from, const char* label, const std::string& data) {
+    for (const sig::Json& m : page.received_from(from))
+      if (m.get_string("label").value_or("") == label && m.get_string("data").value_or("") == data)
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(wait_until([&] { return page_has("g1", "rtcmesh", "hello from g1"); }, 15s))
+      << page.describe();
+  EXPECT_TRUE(wait_until([&] { return page_has("g1", "rtcmesh-unreliable", "quick"); }, 15s))
+      << page.describe();
+  ASSERT_TRUE(wait_until([&] { return !page.received_from("g2").empty(); }, 15s))
+      << page.describe();
+  const sig::Json from_g2 = page.received_from("g2")[0];
+  EXPECT_EQ(from_g2.find("text")->dump(), "false");
+  EXPECT_EQ(from_g2.find("bytes") ? from_g2.find("bytes")->dump() : "", "[0,1,10,255]");
+
+  // The pipelines: the page's text (to all), its bytes (g1 only), its
+  // unreliable message (g2 only), and each other's.
+  EXPECT_TRUE(wait_until([&] { return !g2_got.from("page", "rtcmesh").empty(); }, 15s));
+  EXPECT_TRUE(wait_until([&] { return g1_got.from("page", "rtcmesh").size() >= 2; }, 15s));
+  auto g1_from_page = g1_got.from("page", "rtcmesh");
+  ASSERT_EQ(g1_from_page.size(), 2u);
+  EXPECT_EQ(g1_from_page[0].data, "hi from the page");
+  EXPECT_TRUE(g1_from_page[0].text);
+  EXPECT_EQ(g1_from_page[1].data, std::string({1, 2, 10, 0}));
+  EXPECT_FALSE(g1_from_page[1].text);
+  EXPECT_TRUE(wait_until([&] { return !g2_got.from("page", "rtcmesh-unreliable").empty(); }, 15s));
+  EXPECT_EQ(g2_got.from("page", "rtcmesh").size(), 1u) << "the bytes were for g1 only";
+  EXPECT_EQ(g2_got.from("page", "rtcmesh-unreliable")[0].data, "unreliable from the page");
+  EXPECT_TRUE(wait_until([&] { return !g2_got.from("g1", "rtcmesh").empty(); }, 15s));
+  EXPECT_EQ(g2_got.from("g1", "rtcmesh")[0].data, "hello from g1");
+  EXPECT_TRUE(g1_got.from("g2", "rtcmesh").empty()) << "g2's bytes were for the page only";
+  EXPECT_TRUE(page.last_error.empty()) << page.last_error;
 }
 
 // rtcmesh-server's publish page (GET /publish/ROOM): a person names the

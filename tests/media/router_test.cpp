@@ -32,6 +32,8 @@ class RecordingPath : public ForwardingPath {
   void answer_offer(const std::string&, SdpDone) override {}
   void add_remote_candidate(guint, const std::string&) override {}
   bool is_connected() const override { return true; }
+  void enable_data_channels() override {}
+  bool send_data(std::string, bool, bool) override { return false; }  // the Router sends none
   StructurePtr stats() const override { return nullptr; }
   guint64 retransmissions() override { return 0; }
   bool posted(GstMessage*) const override { return false; }

@@ -343,10 +343,16 @@ bool WhepStream::wait_ready(std::chrono::milliseconds timeout) const {
 }
 
 guint WhepStream::viewers() const {
+  return guint(stats_counter(sink_, "viewers"));
+}
+
+guint64 stats_counter(GstElement* element, const char* field) {
   GstStructure* stats = nullptr;
-  g_object_get(sink_, "stats", &stats, nullptr);
-  guint n = 0;
-  if (stats) gst_structure_get_uint(stats, "viewers", &n);
+  g_object_get(element, "stats", &stats, nullptr);
+  guint64 n = 0;
+  const GValue* v = stats ? gst_structure_get_value(stats, field) : nullptr;
+  if (v && G_VALUE_HOLDS_UINT(v)) n = g_value_get_uint(v);
+  if (v && G_VALUE_HOLDS_UINT64(v)) n = g_value_get_uint64(v);
   if (stats) gst_structure_free(stats);
   return n;
 }

@@ -19,6 +19,9 @@ using namespace std::chrono_literals;
 // Polls `pred` every 20 ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
+// An unsigned counter (guint or guint64) of an element's `stats`; 0 if absent.
+guint64 stats_counter(GstElement* element, const char* field);
+
 class Pipeline {
  public:
   explicit Pipeline(const std::string& launch);

@@ -45,12 +45,7 @@ inline std::string describe(const std::vector<RoomParticipant*>& room,
 
 // The "tiles" of an rtcmeshbin's stats (compose=true).
 inline guint composed_tiles(GstElement* meshbin) {
-  GstStructure* s = nullptr;
-  g_object_get(meshbin, "stats", &s, nullptr);
-  guint n = 0;
-  if (s) gst_structure_get_uint(s, "tiles", &n);
-  if (s) gst_structure_free(s);
-  return n;
+  return guint(stats_counter(meshbin, "tiles"));
 }
 
 // (name, peer-id) of every track pad the element has now.
@@ -135,6 +130,36 @@ struct DataLog {
       if (m.from == peer && m.label == label) out.push_back(m);
     return out;
   }
+  // "" when `peer`'s messages on `label` are the texts "<prefix>0" …
+  // "<prefix>(n-1)", in that order; else the first difference.
+  std::string numbered_mismatch(const std::string& peer, const std::string& label,
+                                const std::string& prefix, int n) {
+    auto got = from(peer, label);
+    if (got.size() != size_t(n))
+      return std::to_string(got.size()) + " messages, not " + std::to_string(n);
+    for (int i = 0; i < n; i++)
+      if (!got[i].text || got[i].data != prefix + std::to_string(i))
+        return "message " + std::to_string(i) + " is '" + got[i].data + "'";
+    return "";
+  }
 };
+
+// An element's send-string action: whether it took the message.
+inline gboolean send_string(GstElement* element, const char* to, const std::string& text,
+                            bool reliable) {
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(element, "send-string", to, text.c_str(), gboolean(reliable), &ok);
+  return ok;
+}
+
+// An element's send-data action with `bytes`.
+inline gboolean send_bytes(GstElement* element, const char* to, const std::string& bytes,
+                           bool reliable) {
+  GBytes* b = g_bytes_new(bytes.data(), bytes.size());
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(element, "send-data", to, b, gboolean(reliable), &ok);
+  g_bytes_unref(b);
+  return ok;
+}
 
 }  // namespace rtcmesh::test

@@ -83,13 +83,24 @@ struct RoomPage {
   // Mesh rooms: the page's chat sends `text` to every participant (at its
   // next poll, twice a second).
   bool send(const std::string& text) { return proc->write_stdin("send " + text + "\n"); }
+  // Data to `to` ("" = everyone): a string as text, else `bytes` as binary.
+  bool send(const std::string& to, const sig::Json& data, bool reliable) {
+    sig::Json o = sig::Json::object({{"data", data}, {"to", to}, {"reliable", reliable}});
+    return proc->write_stdin("sendjson " + o.dump() + "\n");
+  }
   // Chat messages the page received from `peer` so far (their text).
   std::vector<std::string> messages_from(const std::string& peer) {
-    poll();
     std::vector<std::string> out;
+    for (const sig::Json& msg : received_from(peer)) out.push_back(msg.get_string("data").value_or(""));
+    return out;
+  }
+  // The same as the page reported them: {from, label, data, text, bytes}.
+  std::vector<sig::Json> received_from(const std::string& peer) {
+    poll();
+    std::vector<sig::Json> out;
     if (const sig::Json* m = stats.find("messages"); m && m->is_array())
       for (const sig::Json& msg : m->as_array())
-        if (msg.get_string("from").value_or("") == peer) out.push_back(msg.get_string("data").value_or(""));
+        if (msg.get_string("from").value_or("") == peer) out.push_back(msg);
     return out;
   }
 };

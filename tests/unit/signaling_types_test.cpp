@@ -4,6 +4,7 @@
 #include "signaling/http/http.h"
 #include "signaling/http/resource_client.h"
 #include "signaling/http/sdp.h"
+#include "signaling/rooms/room_data.h"
 #include "signaling/util.h"
 
 namespace rtcmesh::sig {
@@ -122,6 +123,24 @@ TEST(Created, Retryable) {
   EXPECT_FALSE(c.ok());  // no SDP
   c.answer_sdp = "v=0\r\n";
   EXPECT_TRUE(c.ok());
+}
+
+// Room data (docs/protocol.md, "Data in SFU rooms"): "<peer>\n<payload>",
+// payload bytes as they are (line feeds and NULs included).
+TEST(RoomData, WrapsAndUnwrapsAnyPayload) {
+  const std::string payload = std::string("a\nb\0c", 5);
+  auto back = unwrap_room_data(wrap_room_data("alice", payload));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->peer, "alice");
+  EXPECT_EQ(back->payload, payload);
+  auto all = unwrap_room_data("\nhello");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->peer, "");  // everyone
+  EXPECT_EQ(all->payload, "hello");
+  EXPECT_FALSE(unwrap_room_data("no line feed"));
+  EXPECT_FALSE(unwrap_room_data("bad id!\nx"));
+  EXPECT_FALSE(unwrap_room_data(std::string(65, 'a') + "\nx"));  // ids are 1-64 characters
+  EXPECT_TRUE(unwrap_room_data(std::string(64, 'a') + "\n"));
 }
 
 }  // namespace

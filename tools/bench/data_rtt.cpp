@@ -1,9 +1,12 @@
-// rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]
-//   Two rtcmeshbin (receive-only, no media) in a mesh room of an in-process
-//   room server on loopback; b echoes every message a sends on the reliable
-//   data channel. Prints join → channel open, the round-trip time of
-//   `messages` pings sent one after the other (p50/p95/p99), and how long a
-//   burst of `burst` 1 KiB messages takes to come back (messages/s).
+// rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]
+//   Two rtcmeshbin (receive-only) in a room on loopback: mesh (an in-process
+//   room server; the channels join a and b directly) or sfu (an in-process
+//   rtcsfu that publishes a small test video, so that each has a subscribe
+//   connection, and relays every message: two hops). b echoes every message
+//   a sends on the reliable data channel. Prints join → channel open, the
+//   round-trip time of `messages` pings sent one after the other
+//   (p50/p95/p99), and how long a burst of `burst` 1 KiB messages takes to
+//   come back (messages/s).
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -48,8 +51,10 @@ gboolean send(GstElement* bin, const char* to, const std::string& text) {
 
 int data_rtt(int argc, char** argv) {
   int messages = 500, size = 100, burst = 1000;
+  std::string mode = "mesh";
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--messages")) messages = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--room")) mode = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--messages")) messages = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--size")) size = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--burst")) burst = std::atoi(argv[i + 1]);
     else {
@@ -57,23 +62,37 @@ int data_rtt(int argc, char** argv) {
       return 2;
     }
   }
-  if (messages < 1 || size < 8 || size > 65535 || burst < 0) {
-    std::fprintf(stderr, "data-rtt: --messages >= 1, --size 8..65535, --burst >= 0\n");
+  if (messages < 1 || size < 8 || size > 65470 || burst < 0 || (mode != "mesh" && mode != "sfu")) {
+    std::fprintf(stderr,
+                 "data-rtt: --room mesh|sfu, --messages >= 1, --size 8..65470, --burst >= 0\n");
     return 2;
   }
 
   rtcmesh::Worker host("room-host");
   std::unique_ptr<rtcmesh::sig::HttpServer> http;
   std::unique_ptr<rtcmesh::sig::WsServer> ws;
-  host.call([&] {
-    rtcmesh::sig::HttpServer::Options o;
-    o.address = "127.0.0.1";
-    http = std::make_unique<rtcmesh::sig::HttpServer>(host.context(), o);
-    ws = std::make_unique<rtcmesh::sig::WsServer>(host.context(), *http,
-                                                  rtcmesh::sig::RoomServer::Config{});
-    http->start();
-  });
-  std::string url = "ws://127.0.0.1:" + std::to_string(http->port()) + "/rtc";
+  GstElement* sfu = nullptr;  // --room sfu: the room's host pipeline
+  guint port = 0;
+  if (mode == "mesh") {
+    host.call([&] {
+      rtcmesh::sig::HttpServer::Options o;
+      o.address = "127.0.0.1";
+      http = std::make_unique<rtcmesh::sig::HttpServer>(host.context(), o);
+      ws = std::make_unique<rtcmesh::sig::WsServer>(host.context(), *http,
+                                                    rtcmesh::sig::RoomServer::Config{});
+      http->start();
+    });
+    port = http->port();
+  } else {
+    sfu = launch("rtcsfu name=sfu address=127.0.0.1 port=0 room=bench publisher-id=host "
+                 "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=15/1 ! "
+                 "sfu.video_0");
+    gst_element_set_state(sfu, GST_STATE_PLAYING);
+    GstElement* e = gst_bin_get_by_name(GST_BIN(sfu), "sfu");
+    g_object_get(e, "port", &port, nullptr);
+    gst_object_unref(e);
+  }
+  std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
 
   // A pipeline of one rtcmeshbin (gst_parse_launch would return the bare element).
   auto join = [&](const char* id) {
@@ -149,6 +168,7 @@ int data_rtt(int argc, char** argv) {
     }
     if (status == 0) {
       std::sort(rtt.begin(), rtt.end());
+      std::printf("data-rtt: %s room\n", mode.c_str());
       std::printf("data-rtt: channel open (first echo) %.0f ms after PLAYING\n", open_ms);
       std::printf("data-rtt: %d pings of %d bytes, round trip p50 %.2f ms, p95 %.2f ms, p99 %.2f ms\n",
                   messages, size, percentile(rtt, 0.5), percentile(rtt, 0.95),
@@ -175,6 +195,10 @@ int data_rtt(int argc, char** argv) {
   gst_object_unref(b_bin);
   gst_object_unref(a);
   gst_object_unref(b);
+  if (sfu) {
+    gst_element_set_state(sfu, GST_STATE_NULL);
+    gst_object_unref(sfu);
+  }
   host.call([&] {
     ws.reset();
     http.reset();

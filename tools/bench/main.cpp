@@ -6,7 +6,7 @@
 //   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
 //   rtcmesh-bench jitterbuffer [runs]
-//   rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]
+//   rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
 // sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
@@ -43,6 +43,6 @@ int main(int argc, char** argv) {
       "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
       "       rtcmesh-bench soak [--cycles 60] [--settle 30]\n"
       "       rtcmesh-bench jitterbuffer [runs]\n"
-      "       rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]\n");
+      "       rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]\n");
   return 2;
 }

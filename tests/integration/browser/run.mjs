@@ -219,7 +219,7 @@ async function runPublishPage(page, opts, stopped, setWake) {
   return published && !!last && last.video.packetsSent > 0;
 }
 
-const chatOutbox = [];  // "send" lines from stdin, for the room page
+const chatOutbox = [];  // "send"/"sendjson" lines from stdin, for the room page
 const pageActions = [];  // "click SELECTOR" and "screenshot FILE.png" lines from stdin (room mode)
 
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
@@ -247,7 +247,7 @@ async function runRoom(page, opts, stopped, setWake) {
     const st = await page.evaluate(async (outbox) => {
       const room = window.rtcmeshRoom;
       if (!room) return null;
-      const sent = outbox.map((t) => room.send(t));
+      const sent = outbox.map((t) => (typeof t === 'string' ? room.send(t) : room.send(t.data, t)));
       return { status: room.state.status, self: room.state.self, error: room.state.error,
         line: document.getElementById('status').textContent, count: document.getElementById('count').textContent,
         peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent };
@@ -279,12 +279,14 @@ async function main() {
   };
   process.on('SIGTERM', () => requestStop('SIGTERM'));
   process.on('SIGINT', () => requestStop('SIGINT'));
-  // stdin: "stop", or (room mode) "send TEXT" for the page's chat.
+  // stdin: "stop", or (room mode) "send TEXT" for the page's chat, or
+  // "sendjson {data, to, reliable}" (data: a string, or an array of bytes).
   process.stdin.on('data', (d) => {
     for (const line of d.toString().split('\n')) {
       if (/^stop/.test(line)) requestStop('stdin');
       else if (line.startsWith('send ')) chatOutbox.push(line.slice(5));
       else if (/^(click|screenshot) /.test(line)) pageActions.push(line);
+      else if (line.startsWith('sendjson ')) chatOutbox.push(JSON.parse(line.slice(9)));
     }
     wake();
   });
