@@ -22,23 +22,18 @@ GstElement* make(GstBin* bin, const char* factory, const char* name) {
 
 }  // namespace
 
-Composer::Composer(GstBin* bin, int width, int height) : bin_(bin), width_(width), height_(height) {
+Composer::Composer(GstBin* bin, int width, int height, int framerate)
+    : bin_(bin), width_(width), height_(height), framerate_(framerate) {
   background_ = make(bin, "videotestsrc", "compose-background");
   g_object_set(background_, "is-live", TRUE, "pattern", 2 /* black */, nullptr);
   compositor_ = make(bin, "compositor", "compose-video");
   g_object_set(compositor_, "background", 1 /* black */, nullptr);
   video_filter_ = make(bin, "capsfilter", "compose-video-caps");
-  GstCaps* caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width, "height",
-                                      G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, 30, 1,
-                                      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
-  g_object_set(video_filter_, "caps", caps, nullptr);
-  gst_caps_unref(caps);
-  GstPad* bg = gst_element_request_pad_simple(compositor_, "sink_%u");
-  g_object_set(bg, "xpos", 0, "ypos", 0, "width", width, "height", height, "zorder", 0, nullptr);
+  background_input_ = gst_element_request_pad_simple(compositor_, "sink_%u");
+  apply_caps();
   GstPad* bg_src = gst_element_get_static_pad(background_, "src");
-  gst_pad_link(bg_src, bg);
+  gst_pad_link(bg_src, background_input_);
   gst_object_unref(bg_src);
-  gst_object_unref(bg);
   gst_element_link(compositor_, video_filter_);
 
   silence_ = make(bin, "audiotestsrc", "compose-silence");
@@ -52,7 +47,28 @@ Composer::Composer(GstBin* bin, int width, int height) : bin_(bin), width_(width
     gst_element_sync_state_with_parent(e);
 }
 
+void Composer::apply_caps() {
+  GstCaps* caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width_, "height",
+                                      G_TYPE_INT, height_, "framerate", GST_TYPE_FRACTION,
+                                      framerate_, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1,
+                                      nullptr);
+  g_object_set(video_filter_, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  g_object_set(background_input_, "xpos", 0, "ypos", 0, "width", width_, "height", height_,
+               "zorder", 0, nullptr);
+}
+
+void Composer::set_format(int width, int height, int framerate) {
+  std::lock_guard lock(mutex_);
+  width_ = width;
+  height_ = height;
+  framerate_ = framerate;
+  apply_caps();
+  layout();
+}
+
 Composer::~Composer() {
+  gst_object_unref(background_input_);
   gst_object_unref(video_src_);
   gst_object_unref(audio_src_);
   for (GstElement* e : {background_, compositor_, video_filter_, silence_, mixer_}) {

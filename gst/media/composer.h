@@ -14,7 +14,7 @@ namespace rtcmesh::media {
 
 class Composer {
  public:
-  Composer(GstBin* bin, int width, int height);
+  Composer(GstBin* bin, int width, int height, int framerate = 30);
   ~Composer();
   Composer(const Composer&) = delete;
   Composer& operator=(const Composer&) = delete;
@@ -29,12 +29,16 @@ class Composer {
   // Unlinks it and releases its input (after the track's EOS).
   void remove(GstPad* track);
   size_t tiles() const;
+  // The canvas (rtcmcu's width, height, framerate): before the mixers run.
+  void set_format(int width, int height, int framerate);
 
  private:
   void layout();  // mutex_ held
+  void apply_caps();
 
   GstBin* bin_;
-  int width_, height_;
+  int width_, height_, framerate_;
+  GstPad* background_input_ = nullptr;  // the compositor's, full canvas
   GstElement *compositor_, *video_filter_, *background_, *mixer_, *silence_;
   GstPad *video_src_, *audio_src_;
   mutable std::mutex mutex_;

@@ -198,8 +198,7 @@ Caller RoomService::joined(ConnId conn, const std::string& method) {
 
 ModeController* RoomService::controller_for(const RoomRecord& room) {
   if (room.mode == RoomMode::kMesh) return &mesh_;
-  if (room.sfu) return &sfu_;
-  // An MCU controller would take hosted mcu rooms here.
+  if (room.sfu) return &sfu_;  // SFU and MCU rooms (an MCU attachment of the SfuController)
   return nullptr;  // an sfu or mcu room no media hosts
 }
 
@@ -293,8 +292,12 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
 
   RoomRecord* room = store_.find(m.room);
   bool hosting = sfu_.hosts(m.room);
-  bool wants_sfu = !room ? (hosting || cfg_.default_mode == RoomMode::kSfu)
-                         : room->mode == RoomMode::kSfu;
+  // SFU and MCU rooms are hosted by media (an MCU is an SfuController
+  // attachment that composites: mode_for).
+  const RoomMode media_mode = sfu_.mode_for(m.room);
+  bool wants_sfu = !room ? (hosting || cfg_.default_mode == RoomMode::kSfu ||
+                            cfg_.default_mode == RoomMode::kMcu)
+                         : room->mode != RoomMode::kMesh;
   if (wants_sfu && !hosting && !(room && room->sfu))
     rpc::fail(rpc::kInvalidParams, "join: room " + quote_short(m.room) + " is not hosted here");
   if (!room) {
@@ -312,8 +315,8 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
       rpc::fail(rpc::kDuplicatePeer,
                 "peer " + quote_short(*wanted) + " is already in room " + quote_short(m.room));
   }
-  if (!room) room = &create(m.room, wants_sfu ? RoomMode::kSfu : cfg_.default_mode);
-  if (room->mode == RoomMode::kSfu && !room->sfu) sfu_.host(*room);
+  if (!room) room = &create(m.room, wants_sfu ? media_mode : cfg_.default_mode);
+  if (room->mode == media_mode && !room->sfu && hosting) sfu_.host(*room);
   std::string peer;
   if (wanted) {
     peer = *wanted;
@@ -391,7 +394,7 @@ bool RoomService::create_room(const std::string& name, RoomMode mode) {
     return false;
   RoomRecord& room = create(name, mode);
   room.persistent = true;
-  if (mode == RoomMode::kSfu && sfu_.hosts(name)) sfu_.host(room);
+  if (mode == sfu_.mode_for(name) && sfu_.hosts(name)) sfu_.host(room);
   return true;
 }
 
