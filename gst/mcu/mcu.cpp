@@ -38,6 +38,9 @@ enum {
   PROP_FRAMERATE,
   PROP_VIDEO_CODEC,
   PROP_VIDEO_BITRATE,
+  PROP_LAYOUT,
+  PROP_PINNED,
+  PROP_SPEAKER_HOLD,
   PROP_STATS,
   PROP_ICE_FIRST,
   PROP_FORWARDED_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // rtcsfu's, from here on
@@ -61,6 +64,21 @@ bool forwarded(const char* name) {
   return true;
 }
 
+GType layout_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {int(media::Layout::kGrid), "Every participant a tile of a grid that follows their number",
+       "grid"},
+      {int(media::Layout::kSpeaker),
+       "The active speaker (loudest, held speaker-hold ms) large, the others in a strip",
+       "speaker"},
+      {int(media::Layout::kPinned), "The `pinned` participant large, the others in a strip",
+       "pinned"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("RtcMcuLayout", values));
+  return type;
+}
+
 // The id the composite and the mix publish under in the room.
 constexpr const char* kOutputPublisher = "mcu";
 
@@ -73,13 +91,23 @@ struct RtcMcuPrivate {
   std::mutex props_mutex;
   guint width = 1280, height = 720, framerate = 30;
   media::EncoderSettings encoder;
+  media::Layout layout = media::Layout::kGrid;
+  std::string pinned, speaker;  // speaker: the loudest voice, held speaker_hold_ms
+  gint64 speaker_since_us = 0;
+  guint speaker_hold_ms = 2000;
   IceProps ice;
+  void apply_layout();
+  void loudest(const std::string& peer);
 
   GstElement* sfu = nullptr;  // child, owned by the bin
   std::unique_ptr<media::Composer> composer;
   std::unique_ptr<media::MinusOneMixes> minus_one;
   std::mutex mixes_mutex;  // leaf
-  std::map<std::string, GstPad*> mix_pads;  // participant → the sfu's request pad of its mix
+  struct MixLink {
+    GstPad* pad;                 // the sfu's request pad of a participant's mix
+    GstElement *proxy_sink, *proxy_src;
+  };
+  std::map<std::string, MixLink> mix_pads;  // by participant
   void mix_added(const std::string& peer, GstPad* src);
   void mix_removed(const std::string& peer, GstPad* src);
   GstElement *video_tee = nullptr, *audio_tee = nullptr;
@@ -133,14 +161,34 @@ std::string pad_string(GstPad* pad, const char* property) {
   return out;
 }
 
+// src → proxysink ~ proxysrc → the sfu's request pad `sink`: the sfu feeds
+// the mixers, which feed the sfu, and a bin whose children link in a loop
+// cannot order their state changes. Returns the two elements.
+std::pair<GstElement*, GstElement*> link_into_sfu(GstBin* bin, GstPad* src, GstPad* sink) {
+  GstElement* out = add_element(bin, "proxysink", nullptr);
+  GstElement* in = add_element(bin, "proxysrc", nullptr);
+  g_object_set(in, "proxysink", out, nullptr);
+  GstPad* out_sink = gst_element_get_static_pad(out, "sink");
+  GstPad* in_src = gst_element_get_static_pad(in, "src");
+  gst_pad_link(src, out_sink);
+  gst_pad_link(in_src, sink);
+  gst_object_unref(out_sink);
+  gst_object_unref(in_src);
+  gst_element_sync_state_with_parent(in);
+  gst_element_sync_state_with_parent(out);
+  return {out, in};
+}
+
 void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
   // A remote publisher's decoded track: a tile, or a voice of the mixes
   // (the sfu's sink pads are ours: the composite and the mixes going in).
   if (!GST_PAD_IS_SRC(pad)) return;
   GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), pad_string(pad, "peer-id").c_str());
-  if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video"))
-    return p->composer->add(pad, media::Kind::kVideo);
   std::string peer = pad_string(pad, "peer-id");
+  if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) {
+    p->composer->add(pad, media::Kind::kVideo, peer);
+    return p->apply_layout();
+  }
   // A WHIP publisher cannot subscribe as itself: only participants get their
   // own minus-one mix.
   bool own = !sfu::is_whip_publisher(sfu, pad_string(pad, "room"), peer);
@@ -166,7 +214,8 @@ RtcMcuPrivate::RtcMcuPrivate(RtcMcu* s) : self(s) {
       bin, *composer,
       media::MinusOneMixes::Hooks{
           [this](const std::string& peer, GstPad* src) { mix_added(peer, src); },
-          [this](const std::string& peer, GstPad* src) { mix_removed(peer, src); }});
+          [this](const std::string& peer, GstPad* src) { mix_removed(peer, src); },
+          [this](const std::string& peer) { loudest(peer); }});
   video_tee = add_output(bin, composer->video_src(), "video_src");
   audio_tee = add_output(bin, composer->audio_src(), "audio_src");
   g_signal_connect(sfu, "pad-added", G_CALLBACK(on_pad_added), this);
@@ -176,6 +225,12 @@ RtcMcuPrivate::RtcMcuPrivate(RtcMcu* s) : self(s) {
 bool RtcMcuPrivate::start(std::string& error) {
   sfu::MixMode mode;
   mode.output_publisher = kOutputPublisher;
+  // JSON-RPC `layout` (names checked by the room service) sets our properties.
+  mode.layout = [this](const std::string& layout, const std::string& pin) {
+    if (layout == "pinned") g_object_set(self, "pinned", pin.c_str(), nullptr);
+    gst_util_set_object_arg(G_OBJECT(self), "layout", layout.c_str());
+    return std::string();
+  };
   {
     std::lock_guard lock(props_mutex);
     mode.encoder = encoder;
@@ -216,9 +271,38 @@ void RtcMcuPrivate::link_outputs() {
   if (!sfu_video || !sfu_audio) throw std::runtime_error("rtcsfu refused the composite's pads");
   for (auto [tee, pad] : {std::pair{video_tee, sfu_video}, std::pair{audio_tee, sfu_audio}}) {
     GstPad* tee_src = gst_element_request_pad_simple(tee, "src_%u");
-    gst_pad_link(tee_src, pad);
+    link_into_sfu(GST_BIN(self), tee_src, pad);
     gst_object_unref(tee_src);
   }
+}
+
+void RtcMcuPrivate::apply_layout() {
+  media::Layout l;
+  std::string focus;
+  {
+    std::lock_guard lock(props_mutex);
+    l = layout;
+    focus = l == media::Layout::kPinned ? pinned : l == media::Layout::kSpeaker ? speaker : "";
+  }
+  if (!composer) return;
+  composer->set_layout(l);
+  composer->set_focus(focus);
+}
+
+// The loudest voice becomes the speaker once the current one held the large
+// tile for speaker-hold (no flapping between two who talk at once).
+void RtcMcuPrivate::loudest(const std::string& peer) {
+  {
+    std::lock_guard lock(props_mutex);
+    gint64 now = g_get_monotonic_time();
+    if (peer.empty() || peer == speaker) return;
+    if (!speaker.empty() && now - speaker_since_us < gint64(speaker_hold_ms) * 1000) return;
+    speaker = peer;
+    speaker_since_us = now;
+    if (layout != media::Layout::kSpeaker) return;
+  }
+  GST_DEBUG_OBJECT(self, "speaker: %s", peer.c_str());
+  apply_layout();
 }
 
 // A participant's minus-one mix is encoded once (Opus) in one more of the
@@ -230,24 +314,27 @@ void RtcMcuPrivate::mix_added(const std::string& peer, GstPad* src) {
     return;
   }
   sfu::set_track_audience(sfu, GST_PAD_NAME(pad), peer);
-  if (gst_pad_link(src, pad) != GST_PAD_LINK_OK)
-    GST_WARNING_OBJECT(self, "cannot link %s's minus-one mix", peer.c_str());
+  auto [proxy_sink, proxy_src] = link_into_sfu(GST_BIN(self), src, pad);
   std::lock_guard lock(mixes_mutex);
-  mix_pads[peer] = pad;
+  mix_pads[peer] = {pad, proxy_sink, proxy_src};
 }
 
 void RtcMcuPrivate::mix_removed(const std::string& peer, GstPad* src) {
-  GstPad* pad = nullptr;
+  MixLink link;
   {
     std::lock_guard lock(mixes_mutex);
     auto it = mix_pads.find(peer);
     if (it == mix_pads.end()) return;
-    pad = it->second;
+    link = it->second;
     mix_pads.erase(it);
   }
-  std::string name = GST_PAD_NAME(pad);
-  gst_pad_unlink(src, pad);
-  gst_element_release_request_pad(sfu, pad);
+  (void)src;  // it goes with its mixer; the proxies go here
+  std::string name = GST_PAD_NAME(link.pad);
+  for (GstElement* e : {link.proxy_src, link.proxy_sink}) {
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(self), e);
+  }
+  gst_element_release_request_pad(sfu, link.pad);
   sfu::set_track_audience(sfu, name, "");
 }
 
@@ -258,6 +345,8 @@ GstStructure* RtcMcuPrivate::stats() {
   gst_structure_set_name(s, "rtcmcu");
   std::lock_guard lock(props_mutex);
   if (!composer) return s;
+  gst_structure_set(s, "speaker", G_TYPE_STRING, speaker.c_str(), "focus", G_TYPE_STRING,
+                    composer->focus().c_str(), nullptr);
   gst_structure_set(s, "tiles", G_TYPE_UINT, guint(composer->tiles()), "minus-one-mixes",
                     G_TYPE_UINT, guint(minus_one->mixes()), "width", G_TYPE_UINT, width,
                     "height", G_TYPE_UINT, height, "framerate", G_TYPE_UINT, framerate,
@@ -311,9 +400,17 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
         p->encoder.set_codec("video-codec", g_value_get_string(value), media::Kind::kVideo);
         break;
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
+      case PROP_LAYOUT: p->layout = media::Layout(g_value_get_enum(value)); break;
+      case PROP_PINNED: {
+        const char* v = g_value_get_string(value);
+        p->pinned = v ? v : "";
+        break;
+      }
+      case PROP_SPEAKER_HOLD: p->speaker_hold_ms = g_value_get_uint(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
+  if (id == PROP_LAYOUT || id == PROP_PINNED) p->apply_layout();
 }
 
 static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
@@ -329,6 +426,9 @@ static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GPara
       g_value_set_string(value, media::codec_info(p->encoder.video_codec).name);
       break;
     case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
+    case PROP_LAYOUT: g_value_set_enum(value, int(p->layout)); break;
+    case PROP_PINNED: g_value_set_string(value, p->pinned.c_str()); break;
+    case PROP_SPEAKER_HOLD: g_value_set_uint(value, p->speaker_hold_ms); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -353,10 +453,26 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                "Target bitrate of the composite in kbit/s (0 = encoder default)", 0, 100000,
                2000);
   g_object_class_install_property(
+      object_class, PROP_LAYOUT,
+      g_param_spec_enum("layout", "layout",
+                        "How the composite lays the participants out (changeable while playing)",
+                        layout_get_type(), int(media::Layout::kGrid), rw_flags(true)));
+  g_object_class_install_property(
+      object_class, PROP_PINNED,
+      g_param_spec_string("pinned", "pinned",
+                          "The participant (publisher id) shown large by layout=pinned "
+                          "(changeable while playing; absent: a grid)",
+                          "", rw_flags(true)));
+  install_uint(object_class, PROP_SPEAKER_HOLD, "speaker-hold",
+               "layout=speaker: milliseconds the active speaker keeps the large tile before "
+               "a louder participant takes it",
+               0, 60000, 2000);
+  g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
                          "rtcsfu's stats of the room's connections (publishers, subscribers, "
                          "keyframe requests, failures) plus the composite: tiles, "
+                         "speaker (the loudest participant), focus (who is large now), "
                          "minus-one-mixes (participants hearing everyone but themselves), "
                          "width, height, framerate, video-codec",
                          GST_TYPE_STRUCTURE, ro_flags()));

@@ -77,12 +77,12 @@ Composer::~Composer() {
   }
 }
 
-void Composer::add(GstPad* track, Kind kind) {
+void Composer::add(GstPad* track, Kind kind, const std::string& who) {
   GstPad* input = gst_element_request_pad_simple(kind == Kind::kVideo ? compositor_ : mixer_,
                                                  "sink_%u");
   {
     std::lock_guard lock(mutex_);
-    inputs_.push_back({track, input, kind});
+    inputs_.push_back({track, input, kind, who});
     layout();
   }
   if (gst_pad_link(track, input) != GST_PAD_LINK_OK)
@@ -113,11 +113,46 @@ size_t Composer::tiles() const {
                        [](const Input& i) { return i.kind == Kind::kVideo; });
 }
 
-// A grid of ceil(sqrt(n)) columns over the canvas, in arrival order.
+void Composer::set_layout(Layout layout) {
+  std::lock_guard lock(mutex_);
+  layout_ = layout;
+  this->layout();
+}
+
+void Composer::set_focus(const std::string& who) {
+  std::lock_guard lock(mutex_);
+  if (focus_ == who) return;
+  focus_ = who;
+  layout();
+}
+
+std::string Composer::focus() const {
+  std::lock_guard lock(mutex_);
+  return focus_;
+}
+
+// A grid of ceil(sqrt(n)) columns over the canvas, in arrival order; or the
+// focus large over the top three quarters and the others in a strip below.
 void Composer::layout() {
   std::vector<GstPad*> tiles;
-  for (const Input& i : inputs_)
-    if (i.kind == Kind::kVideo) tiles.push_back(i.input);
+  GstPad* focus = nullptr;
+  for (const Input& i : inputs_) {
+    if (i.kind != Kind::kVideo) continue;
+    if (layout_ != Layout::kGrid && !focus && !focus_.empty() && i.who == focus_)
+      focus = i.input;
+    else
+      tiles.push_back(i.input);
+  }
+  if (focus) {
+    int big = tiles.empty() ? height_ : height_ * 3 / 4;
+    g_object_set(focus, "xpos", 0, "ypos", 0, "width", width_, "height", big, "zorder", 1,
+                 nullptr);
+    int n = int(tiles.size());
+    for (int i = 0; i < n; i++)
+      g_object_set(tiles[i], "xpos", i * (width_ / n), "ypos", big, "width", width_ / n,
+                   "height", height_ - big, "zorder", 1, nullptr);
+    return;
+  }
   if (tiles.empty()) return;
   int n = int(tiles.size());
   int cols = int(std::ceil(std::sqrt(double(n))));

@@ -5,12 +5,17 @@
 
 #include <gst/gst.h>
 
-#include <vector>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "gst/media/codec.h"
 
 namespace rtcmesh::media {
+
+// grid: every tile alike, ceil(sqrt(n)) columns; speaker / pinned: the
+// focus tile large (the top three quarters), the others in a strip below.
+enum class Layout { kGrid, kSpeaker, kPinned };
 
 class Composer {
  public:
@@ -25,10 +30,14 @@ class Composer {
 
   // Links a received track's pad (decoded there: the mixers ask for raw) into
   // a new mixer input and lays the grid out again. Any thread.
-  void add(GstPad* track, Kind kind);
+  void add(GstPad* track, Kind kind, const std::string& who = "");
   // Unlinks it and releases its input (after the track's EOS).
   void remove(GstPad* track);
   size_t tiles() const;
+  // Any thread. The focus is the `who` of a tile (none there: a grid).
+  void set_layout(Layout layout);
+  void set_focus(const std::string& who);
+  std::string focus() const;
   // The canvas (rtcmcu's width, height, framerate): before the mixers run.
   void set_format(int width, int height, int framerate);
 
@@ -46,7 +55,10 @@ class Composer {
     GstPad* track;
     GstPad* input;  // the mixer's request pad
     Kind kind;
+    std::string who;
   };
+  Layout layout_ = Layout::kGrid;
+  std::string focus_;
   std::vector<Input> inputs_;  // in arrival order
 };
 

@@ -26,10 +26,61 @@ void drop(GstBin* bin, GstElement* e) {
 
 }  // namespace
 
+struct MinusOneMixes::Level {
+  MinusOneMixes* owner;
+  std::atomic<double> power{0};  // mean square, full scale 1, smoothed
+};
+
+// The mean square of S16 or F32 samples, smoothed over ~0.3 s of buffers.
+GstPadProbeReturn MinusOneMixes::on_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  auto* level = static_cast<Level*>(data);
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  if (!caps) return GST_PAD_PROBE_OK;
+  const char* format = gst_structure_get_string(gst_caps_get_structure(caps, 0), "format");
+  bool s16 = format && g_str_equal(format, "S16LE"), f32 = format && g_str_equal(format, "F32LE");
+  gst_caps_unref(caps);
+  GstMapInfo map;
+  if ((!s16 && !f32) || !gst_buffer_map(buf, &map, GST_MAP_READ)) return GST_PAD_PROBE_OK;
+  double sum = 0;
+  size_t n = s16 ? map.size / 2 : map.size / 4;
+  for (size_t i = 0; i < n; i++) {
+    double v = s16 ? reinterpret_cast<const gint16*>(map.data)[i] / 32768.0
+                   : reinterpret_cast<const float*>(map.data)[i];
+    sum += v * v;
+  }
+  gst_buffer_unmap(buf, &map);
+  if (n) level->power = 0.8 * level->power + 0.2 * (sum / n);
+  level->owner->measured();
+  return GST_PAD_PROBE_OK;
+}
+
+void MinusOneMixes::measured() {
+  gint64 now = g_get_monotonic_time(), last = last_loudest_us_;
+  if (!hooks_.loudest || now - last < 100000 ||
+      !last_loudest_us_.compare_exchange_strong(last, now))
+    return;
+  std::string loudest;
+  double best = 1e-5;  // -50 dBFS
+  {
+    // Never wait here (a streaming thread) for a change in progress.
+    std::unique_lock lock(mutex_, std::try_to_lock);
+    if (!lock) return;
+    for (auto& v : voices_)
+      if (v->level->power > best) {
+        best = v->level->power;
+        loudest = v->peer;
+      }
+  }
+  hooks_.loudest(loudest);
+}
+
 MinusOneMixes::~MinusOneMixes() {
   std::vector<GstPad*> tracks;
   {
-    std::lock_guard lock(mutex_);
+    // Never wait here (a streaming thread) for a change in progress.
+    std::unique_lock lock(mutex_, std::try_to_lock);
+    if (!lock) return;
     for (auto& v : voices_) tracks.push_back(v->track);
   }
   for (GstPad* t : tracks) remove_voice(t);
@@ -78,6 +129,12 @@ void MinusOneMixes::add_voice(GstPad* track, const std::string& peer, bool own_m
       own_src = gst_element_get_static_pad(m.mixer, "src");
     }
   }
+  v->level = std::make_shared<Level>();
+  v->level->owner = this;
+  GstPad* level_pad = gst_element_get_static_pad(v->tee, "sink");
+  v->probe = gst_pad_add_probe(level_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, v->level.get(),
+                               nullptr);
+  gst_object_unref(level_pad);
   v->full = gst_element_request_pad_simple(v->tee, "src_%u");
   composer_.add(v->full, Kind::kAudio);
   GstPad* tee_sink = gst_element_get_static_pad(v->tee, "sink");
@@ -118,6 +175,9 @@ void MinusOneMixes::remove_voice(GstPad* track) {
     }
   }
   composer_.remove(v->full);
+  GstPad* level_pad = gst_element_get_static_pad(v->tee, "sink");
+  gst_pad_remove_probe(level_pad, v->probe);
+  gst_object_unref(level_pad);
   gst_element_release_request_pad(v->tee, v->full);
   gst_object_unref(v->full);
   GstPad* tee_sink = gst_element_get_static_pad(v->tee, "sink");

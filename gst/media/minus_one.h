@@ -7,6 +7,7 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +26,9 @@ class MinusOneMixes {
     std::function<void(const std::string& peer, GstPad* src)> mix_added;
     // Its voice left: undo mix_added (the mixer goes after this returns).
     std::function<void(const std::string& peer, GstPad* src)> mix_removed;
+    // At most every 100 ms, from a voice's streaming thread: the loudest
+    // voice now ("" when every one is below -50 dBFS). Optional.
+    std::function<void(const std::string& peer)> loudest;
   };
   MinusOneMixes(GstBin* bin, Composer& composer, Hooks hooks)
       : bin_(bin), composer_(composer), hooks_(std::move(hooks)) {}
@@ -39,6 +43,8 @@ class MinusOneMixes {
   void remove_voice(GstPad* track);
   size_t mixes() const;
 
+  struct Level;  // a voice's smoothed loudness, shared with its pad probe
+
  private:
   struct Voice {
     std::string peer;
@@ -46,7 +52,11 @@ class MinusOneMixes {
     GstElement* tee = nullptr;
     GstPad* full = nullptr;                 // tee pad into the Composer
     std::map<std::string, GstPad*> into;    // mix owner → tee pad feeding that mix
+    std::shared_ptr<Level> level;
+    gulong probe = 0;
   };
+  static GstPadProbeReturn on_buffer(GstPad*, GstPadProbeInfo*, gpointer);
+  void measured();  // a Level changed: tell `loudest`, at most every 100 ms
   struct Mix {
     GstElement *silence = nullptr, *mixer = nullptr;
     std::map<std::string, GstPad*> inputs;  // voice peer → the mixer's request pad
@@ -60,6 +70,7 @@ class MinusOneMixes {
   mutable std::mutex mutex_;  // voices_, mixes_; never held while calling the hooks
   std::vector<std::unique_ptr<Voice>> voices_;
   std::map<std::string, Mix> mixes_;  // by owner
+  std::atomic<gint64> last_loudest_us_{0};
 };
 
 }  // namespace rtcmesh::media

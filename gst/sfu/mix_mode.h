@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <string>
 
 #include "gst/media/send.h"
@@ -15,6 +16,8 @@ struct MixMode {
   // this id; subscribers and WHEP players receive only them (an MCU room).
   std::string output_publisher;
   media::EncoderSettings encoder;  // of the composite and the mixes
+  // JSON-RPC `layout` (checked names): "" or why not. Host's worker thread.
+  std::function<std::string(const std::string& layout, const std::string& pinned)> layout;
 };
 
 // Remote publishers are then decoded (webrtcbin's jitterbuffer, raw src

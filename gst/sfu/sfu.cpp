@@ -172,6 +172,15 @@ struct RtcSfuPrivate : sig::RoomMedia {
   void unsubscribe(const std::string& room, const std::string& peer) override {
     subscribers.unsubscribe(room, peer);
   }
+  std::string layout(const std::string& room, const std::string& layout,
+                     const std::string& pinned) override {
+    std::function<std::string(const std::string&, const std::string&)> apply;
+    {
+      std::lock_guard lock(props_mutex);
+      if (mix) apply = mix->layout;
+    }
+    return apply ? apply(layout, pinned) : sig::RoomMedia::layout(room, layout, pinned);
+  }
 
   GstStructure* stats();
   void write_metrics(sig::Metrics& metrics);

@@ -171,20 +171,23 @@ std::optional<msg::Result> RoomService::dispatch(ConnId conn, const msg::Request
         } else if constexpr (std::is_same_v<T, msg::Candidate>) {
           return negotiate(conn, "candidate", m, done);
         } else {
-          // publish, unpublish, subscribe, unsubscribe: the room's media controller.
-          const char* method = std::is_same_v<T, msg::Publish>     ? "publish"
-                               : std::is_same_v<T, msg::Unpublish> ? "unpublish"
-                               : std::is_same_v<T, msg::Subscribe> ? "subscribe"
-                                                                   : "unsubscribe";
+          // publish, unpublish, subscribe, unsubscribe, layout: the room's media controller.
+          const char* method = std::is_same_v<T, msg::Publish>       ? "publish"
+                               : std::is_same_v<T, msg::Unpublish>   ? "unpublish"
+                               : std::is_same_v<T, msg::Subscribe>   ? "subscribe"
+                               : std::is_same_v<T, msg::Unsubscribe> ? "unsubscribe"
+                                                                     : "layout";
           Caller c = joined(conn, method);
           ModeController* ctl = controller_for(c.room);
           if (!ctl) not_in_mode(method, c.room);
           if constexpr (std::is_same_v<T, msg::Publish>) require(conn, method, kGrantPublish);
           if constexpr (std::is_same_v<T, msg::Subscribe>) require(conn, method, kGrantSubscribe);
+          if constexpr (std::is_same_v<T, msg::Layout>) require(conn, method, kGrantLayout);
           if constexpr (std::is_same_v<T, msg::Publish>) return ctl->publish(c, m, done);
           if constexpr (std::is_same_v<T, msg::Unpublish>) return ctl->unpublish(c, m, done);
           if constexpr (std::is_same_v<T, msg::Subscribe>) return ctl->subscribe(c, m, done);
           if constexpr (std::is_same_v<T, msg::Unsubscribe>) return ctl->unsubscribe(c, m, done);
+          if constexpr (std::is_same_v<T, msg::Layout>) return ctl->layout(c, m, done);
         }
       },
       request);

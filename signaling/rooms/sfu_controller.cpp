@@ -235,6 +235,23 @@ std::optional<msg::Result> SfuController::subscribe(const Caller& c, const msg::
   return msg::Empty{};
 }
 
+std::optional<msg::Result> SfuController::layout(const Caller& c, const msg::Layout& m,
+                                                 const Done&) {
+  if (c.room.mode != RoomMode::kMcu)
+    return ModeController::layout(c, m, Done{});
+  if (m.layout != "grid" && m.layout != "speaker" && m.layout != "pinned")
+    rpc::bad_param("layout", "layout",
+                   "unknown layout " + quote_short(m.layout) + " (grid, speaker, pinned)");
+  if (m.pinned && !valid_peer_id(*m.pinned))
+    rpc::bad_param("layout", "pinned", "must be a participant id");
+  if (m.layout == "pinned" && !m.pinned)
+    rpc::bad_param("layout", "pinned", "layout \"pinned\" needs the participant to pin");
+  std::string error =
+      hosted(c.room).media->layout(c.room.name, m.layout, m.pinned.value_or(""));
+  if (!error.empty()) rpc::fail(rpc::kInvalidParams, "layout: " + error);
+  return msg::Empty{};
+}
+
 std::optional<msg::Result> SfuController::unsubscribe(const Caller& c, const msg::Unsubscribe&,
                                                       const Done&) {
   if (!drop_subscriber(c.room, c.peer, {rpc::kNotJoined, "answer: cancelled by unsubscribe", {}},
@@ -473,8 +490,13 @@ void SfuController::drive(const std::string& name) {
     for (const std::string& codec : m.accepted) accepted.push(codec);
     ctx_.tell(*room, m.subscriber,
               msg::ErrorNote{{rpc::kNoCommonCodec,
-                              "track " + quote_short(m.track) + " of " + quote_short(m.publisher) + " is " +
-                                  m.codec + ", which you do not decode",
+                              (room->mode == RoomMode::kMcu
+                                   ? "the room's composite " + quote_short(m.track) +
+                                         " is encoded in " + m.codec +
+                                         " only (the MCU's video-codec), which you do not decode"
+                                   : "track " + quote_short(m.track) + " of " +
+                                         quote_short(m.publisher) + " is " + m.codec +
+                                         ", which you do not decode"),
                               Json::object({{"peer", m.publisher},
                                             {"track", m.track},
                                             {"codec", m.codec},

@@ -60,6 +60,8 @@ class SfuController : public ModeController {
                                        const Done&) override;
   std::optional<msg::Result> unsubscribe(const Caller& c, const msg::Unsubscribe&,
                                          const Done&) override;
+  std::optional<msg::Result> layout(const Caller& c, const msg::Layout& m,
+                                    const Done&) override;
   void leaving(RoomRecord& room, const std::string& peer, const std::string& reason) override;
   void closing(RoomRecord& room, const rpc::Error& closed) override;
   void gone(RoomRecord& room, bool end_media) override;

@@ -7,6 +7,10 @@
 
 #include <array>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -14,8 +18,12 @@
 #include <thread>
 
 #include "tests/support/harness.h"
+#include "tests/support/rpc_client.h"
+#include "tests/support/server_process.h"
+#include "signaling/auth/tokens.h"
 
 using namespace rtcmesh::test;
+namespace sig = rtcmesh::sig;
 
 namespace {
 
@@ -35,11 +43,13 @@ const Colour kRed{"red", 0xffff0000, 500};
 const Colour kGreen{"green", 0xff00ff00, 1300};
 const Colour kBlue{"blue", 0xff0000ff, 3100};
 
-std::unique_ptr<Pipeline> publish(const std::string& url, const Colour& c) {
+std::unique_ptr<Pipeline> publish(const std::string& url, const Colour& c,
+                                  double volume = 0.2) {
   auto p = std::make_unique<Pipeline>(publisher_launch(
       url, "peer-timeout=3000",
       "videotestsrc is-live=true pattern=solid-color foreground-color=" + std::to_string(c.argb),
-      "audiotestsrc is-live=true wave=sine volume=0.2 freq=" + std::to_string(c.freq)));
+      "audiotestsrc is-live=true wave=sine volume=" + std::to_string(volume) +
+          " freq=" + std::to_string(c.freq)));
   EXPECT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(p->errors());
   return p;
 }
@@ -150,28 +160,80 @@ std::string str(const std::vector<std::string>& v) {
 
 }  // namespace
 
-TEST(Mcu, ThreePublishersCompositedIntoAGridThatReflowsWhenOneLeaves) {
-  Pipeline mcu_pipeline(
-      "rtcmcu name=mcu port=0 room=r width=320 height=240 framerate=15 peer-timeout=3000 "
-      "mcu.video_src ! fakesink name=composite sync=false async=false "
-      "mcu.audio_src ! fakesink sync=false async=false");
-  GstElement* mcu = mcu_pipeline.by_name("mcu");
-  std::atomic<int> added{0}, removed{0};
-  g_signal_connect(mcu, "publisher-added",
-                   G_CALLBACK(+[](GstElement*, const char*, const char*, gpointer n) {
-                     ++*static_cast<std::atomic<int>*>(n);
-                   }),
-                   &added);
-  g_signal_connect(mcu, "publisher-removed",
-                   G_CALLBACK(+[](GstElement*, const char*, const char*, const char*, gpointer n) {
-                     ++*static_cast<std::atomic<int>*>(n);
-                   }),
-                   &removed);
-  ASSERT_NE(mcu_pipeline.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
-      << joined(mcu_pipeline.errors());
+// An rtcmcu hosting room "r" on an ephemeral port, PLAYING, counting its
+// publisher signals; `extra`: more of the launch line (its src pads).
+struct Room {
+  explicit Room(const std::string& props, const std::string& extra = "")
+      : pipeline("rtcmcu name=mcu port=0 room=r " + props + " " + extra),
+        mcu(pipeline.by_name("mcu")) {
+    g_signal_connect(mcu, "publisher-added",
+                     G_CALLBACK(+[](GstElement*, const char*, const char*, gpointer n) {
+                       ++*static_cast<std::atomic<int>*>(n);
+                     }),
+                     &added);
+    g_signal_connect(mcu, "publisher-removed",
+                     G_CALLBACK(+[](GstElement*, const char*, const char*, const char*,
+                                    gpointer n) { ++*static_cast<std::atomic<int>*>(n); }),
+                     &removed);
+    EXPECT_NE(pipeline.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+        << joined(pipeline.errors());
+    g_object_get(mcu, "port", &port, nullptr);
+  }
+  std::string http() const { return "http://127.0.0.1:" + std::to_string(port); }
+  std::string ws() const { return "ws://127.0.0.1:" + std::to_string(port) + "/rtc"; }
+  std::string errors() const { return joined(pipeline.errors()); }
+  Pipeline pipeline;
+  GstElement* mcu;
   guint port = 0;
-  g_object_get(mcu, "port", &port, nullptr);
-  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  std::atomic<int> added{0}, removed{0};
+};
+
+// Participants publishing `colours` into room "r" of `ws`: each receives the
+// composite, where every colour has its own cell of a cols x rows grid, and
+// its minus-one mix: every other colour's tone and not its own.
+void check_participants(const std::string& ws, const std::vector<const Colour*>& colours, int cols,
+                        int rows, const std::function<std::string()>& server_errors,
+                        const std::function<void()>& before_audio = {}) {
+  std::vector<std::unique_ptr<Player>> people;
+  for (const Colour* c : colours) people.push_back(Player::participant(ws, *c));
+  std::multiset<std::string> all;
+  for (const Colour* c : colours) all.insert(c->name);
+  for (size_t i = 0; i < people.size(); i++) {
+    std::vector<std::string> cells;
+    bool composite = wait_until(
+        [&] {
+          cells = people[i]->grid(cols, rows);
+          return std::multiset<std::string>(cells.begin(), cells.begin() + colours.size()) == all;
+        },
+        kMediaTimeout);
+    ASSERT_TRUE(composite) << colours[i]->name << " sees cells: " << str(cells) << "\n"
+                           << server_errors() << joined(people[i]->pipeline().errors());
+  }
+  if (before_audio) before_audio();
+  // Renegotiations settle (each mix is a new track of the room's output).
+  std::this_thread::sleep_for(2s);
+  for (auto& p : people) p->reset_levels();
+  std::this_thread::sleep_for(2s);
+  for (size_t i = 0; i < people.size(); i++) {
+    double quiet = people[i]->level(2200);
+    for (size_t j = 0; j < colours.size(); j++) {
+      double l = people[i]->level(colours[j]->freq);
+      if (i == j)
+        EXPECT_LT(l, quiet + 15) << colours[i]->name << " hears its own tone: " << l
+                                 << " dB, quiet band " << quiet;
+      else
+        EXPECT_GT(l, quiet + 25) << colours[i]->name << " misses " << colours[j]->name
+                                 << "'s tone: " << l << " dB, quiet band " << quiet;
+    }
+  }
+}
+
+TEST(Mcu, ThreePublishersCompositedIntoAGridThatReflowsWhenOneLeaves) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000",
+            "mcu.video_src ! fakesink name=composite sync=false async=false "
+            "mcu.audio_src ! fakesink sync=false async=false");
+  GstElement* mcu = room.mcu;
+  std::string base = room.http();
 
   auto red = publish(base + "/whip/r/red", kRed);
   auto green = publish(base + "/whip/r/green", kGreen);
@@ -190,7 +252,7 @@ TEST(Mcu, ThreePublishersCompositedIntoAGridThatReflowsWhenOneLeaves) {
       },
       kMediaTimeout);
   ASSERT_TRUE(three) << "cells: " << str(cells) << "\n"
-                     << joined(mcu_pipeline.errors()) << joined(player.pipeline().errors())
+                     << room.errors() << joined(player.pipeline().errors())
                      << joined(red->errors());
   GstStructure* stats = nullptr;
   g_object_get(mcu, "stats", &stats, nullptr);
@@ -224,11 +286,11 @@ TEST(Mcu, ThreePublishersCompositedIntoAGridThatReflowsWhenOneLeaves) {
       },
       kMediaTimeout);
   EXPECT_TRUE(two) << "halves: " << str(cells) << " quadrants: " << str(player.grid(2, 2));
-  EXPECT_TRUE(wait_until([&] { return removed >= 1; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return room.removed >= 1; }, 10s));
   player.reset_levels();
   std::this_thread::sleep_for(1500ms);
   EXPECT_LT(player.level(kGreen.freq), player.level(kRed.freq) - 25) << "green's tone left";
-  EXPECT_GE(added.load(), 4);
+  EXPECT_GE(room.added.load(), 4);
 }
 
 TEST(Mcu, RoomIsRequired) {
@@ -241,51 +303,148 @@ TEST(Mcu, RoomIsRequired) {
 // and a tone and receives one video, the composite of all three, and one
 // audio, its minus-one mix: the others' tones, not its own.
 TEST(Mcu, ParticipantsHearEveryoneButThemselvesAndSeeTheComposite) {
-  Pipeline mcu_pipeline(
-      "rtcmcu name=mcu port=0 room=r width=320 height=240 framerate=15 peer-timeout=3000");
-  GstElement* mcu = mcu_pipeline.by_name("mcu");
-  ASSERT_NE(mcu_pipeline.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
-      << joined(mcu_pipeline.errors());
-  guint port = 0;
-  g_object_get(mcu, "port", &port, nullptr);
-  std::string ws = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
-  std::vector<std::unique_ptr<Player>> people;
-  for (const Colour* c : {&kRed, &kGreen, &kBlue}) people.push_back(Player::participant(ws, *c));
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000");
+  GstElement* mcu = room.mcu;
+  check_participants(
+      room.ws(), {&kRed, &kGreen, &kBlue}, 2, 2, [&] { return room.errors(); },
+      [&] {
+        GstStructure* stats = nullptr;
+        g_object_get(mcu, "stats", &stats, nullptr);
+        guint mixes = 0;
+        gst_structure_get_uint(stats, "minus-one-mixes", &mixes);
+        gst_structure_free(stats);
+        EXPECT_EQ(mixes, 3u);
+      });
+}
 
-  for (size_t i = 0; i < people.size(); i++) {
-    std::vector<std::string> cells;
-    bool composite = wait_until(
-        [&] {
-          cells = people[i]->grid(2, 2);
-          return std::multiset<std::string>(cells.begin(), cells.begin() + 3) ==
-                 std::multiset<std::string>{"red", "green", "blue"};
-        },
-        kMediaTimeout);
-    ASSERT_TRUE(composite) << "participant " << i << " cells: " << str(cells) << "\n"
-                           << joined(mcu_pipeline.errors()) << joined(people[i]->pipeline().errors());
-  }
-  GstStructure* stats = nullptr;
-  g_object_get(mcu, "stats", &stats, nullptr);
-  guint mixes = 0;
-  gst_structure_get_uint(stats, "minus-one-mixes", &mixes);
-  gst_structure_free(stats);
-  EXPECT_EQ(mixes, 3u);
+// rtcmesh-server --mode mcu: the same for two participants of its MCU room
+// (grid of two: left and right halves).
+TEST(Mcu, ServerModeMcuHostsARoomOfParticipants) {
+  auto server = RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "mcu", "--room", "r",
+                                                      "--canvas", "320x240@15",
+                                                      "--peer-timeout", "4000"});
+  ASSERT_TRUE(server);
+  check_participants(server->ws_url(), {&kRed, &kGreen}, 2, 1, [] { return std::string(); });
+}
 
-  // Renegotiations settle (each mix is a new track of the room's output).
-  std::this_thread::sleep_for(2s);
-  for (auto& p : people) p->reset_levels();
-  std::this_thread::sleep_for(2s);
-  const Colour* colours[] = {&kRed, &kGreen, &kBlue};
-  for (size_t i = 0; i < people.size(); i++) {
-    double quiet = people[i]->level(2200);
-    for (size_t j = 0; j < 3; j++) {
-      double l = people[i]->level(colours[j]->freq);
-      if (i == j)
-        EXPECT_LT(l, quiet + 15) << colours[i]->name << " hears its own tone: " << l
-                                 << " dB, quiet band " << quiet;
-      else
-        EXPECT_GT(l, quiet + 25) << colours[i]->name << " misses " << colours[j]->name
-                                 << "'s tone: " << l << " dB, quiet band " << quiet;
-    }
-  }
+// Layouts: speaker puts the loudest publisher large over the top three
+// quarters and the others in a strip below; pinned puts the chosen one
+// large; both change while playing, and back to the grid.
+TEST(Mcu, SpeakerAndPinnedLayoutsPutOneParticipantLarge) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000 layout=speaker "
+            "speaker-hold=500");
+  GstElement* mcu = room.mcu;
+  std::string base = room.http();
+  auto red = publish(base + "/whip/r/red", kRed, 0.02);
+  auto green = publish(base + "/whip/r/green", kGreen, 0.02);
+  auto blue = publish(base + "/whip/r/blue", kBlue, 0.6);  // the speaker
+  auto whep = Player::whep(base + "/whep/r");
+  // Large: the top three quarters; the strip: two cells along the bottom.
+  auto large_and_strip = [&](std::vector<std::string>& seen) {
+    seen = {whep->colour_at(0.5, 0.375), whep->colour_at(0.25, 0.875),
+            whep->colour_at(0.75, 0.875)};
+    return seen;
+  };
+  std::vector<std::string> seen;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        large_and_strip(seen);
+        return seen[0] == "blue" && std::multiset<std::string>(seen.begin() + 1, seen.end()) ==
+                                        std::multiset<std::string>{"red", "green"};
+      },
+      kMediaTimeout))
+      << "large, strip: " << str(seen) << room.errors();
+
+  g_object_set(mcu, "pinned", "green", nullptr);
+  gst_util_set_object_arg(G_OBJECT(mcu), "layout", "pinned");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        large_and_strip(seen);
+        return seen[0] == "green" && std::multiset<std::string>(seen.begin() + 1, seen.end()) ==
+                                         std::multiset<std::string>{"red", "blue"};
+      },
+      10s))
+      << "large, strip: " << str(seen);
+
+  gst_util_set_object_arg(G_OBJECT(mcu), "layout", "grid");
+  std::vector<std::string> cells;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        cells = whep->grid(2, 2);
+        return std::multiset<std::string>(cells.begin(), cells.begin() + 3) ==
+                   std::multiset<std::string>{"red", "green", "blue"} &&
+               cells[3] == "black";
+      },
+      10s))
+      << "cells: " << str(cells);
+}
+
+// Bad input over JSON-RPC, each refused with its code and changing nothing:
+// `layout` without the layout grant (-32001), an unknown layout or a pinned
+// layout without whom to pin (-32602); a subscriber whose codecs the
+// composite's one encoder cannot serve gets -32007 naming the codec.
+class McuRpc : public RpcTest {};
+
+TEST_F(McuRpc, LayoutNeedsTheGrantAndAKnownLayoutAndCodecsMustMatch) {
+  const std::string secret = "mcu-test-secret-0123456789abcdefghijkl";
+  std::filesystem::path key = std::filesystem::temp_directory_path() /
+                              ("rtcmesh-mcu-secret-" + std::to_string(getpid()));
+  std::ofstream(key) << secret;
+  Room room("width=160 height=120 framerate=10 token-secret-file=" + key.string());
+  GstElement* mcu = room.mcu;
+  std::string ws = room.ws();
+  int64_t now = sig::TokenVerifier::wall_clock();
+  auto token = [&](const char* sub, unsigned grants) {
+    return sig::issue_token("HS256", secret, "r", sub, grants, now - 5, now + 600);
+  };
+  auto layout_now = [&] {
+    gchar* pinned = nullptr;
+    int layout = 0;
+    g_object_get(mcu, "pinned", &pinned, "layout", &layout, nullptr);
+    std::string out = std::to_string(layout) + "/" + (pinned ? pinned : "");
+    g_free(pinned);
+    return out;
+  };
+
+  RpcClient& director = connect(ws);
+  ASSERT_EQ(code(director, "join",
+                 sig::Json::object({{"room", "r"},
+                                    {"token", token("director", sig::kGrantSubscribe |
+                                                                    sig::kGrantLayout)}})),
+            0);
+  EXPECT_EQ(code(director, "layout",
+                 sig::Json::object({{"layout", "pinned"}, {"pinned", "alice"}})),
+            0);
+  EXPECT_EQ(layout_now(), "2/alice");  // pinned, alice
+  auto r = call(director, "layout", sig::Json::object({{"layout", "mosaic"}}));
+  EXPECT_EQ(r.error.code, -32602);
+  EXPECT_NE(r.error.message.find("mosaic"), std::string::npos) << r.error.message;
+  EXPECT_EQ(code(director, "layout", sig::Json::object({{"layout", "pinned"}})), -32602);
+  EXPECT_EQ(layout_now(), "2/alice");
+  EXPECT_EQ(code(director, "layout", sig::Json::object({{"layout", "grid"}})), 0);
+  EXPECT_EQ(layout_now(), "0/alice");
+
+  RpcClient& viewer = connect(ws);
+  ASSERT_EQ(code(viewer, "join",
+                 sig::Json::object({{"room", "r"}, {"token", token("viewer", sig::kGrantSubscribe)}})),
+            0);
+  r = call(viewer, "layout", sig::Json::object({{"layout", "speaker"}}));
+  EXPECT_EQ(r.error.code, -32001);
+  EXPECT_NE(r.error.message.find("layout"), std::string::npos) << r.error.message;
+  EXPECT_EQ(layout_now(), "0/alice");
+
+  // The composite is VP8 only: an H.264-only subscriber is told so.
+  sig::Json codecs = sig::Json::array();
+  codecs.push(sig::Json("H264"));
+  EXPECT_EQ(code(viewer, "subscribe", sig::Json::object({{"codecs", codecs}})), 0);
+  // An `error` notification (docs/protocol.md, SFU rooms).
+  auto no_codec = [&]() -> std::string {
+    for (const auto& e : viewer.got("error"))
+      if (const sig::Json* c = e.find("code"); c && c->is_int() && c->as_int() == -32007)
+        return e.get_string("message").value_or("?");
+    return "";
+  };
+  ASSERT_TRUE(run_until([&] { return !no_codec().empty(); }, 20000)) << "no -32007 error note";
+  EXPECT_NE(no_codec().find("VP8"), std::string::npos) << no_codec();
+  std::filesystem::remove(key);
 }
