@@ -21,6 +21,7 @@
 #include "gst/media/codec.h"
 #include "gst/media/composer.h"
 #include "gst/media/minus_one.h"
+#include "gst/media/util.h"
 #include "gst/sfu/mix_mode.h"
 #include "gst/sfu/sfu.h"
 
@@ -130,8 +131,7 @@ GST_ELEMENT_REGISTER_DEFINE(rtcmcu, "rtcmcu", GST_RANK_NONE, RTC_TYPE_MCU)
 namespace {
 
 GstElement* add_element(GstBin* bin, const char* factory, const char* name) {
-  GstElement* e = gst_element_factory_make(factory, name);
-  if (!e) throw std::runtime_error(std::string(factory) + " is missing");
+  GstElement* e = media::make_element(factory, name);
   gst_bin_add(bin, e);
   return e;
 }
@@ -484,8 +484,14 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
   guint next = PROP_FORWARDED_FIRST;
   for (guint i = 0; i < n; i++) {
     if (specs[i]->owner_type != RTC_TYPE_SFU || !forwarded(specs[i]->name)) continue;
-    if (GParamSpec* copy = copy_param_spec(specs[i]))
-      g_object_class_install_property(object_class, next++, copy);
+    // rtcmcu composites one room, which it needs.
+    GParamSpec* copy = g_str_equal(specs[i]->name, "room")
+                           ? g_param_spec_string("room", "room",
+                                                 "The room this element hosts and composites "
+                                                 "(required)",
+                                                 "", GParamFlags(specs[i]->flags))
+                           : copy_param_spec(specs[i]);
+    if (copy) g_object_class_install_property(object_class, next++, copy);
   }
   g_free(specs);
   g_type_class_unref(sfu_class);

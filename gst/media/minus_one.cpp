@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "gst/common/debug.h"
+#include "gst/media/util.h"
 
 #define GST_CAT_DEFAULT rtcmedia_debug
 
@@ -13,8 +14,7 @@ namespace rtcmesh::media {
 namespace {
 
 GstElement* add(GstBin* bin, const char* factory) {
-  GstElement* e = gst_element_factory_make(factory, nullptr);
-  if (!e) throw std::runtime_error(std::string(factory) + " is missing");
+  GstElement* e = make_element(factory);
   gst_bin_add(bin, e);
   return e;
 }

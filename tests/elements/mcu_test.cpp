@@ -190,7 +190,7 @@ struct Room {
 
 // Participants publishing `colours` into room "r" of `ws`: each receives the
 // composite, where every colour has its own cell of a cols x rows grid, and
-// its minus-one mix: every other colour's tone and not its own.
+// its minus-one mix: every other colour's tone and never its own.
 void check_participants(const std::string& ws, const std::vector<const Colour*>& colours, int cols,
                         int rows, const std::function<std::string()>& server_errors,
                         const std::function<void()>& before_audio = {}) {
@@ -210,21 +210,29 @@ void check_participants(const std::string& ws, const std::vector<const Colour*>&
                            << server_errors() << joined(people[i]->pipeline().errors());
   }
   if (before_audio) before_audio();
-  // Renegotiations settle (each mix is a new track of the room's output).
-  std::this_thread::sleep_for(2s);
-  for (auto& p : people) p->reset_levels();
-  std::this_thread::sleep_for(2s);
+  // Each hears the others' tones (their peaks since joining, once the mixes
+  // and renegotiations settled: wait for them), and never its own: a
+  // publishing participant is never sent the full mix.
   for (size_t i = 0; i < people.size(); i++) {
-    double quiet = people[i]->level(2200);
     for (size_t j = 0; j < colours.size(); j++) {
-      double l = people[i]->level(colours[j]->freq);
-      if (i == j)
-        EXPECT_LT(l, quiet + 15) << colours[i]->name << " hears its own tone: " << l
-                                 << " dB, quiet band " << quiet;
-      else
-        EXPECT_GT(l, quiet + 25) << colours[i]->name << " misses " << colours[j]->name
-                                 << "'s tone: " << l << " dB, quiet band " << quiet;
+      if (i == j) continue;
+      double l = 0, quiet = 0;
+      EXPECT_TRUE(wait_until(
+          [&] {
+            l = people[i]->level(colours[j]->freq);
+            quiet = people[i]->level(2200);
+            return l > quiet + 25;
+          },
+          kMediaTimeout))
+          << colours[i]->name << " misses " << colours[j]->name << "'s tone: " << l
+          << " dB, quiet band " << quiet;
     }
+  }
+  std::this_thread::sleep_for(1s);
+  for (size_t i = 0; i < people.size(); i++) {
+    double own = people[i]->level(colours[i]->freq), quiet = people[i]->level(2200);
+    EXPECT_LT(own, quiet + 15) << colours[i]->name << " hears its own tone: " << own
+                               << " dB, quiet band " << quiet;
   }
 }
 
