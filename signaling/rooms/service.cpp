@@ -298,8 +298,7 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
   // SFU and MCU rooms are hosted by media (an MCU is an SfuController
   // attachment that composites: mode_for).
   const RoomMode media_mode = sfu_.mode_for(m.room);
-  bool wants_sfu = !room ? (hosting || cfg_.default_mode == RoomMode::kSfu ||
-                            cfg_.default_mode == RoomMode::kMcu)
+  bool wants_sfu = !room ? (hosting || cfg_.default_mode == RoomMode::kSfu)
                          : room->mode == RoomMode::kSfu ||
                                (room->mode == RoomMode::kMcu && hosting);
   if (wants_sfu && !hosting && !(room && room->sfu))
