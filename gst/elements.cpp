@@ -4,6 +4,7 @@
 
 #include "gst/common/debug.h"
 #include "gst/client/meshbin.h"
+#include "gst/mcu/mcu.h"
 #include "gst/sfu/sfu.h"
 #include "gst/whep/whepsink.h"
 #include "gst/whep/whepsrc.h"
@@ -18,6 +19,7 @@ gboolean rtcmesh_register_elements(GstPlugin* plugin) {
   OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(rtcmeshbin, plugin);
+  ok &= GST_ELEMENT_REGISTER(rtcmcu, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcsfu, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhepsink, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcwhepsrc, plugin);

@@ -5,9 +5,9 @@
 
 #include <gst/gst.h>
 
-// What the plugin holds, for gst-inspect-1.0: only what is built (no MCU yet).
+// What the plugin holds, for gst-inspect-1.0: only what is built.
 #define RTCMESH_PLUGIN_DESCRIPTION \
-  "WebRTC for pipelines: WHIP and WHEP clients and servers, mesh and SFU rooms"
+  "WebRTC for pipelines: WHIP and WHEP clients and servers, mesh, SFU and MCU rooms"
 
 G_BEGIN_DECLS
 gboolean rtcmesh_register_elements(GstPlugin* plugin);

@@ -41,6 +41,38 @@ void install_eos_on_leave(GObjectClass* klass, guint id) {
           FALSE, rw_flags(true)));
 }
 
+GParamSpec* copy_param_spec(GParamSpec* spec) {
+  const char* n = g_param_spec_get_name(spec);
+  const char* nick = g_param_spec_get_nick(spec);
+  const char* blurb = g_param_spec_get_blurb(spec);
+  auto flags = GParamFlags(spec->flags | G_PARAM_STATIC_STRINGS);
+  GType t = G_PARAM_SPEC_VALUE_TYPE(spec);
+  if (G_IS_PARAM_SPEC_UINT(spec)) {
+    auto* u = G_PARAM_SPEC_UINT(spec);
+    return g_param_spec_uint(n, nick, blurb, u->minimum, u->maximum, u->default_value, flags);
+  }
+  if (G_IS_PARAM_SPEC_INT(spec)) {
+    auto* i = G_PARAM_SPEC_INT(spec);
+    return g_param_spec_int(n, nick, blurb, i->minimum, i->maximum, i->default_value, flags);
+  }
+  if (G_IS_PARAM_SPEC_UINT64(spec)) {
+    auto* u = G_PARAM_SPEC_UINT64(spec);
+    return g_param_spec_uint64(n, nick, blurb, u->minimum, u->maximum, u->default_value, flags);
+  }
+  if (G_IS_PARAM_SPEC_DOUBLE(spec)) {
+    auto* d = G_PARAM_SPEC_DOUBLE(spec);
+    return g_param_spec_double(n, nick, blurb, d->minimum, d->maximum, d->default_value, flags);
+  }
+  if (G_IS_PARAM_SPEC_BOOLEAN(spec))
+    return g_param_spec_boolean(n, nick, blurb, G_PARAM_SPEC_BOOLEAN(spec)->default_value, flags);
+  if (G_IS_PARAM_SPEC_STRING(spec))
+    return g_param_spec_string(n, nick, blurb, G_PARAM_SPEC_STRING(spec)->default_value, flags);
+  if (G_IS_PARAM_SPEC_ENUM(spec))
+    return g_param_spec_enum(n, nick, blurb, t, G_PARAM_SPEC_ENUM(spec)->default_value, flags);
+  if (G_IS_PARAM_SPEC_BOXED(spec)) return g_param_spec_boxed(n, nick, blurb, t, flags);
+  return nullptr;
+}
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   gchar** parts = g_strsplit(s.c_str(), ",", -1);

@@ -29,6 +29,12 @@ void install_bool(GObjectClass* klass, guint id, const char* name, const char* b
 // session of its name (false, the default; docs/architecture.md).
 void install_eos_on_leave(GObjectClass* klass, guint id);
 
+// A new param spec with `spec`'s name, nick, blurb, type, range, default and
+// flags, for a bin that forwards a child's property (rtcmcu over rtcsfu).
+// Null for a value type it does not copy (uint, int, uint64, double,
+// boolean, string, enum, boxed are copied).
+GParamSpec* copy_param_spec(GParamSpec* spec);
+
 // "a, b,c" → {"a","b","c"}
 std::vector<std::string> split_list(const std::string& s);
 

@@ -22,23 +22,18 @@ GstElement* make(GstBin* bin, const char* factory, const char* name) {
 
 }  // namespace
 
-Composer::Composer(GstBin* bin, int width, int height) : bin_(bin), width_(width), height_(height) {
+Composer::Composer(GstBin* bin, int width, int height, int framerate)
+    : bin_(bin), width_(width), height_(height), framerate_(framerate) {
   background_ = make(bin, "videotestsrc", "compose-background");
   g_object_set(background_, "is-live", TRUE, "pattern", 2 /* black */, nullptr);
   compositor_ = make(bin, "compositor", "compose-video");
   g_object_set(compositor_, "background", 1 /* black */, nullptr);
   video_filter_ = make(bin, "capsfilter", "compose-video-caps");
-  GstCaps* caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width, "height",
-                                      G_TYPE_INT, height, "framerate", GST_TYPE_FRACTION, 30, 1,
-                                      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, nullptr);
-  g_object_set(video_filter_, "caps", caps, nullptr);
-  gst_caps_unref(caps);
-  GstPad* bg = gst_element_request_pad_simple(compositor_, "sink_%u");
-  g_object_set(bg, "xpos", 0, "ypos", 0, "width", width, "height", height, "zorder", 0, nullptr);
+  background_input_ = gst_element_request_pad_simple(compositor_, "sink_%u");
+  apply_caps();
   GstPad* bg_src = gst_element_get_static_pad(background_, "src");
-  gst_pad_link(bg_src, bg);
+  gst_pad_link(bg_src, background_input_);
   gst_object_unref(bg_src);
-  gst_object_unref(bg);
   gst_element_link(compositor_, video_filter_);
 
   silence_ = make(bin, "audiotestsrc", "compose-silence");
@@ -52,7 +47,28 @@ Composer::Composer(GstBin* bin, int width, int height) : bin_(bin), width_(width
     gst_element_sync_state_with_parent(e);
 }
 
+void Composer::apply_caps() {
+  GstCaps* caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width_, "height",
+                                      G_TYPE_INT, height_, "framerate", GST_TYPE_FRACTION,
+                                      framerate_, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1,
+                                      nullptr);
+  g_object_set(video_filter_, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  g_object_set(background_input_, "xpos", 0, "ypos", 0, "width", width_, "height", height_,
+               "zorder", 0, nullptr);
+}
+
+void Composer::set_format(int width, int height, int framerate) {
+  std::lock_guard lock(mutex_);
+  width_ = width;
+  height_ = height;
+  framerate_ = framerate;
+  apply_caps();
+  layout();
+}
+
 Composer::~Composer() {
+  gst_object_unref(background_input_);
   gst_object_unref(video_src_);
   gst_object_unref(audio_src_);
   for (GstElement* e : {background_, compositor_, video_filter_, silence_, mixer_}) {
@@ -61,12 +77,12 @@ Composer::~Composer() {
   }
 }
 
-void Composer::add(GstPad* track, Kind kind) {
+void Composer::add(GstPad* track, Kind kind, const std::string& who) {
   GstPad* input = gst_element_request_pad_simple(kind == Kind::kVideo ? compositor_ : mixer_,
                                                  "sink_%u");
   {
     std::lock_guard lock(mutex_);
-    inputs_.push_back({track, input, kind});
+    inputs_.push_back({track, input, kind, who});
     layout();
   }
   if (gst_pad_link(track, input) != GST_PAD_LINK_OK)
@@ -97,11 +113,46 @@ size_t Composer::tiles() const {
                        [](const Input& i) { return i.kind == Kind::kVideo; });
 }
 
-// A grid of ceil(sqrt(n)) columns over the canvas, in arrival order.
+void Composer::set_layout(Layout layout) {
+  std::lock_guard lock(mutex_);
+  layout_ = layout;
+  this->layout();
+}
+
+void Composer::set_focus(const std::string& who) {
+  std::lock_guard lock(mutex_);
+  if (focus_ == who) return;
+  focus_ = who;
+  layout();
+}
+
+std::string Composer::focus() const {
+  std::lock_guard lock(mutex_);
+  return focus_;
+}
+
+// A grid of ceil(sqrt(n)) columns over the canvas, in arrival order; or the
+// focus large over the top three quarters and the others in a strip below.
 void Composer::layout() {
   std::vector<GstPad*> tiles;
-  for (const Input& i : inputs_)
-    if (i.kind == Kind::kVideo) tiles.push_back(i.input);
+  GstPad* focus = nullptr;
+  for (const Input& i : inputs_) {
+    if (i.kind != Kind::kVideo) continue;
+    if (layout_ != Layout::kGrid && !focus && !focus_.empty() && i.who == focus_)
+      focus = i.input;
+    else
+      tiles.push_back(i.input);
+  }
+  if (focus) {
+    int big = tiles.empty() ? height_ : height_ * 3 / 4;
+    g_object_set(focus, "xpos", 0, "ypos", 0, "width", width_, "height", big, "zorder", 1,
+                 nullptr);
+    int n = int(tiles.size());
+    for (int i = 0; i < n; i++)
+      g_object_set(tiles[i], "xpos", i * (width_ / n), "ypos", big, "width", width_ / n,
+                   "height", height_ - big, "zorder", 1, nullptr);
+    return;
+  }
   if (tiles.empty()) return;
   int n = int(tiles.size());
   int cols = int(std::ceil(std::sqrt(double(n))));

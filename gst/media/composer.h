@@ -5,16 +5,21 @@
 
 #include <gst/gst.h>
 
-#include <vector>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "gst/media/codec.h"
 
 namespace rtcmesh::media {
 
+// grid: every tile alike, ceil(sqrt(n)) columns; speaker / pinned: the
+// focus tile large (the top three quarters), the others in a strip below.
+enum class Layout { kGrid, kSpeaker, kPinned };
+
 class Composer {
  public:
-  Composer(GstBin* bin, int width, int height);
+  Composer(GstBin* bin, int width, int height, int framerate = 30);
   ~Composer();
   Composer(const Composer&) = delete;
   Composer& operator=(const Composer&) = delete;
@@ -25,16 +30,24 @@ class Composer {
 
   // Links a received track's pad (decoded there: the mixers ask for raw) into
   // a new mixer input and lays the grid out again. Any thread.
-  void add(GstPad* track, Kind kind);
+  void add(GstPad* track, Kind kind, const std::string& who = "");
   // Unlinks it and releases its input (after the track's EOS).
   void remove(GstPad* track);
   size_t tiles() const;
+  // Any thread. The focus is the `who` of a tile (none there: a grid).
+  void set_layout(Layout layout);
+  void set_focus(const std::string& who);
+  std::string focus() const;
+  // The canvas (rtcmcu's width, height, framerate): before the mixers run.
+  void set_format(int width, int height, int framerate);
 
  private:
   void layout();  // mutex_ held
+  void apply_caps();
 
   GstBin* bin_;
-  int width_, height_;
+  int width_, height_, framerate_;
+  GstPad* background_input_ = nullptr;  // the compositor's, full canvas
   GstElement *compositor_, *video_filter_, *background_, *mixer_, *silence_;
   GstPad *video_src_, *audio_src_;
   mutable std::mutex mutex_;
@@ -42,7 +55,10 @@ class Composer {
     GstPad* track;
     GstPad* input;  // the mixer's request pad
     Kind kind;
+    std::string who;
   };
+  Layout layout_ = Layout::kGrid;
+  std::string focus_;
   std::vector<Input> inputs_;  // in arrival order
 };
 

@@ -2,6 +2,7 @@
 
 #include <gst/sdp/sdp.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "gst/common/debug.h"
@@ -366,11 +367,14 @@ bool Ingest::local_publisher_pending(const std::string& room, const std::string&
 }
 
 void Ingest::update_local_publisher() {
-  auto [room, id] = local_publisher();
+  Settings settings = hooks_.settings();
+  const std::string room = settings.local_room, id = settings.local_id;
   if (!host_ || room.empty()) return;
   const std::string key = session_key(room, id);
   std::vector<media::SendInput*> ready = inputs_.ready();
   auto it = publishers_.find(key);
+  if (settings.forward_local_only && !ready.empty() && update_local_in_place(settings, key, ready))
+    return;
   if (it != publishers_.end() && it->second->sources.size() == ready.size()) return;
   remove(key, "tracks changed", true);
   if (ready.empty()) return;
@@ -382,7 +386,7 @@ void Ingest::update_local_publisher() {
     CapsPtr caps = in->offer_caps();
     pub->sources.push_back(
         std::make_unique<Source>(id, in->name(), *in->codec(), caps.get(), in->fanout()));
-    tracks.push_back({in->name(), media::kind_name(in->kind()), media::codec_info(*in->codec()).name});
+    tracks.push_back(local_track(settings, *in));
   }
   Publisher* raw = pub.get();
   {
@@ -401,6 +405,55 @@ void Ingest::update_local_publisher() {
   }
   raw->in_room = true;
   hooks_.ready(*raw);
+}
+
+sig::SfuTrack Ingest::local_track(const Settings& settings, const media::SendInput& in) {
+  auto audience = settings.track_audience.find(in.name());
+  return {in.name(), media::kind_name(in.kind()), media::codec_info(*in.codec()).name,
+          audience == settings.track_audience.end() ? "" : audience->second};
+}
+
+bool Ingest::update_local_in_place(const Settings& settings, const std::string& key,
+                                   const std::vector<media::SendInput*>& ready) {
+  auto it = publishers_.find(key);
+  if (it == publishers_.end() || !it->second->in_room) return false;
+  Publisher& pub = *it->second;
+  std::vector<std::unique_ptr<Source>> kept, gone;
+  std::vector<sig::SfuTrack> tracks;
+  bool same = pub.sources.size() == ready.size();
+  for (media::SendInput* in : ready) {
+    auto old = std::find_if(pub.sources.begin(), pub.sources.end(), [&](const auto& s) {
+      return s && s->track() == in->name() && &s->fanout() == in->fanout();
+    });
+    if (old != pub.sources.end()) {
+      kept.push_back(std::move(*old));
+    } else {
+      same = false;
+      CapsPtr caps = in->offer_caps();
+      kept.push_back(std::make_unique<Source>(pub.id, in->name(), *in->codec(), caps.get(),
+                                              in->fanout()));
+    }
+    tracks.push_back(local_track(settings, *in));
+  }
+  if (same) {  // nothing new: put them back
+    std::lock_guard lock(mutex_);
+    pub.sources = std::move(kept);
+    return true;
+  }
+  std::vector<Source*> going;
+  for (auto& s : pub.sources)
+    if (s) {
+      going.push_back(s.get());
+      gone.push_back(std::move(s));
+    }
+  {
+    std::lock_guard lock(mutex_);
+    pub.sources = std::move(kept);
+  }
+  if (hooks_.changed) hooks_.changed(pub, going);
+  gone.clear();
+  host_->rooms().update_publisher(pub.room, pub.id, tracks);
+  return true;
 }
 
 // --- lookups ---
@@ -434,6 +487,12 @@ Publisher* Ingest::find(const std::string& room, const std::string& id) {
   return it == publishers_.end() ? nullptr : it->second.get();
 }
 
+bool Ingest::is_whip(const std::string& room, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = publishers_.find(session_key(room, id));
+  return it != publishers_.end() && !it->second->resource.empty();
+}
+
 Source* Ingest::find_source(const std::string& room, const std::string& publisher,
                             const std::string& track) {
   Publisher* pub = find(room, publisher);
@@ -445,12 +504,15 @@ Source* Ingest::find_source(const std::string& room, const std::string& publishe
 
 std::vector<sig::SfuPublisher> Ingest::tracks(const std::string& room) {
   std::vector<sig::SfuPublisher> out;
+  Settings settings = hooks_.settings();
   for (auto& [k, p] : publishers_) {
     if (p->room != room) continue;
+    if (settings.forward_local_only && p->peer) continue;
     sig::SfuPublisher pub{p->id, {}};
     for (auto& s : p->sources)
-      pub.tracks.push_back(
-          {s->track(), media::kind_name(s->kind()), media::codec_info(s->codec()).name});
+      if (!settings.forward_local_only || !settings.track_audience.count(s->track()))
+        pub.tracks.push_back(
+            {s->track(), media::kind_name(s->kind()), media::codec_info(s->codec()).name});
     out.push_back(std::move(pub));
   }
   return out;

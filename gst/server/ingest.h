@@ -64,6 +64,11 @@ class Ingest {
     bool eos_on_leave = false;
     // The pipeline's own tracks publish as local_id into local_room ("": none).
     std::string local_room, local_id;
+    // MCU: only the local publisher (the composite and mixes) is forwarded;
+    // remote publishers are decoded through their src pads. A local track
+    // named here goes to that participant only (sig::SfuTrack::for_peer).
+    bool forward_local_only = false;
+    std::map<std::string, std::string> track_audience;
   };
   struct Hooks {
     std::function<Settings()> settings;  // any thread
@@ -78,6 +83,9 @@ class Ingest {
     std::function<void(Publisher&)> ready;    // in its room, its sources known
     std::function<void(Publisher&)> leaving;  // nothing may feed on its sources after this
     std::function<void(const Publisher&, const std::string& why)> removed;
+    // forward_local_only: the local publisher's tracks changed in place;
+    // `gone` Sources go after this returns (nothing may feed on them).
+    std::function<void(Publisher&, const std::vector<Source*>& gone)> changed;
   };
   // `element`: the bin of the connections and sources, and the owner of the
   // src pads (templates src_video_%u, src_audio_%u). Stream ids of the src
@@ -112,9 +120,12 @@ class Ingest {
   void remove(const std::string& key, const std::string& why, bool tell_room);
 
   Publisher* find(const std::string& room, const std::string& id);
+  // Any thread: `id` publishes into `room` over WHIP (not as a participant).
+  bool is_whip(const std::string& room, const std::string& id);
   Source* find_source(const std::string& room, const std::string& publisher,
                       const std::string& track);
-  // The tracks of `room`'s publishers, by publisher id.
+  // The tracks of `room`'s publishers, by publisher id (forward_local_only:
+  // the local publisher's shared tracks only).
   std::vector<sig::SfuPublisher> tracks(const std::string& room);
   void add_load(const std::string& room, Load& load);
 
@@ -136,6 +147,12 @@ class Ingest {
   void add_sources_and_pads(Publisher& pub, const std::string& answer);
   bool link_pad(const std::string& key, GstPad* pad, const std::string& mid);
   std::pair<std::string, std::string> local_publisher();
+  // MCU: the local publisher's sources follow the ready inputs without
+  // leaving the room (its kept tracks keep their subscribers). False when
+  // there is no such publisher in the room.
+  bool update_local_in_place(const Settings& settings, const std::string& key,
+                             const std::vector<media::SendInput*>& ready);
+  static sig::SfuTrack local_track(const Settings& settings, const media::SendInput& in);
   // The src pads of a publisher name (session_key), fed or not.
   struct FeedPad {
     std::unique_ptr<media::OutputBranch> output;

@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "gst/common/data_signals.h"
@@ -23,6 +25,7 @@
 #include "gst/server/host.h"
 #include "gst/server/ingest.h"
 #include "gst/server/room_metrics.h"
+#include "gst/sfu/mix_mode.h"
 #include "gst/sfu/subscribers.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
@@ -94,6 +97,8 @@ struct RtcSfuPrivate : sig::RoomMedia {
   guint peer_timeout_ms = 10000;
   media::OutputMode output = media::OutputMode::kAuto;
   bool eos_on_leave = false;
+  std::optional<sfu::MixMode> mix;  // inside rtcmcu
+  std::map<std::string, std::string> audience;  // mix: local track → its one participant
   IceProps ice;
   AddressLimitProps address_limits;  // per client address, for the shared host
 
@@ -178,6 +183,15 @@ struct RtcSfuPrivate : sig::RoomMedia {
   void unsubscribe(const std::string& room, const std::string& peer) override {
     subscribers.unsubscribe(room, peer);
   }
+  std::string layout(const std::string& room, const std::string& layout,
+                     const std::string& pinned) override {
+    std::function<std::string(const std::string&, const std::string&)> apply;
+    {
+      std::lock_guard lock(props_mutex);
+      if (mix) apply = mix->layout;
+    }
+    return apply ? apply(layout, pinned) : sig::RoomMedia::layout(room, layout, pinned);
+  }
 
   GstStructure* stats();
   void write_metrics(sig::Metrics& metrics);
@@ -197,7 +211,11 @@ GST_ELEMENT_REGISTER_DEFINE(rtcsfu, "rtcsfu", GST_RANK_NONE, RTC_TYPE_SFU)
 
 RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
     : self(s),
-      inputs(GST_ELEMENT(s), [] { return media::EncoderSettings{}; },
+      inputs(GST_ELEMENT(s),
+             [this] {
+               std::lock_guard lock(props_mutex);
+               return mix ? mix->encoder : media::EncoderSettings{};
+             },
              {[this] {
                 post([this] { update_local_publisher(); });
               }, {}}),
@@ -211,7 +229,12 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                  // Forwarded at once: no jitterbuffer start-up or head-of-line
                  // wait; lost packets are asked again from the publisher.
                  .prepare =
-                     [](peer::Peer& peer) {
+                     [this](peer::Peer& peer) {
+                       {
+                         // rtcmcu decodes: webrtcbin's jitterbuffer orders and times the frames.
+                         std::lock_guard lock(props_mutex);
+                         if (mix) return;
+                       }
                        peer.use_passthrough_jitterbuffer();
                        peer.force_retransmission();
                      },
@@ -232,6 +255,13 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                      [this](const server::Publisher& pub, const std::string& why) {
                        g_signal_emit(self, signals[SIGNAL_PUBLISHER_REMOVED], 0, pub.room.c_str(),
                                      pub.id.c_str(), why.c_str());
+                       players.fill(pub.room);
+                     },
+                 // rtcmcu's output gained or lost a minus-one mix.
+                 .changed =
+                     [this](server::Publisher& pub, const std::vector<server::Source*>& gone) {
+                       for (server::Source* source : gone)
+                         subscribers.router().detach_source(source);
                        players.fill(pub.room);
                      },
              }),
@@ -275,6 +305,13 @@ server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
   s.local_room = room;
   // The pipeline's own request pads publish as `publisher-id` into `room`.
   s.local_id = publisher_id.empty() ? std::string(GST_OBJECT_NAME(self)) : publisher_id;
+  if (mix) {
+    s.local_id = mix->output_publisher;
+    s.output = media::OutputMode::kRaw;
+    s.eos_on_leave = true;  // a leaving publisher's tile goes
+    s.forward_local_only = true;
+    s.track_audience = audience;
+  }
   return s;
 }
 
@@ -307,6 +344,7 @@ bool RtcSfuPrivate::start(std::string& error) {
     limits.max_publishers = max_publishers;
     limits.max_subscribers = max_subscribers;
     limits.max_mlines = max_mlines;
+    if (mix) limits.output_publisher = mix->output_publisher;
     try {
       o.rooms.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
     } catch (const std::exception& e) {
@@ -516,6 +554,27 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
   ingest.add_counters(rooms);
   subscribers.add_counters(rooms);
   server::write_room_metrics(m, rooms);
+}
+
+void sfu::set_mix_mode(GstElement* element, const MixMode& mode) {
+  auto* p = RTC_SFU(element)->priv;
+  std::lock_guard lock(p->props_mutex);
+  p->mix = mode;
+}
+
+void sfu::set_track_audience(GstElement* element, const std::string& track,
+                             const std::string& peer) {
+  auto* p = RTC_SFU(element)->priv;
+  std::lock_guard lock(p->props_mutex);
+  if (peer.empty())
+    p->audience.erase(track);
+  else
+    p->audience[track] = peer;
+}
+
+bool sfu::is_whip_publisher(GstElement* element, const std::string& room,
+                            const std::string& peer) {
+  return RTC_SFU(element)->priv->ingest.is_whip(room, peer);
 }
 
 // --- GObject / GstElement ---

@@ -94,6 +94,7 @@ const char* grant_name(Grant g) {
     case kGrantPublish: return "publish";
     case kGrantSubscribe: return "subscribe";
     case kGrantAdmin: return "admin";
+    case kGrantLayout: return "layout";
   }
   return "?";
 }
@@ -173,7 +174,8 @@ std::variant<TokenClaims, TokenRefusal> TokenVerifier::verify(std::string_view t
   }
   const Json* grants = payload->find("grants");
   if (!grants || !grants->is_array())
-    return unauthorized("token: \"grants\" must be an array of \"publish\", \"subscribe\", \"admin\"");
+    return unauthorized(
+        "token: \"grants\" must be an array of \"publish\", \"subscribe\", \"admin\", \"layout\"");
   c.grants = 0;
   for (const Json& g : grants->as_array()) {
     if (!g.is_string())
@@ -182,6 +184,7 @@ std::variant<TokenClaims, TokenRefusal> TokenVerifier::verify(std::string_view t
     if (s == "publish") c.grants |= kGrantPublish;
     else if (s == "subscribe") c.grants |= kGrantSubscribe;
     else if (s == "admin") c.grants |= kGrantAdmin;
+    else if (s == "layout") c.grants |= kGrantLayout;
     else return unauthorized("token: unknown grant " + quote_short(s));
   }
   return c;
@@ -193,7 +196,7 @@ std::optional<TokenRefusal> TokenVerifier::check(const TokenClaims& c, std::stri
     return forbidden("token is for room " + quote_short(c.room) + ", not " + quote_short(room));
   if (!peer.empty() && !c.sub.empty() && peer != c.sub)
     return forbidden("token is for peer " + quote_short(c.sub) + ", not " + quote_short(peer));
-  for (Grant g : {kGrantPublish, kGrantSubscribe, kGrantAdmin})
+  for (Grant g : {kGrantPublish, kGrantSubscribe, kGrantAdmin, kGrantLayout})
     if ((grants & g) && !c.has(g))
       return forbidden(std::string("token does not grant ") + grant_name(g));
   return std::nullopt;
@@ -226,7 +229,7 @@ std::string issue_token(const std::string& alg, const std::string& key, const st
   Json payload = Json::object({{"room", room}});
   if (!sub.empty()) payload.set("sub", sub);
   Json g = Json::array();
-  for (Grant x : {kGrantPublish, kGrantSubscribe, kGrantAdmin})
+  for (Grant x : {kGrantPublish, kGrantSubscribe, kGrantAdmin, kGrantLayout})
     if (grants & x) g.push(grant_name(x));
   payload.set("grants", std::move(g));
   payload.set("nbf", nbf);

@@ -30,8 +30,9 @@ enum Grant : unsigned {
   kGrantPublish = 1,
   kGrantSubscribe = 2,
   kGrantAdmin = 4,  // every grant, and `list` of every room
+  kGrantLayout = 8,  // MCU rooms: the `layout` method
 };
-const char* grant_name(Grant g);  // "publish", "subscribe", "admin"
+const char* grant_name(Grant g);  // "publish", "subscribe", "admin", "layout"
 
 // What a token allows. The static token (and an open server) allow all.
 struct TokenClaims {

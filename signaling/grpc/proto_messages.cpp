@@ -346,9 +346,11 @@ v1::SignalRequest to_proto(uint64_t request_id, const msg::Request& request) {
         } else if constexpr (std::is_same_v<T, msg::Subscribe>) {
           v1::SubscribeRequest* p = out.mutable_subscribe();
           for (const std::string& c : m.codecs) p->add_codecs(c);
-        } else {
-          static_assert(std::is_same_v<T, msg::Unsubscribe>);
+        } else if constexpr (std::is_same_v<T, msg::Unsubscribe>) {
           out.mutable_unsubscribe();
+        } else {
+          static_assert(std::is_same_v<T, msg::Layout>);
+          throw std::invalid_argument("layout is a JSON-RPC method only (not in signaling.proto yet)");
         }
       },
       request);

@@ -14,6 +14,11 @@ std::optional<msg::Result> ModeController::publish(const Caller& c, const msg::P
                                                    const Done&) {
   not_in_mode("publish", c.room);
 }
+std::optional<msg::Result> ModeController::layout(const Caller& c, const msg::Layout&,
+                                                  const Done&) {
+  rpc::fail(rpc::kMethodNotFound, "layout: room " + quote_short(c.room.name) + " is a " +
+                                      to_string(c.room.mode) + " room, not an mcu room");
+}
 std::optional<msg::Result> ModeController::unpublish(const Caller& c, const msg::Unpublish&,
                                                      const Done&) {
   not_in_mode("unpublish", c.room);

@@ -94,6 +94,8 @@ class ModeController {
                                                const Done&);
   virtual std::optional<msg::Result> unsubscribe(const Caller& c, const msg::Unsubscribe&,
                                                  const Done&);
+  // MCU rooms only (-32601 elsewhere).
+  virtual std::optional<msg::Result> layout(const Caller& c, const msg::Layout&, const Done&);
 
   // `peer` is about to leave `room` (reason "left", "disconnected", "timeout").
   virtual void leaving(RoomRecord& room, const std::string& peer, const std::string& reason) = 0;

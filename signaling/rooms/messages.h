@@ -72,9 +72,13 @@ struct Subscribe {
   std::vector<std::string> codecs;  // encoding names; empty = all
 };
 struct Unsubscribe {};
+struct Layout {  // MCU rooms: how the composite lays participants out
+  std::string layout;                 // "grid" | "speaker" | "pinned"
+  std::optional<std::string> pinned;  // the participant shown large by "pinned"
+};
 
 using Request = std::variant<Join, Leave, List, Ping, Offer, Answer, Candidate, Publish, Unpublish,
-                             Subscribe, Unsubscribe>;
+                             Subscribe, Unsubscribe, Layout>;
 
 // --- results ---
 struct Empty {};  // `{}`

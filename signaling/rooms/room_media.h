@@ -50,6 +50,13 @@ class RoomMedia {
                          const std::string& candidate) = 0;
   // End a subscriber's connection (unsubscribe, leave, failure, timeout).
   virtual void unsubscribe(const std::string& room, const std::string& peer) = 0;
+  // MCU: lay the composite out ("grid", "speaker", "pinned" + `pinned`, checked
+  // by the controller). Returns "" or why not.
+  virtual std::string layout(const std::string& room, const std::string& layout,
+                             const std::string& pinned) {
+    (void)room, (void)layout, (void)pinned;
+    return "this room's media has no composite";
+  }
 };
 
 }  // namespace rtcmesh::sig

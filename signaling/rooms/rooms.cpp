@@ -100,6 +100,11 @@ bool RoomServer::add_publisher(const std::string& room, const std::string& peer,
   return impl_->service.sfu().add_publisher(room, peer, std::move(tracks), why);
 }
 
+bool RoomServer::update_publisher(const std::string& room, const std::string& peer,
+                                  std::vector<SfuTrack> tracks) {
+  return impl_->service.sfu().update_publisher(room, peer, std::move(tracks));
+}
+
 void RoomServer::remove_publisher(const std::string& room, const std::string& peer,
                                   const std::string& reason) {
   impl_->service.sfu().remove_publisher(room, peer, reason);

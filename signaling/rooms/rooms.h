@@ -90,6 +90,10 @@ class RoomServer {
   // or a joined participant), or a limit is reached.
   bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
                      std::string* why = nullptr);
+  // A publisher from outside changes its tracks in place (kept tracks keep
+  // their subscriber slots). False when it is not a publisher of the room.
+  bool update_publisher(const std::string& room, const std::string& peer,
+                        std::vector<SfuTrack> tracks);
   // Any publisher (also a participant's): publisher-left with `reason`. The
   // media is not called (it ended the connection itself).
   void remove_publisher(const std::string& room, const std::string& peer,

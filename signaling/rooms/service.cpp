@@ -171,20 +171,23 @@ std::optional<msg::Result> RoomService::dispatch(ConnId conn, const msg::Request
         } else if constexpr (std::is_same_v<T, msg::Candidate>) {
           return negotiate(conn, "candidate", m, done);
         } else {
-          // publish, unpublish, subscribe, unsubscribe: the room's media controller.
-          const char* method = std::is_same_v<T, msg::Publish>     ? "publish"
-                               : std::is_same_v<T, msg::Unpublish> ? "unpublish"
-                               : std::is_same_v<T, msg::Subscribe> ? "subscribe"
-                                                                   : "unsubscribe";
+          // publish, unpublish, subscribe, unsubscribe, layout: the room's media controller.
+          const char* method = std::is_same_v<T, msg::Publish>       ? "publish"
+                               : std::is_same_v<T, msg::Unpublish>   ? "unpublish"
+                               : std::is_same_v<T, msg::Subscribe>   ? "subscribe"
+                               : std::is_same_v<T, msg::Unsubscribe> ? "unsubscribe"
+                                                                     : "layout";
           Caller c = joined(conn, method);
           ModeController* ctl = controller_for(c.room);
           if (!ctl) not_in_mode(method, c.room);
           if constexpr (std::is_same_v<T, msg::Publish>) require(conn, method, kGrantPublish);
           if constexpr (std::is_same_v<T, msg::Subscribe>) require(conn, method, kGrantSubscribe);
+          if constexpr (std::is_same_v<T, msg::Layout>) require(conn, method, kGrantLayout);
           if constexpr (std::is_same_v<T, msg::Publish>) return ctl->publish(c, m, done);
           if constexpr (std::is_same_v<T, msg::Unpublish>) return ctl->unpublish(c, m, done);
           if constexpr (std::is_same_v<T, msg::Subscribe>) return ctl->subscribe(c, m, done);
           if constexpr (std::is_same_v<T, msg::Unsubscribe>) return ctl->unsubscribe(c, m, done);
+          if constexpr (std::is_same_v<T, msg::Layout>) return ctl->layout(c, m, done);
         }
       },
       request);
@@ -198,8 +201,7 @@ Caller RoomService::joined(ConnId conn, const std::string& method) {
 
 ModeController* RoomService::controller_for(const RoomRecord& room) {
   if (room.mode == RoomMode::kMesh) return &mesh_;
-  if (room.sfu) return &sfu_;
-  // An MCU controller would take hosted mcu rooms here.
+  if (room.sfu) return &sfu_;  // SFU and MCU rooms (an MCU attachment of the SfuController)
   return nullptr;  // an sfu or mcu room no media hosts
 }
 
@@ -293,8 +295,12 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
 
   RoomRecord* room = store_.find(m.room);
   bool hosting = sfu_.hosts(m.room);
+  // SFU and MCU rooms are hosted by media (an MCU is an SfuController
+  // attachment that composites: mode_for).
+  const RoomMode media_mode = sfu_.mode_for(m.room);
   bool wants_sfu = !room ? (hosting || cfg_.default_mode == RoomMode::kSfu)
-                         : room->mode == RoomMode::kSfu;
+                         : room->mode == RoomMode::kSfu ||
+                               (room->mode == RoomMode::kMcu && hosting);
   if (wants_sfu && !hosting && !(room && room->sfu))
     rpc::fail(rpc::kInvalidParams, "join: room " + quote_short(m.room) + " is not hosted here");
   if (!room) {
@@ -312,8 +318,8 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
       rpc::fail(rpc::kDuplicatePeer,
                 "peer " + quote_short(*wanted) + " is already in room " + quote_short(m.room));
   }
-  if (!room) room = &create(m.room, wants_sfu ? RoomMode::kSfu : cfg_.default_mode);
-  if (room->mode == RoomMode::kSfu && !room->sfu) sfu_.host(*room);
+  if (!room) room = &create(m.room, wants_sfu ? media_mode : cfg_.default_mode);
+  if (room->mode == media_mode && !room->sfu && hosting) sfu_.host(*room);
   std::string peer;
   if (wanted) {
     peer = *wanted;
@@ -391,7 +397,7 @@ bool RoomService::create_room(const std::string& name, RoomMode mode) {
     return false;
   RoomRecord& room = create(name, mode);
   room.persistent = true;
-  if (mode == RoomMode::kSfu && sfu_.hosts(name)) sfu_.host(room);
+  if (mode == sfu_.mode_for(name) && sfu_.hosts(name)) sfu_.host(room);
   return true;
 }
 

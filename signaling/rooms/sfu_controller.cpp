@@ -31,9 +31,14 @@ bool SfuController::hosts(const std::string& room) const {
 void SfuController::host(RoomRecord& room) {
   std::string key = attached_.count(room.name) ? room.name : "";
   const Attachment& a = attached_.at(key);
-  room.mode = RoomMode::kSfu;
+  room.mode = a.limits.output_publisher.empty() ? RoomMode::kSfu : RoomMode::kMcu;
   room.sfu = std::make_unique<SfuRoom>(a.limits);
   hosted_[room.name] = Hosted{a.media, key, {}, {}, {}, {}, {}};
+}
+
+RoomMode SfuController::mode_for(const std::string& room) const {
+  const Attachment* a = attachment_for(room);
+  return a && !a->limits.output_publisher.empty() ? RoomMode::kMcu : RoomMode::kSfu;
 }
 
 void SfuController::attach(const std::string& room, RoomMedia* media, SfuRoom::Limits limits) {
@@ -45,7 +50,7 @@ void SfuController::attach(const std::string& room, RoomMedia* media, SfuRoom::L
   std::vector<std::string> unhosted, replaced;
   for (const RoomRecord* r : ctx_.store().all()) {
     if (!room.empty() && r->name != room) continue;
-    if (r->mode == RoomMode::kSfu && !r->sfu)
+    if (r->mode == mode_for(r->name) && !r->sfu)
       unhosted.push_back(r->name);
     else if (!room.empty())
       replaced.push_back(r->name);
@@ -85,10 +90,10 @@ bool SfuController::add_publisher(const std::string& name, const std::string& pe
     unsigned max_rooms = ctx_.config().max_rooms;
     if (ctx_.store().size() >= max_rooms)
       return refuse("server full: it has " + std::to_string(max_rooms) + " rooms");
-    room = &ctx_.store().create(name, RoomMode::kSfu);
-    GST_INFO("room %s created (sfu)", name.c_str());
+    room = &ctx_.store().create(name, mode_for(name));
+    GST_INFO("room %s created (%s)", name.c_str(), to_string(room->mode));
   }
-  if (room->mode == RoomMode::kSfu && !room->sfu && hosts(name)) host(*room);
+  if (room->mode == mode_for(name) && !room->sfu && hosts(name)) host(*room);
   if (!room->sfu) return refuse("room " + quote_short(name) + " is a " + to_string(room->mode) + " room");
   if (room->participants.count(peer))
     return refuse("peer " + quote_short(peer) + " is a participant of the room");
@@ -100,6 +105,15 @@ bool SfuController::add_publisher(const std::string& name, const std::string& pe
   }
   GST_INFO("publisher %s joined room %s", peer.c_str(), name.c_str());
   announce_publisher(*room, peer);
+  drive_offers();
+  return true;
+}
+
+bool SfuController::update_publisher(const std::string& name, const std::string& peer,
+                                     std::vector<SfuTrack> tracks) {
+  RoomRecord* room = ctx_.store().find(name);
+  if (!room || !room->sfu || !room->sfu->set_tracks(peer, std::move(tracks))) return false;
+  to_drive_.insert(name);
   drive_offers();
   return true;
 }
@@ -218,6 +232,23 @@ std::optional<msg::Result> SfuController::subscribe(const Caller& c, const msg::
   }
   GST_INFO("peer %s subscribes in room %s", c.peer.c_str(), c.room.name.c_str());
   to_drive_.insert(c.room.name);
+  return msg::Empty{};
+}
+
+std::optional<msg::Result> SfuController::layout(const Caller& c, const msg::Layout& m,
+                                                 const Done&) {
+  if (c.room.mode != RoomMode::kMcu)
+    return ModeController::layout(c, m, Done{});
+  if (m.layout != "grid" && m.layout != "speaker" && m.layout != "pinned")
+    rpc::bad_param("layout", "layout",
+                   "unknown layout " + quote_short(m.layout) + " (grid, speaker, pinned)");
+  if (m.pinned && !valid_peer_id(*m.pinned))
+    rpc::bad_param("layout", "pinned", "must be a participant id");
+  if (m.layout == "pinned" && !m.pinned)
+    rpc::bad_param("layout", "pinned", "layout \"pinned\" needs the participant to pin");
+  std::string error =
+      hosted(c.room).media->layout(c.room.name, m.layout, m.pinned.value_or(""));
+  if (!error.empty()) rpc::fail(rpc::kInvalidParams, "layout: " + error);
   return msg::Empty{};
 }
 
@@ -459,8 +490,13 @@ void SfuController::drive(const std::string& name) {
     for (const std::string& codec : m.accepted) accepted.push(codec);
     ctx_.tell(*room, m.subscriber,
               msg::ErrorNote{{rpc::kNoCommonCodec,
-                              "track " + quote_short(m.track) + " of " + quote_short(m.publisher) + " is " +
-                                  m.codec + ", which you do not decode",
+                              (room->mode == RoomMode::kMcu
+                                   ? "the room's composite " + quote_short(m.track) +
+                                         " is encoded in " + m.codec +
+                                         " only (the MCU's video-codec), which you do not decode"
+                                   : "track " + quote_short(m.track) + " of " +
+                                         quote_short(m.publisher) + " is " + m.codec +
+                                         ", which you do not decode"),
                               Json::object({{"peer", m.publisher},
                                             {"track", m.track},
                                             {"codec", m.codec},

@@ -27,12 +27,19 @@ class SfuController : public ModeController {
   // The rooms hosted through that attachment are closed without media calls.
   void detach(const std::string& room);
   bool hosts(const std::string& room) const;  // an attachment covers that name
-  // Makes `room` an SFU room on the attachment covering it (there is one).
+  // Makes `room` an SFU (or MCU) room on the attachment covering it (there is one).
   void host(RoomRecord& room);
+  // The mode of a room hosted by the attachment covering `room`: kMcu when
+  // that media composites (SfuRoom::Limits::output_publisher), else kSfu.
+  RoomMode mode_for(const std::string& room) const;
 
   // --- publishers from outside the participants (WHIP, pipeline pads) ---
   bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
                      std::string* why);
+  // The tracks of a publisher from outside change in place (no notes; the
+  // subscribers' offers follow). False when it is not one.
+  bool update_publisher(const std::string& room, const std::string& peer,
+                        std::vector<SfuTrack> tracks);
   // publisher-left with `reason`; the media is not called.
   void remove_publisher(const std::string& room, const std::string& peer,
                         const std::string& reason);
@@ -53,6 +60,8 @@ class SfuController : public ModeController {
                                        const Done&) override;
   std::optional<msg::Result> unsubscribe(const Caller& c, const msg::Unsubscribe&,
                                          const Done&) override;
+  std::optional<msg::Result> layout(const Caller& c, const msg::Layout& m,
+                                    const Done&) override;
   void leaving(RoomRecord& room, const std::string& peer, const std::string& reason) override;
   void closing(RoomRecord& room, const rpc::Error& closed) override;
   void gone(RoomRecord& room, bool end_media) override;

@@ -41,6 +41,15 @@ void SfuRoom::add_publisher(const std::string& id, std::vector<SfuTrack> tracks)
   publishers_.push_back({id, std::move(tracks)});
 }
 
+bool SfuRoom::set_tracks(const std::string& id, std::vector<SfuTrack> tracks) {
+  auto it = std::find_if(publishers_.begin(), publishers_.end(),
+                         [&](const SfuPublisher& p) { return p.id == id; });
+  if (it == publishers_.end()) return false;
+  for (SfuTrack& t : tracks) t.codec = to_upper(t.codec);
+  it->tracks = std::move(tracks);
+  return true;
+}
+
 bool SfuRoom::remove_publisher(const std::string& id) {
   auto it = std::find_if(publishers_.begin(), publishers_.end(),
                          [&](const SfuPublisher& p) { return p.id == id; });
@@ -78,6 +87,10 @@ std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> SfuRoom::wanted(
   std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> out;
   for (const SfuPublisher& p : publishers_) {
     if (p.id == s.id) continue;  // never your own media
+    if (!limits_.output_publisher.empty()) {
+      if (p.id == limits_.output_publisher) out = output_tracks(s, p);
+      continue;
+    }
     for (const SfuTrack& t : p.tracks)
       if (accepts(s, t.codec)) out.emplace_back(&p, &t);
   }
@@ -87,6 +100,27 @@ std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> SfuRoom::wanted(
   // More than fit in one connection: the first ones; the others come when
   // some of those leave.
   if (limits_.max_mlines && out.size() > limits_.max_mlines) out.resize(limits_.max_mlines);
+  return out;
+}
+
+std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> SfuRoom::output_tracks(
+    const Subscriber& s, const SfuPublisher& p) const {
+  std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> out;
+  // A participant that publishes audio never gets the full mix (its own
+  // voice would echo back): only its minus-one mix, once the host has it.
+  const SfuPublisher* self = publisher(s.id);
+  bool speaks = self && std::any_of(self->tracks.begin(), self->tracks.end(),
+                                    [](const SfuTrack& t) { return t.kind == "audio"; });
+  for (const char* kind : {"audio", "video"}) {
+    const SfuTrack* pick = nullptr;
+    for (const SfuTrack& t : p.tracks)
+      if (t.kind == kind && t.for_peer == s.id && accepts(s, t.codec)) pick = &t;
+    bool shared_ok = !(speaks && std::string(kind) == "audio");
+    for (const SfuTrack& t : p.tracks)
+      if (!pick && shared_ok && t.kind == kind && t.for_peer.empty() && accepts(s, t.codec))
+        pick = &t;
+    if (pick) out.emplace_back(&p, pick);
+  }
   return out;
 }
 
@@ -172,6 +206,8 @@ std::vector<SfuMismatch> SfuRoom::take_mismatches() {
   for (Subscriber& s : subscribers_) {
     for (const SfuPublisher& p : publishers_) {
       if (p.id == s.id) continue;
+      // MCU: the mixed publishers are never forwarded, so no codec misses them.
+      if (!limits_.output_publisher.empty() && p.id != limits_.output_publisher) continue;
       for (const SfuTrack& t : p.tracks)
         if (!accepts(s, t.codec) && s.reported.emplace(p.id, t.id).second)
           out.push_back({s.id, p.id, t.id, t.codec, s.codecs});

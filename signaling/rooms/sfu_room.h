@@ -22,6 +22,9 @@ struct SfuTrack {     // one track of a publisher
   std::string id;     // publisher-local id, e.g. the publisher's mid ("0") or "video_0"
   std::string kind;   // "audio" | "video"
   std::string codec;  // encoding name, upper case: "VP8", "VP9", "H264", "OPUS"
+  // MCU rooms: a track of the room's output made for one participant only
+  // (its minus-one mix); it replaces the shared track of its kind for them.
+  std::string for_peer;
   bool operator==(const SfuTrack&) const = default;
 };
 
@@ -65,6 +68,11 @@ class SfuRoom {
   struct Limits {
     unsigned max_publishers = 0, max_subscribers = 0;  // 0 = unlimited
     unsigned max_mlines = 16;  // m-lines of one subscriber connection before a rebuild
+    // Set: an MCU room. Subscribers receive only this publisher's tracks (the
+    // host's composite and mixes), one per kind: their own for_peer track,
+    // else the first shared one their codecs accept. The other publishers
+    // are mixed by the host, never forwarded.
+    std::string output_publisher;
   };
   explicit SfuRoom(Limits limits);
 
@@ -72,6 +80,9 @@ class SfuRoom {
   // -32602 two tracks with one id.
   void add_publisher(const std::string& id, std::vector<SfuTrack> tracks);
   bool remove_publisher(const std::string& id);  // false: not a publisher
+  // A publisher's tracks change in place (an MCU's output gains or loses a
+  // minus-one mix): kept tracks keep their slots. False: not a publisher.
+  bool set_tracks(const std::string& id, std::vector<SfuTrack> tracks);
   // codecs: encoding names (any case) the subscriber decodes; empty = all.
   // Throws SfuError -32004 already subscribed, -32002 full (data.limit).
   void add_subscriber(const std::string& id, std::vector<std::string> codecs);
@@ -124,6 +135,8 @@ class SfuRoom {
   };
   bool accepts(const Subscriber& s, const std::string& codec) const;
   std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> wanted(const Subscriber& s) const;
+  std::vector<std::pair<const SfuPublisher*, const SfuTrack*>> output_tracks(
+      const Subscriber& s, const SfuPublisher& output) const;
   Subscriber* find_subscriber(const std::string& id);
   const Subscriber* find_subscriber(const std::string& id) const;
 

@@ -155,6 +155,11 @@ msg::Request parse_request(const std::string& method, const Json& params) {
   if (m == "unpublish") return (Params(params, m), msg::Unpublish{});
   if (m == "subscribe") return msg::Subscribe{read_codecs(Params(params, m), m)};
   if (m == "unsubscribe") return (Params(params, m), msg::Unsubscribe{});
+  if (m == "layout") {
+    Params p(params, m);
+    std::string layout = p.string("layout");
+    return msg::Layout{std::move(layout), p.opt_string("pinned")};
+  }
   fail(kMethodNotFound, "no method " + quote_short(m));
 }
 

@@ -102,7 +102,8 @@ struct BadArgs {
 
 TEST(ServerCli, RefusesWhatItCannotDoWithAClearMessage) {
   std::vector<BadArgs> cases = {
-      {{"--mode", "mcu"}, "--mode mcu is not implemented yet"},
+      {{"--room", "r"}, "--room goes with --mode mcu"},
+      {{"--mode", "mcu", "--canvas", "huge"}, "--canvas takes WxH@FPS"},
       {{"--mode", "star"}, "--mode takes mesh, sfu or mcu"},
       {{"--port", "70000"}, "--port takes 0 to 65535"},
       {{"--grpc-port", "70000"}, "--grpc-port takes 0 to 65535"},

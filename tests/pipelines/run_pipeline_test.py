@@ -6,7 +6,7 @@ frame), not only that the scripts exited.
 
     run_pipeline_test.py CASE --pipelines DIR
 
-CASE is one of: ingest-publish, record, loopback, whep-play, sfu, sfu-record, room,
+CASE is one of: ingest-publish, record, loopback, whep-play, sfu, sfu-record, mcu-record, room,
 demo-help. The environment must let
 gst-launch-1.0 find the plugin (GST_PLUGIN_PATH=<build dir>); meson sets it.
 """
@@ -325,6 +325,27 @@ def case_sfu_record(pipelines, procs):
             decode(f, ["matroskademux", "!", "vp8dec"], 30)
 
 
+def case_mcu_record(pipelines, procs):
+    """The README's MCU one-liner (pipelines/mcu-record.sh): a WHIP publisher
+    is composited; a WHEP player of the room plays the composite and the mix;
+    Ctrl-C (-e) finishes the recording of rtcmcu's src pads, which decodes."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="rtcmesh-mcu-record-") as tmp:
+        out = os.path.join(tmp, "room.mkv")
+        rec = Proc("mcu-record", [f"{pipelines}/mcu-record.sh"],
+                   base_env(PORT=port, ADDRESS="127.0.0.1", ROOM="demo", OUT=out))
+        procs.append(rec)
+        wait_port(port, rec, 10)
+        alice = Proc("publish-alice", [f"{pipelines}/whip-publish.sh"],
+                     base_env(ENDPOINT=f"http://127.0.0.1:{port}/whip/demo/alice",
+                              VIDEO_CAPS=VIDEO_CAPS))
+        procs.append(alice)
+        # play_whep stops the recording (SIGINT: -e) once the player got media.
+        play_whep(pipelines, procs, f"http://127.0.0.1:{port}/whep/demo", rec, 40)
+        alice.stop(signal.SIGINT)
+        decode(out, ["matroskademux", "!", "vp8dec"], 30)
+
+
 def play_whep(pipelines, procs, endpoint, server, timeout):
     """whep-play.sh on `endpoint` until video and audio flowed (within `timeout`
     seconds), then both stop cleanly."""
@@ -399,7 +420,7 @@ def case_demo_help(pipelines, procs):
 
 CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback,
          "whep-play": case_whep_play, "sfu": case_sfu, "sfu-record": case_sfu_record,
-         "room": case_room, "demo-help": case_demo_help}
+         "room": case_room, "demo-help": case_demo_help, "mcu-record": case_mcu_record}
 
 
 def main():

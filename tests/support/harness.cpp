@@ -78,6 +78,9 @@ GstBusSyncReply Pipeline::on_message(GstBus*, GstMessage* message, gpointer data
     case GST_MESSAGE_EOS:
       self->eos_ = true;
       break;
+    case GST_MESSAGE_ELEMENT:
+      if (self->element_hook_) self->element_hook_(message);
+      break;
     default:
       break;
   }

@@ -33,6 +33,9 @@ class Pipeline {
   std::vector<std::string> errors() const;
   std::vector<std::string> warnings() const;
   bool got_eos() const { return eos_; }
+  // Element messages (e.g. `spectrum`'s) go to `fn` on the posting thread.
+  // Set before PLAYING.
+  void on_element_message(std::function<void(GstMessage*)> fn) { element_hook_ = std::move(fn); }
 
  private:
   static GstBusSyncReply on_message(GstBus*, GstMessage* message, gpointer data);
@@ -40,6 +43,7 @@ class Pipeline {
   mutable std::mutex mutex_;
   std::vector<std::string> errors_, warnings_;
   std::atomic<bool> eos_{false};
+  std::function<void(GstMessage*)> element_hook_;
 };
 
 // One received track of the ingest.

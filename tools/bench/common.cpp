@@ -380,4 +380,28 @@ std::map<std::string, guint64> cpu_by_name(const std::map<pid_t, ThreadCpu>& bef
   return out;
 }
 
+bool encode_720p30_h264(unsigned seconds, unsigned kbps, unsigned gop, const std::string& path) {
+  std::printf("encoding %u s of 1280x720@30 H.264 at %u kbit/s, keyframe every %u frames → %s\n",
+              seconds, kbps, gop, path.c_str());
+  // A moving pattern at constant bitrate: realistic IDR/P sizes, no idle frames.
+  std::string desc =
+      "videotestsrc num-buffers=" + std::to_string(seconds * 30) +
+      " pattern=smpte horizontal-speed=3 ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
+      "x264enc speed-preset=ultrafast tune=zerolatency pass=cbr bitrate=" +
+      std::to_string(kbps) + " key-int-max=" + std::to_string(gop) +
+      " ! video/x-h264,profile=constrained-baseline ! h264parse ! mp4mux ! filesink location=\"" +
+      path + "\"";
+  GstElement* p = launch(desc);
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(p);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 300 * GST_SECOND,
+                                               GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  bool ok = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
+  if (msg) gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(p);
+  return ok;
+}
+
 }  // namespace bench

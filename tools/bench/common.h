@@ -16,6 +16,11 @@ namespace bench {
 // gst_parse_launch or exit(1) with the reason.
 GstElement* launch(const std::string& description);
 
+// `seconds` of a moving 1280x720@30 pattern as constrained-baseline H.264 at
+// `kbps`, a keyframe every `gop` frames, into the MP4 `path` (the benches'
+// pre-encoded input). False if it did not finish.
+bool encode_720p30_h264(unsigned seconds, unsigned kbps, unsigned gop, const std::string& path);
+
 // Nearest-rank percentile of sorted values (p in [0, 1]).
 double percentile(const std::vector<double>& sorted, double p);
 

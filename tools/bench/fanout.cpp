@@ -213,29 +213,6 @@ void sleep_s(double s) {
   g_usleep(gulong(s * G_USEC_PER_SEC));
 }
 
-bool encode_input(const Options& o, const std::string& path) {
-  std::printf("encoding %u s of 1280x720@30 H.264 at %u kbit/s, keyframe every %u frames → %s\n",
-              o.input_seconds, o.bitrate, o.gop, path.c_str());
-  // A moving pattern at constant bitrate: realistic IDR/P sizes, no idle frames.
-  std::string desc =
-      "videotestsrc num-buffers=" + std::to_string(o.input_seconds * 30) +
-      " pattern=smpte horizontal-speed=3 ! video/x-raw,width=1280,height=720,framerate=30/1 ! "
-      "x264enc speed-preset=ultrafast tune=zerolatency pass=cbr bitrate=" +
-      std::to_string(o.bitrate) + " key-int-max=" + std::to_string(o.gop) +
-      " ! video/x-h264,profile=constrained-baseline ! h264parse ! mp4mux ! filesink location=\"" +
-      path + "\"";
-  GstElement* p = launch(desc);
-  gst_element_set_state(p, GST_STATE_PLAYING);
-  GstBus* bus = gst_element_get_bus(p);
-  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 300 * GST_SECOND,
-                                               GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  bool ok = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
-  if (msg) gst_message_unref(msg);
-  gst_object_unref(bus);
-  gst_element_set_state(p, GST_STATE_NULL);
-  gst_object_unref(p);
-  return ok;
-}
 
 // sfu: packets each of the n subscribers got of those the publisher sent
 // between two snapshots (both counted in the viewers' process, at once).
@@ -578,7 +555,7 @@ int fanout_or_sfu(int argc, char** argv, bool sfu) {
     tmpdir = dir;
     g_free(dir);
     file = tmpdir + "/input.mp4";
-    if (!encode_input(o, file)) {
+    if (!encode_720p30_h264(o.input_seconds, o.bitrate, o.gop, file)) {
       std::fprintf(stderr, "encoding the input failed\n");
       return 1;
     }

@@ -1,10 +1,11 @@
 // rtcmesh-server: rooms over JSON-RPC 2.0 / WebSocket at /rtc
 // (docs/protocol.md) and the browser page that joins them at / and
 // /room/<name>. SFU rooms (the default) run in an rtcsfu element, which also
-// serves WHIP (/whip/<room>), WHEP (/whep/<room>[/<publisher>]) and /metrics. A thin program over the static library: it links rtcmesh_dep
+// serves WHIP (/whip/<room>), WHEP (/whep/<room>[/<publisher>]) and /metrics;
+// --mode mcu runs one MCU room (--room, default "mcu") in an rtcmcu element. A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu [--room R]] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
@@ -15,7 +16,7 @@
 // line once it listens (--port 0 picks a free port: read it there). SIGINT or
 // SIGTERM: every WebSocket is closed with 1001 and the program exits 0.
 //
-//   rtcmesh-server token --room R --identity P [--publish] [--subscribe] [--admin]
+//   rtcmesh-server token --room R --identity P [--publish] [--subscribe] [--layout] [--admin]
 //                  --ttl SECONDS (--token-secret-file F | --token-private-key F)
 // prints a signed room token (HS256 with the secret, ES256 with the key).
 #include <gio/gio.h>
@@ -66,6 +67,8 @@ struct Config {
   unsigned port = 8443;
   int grpc_port = -1;  // -1: no gRPC; 0: a free port
   sig::RoomMode mode = sig::RoomMode::kSfu;
+  std::string mcu_room = "mcu";  // --mode mcu: the one room rtcmcu composites
+  unsigned canvas_width = 1280, canvas_height = 720, canvas_fps = 30;  // its composite
   std::string tls_certificate, tls_key;
   std::string token;
   std::string token_secret_file, token_public_key_file;  // signed tokens: HS256, ES256
@@ -139,7 +142,7 @@ Config parse_args(int& argc, char**& argv) {
         *max_subscribers = nullptr, *max_mlines = nullptr, *max_sessions = nullptr,
         *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr,
         *rate_per_address = nullptr, *burst_per_address = nullptr,
-        *max_sessions_per_address = nullptr;
+        *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr;
   gchar** turn = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -153,8 +156,13 @@ Config parse_args(int& argc, char**& argv) {
        "Address to listen on (default 0.0.0.0; 127.0.0.1 for this machine only)", "ADDR"},
       {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
        "Mode of the rooms: sfu (default: the server forwards every publisher to every "
-       "subscriber) or mesh (participants connect to each other); mcu is not implemented yet",
+       "subscriber), mesh (participants connect to each other) or mcu (one room, --room, whose "
+       "publishers are composited into one picture and mix for every subscriber)",
        "MODE"},
+      {"room", 0, 0, G_OPTION_ARG_STRING, &room,
+       "--mode mcu: the name of the MCU room (default mcu)", "NAME"},
+      {"canvas", 0, 0, G_OPTION_ARG_STRING, &canvas,
+       "--mode mcu: size and frame rate of the composite (default 1280x720@30)", "WxH@FPS"},
       {"tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &cert,
        "PEM certificate (chain): serve HTTPS and wss://", "FILE"},
       {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &key, "PEM private key of --tls-certificate",
@@ -231,7 +239,7 @@ Config parse_args(int& argc, char**& argv) {
   std::vector<std::string> turn_servers;
   for (gchar** t = turn; t && *t; ++t) turn_servers.emplace_back(*t);
   g_strfreev(turn);
-  auto address_s = take(address), mode_s = take(mode), cert_s = take(cert), key_s = take(key),
+  auto address_s = take(address), mode_s = take(mode), room_s = take(room), canvas_s = take(canvas), cert_s = take(cert), key_s = take(key),
        token_s = take(token), token_file_s = take(token_file), timeout_s = take(peer_timeout),
        max_peers_s = take(max_peers), max_rooms_s = take(max_rooms),
        max_message_s = take(max_message), stun_s = take(stun),
@@ -268,9 +276,25 @@ Config parse_args(int& argc, char**& argv) {
   if (mode_s) {
     auto m = sig::parse_room_mode(*mode_s);
     if (!m) throw UsageError("--mode takes mesh, sfu or mcu, not '" + *mode_s + "'");
-    if (*m == sig::RoomMode::kMcu)
-      throw UsageError("--mode mcu is not implemented yet: use sfu (forwarding) or mesh");
     c.mode = *m;
+  }
+  if (room_s) {
+    if (c.mode != sig::RoomMode::kMcu) throw UsageError("--room goes with --mode mcu");
+    if (!sig::valid_room_name(*room_s))
+      throw UsageError("--room: 1-64 characters of A-Z a-z 0-9 . _ ~ -");
+    c.mcu_room = *room_s;
+  }
+  if (canvas_s) {
+    if (c.mode != sig::RoomMode::kMcu) throw UsageError("--canvas goes with --mode mcu");
+    unsigned w = 0, h = 0, f = 0;
+    char end = 0;
+    if (std::sscanf(canvas_s->c_str(), "%ux%u@%u%c", &w, &h, &f, &end) != 3 || w < 16 ||
+        h < 16 || w > 7680 || h > 4320 || f < 1 || f > 120)
+      throw UsageError("--canvas takes WxH@FPS (16x16@1 to 7680x4320@120), not '" + *canvas_s +
+                       "'");
+    c.canvas_width = w;
+    c.canvas_height = h;
+    c.canvas_fps = f;
   }
   if (cert_s.has_value() != key_s.has_value())
     throw UsageError("--tls-certificate and --tls-key go together");
@@ -460,8 +484,13 @@ void start_sfu(const Config& c, SfuServer& s) {
   s.host = server::Host::acquire(ho);
   s.host->worker().call([&] { s.host->http().add_handler("/", page_handler(true)); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
-  GstElement* sfu = gst_element_factory_make("rtcsfu", "sfu");
-  if (!sfu) throw std::runtime_error("the rtcsfu element is missing");
+  const bool mcu = c.mode == sig::RoomMode::kMcu;
+  GstElement* sfu = gst_element_factory_make(mcu ? "rtcmcu" : "rtcsfu", "sfu");
+  if (!sfu) throw std::runtime_error(mcu ? "the rtcmcu element is missing"
+                                         : "the rtcsfu element is missing");
+  if (mcu)
+    g_object_set(sfu, "room", c.mcu_room.c_str(), "width", c.canvas_width, "height",
+                 c.canvas_height, "framerate", c.canvas_fps, nullptr);
   g_object_set(sfu, "address", c.address.c_str(), "port", s.host->port(), "auth-token",
                c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
                c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), "max-publishers",
@@ -562,7 +591,7 @@ int run(const Config& c) {
   GrpcFront grpc;
   std::string base, rooms_url;
   try {
-    if (c.mode == sig::RoomMode::kSfu) {
+    if (c.mode != sig::RoomMode::kMesh) {
       start_sfu(c, sfu);
       base = sfu.host->base_url();
       rooms_url = sfu.host->rooms_url();
@@ -624,7 +653,7 @@ int run(const Config& c) {
                          : "token required (signed tokens accepted)",
                c.max_peers_per_room, c.max_rooms,
                static_cast<long long>(c.peer_timeout.count()),
-               c.mode == sig::RoomMode::kSfu ? "; WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
+               c.mode != sig::RoomMode::kMesh ? "; WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
                                              : "");
 
   std::string urls;
@@ -664,7 +693,7 @@ int run(const Config& c) {
 int token_command(int argc, char** argv) {
   gchar *room = nullptr, *identity = nullptr, *secret_file = nullptr, *private_key = nullptr;
   gint64 ttl = -1;
-  gboolean publish = FALSE, subscribe = FALSE, admin = FALSE;
+  gboolean publish = FALSE, subscribe = FALSE, admin = FALSE, layout = FALSE;
   GOptionEntry entries[] = {
       {"room", 0, 0, G_OPTION_ARG_STRING, &room, "Room the token is for, or '*' for every room",
        "ROOM"},
@@ -674,6 +703,8 @@ int token_command(int argc, char** argv) {
        nullptr},
       {"subscribe", 0, 0, G_OPTION_ARG_NONE, &subscribe,
        "Grant subscribe (WHEP, JSON-RPC subscribe)", nullptr},
+      {"layout", 0, 0, G_OPTION_ARG_NONE, &layout,
+       "Grant layout (MCU rooms: the JSON-RPC layout method)", nullptr},
       {"admin", 0, 0, G_OPTION_ARG_NONE, &admin, "Grant admin (every grant, list every room)",
        nullptr},
       {"ttl", 0, 0, G_OPTION_ARG_INT64, &ttl, "Seconds the token is valid from now", "SECONDS"},
@@ -710,8 +741,9 @@ int token_command(int argc, char** argv) {
     if (secret_s.empty() == key_s.empty())
       throw UsageError("token: give --token-secret-file (HS256) or --token-private-key (ES256)");
     unsigned grants = (publish ? unsigned(sig::kGrantPublish) : 0u) | (subscribe ? unsigned(sig::kGrantSubscribe) : 0u) |
-                      (admin ? unsigned(sig::kGrantAdmin) : 0u);
-    if (!grants) throw UsageError("token: grant something: --publish, --subscribe or --admin");
+                      (admin ? unsigned(sig::kGrantAdmin) : 0u) |
+                      (layout ? unsigned(sig::kGrantLayout) : 0u);
+    if (!grants) throw UsageError("token: grant something: --publish, --subscribe, --layout or --admin");
     std::string alg = secret_s.empty() ? "ES256" : "HS256";
     std::string key = sig::read_key_file(secret_s.empty() ? key_s : secret_s,
                                          secret_s.empty() ? "--token-private-key"

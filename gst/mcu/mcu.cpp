@@ -1,0 +1,562 @@
+// rtcmcu: the MCU room host element. Wiring only: an inner rtcsfu in mix mode
+// (gst/sfu/mix_mode.h) hosts the room (WHIP, WHEP, JSON-RPC, admission,
+// metrics) and exposes every remote publisher's track decoded; the Composer
+// (gst/media/composer.h) lays the tracks out in a grid and mixes their audio;
+// the composite and the mix go back into the rtcsfu's request pads, where
+// they are encoded once and forwarded to every subscriber as the room's one
+// publisher, and out of the always pads video_src / audio_src.
+#include "gst/mcu/mcu.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gst/common/base_bin.h"
+#include "gst/common/debug.h"
+#include "gst/common/element_util.h"
+#include "gst/common/guard.h"
+#include "gst/common/props.h"
+#include "gst/media/codec.h"
+#include "gst/media/composer.h"
+#include "gst/media/minus_one.h"
+#include "gst/media/util.h"
+#include "gst/sfu/mix_mode.h"
+#include "gst/sfu/sfu.h"
+
+GST_DEBUG_CATEGORY_STATIC(rtcmcu_debug);
+#define GST_CAT_DEFAULT rtcmcu_debug
+
+using namespace rtcmesh;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  PROP_FRAMERATE,
+  PROP_VIDEO_CODEC,
+  PROP_VIDEO_BITRATE,
+  PROP_LAYOUT,
+  PROP_PINNED,
+  PROP_SPEAKER_HOLD,
+  PROP_STATS,
+  PROP_ICE_FIRST,
+  PROP_FORWARDED_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // rtcsfu's, from here on
+};
+
+enum {
+  SIGNAL_PUBLISHER_ADDED,
+  SIGNAL_PUBLISHER_REMOVED,
+  SIGNAL_SUBSCRIBER_ADDED,
+  SIGNAL_SUBSCRIBER_REMOVED,
+  N_SIGNALS
+};
+guint signals[N_SIGNALS];
+const char* const kSignalNames[N_SIGNALS] = {"publisher-added", "publisher-removed",
+                                             "subscriber-added", "subscriber-removed"};
+
+// rtcsfu's properties that rtcmcu sets itself or has no use for.
+bool forwarded(const char* name) {
+  for (const char* own : {"stats", "output", "publisher-id", "eos-on-leave"})
+    if (g_str_equal(name, own)) return false;
+  return true;
+}
+
+GType layout_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {int(media::Layout::kGrid), "Every participant a tile of a grid that follows their number",
+       "grid"},
+      {int(media::Layout::kSpeaker),
+       "The active speaker (loudest, held speaker-hold ms) large, the others in a strip",
+       "speaker"},
+      {int(media::Layout::kPinned), "The `pinned` participant large, the others in a strip",
+       "pinned"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("RtcMcuLayout", values));
+  return type;
+}
+
+// The id the composite and the mix publish under in the room.
+constexpr const char* kOutputPublisher = "mcu";
+
+}  // namespace
+
+struct RtcMcuPrivate {
+  explicit RtcMcuPrivate(RtcMcu* s);
+  RtcMcu* self;
+
+  std::mutex props_mutex;
+  guint width = 1280, height = 720, framerate = 30;
+  media::EncoderSettings encoder;
+  media::Layout layout = media::Layout::kGrid;
+  std::string pinned, speaker;  // speaker: the loudest voice, held speaker_hold_ms
+  gint64 speaker_since_us = 0;
+  guint speaker_hold_ms = 2000;
+  IceProps ice;
+  void apply_layout();
+  void loudest(const std::string& peer);
+
+  GstElement* sfu = nullptr;  // child, owned by the bin
+  std::unique_ptr<media::Composer> composer;
+  std::unique_ptr<media::MinusOneMixes> minus_one;
+  std::mutex mixes_mutex;  // leaf
+  struct MixLink {
+    GstPad* pad;                 // the sfu's request pad of a participant's mix
+    GstElement *proxy_sink, *proxy_src;
+  };
+  std::map<std::string, MixLink> mix_pads;  // by participant
+  void mix_added(const std::string& peer, GstPad* src);
+  void mix_removed(const std::string& peer, GstPad* src);
+  GstElement *video_tee = nullptr, *audio_tee = nullptr;
+  GstPad *sfu_video = nullptr, *sfu_audio = nullptr;  // the sfu's request pads, once started
+
+  bool start(std::string& error);
+  void stop() {}
+  void link_outputs();
+  GstStructure* stats();
+};
+
+struct _RtcMcu {
+  RtcBaseBin parent;
+  RtcMcuPrivate* priv;
+};
+
+G_DEFINE_TYPE(RtcMcu, rtc_mcu, RTC_TYPE_BASE_BIN)
+GST_ELEMENT_REGISTER_DEFINE(rtcmcu, "rtcmcu", GST_RANK_NONE, RTC_TYPE_MCU)
+
+namespace {
+
+GstElement* add_element(GstBin* bin, const char* factory, const char* name) {
+  GstElement* e = media::make_element(factory, name);
+  gst_bin_add(bin, e);
+  return e;
+}
+
+// mixer output → tee (allow-not-linked: an unlinked always pad drops) → the
+// always src pad `name`; the tee's second branch (made at start) goes into
+// the sfu's request pad, whose send chain queues before its encoder.
+GstElement* add_output(GstBin* bin, GstPad* mixer_src, const char* name) {
+  GstElement* tee = add_element(bin, "tee", (std::string(name) + "-tee").c_str());
+  g_object_set(tee, "allow-not-linked", TRUE, nullptr);
+  GstPad* tee_sink = gst_element_get_static_pad(tee, "sink");
+  gst_pad_link(mixer_src, tee_sink);
+  gst_object_unref(tee_sink);
+  GstPad* tee_src = gst_element_request_pad_simple(tee, "src_%u");
+  GstPadTemplate* templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(bin), name);
+  GstPad* ghost = gst_ghost_pad_new_from_template(name, tee_src, templ);
+  gst_object_unref(tee_src);
+  gst_element_add_pad(GST_ELEMENT(bin), ghost);
+  return tee;
+}
+
+std::string pad_string(GstPad* pad, const char* property) {
+  gchar* v = nullptr;
+  g_object_get(pad, property, &v, nullptr);
+  std::string out = v ? v : "";
+  g_free(v);
+  return out;
+}
+
+// src → proxysink ~ proxysrc → the sfu's request pad `sink`: the sfu feeds
+// the mixers, which feed the sfu, and a bin whose children link in a loop
+// cannot order their state changes. Returns the two elements.
+std::pair<GstElement*, GstElement*> link_into_sfu(GstBin* bin, GstPad* src, GstPad* sink) {
+  GstElement* out = add_element(bin, "proxysink", nullptr);
+  GstElement* in = add_element(bin, "proxysrc", nullptr);
+  g_object_set(in, "proxysink", out, nullptr);
+  GstPad* out_sink = gst_element_get_static_pad(out, "sink");
+  GstPad* in_src = gst_element_get_static_pad(in, "src");
+  gst_pad_link(src, out_sink);
+  gst_pad_link(in_src, sink);
+  gst_object_unref(out_sink);
+  gst_object_unref(in_src);
+  gst_element_sync_state_with_parent(in);
+  gst_element_sync_state_with_parent(out);
+  return {out, in};
+}
+
+void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
+  // A remote publisher's decoded track: a tile, or a voice of the mixes
+  // (the sfu's sink pads are ours: the composite and the mixes going in).
+  if (!GST_PAD_IS_SRC(pad)) return;
+  GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), pad_string(pad, "peer-id").c_str());
+  std::string peer = pad_string(pad, "peer-id");
+  if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) {
+    p->composer->add(pad, media::Kind::kVideo, peer);
+    return p->apply_layout();
+  }
+  // A WHIP publisher cannot subscribe as itself: only participants get their
+  // own minus-one mix.
+  bool own = !sfu::is_whip_publisher(sfu, pad_string(pad, "room"), peer);
+  p->minus_one->add_voice(pad, peer, own);
+}
+
+void on_pad_removed(GstElement*, GstPad* pad, RtcMcuPrivate* p) {
+  if (!GST_PAD_IS_SRC(pad)) return;
+  GST_INFO_OBJECT(p->self, "%s leaves the mix", GST_PAD_NAME(pad));
+  if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) return p->composer->remove(pad);
+  p->minus_one->remove_voice(pad);
+}
+
+}  // namespace
+
+RtcMcuPrivate::RtcMcuPrivate(RtcMcu* s) : self(s) {
+  GstBin* bin = GST_BIN(s);
+  sfu = gst_element_factory_make("rtcsfu", "sfu");
+  if (!sfu) throw std::runtime_error("rtcsfu is not registered");
+  gst_bin_add(bin, sfu);
+  composer = std::make_unique<media::Composer>(bin, int(width), int(height), int(framerate));
+  minus_one = std::make_unique<media::MinusOneMixes>(
+      bin, *composer,
+      media::MinusOneMixes::Hooks{
+          [this](const std::string& peer, GstPad* src) { mix_added(peer, src); },
+          [this](const std::string& peer, GstPad* src) { mix_removed(peer, src); },
+          [this](const std::string& peer) { loudest(peer); }});
+  video_tee = add_output(bin, composer->video_src(), "video_src");
+  audio_tee = add_output(bin, composer->audio_src(), "audio_src");
+  g_signal_connect(sfu, "pad-added", G_CALLBACK(on_pad_added), this);
+  g_signal_connect(sfu, "pad-removed", G_CALLBACK(on_pad_removed), this);
+}
+
+bool RtcMcuPrivate::start(std::string& error) {
+  sfu::MixMode mode;
+  mode.output_publisher = kOutputPublisher;
+  // JSON-RPC `layout` (names checked by the room service) sets our properties.
+  mode.layout = [this](const std::string& layout, const std::string& pin) {
+    if (layout == "pinned") g_object_set(self, "pinned", pin.c_str(), nullptr);
+    gst_util_set_object_arg(G_OBJECT(self), "layout", layout.c_str());
+    return std::string();
+  };
+  {
+    std::lock_guard lock(props_mutex);
+    mode.encoder = encoder;
+    composer->set_format(int(width), int(height), int(framerate));
+  }
+  sfu::set_mix_mode(sfu, mode);
+  // The ICE properties live on this element (the base bin's): the sfu makes the connections.
+  guint n = 0;
+  GParamSpec** specs =
+      g_object_class_list_properties(G_OBJECT_CLASS(g_type_class_peek(RTC_TYPE_BASE_BIN)), &n);
+  for (guint i = 0; i < n; i++) {
+    if (specs[i]->owner_type != RTC_TYPE_BASE_BIN) continue;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, G_PARAM_SPEC_VALUE_TYPE(specs[i]));
+    g_object_get_property(G_OBJECT(self), specs[i]->name, &v);
+    g_object_set_property(G_OBJECT(sfu), specs[i]->name, &v);
+    g_value_unset(&v);
+  }
+  g_free(specs);
+  gchar* room = nullptr;
+  g_object_get(sfu, "room", &room, nullptr);
+  bool has_room = room && *room;
+  g_free(room);
+  if (!has_room) {
+    error = "set room=NAME: rtcmcu composites one room";
+    return false;
+  }
+  link_outputs();
+  return true;
+}
+
+// The composite and the mix publish into the room through the sfu's request
+// pads (encoded once there), from the first start on.
+void RtcMcuPrivate::link_outputs() {
+  if (sfu_video) return;
+  sfu_video = gst_element_request_pad_simple(sfu, "video_%u");
+  sfu_audio = gst_element_request_pad_simple(sfu, "audio_%u");
+  if (!sfu_video || !sfu_audio) throw std::runtime_error("rtcsfu refused the composite's pads");
+  for (auto [tee, pad] : {std::pair{video_tee, sfu_video}, std::pair{audio_tee, sfu_audio}}) {
+    GstPad* tee_src = gst_element_request_pad_simple(tee, "src_%u");
+    link_into_sfu(GST_BIN(self), tee_src, pad);
+    gst_object_unref(tee_src);
+  }
+}
+
+void RtcMcuPrivate::apply_layout() {
+  media::Layout l;
+  std::string focus;
+  {
+    std::lock_guard lock(props_mutex);
+    l = layout;
+    focus = l == media::Layout::kPinned ? pinned : l == media::Layout::kSpeaker ? speaker : "";
+  }
+  if (!composer) return;
+  composer->set_layout(l);
+  composer->set_focus(focus);
+}
+
+// The loudest voice becomes the speaker once the current one held the large
+// tile for speaker-hold (no flapping between two who talk at once).
+void RtcMcuPrivate::loudest(const std::string& peer) {
+  {
+    std::lock_guard lock(props_mutex);
+    gint64 now = g_get_monotonic_time();
+    if (peer.empty() || peer == speaker) return;
+    if (!speaker.empty() && now - speaker_since_us < gint64(speaker_hold_ms) * 1000) return;
+    speaker = peer;
+    speaker_since_us = now;
+    if (layout != media::Layout::kSpeaker) return;
+  }
+  GST_DEBUG_OBJECT(self, "speaker: %s", peer.c_str());
+  apply_layout();
+}
+
+// A participant's minus-one mix is encoded once (Opus) in one more of the
+// sfu's request pads, a track of the room's output for that participant only.
+void RtcMcuPrivate::mix_added(const std::string& peer, GstPad* src) {
+  GstPad* pad = gst_element_request_pad_simple(sfu, "audio_%u");
+  if (!pad) {
+    GST_WARNING_OBJECT(self, "no pad for %s's minus-one mix", peer.c_str());
+    return;
+  }
+  sfu::set_track_audience(sfu, GST_PAD_NAME(pad), peer);
+  auto [proxy_sink, proxy_src] = link_into_sfu(GST_BIN(self), src, pad);
+  std::lock_guard lock(mixes_mutex);
+  mix_pads[peer] = {pad, proxy_sink, proxy_src};
+}
+
+void RtcMcuPrivate::mix_removed(const std::string& peer, GstPad* src) {
+  MixLink link;
+  {
+    std::lock_guard lock(mixes_mutex);
+    auto it = mix_pads.find(peer);
+    if (it == mix_pads.end()) return;
+    link = it->second;
+    mix_pads.erase(it);
+  }
+  (void)src;  // it goes with its mixer; the proxies go here
+  std::string name = GST_PAD_NAME(link.pad);
+  for (GstElement* e : {link.proxy_src, link.proxy_sink}) {
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(self), e);
+  }
+  gst_element_release_request_pad(sfu, link.pad);
+  sfu::set_track_audience(sfu, name, "");
+}
+
+GstStructure* RtcMcuPrivate::stats() {
+  GstStructure* inner = nullptr;
+  g_object_get(sfu, "stats", &inner, nullptr);
+  GstStructure* s = inner ? inner : gst_structure_new_empty("rtcmcu");
+  gst_structure_set_name(s, "rtcmcu");
+  std::lock_guard lock(props_mutex);
+  if (!composer) return s;
+  gst_structure_set(s, "speaker", G_TYPE_STRING, speaker.c_str(), "focus", G_TYPE_STRING,
+                    composer->focus().c_str(), nullptr);
+  gst_structure_set(s, "tiles", G_TYPE_UINT, guint(composer->tiles()), "minus-one-mixes",
+                    G_TYPE_UINT, guint(minus_one->mixes()), "width", G_TYPE_UINT, width,
+                    "height", G_TYPE_UINT, height, "framerate", G_TYPE_UINT, framerate,
+                    "video-codec", G_TYPE_STRING,
+                    media::codec_info(encoder.video_codec).name, nullptr);
+  return s;
+}
+
+// --- GObject / GstElement ---
+
+struct RtcMcuState : BaseBinState {
+  RtcMcuState(RtcMcu* self, RtcMcuPrivate* p)
+      : BaseBinState(GST_ELEMENT(self),
+                     {.live = true,
+                      .start_before_children = true,
+                      .server = "the MCU",
+                      .start_error = GST_RESOURCE_ERROR_OPEN_READ_WRITE},
+                     p->props_mutex, p->ice),
+        p(p) {}
+  ~RtcMcuState() override { delete p; }
+  std::string configuration_problem() override {
+    std::lock_guard lock(p->props_mutex);
+    return p->encoder.codec_problem();
+  }
+  bool start(std::string& error) override { return p->start(error); }
+  void stop() override { p->stop(); }
+  // The mixers go while their elements are still in the bin; the sfu's pads
+  // no longer reach them.
+  void dispose() override {
+    if (p->sfu) g_signal_handlers_disconnect_by_data(p->sfu, p);
+    p->minus_one.reset();
+    p->composer.reset();
+  }
+  RtcMcuPrivate* p;
+};
+
+static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
+                                 GParamSpec* pspec) {
+  auto* p = RTC_MCU(object)->priv;
+  if (id >= PROP_FORWARDED_FIRST) {
+    g_object_set_property(G_OBJECT(p->sfu), pspec->name, value);
+    return;
+  }
+  guard(GST_ELEMENT(object), "set_property", [&] {
+    std::lock_guard lock(p->props_mutex);
+    switch (id) {
+      case PROP_WIDTH: p->width = g_value_get_uint(value); break;
+      case PROP_HEIGHT: p->height = g_value_get_uint(value); break;
+      case PROP_FRAMERATE: p->framerate = g_value_get_uint(value); break;
+      case PROP_VIDEO_CODEC:
+        p->encoder.set_codec("video-codec", g_value_get_string(value), media::Kind::kVideo);
+        break;
+      case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
+      case PROP_LAYOUT: p->layout = media::Layout(g_value_get_enum(value)); break;
+      case PROP_PINNED: {
+        const char* v = g_value_get_string(value);
+        p->pinned = v ? v : "";
+        break;
+      }
+      case PROP_SPEAKER_HOLD: p->speaker_hold_ms = g_value_get_uint(value); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+    }
+  });
+  if (id == PROP_LAYOUT || id == PROP_PINNED) p->apply_layout();
+}
+
+static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
+  auto* p = RTC_MCU(object)->priv;
+  if (id >= PROP_FORWARDED_FIRST) return g_object_get_property(G_OBJECT(p->sfu), pspec->name, value);
+  if (id == PROP_STATS) return g_value_take_boxed(value, p->stats());
+  std::lock_guard lock(p->props_mutex);
+  switch (id) {
+    case PROP_WIDTH: g_value_set_uint(value, p->width); break;
+    case PROP_HEIGHT: g_value_set_uint(value, p->height); break;
+    case PROP_FRAMERATE: g_value_set_uint(value, p->framerate); break;
+    case PROP_VIDEO_CODEC:
+      g_value_set_string(value, media::codec_info(p->encoder.video_codec).name);
+      break;
+    case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
+    case PROP_LAYOUT: g_value_set_enum(value, int(p->layout)); break;
+    case PROP_PINNED: g_value_set_string(value, p->pinned.c_str()); break;
+    case PROP_SPEAKER_HOLD: g_value_set_uint(value, p->speaker_hold_ms); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static void rtc_mcu_class_init(RtcMcuClass* klass) {
+  GST_DEBUG_CATEGORY_INIT(rtcmcu_debug, "rtcmcu", 0, "MCU room host");
+  auto* object_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  object_class->set_property = rtc_mcu_set_property;
+  object_class->get_property = rtc_mcu_get_property;
+
+  install_uint(object_class, PROP_WIDTH, "width", "Width of the composite picture", 16, 7680,
+               1280);
+  install_uint(object_class, PROP_HEIGHT, "height", "Height of the composite picture", 16, 4320,
+               720);
+  install_uint(object_class, PROP_FRAMERATE, "framerate",
+               "Frames per second of the composite picture", 1, 120, 30);
+  install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
+                 "Codec the composite is encoded in, once for every subscriber (vp8, vp9, h264)",
+                 "vp8");
+  install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
+               "Target bitrate of the composite in kbit/s (0 = encoder default)", 0, 100000,
+               2000);
+  g_object_class_install_property(
+      object_class, PROP_LAYOUT,
+      g_param_spec_enum("layout", "layout",
+                        "How the composite lays the participants out (changeable while playing)",
+                        layout_get_type(), int(media::Layout::kGrid), rw_flags(true)));
+  g_object_class_install_property(
+      object_class, PROP_PINNED,
+      g_param_spec_string("pinned", "pinned",
+                          "The participant (publisher id) shown large by layout=pinned "
+                          "(changeable while playing; absent: a grid)",
+                          "", rw_flags(true)));
+  install_uint(object_class, PROP_SPEAKER_HOLD, "speaker-hold",
+               "layout=speaker: milliseconds the active speaker keeps the large tile before "
+               "a louder participant takes it",
+               0, 60000, 2000);
+  g_object_class_install_property(
+      object_class, PROP_STATS,
+      g_param_spec_boxed("stats", "stats",
+                         "rtcsfu's stats of the room's connections (publishers, subscribers, "
+                         "keyframe requests, failures) plus the composite: tiles, "
+                         "speaker (the loudest participant), focus (who is large now), "
+                         "minus-one-mixes (participants hearing everyone but themselves), "
+                         "width, height, framerate, video-codec",
+                         GST_TYPE_STRUCTURE, ro_flags()));
+
+  // The room host's properties are rtcsfu's: the same names, meaning and defaults.
+  auto* sfu_class = G_OBJECT_CLASS(g_type_class_ref(RTC_TYPE_SFU));
+  guint n = 0;
+  GParamSpec** specs = g_object_class_list_properties(sfu_class, &n);
+  guint next = PROP_FORWARDED_FIRST;
+  for (guint i = 0; i < n; i++) {
+    if (specs[i]->owner_type != RTC_TYPE_SFU || !forwarded(specs[i]->name)) continue;
+    // rtcmcu composites one room, which it needs.
+    GParamSpec* copy = g_str_equal(specs[i]->name, "room")
+                           ? g_param_spec_string("room", "room",
+                                                 "The room this element hosts and composites "
+                                                 "(required)",
+                                                 "", GParamFlags(specs[i]->flags))
+                           : copy_param_spec(specs[i]);
+    if (copy) g_object_class_install_property(object_class, next++, copy);
+  }
+  g_free(specs);
+  g_type_class_unref(sfu_class);
+
+  for (int i = 0; i < N_SIGNALS; i++) {
+    bool with_reason = i == SIGNAL_PUBLISHER_REMOVED || i == SIGNAL_SUBSCRIBER_REMOVED;
+    signals[i] = with_reason
+                     ? g_signal_new(kSignalNames[i], G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                    0, nullptr, nullptr, nullptr, G_TYPE_NONE, 3, G_TYPE_STRING,
+                                    G_TYPE_STRING, G_TYPE_STRING)
+                     : g_signal_new(kSignalNames[i], G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                    0, nullptr, nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING,
+                                    G_TYPE_STRING);
+  }
+
+  CapsPtr video = adopt(gst_caps_from_string("video/x-raw"));
+  CapsPtr audio = adopt(gst_caps_from_string("audio/x-raw"));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("video_src", GST_PAD_SRC, GST_PAD_ALWAYS, video.get()));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, audio.get()));
+  gst_element_class_set_static_metadata(
+      element_class, "MCU room host", "Source/Network/WebRTC",
+      "Decodes every publisher of a room (WHIP, JSON-RPC), composites their video in a grid and "
+      "mixes their audio, encodes the result once and sends it to every subscriber (JSON-RPC, "
+      "WHEP); video_src and audio_src carry the composite and the mix",
+      "rtcmesh");
+  gst_element_class_add_static_metadata(
+      element_class, "signals",
+      "publisher-added (room, publisher): a participant's tracks are known and mixed in (WHIP "
+      "or JSON-RPC publish; also the room's own output, publisher 'mcu'). publisher-removed "
+      "(room, publisher, reason): it left, timed out or failed; its tile and voice are gone. "
+      "subscriber-added (room, subscriber): a subscriber connection (JSON-RPC participant or "
+      "WHEP player, by resource id) was answered. subscriber-removed (room, subscriber, "
+      "reason): that connection ended");
+}
+
+static void rtc_mcu_init(RtcMcu* self) {
+  self->priv = new RtcMcuPrivate(self);
+  new RtcMcuState(self, self->priv);  // the base bin owns it
+  auto* sfu = self->priv->sfu;
+  // The inner rtcsfu's signals are ours.
+  g_signal_connect_swapped(
+      sfu, "publisher-added",
+      G_CALLBACK(+[](RtcMcu* s, const char* room, const char* id) {
+        g_signal_emit(s, signals[SIGNAL_PUBLISHER_ADDED], 0, room, id);
+      }),
+      self);
+  g_signal_connect_swapped(
+      sfu, "subscriber-added",
+      G_CALLBACK(+[](RtcMcu* s, const char* room, const char* id) {
+        g_signal_emit(s, signals[SIGNAL_SUBSCRIBER_ADDED], 0, room, id);
+      }),
+      self);
+  g_signal_connect_swapped(
+      sfu, "publisher-removed",
+      G_CALLBACK(+[](RtcMcu* s, const char* room, const char* id, const char* why) {
+        g_signal_emit(s, signals[SIGNAL_PUBLISHER_REMOVED], 0, room, id, why);
+      }),
+      self);
+  g_signal_connect_swapped(
+      sfu, "subscriber-removed",
+      G_CALLBACK(+[](RtcMcu* s, const char* room, const char* id, const char* why) {
+        g_signal_emit(s, signals[SIGNAL_SUBSCRIBER_REMOVED], 0, room, id, why);
+      }),
+      self);
+  keep_source_flags(GST_ELEMENT(self));
+}

@@ -1,0 +1,458 @@
+// rtcmcu with real webrtcbin on loopback: three WHIP publishers, each a solid
+// colour and a tone, composited into a 320x240 grid; a WHEP player of the
+// room decodes the composite (each colour in its own grid region, read from
+// the pixels) and the mix (each tone there, measured with `spectrum`); a
+// publisher leaves and the grid re-flows to two tiles.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "tests/support/harness.h"
+#include "tests/support/rpc_client.h"
+#include "tests/support/server_process.h"
+#include "signaling/auth/tokens.h"
+
+using namespace rtcmesh::test;
+namespace sig = rtcmesh::sig;
+
+namespace {
+
+constexpr auto kMediaTimeout = 30s;
+
+std::string joined(const std::vector<std::string>& v) {
+  return std::accumulate(v.begin(), v.end(), std::string(),
+                         [](std::string a, const std::string& b) { return a + b + "\n"; });
+}
+
+struct Colour {
+  const char* name;
+  guint32 argb;
+  int freq;  // Hz of its tone
+};
+const Colour kRed{"red", 0xffff0000, 500};
+const Colour kGreen{"green", 0xff00ff00, 1300};
+const Colour kBlue{"blue", 0xff0000ff, 3100};
+
+std::unique_ptr<Pipeline> publish(const std::string& url, const Colour& c,
+                                  double volume = 0.2) {
+  auto p = std::make_unique<Pipeline>(publisher_launch(
+      url, "peer-timeout=3000",
+      "videotestsrc is-live=true pattern=solid-color foreground-color=" + std::to_string(c.argb),
+      "audiotestsrc is-live=true wave=sine volume=" + std::to_string(volume) +
+          " freq=" + std::to_string(c.freq)));
+  EXPECT_NE(p->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << joined(p->errors());
+  return p;
+}
+
+// What a receiver of the room gets: the composite as RGB in a fakesink's last
+// sample, the audio through `spectrum` (128 bands of 187.5 Hz at 48 kHz): the
+// loudest level each band reached. `head` names the receiving element `r`,
+// whose `video` and `audio` pads it reads.
+class Player {
+ public:
+  Player(const std::string& head, const std::string& video, const std::string& audio)
+      : pipeline_(head + " r." + video +
+                  " ! videoconvert ! video/x-raw,format=RGB ! "
+                  "fakesink name=v enable-last-sample=true sync=false r." + audio +
+                  " ! audioconvert ! audioresample ! audio/x-raw,rate=48000 ! spectrum "
+                  "bands=128 threshold=-90 interval=100000000 post-messages=true ! fakesink "
+                  "sync=false") {
+    peaks_.fill(-90);
+    pipeline_.on_element_message([this](GstMessage* m) { on_element(m); });
+    EXPECT_NE(pipeline_.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  }
+  // A WHEP player of the room.
+  static std::unique_ptr<Player> whep(const std::string& url) {
+    return std::make_unique<Player>("rtcwhepsrc name=r peer-timeout=3000 endpoint=" + url,
+                                    "video_0", "audio_0");
+  }
+  // A participant joining with rtcmeshbin that publishes `c` and receives
+  // (compose=true: whatever the room sends, in video_src and audio_src).
+  static std::unique_ptr<Player> participant(const std::string& ws, const Colour& c) {
+    return std::make_unique<Player>(
+        "rtcmeshbin name=r compose=true url=" + ws + " room=r peer-id=" + c.name +
+            " peer-timeout=3000 videotestsrc is-live=true pattern=solid-color foreground-color=" +
+            std::to_string(c.argb) +
+            " ! video/x-raw,width=160,height=120,framerate=15/1 ! queue ! r.video_0 "
+            "audiotestsrc is-live=true wave=sine volume=0.2 freq=" + std::to_string(c.freq) +
+            " ! audio/x-raw,rate=48000,channels=2 ! queue ! r.audio_0",
+        "video_src", "audio_src");
+  }
+  Pipeline& pipeline() { return pipeline_; }
+
+  // The colour name at (fx, fy), fractions of the latest frame's width and
+  // height ("black"; "?" if there is no frame).
+  std::string colour_at(double fx, double fy) {
+    GstSample* sample = nullptr;
+    g_object_get(pipeline_.by_name("v"), "last-sample", &sample, nullptr);
+    if (!sample) return "?";
+    GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
+    int w = 0, h = 0;
+    gst_structure_get_int(s, "width", &w);
+    gst_structure_get_int(s, "height", &h);
+    std::string out = "?";
+    GstMapInfo map;
+    GstBuffer* buf = gst_sample_get_buffer(sample);
+    if (w > 0 && h > 0 && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+      int stride = (w * 3 + 3) & ~3;
+      int x = int(fx * w), y = int(fy * h);
+      const guint8* px = map.data + y * stride + x * 3;
+      int r = px[0], g = px[1], b = px[2];
+      auto high = [](int v) { return v > 150; };
+      auto low = [](int v) { return v < 90; };
+      if (high(r) && low(g) && low(b)) out = "red";
+      else if (low(r) && high(g) && low(b)) out = "green";
+      else if (low(r) && low(g) && high(b)) out = "blue";
+      else if (low(r) && low(g) && low(b)) out = "black";
+      else out = "rgb(" + std::to_string(r) + "," + std::to_string(g) + "," + std::to_string(b) + ")";
+      gst_buffer_unmap(buf, &map);
+    }
+    gst_sample_unref(sample);
+    return out;
+  }
+  // Colours at the centres of a cols x rows grid's cells, row by row.
+  std::vector<std::string> grid(int cols, int rows) {
+    std::vector<std::string> out;
+    for (int r = 0; r < rows; r++)
+      for (int c = 0; c < cols; c++)
+        out.push_back(colour_at((2 * c + 1) / (2.0 * cols), (2 * r + 1) / (2.0 * rows)));
+    return out;
+  }
+  double level(int freq) {
+    std::lock_guard lock(mutex_);
+    return peaks_[std::min(127, int(freq / 187.5))];
+  }
+  void reset_levels() {
+    std::lock_guard lock(mutex_);
+    peaks_.fill(-90);
+  }
+
+ private:
+  void on_element(GstMessage* m) {
+    const GstStructure* s = gst_message_get_structure(m);
+    if (!s || !gst_structure_has_name(s, "spectrum")) return;
+    const GValue* mags = gst_structure_get_value(s, "magnitude");
+    if (!mags) return;
+    std::lock_guard lock(mutex_);
+    for (guint i = 0; i < std::min<guint>(128, gst_value_list_get_size(mags)); i++)
+      peaks_[i] = std::max(peaks_[i], double(g_value_get_float(gst_value_list_get_value(mags, i))));
+  }
+  Pipeline pipeline_;
+  std::mutex mutex_;
+  std::array<double, 128> peaks_;
+};
+
+std::string str(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& x : v) s += x + " ";
+  return s;
+}
+
+}  // namespace
+
+// An rtcmcu hosting room "r" on an ephemeral port, PLAYING, counting its
+// publisher signals; `extra`: more of the launch line (its src pads).
+struct Room {
+  explicit Room(const std::string& props, const std::string& extra = "")
+      : pipeline("rtcmcu name=mcu port=0 room=r " + props + " " + extra),
+        mcu(pipeline.by_name("mcu")) {
+    g_signal_connect(mcu, "publisher-added",
+                     G_CALLBACK(+[](GstElement*, const char*, const char*, gpointer n) {
+                       ++*static_cast<std::atomic<int>*>(n);
+                     }),
+                     &added);
+    g_signal_connect(mcu, "publisher-removed",
+                     G_CALLBACK(+[](GstElement*, const char*, const char*, const char*,
+                                    gpointer n) { ++*static_cast<std::atomic<int>*>(n); }),
+                     &removed);
+    EXPECT_NE(pipeline.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+        << joined(pipeline.errors());
+    g_object_get(mcu, "port", &port, nullptr);
+  }
+  std::string http() const { return "http://127.0.0.1:" + std::to_string(port); }
+  std::string ws() const { return "ws://127.0.0.1:" + std::to_string(port) + "/rtc"; }
+  std::string errors() const { return joined(pipeline.errors()); }
+  Pipeline pipeline;
+  GstElement* mcu;
+  guint port = 0;
+  std::atomic<int> added{0}, removed{0};
+};
+
+// Participants publishing `colours` into room "r" of `ws`: each receives the
+// composite, where every colour has its own cell of a cols x rows grid, and
+// its minus-one mix: every other colour's tone and never its own.
+void check_participants(const std::string& ws, const std::vector<const Colour*>& colours, int cols,
+                        int rows, const std::function<std::string()>& server_errors,
+                        const std::function<void()>& before_audio = {}) {
+  std::vector<std::unique_ptr<Player>> people;
+  for (const Colour* c : colours) people.push_back(Player::participant(ws, *c));
+  std::multiset<std::string> all;
+  for (const Colour* c : colours) all.insert(c->name);
+  for (size_t i = 0; i < people.size(); i++) {
+    std::vector<std::string> cells;
+    bool composite = wait_until(
+        [&] {
+          cells = people[i]->grid(cols, rows);
+          return std::multiset<std::string>(cells.begin(), cells.begin() + colours.size()) == all;
+        },
+        kMediaTimeout);
+    ASSERT_TRUE(composite) << colours[i]->name << " sees cells: " << str(cells) << "\n"
+                           << server_errors() << joined(people[i]->pipeline().errors());
+  }
+  if (before_audio) before_audio();
+  // Each hears the others' tones (their peaks since joining, once the mixes
+  // and renegotiations settled: wait for them), and never its own: a
+  // publishing participant is never sent the full mix.
+  for (size_t i = 0; i < people.size(); i++) {
+    for (size_t j = 0; j < colours.size(); j++) {
+      if (i == j) continue;
+      double l = 0, quiet = 0;
+      EXPECT_TRUE(wait_until(
+          [&] {
+            l = people[i]->level(colours[j]->freq);
+            quiet = people[i]->level(2200);
+            return l > quiet + 25;
+          },
+          kMediaTimeout))
+          << colours[i]->name << " misses " << colours[j]->name << "'s tone: " << l
+          << " dB, quiet band " << quiet;
+    }
+  }
+  std::this_thread::sleep_for(1s);
+  for (size_t i = 0; i < people.size(); i++) {
+    double own = people[i]->level(colours[i]->freq), quiet = people[i]->level(2200);
+    EXPECT_LT(own, quiet + 15) << colours[i]->name << " hears its own tone: " << own
+                               << " dB, quiet band " << quiet;
+  }
+}
+
+TEST(Mcu, ThreePublishersCompositedIntoAGridThatReflowsWhenOneLeaves) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000",
+            "mcu.video_src ! fakesink name=composite sync=false async=false "
+            "mcu.audio_src ! fakesink sync=false async=false");
+  GstElement* mcu = room.mcu;
+  std::string base = room.http();
+
+  auto red = publish(base + "/whip/r/red", kRed);
+  auto green = publish(base + "/whip/r/green", kGreen);
+  auto blue = publish(base + "/whip/r/blue", kBlue);
+  auto whep = Player::whep(base + "/whep/r");
+  Player& player = *whep;
+
+  // Grid of 3: 2x2 cells of 160x120 in arrival order, the fourth black.
+  std::vector<std::string> cells;
+  bool three = wait_until(
+      [&] {
+        cells = player.grid(2, 2);
+        std::multiset<std::string> first3(cells.begin(), cells.begin() + 3);
+        return first3 == std::multiset<std::string>{"red", "green", "blue"} &&
+               cells[3] == "black";
+      },
+      kMediaTimeout);
+  ASSERT_TRUE(three) << "cells: " << str(cells) << "\n"
+                     << room.errors() << joined(player.pipeline().errors())
+                     << joined(red->errors());
+  GstStructure* stats = nullptr;
+  g_object_get(mcu, "stats", &stats, nullptr);
+  ASSERT_TRUE(stats);
+  guint tiles = 0, publishers = 0;
+  gst_structure_get_uint(stats, "tiles", &tiles);
+  gst_structure_get_uint(stats, "publishers", &publishers);
+  gst_structure_free(stats);
+  EXPECT_EQ(tiles, 3u);
+  EXPECT_EQ(publishers, 4u);  // three participants and the room's output
+
+  // The mix carries the three tones (well above a band none of them is in).
+  player.reset_levels();
+  std::this_thread::sleep_for(1500ms);
+  double quiet = player.level(2200);
+  for (const Colour* c : {&kRed, &kGreen, &kBlue})
+    EXPECT_GT(player.level(c->freq), quiet + 25) << c->name << " tone in the mix; quiet band "
+                                                 << quiet;
+
+  // The green publisher leaves: within peer-timeout the grid has two tiles
+  // (two 160x240 halves), red and blue, and its tone is out of the mix.
+  green.reset();
+  bool two = wait_until(
+      [&] {
+        auto halves = player.grid(2, 1);
+        auto lower = player.grid(2, 2);
+        cells = halves;
+        return std::multiset<std::string>(halves.begin(), halves.end()) ==
+                   std::multiset<std::string>{"red", "blue"} &&
+               lower[2] == halves[0] && lower[3] == halves[1];
+      },
+      kMediaTimeout);
+  EXPECT_TRUE(two) << "halves: " << str(cells) << " quadrants: " << str(player.grid(2, 2));
+  EXPECT_TRUE(wait_until([&] { return room.removed >= 1; }, 10s));
+  player.reset_levels();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_LT(player.level(kGreen.freq), player.level(kRed.freq) - 25) << "green's tone left";
+  EXPECT_GE(room.added.load(), 4);
+}
+
+TEST(Mcu, RoomIsRequired) {
+  Pipeline p("rtcmcu name=mcu port=0 mcu.video_src ! fakesink mcu.audio_src ! fakesink");
+  EXPECT_EQ(p.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  EXPECT_NE(joined(p.errors()).find("room"), std::string::npos) << joined(p.errors());
+}
+
+// JSON-RPC participants (rtcmeshbin) in an MCU room: each publishes a colour
+// and a tone and receives one video, the composite of all three, and one
+// audio, its minus-one mix: the others' tones, not its own.
+TEST(Mcu, ParticipantsHearEveryoneButThemselvesAndSeeTheComposite) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000");
+  GstElement* mcu = room.mcu;
+  check_participants(
+      room.ws(), {&kRed, &kGreen, &kBlue}, 2, 2, [&] { return room.errors(); },
+      [&] {
+        GstStructure* stats = nullptr;
+        g_object_get(mcu, "stats", &stats, nullptr);
+        guint mixes = 0;
+        gst_structure_get_uint(stats, "minus-one-mixes", &mixes);
+        gst_structure_free(stats);
+        EXPECT_EQ(mixes, 3u);
+      });
+}
+
+// rtcmesh-server --mode mcu: the same for two participants of its MCU room
+// (grid of two: left and right halves).
+TEST(Mcu, ServerModeMcuHostsARoomOfParticipants) {
+  auto server = RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "mcu", "--room", "r",
+                                                      "--canvas", "320x240@15",
+                                                      "--peer-timeout", "4000"});
+  ASSERT_TRUE(server);
+  check_participants(server->ws_url(), {&kRed, &kGreen}, 2, 1, [] { return std::string(); });
+}
+
+// Layouts: speaker puts the loudest publisher large over the top three
+// quarters and the others in a strip below; pinned puts the chosen one
+// large; both change while playing, and back to the grid.
+TEST(Mcu, SpeakerAndPinnedLayoutsPutOneParticipantLarge) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000 layout=speaker "
+            "speaker-hold=500");
+  GstElement* mcu = room.mcu;
+  std::string base = room.http();
+  auto red = publish(base + "/whip/r/red", kRed, 0.02);
+  auto green = publish(base + "/whip/r/green", kGreen, 0.02);
+  auto blue = publish(base + "/whip/r/blue", kBlue, 0.6);  // the speaker
+  auto whep = Player::whep(base + "/whep/r");
+  // Large: the top three quarters; the strip: two cells along the bottom.
+  auto large_and_strip = [&](std::vector<std::string>& seen) {
+    seen = {whep->colour_at(0.5, 0.375), whep->colour_at(0.25, 0.875),
+            whep->colour_at(0.75, 0.875)};
+    return seen;
+  };
+  std::vector<std::string> seen;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        large_and_strip(seen);
+        return seen[0] == "blue" && std::multiset<std::string>(seen.begin() + 1, seen.end()) ==
+                                        std::multiset<std::string>{"red", "green"};
+      },
+      kMediaTimeout))
+      << "large, strip: " << str(seen) << room.errors();
+
+  g_object_set(mcu, "pinned", "green", nullptr);
+  gst_util_set_object_arg(G_OBJECT(mcu), "layout", "pinned");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        large_and_strip(seen);
+        return seen[0] == "green" && std::multiset<std::string>(seen.begin() + 1, seen.end()) ==
+                                         std::multiset<std::string>{"red", "blue"};
+      },
+      10s))
+      << "large, strip: " << str(seen);
+
+  gst_util_set_object_arg(G_OBJECT(mcu), "layout", "grid");
+  std::vector<std::string> cells;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        cells = whep->grid(2, 2);
+        return std::multiset<std::string>(cells.begin(), cells.begin() + 3) ==
+                   std::multiset<std::string>{"red", "green", "blue"} &&
+               cells[3] == "black";
+      },
+      10s))
+      << "cells: " << str(cells);
+}
+
+// Bad input over JSON-RPC, each refused with its code and changing nothing:
+// `layout` without the layout grant (-32001), an unknown layout or a pinned
+// layout without whom to pin (-32602); a subscriber whose codecs the
+// composite's one encoder cannot serve gets -32007 naming the codec.
+class McuRpc : public RpcTest {};
+
+TEST_F(McuRpc, LayoutNeedsTheGrantAndAKnownLayoutAndCodecsMustMatch) {
+  const std::string secret = "mcu-test-secret-0123456789abcdefghijkl";
+  std::filesystem::path key = std::filesystem::temp_directory_path() /
+                              ("rtcmesh-mcu-secret-" + std::to_string(getpid()));
+  std::ofstream(key) << secret;
+  Room room("width=160 height=120 framerate=10 token-secret-file=" + key.string());
+  GstElement* mcu = room.mcu;
+  std::string ws = room.ws();
+  int64_t now = sig::TokenVerifier::wall_clock();
+  auto token = [&](const char* sub, unsigned grants) {
+    return sig::issue_token("HS256", secret, "r", sub, grants, now - 5, now + 600);
+  };
+  auto layout_now = [&] {
+    gchar* pinned = nullptr;
+    int layout = 0;
+    g_object_get(mcu, "pinned", &pinned, "layout", &layout, nullptr);
+    std::string out = std::to_string(layout) + "/" + (pinned ? pinned : "");
+    g_free(pinned);
+    return out;
+  };
+
+  RpcClient& director = connect(ws);
+  ASSERT_EQ(code(director, "join",
+                 sig::Json::object({{"room", "r"},
+                                    {"token", token("director", sig::kGrantSubscribe |
+                                                                    sig::kGrantLayout)}})),
+            0);
+  EXPECT_EQ(code(director, "layout",
+                 sig::Json::object({{"layout", "pinned"}, {"pinned", "alice"}})),
+            0);
+  EXPECT_EQ(layout_now(), "2/alice");  // pinned, alice
+  auto r = call(director, "layout", sig::Json::object({{"layout", "mosaic"}}));
+  EXPECT_EQ(r.error.code, -32602);
+  EXPECT_NE(r.error.message.find("mosaic"), std::string::npos) << r.error.message;
+  EXPECT_EQ(code(director, "layout", sig::Json::object({{"layout", "pinned"}})), -32602);
+  EXPECT_EQ(layout_now(), "2/alice");
+  EXPECT_EQ(code(director, "layout", sig::Json::object({{"layout", "grid"}})), 0);
+  EXPECT_EQ(layout_now(), "0/alice");
+
+  RpcClient& viewer = connect(ws);
+  ASSERT_EQ(code(viewer, "join",
+                 sig::Json::object({{"room", "r"}, {"token", token("viewer", sig::kGrantSubscribe)}})),
+            0);
+  r = call(viewer, "layout", sig::Json::object({{"layout", "speaker"}}));
+  EXPECT_EQ(r.error.code, -32001);
+  EXPECT_NE(r.error.message.find("layout"), std::string::npos) << r.error.message;
+  EXPECT_EQ(layout_now(), "0/alice");
+
+  // The composite is VP8 only: an H.264-only subscriber is told so.
+  sig::Json codecs = sig::Json::array();
+  codecs.push(sig::Json("H264"));
+  EXPECT_EQ(code(viewer, "subscribe", sig::Json::object({{"codecs", codecs}})), 0);
+  // An `error` notification (docs/protocol.md, SFU rooms).
+  auto no_codec = [&]() -> std::string {
+    for (const auto& e : viewer.got("error"))
+      if (const sig::Json* c = e.find("code"); c && c->is_int() && c->as_int() == -32007)
+        return e.get_string("message").value_or("?");
+    return "";
+  };
+  ASSERT_TRUE(run_until([&] { return !no_codec().empty(); }, 20000)) << "no -32007 error note";
+  EXPECT_NE(no_codec().find("VP8"), std::string::npos) << no_codec();
+  std::filesystem::remove(key);
+}
