@@ -171,7 +171,8 @@ void ClusterNode::left(const std::string& room, const std::string& peer,
 
 void ClusterNode::room_note(const std::string& room, const std::string& from,
                             const msg::Note& note) {
-  if (remote_peers_.count({room, from})) return;  // its own node told the cluster
+  // Its own node told the cluster.
+  if (remote_peers_.count({room, from}) || hosted_.count({room, from})) return;
   if (auto* j = std::get_if<msg::PublisherJoined>(&note)) {
     local_publishers_[{room, from}] = j->tracks;
     redis_->put(publisher_key(room, from),
@@ -338,6 +339,16 @@ void ClusterNode::on_relay(const std::string& data) {
     const Json* v = j->find("v");
     if (!v || !v->is_int() || v->as_int() != kVersion) throw std::invalid_argument("no \"v\": 1");
     std::string room = need_name(*j, "room", valid_room_name);
+    if (auto type = j->get_string("type"); type && (*type == "want" || *type == "keyframe")) {
+      std::string peer = need_name(*j, "peer", valid_peer_id);
+      std::string track = need(*j, "track");
+      if (!local_publishers_.count({room, peer}) || !media_) return;  // gone meanwhile
+      if (*type == "want")
+        media_->wanted(room, peer, track);
+      else
+        media_->keyframe_wanted(room, peer, track);
+      return;
+    }
     std::string to = need_name(*j, "to", valid_peer_id);
     std::string from = need_name(*j, "from", valid_peer_id);
     std::string type = need(*j, "type");
@@ -394,6 +405,9 @@ void ClusterNode::remote_publisher(const std::string& id, const std::string& roo
   auto& pubs = nodes_[id].publishers;
   if (pubs.count({room, peer})) return;
   pubs[{room, peer}] = tracks;
+  hosted_.insert({room, peer});  // (its notes are not this node's to announce)
+  if (media_ && media_->remote_publisher(id, room, peer, tracks)) return;
+  hosted_.erase({room, peer});
   service_.tell_room(room, peer, msg::PublisherJoined{room, peer, std::move(tracks)});
 }
 
@@ -401,7 +415,17 @@ void ClusterNode::remote_unpublished(const std::string& id, const std::string& r
                                      const std::string& peer, const std::string& reason) {
   auto n = nodes_.find(id);
   if (n == nodes_.end() || !n->second.publishers.erase({room, peer})) return;
-  service_.tell_room(room, peer, msg::PublisherLeft{room, peer, reason});
+  unpublished(room, peer, reason);
+}
+
+void ClusterNode::unpublished(const std::string& room, const std::string& peer,
+                              const std::string& reason) {
+  if (hosted_.count({room, peer})) {
+    if (media_) media_->remote_publisher_left(room, peer, reason);
+    hosted_.erase({room, peer});
+  } else {
+    service_.tell_room(room, peer, msg::PublisherLeft{room, peer, reason});
+  }
 }
 
 void ClusterNode::node_gone(const std::string& id, const char* reason) {
@@ -413,10 +437,51 @@ void ClusterNode::node_gone(const std::string& id, const char* reason) {
   g_printerr("rtcmesh-server: node %s %s: %zu participant(s) and %zu publisher(s) leave\n",
              id.c_str(), std::string(reason) == "left" ? "left the cluster" : "lost (no heartbeat)",
              n.conns.size(), n.publishers.size());
-  for (const auto& [key, tracks] : n.publishers)
-    service_.tell_room(key.first, key.second, msg::PublisherLeft{key.first, key.second, reason});
+  for (const auto& [key, tracks] : n.publishers) unpublished(key.first, key.second, reason);
   for (ConnId c : n.conns)
     if (remotes_.count(c)) service_.end(c, reason);
+}
+
+// --- media between nodes ---
+
+std::string ClusterNode::media_subject(const std::string& node, const std::string& room,
+                                       const std::string& peer, const std::string& track) {
+  // Names may hold '.', NATS' token separator: '%' stands for it ('%' is in
+  // no name), so every name stays one token.
+  auto token = [](std::string s) {
+    std::string out;
+    for (char c : s) out += c == '.' ? std::string("%2E") : std::string(1, c);
+    return out.empty() ? std::string("%") : out;
+  };
+  return "rtcmesh.media." + token(node) + "." + token(room) + "." + token(peer) + "." + token(track);
+}
+
+uint64_t ClusterNode::subscribe_media(const std::string& subject,
+                                      std::function<void(const void*, size_t)> handler) {
+  return nats_->subscribe_direct(subject, [this, handler = std::move(handler)](const void* d,
+                                                                              size_t n) {
+    media_in_ += n;
+    handler(d, n);
+  });
+}
+
+void ClusterNode::unsubscribe_media(uint64_t id) { nats_->unsubscribe(id); }
+
+bool ClusterNode::publish_media(const std::string& subject, const void* data, size_t size) {
+  media_out_ += size;
+  return nats_->publish(subject, std::string_view(static_cast<const char*>(data), size));
+}
+
+void ClusterNode::want(const std::string& node, const std::string& room, const std::string& peer,
+                       const std::string& track) {
+  send(relay_subject(node), Json::object({{"type", "want"}, {"room", room}, {"peer", peer},
+                                          {"track", track}}));
+}
+
+void ClusterNode::request_keyframe(const std::string& node, const std::string& room,
+                                   const std::string& peer, const std::string& track) {
+  send(relay_subject(node), Json::object({{"type", "keyframe"}, {"room", room}, {"peer", peer},
+                                          {"track", track}}));
 }
 
 // --- figures ---
@@ -429,6 +494,8 @@ ClusterNode::Stats ClusterNode::stats() const {
   s.nats_bytes_out = nats_->bytes_out();
   s.nats_bytes_in = nats_->bytes_in();
   s.malformed = malformed_;
+  s.media_bytes_out = media_out_;
+  s.media_bytes_in = media_in_;
   s.nodes_lost = nodes_lost_;
   s.redis_reconnects = redis_->reconnects();
   s.nats_reconnects = nats_->reconnects();
@@ -449,6 +516,11 @@ void ClusterNode::metrics(Metrics& m) const {
             s.nats_bytes_out);
   m.counter("rtcmesh_cluster_nats_bytes_received_total", "Bytes this node received from NATS",
             node, s.nats_bytes_in);
+  m.counter("rtcmesh_cluster_media_bytes_sent_total",
+            "RTP bytes of this node's publishers sent to other nodes over NATS", node,
+            s.media_bytes_out);
+  m.counter("rtcmesh_cluster_media_bytes_received_total",
+            "RTP bytes of other nodes' publishers received over NATS", node, s.media_bytes_in);
   m.counter("rtcmesh_cluster_malformed_messages_total",
             "NATS messages ignored because they were malformed", node, s.malformed);
   m.counter("rtcmesh_cluster_nodes_lost_total", "Nodes whose heartbeat stopped or that left", node,

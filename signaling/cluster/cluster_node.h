@@ -15,7 +15,9 @@
 
 #include <glib.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,6 +54,27 @@ struct ClusterOptions {
 // A usage problem in the options ("--redis …"), or "" when they are fine.
 std::string check_options(const ClusterOptions& o);
 
+// The node's media host (rtcsfu) as the cluster sees it; its thread is the
+// node's context.
+class ClusterMedia {
+ public:
+  virtual ~ClusterMedia() = default;
+  // Another node's publisher appeared in `room`: true when the host takes it
+  // into the room as a publisher of its own (RoomServer::add_publisher, so
+  // subscribers here get it), fed from the node's media subjects.
+  virtual bool remote_publisher(const std::string& node, const std::string& room,
+                                const std::string& peer, const std::vector<SfuTrack>& tracks) = 0;
+  // ... and left (only for publishers it took).
+  virtual void remote_publisher_left(const std::string& room, const std::string& peer,
+                                     const std::string& reason) = 0;
+  // Another node has subscribers for this node's publisher track (said again
+  // every heartbeat while it has).
+  virtual void wanted(const std::string& room, const std::string& peer,
+                      const std::string& track) = 0;
+  virtual void keyframe_wanted(const std::string& room, const std::string& peer,
+                               const std::string& track) = 0;
+};
+
 class ClusterNode : private RoomEvents, private Delivery {
  public:
   // Connects to Redis and NATS (std::runtime_error saying which and why when
@@ -68,6 +91,7 @@ class ClusterNode : private RoomEvents, private Delivery {
     size_t remote_participants = 0;  // of other nodes, in this node's rooms
     size_t remote_publishers = 0;
     uint64_t nats_bytes_out = 0, nats_bytes_in = 0;
+    uint64_t media_bytes_out = 0, media_bytes_in = 0;  // RTP of publisher tracks (in the above)
     uint64_t malformed = 0;  // NATS messages ignored as malformed
     uint64_t nodes_lost = 0;
     uint64_t redis_reconnects = 0, nats_reconnects = 0;
@@ -76,6 +100,23 @@ class ClusterNode : private RoomEvents, private Delivery {
   // The Prometheus series of Stats (rtcmesh_cluster_*).
   void metrics(Metrics& m) const;
   const ClusterOptions& options() const { return o_; }
+
+  // --- media between nodes ---
+  void set_media(ClusterMedia* media) { media_ = media; }
+  // The subject of a publisher track's RTP (one packet a message).
+  static std::string media_subject(const std::string& node, const std::string& room,
+                                   const std::string& peer, const std::string& track);
+  // RTP in: `handler` runs on a cnats thread (see NatsBus::subscribe_direct).
+  uint64_t subscribe_media(const std::string& subject,
+                           std::function<void(const void* data, size_t size)> handler);
+  void unsubscribe_media(uint64_t id);
+  // RTP out; any thread.
+  bool publish_media(const std::string& subject, const void* data, size_t size);
+  // To the publisher's node: this node has subscribers for the track / a keyframe, please.
+  void want(const std::string& node, const std::string& room, const std::string& peer,
+            const std::string& track);
+  void request_keyframe(const std::string& node, const std::string& room, const std::string& peer,
+                        const std::string& track);
 
   // Subjects and keys (docs/protocol.md, "Cluster").
   static constexpr const char* kEvents = "rtcmesh.events";
@@ -117,6 +158,8 @@ class ClusterNode : private RoomEvents, private Delivery {
   void remote_unpublished(const std::string& node, const std::string& room,
                           const std::string& peer, const std::string& reason);
   void node_gone(const std::string& id, const char* reason);
+  // A remote publisher leaves this node's rooms (the media's, or told here).
+  void unpublished(const std::string& room, const std::string& peer, const std::string& reason);
   // Reconciles a node's full state (its heartbeat, a Redis snapshot).
   void apply_state(const std::string& node, const Json& state);
   void malformed(const char* subject, const std::string& why);
@@ -136,6 +179,9 @@ class ClusterNode : private RoomEvents, private Delivery {
   std::map<ConnId, Remote> remotes_;
   std::map<std::pair<std::string, std::string>, ConnId> remote_peers_;
   uint64_t malformed_ = 0, nodes_lost_ = 0;
+  ClusterMedia* media_ = nullptr;
+  std::set<std::pair<std::string, std::string>> hosted_;  // remote publishers media_ took
+  std::atomic<uint64_t> media_out_{0}, media_in_{0};
   SourceHandle beat_, check_;
 };
 

@@ -38,6 +38,11 @@ struct NatsBus::Shared {
   std::weak_ptr<Shared> weak;
 };
 
+struct NatsBus::Direct {
+  DirectHandler handler;
+  natsSubscription* sub = nullptr;
+};
+
 namespace {
 
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -106,6 +111,10 @@ uint64_t NatsBus::bytes_in() const { return shared_->bytes_in; }
 uint64_t NatsBus::reconnects() const { return shared_->reconnects; }
 
 NatsBus::~NatsBus() {
+  for (auto& [id, d] : direct_) {
+    natsSubscription_Unsubscribe(d->sub);
+    natsSubscription_Destroy(d->sub);
+  }
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->alive = false;
@@ -128,6 +137,36 @@ void NatsBus::subscribe(const std::string& subject, Handler handler) {
                                  shared_->subs.back().get()),
         "NATS subscribe " + subject);
   shared_->handles.push_back(sub);
+}
+
+namespace {
+void on_direct(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  auto* d = static_cast<NatsBus::DirectHandler*>(closure);
+  guarded("nats media", [&] { (*d)(natsMsg_GetData(msg), size_t(natsMsg_GetDataLength(msg))); });
+  natsMsg_Destroy(msg);
+}
+}  // namespace
+
+uint64_t NatsBus::subscribe_direct(const std::string& subject, DirectHandler handler) {
+  auto d = std::make_unique<Direct>();
+  d->handler = std::move(handler);
+  check(natsConnection_Subscribe(&d->sub, conn_, subject.c_str(), on_direct, &d->handler),
+        "NATS subscribe " + subject);
+  uint64_t id = next_direct_++;
+  direct_[id] = std::move(d);
+  return id;
+}
+
+void NatsBus::unsubscribe(uint64_t id) {
+  auto it = direct_.find(id);
+  if (it == direct_.end()) return;
+  natsSubscription_Unsubscribe(it->second->sub);
+  // Destroy waits for nothing: a message being delivered may still run the
+  // handler, so the handler stays until the bus goes.
+  natsSubscription_Destroy(it->second->sub);
+  it->second->sub = nullptr;
+  retired_.push_back(std::move(it->second));
+  direct_.erase(it);
 }
 
 bool NatsBus::publish(const std::string& subject, std::string_view data) {

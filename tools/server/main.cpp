@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -441,6 +442,7 @@ struct MeshServer {
 struct SfuServer {
   std::shared_ptr<server::Host> host;
   GstElement* pipeline = nullptr;
+  GstElement* element = nullptr;  // the rtcsfu (the pipeline's)
   ~SfuServer() {
     if (pipeline) {
       gst_element_set_state(pipeline, GST_STATE_NULL);
@@ -510,12 +512,30 @@ void start_sfu(const Config& c, SfuServer& s) {
                c.token_public_key_file.c_str(), "rate-per-address", c.address_limits.rate,
                "burst-per-address", c.address_limits.burst, "max-sessions-per-address",
                c.address_limits.max_sessions, nullptr);
+  if (!c.cluster.node_id.empty())
+    g_object_set(sfu, "redis", c.cluster.redis_url.c_str(), "nats", c.cluster.nats_url.c_str(),
+                 "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms, nullptr);
+  s.element = sfu;
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
   gst_bus_add_watch(bus, on_bus, nullptr);
   gst_object_unref(bus);
-  if (gst_element_set_state(s.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    throw std::runtime_error("the SFU pipeline did not start");
+  if (gst_element_set_state(s.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // Say why (e.g. "cannot connect to Redis at …"): the bus watch runs too late.
+    std::string why = "the SFU pipeline did not start";
+    GstBus* b = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
+    if (GstMessage* m = gst_bus_pop_filtered(b, GST_MESSAGE_ERROR)) {
+      GError* err = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(m, &err, &debug);
+      why += std::string(": ") + err->message + (debug ? std::string(" (") + debug + ")" : "");
+      g_clear_error(&err);
+      g_free(debug);
+      gst_message_unref(m);
+    }
+    gst_object_unref(b);
+    throw std::runtime_error(why);
+  }
 }
 
 // The URLs the server answers on: its address, or for a wildcard address
@@ -618,11 +638,18 @@ void add_health(sig::HttpServer& http, std::function<std::string()> not_ready) {
 
 // The cluster node of this server (on the rooms' context), when configured.
 struct Cluster {
-  std::unique_ptr<sig::cluster::ClusterNode> node;
-  bool draining = false;
+  std::unique_ptr<sig::cluster::ClusterNode> node;  // mesh rooms
+  GstElement* sfu = nullptr;                        // SFU rooms: rtcsfu has the node
+  bool clustered = false;
+  std::atomic<bool> draining{false};  // set before the pipeline stops: sfu is not read after
   std::string not_ready() const {
     if (draining) return "draining (SIGTERM)";
     if (node && !node->ready()) return "not connected to Redis and NATS";
+    if (sfu && clustered) {
+      gboolean ready = FALSE;
+      g_object_get(sfu, "cluster-ready", &ready, nullptr);
+      if (!ready) return "not connected to Redis and NATS";
+    }
     return "";
   }
 };
@@ -639,21 +666,12 @@ int run(const Config& c) {
       start_sfu(c, sfu);
       base = sfu.host->base_url();
       rooms_url = sfu.host->rooms_url();
-      std::string failed;
+      // The cluster node is rtcsfu's (its properties): media crosses nodes there.
+      cluster.sfu = sfu.element;
+      cluster.clustered = !c.cluster.node_id.empty();
       sfu.host->worker().call([&] {
         add_health(sfu.host->http(), [&cluster] { return cluster.not_ready(); });
-        if (c.cluster.node_id.empty()) return;
-        try {
-          cluster.node = std::make_unique<sig::cluster::ClusterNode>(
-              sfu.host->worker().context(), sfu.host->rooms(), c.cluster);
-          sfu.host->add_metrics(&cluster, [&cluster](sig::Metrics& m) {
-            if (cluster.node) cluster.node->metrics(m);
-          });
-        } catch (const std::exception& e) {
-          failed = e.what();
-        }
       });
-      if (!failed.empty()) throw std::runtime_error(failed);
 #ifdef RTCMESH_HAVE_GRPC
       if (c.grpc_port >= 0) {
         grpc.worker = &sfu.host->worker();
@@ -749,15 +767,8 @@ int run(const Config& c) {
   // Draining: /readyz says 503 from here; a cluster node tells the others it
   // leaves (its participants leave their rooms there at once, not after the
   // TTL), and the 1001 close frames below tell clients to move.
-  auto end_cluster = [&] {
-    cluster.draining = true;
-    if (sfu.host) sfu.host->remove_metrics(&cluster);
-    cluster.node.reset();
-  };
-  if (sfu.host)
-    sfu.host->worker().call(end_cluster);
-  else
-    end_cluster();
+  cluster.draining = true;
+  cluster.node.reset();  // (SFU rooms: rtcsfu's node goes with the pipeline, below)
   // gRPC streams end first (their participants leave while the rooms exist).
   grpc.stop();
   // Close frames (1001 going away) are queued here; give the loop a moment to
