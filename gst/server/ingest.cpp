@@ -402,7 +402,9 @@ bool Ingest::admit(std::unique_ptr<Publisher> pub, const std::vector<sig::SfuTra
     publishers_[key] = std::move(pub);
   }
   metrics_.count_publisher(room);
-  if (!host_->rooms().add_publisher(room, id, tracks, why)) {
+  // A fed publisher (another node's) may be that node's participant of the
+  // same id, which this node's room knows too.
+  if (!host_->rooms().add_publisher(room, id, tracks, why, bool(raw->feed))) {
     remove(key, why ? *why : "refused", false);
     return false;
   }

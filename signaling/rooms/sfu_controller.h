@@ -31,8 +31,10 @@ class SfuController : public ModeController {
   void host(RoomRecord& room);
 
   // --- publishers from outside the participants (WHIP, pipeline pads) ---
+  // `participant`: it is the participant of that id publishing from
+  // elsewhere (another node of a cluster), so the id may be a participant's.
   bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
-                     std::string* why);
+                     std::string* why, bool participant = false);
   // publisher-left with `reason`; the media is not called.
   void remove_publisher(const std::string& room, const std::string& peer,
                         const std::string& reason);

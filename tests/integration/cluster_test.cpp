@@ -405,5 +405,30 @@ TEST_F(ClusterTest, AWhipPublisherOnADecodesOnBThroughWhepAndARoomParticipant) {
   EXPECT_EQ(cluster_metric(metrics(b), "rtcmesh_cluster_remote_publishers", "B"), 0);
 }
 
+// rtcmeshbin with two server URLs: its node dies, it joins the other node
+// again (taking its id back before the TTL ran out) and publishes again; a
+// subscriber there decodes it again.
+TEST_F(ClusterTest, AParticipantOfAKilledNodeMovesToTheNextUrlAndPublishesAgain) {
+  Server& a = node("A", "sfu");
+  Server& b = node("B", "sfu");
+  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  test::RoomParticipant mover("\"" + a.ws_url() + "," + b.ws_url() + "\"", "mover", "", "demo");
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("mover") >= 10; }, 20000))
+      << "through A: " << viewer.frames_from("mover") << " frames";
+  std::string mb = metrics(b);
+  EXPECT_GT(cluster_metric(mb, "rtcmesh_cluster_media_bytes_received_total", "B"), 0) << mb;
+
+  a.proc->send_signal(SIGKILL);
+  int before = viewer.frames_from("mover");
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("mover") >= before + 15; }, 20000))
+      << "after the move: " << viewer.frames_from("mover") - before << " more frames";
+  // On B it is a participant of B now, not of A.
+  ASSERT_TRUE(run_until([&] {
+    return cluster_metric(metrics(b), "rtcmesh_cluster_remote_participants", "B") == 0;
+  }, 5000));
+  auto room = test::http_request("GET", b.base + "/metrics", nullptr, "").body;
+  EXPECT_EQ(test::metric_value(room, "rtcmesh_room_publishers", "demo"), 1) << room;
+}
+
 }  // namespace
 }  // namespace rtcmesh
