@@ -7,6 +7,7 @@
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
 //   rtcmesh-bench jitterbuffer [runs]
 //   rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]
+//   rtcmesh-bench cluster [--viewers 1,10] [--seconds 10]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
 // sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "soak-player") == 0) return bench::soak_player(argc, argv);
   if (std::strcmp(command, "jitterbuffer") == 0) return bench::jitterbuffer(argc, argv);
   if (std::strcmp(command, "data-rtt") == 0) return bench::data_rtt(argc, argv);
+  if (std::strcmp(command, "cluster") == 0) return bench::cluster(argc, argv);
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
       "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
       "       rtcmesh-bench soak [--cycles 60] [--settle 30]\n"
       "       rtcmesh-bench jitterbuffer [runs]\n"
-      "       rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]\n");
+      "       rtcmesh-bench data-rtt [--messages 500] [--size 100] [--burst 1000]\n"
+      "       rtcmesh-bench cluster [--viewers 1,10] [--seconds 10] [--server PATH]\n");
   return 2;
 }
