@@ -48,6 +48,15 @@ std::string need_name(const Json& j, const char* key, bool (*valid)(std::string_
   return v;
 }
 
+// A message of ours (an object with "v": 1); std::invalid_argument otherwise.
+Json parse_message(const std::string& data) {
+  auto j = Json::parse(data);
+  if (!j || !j->is_object()) throw std::invalid_argument("not a JSON object");
+  const Json* v = j->find("v");
+  if (!v || !v->is_int() || v->as_int() != kVersion) throw std::invalid_argument("no \"v\": 1");
+  return std::move(*j);
+}
+
 std::string peer_key(const std::string& room, const std::string& peer) {
   return "rtcmesh:peer:" + room + ":" + peer;
 }
@@ -260,11 +269,9 @@ ClusterNode::Node& ClusterNode::node(const std::string& id) {
 }
 
 void ClusterNode::on_event(const std::string& data) {
-  auto j = Json::parse(data);
   try {
-    if (!j || !j->is_object()) throw std::invalid_argument("not a JSON object");
-    const Json* v = j->find("v");
-    if (!v || !v->is_int() || v->as_int() != kVersion) throw std::invalid_argument("no \"v\": 1");
+    Json m = parse_message(data);
+    const Json* j = &m;
     std::string from = need_name(*j, "node", valid_peer_id);
     if (from == o_.node_id) return;
     std::string type = need(*j, "type");
@@ -289,11 +296,9 @@ void ClusterNode::on_event(const std::string& data) {
 }
 
 void ClusterNode::on_heartbeat(const std::string& data) {
-  auto j = Json::parse(data);
   try {
-    if (!j || !j->is_object()) throw std::invalid_argument("not a JSON object");
-    const Json* v = j->find("v");
-    if (!v || !v->is_int() || v->as_int() != kVersion) throw std::invalid_argument("no \"v\": 1");
+    Json m = parse_message(data);
+    const Json* j = &m;
     std::string from = need_name(*j, "node", valid_peer_id);
     if (from == o_.node_id) return;
     apply_state(from, *j);
@@ -333,11 +338,9 @@ void ClusterNode::apply_state(const std::string& id, const Json& s) {
 }
 
 void ClusterNode::on_relay(const std::string& data) {
-  auto j = Json::parse(data);
   try {
-    if (!j || !j->is_object()) throw std::invalid_argument("not a JSON object");
-    const Json* v = j->find("v");
-    if (!v || !v->is_int() || v->as_int() != kVersion) throw std::invalid_argument("no \"v\": 1");
+    Json m = parse_message(data);
+    const Json* j = &m;
     std::string room = need_name(*j, "room", valid_room_name);
     if (auto type = j->get_string("type"); type && (*type == "want" || *type == "keyframe")) {
       std::string peer = need_name(*j, "peer", valid_peer_id);

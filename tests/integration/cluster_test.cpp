@@ -12,6 +12,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "signaling/json.h"
@@ -36,9 +37,7 @@ constexpr unsigned kTtlMs = 1500;  // --node-ttl of the nodes (heartbeat every 5
 
 // The value of `name{node="<node>"}` in a /metrics text; -1 when absent.
 double cluster_metric(const std::string& text, const std::string& name, const std::string& node) {
-  std::smatch m;
-  std::regex re(name + "\\{node=\"" + node + "\"\\} ([0-9.e+]+)");
-  return std::regex_search(text, m, re) ? std::stod(m[1].str()) : -1;
+  return test::metric_value(text, name, node, "node");
 }
 
 // redis-cli's answer to one command (trimmed), for looking at the keys.
@@ -110,6 +109,17 @@ class ClusterTest : public test::RpcTest {
       run_for(50);
     }
     return false;
+  }
+  // Nodes A and B (mesh rooms), alice on A and bob on B in room demo.
+  std::tuple<Server&, Server&, Client&, Client&> alice_on_a_and_bob_on_b() {
+    Server& a = node("A");
+    Server& b = node("B");
+    Client& alice = connect(a.ws_url());
+    join(alice, "demo", "alice");
+    EXPECT_TRUE(remote_count(b, "B", 1));
+    Client& bob = connect(b.ws_url());
+    join(bob, "demo", "bob");
+    return {a, b, alice, bob};
   }
   Json join(Client& c, const std::string& room, const std::string& peer) {
     auto r = call(c, "join", Json::object({{"room", room}, {"peer", peer}}));
@@ -233,13 +243,7 @@ TEST_F(ClusterTest, ParticipantsOnTwoNodesMeetInOneRoomAndLateJoinersGetEveryone
 }
 
 TEST_F(ClusterTest, AKilledNodesParticipantsLeaveWithinTheTtlAndItsKeysExpire) {
-  Server& a = node("A");
-  Server& b = node("B");
-  Client& alice = connect(a.ws_url());
-  join(alice, "demo", "alice");
-  ASSERT_TRUE(remote_count(b, "B", 1));
-  Client& bob = connect(b.ws_url());
-  join(bob, "demo", "bob");
+  auto [a, b, alice, bob] = alice_on_a_and_bob_on_b();
   ASSERT_TRUE(run_until([&] { return !alice.got("peer-joined").empty(); }, 5000));
 
   gint64 killed = g_get_monotonic_time();
@@ -263,13 +267,7 @@ TEST_F(ClusterTest, AKilledNodesParticipantsLeaveWithinTheTtlAndItsKeysExpire) {
 }
 
 TEST_F(ClusterTest, SigtermTellsTheOtherNodesAtOnce) {
-  Server& a = node("A");
-  Server& b = node("B");
-  Client& alice = connect(a.ws_url());
-  join(alice, "demo", "alice");
-  ASSERT_TRUE(remote_count(b, "B", 1));
-  Client& bob = connect(b.ws_url());
-  join(bob, "demo", "bob");
+  auto [a, b, alice, bob] = alice_on_a_and_bob_on_b();
   gint64 t0 = g_get_monotonic_time();
   a.proc->send_signal(SIGTERM);
   ASSERT_TRUE(run_until([&] { return !bob.got("peer-left").empty(); }, 5000));

@@ -13,43 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "signaling/loopback.h"
 #include "tests/support/subprocess.h"
 
 namespace rtcmesh::test {
 
-// A TCP port that was free on 127.0.0.1 a moment ago.
-inline unsigned free_loopback_port() {
-  GSocket* s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                            nullptr);
-  GInetAddress* lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  GSocketAddress* any = g_inet_socket_address_new(lo, 0);
-  g_socket_bind(s, any, FALSE, nullptr);
-  GSocketAddress* got = g_socket_get_local_address(s, nullptr);
-  unsigned port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
-  g_object_unref(got);
-  g_object_unref(any);
-  g_object_unref(lo);
-  g_socket_close(s, nullptr);
-  g_object_unref(s);
-  return port;
-}
-
-// True once something accepts TCP connections on 127.0.0.1:port.
-inline bool wait_listening(unsigned port, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    GSocketClient* c = g_socket_client_new();
-    GSocketConnection* conn =
-        g_socket_client_connect_to_host(c, "127.0.0.1", static_cast<guint16>(port), nullptr, nullptr);
-    g_object_unref(c);
-    if (conn) {
-      g_object_unref(conn);
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
+using sig::free_loopback_port;
 
 class ClusterServer {
  public:
@@ -70,7 +39,7 @@ class ClusterServer {
     std::string error;
     proc_ = Subprocess::spawn(argv, o, &error);
     ASSERT_TRUE(proc_) << argv[0] << ": " << error;
-    ASSERT_TRUE(wait_listening(port_, std::chrono::seconds(10))) << argv[0] << " on " << port_;
+    ASSERT_TRUE(sig::wait_listening(port_, 10000)) << argv[0] << " on " << port_;
   }
   // SIGKILL by PID (what a crash or an operator's restart does).
   void stop() {

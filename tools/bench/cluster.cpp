@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "signaling/loopback.h"
 #include "tools/bench/commands.h"
 #include "tools/bench/common.h"
 #include "tools/bench/latency.h"
@@ -26,38 +27,6 @@
 namespace bench {
 
 namespace {
-
-unsigned free_port() {
-  GSocket* s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                            nullptr);
-  GInetAddress* lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  GSocketAddress* any = g_inet_socket_address_new(lo, 0);
-  g_socket_bind(s, any, FALSE, nullptr);
-  GSocketAddress* got = g_socket_get_local_address(s, nullptr);
-  unsigned port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
-  g_object_unref(got);
-  g_object_unref(any);
-  g_object_unref(lo);
-  g_socket_close(s, nullptr);
-  g_object_unref(s);
-  return port;
-}
-
-bool listening(unsigned port, int timeout_ms) {
-  gint64 end = g_get_monotonic_time() + gint64(timeout_ms) * 1000;
-  while (g_get_monotonic_time() < end) {
-    GSocketClient* c = g_socket_client_new();
-    GSocketConnection* conn = g_socket_client_connect_to_host(c, "127.0.0.1", guint16(port),
-                                                              nullptr, nullptr);
-    g_object_unref(c);
-    if (conn) {
-      g_object_unref(conn);
-      return true;
-    }
-    g_usleep(50000);
-  }
-  return false;
-}
 
 // GET /metrics of a node (plain HTTP/1.0 on a socket).
 std::string metrics(unsigned port) {
@@ -150,11 +119,13 @@ int cluster(int argc, char** argv) {
       return 2;
     }
   }
-  unsigned redis_port = free_port(), nats_port = free_port();
+  using rtcmesh::sig::free_loopback_port;
+  unsigned redis_port = free_loopback_port(), nats_port = free_loopback_port();
   Service redis("redis-server", {"--port", std::to_string(redis_port), "--bind", "127.0.0.1",
                                  "--save", "", "--appendonly", "no", "--loglevel", "warning"});
   Service nats("nats-server", {"-a", "127.0.0.1", "-p", std::to_string(nats_port)});
-  if (!listening(redis_port, 10000) || !listening(nats_port, 10000)) {
+  if (!rtcmesh::sig::wait_listening(redis_port, 10000) ||
+      !rtcmesh::sig::wait_listening(nats_port, 10000)) {
     std::fprintf(stderr, "cluster: redis-server or nats-server did not start\n");
     return 1;
   }
