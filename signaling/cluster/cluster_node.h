@@ -118,7 +118,7 @@ class ClusterNode : private RoomEvents, private Delivery {
   void request_keyframe(const std::string& node, const std::string& room, const std::string& peer,
                         const std::string& track);
 
-  // Subjects and keys (docs/protocol.md, "Cluster").
+  // Subjects and keys (docs/architecture.md, "Cluster").
   static constexpr const char* kEvents = "rtcmesh.events";
   static constexpr const char* kHeartbeat = "rtcmesh.heartbeat";
   static std::string relay_subject(const std::string& node) { return "rtcmesh.relay." + node; }

@@ -384,6 +384,8 @@ TEST_F(ClusterTest, AWhipPublisherOnADecodesOnBThroughWhepAndARoomParticipant) {
   EXPECT_GT(cluster_metric(ma, "rtcmesh_cluster_media_bytes_sent_total", "A"), 10000) << ma;
   EXPECT_GT(cluster_metric(mb, "rtcmesh_cluster_media_bytes_received_total", "B"), 10000) << mb;
   EXPECT_EQ(cluster_metric(mb, "rtcmesh_cluster_remote_publishers", "B"), 1) << mb;
+  EXPECT_EQ(test::http_request("GET", b.base + "/readyz", nullptr, "").status, 200);
+  EXPECT_EQ(test::http_request("GET", b.base + "/healthz", nullptr, "").status, 200);
 
   // The subscribers go: A stops sending within the TTL (+ the subscriber
   // connections' own teardown).
