@@ -128,9 +128,8 @@ ClusterNode::~ClusterNode() {
   service_.set_events(nullptr);
   // Other nodes see this node leave at once rather than after the TTL.
   send(kEvents, Json::object({{"type", "node-left"}}));
-  for (const auto& [key, conn] : local_) redis_->erase(peer_key(key.first, key.second));
-  for (const auto& [key, t] : local_publishers_) redis_->erase(publisher_key(key.first, key.second));
-  redis_->erase("rtcmesh:node:" + o_.node_id);
+  // Its keys go now rather than after the TTL.
+  redis_->erase_all_now();
   std::vector<ConnId> conns;
   for (const auto& [conn, r] : remotes_) conns.push_back(conn);
   remotes_.clear();
@@ -138,10 +137,6 @@ ClusterNode::~ClusterNode() {
   for (ConnId c : conns) service_.closed(c);
   rooms_.remove_front_end(base_);
   nats_.reset();
-  // Let hiredis write the DELs before the connection goes.
-  gint64 end = g_get_monotonic_time() + 100 * G_TIME_SPAN_MILLISECOND;
-  while (g_get_monotonic_time() < end && g_main_context_iteration(ctx_, FALSE)) {
-  }
   redis_.reset();
 }
 
@@ -446,6 +441,15 @@ void ClusterNode::node_gone(const std::string& id, const char* reason) {
 }
 
 // --- media between nodes ---
+
+void ClusterNode::set_media(ClusterMedia* media) {
+  media_ = media;
+  if (!media_) return;
+  for (auto& [id, n] : nodes_)
+    for (auto& [key, tracks] : n.publishers)
+      if (!hosted_.count(key) && media_->remote_publisher(id, key.first, key.second, tracks))
+        hosted_.insert(key);
+}
 
 std::string ClusterNode::media_subject(const std::string& node, const std::string& room,
                                        const std::string& peer, const std::string& track) {

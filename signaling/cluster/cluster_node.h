@@ -102,7 +102,8 @@ class ClusterNode : private RoomEvents, private Delivery {
   const ClusterOptions& options() const { return o_; }
 
   // --- media between nodes ---
-  void set_media(ClusterMedia* media) { media_ = media; }
+  // Other nodes' publishers known already are offered to it at once.
+  void set_media(ClusterMedia* media);
   // The subject of a publisher track's RTP (one packet a message).
   static std::string media_subject(const std::string& node, const std::string& room,
                                    const std::string& peer, const std::string& track);

@@ -206,6 +206,36 @@ void RedisState::refresh() {
     command({"SET", key, value, "PX", std::to_string(ttl_ms_)});
 }
 
+bool RedisState::erase_all_now() {
+  if (keys_.empty()) return true;
+  timeval tv{0, 500000};
+  redisContext* c = redisConnectWithTimeout(address_.host.c_str(), int(address_.port), tv);
+  if (!c || c->err) {
+    if (c) redisFree(c);
+    return false;
+  }
+  redisSetTimeout(c, tv);
+  std::vector<std::string> args = {"DEL"};
+  for (const auto& [key, value] : keys_) args.push_back(key);
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  if (address_.db) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, "SELECT %u", address_.db));
+    if (r) freeReplyObject(r);
+  }
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* reply =
+      static_cast<redisReply*>(redisCommandArgv(c, int(argv.size()), argv.data(), lens.data()));
+  bool ok = reply && reply->type == REDIS_REPLY_INTEGER;
+  if (reply) freeReplyObject(reply);
+  redisFree(c);
+  keys_.clear();
+  return ok;
+}
+
 void RedisState::scan(const std::string& pattern,
                       std::function<void(std::map<std::string, std::string>)> done) {
   scan_step("0", pattern, std::make_shared<std::map<std::string, std::string>>(), std::move(done));

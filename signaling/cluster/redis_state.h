@@ -42,6 +42,10 @@ class RedisState {
   void erase(const std::string& key);
   // Writes every key again with a fresh TTL (the node's heartbeat).
   void refresh();
+  // Deletes every key of ours now, on a blocking connection (a node that
+  // leaves: the async one may not get to write before it goes). Bounded by
+  // a short timeout; false when Redis did not answer.
+  bool erase_all_now();
   // Every key matching `pattern` with its value (SCAN + GET), on the context.
   void scan(const std::string& pattern,
             std::function<void(std::map<std::string, std::string>)> done);

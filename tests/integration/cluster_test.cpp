@@ -304,7 +304,9 @@ TEST_F(ClusterTest, RedisAndNatsRestartsKeepLocalRoomsAndStateComesBack) {
   Client& amy = connect(a.ws_url());
   join(amy, "demo", "amy");
   ASSERT_TRUE(run_until([&] { return anne.got("peer-joined").size() >= 1; }, 3000));
-  EXPECT_EQ(test::http_request("GET", a.base + "/readyz", nullptr, "").status, 503);
+  EXPECT_TRUE(run_until([&] {
+    return test::http_request("GET", a.base + "/readyz", nullptr, "").status == 503;
+  }, 3000)) << "/readyz while NATS is away";
   run_for(int(kTtlMs) + 500);
   nats->start();
   // B had A's participants leave when A's heartbeat stopped; they come back.
@@ -319,7 +321,9 @@ TEST_F(ClusterTest, RedisAndNatsRestartsKeepLocalRoomsAndStateComesBack) {
       if (j.get_string("peer") == "bob") return true;
     return false;
   }, 10000));
-  EXPECT_EQ(test::http_request("GET", a.base + "/readyz", nullptr, "").status, 200);
+  EXPECT_TRUE(run_until([&] {
+    return test::http_request("GET", a.base + "/readyz", nullptr, "").status == 200;
+  }, 3000)) << "/readyz once NATS is back";
   EXPECT_EQ(a.stderr_count("lost NATS"), 1u);
 }
 
