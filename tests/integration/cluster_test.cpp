@@ -422,8 +422,17 @@ TEST_F(ClusterTest, AParticipantOfAKilledNodeMovesToTheNextUrlAndPublishesAgain)
   std::string mb = metrics(b);
   EXPECT_GT(cluster_metric(mb, "rtcmesh_cluster_media_bytes_received_total", "B"), 0) << mb;
 
+  gint64 killed = g_get_monotonic_time();
   a.proc->send_signal(SIGKILL);
   int before = viewer.frames_from("mover");
+  // The viewer's pads of the mover (fed through A) end with EOS when A's
+  // heartbeat expires (or when the mover's new session on B replaces them).
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& t : viewer.tracks())
+      if (t->peer_id == "mover" && t->eos) return true;
+    return false;
+  }, kTtlMs + 3000)) << "no EOS on the viewer's pads of the mover";
+  EXPECT_LE((g_get_monotonic_time() - killed) / 1000, gint64(kTtlMs) + 1000);
   ASSERT_TRUE(run_until([&] { return viewer.frames_from("mover") >= before + 15; }, 20000))
       << "after the move: " << viewer.frames_from("mover") - before << " more frames";
   // On B it is a participant of B now, not of A.
