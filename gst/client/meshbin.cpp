@@ -109,6 +109,14 @@ struct RtcMeshBinPrivate : BaseBinState {
   // is "could not reach", given up after `connect_attempts` (0 = never).
   bool reached = false;
   guint unreached_attempts = 0;
+  // `url` may name several servers (nodes of one cluster): a lost or
+  // unreachable one moves us to the next. Worker thread.
+  size_t url_index = 0;
+  std::string current_url();
+  bool several_urls() {
+    std::lock_guard lock(props_mutex);
+    return split_list(url).size() > 1;
+  }
 
   media::SendInputs inputs;  // request pads
   media::EncoderSettings encoder_settings() {
@@ -164,10 +172,13 @@ GST_ELEMENT_REGISTER_DEFINE(rtcmeshbin, "rtcmeshbin", GST_RANK_NONE, RTC_TYPE_ME
 std::string RtcMeshBinPrivate::configuration_problem() {
   std::lock_guard lock(props_mutex);
   if (std::string problem = encoder.codec_problem(); !problem.empty()) return problem;
-  if (!g_str_has_prefix(url.c_str(), "ws://") && !g_str_has_prefix(url.c_str(), "wss://") &&
-      !sig::is_grpc_url(url))
-    return "set url to the room server's WebSocket (ws:// or wss://) or gRPC (grpc://, "
-           "grpcs://) address, got '" + url + "'";
+  std::vector<std::string> urls = split_list(url);
+  if (urls.empty()) urls.push_back("");
+  for (const std::string& u : urls)
+    if (!g_str_has_prefix(u.c_str(), "ws://") && !g_str_has_prefix(u.c_str(), "wss://") &&
+        !sig::is_grpc_url(u))
+      return "set url to the room server's WebSocket (ws:// or wss://) or gRPC (grpc://, "
+             "grpcs://) address (several, comma-separated, for a cluster), got '" + u + "'";
   if (!sig::valid_room_name(room))
     return "set room to 1-64 characters of A-Z a-z 0-9 . _ ~ -, got '" + room + "'";
   if (!peer_id.empty() && !sig::valid_peer_id(peer_id))
@@ -238,11 +249,11 @@ void RtcMeshBinPrivate::join() {
     std::lock_guard lock(props_mutex);
     opts.tls_ca_file = tls_ca_file;
     opts.tls_insecure = tls_insecure;
-    target = url;
     room_name = room;
     peer = peer_id;
     token = auth_token;
   }
+  target = current_url();
   joined_room = room_name;
   joining = true;
   try {
@@ -269,8 +280,11 @@ void RtcMeshBinPrivate::join() {
       joining = false;
       if (reply.ok()) return on_joined(reply.result);
       int code = int(reply.error.code);
-      // Refusals (token, room full, duplicate id, bad params) are final.
-      bool final = reply.status == sig::RoomClient::Reply::Status::kError;
+      // Refusals (token, room full, duplicate id, bad params) are final, but
+      // a duplicate id in a cluster (several urls): our entry from a dead
+      // node lingers until that node's TTL has passed.
+      bool final = reply.status == sig::RoomClient::Reply::Status::kError &&
+                   !(code == -32004 && several_urls());
       session_lost("join refused: " + reply.error.message + " (" + std::to_string(code) + ")",
                    final ? 400 : 0);
     });
@@ -551,11 +565,24 @@ void RtcMeshBinPrivate::session_lost(const std::string& why, int final_status) {
   {
     std::lock_guard lock(props_mutex);
     again = reconnect;
-    target = url;
     if (!reached && final_status == 0)
       unreached = SessionRetry::Unreached{++unreached_attempts, connect_attempts};
   }
+  target = current_url();
+  // Another node of the cluster next (it has the room too): join again there
+  // and publish again.
+  if (final_status == 0 && several_urls()) {
+    url_index++;
+    GST_WARNING_OBJECT(self, "%s: moving to %s", why.c_str(), current_url().c_str());
+  }
   retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); }, unreached);
+}
+
+std::string RtcMeshBinPrivate::current_url() {
+  std::lock_guard lock(props_mutex);
+  std::vector<std::string> urls = split_list(url);
+  if (urls.empty()) return url;
+  return urls[url_index % urls.size()];
 }
 
 bool RtcMeshBinPrivate::route_session_failure(GstMessage* message, const std::string& why) {
@@ -746,7 +773,9 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
 
   install_string(object_class, PROP_URL, "url",
                  "Room server: WebSocket URL (ws://host:port/rtc or wss://), or gRPC address "
-                 "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port)");
+                 "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port); several "
+                 "comma-separated (nodes of a cluster): when one is lost or cannot be reached the "
+                 "next is joined, and our tracks published again there");
   install_string(object_class, PROP_ROOM, "room", "Room to join (created when missing)");
   g_object_class_install_property(
       object_class, PROP_PEER_ID,

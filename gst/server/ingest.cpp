@@ -258,6 +258,7 @@ void Ingest::remove(const std::string& key, const std::string& why, bool tell_ro
     }
   }
   pub->peer.reset();
+  pub->feed.reset();
   // Its linked src pads stay for the next session of its name (idle
   // meanwhile: no EOS), unless eos-on-leave asks for the old way.
   for (size_t i = 0; i < pub->outputs.size(); i++)
@@ -388,23 +389,48 @@ void Ingest::update_local_publisher() {
         std::make_unique<Source>(id, in->name(), *in->codec(), caps.get(), in->fanout()));
     tracks.push_back(local_track(settings, *in));
   }
+  std::string why;
+  if (!admit(std::move(pub), tracks, &why))
+    GST_ELEMENT_WARNING(element_, RESOURCE, WRITE,
+                        ("The pipeline cannot publish into room '%s': %s", room.c_str(),
+                         why.c_str()),
+                        (nullptr));
+}
+
+bool Ingest::admit(std::unique_ptr<Publisher> pub, const std::vector<sig::SfuTrack>& tracks,
+                   std::string* why) {
+  const std::string room = pub->room, id = pub->id, key = session_key(room, id);
   Publisher* raw = pub.get();
   {
     std::lock_guard lock(mutex_);
     publishers_[key] = std::move(pub);
   }
   metrics_.count_publisher(room);
-  std::string why;
-  if (!host_->rooms().add_publisher(room, id, tracks, &why)) {
-    GST_ELEMENT_WARNING(element_, RESOURCE, WRITE,
-                        ("The pipeline cannot publish into room '%s': %s", room.c_str(),
-                         why.c_str()),
-                        (nullptr));
-    remove(key, why, false);
-    return;
+  // A fed publisher (another node's) may be that node's participant of the
+  // same id, which this node's room knows too.
+  if (!host_->rooms().add_publisher(room, id, tracks, why, bool(raw->feed))) {
+    remove(key, why ? *why : "refused", false);
+    return false;
   }
   raw->in_room = true;
   hooks_.ready(*raw);
+  return true;
+}
+
+bool Ingest::add_fed_publisher(const std::string& room, const std::string& id,
+                               std::vector<std::unique_ptr<Source>> sources,
+                               const std::vector<sig::SfuTrack>& tracks,
+                               std::shared_ptr<void> feed, std::string* why) {
+  if (!host_ || find(room, id)) {
+    if (why) *why = host_ ? "the id is live here" : "not started";
+    return false;
+  }
+  auto pub = std::make_unique<Publisher>();
+  pub->room = room;
+  pub->id = id;
+  pub->sources = std::move(sources);
+  pub->feed = std::move(feed);
+  return admit(std::move(pub), tracks, why);
 }
 
 sig::SfuTrack Ingest::local_track(const Settings& settings, const media::SendInput& in) {

@@ -42,6 +42,9 @@ struct Publisher {
   std::string room, id;
   std::string resource;              // WHIP resource id, else empty
   std::unique_ptr<peer::Peer> peer;  // remote only; stopped before the sources go
+  // What feeds a publisher that has no connection here (another node's
+  // RTP over NATS, gst/sfu/cluster_bridge.h); released like `peer`.
+  std::shared_ptr<void> feed;
   std::vector<std::unique_ptr<Source>> sources;
   // Remote only, one per source: the src pads it feeds (its name's, which
   // outlive it: Ingest::feeds_) and the fan-out branch feeding each.
@@ -111,6 +114,13 @@ class Ingest {
                             const std::string& candidate);
   // The pipeline's request pads changed: (re)announce the local publisher.
   void update_local_publisher();
+  // A publisher fed by something else than a connection here (another
+  // cluster node's RTP): its sources and their feed. False with *why when
+  // the room refuses it (RoomServer::add_publisher).
+  bool add_fed_publisher(const std::string& room, const std::string& id,
+                         std::vector<std::unique_ptr<Source>> sources,
+                         const std::vector<sig::SfuTrack>& tracks, std::shared_ptr<void> feed,
+                         std::string* why);
   // `publisher` is the pipeline's own, not sending yet (its tracks are being encoded).
   bool local_publisher_pending(const std::string& room, const std::string& publisher);
 
@@ -153,6 +163,9 @@ class Ingest {
   bool update_local_in_place(const Settings& settings, const std::string& key,
                              const std::vector<media::SendInput*>& ready);
   static sig::SfuTrack local_track(const Settings& settings, const media::SendInput& in);
+  // Into the table and the room (hooks_.ready); false with *why (it is removed).
+  bool admit(std::unique_ptr<Publisher> pub, const std::vector<sig::SfuTrack>& tracks,
+             std::string* why);
   // The src pads of a publisher name (session_key), fed or not.
   struct FeedPad {
     std::unique_ptr<media::OutputBranch> output;

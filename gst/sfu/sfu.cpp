@@ -24,6 +24,7 @@
 #include "gst/server/admission.h"
 #include "gst/server/host.h"
 #include "gst/server/ingest.h"
+#include "gst/sfu/cluster_bridge.h"
 #include "gst/server/room_metrics.h"
 #include "gst/sfu/mix_mode.h"
 #include "gst/sfu/subscribers.h"
@@ -61,6 +62,11 @@ enum {
   PROP_OUTPUT,
   PROP_EOS_ON_LEAVE,
   PROP_STATS,
+  PROP_REDIS,
+  PROP_NATS,
+  PROP_NODE_ID,
+  PROP_NODE_TTL,
+  PROP_CLUSTER_READY,
   PROP_ICE_FIRST,
   PROP_LIMITS_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // AddressLimitProps from here on
 };
@@ -101,6 +107,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
   std::map<std::string, std::string> audience;  // mix: local track → its one participant
   IceProps ice;
   AddressLimitProps address_limits;  // per client address, for the shared host
+  sig::cluster::ClusterOptions cluster;  // node_id empty: not in a cluster
 
   std::shared_ptr<server::Host> host;  // while PAUSED or PLAYING
   Worker* worker = nullptr;         // the host's; its thread runs all session work
@@ -116,6 +123,10 @@ struct RtcSfuPrivate : sig::RoomMedia {
   server::Ingest ingest;
   sfu::Subscribers subscribers;
   sfu::WhepPlayers players;
+  sfu::ClusterBridge bridge;  // worker thread
+  std::atomic<bool> cluster_ready{false};  // refreshed by cluster_tick()
+  sig::SourceHandle cluster_timer;
+  void cluster_tick();
 
   // WHIP and WHEP requests routed to us by the host.
   struct WhipHandler : sig::ResourceEndpoint::Handler {
@@ -247,6 +258,7 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                      },
                  .leaving =
                      [this](server::Publisher& pub) {
+                       bridge.publisher_leaving(pub);
                        for (auto& source : pub.sources)
                          subscribers.router().detach_source(source.get());
                        players.publisher_left(pub.room, pub.id);
@@ -292,6 +304,7 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                                       sub.room.c_str(), sub.id.c_str());
                       },
               }),
+      bridge(GST_BIN(s), ingest),
       whip(this),
       whep(this) {}
 
@@ -375,11 +388,27 @@ bool RtcSfuPrivate::start(std::string& error) {
   sfu::PathFactory paths = sfu::tee_forwarding(
       GST_BIN(self), *worker, [this] { return ingest_settings().ice; },
       [this] { return ingest_settings().peer_timeout_ms * GST_MSECOND; });
+  sig::cluster::ClusterOptions cluster_options;
+  {
+    std::lock_guard lock(props_mutex);
+    cluster_options = cluster;
+  }
   worker->call([&] {
     ingest.start(*host);
     subscribers.start(*host, std::move(paths));
     host->rooms().attach_sfu(hosted, this, limits);
+    if (cluster_options.node_id.empty()) return;
+    try {
+      bridge.start(*host, cluster_options);
+      cluster_tick();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
   });
+  if (!error.empty()) {
+    stop();
+    return false;
+  }
   host->add_metrics(this, [this](sig::Metrics& m) { write_metrics(m); });
   GST_INFO_OBJECT(self, "hosting %s on %s: /rtc, /whip/<room>, /whep/<room>[/<publisher>]",
                   hosted.empty() ? "every room" : ("room " + hosted).c_str(),
@@ -392,6 +421,9 @@ void RtcSfuPrivate::stop() {
   host->remove_metrics(this);
   host->unroute(hosted);
   worker->call([this] {
+    cluster_timer.reset();
+    bridge.stop();  // other nodes' publishers leave before the rooms are detached
+    cluster_ready = false;
     host->rooms().detach_sfu(hosted);
     subscribers.stop();
     ingest.stop();
@@ -405,6 +437,11 @@ void RtcSfuPrivate::stop() {
   }
   worker = nullptr;
   last.reset();  // the last user of the port stops its server here
+}
+
+void RtcSfuPrivate::cluster_tick() {
+  cluster_ready = bridge.node() && bridge.node()->ready();
+  cluster_timer = sig::add_timer(worker->context(), 250, [this] { cluster_tick(); });
 }
 
 void RtcSfuPrivate::post(std::function<void()> fn) {
@@ -554,6 +591,7 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
   ingest.add_counters(rooms);
   subscribers.add_counters(rooms);
   server::write_room_metrics(m, rooms);
+  if (bridge.node()) bridge.node()->metrics(m);
 }
 
 void sfu::set_mix_mode(GstElement* element, const MixMode& mode) {
@@ -681,6 +719,13 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
       }
       case PROP_OUTPUT: p->output = media::OutputMode(g_value_get_enum(value)); break;
       case PROP_EOS_ON_LEAVE: p->eos_on_leave = g_value_get_boolean(value); break;
+      case PROP_REDIS: p->cluster.redis_url = str(""); break;
+      case PROP_NATS: p->cluster.nats_url = str(""); break;
+      case PROP_NODE_ID: p->cluster.node_id = str(""); break;
+      case PROP_NODE_TTL:
+        p->cluster.ttl_ms = g_value_get_uint(value);
+        p->cluster.heartbeat_ms = p->cluster.ttl_ms / 3;
+        break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -710,6 +755,11 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_PUBLISHER_ID: g_value_set_string(value, p->publisher_id.c_str()); break;
     case PROP_OUTPUT: g_value_set_enum(value, int(p->output)); break;
     case PROP_EOS_ON_LEAVE: g_value_set_boolean(value, p->eos_on_leave); break;
+    case PROP_REDIS: g_value_set_string(value, p->cluster.redis_url.c_str()); break;
+    case PROP_NATS: g_value_set_string(value, p->cluster.nats_url.c_str()); break;
+    case PROP_NODE_ID: g_value_set_string(value, p->cluster.node_id.c_str()); break;
+    case PROP_NODE_TTL: g_value_set_uint(value, p->cluster.ttl_ms); break;
+    case PROP_CLUSTER_READY: g_value_set_boolean(value, p->cluster_ready); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -781,6 +831,24 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                         "(record/restream without re-encoding) or rtp",
                         media::output_mode_get_type(), int(media::OutputMode::kAuto), rw_flags()));
   install_eos_on_leave(object_class, PROP_EOS_ON_LEAVE);
+  install_string(object_class, PROP_REDIS, "redis",
+                 "Join a cluster of room hosts: room state in this Redis, redis://HOST:PORT[/DB] "
+                 "(with nats and node-id; empty = this host alone)");
+  install_string(object_class, PROP_NATS, "nats",
+                 "The cluster's NATS, nats://HOST:PORT: events between nodes and the RTP of "
+                 "publishers another node has subscribers for");
+  install_string(object_class, PROP_NODE_ID, "node-id",
+                 "This host's name in the cluster (unique; A-Z a-z 0-9 . _ ~ -)");
+  install_uint(object_class, PROP_NODE_TTL, "node-ttl",
+               "Milliseconds a silent node counts as alive (heartbeats every third of it); its "
+               "participants and publishers leave after it",
+               600, 60000, 3000);
+  g_object_class_install_property(
+      object_class, PROP_CLUSTER_READY,
+      g_param_spec_boolean("cluster-ready", "cluster-ready",
+                           "Connected to the cluster's Redis and NATS now (false when not in a "
+                           "cluster)",
+                           FALSE, ro_flags()));
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",

@@ -96,8 +96,8 @@ void RoomServer::detach_sfu(const std::string& room) {
 }
 
 bool RoomServer::add_publisher(const std::string& room, const std::string& peer,
-                               std::vector<SfuTrack> tracks, std::string* why) {
-  return impl_->service.sfu().add_publisher(room, peer, std::move(tracks), why);
+                               std::vector<SfuTrack> tracks, std::string* why, bool participant) {
+  return impl_->service.sfu().add_publisher(room, peer, std::move(tracks), why, participant);
 }
 
 bool RoomServer::update_publisher(const std::string& room, const std::string& peer,

@@ -87,9 +87,11 @@ class RoomServer {
   // A publisher from outside JSON-RPC (WHIP ingest, the pipeline's own sink
   // pads). The room must be hosted by an attached SFU; it is created if
   // needed. False with *why when not hosted, the id is taken (by a publisher
-  // or a joined participant), or a limit is reached.
+  // or a joined participant), or a limit is reached. `participant`: the
+  // publisher is the room's participant of that id publishing through
+  // another node of a cluster (its id is then taken by itself).
   bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
-                     std::string* why = nullptr);
+                     std::string* why = nullptr, bool participant = false);
   // A publisher from outside changes its tracks in place (kept tracks keep
   // their subscriber slots). False when it is not a publisher of the room.
   bool update_publisher(const std::string& room, const std::string& peer,

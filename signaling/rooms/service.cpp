@@ -21,6 +21,7 @@ RoomService::Connection& RoomService::connection(ConnId conn, RoomTime now) {
   last_now_ = std::max(last_now_, now);
   auto [it, added] = conns_.try_emplace(conn);
   if (added) {
+    it->second.id = conn;
     it->second.last_seen = now;
     it->second.serial = next_serial_++;
   }
@@ -337,6 +338,7 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
 
   for (const std::string& other : others)
     delivery_.deliver(room->participants.at(other).conn, msg::PeerJoined{m.room, peer});
+  if (events_) events_->joined(m.room, peer, conn);
 
   msg::JoinResult result{m.room, peer, room->mode, std::move(others), {}, cfg_.ice_servers};
   if (room->sfu)
@@ -387,6 +389,7 @@ void RoomService::remove_peer(Connection& c, const char* reason) {
            room->participants.size());
   for (const std::string& other : room->ordered())
     delivery_.deliver(room->participants.at(other).conn, msg::PeerLeft{name, peer, reason});
+  if (events_) events_->left(name, peer, reason, c.id);
   erase_if_unused(name);
 }
 
@@ -471,6 +474,39 @@ void RoomService::tell_others(const RoomRecord& room, const std::string& except,
                               const msg::Note& note) {
   for (const std::string& other : room.ordered())
     if (other != except) delivery_.deliver(room.participants.at(other).conn, note);
+  if (events_) events_->room_note(room.name, except, note);
+}
+
+// --- other nodes ---
+
+void RoomService::end(ConnId conn, const std::string& reason) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Batch batch(*this);
+  it->second.serial = 0;
+  try {
+    remove_peer(it->second, reason.c_str());
+  } catch (const std::exception& e) {
+    GST_ERROR("connection %" G_GUINT64_FORMAT ": end failed: %s", conn, e.what());
+  }
+  conns_.erase(conn);
+}
+
+bool RoomService::tell_room(const std::string& room, const std::string& except,
+                            const msg::Note& note) {
+  const RoomRecord* r = store_.find(room);
+  if (!r) return false;
+  for (const std::string& other : r->ordered())
+    if (other != except) delivery_.deliver(r->participants.at(other).conn, note);
+  return true;
+}
+
+bool RoomService::tell_peer(const std::string& room, const std::string& peer,
+                            const msg::Note& note) {
+  const RoomRecord* r = store_.find(room);
+  if (!r || !r->participants.count(peer)) return false;
+  tell(*r, peer, note);
+  return true;
 }
 
 }  // namespace rtcmesh::sig

@@ -20,6 +20,7 @@
 #include "signaling/rooms/controller.h"
 #include "signaling/rooms/delivery.h"
 #include "signaling/rooms/mesh_relay.h"
+#include "signaling/rooms/room_events.h"
 #include "signaling/rooms/sfu_controller.h"
 #include "signaling/rooms/store.h"
 
@@ -103,8 +104,21 @@ class RoomService : private RoomContext {
   std::optional<std::pair<std::string, std::string>> peer_of(ConnId conn) const;
   const Config& config() const override { return cfg_; }
 
+  // --- other nodes (signaling/cluster) ---
+  // Joins, leaves and room-wide notes go to `events` too (null: none).
+  void set_events(RoomEvents* events) { events_ = events; }
+  // A participant leaves with `reason` (peer-left to the others) and its
+  // connection is forgotten: for participants of other nodes.
+  void end(ConnId conn, const std::string& reason);
+  // A note to the participants of `room` connected here (`except` left out),
+  // as if this node's room had sent it. False when no such room.
+  bool tell_room(const std::string& room, const std::string& except, const msg::Note& note);
+  // A note to one participant of `room`; false when it is not in the room.
+  bool tell_peer(const std::string& room, const std::string& peer, const msg::Note& note);
+
  private:
   struct Connection {
+    ConnId id = 0;
     RoomTime last_seen;
     std::optional<TokenClaims> claims;  // set: authorized (static token, a JWT, an open server)
     std::string room, peer;  // room empty: not joined
@@ -148,6 +162,7 @@ class RoomService : private RoomContext {
   TokenVerifier tokens_;
   RoomStore& store_;
   Delivery& delivery_;
+  RoomEvents* events_ = nullptr;
   MeshRelay mesh_{*this};
   SfuController sfu_{*this};
   std::unordered_map<ConnId, Connection> conns_;

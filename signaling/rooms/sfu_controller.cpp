@@ -76,7 +76,8 @@ RoomRecord* SfuController::live_room(const std::string& name, uint64_t serial) {
 // --- publishers from outside ---
 
 bool SfuController::add_publisher(const std::string& name, const std::string& peer,
-                                  std::vector<SfuTrack> tracks, std::string* why) {
+                                  std::vector<SfuTrack> tracks, std::string* why,
+                                  bool participant) {
   auto refuse = [&](std::string reason) {
     GST_INFO("publisher %s not added to room %s: %s", peer.c_str(), name.c_str(), reason.c_str());
     if (why) *why = std::move(reason);
@@ -95,7 +96,7 @@ bool SfuController::add_publisher(const std::string& name, const std::string& pe
   }
   if (room->mode == mode_for(name) && !room->sfu && hosts(name)) host(*room);
   if (!room->sfu) return refuse("room " + quote_short(name) + " is a " + to_string(room->mode) + " room");
-  if (room->participants.count(peer))
+  if (room->participants.count(peer) && !participant)
     return refuse("peer " + quote_short(peer) + " is a participant of the room");
   try {
     room->sfu->add_publisher(peer, std::move(tracks));

@@ -34,8 +34,10 @@ class SfuController : public ModeController {
   RoomMode mode_for(const std::string& room) const;
 
   // --- publishers from outside the participants (WHIP, pipeline pads) ---
+  // `participant`: it is the participant of that id publishing from
+  // elsewhere (another node of a cluster), so the id may be a participant's.
   bool add_publisher(const std::string& room, const std::string& peer, std::vector<SfuTrack> tracks,
-                     std::string* why);
+                     std::string* why, bool participant = false);
   // The tracks of a publisher from outside change in place (no notes; the
   // subscribers' offers follow). False when it is not one.
   bool update_publisher(const std::string& room, const std::string& peer,

@@ -78,11 +78,12 @@ struct RtcmeshServer {
   unsigned port = 0;
 };
 
-// The value of `name{room="<room>"}` in a /metrics text; -1 when absent.
+// The value of `name{room="<room>"}` (or another label's) in a /metrics
+// text; -1 when absent.
 inline double metric_value(const std::string& text, const std::string& name,
-                           const std::string& room) {
+                           const std::string& room, const std::string& label = "room") {
   std::smatch m;
-  std::regex re(name + "\\{room=\"" + room + "\"\\} ([0-9.e+]+)");
+  std::regex re(name + "\\{" + label + "=\"" + room + "\"\\} ([0-9.e+]+)");
   return std::regex_search(text, m, re) ? std::stod(m[1].str()) : -1;
 }
 

@@ -445,5 +445,55 @@ TEST_F(SfuService, UnansweredOffersEndTheSubscription) {
   EXPECT_TRUE(service.peer_of(1));  // still in the room
 }
 
+// The seam a cluster node uses (signaling/cluster): what happens in the
+// rooms goes to RoomEvents; another node's participant is a connection that
+// ends with the reason its node gave.
+struct EventLog : RoomEvents {
+  void joined(const std::string& room, const std::string& peer, ConnId conn) override {
+    log.push_back("joined " + room + " " + peer + " " + std::to_string(conn));
+  }
+  void left(const std::string& room, const std::string& peer, const std::string& reason,
+            ConnId conn) override {
+    log.push_back("left " + room + " " + peer + " " + reason + " " + std::to_string(conn));
+  }
+  void room_note(const std::string& room, const std::string& from, const msg::Note& note) override {
+    if (std::holds_alternative<msg::PublisherJoined>(note))
+      log.push_back("publisher-joined " + room + " " + from);
+    if (std::holds_alternative<msg::PublisherLeft>(note))
+      log.push_back("publisher-left " + room + " " + from);
+  }
+  std::vector<std::string> log;
+};
+
+TEST_F(SfuService, EventsTellJoinsLeavesAndPublishersAndEndCarriesTheReason) {
+  EventLog events;
+  service.set_events(&events);
+  join(1, "r", "a");
+  join(2, "r", "b");
+  ASSERT_TRUE(service.sfu().add_publisher("r", "cam", {{"0", "video", "VP8"}}, nullptr));
+  service.sfu().remove_publisher("r", "cam", "left");
+  out.notes.clear();
+  service.end(2, "timeout");
+  auto left = out.take<msg::PeerLeft>(1);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].peer, "b");
+  EXPECT_EQ(left[0].reason, "timeout");
+  EXPECT_FALSE(service.peer_of(2));
+  EXPECT_EQ(events.log, (std::vector<std::string>{"joined r a 1", "joined r b 2",
+                                                   "publisher-joined r cam",
+                                                   "publisher-left r cam", "left r b timeout 2"}));
+  // tell_room: the room's participants here but `except`; tell_peer: one.
+  join(3, "r", "c");
+  out.notes.clear();
+  EXPECT_TRUE(service.tell_room("r", "c", msg::PublisherJoined{"r", "far", {}}));
+  EXPECT_EQ(out.take<msg::PublisherJoined>(1).size(), 1u);
+  EXPECT_TRUE(out.take<msg::PublisherJoined>(3).empty());
+  EXPECT_FALSE(service.tell_room("nope", "", msg::PublisherJoined{"nope", "far", {}}));
+  EXPECT_TRUE(service.tell_peer("r", "c", msg::RelayedOffer{"far", "sdp", {}}));
+  EXPECT_EQ(out.take<msg::RelayedOffer>(3).size(), 1u);
+  EXPECT_FALSE(service.tell_peer("r", "gone", msg::RelayedOffer{"far", "sdp", {}}));
+  service.set_events(nullptr);
+}
+
 }  // namespace
 }  // namespace rtcmesh::sig

@@ -12,6 +12,7 @@ int soak(int argc, char** argv);            // rtcmesh-server under churn, back 
 int soak_player(int argc, char** argv);     // hidden: a WHEP player started by soak
 int jitterbuffer(int argc, char** argv);
 int mcu(int argc, char** argv);             // rtcmesh-server --mode mcu: CPU, fps, added latency
+int cluster(int argc, char** argv);         // two nodes over Redis + NATS: a → b per packet
 int data_rtt(int argc, char** argv);        // data channel round trip between two rtcmeshbin    // first-packet wait and NACKs: stock vs pass-through
 // fanout_server also runs as `sfu-server` (hidden: started by sfu).
 

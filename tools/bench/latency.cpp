@@ -34,12 +34,13 @@ bool payload_key(GstBuffer* buffer, guint64* key, guint8* pt) {
 struct ElementWatch {
   std::string factory;
   std::function<void(GstElement*)> found;
+  std::string mark = "bench-watched";  // one per clock: two clocks may watch one element
 };
 
 void visit(GstElement* e, ElementWatch* w) {
   GstElementFactory* f = gst_element_get_factory(e);
-  if (f && w->factory == GST_OBJECT_NAME(f) && !g_object_get_data(G_OBJECT(e), "bench-watched")) {
-    g_object_set_data(G_OBJECT(e), "bench-watched", GINT_TO_POINTER(1));
+  if (f && w->factory == GST_OBJECT_NAME(f) && !g_object_get_data(G_OBJECT(e), w->mark.c_str())) {
+    g_object_set_data(G_OBJECT(e), w->mark.c_str(), GINT_TO_POINTER(1));
     w->found(e);
   }
   if (!GST_IS_BIN(e)) return;
@@ -86,7 +87,7 @@ void PacketClock::watch_publisher(GstElement* pipeline) {
     }
     g_value_unset(&v);
     gst_iterator_free(it);
-  }});
+  }, "bench-watched-" + std::to_string(reinterpret_cast<uintptr_t>(this))});
 }
 
 void PacketClock::watch_subscriber(GstElement* pipeline) {

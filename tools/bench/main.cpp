@@ -8,6 +8,7 @@
 //   rtcmesh-bench jitterbuffer [runs]
 //   rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]
 //   rtcmesh-bench mcu [--publishers 2,4,6] [--subscribers 4] [--seconds 8] [--warmup 5]
+//   rtcmesh-bench cluster [--viewers 1,10] [--seconds 10]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
 // sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(command, "jitterbuffer") == 0) return bench::jitterbuffer(argc, argv);
   if (std::strcmp(command, "data-rtt") == 0) return bench::data_rtt(argc, argv);
   if (std::strcmp(command, "mcu") == 0) return bench::mcu(argc, argv);
+  if (std::strcmp(command, "cluster") == 0) return bench::cluster(argc, argv);
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
       "       rtcmesh-bench jitterbuffer [runs]\n"
       "       rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]\n"
       "       rtcmesh-bench mcu [--publishers 2,4,6] [--subscribers 4] [--seconds 8]\n"
-      "              [--warmup 5] [--server PATH]\n");
+      "              [--warmup 5] [--server PATH]\n"
+      "       rtcmesh-bench cluster [--viewers 1,10] [--seconds 10] [--server PATH]\n");
   return 2;
 }

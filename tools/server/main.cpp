@@ -10,7 +10,9 @@
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
 //                  [--rate-per-address 20] [--burst-per-address 40]
-//                  [--max-sessions-per-address 50] ...
+//                  [--max-sessions-per-address 50]
+//                  [--redis redis://H:P[/DB] --nats nats://H:P --node-id NAME
+//                   [--advertise-url URL] [--node-ttl 3000]] ...
 //
 // Prints "rtcmesh-server listening on http://HOST:PORT" as its first stdout
 // line once it listens (--port 0 picks a free port: read it there). SIGINT or
@@ -27,9 +29,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -41,6 +45,7 @@
 #include "gst/server/host.h"
 #include "gst/whip/publish_page.h"
 #include "signaling/auth/tokens.h"
+#include "signaling/cluster/cluster_node.h"
 #include "signaling/address_limits.h"
 #include "signaling/http/http_server.h"
 #include "signaling/http/ice_servers.h"
@@ -84,6 +89,7 @@ struct Config {
   // Per client address (its defaults say why a room behind one NAT never meets them).
   sig::AddressLimits::Config address_limits;
   std::vector<sig::IceServer> ice_servers;
+  sig::cluster::ClusterOptions cluster;  // node_id empty: no cluster
   bool verbose = false;
 };
 
@@ -142,7 +148,9 @@ Config parse_args(int& argc, char**& argv) {
         *max_subscribers = nullptr, *max_mlines = nullptr, *max_sessions = nullptr,
         *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr,
         *rate_per_address = nullptr, *burst_per_address = nullptr,
-        *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr;
+        *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr,
+        *redis = nullptr, *nats = nullptr, *node_id = nullptr, *advertise_url = nullptr,
+        *node_ttl = nullptr;
   gchar** turn = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
@@ -214,6 +222,22 @@ Config parse_args(int& argc, char**& argv) {
        "STUN server sent to participants as iceServers (stun:host:port)", "URI"},
       {"turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
        "TURN server for participants, turn://user:pass@host:port (repeatable)", "URI"},
+      {"redis", 0, 0, G_OPTION_ARG_STRING, &redis,
+       "Join a cluster of nodes: room state in this Redis (redis://HOST:PORT[/DB]); needs "
+       "--nats and --node-id",
+       "URL"},
+      {"nats", 0, 0, G_OPTION_ARG_STRING, &nats,
+       "The cluster's NATS server (nats://HOST:PORT): joins, leaves, publisher events and "
+       "heartbeats between nodes",
+       "URL"},
+      {"node-id", 0, 0, G_OPTION_ARG_STRING, &node_id,
+       "This node's name in the cluster (unique; A-Z a-z 0-9 . _ ~ -)", "NAME"},
+      {"advertise-url", 0, 0, G_OPTION_ARG_STRING, &advertise_url,
+       "Where clients reach this node (kept with its heartbeat in Redis)", "URL"},
+      {"node-ttl", 0, 0, G_OPTION_ARG_STRING, &node_ttl,
+       "A node silent this long is gone: its participants and publishers leave (ms or '3s'; "
+       "default 3000; heartbeats every third of it)",
+       "MS"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
        "Log connections, joins and leaves to stderr (GST_DEBUG=rtcsignaling:4)", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
@@ -247,7 +271,9 @@ Config parse_args(int& argc, char**& argv) {
        max_mlines_s = take(max_mlines), max_sessions_s = take(max_sessions),
        metrics_token_s = take(metrics_token), secret_file_s = take(token_secret_file),
        public_key_s = take(token_public_key), rate_s = take(rate_per_address),
-       burst_s = take(burst_per_address), per_address_s = take(max_sessions_per_address);
+       burst_s = take(burst_per_address), per_address_s = take(max_sessions_per_address),
+       redis_s = take(redis), nats_s = take(nats), node_id_s = take(node_id),
+       advertise_s = take(advertise_url), node_ttl_s = take(node_ttl);
   if (!parsed) {
     std::string why = err->message;
     g_clear_error(&err);
@@ -371,6 +397,22 @@ Config parse_args(int& argc, char**& argv) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--stun-server/--turn-server: ") + e.what());
   }
+  c.cluster.redis_url = redis_s.value_or("");
+  c.cluster.nats_url = nats_s.value_or("");
+  c.cluster.node_id = node_id_s.value_or("");
+  c.cluster.advertise_url = advertise_s.value_or("");
+  if (node_ttl_s) {
+    auto ttl = parse_duration("--node-ttl", node_ttl_s->c_str());
+    if (ttl < std::chrono::milliseconds(600) || ttl > std::chrono::milliseconds(60000))
+      throw UsageError("--node-ttl takes 600 ms to 60 s");
+    c.cluster.ttl_ms = static_cast<unsigned>(ttl.count());
+    c.cluster.heartbeat_ms = c.cluster.ttl_ms / 3;
+  }
+  if (std::string why = sig::cluster::check_options(c.cluster); !why.empty()) throw UsageError(why);
+  if (node_ttl_s && c.cluster.node_id.empty())
+    throw UsageError("--node-ttl is for cluster nodes (--redis, --nats, --node-id)");
+  if (!c.cluster.node_id.empty() && c.mode == sig::RoomMode::kMcu)
+    throw UsageError("--redis/--nats/--node-id go with --mode sfu or mesh: MCU rooms span one node");
   c.verbose = verbose;
   return c;
 }
@@ -426,6 +468,7 @@ struct MeshServer {
 struct SfuServer {
   std::shared_ptr<server::Host> host;
   GstElement* pipeline = nullptr;
+  GstElement* element = nullptr;  // the rtcsfu (the pipeline's)
   ~SfuServer() {
     if (pipeline) {
       gst_element_set_state(pipeline, GST_STATE_NULL);
@@ -500,12 +543,30 @@ void start_sfu(const Config& c, SfuServer& s) {
                c.token_public_key_file.c_str(), "rate-per-address", c.address_limits.rate,
                "burst-per-address", c.address_limits.burst, "max-sessions-per-address",
                c.address_limits.max_sessions, nullptr);
+  if (!c.cluster.node_id.empty())
+    g_object_set(sfu, "redis", c.cluster.redis_url.c_str(), "nats", c.cluster.nats_url.c_str(),
+                 "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms, nullptr);
+  s.element = sfu;
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
   gst_bus_add_watch(bus, on_bus, nullptr);
   gst_object_unref(bus);
-  if (gst_element_set_state(s.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    throw std::runtime_error("the SFU pipeline did not start");
+  if (gst_element_set_state(s.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // Say why (e.g. "cannot connect to Redis at …"): the bus watch runs too late.
+    std::string why = "the SFU pipeline did not start";
+    GstBus* b = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
+    if (GstMessage* m = gst_bus_pop_filtered(b, GST_MESSAGE_ERROR)) {
+      GError* err = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(m, &err, &debug);
+      why += std::string(": ") + err->message + (debug ? std::string(" (") + debug + ")" : "");
+      g_clear_error(&err);
+      g_free(debug);
+      gst_message_unref(m);
+    }
+    gst_object_unref(b);
+    throw std::runtime_error(why);
+  }
 }
 
 // The URLs the server answers on: its address, or for a wildcard address
@@ -584,8 +645,49 @@ struct GrpcFront {
 };
 #endif
 
+// GET /healthz (the process answers) and GET /readyz (it takes participants:
+// connected to Redis and NATS when it is a cluster node, not draining), for
+// orchestrators. `ready` runs on the server's context.
+void add_health(sig::HttpServer& http, std::function<std::string()> not_ready) {
+  http.add_handler("/healthz", [](const sig::HttpRequest& req, sig::Responder respond) {
+    if (req.path != "/healthz") return respond(sig::HttpResponse::error(404, "not found"));
+    sig::HttpResponse r;
+    r.content_type = "text/plain";
+    r.body = "ok\n";
+    respond(std::move(r));
+  });
+  http.add_handler("/readyz", [not_ready](const sig::HttpRequest& req, sig::Responder respond) {
+    if (req.path != "/readyz") return respond(sig::HttpResponse::error(404, "not found"));
+    std::string why = not_ready();
+    if (!why.empty()) return respond(sig::HttpResponse::error(503, "not ready: " + why));
+    sig::HttpResponse r;
+    r.content_type = "text/plain";
+    r.body = "ready\n";
+    respond(std::move(r));
+  });
+}
+
+// The cluster node of this server (on the rooms' context), when configured.
+struct Cluster {
+  std::unique_ptr<sig::cluster::ClusterNode> node;  // mesh rooms
+  GstElement* sfu = nullptr;                        // SFU rooms: rtcsfu has the node
+  bool clustered = false;
+  std::atomic<bool> draining{false};  // set before the pipeline stops: sfu is not read after
+  std::string not_ready() const {
+    if (draining) return "draining (SIGTERM)";
+    if (node && !node->ready()) return "not connected to Redis and NATS";
+    if (sfu && clustered) {
+      gboolean ready = FALSE;
+      g_object_get(sfu, "cluster-ready", &ready, nullptr);
+      if (!ready) return "not connected to Redis and NATS";
+    }
+    return "";
+  }
+};
+
 int run(const Config& c) {
   GMainContext* ctx = g_main_context_default();
+  Cluster cluster;  // first made, last gone: the servers' handlers read it
   MeshServer mesh;
   SfuServer sfu;
   GrpcFront grpc;
@@ -595,6 +697,12 @@ int run(const Config& c) {
       start_sfu(c, sfu);
       base = sfu.host->base_url();
       rooms_url = sfu.host->rooms_url();
+      // The cluster node is rtcsfu's (its properties): media crosses nodes there.
+      cluster.sfu = sfu.element;
+      cluster.clustered = !c.cluster.node_id.empty();
+      sfu.host->worker().call([&] {
+        add_health(sfu.host->http(), [&cluster] { return cluster.not_ready(); });
+      });
 #ifdef RTCMESH_HAVE_GRPC
       if (c.grpc_port >= 0) {
         grpc.worker = &sfu.host->worker();
@@ -614,6 +722,20 @@ int run(const Config& c) {
       mesh.http->add_handler("/", page_handler(false));
       mesh.ws = std::make_unique<sig::WsServer>(
           ctx, *mesh.http, room_config(c), sig::WsServer::Options::for_peer_timeout(c.peer_timeout));
+      add_health(*mesh.http, [&cluster] { return cluster.not_ready(); });
+      if (!c.cluster.node_id.empty()) {
+        cluster.node =
+            std::make_unique<sig::cluster::ClusterNode>(ctx, mesh.ws->rooms(), c.cluster);
+        mesh.http->add_handler("/metrics", [&cluster](const sig::HttpRequest&,
+                                                      sig::Responder respond) {
+          sig::Metrics m;
+          cluster.node->metrics(m);
+          sig::HttpResponse r;
+          r.content_type = "text/plain; version=0.0.4";
+          r.body = m.text();
+          respond(std::move(r));
+        });
+      }
       mesh.http->start();
       base = mesh.http->base_url();
       rooms_url = mesh.ws->url();
@@ -673,6 +795,11 @@ int run(const Config& c) {
   if (sfu.host) sfu.host->worker().call([&] { connections = sfu.host->rooms().connection_count(); });
   std::fprintf(stderr, "rtcmesh-server: %s, closing %zu connection(s)\n",
                sigs.name ? sigs.name : "stopping", connections);
+  // Draining: /readyz says 503 from here; a cluster node tells the others it
+  // leaves (its participants leave their rooms there at once, not after the
+  // TTL), and the 1001 close frames below tell clients to move.
+  cluster.draining = true;
+  cluster.node.reset();  // (SFU rooms: rtcsfu's node goes with the pipeline, below)
   // gRPC streams end first (their participants leave while the rooms exist).
   grpc.stop();
   // Close frames (1001 going away) are queued here; give the loop a moment to
