@@ -50,9 +50,11 @@ srtp_t create(const SrtpKeys& keys, const std::vector<uint8_t>& key, srtp_ssrc_t
 
 void SrtpSession::init_library() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    if (srtp_init() != srtp_err_status_ok) throw std::runtime_error("SRTP: srtp_init failed");
-  });
+  // GStreamer's srtp plugin (webrtcbin's srtpenc/srtpdec) initialises the
+  // same library in this process, and a second srtp_init re-runs the cipher
+  // self-tests and may report failure although the kernel works: whether it
+  // really does shows in srtp_create, which throws with its status.
+  std::call_once(once, [] { (void)srtp_init(); });
 }
 
 SrtpSession::SrtpSession(const SrtpKeys& keys) : profile_(keys.profile) {

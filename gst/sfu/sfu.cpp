@@ -23,6 +23,7 @@
 #include "gst/server/ingest.h"
 #include "gst/server/room_metrics.h"
 #include "gst/sfu/subscribers.h"
+#include "gst/sfu/native_forwarding.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
 #include "signaling/auth/tokens.h"
@@ -56,6 +57,9 @@ enum {
   PROP_OUTPUT,
   PROP_EOS_ON_LEAVE,
   PROP_STATS,
+  PROP_ENGINE,
+  PROP_UDP_PORT,
+  PROP_ANNOUNCED_ADDRESSES,
   PROP_ICE_FIRST,
   PROP_LIMITS_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // AddressLimitProps from here on
 };
@@ -68,6 +72,16 @@ enum {
   N_SIGNALS
 };
 guint signals[N_SIGNALS];
+
+GType rtc_sfu_engine_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {0, "webrtcbin: a webrtcbin per subscriber", "webrtcbin"},
+      {1, "native: our ICE-lite/DTLS/SRTP engine on one UDP port", "native"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("RtcSfuEngine", values));
+  return type;
+}
 
 // Each remote connection is a webrtcbin (~8 threads, ~1 MB): without a cap a
 // burst of offers takes the machine (200 WHIP offers in 5 s: 1600 threads).
@@ -89,6 +103,10 @@ struct RtcSfuPrivate : sig::RoomMedia {
         whep_slots = 4;
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
+  int engine = 0;  // 0 webrtcbin, 1 native (rtc_sfu_engine_get_type)
+  guint udp_port = 0;
+  std::string announced_addresses;  // comma-separated
+  std::unique_ptr<sfu::NativeEgress> egress;  // engine=native, while PAUSED or PLAYING
   media::OutputMode output = media::OutputMode::kAuto;
   bool eos_on_leave = false;
   IceProps ice;
@@ -323,6 +341,26 @@ bool RtcSfuPrivate::start(std::string& error) {
   sfu::PathFactory paths = sfu::tee_forwarding(
       GST_BIN(self), *worker, [this] { return ingest_settings().ice; },
       [this] { return ingest_settings().peer_timeout_ms * GST_MSECOND; });
+  if (engine == 1) {
+    // WHEP players through the native engine on one UDP port (issue 17).
+    std::vector<std::string> announced;
+    gchar** parts = g_strsplit(announced_addresses.c_str(), ",", -1);
+    for (gchar** i = parts; *i; i++)
+      if (*g_strstrip(*i)) announced.push_back(*i);
+    g_strfreev(parts);
+    try {
+      egress = std::make_unique<sfu::NativeEgress>(*worker, std::vector<std::string>{address}, udp_port,
+                                                   announced, peer_timeout_ms);
+    } catch (const std::exception& e) {
+      error = std::string("engine=native: ") + e.what();
+      host->unroute(hosted);
+      std::lock_guard lock(host_mutex);
+      host.reset();
+      worker = nullptr;
+      return false;
+    }
+    paths = sfu::native_forwarding(*egress, std::move(paths));
+  }
   worker->call([&] {
     ingest.start(*host);
     subscribers.start(*host, std::move(paths));
@@ -346,6 +384,7 @@ void RtcSfuPrivate::stop() {
     // Work already queued for us finds this and does nothing.
     *alive = false;
   });
+  egress.reset();  // after every subscriber and source: no session or tap left
   std::shared_ptr<server::Host> last;
   {
     std::lock_guard lock(host_mutex);
@@ -553,6 +592,9 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
       }
       case PROP_OUTPUT: p->output = media::OutputMode(g_value_get_enum(value)); break;
       case PROP_EOS_ON_LEAVE: p->eos_on_leave = g_value_get_boolean(value); break;
+      case PROP_ENGINE: p->engine = g_value_get_enum(value); break;
+      case PROP_UDP_PORT: p->udp_port = g_value_get_uint(value); break;
+      case PROP_ANNOUNCED_ADDRESSES: p->announced_addresses = str(""); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -577,6 +619,9 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_MAX_MLINES: g_value_set_uint(value, p->max_mlines); break;
     case PROP_WHEP_SLOTS: g_value_set_uint(value, p->whep_slots); break;
     case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
+    case PROP_ENGINE: g_value_set_enum(value, p->engine); break;
+    case PROP_UDP_PORT: g_value_set_uint(value, p->egress ? p->egress->port() : p->udp_port); break;
+    case PROP_ANNOUNCED_ADDRESSES: g_value_set_string(value, p->announced_addresses.c_str()); break;
     case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
     case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
     case PROP_PUBLISHER_ID: g_value_set_string(value, p->publisher_id.c_str()); break;
@@ -653,6 +698,22 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                         "(record/restream without re-encoding) or rtp",
                         media::output_mode_get_type(), int(media::OutputMode::kAuto), rw_flags()));
   install_eos_on_leave(object_class, PROP_EOS_ON_LEAVE);
+  g_object_class_install_property(
+      object_class, PROP_ENGINE,
+      g_param_spec_enum("engine", "engine",
+                        "What serves subscriber connections: webrtcbin (one per subscriber) or "
+                        "native (ICE-lite, DTLS, SRTP of our own on one UDP port, a fixed pool of "
+                        "threads; so far for WHEP players only, JSON-RPC subscribers stay on "
+                        "webrtcbin)",
+                        rtc_sfu_engine_get_type(), 0, rw_flags()));
+  install_uint(object_class, PROP_UDP_PORT, "udp-port",
+               "UDP port of engine=native, shared by every subscriber (0 = ephemeral; reads "
+               "back the bound port once PAUSED); bound on address",
+               0, 65535, 0);
+  install_string(object_class, PROP_ANNOUNCED_ADDRESSES, "announced-addresses",
+                 "Comma-separated addresses engine=native writes in its candidates, for NAT and "
+                 "containers (empty = the bound address, or every IPv4 address of the host when "
+                 "bound to 0.0.0.0)");
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
