@@ -162,7 +162,8 @@ void NativeEgress::forget(engine::SessionId id) {
 }
 
 NativeForwardingPath::NativeForwardingPath(NativeEgress& egress, std::string name, Events events)
-    : egress_(egress), name_(std::move(name)), local_(egress.engine().create_session()) {
+    : egress_(egress), name_(std::move(name)), local_(egress.engine().create_session()),
+      session_id_(std::to_string(g_random_int())) {
   egress_.listen(local_.id, std::move(events), &connected_);
 }
 
@@ -198,12 +199,121 @@ void NativeForwardingPath::set_sending(size_t index, bool sending) {
   egress_.engine().feed(local_.id, index, sending ? slot.track : 0);
 }
 
-void NativeForwardingPath::make_offer(SdpDone done) {
-  done("", "engine=native does not offer yet (only WHEP players are served natively)");
+// The remote's ICE credentials, fingerprints and DTLS role from its
+// description; empty string, else why not.
+std::string NativeForwardingPath::read_remote(const std::string& text, const GstSDPMessage* sdp,
+                                              bool offer, engine::Engine::RemoteParams* remote) {
+  try {
+    remote->fingerprints = sig::dtls_fingerprints(text);
+  } catch (const sig::SdpError& e) {
+    return e.what();
+  }
+  const GstSDPMedia* first = gst_sdp_message_medias_len(sdp) ? gst_sdp_message_get_media(sdp, 0) : nullptr;
+  const char* ufrag = sdp_attribute(sdp, first, "ice-ufrag");
+  const char* pwd = sdp_attribute(sdp, first, "ice-pwd");
+  const char* setup = sdp_attribute(sdp, first, "setup");
+  if (!ufrag || !pwd) return "no ice-ufrag/ice-pwd";
+  remote->ufrag = ufrag;
+  remote->pwd = pwd;
+  // Their offer: actpass or active makes them the DTLS client. Their answer
+  // to our actpass: active (client) or passive (we are the client).
+  bool we_client = setup && g_str_equal(setup, "passive");
+  if (!offer && !(setup && (g_str_equal(setup, "active") || g_str_equal(setup, "passive"))))
+    return "the answer's a=setup must be active or passive";
+  remote->role = we_client ? engine::DtlsTransport::Role::kClient : engine::DtlsTransport::Role::kServer;
+  return "";
 }
 
-void NativeForwardingPath::accept_answer(const std::string&, std::function<void(const std::string& error)> done) {
-  done("engine=native does not offer yet");
+GstSDPMessage* NativeForwardingPath::new_description() const {
+  GstSDPMessage* sdp = nullptr;
+  gst_sdp_message_new(&sdp);
+  gst_sdp_message_set_version(sdp, "0");
+  std::string version = std::to_string(++version_);
+  gst_sdp_message_set_origin(sdp, "-", session_id_.c_str(), version.c_str(), "IN", "IP4", "127.0.0.1");
+  gst_sdp_message_set_session_name(sdp, "-");
+  gst_sdp_message_add_time(sdp, "0", "0", nullptr);
+  gst_sdp_message_add_attribute(sdp, "ice-lite", nullptr);
+  return sdp;
+}
+
+// One m-line: `slot`'s codec and direction (null: inactive with `format`),
+// our transport attributes and host candidates on the shared port.
+void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
+                                     const Slot* slot, const char* format, const char* setup) const {
+  GstSDPMedia* m = nullptr;
+  gst_sdp_media_new(&m);
+  gst_sdp_media_set_media(m, kind);
+  gst_sdp_media_set_port_info(m, 9, 1);
+  gst_sdp_media_set_proto(m, proto);
+  gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
+  if (slot) {
+    CapsPtr caps(gst_caps_copy(slot->caps.get()));
+    gst_sdp_media_set_media_from_caps(caps.get(), m);
+    gst_sdp_media_add_attribute(m, slot->sending ? "sendonly" : "inactive", nullptr);
+    std::string ssrc = std::to_string(slot->ssrc) + " cname:rtcmesh";
+    gst_sdp_media_add_attribute(m, "ssrc", ssrc.c_str());
+  } else {
+    // Never port 0 toward a webrtcbin peer (it stalls the bundle).
+    gst_sdp_media_add_format(m, format);
+    gst_sdp_media_add_attribute(m, "inactive", nullptr);
+  }
+  gst_sdp_media_add_attribute(m, "mid", mid.c_str());
+  gst_sdp_media_add_attribute(m, "ice-ufrag", local_.ufrag.c_str());
+  gst_sdp_media_add_attribute(m, "ice-pwd", local_.pwd.c_str());
+  gst_sdp_media_add_attribute(m, "fingerprint", egress_.engine().fingerprint().c_str());
+  gst_sdp_media_add_attribute(m, "setup", setup);
+  gst_sdp_media_add_attribute(m, "rtcp-mux", nullptr);
+  gst_sdp_media_add_attribute(m, "rtcp-rsize", nullptr);
+  int foundation = 0;
+  for (const std::string& host : egress_.announced()) {
+    foundation++;
+    std::string c = std::to_string(foundation) + " 1 UDP " + std::to_string(2130706432 - foundation) + " " +
+                    host + " " + std::to_string(egress_.port()) + " typ host";
+    gst_sdp_media_add_attribute(m, "candidate", c.c_str());
+  }
+  gst_sdp_media_add_attribute(m, "end-of-candidates", nullptr);
+  gst_sdp_message_add_media(sdp, m);
+  gst_sdp_media_free(m);
+}
+
+std::string NativeForwardingPath::finish(GstSDPMessage* sdp, const std::string& bundle) {
+  gst_sdp_message_add_attribute(sdp, "group", bundle.c_str());
+  gchar* text = gst_sdp_message_as_text(sdp);
+  std::string out = text;
+  g_free(text);
+  gst_sdp_message_free(sdp);
+  return out;
+}
+
+void NativeForwardingPath::make_offer(SdpDone done) {
+  // Every slot an m-line, in order (m-lines only grow, as with webrtcbin).
+  GstSDPMessage* offer = new_description();
+  std::string bundle = "BUNDLE";
+  for (size_t i = 0; i < slots_.size(); i++) {
+    bool video = media::codec_info(slots_[i].codec).kind == media::Kind::kVideo;
+    add_media(offer, video ? "video" : "audio", "UDP/TLS/RTP/SAVPF", std::to_string(i), &slots_[i], nullptr,
+              "actpass");
+    bundle += " " + std::to_string(i);
+  }
+  done(finish(offer, bundle), "");
+}
+
+void NativeForwardingPath::accept_answer(const std::string& text, std::function<void(const std::string& error)> done) {
+  GstSDPMessage* answer = nullptr;
+  if (gst_sdp_message_new_from_text(text.c_str(), &answer) != GST_SDP_OK || !answer)
+    return done("answer is not SDP");
+  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
+  engine::Engine::RemoteParams remote;
+  if (std::string why = read_remote(text, answer, false, &remote); !why.empty()) return done(why);
+  if (started_) {
+    // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
+    if (remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
+    return done("");
+  }
+  remote_ufrag_ = remote.ufrag;
+  started_ = true;
+  egress_.engine().start_session(local_.id, std::move(remote));
+  done("");
 }
 
 void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone done) {
@@ -212,45 +322,16 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
     return done("", "offer is not SDP");
   std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold_offer(offer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
-  try {
-    remote.fingerprints = sig::dtls_fingerprints(offer_text);
-  } catch (const sig::SdpError& e) {
-    return done("", e.what());
-  }
-  const GstSDPMedia* first = gst_sdp_message_medias_len(offer) ? gst_sdp_message_get_media(offer, 0) : nullptr;
-  const char* ufrag = sdp_attribute(offer, first, "ice-ufrag");
-  const char* pwd = sdp_attribute(offer, first, "ice-pwd");
-  const char* setup = sdp_attribute(offer, first, "setup");
-  if (!ufrag || !pwd) return done("", "offer has no ice-ufrag/ice-pwd");
-  remote.ufrag = ufrag;
-  remote.pwd = pwd;
-  // actpass or active: the player is the DTLS client.
-  bool we_client = setup && g_str_equal(setup, "passive");
-  remote.role = we_client ? engine::DtlsTransport::Role::kClient : engine::DtlsTransport::Role::kServer;
-
-  GstSDPMessage* answer = nullptr;
-  gst_sdp_message_new(&answer);
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
-  gst_sdp_message_set_version(answer, "0");
-  std::string session_id = std::to_string(g_random_int());
-  gst_sdp_message_set_origin(answer, "-", session_id.c_str(), "2", "IN", "IP4", "127.0.0.1");
-  gst_sdp_message_set_session_name(answer, "-");
-  gst_sdp_message_add_time(answer, "0", "0", nullptr);
-  gst_sdp_message_add_attribute(answer, "ice-lite", nullptr);
+  if (std::string why = read_remote(offer_text, offer, true, &remote); !why.empty()) return done("", why);
+  bool we_client = remote.role == engine::DtlsTransport::Role::kClient;
+  GstSDPMessage* answer = new_description();
   std::string bundle = "BUNDLE";
-  std::string fingerprint = egress_.engine().fingerprint();
   std::vector<bool> used(slots_.size(), false);
   for (guint i = 0; i < gst_sdp_message_medias_len(offer); i++) {
     const GstSDPMedia* om = gst_sdp_message_get_media(offer, i);
-    GstSDPMedia* m = nullptr;
-    gst_sdp_media_new(&m);
     const char* kind = gst_sdp_media_get_media(om);
-    gst_sdp_media_set_media(m, kind);
-    gst_sdp_media_set_port_info(m, 9, 1);
-    gst_sdp_media_set_proto(m, gst_sdp_media_get_proto(om));
-    gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
     // Slots are matched to the offer's m-lines in order, by kind.
-    Slot* slot = nullptr;
+    const Slot* slot = nullptr;
     for (size_t k = 0; k < slots_.size() && !slot; k++) {
       bool video = media::codec_info(slots_[k].codec).kind == media::Kind::kVideo;
       if (!used[k] && kind && g_str_equal(kind, video ? "video" : "audio")) {
@@ -258,44 +339,17 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
         slot = &slots_[k];
       }
     }
-    if (slot) {
-      CapsPtr caps(gst_caps_copy(slot->caps.get()));
-      gst_sdp_media_set_media_from_caps(caps.get(), m);
-      gst_sdp_media_add_attribute(m, slot->sending ? "sendonly" : "inactive", nullptr);
-      std::string ssrc = std::to_string(slot->ssrc) + " cname:rtcmesh";
-      gst_sdp_media_add_attribute(m, "ssrc", ssrc.c_str());
-    } else {
-      // Never port 0 toward a webrtcbin player (it stalls the bundle).
-      gst_sdp_media_add_format(m, gst_sdp_media_formats_len(om) ? gst_sdp_media_get_format(om, 0) : "0");
-      gst_sdp_media_add_attribute(m, "inactive", nullptr);
-    }
     const char* mid = gst_sdp_media_get_attribute_val(om, "mid");
     std::string mid_s = mid ? mid : std::to_string(i);
-    gst_sdp_media_add_attribute(m, "mid", mid_s.c_str());
+    add_media(answer, kind ? kind : "video", gst_sdp_media_get_proto(om), mid_s, slot,
+              gst_sdp_media_formats_len(om) ? gst_sdp_media_get_format(om, 0) : "0",
+              we_client ? "active" : "passive");
     bundle += " " + mid_s;
-    gst_sdp_media_add_attribute(m, "ice-ufrag", local_.ufrag.c_str());
-    gst_sdp_media_add_attribute(m, "ice-pwd", local_.pwd.c_str());
-    gst_sdp_media_add_attribute(m, "fingerprint", fingerprint.c_str());
-    gst_sdp_media_add_attribute(m, "setup", we_client ? "active" : "passive");
-    gst_sdp_media_add_attribute(m, "rtcp-mux", nullptr);
-    gst_sdp_media_add_attribute(m, "rtcp-rsize", nullptr);
-    int foundation = 0;
-    for (const std::string& host : egress_.announced()) {  // host candidates on the shared port
-      foundation++;
-      std::string c = std::to_string(foundation) + " 1 UDP " + std::to_string(2130706432 - foundation) + " " +
-                      host + " " + std::to_string(egress_.port()) + " typ host";
-      gst_sdp_media_add_attribute(m, "candidate", c.c_str());
-    }
-    gst_sdp_media_add_attribute(m, "end-of-candidates", nullptr);
-    gst_sdp_message_add_media(answer, m);
-    gst_sdp_media_free(m);
   }
-  gst_sdp_message_add_attribute(answer, "group", bundle.c_str());
+  remote_ufrag_ = remote.ufrag;
+  started_ = true;
   egress_.engine().start_session(local_.id, std::move(remote));
-  gchar* text = gst_sdp_message_as_text(answer);
-  std::string sdp = text;
-  g_free(text);
-  done(sdp, "");
+  done(finish(answer, bundle), "");
 }
 
 StructurePtr NativeForwardingPath::stats() const {
@@ -316,13 +370,9 @@ guint64 NativeForwardingPath::retransmissions() {
   return egress_.engine().session_stats(local_.id).retransmissions;
 }
 
-PathFactory native_forwarding(NativeEgress& egress, PathFactory fallback) {
-  return [&egress, fallback](const std::string& name, ForwardingPath::Events events)
-             -> std::unique_ptr<ForwardingPath> {
-    // WhepPlayers names its connections "whep-…".
-    if (name.rfind("whep-", 0) == 0)
-      return std::make_unique<NativeForwardingPath>(egress, name, std::move(events));
-    return fallback(name, std::move(events));
+PathFactory native_forwarding(NativeEgress& egress) {
+  return [&egress](const std::string& name, ForwardingPath::Events events) -> std::unique_ptr<ForwardingPath> {
+    return std::make_unique<NativeForwardingPath>(egress, name, std::move(events));
   };
 }
 

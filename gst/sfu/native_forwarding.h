@@ -2,11 +2,12 @@
 // gst/engine (ICE-lite, DTLS, SRTP on the element's one UDP port) instead of a
 // webrtcbin. NativeEgress is the element's engine plus one tap per publisher
 // track (a buffer probe on the track's tee: each packet reaches the engine
-// once, whatever the number of subscribers). So far it answers offers (WHEP
-// players); subscribers we offer to (JSON-RPC) still use TeeForwardingPath.
+// once, whatever the number of subscribers). It answers WHEP players' offers
+// and offers to JSON-RPC subscribers, writing the SDP itself (gstreamer-sdp).
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/sdp/sdp.h>
 
 #include <atomic>
 #include <map>
@@ -91,14 +92,25 @@ class NativeForwardingPath : public ForwardingPath {
     bool sending = true;
     engine::TrackId track = 0;
   };
+  static std::string read_remote(const std::string& text, const GstSDPMessage* sdp, bool offer,
+                                 engine::Engine::RemoteParams* remote);
+  GstSDPMessage* new_description() const;
+  void add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
+                 const Slot* slot, const char* format, const char* setup) const;
+  static std::string finish(GstSDPMessage* sdp, const std::string& bundle);  // frees sdp
+
   NativeEgress& egress_;
   std::string name_;
   engine::Engine::LocalParams local_;
+  std::string session_id_;
+  mutable unsigned version_ = 0;
+  bool started_ = false;
+  std::string remote_ufrag_;
   std::vector<Slot> slots_;
   std::atomic<bool> connected_{false};
 };
 
-// WHEP players get NativeForwardingPaths, other subscribers `fallback`'s.
-PathFactory native_forwarding(NativeEgress& egress, PathFactory fallback);
+// Every subscriber connection a NativeForwardingPath.
+PathFactory native_forwarding(NativeEgress& egress);
 
 }  // namespace rtcmesh::sfu

@@ -342,7 +342,7 @@ bool RtcSfuPrivate::start(std::string& error) {
       GST_BIN(self), *worker, [this] { return ingest_settings().ice; },
       [this] { return ingest_settings().peer_timeout_ms * GST_MSECOND; });
   if (engine == 1) {
-    // WHEP players through the native engine on one UDP port (issue 17).
+    // Subscribers through the native engine on one UDP port (issue 17).
     std::vector<std::string> announced;
     gchar** parts = g_strsplit(announced_addresses.c_str(), ",", -1);
     for (gchar** i = parts; *i; i++)
@@ -359,7 +359,7 @@ bool RtcSfuPrivate::start(std::string& error) {
       worker = nullptr;
       return false;
     }
-    paths = sfu::native_forwarding(*egress, std::move(paths));
+    paths = sfu::native_forwarding(*egress);
   }
   worker->call([&] {
     ingest.start(*host);
