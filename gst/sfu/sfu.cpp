@@ -23,6 +23,7 @@
 #include "gst/server/ingest.h"
 #include "gst/server/room_metrics.h"
 #include "gst/sfu/subscribers.h"
+#include "gst/peer/engine_type.h"
 #include "gst/sfu/native_forwarding.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
@@ -73,16 +74,6 @@ enum {
 };
 guint signals[N_SIGNALS];
 
-GType rtc_sfu_engine_get_type() {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {0, "webrtcbin: a webrtcbin per subscriber", "webrtcbin"},
-      {1, "native: our ICE-lite/DTLS/SRTP engine on one UDP port", "native"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("RtcSfuEngine", values));
-  return type;
-}
-
 // Each remote connection is a webrtcbin (~8 threads, ~1 MB): without a cap a
 // burst of offers takes the machine (200 WHIP offers in 5 s: 1600 threads).
 constexpr guint kDefaultMaxSessions = 500;
@@ -103,7 +94,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
         whep_slots = 4;
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
-  int engine = 0;  // 0 webrtcbin, 1 native (rtc_sfu_engine_get_type)
+  int engine = int(peer::SubscriberEngine::kWebrtcbin);
   guint udp_port = 0;
   std::string announced_addresses;  // comma-separated
   std::unique_ptr<sfu::NativeEgress> egress;  // engine=native, while PAUSED or PLAYING
@@ -341,7 +332,7 @@ bool RtcSfuPrivate::start(std::string& error) {
   sfu::PathFactory paths = sfu::tee_forwarding(
       GST_BIN(self), *worker, [this] { return ingest_settings().ice; },
       [this] { return ingest_settings().peer_timeout_ms * GST_MSECOND; });
-  if (engine == 1) {
+  if (engine == int(peer::SubscriberEngine::kNative)) {
     // Subscribers through the native engine on one UDP port (issue 17).
     std::vector<std::string> announced;
     gchar** parts = g_strsplit(announced_addresses.c_str(), ",", -1);
@@ -701,11 +692,11 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
   g_object_class_install_property(
       object_class, PROP_ENGINE,
       g_param_spec_enum("engine", "engine",
-                        "What serves subscriber connections: webrtcbin (one per subscriber) or "
-                        "native (ICE-lite, DTLS, SRTP of our own on one UDP port, a fixed pool of "
-                        "threads; so far for WHEP players only, JSON-RPC subscribers stay on "
-                        "webrtcbin)",
-                        rtc_sfu_engine_get_type(), 0, rw_flags()));
+                        "What serves subscriber connections (WHEP players, JSON-RPC subscribers): "
+                        "webrtcbin (one per subscriber) or native (ICE-lite, DTLS, SRTP of our own "
+                        "on one UDP port, a fixed pool of threads; candidates only on address or "
+                        "announced-addresses)",
+                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kWebrtcbin), rw_flags()));
   install_uint(object_class, PROP_UDP_PORT, "udp-port",
                "UDP port of engine=native, shared by every subscriber (0 = ephemeral; reads "
                "back the bound port once PAUSED); bound on address",

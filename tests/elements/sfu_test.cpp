@@ -106,6 +106,28 @@ std::pair<std::unique_ptr<Pipeline>, std::unique_ptr<Pipeline>> two_publishers(S
   return {std::move(cam1), std::move(cam2)};
 }
 
+// Videos a player decodes (at least 10 frames each).
+int decoding(const WhepViewer& v) {
+  int n = 0;
+  for (auto& t : v.tracks())
+    if (t->video() && t->buffers >= 10) n++;
+  return n;
+}
+
+// A player of cam2 and a player of the room's slots (cam1 and cam2
+// publishing): the first decodes video and audio, the second both videos.
+void play_one_and_room(Sfu& sfu, WhepViewer& one, WhepViewer& room) {
+  ASSERT_TRUE(one.play());
+  ASSERT_TRUE(room.play());
+  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
+                         kMediaTimeout))
+      << "frames " << one.video_frames() << ", samples " << one.audio_samples() << "\n"
+      << joined(one.pipeline().errors()) << joined(sfu.pipeline().errors());
+  ASSERT_TRUE(wait_until([&] { return decoding(room) == 2; }, kMediaTimeout))
+      << "room player decodes " << decoding(room) << " videos\n"
+      << joined(room.pipeline().errors());
+}
+
 const char* kOffer =
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
@@ -148,21 +170,7 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   // A player of one publisher, and a player of the room's slots.
   WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
   WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
-  ASSERT_TRUE(one.play());
-  ASSERT_TRUE(room.play());
-  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
-                         kMediaTimeout))
-      << "frames " << one.video_frames() << "\n"
-      << joined(one.pipeline().errors()) << joined(sfu.pipeline().errors());
-  auto decoding = [&](const WhepViewer& v) {
-    int n = 0;
-    for (auto& t : v.tracks())
-      if (t->video() && t->buffers >= 10) n++;
-    return n;
-  };
-  ASSERT_TRUE(wait_until([&] { return decoding(room) == 2; }, kMediaTimeout))
-      << "room player decodes " << decoding(room) << " videos\n"
-      << joined(room.pipeline().errors());
+  ASSERT_NO_FATAL_FAILURE(play_one_and_room(sfu, one, room));
 
   // A third publisher fills a free slot of the room player without a new
   // negotiation.
@@ -183,21 +191,7 @@ TEST(Sfu, NativeEngineServesWhepPlayersFromOneUdpPort) {
   ASSERT_TRUE(cam1 && cam2);
   WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
   WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
-  ASSERT_TRUE(one.play());
-  ASSERT_TRUE(room.play());
-  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
-                         kMediaTimeout))
-      << "frames " << one.video_frames() << ", samples " << one.audio_samples() << "\n"
-      << joined(one.pipeline().errors()) << joined(sfu.pipeline().errors());
-  auto decoding = [&](const WhepViewer& v) {
-    int n = 0;
-    for (auto& t : v.tracks())
-      if (t->video() && t->buffers >= 10) n++;
-    return n;
-  };
-  ASSERT_TRUE(wait_until([&] { return decoding(room) == 2; }, kMediaTimeout))
-      << "room player decodes " << decoding(room) << " videos\n"
-      << joined(room.pipeline().errors());
+  ASSERT_NO_FATAL_FAILURE(play_one_and_room(sfu, one, room));
   EXPECT_EQ(sfu.stat("subscribers"), 2u);
   // No webrtcbin per player: only the two publishers' connections have one.
   int webrtcbins = 0;
