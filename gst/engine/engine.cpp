@@ -1,5 +1,6 @@
 #include "gst/engine/engine.h"
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -523,7 +524,10 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
   }
   for (unsigned i = 0; i < n; ++i) {
     Impl::Worker* w = d.workers[i].get();
-    w->thread = std::thread([&d, w, i] { d.run(*w, i == 0); });
+    w->thread = std::thread([&d, w, i] {
+      pthread_setname_np(pthread_self(), ("rtc-engine-" + std::to_string(i)).c_str());  // for top/perf
+      d.run(*w, i == 0);
+    });
   }
 }
 
