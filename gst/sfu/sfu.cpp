@@ -28,6 +28,8 @@
 #include "gst/server/room_metrics.h"
 #include "gst/sfu/mix_mode.h"
 #include "gst/sfu/subscribers.h"
+#include "gst/peer/engine_type.h"
+#include "gst/sfu/native_forwarding.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
 #include "signaling/auth/tokens.h"
@@ -67,6 +69,9 @@ enum {
   PROP_NODE_ID,
   PROP_NODE_TTL,
   PROP_CLUSTER_READY,
+  PROP_ENGINE,
+  PROP_UDP_PORT,
+  PROP_ANNOUNCED_ADDRESSES,
   PROP_ICE_FIRST,
   PROP_LIMITS_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // AddressLimitProps from here on
 };
@@ -101,6 +106,10 @@ struct RtcSfuPrivate : sig::RoomMedia {
         whep_slots = 4;
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
+  int engine = int(peer::SubscriberEngine::kWebrtcbin);
+  guint udp_port = 0;
+  std::string announced_addresses;  // comma-separated
+  std::unique_ptr<sfu::NativeEgress> egress;  // engine=native, while PAUSED or PLAYING
   media::OutputMode output = media::OutputMode::kAuto;
   bool eos_on_leave = false;
   std::optional<sfu::MixMode> mix;  // inside rtcmcu
@@ -393,6 +402,26 @@ bool RtcSfuPrivate::start(std::string& error) {
     std::lock_guard lock(props_mutex);
     cluster_options = cluster;
   }
+  if (engine == int(peer::SubscriberEngine::kNative)) {
+    // Subscribers through the native engine on one UDP port (issue 17).
+    std::vector<std::string> announced;
+    gchar** parts = g_strsplit(announced_addresses.c_str(), ",", -1);
+    for (gchar** i = parts; *i; i++)
+      if (*g_strstrip(*i)) announced.push_back(*i);
+    g_strfreev(parts);
+    try {
+      egress = std::make_unique<sfu::NativeEgress>(*worker, std::vector<std::string>{address}, udp_port,
+                                                   announced, peer_timeout_ms);
+    } catch (const std::exception& e) {
+      error = std::string("engine=native: ") + e.what();
+      host->unroute(hosted);
+      std::lock_guard lock(host_mutex);
+      host.reset();
+      worker = nullptr;
+      return false;
+    }
+    paths = sfu::native_forwarding(*egress);
+  }
   worker->call([&] {
     ingest.start(*host);
     subscribers.start(*host, std::move(paths));
@@ -430,6 +459,7 @@ void RtcSfuPrivate::stop() {
     // Work already queued for us finds this and does nothing.
     *alive = false;
   });
+  egress.reset();  // after every subscriber and source: no session or tap left
   std::shared_ptr<server::Host> last;
   {
     std::lock_guard lock(host_mutex);
@@ -726,6 +756,9 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
         p->cluster.ttl_ms = g_value_get_uint(value);
         p->cluster.heartbeat_ms = p->cluster.ttl_ms / 3;
         break;
+      case PROP_ENGINE: p->engine = g_value_get_enum(value); break;
+      case PROP_UDP_PORT: p->udp_port = g_value_get_uint(value); break;
+      case PROP_ANNOUNCED_ADDRESSES: p->announced_addresses = str(""); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -750,6 +783,9 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_MAX_MLINES: g_value_set_uint(value, p->max_mlines); break;
     case PROP_WHEP_SLOTS: g_value_set_uint(value, p->whep_slots); break;
     case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
+    case PROP_ENGINE: g_value_set_enum(value, p->engine); break;
+    case PROP_UDP_PORT: g_value_set_uint(value, p->egress ? p->egress->port() : p->udp_port); break;
+    case PROP_ANNOUNCED_ADDRESSES: g_value_set_string(value, p->announced_addresses.c_str()); break;
     case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
     case PROP_TLS_KEY: g_value_set_string(value, p->tls_key.c_str()); break;
     case PROP_PUBLISHER_ID: g_value_set_string(value, p->publisher_id.c_str()); break;
@@ -849,6 +885,22 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                            "Connected to the cluster's Redis and NATS now (false when not in a "
                            "cluster)",
                            FALSE, ro_flags()));
+  g_object_class_install_property(
+      object_class, PROP_ENGINE,
+      g_param_spec_enum("engine", "engine",
+                        "What serves subscriber connections (WHEP players, JSON-RPC subscribers): "
+                        "webrtcbin (one per subscriber) or native (ICE-lite, DTLS, SRTP of our own "
+                        "on one UDP port, a fixed pool of threads; candidates only on address or "
+                        "announced-addresses)",
+                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kWebrtcbin), rw_flags()));
+  install_uint(object_class, PROP_UDP_PORT, "udp-port",
+               "UDP port of engine=native, shared by every subscriber (0 = ephemeral; reads "
+               "back the bound port once PAUSED); bound on address",
+               0, 65535, 0);
+  install_string(object_class, PROP_ANNOUNCED_ADDRESSES, "announced-addresses",
+                 "Comma-separated addresses engine=native writes in its candidates, for NAT and "
+                 "containers (empty = the bound address, or every IPv4 address of the host when "
+                 "bound to 0.0.0.0)");
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",

@@ -19,15 +19,29 @@ using Participant = RoomParticipant;
 
 namespace {
 
-std::unique_ptr<RtcmeshServer> sfu_server() {
-  return RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000"});
+// The server's arguments; RTCMESH_TEST_SFU_ENGINE=native (meson test
+// sfu-client-native) runs every test with the native egress engine.
+std::vector<std::string> sfu_args(std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--mode", "sfu", "--peer-timeout", "4000"};
+  if (const char* engine = g_getenv("RTCMESH_TEST_SFU_ENGINE")) args.insert(args.end(), {"--engine", engine});
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
 }
+
+// The native engine offers candidates on the server's address only (here
+// 127.0.0.1), not on every interface as webrtcbin does: participants must
+// gather loopback, which libnice leaves out by default.
+std::string props(const std::string& more = "") {
+  return g_getenv("RTCMESH_TEST_SFU_ENGINE") ? more + " ice-local-addresses=127.0.0.1" : more;
+}
+
+std::unique_ptr<RtcmeshServer> sfu_server() { return RtcmeshServer::start(RTCMESH_SERVER, sfu_args()); }
 
 TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   auto server = sfu_server();
   ASSERT_TRUE(server);
-  auto a = std::make_unique<Participant>(server->ws_url(), "a");
-  Participant b(server->ws_url(), "b");
+  auto a = std::make_unique<Participant>(server->ws_url(), "a", props());
+  Participant b(server->ws_url(), "b", props());
   std::vector<Participant*> room = {a.get(), &b};
   std::vector<std::string> ids = {"a", "b"};
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
@@ -36,7 +50,7 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   // session): a's pads on b stay the same pads.
   std::set<std::string> a_pads_on_b = pad_names(b.bin(), "a");
   ASSERT_EQ(a_pads_on_b.size(), 2u);
-  Participant c(server->ws_url(), "c");
+  Participant c(server->ws_url(), "c", props());
   room.push_back(&c);
   ids.push_back("c");
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 30s))
@@ -78,7 +92,7 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   EXPECT_TRUE(wait_until([&] { return b.frames_from("c") >= before + 15; }, 8s));
 
   // A late d gets b and c (reusing a's inactive m-lines) and they get d.
-  Participant d(server->ws_url(), "d");
+  Participant d(server->ws_url(), "d", props());
   room = {&b, &c, &d};
   ids = {"b", "c", "d"};
   EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
@@ -112,12 +126,11 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
 // m-lines only grow in webrtcbin 1.22: past the server's cap the subscribe
 // connection is rebuilt (a new session) and the subscriber gets new pads.
 TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
-  auto server = RtcmeshServer::start(
-      RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "4000", "--max-mlines", "4"});
+  auto server = RtcmeshServer::start(RTCMESH_SERVER, sfu_args({"--max-mlines", "4"}));
   ASSERT_TRUE(server);
-  Participant a(server->ws_url(), "a");
-  auto b = std::make_unique<Participant>(server->ws_url(), "b");
-  Participant v(server->ws_url(), "v", "", "r", /*publish=*/false);
+  Participant a(server->ws_url(), "a", props());
+  auto b = std::make_unique<Participant>(server->ws_url(), "b", props());
+  Participant v(server->ws_url(), "v", props(), "r", /*publish=*/false);
   ASSERT_TRUE(wait_until([&] { return v.frames_from("a") >= 10 && v.frames_from("b") >= 10; },
                          30s));
   std::set<std::string> a_pads = pad_names(v.bin(), "a");
@@ -129,7 +142,7 @@ TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
   ASSERT_TRUE(wait_until([&] { return v_saw.count == 1; }, 8s));
   // c sends H.264: its video cannot take b's VP8 m-line, a fifth m-line is
   // over the cap, so v gets a new connection carrying a and c.
-  Participant c(server->ws_url(), "c", "video-codec=h264");
+  Participant c(server->ws_url(), "c", props("video-codec=h264"));
   ASSERT_TRUE(wait_until(
       [&] {
         return v.frames_from("c") >= 10 && pad_names(v.bin(), "a").size() == 2 &&
@@ -151,8 +164,8 @@ TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
 TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
   auto server = sfu_server();
   ASSERT_TRUE(server);
-  Participant a(server->ws_url(), "a");
-  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server->ws_url());
+  Participant a(server->ws_url(), "a", props());
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server->ws_url() + " " + props());
   TrackSinks sinks(viewer.by_name("m"), "video/x-raw", "audio/x-raw");
   viewer.set_state(GST_STATE_PLAYING);
   EXPECT_TRUE(wait_until([&] { return sinks.video_frames("a") >= 15 && sinks.audio_samples("a"); },
@@ -166,10 +179,10 @@ TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
 TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
   auto server = sfu_server();
   ASSERT_TRUE(server);
-  Participant a(server->ws_url(), "a");
-  auto b = std::make_unique<Participant>(server->ws_url(), "b");
-  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server->ws_url() +
-                  " m.video_src ! fakesink sync=false m.audio_src ! fakesink sync=false");
+  Participant a(server->ws_url(), "a", props());
+  auto b = std::make_unique<Participant>(server->ws_url(), "b", props());
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server->ws_url() + " " +
+                  props() + " m.video_src ! fakesink sync=false m.audio_src ! fakesink sync=false");
   viewer.set_state(GST_STATE_PLAYING);
   auto tiles = [&] { return composed_tiles(viewer.by_name("m")); };
   EXPECT_TRUE(wait_until([&] { return tiles() == 2; }, 20s)) << tiles();

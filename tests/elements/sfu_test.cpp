@@ -106,6 +106,28 @@ std::pair<std::unique_ptr<Pipeline>, std::unique_ptr<Pipeline>> two_publishers(S
   return {std::move(cam1), std::move(cam2)};
 }
 
+// Videos a player decodes (at least 10 frames each).
+int decoding(const WhepViewer& v) {
+  int n = 0;
+  for (auto& t : v.tracks())
+    if (t->video() && t->buffers >= 10) n++;
+  return n;
+}
+
+// A player of cam2 and a player of the room's slots (cam1 and cam2
+// publishing): the first decodes video and audio, the second both videos.
+void play_one_and_room(Sfu& sfu, WhepViewer& one, WhepViewer& room) {
+  ASSERT_TRUE(one.play());
+  ASSERT_TRUE(room.play());
+  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
+                         kMediaTimeout))
+      << "frames " << one.video_frames() << ", samples " << one.audio_samples() << "\n"
+      << joined(one.pipeline().errors()) << joined(sfu.pipeline().errors());
+  ASSERT_TRUE(wait_until([&] { return decoding(room) == 2; }, kMediaTimeout))
+      << "room player decodes " << decoding(room) << " videos\n"
+      << joined(room.pipeline().errors());
+}
+
 const char* kOffer =
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
     "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
@@ -148,21 +170,7 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   // A player of one publisher, and a player of the room's slots.
   WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
   WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
-  ASSERT_TRUE(one.play());
-  ASSERT_TRUE(room.play());
-  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
-                         kMediaTimeout))
-      << "frames " << one.video_frames() << "\n"
-      << joined(one.pipeline().errors()) << joined(sfu.pipeline().errors());
-  auto decoding = [&](const WhepViewer& v) {
-    int n = 0;
-    for (auto& t : v.tracks())
-      if (t->video() && t->buffers >= 10) n++;
-    return n;
-  };
-  ASSERT_TRUE(wait_until([&] { return decoding(room) == 2; }, kMediaTimeout))
-      << "room player decodes " << decoding(room) << " videos\n"
-      << joined(room.pipeline().errors());
+  ASSERT_NO_FATAL_FAILURE(play_one_and_room(sfu, one, room));
 
   // A third publisher fills a free slot of the room player without a new
   // negotiation.
@@ -170,6 +178,37 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
   ASSERT_TRUE(wait_until([&] { return decoding(room) == 3; }, kMediaTimeout))
       << "room player decodes " << decoding(room) << " videos";
   EXPECT_EQ(sfu.stat("subscribers"), 2u);
+}
+
+// engine=native (issue 17): WHEP players served by our own ICE-lite, DTLS
+// and SRTP on one UDP port; the same players as above decode every track.
+TEST(Sfu, NativeEngineServesWhepPlayersFromOneUdpPort) {
+  Sfu sfu("engine=native");
+  guint udp_port = 0;
+  g_object_get(sfu.element(), "udp-port", &udp_port, nullptr);
+  ASSERT_GT(udp_port, 0u);
+  auto [cam1, cam2] = two_publishers(sfu, 15);
+  ASSERT_TRUE(cam1 && cam2);
+  WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
+  WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
+  ASSERT_NO_FATAL_FAILURE(play_one_and_room(sfu, one, room));
+  EXPECT_EQ(sfu.stat("subscribers"), 2u);
+  // No webrtcbin per player: only the two publishers' connections have one.
+  int webrtcbins = 0;
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(sfu.element()));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElementFactory* f = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&item)));
+    if (f && g_str_equal(GST_OBJECT_NAME(f), "webrtcbin")) webrtcbins++;
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  EXPECT_EQ(webrtcbins, 2);
+  // Both sessions on the one port the element reports.
+  guint again = 0;
+  g_object_get(sfu.element(), "udp-port", &again, nullptr);
+  EXPECT_EQ(again, udp_port);
 }
 
 // Counting appsinks behind every decoded pad of the elements it watches

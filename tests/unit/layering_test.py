@@ -10,6 +10,9 @@
 4. gRPC stays in signaling/grpc/ (its own library, -Dgrpc): no other code in
    gst/ or signaling/ includes grpc++, protobuf or the generated proto/ headers,
    so the rest builds without them.
+5. gst/engine/ (the native egress engine) has no GStreamer on its hot path
+   and sits below the elements: it includes no GStreamer or GLib header and
+   no gst/ folder but itself (signaling/ helpers are allowed).
 
 Usage: layering_test.py SOURCE_ROOT. Exit status 1 on a violation.
 """
@@ -35,6 +38,9 @@ WEBRTC_IDENTIFIERS = re.compile(r"^(GstWebRTCRTPTransceiver|GST_WEBRTC_RTP_TRANS
 # (file, name) and must still be needed: the integrator empties this list by
 # switching these files to the Peer methods named here.
 ALLOWED = set()  # (file, name) pairs a reviewed exception would go in
+
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.M)
+ENGINE_FORBIDDEN = re.compile(r'^(gst/|glib|gio/|glib-object|json-glib/|libsoup/|nice/|agent\.h)')
 
 GRPC_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](grpc\+\+/|grpcpp/|grpc/|google/protobuf/|proto/)', re.M)
 
@@ -77,6 +83,15 @@ def check(root):
         for inc in INCLUDE.findall(path.read_text(errors="replace")):
             if inc.startswith("gst/") and not inc.startswith("gst/common/"):
                 problems.append(f"{path.relative_to(root)}: includes {inc} (gst/common/ is the bottom)")
+    for path in sources(root, "gst/engine"):
+        text = path.read_text(errors="replace")
+        rel = path.relative_to(root).as_posix()
+        for inc in INCLUDE.findall(text):
+            if inc.startswith("gst/") and not inc.startswith("gst/engine/"):
+                problems.append(f"{rel}: includes {inc} (gst/engine/ is below the elements)")
+        for inc in SYSTEM_INCLUDE.findall(text):
+            if ENGINE_FORBIDDEN.match(inc):
+                problems.append(f"{rel}: includes <{inc}> (no GStreamer/GLib in gst/engine/)")
     for path in sources(root, "gst") + sources(root, "signaling"):
         rel = path.relative_to(root).as_posix()
         peer_file = rel.startswith("gst/peer/")
@@ -104,6 +119,8 @@ def self_test():
     assert webrtc_names(sample) == ['"transceiver"', "GstWebRTCRTPTransceiver"], webrtc_names(sample)
     grpc_sample = '#include <grpcpp/grpcpp.h>\n#include "proto/rtcmesh/v1/signaling.pb.h"\n#include "signaling/json.h"\n'
     assert [m.group(1) for m in GRPC_INCLUDE.finditer(grpc_sample)] == ["grpcpp/", "proto/"]
+    engine_sample = '#include <gst/gst.h>\n#include <glib.h>\n#include <openssl/ssl.h>\n#include <srtp2/srtp.h>\n'
+    assert [i for i in SYSTEM_INCLUDE.findall(engine_sample) if ENGINE_FORBIDDEN.match(i)] == ["gst/gst.h", "glib.h"]
 
 
 def main():

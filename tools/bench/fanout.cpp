@@ -50,7 +50,8 @@ const char* kFanoutUsage =
 const char* kSfuUsage =
     "sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
     "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
-    "         [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]";
+    "         [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
+    "         [--engine webrtcbin|native]";
 
 struct Options {
   std::vector<int> viewers{1, 10, 25, 50};
@@ -58,6 +59,7 @@ struct Options {
   int joins = 10, batch = 10;
   guint bitrate = 2000, gop = 60, input_seconds = 40;
   std::string input;
+  std::string engine = "webrtcbin";  // sfu: rtcsfu's engine
   int top_threads = 8;
   bool sfu = false;
   double drop = 0.01, loss_seconds = 10;  // sfu: the lossy window
@@ -242,7 +244,7 @@ Row run(int n, const Options& o, const std::string& file) {
   };
   const double hz = double(ticks_per_second());
 
-  Child server(o.sfu ? std::vector<std::string>{"sfu-server"}
+  Child server(o.sfu ? std::vector<std::string>{"sfu-server", o.engine}
                      : std::vector<std::string>{"fanout-server", file});
   auto port = server.expect("port ", 20000);
   if (!port) return fail("the server did not start");
@@ -482,11 +484,14 @@ bool parse_options(int argc, char** argv, Options& o) {
       o.drop = std::atof(value().c_str()) / 100;
     else if (a == "--loss-seconds" && o.sfu)
       o.loss_seconds = std::atof(value().c_str());
+    else if (a == "--engine" && o.sfu)
+      o.engine = value();
     else
       return false;
   }
   return !o.viewers.empty() && o.seconds > 0 && o.bitrate > 0 && o.gop > 0 && o.input_seconds > 0 &&
          o.drop >= 0 && o.drop < 1 && o.loss_seconds > 0 &&
+         (o.engine == "webrtcbin" || o.engine == "native") &&
          std::none_of(o.viewers.begin(), o.viewers.end(), [](int n) { return n <= 0; });
 }
 
@@ -560,7 +565,7 @@ int fanout_or_sfu(int argc, char** argv, bool sfu) {
       return 1;
     }
   }
-  std::printf("%s: viewers", sfu ? "sfu" : "fanout");
+  std::printf("%s%s: viewers", sfu ? "sfu" : "fanout", sfu ? (" (engine=" + o.engine + ")").c_str() : "");
   for (int n : o.viewers) std::printf(" %d", n);
   std::printf("; window %.0f s after %.0f s warm-up; %d sampled joins each; %ld ticks/s\n",
               o.seconds, o.warmup, o.joins, ticks_per_second());

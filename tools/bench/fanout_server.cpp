@@ -174,12 +174,12 @@ bool start_fanout(Server& s, const char* file) {
 
 // sfu: an rtcsfu alone; the fan-out of the publisher's track exists once the
 // publisher has answered.
-bool start_sfu(Server& s) {
+bool start_sfu(Server& s, const std::string& engine) {
   // One element: gst_parse_launch would return it without a pipeline.
   s.pipeline = gst_pipeline_new(nullptr);
   s.sink = launch(
       "rtcsfu address=127.0.0.1 port=0 room=bench ice-local-addresses=127.0.0.1 "
-      "max-sessions-per-address=0 rate-per-address=0");
+      "max-sessions-per-address=0 rate-per-address=0 engine=" + engine);
   gst_bin_add(GST_BIN(s.pipeline), GST_ELEMENT(gst_object_ref(s.sink)));
   count_queue_overruns(s.sink, &s.overruns);
   g_signal_connect(s.sink, "publisher-added",
@@ -200,11 +200,12 @@ int fanout_server(int argc, char** argv) {
   Server s;
   s.sfu = std::strcmp(argv[1], "sfu-server") == 0;
   if (!s.sfu && argc < 3) {
-    std::fprintf(stderr, "usage: rtcmesh-bench fanout-server FILE.mp4 | sfu-server\n");
+    std::fprintf(stderr, "usage: rtcmesh-bench fanout-server FILE.mp4 | sfu-server [webrtcbin|native]\n");
     return 2;
   }
   s.loop = g_main_loop_new(nullptr, FALSE);
-  if (!(s.sfu ? start_sfu(s) : start_fanout(s, argv[2]))) {
+  // sfu-server [ENGINE]: rtcsfu's engine (webrtcbin or native).
+  if (!(s.sfu ? start_sfu(s, argc > 2 ? argv[2] : "webrtcbin") : start_fanout(s, argv[2]))) {
     reply("error cannot start the pipeline");
     return 1;
   }

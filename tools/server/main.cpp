@@ -5,7 +5,7 @@
 // --mode mcu runs one MCU room (--room, default "mcu") in an rtcmcu element. A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu [--room R]] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu [--room R]] [--engine webrtcbin|native] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
@@ -84,6 +84,9 @@ struct Config {
   unsigned max_publishers = 0, max_subscribers = 200;  // per SFU room; 0 = no limit
   unsigned max_sessions = 500;                         // of the server; 0 = no limit
   unsigned max_mlines = 16;                            // of an SFU subscriber connection
+  std::string engine = "webrtcbin";                    // rtcsfu engine: webrtcbin or native
+  unsigned udp_port = 0;                               // engine=native: the shared UDP port
+  std::string announce_addresses;                      // engine=native: comma-separated
   std::string metrics_token;                           // empty: /metrics is open
   size_t max_message = 64 * 1024;
   // Per client address (its defaults say why a room behind one NAT never meets them).
@@ -150,8 +153,9 @@ Config parse_args(int& argc, char**& argv) {
         *rate_per_address = nullptr, *burst_per_address = nullptr,
         *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr,
         *redis = nullptr, *nats = nullptr, *node_id = nullptr, *advertise_url = nullptr,
-        *node_ttl = nullptr;
+        *node_ttl = nullptr, *engine = nullptr, *udp_port = nullptr;
   gchar** turn = nullptr;
+  gchar** announce = nullptr;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
       {"port", 'p', 0, G_OPTION_ARG_INT, &port, "TCP port (default 8443; 0 = any free port)",
@@ -216,6 +220,17 @@ Config parse_args(int& argc, char**& argv) {
        "N"},
       {"max-mlines", 0, 0, G_OPTION_ARG_STRING, &max_mlines,
        "m-lines of an SFU subscriber connection before it is rebuilt (default 16)", "N"},
+      {"engine", 0, 0, G_OPTION_ARG_STRING, &engine,
+       "What serves SFU subscribers: webrtcbin (default; one per subscriber) or native (our own "
+       "ICE-lite, DTLS and SRTP on one UDP port, a fixed pool of threads)",
+       "ENGINE"},
+      {"udp-port", 0, 0, G_OPTION_ARG_STRING, &udp_port,
+       "UDP port of --engine native, shared by every subscriber (default 0 = any free port)",
+       "PORT"},
+      {"announce-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &announce,
+       "Address --engine native writes in its candidates, for NAT and containers "
+       "(repeatable; default: the --address, or every IPv4 address when 0.0.0.0)",
+       "IP"},
       {"max-message", 0, 0, G_OPTION_ARG_STRING, &max_message,
        "Largest JSON-RPC message in bytes (default 65536)", "BYTES"},
       {"stun-server", 0, 0, G_OPTION_ARG_STRING, &stun,
@@ -273,7 +288,11 @@ Config parse_args(int& argc, char**& argv) {
        public_key_s = take(token_public_key), rate_s = take(rate_per_address),
        burst_s = take(burst_per_address), per_address_s = take(max_sessions_per_address),
        redis_s = take(redis), nats_s = take(nats), node_id_s = take(node_id),
-       advertise_s = take(advertise_url), node_ttl_s = take(node_ttl);
+       advertise_s = take(advertise_url), node_ttl_s = take(node_ttl),
+       engine_s = take(engine), udp_port_s = take(udp_port);
+  std::vector<std::string> announced;
+  for (gchar** a = announce; a && *a; ++a) announced.emplace_back(*a);
+  g_strfreev(announce);
   if (!parsed) {
     std::string why = err->message;
     g_clear_error(&err);
@@ -389,6 +408,17 @@ Config parse_args(int& argc, char**& argv) {
         parse_number("--max-sessions-per-address", per_address_s->c_str(), 0, 1000000));
   if (max_mlines_s)
     c.max_mlines = static_cast<unsigned>(parse_number("--max-mlines", max_mlines_s->c_str(), 2, 64));
+  if (engine_s) {
+    if (*engine_s != "webrtcbin" && *engine_s != "native")
+      throw UsageError("--engine takes webrtcbin or native, not '" + *engine_s + "'");
+    c.engine = *engine_s;
+  }
+  if (udp_port_s) c.udp_port = static_cast<unsigned>(parse_number("--udp-port", udp_port_s->c_str(), 0, 65535));
+  for (const std::string& a : announced) {
+    if (!g_hostname_is_ip_address(a.c_str()))
+      throw UsageError("--announce-address takes an IP address, not '" + a + "'");
+    c.announce_addresses += (c.announce_addresses.empty() ? "" : ",") + a;
+  }
   if (max_message_s)
     c.max_message = static_cast<size_t>(
         parse_number("--max-message", max_message_s->c_str(), 1024, 16 * 1024 * 1024));
@@ -542,7 +572,9 @@ void start_sfu(const Config& c, SfuServer& s) {
                "token-secret-file", c.token_secret_file.c_str(), "token-public-key",
                c.token_public_key_file.c_str(), "rate-per-address", c.address_limits.rate,
                "burst-per-address", c.address_limits.burst, "max-sessions-per-address",
-               c.address_limits.max_sessions, nullptr);
+               c.address_limits.max_sessions, "udp-port", c.udp_port, "announced-addresses",
+               c.announce_addresses.c_str(), nullptr);
+  gst_util_set_object_arg(G_OBJECT(sfu), "engine", c.engine.c_str());
   if (!c.cluster.node_id.empty())
     g_object_set(sfu, "redis", c.cluster.redis_url.c_str(), "nats", c.cluster.nats_url.c_str(),
                  "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms, nullptr);

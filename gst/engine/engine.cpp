@@ -1,0 +1,703 @@
+#include "gst/engine/engine.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include "gst/engine/ice_lite.h"
+#include "gst/engine/packet.h"
+#include "gst/engine/rewriter.h"
+#include "gst/engine/rtcp.h"
+#include "gst/engine/srtp.h"
+#include "gst/engine/stun.h"
+
+namespace rtcmesh::engine {
+
+namespace {
+
+constexpr size_t kBatch = 64;                // datagrams per sendmmsg/recvmmsg
+constexpr size_t kMaxDatagram = 1500;
+constexpr auto kHousekeeping = std::chrono::milliseconds(20);
+constexpr auto kSenderReportInterval = std::chrono::seconds(1);
+
+struct Slot {
+  std::unique_ptr<RtpRewriter> rewriter;
+  TrackId track = 0;
+  std::shared_ptr<PacketHistory> history;
+  uint32_t clock_rate = 90000;
+  uint32_t packets = 0, octets = 0;
+  uint32_t last_ts = 0;
+  std::chrono::system_clock::time_point last_sent{};
+};
+
+struct Session {
+  SessionId id = 0;
+  IceLite ice;
+  Engine::RemoteParams remote;
+  bool started = false, failed = false, connected = false;
+  std::unique_ptr<DtlsTransport> dtls;
+  std::unique_ptr<SrtpSession> srtp;
+  size_t socket = 0;  // index of the socket the selected tuple uses
+  std::vector<Slot> slots;
+  SessionStats stats;
+  Clock::time_point last_alive{};
+  Clock::time_point next_sr{};
+  std::vector<Address> addresses;  // routed to this session
+};
+
+struct Item {
+  enum Kind { kPacket, kDatagram, kCall } kind;
+  TrackId track = 0;
+  PacketRef packet;
+  SessionId session = 0;
+  Address from;
+  size_t socket = 0;
+  std::vector<uint8_t> data;
+  std::function<void()> call;
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  struct Worker {
+    std::thread thread;
+    int epoll = -1, wake = -1;
+    std::mutex lock;
+    std::deque<Item> inbox;
+    std::unordered_map<SessionId, std::unique_ptr<Session>> sessions;
+    // The send batch: one socket at a time.
+    std::vector<std::array<uint8_t, kMaxDatagram + SrtpSession::kMaxTrailer>> buffers{kBatch};
+    std::vector<Address> to{kBatch};
+    std::vector<size_t> sizes = std::vector<size_t>(kBatch);
+    size_t count = 0, socket = 0;
+  };
+
+  EngineConfig config;
+  Engine::Events events;
+  DtlsContext dtls;
+  std::vector<int> sockets;
+  std::vector<Address> locals;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> next_id{1};
+
+  mutable std::shared_mutex routes_lock;
+  std::unordered_map<std::string, SessionId> by_ufrag;
+  std::unordered_map<Address, SessionId, AddressHash> by_address;
+
+  mutable std::mutex tracks_lock;
+  std::unordered_map<TrackId, std::shared_ptr<PacketHistory>> tracks;
+
+  struct Counters {
+    std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
+        unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0};
+  } counters;
+
+  Impl(EngineConfig c, Engine::Events e) : config(std::move(c)), events(std::move(e)), dtls(config.certificate_pem) {}
+
+  Worker& owner(SessionId id) { return *workers[id % workers.size()]; }
+
+  void post(Worker& w, Item item) {
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> g(w.lock);
+      was_empty = w.inbox.empty();
+      w.inbox.push_back(std::move(item));
+    }
+    if (was_empty) {
+      uint64_t one = 1;
+      (void)!write(w.wake, &one, sizeof one);
+    }
+  }
+
+  // Runs fn on the session's worker and waits (control calls: never from a worker).
+  template <typename Fn>
+  auto call(SessionId id, Fn fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
+    auto result = task->get_future();
+    Item item{Item::kCall};
+    item.call = [task] { (*task)(); };
+    post(owner(id), std::move(item));
+    return result.get();
+  }
+
+  Session* find(Worker& w, SessionId id) {
+    auto it = w.sessions.find(id);
+    return it == w.sessions.end() ? nullptr : it->second.get();
+  }
+
+  // --- sending ---
+  void send_now(size_t socket, const Address& to, const uint8_t* data, size_t size) {
+    if (to.empty()) return;
+    if (sendto(sockets[socket], data, size, 0, to.sa(), to.length) >= 0) counters.sent++;
+    counters.send_calls++;
+  }
+
+  void flush(Worker& w) {
+    if (!w.count) return;
+    mmsghdr msgs[kBatch];
+    iovec iov[kBatch];
+    std::memset(msgs, 0, sizeof msgs);
+    for (size_t i = 0; i < w.count; ++i) {
+      iov[i] = {w.buffers[i].data(), w.sizes[i]};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = const_cast<sockaddr*>(w.to[i].sa());
+      msgs[i].msg_hdr.msg_namelen = w.to[i].length;
+    }
+    size_t done = 0;
+    while (done < w.count) {
+      int n = sendmmsg(sockets[w.socket], msgs + done, unsigned(w.count - done), 0);
+      counters.send_calls++;
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        ++done;  // a full socket buffer drops this one, never stalls the worker
+        continue;
+      }
+      done += size_t(n);
+      counters.sent += uint64_t(n);
+    }
+    w.count = 0;
+  }
+
+  // Rewrites `packet` for the slot, protects it and queues it in the batch.
+  void queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
+    if (packet.data.size() > kMaxDatagram) return;
+    if (w.count && w.socket != s.socket) flush(w);
+    w.socket = s.socket;
+    auto& buf = w.buffers[w.count];
+    std::memcpy(buf.data(), packet.data.data(), packet.data.size());
+    size_t size = packet.data.size();
+    if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return;
+    uint32_t ts = load32(buf.data() + 4);
+    if (!s.srtp->protect_rtp(buf.data(), &size)) return;
+    w.sizes[w.count] = size;
+    w.to[w.count] = s.ice.selected();
+    if (++w.count == kBatch) flush(w);
+    slot.packets++;
+    slot.octets += uint32_t(packet.data.size() - 12);
+    slot.last_ts = ts;
+    slot.last_sent = std::chrono::system_clock::now();
+    s.stats.packets_sent++;
+    s.stats.bytes_sent += size;
+  }
+
+  void forward(Worker& w, TrackId track, const PacketRef& packet) {
+    for (auto& [id, s] : w.sessions) {
+      if (!s->connected || s->failed) continue;
+      for (Slot& slot : s->slots)
+        if (slot.track == track) queue_rtp(w, *s, slot, *packet);
+    }
+  }
+
+  // --- receiving ---
+  void fail(Session& s, const std::string& why) {
+    if (s.failed) return;
+    s.failed = true;
+    s.connected = false;
+    s.stats.connected = false;
+    if (events.failed) events.failed(s.id, why);
+  }
+
+  void route(Session& s, const Address& from) {
+    for (const Address& a : s.addresses)
+      if (a == from) return;
+    s.addresses.push_back(from);
+    std::unique_lock<std::shared_mutex> g(routes_lock);
+    by_address[from] = s.id;
+  }
+
+  void on_datagram(Worker& w, Session& s, const Address& from, size_t socket, const uint8_t* data, size_t size) {
+    auto now = Clock::now();
+    switch (classify(data, size)) {
+      case PacketKind::kStun: {
+        auto m = stun::parse(data, size);
+        if (!m) return void(counters.bad_stun++);
+        auto out = s.ice.on_stun(data, size, *m, from, now);
+        if (!out.response.empty()) send_now(socket, from, out.response.data(), out.response.size());
+        if (out.verdict == IceLite::Verdict::kUnauthorized) counters.unauthorized++;
+        if (out.verdict != IceLite::Verdict::kAccepted) return;
+        route(s, from);
+        if (out.selected_changed) {
+          s.socket = socket;
+          s.stats.selected = from.to_string();
+        }
+        if (s.ice.selected() == from) s.last_alive = now;
+        if (s.started && s.dtls && s.dtls->state() == DtlsTransport::State::kNew) s.dtls->start();
+        return;
+      }
+      case PacketKind::kDtls: {
+        if (!s.dtls) return void(counters.dtls++);
+        auto before = s.dtls->state();
+        s.dtls->on_datagram(data, size);
+        after_dtls(s, before);
+        return;
+      }
+      case PacketKind::kRtcp: {
+        if (!s.srtp) return void(counters.srtcp++);
+        uint8_t buf[kMaxDatagram + SrtpSession::kMaxTrailer];
+        if (size > sizeof buf) return void(counters.srtcp++);
+        std::memcpy(buf, data, size);
+        size_t n = size;
+        if (!s.srtp->unprotect_rtcp(buf, &n)) return void(counters.srtcp++);
+        rtcp::Packets packets;
+        if (!rtcp::parse(buf, n, &packets) && packets.receiver_reports.empty() && packets.nacks.empty())
+          return void(counters.srtcp++);
+        s.last_alive = now;
+        s.stats.rtcp_received++;
+        on_rtcp(w, s, packets, now);
+        return;
+      }
+      case PacketKind::kRtp:
+        counters.rtp++;
+        return;
+      case PacketKind::kUnknown:
+        counters.unknown++;
+        return;
+    }
+  }
+
+  void after_dtls(Session& s, DtlsTransport::State before) {
+    auto state = s.dtls->state();
+    if (state == before) return;
+    if (state == DtlsTransport::State::kFailed) return fail(s, s.dtls->error());
+    if (state == DtlsTransport::State::kConnected) {
+      try {
+        s.srtp = std::make_unique<SrtpSession>(s.dtls->keys());
+      } catch (const std::exception& e) {
+        return fail(s, e.what());
+      }
+      s.connected = true;
+      s.stats.connected = true;
+      if (events.connected) events.connected(s.id);
+    }
+  }
+
+  Slot* slot_by_ssrc(Session& s, uint32_t ssrc) {
+    for (Slot& slot : s.slots)
+      if (slot.rewriter->ssrc() == ssrc) return &slot;
+    return nullptr;
+  }
+
+  void on_rtcp(Worker& w, Session& s, const rtcp::Packets& p, Clock::time_point now) {
+    for (const rtcp::Nack& nack : p.nacks) {
+      Slot* slot = slot_by_ssrc(s, nack.media_ssrc);
+      s.stats.nacks += nack.sequences.size();
+      if (!slot || !slot->history) continue;
+      for (uint16_t seq : nack.sequences) {
+        auto source = slot->rewriter->source_sequence(seq);
+        if (!source) continue;
+        if (PacketRef packet = slot->history->find(*source, now)) {
+          queue_rtp(w, s, *slot, *packet);
+          s.stats.retransmissions++;
+        }
+      }
+    }
+    auto keyframe = [&](uint32_t ssrc) {
+      Slot* slot = slot_by_ssrc(s, ssrc);
+      if (slot && slot->track && events.keyframe_request) events.keyframe_request(slot->track);
+    };
+    for (const rtcp::Pli& pli : p.plis) {
+      s.stats.plis++;
+      keyframe(pli.media_ssrc);
+    }
+    for (const rtcp::Fir& fir : p.firs) {
+      s.stats.firs++;
+      for (auto [ssrc, seq] : fir.entries) keyframe(ssrc);
+    }
+    auto ntp_mid = uint32_t(rtcp::ntp_time(std::chrono::system_clock::now()) >> 16);
+    auto blocks = [&](const std::vector<rtcp::ReportBlock>& bs) {
+      for (const rtcp::ReportBlock& b : bs) {
+        if (!slot_by_ssrc(s, b.ssrc)) continue;
+        s.stats.fraction_lost = b.fraction_lost;
+        s.stats.jitter = b.jitter;
+        if (b.last_sr) s.stats.rtt_ms = double(uint32_t(ntp_mid - b.last_sr - b.delay_since_sr)) * 1000.0 / 65536.0;
+      }
+    };
+    for (const auto& rr : p.receiver_reports) blocks(rr.blocks);
+    for (const auto& sr : p.sender_reports) blocks(sr.blocks);
+    s.stats.remb += p.rembs.size();
+    s.stats.transport_cc += p.transport_cc;
+  }
+
+  void send_reports(Session& s) {
+    std::vector<uint8_t> out;
+    for (Slot& slot : s.slots) {
+      if (!slot.packets) continue;
+      rtcp::build_sr(&out, {slot.rewriter->ssrc(), rtcp::ntp_time(slot.last_sent), slot.last_ts,
+                            slot.packets, slot.octets, {}});
+    }
+    if (out.empty()) return;
+    size_t n = out.size();
+    out.resize(n + SrtpSession::kMaxTrailer);
+    if (s.srtp->protect_rtcp(out.data(), &n)) send_now(s.socket, s.ice.selected(), out.data(), n);
+  }
+
+  void housekeeping(Worker& w) {
+    auto now = Clock::now();
+    for (auto& [id, s] : w.sessions) {
+      if (!s->started || s->failed) continue;
+      if (s->dtls) {
+        auto due = s->dtls->next_timeout();
+        if (due && *due <= now) {
+          auto before = s->dtls->state();
+          s->dtls->on_timeout();
+          after_dtls(*s, before);
+        }
+      }
+      if (now - s->last_alive > config.peer_timeout) {
+        fail(*s, "no ICE consent or RTCP for peer-timeout");
+        continue;
+      }
+      if (s->connected && now >= s->next_sr) {
+        s->next_sr = now + kSenderReportInterval;
+        send_reports(*s);
+      }
+    }
+  }
+
+  // Worker 0: every datagram waiting on `socket`, demultiplexed.
+  void receive(Worker& self, size_t socket) {
+    static thread_local std::vector<std::array<uint8_t, 2048>> bufs(kBatch);
+    static thread_local std::vector<sockaddr_storage> names(kBatch);
+    for (int round = 0; round < 16; ++round) {  // then let the inbox run
+      mmsghdr msgs[kBatch];
+      iovec iov[kBatch];
+      std::memset(msgs, 0, sizeof msgs);
+      for (size_t i = 0; i < kBatch; ++i) {
+        iov[i] = {bufs[i].data(), bufs[i].size()};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &names[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      }
+      int n = recvmmsg(sockets[socket], msgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) return;
+      for (int i = 0; i < n; ++i) {
+        counters.received++;
+        Address from = Address::from(reinterpret_cast<sockaddr*>(&names[i]), msgs[i].msg_hdr.msg_namelen);
+        demux(self, socket, from, bufs[i].data(), msgs[i].msg_len);
+      }
+      if (size_t(n) < kBatch) return;
+    }
+  }
+
+  void demux(Worker& self, size_t socket, const Address& from, const uint8_t* data, size_t size) {
+    PacketKind kind = classify(data, size);
+    SessionId id = 0;
+    if (kind == PacketKind::kUnknown) return void(counters.unknown++);
+    if (kind == PacketKind::kStun) {
+      std::string why;
+      auto m = stun::parse(data, size, &why);
+      if (!m) return void(counters.bad_stun++);
+      auto user = m->username();
+      std::shared_lock<std::shared_mutex> g(routes_lock);
+      auto it = user ? by_ufrag.find(std::string(IceLite::local_part(*user))) : by_ufrag.end();
+      if (it != by_ufrag.end()) id = it->second;
+      else {
+        // Binding responses/indications from a known peer are harmless; the rest unknown.
+        return void(counters.unknown_user++);
+      }
+    } else {
+      std::shared_lock<std::shared_mutex> g(routes_lock);
+      auto it = by_address.find(from);
+      if (it == by_address.end()) return void(counters.unknown_address++);
+      id = it->second;
+    }
+    Worker& w = owner(id);
+    if (&w == &self) {
+      if (Session* s = find(w, id)) on_datagram(w, *s, from, socket, data, size);
+      return;
+    }
+    Item item{Item::kDatagram};
+    item.session = id;
+    item.from = from;
+    item.socket = socket;
+    item.data.assign(data, data + size);
+    post(w, std::move(item));
+  }
+
+  void run(Worker& w, bool reader) {
+    epoll_event evs[16];
+    auto next_housekeeping = Clock::now();
+    while (!stopping) {
+      int n = epoll_wait(w.epoll, evs, 16, int(kHousekeeping.count()));
+      for (int i = 0; i < n; ++i) {
+        if (evs[i].data.u64 == UINT64_MAX) {
+          uint64_t v;
+          (void)!read(w.wake, &v, sizeof v);
+        } else if (reader) {
+          receive(w, size_t(evs[i].data.u64));
+        }
+      }
+      std::deque<Item> items;
+      {
+        std::lock_guard<std::mutex> g(w.lock);
+        items.swap(w.inbox);
+      }
+      for (Item& item : items) {
+        switch (item.kind) {
+          case Item::kPacket: forward(w, item.track, item.packet); break;
+          case Item::kDatagram:
+            if (Session* s = find(w, item.session))
+              on_datagram(w, *s, item.from, item.socket, item.data.data(), item.data.size());
+            break;
+          case Item::kCall: item.call(); break;
+        }
+      }
+      flush(w);
+      auto now = Clock::now();
+      if (now >= next_housekeeping) {
+        next_housekeeping = now + kHousekeeping;
+        housekeeping(w);
+        flush(w);
+      }
+    }
+  }
+};
+
+Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl>(std::move(config), std::move(events))) {
+  SrtpSession::init_library();
+  Impl& d = *impl_;
+  uint16_t port = d.config.port;
+  auto cleanup = [&] {
+    for (int fd : d.sockets) close(fd);
+    d.sockets.clear();
+  };
+  for (const std::string& host : d.config.addresses) {
+    Address a = Address::parse(host, port);
+    int fd = socket(a.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      cleanup();
+      throw std::runtime_error("engine: socket: " + std::string(strerror(errno)));
+    }
+    int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    if (a.family() == AF_INET6) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    if (bind(fd, a.sa(), a.length) != 0) {
+      std::string why = strerror(errno);
+      close(fd);
+      cleanup();
+      throw std::runtime_error("engine: cannot bind " + a.to_string() + ": " + why);
+    }
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    Address local = Address::from(reinterpret_cast<sockaddr*>(&bound), len);
+    port = local.port();  // the next addresses take the same port
+    d.sockets.push_back(fd);
+    d.locals.push_back(local);
+  }
+  if (d.sockets.empty()) throw std::runtime_error("engine: no address to listen on");
+  port_ = port;
+  unsigned n = d.config.threads ? d.config.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Impl::Worker>();
+    w->epoll = epoll_create1(EPOLL_CLOEXEC);
+    w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{EPOLLIN, {}};
+    ev.data.u64 = UINT64_MAX;
+    epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->wake, &ev);
+    if (i == 0)
+      for (size_t s = 0; s < d.sockets.size(); ++s) {
+        ev.data.u64 = s;
+        epoll_ctl(w->epoll, EPOLL_CTL_ADD, d.sockets[s], &ev);
+      }
+    d.workers.push_back(std::move(w));
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    Impl::Worker* w = d.workers[i].get();
+    w->thread = std::thread([&d, w, i] {
+      pthread_setname_np(pthread_self(), ("rtc-engine-" + std::to_string(i)).c_str());  // for top/perf
+      d.run(*w, i == 0);
+    });
+  }
+}
+
+Engine::~Engine() {
+  Impl& d = *impl_;
+  d.stopping = true;
+  for (auto& w : d.workers) {
+    uint64_t one = 1;
+    (void)!write(w->wake, &one, sizeof one);
+  }
+  for (auto& w : d.workers) {
+    if (w->thread.joinable()) w->thread.join();
+    close(w->epoll);
+    close(w->wake);
+  }
+  for (int fd : d.sockets) close(fd);
+}
+
+std::vector<Address> Engine::local_addresses() const { return impl_->locals; }
+const std::string& Engine::fingerprint() const { return impl_->dtls.fingerprint(); }
+unsigned Engine::threads() const { return unsigned(impl_->workers.size()); }
+
+Engine::LocalParams Engine::create_session() {
+  Impl& d = *impl_;
+  SessionId id = d.next_id++;
+  auto s = std::make_unique<Session>();
+  s->id = id;
+  LocalParams local{id, s->ice.local_ufrag(), s->ice.local_pwd()};
+  s->ice.set_consent_timeout(d.config.peer_timeout);
+  {
+    std::unique_lock<std::shared_mutex> g(d.routes_lock);
+    d.by_ufrag[local.ufrag] = id;
+  }
+  Session* raw = s.release();
+  d.call(id, [&d, id, raw] { d.owner(id).sessions[id].reset(raw); });
+  return local;
+}
+
+void Engine::start_session(SessionId id, RemoteParams remote) {
+  Impl& d = *impl_;
+  d.call(id, [&d, id, remote = std::move(remote)]() mutable {
+    Session* s = d.find(d.owner(id), id);
+    if (!s || s->started) return;
+    s->ice.set_remote(remote.ufrag, remote.pwd);
+    s->remote = std::move(remote);
+    Session* sp = s;
+    s->dtls = std::make_unique<DtlsTransport>(d.dtls, s->remote.role, s->remote.fingerprints,
+                                              [&d, sp](const uint8_t* data, size_t size) {
+                                                d.send_now(sp->socket, sp->ice.selected(), data, size);
+                                              });
+    s->dtls->set_initial_timeout(std::chrono::milliseconds(100));
+    s->started = true;
+    s->last_alive = Clock::now();
+    // The client speaks first, once a check told us where the peer is.
+    if (s->ice.has_valid_check()) s->dtls->start();
+  });
+}
+
+void Engine::remove_session(SessionId id) {
+  Impl& d = *impl_;
+  std::vector<Address> addresses;
+  std::string ufrag;
+  d.call(id, [&] {
+    auto& sessions = d.owner(id).sessions;
+    auto it = sessions.find(id);
+    if (it == sessions.end()) return;
+    if (it->second->dtls) it->second->dtls->close();
+    addresses = it->second->addresses;
+    ufrag = it->second->ice.local_ufrag();
+    sessions.erase(it);
+  });
+  std::unique_lock<std::shared_mutex> g(d.routes_lock);
+  d.by_ufrag.erase(ufrag);
+  for (const Address& a : addresses) {
+    auto it = d.by_address.find(a);
+    if (it != d.by_address.end() && it->second == id) d.by_address.erase(it);
+  }
+}
+
+size_t Engine::add_slot(SessionId id, uint32_t ssrc, uint8_t payload_type, uint32_t clock_rate) {
+  Impl& d = *impl_;
+  return d.call(id, [&]() -> size_t {
+    Session* s = d.find(d.owner(id), id);
+    if (!s) throw std::runtime_error("engine: no session " + std::to_string(id));
+    Slot slot;
+    slot.rewriter = std::make_unique<RtpRewriter>(ssrc, payload_type, clock_rate);
+    slot.clock_rate = clock_rate;
+    s->slots.push_back(std::move(slot));
+    return s->slots.size() - 1;
+  });
+}
+
+void Engine::feed(SessionId id, size_t index, TrackId track) {
+  Impl& d = *impl_;
+  std::shared_ptr<PacketHistory> history;
+  {
+    std::lock_guard<std::mutex> g(d.tracks_lock);
+    auto it = d.tracks.find(track);
+    if (it != d.tracks.end()) history = it->second;
+  }
+  d.call(id, [&] {
+    Session* s = d.find(d.owner(id), id);
+    if (!s || index >= s->slots.size()) return;
+    s->slots[index].track = history ? track : 0;
+    s->slots[index].history = history;
+  });
+}
+
+SessionStats Engine::session_stats(SessionId id) const {
+  Impl& d = *impl_;
+  return d.call(id, [&] {
+    Session* s = d.find(d.owner(id), id);
+    return s ? s->stats : SessionStats{};
+  });
+}
+
+TrackId Engine::add_track() {
+  Impl& d = *impl_;
+  TrackId id = d.next_id++;
+  std::lock_guard<std::mutex> g(d.tracks_lock);
+  d.tracks[id] = std::make_shared<PacketHistory>();
+  return id;
+}
+
+void Engine::remove_track(TrackId track) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> g(d.tracks_lock);
+  d.tracks.erase(track);
+}
+
+void Engine::push(TrackId track, const uint8_t* data, size_t size) {
+  Impl& d = *impl_;
+  auto h = parse_rtp(data, size);
+  if (!h) return;
+  std::shared_ptr<PacketHistory> history;
+  {
+    std::lock_guard<std::mutex> g(d.tracks_lock);
+    auto it = d.tracks.find(track);
+    if (it == d.tracks.end()) return;
+    history = it->second;
+  }
+  auto packet = std::make_shared<SharedPacket>();
+  packet->data.assign(data, data + size);
+  packet->arrival = Clock::now();
+  packet->sequence = h->sequence;
+  packet->ssrc = h->ssrc;
+  history->store(packet);
+  for (auto& w : d.workers) {
+    Item item{Item::kPacket};
+    item.track = track;
+    item.packet = packet;
+    d.post(*w, std::move(item));
+  }
+}
+
+EngineStats Engine::stats() const {
+  const auto& c = impl_->counters;
+  EngineStats s;
+  s.received = c.received;
+  s.sent = c.sent;
+  s.send_calls = c.send_calls;
+  s.dropped_unknown = c.unknown;
+  s.dropped_bad_stun = c.bad_stun;
+  s.dropped_unknown_user = c.unknown_user;
+  s.dropped_unauthorized = c.unauthorized;
+  s.dropped_unknown_address = c.unknown_address;
+  s.dropped_dtls = c.dtls;
+  s.dropped_srtcp = c.srtcp;
+  s.dropped_rtp = c.rtp;
+  return s;
+}
+
+}  // namespace rtcmesh::engine

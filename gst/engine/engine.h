@@ -1,0 +1,119 @@
+// The native egress engine: subscriber connections of an SFU served from one
+// UDP socket per listening address by our own ICE-lite + DTLS + SRTP, with a
+// fixed pool of threads (no thread per subscriber) and batched sends.
+//
+// Threads: worker 0 also reads every socket (recvmmsg) and demultiplexes
+// each datagram, STUN by the local half of USERNAME, the rest by the
+// sender's address (learned from valid checks), into the inbox of the
+// worker that owns the session. A session is owned by one worker for its
+// life and only that worker touches its state (ICE, DTLS, SRTP, rewriters),
+// so no lock guards it. A publisher packet (push) is shared: it is stored in
+// its track's history and handed to every worker once; each rewrites and
+// protects it for its own subscribers of the track and sends in batches
+// (sendmmsg). Control calls (sessions, slots, feeding) post to the owner's
+// inbox and return; events are called from the owner worker.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gst/engine/address.h"
+#include "gst/engine/dtls.h"
+#include "gst/engine/history.h"
+
+namespace rtcmesh::engine {
+
+using SessionId = uint64_t;
+using TrackId = uint64_t;
+
+struct EngineConfig {
+  std::vector<std::string> addresses{"127.0.0.1"};  // numeric, one socket each
+  uint16_t port = 0;                                // 0: any (the same for every address)
+  unsigned threads = 0;                             // 0: one per core
+  std::chrono::milliseconds peer_timeout{10000};   // no consent and no RTCP: session fails
+  std::string certificate_pem;                      // certificate then key
+};
+
+// Engine-wide counters of what arrived on the port and what was dropped.
+struct EngineStats {
+  uint64_t received = 0, sent = 0, send_calls = 0;
+  uint64_t dropped_unknown = 0;          // not STUN/DTLS/RTP/RTCP by its first byte
+  uint64_t dropped_bad_stun = 0;         // truncated, malformed, bad FINGERPRINT
+  uint64_t dropped_unknown_user = 0;     // STUN for no session of ours
+  uint64_t dropped_unauthorized = 0;     // STUN with a wrong MESSAGE-INTEGRITY (answered 401)
+  uint64_t dropped_unknown_address = 0;  // DTLS/RTP/RTCP from an address no valid check came from
+  uint64_t dropped_dtls = 0;             // records a session's DTLS rejected
+  uint64_t dropped_srtcp = 0;            // SRTCP failing authentication or parse
+  uint64_t dropped_rtp = 0;              // RTP from a subscriber (we only send)
+};
+
+struct SessionStats {
+  bool connected = false;
+  std::string selected;  // the remote address media goes to
+  uint64_t packets_sent = 0, bytes_sent = 0, nacks = 0, retransmissions = 0, plis = 0, firs = 0;
+  uint64_t rtcp_received = 0, remb = 0, transport_cc = 0;
+  uint32_t fraction_lost = 0, jitter = 0;
+  double rtt_ms = -1;
+};
+
+class Engine {
+ public:
+  struct Events {  // called on the session's worker thread
+    std::function<void(SessionId)> connected;
+    std::function<void(SessionId, const std::string& why)> failed;
+    std::function<void(TrackId)> keyframe_request;  // a subscriber sent PLI/FIR
+  };
+  struct LocalParams {
+    SessionId id;
+    std::string ufrag, pwd;
+  };
+  struct RemoteParams {
+    std::string ufrag, pwd;
+    std::vector<std::vector<sig::DtlsFingerprint>> fingerprints;
+    DtlsTransport::Role role = DtlsTransport::Role::kServer;  // ours
+  };
+
+  // Binds the sockets and starts the threads; throws std::runtime_error.
+  Engine(EngineConfig config, Events events);
+  ~Engine();  // stops the threads, closes the sockets, drops every session
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::vector<Address> local_addresses() const;
+  const std::string& fingerprint() const;  // "sha-256 AB:…" for a=fingerprint
+  unsigned threads() const;
+
+  // --- sessions (any thread) ---
+  LocalParams create_session();
+  // From the remote description: starts ICE-lite checks' acceptance of the
+  // remote half of USERNAME and DTLS in our role.
+  void start_session(SessionId id, RemoteParams remote);
+  void remove_session(SessionId id);
+  // A sending stream of the session (an m-line): its SSRC, payload type and
+  // clock rate; returns its index.
+  size_t add_slot(SessionId id, uint32_t ssrc, uint8_t payload_type, uint32_t clock_rate);
+  // Slot `index` forwards `track` from now on (0: nothing).
+  void feed(SessionId id, size_t index, TrackId track);
+  SessionStats session_stats(SessionId id) const;
+
+  // --- publisher tracks (any thread) ---
+  TrackId add_track();
+  void remove_track(TrackId track);
+  // One RTP packet of the track, as the publisher sent it.
+  void push(TrackId track, const uint8_t* data, size_t size);
+
+  EngineStats stats() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace rtcmesh::engine

@@ -1,0 +1,379 @@
+#include "gst/sfu/native_forwarding.h"
+
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+#include <ifaddrs.h>
+
+#include <stdexcept>
+
+#include "gst/peer/dtls_certificate.h"
+#include "signaling/http/dtls_fingerprint.h"
+#include "signaling/http/sdp.h"
+
+namespace rtcmesh::sfu {
+
+namespace {
+
+const char* sdp_attribute(const GstSDPMessage* sdp, const GstSDPMedia* m, const char* key) {
+  const char* v = m ? gst_sdp_media_get_attribute_val(m, key) : nullptr;
+  return v ? v : gst_sdp_message_get_attribute_val(sdp, key);
+}
+
+GQuark track_quark() { return g_quark_from_static_string("rtcmesh-native-track"); }
+
+}  // namespace
+
+struct NativeEgress::Tap {
+  std::shared_ptr<Alive> alive;
+  engine::TrackId track;
+};
+
+GstPadProbeReturn NativeEgress::on_buffer(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* tap = static_cast<Tap*>(data);
+  std::shared_lock hold(tap->alive->lock);
+  NativeEgress* egress = tap->alive->egress;
+  if (!egress) return GST_PAD_PROBE_OK;
+  auto push = [&](GstBuffer* buffer, guint, gpointer) -> gboolean {
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      egress->engine().push(tap->track, map.data, map.size);
+      gst_buffer_unmap(buffer, &map);
+    }
+    return TRUE;
+  };
+  if (GstBuffer* b = GST_PAD_PROBE_INFO_BUFFER(info)) push(b, 0, nullptr);
+  else if (GstBufferList* l = GST_PAD_PROBE_INFO_BUFFER_LIST(info))
+    for (guint i = 0; i < gst_buffer_list_length(l); i++) push(gst_buffer_list_get(l, i), i, nullptr);
+  return GST_PAD_PROBE_OK;
+}
+
+NativeEgress::NativeEgress(Worker& worker, std::vector<std::string> addresses, guint port,
+                           std::vector<std::string> announced, guint peer_timeout_ms)
+    : worker_(worker), announced_(std::move(announced)), alive_(std::make_shared<Alive>()) {
+  alive_->egress = this;
+  engine::EngineConfig config;
+  config.addresses = std::move(addresses);
+  config.port = guint16(port);
+  config.peer_timeout = std::chrono::milliseconds(peer_timeout_ms);
+  config.certificate_pem = peer::dtls_certificate_pem();
+  std::shared_ptr<Alive> alive = alive_;
+  // Engine threads: copy, then hop to the element's worker.
+  auto hop = [alive](engine::SessionId id, bool ok, std::string why) {
+    std::shared_lock hold(alive->lock);
+    NativeEgress* e = alive->egress;
+    if (!e) return;
+    Listener l;
+    {
+      std::lock_guard lock(e->mutex_);
+      auto it = e->listeners_.find(id);
+      if (it == e->listeners_.end()) return;
+      l = it->second;
+    }
+    if (ok) l.connected->store(true);
+    auto fn = ok ? [cb = l.events.connected] { if (cb) cb(); }
+                 : std::function<void()>([cb = l.events.failed, why] { if (cb) cb(why); });
+    e->worker_.post(std::move(fn));
+  };
+  engine::Engine::Events events;
+  events.connected = [hop](engine::SessionId id) { hop(id, true, ""); };
+  events.failed = [hop](engine::SessionId id, const std::string& why) { hop(id, false, why); };
+  events.keyframe_request = [alive](engine::TrackId track) {
+    std::shared_lock hold(alive->lock);
+    if (NativeEgress* e = alive->egress)
+      // On the worker, which alone destroys Sources: a FanOut found there is alive.
+      e->worker_.post([alive, track] {
+        media::FanOut* fanout = nullptr;
+        {
+          std::shared_lock hold(alive->lock);
+          NativeEgress* e = alive->egress;
+          if (!e) return;
+          std::lock_guard lock(e->mutex_);
+          auto it = e->fanouts_.find(track);
+          if (it != e->fanouts_.end()) fanout = it->second;
+        }
+        if (fanout) fanout->request_keyframe();  // merged, rate-limited with the others
+      });
+  };
+  engine_ = std::make_unique<engine::Engine>(std::move(config), std::move(events));
+  if (announced_.empty())
+    for (const engine::Address& a : engine_->local_addresses()) {
+      if (a.host() != "0.0.0.0") {
+        announced_.push_back(a.host());
+        continue;
+      }
+      // Bound to every interface: announce each IPv4 address it has.
+      ifaddrs* list = nullptr;
+      if (getifaddrs(&list) != 0) continue;
+      for (ifaddrs* i = list; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+          announced_.push_back(engine::Address::from(i->ifa_addr, sizeof(sockaddr_in)).host());
+      freeifaddrs(list);
+    }
+}
+
+NativeEgress::~NativeEgress() {
+  {
+    std::unique_lock hold(alive_->lock);
+    alive_->egress = nullptr;  // taps and events left behind do nothing from now on
+  }
+  engine_.reset();
+}
+
+engine::TrackId NativeEgress::track_for(Source* source) {
+  if (!source) return 0;
+  GstElement* tee = source->fanout().tee();
+  // The tap lives as long as the tee: a Source gone takes its track along.
+  if (auto* existing = static_cast<engine::TrackId*>(g_object_get_qdata(G_OBJECT(tee), track_quark())))
+    return *existing;
+  engine::TrackId track = engine_->add_track();
+  {
+    std::lock_guard lock(mutex_);
+    fanouts_[track] = &source->fanout();
+  }
+  g_object_set_qdata_full(G_OBJECT(tee), track_quark(), new engine::TrackId(track), [](gpointer p) {
+    delete static_cast<engine::TrackId*>(p);
+  });
+  GstPad* sink = gst_element_get_static_pad(tee, "sink");
+  gst_pad_add_probe(sink, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), on_buffer,
+                    new Tap{alive_, track}, [](gpointer p) {
+                      auto* tap = static_cast<Tap*>(p);
+                      {
+                        std::shared_lock hold(tap->alive->lock);
+                        if (NativeEgress* e = tap->alive->egress) {
+                          e->engine().remove_track(tap->track);
+                          std::lock_guard lock(e->mutex_);
+                          e->fanouts_.erase(tap->track);
+                        }
+                      }
+                      delete tap;
+                    });
+  gst_object_unref(sink);
+  return track;
+}
+
+void NativeEgress::listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected) {
+  std::lock_guard lock(mutex_);
+  listeners_[id] = {std::move(events), connected};
+}
+
+void NativeEgress::forget(engine::SessionId id) {
+  std::lock_guard lock(mutex_);
+  listeners_.erase(id);
+}
+
+NativeForwardingPath::NativeForwardingPath(NativeEgress& egress, std::string name, Events events)
+    : egress_(egress), name_(std::move(name)), local_(egress.engine().create_session()),
+      session_id_(std::to_string(g_random_int())) {
+  egress_.listen(local_.id, std::move(events), &connected_);
+}
+
+NativeForwardingPath::~NativeForwardingPath() {
+  egress_.forget(local_.id);
+  egress_.engine().remove_session(local_.id);
+}
+
+void NativeForwardingPath::add_slot(media::Codec codec, Source* source, const GstCaps* caps) {
+  Slot slot;
+  slot.codec = codec;
+  slot.ssrc = g_random_int();
+  slot.caps = caps ? CapsPtr(gst_caps_copy(caps))
+              : source ? source->slot_caps(payload_type(codec))
+                       : media::rtp_caps(codec, payload_type(codec));
+  int pt = payload_type(codec);
+  gst_structure_get_int(gst_caps_get_structure(slot.caps.get(), 0), "payload", &pt);
+  slot.pt = pt;
+  egress_.engine().add_slot(local_.id, slot.ssrc, guint8(pt), guint32(media::codec_info(codec).clock_rate));
+  slots_.push_back(std::move(slot));
+  if (source) feed(slots_.size() - 1, source);
+}
+
+void NativeForwardingPath::feed(size_t index, Source* source) {
+  Slot& slot = slots_.at(index);
+  slot.track = egress_.track_for(source);
+  egress_.engine().feed(local_.id, index, slot.sending ? slot.track : 0);
+}
+
+void NativeForwardingPath::set_sending(size_t index, bool sending) {
+  Slot& slot = slots_.at(index);
+  slot.sending = sending;
+  egress_.engine().feed(local_.id, index, sending ? slot.track : 0);
+}
+
+// The remote's ICE credentials, fingerprints and DTLS role from its
+// description; empty string, else why not.
+std::string NativeForwardingPath::read_remote(const std::string& text, const GstSDPMessage* sdp,
+                                              bool offer, engine::Engine::RemoteParams* remote) {
+  try {
+    remote->fingerprints = sig::dtls_fingerprints(text);
+  } catch (const sig::SdpError& e) {
+    return e.what();
+  }
+  const GstSDPMedia* first = gst_sdp_message_medias_len(sdp) ? gst_sdp_message_get_media(sdp, 0) : nullptr;
+  const char* ufrag = sdp_attribute(sdp, first, "ice-ufrag");
+  const char* pwd = sdp_attribute(sdp, first, "ice-pwd");
+  const char* setup = sdp_attribute(sdp, first, "setup");
+  if (!ufrag || !pwd) return "no ice-ufrag/ice-pwd";
+  remote->ufrag = ufrag;
+  remote->pwd = pwd;
+  // Their offer: actpass or active makes them the DTLS client. Their answer
+  // to our actpass: active (client) or passive (we are the client).
+  bool we_client = setup && g_str_equal(setup, "passive");
+  if (!offer && !(setup && (g_str_equal(setup, "active") || g_str_equal(setup, "passive"))))
+    return "the answer's a=setup must be active or passive";
+  remote->role = we_client ? engine::DtlsTransport::Role::kClient : engine::DtlsTransport::Role::kServer;
+  return "";
+}
+
+GstSDPMessage* NativeForwardingPath::new_description() const {
+  GstSDPMessage* sdp = nullptr;
+  gst_sdp_message_new(&sdp);
+  gst_sdp_message_set_version(sdp, "0");
+  std::string version = std::to_string(++version_);
+  gst_sdp_message_set_origin(sdp, "-", session_id_.c_str(), version.c_str(), "IN", "IP4", "127.0.0.1");
+  gst_sdp_message_set_session_name(sdp, "-");
+  gst_sdp_message_add_time(sdp, "0", "0", nullptr);
+  gst_sdp_message_add_attribute(sdp, "ice-lite", nullptr);
+  return sdp;
+}
+
+// One m-line: `slot`'s codec and direction (null: inactive with `format`),
+// our transport attributes and host candidates on the shared port.
+void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
+                                     const Slot* slot, const char* format, const char* setup) const {
+  GstSDPMedia* m = nullptr;
+  gst_sdp_media_new(&m);
+  gst_sdp_media_set_media(m, kind);
+  gst_sdp_media_set_port_info(m, 9, 1);
+  gst_sdp_media_set_proto(m, proto);
+  gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
+  if (slot) {
+    CapsPtr caps(gst_caps_copy(slot->caps.get()));
+    gst_sdp_media_set_media_from_caps(caps.get(), m);
+    gst_sdp_media_add_attribute(m, slot->sending ? "sendonly" : "inactive", nullptr);
+    std::string ssrc = std::to_string(slot->ssrc) + " cname:rtcmesh";
+    gst_sdp_media_add_attribute(m, "ssrc", ssrc.c_str());
+  } else {
+    // Never port 0 toward a webrtcbin peer (it stalls the bundle).
+    gst_sdp_media_add_format(m, format);
+    gst_sdp_media_add_attribute(m, "inactive", nullptr);
+  }
+  gst_sdp_media_add_attribute(m, "mid", mid.c_str());
+  gst_sdp_media_add_attribute(m, "ice-ufrag", local_.ufrag.c_str());
+  gst_sdp_media_add_attribute(m, "ice-pwd", local_.pwd.c_str());
+  gst_sdp_media_add_attribute(m, "fingerprint", egress_.engine().fingerprint().c_str());
+  gst_sdp_media_add_attribute(m, "setup", setup);
+  gst_sdp_media_add_attribute(m, "rtcp-mux", nullptr);
+  gst_sdp_media_add_attribute(m, "rtcp-rsize", nullptr);
+  int foundation = 0;
+  for (const std::string& host : egress_.announced()) {
+    foundation++;
+    std::string c = std::to_string(foundation) + " 1 UDP " + std::to_string(2130706432 - foundation) + " " +
+                    host + " " + std::to_string(egress_.port()) + " typ host";
+    gst_sdp_media_add_attribute(m, "candidate", c.c_str());
+  }
+  gst_sdp_media_add_attribute(m, "end-of-candidates", nullptr);
+  gst_sdp_message_add_media(sdp, m);
+  gst_sdp_media_free(m);
+}
+
+std::string NativeForwardingPath::finish(GstSDPMessage* sdp, const std::string& bundle) {
+  gst_sdp_message_add_attribute(sdp, "group", bundle.c_str());
+  gchar* text = gst_sdp_message_as_text(sdp);
+  std::string out = text;
+  g_free(text);
+  gst_sdp_message_free(sdp);
+  return out;
+}
+
+void NativeForwardingPath::make_offer(SdpDone done) {
+  // Every slot an m-line, in order (m-lines only grow, as with webrtcbin).
+  GstSDPMessage* offer = new_description();
+  std::string bundle = "BUNDLE";
+  for (size_t i = 0; i < slots_.size(); i++) {
+    bool video = media::codec_info(slots_[i].codec).kind == media::Kind::kVideo;
+    add_media(offer, video ? "video" : "audio", "UDP/TLS/RTP/SAVPF", std::to_string(i), &slots_[i], nullptr,
+              "actpass");
+    bundle += " " + std::to_string(i);
+  }
+  done(finish(offer, bundle), "");
+}
+
+void NativeForwardingPath::accept_answer(const std::string& text, std::function<void(const std::string& error)> done) {
+  GstSDPMessage* answer = nullptr;
+  if (gst_sdp_message_new_from_text(text.c_str(), &answer) != GST_SDP_OK || !answer)
+    return done("answer is not SDP");
+  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
+  engine::Engine::RemoteParams remote;
+  if (std::string why = read_remote(text, answer, false, &remote); !why.empty()) return done(why);
+  if (started_) {
+    // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
+    if (remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
+    return done("");
+  }
+  remote_ufrag_ = remote.ufrag;
+  started_ = true;
+  egress_.engine().start_session(local_.id, std::move(remote));
+  done("");
+}
+
+void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone done) {
+  GstSDPMessage* offer = nullptr;
+  if (gst_sdp_message_new_from_text(offer_text.c_str(), &offer) != GST_SDP_OK || !offer)
+    return done("", "offer is not SDP");
+  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold_offer(offer, gst_sdp_message_free);
+  engine::Engine::RemoteParams remote;
+  if (std::string why = read_remote(offer_text, offer, true, &remote); !why.empty()) return done("", why);
+  bool we_client = remote.role == engine::DtlsTransport::Role::kClient;
+  GstSDPMessage* answer = new_description();
+  std::string bundle = "BUNDLE";
+  std::vector<bool> used(slots_.size(), false);
+  for (guint i = 0; i < gst_sdp_message_medias_len(offer); i++) {
+    const GstSDPMedia* om = gst_sdp_message_get_media(offer, i);
+    const char* kind = gst_sdp_media_get_media(om);
+    // Slots are matched to the offer's m-lines in order, by kind.
+    const Slot* slot = nullptr;
+    for (size_t k = 0; k < slots_.size() && !slot; k++) {
+      bool video = media::codec_info(slots_[k].codec).kind == media::Kind::kVideo;
+      if (!used[k] && kind && g_str_equal(kind, video ? "video" : "audio")) {
+        used[k] = true;
+        slot = &slots_[k];
+      }
+    }
+    const char* mid = gst_sdp_media_get_attribute_val(om, "mid");
+    std::string mid_s = mid ? mid : std::to_string(i);
+    add_media(answer, kind ? kind : "video", gst_sdp_media_get_proto(om), mid_s, slot,
+              gst_sdp_media_formats_len(om) ? gst_sdp_media_get_format(om, 0) : "0",
+              we_client ? "active" : "passive");
+    bundle += " " + mid_s;
+  }
+  remote_ufrag_ = remote.ufrag;
+  started_ = true;
+  egress_.engine().start_session(local_.id, std::move(remote));
+  done(finish(answer, bundle), "");
+}
+
+StructurePtr NativeForwardingPath::stats() const {
+  engine::SessionStats s = egress_.engine().session_stats(local_.id);
+  // The fields add_rtp_totals (stats, /metrics) reads from webrtcbin's.
+  GstStructure* out = gst_structure_new(
+      "outbound-rtp", "type", GST_TYPE_WEBRTC_STATS_TYPE, GST_WEBRTC_STATS_OUTBOUND_RTP, "packets-sent",
+      G_TYPE_UINT64, guint64(s.packets_sent), "bytes-sent", G_TYPE_UINT64, guint64(s.bytes_sent), "nack-count",
+      G_TYPE_UINT, guint(s.nacks), "pli-count", G_TYPE_UINT, guint(s.plis), "fir-count", G_TYPE_UINT,
+      guint(s.firs), "round-trip-time", G_TYPE_DOUBLE, s.rtt_ms / 1000.0, nullptr);
+  StructurePtr all(gst_structure_new("application/x-webrtc-stats", "native-outbound", GST_TYPE_STRUCTURE, out,
+                                     nullptr));
+  gst_structure_free(out);
+  return all;
+}
+
+guint64 NativeForwardingPath::retransmissions() {
+  return egress_.engine().session_stats(local_.id).retransmissions;
+}
+
+PathFactory native_forwarding(NativeEgress& egress) {
+  return [&egress](const std::string& name, ForwardingPath::Events events) -> std::unique_ptr<ForwardingPath> {
+    return std::make_unique<NativeForwardingPath>(egress, name, std::move(events));
+  };
+}
+
+}  // namespace rtcmesh::sfu

@@ -1,0 +1,120 @@
+// The native forwarding path (issue 17): a subscriber connection served by
+// gst/engine (ICE-lite, DTLS, SRTP on the element's one UDP port) instead of a
+// webrtcbin. NativeEgress is the element's engine plus one tap per publisher
+// track (a buffer probe on the track's tee: each packet reaches the engine
+// once, whatever the number of subscribers). It answers WHEP players' offers
+// and offers to JSON-RPC subscribers, writing the SDP itself (gstreamer-sdp).
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "gst/common/worker.h"
+#include "gst/engine/engine.h"
+#include "gst/sfu/forwarding_path.h"
+
+namespace rtcmesh::sfu {
+
+class NativeEgress {
+ public:
+  // Binds `addresses` (numeric) on `port` (0: any); candidates carry
+  // `announced` (empty: the bound addresses). Throws std::runtime_error.
+  NativeEgress(Worker& worker, std::vector<std::string> addresses, guint port,
+               std::vector<std::string> announced, guint peer_timeout_ms);
+  ~NativeEgress();
+
+  engine::Engine& engine() { return *engine_; }
+  Worker& worker() { return worker_; }
+  guint port() const { return engine_->port(); }
+  const std::vector<std::string>& announced() const { return announced_; }
+  // The engine track fed by `source`'s packets (tapped on first use).
+  engine::TrackId track_for(Source* source);
+  // Session events: registered by a path, called on the worker.
+  void listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected);
+  void forget(engine::SessionId id);
+
+ private:
+  struct Tap;
+  static GstPadProbeReturn on_buffer(GstPad*, GstPadProbeInfo* info, gpointer data);
+  struct Listener {
+    ForwardingPath::Events events;
+    std::atomic<bool>* connected;
+  };
+  Worker& worker_;
+  std::vector<std::string> announced_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::mutex mutex_;  // leaf: listeners_, fanouts_; nothing is called under it
+  std::map<engine::SessionId, Listener> listeners_;
+  std::map<engine::TrackId, media::FanOut*> fanouts_;  // for keyframe requests
+  // What taps (streaming threads) and engine events hold: cleared, under its
+  // lock, before the engine goes, so none of them uses it after.
+  struct Alive {
+    std::shared_mutex lock;
+    NativeEgress* egress;
+  };
+  std::shared_ptr<Alive> alive_;
+};
+
+class NativeForwardingPath : public ForwardingPath {
+ public:
+  NativeForwardingPath(NativeEgress& egress, std::string name, Events events);
+  ~NativeForwardingPath() override;
+
+  size_t slot_count() const override { return slots_.size(); }
+  void add_slot(media::Codec codec, Source* source, const GstCaps* caps) override;
+  void feed(size_t index, Source* source) override;
+  void set_sending(size_t index, bool sending) override;
+
+  const std::string& name() const override { return name_; }
+  void make_offer(SdpDone done) override;
+  void accept_answer(const std::string& sdp, std::function<void(const std::string& error)> done) override;
+  void answer_offer(const std::string& offer, SdpDone done) override;
+  void add_remote_candidate(guint, const std::string&) override {}  // ICE-lite: checks tell us
+  bool is_connected() const override { return connected_; }
+  StructurePtr stats() const override;
+  guint64 retransmissions() override;
+  bool posted(GstMessage*) const override { return false; }
+  // The engine has no SCTP yet: its subscribers get no room data channels
+  // (the offer has no application m-line; the relay counts them as dropped).
+  void enable_data_channels() override {}
+  bool send_data(std::string, bool, bool) override { return false; }
+
+ private:
+  struct Slot {
+    media::Codec codec;
+    CapsPtr caps;  // payload type included
+    guint32 ssrc;
+    int pt;
+    bool sending = true;
+    engine::TrackId track = 0;
+  };
+  static std::string read_remote(const std::string& text, const GstSDPMessage* sdp, bool offer,
+                                 engine::Engine::RemoteParams* remote);
+  GstSDPMessage* new_description() const;
+  void add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
+                 const Slot* slot, const char* format, const char* setup) const;
+  static std::string finish(GstSDPMessage* sdp, const std::string& bundle);  // frees sdp
+
+  NativeEgress& egress_;
+  std::string name_;
+  engine::Engine::LocalParams local_;
+  std::string session_id_;
+  mutable unsigned version_ = 0;
+  bool started_ = false;
+  std::string remote_ufrag_;
+  std::vector<Slot> slots_;
+  std::atomic<bool> connected_{false};
+};
+
+// Every subscriber connection a NativeForwardingPath.
+PathFactory native_forwarding(NativeEgress& egress);
+
+}  // namespace rtcmesh::sfu

@@ -1,0 +1,364 @@
+// The native egress engine (gst/engine) against a real webrtcbin: the engine
+// offers (a=ice-lite, our host candidate on the shared port), webrtcbin
+// answers, runs ICE as the controlling agent, DTLS as client, and decodes
+// the VP8 the engine forwards from a tapped publisher track (a live encoder
+// here). Then bad input on the port: dropped, counted, the session goes on.
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <poll.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
+#include <random>
+
+#include "gst/engine/engine.h"
+#include "gst/engine/packet.h"
+#include "gst/engine/stun.h"
+#include "gst/peer/dtls_certificate.h"
+#include "signaling/http/dtls_fingerprint.h"
+#include "tests/support/harness.h"
+
+using namespace rtcmesh;
+using namespace rtcmesh::engine;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string describe(const EngineStats& s) {
+  return "received " + std::to_string(s.received) + ", sent " + std::to_string(s.sent) + ", unknown user " +
+         std::to_string(s.dropped_unknown_user) + ", bad STUN " + std::to_string(s.dropped_bad_stun) +
+         ", unauthorized " + std::to_string(s.dropped_unauthorized) + ", unknown address " +
+         std::to_string(s.dropped_unknown_address) + ", DTLS " + std::to_string(s.dropped_dtls);
+}
+
+std::string attribute(const std::string& sdp, const std::string& name) {
+  auto at = sdp.find("a=" + name + ":");
+  if (at == std::string::npos) return "";
+  at += name.size() + 3;
+  return sdp.substr(at, sdp.find_first_of("\r\n", at) - at);
+}
+
+std::string offer_sdp(const Engine& engine, const Engine::LocalParams& local, uint32_t ssrc, uint16_t port) {
+  std::string fp = engine.fingerprint();
+  std::string s =
+      "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\na=group:BUNDLE 0\r\n"
+      "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+      "a=ice-ufrag:" + local.ufrag + "\r\na=ice-pwd:" + local.pwd + "\r\n"
+      "a=fingerprint:" + fp + "\r\na=setup:actpass\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
+      "a=rtcp-rsize\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
+      "a=ssrc:" + std::to_string(ssrc) + " cname:rtcmesh\r\n"
+      "a=candidate:1 1 UDP 2130706431 127.0.0.1 " + std::to_string(port) + " typ host\r\n"
+      "a=end-of-candidates\r\n";
+  return s;
+}
+
+GstWebRTCSessionDescription* description(GstWebRTCSDPType type, const std::string& text) {
+  GstSDPMessage* sdp = nullptr;
+  gst_sdp_message_new_from_text(text.c_str(), &sdp);
+  return gst_webrtc_session_description_new(type, sdp);
+}
+
+// What a player pad-added gets: depayload, decode, count raw frames.
+void on_pad(GstElement* webrtc, GstPad* pad, gpointer data) {
+  auto* track = static_cast<std::shared_ptr<test::Track>*>(data);
+  GstElement* pipeline = GST_ELEMENT(gst_element_get_parent(webrtc));
+  GstElement* chain = gst_parse_bin_from_description("queue ! rtpvp8depay ! vp8dec ! videoconvert", TRUE, nullptr);
+  GstElement* sink = test::make_counting_sink(*track, "video/x-raw");
+  gst_bin_add_many(GST_BIN(pipeline), chain, sink, nullptr);
+  gst_element_link(chain, sink);
+  gst_element_sync_state_with_parent(chain);
+  gst_element_sync_state_with_parent(sink);
+  GstPad* in = gst_element_get_static_pad(chain, "sink");
+  gst_pad_link(pad, in);
+  gst_object_unref(in);
+  gst_object_unref(pipeline);
+}
+
+GstFlowReturn on_tap(GstAppSink* sink, gpointer data) {
+  auto* ctx = static_cast<std::pair<Engine*, TrackId>*>(data);
+  GstSample* sample = gst_app_sink_pull_sample(sink);
+  GstMapInfo map;
+  GstBuffer* buffer = gst_sample_get_buffer(sample);
+  if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    ctx->first->push(ctx->second, map.data, map.size);
+    gst_buffer_unmap(buffer, &map);
+  }
+  gst_sample_unref(sample);
+  return GST_FLOW_OK;
+}
+
+void send_udp(uint16_t port, const std::vector<uint8_t>& data, int fd) {
+  Address to = Address::parse("127.0.0.1", port);
+  sendto(fd, data.data(), data.size(), 0, to.sa(), to.length);
+}
+
+// A UDP relay in front of the engine that loses `loss` of the RTP going to
+// the player (never STUN, DTLS or RTCP): what 2 % loss on a subscriber's
+// path looks like to the engine.
+class LossyRelay {
+ public:
+  LossyRelay(uint16_t engine_port, double loss) : engine_(Address::parse("127.0.0.1", engine_port)), loss_(loss) {
+    for (int* fd : {&outside_, &inside_}) {
+      *fd = socket(AF_INET, SOCK_DGRAM, 0);
+      Address any = Address::parse("127.0.0.1", 0);
+      bind(*fd, any.sa(), any.length);
+    }
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    getsockname(outside_, reinterpret_cast<sockaddr*>(&bound), &len);
+    port_ = Address::from(reinterpret_cast<sockaddr*>(&bound), len).port();
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LossyRelay() {
+    stop_ = true;
+    thread_.join();
+    close(outside_);
+    close(inside_);
+  }
+  uint16_t port() const { return port_; }
+  int dropped() const { return dropped_; }
+  int forwarded() const { return forwarded_; }
+
+ private:
+  void run() {
+    std::mt19937 rng(11);
+    uint8_t buf[2048];
+    while (!stop_) {
+      pollfd fds[2] = {{outside_, POLLIN, 0}, {inside_, POLLIN, 0}};
+      if (poll(fds, 2, 50) <= 0) continue;
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      if (fds[0].revents & POLLIN) {  // player → engine
+        ssize_t n = recvfrom(outside_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+        if (n > 0) {
+          player_ = Address::from(reinterpret_cast<sockaddr*>(&from), len);
+          sendto(inside_, buf, size_t(n), 0, engine_.sa(), engine_.length);
+        }
+      }
+      if (fds[1].revents & POLLIN) {  // engine → player
+        ssize_t n = recv(inside_, buf, sizeof buf, 0);
+        if (n <= 0 || player_.empty()) continue;
+        if (classify(buf, size_t(n)) == PacketKind::kRtp && rng() % 10000 < loss_ * 10000) {
+          dropped_++;
+          continue;
+        }
+        forwarded_++;
+        sendto(outside_, buf, size_t(n), 0, player_.sa(), player_.length);
+      }
+    }
+  }
+  Address engine_, player_;
+  double loss_;
+  int outside_ = -1, inside_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> dropped_{0}, forwarded_{0};
+  std::thread thread_;
+};
+
+// An engine with one session and one slot fed by a live VP8 encoder, and a
+// plain webrtcbin that answers its offer and decodes (frames). The offer's
+// candidate is the engine's port, or `candidate_port` (a relay).
+struct EngineAndPlayer {
+  std::atomic<int> connected{0}, keyframes{0};
+  std::string failure;
+  std::unique_ptr<Engine> engine_holder;
+  TrackId track = 0;
+  Engine::LocalParams local;
+  Engine::RemoteParams remote;
+  std::unique_ptr<test::Pipeline> player_holder, publisher_holder;
+  std::shared_ptr<test::Track> frames = std::make_shared<test::Track>();
+  std::pair<Engine*, TrackId> tap_ctx;
+  static constexpr uint32_t ssrc = 0x1234ABCD;
+  // Given the engine's port, where the offer points the player (a relay).
+  std::function<uint16_t(uint16_t)> relay_factory;
+
+  void start() {
+    EngineConfig config;
+    config.threads = 2;
+    config.peer_timeout = 5000ms;
+    config.certificate_pem = peer::dtls_certificate_pem();
+    engine_holder = std::make_unique<Engine>(config, Engine::Events{[this](SessionId) { connected++; },
+                           [this](SessionId, const std::string& why) { failure = why; },
+                           [this](TrackId) { keyframes++; }});
+    Engine& engine = *engine_holder;
+    ASSERT_GT(engine.port(), 0);
+    EXPECT_EQ(engine.threads(), 2u);
+
+    track = engine.add_track();
+    local = engine.create_session();
+    size_t slot = engine.add_slot(local.id, ssrc, 96, 90000);
+    engine.feed(local.id, slot, track);
+    uint16_t candidate_port = relay_factory ? relay_factory(engine.port()) : engine.port();
+    // The player: a plain webrtcbin answering our offer.
+    player_holder = std::make_unique<test::Pipeline>("webrtcbin name=recv bundle-policy=max-bundle");
+    test::Pipeline& player = *player_holder;
+    GstElement* recv = player.by_name("recv");
+    frames->pad = "video_0";
+    // NACKs for what the path loses (webrtcbin 1.22 leaves do-nack off).
+    g_signal_connect(recv, "on-new-transceiver", G_CALLBACK(+[](GstElement*, GObject* t, gpointer) {
+                       g_object_set(t, "do-nack", TRUE, nullptr);
+                     }), nullptr);
+    g_signal_connect(recv, "pad-added", G_CALLBACK(on_pad), &frames);
+    {  // loopback only, no UPnP (libnice leaves loopback out by default)
+      GstWebRTCICE* ice = nullptr;
+      g_object_get(recv, "ice-agent", &ice, nullptr);
+      GObject* agent = nullptr;
+      g_object_get(ice, "agent", &agent, nullptr);
+      g_object_set(agent, "upnp", FALSE, nullptr);
+      g_object_unref(agent);
+      gboolean ok = FALSE;
+      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+      gst_object_unref(ice);
+    }
+    ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+    GstWebRTCSessionDescription* offer = description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp(engine, local, ssrc, candidate_port));
+    GstPromise* p = gst_promise_new();
+    g_signal_emit_by_name(recv, "set-remote-description", offer, p);
+    gst_promise_wait(p);
+    gst_promise_unref(p);
+    gst_webrtc_session_description_free(offer);
+    p = gst_promise_new();
+    g_signal_emit_by_name(recv, "create-answer", nullptr, p);
+    ASSERT_EQ(gst_promise_wait(p), GST_PROMISE_RESULT_REPLIED);
+    GstWebRTCSessionDescription* answer = nullptr;
+    gst_structure_get(gst_promise_get_reply(p), "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+    gst_promise_unref(p);
+    ASSERT_NE(answer, nullptr);
+    gchar* text = gst_sdp_message_as_text(answer->sdp);
+    std::string answer_sdp = text;
+    g_free(text);
+    p = gst_promise_new();
+    g_signal_emit_by_name(recv, "set-local-description", answer, p);
+    gst_promise_wait(p);
+    gst_promise_unref(p);
+    gst_webrtc_session_description_free(answer);
+
+    remote.ufrag = attribute(answer_sdp, "ice-ufrag");
+    remote.pwd = attribute(answer_sdp, "ice-pwd");
+    remote.fingerprints = sig::dtls_fingerprints(answer_sdp);
+    // webrtcbin answers a=setup:active: it is the DTLS client.
+    ASSERT_EQ(attribute(answer_sdp, "setup"), "active");
+    remote.role = DtlsTransport::Role::kServer;
+    engine.start_session(local.id, remote);
+
+    // The publisher's track, tapped once: a live VP8 encoder's RTP.
+    publisher_holder = std::make_unique<test::Pipeline>(
+        "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 "
+        "! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
+        "! rtpvp8pay pt=100 ssrc=777 mtu=400 "
+        "! appsink name=tap sync=false emit-signals=true");
+    tap_ctx = {&engine, track};
+    test::Pipeline& publisher = *publisher_holder;
+    g_signal_connect(publisher.by_name("tap"), "new-sample", G_CALLBACK(on_tap), &tap_ctx);
+    ASSERT_NE(publisher.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+    ASSERT_TRUE(test::wait_until([&] { return connected > 0; }, 15s)) << "DTLS never connected: " << failure << "; " << describe(engine.stats());
+    ASSERT_TRUE(test::wait_until([&] { return frames->buffers >= 20; }, 20s))
+        << "decoded frames: " << frames->buffers << "; " << failure;
+    EXPECT_NE(frames->caps.find("width=(int)320"), std::string::npos) << frames->caps;
+    auto stats = engine.session_stats(local.id);
+    EXPECT_TRUE(stats.connected);
+    EXPECT_EQ(stats.selected.rfind("127.0.0.1:", 0), 0u) << stats.selected;
+    EXPECT_GT(stats.packets_sent, 20u);
+  }
+  ~EngineAndPlayer() {
+    if (publisher_holder) publisher_holder->set_state(GST_STATE_NULL);
+    player_holder.reset();
+    if (engine_holder) engine_holder->remove_session(local.id);
+  }
+};
+
+}  // namespace
+
+TEST(NativeEngine, WebrtcbinDecodesWhatTheEngineForwardsAndBadInputIsDropped) {
+  EngineAndPlayer t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  Engine& engine = *t.engine_holder;
+  auto& frames = t.frames;
+  auto& local = t.local;
+  auto& remote = t.remote;
+  std::string& failure = t.failure;
+
+  // Bad input on the shared port, from another socket (an address no valid
+  // check came from).
+  EngineStats before = engine.stats();
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  std::mt19937 rng(7);
+  auto random_bytes = [&](size_t n) {
+    std::vector<uint8_t> v(n);
+    for (auto& b : v) b = uint8_t(rng());
+    return v;
+  };
+  std::vector<uint8_t> unknown = random_bytes(100);
+  unknown[0] = 0xF0;  // no protocol of RFC 7983
+  send_udp(engine.port(), unknown, fd);
+  stun::TransactionId id{};
+  auto check = stun::Builder(stun::kBindingRequest, id)
+                   .add(stun::kUsername, local.ufrag + ":" + remote.ufrag)
+                   .add_u64(stun::kIceControlling, 1)
+                   .finish("not-the-password-at-all", true);
+  send_udp(engine.port(), check, fd);                                                 // wrong integrity
+  send_udp(engine.port(), std::vector<uint8_t>(check.begin(), check.begin() + 30), fd);  // truncated
+  std::vector<uint8_t> dtls = random_bytes(80);
+  dtls[0] = 22;
+  send_udp(engine.port(), dtls, fd);  // DTLS garbage from an unknown address
+  std::vector<uint8_t> rtp = random_bytes(200);
+  rtp[0] = 0x80;
+  rtp[1] = 96;
+  send_udp(engine.port(), rtp, fd);  // RTP from an unknown address
+  for (int i = 0; i < 3000; ++i) {    // a flood from one address
+    auto junk = random_bytes(64 + rng() % 900);
+    junk[0] = uint8_t(0x80 | (rng() % 64));
+    send_udp(engine.port(), junk, fd);
+  }
+  close(fd);
+  ASSERT_TRUE(test::wait_until([&] {
+    EngineStats s = engine.stats();
+    return s.dropped_unknown_address >= before.dropped_unknown_address + 3002;
+  }, 10s)) << engine.stats().dropped_unknown_address;
+  EngineStats after = engine.stats();
+  EXPECT_GE(after.dropped_unknown, before.dropped_unknown + 1);
+  EXPECT_GE(after.dropped_unauthorized, before.dropped_unauthorized + 1);
+  EXPECT_GE(after.dropped_bad_stun, before.dropped_bad_stun + 1);
+
+  // The session did not notice.
+  int decoded = frames->buffers;
+  ASSERT_TRUE(test::wait_until([&] { return frames->buffers >= decoded + 15; }, 10s))
+      << "frames stopped after bad input: " << frames->buffers;
+  EXPECT_TRUE(engine.session_stats(local.id).connected);
+  EXPECT_TRUE(failure.empty()) << failure;
+}
+
+// 2 % of the RTP to the player lost on the way: its NACKs are answered from
+// the track's shared history and the picture keeps coming.
+TEST(NativeEngine, NacksAreAnsweredFromTheSharedHistory) {
+  EngineAndPlayer t;
+  std::unique_ptr<LossyRelay> relay;
+  // In front of the engine once it has a port; the offer points at the relay.
+  t.relay_factory = [&](uint16_t engine_port) {
+    relay = std::make_unique<LossyRelay>(engine_port, 0.02);
+    return relay->port();
+  };
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  int decoded = t.frames->buffers;
+  ASSERT_TRUE(test::wait_until([&] { return relay->dropped() >= 10 && t.frames->buffers >= decoded + 45; }, 20s))
+      << "dropped " << relay->dropped() << " of " << relay->forwarded() << " forwarded, frames " << t.frames->buffers
+      << "; engine sent " << t.engine_holder->session_stats(t.local.id).packets_sent << " to "
+      << t.engine_holder->session_stats(t.local.id).selected;
+  SessionStats stats = t.engine_holder->session_stats(t.local.id);
+  EXPECT_GT(stats.nacks, 0u);
+  EXPECT_GT(stats.retransmissions, 0u);
+  std::printf("relay dropped %d RTP packets; NACKed %llu, retransmitted %llu; %d frames decoded\n",
+              relay->dropped(), (unsigned long long)stats.nacks, (unsigned long long)stats.retransmissions,
+              int(t.frames->buffers));
+}
