@@ -201,14 +201,12 @@ TEST(BrowserSfu, ThePageMutesAndComesBackAfterAServerRestart) {
   ASSERT_TRUE(server);
   const unsigned port = server->port;
   std::string shot = (std::filesystem::temp_directory_path() / "rtcmesh-room.png").string();
-  test::Subprocess::Options o;
-  o.echo_prefix = "[page]";
   std::string error;
-  auto page = test::Subprocess::spawn(
-      {"node", std::string(RTCMESH_BROWSER_DIR) + "/run.mjs", "--mode", "room", "--url",
-       server->base + "/room/r?peer=page", "--duration", "90", "--screenshot", shot},
-      o, &error);
-  ASSERT_TRUE(page) << error;
+  auto opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page",
+                                     "page", 90, &error, {"--screenshot", shot});
+  ASSERT_TRUE(opened) << error;
+  // Its status lines are read here, not through RoomPage::poll.
+  test::Subprocess* page = opened->proc.get();
   std::string last;
   auto page_says = [&](auto pred, std::chrono::seconds within) {
     return page->wait_for_line(

@@ -24,16 +24,19 @@ struct RoomPage {
     return "";
   }
   // Opens `url` (http://…/room/NAME?peer=ID); `name` prefixes its output.
+  // `extra`: more run.mjs options ({"--screenshot", "F.png"}).
   static std::unique_ptr<RoomPage> open(const std::string& browser_dir, const std::string& url,
                                         const std::string& name, int duration_s,
-                                        std::string* error = nullptr) {
+                                        std::string* error = nullptr,
+                                        const std::vector<std::string>& extra = {}) {
     auto page = std::make_unique<RoomPage>();
     page->name = name;
     Subprocess::Options o;
     o.echo_prefix = "[" + name + "]";
-    page->proc = Subprocess::spawn({"node", browser_dir + "/run.mjs", "--mode", "room", "--url",
-                                    url, "--duration", std::to_string(duration_s)},
-                                   o, error);
+    std::vector<std::string> argv{"node", browser_dir + "/run.mjs", "--mode", "room", "--url",
+                                  url, "--duration", std::to_string(duration_s)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    page->proc = Subprocess::spawn(argv, o, error);
     return page->proc ? std::move(page) : nullptr;
   }
 
