@@ -1,5 +1,7 @@
 #include "gst/server/endpoint_host.h"
 
+#include <glib.h>
+
 #include <stdexcept>
 
 #include "signaling/auth/tokens.h"
@@ -92,6 +94,22 @@ sig::ResourceEndpoint::Config ServerProps::endpoint_config(const IceProps& ice) 
   config.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
   config.address_limits = std::make_shared<sig::AddressLimits>(limits.config);
   return config;
+}
+
+EndpointHost::Routes EndpointHost::page_routes(std::string html, std::string what,
+                                               std::string protocol, std::string endpoint_path,
+                                               std::string extra) {
+  return [=](sig::HttpServer& http) {
+    auto serve = [=](const sig::HttpRequest& req, sig::Responder respond) {
+      const std::string where = "; " + protocol + " offers are POSTed to " + endpoint_path +
+                                ", " + what + " is /";
+      if (req.path != "/" && (extra.empty() || !g_str_has_suffix(req.path.c_str(), ("/" + extra).c_str())))
+        return respond(sig::HttpResponse::error(404, "nothing at " + req.path + where));
+      respond(sig::HttpResponse::page(req.method, html, what + " is read-only" + where));
+    };
+    http.add_handler("/", serve);
+    if (!extra.empty()) http.add_handler(endpoint_path + "/" + extra, serve);
+  };
 }
 
 EndpointHost::EndpointHost(const std::string& thread_name, const sig::HttpServer::Options& http,

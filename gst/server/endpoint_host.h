@@ -72,6 +72,12 @@ struct ServerProps {
 class EndpointHost {
  public:
   using Routes = std::function<void(sig::HttpServer&)>;
+  // Routes serving the element's own read-only `html` page (`what`: "the
+  // player page") at GET / and at <endpoint path>/<extra> when `extra` is set;
+  // any other path is 404, and a write 405, saying where `protocol` offers are
+  // POSTed and where the page is.
+  static Routes page_routes(std::string html, std::string what, std::string protocol,
+                            std::string endpoint_path, std::string extra = "");
   // Starts the worker and listens. `routes` may add handlers beside the
   // endpoint's (a player page). Throws std::runtime_error saying what failed.
   EndpointHost(const std::string& thread_name, const sig::HttpServer::Options& http,

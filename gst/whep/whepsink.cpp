@@ -151,17 +151,8 @@ bool RtcWhepSinkPrivate::start(std::string& error) {
   }
   config.accepted_direction = "recvonly";
   config.track_count = 1;  // one video and one audio track per viewer
-  std::string page = whep_player_page(config.path);
-  auto routes = [page, path = config.path](sig::HttpServer& http) {
-    auto serve = [page, path](const sig::HttpRequest& req, sig::Responder respond) {
-      const std::string where = "; WHEP offers are POSTed to " + path + ", the player page is /";
-      if (req.path != "/" && !g_str_has_suffix(req.path.c_str(), "/player"))
-        return respond(sig::HttpResponse::error(404, "nothing at " + req.path + where));
-      respond(sig::HttpResponse::page(req.method, page, "the player page is read-only" + where));
-    };
-    http.add_handler("/", serve);
-    http.add_handler(path + "/player", serve);
-  };
+  auto routes = EndpointHost::page_routes(whep_player_page(config.path), "the player page",
+                                          "WHEP", config.path, "player");
   try {
     host = std::make_unique<EndpointHost>("rtcwhepsink", opts, config, *this, routes);
   } catch (const std::exception& e) {

@@ -144,14 +144,9 @@ bool RtcWhipSrcPrivate::start(std::string& error) {
       config.accepted_direction = "sendonly";
     }
     // GET /: the publish page, for a browser's camera (room and name optional).
-    std::string page = whip_publish_page({config.path, true, true, config.video_codecs, config.audio_codecs});
-    auto routes = [page, path = config.path](sig::HttpServer& http) {
-      http.add_handler("/", [page, path](const sig::HttpRequest& req, sig::Responder respond) {
-        const std::string where = "; WHIP offers are POSTed to " + path + ", the publish page is /";
-        if (req.path != "/") return respond(sig::HttpResponse::error(404, "nothing at " + req.path + where));
-        respond(sig::HttpResponse::page(req.method, page, "the publish page is read-only" + where));
-      });
-    };
+    auto routes = EndpointHost::page_routes(
+        whip_publish_page({config.path, true, true, config.video_codecs, config.audio_codecs}),
+        "the publish page", "WHIP", config.path);
     host = std::make_unique<EndpointHost>("rtcwhipsrc", opts, config, *this, routes);
   } catch (const std::exception& e) {
     error = e.what();
