@@ -30,7 +30,8 @@
 //   stats      {video, audio, ...}    whip: outbound-rtp packetsSent/framesEncoded, every 500 ms;
 //                                     player: inbound-rtp framesDecoded / totalSamplesReceived;
 //                                     room: {status, self, peers: [ids], stats: {<peer>:
-//                                     {videoFramesDecoded, audioSamples, connectionState}}}
+//                                     {videoFramesDecoded, audioSamples, connectionState}},
+//                                     speaker, sharing, videos: [{name, width, height, frames}]}
 //   stopped    {deleteStatus}         DELETE of the resource on the way out (room: {left})
 //   error      {message}
 //   done       {ok}
@@ -75,6 +76,7 @@ const CHROMIUM_FLAGS = [
   '--disable-gpu',
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
+  '--auto-select-desktop-capture-source=Entire screen',  // getDisplayMedia: the fake screen
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -250,7 +252,8 @@ async function runRoom(page, opts, stopped, setWake) {
       const sent = outbox.map((t) => (typeof t === 'string' ? room.send(t) : room.send(t.data, t)));
       return { status: room.state.status, self: room.state.self, error: room.state.error,
         line: document.getElementById('status').textContent, count: document.getElementById('count').textContent,
-        peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent };
+        peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent,
+        speaker: room.state.speaker, sharing: room.state.sharing, videos: room.videos() };
     }, chatOutbox.splice(0));
     if (st) {
       if (st.status === 'error') throw new Error(st.error);
@@ -260,7 +263,8 @@ async function runRoom(page, opts, stopped, setWake) {
       }
       if (joined) {
         emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self, line: st.line,
-          count: st.count, peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent });
+          count: st.count, peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent,
+          speaker: st.speaker, sharing: st.sharing, videos: st.videos });
       }
     }
     await new Promise((r) => { setWake(r); setTimeout(r, 500); });
