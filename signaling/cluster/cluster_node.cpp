@@ -185,6 +185,12 @@ void ClusterNode::room_note(const std::string& room, const std::string& from,
                                 {"room", room},
                                 {"peer", from},
                                 {"tracks", tracks_json(j->tracks)}}));
+  } else if (auto* m = std::get_if<msg::PeerMuted>(&note)) {
+    send(kEvents, Json::object({{"type", "muted"},
+                                {"room", room},
+                                {"peer", from},
+                                {"audio", m->audio},
+                                {"video", m->video}}));
   } else if (auto* l = std::get_if<msg::PublisherLeft>(&note)) {
     if (!local_publishers_.erase({room, from})) return;
     redis_->erase(publisher_key(room, from));
@@ -282,6 +288,15 @@ void ClusterNode::on_event(const std::string& data) {
       remote_publisher(from, room, peer, parse_tracks(j->find("tracks")));
     } else if (type == "publisher-left") {
       remote_unpublished(from, room, peer, j->get_string("reason").value_or("left"));
+    } else if (type == "muted") {
+      // As if its participant had said `mute` here: the record, and the local participants told.
+      const Json* audio = j->find("audio");
+      const Json* video = j->find("video");
+      if (!audio || !audio->is_bool() || !video || !video->is_bool())
+        throw std::invalid_argument("muted: \"audio\" and \"video\" must be true or false");
+      auto it = remote_peers_.find({room, peer});
+      if (it != remote_peers_.end())
+        service_.call(it->second, msg::Mute{audio->as_bool(), video->as_bool()}, [](msg::Reply) {});
     } else {
       throw std::invalid_argument("unknown type '" + type + "'");
     }

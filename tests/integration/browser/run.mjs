@@ -31,7 +31,8 @@
 //                                     player: inbound-rtp framesDecoded / totalSamplesReceived;
 //                                     room: {status, self, peers: [ids], stats: {<peer>:
 //                                     {videoFramesDecoded, audioSamples, connectionState}},
-//                                     speaker, sharing, videos: [{name, width, height, frames}]}
+//                                     speaker, sharing, videos: [{name, width, height, frames}],
+//                                     remoteMuted: {<peer>: {audio, video}}}
 //   stopped    {deleteStatus}         DELETE of the resource on the way out (room: {left})
 //   error      {message}
 //   done       {ok}
@@ -253,7 +254,8 @@ async function runRoom(page, opts, stopped, setWake) {
       return { status: room.state.status, self: room.state.self, error: room.state.error,
         line: document.getElementById('status').textContent, count: document.getElementById('count').textContent,
         peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent,
-        speaker: room.state.speaker, sharing: room.state.sharing, videos: room.videos() };
+        speaker: room.state.speaker, sharing: room.state.sharing, videos: room.videos(),
+        remoteMuted: room.state.remoteMuted };
     }, chatOutbox.splice(0));
     if (st) {
       if (st.status === 'error') throw new Error(st.error);
@@ -264,7 +266,7 @@ async function runRoom(page, opts, stopped, setWake) {
       if (joined) {
         emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self, line: st.line,
           count: st.count, peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent,
-          speaker: st.speaker, sharing: st.sharing, videos: st.videos });
+          speaker: st.speaker, sharing: st.sharing, videos: st.videos, remoteMuted: st.remoteMuted });
       }
     }
     await new Promise((r) => { setWake(r); setTimeout(r, 500); });
