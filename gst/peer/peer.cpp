@@ -532,6 +532,8 @@ std::string label_of(GstWebRTCDataChannel* channel) {
 }  // namespace
 
 void Peer::Life::deliver(const LifePtr& life, DataMessage message) {
+  // Data is proof of life too: a connection may carry nothing else (POST /rtc).
+  life->last_activity_us = g_get_monotonic_time();
   on_worker(life, [m = std::move(message)](Peer& p) {
     if (p.events_.data) p.events_.data(m);
   });
@@ -600,9 +602,11 @@ void Peer::channel_opened(const std::string& label) {
 void Peer::channel_closed(const std::string& label) {
   GST_DEBUG("%s: data channel %s closed", name_.c_str(), label.c_str());
   Channel& c = channels_[label];
+  bool was_open = c.open;
   c.closed = true;
   c.open = false;
   c.queued.clear();
+  if (was_open && events_.channel_closed) events_.channel_closed(label);
 }
 
 void Peer::send_now(GstWebRTCDataChannel* channel, const std::string& data, bool text) {

@@ -43,8 +43,11 @@ struct PeerEvents {
   std::function<void()> connected;
   // ICE/DTLS failure or no RTP/RTCP from the remote side for peer_timeout.
   std::function<void(const std::string& why)> failed;
-  // A data channel message (after enable_data_channels()).
+  // A data channel message (after enable_data_channels()); inbound data is
+  // proof of life, as RTP and RTCP are.
   std::function<void(const DataMessage& message)> data;
+  // An open data channel closed (by the remote side, or with the connection).
+  std::function<void(const std::string& label)> channel_closed;
 };
 
 class Peer {
