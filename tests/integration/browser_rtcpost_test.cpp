@@ -192,14 +192,16 @@ TEST_F(RtcPost, BadInputGetsClearErrorsAndLosesNothingElse) {
   // The channel closes while the page's publish offer is being answered: the
   // server ends the connection (the page leaves the room, its publication
   // is cancelled) and the others go on.
-  EXPECT_EQ(metric(server->base, "rtcmesh_room_subscribers{room=\"r\"}"), 2) << "page and viewer";
+  const std::string subscribers = "rtcmesh_room_subscribers{room=\"r\"}";
+  EXPECT_EQ(metric(server->base, subscribers), 3) << "blue, the viewer and the page subscribe";
   ASSERT_TRUE(page->call("publishThenClose"));
   EXPECT_TRUE(wait_until(
       [&] {
-        return metric(server->base, "rtcmesh_room_subscribers{room=\"r\"}") == 1 &&
+        return metric(server->base, subscribers) == 2 &&
                metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1;
       },
-      15s));
+      15s))
+      << test::http_request("GET", server->base + "/metrics", nullptr, "").body;
   int frames = viewer.frames_from("blue");
   EXPECT_TRUE(wait_until([&] { return viewer.frames_from("blue") > frames + 15; }, 15s));
   EXPECT_EQ(viewer.frames_from("page"), 0) << "the cancelled publication reached no one";
