@@ -124,6 +124,32 @@ TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
       [&] { return metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1; }, 10s));
 }
 
+// The room page with ?signal=datachannel: the same one-connection flow from
+// rtcmesh-server's own page (camera and microphone out, every publisher in).
+TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
+  start({});
+  if (IsSkipped()) return;
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
+  std::string error;
+  auto room = test::RoomPage::open(RTCMESH_BROWSER_DIR,
+                                   server->base + "/room/r?peer=rp&signal=datachannel", "rp", 90,
+                                   &error);
+  ASSERT_TRUE(room) << error;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20 &&
+               viewer.samples_from("rp") > 0;
+      },
+      60s))
+      << room->describe() << "\nviewer got " << viewer.frames_from("rp") << " frames";
+  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
+  room->proc->send_signal(SIGTERM);
+  auto status = room->proc->wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << room->describe();
+}
+
 TEST_F(RtcPost, BadInputGetsClearErrorsAndLosesNothingElse) {
   start({"--max-message", "8192"});
   if (IsSkipped()) return;
