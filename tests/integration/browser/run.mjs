@@ -20,6 +20,9 @@
 //     protocol over it); stdin "call NAME JSON" calls window.rtcmeshTest.NAME(JSON)
 //     (publish, raw, closeChannel) and prints {"event": "called", name, result|error};
 //     stats: {publishers: {<peer>: {framesDecoded, colour: [r,g,b]}}, notes, replies}
+//   node run.mjs --mode joinbench --endpoint http://127.0.0.1:PORT --room R --runs N
+//     join -> first decoded frame over POST /rtc and over the WebSocket, N each;
+//     stats: {done, results: {datachannel: [ms], websocket: [ms]}}
 //   node run.mjs --mode publish-page --url http://127.0.0.1:PORT/[publish/ROOM]
 //                [--codec VP9] [--room R] [--name N] [--screenshot FILE.png]
 //     opens a WHIP publish page served by the element under test, picks the
@@ -56,14 +59,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
   const opts = { mode: 'whip', endpoint: '', url: '', token: '', duration: 20, chromium: '/usr/bin/chromium',
-    codec: '', room: '', name: '', screenshot: '', peer: '' };
+    codec: '', room: '', name: '', screenshot: '', peer: '', runs: '' };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in opts)) throw new Error(`unknown option ${argv[i]}`);
     opts[key] = argv[++i];
   }
   opts.duration = Number(opts.duration);
-  if (!opts.endpoint && ['whip', 'rtcpost'].includes(opts.mode)) {
+  if (!opts.endpoint && ['whip', 'rtcpost', 'joinbench'].includes(opts.mode)) {
     throw new Error(`--endpoint is required for --mode ${opts.mode}`);
   }
   if (!opts.url && ['player', 'room', 'publish-page'].includes(opts.mode)) {
@@ -354,6 +357,8 @@ async function main() {
       const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
       if (opts.token) query.set('token', opts.token);
       if (opts.peer) query.set('peer', opts.peer);
+      if (opts.room) query.set('room', opts.room);
+      if (opts.runs) query.set('runs', opts.runs);
       await page.goto(`${pageBase}?${query}`);
 
       const started = Date.now();
@@ -377,10 +382,12 @@ async function main() {
         if (published) {
           lastStats = await page.evaluate(() => window.rtcmeshTest.stats());
           emit('stats', { t: (Date.now() - started) / 1000, ...lastStats });
+          if (opts.mode === 'joinbench' && lastStats.done) break;
         }
         await new Promise((r) => { wake = r; setTimeout(r, 500); });
       }
-      ok = published && !!lastStats && (opts.mode === 'rtcpost' ? lastStats.status === 'published' :
+      if (opts.mode === 'joinbench') ok = !!lastStats && lastStats.done;
+      else ok = published && !!lastStats && (opts.mode === 'rtcpost' ? lastStats.status === 'published' :
         ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0)));
     }
   } catch (e) {
