@@ -124,6 +124,19 @@ TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
       [&] { return metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1; }, 10s));
 }
 
+// An MCU room through the same front end: the one connection receives the
+// composite (publisher "mcu") of a pipeline's red picture.
+TEST_F(RtcPost, AnMcuRoomsCompositeComesOnTheOneConnection) {
+  start({"--mode", "mcu", "--room", "r", "--canvas", "320x240@15"});
+  if (IsSkipped()) return;
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  open_page();
+  EXPECT_TRUE(wait_until(
+      [&] { return page->frames_from("mcu") > 20 && reddish(page->colour_of("mcu")); }, 60s))
+      << "composite " << str(page->colour_of("mcu")) << "; " << page->describe();
+  EXPECT_TRUE(page->last_error.empty()) << page->last_error;
+}
+
 // The room page with ?signal=datachannel: the same one-connection flow from
 // rtcmesh-server's own page (camera and microphone out, every publisher in).
 TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
