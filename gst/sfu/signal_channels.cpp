@@ -10,7 +10,9 @@
 namespace rtcmesh::sfu {
 
 namespace {
-sig::RoomTime now() { return std::chrono::steady_clock::now(); }
+sig::RoomTime now() {
+  return std::chrono::steady_clock::now();
+}
 }  // namespace
 
 SignalChannels::SignalChannels(GstBin* bin, Hooks hooks) : bin_(bin), hooks_(std::move(hooks)) {}
@@ -63,8 +65,9 @@ void SignalChannels::offer(const sig::ResourceEndpoint::Offer& o,
     }
     return !peer.empty() && hooks_.remote_pad(room, peer, pad, mid);
   };
-  c->peer = std::make_shared<peer::Peer>(bin_, host_->worker(), "rtc-" + o.room + "-" + id.substr(0, 8),
-                                         hooks_.ice(), hooks_.peer_timeout(), std::move(events));
+  c->peer =
+      std::make_shared<peer::Peer>(bin_, host_->worker(), "rtc-" + o.room + "-" + id.substr(0, 8),
+                                   hooks_.ice(), hooks_.peer_timeout(), std::move(events));
   c->peer->enable_data_channels();
   if (hooks_.prepare) hooks_.prepare(*c->peer);
   std::weak_ptr<peer::Peer> weak = c->peer;
@@ -76,7 +79,8 @@ void SignalChannels::offer(const sig::ResourceEndpoint::Offer& o,
                       text.size());
       },
       o.bearer, o.remote_address, now());
-  guint timeout_ms = guint(std::max<GstClockTime>(hooks_.peer_timeout(), 10 * GST_SECOND) / GST_MSECOND);
+  guint timeout_ms =
+      guint(std::max<GstClockTime>(hooks_.peer_timeout(), 10 * GST_SECOND) / GST_MSECOND);
   c->connect_deadline = host_->worker().timeout(timeout_ms, [this, id] {
     end(id, "ICE did not connect in time");
     return false;
@@ -133,7 +137,7 @@ SignalChannels::Connection* SignalChannels::find(const std::string& room, const 
 }
 
 std::shared_ptr<peer::Peer> SignalChannels::connection_of(const std::string& room,
-                                                           const std::string& peer) {
+                                                          const std::string& peer) {
   Connection* c = find(room, peer);
   if (!c) return nullptr;
   {

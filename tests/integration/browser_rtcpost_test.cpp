@@ -145,9 +145,8 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
   test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
   std::string error;
-  auto room = test::RoomPage::open(RTCMESH_BROWSER_DIR,
-                                   server->base + "/room/r?peer=rp&signal=datachannel", "rp", 90,
-                                   &error);
+  auto room = test::RoomPage::open(
+      RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=rp&signal=datachannel", "rp", 90, &error);
   ASSERT_TRUE(room) << error;
   EXPECT_TRUE(wait_until(
       [&] {
@@ -175,12 +174,15 @@ TEST_F(RtcPost, BadInputGetsClearErrorsAndLosesNothingElse) {
       "a=fingerprint:sha-256 "
       "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:"
       "EE:FF\r\na=setup:actpass\r\na=rtcp-mux\r\n";
-  test::HttpReply r = test::http_request("POST", server->base + "/rtc/r", "application/sdp", audio_only);
+  test::HttpReply r =
+      test::http_request("POST", server->base + "/rtc/r", "application/sdp", audio_only);
   EXPECT_EQ(r.status, 422u) << r.body;
   EXPECT_NE(r.body.find("no data channel"), std::string::npos) << r.body;
   // Not SDP at all: 400; the wrong type: 415.
-  EXPECT_EQ(test::http_request("POST", server->base + "/rtc/r", "application/sdp", "hello").status, 400u);
-  EXPECT_EQ(test::http_request("POST", server->base + "/rtc/r", "text/plain", audio_only).status, 415u);
+  EXPECT_EQ(test::http_request("POST", server->base + "/rtc/r", "application/sdp", "hello").status,
+            400u);
+  EXPECT_EQ(test::http_request("POST", server->base + "/rtc/r", "text/plain", audio_only).status,
+            415u);
 
   auto blue = coloured_publisher(server->ws_url(), "blue", "0xff0000ff");
   test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);

@@ -23,10 +23,10 @@ struct PostPage {
     auto page = std::make_unique<PostPage>();
     Subprocess::Options o;
     o.echo_prefix = "[" + peer + "]";
-    page->proc = Subprocess::spawn({"node", browser_dir + "/run.mjs", "--mode", "rtcpost",
-                                    "--endpoint", endpoint, "--peer", peer, "--duration",
-                                    std::to_string(duration_s)},
-                                   o, error);
+    page->proc =
+        Subprocess::spawn({"node", browser_dir + "/run.mjs", "--mode", "rtcpost", "--endpoint",
+                           endpoint, "--peer", peer, "--duration", std::to_string(duration_s)},
+                          o, error);
     return page->proc ? std::move(page) : nullptr;
   }
 
@@ -74,7 +74,8 @@ struct PostPage {
     const sig::Json* v = p ? p->find(peer) : nullptr;
     const sig::Json* c = v ? v->find("colour") : nullptr;
     if (c && c->is_array())
-      for (const sig::Json& x : c->as_array()) out.push_back(x.is_number() ? int(x.as_double()) : -1);
+      for (const sig::Json& x : c->as_array())
+        out.push_back(x.is_number() ? int(x.as_double()) : -1);
     return out;
   }
   // JSON-RPC messages the page got that answered nothing it asked (raw()).

@@ -17,10 +17,11 @@ namespace {
 struct Channels {
   explicit Channels(RoomServer::Config cfg = {}, size_t max_message = 64 * 1024)
       : rooms(std::move(cfg), [this](ConnId c, const std::string& t) { ws_inbox[c].push_back(t); }),
-        front(std::make_unique<rpc::ChannelFrontEnd>(rooms, rpc::JsonRpcFrontEnd::Limits{max_message, 16})) {}
+        front(std::make_unique<rpc::ChannelFrontEnd>(
+            rooms, rpc::JsonRpcFrontEnd::Limits{max_message, 16})) {}
   ConnId open(const std::string& name, const std::string& bearer = "") {
     return front->open([this, name](const std::string& t) { inbox[name].push_back(t); }, bearer,
-                      "127.0.0.1", now);
+                       "127.0.0.1", now);
   }
   // The messages `name`'s channel got since the last take, parsed.
   std::vector<Json> take(const std::string& name) {
@@ -46,11 +47,13 @@ TEST(ChannelFrontEnd, TheRoomProtocolOverEachConnectionsChannel) {
   ConnId a = c.open("a"), b = c.open("b");
   EXPECT_NE(a, b);
   EXPECT_GE(a, ConnId(1) << 48) << "numbered apart from the WebSocket connections";
-  c.front->message(a, rpc::request(Json(1), "join", Json::object({{"room", "r"}, {"peer", "pa"}})), c.now);
+  c.front->message(a, rpc::request(Json(1), "join", Json::object({{"room", "r"}, {"peer", "pa"}})),
+                   c.now);
   auto got = c.take("a");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].find("result")->get_string("peer").value_or(""), "pa");
-  c.front->message(b, rpc::request(Json(7), "join", Json::object({{"room", "r"}, {"peer", "pb"}})), c.now);
+  c.front->message(b, rpc::request(Json(7), "join", Json::object({{"room", "r"}, {"peer", "pb"}})),
+                   c.now);
   EXPECT_EQ(c.take("b").size(), 1u);
   // The room's notes reach the other connection's channel only.
   got = c.take("a");
@@ -77,8 +80,8 @@ TEST(ChannelFrontEnd, BadInputGetsItsErrorOnTheChannelAndTheConnectionStays) {
   auto got = c.take("a");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(Channels::code(got[0]), -32700);
-  c.front->message(a, rpc::request(Json(4), "ping", Json::object({{"pad", std::string(2000, 'x')}})),
-                  c.now);
+  c.front->message(
+      a, rpc::request(Json(4), "ping", Json::object({{"pad", std::string(2000, 'x')}})), c.now);
   got = c.take("a");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(Channels::code(got[0]), -32006);
@@ -103,11 +106,11 @@ TEST(ChannelFrontEnd, ThePostsTokenStandsForTheConnections) {
 TEST(ChannelFrontEnd, GoingAwayLeavesEveryRoom) {
   auto c = std::make_unique<Channels>();
   ConnId ws = 1;
-  c->rooms.on_message(ws, rpc::request(Json(1), "join", Json::object({{"room", "r"}, {"peer", "w"}})),
-                      c->now);
+  c->rooms.on_message(
+      ws, rpc::request(Json(1), "join", Json::object({{"room", "r"}, {"peer", "w"}})), c->now);
   ConnId a = c->open("a");
   c->front->message(a, rpc::request(Json(1), "join", Json::object({{"room", "r"}, {"peer", "pa"}})),
-                   c->now);
+                    c->now);
   EXPECT_EQ(c->rooms.room("r")->peers.size(), 2u);
   c->front.reset();
   EXPECT_EQ(c->rooms.room("r")->peers.size(), 1u) << "the channel's participant left";

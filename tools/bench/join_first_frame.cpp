@@ -46,8 +46,10 @@ int join_first_frame(int argc, char** argv) {
   int runs = 20;
   std::string browser_dir = RTCMESH_BROWSER_DIR;
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--runs") == 0) runs = std::max(1, std::atoi(argv[i + 1]));
-    else if (std::strcmp(argv[i], "--browser-dir") == 0) browser_dir = argv[i + 1];
+    if (std::strcmp(argv[i], "--runs") == 0)
+      runs = std::max(1, std::atoi(argv[i + 1]));
+    else if (std::strcmp(argv[i], "--browser-dir") == 0)
+      browser_dir = argv[i + 1];
   }
   GstElement* pipeline = launch(
       "rtcsfu name=s address=127.0.0.1 port=0 room=bench publisher-id=src peer-timeout=4000 "
@@ -63,12 +65,13 @@ int join_first_frame(int argc, char** argv) {
   g_usleep(G_USEC_PER_SEC);  // the first frames encoded, the publisher in the room
 
   const std::string command = "node '" + browser_dir + "/run.mjs' --mode joinbench --endpoint " +
-                              "http://127.0.0.1:" + std::to_string(port) +
-                              " --room bench --runs " + std::to_string(runs) + " --duration " +
+                              "http://127.0.0.1:" + std::to_string(port) + " --room bench --runs " +
+                              std::to_string(runs) + " --duration " +
                               std::to_string(30 + runs * 10);
-  std::printf("join → first decoded frame, %d joins each way (Chromium subscriber, rtcsfu "
-              "publishing 320x240@15 VP8)\n",
-              runs);
+  std::printf(
+      "join → first decoded frame, %d joins each way (Chromium subscriber, rtcsfu "
+      "publishing 320x240@15 VP8)\n",
+      runs);
   std::fflush(stdout);
   FILE* driver = popen(command.c_str(), "r");
   if (!driver) {
@@ -83,7 +86,8 @@ int join_first_frame(int argc, char** argv) {
     auto event = j->get_string("event").value_or("");
     if (event == "stats") last = *j;
     if (event == "error")
-      std::fprintf(stderr, "join-first-frame: %s\n", j->get_string("message").value_or("?").c_str());
+      std::fprintf(stderr, "join-first-frame: %s\n",
+                   j->get_string("message").value_or("?").c_str());
   }
   int status = pclose(driver);
   gst_element_set_state(pipeline, GST_STATE_NULL);
