@@ -657,7 +657,8 @@ GstStructure* RtcSfuPrivate::stats() {
       guint(subscribers.size()), "keyframe-requests", G_TYPE_UINT64, keyframe_requests,
       "keyframes-requested-upstream", G_TYPE_UINT64, keyframes_sent, "connection-failures",
       G_TYPE_UINT64, metrics.failures(), "data-relayed", G_TYPE_UINT64, data_relayed.load(),
-      "data-dropped", G_TYPE_UINT64, data_dropped.load(), nullptr);
+      "data-dropped", G_TYPE_UINT64, data_dropped.load(), "signal-connections", G_TYPE_UINT,
+      guint(channels.size()), nullptr);
   gst_structure_take_value(s, "publisher-stats", &pubs);
   gst_structure_take_value(s, "subscriber-stats", &subs);
   return s;
@@ -672,6 +673,10 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
   ingest.add_counters(rooms);
   subscribers.add_counters(rooms);
   server::write_room_metrics(m, rooms);
+  for (const auto& [room, n] : channels.count_by_room())
+    m.gauge("rtcmesh_room_signal_connections",
+            "POST /rtc connections of the room (the room protocol on their data channel)",
+            {{"room", room}}, n);
   if (bridge.node()) bridge.node()->metrics(m);
 }
 
@@ -958,7 +963,8 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                          "Publishers and subscribers with their RTP counters (packets/bytes, NACK, "
                          "PLI, FIR), keyframe requests merged and sent upstream, connection "
                          "failures, data messages relayed to participants and dropped (no "
-                         "envelope, nobody of that id)",
+                         "envelope, nobody of that id), signal-connections (POST /rtc "
+                         "connections: the room protocol on their data channel)",
                          GST_TYPE_STRUCTURE, ro_flags()));
 
   signals[SIGNAL_PUBLISHER_ADDED] = g_signal_new(

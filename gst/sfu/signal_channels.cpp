@@ -166,6 +166,13 @@ std::string SignalChannels::key_of_sender(GstMessage* message) {
   return {};
 }
 
+std::map<std::string, size_t> SignalChannels::count_by_room() {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, size_t> out;
+  for (auto& [id, c] : conns_) out[c->room]++;
+  return out;
+}
+
 size_t SignalChannels::size() {
   std::lock_guard lock(mutex_);
   return conns_.size();

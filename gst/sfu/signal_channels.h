@@ -67,6 +67,7 @@ class SignalChannels {
   // Any thread: the resource whose connection posted `message` ("" = none).
   std::string key_of_sender(GstMessage* message);
   size_t size();  // any thread
+  std::map<std::string, size_t> count_by_room();  // any thread
 
  private:
   struct Who {  // the participant, for webrtcbin's streaming threads

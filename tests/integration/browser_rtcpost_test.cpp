@@ -37,11 +37,19 @@ double metric(const std::string& base, const std::string& sample) {
   return at == std::string::npos ? -1 : std::atof(r.body.c_str() + at + sample.size() + 2);
 }
 
+// The POST /rtc connections of room "r" (-1: none, the series is gone).
+const std::string kSignalConnections = "rtcmesh_room_signal_connections{room=\"r\"}";
+
 bool reddish(const std::vector<int>& c) {
   return c.size() == 3 && c[0] > 150 && c[1] < 90 && c[2] < 90;
 }
 bool bluish(const std::vector<int>& c) {
   return c.size() == 3 && c[2] > 150 && c[0] < 90 && c[1] < 90;
+}
+std::string lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& l : v) out += "\n  " + l;
+  return out;
 }
 std::string str(const std::vector<int>& c) {
   std::string s;
@@ -75,6 +83,7 @@ TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
   auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
   auto blue = coloured_publisher(server->ws_url(), "blue", "0xff0000ff");
   open_page();
+  EXPECT_EQ(metric(server->base, kSignalConnections), 1);
 
   // Both publishers through the server's offers on the POSTed connection.
   ASSERT_TRUE(wait_until(
@@ -84,7 +93,8 @@ TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
       },
       60s))
       << "red " << str(page->colour_of("red")) << ", blue " << str(page->colour_of("blue")) << "; "
-      << page->describe();
+      << page->describe() << "\nred: " << lines(red->errors()) << lines(red->warnings())
+      << "\nblue: " << lines(blue->errors()) << lines(blue->warnings());
 
   // The page's camera, published on the same connection (its own offer over
   // the channel), decoded by a pipeline that subscribes over the WebSocket.
@@ -119,9 +129,14 @@ TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
   auto status = page->proc->wait(20s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << page->describe();
-  // DELETE on the way out: the participant is gone from the room.
+  // DELETE on the way out: the participant is gone from the room, its
+  // connection from the server.
   EXPECT_TRUE(wait_until(
-      [&] { return metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1; }, 10s));
+      [&] {
+        return metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1 &&
+               metric(server->base, kSignalConnections) == -1;
+      },
+      10s));
 }
 
 // An MCU room through the same front end: the one connection receives the
@@ -239,7 +254,8 @@ TEST_F(RtcPost, BadInputGetsClearErrorsAndLosesNothingElse) {
   EXPECT_TRUE(wait_until(
       [&] {
         return metric(server->base, subscribers) == 2 &&
-               metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1;
+               metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1 &&
+               metric(server->base, kSignalConnections) == -1;
       },
       15s))
       << test::http_request("GET", server->base + "/metrics", nullptr, "").body;
