@@ -15,6 +15,14 @@
 //     --screenshot F.png, F-prejoin.png is taken first); stdin lines "click SELECTOR"
 //     and "screenshot FILE.png" act on the page ("done-action" when done);
 //     on the way out it calls leave()
+//   node run.mjs --mode rtcpost --endpoint http://127.0.0.1:PORT/rtc/ROOM [--peer ID]
+//     page.html's one-connection client (POST with a data channel, the room
+//     protocol over it); stdin "call NAME JSON" calls window.rtcmeshTest.NAME(JSON)
+//     (publish, raw, closeChannel) and prints {"event": "called", name, result|error};
+//     stats: {publishers: {<peer>: {framesDecoded, colour: [r,g,b]}}, notes, replies}
+//   node run.mjs --mode joinbench --endpoint http://127.0.0.1:PORT --room R --runs N
+//     join -> first decoded frame over POST /rtc and over the WebSocket, N each;
+//     stats: {done, results: {datachannel: [ms], websocket: [ms]}}
 //   node run.mjs --mode publish-page --url http://127.0.0.1:PORT/[publish/ROOM]
 //                [--codec VP9] [--room R] [--name N] [--screenshot FILE.png]
 //     opens a WHIP publish page served by the element under test, picks the
@@ -53,14 +61,16 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
   const opts = { mode: 'whip', endpoint: '', url: '', token: '', duration: 20, chromium: '/usr/bin/chromium',
-    codec: '', room: '', name: '', screenshot: '' };
+    codec: '', room: '', name: '', screenshot: '', peer: '', runs: '' };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in opts)) throw new Error(`unknown option ${argv[i]}`);
     opts[key] = argv[++i];
   }
   opts.duration = Number(opts.duration);
-  if (!opts.endpoint && opts.mode === 'whip') throw new Error('--endpoint is required for --mode whip');
+  if (!opts.endpoint && ['whip', 'rtcpost', 'joinbench'].includes(opts.mode)) {
+    throw new Error(`--endpoint is required for --mode ${opts.mode}`);
+  }
   if (!opts.url && ['player', 'room', 'publish-page'].includes(opts.mode)) {
     throw new Error(`--url is required for --mode ${opts.mode}`);
   }
@@ -224,6 +234,7 @@ async function runPublishPage(page, opts, stopped, setWake) {
 
 const chatOutbox = [];  // "send"/"sendjson" lines from stdin, for the room page
 const pageActions = [];  // "click SELECTOR" and "screenshot FILE.png" lines from stdin (room mode)
+const pageCalls = [];  // "call NAME JSON" lines from stdin (rtcpost mode)
 
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
 async function runRoom(page, opts, stopped, setWake) {
@@ -293,6 +304,11 @@ async function main() {
       else if (line.startsWith('send ')) chatOutbox.push(line.slice(5));
       else if (/^(click|screenshot) /.test(line)) pageActions.push(line);
       else if (line.startsWith('sendjson ')) chatOutbox.push(JSON.parse(line.slice(9)));
+      else if (line.startsWith('call ')) {
+        const rest = line.slice(5);
+        const space = rest.indexOf(' ');
+        pageCalls.push(space < 0 ? { name: rest, arg: null } : { name: rest.slice(0, space), arg: JSON.parse(rest.slice(space + 1)) });
+      }
     }
     wake();
   });
@@ -346,6 +362,9 @@ async function main() {
     } else {
       const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
       if (opts.token) query.set('token', opts.token);
+      if (opts.peer) query.set('peer', opts.peer);
+      if (opts.room) query.set('room', opts.room);
+      if (opts.runs) query.set('runs', opts.runs);
       await page.goto(`${pageBase}?${query}`);
 
       const started = Date.now();
@@ -358,14 +377,24 @@ async function main() {
           published = true;
           emit('published', { resource: st.resource });
         }
+        for (const c of pageCalls.splice(0)) {
+          try {
+            const result = await page.evaluate(({ name, arg }) => window.rtcmeshTest[name](arg), c);
+            emit('called', { name: c.name, result });
+          } catch (e) {
+            emit('called', { name: c.name, error: String(e && e.message ? e.message : e) });
+          }
+        }
         if (published) {
           lastStats = await page.evaluate(() => window.rtcmeshTest.stats());
           emit('stats', { t: (Date.now() - started) / 1000, ...lastStats });
+          if (opts.mode === 'joinbench' && lastStats.done) break;
         }
         await new Promise((r) => { wake = r; setTimeout(r, 500); });
       }
-      ok = published && !!lastStats &&
-        ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0));
+      if (opts.mode === 'joinbench') ok = !!lastStats && lastStats.done;
+      else ok = published && !!lastStats && (opts.mode === 'rtcpost' ? lastStats.status === 'published' :
+        ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0)));
     }
   } catch (e) {
     emit('error', { message: String(e && e.message ? e.message : e) });
