@@ -82,6 +82,7 @@ struct Engine::Impl {
     std::vector<Address> to{kBatch};
     std::vector<size_t> sizes = std::vector<size_t>(kBatch);
     size_t count = 0, socket = 0;
+    uint64_t rng = 0;  // test loss: xorshift state
   };
 
   EngineConfig config;
@@ -102,7 +103,7 @@ struct Engine::Impl {
 
   struct Counters {
     std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
-        unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0};
+        unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0}, test_lost{0};
   } counters;
 
   Impl(EngineConfig c, Engine::Events e) : config(std::move(c)), events(std::move(e)), dtls(config.certificate_pem) {}
@@ -184,15 +185,26 @@ struct Engine::Impl {
     if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return;
     uint32_t ts = load32(buf.data() + 4);
     if (!s.srtp->protect_rtp(buf.data(), &size)) return;
-    w.sizes[w.count] = size;
-    w.to[w.count] = s.ice.selected();
-    if (++w.count == kBatch) flush(w);
+    if (config.test_loss_percent > 0 && test_lose(w)) {
+      counters.test_lost++;  // protected (the SRTP index moved on) but never sent
+    } else {
+      w.sizes[w.count] = size;
+      w.to[w.count] = s.ice.selected();
+      if (++w.count == kBatch) flush(w);
+    }
     slot.packets++;
     slot.octets += uint32_t(packet.data.size() - 12);
     slot.last_ts = ts;
     slot.last_sent = std::chrono::system_clock::now();
     s.stats.packets_sent++;
     s.stats.bytes_sent += size;
+  }
+
+  bool test_lose(Worker& w) {
+    w.rng ^= w.rng << 13;
+    w.rng ^= w.rng >> 7;
+    w.rng ^= w.rng << 17;
+    return double(w.rng % 1000000) < config.test_loss_percent * 10000.0;
   }
 
   void forward(Worker& w, TrackId track, const PacketRef& packet) {
@@ -512,6 +524,7 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
     auto w = std::make_unique<Impl::Worker>();
     w->epoll = epoll_create1(EPOLL_CLOEXEC);
     w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
     epoll_event ev{EPOLLIN, {}};
     ev.data.u64 = UINT64_MAX;
     epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->wake, &ev);
@@ -697,6 +710,7 @@ EngineStats Engine::stats() const {
   s.dropped_dtls = c.dtls;
   s.dropped_srtcp = c.srtcp;
   s.dropped_rtp = c.rtp;
+  s.test_lost = c.test_lost;
   return s;
 }
 
