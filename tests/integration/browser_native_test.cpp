@@ -20,6 +20,7 @@
 #include <regex>
 
 #include "tests/support/harness.h"
+#include "tests/support/room_page.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
 
@@ -67,10 +68,8 @@ std::shared_ptr<Track> video_track(const std::vector<std::shared_ptr<Track>>& tr
 }
 
 TEST(BrowserNative, ChromiumAndPipelinesThroughOneUdpPortWithLossAnsweredByNack) {
-  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium is missing";
+  if (std::string why = RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty()) GTEST_SKIP() << why;
   fs::path dir = RTCMESH_BROWSER_DIR;
-  if (!fs::exists(dir.parent_path() / "node_modules" / "playwright-core"))
-    GTEST_SKIP() << "playwright-core is missing (scripts/install-deps runs npm ci)";
 
   const unsigned udp_port = free_udp_port();
   auto server = RtcmeshServer::start(
@@ -125,13 +124,7 @@ TEST(BrowserNative, ChromiumAndPipelinesThroughOneUdpPortWithLossAnsweredByNack)
   ASSERT_TRUE(browser) << error;
   std::string last;
   auto stats_where = [&](auto pred, std::chrono::seconds within) {
-    return browser->wait_for_line(
-        [&](const std::string& l) {
-          if (l.find("\"event\":\"stats\"") == std::string::npos) return false;
-          last = l;
-          return pred(l);
-        },
-        within);
+    return next_stats(*browser, &last, pred, within);
   };
   // Warm-up: each of the three decodes (Chromium: 30 frames presented).
   ASSERT_TRUE(stats_where(
