@@ -174,17 +174,18 @@ struct Engine::Impl {
     w.count = 0;
   }
 
-  // Rewrites `packet` for the slot, protects it and queues it in the batch.
-  void queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
-    if (packet.data.size() > kMaxDatagram) return;
+  // Rewrites `packet` for the slot, protects it and queues it in the batch;
+  // false when it could not (too big, not of the slot's source, SRTP).
+  bool queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
+    if (packet.data.size() > kMaxDatagram) return false;
     if (w.count && w.socket != s.socket) flush(w);
     w.socket = s.socket;
     auto& buf = w.buffers[w.count];
     std::memcpy(buf.data(), packet.data.data(), packet.data.size());
     size_t size = packet.data.size();
-    if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return;
+    if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return false;
     uint32_t ts = load32(buf.data() + 4);
-    if (!s.srtp->protect_rtp(buf.data(), &size)) return;
+    if (!s.srtp->protect_rtp(buf.data(), &size)) return false;
     if (config.test_loss_percent > 0 && test_lose(w)) {
       counters.test_lost++;  // protected (the SRTP index moved on) but never sent
     } else {
@@ -198,6 +199,7 @@ struct Engine::Impl {
     slot.last_sent = std::chrono::system_clock::now();
     s.stats.packets_sent++;
     s.stats.bytes_sent += size;
+    return true;
   }
 
   bool test_lose(Worker& w) {
@@ -312,10 +314,8 @@ struct Engine::Impl {
       for (uint16_t seq : nack.sequences) {
         auto source = slot->rewriter->source_sequence(seq);
         if (!source) continue;
-        if (PacketRef packet = slot->history->find(*source, now)) {
-          queue_rtp(w, s, *slot, *packet);
-          s.stats.retransmissions++;
-        }
+        if (PacketRef packet = slot->history->find(*source, now))
+          if (queue_rtp(w, s, *slot, *packet)) s.stats.retransmissions++;
       }
     }
     auto keyframe = [&](uint32_t ssrc) {
