@@ -113,7 +113,10 @@ class Peer {
   void use_passthrough_jitterbuffer();
   // Every inbound stream asks for lost packets (NACK), also one whose SSRC the
   // offer leaves out: webrtcbin enables that only for SSRCs the offer lists
-  // (rtcwhipsink lists none). Call before the remote description.
+  // (rtcwhipsink lists none), and 1.22 sets each new jitterbuffer from the
+  // transceiver of whichever listed SSRC of the bundle comes last (an audio
+  // or unused slot: no NACK for the video either). Call before the remote
+  // description.
   void force_retransmission();
 
   // True once ICE and DTLS are up. Media and data cross only after the

@@ -4,6 +4,10 @@
 //
 //   node run.mjs --mode whip --endpoint http://127.0.0.1:PORT/whip/room [--token T]
 //                [--duration SECONDS] [--chromium /usr/bin/chromium]
+//   node run.mjs --mode whep --endpoint http://127.0.0.1:PORT/whep/room [--token T] [--duration SECONDS]
+//     the test page plays a WHEP endpoint with a plain RTCPeerConnection (recvonly video +
+//     audio); stats: inbound framesDecoded, nackCount, packetsLost, freezes, the longest
+//     gap between presented frames, the server's port on the selected pair
 //   node run.mjs --mode player --url http://127.0.0.1:PORT/ [--duration SECONDS]
 //     opens a page served by the element under test (rtcwhepsink's player,
 //     which keeps its RTCPeerConnection in window.pc and its status in
@@ -68,7 +72,7 @@ function parseArgs(argv) {
     opts[key] = argv[++i];
   }
   opts.duration = Number(opts.duration);
-  if (!opts.endpoint && ['whip', 'rtcpost', 'joinbench'].includes(opts.mode)) {
+  if (!opts.endpoint && ['whip', 'whep', 'rtcpost', 'joinbench'].includes(opts.mode)) {
     throw new Error(`--endpoint is required for --mode ${opts.mode}`);
   }
   if (!opts.url && ['player', 'room', 'publish-page'].includes(opts.mode)) {
@@ -393,6 +397,7 @@ async function main() {
         await new Promise((r) => { wake = r; setTimeout(r, 500); });
       }
       if (opts.mode === 'joinbench') ok = !!lastStats && lastStats.done;
+      else if (opts.mode === 'whep') ok = published && !!lastStats && !!lastStats.video && lastStats.video.framesDecoded > 0;
       else ok = published && !!lastStats && (opts.mode === 'rtcpost' ? lastStats.status === 'published' :
         ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0)));
     }
