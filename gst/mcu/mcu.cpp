@@ -7,6 +7,7 @@
 // publisher, and out of the always pads video_src / audio_src.
 #include "gst/mcu/mcu.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -234,6 +235,9 @@ bool RtcMcuPrivate::start(std::string& error) {
   {
     std::lock_guard lock(props_mutex);
     mode.encoder = encoder;
+    // A composite the encoder cannot take in time is dropped, not queued:
+    // at most three frames wait (a second of them was seconds of delay).
+    mode.encoder.video_queue_ns = 3 * GST_SECOND / std::max(1u, framerate);
     composer->set_format(int(width), int(height), int(framerate));
   }
   sfu::set_mix_mode(sfu, mode);

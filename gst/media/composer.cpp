@@ -26,12 +26,14 @@ Composer::Composer(GstBin* bin, int width, int height, int framerate)
     : bin_(bin), width_(width), height_(height), framerate_(framerate) {
   background_ = make(bin, "videotestsrc", "compose-background");
   g_object_set(background_, "is-live", TRUE, "pattern", 2 /* black */, nullptr);
+  background_caps_ = make(bin, "capsfilter", "compose-background-caps");
   compositor_ = make(bin, "compositor", "compose-video");
   g_object_set(compositor_, "background", 1 /* black */, nullptr);
   video_filter_ = make(bin, "capsfilter", "compose-video-caps");
   background_input_ = gst_element_request_pad_simple(compositor_, "sink_%u");
   apply_caps();
-  GstPad* bg_src = gst_element_get_static_pad(background_, "src");
+  gst_element_link(background_, background_caps_);
+  GstPad* bg_src = gst_element_get_static_pad(background_caps_, "src");
   gst_pad_link(bg_src, background_input_);
   gst_object_unref(bg_src);
   gst_element_link(compositor_, video_filter_);
@@ -43,19 +45,30 @@ Composer::Composer(GstBin* bin, int width, int height, int framerate)
 
   video_src_ = gst_element_get_static_pad(video_filter_, "src");
   audio_src_ = gst_element_get_static_pad(mixer_, "src");
-  for (GstElement* e : {background_, compositor_, video_filter_, silence_, mixer_})
+  for (GstElement* e : {background_, background_caps_, compositor_, video_filter_, silence_, mixer_})
     gst_element_sync_state_with_parent(e);
 }
 
 void Composer::apply_caps() {
-  GstCaps* caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width_, "height",
+  // I420: what decoders give and encoders take. Left open, the compositor
+  // picked ABGR64_LE (16 bits a channel) and converted every tile into it.
+  GstCaps* caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width",
+                                      G_TYPE_INT, width_, "height",
                                       G_TYPE_INT, height_, "framerate", GST_TYPE_FRACTION,
                                       framerate_, 1, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1,
                                       nullptr);
   g_object_set(video_filter_, "caps", caps, nullptr);
   gst_caps_unref(caps);
-  g_object_set(background_input_, "xpos", 0, "ypos", 0, "width", width_, "height", height_,
-               "zorder", 0, nullptr);
+  caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+                             16, "height", G_TYPE_INT, 16, "framerate", GST_TYPE_FRACTION,
+                             framerate_, 1, nullptr);
+  g_object_set(background_caps_, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  // The background only keeps the compositor live with no tile: one 16x16
+  // black frame in a corner (the compositor paints the rest black itself);
+  // a full-canvas one cost a 1280x720 fill and blend every frame.
+  g_object_set(background_input_, "xpos", 0, "ypos", 0, "width", 16, "height", 16, "zorder", 0,
+               nullptr);
 }
 
 void Composer::set_format(int width, int height, int framerate) {
@@ -71,7 +84,8 @@ Composer::~Composer() {
   gst_object_unref(background_input_);
   gst_object_unref(video_src_);
   gst_object_unref(audio_src_);
-  for (GstElement* e : {background_, compositor_, video_filter_, silence_, mixer_}) {
+  for (GstElement* e :
+       {background_, background_caps_, compositor_, video_filter_, silence_, mixer_}) {
     gst_element_set_state(e, GST_STATE_NULL);
     gst_bin_remove(bin_, e);
   }
@@ -80,13 +94,29 @@ Composer::~Composer() {
 void Composer::add(GstPad* track, Kind kind, const std::string& who) {
   GstPad* input = gst_element_request_pad_simple(kind == Kind::kVideo ? compositor_ : mixer_,
                                                  "sink_%u");
+  // Video through a queue of two frames that drops the oldest: the decoder
+  // never waits for the compositor, so a compositor that falls behind
+  // skips frames instead of backing up into the track's jitterbuffer
+  // (which has no limit: seconds of delay in rtcmesh-bench mcu).
+  GstElement* queue = nullptr;
+  if (kind == Kind::kVideo) {
+    queue = make(bin_, "queue", nullptr);
+    g_object_set(queue, "max-size-buffers", 2u, "max-size-bytes", 0u, "max-size-time",
+                 guint64(0), "leaky", 2 /* downstream */, nullptr);
+    GstPad* queue_src = gst_element_get_static_pad(queue, "src");
+    gst_pad_link(queue_src, input);
+    gst_object_unref(queue_src);
+    gst_element_sync_state_with_parent(queue);
+  }
   {
     std::lock_guard lock(mutex_);
-    inputs_.push_back({track, input, kind, who});
+    inputs_.push_back({track, input, kind, who, queue});
     layout();
   }
-  if (gst_pad_link(track, input) != GST_PAD_LINK_OK)
+  GstPad* sink = queue ? gst_element_get_static_pad(queue, "sink") : GST_PAD(gst_object_ref(input));
+  if (gst_pad_link(track, sink) != GST_PAD_LINK_OK)
     GST_WARNING_OBJECT(bin_, "cannot link %s into the composition", GST_PAD_NAME(track));
+  gst_object_unref(sink);
 }
 
 void Composer::remove(GstPad* track) {
@@ -102,7 +132,15 @@ void Composer::remove(GstPad* track) {
   }
   GstPad* input = gone.input;
   Kind kind = gone.kind;
-  gst_pad_unlink(track, input);
+  if (gone.queue) {
+    GstPad* sink = gst_element_get_static_pad(gone.queue, "sink");
+    gst_pad_unlink(track, sink);
+    gst_object_unref(sink);
+    gst_element_set_state(gone.queue, GST_STATE_NULL);
+    gst_bin_remove(bin_, gone.queue);
+  } else {
+    gst_pad_unlink(track, input);
+  }
   gst_element_release_request_pad(kind == Kind::kVideo ? compositor_ : mixer_, input);
   gst_object_unref(input);
 }

@@ -48,7 +48,7 @@ class Composer {
   GstBin* bin_;
   int width_, height_, framerate_;
   GstPad* background_input_ = nullptr;  // the compositor's, full canvas
-  GstElement *compositor_, *video_filter_, *background_, *mixer_, *silence_;
+  GstElement *compositor_, *video_filter_, *background_, *background_caps_, *mixer_, *silence_;
   GstPad *video_src_, *audio_src_;
   mutable std::mutex mutex_;
   struct Input {
@@ -56,6 +56,7 @@ class Composer {
     GstPad* input;  // the mixer's request pad
     Kind kind;
     std::string who;
+    GstElement* queue = nullptr;  // video: leaky, between the track and the compositor
   };
   Layout layout_ = Layout::kGrid;
   std::string focus_;

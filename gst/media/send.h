@@ -15,6 +15,10 @@ struct EncoderSettings {
   Codec audio_codec = Codec::kOpus;
   unsigned video_bitrate_kbps = 2000;  // 0: encoder default
   unsigned keyframe_interval = 60;     // frames; 0: encoder default
+  // Raw video waiting for its encoder beyond this is dropped, oldest first
+  // (a live source never waits on a slow encoder; the MCU keeps it to a few
+  // frames so a late composite is dropped, not delayed).
+  guint64 video_queue_ns = GST_SECOND;
 
   // The video-codec / audio-codec property: `value` must name one codec of
   // `kind`. A refused value leaves the codec as it was and is kept, so that

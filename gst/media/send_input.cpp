@@ -20,7 +20,8 @@ SendInput::SendInput(GstElement* element, GstPadTemplate* templ, const std::stri
   CapsPtr caps = sink_template_caps(kind);
   g_object_set(entry_, "caps", caps.get(), nullptr);
   // Leaky, so a stalled encoder never blocks a live source.
-  g_object_set(queue_, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", GST_SECOND,
+  guint64 queue_ns = kind == Kind::kVideo ? settings_().video_queue_ns : GST_SECOND;
+  g_object_set(queue_, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", queue_ns,
                "leaky", 2, nullptr);
   gst_bin_add_many(GST_BIN(element), entry_, queue_, nullptr);
   gst_element_link(entry_, queue_);
