@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gst/common/base_bin.h"
@@ -43,6 +45,8 @@ enum {
   PROP_LAYOUT,
   PROP_PINNED,
   PROP_SPEAKER_HOLD,
+  PROP_VIDEO_PROCESS,
+  PROP_AUDIO_PROCESS,
   PROP_STATS,
   PROP_ICE_FIRST,
   PROP_FORWARDED_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // rtcsfu's, from here on
@@ -81,6 +85,36 @@ GType layout_get_type() {
   return type;
 }
 
+// A process fragment (gst-launch syntax, raw in, raw out) between converters,
+// as a bin with one sink and one src pad; nullptr and the parser's message
+// when it does not parse or has no free sink and src. Empty: as it came.
+GstElement* parse_fragment(media::Kind kind, const std::string& fragment, std::string& error) {
+  const char* name = kind == media::Kind::kVideo ? "video-process" : "audio-process";
+  std::string body = fragment.empty() ? "identity" : fragment;
+  std::string desc = kind == media::Kind::kVideo
+                         ? "videoconvert ! " + body + " ! videoconvert"
+                         : "audioconvert ! audioresample ! " + body +
+                               " ! audioconvert ! audioresample";
+  GError* err = nullptr;
+  GstElement* bin = gst_parse_bin_from_description_full(desc.c_str(), TRUE, nullptr,
+                                                       GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (err) {
+    error = std::string(name) + " '" + fragment + "': " + err->message;
+    g_error_free(err);
+    if (bin) gst_object_unref(bin);
+    return nullptr;
+  }
+  GPtr<GstPad> sink = adopt(gst_element_get_static_pad(bin, "sink"));
+  GPtr<GstPad> src = adopt(gst_element_get_static_pad(bin, "src"));
+  if (!sink || !src) {
+    error = std::string(name) + " '" + fragment +
+            "': the fragment must be one chain, raw in and raw out (no source or sink of its own)";
+    gst_object_unref(bin);
+    return nullptr;
+  }
+  return bin;
+}
+
 // The id the composite and the mix publish under in the room.
 constexpr const char* kOutputPublisher = "mcu";
 
@@ -97,6 +131,10 @@ struct RtcMcuPrivate {
   std::string pinned, speaker;  // speaker: the loudest voice, held speaker_hold_ms
   gint64 speaker_since_us = 0;
   guint speaker_hold_ms = 2000;
+  // Processing room (either set): gst-launch fragments, raw in and raw out,
+  // one instance per participant's track.
+  std::string video_process, audio_process;
+  bool processing() const { return !video_process.empty() || !audio_process.empty(); }
   IceProps ice;
   void apply_layout();
   void loudest(const std::string& peer);
@@ -105,13 +143,22 @@ struct RtcMcuPrivate {
   std::unique_ptr<media::Composer> composer;
   std::unique_ptr<media::MinusOneMixes> minus_one;
   std::mutex mixes_mutex;  // leaf
-  struct MixLink {
-    GstPad* pad;                 // the sfu's request pad of a participant's mix
-    GstElement *proxy_sink, *proxy_src;
+  // Raw media going back into the sfu as a track for one participant: its
+  // minus-one mix, or its own track through the process fragment.
+  struct Return {
+    GstPad* pad = nullptr;  // the sfu's request pad
+    GstElement *proxy_sink = nullptr, *proxy_src = nullptr;
+    GstElement* process = nullptr;  // the fragment's bin, if any
   };
-  std::map<std::string, MixLink> mix_pads;  // by participant
+  std::map<std::string, Return> mix_pads;  // by participant
+  std::map<GstPad*, Return> processed;     // by the sfu's src pad of the track
+  std::optional<Return> send_back(const std::string& peer, GstPad* src,
+                                  std::optional<media::Kind> kind);
+  void end_return(const Return& r);
   void mix_added(const std::string& peer, GstPad* src);
   void mix_removed(const std::string& peer, GstPad* src);
+  void process_added(GstPad* track, const std::string& peer, media::Kind kind);
+  bool process_removed(GstPad* track);
   GstElement *video_tee = nullptr, *audio_tee = nullptr;
   GstPad *sfu_video = nullptr, *sfu_audio = nullptr;  // the sfu's request pads, once started
 
@@ -186,7 +233,15 @@ void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
   if (!GST_PAD_IS_SRC(pad)) return;
   GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), pad_string(pad, "peer-id").c_str());
   std::string peer = pad_string(pad, "peer-id");
-  if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) {
+  bool video = g_str_has_prefix(GST_PAD_NAME(pad), "src_video");
+  bool processing;
+  {
+    std::lock_guard lock(p->props_mutex);
+    processing = p->processing();
+  }
+  if (processing)
+    return p->process_added(pad, peer, video ? media::Kind::kVideo : media::Kind::kAudio);
+  if (video) {
     p->composer->add(pad, media::Kind::kVideo, peer);
     return p->apply_layout();
   }
@@ -199,6 +254,7 @@ void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
 void on_pad_removed(GstElement*, GstPad* pad, RtcMcuPrivate* p) {
   if (!GST_PAD_IS_SRC(pad)) return;
   GST_INFO_OBJECT(p->self, "%s leaves the mix", GST_PAD_NAME(pad));
+  if (p->process_removed(pad)) return;
   if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) return p->composer->remove(pad);
   p->minus_one->remove_voice(pad);
 }
@@ -232,8 +288,17 @@ bool RtcMcuPrivate::start(std::string& error) {
     gst_util_set_object_arg(G_OBJECT(self), "layout", layout.c_str());
     return std::string();
   };
+  bool process;
   {
     std::lock_guard lock(props_mutex);
+    process = mode.process = processing();
+    for (auto [kind, fragment] : {std::pair{media::Kind::kVideo, video_process},
+                                  std::pair{media::Kind::kAudio, audio_process}}) {
+      if (fragment.empty()) continue;
+      GstElement* bin = parse_fragment(kind, fragment, error);
+      if (!bin) return false;
+      gst_object_unref(bin);
+    }
     mode.encoder = encoder;
     // A composite the encoder cannot take in time is dropped, not queued:
     // at most three frames wait (a second of them was seconds of delay).
@@ -262,7 +327,8 @@ bool RtcMcuPrivate::start(std::string& error) {
     error = "set room=NAME: rtcmcu composites one room";
     return false;
   }
-  link_outputs();
+  // A processing room sends each participant their own media, no composite.
+  if (!process) link_outputs();
   return true;
 }
 
@@ -309,37 +375,110 @@ void RtcMcuPrivate::loudest(const std::string& peer) {
   apply_layout();
 }
 
+// Raw `src` goes back into the sfu through one more of its request pads, a
+// track of the room's output for `peer` only; with `kind`, through a new
+// instance of that kind's process fragment first.
+std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string& peer,
+                                                              GstPad* src,
+                                                              std::optional<media::Kind> kind) {
+  Return r;
+  GstPad* from = src;
+  GPtr<GstPad> process_src;
+  if (kind) {
+    std::string fragment;
+    {
+      std::lock_guard lock(props_mutex);
+      fragment = *kind == media::Kind::kVideo ? video_process : audio_process;
+    }
+    std::string error;
+    r.process = parse_fragment(*kind, fragment, error);
+    if (!r.process) {
+      GST_WARNING_OBJECT(self, "%s's process fragment: %s", peer.c_str(), error.c_str());
+      return std::nullopt;
+    }
+    gst_bin_add(GST_BIN(self), r.process);
+    GPtr<GstPad> sink = adopt(gst_element_get_static_pad(r.process, "sink"));
+    gst_pad_link(src, sink.get());
+    process_src = adopt(gst_element_get_static_pad(r.process, "src"));
+    from = process_src.get();
+  }
+  r.pad = gst_element_request_pad_simple(sfu, kind == media::Kind::kVideo ? "video_%u" : "audio_%u");
+  if (!r.pad) {
+    GST_WARNING_OBJECT(self, "no pad for %s's own track", peer.c_str());
+    if (r.process) {
+      gst_element_set_state(r.process, GST_STATE_NULL);
+      gst_bin_remove(GST_BIN(self), r.process);
+    }
+    return std::nullopt;
+  }
+  sfu::set_track_audience(sfu, GST_PAD_NAME(r.pad), peer);
+  std::tie(r.proxy_sink, r.proxy_src) = link_into_sfu(GST_BIN(self), from, r.pad);
+  if (r.process) gst_element_sync_state_with_parent(r.process);
+  return r;
+}
+
+void RtcMcuPrivate::end_return(const Return& r) {
+  std::string name = GST_PAD_NAME(r.pad);
+  for (GstElement* e : {r.process, r.proxy_src, r.proxy_sink}) {
+    if (!e) continue;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(self), e);
+  }
+  gst_element_release_request_pad(sfu, r.pad);
+  sfu::set_track_audience(sfu, name, "");
+}
+
 // A participant's minus-one mix is encoded once (Opus) in one more of the
 // sfu's request pads, a track of the room's output for that participant only.
 void RtcMcuPrivate::mix_added(const std::string& peer, GstPad* src) {
-  GstPad* pad = gst_element_request_pad_simple(sfu, "audio_%u");
-  if (!pad) {
-    GST_WARNING_OBJECT(self, "no pad for %s's minus-one mix", peer.c_str());
-    return;
-  }
-  sfu::set_track_audience(sfu, GST_PAD_NAME(pad), peer);
-  auto [proxy_sink, proxy_src] = link_into_sfu(GST_BIN(self), src, pad);
+  auto r = send_back(peer, src, std::nullopt);
+  if (!r) return;
   std::lock_guard lock(mixes_mutex);
-  mix_pads[peer] = {pad, proxy_sink, proxy_src};
+  mix_pads[peer] = *r;
 }
 
-void RtcMcuPrivate::mix_removed(const std::string& peer, GstPad* src) {
-  MixLink link;
+void RtcMcuPrivate::mix_removed(const std::string& peer, GstPad*) {
+  Return r;
   {
     std::lock_guard lock(mixes_mutex);
     auto it = mix_pads.find(peer);
     if (it == mix_pads.end()) return;
-    link = it->second;
+    r = it->second;
     mix_pads.erase(it);
   }
-  (void)src;  // it goes with its mixer; the proxies go here
-  std::string name = GST_PAD_NAME(link.pad);
-  for (GstElement* e : {link.proxy_src, link.proxy_sink}) {
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(self), e);
+  end_return(r);  // the mix's src goes with its mixer
+}
+
+// A processing room: the participant's track through its own fragment and
+// back to them (the leaving publisher's EOS stops at the fragment's end: the
+// sfu's request pad is ours until we release it).
+void RtcMcuPrivate::process_added(GstPad* track, const std::string& peer, media::Kind kind) {
+  auto r = send_back(peer, track, kind);
+  if (!r) return;
+  GPtr<GstPad> sink = adopt(gst_element_get_static_pad(r->proxy_sink, "sink"));
+  gst_pad_add_probe(
+      sink.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      [](GstPad*, GstPadProbeInfo* info, gpointer) {
+        return GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_EOS
+                   ? GST_PAD_PROBE_DROP
+                   : GST_PAD_PROBE_OK;
+      },
+      nullptr, nullptr);
+  std::lock_guard lock(mixes_mutex);
+  processed[track] = *r;
+}
+
+bool RtcMcuPrivate::process_removed(GstPad* track) {
+  Return r;
+  {
+    std::lock_guard lock(mixes_mutex);
+    auto it = processed.find(track);
+    if (it == processed.end()) return false;
+    r = it->second;
+    processed.erase(it);
   }
-  gst_element_release_request_pad(sfu, link.pad);
-  sfu::set_track_audience(sfu, name, "");
+  end_return(r);
+  return true;
 }
 
 GstStructure* RtcMcuPrivate::stats() {
@@ -411,6 +550,12 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
         break;
       }
       case PROP_SPEAKER_HOLD: p->speaker_hold_ms = g_value_get_uint(value); break;
+      case PROP_VIDEO_PROCESS:
+      case PROP_AUDIO_PROCESS: {
+        const char* v = g_value_get_string(value);
+        (id == PROP_VIDEO_PROCESS ? p->video_process : p->audio_process) = v ? v : "";
+        break;
+      }
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
@@ -433,6 +578,8 @@ static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_LAYOUT: g_value_set_enum(value, int(p->layout)); break;
     case PROP_PINNED: g_value_set_string(value, p->pinned.c_str()); break;
     case PROP_SPEAKER_HOLD: g_value_set_uint(value, p->speaker_hold_ms); break;
+    case PROP_VIDEO_PROCESS: g_value_set_string(value, p->video_process.c_str()); break;
+    case PROP_AUDIO_PROCESS: g_value_set_string(value, p->audio_process.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -471,6 +618,23 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                "layout=speaker: milliseconds the active speaker keeps the large tile before "
                "a louder participant takes it",
                0, 60000, 2000);
+  for (auto [id, name, kind] :
+       {std::tuple{PROP_VIDEO_PROCESS, "video-process", "video"},
+        std::tuple{PROP_AUDIO_PROCESS, "audio-process", "audio"}}) {
+    std::string blurb =
+        std::string("A processing room when this or the other process property is set: each "
+                    "participant's ") +
+        kind + " goes through its own instance of this gst-launch fragment (raw " + kind +
+        " in and out, e.g. '" +
+        (id == PROP_VIDEO_PROCESS ? "videoflip video-direction=horiz"
+                                  : "audioecho delay=200000000 intensity=0.5") +
+        "') and back to that participant only (JSON-RPC subscribe, WHEP "
+        "/whep/<room>/<participant>); no composite is sent. A fragment that does not parse "
+        "fails the start with the parser's message. Empty: that kind comes back as it went";
+    g_object_class_install_property(
+        object_class, id,
+        g_param_spec_string(name, name, g_intern_string(blurb.c_str()), "", rw_flags(false)));
+  }
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",

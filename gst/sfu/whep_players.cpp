@@ -48,6 +48,18 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
       return reply({503, "publisher '" + only + "' is still connecting", {}});
   }
   if (std::string why = hooks_.refusal(room); !why.empty()) return reply({503, why, {}});
+  // The room's output made for `only` (a processing room: that participant's
+  // processed media) is what a player of /whep/<room>/<only> gets, if any.
+  std::vector<sig::SfuPublisher> tracks = ingest_.tracks(room);
+  std::string pick = only;
+  if (auto own = only.empty() ? std::nullopt : ingest_.tracks_for(room, only)) {
+    // Every track of theirs processed and encoded, or come back later.
+    server::Publisher* pub = ingest_.find(room, only);
+    if (pub && pub->peer && own->tracks.size() < pub->sources.size())
+      return reply({503, "the processed media of '" + only + "' is not ready yet", {}});
+    pick = own->id;
+    tracks = {std::move(*own)};
+  }
   const std::string key = offer.id;
   GstSDPMessage* sdp = nullptr;
   gst_sdp_message_new_from_text(offer.sdp.c_str(), &sdp);
@@ -56,7 +68,7 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
   Router& router = subscribers_.router();
   try {
     std::vector<sig::SfuSlot> slots =
-        players_.add(key, room, only, offered_mlines(sdp), ingest_.tracks(room));
+        players_.add(key, room, pick, offered_mlines(sdp), tracks);
     player = subscribers_.make(room, key, key, "whep-" + key.substr(0, 8));
     player->whep = true;
     for (size_t i = 0; i < slots.size(); i++) {

@@ -468,3 +468,70 @@ TEST_F(McuRpc, LayoutNeedsTheGrantAndAKnownLayoutAndCodecsMustMatch) {
   EXPECT_NE(no_codec().find("VP8"), std::string::npos) << no_codec();
   std::filesystem::remove(key);
 }
+
+// A processing room: rtcmcu video-process=… (rtcmesh-server --mode process)
+// sends each participant's video through its own instance of the fragment
+// and back to them only; a WHEP player of /whep/<room>/<participant> gets
+// that participant's processed stream. SMPTE bars, flipped: blue (the last
+// bar) comes back on the left, red (the sixth) where yellow (the second) was.
+// (video-direction: 1.22's videoflip ignores its deprecated `method`.)
+TEST(McuProcess, EachParticipantsVideoComesBackThroughTheFragment) {
+  Room room("peer-timeout=3000 video-process=\"videoflip video-direction=horiz\"");
+  std::string base = room.http();
+  auto alice = std::make_unique<Pipeline>(publisher_launch(
+      base + "/whip/r/alice", "peer-timeout=3000", "videotestsrc is-live=true pattern=smpte",
+      "audiotestsrc is-live=true wave=sine volume=0.2 freq=500"));
+  ASSERT_NE(alice->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(alice->errors());
+  // Once alice is there: until her processed tracks are encoded the player
+  // is told 503 and retries.
+  ASSERT_TRUE(wait_until([&] { return room.added >= 1; }, kMediaTimeout)) << room.errors();
+  auto whep = Player::whep(base + "/whep/r/alice");
+  auto bar = [&](int i) { return whep->colour_at((2 * (6 - i) + 1) / 14.0, 0.3); };
+  std::vector<std::string> seen;
+  bool flipped = wait_until(
+      [&] {
+        seen = {bar(6), bar(5), bar(0)};  // bars 6 and 5 of the original, mirrored
+        return seen[0] == "blue" && seen[1] == "red" && seen[2] != "blue";
+      },
+      kMediaTimeout);
+  EXPECT_TRUE(flipped) << "left, second, right: " << str(seen) << room.errors()
+                       << joined(whep->pipeline().errors());
+  // Its audio came back too (no audio-process: as it went).
+  EXPECT_TRUE(wait_until([&] { return whep->level(500) > whep->level(2200) + 25; }, 10s))
+      << "tone " << whep->level(500) << " dB, quiet band " << whep->level(2200);
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  guint tiles = 99;
+  gst_structure_get_uint(stats, "tiles", &tiles);
+  gst_structure_free(stats);
+  EXPECT_EQ(tiles, 0u);  // nothing composited
+}
+
+// A fragment that does not parse fails the start with the parser's message,
+// in the element and in rtcmesh-server --mode process.
+TEST(McuProcess, ABrokenFragmentIsRefusedWithTheParsersMessage) {
+  Pipeline p("rtcmcu name=mcu port=0 room=r video-process=\"videoflip method=sideways\"");
+  EXPECT_EQ(p.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  std::string errors = joined(p.errors());
+  EXPECT_NE(errors.find("video-process 'videoflip method=sideways'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("method"), std::string::npos) << errors;
+
+  Pipeline q("rtcmcu name=mcu port=0 room=r audio-process=\"audioecho ! nosuchelement\"");
+  EXPECT_EQ(q.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  errors = joined(q.errors());
+  EXPECT_NE(errors.find("no element \"nosuchelement\""), std::string::npos) << errors;
+
+  gchar *out = nullptr, *err = nullptr;
+  gint status = 0;
+  const gchar* argv[] = {RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1", "--mode",
+                         "process", "--video-process", "videoflip video-direction=sideways",
+                         nullptr};
+  ASSERT_TRUE(g_spawn_sync(nullptr, const_cast<gchar**>(argv), nullptr, G_SPAWN_DEFAULT, nullptr,
+                           nullptr, &out, &err, &status, nullptr));
+  std::string said = err ? err : "";
+  g_free(out);
+  g_free(err);
+  EXPECT_FALSE(g_spawn_check_wait_status(status, nullptr));
+  EXPECT_NE(said.find("could not set property \"video-direction\""), std::string::npos) << said;
+}
