@@ -45,6 +45,7 @@ enum {
   PROP_LAYOUT,
   PROP_PINNED,
   PROP_SPEAKER_HOLD,
+  PROP_LABELS,
   PROP_VIDEO_PROCESS,
   PROP_AUDIO_PROCESS,
   PROP_STATS,
@@ -131,6 +132,7 @@ struct RtcMcuPrivate {
   std::string pinned, speaker;  // speaker: the loudest voice, held speaker_hold_ms
   gint64 speaker_since_us = 0;
   guint speaker_hold_ms = 2000;
+  bool labels = true;
   // Processing room (either set): gst-launch fragments, raw in and raw out,
   // one instance per participant's track.
   std::string video_process, audio_process;
@@ -246,7 +248,9 @@ void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
     return p->apply_layout();
   }
   // A WHIP publisher cannot subscribe as itself: only participants get their
-  // own minus-one mix.
+  // own minus-one mix. Heard but not (yet) seen: a tile with their name.
+  p->composer->add_placeholder(peer);
+  p->apply_layout();
   bool own = !sfu::is_whip_publisher(sfu, pad_string(pad, "room"), peer);
   p->minus_one->add_voice(pad, peer, own);
 }
@@ -256,6 +260,7 @@ void on_pad_removed(GstElement*, GstPad* pad, RtcMcuPrivate* p) {
   GST_INFO_OBJECT(p->self, "%s leaves the mix", GST_PAD_NAME(pad));
   if (p->process_removed(pad)) return;
   if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) return p->composer->remove(pad);
+  p->composer->remove_placeholder(pad_string(pad, "peer-id"));
   p->minus_one->remove_voice(pad);
 }
 
@@ -267,6 +272,7 @@ RtcMcuPrivate::RtcMcuPrivate(RtcMcu* s) : self(s) {
   if (!sfu) throw std::runtime_error("rtcsfu is not registered");
   gst_bin_add(bin, sfu);
   composer = std::make_unique<media::Composer>(bin, int(width), int(height), int(framerate));
+  composer->set_labels(labels);
   minus_one = std::make_unique<media::MinusOneMixes>(
       bin, *composer,
       media::MinusOneMixes::Hooks{
@@ -550,6 +556,7 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
         break;
       }
       case PROP_SPEAKER_HOLD: p->speaker_hold_ms = g_value_get_uint(value); break;
+      case PROP_LABELS: p->labels = g_value_get_boolean(value); break;
       case PROP_VIDEO_PROCESS:
       case PROP_AUDIO_PROCESS: {
         const char* v = g_value_get_string(value);
@@ -560,6 +567,7 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
     }
   });
   if (id == PROP_LAYOUT || id == PROP_PINNED) p->apply_layout();
+  if (id == PROP_LABELS && p->composer) p->composer->set_labels(g_value_get_boolean(value));
 }
 
 static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
@@ -578,6 +586,7 @@ static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_LAYOUT: g_value_set_enum(value, int(p->layout)); break;
     case PROP_PINNED: g_value_set_string(value, p->pinned.c_str()); break;
     case PROP_SPEAKER_HOLD: g_value_set_uint(value, p->speaker_hold_ms); break;
+    case PROP_LABELS: g_value_set_boolean(value, p->labels); break;
     case PROP_VIDEO_PROCESS: g_value_set_string(value, p->video_process.c_str()); break;
     case PROP_AUDIO_PROCESS: g_value_set_string(value, p->audio_process.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -618,6 +627,13 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                "layout=speaker: milliseconds the active speaker keeps the large tile before "
                "a louder participant takes it",
                0, 60000, 2000);
+  g_object_class_install_property(
+      object_class, PROP_LABELS,
+      g_param_spec_boolean("labels", "labels",
+                           "Name labels (the publisher id) on the composite's tiles "
+                           "(changeable while playing); a participant with no video has a "
+                           "black tile with their name either way",
+                           TRUE, rw_flags(true)));
   for (auto [id, name, kind] :
        {std::tuple{PROP_VIDEO_PROCESS, "video-process", "video"},
         std::tuple{PROP_AUDIO_PROCESS, "audio-process", "audio"}}) {

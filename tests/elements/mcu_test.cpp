@@ -535,3 +535,85 @@ TEST(McuProcess, ABrokenFragmentIsRefusedWithTheParsersMessage) {
   EXPECT_FALSE(g_spawn_check_wait_status(status, nullptr));
   EXPECT_NE(said.find("could not set property \"video-direction\""), std::string::npos) << said;
 }
+
+namespace {
+
+// White-ish pixels (text) of the player's latest frame in the rectangle
+// [x0, x1) x [y0, y1), fractions of its size; -1 without a frame.
+int white_pixels(Player& player, double x0, double y0, double x1, double y1, int min = 180) {
+  GstSample* sample = nullptr;
+  g_object_get(player.pipeline().by_name("v"), "last-sample", &sample, nullptr);
+  if (!sample) return -1;
+  GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
+  int w = 0, h = 0, n = 0;
+  gst_structure_get_int(s, "width", &w);
+  gst_structure_get_int(s, "height", &h);
+  GstMapInfo map;
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+    int stride = (w * 3 + 3) & ~3;
+    for (int y = int(y0 * h); y < int(y1 * h); y++)
+      for (int x = int(x0 * w); x < int(x1 * w); x++) {
+        const guint8* px = map.data + y * stride + x * 3;
+        n += px[0] > min && px[1] > min && px[2] > min;
+      }
+    gst_buffer_unmap(buf, &map);
+  }
+  gst_sample_unref(sample);
+  return n;
+}
+
+}  // namespace
+
+// Name labels: a red publisher's tile carries its name (white text in its
+// lower left, where the picture is red) until labels=false; a publisher of
+// audio only gets a black tile with its name (white text on black).
+TEST(Mcu, NameLabelsOnTilesAndATileForAParticipantWithoutVideo) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000");
+  std::string base = room.http();
+  auto red = publish(base + "/whip/r/red", kRed);
+  auto voice = std::make_unique<Pipeline>(publisher_launch(
+      base + "/whip/r/voice", "peer-timeout=3000", "",
+      "audiotestsrc is-live=true wave=sine volume=0.2 freq=1300"));
+  ASSERT_NE(voice->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(voice->errors());
+  auto whep = Player::whep(base + "/whep/r");
+  // Two tiles, side by side: red's and voice's.
+  std::vector<std::string> halves;
+  int red_left = -1;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        halves = whep->grid(2, 1);
+        red_left = halves[0] == "red" ? 1 : halves[1] == "red" ? 0 : -1;
+        return red_left >= 0;
+      },
+      kMediaTimeout))
+      << "halves: " << str(halves) << room.errors();
+  double red_x = red_left ? 0.0 : 0.5, voice_x = red_left ? 0.5 : 0.0;
+  int label = 0, name = 0;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        // Light on red (thin strokes lose some whiteness to 4:2:0 and VP8).
+        label = white_pixels(*whep, red_x, 0.6, red_x + 0.3, 1.0, 100);
+        name = white_pixels(*whep, voice_x, 0.0, voice_x + 0.5, 1.0);
+        return label > 5 && name > 5;
+      },
+      kMediaTimeout))
+      << "white pixels: red's label " << label << ", voice's name " << name;
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  guint tiles = 0;
+  gst_structure_get_uint(stats, "tiles", &tiles);
+  gst_structure_free(stats);
+  EXPECT_EQ(tiles, 2u);
+
+  g_object_set(room.mcu, "labels", FALSE, nullptr);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        label = white_pixels(*whep, red_x, 0.0, red_x + 0.5, 1.0, 100);
+        name = white_pixels(*whep, voice_x, 0.0, voice_x + 0.5, 1.0);
+        return label == 0 && name > 5;
+      },
+      10s))
+      << "labels=false: white pixels in red's tile " << label << ", voice's name " << name;
+}
