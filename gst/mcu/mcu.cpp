@@ -41,6 +41,7 @@ enum {
   PROP_HEIGHT,
   PROP_FRAMERATE,
   PROP_VIDEO_CODEC,
+  PROP_VIDEO_CODECS,
   PROP_VIDEO_BITRATE,
   PROP_LAYOUT,
   PROP_PINNED,
@@ -128,6 +129,7 @@ struct RtcMcuPrivate {
   std::mutex props_mutex;
   guint width = 1280, height = 720, framerate = 30;
   media::EncoderSettings encoder;
+  std::string video_codecs;  // the property: "" = video-codec only
   media::Layout layout = media::Layout::kGrid;
   std::string pinned, speaker;  // speaker: the loudest voice, held speaker_hold_ms
   gint64 speaker_since_us = 0;
@@ -162,10 +164,14 @@ struct RtcMcuPrivate {
   void process_added(GstPad* track, const std::string& peer, media::Kind kind);
   bool process_removed(GstPad* track);
   GstElement *video_tee = nullptr, *audio_tee = nullptr;
-  GstPad *sfu_video = nullptr, *sfu_audio = nullptr;  // the sfu's request pads, once started
+  // The sfu's request pads, once started: the composite once per codec.
+  std::map<std::string, media::Codec> sfu_videos;  // by pad name
+  GstPad* sfu_audio = nullptr;
+  std::string codec_names;  // of sfu_videos, for stats: "VP8,H264"
 
   bool start(std::string& error);
   void stop() {}
+  void request_outputs(const std::vector<media::Codec>& codecs);
   void link_outputs();
   GstStructure* stats();
 };
@@ -295,6 +301,7 @@ bool RtcMcuPrivate::start(std::string& error) {
     return std::string();
   };
   bool process;
+  std::vector<media::Codec> codecs;
   {
     std::lock_guard lock(props_mutex);
     process = mode.process = processing();
@@ -306,11 +313,20 @@ bool RtcMcuPrivate::start(std::string& error) {
       gst_object_unref(bin);
     }
     mode.encoder = encoder;
+    try {
+      codecs = media::parse_codec_list(video_codecs, media::Kind::kVideo);
+    } catch (const std::invalid_argument& e) {
+      error = std::string("video-codecs: ") + e.what();
+      return false;
+    }
+    if (codecs.empty()) codecs.push_back(encoder.video_codec);
     // A composite the encoder cannot take in time is dropped, not queued:
     // at most three frames wait (a second of them was seconds of delay).
     mode.encoder.video_queue_ns = 3 * GST_SECOND / std::max(1u, framerate);
     composer->set_format(int(width), int(height), int(framerate));
   }
+  if (!process) request_outputs(codecs);
+  mode.encoder.video_codec_of = sfu_videos;
   sfu::set_mix_mode(sfu, mode);
   // The ICE properties live on this element (the base bin's): the sfu makes the connections.
   guint n = 0;
@@ -338,14 +354,30 @@ bool RtcMcuPrivate::start(std::string& error) {
   return true;
 }
 
-// The composite and the mix publish into the room through the sfu's request
-// pads (encoded once there), from the first start on.
-void RtcMcuPrivate::link_outputs() {
-  if (sfu_video) return;
-  sfu_video = gst_element_request_pad_simple(sfu, "video_%u");
+// The composite (once per codec: a shared track each, which a subscriber
+// gets when it takes that codec; keyframe requests reach that codec's
+// encoder) and the mix publish into the room through the sfu's request pads
+// (encoded there), from the first start on.
+void RtcMcuPrivate::request_outputs(const std::vector<media::Codec>& codecs) {
+  if (sfu_audio) return;
+  for (media::Codec codec : codecs) {
+    GstPad* pad = gst_element_request_pad_simple(sfu, "video_%u");
+    if (!pad) throw std::runtime_error("rtcsfu refused the composite's pads");
+    sfu_videos[GST_PAD_NAME(pad)] = codec;
+    codec_names += std::string(codec_names.empty() ? "" : ",") + media::codec_info(codec).name;
+  }
   sfu_audio = gst_element_request_pad_simple(sfu, "audio_%u");
-  if (!sfu_video || !sfu_audio) throw std::runtime_error("rtcsfu refused the composite's pads");
-  for (auto [tee, pad] : {std::pair{video_tee, sfu_video}, std::pair{audio_tee, sfu_audio}}) {
+  if (!sfu_audio) throw std::runtime_error("rtcsfu refused the composite's pads");
+}
+
+void RtcMcuPrivate::link_outputs() {
+  std::vector<std::pair<GstElement*, GstPad*>> links{{audio_tee, sfu_audio}};
+  for (const auto& [name, codec] : sfu_videos) {
+    GPtr<GstPad> pad = adopt(gst_element_get_static_pad(sfu, name.c_str()));
+    links.emplace_back(video_tee, pad.get());
+  }
+  for (auto [tee, pad] : links) {
+    if (gst_pad_is_linked(pad)) continue;  // a start after a stop: still linked
     GstPad* tee_src = gst_element_request_pad_simple(tee, "src_%u");
     link_into_sfu(GST_BIN(self), tee_src, pad);
     gst_object_unref(tee_src);
@@ -500,7 +532,8 @@ GstStructure* RtcMcuPrivate::stats() {
                     G_TYPE_UINT, guint(minus_one->mixes()), "width", G_TYPE_UINT, width,
                     "height", G_TYPE_UINT, height, "framerate", G_TYPE_UINT, framerate,
                     "video-codec", G_TYPE_STRING,
-                    media::codec_info(encoder.video_codec).name, nullptr);
+                    media::codec_info(encoder.video_codec).name, "video-codecs", G_TYPE_STRING,
+                    codec_names.c_str(), nullptr);
   return s;
 }
 
@@ -548,6 +581,11 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
       case PROP_VIDEO_CODEC:
         p->encoder.set_codec("video-codec", g_value_get_string(value), media::Kind::kVideo);
         break;
+      case PROP_VIDEO_CODECS: {
+        const char* v = g_value_get_string(value);
+        p->video_codecs = v ? v : "";
+        break;
+      }
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
       case PROP_LAYOUT: p->layout = media::Layout(g_value_get_enum(value)); break;
       case PROP_PINNED: {
@@ -582,6 +620,7 @@ static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_VIDEO_CODEC:
       g_value_set_string(value, media::codec_info(p->encoder.video_codec).name);
       break;
+    case PROP_VIDEO_CODECS: g_value_set_string(value, p->video_codecs.c_str()); break;
     case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
     case PROP_LAYOUT: g_value_set_enum(value, int(p->layout)); break;
     case PROP_PINNED: g_value_set_string(value, p->pinned.c_str()); break;
@@ -607,8 +646,15 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
   install_uint(object_class, PROP_FRAMERATE, "framerate",
                "Frames per second of the composite picture", 1, 120, 30);
   install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
-                 "Codec the composite is encoded in, once for every subscriber (vp8, vp9, h264)",
+                 "Codec the composite is encoded in, once for every subscriber (vp8, vp9, h264), "
+                 "when video-codecs is empty",
                  "vp8");
+  install_string(object_class, PROP_VIDEO_CODECS, "video-codecs",
+                 "Codecs the composite is encoded in, once each (comma-separated: vp8, vp9, "
+                 "h264); every subscriber gets the first one it decodes, shared with the other "
+                 "subscribers of that codec; one that decodes none is refused (JSON-RPC -32007, "
+                 "WHEP 422) naming them. Empty: video-codec only",
+                 "");
   install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
                "Target bitrate of the composite in kbit/s (0 = encoder default)", 0, 100000,
                2000);
@@ -658,7 +704,7 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                          "keyframe requests, failures) plus the composite: tiles, "
                          "speaker (the loudest participant), focus (who is large now), "
                          "minus-one-mixes (participants hearing everyone but themselves), "
-                         "width, height, framerate, video-codec",
+                         "width, height, framerate, video-codec, video-codecs (each encoded once: \"VP8,H264\")",
                          GST_TYPE_STRUCTURE, ro_flags()));
 
   // The room host's properties are rtcsfu's: the same names, meaning and defaults.

@@ -98,7 +98,10 @@ GstPadProbeReturn SendInput::on_input_event(GstPad* pad, GstPadProbeInfo* info, 
 void SendInput::build(GstPad* queue_src, GstCaps* caps) {
   std::lock_guard lock(mutex_);
   if (chain_) return;  // later caps changes are the chain's converters' business
-  SendChain chain = build_send_chain(GST_BIN(element_), caps, settings_(), pt_);
+  EncoderSettings settings = settings_();
+  if (auto it = settings.video_codec_of.find(name_); it != settings.video_codec_of.end())
+    settings.video_codec = it->second;
+  SendChain chain = build_send_chain(GST_BIN(element_), caps, settings, pt_);
   if (gst_pad_link(queue_src, chain.sink) != GST_PAD_LINK_OK) {
     remove_send_chain(GST_BIN(element_), chain);
     throw std::runtime_error("cannot link " + name_ + " to its send chain");

@@ -28,6 +28,26 @@ std::vector<sig::PlayerMline> offered_mlines(const GstSDPMessage* sdp) {
   return out;
 }
 
+// Why the player gets no video though the output has some ("" = it does):
+// the codecs it is encoded in.
+std::string unserved_video(const std::vector<sig::SfuSlot>& slots,
+                           const std::vector<sig::SfuPublisher>& tracks) {
+  std::string codecs;
+  for (const sig::SfuPublisher& p : tracks)
+    for (const sig::SfuTrack& t : p.tracks)
+      if (t.kind == "video" && codecs.find(t.codec) == std::string::npos)
+        codecs += (codecs.empty() ? "" : ", ") + t.codec;
+  bool wants_video = false, served = false;
+  for (const sig::SfuSlot& s : slots) {
+    if (s.kind != "video") continue;
+    wants_video = true;
+    served = served || s.active();
+  }
+  if (!wants_video || served || codecs.empty()) return "";
+  return "the room's composite is encoded in " + codecs +
+         " only (the MCU's video-codecs), which the offer does not receive";
+}
+
 }  // namespace
 
 void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
@@ -69,6 +89,16 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
   try {
     std::vector<sig::SfuSlot> slots =
         players_.add(key, room, pick, offered_mlines(sdp), tracks);
+    // The room's output is all there is in an MCU room: a player that decodes
+    // none of the composite's codecs would wait for ever (503 while some of
+    // them are still starting).
+    if (std::string why = ingest_.forwards_local_only() ? unserved_video(slots, tracks) : "";
+        !why.empty()) {
+      players_.remove(key);
+      if (!ingest_.local_tracks_ready())
+        return reply({503, "the room's composite is not encoded in every codec yet", {}});
+      return reply({422, why, {}});
+    }
     player = subscribers_.make(room, key, key, "whep-" + key.substr(0, 8));
     player->whep = true;
     for (size_t i = 0; i < slots.size(); i++) {

@@ -538,6 +538,14 @@ TEST(McuProcess, ABrokenFragmentIsRefusedWithTheParsersMessage) {
 
 namespace {
 
+std::string pad_string_property(GstPad* pad, const char* name) {
+  gchar* v = nullptr;
+  g_object_get(pad, name, &v, nullptr);
+  std::string out = v ? v : "";
+  g_free(v);
+  return out;
+}
+
 // White-ish pixels (text) of the player's latest frame in the rectangle
 // [x0, x1) x [y0, y1), fractions of its size; -1 without a frame.
 int white_pixels(Player& player, double x0, double y0, double x1, double y1, int min = 180) {
@@ -616,4 +624,51 @@ TEST(Mcu, NameLabelsOnTilesAndATileForAParticipantWithoutVideo) {
       },
       10s))
       << "labels=false: white pixels in red's tile " << label << ", voice's name " << name;
+}
+
+// video-codecs=vp8,h264: the composite is encoded once in each; a player
+// that decodes only H.264 and one that takes VP8 first both see it.
+TEST(Mcu, TheCompositeIsEncodedOncePerCodecAndEachPlayerGetsOneItDecodes) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000 video-codecs=vp8,h264");
+  std::string base = room.http();
+  auto red = publish(base + "/whip/r/red", kRed);
+  auto vp8 = Player::whep(base + "/whep/r");
+  Player h264("rtcwhepsrc name=r peer-timeout=3000 video-codecs=h264 endpoint=" + base +
+                  "/whep/r",
+              "video_0", "audio_0");
+  for (Player* p : {vp8.get(), &h264}) {
+    std::string seen;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          seen = p->colour_at(0.5, 0.5);
+          return seen == "red";
+        },
+        kMediaTimeout))
+        << "seen " << seen << room.errors() << joined(p->pipeline().errors());
+  }
+  auto codec_of = [](Player& p) {
+    GstPad* pad = gst_element_get_static_pad(p.pipeline().by_name("r"), "video_0");
+    std::string codec = pad ? pad_string_property(pad, "codec") : "no pad";
+    if (pad) gst_object_unref(pad);
+    return codec;
+  };
+  EXPECT_EQ(codec_of(*vp8), "VP8");
+  EXPECT_EQ(codec_of(h264), "H264");
+  // A player that decodes neither is refused, told which codecs there are.
+  Pipeline vp9("rtcwhepsrc name=r peer-timeout=3000 video-codecs=vp9 endpoint=" + base +
+               "/whep/r r.video_0 ! fakesink");
+  vp9.set_state(GST_STATE_PLAYING);
+  std::string refusal;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        refusal = joined(vp9.errors());
+        return refusal.find("422") != std::string::npos;
+      },
+      10s));
+  EXPECT_NE(refusal.find("encoded in VP8, H264 only"), std::string::npos) << refusal;
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  const char* codecs = gst_structure_get_string(stats, "video-codecs");
+  EXPECT_STREQ(codecs, "VP8,H264");
+  gst_structure_free(stats);
 }
