@@ -560,6 +560,15 @@ std::optional<sig::SfuPublisher> Ingest::tracks_for(const std::string& room,
   return out;
 }
 
+bool Ingest::local_tracks_ready() {
+  if (!inputs_.all_ready()) return false;
+  auto [room, id] = local_publisher();
+  Publisher* local = find(room, id);
+  size_t inputs = 0;
+  inputs_.for_each([&](media::SendInput&) { inputs++; });
+  return local && local->sources.size() >= inputs;
+}
+
 void Ingest::add_load(const std::string& room, Load& load) {
   for (auto& [k, p] : publishers_) {
     load.sessions += p->peer != nullptr;

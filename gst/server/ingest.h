@@ -146,8 +146,9 @@ class Ingest {
   std::optional<sig::SfuPublisher> tracks_for(const std::string& room, const std::string& peer);
   // Settings::forward_local_only (an MCU or processing room).
   bool forwards_local_only() { return hooks_.settings().forward_local_only; }
-  // Every request pad's track is encoded (and so in tracks()).
-  bool local_tracks_ready() const { return inputs_.all_ready(); }
+  // Every request pad's track is encoded and a source of the local
+  // publisher (so in tracks(); the worker adds them after they are encoded).
+  bool local_tracks_ready();
   void add_load(const std::string& room, Load& load);
 
   // Any thread: the publisher whose connection posted `message` ("" = none).

@@ -475,9 +475,10 @@ TEST_F(McuRpc, LayoutNeedsTheGrantAndAKnownLayoutAndCodecsMustMatch) {
 // that participant's processed stream. SMPTE bars, flipped: blue (the last
 // bar) comes back on the left, red (the sixth) where yellow (the second) was.
 // (video-direction: 1.22's videoflip ignores its deprecated `method`.)
-TEST(McuProcess, EachParticipantsVideoComesBackThroughTheFragment) {
-  Room room("peer-timeout=3000 video-process=\"videoflip video-direction=horiz\"");
-  std::string base = room.http();
+// alice publishes SMPTE bars and a tone to `base` (room r); a WHEP player of
+// /whep/r/alice sees them mirrored and hears the tone.
+void check_alice_comes_back_flipped(const std::string& base, const std::function<int()>& added,
+                                    const std::function<std::string()>& server_errors) {
   auto alice = std::make_unique<Pipeline>(publisher_launch(
       base + "/whip/r/alice", "peer-timeout=3000", "videotestsrc is-live=true pattern=smpte",
       "audiotestsrc is-live=true wave=sine volume=0.2 freq=500"));
@@ -485,7 +486,7 @@ TEST(McuProcess, EachParticipantsVideoComesBackThroughTheFragment) {
       << joined(alice->errors());
   // Once alice is there: until her processed tracks are encoded the player
   // is told 503 and retries.
-  ASSERT_TRUE(wait_until([&] { return room.added >= 1; }, kMediaTimeout)) << room.errors();
+  ASSERT_TRUE(wait_until([&] { return added() >= 1; }, kMediaTimeout)) << server_errors();
   auto whep = Player::whep(base + "/whep/r/alice");
   auto bar = [&](int i) { return whep->colour_at((2 * (6 - i) + 1) / 14.0, 0.3); };
   std::vector<std::string> seen;
@@ -495,17 +496,44 @@ TEST(McuProcess, EachParticipantsVideoComesBackThroughTheFragment) {
         return seen[0] == "blue" && seen[1] == "red" && seen[2] != "blue";
       },
       kMediaTimeout);
-  EXPECT_TRUE(flipped) << "left, second, right: " << str(seen) << room.errors()
+  EXPECT_TRUE(flipped) << "left, second, right: " << str(seen) << server_errors()
                        << joined(whep->pipeline().errors());
-  // Its audio came back too (no audio-process: as it went).
+  // Its audio came back too.
   EXPECT_TRUE(wait_until([&] { return whep->level(500) > whep->level(2200) + 25; }, 10s))
       << "tone " << whep->level(500) << " dB, quiet band " << whep->level(2200);
+}
+
+TEST(McuProcess, EachParticipantsVideoComesBackThroughTheFragment) {
+  Room room("peer-timeout=3000 video-process=\"videoflip video-direction=horiz\"");
+  check_alice_comes_back_flipped(
+      room.http(), [&] { return room.added.load(); }, [&] { return room.errors(); });
   GstStructure* stats = nullptr;
   g_object_get(room.mcu, "stats", &stats, nullptr);
   guint tiles = 99;
   gst_structure_get_uint(stats, "tiles", &tiles);
   gst_structure_free(stats);
   EXPECT_EQ(tiles, 0u);  // nothing composited
+}
+
+// The README's rtcmesh-server --mode process line (both fragments).
+TEST(McuProcess, ServerModeProcessSendsEachParticipantItsOwnMediaProcessed) {
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "process", "--room", "r", "--peer-timeout", "4000",
+                       "--video-process", "videoflip video-direction=horiz", "--audio-process",
+                       "audioecho delay=200000000 intensity=0.5"});
+  ASSERT_TRUE(server);
+  std::string base = server->base;
+  check_alice_comes_back_flipped(
+      base,
+      [&] {
+        // alice publishes once a WHEP offer for her is no longer a 404
+        // (this one is not an offer: 400, or 503 while she is processed).
+        return http_request("POST", base + "/whep/r/alice", "application/sdp", "v=0\r\n")
+                           .status != 404
+                   ? 1
+                   : 0;
+      },
+      [] { return std::string(); });
 }
 
 // A fragment that does not parse fails the start with the parser's message,

@@ -76,6 +76,7 @@ struct Config {
   std::string mcu_room = "mcu";  // --mode mcu: the one room rtcmcu composites
   unsigned canvas_width = 1280, canvas_height = 720, canvas_fps = 30;  // its composite
   std::string video_process, audio_process;  // --mode process: the fragments
+  std::string video_codecs;                  // --mode mcu: the composite's codecs
   std::string tls_certificate, tls_key;
   std::string token;
   std::string token_secret_file, token_public_key_file;  // signed tokens: HS256, ES256
@@ -154,7 +155,7 @@ Config parse_args(int& argc, char**& argv) {
         *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr,
         *rate_per_address = nullptr, *burst_per_address = nullptr,
         *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr,
-        *video_process = nullptr, *audio_process = nullptr,
+        *video_process = nullptr, *audio_process = nullptr, *video_codecs = nullptr,
         *redis = nullptr, *nats = nullptr, *node_id = nullptr, *advertise_url = nullptr,
         *node_ttl = nullptr, *engine = nullptr, *udp_port = nullptr;
   gchar** turn = nullptr;
@@ -178,6 +179,9 @@ Config parse_args(int& argc, char**& argv) {
        "MODE"},
       {"room", 0, 0, G_OPTION_ARG_STRING, &room,
        "--mode mcu or process: the name of the room (default mcu)", "NAME"},
+      {"video-codecs", 0, 0, G_OPTION_ARG_STRING, &video_codecs,
+       "--mode mcu: codecs the composite is encoded in, once each (default vp8; e.g. "
+       "vp8,h264: every subscriber gets the first it decodes)", "LIST"},
       {"video-process", 0, 0, G_OPTION_ARG_STRING, &video_process,
        "--mode process: gst-launch fragment every participant's video goes through (raw in, "
        "raw out), e.g. 'videoflip video-direction=horiz'", "FRAGMENT"},
@@ -290,7 +294,8 @@ Config parse_args(int& argc, char**& argv) {
   for (gchar** t = turn; t && *t; ++t) turn_servers.emplace_back(*t);
   g_strfreev(turn);
   auto address_s = take(address), mode_s = take(mode), room_s = take(room), canvas_s = take(canvas),
-       video_process_s = take(video_process), audio_process_s = take(audio_process), cert_s = take(cert), key_s = take(key),
+       video_process_s = take(video_process), audio_process_s = take(audio_process),
+       video_codecs_s = take(video_codecs), cert_s = take(cert), key_s = take(key),
        token_s = take(token), token_file_s = take(token_file), timeout_s = take(peer_timeout),
        max_peers_s = take(max_peers), max_rooms_s = take(max_rooms),
        max_message_s = take(max_message), stun_s = take(stun),
@@ -343,6 +348,11 @@ Config parse_args(int& argc, char**& argv) {
     c.audio_process = audio_process_s.value_or("");
     if (c.video_process.empty() && c.audio_process.empty())
       throw UsageError("--mode process needs --video-process or --audio-process (or both)");
+  }
+  if (video_codecs_s) {
+    // Its names are checked by rtcmcu when it starts (the start fails naming them).
+    if (c.mode != sig::RoomMode::kMcu) throw UsageError("--video-codecs goes with --mode mcu");
+    c.video_codecs = *video_codecs_s;
   }
   if (room_s) {
     if (!one_room) throw UsageError("--room goes with --mode mcu or process");
@@ -585,7 +595,8 @@ void start_sfu(const Config& c, SfuServer& s) {
   if (mcu)
     g_object_set(sfu, "room", c.mcu_room.c_str(), "width", c.canvas_width, "height",
                  c.canvas_height, "framerate", c.canvas_fps, "video-process",
-                 c.video_process.c_str(), "audio-process", c.audio_process.c_str(), nullptr);
+                 c.video_process.c_str(), "audio-process", c.audio_process.c_str(),
+                 "video-codecs", c.video_codecs.c_str(), nullptr);
   g_object_set(sfu, "address", c.address.c_str(), "port", s.host->port(), "auth-token",
                c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
                c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), "max-publishers",
