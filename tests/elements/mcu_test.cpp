@@ -526,12 +526,11 @@ TEST(McuProcess, ServerModeProcessSendsEachParticipantItsOwnMediaProcessed) {
   check_alice_comes_back_flipped(
       base,
       [&] {
-        // alice publishes once a WHEP offer for her is no longer a 404
-        // (this one is not an offer: 400, or 503 while she is processed).
-        return http_request("POST", base + "/whep/r/alice", "application/sdp", "v=0\r\n")
-                           .status != 404
-                   ? 1
-                   : 0;
+        // The room's publishers, alice first, from /metrics.
+        std::string body = http_request("GET", base + "/metrics", nullptr, "").body;
+        size_t at = body.find("\nrtcmesh_room_publishers{");
+        at = at == std::string::npos ? at : body.find("} ", at);
+        return at == std::string::npos ? 0 : std::atoi(body.c_str() + at + 2);
       },
       [] { return std::string(); });
 }
