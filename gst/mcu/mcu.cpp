@@ -209,14 +209,6 @@ GstElement* add_output(GstBin* bin, GstPad* mixer_src, const char* name) {
   return tee;
 }
 
-std::string pad_string(GstPad* pad, const char* property) {
-  gchar* v = nullptr;
-  g_object_get(pad, property, &v, nullptr);
-  std::string out = v ? v : "";
-  g_free(v);
-  return out;
-}
-
 // src → proxysink ~ proxysrc → the sfu's request pad `sink`: the sfu feeds
 // the mixers, which feed the sfu, and a bin whose children link in a loop
 // cannot order their state changes. Returns the two elements.
@@ -239,8 +231,8 @@ void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
   // A remote publisher's decoded track: a tile, or a voice of the mixes
   // (the sfu's sink pads are ours: the composite and the mixes going in).
   if (!GST_PAD_IS_SRC(pad)) return;
-  GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), pad_string(pad, "peer-id").c_str());
-  std::string peer = pad_string(pad, "peer-id");
+  GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), string_property(pad, "peer-id").c_str());
+  std::string peer = string_property(pad, "peer-id");
   bool video = g_str_has_prefix(GST_PAD_NAME(pad), "src_video");
   bool processing;
   {
@@ -257,7 +249,7 @@ void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
   // own minus-one mix. Heard but not (yet) seen: a tile with their name.
   p->composer->add_placeholder(peer);
   p->apply_layout();
-  bool own = !sfu::is_whip_publisher(sfu, pad_string(pad, "room"), peer);
+  bool own = !sfu::is_whip_publisher(sfu, string_property(pad, "room"), peer);
   p->minus_one->add_voice(pad, peer, own);
 }
 
@@ -266,7 +258,7 @@ void on_pad_removed(GstElement*, GstPad* pad, RtcMcuPrivate* p) {
   GST_INFO_OBJECT(p->self, "%s leaves the mix", GST_PAD_NAME(pad));
   if (p->process_removed(pad)) return;
   if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) return p->composer->remove(pad);
-  p->composer->remove_placeholder(pad_string(pad, "peer-id"));
+  p->composer->remove_placeholder(string_property(pad, "peer-id"));
   p->minus_one->remove_voice(pad);
 }
 

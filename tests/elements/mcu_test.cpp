@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "gst/common/element_util.h"
 #include "tests/support/harness.h"
 #include "tests/support/rpc_client.h"
 #include "tests/support/server_process.h"
@@ -565,14 +566,6 @@ TEST(McuProcess, ABrokenFragmentIsRefusedWithTheParsersMessage) {
 
 namespace {
 
-std::string pad_string_property(GstPad* pad, const char* name) {
-  gchar* v = nullptr;
-  g_object_get(pad, name, &v, nullptr);
-  std::string out = v ? v : "";
-  g_free(v);
-  return out;
-}
-
 // White-ish pixels (text) of the player's latest frame in the rectangle
 // [x0, x1) x [y0, y1), fractions of its size; -1 without a frame.
 int white_pixels(Player& player, double x0, double y0, double x1, double y1, int min = 180) {
@@ -675,7 +668,7 @@ TEST(Mcu, TheCompositeIsEncodedOncePerCodecAndEachPlayerGetsOneItDecodes) {
   }
   auto codec_of = [](Player& p) {
     GstPad* pad = gst_element_get_static_pad(p.pipeline().by_name("r"), "video_0");
-    std::string codec = pad ? pad_string_property(pad, "codec") : "no pad";
+    std::string codec = pad ? rtcmesh::string_property(pad, "codec") : "no pad";
     if (pad) gst_object_unref(pad);
     return codec;
   };
