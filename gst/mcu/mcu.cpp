@@ -159,6 +159,15 @@ struct RtcMcuPrivate {
   std::optional<Return> send_back(const std::string& peer, GstPad* src,
                                   std::optional<media::Kind> kind);
   void end_return(const Return& r);
+  // Going down: the host's worker still adds tracks while the sfu's children
+  // stop, and elements added then could miss NULL and keep their threads
+  // running (hangs at exit seen in the mcu test); nothing is added then.
+  bool stopping() {
+    GST_OBJECT_LOCK(self);
+    bool down = GST_STATE_TARGET(self) < GST_STATE_PAUSED;
+    GST_OBJECT_UNLOCK(self);
+    return down;
+  }
   void mix_added(const std::string& peer, GstPad* src);
   void mix_removed(const std::string& peer, GstPad* src);
   void process_added(GstPad* track, const std::string& peer, media::Kind kind);
@@ -230,7 +239,7 @@ std::pair<GstElement*, GstElement*> link_into_sfu(GstBin* bin, GstPad* src, GstP
 void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
   // A remote publisher's decoded track: a tile, or a voice of the mixes
   // (the sfu's sink pads are ours: the composite and the mixes going in).
-  if (!GST_PAD_IS_SRC(pad)) return;
+  if (!GST_PAD_IS_SRC(pad) || p->stopping()) return;
   GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), string_property(pad, "peer-id").c_str());
   std::string peer = string_property(pad, "peer-id");
   bool video = g_str_has_prefix(GST_PAD_NAME(pad), "src_video");
@@ -411,6 +420,7 @@ void RtcMcuPrivate::loudest(const std::string& peer) {
 std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string& peer,
                                                               GstPad* src,
                                                               std::optional<media::Kind> kind) {
+  if (stopping()) return std::nullopt;
   Return r;
   GstPad* from = src;
   GPtr<GstPad> process_src;

@@ -1,6 +1,7 @@
 #include "gst/media/composer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -110,7 +111,8 @@ std::vector<GstElement*> Composer::tile_chain(GstPad* track, GstPad* input,
                                              const std::string& who) {
   std::vector<GstElement*> chain;
   if (track) {
-    GstElement* queue = make(bin_, "queue", nullptr);
+    static std::atomic<unsigned> tiles{0};
+    GstElement* queue = make(bin_, "queue", ("tile-queue-" + std::to_string(tiles++)).c_str());
     g_object_set(queue, "max-size-buffers", 2u, "max-size-bytes", 0u, "max-size-time",
                  guint64(0), "leaky", 2 /* downstream */, nullptr);
     chain.push_back(queue);
@@ -149,7 +151,18 @@ std::vector<GstElement*> Composer::tile_chain(GstPad* track, GstPad* input,
   return chain;
 }
 
+// The bin is going down: a tile's elements added now (on a host's worker,
+// while the bin's children stop) could miss the NULL state and keep their
+// threads running after it (hangs at exit seen in the mcu test).
+bool Composer::stopping() const {
+  GST_OBJECT_LOCK(bin_);
+  bool down = GST_STATE_TARGET(bin_) < GST_STATE_PAUSED;
+  GST_OBJECT_UNLOCK(bin_);
+  return down;
+}
+
 void Composer::add(GstPad* track, Kind kind, const std::string& who) {
+  if (stopping()) return;
   if (kind == Kind::kVideo && !who.empty()) remove_placeholder(who);
   GstPad* input = gst_element_request_pad_simple(kind == Kind::kVideo ? compositor_ : mixer_,
                                                  "sink_%u");
@@ -168,6 +181,7 @@ void Composer::add(GstPad* track, Kind kind, const std::string& who) {
 }
 
 void Composer::add_placeholder(const std::string& who) {
+  if (stopping()) return;
   {
     std::lock_guard lock(mutex_);
     for (const Input& i : inputs_)

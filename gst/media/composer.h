@@ -55,6 +55,7 @@ class Composer {
   struct Input;
   std::vector<GstElement*> tile_chain(GstPad* track, GstPad* input, const std::string& who);
   void drop(const std::function<bool(const Input&)>& which);
+  bool stopping() const;
 
   GstBin* bin_;
   int width_, height_, framerate_;
