@@ -293,9 +293,9 @@ void RtcMeshBinPrivate::join() {
 
 void RtcMeshBinPrivate::on_joined(const Json& result) {
   std::string mode = result.get_string("mode").value_or("mesh");
-  if (mode != "mesh" && mode != "sfu" && mode != "mcu") {
+  if (mode != "mesh" && mode != "sfu" && mode != "mcu" && mode != "process") {
     return session_lost("room '" + joined_room + "' is a " + mode +
-                            " room; rtcmeshbin joins mesh, sfu and mcu rooms",
+                            " room; rtcmeshbin joins mesh, sfu, mcu and process rooms",
                         400);
   }
   joined = true;
@@ -308,8 +308,9 @@ void RtcMeshBinPrivate::on_joined(const Json& result) {
   GST_INFO_OBJECT(self, "joined %s room %s as %s", mode.c_str(), joined_room.c_str(),
                   my_id.c_str());
   // An MCU room is signalled as an SFU room whose one publisher is the
-  // server's composite and mix (no self-echo: the server leaves us out).
-  if (mode == "sfu" || mode == "mcu") return start_sfu(result);
+  // server's composite and mix (no self-echo: the server leaves us out); a
+  // processing room's one publisher sends us our own media, processed.
+  if (mode == "sfu" || mode == "mcu" || mode == "process") return start_sfu(result);
   // The later joiner offers: we offer to everyone already there.
   if (const Json* peers = result.find("peers"); peers && peers->is_array())
     for (const Json& p : peers->as_array())

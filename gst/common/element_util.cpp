@@ -86,4 +86,12 @@ void add_rtp_totals(GstStructure* out, const GstStructure* stats) {
                     "fir-count", G_TYPE_UINT, firs, nullptr);
 }
 
+std::string string_property(gpointer object, const char* name) {
+  gchar* v = nullptr;
+  g_object_get(object, name, &v, nullptr);
+  std::string out = v ? v : "";
+  g_free(v);
+  return out;
+}
+
 }  // namespace rtcmesh

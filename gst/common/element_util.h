@@ -27,6 +27,9 @@ bool drop_internal_eos(GstBin* bin, GstMessage* message);
 // would no longer reach the element and its idle pads.
 void keep_source_flags(GstElement* bin);
 
+// A string property of any GObject (a pad's peer-id, codec…); "" when unset.
+std::string string_property(gpointer object, const char* name);
+
 // Sums webrtcbin get-stats RTP counters into `out`: packets-sent, bytes-sent,
 // packets-received, bytes-received, packets-lost, nack-count, pli-count, fir-count.
 void add_rtp_totals(GstStructure* out, const GstStructure* webrtc_stats);

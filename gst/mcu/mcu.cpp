@@ -7,10 +7,13 @@
 // publisher, and out of the always pads video_src / audio_src.
 #include "gst/mcu/mcu.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gst/common/base_bin.h"
@@ -38,10 +41,14 @@ enum {
   PROP_HEIGHT,
   PROP_FRAMERATE,
   PROP_VIDEO_CODEC,
+  PROP_VIDEO_CODECS,
   PROP_VIDEO_BITRATE,
   PROP_LAYOUT,
   PROP_PINNED,
   PROP_SPEAKER_HOLD,
+  PROP_LABELS,
+  PROP_VIDEO_PROCESS,
+  PROP_AUDIO_PROCESS,
   PROP_STATS,
   PROP_ICE_FIRST,
   PROP_FORWARDED_FIRST = PROP_ICE_FIRST + IceProps::kCount,  // rtcsfu's, from here on
@@ -80,6 +87,36 @@ GType layout_get_type() {
   return type;
 }
 
+// A process fragment (gst-launch syntax, raw in, raw out) between converters,
+// as a bin with one sink and one src pad; nullptr and the parser's message
+// when it does not parse or has no free sink and src. Empty: as it came.
+GstElement* parse_fragment(media::Kind kind, const std::string& fragment, std::string& error) {
+  const char* name = kind == media::Kind::kVideo ? "video-process" : "audio-process";
+  std::string body = fragment.empty() ? "identity" : fragment;
+  std::string desc = kind == media::Kind::kVideo
+                         ? "videoconvert ! " + body + " ! videoconvert"
+                         : "audioconvert ! audioresample ! " + body +
+                               " ! audioconvert ! audioresample";
+  GError* err = nullptr;
+  GstElement* bin = gst_parse_bin_from_description_full(desc.c_str(), TRUE, nullptr,
+                                                       GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (err) {
+    error = std::string(name) + " '" + fragment + "': " + err->message;
+    g_error_free(err);
+    if (bin) gst_object_unref(bin);
+    return nullptr;
+  }
+  GPtr<GstPad> sink = adopt(gst_element_get_static_pad(bin, "sink"));
+  GPtr<GstPad> src = adopt(gst_element_get_static_pad(bin, "src"));
+  if (!sink || !src) {
+    error = std::string(name) + " '" + fragment +
+            "': the fragment must be one chain, raw in and raw out (no source or sink of its own)";
+    gst_object_unref(bin);
+    return nullptr;
+  }
+  return bin;
+}
+
 // The id the composite and the mix publish under in the room.
 constexpr const char* kOutputPublisher = "mcu";
 
@@ -92,10 +129,16 @@ struct RtcMcuPrivate {
   std::mutex props_mutex;
   guint width = 1280, height = 720, framerate = 30;
   media::EncoderSettings encoder;
+  std::string video_codecs;  // the property: "" = video-codec only
   media::Layout layout = media::Layout::kGrid;
   std::string pinned, speaker;  // speaker: the loudest voice, held speaker_hold_ms
   gint64 speaker_since_us = 0;
   guint speaker_hold_ms = 2000;
+  bool labels = true;
+  // Processing room (either set): gst-launch fragments, raw in and raw out,
+  // one instance per participant's track.
+  std::string video_process, audio_process;
+  bool processing() const { return !video_process.empty() || !audio_process.empty(); }
   IceProps ice;
   void apply_layout();
   void loudest(const std::string& peer);
@@ -104,18 +147,40 @@ struct RtcMcuPrivate {
   std::unique_ptr<media::Composer> composer;
   std::unique_ptr<media::MinusOneMixes> minus_one;
   std::mutex mixes_mutex;  // leaf
-  struct MixLink {
-    GstPad* pad;                 // the sfu's request pad of a participant's mix
-    GstElement *proxy_sink, *proxy_src;
+  // Raw media going back into the sfu as a track for one participant: its
+  // minus-one mix, or its own track through the process fragment.
+  struct Return {
+    GstPad* pad = nullptr;  // the sfu's request pad
+    GstElement *proxy_sink = nullptr, *proxy_src = nullptr;
+    GstElement* process = nullptr;  // the fragment's bin, if any
   };
-  std::map<std::string, MixLink> mix_pads;  // by participant
+  std::map<std::string, Return> mix_pads;  // by participant
+  std::map<GstPad*, Return> processed;     // by the sfu's src pad of the track
+  std::optional<Return> send_back(const std::string& peer, GstPad* src,
+                                  std::optional<media::Kind> kind);
+  void end_return(const Return& r);
+  // Going down: the host's worker still adds tracks while the sfu's children
+  // stop, and elements added then could miss NULL and keep their threads
+  // running (hangs at exit seen in the mcu test); nothing is added then.
+  bool stopping() {
+    GST_OBJECT_LOCK(self);
+    bool down = GST_STATE_TARGET(self) < GST_STATE_PAUSED;
+    GST_OBJECT_UNLOCK(self);
+    return down;
+  }
   void mix_added(const std::string& peer, GstPad* src);
   void mix_removed(const std::string& peer, GstPad* src);
+  void process_added(GstPad* track, const std::string& peer, media::Kind kind);
+  bool process_removed(GstPad* track);
   GstElement *video_tee = nullptr, *audio_tee = nullptr;
-  GstPad *sfu_video = nullptr, *sfu_audio = nullptr;  // the sfu's request pads, once started
+  // The sfu's request pads, once started: the composite once per codec.
+  std::map<std::string, media::Codec> sfu_videos;  // by pad name
+  GstPad* sfu_audio = nullptr;
+  std::string codec_names;  // of sfu_videos, for stats: "VP8,H264"
 
   bool start(std::string& error);
   void stop() {}
+  void request_outputs(const std::vector<media::Codec>& codecs);
   void link_outputs();
   GstStructure* stats();
 };
@@ -153,14 +218,6 @@ GstElement* add_output(GstBin* bin, GstPad* mixer_src, const char* name) {
   return tee;
 }
 
-std::string pad_string(GstPad* pad, const char* property) {
-  gchar* v = nullptr;
-  g_object_get(pad, property, &v, nullptr);
-  std::string out = v ? v : "";
-  g_free(v);
-  return out;
-}
-
 // src → proxysink ~ proxysrc → the sfu's request pad `sink`: the sfu feeds
 // the mixers, which feed the sfu, and a bin whose children link in a loop
 // cannot order their state changes. Returns the two elements.
@@ -182,23 +239,35 @@ std::pair<GstElement*, GstElement*> link_into_sfu(GstBin* bin, GstPad* src, GstP
 void on_pad_added(GstElement* sfu, GstPad* pad, RtcMcuPrivate* p) {
   // A remote publisher's decoded track: a tile, or a voice of the mixes
   // (the sfu's sink pads are ours: the composite and the mixes going in).
-  if (!GST_PAD_IS_SRC(pad)) return;
-  GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), pad_string(pad, "peer-id").c_str());
-  std::string peer = pad_string(pad, "peer-id");
-  if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) {
+  if (!GST_PAD_IS_SRC(pad) || p->stopping()) return;
+  GST_INFO_OBJECT(p->self, "mixing %s of %s", GST_PAD_NAME(pad), string_property(pad, "peer-id").c_str());
+  std::string peer = string_property(pad, "peer-id");
+  bool video = g_str_has_prefix(GST_PAD_NAME(pad), "src_video");
+  bool processing;
+  {
+    std::lock_guard lock(p->props_mutex);
+    processing = p->processing();
+  }
+  if (processing)
+    return p->process_added(pad, peer, video ? media::Kind::kVideo : media::Kind::kAudio);
+  if (video) {
     p->composer->add(pad, media::Kind::kVideo, peer);
     return p->apply_layout();
   }
   // A WHIP publisher cannot subscribe as itself: only participants get their
-  // own minus-one mix.
-  bool own = !sfu::is_whip_publisher(sfu, pad_string(pad, "room"), peer);
+  // own minus-one mix. Heard but not (yet) seen: a tile with their name.
+  p->composer->add_placeholder(peer);
+  p->apply_layout();
+  bool own = !sfu::is_whip_publisher(sfu, string_property(pad, "room"), peer);
   p->minus_one->add_voice(pad, peer, own);
 }
 
 void on_pad_removed(GstElement*, GstPad* pad, RtcMcuPrivate* p) {
   if (!GST_PAD_IS_SRC(pad)) return;
   GST_INFO_OBJECT(p->self, "%s leaves the mix", GST_PAD_NAME(pad));
+  if (p->process_removed(pad)) return;
   if (g_str_has_prefix(GST_PAD_NAME(pad), "src_video")) return p->composer->remove(pad);
+  p->composer->remove_placeholder(string_property(pad, "peer-id"));
   p->minus_one->remove_voice(pad);
 }
 
@@ -210,6 +279,7 @@ RtcMcuPrivate::RtcMcuPrivate(RtcMcu* s) : self(s) {
   if (!sfu) throw std::runtime_error("rtcsfu is not registered");
   gst_bin_add(bin, sfu);
   composer = std::make_unique<media::Composer>(bin, int(width), int(height), int(framerate));
+  composer->set_labels(labels);
   minus_one = std::make_unique<media::MinusOneMixes>(
       bin, *composer,
       media::MinusOneMixes::Hooks{
@@ -231,11 +301,33 @@ bool RtcMcuPrivate::start(std::string& error) {
     gst_util_set_object_arg(G_OBJECT(self), "layout", layout.c_str());
     return std::string();
   };
+  bool process;
+  std::vector<media::Codec> codecs;
   {
     std::lock_guard lock(props_mutex);
+    process = mode.process = processing();
+    for (auto [kind, fragment] : {std::pair{media::Kind::kVideo, video_process},
+                                  std::pair{media::Kind::kAudio, audio_process}}) {
+      if (fragment.empty()) continue;
+      GstElement* bin = parse_fragment(kind, fragment, error);
+      if (!bin) return false;
+      gst_object_unref(bin);
+    }
     mode.encoder = encoder;
+    try {
+      codecs = media::parse_codec_list(video_codecs, media::Kind::kVideo);
+    } catch (const std::invalid_argument& e) {
+      error = std::string("video-codecs: ") + e.what();
+      return false;
+    }
+    if (codecs.empty()) codecs.push_back(encoder.video_codec);
+    // A composite the encoder cannot take in time is dropped, not queued:
+    // at most three frames wait (a second of them was seconds of delay).
+    mode.encoder.video_queue_ns = 3 * GST_SECOND / std::max(1u, framerate);
     composer->set_format(int(width), int(height), int(framerate));
   }
+  if (!process) request_outputs(codecs);
+  mode.encoder.video_codec_of = sfu_videos;
   sfu::set_mix_mode(sfu, mode);
   // The ICE properties live on this element (the base bin's): the sfu makes the connections.
   guint n = 0;
@@ -258,18 +350,35 @@ bool RtcMcuPrivate::start(std::string& error) {
     error = "set room=NAME: rtcmcu composites one room";
     return false;
   }
-  link_outputs();
+  // A processing room sends each participant their own media, no composite.
+  if (!process) link_outputs();
   return true;
 }
 
-// The composite and the mix publish into the room through the sfu's request
-// pads (encoded once there), from the first start on.
-void RtcMcuPrivate::link_outputs() {
-  if (sfu_video) return;
-  sfu_video = gst_element_request_pad_simple(sfu, "video_%u");
+// The composite (once per codec: a shared track each, which a subscriber
+// gets when it takes that codec; keyframe requests reach that codec's
+// encoder) and the mix publish into the room through the sfu's request pads
+// (encoded there), from the first start on.
+void RtcMcuPrivate::request_outputs(const std::vector<media::Codec>& codecs) {
+  if (sfu_audio) return;
+  for (media::Codec codec : codecs) {
+    GstPad* pad = gst_element_request_pad_simple(sfu, "video_%u");
+    if (!pad) throw std::runtime_error("rtcsfu refused the composite's pads");
+    sfu_videos[GST_PAD_NAME(pad)] = codec;
+    codec_names += std::string(codec_names.empty() ? "" : ",") + media::codec_info(codec).name;
+  }
   sfu_audio = gst_element_request_pad_simple(sfu, "audio_%u");
-  if (!sfu_video || !sfu_audio) throw std::runtime_error("rtcsfu refused the composite's pads");
-  for (auto [tee, pad] : {std::pair{video_tee, sfu_video}, std::pair{audio_tee, sfu_audio}}) {
+  if (!sfu_audio) throw std::runtime_error("rtcsfu refused the composite's pads");
+}
+
+void RtcMcuPrivate::link_outputs() {
+  std::vector<std::pair<GstElement*, GstPad*>> links{{audio_tee, sfu_audio}};
+  for (const auto& [name, codec] : sfu_videos) {
+    GPtr<GstPad> pad = adopt(gst_element_get_static_pad(sfu, name.c_str()));
+    links.emplace_back(video_tee, pad.get());
+  }
+  for (auto [tee, pad] : links) {
+    if (gst_pad_is_linked(pad)) continue;  // a start after a stop: still linked
     GstPad* tee_src = gst_element_request_pad_simple(tee, "src_%u");
     link_into_sfu(GST_BIN(self), tee_src, pad);
     gst_object_unref(tee_src);
@@ -305,37 +414,111 @@ void RtcMcuPrivate::loudest(const std::string& peer) {
   apply_layout();
 }
 
+// Raw `src` goes back into the sfu through one more of its request pads, a
+// track of the room's output for `peer` only; with `kind`, through a new
+// instance of that kind's process fragment first.
+std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string& peer,
+                                                              GstPad* src,
+                                                              std::optional<media::Kind> kind) {
+  if (stopping()) return std::nullopt;
+  Return r;
+  GstPad* from = src;
+  GPtr<GstPad> process_src;
+  if (kind) {
+    std::string fragment;
+    {
+      std::lock_guard lock(props_mutex);
+      fragment = *kind == media::Kind::kVideo ? video_process : audio_process;
+    }
+    std::string error;
+    r.process = parse_fragment(*kind, fragment, error);
+    if (!r.process) {
+      GST_WARNING_OBJECT(self, "%s's process fragment: %s", peer.c_str(), error.c_str());
+      return std::nullopt;
+    }
+    gst_bin_add(GST_BIN(self), r.process);
+    GPtr<GstPad> sink = adopt(gst_element_get_static_pad(r.process, "sink"));
+    gst_pad_link(src, sink.get());
+    process_src = adopt(gst_element_get_static_pad(r.process, "src"));
+    from = process_src.get();
+  }
+  r.pad = gst_element_request_pad_simple(sfu, kind == media::Kind::kVideo ? "video_%u" : "audio_%u");
+  if (!r.pad) {
+    GST_WARNING_OBJECT(self, "no pad for %s's own track", peer.c_str());
+    if (r.process) {
+      gst_element_set_state(r.process, GST_STATE_NULL);
+      gst_bin_remove(GST_BIN(self), r.process);
+    }
+    return std::nullopt;
+  }
+  sfu::set_track_audience(sfu, GST_PAD_NAME(r.pad), peer);
+  std::tie(r.proxy_sink, r.proxy_src) = link_into_sfu(GST_BIN(self), from, r.pad);
+  if (r.process) gst_element_sync_state_with_parent(r.process);
+  return r;
+}
+
+void RtcMcuPrivate::end_return(const Return& r) {
+  std::string name = GST_PAD_NAME(r.pad);
+  for (GstElement* e : {r.process, r.proxy_src, r.proxy_sink}) {
+    if (!e) continue;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(self), e);
+  }
+  gst_element_release_request_pad(sfu, r.pad);
+  sfu::set_track_audience(sfu, name, "");
+}
+
 // A participant's minus-one mix is encoded once (Opus) in one more of the
 // sfu's request pads, a track of the room's output for that participant only.
 void RtcMcuPrivate::mix_added(const std::string& peer, GstPad* src) {
-  GstPad* pad = gst_element_request_pad_simple(sfu, "audio_%u");
-  if (!pad) {
-    GST_WARNING_OBJECT(self, "no pad for %s's minus-one mix", peer.c_str());
-    return;
-  }
-  sfu::set_track_audience(sfu, GST_PAD_NAME(pad), peer);
-  auto [proxy_sink, proxy_src] = link_into_sfu(GST_BIN(self), src, pad);
+  auto r = send_back(peer, src, std::nullopt);
+  if (!r) return;
   std::lock_guard lock(mixes_mutex);
-  mix_pads[peer] = {pad, proxy_sink, proxy_src};
+  mix_pads[peer] = *r;
 }
 
-void RtcMcuPrivate::mix_removed(const std::string& peer, GstPad* src) {
-  MixLink link;
+void RtcMcuPrivate::mix_removed(const std::string& peer, GstPad*) {
+  Return r;
   {
     std::lock_guard lock(mixes_mutex);
     auto it = mix_pads.find(peer);
     if (it == mix_pads.end()) return;
-    link = it->second;
+    r = it->second;
     mix_pads.erase(it);
   }
-  (void)src;  // it goes with its mixer; the proxies go here
-  std::string name = GST_PAD_NAME(link.pad);
-  for (GstElement* e : {link.proxy_src, link.proxy_sink}) {
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(self), e);
+  end_return(r);  // the mix's src goes with its mixer
+}
+
+// A processing room: the participant's track through its own fragment and
+// back to them (the leaving publisher's EOS stops at the fragment's end: the
+// sfu's request pad is ours until we release it).
+void RtcMcuPrivate::process_added(GstPad* track, const std::string& peer, media::Kind kind) {
+  auto r = send_back(peer, track, kind);
+  if (!r) return;
+  GPtr<GstPad> sink = adopt(gst_element_get_static_pad(r->proxy_sink, "sink"));
+  gst_pad_add_probe(
+      sink.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      [](GstPad*, GstPadProbeInfo* info, gpointer) {
+        return GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_EOS
+                   ? GST_PAD_PROBE_DROP
+                   : GST_PAD_PROBE_OK;
+      },
+      nullptr, nullptr);
+  std::lock_guard lock(mixes_mutex);
+  processed[track] = *r;
+}
+
+bool RtcMcuPrivate::process_removed(GstPad* track) {
+  Return r;
+  {
+    std::lock_guard lock(mixes_mutex);
+    auto it = processed.find(track);
+    if (it == processed.end()) return false;
+    r = it->second;
+    processed.erase(it);
   }
-  gst_element_release_request_pad(sfu, link.pad);
-  sfu::set_track_audience(sfu, name, "");
+  end_return(r);
+  return true;
 }
 
 GstStructure* RtcMcuPrivate::stats() {
@@ -351,7 +534,8 @@ GstStructure* RtcMcuPrivate::stats() {
                     G_TYPE_UINT, guint(minus_one->mixes()), "width", G_TYPE_UINT, width,
                     "height", G_TYPE_UINT, height, "framerate", G_TYPE_UINT, framerate,
                     "video-codec", G_TYPE_STRING,
-                    media::codec_info(encoder.video_codec).name, nullptr);
+                    media::codec_info(encoder.video_codec).name, "video-codecs", G_TYPE_STRING,
+                    codec_names.c_str(), nullptr);
   return s;
 }
 
@@ -399,6 +583,11 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
       case PROP_VIDEO_CODEC:
         p->encoder.set_codec("video-codec", g_value_get_string(value), media::Kind::kVideo);
         break;
+      case PROP_VIDEO_CODECS: {
+        const char* v = g_value_get_string(value);
+        p->video_codecs = v ? v : "";
+        break;
+      }
       case PROP_VIDEO_BITRATE: p->encoder.video_bitrate_kbps = g_value_get_uint(value); break;
       case PROP_LAYOUT: p->layout = media::Layout(g_value_get_enum(value)); break;
       case PROP_PINNED: {
@@ -407,10 +596,18 @@ static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
         break;
       }
       case PROP_SPEAKER_HOLD: p->speaker_hold_ms = g_value_get_uint(value); break;
+      case PROP_LABELS: p->labels = g_value_get_boolean(value); break;
+      case PROP_VIDEO_PROCESS:
+      case PROP_AUDIO_PROCESS: {
+        const char* v = g_value_get_string(value);
+        (id == PROP_VIDEO_PROCESS ? p->video_process : p->audio_process) = v ? v : "";
+        break;
+      }
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
   });
   if (id == PROP_LAYOUT || id == PROP_PINNED) p->apply_layout();
+  if (id == PROP_LABELS && p->composer) p->composer->set_labels(g_value_get_boolean(value));
 }
 
 static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
@@ -425,10 +622,14 @@ static void rtc_mcu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_VIDEO_CODEC:
       g_value_set_string(value, media::codec_info(p->encoder.video_codec).name);
       break;
+    case PROP_VIDEO_CODECS: g_value_set_string(value, p->video_codecs.c_str()); break;
     case PROP_VIDEO_BITRATE: g_value_set_uint(value, p->encoder.video_bitrate_kbps); break;
     case PROP_LAYOUT: g_value_set_enum(value, int(p->layout)); break;
     case PROP_PINNED: g_value_set_string(value, p->pinned.c_str()); break;
     case PROP_SPEAKER_HOLD: g_value_set_uint(value, p->speaker_hold_ms); break;
+    case PROP_LABELS: g_value_set_boolean(value, p->labels); break;
+    case PROP_VIDEO_PROCESS: g_value_set_string(value, p->video_process.c_str()); break;
+    case PROP_AUDIO_PROCESS: g_value_set_string(value, p->audio_process.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -447,8 +648,15 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
   install_uint(object_class, PROP_FRAMERATE, "framerate",
                "Frames per second of the composite picture", 1, 120, 30);
   install_string(object_class, PROP_VIDEO_CODEC, "video-codec",
-                 "Codec the composite is encoded in, once for every subscriber (vp8, vp9, h264)",
+                 "Codec the composite is encoded in, once for every subscriber (vp8, vp9, h264), "
+                 "when video-codecs is empty",
                  "vp8");
+  install_string(object_class, PROP_VIDEO_CODECS, "video-codecs",
+                 "Codecs the composite is encoded in, once each (comma-separated: vp8, vp9, "
+                 "h264); every subscriber gets the first one it decodes, shared with the other "
+                 "subscribers of that codec; one that decodes none is refused (JSON-RPC -32007, "
+                 "WHEP 422) naming them. Empty: video-codec only",
+                 "");
   install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
                "Target bitrate of the composite in kbit/s (0 = encoder default)", 0, 100000,
                2000);
@@ -468,13 +676,37 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                "a louder participant takes it",
                0, 60000, 2000);
   g_object_class_install_property(
+      object_class, PROP_LABELS,
+      g_param_spec_boolean("labels", "labels",
+                           "Name labels (the publisher id) on the composite's tiles "
+                           "(changeable while playing); a participant with no video has a "
+                           "black tile with their name either way",
+                           TRUE, rw_flags(true)));
+  for (auto [id, name, kind] :
+       {std::tuple{PROP_VIDEO_PROCESS, "video-process", "video"},
+        std::tuple{PROP_AUDIO_PROCESS, "audio-process", "audio"}}) {
+    std::string blurb =
+        std::string("A processing room when this or the other process property is set: each "
+                    "participant's ") +
+        kind + " goes through its own instance of this gst-launch fragment (raw " + kind +
+        " in and out, e.g. '" +
+        (id == PROP_VIDEO_PROCESS ? "videoflip video-direction=horiz"
+                                  : "audioecho delay=200000000 intensity=0.5") +
+        "') and back to that participant only (JSON-RPC subscribe, WHEP "
+        "/whep/<room>/<participant>); no composite is sent. A fragment that does not parse "
+        "fails the start with the parser's message. Empty: that kind comes back as it went";
+    g_object_class_install_property(
+        object_class, id,
+        g_param_spec_string(name, name, g_intern_string(blurb.c_str()), "", rw_flags(false)));
+  }
+  g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
                          "rtcsfu's stats of the room's connections (publishers, subscribers, "
                          "keyframe requests, failures) plus the composite: tiles, "
                          "speaker (the loudest participant), focus (who is large now), "
                          "minus-one-mixes (participants hearing everyone but themselves), "
-                         "width, height, framerate, video-codec",
+                         "width, height, framerate, video-codec, video-codecs (each encoded once: \"VP8,H264\")",
                          GST_TYPE_STRUCTURE, ro_flags()));
 
   // The room host's properties are rtcsfu's: the same names, meaning and defaults.

@@ -5,6 +5,7 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ class Composer {
   void add(GstPad* track, Kind kind, const std::string& who = "");
   // Unlinks it and releases its input (after the track's EOS).
   void remove(GstPad* track);
+  // A tile for `who`, who sends no video: black with their name, until a
+  // video track of theirs is added (or remove_placeholder).
+  void add_placeholder(const std::string& who);
+  void remove_placeholder(const std::string& who);
+  // Name labels (`who`) on the video tiles: new tiles get one, existing
+  // ones show or hide theirs. Off by default (rtcmeshbin compose=true).
+  void set_labels(bool on);
   size_t tiles() const;
   // Any thread. The focus is the `who` of a tile (none there: a grid).
   void set_layout(Layout layout);
@@ -44,19 +52,25 @@ class Composer {
  private:
   void layout();  // mutex_ held
   void apply_caps();
+  struct Input;
+  std::vector<GstElement*> tile_chain(GstPad* track, GstPad* input, const std::string& who);
+  void drop(const std::function<bool(const Input&)>& which);
+  bool stopping() const;
 
   GstBin* bin_;
   int width_, height_, framerate_;
   GstPad* background_input_ = nullptr;  // the compositor's, full canvas
-  GstElement *compositor_, *video_filter_, *background_, *mixer_, *silence_;
+  GstElement *compositor_, *video_filter_, *background_, *background_caps_, *mixer_, *silence_;
   GstPad *video_src_, *audio_src_;
   mutable std::mutex mutex_;
   struct Input {
-    GstPad* track;
+    GstPad* track;  // nullptr: a placeholder tile
     GstPad* input;  // the mixer's request pad
     Kind kind;
     std::string who;
+    std::vector<GstElement*> chain;  // video: tile_chain's elements, upstream first
   };
+  bool labels_ = false;
   Layout layout_ = Layout::kGrid;
   std::string focus_;
   std::vector<Input> inputs_;  // in arrival order

@@ -61,8 +61,11 @@ GstElement* make_video_encoder(Codec codec, const EncoderSettings& settings) {
     case Codec::kVP8:
     case Codec::kVP9:
       // Real time on two cores (DESIGN §6): no lag, CBR, error resilient.
-      g_object_set(enc, "deadline", G_GINT64_CONSTANT(1), "cpu-used", 8, "threads", 2,
-                   "lag-in-frames", 0, nullptr);
+      // VP8 with threads=2 busy-waits between its threads: 1280x720 cost
+      // 33-100 ms of CPU a frame on this busy 2-core machine against 3 ms
+      // with one thread (docs/benchmarks.md, MCU); VP9's row-mt does not spin.
+      g_object_set(enc, "deadline", G_GINT64_CONSTANT(1), "cpu-used", 8, "threads",
+                   codec == Codec::kVP8 ? 1 : 2, "lag-in-frames", 0, nullptr);
       set_property_string(enc, "end-usage", "cbr");
       set_property_string(enc, "error-resilient", "default");
       if (codec == Codec::kVP9) g_object_set(enc, "row-mt", TRUE, nullptr);

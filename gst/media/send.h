@@ -3,6 +3,7 @@
 
 #include <gst/gst.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@ struct EncoderSettings {
   Codec audio_codec = Codec::kOpus;
   unsigned video_bitrate_kbps = 2000;  // 0: encoder default
   unsigned keyframe_interval = 60;     // frames; 0: encoder default
+  // Raw video waiting for its encoder beyond this is dropped, oldest first
+  // (a live source never waits on a slow encoder; the MCU keeps it to a few
+  // frames so a late composite is dropped, not delayed).
+  guint64 video_queue_ns = GST_SECOND;
+  // Request pads (by name) whose raw video is encoded in another codec than
+  // video_codec (the MCU: the composite once per codec subscribers take).
+  std::map<std::string, Codec> video_codec_of;
 
   // The video-codec / audio-codec property: `value` must name one codec of
   // `kind`. A refused value leaves the codec as it was and is kept, so that

@@ -20,7 +20,8 @@ SendInput::SendInput(GstElement* element, GstPadTemplate* templ, const std::stri
   CapsPtr caps = sink_template_caps(kind);
   g_object_set(entry_, "caps", caps.get(), nullptr);
   // Leaky, so a stalled encoder never blocks a live source.
-  g_object_set(queue_, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", GST_SECOND,
+  guint64 queue_ns = kind == Kind::kVideo ? settings_().video_queue_ns : GST_SECOND;
+  g_object_set(queue_, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", queue_ns,
                "leaky", 2, nullptr);
   gst_bin_add_many(GST_BIN(element), entry_, queue_, nullptr);
   gst_element_link(entry_, queue_);
@@ -97,7 +98,10 @@ GstPadProbeReturn SendInput::on_input_event(GstPad* pad, GstPadProbeInfo* info, 
 void SendInput::build(GstPad* queue_src, GstCaps* caps) {
   std::lock_guard lock(mutex_);
   if (chain_) return;  // later caps changes are the chain's converters' business
-  SendChain chain = build_send_chain(GST_BIN(element_), caps, settings_(), pt_);
+  EncoderSettings settings = settings_();
+  if (auto it = settings.video_codec_of.find(name_); it != settings.video_codec_of.end())
+    settings.video_codec = it->second;
+  SendChain chain = build_send_chain(GST_BIN(element_), caps, settings, pt_);
   if (gst_pad_link(queue_src, chain.sink) != GST_PAD_LINK_OK) {
     remove_send_chain(GST_BIN(element_), chain);
     throw std::runtime_error("cannot link " + name_ + " to its send chain");

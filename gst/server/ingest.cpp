@@ -557,6 +557,31 @@ std::vector<sig::SfuPublisher> Ingest::tracks(const std::string& room) {
   return out;
 }
 
+std::optional<sig::SfuPublisher> Ingest::tracks_for(const std::string& room,
+                                                   const std::string& peer) {
+  Settings settings = hooks_.settings();
+  if (!settings.own_output) return std::nullopt;
+  sig::SfuPublisher out{settings.local_id, {}};
+  Publisher* local = find(room, settings.local_id);
+  if (!local) return out;
+  for (auto& s : local->sources) {
+    auto it = settings.track_audience.find(s->track());
+    if (it != settings.track_audience.end() && it->second == peer)
+      out.tracks.push_back(
+          {s->track(), media::kind_name(s->kind()), media::codec_info(s->codec()).name, peer});
+  }
+  return out;
+}
+
+bool Ingest::local_tracks_ready() {
+  if (!inputs_.all_ready()) return false;
+  auto [room, id] = local_publisher();
+  Publisher* local = find(room, id);
+  size_t inputs = 0;
+  inputs_.for_each([&](media::SendInput&) { inputs++; });
+  return local && local->sources.size() >= inputs;
+}
+
 void Ingest::add_load(const std::string& room, Load& load) {
   for (auto& [k, p] : publishers_) {
     load.sessions += p->peer != nullptr;

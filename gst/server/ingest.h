@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -76,6 +77,9 @@ class Ingest {
     // named here goes to that participant only (sig::SfuTrack::for_peer).
     bool forward_local_only = false;
     std::map<std::string, std::string> track_audience;
+    // A processing room: each participant's output is their own (processed)
+    // tracks, which a WHEP player of /whep/<room>/<participant> gets.
+    bool own_output = false;
   };
   struct Hooks {
     std::function<Settings()> settings;  // any thread
@@ -151,6 +155,14 @@ class Ingest {
   // The tracks of `room`'s publishers, by publisher id (forward_local_only:
   // the local publisher's shared tracks only).
   std::vector<sig::SfuPublisher> tracks(const std::string& room);
+  // own_output: the local publisher with only its tracks for `peer` (that
+  // participant's processed media; empty tracks until they are encoded).
+  std::optional<sig::SfuPublisher> tracks_for(const std::string& room, const std::string& peer);
+  // Settings::forward_local_only (an MCU or processing room).
+  bool forwards_local_only() { return hooks_.settings().forward_local_only; }
+  // Every request pad's track is encoded and a source of the local
+  // publisher (so in tracks(); the worker adds them after they are encoded).
+  bool local_tracks_ready();
   void add_load(const std::string& room, Load& load);
 
   // Any thread: the publisher whose connection posted `message` ("" = none).

@@ -15,6 +15,10 @@ struct MixMode {
   // The composite and mixes (the inner rtcsfu's request pads) publish under
   // this id; subscribers and WHEP players receive only them (an MCU room).
   std::string output_publisher;
+  // A processing room: no composite; each participant's processed tracks
+  // (audience: that participant) are its output, also to WHEP players of
+  // /whep/<room>/<participant>.
+  bool process = false;
   media::EncoderSettings encoder;  // of the composite and the mixes
   // JSON-RPC `layout` (checked names): "" or why not. Host's worker thread.
   std::function<std::string(const std::string& layout, const std::string& pinned)> layout;

@@ -376,6 +376,7 @@ server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
     s.eos_on_leave = true;  // a leaving publisher's tile goes
     s.forward_local_only = true;
     s.track_audience = audience;
+    s.own_output = mix->process;
   }
   return s;
 }
@@ -409,7 +410,10 @@ bool RtcSfuPrivate::start(std::string& error) {
     limits.max_publishers = max_publishers;
     limits.max_subscribers = max_subscribers;
     limits.max_mlines = max_mlines;
-    if (mix) limits.output_publisher = mix->output_publisher;
+    if (mix) {
+      limits.output_publisher = mix->output_publisher;
+      limits.process = mix->process;
+    }
     try {
       o.rooms.ice_servers = sig::parse_ice_servers(ice.stun_server, split_list(ice.turn_servers));
     } catch (const std::exception& e) {

@@ -28,6 +28,26 @@ std::vector<sig::PlayerMline> offered_mlines(const GstSDPMessage* sdp) {
   return out;
 }
 
+// Why the player gets no video though the output has some ("" = it does):
+// the codecs it is encoded in.
+std::string unserved_video(const std::vector<sig::SfuSlot>& slots,
+                           const std::vector<sig::SfuPublisher>& tracks) {
+  std::string codecs;
+  for (const sig::SfuPublisher& p : tracks)
+    for (const sig::SfuTrack& t : p.tracks)
+      if (t.kind == "video" && codecs.find(t.codec) == std::string::npos)
+        codecs += (codecs.empty() ? "" : ", ") + t.codec;
+  bool wants_video = false, served = false;
+  for (const sig::SfuSlot& s : slots) {
+    if (s.kind != "video") continue;
+    wants_video = true;
+    served = served || s.active();
+  }
+  if (!wants_video || served || codecs.empty()) return "";
+  return "the room's composite is encoded in " + codecs +
+         " only (the MCU's video-codecs), which the offer does not receive";
+}
+
 }  // namespace
 
 void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
@@ -48,6 +68,18 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
       return reply({503, "publisher '" + only + "' is still connecting", {}});
   }
   if (std::string why = hooks_.refusal(room); !why.empty()) return reply({503, why, {}});
+  // The room's output made for `only` (a processing room: that participant's
+  // processed media) is what a player of /whep/<room>/<only> gets, if any.
+  std::vector<sig::SfuPublisher> tracks = ingest_.tracks(room);
+  std::string pick = only;
+  if (auto own = only.empty() ? std::nullopt : ingest_.tracks_for(room, only)) {
+    // Every track of theirs processed and encoded, or come back later.
+    server::Publisher* pub = ingest_.find(room, only);
+    if (pub && pub->peer && own->tracks.size() < pub->sources.size())
+      return reply({503, "the processed media of '" + only + "' is not ready yet", {}});
+    pick = own->id;
+    tracks = {std::move(*own)};
+  }
   const std::string key = offer.id;
   GstSDPMessage* sdp = nullptr;
   gst_sdp_message_new_from_text(offer.sdp.c_str(), &sdp);
@@ -56,7 +88,17 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
   Router& router = subscribers_.router();
   try {
     std::vector<sig::SfuSlot> slots =
-        players_.add(key, room, only, offered_mlines(sdp), ingest_.tracks(room));
+        players_.add(key, room, pick, offered_mlines(sdp), tracks);
+    // The room's output is all there is in an MCU room: a player that decodes
+    // none of the composite's codecs would wait for ever (503 while some of
+    // them are still starting).
+    if (std::string why = ingest_.forwards_local_only() ? unserved_video(slots, tracks) : "";
+        !why.empty()) {
+      players_.remove(key);
+      if (!ingest_.local_tracks_ready())
+        return reply({503, "the room's composite is not encoded in every codec yet", {}});
+      return reply({422, why, {}});
+    }
     player = subscribers_.make(room, key, key, "whep-" + key.substr(0, 8));
     player->whep = true;
     for (size_t i = 0; i < slots.size(); i++) {

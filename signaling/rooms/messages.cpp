@@ -26,6 +26,8 @@ const char* to_string(RoomMode mode) {
       return "sfu";
     case RoomMode::kMcu:
       return "mcu";
+    case RoomMode::kProcess:
+      return "process";
   }
   return "mesh";
 }
@@ -34,6 +36,7 @@ std::optional<RoomMode> parse_room_mode(std::string_view name) {
   if (iequals(name, "mesh")) return RoomMode::kMesh;
   if (iequals(name, "sfu")) return RoomMode::kSfu;
   if (iequals(name, "mcu")) return RoomMode::kMcu;
+  if (iequals(name, "process")) return RoomMode::kProcess;
   return std::nullopt;
 }
 

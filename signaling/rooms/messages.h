@@ -19,8 +19,8 @@
 
 namespace rtcmesh::sig {
 
-enum class RoomMode { kMesh, kSfu, kMcu };
-const char* to_string(RoomMode mode);  // "mesh", "sfu", "mcu"
+enum class RoomMode { kMesh, kSfu, kMcu, kProcess };
+const char* to_string(RoomMode mode);  // "mesh", "sfu", "mcu", "process"
 std::optional<RoomMode> parse_room_mode(std::string_view name);
 
 // Room names and peer ids: 1-64 characters of [A-Za-z0-9._~-].

@@ -303,7 +303,7 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
   const RoomMode media_mode = sfu_.mode_for(m.room);
   bool wants_sfu = !room ? (hosting || cfg_.default_mode == RoomMode::kSfu)
                          : room->mode == RoomMode::kSfu ||
-                               (room->mode == RoomMode::kMcu && hosting);
+                               ((room->mode == RoomMode::kMcu || room->mode == RoomMode::kProcess) && hosting);
   if (wants_sfu && !hosting && !(room && room->sfu))
     rpc::fail(rpc::kInvalidParams, "join: room " + quote_short(m.room) + " is not hosted here");
   if (!room) {

@@ -14,6 +14,11 @@ msg::Reply failed(rpc::Error error) {
   return msg::Reply{std::move(error), msg::Empty{}};
 }
 
+RoomMode mode_of(const SfuRoom::Limits& limits) {
+  if (limits.output_publisher.empty()) return RoomMode::kSfu;
+  return limits.process ? RoomMode::kProcess : RoomMode::kMcu;
+}
+
 }  // namespace
 
 // --- hosting ---
@@ -31,14 +36,14 @@ bool SfuController::hosts(const std::string& room) const {
 void SfuController::host(RoomRecord& room) {
   std::string key = attached_.count(room.name) ? room.name : "";
   const Attachment& a = attached_.at(key);
-  room.mode = a.limits.output_publisher.empty() ? RoomMode::kSfu : RoomMode::kMcu;
+  room.mode = mode_of(a.limits);
   room.sfu = std::make_unique<SfuRoom>(a.limits);
   hosted_[room.name] = Hosted{a.media, key, {}, {}, {}, {}, {}};
 }
 
 RoomMode SfuController::mode_for(const std::string& room) const {
   const Attachment* a = attachment_for(room);
-  return a && !a->limits.output_publisher.empty() ? RoomMode::kMcu : RoomMode::kSfu;
+  return a ? mode_of(a->limits) : RoomMode::kSfu;
 }
 
 void SfuController::attach(const std::string& room, RoomMedia* media, SfuRoom::Limits limits) {

@@ -73,6 +73,9 @@ class SfuRoom {
     // else the first shared one their codecs accept. The other publishers
     // are mixed by the host, never forwarded.
     std::string output_publisher;
+    // With output_publisher: a processing room (each participant gets its
+    // own media back, processed; no composite).
+    bool process = false;
   };
   explicit SfuRoom(Limits limits);
 

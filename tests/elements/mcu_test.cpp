@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "gst/common/element_util.h"
 #include "tests/support/harness.h"
 #include "tests/support/rpc_client.h"
 #include "tests/support/server_process.h"
@@ -467,4 +468,227 @@ TEST_F(McuRpc, LayoutNeedsTheGrantAndAKnownLayoutAndCodecsMustMatch) {
   ASSERT_TRUE(run_until([&] { return !no_codec().empty(); }, 20000)) << "no -32007 error note";
   EXPECT_NE(no_codec().find("VP8"), std::string::npos) << no_codec();
   std::filesystem::remove(key);
+}
+
+// A processing room: rtcmcu video-process=… (rtcmesh-server --mode process)
+// sends each participant's video through its own instance of the fragment
+// and back to them only; a WHEP player of /whep/<room>/<participant> gets
+// that participant's processed stream. SMPTE bars, flipped: blue (the last
+// bar) comes back on the left, red (the sixth) where yellow (the second) was.
+// (video-direction: 1.22's videoflip ignores its deprecated `method`.)
+// alice publishes SMPTE bars and a tone to `base` (room r); a WHEP player of
+// /whep/r/alice sees them mirrored and hears the tone.
+void check_alice_comes_back_flipped(const std::string& base, const std::function<int()>& added,
+                                    const std::function<std::string()>& server_errors) {
+  auto alice = std::make_unique<Pipeline>(publisher_launch(
+      base + "/whip/r/alice", "peer-timeout=3000", "videotestsrc is-live=true pattern=smpte",
+      "audiotestsrc is-live=true wave=sine volume=0.2 freq=500"));
+  ASSERT_NE(alice->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(alice->errors());
+  // Once alice is there: until her processed tracks are encoded the player
+  // is told 503 and retries.
+  ASSERT_TRUE(wait_until([&] { return added() >= 1; }, kMediaTimeout)) << server_errors();
+  auto whep = Player::whep(base + "/whep/r/alice");
+  auto bar = [&](int i) { return whep->colour_at((2 * (6 - i) + 1) / 14.0, 0.3); };
+  std::vector<std::string> seen;
+  bool flipped = wait_until(
+      [&] {
+        seen = {bar(6), bar(5), bar(0)};  // bars 6 and 5 of the original, mirrored
+        return seen[0] == "blue" && seen[1] == "red" && seen[2] != "blue";
+      },
+      kMediaTimeout);
+  EXPECT_TRUE(flipped) << "left, second, right: " << str(seen) << server_errors()
+                       << joined(whep->pipeline().errors());
+  // Its audio came back too.
+  EXPECT_TRUE(wait_until([&] { return whep->level(500) > whep->level(2200) + 25; }, 10s))
+      << "tone " << whep->level(500) << " dB, quiet band " << whep->level(2200);
+}
+
+TEST(McuProcess, EachParticipantsVideoComesBackThroughTheFragment) {
+  Room room("peer-timeout=3000 video-process=\"videoflip video-direction=horiz\"");
+  check_alice_comes_back_flipped(
+      room.http(), [&] { return room.added.load(); }, [&] { return room.errors(); });
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  guint tiles = 99;
+  gst_structure_get_uint(stats, "tiles", &tiles);
+  gst_structure_free(stats);
+  EXPECT_EQ(tiles, 0u);  // nothing composited
+}
+
+// The README's rtcmesh-server --mode process line (both fragments).
+TEST(McuProcess, ServerModeProcessSendsEachParticipantItsOwnMediaProcessed) {
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "process", "--room", "r", "--peer-timeout", "4000",
+                       "--video-process", "videoflip video-direction=horiz", "--audio-process",
+                       "audioecho delay=200000000 intensity=0.5"});
+  ASSERT_TRUE(server);
+  std::string base = server->base;
+  check_alice_comes_back_flipped(
+      base,
+      [&] {
+        // The room's publishers, alice first, from /metrics.
+        std::string body = http_request("GET", base + "/metrics", nullptr, "").body;
+        size_t at = body.find("\nrtcmesh_room_publishers{");
+        at = at == std::string::npos ? at : body.find("} ", at);
+        return at == std::string::npos ? 0 : std::atoi(body.c_str() + at + 2);
+      },
+      [] { return std::string(); });
+}
+
+// A fragment that does not parse fails the start with the parser's message,
+// in the element and in rtcmesh-server --mode process.
+TEST(McuProcess, ABrokenFragmentIsRefusedWithTheParsersMessage) {
+  Pipeline p("rtcmcu name=mcu port=0 room=r video-process=\"videoflip method=sideways\"");
+  EXPECT_EQ(p.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  std::string errors = joined(p.errors());
+  EXPECT_NE(errors.find("video-process 'videoflip method=sideways'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("method"), std::string::npos) << errors;
+
+  Pipeline q("rtcmcu name=mcu port=0 room=r audio-process=\"audioecho ! nosuchelement\"");
+  EXPECT_EQ(q.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  errors = joined(q.errors());
+  EXPECT_NE(errors.find("no element \"nosuchelement\""), std::string::npos) << errors;
+
+  gchar *out = nullptr, *err = nullptr;
+  gint status = 0;
+  const gchar* argv[] = {RTCMESH_SERVER, "--port", "0", "--address", "127.0.0.1", "--mode",
+                         "process", "--video-process", "videoflip video-direction=sideways",
+                         nullptr};
+  ASSERT_TRUE(g_spawn_sync(nullptr, const_cast<gchar**>(argv), nullptr, G_SPAWN_DEFAULT, nullptr,
+                           nullptr, &out, &err, &status, nullptr));
+  std::string said = err ? err : "";
+  g_free(out);
+  g_free(err);
+  EXPECT_FALSE(g_spawn_check_wait_status(status, nullptr));
+  EXPECT_NE(said.find("could not set property \"video-direction\""), std::string::npos) << said;
+}
+
+namespace {
+
+// White-ish pixels (text) of the player's latest frame in the rectangle
+// [x0, x1) x [y0, y1), fractions of its size; -1 without a frame.
+int white_pixels(Player& player, double x0, double y0, double x1, double y1, int min = 180) {
+  GstSample* sample = nullptr;
+  g_object_get(player.pipeline().by_name("v"), "last-sample", &sample, nullptr);
+  if (!sample) return -1;
+  GstStructure* s = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
+  int w = 0, h = 0, n = 0;
+  gst_structure_get_int(s, "width", &w);
+  gst_structure_get_int(s, "height", &h);
+  GstMapInfo map;
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+    int stride = (w * 3 + 3) & ~3;
+    for (int y = int(y0 * h); y < int(y1 * h); y++)
+      for (int x = int(x0 * w); x < int(x1 * w); x++) {
+        const guint8* px = map.data + y * stride + x * 3;
+        n += px[0] > min && px[1] > min && px[2] > min;
+      }
+    gst_buffer_unmap(buf, &map);
+  }
+  gst_sample_unref(sample);
+  return n;
+}
+
+}  // namespace
+
+// Name labels: a red publisher's tile carries its name (white text in its
+// lower left, where the picture is red) until labels=false; a publisher of
+// audio only gets a black tile with its name (white text on black).
+TEST(Mcu, NameLabelsOnTilesAndATileForAParticipantWithoutVideo) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000");
+  std::string base = room.http();
+  auto red = publish(base + "/whip/r/red", kRed);
+  auto voice = std::make_unique<Pipeline>(publisher_launch(
+      base + "/whip/r/voice", "peer-timeout=3000", "",
+      "audiotestsrc is-live=true wave=sine volume=0.2 freq=1300"));
+  ASSERT_NE(voice->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(voice->errors());
+  auto whep = Player::whep(base + "/whep/r");
+  // Two tiles, side by side: red's and voice's.
+  std::vector<std::string> halves;
+  int red_left = -1;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        halves = whep->grid(2, 1);
+        red_left = halves[0] == "red" ? 1 : halves[1] == "red" ? 0 : -1;
+        return red_left >= 0;
+      },
+      kMediaTimeout))
+      << "halves: " << str(halves) << room.errors();
+  double red_x = red_left ? 0.0 : 0.5, voice_x = red_left ? 0.5 : 0.0;
+  int label = 0, name = 0;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        // Light on red (thin strokes lose some whiteness to 4:2:0 and VP8).
+        label = white_pixels(*whep, red_x, 0.6, red_x + 0.3, 1.0, 100);
+        name = white_pixels(*whep, voice_x, 0.0, voice_x + 0.5, 1.0);
+        return label > 5 && name > 5;
+      },
+      kMediaTimeout))
+      << "white pixels: red's label " << label << ", voice's name " << name;
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  guint tiles = 0;
+  gst_structure_get_uint(stats, "tiles", &tiles);
+  gst_structure_free(stats);
+  EXPECT_EQ(tiles, 2u);
+
+  g_object_set(room.mcu, "labels", FALSE, nullptr);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        label = white_pixels(*whep, red_x, 0.0, red_x + 0.5, 1.0, 100);
+        name = white_pixels(*whep, voice_x, 0.0, voice_x + 0.5, 1.0);
+        return label == 0 && name > 5;
+      },
+      10s))
+      << "labels=false: white pixels in red's tile " << label << ", voice's name " << name;
+}
+
+// video-codecs=vp8,h264: the composite is encoded once in each; a player
+// that decodes only H.264 and one that takes VP8 first both see it.
+TEST(Mcu, TheCompositeIsEncodedOncePerCodecAndEachPlayerGetsOneItDecodes) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000 video-codecs=vp8,h264");
+  std::string base = room.http();
+  auto red = publish(base + "/whip/r/red", kRed);
+  auto vp8 = Player::whep(base + "/whep/r");
+  Player h264("rtcwhepsrc name=r peer-timeout=3000 video-codecs=h264 endpoint=" + base +
+                  "/whep/r",
+              "video_0", "audio_0");
+  for (Player* p : {vp8.get(), &h264}) {
+    std::string seen;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          seen = p->colour_at(0.5, 0.5);
+          return seen == "red";
+        },
+        kMediaTimeout))
+        << "seen " << seen << room.errors() << joined(p->pipeline().errors());
+  }
+  auto codec_of = [](Player& p) {
+    GstPad* pad = gst_element_get_static_pad(p.pipeline().by_name("r"), "video_0");
+    std::string codec = pad ? rtcmesh::string_property(pad, "codec") : "no pad";
+    if (pad) gst_object_unref(pad);
+    return codec;
+  };
+  EXPECT_EQ(codec_of(*vp8), "VP8");
+  EXPECT_EQ(codec_of(h264), "H264");
+  // A player that decodes neither is refused, told which codecs there are.
+  Pipeline vp9("rtcwhepsrc name=r peer-timeout=3000 video-codecs=vp9 endpoint=" + base +
+               "/whep/r r.video_0 ! fakesink");
+  vp9.set_state(GST_STATE_PLAYING);
+  std::string refusal;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        refusal = joined(vp9.errors());
+        return refusal.find("422") != std::string::npos;
+      },
+      10s));
+  EXPECT_NE(refusal.find("encoded in VP8, H264 only"), std::string::npos) << refusal;
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  const char* codecs = gst_structure_get_string(stats, "video-codecs");
+  EXPECT_STREQ(codecs, "VP8,H264");
+  gst_structure_free(stats);
 }

@@ -76,6 +76,37 @@ TEST_F(SfuRoomPage, APageAndAPipelineDecodeEachOtherThroughTheServer) {
   EXPECT_EQ(*status, 0) << page.describe();
 }
 
+// The room page in an MCU room (rtcmesh-server --mode mcu, a 480x270
+// canvas): beside an rtcmeshbin participant, the page shows one tile, the
+// room's output `mcu`, and decodes the composite at the canvas's size; the
+// pipeline receives the same composite.
+TEST(McuRoomPage, ThePageJoinsAnMcuRoomAndDecodesTheComposite) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  auto server = test::RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "mcu", "--room", "r", "--canvas", "480x270@15",
+                       "--peer-timeout", "4000"});
+  ASSERT_TRUE(server);
+  test::RoomParticipant pipeline(server->ws_url(), "gst");
+  std::string error;
+  auto opened = test::RoomPage::open(RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=page",
+                                     "page", 120, &error);
+  ASSERT_TRUE(opened) << error;
+  test::RoomPage& page = *opened;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return page.stat("mcu", "videoFramesDecoded") > 30 &&
+               page.stat("mcu", "audioSamples") > 0 && pipeline.frames_from("mcu") > 30;
+      },
+      60s))
+      << page.describe() << "\npipeline got " << pipeline.frames_from("mcu") << " frames";
+  EXPECT_EQ(page.stat("mcu", "frameWidth"), 480) << page.describe();
+  EXPECT_EQ(page.stat("mcu", "frameHeight"), 270) << page.describe();
+  // One tile: the composite, never a participant's own stream.
+  EXPECT_EQ(page.peers(), std::vector<std::string>{"mcu"}) << page.describe();
+  EXPECT_TRUE(page.last_error.empty()) << page.last_error;
+}
+
 // Data through an SFU room: the page and two pipelines send text and bytes
 // to everyone and to one participant, reliable and not; the server relays
 // each message with its sender's id, to the participants it names only.

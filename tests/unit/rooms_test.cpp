@@ -604,6 +604,8 @@ TEST(Rooms, ModesPerRoom) {
   EXPECT_EQ(parse_room_mode("SFU"), RoomMode::kSfu);
   EXPECT_EQ(parse_room_mode("p2p"), std::nullopt);
   EXPECT_STREQ(to_string(RoomMode::kMcu), "mcu");
+  EXPECT_EQ(parse_room_mode("process"), RoomMode::kProcess);
+  EXPECT_STREQ(to_string(RoomMode::kProcess), "process");
 }
 
 TEST(Rooms, CloseRoom) {

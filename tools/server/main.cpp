@@ -2,10 +2,11 @@
 // (docs/protocol.md) and the browser page that joins them at / and
 // /room/<name>. SFU rooms (the default) run in an rtcsfu element, which also
 // serves WHIP (/whip/<room>), WHEP (/whep/<room>[/<publisher>]) and /metrics;
-// --mode mcu runs one MCU room (--room, default "mcu") in an rtcmcu element. A thin program over the static library: it links rtcmesh_dep
+// --mode mcu runs one MCU room (--room, default "mcu") in an rtcmcu element;
+// --mode process one processing room there (--video-process/--audio-process). A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu [--room R]] [--engine webrtcbin|native] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine webrtcbin|native] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
@@ -74,6 +75,8 @@ struct Config {
   sig::RoomMode mode = sig::RoomMode::kSfu;
   std::string mcu_room = "mcu";  // --mode mcu: the one room rtcmcu composites
   unsigned canvas_width = 1280, canvas_height = 720, canvas_fps = 30;  // its composite
+  std::string video_process, audio_process;  // --mode process: the fragments
+  std::string video_codecs;                  // --mode mcu: the composite's codecs
   std::string tls_certificate, tls_key;
   std::string token;
   std::string token_secret_file, token_public_key_file;  // signed tokens: HS256, ES256
@@ -152,6 +155,7 @@ Config parse_args(int& argc, char**& argv) {
         *metrics_token = nullptr, *token_secret_file = nullptr, *token_public_key = nullptr,
         *rate_per_address = nullptr, *burst_per_address = nullptr,
         *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr,
+        *video_process = nullptr, *audio_process = nullptr, *video_codecs = nullptr,
         *redis = nullptr, *nats = nullptr, *node_id = nullptr, *advertise_url = nullptr,
         *node_ttl = nullptr, *engine = nullptr, *udp_port = nullptr;
   gchar** turn = nullptr;
@@ -168,11 +172,22 @@ Config parse_args(int& argc, char**& argv) {
        "Address to listen on (default 0.0.0.0; 127.0.0.1 for this machine only)", "ADDR"},
       {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
        "Mode of the rooms: sfu (default: the server forwards every publisher to every "
-       "subscriber), mesh (participants connect to each other) or mcu (one room, --room, whose "
-       "publishers are composited into one picture and mix for every subscriber)",
+       "subscriber), mesh (participants connect to each other), mcu (one room, --room, whose "
+       "publishers are composited into one picture and mix for every subscriber) or process "
+       "(one room, --room, where each participant's media goes through --video-process / "
+       "--audio-process and comes back to that participant)",
        "MODE"},
       {"room", 0, 0, G_OPTION_ARG_STRING, &room,
-       "--mode mcu: the name of the MCU room (default mcu)", "NAME"},
+       "--mode mcu or process: the name of the room (default mcu)", "NAME"},
+      {"video-codecs", 0, 0, G_OPTION_ARG_STRING, &video_codecs,
+       "--mode mcu: codecs the composite is encoded in, once each (default vp8; e.g. "
+       "vp8,h264: every subscriber gets the first it decodes)", "LIST"},
+      {"video-process", 0, 0, G_OPTION_ARG_STRING, &video_process,
+       "--mode process: gst-launch fragment every participant's video goes through (raw in, "
+       "raw out), e.g. 'videoflip video-direction=horiz'", "FRAGMENT"},
+      {"audio-process", 0, 0, G_OPTION_ARG_STRING, &audio_process,
+       "--mode process: gst-launch fragment every participant's audio goes through (raw in, "
+       "raw out), e.g. 'audioecho delay=200000000 intensity=0.5'", "FRAGMENT"},
       {"canvas", 0, 0, G_OPTION_ARG_STRING, &canvas,
        "--mode mcu: size and frame rate of the composite (default 1280x720@30)", "WxH@FPS"},
       {"tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &cert,
@@ -278,7 +293,9 @@ Config parse_args(int& argc, char**& argv) {
   std::vector<std::string> turn_servers;
   for (gchar** t = turn; t && *t; ++t) turn_servers.emplace_back(*t);
   g_strfreev(turn);
-  auto address_s = take(address), mode_s = take(mode), room_s = take(room), canvas_s = take(canvas), cert_s = take(cert), key_s = take(key),
+  auto address_s = take(address), mode_s = take(mode), room_s = take(room), canvas_s = take(canvas),
+       video_process_s = take(video_process), audio_process_s = take(audio_process),
+       video_codecs_s = take(video_codecs), cert_s = take(cert), key_s = take(key),
        token_s = take(token), token_file_s = take(token_file), timeout_s = take(peer_timeout),
        max_peers_s = take(max_peers), max_rooms_s = take(max_rooms),
        max_message_s = take(max_message), stun_s = take(stun),
@@ -320,17 +337,31 @@ Config parse_args(int& argc, char**& argv) {
   }
   if (mode_s) {
     auto m = sig::parse_room_mode(*mode_s);
-    if (!m) throw UsageError("--mode takes mesh, sfu or mcu, not '" + *mode_s + "'");
+    if (!m) throw UsageError("--mode takes mesh, sfu, mcu or process, not '" + *mode_s + "'");
     c.mode = *m;
   }
+  const bool one_room = c.mode == sig::RoomMode::kMcu || c.mode == sig::RoomMode::kProcess;
+  if ((video_process_s || audio_process_s) && c.mode != sig::RoomMode::kProcess)
+    throw UsageError("--video-process and --audio-process go with --mode process");
+  if (c.mode == sig::RoomMode::kProcess) {
+    c.video_process = video_process_s.value_or("");
+    c.audio_process = audio_process_s.value_or("");
+    if (c.video_process.empty() && c.audio_process.empty())
+      throw UsageError("--mode process needs --video-process or --audio-process (or both)");
+  }
+  if (video_codecs_s) {
+    // Its names are checked by rtcmcu when it starts (the start fails naming them).
+    if (c.mode != sig::RoomMode::kMcu) throw UsageError("--video-codecs goes with --mode mcu");
+    c.video_codecs = *video_codecs_s;
+  }
   if (room_s) {
-    if (c.mode != sig::RoomMode::kMcu) throw UsageError("--room goes with --mode mcu");
+    if (!one_room) throw UsageError("--room goes with --mode mcu or process");
     if (!sig::valid_room_name(*room_s))
       throw UsageError("--room: 1-64 characters of A-Z a-z 0-9 . _ ~ -");
     c.mcu_room = *room_s;
   }
   if (canvas_s) {
-    if (c.mode != sig::RoomMode::kMcu) throw UsageError("--canvas goes with --mode mcu");
+    if (!one_room) throw UsageError("--canvas goes with --mode mcu or process");
     unsigned w = 0, h = 0, f = 0;
     char end = 0;
     if (std::sscanf(canvas_s->c_str(), "%ux%u@%u%c", &w, &h, &f, &end) != 3 || w < 16 ||
@@ -441,7 +472,7 @@ Config parse_args(int& argc, char**& argv) {
   if (std::string why = sig::cluster::check_options(c.cluster); !why.empty()) throw UsageError(why);
   if (node_ttl_s && c.cluster.node_id.empty())
     throw UsageError("--node-ttl is for cluster nodes (--redis, --nats, --node-id)");
-  if (!c.cluster.node_id.empty() && c.mode == sig::RoomMode::kMcu)
+  if (!c.cluster.node_id.empty() && one_room)
     throw UsageError("--redis/--nats/--node-id go with --mode sfu or mesh: MCU rooms span one node");
   c.verbose = verbose;
   return c;
@@ -557,13 +588,15 @@ void start_sfu(const Config& c, SfuServer& s) {
   s.host = server::Host::acquire(ho);
   s.host->worker().call([&] { s.host->http().add_handler("/", page_handler(true)); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
-  const bool mcu = c.mode == sig::RoomMode::kMcu;
+  const bool mcu = c.mode == sig::RoomMode::kMcu || c.mode == sig::RoomMode::kProcess;
   GstElement* sfu = gst_element_factory_make(mcu ? "rtcmcu" : "rtcsfu", "sfu");
   if (!sfu) throw std::runtime_error(mcu ? "the rtcmcu element is missing"
                                          : "the rtcsfu element is missing");
   if (mcu)
     g_object_set(sfu, "room", c.mcu_room.c_str(), "width", c.canvas_width, "height",
-                 c.canvas_height, "framerate", c.canvas_fps, nullptr);
+                 c.canvas_height, "framerate", c.canvas_fps, "video-process",
+                 c.video_process.c_str(), "audio-process", c.audio_process.c_str(),
+                 "video-codecs", c.video_codecs.c_str(), nullptr);
   g_object_set(sfu, "address", c.address.c_str(), "port", s.host->port(), "auth-token",
                c.token.c_str(), "tls-certificate", c.tls_certificate.c_str(), "tls-key",
                c.tls_key.c_str(), "peer-timeout", guint(c.peer_timeout.count()), "max-publishers",
