@@ -45,6 +45,9 @@ struct PeerEvents {
   std::function<void(const std::string& why)> failed;
   // A data channel message (after enable_data_channels()).
   std::function<void(const DataMessage& message)> data;
+  // The remote side ended a stream it sent: an RTCP BYE (rtpbin's
+  // on-bye-ssrc). A server that ends the stream of a player says so this way.
+  std::function<void(guint ssrc)> remote_bye;
 };
 
 class Peer {

@@ -274,7 +274,13 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                        bridge.publisher_leaving(pub);
                        for (auto& source : pub.sources)
                          subscribers.router().detach_source(source.get());
-                       players.publisher_left(pub.room, pub.id);
+                       // Players of this publisher alone: their stream is
+                       // over (RTCP BYE: rtcwhepsrc ends its pads with EOS).
+                       for (const std::string& id : players.publisher_left(pub.room, pub.id)) {
+                         sfu::Subscriber* player = subscribers.find(id);
+                         if (player && !player->path->end_stream())
+                           subscribers.remove(id, "its publisher left", true);
+                       }
                      },
                  .removed =
                      [this](const server::Publisher& pub, const std::string& why) {

@@ -421,9 +421,9 @@ bool ended(const std::vector<std::shared_ptr<test::Track>>& tracks, const std::s
 }
 
 // Node loss, three nodes: the mover publishes on A (its url names A, then
-// B); a subscriber on B, a WHEP player of the room and a JSON-RPC watcher on
-// C. SIGKILL of A: within TTL + 1 s B and C tell publisher-left and the
-// subscriber's pads end with EOS; the mover joins B again (taking its id back
+// B); a subscriber on B, two WHEP players (of the room, of the mover) and a
+// JSON-RPC watcher on C. SIGKILL of A: within TTL + 1 s B and C tell
+// publisher-left, the subscriber's pads and the mover's player's end with EOS; the mover joins B again (taking its id back
 // once A's entry expired), publishes again, and its media reaches B's
 // subscriber and C's player (its idle slot takes the mover again).
 TEST_F(ClusterTest, ANodeDiesItsPublisherEndsOnBAndCAndItsParticipantMovesToBAndPublishesAgain) {
@@ -437,13 +437,15 @@ TEST_F(ClusterTest, ANodeDiesItsPublisherEndsOnBAndCAndItsParticipantMovesToBAnd
   test::RoomParticipant mover("\"" + a.ws_url() + "," + b.ws_url() + "\"", "mover", "", "demo");
   test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
   ASSERT_TRUE(run_until([&] { return !watch_c.got("publisher-joined").empty(); }, 15000));
-  test::WhepViewer player(c.base + "/whep/demo");
+  test::WhepViewer player(c.base + "/whep/demo");               // of the room
+  test::WhepViewer mover_player(c.base + "/whep/demo/mover");  // of the mover alone
   ASSERT_TRUE(player.play());
+  ASSERT_TRUE(mover_player.play());
   ASSERT_TRUE(run_until([&] {
     return viewer.frames_from("mover") >= 10 && player.video_frames() >= 10 &&
-           player.audio_samples() > 0;
-  }, 30000)) << "through A: viewer on B " << viewer.frames_from("mover") << " frames, player on C "
-             << player.video_frames();
+           player.audio_samples() > 0 && mover_player.video_frames() >= 10;
+  }, 30000)) << "through A: viewer on B " << viewer.frames_from("mover") << " frames, players on C "
+             << player.video_frames() << " and " << mover_player.video_frames();
 
   // Junk on the mover's media subjects (what a buggy client of the same NATS
   // could send): ignored and counted by B and C; the media goes on.
@@ -472,10 +474,18 @@ TEST_F(ClusterTest, ANodeDiesItsPublisherEndsOnBAndCAndItsParticipantMovesToBAnd
       if (n.get_string("peer") == "mover") return n.get_string("reason").value_or("");
     return std::string();
   };
+  // (the mover's own player: the server's RTCP BYE ends its pads)
+  auto all_ended = [](const std::vector<std::shared_ptr<test::Track>>& tracks) {
+    for (const auto& t : tracks)
+      if (!t->eos) return false;
+    return !tracks.empty();
+  };
   ASSERT_TRUE(run_until([&] {
-    return !left(watch_b).empty() && !left(watch_c).empty() && ended(viewer.tracks(), "mover");
+    return !left(watch_b).empty() && !left(watch_c).empty() && ended(viewer.tracks(), "mover") &&
+           all_ended(mover_player.tracks());
   }, kTtlMs + 3000)) << "B: '" << left(watch_b) << "', C: '" << left(watch_c) << "', viewer EOS "
-                     << ended(viewer.tracks(), "mover");
+                     << ended(viewer.tracks(), "mover") << ", player of the mover EOS "
+                     << all_ended(mover_player.tracks());
   double after_ms = (g_get_monotonic_time() - killed) / 1000.0;
   EXPECT_LE(after_ms, kTtlMs + 1000) << "publisher-left and EOS " << after_ms << " ms after SIGKILL";
   EXPECT_EQ(left(watch_b), "timeout");
