@@ -921,7 +921,7 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                            "POSTs get 503 with Retry-After, /rtc connections are closed with "
                            "1001 \"move <url>\" (another node's advertise-url), and in a cluster "
                            "the node is no longer a place to move to; sessions that exist go on",
-                           FALSE, rw_flags()));
+                           FALSE, rw_flags(true)));
   g_object_class_install_property(
       object_class, PROP_ENGINE,
       g_param_spec_enum("engine", "engine",

@@ -494,7 +494,8 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
       element_class, "WHEP client source", "Source/Network/WebRTC",
       "Plays a WHEP stream: offers to receive the tracks the server advertises and exposes "
       "them as video_%u/audio_%u pads, decoded, encoded or RTP; reconnects when the server "
-      "goes away. Also plays whep:// and wheps:// URIs (?token= sets auth-token)",
+      "goes away, ends them with EOS when the server ends the stream (RTCP BYE). Also plays "
+      "whep:// and wheps:// URIs (?token= sets auth-token)",
       "rtcmesh");
   // data-channels=true: messages to and from the server (rtcwhepsink).
   install_data_signals(object_class, +[](GstElement* e, const std::string&, std::string data,
