@@ -95,6 +95,9 @@ ClusterNode::ClusterNode(GMainContext* ctx, RoomServer& rooms, ClusterOptions op
                    [this](const std::string&, const std::string& d) { on_heartbeat(d); });
   nats_->subscribe(relay_subject(o_.node_id),
                    [this](const std::string&, const std::string& d) { on_relay(d); });
+  // The server has our subscriptions before we serve anyone (cnats sends
+  // them in the background): no event of another node is missed from here on.
+  if (!nats_->flush()) GST_WARNING("cluster: NATS did not confirm the subscriptions in 2 s");
   nats_->on_state = [this](bool up) {
     if (up) {
       g_printerr("rtcmesh-server: NATS is back; announcing this node's state\n");
@@ -277,17 +280,21 @@ void ClusterNode::on_event(const std::string& data) {
     if (type == "node-left") return node_gone(from, "left");
     std::string room = need_name(*j, "room", valid_room_name);
     std::string peer = need_name(*j, "peer", valid_peer_id);
+    // (all checked before the sender counts as a node: junk changes nothing)
+    std::vector<SfuTrack> tracks;
+    if (type == "publisher-joined")
+      tracks = parse_tracks(j->find("tracks"));
+    else if (type != "joined" && type != "left" && type != "publisher-left")
+      throw std::invalid_argument("unknown type '" + type + "'");
     newer(node(from), *j);
     if (type == "joined") {
       remote_joined(from, room, peer);
     } else if (type == "left") {
       remote_left(room, peer, j->get_string("reason").value_or("left"));
     } else if (type == "publisher-joined") {
-      remote_publisher(from, room, peer, parse_tracks(j->find("tracks")));
-    } else if (type == "publisher-left") {
-      remote_unpublished(from, room, peer, j->get_string("reason").value_or("left"));
+      remote_publisher(from, room, peer, std::move(tracks));
     } else {
-      throw std::invalid_argument("unknown type '" + type + "'");
+      remote_unpublished(from, room, peer, j->get_string("reason").value_or("left"));
     }
   } catch (const std::invalid_argument& e) {
     malformed(kEvents, e.what());
@@ -300,7 +307,6 @@ void ClusterNode::on_heartbeat(const std::string& data) {
     const Json* j = &m;
     std::string from = need_name(*j, "node", valid_peer_id);
     if (from == o_.node_id) return;
-    if (!newer(node(from), *j)) return;  // (alive, but its state is behind an event)
     apply_state(from, *j);
   } catch (const std::invalid_argument& e) {
     malformed(kHeartbeat, e.what());
@@ -334,6 +340,7 @@ void ClusterNode::apply_state(const std::string& id, const Json& s) {
     want_pubs[{need_name(p, "room", valid_room_name), need_name(p, "peer", valid_peer_id)}] =
         parse_tracks(p.find("tracks"));
   Node& n = node(id);
+  if (!newer(n, s)) return;  // (alive, but this state is behind an event applied already)
   n.url = s.get_string("url").value_or("");
   if (const Json* d = s.find("draining"); d && d->is_bool()) n.draining = d->as_bool();
   for (ConnId c : n.conns) service_.alive(c, now());

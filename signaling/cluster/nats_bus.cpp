@@ -169,6 +169,10 @@ void NatsBus::unsubscribe(uint64_t id) {
   direct_.erase(it);
 }
 
+bool NatsBus::flush(int timeout_ms) {
+  return natsConnection_FlushTimeout(conn_, timeout_ms) == NATS_OK;
+}
+
 bool NatsBus::publish(const std::string& subject, std::string_view data) {
   natsStatus s =
       natsConnection_Publish(conn_, subject.c_str(), data.data(), static_cast<int>(data.size()));

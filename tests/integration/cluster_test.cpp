@@ -274,6 +274,10 @@ TEST_F(ClusterTest, SigtermTellsTheOtherNodesAtOnce) {
   auto [a, b, alice, bob] = alice_on_a_and_bob_on_b();
   gint64 t0 = g_get_monotonic_time();
   a.proc->send_signal(SIGTERM);
+  // (mesh rooms drain too; B has no --advertise-url: nowhere named)
+  ASSERT_TRUE(run_until([&] { return alice.closed.has_value(); }, 5000));
+  EXPECT_EQ(*alice.closed, 1001);
+  EXPECT_EQ(alice.closed_reason, "draining");
   ASSERT_TRUE(run_until([&] { return !bob.got("peer-left").empty(); }, 5000));
   EXPECT_LT((g_get_monotonic_time() - t0) / 1000, kTtlMs) << "not the TTL: A said it leaves";
   EXPECT_EQ(a.proc->wait(10s).value_or(-1), 0);
@@ -352,6 +356,8 @@ TEST_F(ClusterTest, MalformedNatsMessagesAreIgnoredAndCounted) {
   }, 5000)) << metrics(b);
   EXPECT_TRUE(bob.got("offer").empty());
   EXPECT_TRUE(bob.got("peer-joined").empty());
+  // Junk does not make its sender a node.
+  EXPECT_EQ(cluster_metric(metrics(b), "rtcmesh_cluster_nodes_seen", "B"), 1) << metrics(b);
   // The cluster goes on.
   Client& alice = connect(a.ws_url());
   join(alice, "demo", "alice");
@@ -635,6 +641,35 @@ TEST_F(ClusterTest, TheRoomPageMovesToTheNextServerWhenItsNodeDies) {
       << "after the move: +" << viewer.frames_from("page") - before << "; " << page->describe();
   std::string room = metrics(b);
   EXPECT_EQ(test::metric_value(room, "rtcmesh_room_publishers", "demo"), 1) << "the page, on B";
+}
+
+// The room page of a draining node (one server, A) follows its 1001
+// "move <B's --advertise-url>" close and publishes on B.
+TEST_F(ClusterTest, TheRoomPageFollowsADrainingNodeToTheAdvertisedOne) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  unsigned pa = test::free_loopback_port(), pb = test::free_loopback_port();
+  auto ws = [](unsigned p) { return "ws://127.0.0.1:" + std::to_string(p) + "/rtc"; };
+  Server& b = node("B", "sfu", {"--port", std::to_string(pb), "--advertise-url", ws(pb)});
+  Server& a = node("A", "sfu", {"--port", std::to_string(pa), "--advertise-url", ws(pa)});
+  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  std::string error;
+  auto page = test::RoomPage::open(RTCMESH_BROWSER_DIR, a.base + "/room/demo?peer=page", "page",
+                                   90, &error);
+  ASSERT_TRUE(page) << error;
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("page") >= 10 || page->done; }, 40000) &&
+              viewer.frames_from("page") >= 10)
+      << "through A: " << viewer.frames_from("page") << " frames; " << page->describe();
+
+  a.proc->send_signal(SIGTERM);
+  int before = viewer.frames_from("page");
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("page") >= before + 15 || page->done; },
+                        30000) &&
+              viewer.frames_from("page") >= before + 15)
+      << "after the move: +" << viewer.frames_from("page") - before << "; " << page->describe();
+  EXPECT_EQ(a.proc->wait(std::chrono::seconds(10)).value_or(-1), 0) << "A drained: nothing left";
+  EXPECT_EQ(cluster_metric(metrics(b), "rtcmesh_cluster_remote_publishers", "B"), 0)
+      << "the page publishes on B itself";
 }
 
 }  // namespace
