@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <memory>
 #include <regex>
 #include <string>
@@ -504,6 +505,9 @@ TEST_F(ClusterTest, ANodeDiesItsPublisherEndsOnBAndCAndItsParticipantMovesToBAnd
            player.video_frames() >= player_before + 15;
   }, 30000)) << "after the move: viewer +" << viewer.frames_from("mover") - viewer_before
              << ", player +" << player.video_frames() - player_before;
+  std::printf("node loss (TTL %u ms): publisher-left and EOS on B and C %.0f ms after SIGKILL; "
+              "15 more frames of the moved publisher on B and C %.0f ms after it\n",
+              kTtlMs, after_ms, (g_get_monotonic_time() - killed) / 1000.0);
   EXPECT_GE(watch_c.got("publisher-joined").size(), 2u) << "the mover published again, on B";
   ASSERT_TRUE(run_until([&] {
     return cluster_metric(metrics(b), "rtcmesh_cluster_remote_participants", "B") == 1;  // watch-c
@@ -580,6 +584,7 @@ TEST_F(ClusterTest, SigtermDrainsAndSendsParticipantsToTheAdvertisedNodeThenExit
     return viewer.frames_from("mover") >= 10 && viewer.frames_from("cam") >= 10;
   }, 30000)) << "mover " << viewer.frames_from("mover") << ", cam " << viewer.frames_from("cam");
 
+  gint64 termed = g_get_monotonic_time();
   a.proc->send_signal(SIGTERM);
   EXPECT_TRUE(run_until([&] {
     return test::http_request("GET", a.base + "/readyz", nullptr, "").status == 503;
@@ -601,6 +606,8 @@ TEST_F(ClusterTest, SigtermDrainsAndSendsParticipantsToTheAdvertisedNodeThenExit
            viewer.frames_from("cam") >= cam_before + 15;
   }, 30000)) << "mover +" << viewer.frames_from("mover") - mover_before << ", cam +"
              << viewer.frames_from("cam") - cam_before;
+  std::printf("drain: 15 more frames of the moved participant on B %.0f ms after SIGTERM\n",
+              (g_get_monotonic_time() - termed) / 1000.0);
   EXPECT_FALSE(a.proc->wait(std::chrono::milliseconds(0))) << "A waits for cam's session";
   std::string mb = metrics(b);
   EXPECT_EQ(test::metric_value(mb, "rtcmesh_room_publishers", "demo"), 2) << mb;
