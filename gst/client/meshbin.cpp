@@ -795,7 +795,8 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
                  "Room server: WebSocket URL (ws://host:port/rtc or wss://), or gRPC address "
                  "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port); several "
                  "comma-separated (nodes of a cluster): when one is lost or cannot be reached the "
-                 "next is joined, and our tracks published again there");
+                 "next is joined, and our tracks published again there; a draining server's "
+                 "close (1001 \"move <url>\") sends us to that node first");
   install_string(object_class, PROP_ROOM, "room", "Room to join (created when missing)");
   g_object_class_install_property(
       object_class, PROP_PEER_ID,
