@@ -525,8 +525,10 @@ void RtcMeshBinPrivate::receive(Remote& r, const std::string& answer, bool we_an
   }
   if (composer) {
     for (GstPad* pad : raw->src_pads())
-      composer->add(pad, g_str_has_prefix(GST_PAD_NAME(pad), "src_video") ? media::Kind::kVideo
-                                                                            : media::Kind::kAudio);
+      composer->add(pad,
+                    g_str_has_prefix(GST_PAD_NAME(pad), "src_video") ? media::Kind::kVideo
+                                                                     : media::Kind::kAudio,
+                    r.id);  // the tile's participant (its label, the speaker layout)
   } else {
     raw->expose();
   }

@@ -438,6 +438,7 @@ void SfuSession::new_subscriber(int64_t session) {
   auto p = std::make_unique<peer::Peer>(host_.bin, *host_.worker,
                                         "sfu-subscribe-" + std::to_string(session), host_.ice,
                                         host_.peer_timeout_ms * GST_MSECOND, events);
+  p->force_retransmission();  // every publisher's track NACKs its losses (Peer::force_retransmission)
   // The room's data channels ride this connection (the server's offer opens them).
   p->enable_data_channels();
   for (auto& h : held_data_) p->send_data(std::move(h.message), h.text, h.reliable);

@@ -82,6 +82,7 @@ struct Engine::Impl {
     std::vector<Address> to{kBatch};
     std::vector<size_t> sizes = std::vector<size_t>(kBatch);
     size_t count = 0, socket = 0;
+    uint64_t rng = 0;  // test loss: xorshift state
   };
 
   EngineConfig config;
@@ -102,7 +103,7 @@ struct Engine::Impl {
 
   struct Counters {
     std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
-        unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0};
+        unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0}, test_lost{0};
   } counters;
 
   Impl(EngineConfig c, Engine::Events e) : config(std::move(c)), events(std::move(e)), dtls(config.certificate_pem) {}
@@ -173,26 +174,39 @@ struct Engine::Impl {
     w.count = 0;
   }
 
-  // Rewrites `packet` for the slot, protects it and queues it in the batch.
-  void queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
-    if (packet.data.size() > kMaxDatagram) return;
+  // Rewrites `packet` for the slot, protects it and queues it in the batch;
+  // false when it could not (too big, not of the slot's source, SRTP).
+  bool queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
+    if (packet.data.size() > kMaxDatagram) return false;
     if (w.count && w.socket != s.socket) flush(w);
     w.socket = s.socket;
     auto& buf = w.buffers[w.count];
     std::memcpy(buf.data(), packet.data.data(), packet.data.size());
     size_t size = packet.data.size();
-    if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return;
+    if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return false;
     uint32_t ts = load32(buf.data() + 4);
-    if (!s.srtp->protect_rtp(buf.data(), &size)) return;
-    w.sizes[w.count] = size;
-    w.to[w.count] = s.ice.selected();
-    if (++w.count == kBatch) flush(w);
+    if (!s.srtp->protect_rtp(buf.data(), &size)) return false;
+    if (config.test_loss_percent > 0 && test_lose(w)) {
+      counters.test_lost++;  // protected (the SRTP index moved on) but never sent
+    } else {
+      w.sizes[w.count] = size;
+      w.to[w.count] = s.ice.selected();
+      if (++w.count == kBatch) flush(w);
+    }
     slot.packets++;
     slot.octets += uint32_t(packet.data.size() - 12);
     slot.last_ts = ts;
     slot.last_sent = std::chrono::system_clock::now();
     s.stats.packets_sent++;
     s.stats.bytes_sent += size;
+    return true;
+  }
+
+  bool test_lose(Worker& w) {
+    w.rng ^= w.rng << 13;
+    w.rng ^= w.rng >> 7;
+    w.rng ^= w.rng << 17;
+    return double(w.rng % 1000000) < config.test_loss_percent * 10000.0;
   }
 
   void forward(Worker& w, TrackId track, const PacketRef& packet) {
@@ -300,10 +314,8 @@ struct Engine::Impl {
       for (uint16_t seq : nack.sequences) {
         auto source = slot->rewriter->source_sequence(seq);
         if (!source) continue;
-        if (PacketRef packet = slot->history->find(*source, now)) {
-          queue_rtp(w, s, *slot, *packet);
-          s.stats.retransmissions++;
-        }
+        if (PacketRef packet = slot->history->find(*source, now))
+          if (queue_rtp(w, s, *slot, *packet)) s.stats.retransmissions++;
       }
     }
     auto keyframe = [&](uint32_t ssrc) {
@@ -512,6 +524,7 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
     auto w = std::make_unique<Impl::Worker>();
     w->epoll = epoll_create1(EPOLL_CLOEXEC);
     w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
     epoll_event ev{EPOLLIN, {}};
     ev.data.u64 = UINT64_MAX;
     epoll_ctl(w->epoll, EPOLL_CTL_ADD, w->wake, &ev);
@@ -697,6 +710,7 @@ EngineStats Engine::stats() const {
   s.dropped_dtls = c.dtls;
   s.dropped_srtcp = c.srtcp;
   s.dropped_rtp = c.rtp;
+  s.test_lost = c.test_lost;
   return s;
 }
 

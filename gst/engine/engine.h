@@ -36,6 +36,10 @@ struct EngineConfig {
   unsigned threads = 0;                             // 0: one per core
   std::chrono::milliseconds peer_timeout{10000};   // no consent and no RTCP: session fails
   std::string certificate_pem;                      // certificate then key
+  // Tests only: this share (percent) of outgoing RTP, retransmissions
+  // included, is protected and then not sent, as if lost on the way to the
+  // subscriber (rtcsfu reads RTCMESH_TEST_EGRESS_LOSS). 0 in production.
+  double test_loss_percent = 0;
 };
 
 // Engine-wide counters of what arrived on the port and what was dropped.
@@ -49,6 +53,7 @@ struct EngineStats {
   uint64_t dropped_dtls = 0;             // records a session's DTLS rejected
   uint64_t dropped_srtcp = 0;            // SRTCP failing authentication or parse
   uint64_t dropped_rtp = 0;              // RTP from a subscriber (we only send)
+  uint64_t test_lost = 0;                // outgoing RTP not sent (test_loss_percent)
 };
 
 struct SessionStats {

@@ -80,6 +80,8 @@ Composer::~Composer() {
 void Composer::add(GstPad* track, Kind kind, const std::string& who) {
   GstPad* input = gst_element_request_pad_simple(kind == Kind::kVideo ? compositor_ : mixer_,
                                                  "sink_%u");
+  // A tile shows the whole picture, between black bands if its shape differs.
+  if (kind == Kind::kVideo) g_object_set(input, "sizing-policy", 1 /* keep-aspect-ratio */, nullptr);
   {
     std::lock_guard lock(mutex_);
     inputs_.push_back({track, input, kind, who});

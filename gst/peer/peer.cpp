@@ -540,6 +540,8 @@ std::string label_of(GstWebRTCDataChannel* channel) {
 }  // namespace
 
 void Peer::Life::deliver(const LifePtr& life, DataMessage message) {
+  // Data is proof of life too: a connection may carry nothing else (POST /rtc).
+  life->last_activity_us = g_get_monotonic_time();
   on_worker(life, [m = std::move(message)](Peer& p) {
     if (p.events_.data) p.events_.data(m);
   });
@@ -608,9 +610,11 @@ void Peer::channel_opened(const std::string& label) {
 void Peer::channel_closed(const std::string& label) {
   GST_DEBUG("%s: data channel %s closed", name_.c_str(), label.c_str());
   Channel& c = channels_[label];
+  bool was_open = c.open;
   c.closed = true;
   c.open = false;
   c.queued.clear();
+  if (was_open && events_.channel_closed) events_.channel_closed(label);
 }
 
 void Peer::send_now(GstWebRTCDataChannel* channel, const std::string& data, bool text) {
@@ -638,6 +642,14 @@ bool Peer::send_data(std::string data, bool text, bool reliable) {
 }
 
 void Peer::make_offer(SdpDone done) {
+  // webrtcbin cannot offer while it answers the remote's offer
+  // (have-remote-offer): a server offer on a connection whose remote offered
+  // meanwhile (a POST /rtc participant's publish) goes once that is answered.
+  if (answering_) {
+    GST_INFO("%s: an offer waits for the answer in progress", name_.c_str());
+    deferred_offers_.push_back(std::move(done));
+    return;
+  }
   // An offerer with data channels opens ours (once: a renegotiation keeps them).
   if (data_enabled_) {
     for (bool reliable : {true, false}) {
@@ -672,7 +684,23 @@ void Peer::accept_answer(const std::string& sdp, std::function<void(const std::s
   set_description(false, GST_WEBRTC_SDP_TYPE_ANSWER, sdp, std::move(done));
 }
 
-void Peer::answer_offer(const std::string& offer, SdpDone done) {
+void Peer::answer_offer(const std::string& offer, SdpDone answered) {
+  // Offers asked for meanwhile wait for the answer (make_offer), then go.
+  answering_ = true;
+  SdpDone done = [this, answered, life = std::weak_ptr<Life>(life_)](const std::string& sdp,
+                                                                      const std::string& error) {
+    answering_ = false;
+    auto offers = std::move(deferred_offers_);
+    deferred_offers_.clear();
+    answered(sdp, error);  // may destroy this Peer
+    bool alive = false;
+    if (auto l = life.lock()) {
+      std::lock_guard lock(l->mutex);
+      alive = l->peer != nullptr;
+    }
+    if (alive)
+      for (auto& o : offers) make_offer(std::move(o));
+  };
   if (accepted_) add_recv_tracks(offer);
   set_description(false, GST_WEBRTC_SDP_TYPE_OFFER, offer, [this, done](const std::string& error) {
     if (!error.empty()) return done({}, "cannot apply the offer: " + error);

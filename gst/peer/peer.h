@@ -43,8 +43,11 @@ struct PeerEvents {
   std::function<void()> connected;
   // ICE/DTLS failure or no RTP/RTCP from the remote side for peer_timeout.
   std::function<void(const std::string& why)> failed;
-  // A data channel message (after enable_data_channels()).
+  // A data channel message (after enable_data_channels()); inbound data is
+  // proof of life, as RTP and RTCP are.
   std::function<void(const DataMessage& message)> data;
+  // An open data channel closed (by the remote side, or with the connection).
+  std::function<void(const std::string& label)> channel_closed;
   // The remote side ended a stream it sent: an RTCP BYE (rtpbin's
   // on-bye-ssrc). A server that ends the stream of a player says so this way.
   std::function<void(guint ssrc)> remote_bye;
@@ -86,7 +89,8 @@ class Peer {
   void make_offer(SdpDone done);
   void accept_answer(const std::string& sdp, std::function<void(const std::string& error)> done);
   // set-remote-description(offer), create-answer, set-local-description,
-  // gathering wait; returns the answer with candidates.
+  // gathering wait; returns the answer with candidates. A make_offer call
+  // meanwhile waits until this is done.
   void answer_offer(const std::string& offer, SdpDone done);
   void add_remote_candidate(guint mline, const std::string& candidate);
 
@@ -112,7 +116,10 @@ class Peer {
   void use_passthrough_jitterbuffer();
   // Every inbound stream asks for lost packets (NACK), also one whose SSRC the
   // offer leaves out: webrtcbin enables that only for SSRCs the offer lists
-  // (rtcwhipsink lists none). Call before the remote description.
+  // (rtcwhipsink lists none), and 1.22 sets each new jitterbuffer from the
+  // transceiver of whichever listed SSRC of the bundle comes last (an audio
+  // or unused slot: no NACK for the video either). Call before the remote
+  // description.
   void force_retransmission();
 
   // True once ICE and DTLS are up. Media and data cross only after the
@@ -170,6 +177,8 @@ class Peer {
   bool connected_ = false;
   bool failed_ = false;
   bool data_enabled_ = false;
+  bool answering_ = false;               // answer_offer in progress
+  std::vector<SdpDone> deferred_offers_;  // make_offer calls meanwhile
   std::map<std::string, Channel> channels_;  // by label; worker only
   gint64 connect_started_us_ = 0;
 };

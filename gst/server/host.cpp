@@ -131,6 +131,7 @@ Host::Host(const Options& options)
   });
   whip_ = std::make_unique<EndpointRoutes>();
   whep_ = std::make_unique<EndpointRoutes>();
+  rtc_ = std::make_unique<EndpointRoutes>();
   std::string error;
   worker_->call([&] {
     try {
@@ -157,13 +158,24 @@ Host::Host(const Options& options)
       whep.accepted_direction = "recvonly";
       whep.grant = sig::kGrantSubscribe;
       whep.track_count = options.whep_slots;
+      // POST /rtc/<room>: a connection whose data channel carries the room
+      // protocol (any grant: join checks the token's as over a WebSocket).
+      sig::ResourceEndpoint::Config rtc = whip;
+      rtc.path = "/rtc";
+      rtc.accepted_direction.clear();
+      rtc.grant = 0;
+      rtc.data_channel = true;
       whip_endpoint_ = std::make_unique<sig::ResourceEndpoint>(whip, *whip_);
       whep_endpoint_ = std::make_unique<sig::ResourceEndpoint>(whep, *whep_);
+      rtc_endpoint_ = std::make_unique<sig::ResourceEndpoint>(rtc, *rtc_);
       http_->add_handler("/whip", [this](const sig::HttpRequest& r, sig::Responder respond) {
         whip_endpoint_->handle(r, std::move(respond));
       });
       http_->add_handler("/whep", [this](const sig::HttpRequest& r, sig::Responder respond) {
         whep_endpoint_->handle(r, std::move(respond));
+      });
+      http_->add_handler("/rtc", [this](const sig::HttpRequest& r, sig::Responder respond) {
+        rtc_endpoint_->handle(r, std::move(respond));
       });
       http_->add_handler("/metrics", [this](const sig::HttpRequest& r, sig::Responder respond) {
         serve_metrics(r, std::move(respond));
@@ -184,6 +196,7 @@ Host::Host(const Options& options)
       ws_.reset();
       whip_endpoint_.reset();
       whep_endpoint_.reset();
+      rtc_endpoint_.reset();
       http_.reset();
     }
   });
@@ -222,6 +235,7 @@ Host::~Host() {
     http_->stop();
     whip_endpoint_.reset();
     whep_endpoint_.reset();
+    rtc_endpoint_.reset();
     http_.reset();
   });
   worker_.reset();
@@ -230,31 +244,33 @@ Host::~Host() {
 sig::RoomServer& Host::rooms() { return ws_->rooms(); }
 
 bool Host::route(const std::string& room, sig::ResourceEndpoint::Handler* whip,
-                 sig::ResourceEndpoint::Handler* whep) {
-  std::scoped_lock lock(whip_->mutex, whep_->mutex);
-  if (whip_->rooms.count(room) || whep_->rooms.count(room)) return false;
+                 sig::ResourceEndpoint::Handler* whep, sig::ResourceEndpoint::Handler* rtc) {
+  std::scoped_lock lock(whip_->mutex, whep_->mutex, rtc_->mutex);
+  if (whip_->rooms.count(room) || whep_->rooms.count(room) || rtc_->rooms.count(room))
+    return false;
   whip_->rooms[room] = whip;
   whep_->rooms[room] = whep;
+  if (rtc) rtc_->rooms[room] = rtc;
   return true;
 }
 
 void Host::unroute(const std::string& room) {
-  sig::ResourceEndpoint::Handler *whip = nullptr, *whep = nullptr;
-  {
-    std::scoped_lock lock(whip_->mutex, whep_->mutex);
-    if (auto it = whip_->rooms.find(room); it != whip_->rooms.end()) whip = it->second;
-    if (auto it = whep_->rooms.find(room); it != whep_->rooms.end()) whep = it->second;
+  for (EndpointRoutes* routes : {whip_.get(), whep_.get(), rtc_.get()}) {
+    sig::ResourceEndpoint::Handler* h = nullptr;
+    {
+      std::lock_guard lock(routes->mutex);
+      if (auto it = routes->rooms.find(room); it != routes->rooms.end()) h = it->second;
+    }
+    if (h) routes->drop(h);
   }
-  if (whip) whip_->drop(whip);
-  if (whep) whep_->drop(whep);
 }
 
 void Host::remove_resource(const std::string& id) {
-  whip_->for_resource(id, true);
-  whep_->for_resource(id, true);
+  for (EndpointRoutes* routes : {whip_.get(), whep_.get(), rtc_.get()})
+    routes->for_resource(id, true);
   // The endpoints are reset only on the worker thread, by the destructor.
-  if (whip_endpoint_) whip_endpoint_->remove(id);
-  if (whep_endpoint_) whep_endpoint_->remove(id);
+  for (sig::ResourceEndpoint* e : {whip_endpoint_.get(), whep_endpoint_.get(), rtc_endpoint_.get()})
+    if (e) e->remove(id);
 }
 
 void Host::add_metrics(const void* owner, MetricsWriter writer) {

@@ -57,13 +57,15 @@ class Host {
   const std::string& rooms_url() const { return rooms_url_; }  // ws(s)://…/rtc
   const Options& options() const { return options_; }
 
-  // WHIP (publishers) and WHEP (players) requests for `room` ("" = every room
-  // no one routes by name) go to these handlers. Any thread; false when the
+  // WHIP (publishers), WHEP (players) and POST /rtc (participants signaled
+  // over a data channel; null: 404) requests for `room` ("" = every room no
+  // one routes by name) go to these handlers. Any thread; false when the
   // room is routed already.
   bool route(const std::string& room, sig::ResourceEndpoint::Handler* whip,
-             sig::ResourceEndpoint::Handler* whep);
+             sig::ResourceEndpoint::Handler* whep,
+             sig::ResourceEndpoint::Handler* rtc = nullptr);
   void unroute(const std::string& room);
-  // The element ended a WHIP or WHEP session itself: its resource is gone.
+  // The element ended a WHIP, WHEP or POST /rtc session itself: its resource is gone.
   void remove_resource(const std::string& id);
 
   // SIGTERM (draining): WHIP/WHEP POSTs get 503 with Retry-After, /rtc
@@ -88,8 +90,8 @@ class Host {
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<sig::HttpServer> http_;
   std::shared_ptr<sig::AddressLimits> address_limits_;  // WHIP, WHEP and /rtc together
-  std::unique_ptr<EndpointRoutes> whip_, whep_;
-  std::unique_ptr<sig::ResourceEndpoint> whip_endpoint_, whep_endpoint_;
+  std::unique_ptr<EndpointRoutes> whip_, whep_, rtc_;
+  std::unique_ptr<sig::ResourceEndpoint> whip_endpoint_, whep_endpoint_, rtc_endpoint_;
   std::unique_ptr<sig::WsServer> ws_;
   unsigned port_ = 0;
   std::string base_url_, rooms_url_;

@@ -95,22 +95,32 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
                     (g_get_monotonic_time() - it->second->created_us) / 1000.0);
   };
   Settings settings = hooks_.settings();
-  pub->peer = std::make_unique<peer::Peer>(GST_BIN(element_), *worker_, "pub-" + room + "-" + id,
-                                           settings.ice, settings.peer_timeout_ms * GST_MSECOND,
-                                           std::move(events));
-  // A publisher that comes back keeps its codecs when it offers them: its
-  // pads continue with the same caps.
-  std::vector<media::Codec> previous;
-  if (auto f = feeds_.find(key); f != feeds_.end())
-    for (auto& p : f->second) previous.push_back(p.codec);
-  pub->peer->set_accepted_codecs(
-      media::accepted_rtp_caps("vp8,vp9,h264", "opus", previous, offer));
-  if (hooks_.prepare) hooks_.prepare(*pub->peer);
-  pub->connect_deadline =
-      worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
-        remove(key, "ICE did not connect in time", true);
-        return false;
-      });
+  if (resource.empty() && hooks_.own_connection) pub->peer = hooks_.own_connection(room, id);
+  if (pub->peer) {
+    // Connected and prepared already; its events are its owner's, which
+    // hands this publisher's remote pads to link_remote_pad. No codec
+    // preference: transceivers made for the other m-lines of the offer
+    // would come back as m-lines of their own in later offers.
+    pub->shared = true;
+  } else {
+    pub->peer = std::make_shared<peer::Peer>(GST_BIN(element_), *worker_,
+                                             "pub-" + room + "-" + id, settings.ice,
+                                             settings.peer_timeout_ms * GST_MSECOND,
+                                             std::move(events));
+    // A publisher that comes back keeps its codecs when it offers them: its
+    // pads continue with the same caps.
+    std::vector<media::Codec> previous;
+    if (auto f = feeds_.find(key); f != feeds_.end())
+      for (auto& p : f->second) previous.push_back(p.codec);
+    pub->peer->set_accepted_codecs(
+        media::accepted_rtp_caps("vp8,vp9,h264", "opus", previous, offer));
+    if (hooks_.prepare) hooks_.prepare(*pub->peer);
+    pub->connect_deadline =
+        worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
+          remove(key, "ICE did not connect in time", true);
+          return false;
+        });
+  }
   Publisher* raw = pub.get();
   {
     std::lock_guard lock(mutex_);
@@ -257,6 +267,9 @@ void Ingest::remove(const std::string& key, const std::string& why, bool tell_ro
       c->keyframes_upstream += src->fanout().keyframes_sent();
     }
   }
+  // A shared connection goes on: what it brings for these tracks is dropped.
+  if (pub->shared)
+    for (auto& src : pub->sources) src->park_input();
   pub->peer.reset();
   pub->feed.reset();
   // Its linked src pads stay for the next session of its name (idle

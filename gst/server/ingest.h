@@ -41,7 +41,11 @@ inline std::string session_key(const std::string& room, const std::string& peer)
 struct Publisher {
   std::string room, id;
   std::string resource;              // WHIP resource id, else empty
-  std::unique_ptr<peer::Peer> peer;  // remote only; stopped before the sources go
+  // Remote only; stopped before the sources go, unless `shared`.
+  std::shared_ptr<peer::Peer> peer;
+  // The connection is the participant's POST /rtc connection, which also
+  // carries its signaling and subscription and outlives this publication.
+  bool shared = false;
   // What feeds a publisher that has no connection here (another node's
   // RTP over NATS, gst/sfu/cluster_bridge.h); released like `peer`.
   std::shared_ptr<void> feed;
@@ -83,6 +87,10 @@ class Ingest {
     // options (the SFU forwards without a jitterbuffer; an MCU that decodes
     // would keep webrtcbin's).
     std::function<void(peer::Peer&)> prepare;
+    // The connection a participant's publish offer renegotiates (its POST
+    // /rtc connection, prepared already), or null for a new one.
+    std::function<std::shared_ptr<peer::Peer>(const std::string& room, const std::string& id)>
+        own_connection;
     std::function<void(Publisher&)> ready;    // in its room, its sources known
     std::function<void(Publisher&)> leaving;  // nothing may feed on its sources after this
     std::function<void(const Publisher&, const std::string& why)> removed;
@@ -112,6 +120,12 @@ class Ingest {
   void unpublish(const std::string& room, const std::string& peer);
   void add_remote_candidate(const std::string& room, const std::string& peer, int mline,
                             const std::string& candidate);
+  // A remote track of publisher `id`'s shared connection (webrtcbin's
+  // streaming thread): linked to its Source now, or false.
+  bool link_remote_pad(const std::string& room, const std::string& id, GstPad* pad,
+                       const std::string& mid) {
+    return link_pad(session_key(room, id), pad, mid);
+  }
   // The pipeline's request pads changed: (re)announce the local publisher.
   void update_local_publisher();
   // A publisher fed by something else than a connection here (another

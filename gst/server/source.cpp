@@ -47,6 +47,18 @@ bool Source::linked() const {
   return gst_pad_is_linked(sink.get());
 }
 
+void Source::park_input() {
+  if (!entry_) return;
+  GPtr<GstPad> sink = adopt(gst_element_get_static_pad(entry_, "sink"));
+  GPtr<GstPad> src = adopt(gst_pad_get_peer(sink.get()));
+  if (!src) return;
+  gst_pad_add_probe(src.get(),
+                    GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                    [](GstPad*, GstPadProbeInfo*, gpointer) { return GST_PAD_PROBE_DROP; },
+                    nullptr, nullptr);
+  gst_pad_unlink(src.get(), sink.get());
+}
+
 CapsPtr Source::slot_caps(int pt) const {
   CapsPtr caps = media::rtp_caps(codec_, pt);
   GstStructure* s = gst_caps_get_structure(caps.get(), 0);

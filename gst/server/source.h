@@ -39,6 +39,10 @@ class Source {
   // Links the publisher connection's webrtcbin src pad (any thread, once).
   bool link_input(GstPad* webrtc_src);
   bool linked() const;
+  // The publisher's connection outlives this track (it also carries other
+  // things: a POST /rtc connection): its webrtcbin src pad is unlinked and
+  // drops what comes, since an unlinked webrtcbin pad stops the transport.
+  void park_input();
   // RTP caps for a subscriber slot: this track's codec and fmtp, payload
   // type `pt` (the slot adds its SSRC).
   CapsPtr slot_caps(int pt) const;

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 
+#include "gst/common/debug.h"
 #include "gst/peer/dtls_certificate.h"
 #include "signaling/http/dtls_fingerprint.h"
 #include "signaling/http/sdp.h"
@@ -56,6 +57,12 @@ NativeEgress::NativeEgress(Worker& worker, std::vector<std::string> addresses, g
   config.port = guint16(port);
   config.peer_timeout = std::chrono::milliseconds(peer_timeout_ms);
   config.certificate_pem = peer::dtls_certificate_pem();
+  // Tests only (docs/architecture.md): loss on the way to every subscriber.
+  if (const char* loss = g_getenv("RTCMESH_TEST_EGRESS_LOSS")) {
+    config.test_loss_percent = g_ascii_strtod(loss, nullptr);
+    GST_CAT_WARNING(rtcmesh_debug, "RTCMESH_TEST_EGRESS_LOSS: %.2f %% of the RTP to subscribers is dropped on purpose",
+                    config.test_loss_percent);
+  }
   std::shared_ptr<Alive> alive = alive_;
   // Engine threads: copy, then hop to the element's worker.
   auto hop = [alive](engine::SessionId id, bool ok, std::string why) {

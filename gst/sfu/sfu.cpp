@@ -27,6 +27,7 @@
 #include "gst/sfu/cluster_bridge.h"
 #include "gst/server/room_metrics.h"
 #include "gst/sfu/mix_mode.h"
+#include "gst/sfu/signal_channels.h"
 #include "gst/sfu/subscribers.h"
 #include "gst/peer/engine_type.h"
 #include "gst/sfu/native_forwarding.h"
@@ -164,11 +165,37 @@ struct RtcSfuPrivate : sig::RoomMedia {
       p->post([p = p, o, reply] { p->players.offer(o, reply); });
     }
   } whep;
+  // POST /rtc/<room>: signaling over a data channel (trickle is not taken:
+  // the client's offer carries its candidates, or peer-reflexive ones do).
+  sfu::SignalChannels channels;
+  struct RtcHandler : WhipHandler {
+    using WhipHandler::WhipHandler;
+    void on_offer(const sig::ResourceEndpoint::Offer& o,
+                  std::function<void(sig::ResourceEndpoint::Answer)> reply) override {
+      p->post([p = p, o, reply] { p->channels.offer(o, reply); });
+    }
+    void on_trickle(const std::string&, const std::vector<sig::TrickleCandidate>&, bool) override {}
+    void on_delete(const std::string& id) override {
+      p->post([p = p, id] { p->channels.end(id, "DELETE"); });
+    }
+  } rtc;
 
   bool start(std::string& error);
   void stop();
 
   server::Ingest::Settings ingest_settings();
+  // A remote publisher's connection, before it answers: forwarded at once
+  // (no jitterbuffer start-up or head-of-line wait); lost packets are asked
+  // again from the publisher.
+  void prepare_publisher(peer::Peer& peer) {
+    {
+      // rtcmcu decodes: webrtcbin's jitterbuffer orders and times the frames.
+      std::lock_guard lock(props_mutex);
+      if (mix) return;
+    }
+    peer.use_passthrough_jitterbuffer();
+    peer.force_retransmission();
+  }
   void update_local_publisher() { ingest.update_local_publisher(); }
   // Why a new remote connection to `room` (a publisher `id`, or a WHEP
   // player when id is empty) is refused now, or "" (admission control).
@@ -252,15 +279,11 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                  },
                  // Forwarded at once: no jitterbuffer start-up or head-of-line
                  // wait; lost packets are asked again from the publisher.
-                 .prepare =
-                     [this](peer::Peer& peer) {
-                       {
-                         // rtcmcu decodes: webrtcbin's jitterbuffer orders and times the frames.
-                         std::lock_guard lock(props_mutex);
-                         if (mix) return;
-                       }
-                       peer.use_passthrough_jitterbuffer();
-                       peer.force_retransmission();
+                 .prepare = [this](peer::Peer& peer) { prepare_publisher(peer); },
+                 // A POST /rtc participant publishes on its one connection.
+                 .own_connection =
+                     [this](const std::string& room, const std::string& id) {
+                       return channels.connection_of(room, id);
                      },
                  // The publisher's tracks are known: WHEP slots waiting for one get them.
                  .ready =
@@ -308,6 +331,11 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                       .data =
                           [this](const std::string& room, const std::string& from,
                                  const peer::DataMessage& m) { on_room_data(room, from, m); },
+                      // A POST /rtc participant subscribes on its one connection.
+                      .own_path =
+                          [this](const std::string& room, const std::string& id) {
+                            return channels.path_for(room, id);
+                          },
                   }),
       players(ingest, subscribers,
               {
@@ -325,7 +353,22 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
               }),
       bridge(GST_BIN(s), ingest),
       whip(this),
-      whep(this) {}
+      whep(this),
+      channels(GST_BIN(s),
+               {
+                   .post = [this](std::function<void()> fn) { post(std::move(fn)); },
+                   .refusal = [this](const std::string& r) { return refusal(r, ""); },
+                   .ice = [this] { return ingest_settings().ice; },
+                   .peer_timeout =
+                       [this] { return ingest_settings().peer_timeout_ms * GST_MSECOND; },
+                   .prepare = [this](peer::Peer& peer) { prepare_publisher(peer); },
+                   .remote_pad =
+                       [this](const std::string& room, const std::string& id, GstPad* pad,
+                              const std::string& mid) {
+                         return ingest.link_remote_pad(room, id, pad, mid);
+                       },
+               }),
+      rtc(this) {}
 
 server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
   std::lock_guard lock(props_mutex);
@@ -391,7 +434,7 @@ bool RtcSfuPrivate::start(std::string& error) {
     error = e.what();
     return false;
   }
-  if (!shared->route(hosted, &whip, &whep)) {
+  if (!shared->route(hosted, &whip, &whep, &rtc)) {
     error = hosted.empty() ? "another rtcsfu on this port already hosts every room"
                            : "another rtcsfu on this port already hosts room '" + hosted + "'";
     return false;
@@ -435,6 +478,7 @@ bool RtcSfuPrivate::start(std::string& error) {
   worker->call([&] {
     ingest.start(*host);
     subscribers.start(*host, std::move(paths));
+    channels.start(*host);
     host->rooms().attach_sfu(hosted, this, limits);
     if (cluster_options.node_id.empty()) return;
     try {
@@ -449,7 +493,7 @@ bool RtcSfuPrivate::start(std::string& error) {
     return false;
   }
   host->add_metrics(this, [this](sig::Metrics& m) { write_metrics(m); });
-  GST_INFO_OBJECT(self, "hosting %s on %s: /rtc, /whip/<room>, /whep/<room>[/<publisher>]",
+  GST_INFO_OBJECT(self, "hosting %s on %s: /rtc (WebSocket, POST /rtc/<room>), /whip/<room>, /whep/<room>[/<publisher>]",
                   hosted.empty() ? "every room" : ("room " + hosted).c_str(),
                   host->base_url().c_str());
   return true;
@@ -466,6 +510,7 @@ void RtcSfuPrivate::stop() {
     host->rooms().detach_sfu(hosted);
     subscribers.stop();
     ingest.stop();
+    channels.stop();  // after the sessions that shared its connections
     // Work already queued for us finds this and does nothing.
     *alive = false;
   });
@@ -549,6 +594,12 @@ void RtcSfuPrivate::candidate(const std::string& room, const std::string& peer,
 }
 
 bool RtcSfuPrivate::end_failed_session(GstMessage* message, const std::string& why) {
+  // A POST /rtc connection carries everything of its participant: it ends whole.
+  if (std::string rtc = channels.key_of_sender(message); !rtc.empty()) {
+    GST_WARNING_OBJECT(self, "POST /rtc connection %s failed: %s", rtc.c_str(), why.c_str());
+    post([this, rtc, why] { channels.end(rtc, why); });
+    return true;
+  }
   std::string pub = ingest.key_of_sender(message), sub = subscribers.key_of_sender(message);
   if (pub.empty() && sub.empty()) return false;
   GST_WARNING_OBJECT(self, "%s failed: %s", (pub + sub).c_str(), why.c_str());
@@ -624,7 +675,8 @@ GstStructure* RtcSfuPrivate::stats() {
       guint(subscribers.size()), "keyframe-requests", G_TYPE_UINT64, keyframe_requests,
       "keyframes-requested-upstream", G_TYPE_UINT64, keyframes_sent, "connection-failures",
       G_TYPE_UINT64, metrics.failures(), "data-relayed", G_TYPE_UINT64, data_relayed.load(),
-      "data-dropped", G_TYPE_UINT64, data_dropped.load(), nullptr);
+      "data-dropped", G_TYPE_UINT64, data_dropped.load(), "signal-connections", G_TYPE_UINT,
+      guint(channels.size()), nullptr);
   gst_structure_take_value(s, "publisher-stats", &pubs);
   gst_structure_take_value(s, "subscriber-stats", &subs);
   return s;
@@ -639,6 +691,10 @@ void RtcSfuPrivate::write_metrics(sig::Metrics& m) {
   ingest.add_counters(rooms);
   subscribers.add_counters(rooms);
   server::write_room_metrics(m, rooms);
+  for (const auto& [room, n] : channels.count_by_room())
+    m.gauge("rtcmesh_room_signal_connections",
+            "POST /rtc connections of the room (the room protocol on their data channel)",
+            {{"room", room}}, n);
   if (bridge.node()) bridge.node()->metrics(m);
 }
 
@@ -944,7 +1000,8 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                          "Publishers and subscribers with their RTP counters (packets/bytes, NACK, "
                          "PLI, FIR), keyframe requests merged and sent upstream, connection "
                          "failures, data messages relayed to participants and dropped (no "
-                         "envelope, nobody of that id)",
+                         "envelope, nobody of that id), signal-connections (POST /rtc "
+                         "connections: the room protocol on their data channel)",
                          GST_TYPE_STRUCTURE, ro_flags()));
 
   signals[SIGNAL_PUBLISHER_ADDED] = g_signal_new(

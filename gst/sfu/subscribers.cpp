@@ -51,7 +51,10 @@ std::unique_ptr<Subscriber> Subscribers::make(const std::string& room, const std
   auto s = std::make_unique<Subscriber>();
   s->room = room;
   s->id = id;
-  s->path = paths_(name, std::move(events));
+  // A path over the participant's own connection gets that connection's
+  // events from its owner (it is connected already).
+  if (hooks_.own_path) s->path = hooks_.own_path(room, id);
+  if (!s->path) s->path = paths_(name, std::move(events));
   router_.attach(key, *s->path);
   return s;
 }

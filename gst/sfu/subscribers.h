@@ -42,6 +42,11 @@ class Subscribers {
     // A message on a JSON-RPC subscriber's data channels (room, its id).
     std::function<void(const std::string& room, const std::string& from,
                        const peer::DataMessage& message)> data;
+    // The path over a participant's own connection (its POST /rtc one, which
+    // carries its signaling), or null for a connection of the PathFactory's.
+    // Throws std::runtime_error when that connection cannot take it.
+    std::function<std::unique_ptr<ForwardingPath>(const std::string& room, const std::string& id)>
+        own_path;
   };
   Subscribers(GstElement* element, server::Ingest& ingest, server::RoomMetrics& metrics,
               Hooks hooks);

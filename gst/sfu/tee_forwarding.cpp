@@ -16,7 +16,8 @@ int payload_type(media::Codec codec) {
 }
 
 TeeForwardingPath::~TeeForwardingPath() {
-  // The connection stops first: no branch thread can then be waiting inside it.
+  // The connection stops first: no branch thread can then be waiting inside
+  // it (a shared one goes on; its sink pads just stop being fed).
   peer_.reset();
   for (auto& slot : slots_) detach(slot);
   slots_.clear();

@@ -19,6 +19,11 @@ class TeeForwardingPath : public ForwardingPath {
   // The Peer must live in `bin`.
   TeeForwardingPath(GstBin* bin, std::unique_ptr<peer::Peer> peer)
       : bin_(bin), peer_(std::move(peer)) {}
+  // Over a connection someone else owns and that goes on after this path
+  // (a POST /rtc participant's): its data channel carries the room protocol,
+  // not the room's data relay, so send_data refuses.
+  TeeForwardingPath(GstBin* bin, std::shared_ptr<peer::Peer> shared)
+      : bin_(bin), peer_(std::move(shared)), room_data_(false) {}
   ~TeeForwardingPath() override;
 
   size_t slot_count() const override { return slots_.size(); }
@@ -42,7 +47,7 @@ class TeeForwardingPath : public ForwardingPath {
   bool is_connected() const override { return peer_->is_connected(); }
   void enable_data_channels() override { peer_->enable_data_channels(); }
   bool send_data(std::string data, bool text, bool reliable) override {
-    return peer_->send_data(std::move(data), text, reliable);
+    return room_data_ && peer_->send_data(std::move(data), text, reliable);
   }
   StructurePtr stats() const override { return peer_->stats(); }
   guint64 retransmissions() override;
@@ -59,7 +64,8 @@ class TeeForwardingPath : public ForwardingPath {
   void detach(Slot& slot);
 
   GstBin* bin_;
-  std::unique_ptr<peer::Peer> peer_;
+  std::shared_ptr<peer::Peer> peer_;
+  bool room_data_ = true;
   std::vector<Slot> slots_;
 };
 

@@ -223,6 +223,7 @@ void RtcWhepSrcPrivate::offer(ClientSession* raw, int track_count,
   std::string name = "whep-session-" + std::to_string(loop.sessions_started());
   raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *loop.worker(), name, ice_settings,
                                            timeout_ms * GST_MSECOND, events);
+  raw->peer->force_retransmission();  // every slot NACKs its losses (Peer::force_retransmission)
   loop.attach(raw);
   // K recvonly slots of each kind; the server answers the unused ones inactive.
   CapsPtr video_caps = media::offered_rtp_caps(video, media::Kind::kVideo);

@@ -191,6 +191,12 @@ void ClusterNode::room_note(const std::string& room, const std::string& from,
                                 {"room", room},
                                 {"peer", from},
                                 {"tracks", tracks_json(j->tracks)}}));
+  } else if (auto* m = std::get_if<msg::PeerMuted>(&note)) {
+    send(kEvents, Json::object({{"type", "muted"},
+                                {"room", room},
+                                {"peer", from},
+                                {"audio", m->audio},
+                                {"video", m->video}}));
   } else if (auto* l = std::get_if<msg::PublisherLeft>(&note)) {
     if (!local_publishers_.erase({room, from})) return;
     redis_->erase(publisher_key(room, from));
@@ -282,10 +288,16 @@ void ClusterNode::on_event(const std::string& data) {
     std::string peer = need_name(*j, "peer", valid_peer_id);
     // (all checked before the sender counts as a node: junk changes nothing)
     std::vector<SfuTrack> tracks;
-    if (type == "publisher-joined")
+    const Json* audio = j->find("audio");
+    const Json* video = j->find("video");
+    if (type == "publisher-joined") {
       tracks = parse_tracks(j->find("tracks"));
-    else if (type != "joined" && type != "left" && type != "publisher-left")
+    } else if (type == "muted") {
+      if (!audio || !audio->is_bool() || !video || !video->is_bool())
+        throw std::invalid_argument("muted: \"audio\" and \"video\" must be true or false");
+    } else if (type != "joined" && type != "left" && type != "publisher-left") {
       throw std::invalid_argument("unknown type '" + type + "'");
+    }
     newer(node(from), *j);
     if (type == "joined") {
       remote_joined(from, room, peer);
@@ -293,8 +305,13 @@ void ClusterNode::on_event(const std::string& data) {
       remote_left(room, peer, j->get_string("reason").value_or("left"));
     } else if (type == "publisher-joined") {
       remote_publisher(from, room, peer, std::move(tracks));
-    } else {
+    } else if (type == "publisher-left") {
       remote_unpublished(from, room, peer, j->get_string("reason").value_or("left"));
+    } else {  // muted
+      // As if its participant had said `mute` here: the record, and the local participants told.
+      auto it = remote_peers_.find({room, peer});
+      if (it != remote_peers_.end())
+        service_.call(it->second, msg::Mute{audio->as_bool(), video->as_bool()}, [](msg::Reply) {});
     }
   } catch (const std::invalid_argument& e) {
     malformed(kEvents, e.what());

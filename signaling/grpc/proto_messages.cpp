@@ -80,6 +80,14 @@ void encode(const msg::Empty&, v1::Reply* r) {
   r->mutable_empty();
 }
 
+void set_muted(const msg::PeerMuted& m, v1::PeerMuted* out) {
+  out->set_room(m.room);
+  out->set_peer(m.peer);
+  out->set_audio(m.audio);
+  out->set_video(m.video);
+}
+msg::PeerMuted muted_of(const v1::PeerMuted& m) { return {m.room(), m.peer(), m.audio(), m.video()}; }
+
 void encode(const msg::JoinResult& j, v1::Reply* r) {
   v1::JoinResult* out = r->mutable_join();
   out->set_room(j.room);
@@ -97,6 +105,7 @@ void encode(const msg::JoinResult& j, v1::Reply* r) {
     ice->set_username(s.username);
     ice->set_credential(s.credential);
   }
+  for (const msg::PeerMuted& m : j.muted) set_muted(m, out->add_muted());
 }
 
 void encode(const msg::ListResult& l, v1::Reply* r) {
@@ -167,12 +176,20 @@ msg::Request from_proto(const v1::SignalRequest& req) {
     }
     case R::kUnsubscribe:
       return msg::Unsubscribe{};
+    case R::kMute: {
+      msg::Mute m;
+      if (req.mute().has_audio()) m.audio = req.mute().audio();
+      if (req.mute().has_video()) m.video = req.mute().video();
+      if (!m.audio && !m.video)
+        rpc::fail(rpc::kInvalidParams, "mute: \"audio\" or \"video\" (true or false) is required");
+      return m;
+    }
     case R::METHOD_NOT_SET:
       break;
   }
   rpc::fail(rpc::kInvalidRequest,
             "the request has no method (set one of join, leave, list, ping, offer, answer, "
-            "candidate, publish, unpublish, subscribe, unsubscribe)");
+            "candidate, publish, unpublish, subscribe, unsubscribe, mute)");
 }
 
 int status_for(const rpc::Error& error) {
@@ -272,6 +289,8 @@ v1::Notification to_proto(const msg::Note& note) {
             o->set_kind(t.kind);
             o->set_codec(t.codec);
           }
+        } else if constexpr (std::is_same_v<T, msg::PeerMuted>) {
+          set_muted(n, out.mutable_peer_muted());
         } else {
           static_assert(std::is_same_v<T, msg::ErrorNote>);
           *out.mutable_error() = to_proto(n.error);
@@ -348,6 +367,10 @@ v1::SignalRequest to_proto(uint64_t request_id, const msg::Request& request) {
           for (const std::string& c : m.codecs) p->add_codecs(c);
         } else if constexpr (std::is_same_v<T, msg::Unsubscribe>) {
           out.mutable_unsubscribe();
+        } else if constexpr (std::is_same_v<T, msg::Mute>) {
+          v1::MuteRequest* p = out.mutable_mute();
+          if (m.audio) p->set_audio(*m.audio);
+          if (m.video) p->set_video(*m.video);
         } else {
           static_assert(std::is_same_v<T, msg::Layout>);
           throw std::invalid_argument("layout is a JSON-RPC method only (not in signaling.proto yet)");
@@ -377,6 +400,7 @@ msg::Result result_of(const v1::Reply& reply) {
       for (const v1::IceServer& s : j.ice_servers())
         for (const std::string& url : s.urls())
           r.ice_servers.push_back({url, s.username(), s.credential()});
+      for (const v1::PeerMuted& m : j.muted()) r.muted.push_back(muted_of(m));
       return r;
     }
     case v1::Reply::kList: {
@@ -435,6 +459,8 @@ msg::Note from_proto(const v1::Notification& note) {
                                 note.publisher_left().reason()};
     case N::kError:
       return msg::ErrorNote{from_proto(note.error())};
+    case N::kPeerMuted:
+      return muted_of(note.peer_muted());
     default:
       return msg::ErrorNote{{rpc::kInternalError, "an empty notification", Json()}};
   }

@@ -65,6 +65,7 @@ struct HttpServer::Impl {
   struct WsEntry {
     Impl* impl;
     WebSocketHandler fn;
+    std::string path;
   };
 
   CorePtr core;
@@ -89,6 +90,10 @@ struct HttpServer::Impl {
     for (const auto& [name, value] : opts.extra_headers.items())
       if (!r.headers.has(name)) soup_message_headers_append(h, name.c_str(), value.c_str());
     bool no_body = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+    // Ours replaces what libsoup wrote meanwhile (the 400 page of a failed
+    // WebSocket handshake, for a plain request under a WebSocket path).
+    soup_message_body_truncate(soup_server_message_get_response_body(msg));
+    soup_message_headers_remove(h, "Content-Type");
     if (!no_body && (!r.body.empty() || !r.content_type.empty())) {
       soup_server_message_set_response(
           msg, r.content_type.empty() ? "application/octet-stream" : r.content_type.c_str(),
@@ -258,6 +263,25 @@ void on_request(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, g
   }
 }
 
+// Plain requests under a WebSocket path (POST /rtc/<room>): libsoup picks
+// the path's handler before the default one, so they are passed on here
+// when a plain handler was added at or under that path; upgrades, and
+// requests nothing else takes, are left to libsoup's WebSocket handshake
+// (400 for a plain request).
+void on_request_beside_ws(SoupServer* server, SoupServerMessage* msg, const char* path,
+                          GHashTable* query, gpointer data) {
+  auto* entry = static_cast<HttpServer::Impl::WsEntry*>(data);
+  const char* upgrade =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Upgrade");
+  if (upgrade && g_ascii_strcasecmp(upgrade, "websocket") == 0) return;
+  bool served = false;
+  for (const auto& [prefix, fn] : entry->impl->handlers)
+    served |= prefix.rfind(entry->path, 0) == 0 && std::string_view(path).rfind(prefix, 0) == 0;
+  // libsoup then answers it as a failed handshake (a 400 page); ours
+  // replaces that (apply).
+  if (served) on_request(server, msg, path, query, entry->impl);
+}
+
 void on_websocket(SoupServer*, SoupServerMessage* msg, const char*, SoupWebsocketConnection* conn,
                   gpointer data) {
   auto* entry = static_cast<HttpServer::Impl::WsEntry*>(data);
@@ -413,9 +437,10 @@ void HttpServer::add_handler(std::string path_prefix, Handler fn) {
 
 void HttpServer::add_websocket_handler(std::string path, WebSocketHandler fn) {
   remove_websocket_handler(path);
-  auto entry = std::make_unique<Impl::WsEntry>(Impl::WsEntry{impl_.get(), std::move(fn)});
+  auto entry = std::make_unique<Impl::WsEntry>(Impl::WsEntry{impl_.get(), std::move(fn), path});
   soup_server_add_websocket_handler(impl_->server, path.c_str(), nullptr, nullptr, on_websocket,
                                     entry.get(), nullptr);
+  soup_server_add_handler(impl_->server, path.c_str(), on_request_beside_ws, entry.get(), nullptr);
   impl_->ws_handlers[std::move(path)] = std::move(entry);
 }
 

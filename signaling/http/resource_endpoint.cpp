@@ -125,6 +125,12 @@ struct Reply {
   }
 };
 
+// The token of an Authorization value: some players send it exactly as
+// configured, without "Bearer ".
+std::string_view token_text(std::string_view v) {
+  return starts_with_icase(v, "bearer ") ? trim(v.substr(7)) : v;
+}
+
 // The claims of the request's token; nullopt (after answering 401) when it
 // is missing or refused. An open endpoint allows everything.
 std::optional<TokenClaims> authorized(const Impl& impl, const HttpRequest& req, const Reply& reply,
@@ -137,8 +143,7 @@ std::optional<TokenClaims> authorized(const Impl& impl, const HttpRequest& req, 
     return std::nullopt;
   }
   std::string_view v = trim(*auth);
-  // Some players send the token exactly as configured, without "Bearer ".
-  std::string_view tok = starts_with_icase(v, "bearer ") ? trim(v.substr(7)) : v;
+  std::string_view tok = token_text(v);
   auto verdict = impl.tokens.verify(tok, TokenVerifier::wall_clock(), check_times);
   if (std::holds_alternative<TokenRefusal>(verdict) && tok != v) {
     // A static token that itself starts with "Bearer ", sent bare.
@@ -172,6 +177,12 @@ void add_links(const Impl& impl, Headers& h) {
 // An empty string when some m-line can be used, else the 422 reason.
 std::string usable_media_problem(const Impl& impl, const SdpSummary& s) {
   const ResourceEndpoint::Config& cfg = impl.cfg;
+  if (cfg.data_channel) {
+    for (const MediaSummary& m : s.media)
+      if (m.kind == "application" && m.active()) return {};
+    return "no data channel: the offer must open one (an m=application webrtc-datachannel "
+           "line, channel label 'rtcmesh') to carry the room protocol";
+  }
   bool any_av = false, codec_ok_somewhere = false;
   std::vector<std::string> offered_dirs;
   std::vector<std::string> offered;
@@ -344,6 +355,7 @@ void do_post(const std::shared_ptr<Impl>& self, const HttpRequest& req,
   offer.sdp = req.body;
   offer.summary = std::move(summary);
   offer.remote_address = req.remote_address;
+  if (auto auth = req.headers.get("Authorization")) offer.bearer = token_text(trim(*auth));
   state->location = impl.base;
   for (std::string_view s : segs) state->location += "/" + std::string(s);
   state->location += "/" + offer.id;

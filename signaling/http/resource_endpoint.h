@@ -40,6 +40,10 @@ class ResourceEndpoint {
     // past the rate, or a session past the address's cap, gets 429 with
     // Retry-After and the reason. Null = no per-address limits.
     std::shared_ptr<AddressLimits> address_limits;
+    // POST /rtc (signaling over a data channel): the offer must open a data
+    // channel (an active application m-line) and needs no audio or video;
+    // one without → 422.
+    bool data_channel = false;
   };
   struct Offer {
     std::string id;  // 128-bit random, 32 hex chars
@@ -47,6 +51,7 @@ class ResourceEndpoint {
     std::string sdp;
     SdpSummary summary;
     std::string remote_address;
+    std::string bearer;  // the Authorization token as sent ("Bearer " removed), or ""
   };
   struct Answer {
     int status = 201;    // anything else: an error reply with that status (4xx/5xx)

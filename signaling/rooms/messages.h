@@ -72,13 +72,18 @@ struct Subscribe {
   std::vector<std::string> codecs;  // encoding names; empty = all
 };
 struct Unsubscribe {};
+// What a participant sends muted (the page's Mute / Camera off): told to
+// the others as peer-muted; unset members stay as they were.
+struct Mute {
+  std::optional<bool> audio, video;
+};
 struct Layout {  // MCU rooms: how the composite lays participants out
   std::string layout;                 // "grid" | "speaker" | "pinned"
   std::optional<std::string> pinned;  // the participant shown large by "pinned"
 };
 
 using Request = std::variant<Join, Leave, List, Ping, Offer, Answer, Candidate, Publish, Unpublish,
-                             Subscribe, Unsubscribe, Layout>;
+                             Subscribe, Unsubscribe, Layout, Mute>;
 
 // --- results ---
 struct Empty {};  // `{}`
@@ -86,12 +91,18 @@ struct Publisher {
   std::string peer;
   std::vector<SfuTrack> tracks;
 };
+// A participant's muted state, in full.
+struct PeerMuted {
+  std::string room, peer;
+  bool audio = false, video = false;
+};
 struct JoinResult {
   std::string room, peer;
   RoomMode mode = RoomMode::kMesh;
   std::vector<std::string> peers;       // already in the room, join order
   std::vector<Publisher> publishers;    // SFU rooms, but yourself
   std::vector<IceServer> ice_servers;
+  std::vector<PeerMuted> muted;         // the others that have something muted
 };
 struct RoomEntry {
   std::string room;
@@ -159,7 +170,7 @@ struct ErrorNote {
 };
 
 using Note = std::variant<PeerJoined, PeerLeft, RelayedOffer, RelayedAnswer, RelayedCandidate,
-                          PublisherJoined, PublisherLeft, ServerOffer, ErrorNote>;
+                          PublisherJoined, PublisherLeft, ServerOffer, ErrorNote, PeerMuted>;
 
 }  // namespace msg
 }  // namespace rtcmesh::sig

@@ -165,6 +165,8 @@ std::optional<msg::Result> RoomService::dispatch(ConnId conn, const msg::Request
           return list(conn, m);
         } else if constexpr (std::is_same_v<T, msg::Ping>) {
           return msg::Empty{};
+        } else if constexpr (std::is_same_v<T, msg::Mute>) {
+          return mute(conn, m);
         } else if constexpr (std::is_same_v<T, msg::Offer>) {
           return negotiate(conn, "offer", m, done);
         } else if constexpr (std::is_same_v<T, msg::Answer>) {
@@ -340,7 +342,10 @@ msg::JoinResult RoomService::join(ConnId conn, const msg::Join& m) {
     delivery_.deliver(room->participants.at(other).conn, msg::PeerJoined{m.room, peer});
   if (events_) events_->joined(m.room, peer, conn);
 
-  msg::JoinResult result{m.room, peer, room->mode, std::move(others), {}, cfg_.ice_servers};
+  msg::JoinResult result{m.room, peer, room->mode, std::move(others), {}, cfg_.ice_servers, {}};
+  for (const auto& [id, p] : room->participants)
+    if (id != peer && (p.audio_muted || p.video_muted))
+      result.muted.push_back({m.room, id, p.audio_muted, p.video_muted});
   if (room->sfu)
     for (const SfuPublisher& p : room->sfu->publishers())
       if (p.id != peer) result.publishers.push_back({p.id, p.tracks});
@@ -351,6 +356,18 @@ msg::Empty RoomService::leave(ConnId conn) {
   Connection& c = conns_.at(conn);
   if (c.room.empty()) rpc::fail(rpc::kNotJoined, "leave: not in a room");
   remove_peer(c, "left");
+  return {};
+}
+
+msg::Empty RoomService::mute(ConnId conn, const msg::Mute& m) {
+  Caller c = joined(conn, "mute");
+  Participant& self = c.room.participants.at(c.peer);
+  if (m.audio) self.audio_muted = *m.audio;
+  if (m.video) self.video_muted = *m.video;
+  msg::PeerMuted note{c.room.name, c.peer, self.audio_muted, self.video_muted};
+  for (const auto& [id, p] : c.room.participants)
+    if (id != c.peer) delivery_.deliver(p.conn, note);
+  if (events_) events_->room_note(c.room.name, c.peer, note);
   return {};
 }
 

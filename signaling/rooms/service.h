@@ -150,6 +150,7 @@ class RoomService : private RoomContext {
   void require(ConnId conn, const std::string& method, unsigned grants);
   msg::JoinResult join(ConnId conn, const msg::Join& m);
   msg::Empty leave(ConnId conn);
+  msg::Empty mute(ConnId conn, const msg::Mute& m);
   msg::ListResult list(ConnId conn, const msg::List& m);
   // offer/answer/candidate: the mesh relay, or the participant's SFU connections.
   template <typename M>

@@ -538,10 +538,14 @@ void SfuController::offer_made(const std::string& name, uint64_t room_serial,
   // The mids are the offer's own (webrtcbin names them "video0", "audio1"…).
   std::vector<std::string> mids;
   try {
-    // Slots are the audio/video m-lines in order; the data channels'
-    // application m-line (the room's data relay) is none of them.
+    // Slots are the m-lines we send (sendonly, or inactive), in order; the
+    // data channels' application m-line (the room's data relay, or the room
+    // protocol of a POST /rtc connection) is none of them, nor are the
+    // m-lines of the participant's own tracks when it publishes on that same
+    // connection (webrtcbin 1.22 offers those recvonly or sendrecv).
     for (const MediaSummary& m : validate_offer(sdp).media)
-      if (m.kind != "application") mids.push_back(m.mid);
+      if (m.kind != "application" && (m.direction == "sendonly" || m.direction == "inactive"))
+        mids.push_back(m.mid);
   } catch (const SdpError&) {
   }
   auto mid_of = [&](unsigned mline) {

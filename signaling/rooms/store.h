@@ -19,6 +19,7 @@ namespace rtcmesh::sig {
 struct Participant {
   ConnId conn = 0;   // where its notes go
   uint64_t seq = 0;  // join order across the service: a later joiner has a larger seq
+  bool audio_muted = false, video_muted = false;  // as it said with `mute`
 };
 
 struct RoomRecord {

@@ -34,6 +34,12 @@ class Params {
     if (!v->is_int() || v->as_int() < 0) bad_param(method_, key, "must be a non-negative integer");
     return v->as_int();
   }
+  std::optional<bool> opt_bool(const char* key) const {
+    const Json* v = get(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (!v->is_bool()) bad_param(method_, key, "must be true or false");
+    return v->as_bool();
+  }
   // Any JSON value; null when absent. Its meaning depends on the room.
   Json raw(const char* key) const {
     const Json* v = get(key);
@@ -90,12 +96,19 @@ Json encode(const msg::JoinResult& r) {
   Json publishers = Json::array();
   for (const msg::Publisher& p : r.publishers)
     publishers.push(Json::object({{"peer", p.peer}, {"tracks", tracks_json(p.tracks)}}));
-  return Json::object({{"room", r.room},
-                       {"peer", r.peer},
-                       {"mode", to_string(r.mode)},
-                       {"peers", strings_json(r.peers)},
-                       {"publishers", std::move(publishers)},
-                       {"iceServers", ice_json(r.ice_servers)}});
+  Json out = Json::object({{"room", r.room},
+                           {"peer", r.peer},
+                           {"mode", to_string(r.mode)},
+                           {"peers", strings_json(r.peers)},
+                           {"publishers", std::move(publishers)},
+                           {"iceServers", ice_json(r.ice_servers)}});
+  if (!r.muted.empty()) {
+    Json muted = Json::array();
+    for (const msg::PeerMuted& m : r.muted)
+      muted.push(Json::object({{"peer", m.peer}, {"audio", m.audio}, {"video", m.video}}));
+    out.set("muted", std::move(muted));
+  }
+  return out;
 }
 
 Json encode(const msg::ListResult& r) {
@@ -160,6 +173,13 @@ msg::Request parse_request(const std::string& method, const Json& params) {
     std::string layout = p.string("layout");
     return msg::Layout{std::move(layout), p.opt_string("pinned")};
   }
+  if (m == "mute") {
+    Params p(params, m);
+    msg::Mute mute{p.opt_bool("audio"), p.opt_bool("video")};
+    if (!mute.audio && !mute.video)
+      fail(kInvalidParams, "mute: \"audio\" or \"video\" (true or false) is required");
+    return mute;
+  }
   fail(kMethodNotFound, "no method " + quote_short(m));
 }
 
@@ -206,6 +226,11 @@ std::pair<std::string, Json> to_json(const msg::Note& note) {
                                          {"negotiationId", n.negotiation},
                                          {"session", n.session},
                                          {"tracks", std::move(tracks)}})};
+        } else if constexpr (std::is_same_v<T, msg::PeerMuted>) {
+          return {"peer-muted", Json::object({{"room", n.room},
+                                              {"peer", n.peer},
+                                              {"audio", n.audio},
+                                              {"video", n.video}})};
         } else {
           static_assert(std::is_same_v<T, msg::ErrorNote>);
           return {"error", Json::object({{"code", n.error.code},

@@ -142,19 +142,20 @@ TEST(Mesh, ComposeShowsOneTilePerRemoteParticipant) {
     GstBuffer* buf = gst_sample_get_buffer(sample);
     gst_buffer_map(buf, &map, GST_MAP_READ);
     // RGBx: along the middle row a tile shows several colour bars, the
-    // black background one colour.
-    auto busy = [&](int x0, int x1) {
+    // black background one colour. Each 4:3 picture keeps its aspect ratio
+    // in its 320x480 half: black bands above and below it.
+    auto busy = [&](int x0, int x1, int y = -1) {
       std::set<guint32> seen;
-      const guint8* row = map.data + size_t(h / 2) * w * 4;
+      const guint8* row = map.data + size_t(y < 0 ? h / 2 : y) * w * 4;
       for (int x = x0; x < x1; x += 4)
         seen.insert(row[x * 4] << 16 | row[x * 4 + 1] << 8 | row[x * 4 + 2]);
       return seen.size() > 3;
     };
-    both = busy(10, 310) && busy(330, 630);
+    both = busy(10, 310) && busy(330, 630) && !busy(10, 630, 40) && !busy(10, 630, 440);
     gst_buffer_unmap(buf, &map);
   }
   if (sample) gst_sample_unref(sample);
-  EXPECT_TRUE(both) << "two tiles side by side";
+  EXPECT_TRUE(both) << "two tiles side by side, each 4:3 between black bands";
   b.reset();  // the grid follows the number of participants
   EXPECT_TRUE(wait_until([&] { return tiles() == 1; }, 8s)) << tiles();
   EXPECT_TRUE(viewer.errors().empty());

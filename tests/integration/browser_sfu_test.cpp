@@ -284,5 +284,65 @@ TEST(BrowserSfu, ThePageMutesAndComesBackAfterAServerRestart) {
   EXPECT_TRUE(page->wait(20s).has_value());
 }
 
+// The room page's screen share and active-speaker highlight in an SFU room:
+// of two pipelines, the one that sounds is outlined, and the highlight moves
+// when the other one takes over; Share screen publishes a second video that
+// a pipeline in the room decodes, and the page shows the pipelines' videos.
+TEST_F(SfuRoomPage, ThePageSharesItsScreenAndFollowsTheActiveSpeaker) {
+  test::RoomPage& page = *opened;
+  test::RoomParticipant loud(server->ws_url(), "loud");
+  test::RoomParticipant quiet(server->ws_url(), "quiet");
+  auto volume = [](test::RoomParticipant& p, double v) {
+    GstIterator* it = gst_bin_iterate_all_by_element_factory_name(
+        GST_BIN(p.pipeline().get()), "audiotestsrc");
+    GValue item = G_VALUE_INIT;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+      g_object_set(g_value_get_object(&item), "volume", v, nullptr);
+      g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+  };
+  volume(quiet, 0.0);
+  auto speaker = [&] {
+    page.poll();
+    return page.stats.get_string("speaker").value_or("");
+  };
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return page.stat("loud", "audioSamples") > 48000 &&
+               page.stat("quiet", "audioSamples") > 48000 && speaker() == "loud";
+      },
+      60s))
+      << page.describe();
+  // The other one speaks: the highlight follows once the first is quiet.
+  volume(loud, 0.0);
+  volume(quiet, 0.8);
+  EXPECT_TRUE(wait_until([&] { return speaker() == "quiet"; }, 10s)) << page.describe();
+
+  // Share screen: a second video from the page reaches the pipelines.
+  auto page_videos = [&] {
+    int n = 0;
+    for (auto& t : loud.tracks())
+      if (t->video() && t->peer_id == "page" && t->buffers > 10) n++;
+    return n;
+  };
+  ASSERT_TRUE(wait_until([&] { return page_videos() == 1; }, 20s)) << "camera not received";
+  page.proc->write_stdin("click #share\n");
+  EXPECT_TRUE(wait_until([&] { return page_videos() == 2; }, 30s))
+      << "the shared screen did not arrive: " << page_videos() << " videos from the page; "
+      << page.describe();
+  page.poll();
+  EXPECT_EQ(page.stats.find("sharing") ? page.stats.find("sharing")->dump() : "", "true")
+      << page.describe();
+  // The page itself still shows both pipelines' videos.
+  int shown = 0;
+  if (const sig::Json* v = page.stats.find("videos"); v && v->is_array())
+    for (const sig::Json& video : v->as_array())
+      if (const sig::Json* f = video.find("frames"); f && f->is_int() && f->as_int() > 0) shown++;
+  EXPECT_EQ(shown, 2) << page.describe();
+  EXPECT_TRUE(page.last_error.empty()) << page.last_error;
+}
+
 }  // namespace
 }  // namespace rtcmesh

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "tests/support/harness.h"
+#include "tests/support/room_page.h"
 #include "tests/support/subprocess.h"
 
 using namespace rtcmesh::test;
@@ -98,13 +99,7 @@ TEST(BrowserWhep, ThePlayerPagePlaysAgainAfterThePipelineRestarts) {
   ASSERT_TRUE(browser) << error;
   std::string last;
   auto stats_where = [&](auto pred, std::chrono::seconds within) {
-    return browser->wait_for_line(
-        [&](const std::string& l) {
-          if (l.find("\"event\":\"stats\"") == std::string::npos) return false;
-          last = l;
-          return pred(l);
-        },
-        within);
+    return next_stats(*browser, &last, pred, within);
   };
   ASSERT_TRUE(stats_where([](const std::string& l) { return field(l, "video") >= 15; }, 30s))
       << last;

@@ -450,6 +450,20 @@ TEST_F(ServerTest, TwoChromiumPagesMeetInAMeshRoom) {
   EXPECT_EQ(alice->peers(), std::vector<std::string>{"bob"});
   EXPECT_EQ(bob->peers(), std::vector<std::string>{"alice"});
 
+  // Bob mutes his microphone: alice's page marks his tile (peer-muted), and
+  // unmarks it when he unmutes.
+  auto alice_sees_bob_muted = [&] {
+    alice->poll();
+    const Json* muted = alice->stats.find("remoteMuted");
+    const Json* b = muted ? muted->find("bob") : nullptr;
+    const Json* audio = b ? b->find("audio") : nullptr;
+    return audio && audio->is_bool() && audio->as_bool();
+  };
+  bob->proc->write_stdin("click #mic\n");
+  EXPECT_TRUE(run_until(alice_sees_bob_muted, 10000)) << alice->describe();
+  bob->proc->write_stdin("click #mic\n");
+  EXPECT_TRUE(run_until([&] { return !alice_sees_bob_muted(); }, 10000)) << alice->describe();
+
   // Bob leaves (SIGTERM to its driver: the page calls leave()); alice's page
   // gets peer-left and drops bob's tile and connection.
   bob->proc->send_signal(SIGTERM);

@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include <cmath>
+#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -22,8 +23,28 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return true;
 }
 
-Pipeline::Pipeline(const std::string& launch) {
+std::string with_test_engine(const std::string& launch) {
+  const char* engine = g_getenv("RTCMESH_TEST_SFU_ENGINE");
+  if (!engine || !*engine || launch.find("engine=") != std::string::npos) return launch;
+  // rtcsfu serves its subscribers with `engine`; with native, its
+  // candidates are on the bound address only, so clients gather loopback.
+  std::string out;
+  std::regex word("(^|[\\s!])(rtcsfu|rtcwhepsrc|rtcmeshbin)(?=\\s|$)");
+  auto begin = std::sregex_iterator(launch.begin(), launch.end(), word);
+  size_t at = 0;
+  for (auto it = begin; it != std::sregex_iterator(); ++it) {
+    out += launch.substr(at, size_t(it->position() + it->length()) - at);
+    at = size_t(it->position() + it->length());
+    if ((*it)[2] == "rtcsfu") out += std::string(" engine=") + engine;
+    else if (std::string(engine) == "native" && launch.find("ice-local-addresses") == std::string::npos)
+      out += " ice-local-addresses=127.0.0.1";
+  }
+  return out + launch.substr(at);
+}
+
+Pipeline::Pipeline(const std::string& launch_string) {
   GError* err = nullptr;
+  const std::string launch = with_test_engine(launch_string);
   pipeline_ = gst_parse_launch(launch.c_str(), &err);
   if (!pipeline_) {
     std::string msg = err ? err->message : "?";
@@ -110,8 +131,10 @@ GstElement* make_counting_sink(const std::shared_ptr<Track>& track, const std::s
     Track* t = static_cast<std::shared_ptr<Track>*>(d)->get();
     GstSample* sample = gst_app_sink_pull_sample(sink);
     if (!sample) return GST_FLOW_ERROR;
+    gint64 now = g_get_monotonic_time();
+    if (gint64 last = t->last_buffer_us.exchange(now); last && now - last > t->max_gap_us) t->max_gap_us = now - last;
     if (t->buffers++ == 0) {
-      t->first_buffer_us = g_get_monotonic_time();
+      t->first_buffer_us = now;
       gchar* c = gst_caps_to_string(gst_sample_get_caps(sample));
       t->caps = c;
       g_free(c);

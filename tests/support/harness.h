@@ -22,9 +22,14 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 // An unsigned counter (guint or guint64) of an element's `stats`; 0 if absent.
 guint64 stats_counter(GstElement* element, const char* field);
 
+// RTCMESH_TEST_SFU_ENGINE=native|webrtcbin runs the SFU tests with that
+// rtcsfu engine: every launch string's rtcsfu gets engine=…, and (native)
+// its rtcwhepsrc and rtcmeshbin clients ice-local-addresses=127.0.0.1.
+std::string with_test_engine(const std::string& launch);
+
 class Pipeline {
  public:
-  explicit Pipeline(const std::string& launch);
+  explicit Pipeline(const std::string& launch);  // through with_test_engine
   ~Pipeline();  // to NULL
   GstElement* get() const { return pipeline_; }
   GstElement* by_name(const char* name) const;  // borrowed
@@ -52,6 +57,14 @@ struct Track {
   std::atomic<int> buffers{0};
   std::atomic<guint64> audio_samples{0};
   std::atomic<gint64> first_buffer_us{0};  // g_get_monotonic_time()
+  std::atomic<gint64> last_buffer_us{0};
+  // Freezes: the longest wall-clock gap between two samples after the
+  // first; reset_gaps() starts a new window.
+  std::atomic<gint64> max_gap_us{0};
+  void reset_gaps() {
+    max_gap_us = 0;
+    last_buffer_us = 0;
+  }
   std::atomic<bool> eos{false};
   // With caps format=I420: the last frame's mean luma (0-255), -1 before one.
   std::atomic<int> luma{-1};

@@ -2,7 +2,9 @@
 // tests/integration/browser/run.mjs --mode room: what it last reported.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +14,20 @@
 #include "tests/support/subprocess.h"
 
 namespace rtcmesh::test {
+
+// The next "stats" line of a run.mjs driver for which `pred` holds, within
+// `within`; each stats line read is left in *last (for the failure message).
+inline std::optional<std::string> next_stats(Subprocess& driver, std::string* last,
+                                             const std::function<bool(const std::string&)>& pred,
+                                             std::chrono::milliseconds within) {
+  return driver.wait_for_line(
+      [&](const std::string& l) {
+        if (l.find("\"event\":\"stats\"") == std::string::npos) return false;
+        *last = l;
+        return pred(l);
+      },
+      within);
+}
 
 struct RoomPage {
   // Why a browser test cannot run here ("" when it can): Debian's chromium

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -31,6 +33,10 @@ struct RtcmeshServer {
     for (const char* a : {binary.c_str(), "--port", "0", "--address", "127.0.0.1"})
       argv.push_back(a);
     argv.insert(argv.end(), args.begin(), args.end());
+    // RTCMESH_TEST_SFU_ENGINE (harness.h): SFU servers with that engine.
+    const char* engine = std::getenv("RTCMESH_TEST_SFU_ENGINE");
+    auto has = [&](const char* a) { return std::find(args.begin(), args.end(), a) != args.end(); };
+    if (engine && *engine && has("sfu") && !has("--engine")) argv.insert(argv.end(), {"--engine", engine});
     Subprocess::Options o;
     o.echo_prefix = "[server]";
     o.env = std::move(env);

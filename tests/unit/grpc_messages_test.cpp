@@ -271,6 +271,8 @@ TEST(GrpcMessages, EverythingSurvivesTheWayThereAndBack) {
       {"unpublish", Json::object()},
       {"subscribe", Json::object({{"codecs", Json(Json::Array{Json("VP8")})}})},
       {"unsubscribe", Json::object()},
+      {"mute", Json::object({{"audio", true}})},
+      {"mute", Json::object({{"audio", false}, {"video", true}})},
   };
   for (const auto& [method, params] : calls) {
     msg::Request typed = rpc::parse_request(method, params);
@@ -288,7 +290,7 @@ TEST(GrpcMessages, EverythingSurvivesTheWayThereAndBack) {
   std::vector<msg::Result> results = {
       msg::Empty{},
       msg::JoinResult{"demo", "cam1", RoomMode::kSfu, {"a"}, {{"pub", {{"0", "video", "VP8"}}}},
-                      {{"turn:h:3478", "u", "c"}}},
+                      {{"turn:h:3478", "u", "c"}}, {{"demo", "a", true, false}}},
       msg::ListResult{{{"a", RoomMode::kMesh, 2, std::vector<std::string>{"x", "y"}},
                        {"b", RoomMode::kSfu, 0, std::nullopt}}},
       msg::PublishResult{"answer", {{"0", "video", "VP8"}}},
@@ -313,6 +315,7 @@ TEST(GrpcMessages, EverythingSurvivesTheWayThereAndBack) {
       msg::PublisherLeft{"r", "p", "unpublished"},
       msg::ServerOffer{"sdp", 12, 2, {{"video0", "p", "0", "video", "VP8"}}},
       msg::ErrorNote{{rpc::kNotJoined, "room closed: bye", Json::object({{"room", "r"}})}},
+      msg::PeerMuted{"r", "p", false, true},
   };
   for (const msg::Note& n : notes) {
     auto want = rpc::to_json(n);

@@ -143,6 +143,32 @@ TEST_F(Service, RefusedCallsChangeNothing) {
   EXPECT_TRUE(out.notes.empty());
 }
 
+// `mute`: the others get the full state at once, a later joiner finds it in
+// its join result; unmuting everything takes the participant off that list.
+TEST_F(Service, MuteTellsTheOthersAndLaterJoiners) {
+  EXPECT_EQ(code(1, msg::Mute{true, std::nullopt}), rpc::kNotJoined);
+  join(1, "r", "a");
+  join(2, "r", "b");
+  out.notes.clear();
+  ok<msg::Empty>(1, msg::Mute{true, std::nullopt});
+  auto seen = out.take<msg::PeerMuted>(2);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].peer, "a");
+  EXPECT_TRUE(seen[0].audio);
+  EXPECT_FALSE(seen[0].video);
+  EXPECT_TRUE(out.take<msg::PeerMuted>(1).empty()) << "told itself";
+  ok<msg::Empty>(1, msg::Mute{std::nullopt, true});  // unset audio stays muted
+  seen = out.take<msg::PeerMuted>(2);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0].audio && seen[0].video);
+  msg::JoinResult c = join(3, "r", "c");
+  ASSERT_EQ(c.muted.size(), 1u);
+  EXPECT_EQ(c.muted[0].peer, "a");
+  EXPECT_TRUE(c.muted[0].audio && c.muted[0].video);
+  ok<msg::Empty>(1, msg::Mute{false, false});
+  EXPECT_TRUE(join(4, "r", "d").muted.empty());
+}
+
 class LimitedService : public Service {
  protected:
   static RoomServiceConfig limits() {

@@ -4,6 +4,7 @@
 namespace bench {
 
 int whip_first_frame(int argc, char** argv);
+int join_first_frame(int argc, char** argv);  // POST /rtc (data channel) vs WebSocket, Chromium
 int fanout(int argc, char** argv);
 int fanout_server(int argc, char** argv);   // hidden: started by fanout
 int fanout_viewers(int argc, char** argv);  // hidden: started by fanout and sfu

@@ -2,6 +2,7 @@
 // library and registers the plugin in-process (never loads the .so).
 //
 //   rtcmesh-bench whip-first-frame [runs]
+//   rtcmesh-bench join-first-frame [--runs 20] [--browser-dir DIR]
 //   rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] …
 //   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   rtcmesh_register_static();
   const char* command = argc >= 2 ? argv[1] : "";
   if (std::strcmp(command, "whip-first-frame") == 0) return bench::whip_first_frame(argc, argv);
+  if (std::strcmp(command, "join-first-frame") == 0) return bench::join_first_frame(argc, argv);
   if (std::strcmp(command, "fanout") == 0) return bench::fanout(argc, argv);
   if (std::strcmp(command, "sfu") == 0) return bench::sfu(argc, argv);
   if (std::strcmp(command, "fanout-server") == 0 || std::strcmp(command, "sfu-server") == 0)
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   std::fprintf(
       stderr,
       "usage: rtcmesh-bench whip-first-frame [runs]\n"
+      "       rtcmesh-bench join-first-frame [--runs 20] [--browser-dir DIR]\n"
       "       rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
       "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
       "              [--input FILE.mp4 | --input-seconds 40]\n"

@@ -4,6 +4,10 @@
 //
 //   node run.mjs --mode whip --endpoint http://127.0.0.1:PORT/whip/room [--token T]
 //                [--duration SECONDS] [--chromium /usr/bin/chromium]
+//   node run.mjs --mode whep --endpoint http://127.0.0.1:PORT/whep/room [--token T] [--duration SECONDS]
+//     the test page plays a WHEP endpoint with a plain RTCPeerConnection (recvonly video +
+//     audio); stats: inbound framesDecoded, nackCount, packetsLost, freezes, the longest
+//     gap between presented frames, the server's port on the selected pair
 //   node run.mjs --mode player --url http://127.0.0.1:PORT/ [--duration SECONDS]
 //     opens a page served by the element under test (rtcwhepsink's player,
 //     which keeps its RTCPeerConnection in window.pc and its status in
@@ -15,6 +19,14 @@
 //     --screenshot F.png, F-prejoin.png is taken first); stdin lines "click SELECTOR"
 //     and "screenshot FILE.png" act on the page ("done-action" when done);
 //     on the way out it calls leave()
+//   node run.mjs --mode rtcpost --endpoint http://127.0.0.1:PORT/rtc/ROOM [--peer ID]
+//     page.html's one-connection client (POST with a data channel, the room
+//     protocol over it); stdin "call NAME JSON" calls window.rtcmeshTest.NAME(JSON)
+//     (publish, raw, closeChannel) and prints {"event": "called", name, result|error};
+//     stats: {publishers: {<peer>: {framesDecoded, colour: [r,g,b]}}, notes, replies}
+//   node run.mjs --mode joinbench --endpoint http://127.0.0.1:PORT --room R --runs N
+//     join -> first decoded frame over POST /rtc and over the WebSocket, N each;
+//     stats: {done, results: {datachannel: [ms], websocket: [ms]}}
 //   node run.mjs --mode publish-page --url http://127.0.0.1:PORT/[publish/ROOM]
 //                [--codec VP9] [--room R] [--name N] [--screenshot FILE.png]
 //     opens a WHIP publish page served by the element under test, picks the
@@ -30,7 +42,9 @@
 //   stats      {video, audio, ...}    whip: outbound-rtp packetsSent/framesEncoded, every 500 ms;
 //                                     player: inbound-rtp framesDecoded / totalSamplesReceived;
 //                                     room: {status, self, peers: [ids], stats: {<peer>:
-//                                     {videoFramesDecoded, audioSamples, connectionState}}}
+//                                     {videoFramesDecoded, audioSamples, connectionState}},
+//                                     speaker, sharing, videos: [{name, width, height, frames}],
+//                                     remoteMuted: {<peer>: {audio, video}}}
 //   stopped    {deleteStatus}         DELETE of the resource on the way out (room: {left})
 //   error      {message}
 //   done       {ok}
@@ -51,14 +65,16 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
   const opts = { mode: 'whip', endpoint: '', url: '', token: '', duration: 20, chromium: '/usr/bin/chromium',
-    codec: '', room: '', name: '', screenshot: '' };
+    codec: '', room: '', name: '', screenshot: '', peer: '', runs: '' };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in opts)) throw new Error(`unknown option ${argv[i]}`);
     opts[key] = argv[++i];
   }
   opts.duration = Number(opts.duration);
-  if (!opts.endpoint && opts.mode === 'whip') throw new Error('--endpoint is required for --mode whip');
+  if (!opts.endpoint && ['whip', 'whep', 'rtcpost', 'joinbench'].includes(opts.mode)) {
+    throw new Error(`--endpoint is required for --mode ${opts.mode}`);
+  }
   if (!opts.url && ['player', 'room', 'publish-page'].includes(opts.mode)) {
     throw new Error(`--url is required for --mode ${opts.mode}`);
   }
@@ -75,6 +91,7 @@ const CHROMIUM_FLAGS = [
   '--disable-gpu',
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
+  '--auto-select-desktop-capture-source=Entire screen',  // getDisplayMedia: the fake screen
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -221,6 +238,7 @@ async function runPublishPage(page, opts, stopped, setWake) {
 
 const chatOutbox = [];  // "send"/"sendjson" lines from stdin, for the room page
 const pageActions = [];  // "click SELECTOR" and "screenshot FILE.png" lines from stdin (room mode)
+const pageCalls = [];  // "call NAME JSON" lines from stdin (rtcpost mode)
 
 // Room mode: the page is rtcmesh-server's; poll its window.rtcmeshRoom hook.
 async function runRoom(page, opts, stopped, setWake) {
@@ -250,7 +268,9 @@ async function runRoom(page, opts, stopped, setWake) {
       const sent = outbox.map((t) => (typeof t === 'string' ? room.send(t) : room.send(t.data, t)));
       return { status: room.state.status, self: room.state.self, error: room.state.error,
         line: document.getElementById('status').textContent, count: document.getElementById('count').textContent,
-        peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent };
+        peers: room.peers(), stats: await room.stats(), messages: room.messages(), sent,
+        speaker: room.state.speaker, sharing: room.state.sharing, videos: room.videos(),
+        remoteMuted: room.state.remoteMuted };
     }, chatOutbox.splice(0));
     if (st) {
       if (st.status === 'error') throw new Error(st.error);
@@ -260,7 +280,8 @@ async function runRoom(page, opts, stopped, setWake) {
       }
       if (joined) {
         emit('stats', { t: (Date.now() - started) / 1000, status: st.status, self: st.self, line: st.line,
-          count: st.count, peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent });
+          count: st.count, peers: st.peers, stats: st.stats, messages: st.messages, sent: st.sent,
+          speaker: st.speaker, sharing: st.sharing, videos: st.videos, remoteMuted: st.remoteMuted });
       }
     }
     await new Promise((r) => { setWake(r); setTimeout(r, 500); });
@@ -287,6 +308,11 @@ async function main() {
       else if (line.startsWith('send ')) chatOutbox.push(line.slice(5));
       else if (/^(click|screenshot) /.test(line)) pageActions.push(line);
       else if (line.startsWith('sendjson ')) chatOutbox.push(JSON.parse(line.slice(9)));
+      else if (line.startsWith('call ')) {
+        const rest = line.slice(5);
+        const space = rest.indexOf(' ');
+        pageCalls.push(space < 0 ? { name: rest, arg: null } : { name: rest.slice(0, space), arg: JSON.parse(rest.slice(space + 1)) });
+      }
     }
     wake();
   });
@@ -340,6 +366,9 @@ async function main() {
     } else {
       const query = new URLSearchParams({ mode: opts.mode, endpoint: opts.endpoint });
       if (opts.token) query.set('token', opts.token);
+      if (opts.peer) query.set('peer', opts.peer);
+      if (opts.room) query.set('room', opts.room);
+      if (opts.runs) query.set('runs', opts.runs);
       await page.goto(`${pageBase}?${query}`);
 
       const started = Date.now();
@@ -352,14 +381,25 @@ async function main() {
           published = true;
           emit('published', { resource: st.resource });
         }
+        for (const c of pageCalls.splice(0)) {
+          try {
+            const result = await page.evaluate(({ name, arg }) => window.rtcmeshTest[name](arg), c);
+            emit('called', { name: c.name, result });
+          } catch (e) {
+            emit('called', { name: c.name, error: String(e && e.message ? e.message : e) });
+          }
+        }
         if (published) {
           lastStats = await page.evaluate(() => window.rtcmeshTest.stats());
           emit('stats', { t: (Date.now() - started) / 1000, ...lastStats });
+          if (opts.mode === 'joinbench' && lastStats.done) break;
         }
         await new Promise((r) => { wake = r; setTimeout(r, 500); });
       }
-      ok = published && !!lastStats &&
-        ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0));
+      if (opts.mode === 'joinbench') ok = !!lastStats && lastStats.done;
+      else if (opts.mode === 'whep') ok = published && !!lastStats && !!lastStats.video && lastStats.video.framesDecoded > 0;
+      else ok = published && !!lastStats && (opts.mode === 'rtcpost' ? lastStats.status === 'published' :
+        ((lastStats.video && lastStats.video.packetsSent > 0) || (lastStats.audio && lastStats.audio.packetsSent > 0)));
     }
   } catch (e) {
     emit('error', { message: String(e && e.message ? e.message : e) });

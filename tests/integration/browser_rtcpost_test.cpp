@@ -1,0 +1,269 @@
+// One-POST rooms (issue 16, part 2): Chromium with a plain RTCPeerConnection
+// and fetch (page.html mode=rtcpost) POSTs an offer with only a data channel
+// to rtcmesh-server --mode sfu (POST /rtc/r), then speaks the room protocol
+// over that channel: it joins, subscribes and publishes, and every
+// renegotiation (the server's offers, its own publish offer) rides the same
+// connection. Bad input over that channel gets JSON-RPC errors on it.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdlib>
+
+#include "tests/support/harness.h"
+#include "tests/support/post_page.h"
+#include "tests/support/server_process.h"
+
+namespace rtcmesh {
+namespace {
+
+using namespace std::chrono_literals;
+using test::wait_until;
+
+// A pipeline publishing a solid colour (0xAARRGGBB) into room "r" over the WebSocket.
+std::unique_ptr<test::Pipeline> coloured_publisher(const std::string& ws, const std::string& id,
+                                                   const char* argb) {
+  auto p = std::make_unique<test::Pipeline>(
+      "rtcmeshbin name=m url=" + ws + " room=r peer-id=" + id +
+      " peer-timeout=3000 videotestsrc is-live=true pattern=solid-color foreground-color=" + argb +
+      " ! video/x-raw,width=320,height=240,framerate=15/1 ! m.video_0");
+  p->set_state(GST_STATE_PLAYING);
+  return p;
+}
+
+// The value of one Prometheus sample line ("name{labels}"), -1 if absent.
+double metric(const std::string& base, const std::string& sample) {
+  test::HttpReply r = test::http_request("GET", base + "/metrics", nullptr, "");
+  size_t at = r.body.find("\n" + sample + " ");
+  return at == std::string::npos ? -1 : std::atof(r.body.c_str() + at + sample.size() + 2);
+}
+
+// The POST /rtc connections of room "r" (-1: none, the series is gone).
+const std::string kSignalConnections = "rtcmesh_room_signal_connections{room=\"r\"}";
+
+bool reddish(const std::vector<int>& c) {
+  return c.size() == 3 && c[0] > 150 && c[1] < 90 && c[2] < 90;
+}
+bool bluish(const std::vector<int>& c) {
+  return c.size() == 3 && c[2] > 150 && c[0] < 90 && c[1] < 90;
+}
+std::string lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& l : v) out += "\n  " + l;
+  return out;
+}
+std::string str(const std::vector<int>& c) {
+  std::string s;
+  for (int x : c) s += std::to_string(x) + " ";
+  return s;
+}
+
+class RtcPost : public ::testing::Test {
+ protected:
+  void start(const std::vector<std::string>& args) {
+    if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+      GTEST_SKIP() << why;
+    std::vector<std::string> all{"--mode", "sfu", "--peer-timeout", "4000"};
+    all.insert(all.end(), args.begin(), args.end());
+    server = test::RtcmeshServer::start(RTCMESH_SERVER, all);
+    ASSERT_TRUE(server);
+  }
+  void open_page() {
+    std::string error;
+    page = test::PostPage::open(RTCMESH_BROWSER_DIR, server->base + "/rtc/r", "page", 100, &error);
+    ASSERT_TRUE(page) << error;
+    ASSERT_TRUE(wait_until([&] { return page->poll(), page->joined; }, 30s)) << page->describe();
+  }
+  std::unique_ptr<test::RtcmeshServer> server;
+  std::unique_ptr<test::PostPage> page;
+};
+
+TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
+  start({});
+  if (IsSkipped()) return;
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  auto blue = coloured_publisher(server->ws_url(), "blue", "0xff0000ff");
+  open_page();
+  EXPECT_EQ(metric(server->base, kSignalConnections), 1);
+
+  // Both publishers through the server's offers on the POSTed connection.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return page->frames_from("red") > 20 && page->frames_from("blue") > 20 &&
+               reddish(page->colour_of("red")) && bluish(page->colour_of("blue"));
+      },
+      60s))
+      << "red " << str(page->colour_of("red")) << ", blue " << str(page->colour_of("blue")) << "; "
+      << page->describe() << "\nred: " << lines(red->errors()) << lines(red->warnings())
+      << "\nblue: " << lines(blue->errors()) << lines(blue->warnings());
+
+  // The page's camera, published on the same connection (its own offer over
+  // the channel), decoded by a pipeline that subscribes over the WebSocket.
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
+  ASSERT_TRUE(page->call("publish"));
+  ASSERT_TRUE(wait_until([&] { return page->result_of("publish").has_value(); }, 30s));
+  sig::Json published = *page->result_of("publish");
+  ASSERT_TRUE(published.find("result") && !published.find("error")) << published.dump();
+  ASSERT_TRUE(wait_until([&] { return viewer.frames_from("page") > 20; }, 40s))
+      << "viewer got " << viewer.frames_from("page") << " frames from the page; "
+      << page->describe();
+
+  // A publisher leaves: the server offers again over the channel; its m-line
+  // carries nothing now, the other one goes on.
+  size_t offers = page->notes("offer");
+  red.reset();
+  ASSERT_TRUE(wait_until(
+      [&] { return page->frames_from("red") == -1 && page->notes("offer") > offers; }, 20s))
+      << page->describe();
+  EXPECT_GE(page->notes("publisher-left"), 1u);
+  int64_t blue_then = page->frames_from("blue"), page_then = viewer.frames_from("page");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return page->frames_from("blue") > blue_then + 15 &&
+               viewer.frames_from("page") > page_then + 15 && bluish(page->colour_of("blue"));
+      },
+      20s))
+      << page->describe();
+  EXPECT_TRUE(page->last_error.empty()) << page->last_error;
+
+  page->proc->send_signal(SIGTERM);
+  auto status = page->proc->wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << page->describe();
+  // DELETE on the way out: the participant is gone from the room, its
+  // connection from the server.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1 &&
+               metric(server->base, kSignalConnections) == -1;
+      },
+      10s));
+}
+
+// An MCU room through the same front end: the one connection receives the
+// composite (publisher "mcu") of a pipeline's red picture.
+TEST_F(RtcPost, AnMcuRoomsCompositeComesOnTheOneConnection) {
+  start({"--mode", "mcu", "--room", "r", "--canvas", "320x240@15"});
+  if (IsSkipped()) return;
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  open_page();
+  EXPECT_TRUE(wait_until(
+      [&] { return page->frames_from("mcu") > 20 && reddish(page->colour_of("mcu")); }, 60s))
+      << "composite " << str(page->colour_of("mcu")) << "; " << page->describe();
+  EXPECT_TRUE(page->last_error.empty()) << page->last_error;
+}
+
+// The room page with ?signal=datachannel: the same one-connection flow from
+// rtcmesh-server's own page (camera and microphone out, every publisher in).
+TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
+  start({});
+  if (IsSkipped()) return;
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
+  std::string error;
+  auto room = test::RoomPage::open(
+      RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=rp&signal=datachannel", "rp", 90, &error);
+  ASSERT_TRUE(room) << error;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20 &&
+               viewer.samples_from("rp") > 0;
+      },
+      60s))
+      << room->describe() << "\nviewer got " << viewer.frames_from("rp") << " frames";
+  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
+  room->proc->send_signal(SIGTERM);
+  auto status = room->proc->wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << room->describe();
+}
+
+TEST_F(RtcPost, BadInputGetsClearErrorsAndLosesNothingElse) {
+  start({"--max-message", "8192"});
+  if (IsSkipped()) return;
+
+  // An offer without a data channel: 422 with the reason.
+  const std::string audio_only =
+      "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n"
+      "a=rtpmap:111 opus/48000/2\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+      "a=fingerprint:sha-256 "
+      "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:"
+      "EE:FF\r\na=setup:actpass\r\na=rtcp-mux\r\n";
+  test::HttpReply r =
+      test::http_request("POST", server->base + "/rtc/r", "application/sdp", audio_only);
+  EXPECT_EQ(r.status, 422u) << r.body;
+  EXPECT_NE(r.body.find("no data channel"), std::string::npos) << r.body;
+  // Not SDP at all: 400; the wrong type: 415.
+  EXPECT_EQ(test::http_request("POST", server->base + "/rtc/r", "application/sdp", "hello").status,
+            400u);
+  EXPECT_EQ(test::http_request("POST", server->base + "/rtc/r", "text/plain", audio_only).status,
+            415u);
+
+  auto blue = coloured_publisher(server->ws_url(), "blue", "0xff0000ff");
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
+  open_page();
+  ASSERT_TRUE(wait_until([&] { return page->frames_from("blue") > 10; }, 60s)) << page->describe();
+
+  auto reply_with = [&](auto pred) {
+    for (const sig::Json& m : page->replies())
+      if (pred(m)) return true;
+    return false;
+  };
+  auto code_of = [](const sig::Json& m) {
+    const sig::Json* e = m.find("error");
+    const sig::Json* c = e ? e->find("code") : nullptr;
+    return c && c->is_number() ? int(c->as_double()) : 0;
+  };
+  // Malformed JSON: -32700 back on the channel.
+  ASSERT_TRUE(page->call("raw", sig::Json("{\"jsonrpc\": \"2.0\", \"id\": 5, \"method\": ")));
+  EXPECT_TRUE(wait_until(
+      [&] { return reply_with([&](const sig::Json& m) { return code_of(m) == -32700; }); }, 10s))
+      << page->describe();
+  // Over the server's message limit: -32006 naming the limit, with the id.
+  std::string big = "{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"ping\",\"params\":{\"pad\":\"" +
+                    std::string(9000, 'x') + "\"}}";
+  ASSERT_TRUE(page->call("raw", sig::Json(big)));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return reply_with([&](const sig::Json& m) {
+          const sig::Json* id = m.find("id");
+          return code_of(m) == -32006 && id && id->is_number() && id->as_double() == 77;
+        });
+      },
+      10s))
+      << page->describe();
+  // The channel still serves calls after both.
+  ASSERT_TRUE(page->call("raw", sig::Json("{\"jsonrpc\":\"2.0\",\"id\":78,\"method\":\"ping\"}")));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return reply_with([&](const sig::Json& m) {
+          const sig::Json* id = m.find("id");
+          return m.find("result") && id && id->is_number() && id->as_double() == 78;
+        });
+      },
+      10s))
+      << page->describe();
+  EXPECT_GT(page->frames_from("blue"), 10);
+
+  // The channel closes while the page's publish offer is being answered: the
+  // server ends the connection (the page leaves the room, its publication
+  // is cancelled) and the others go on.
+  const std::string subscribers = "rtcmesh_room_subscribers{room=\"r\"}";
+  EXPECT_EQ(metric(server->base, subscribers), 3) << "blue, the viewer and the page subscribe";
+  ASSERT_TRUE(page->call("publishThenClose"));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return metric(server->base, subscribers) == 2 &&
+               metric(server->base, "rtcmesh_room_publishers{room=\"r\"}") == 1 &&
+               metric(server->base, kSignalConnections) == -1;
+      },
+      15s))
+      << test::http_request("GET", server->base + "/metrics", nullptr, "").body;
+  int frames = viewer.frames_from("blue");
+  EXPECT_TRUE(wait_until([&] { return viewer.frames_from("blue") > frames + 15; }, 15s));
+  EXPECT_EQ(viewer.frames_from("page"), 0) << "the cancelled publication reached no one";
+  EXPECT_TRUE(server->proc->running());
+}
+
+}  // namespace
+}  // namespace rtcmesh
