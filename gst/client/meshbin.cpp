@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include "gst/client/client_session.h"
 #include "gst/common/base_bin.h"
@@ -112,10 +113,15 @@ struct RtcMeshBinPrivate : BaseBinState {
   // `url` may name several servers (nodes of one cluster): a lost or
   // unreachable one moves us to the next. Worker thread.
   size_t url_index = 0;
+  // A draining server's "move <url>" (its close reason): joined next, until
+  // a session there is lost. `keep_target`: the next loss does not move on
+  // (a move, or our id still held by the old node for its TTL).
+  std::string moved_to;
+  bool keep_target = false;
   std::string current_url();
   bool several_urls() {
     std::lock_guard lock(props_mutex);
-    return split_list(url).size() > 1;
+    return !moved_to.empty() || split_list(url).size() > 1;
   }
 
   media::SendInputs inputs;  // request pads
@@ -268,6 +274,13 @@ void RtcMeshBinPrivate::join() {
     guard(GST_ELEMENT(self), "notification", [&] { on_notification(method, params); });
   });
   ws->set_closed_handler([this](int code, const std::string& reason) {
+    if (code == 1001 && reason.starts_with("move ") && reason.size() > 5) {
+      {
+        std::lock_guard lock(props_mutex);
+        moved_to = reason.substr(5);
+      }
+      keep_target = true;
+    }
     session_lost("signaling connection closed (" + std::to_string(code) + " " + reason + ")");
   });
   ws->connect(target, [this, room_name, peer, token](bool ok, const std::string& error) {
@@ -285,6 +298,7 @@ void RtcMeshBinPrivate::join() {
       // node lingers until that node's TTL has passed.
       bool final = reply.status == sig::RoomClient::Reply::Status::kError &&
                    !(code == -32004 && several_urls());
+      if (code == -32004 && several_urls()) keep_target = true;
       session_lost("join refused: " + reply.error.message + " (" + std::to_string(code) + ")",
                    final ? 400 : 0);
     });
@@ -574,15 +588,21 @@ void RtcMeshBinPrivate::session_lost(const std::string& why, int final_status) {
   target = current_url();
   // Another node of the cluster next (it has the room too): join again there
   // and publish again.
-  if (final_status == 0 && several_urls()) {
-    url_index++;
-    GST_WARNING_OBJECT(self, "%s: moving to %s", why.c_str(), current_url().c_str());
+  if (final_status == 0 && several_urls() && !std::exchange(keep_target, false)) {
+    std::lock_guard lock(props_mutex);
+    if (!moved_to.empty())
+      moved_to.clear();  // the node we were sent to is lost: back to our list
+    else
+      url_index++;
   }
+  if (final_status == 0 && several_urls())
+    GST_WARNING_OBJECT(self, "%s: joining %s next", why.c_str(), current_url().c_str());
   retry.failed(*worker, why, final_status, again, target, [this] { maybe_join(); }, unreached);
 }
 
 std::string RtcMeshBinPrivate::current_url() {
   std::lock_guard lock(props_mutex);
+  if (!moved_to.empty()) return moved_to;
   std::vector<std::string> urls = split_list(url);
   if (urls.empty()) return url;
   return urls[url_index % urls.size()];
@@ -778,7 +798,8 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
                  "Room server: WebSocket URL (ws://host:port/rtc or wss://), or gRPC address "
                  "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port); several "
                  "comma-separated (nodes of a cluster): when one is lost or cannot be reached the "
-                 "next is joined, and our tracks published again there");
+                 "next is joined, and our tracks published again there; a draining server's "
+                 "close (1001 \"move <url>\") sends us to that node first");
   install_string(object_class, PROP_ROOM, "room", "Room to join (created when missing)");
   g_object_class_install_property(
       object_class, PROP_PEER_ID,

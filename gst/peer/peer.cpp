@@ -387,6 +387,14 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
           (*static_cast<LifePtr*>(data))->last_activity_us = g_get_monotonic_time();
         },
         life_);
+    connect(
+        rtpbin, "on-bye-ssrc",
+        [](GstElement*, guint, guint ssrc, gpointer data) {
+          on_worker(*static_cast<LifePtr*>(data), [ssrc](Peer& p) {
+            if (p.events_.remote_bye) p.events_.remote_bye(ssrc);
+          });
+        },
+        life_);
     // RTCP every second rather than every 5 s: a receive-only remote's RTCP
     // is its only sign of life, and peer-timeout must be able to be short.
     g_signal_connect(rtpbin, "element-added", G_CALLBACK(+[](GstBin*, GstElement* e, gpointer) {

@@ -48,6 +48,9 @@ struct PeerEvents {
   std::function<void(const DataMessage& message)> data;
   // An open data channel closed (by the remote side, or with the connection).
   std::function<void(const std::string& label)> channel_closed;
+  // The remote side ended a stream it sent: an RTCP BYE (rtpbin's
+  // on-bye-ssrc). A server that ends the stream of a player says so this way.
+  std::function<void(guint ssrc)> remote_bye;
 };
 
 class Peer {

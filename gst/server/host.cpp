@@ -37,8 +37,14 @@ struct Host::EndpointRoutes : sig::ResourceEndpoint::Handler {
     if (room.empty() && rooms.size() == 1) return rooms.begin()->second;
     return nullptr;
   }
+  std::string draining;  // under mutex: new sessions get 503 with this reason
+
   void on_offer(const sig::ResourceEndpoint::Offer& offer,
                 std::function<void(sig::ResourceEndpoint::Answer)> reply) override {
+    {
+      std::lock_guard lock(mutex);
+      if (!draining.empty()) return reply({503, draining, {}});  // (+ Retry-After)
+    }
     sig::ResourceEndpoint::Handler* h = for_room(offer.room);
     if (!h)
       return reply({404, offer.room.empty() ? "POST to <path>/<room>: this server hosts rooms"
@@ -200,6 +206,21 @@ Host::Host(const Options& options)
   }
   GST_INFO("SFU host on %s: rooms at %s, WHIP %s/whip, WHEP %s/whep", base_url_.c_str(),
            ws_->url().c_str(), base_url_.c_str(), base_url_.c_str());
+}
+
+void Host::drain(const std::string& close_reason) {
+  for (EndpointRoutes* r : {whip_.get(), whep_.get()}) {
+    std::lock_guard lock(r->mutex);
+    r->draining = "this server is shutting down (draining): no new sessions; " +
+                  std::string(close_reason.starts_with("move ") ? "use " + close_reason.substr(5)
+                                                                : "use another node");
+  }
+  ws_->drain(close_reason);
+}
+
+size_t Host::session_count() {
+  return ws_->connection_count() + whip_endpoint_->session_count() +
+         whep_endpoint_->session_count();
 }
 
 Host::~Host() {

@@ -68,6 +68,13 @@ class Host {
   // The element ended a WHIP, WHEP or POST /rtc session itself: its resource is gone.
   void remove_resource(const std::string& id);
 
+  // SIGTERM (draining): WHIP/WHEP POSTs get 503 with Retry-After, /rtc
+  // connections are closed with 1001 `close_reason` (WsServer::drain).
+  // Worker thread.
+  void drain(const std::string& close_reason);
+  // /rtc connections and WHIP/WHEP sessions open now. Worker thread.
+  size_t session_count();
+
   // GET /metrics: every registered writer adds its samples (worker thread).
   using MetricsWriter = std::function<void(sig::Metrics& metrics)>;
   void add_metrics(const void* owner, MetricsWriter writer);

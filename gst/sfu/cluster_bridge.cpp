@@ -90,9 +90,12 @@ void ClusterBridge::start(server::Host& host, const sig::cluster::ClusterOptions
 void ClusterBridge::stop() {
   timer_.reset();
   egress_.clear();
-  auto remotes = std::move(remotes_);
-  remotes_.clear();
-  for (auto& [key, r] : remotes) ingest_.remove(key, "the node leaves the cluster", true);
+  {
+    // (the feeds end their NATS subscriptions: before the node goes)
+    auto remotes = std::move(remotes_);
+    remotes_.clear();
+    for (auto& [key, r] : remotes) ingest_.remove(key, "the node leaves the cluster", true);
+  }
   if (node_) node_->set_media(nullptr);
   node_.reset();
   host_ = nullptr;
@@ -155,7 +158,10 @@ bool ClusterBridge::remote_publisher(const std::string& origin, const std::strin
     std::shared_ptr<GstElement> hold(appsrc, [](GstElement* e) { gst_object_unref(e); });
     feed->subscription = node_->subscribe_media(
         sig::cluster::ClusterNode::media_subject(origin, room, peer, t.id),
-        [hold](const void* data, size_t size) {
+        [hold, node = node_.get()](const void* data, size_t size) {
+          // RTP version 2 with a whole header, or it is not ours: ignored, counted.
+          if (size < 12 || (static_cast<const guint8*>(data)[0] >> 6) != 2)
+            return node->media_malformed();
           GstBuffer* buf = gst_buffer_new_memdup(data, size);
           GstFlowReturn ret;
           g_signal_emit_by_name(hold.get(), "push-buffer", buf, &ret);

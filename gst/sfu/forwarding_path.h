@@ -48,6 +48,10 @@ class ForwardingPath {
   virtual void feed(size_t index, Source* source) = 0;
   // sendonly, or inactive in the next offer.
   virtual void set_sending(size_t index, bool sending) = 0;
+  // The stream is over (a player's publisher left): the slots stop being
+  // fed and the subscriber is told with RTCP BYE. False when this path
+  // cannot tell it (the caller then ends the connection).
+  virtual bool end_stream() { return false; }
 
   // --- the connection ---
   virtual const std::string& name() const = 0;

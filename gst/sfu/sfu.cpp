@@ -70,6 +70,8 @@ enum {
   PROP_NODE_ID,
   PROP_NODE_TTL,
   PROP_CLUSTER_READY,
+  PROP_ADVERTISE_URL,
+  PROP_DRAINING,
   PROP_ENGINE,
   PROP_UDP_PORT,
   PROP_ANNOUNCED_ADDRESSES,
@@ -137,6 +139,8 @@ struct RtcSfuPrivate : sig::RoomMedia {
   std::atomic<bool> cluster_ready{false};  // refreshed by cluster_tick()
   sig::SourceHandle cluster_timer;
   void cluster_tick();
+  std::atomic<bool> draining{false};
+  void drain();  // worker thread
 
   // WHIP and WHEP requests routed to us by the host.
   struct WhipHandler : sig::ResourceEndpoint::Handler {
@@ -293,7 +297,13 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                        bridge.publisher_leaving(pub);
                        for (auto& source : pub.sources)
                          subscribers.router().detach_source(source.get());
-                       players.publisher_left(pub.room, pub.id);
+                       // Players of this publisher alone: their stream is
+                       // over (RTCP BYE: rtcwhepsrc ends its pads with EOS).
+                       for (const std::string& id : players.publisher_left(pub.room, pub.id)) {
+                         sfu::Subscriber* player = subscribers.find(id);
+                         if (player && !player->path->end_stream())
+                           subscribers.remove(id, "its publisher left", true);
+                       }
                      },
                  .removed =
                      [this](const server::Publisher& pub, const std::string& why) {
@@ -516,6 +526,14 @@ void RtcSfuPrivate::stop() {
   }
   worker = nullptr;
   last.reset();  // the last user of the port stops its server here
+}
+
+// draining=TRUE: the node tells the cluster, then the host takes no new
+// session and tells /rtc participants where to go (1001 "move <url>").
+void RtcSfuPrivate::drain() {
+  std::string url = bridge.node() ? bridge.node()->drain() : "";
+  GST_INFO_OBJECT(self, "draining; participants go to %s", url.empty() ? "(no other node)" : url.c_str());
+  host->drain(sig::WsServer::drain_reason(url));
 }
 
 void RtcSfuPrivate::cluster_tick() {
@@ -816,6 +834,12 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
         p->cluster.ttl_ms = g_value_get_uint(value);
         p->cluster.heartbeat_ms = p->cluster.ttl_ms / 3;
         break;
+      case PROP_ADVERTISE_URL: p->cluster.advertise_url = str(""); break;
+      case PROP_DRAINING:
+        // (once: a host does not come back from draining)
+        if (g_value_get_boolean(value) && !p->draining.exchange(true))
+          p->post([p] { p->drain(); });  // (not PLAYING: nothing to drain)
+        break;
       case PROP_ENGINE: p->engine = g_value_get_enum(value); break;
       case PROP_UDP_PORT: p->udp_port = g_value_get_uint(value); break;
       case PROP_ANNOUNCED_ADDRESSES: p->announced_addresses = str(""); break;
@@ -856,6 +880,8 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_NODE_ID: g_value_set_string(value, p->cluster.node_id.c_str()); break;
     case PROP_NODE_TTL: g_value_set_uint(value, p->cluster.ttl_ms); break;
     case PROP_CLUSTER_READY: g_value_set_boolean(value, p->cluster_ready); break;
+    case PROP_ADVERTISE_URL: g_value_set_string(value, p->cluster.advertise_url.c_str()); break;
+    case PROP_DRAINING: g_value_set_boolean(value, p->draining); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -945,6 +971,17 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                            "Connected to the cluster's Redis and NATS now (false when not in a "
                            "cluster)",
                            FALSE, ro_flags()));
+  install_string(object_class, PROP_ADVERTISE_URL, "advertise-url",
+                 "Where clients reach this node (its /rtc WebSocket URL), kept with its heartbeat "
+                 "in Redis: the other nodes send participants there when they drain");
+  g_object_class_install_property(
+      object_class, PROP_DRAINING,
+      g_param_spec_boolean("draining", "draining",
+                           "Set TRUE to drain the host (SIGTERM of rtcmesh-server): WHIP/WHEP "
+                           "POSTs get 503 with Retry-After, /rtc connections are closed with "
+                           "1001 \"move <url>\" (another node's advertise-url), and in a cluster "
+                           "the node is no longer a place to move to; sessions that exist go on",
+                           FALSE, rw_flags(true)));
   g_object_class_install_property(
       object_class, PROP_ENGINE,
       g_param_spec_enum("engine", "engine",

@@ -58,6 +58,16 @@ void TeeForwardingPath::set_sending(size_t index, bool sending) {
   peer_->set_send_track_active(slots_.at(index).sink, sending);
 }
 
+// EOS into webrtcbin: rtpsession sends RTCP BYE for every SSRC it sends
+// (and rtpfunnel passes the first EOS of a bundle on).
+bool TeeForwardingPath::end_stream() {
+  for (auto& slot : slots_) {
+    detach(slot);
+    gst_pad_push_event(slot.normalizer->src_pad(), gst_event_new_eos());
+  }
+  return true;
+}
+
 guint64 TeeForwardingPath::retransmissions() {
   return peer_->retransmissions();
 }

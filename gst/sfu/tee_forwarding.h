@@ -30,6 +30,7 @@ class TeeForwardingPath : public ForwardingPath {
   void add_slot(media::Codec codec, Source* source, const GstCaps* caps) override;
   void feed(size_t index, Source* source) override;
   void set_sending(size_t index, bool sending) override;
+  bool end_stream() override;
 
   const std::string& name() const override { return peer_->name(); }
   void make_offer(SdpDone done) override { peer_->make_offer(std::move(done)); }

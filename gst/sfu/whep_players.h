@@ -33,8 +33,9 @@ class WhepPlayers {
   // Room players of `room` waiting for a track get the ones nobody forwards
   // to them yet (a publisher came or went).
   void fill(const std::string& room);
-  void publisher_left(const std::string& room, const std::string& publisher) {
-    players_.publisher_left(room, publisher);
+  // Its slots go idle; the players of that publisher alone are returned.
+  std::vector<std::string> publisher_left(const std::string& room, const std::string& publisher) {
+    return players_.publisher_left(room, publisher);
   }
   void removed(const Subscriber& player) { players_.remove(player.id); }
 

@@ -207,6 +207,19 @@ void RtcWhepSrcPrivate::offer(ClientSession* raw, int track_count,
     std::lock_guard lock(tracks_mutex);
     return tracks && tracks->link(pad, mid);
   };
+  // The server ended the stream (an RTCP BYE: the publisher of a
+  // /whep/<room>/<publisher> player left, or the server pipeline's EOS):
+  // every track ends with EOS, the resource is deleted, no new session.
+  events.remote_bye = [this, raw](guint ssrc) {
+    if (!loop.current(raw) || loop.finished) return;
+    GST_INFO_OBJECT(self, "the server ended the stream (RTCP BYE of SSRC %u): EOS", ssrc);
+    loop.finished = true;
+    loop.retry.cancel();
+    loop.worker()->post([this] {  // (not inside the Peer's own callback: end() destroys it)
+      loop.end();
+      if (tracks) tracks->finish();
+    });
+  };
   std::string name = "whep-session-" + std::to_string(loop.sessions_started());
   raw->peer = std::make_unique<peer::Peer>(GST_BIN(self), *loop.worker(), name, ice_settings,
                                            timeout_ms * GST_MSECOND, events);
@@ -482,7 +495,8 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
       element_class, "WHEP client source", "Source/Network/WebRTC",
       "Plays a WHEP stream: offers to receive the tracks the server advertises and exposes "
       "them as video_%u/audio_%u pads, decoded, encoded or RTP; reconnects when the server "
-      "goes away. Also plays whep:// and wheps:// URIs (?token= sets auth-token)",
+      "goes away, ends them with EOS when the server ends the stream (RTCP BYE). Also plays "
+      "whep:// and wheps:// URIs (?token= sets auth-token)",
       "rtcmesh");
   // data-channels=true: messages to and from the server (rtcwhepsink).
   install_data_signals(object_class, +[](GstElement* e, const std::string&, std::string data,

@@ -84,6 +84,7 @@ std::string check_options(const ClusterOptions& o) {
 ClusterNode::ClusterNode(GMainContext* ctx, RoomServer& rooms, ClusterOptions options)
     : ctx_(ctx), rooms_(rooms), service_(rooms.service()), o_(std::move(options)) {
   if (std::string why = check_options(o_); !why.empty()) throw std::invalid_argument(why);
+  boot_ = std::to_string(g_random_int()) + "." + std::to_string(g_get_real_time());
   std::string why;
   redis_ = std::make_unique<RedisState>(ctx_, *parse_redis_url(o_.redis_url, &why), o_.ttl_ms);
   nats_ = std::make_unique<NatsBus>(ctx_, o_.nats_url, "rtcmesh-" + o_.node_id);
@@ -94,6 +95,9 @@ ClusterNode::ClusterNode(GMainContext* ctx, RoomServer& rooms, ClusterOptions op
                    [this](const std::string&, const std::string& d) { on_heartbeat(d); });
   nats_->subscribe(relay_subject(o_.node_id),
                    [this](const std::string&, const std::string& d) { on_relay(d); });
+  // The server has our subscriptions before we serve anyone (cnats sends
+  // them in the background): no event of another node is missed from here on.
+  if (!nats_->flush()) GST_WARNING("cluster: NATS did not confirm the subscriptions in 2 s");
   nats_->on_state = [this](bool up) {
     if (up) {
       g_printerr("rtcmesh-server: NATS is back; announcing this node's state\n");
@@ -147,6 +151,8 @@ bool ClusterNode::ready() const { return redis_->connected() && nats_->connected
 void ClusterNode::send(const std::string& subject, Json message) {
   message.set("v", kVersion);
   message.set("node", o_.node_id);
+  message.set("boot", boot_);
+  message.set("seq", ++seq_);
   nats_->publish(subject, message.dump());
 }
 
@@ -238,6 +244,7 @@ Json ClusterNode::state() const {
 void ClusterNode::heartbeat() {
   Json s = state();
   s.set("url", o_.advertise_url);
+  s.set("draining", draining_);
   // The whole state rides every heartbeat: a node that missed events (NATS
   // was away, it started later) is right again within one heartbeat.
   redis_->put("rtcmesh:node:" + o_.node_id, s.dump());
@@ -279,26 +286,32 @@ void ClusterNode::on_event(const std::string& data) {
     if (type == "node-left") return node_gone(from, "left");
     std::string room = need_name(*j, "room", valid_room_name);
     std::string peer = need_name(*j, "peer", valid_peer_id);
-    node(from);
+    // (all checked before the sender counts as a node: junk changes nothing)
+    std::vector<SfuTrack> tracks;
+    const Json* audio = j->find("audio");
+    const Json* video = j->find("video");
+    if (type == "publisher-joined") {
+      tracks = parse_tracks(j->find("tracks"));
+    } else if (type == "muted") {
+      if (!audio || !audio->is_bool() || !video || !video->is_bool())
+        throw std::invalid_argument("muted: \"audio\" and \"video\" must be true or false");
+    } else if (type != "joined" && type != "left" && type != "publisher-left") {
+      throw std::invalid_argument("unknown type '" + type + "'");
+    }
+    newer(node(from), *j);
     if (type == "joined") {
       remote_joined(from, room, peer);
     } else if (type == "left") {
       remote_left(room, peer, j->get_string("reason").value_or("left"));
     } else if (type == "publisher-joined") {
-      remote_publisher(from, room, peer, parse_tracks(j->find("tracks")));
+      remote_publisher(from, room, peer, std::move(tracks));
     } else if (type == "publisher-left") {
       remote_unpublished(from, room, peer, j->get_string("reason").value_or("left"));
-    } else if (type == "muted") {
+    } else {  // muted
       // As if its participant had said `mute` here: the record, and the local participants told.
-      const Json* audio = j->find("audio");
-      const Json* video = j->find("video");
-      if (!audio || !audio->is_bool() || !video || !video->is_bool())
-        throw std::invalid_argument("muted: \"audio\" and \"video\" must be true or false");
       auto it = remote_peers_.find({room, peer});
       if (it != remote_peers_.end())
         service_.call(it->second, msg::Mute{audio->as_bool(), video->as_bool()}, [](msg::Reply) {});
-    } else {
-      throw std::invalid_argument("unknown type '" + type + "'");
     }
   } catch (const std::invalid_argument& e) {
     malformed(kEvents, e.what());
@@ -317,6 +330,20 @@ void ClusterNode::on_heartbeat(const std::string& data) {
   }
 }
 
+bool ClusterNode::newer(Node& n, const Json& m) {
+  const Json* seq = m.find("seq");
+  auto boot = m.get_string("boot");
+  if (!seq || !seq->is_int() || !boot) return true;  // (a sender without them: as it comes)
+  if (*boot != n.boot) {  // first message of this process of the node
+    n.boot = *boot;
+    n.seq = seq->as_int();
+    return true;
+  }
+  if (seq->as_int() < n.seq) return false;
+  n.seq = seq->as_int();
+  return true;
+}
+
 void ClusterNode::apply_state(const std::string& id, const Json& s) {
   const Json* peers = s.find("peers");
   const Json* pubs = s.find("publishers");
@@ -330,6 +357,9 @@ void ClusterNode::apply_state(const std::string& id, const Json& s) {
     want_pubs[{need_name(p, "room", valid_room_name), need_name(p, "peer", valid_peer_id)}] =
         parse_tracks(p.find("tracks"));
   Node& n = node(id);
+  if (!newer(n, s)) return;  // (alive, but this state is behind an event applied already)
+  n.url = s.get_string("url").value_or("");
+  if (const Json* d = s.find("draining"); d && d->is_bool()) n.draining = d->as_bool();
   for (ConnId c : n.conns) service_.alive(c, now());
   // Leaves and unpublishes this node missed, then joins and publishes.
   std::vector<std::pair<std::string, std::string>> extra;
@@ -455,6 +485,22 @@ void ClusterNode::node_gone(const std::string& id, const char* reason) {
     if (remotes_.count(c)) service_.end(c, reason);
 }
 
+// --- draining ---
+
+std::string ClusterNode::drain() {
+  if (!draining_) {
+    draining_ = true;
+    heartbeat();  // the others know at once, not at the next beat
+  }
+  return move_url();
+}
+
+std::string ClusterNode::move_url() const {
+  for (const auto& [id, n] : nodes_)  // (by id: every drained node picks the same)
+    if (!n.draining && !n.url.empty()) return n.url;
+  return "";
+}
+
 // --- media between nodes ---
 
 void ClusterNode::set_media(ClusterMedia* media) {
@@ -515,7 +561,7 @@ ClusterNode::Stats ClusterNode::stats() const {
   for (const auto& [id, n] : nodes_) s.remote_publishers += n.publishers.size();
   s.nats_bytes_out = nats_->bytes_out();
   s.nats_bytes_in = nats_->bytes_in();
-  s.malformed = malformed_;
+  s.malformed = malformed_ + media_malformed_;
   s.media_bytes_out = media_out_;
   s.media_bytes_in = media_in_;
   s.nodes_lost = nodes_lost_;

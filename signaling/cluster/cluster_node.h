@@ -101,6 +101,16 @@ class ClusterNode : private RoomEvents, private Delivery {
   void metrics(Metrics& m) const;
   const ClusterOptions& options() const { return o_; }
 
+  // --- draining (SIGTERM) ---
+  // This node takes no new participants: its heartbeats say so, and other
+  // nodes no longer name it in move_url(). Returns move_url().
+  std::string drain();
+  bool draining() const { return draining_; }
+  // Where this node's participants go: the advertised URL (--advertise-url,
+  // kept with each heartbeat and in Redis) of another live node that does
+  // not drain, the first by node id; "" when none is known.
+  std::string move_url() const;
+
   // --- media between nodes ---
   // Other nodes' publishers known already are offered to it at once.
   void set_media(ClusterMedia* media);
@@ -111,6 +121,8 @@ class ClusterNode : private RoomEvents, private Delivery {
   uint64_t subscribe_media(const std::string& subject,
                            std::function<void(const void* data, size_t size)> handler);
   void unsubscribe_media(uint64_t id);
+  // A message on a media subject that is no RTP packet; any thread.
+  void media_malformed() { media_malformed_++; }
   // RTP out; any thread.
   bool publish_media(const std::string& subject, const void* data, size_t size);
   // To the publisher's node: this node has subscribers for the track / a keyframe, please.
@@ -130,6 +142,14 @@ class ClusterNode : private RoomEvents, private Delivery {
   };
   struct Node {
     RoomTime last;  // its last heartbeat or event
+    std::string url;  // its --advertise-url ("" when it has none)
+    bool draining = false;
+    // The highest "seq" of its messages applied, of its process "boot":
+    // a heartbeat older than an event already applied is only a sign of
+    // life (the events and heartbeats subjects are delivered on separate
+    // threads, so a heartbeat may arrive after a later event).
+    std::string boot;
+    int64_t seq = 0;
     std::set<ConnId> conns;
     std::map<std::pair<std::string, std::string>, std::vector<SfuTrack>> publishers;
   };
@@ -147,6 +167,8 @@ class ClusterNode : private RoomEvents, private Delivery {
   void heartbeat();
   void expire();
   Json state() const;  // this node's participants and publishers
+  // False when `m` (from node `n`) is older than a message of it applied already.
+  bool newer(Node& n, const Json& m);
   void on_event(const std::string& data);
   void on_heartbeat(const std::string& data);
   void on_relay(const std::string& data);
@@ -180,9 +202,12 @@ class ClusterNode : private RoomEvents, private Delivery {
   std::map<ConnId, Remote> remotes_;
   std::map<std::pair<std::string, std::string>, ConnId> remote_peers_;
   uint64_t malformed_ = 0, nodes_lost_ = 0;
+  bool draining_ = false;
+  int64_t seq_ = 0;
+  std::string boot_;  // random, per ClusterNode
   ClusterMedia* media_ = nullptr;
   std::set<std::pair<std::string, std::string>> hosted_;  // remote publishers media_ took
-  std::atomic<uint64_t> media_out_{0}, media_in_{0};
+  std::atomic<uint64_t> media_out_{0}, media_in_{0}, media_malformed_{0};
   SourceHandle beat_, check_;
 };
 

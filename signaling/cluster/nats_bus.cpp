@@ -2,6 +2,8 @@
 
 #include <nats/nats.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -21,6 +23,10 @@ struct NatsBus::Shared {
   bool alive = true;
   std::atomic<uint64_t> bytes_in{0}, reconnects{0};
   std::atomic<bool> connected{false};
+  // cnats runs the connection's callbacks on a thread of its own, also after
+  // natsConnection_Close returns; the closed callback is the last of them.
+  std::condition_variable closed_cv;
+  bool closed = false;  // under mutex
   NatsBus* bus;  // valid while alive, on the context only
   std::vector<std::unique_ptr<std::pair<Shared*, Handler>>> subs;
   std::vector<natsSubscription*> handles;
@@ -74,6 +80,13 @@ void on_reconnected(natsConnection*, void* closure) {
   });
 }
 
+void on_closed(natsConnection*, void* closure) {
+  auto* shared = static_cast<NatsBus::Shared*>(closure);
+  std::lock_guard<std::mutex> lock(shared->mutex);
+  shared->closed = true;
+  shared->closed_cv.notify_all();
+}
+
 void check(natsStatus s, const std::string& what) {
   if (s != NATS_OK) throw std::runtime_error(what + ": " + natsStatus_GetText(s));
 }
@@ -99,6 +112,7 @@ NatsBus::NatsBus(GMainContext* ctx, const std::string& url, const std::string& n
   natsOptions_SetMaxPingsOut(opts, 2);
   natsOptions_SetDisconnectedCB(opts, on_disconnected, shared_.get());
   natsOptions_SetReconnectedCB(opts, on_reconnected, shared_.get());
+  natsOptions_SetClosedCB(opts, on_closed, shared_.get());
   natsStatus s = natsConnection_Connect(&conn_, opts);
   if (s != NATS_OK)
     throw std::runtime_error("cannot connect to NATS at " + url + ": " + natsStatus_GetText(s) +
@@ -125,7 +139,14 @@ NatsBus::~NatsBus() {
   }
   if (conn_) {
     natsConnection_Close(conn_);
+    // The disconnected and closed callbacks may still run (they hold a raw
+    // Shared*): wait for the closed one; past 2 s the Shared is kept for good.
+    std::unique_lock<std::mutex> lock(shared_->mutex);
+    bool done = shared_->closed_cv.wait_for(lock, std::chrono::seconds(2),
+                                            [this] { return shared_->closed; });
+    lock.unlock();
     natsConnection_Destroy(conn_);
+    if (!done) new std::shared_ptr<Shared>(shared_);  // (leaked on purpose)
   }
 }
 
@@ -167,6 +188,10 @@ void NatsBus::unsubscribe(uint64_t id) {
   it->second->sub = nullptr;
   retired_.push_back(std::move(it->second));
   direct_.erase(it);
+}
+
+bool NatsBus::flush(int timeout_ms) {
+  return natsConnection_FlushTimeout(conn_, timeout_ms) == NATS_OK;
 }
 
 bool NatsBus::publish(const std::string& subject, std::string_view data) {

@@ -35,6 +35,9 @@ class NatsBus {
   using DirectHandler = std::function<void(const void* data, size_t size)>;
   uint64_t subscribe_direct(const std::string& subject, DirectHandler handler);
   void unsubscribe(uint64_t id);
+  // Waits (up to `timeout_ms`) until the server has every subscription made
+  // so far: messages published after it returns reach them. False on timeout.
+  bool flush(int timeout_ms = 2000);
   // False when cnats refused it (too much buffered while reconnecting). Any thread.
   bool publish(const std::string& subject, std::string_view data);
   bool connected() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -56,6 +57,7 @@ struct WsServer::Impl {
   std::map<ConnId, AddressLimits::LeasePtr> leases;
   ConnId next_id = 1;
   SourceHandle tick_timer;
+  std::optional<std::string> draining;  // the close reason while draining
   // Closes reach RoomServer from the loop, never from inside one of its own
   // calls (RoomServer is not re-entrant).
   std::vector<ConnId> closed;
@@ -68,6 +70,11 @@ struct WsServer::Impl {
   }
 
   void accept(std::unique_ptr<WebSocket> ws, const HttpRequest& req) {
+    if (draining) {
+      GST_INFO("refusing a WebSocket from %s: draining", req.remote_address.c_str());
+      ws->close(1001, *draining);
+      return;
+    }
     if (sockets.size() >= opts.max_connections) {
       GST_WARNING("refusing a WebSocket from %s: %u connections already",
                   req.remote_address.c_str(), opts.max_connections);
@@ -167,6 +174,12 @@ WsServer::~WsServer() {
   impl_->closed_timer.reset();
   for (auto& [id, ws] : impl_->sockets) ws->close(1001, "server shutting down");
   impl_->sockets.clear();
+}
+
+void WsServer::drain(const std::string& reason) {
+  impl_->draining = reason.substr(0, 123);
+  // (each close reaches on_closed: the peer leaves its room as for a client's close)
+  for (auto& [id, ws] : impl_->sockets) ws->close(1001, *impl_->draining);
 }
 
 RoomServer& WsServer::rooms() {

@@ -38,6 +38,14 @@ class WsServer {
 
   RoomServer& rooms();  // context thread only
   size_t connection_count() const;
+  // SIGTERM of a cluster node: every connection, and every new one from
+  // now on, is closed with 1001 and `reason` ("move <url>": the node its
+  // participants go to; at most 123 bytes). Context thread.
+  void drain(const std::string& reason);
+  // The close reason of drain(): "move <url>", or "draining" without a url.
+  static std::string drain_reason(const std::string& url) {
+    return url.empty() || url.size() > 118 ? "draining" : "move " + url;
+  }
   // "ws://127.0.0.1:PORT/rtc" ("wss" with TLS), once the HttpServer listens.
   std::string url() const;
 

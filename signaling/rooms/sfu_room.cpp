@@ -307,15 +307,19 @@ void SfuPlayers::remove(const std::string& player) {
   players_.erase(player);
 }
 
-void SfuPlayers::publisher_left(const std::string& room, const std::string& publisher) {
+std::vector<std::string> SfuPlayers::publisher_left(const std::string& room,
+                                                    const std::string& publisher) {
+  std::vector<std::string> theirs;
   for (auto& [id, p] : players_) {
     if (p.room != room) continue;
+    if (p.publisher == publisher) theirs.push_back(id);
     for (SfuSlot& s : p.slots)
       if (s.publisher == publisher) {
         s.publisher.clear();
         s.track.clear();
       }
   }
+  return theirs;
 }
 
 std::vector<SfuPlayers::Fill> SfuPlayers::fill(const std::string& room,

@@ -174,7 +174,8 @@ class SfuPlayers {
                            const std::vector<SfuPublisher>& publishers);
   void remove(const std::string& player);
   // A publisher of `room` left: the slots carrying its tracks are empty.
-  void publisher_left(const std::string& room, const std::string& publisher);
+  // Returns the players of that publisher alone (their stream is over).
+  std::vector<std::string> publisher_left(const std::string& room, const std::string& publisher);
 
   struct Fill {  // slot `slot` (index in slots()) of `player` now carries publisher.track
     std::string player;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <memory>
 #include <regex>
 #include <string>
@@ -15,9 +16,11 @@
 #include <tuple>
 #include <vector>
 
+#include "signaling/cluster/cluster_node.h"
 #include "signaling/json.h"
 #include "tests/support/cluster_servers.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_page.h"
 #include "tests/support/rpc_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/subprocess.h"
@@ -89,11 +92,13 @@ class ClusterTest : public test::RpcTest {
     nats.reset();
     redis.reset();
   }
-  Server& node(const std::string& id, const std::string& mode = "mesh") {
-    auto s = Server::start(RTCMESH_SERVER,
-                           {"--mode", mode, "--redis", redis->url(), "--nats", nats->url(),
-                            "--node-id", id, "--node-ttl", std::to_string(kTtlMs), "--peer-timeout",
-                            "5000"});
+  Server& node(const std::string& id, const std::string& mode = "mesh",
+              const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args = {"--mode", mode, "--redis", redis->url(), "--nats",
+                                     nats->url(), "--node-id", id, "--node-ttl",
+                                     std::to_string(kTtlMs), "--peer-timeout", "5000"};
+    args.insert(args.end(), more.begin(), more.end());
+    auto s = Server::start(RTCMESH_SERVER, args);
     EXPECT_TRUE(s);
     nodes.push_back(std::move(s));
     return *nodes.back();
@@ -270,6 +275,10 @@ TEST_F(ClusterTest, SigtermTellsTheOtherNodesAtOnce) {
   auto [a, b, alice, bob] = alice_on_a_and_bob_on_b();
   gint64 t0 = g_get_monotonic_time();
   a.proc->send_signal(SIGTERM);
+  // (mesh rooms drain too; B has no --advertise-url: nowhere named)
+  ASSERT_TRUE(run_until([&] { return alice.closed.has_value(); }, 5000));
+  EXPECT_EQ(*alice.closed, 1001);
+  EXPECT_EQ(alice.closed_reason, "draining");
   ASSERT_TRUE(run_until([&] { return !bob.got("peer-left").empty(); }, 5000));
   EXPECT_LT((g_get_monotonic_time() - t0) / 1000, kTtlMs) << "not the TTL: A said it leaves";
   EXPECT_EQ(a.proc->wait(10s).value_or(-1), 0);
@@ -348,6 +357,8 @@ TEST_F(ClusterTest, MalformedNatsMessagesAreIgnoredAndCounted) {
   }, 5000)) << metrics(b);
   EXPECT_TRUE(bob.got("offer").empty());
   EXPECT_TRUE(bob.got("peer-joined").empty());
+  // Junk does not make its sender a node.
+  EXPECT_EQ(cluster_metric(metrics(b), "rtcmesh_cluster_nodes_seen", "B"), 1) << metrics(b);
   // The cluster goes on.
   Client& alice = connect(a.ws_url());
   join(alice, "demo", "alice");
@@ -409,38 +420,263 @@ TEST_F(ClusterTest, AWhipPublisherOnADecodesOnBThroughWhepAndARoomParticipant) {
   EXPECT_EQ(cluster_metric(metrics(b), "rtcmesh_cluster_remote_publishers", "B"), 0);
 }
 
-// rtcmeshbin with two server URLs: its node dies, it joins the other node
-// again (taking its id back before the TTL ran out) and publishes again; a
-// subscriber there decodes it again.
-TEST_F(ClusterTest, AParticipantOfAKilledNodeMovesToTheNextUrlAndPublishesAgain) {
+// Ended with EOS: some track of `peer` got EOS.
+bool ended(const std::vector<std::shared_ptr<test::Track>>& tracks, const std::string& peer = "") {
+  for (const auto& t : tracks)
+    if ((peer.empty() || t->peer_id == peer) && t->eos) return true;
+  return false;
+}
+
+// Node loss, three nodes: the mover publishes on A (its url names A, then
+// B); a subscriber on B, two WHEP players (of the room, of the mover) and a
+// JSON-RPC watcher on C. SIGKILL of A: within TTL + 1 s B and C tell
+// publisher-left, the subscriber's pads and the mover's player's end with EOS; the mover joins B again (taking its id back
+// once A's entry expired), publishes again, and its media reaches B's
+// subscriber and C's player (its idle slot takes the mover again).
+TEST_F(ClusterTest, ANodeDiesItsPublisherEndsOnBAndCAndItsParticipantMovesToBAndPublishesAgain) {
   Server& a = node("A", "sfu");
   Server& b = node("B", "sfu");
-  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  Server& c = node("C", "sfu");
+  Client& watch_b = connect(b.ws_url());
+  join(watch_b, "demo", "watch-b");
+  Client& watch_c = connect(c.ws_url());
+  join(watch_c, "demo", "watch-c");
   test::RoomParticipant mover("\"" + a.ws_url() + "," + b.ws_url() + "\"", "mover", "", "demo");
-  ASSERT_TRUE(run_until([&] { return viewer.frames_from("mover") >= 10; }, 20000))
-      << "through A: " << viewer.frames_from("mover") << " frames";
-  std::string mb = metrics(b);
-  EXPECT_GT(cluster_metric(mb, "rtcmesh_cluster_media_bytes_received_total", "B"), 0) << mb;
+  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  ASSERT_TRUE(run_until([&] { return !watch_c.got("publisher-joined").empty(); }, 15000));
+  test::WhepViewer player(c.base + "/whep/demo");               // of the room
+  test::WhepViewer mover_player(c.base + "/whep/demo/mover");  // of the mover alone
+  ASSERT_TRUE(player.play());
+  ASSERT_TRUE(mover_player.play());
+  ASSERT_TRUE(run_until([&] {
+    return viewer.frames_from("mover") >= 10 && player.video_frames() >= 10 &&
+           player.audio_samples() > 0 && mover_player.video_frames() >= 10;
+  }, 30000)) << "through A: viewer on B " << viewer.frames_from("mover") << " frames, players on C "
+             << player.video_frames() << " and " << mover_player.video_frames();
+
+  // Junk on the mover's media subjects (what a buggy client of the same NATS
+  // could send): ignored and counted by B and C; the media goes on.
+  auto state = Json::parse(redis_cli(redis->port(), {"GET", "rtcmesh:node:A"}));
+  ASSERT_TRUE(state && state->find("publishers"));
+  std::vector<std::string> subjects;
+  for (const Json& p : state->find("publishers")->as_array())
+    for (const Json& t : p.find("tracks")->as_array())
+      subjects.push_back(sig::cluster::ClusterNode::media_subject(
+          "A", "demo", p.get_string("peer").value_or(""), t.get_string("id").value_or("")));
+  ASSERT_EQ(subjects.size(), 2u) << state->dump();
+  for (const auto& subject : subjects)
+    for (const char* junk : {"x", "not an RTP packet, not at all"})
+      nats_publish_raw(nats->port(), subject, junk);
+  ASSERT_TRUE(run_until([&] {
+    return cluster_metric(metrics(b), "rtcmesh_cluster_malformed_messages_total", "B") == 4 &&
+           cluster_metric(metrics(c), "rtcmesh_cluster_malformed_messages_total", "C") == 4;
+  }, 5000)) << metrics(b) << metrics(c);
+  int frames = viewer.frames_from("mover");
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("mover") >= frames + 10; }, 10000));
 
   gint64 killed = g_get_monotonic_time();
   a.proc->send_signal(SIGKILL);
-  int before = viewer.frames_from("mover");
-  // The viewer's pads of the mover (fed through A) end with EOS when A's
-  // heartbeat expires (or when the mover's new session on B replaces them).
+  auto left = [](Client& w) {
+    for (const auto& n : w.got("publisher-left"))
+      if (n.get_string("peer") == "mover") return n.get_string("reason").value_or("");
+    return std::string();
+  };
+  // (the mover's own player: the server's RTCP BYE ends its pads)
+  auto all_ended = [](const std::vector<std::shared_ptr<test::Track>>& tracks) {
+    for (const auto& t : tracks)
+      if (!t->eos) return false;
+    return !tracks.empty();
+  };
   ASSERT_TRUE(run_until([&] {
-    for (const auto& t : viewer.tracks())
-      if (t->peer_id == "mover" && t->eos) return true;
-    return false;
-  }, kTtlMs + 3000)) << "no EOS on the viewer's pads of the mover";
-  EXPECT_LE((g_get_monotonic_time() - killed) / 1000, gint64(kTtlMs) + 1000);
-  ASSERT_TRUE(run_until([&] { return viewer.frames_from("mover") >= before + 15; }, 20000))
-      << "after the move: " << viewer.frames_from("mover") - before << " more frames";
-  // On B it is a participant of B now, not of A.
+    return !left(watch_b).empty() && !left(watch_c).empty() && ended(viewer.tracks(), "mover") &&
+           all_ended(mover_player.tracks());
+  }, kTtlMs + 3000)) << "B: '" << left(watch_b) << "', C: '" << left(watch_c) << "', viewer EOS "
+                     << ended(viewer.tracks(), "mover") << ", player of the mover EOS "
+                     << all_ended(mover_player.tracks());
+  double after_ms = (g_get_monotonic_time() - killed) / 1000.0;
+  EXPECT_LE(after_ms, kTtlMs + 1000) << "publisher-left and EOS " << after_ms << " ms after SIGKILL";
+  EXPECT_EQ(left(watch_b), "timeout");
+  EXPECT_EQ(left(watch_c), "timeout");
+
+  // The mover is on B now: media flows again to B's subscriber and C's player.
+  int viewer_before = viewer.frames_from("mover"), player_before = player.video_frames();
   ASSERT_TRUE(run_until([&] {
-    return cluster_metric(metrics(b), "rtcmesh_cluster_remote_participants", "B") == 0;
-  }, 5000));
-  auto room = test::http_request("GET", b.base + "/metrics", nullptr, "").body;
+    return viewer.frames_from("mover") >= viewer_before + 15 &&
+           player.video_frames() >= player_before + 15;
+  }, 30000)) << "after the move: viewer +" << viewer.frames_from("mover") - viewer_before
+             << ", player +" << player.video_frames() - player_before;
+  std::printf("node loss (TTL %u ms): publisher-left and EOS on B and C %.0f ms after SIGKILL; "
+              "15 more frames of the moved publisher on B and C %.0f ms after it\n",
+              kTtlMs, after_ms, (g_get_monotonic_time() - killed) / 1000.0);
+  EXPECT_GE(watch_c.got("publisher-joined").size(), 2u) << "the mover published again, on B";
+  ASSERT_TRUE(run_until([&] {
+    return cluster_metric(metrics(b), "rtcmesh_cluster_remote_participants", "B") == 1;  // watch-c
+  }, 5000)) << metrics(b);
+  std::string room = metrics(b);
   EXPECT_EQ(test::metric_value(room, "rtcmesh_room_publishers", "demo"), 1) << room;
+  EXPECT_EQ(cluster_metric(metrics(c), "rtcmesh_cluster_nodes_lost_total", "C"), 1);
+}
+
+// Redis, then NATS, away during a live SFU room: media between participants
+// of one node never stops, nor (while NATS is there) between nodes; once each
+// is back the node's state is published again and the other node's
+// subscriber gets the publisher again. Each loss and return is logged once.
+TEST_F(ClusterTest, RedisAndNatsRestartsDuringALiveRoomKeepMediaAndRepublishState) {
+  Server& a = node("A", "sfu");
+  Server& b = node("B", "sfu");
+  test::RoomParticipant alice(a.ws_url(), "alice", "", "demo");
+  test::RoomParticipant anne(a.ws_url(), "anne", "", "demo", /*publish=*/false);
+  test::RoomParticipant bob(b.ws_url(), "bob", "", "demo", /*publish=*/false);
+  ASSERT_TRUE(run_until([&] {
+    return anne.frames_from("alice") >= 10 && bob.frames_from("alice") >= 10;
+  }, 30000)) << "anne " << anne.frames_from("alice") << ", bob " << bob.frames_from("alice");
+  // `n` more frames of alice's within `ms`.
+  auto flows = [&](test::RoomParticipant& p, int n, int ms) {
+    int before = p.frames_from("alice");
+    return run_until([&] { return p.frames_from("alice") >= before + n; }, ms);
+  };
+
+  redis->stop();
+  EXPECT_TRUE(flows(anne, 15, 5000)) << "same node, Redis away";
+  EXPECT_TRUE(flows(bob, 15, 5000)) << "across nodes (NATS), Redis away";
+  redis->start();
+  ASSERT_TRUE(run_until([&] {
+    return redis_cli(redis->port(), {"GET", "rtcmesh:peer:demo:alice"}) == "A" &&
+           redis_cli(redis->port(), {"GET", "rtcmesh:peer:demo:bob"}) == "B";
+  }, 8000)) << "keys written again";
+  EXPECT_NE(redis_cli(redis->port(), {"GET", "rtcmesh:node:A"}).find("alice"), std::string::npos);
+
+  nats->stop();
+  EXPECT_TRUE(flows(anne, 15, 5000)) << "same node, NATS away";
+  // B loses A after the TTL: alice's pads on bob end.
+  ASSERT_TRUE(run_until([&] { return ended(bob.tracks(), "alice"); }, kTtlMs + 5000));
+  EXPECT_TRUE(flows(anne, 10, 5000)) << "same node, NATS still away";
+  nats->start();
+  EXPECT_TRUE(flows(bob, 15, 30000)) << "alice again on B once NATS is back";
+  EXPECT_TRUE(flows(anne, 10, 5000));
+
+  for (Server* s : {&a, &b}) {
+    EXPECT_EQ(s->stderr_count("lost Redis"), 1u) << "logged once, not once per attempt";
+    EXPECT_EQ(s->stderr_count("Redis at 127.0.0.1"), 2u);  // lost …, … is back
+    EXPECT_EQ(s->stderr_count("lost NATS"), 1u);
+    EXPECT_EQ(s->stderr_count("NATS is back"), 1u);
+  }
+}
+
+// SIGTERM drains: /readyz fails, new sessions are refused (WHIP 503 with
+// Retry-After, /rtc closed with 1001 "move <B's --advertise-url>"), the
+// JSON-RPC participant (one url: A's) moves to B and publishes there, the
+// WHIP publisher on A goes on until it stops, then A exits 0.
+TEST_F(ClusterTest, SigtermDrainsAndSendsParticipantsToTheAdvertisedNodeThenExits) {
+  unsigned pa = test::free_loopback_port(), pb = test::free_loopback_port();
+  auto ws = [](unsigned p) { return "ws://127.0.0.1:" + std::to_string(p) + "/rtc"; };
+  Server& b = node("B", "sfu", {"--port", std::to_string(pb), "--advertise-url", ws(pb)});
+  Server& a = node("A", "sfu", {"--port", std::to_string(pa), "--advertise-url", ws(pa),
+                                "--drain-timeout", "20s"});
+  ASSERT_EQ(a.port, pa);
+  EXPECT_NE(redis_cli(redis->port(), {"GET", "rtcmesh:node:B"}).find("\"url\":\"" + ws(pb) + "\""),
+            std::string::npos) << "--advertise-url kept in Redis";
+  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  test::RoomParticipant mover(a.ws_url(), "mover", "", "demo");
+  test::Pipeline cam(test::publisher_launch(a.base + "/whip/demo/cam", "peer-timeout=3000"));
+  cam.set_state(GST_STATE_PLAYING);
+  ASSERT_TRUE(run_until([&] {
+    return viewer.frames_from("mover") >= 10 && viewer.frames_from("cam") >= 10;
+  }, 30000)) << "mover " << viewer.frames_from("mover") << ", cam " << viewer.frames_from("cam");
+
+  gint64 termed = g_get_monotonic_time();
+  a.proc->send_signal(SIGTERM);
+  EXPECT_TRUE(run_until([&] {
+    return test::http_request("GET", a.base + "/readyz", nullptr, "").status == 503;
+  }, 3000)) << "/readyz while draining";
+  auto post = test::http_request("POST", a.base + "/whip/demo/late", "application/sdp",
+                                 test::chromium_offer("sendonly"));
+  EXPECT_EQ(post.status, 503u) << post.body;
+  EXPECT_FALSE(post.header("Retry-After").empty());
+  EXPECT_NE(post.body.find("draining"), std::string::npos) << post.body;
+  Client& late = connect(a.ws_url());
+  ASSERT_TRUE(run_until([&] { return late.closed.has_value(); }, 5000));
+  EXPECT_EQ(*late.closed, 1001);
+  EXPECT_EQ(late.closed_reason, "move " + ws(pb));
+
+  // The mover publishes on B now; cam's session on A goes on meanwhile.
+  int mover_before = viewer.frames_from("mover"), cam_before = viewer.frames_from("cam");
+  ASSERT_TRUE(run_until([&] {
+    return viewer.frames_from("mover") >= mover_before + 15 &&
+           viewer.frames_from("cam") >= cam_before + 15;
+  }, 30000)) << "mover +" << viewer.frames_from("mover") - mover_before << ", cam +"
+             << viewer.frames_from("cam") - cam_before;
+  std::printf("drain: 15 more frames of the moved participant on B %.0f ms after SIGTERM\n",
+              (g_get_monotonic_time() - termed) / 1000.0);
+  EXPECT_FALSE(a.proc->wait(std::chrono::milliseconds(0))) << "A waits for cam's session";
+  std::string mb = metrics(b);
+  EXPECT_EQ(test::metric_value(mb, "rtcmesh_room_publishers", "demo"), 2) << mb;
+  EXPECT_EQ(cluster_metric(mb, "rtcmesh_cluster_remote_publishers", "B"), 1) << "cam; mover is B's";
+
+  // cam stops (DELETE): A's last session ends and it exits.
+  gint64 t0 = g_get_monotonic_time();
+  cam.set_state(GST_STATE_NULL);
+  EXPECT_EQ(a.proc->wait(std::chrono::seconds(10)).value_or(-1), 0);
+  EXPECT_LT((g_get_monotonic_time() - t0) / 1000, 10000);
+  EXPECT_EQ(a.stderr_count("drained: 0 session(s) left"), 1u);
+}
+
+// The room page with two servers (&servers=A,B), loaded from A, publishes
+// through A to a subscriber on B; A is killed: the page moves to B, joins
+// again (once A's entry of its id expired) and publishes there.
+TEST_F(ClusterTest, TheRoomPageMovesToTheNextServerWhenItsNodeDies) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  Server& a = node("A", "sfu");
+  Server& b = node("B", "sfu");
+  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  std::string error;
+  auto page = test::RoomPage::open(
+      RTCMESH_BROWSER_DIR,
+      a.base + "/room/demo?peer=page&servers=" + a.ws_url() + "," + b.ws_url(), "page", 90, &error);
+  ASSERT_TRUE(page) << error;
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("page") >= 10 || page->done; }, 40000) &&
+              viewer.frames_from("page") >= 10)
+      << "through A: " << viewer.frames_from("page") << " frames; " << page->describe();
+
+  a.proc->send_signal(SIGKILL);
+  ASSERT_TRUE(run_until([&] { return ended(viewer.tracks(), "page"); }, kTtlMs + 3000));
+  int before = viewer.frames_from("page");
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("page") >= before + 15 || page->done; },
+                        30000) &&
+              viewer.frames_from("page") >= before + 15)
+      << "after the move: +" << viewer.frames_from("page") - before << "; " << page->describe();
+  std::string room = metrics(b);
+  EXPECT_EQ(test::metric_value(room, "rtcmesh_room_publishers", "demo"), 1) << "the page, on B";
+}
+
+// The room page of a draining node (one server, A) follows its 1001
+// "move <B's --advertise-url>" close and publishes on B.
+TEST_F(ClusterTest, TheRoomPageFollowsADrainingNodeToTheAdvertisedOne) {
+  if (std::string why = test::RoomPage::missing(RTCMESH_BROWSER_DIR); !why.empty())
+    GTEST_SKIP() << why;
+  unsigned pa = test::free_loopback_port(), pb = test::free_loopback_port();
+  auto ws = [](unsigned p) { return "ws://127.0.0.1:" + std::to_string(p) + "/rtc"; };
+  Server& b = node("B", "sfu", {"--port", std::to_string(pb), "--advertise-url", ws(pb)});
+  Server& a = node("A", "sfu", {"--port", std::to_string(pa), "--advertise-url", ws(pa)});
+  test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
+  std::string error;
+  auto page = test::RoomPage::open(RTCMESH_BROWSER_DIR, a.base + "/room/demo?peer=page", "page",
+                                   90, &error);
+  ASSERT_TRUE(page) << error;
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("page") >= 10 || page->done; }, 40000) &&
+              viewer.frames_from("page") >= 10)
+      << "through A: " << viewer.frames_from("page") << " frames; " << page->describe();
+
+  a.proc->send_signal(SIGTERM);
+  int before = viewer.frames_from("page");
+  ASSERT_TRUE(run_until([&] { return viewer.frames_from("page") >= before + 15 || page->done; },
+                        30000) &&
+              viewer.frames_from("page") >= before + 15)
+      << "after the move: +" << viewer.frames_from("page") - before << "; " << page->describe();
+  EXPECT_EQ(a.proc->wait(std::chrono::seconds(10)).value_or(-1), 0) << "A drained: nothing left";
+  EXPECT_EQ(cluster_metric(metrics(b), "rtcmesh_cluster_remote_publishers", "B"), 0)
+      << "the page publishes on B itself";
 }
 
 }  // namespace

@@ -356,6 +356,27 @@ TEST_F(WsTest, AbruptDisconnectTellsTheOthers) {
   EXPECT_EQ(call(c, "list").status, Status::kClosed);
 }
 
+// drain(): every connection is closed with 1001 and the reason (its peer
+// leaves as for a client's close), and so is every new one at once.
+TEST_F(WsTest, DrainClosesEveryConnectionAndEveryNewOneWithTheMoveReason) {
+  serve();
+  Peer& a = add_peer();
+  Peer& b = add_peer();
+  join(a, "r", "a");
+  join(b, "r", "b");
+  ws->drain(WsServer::drain_reason("ws://127.0.0.1:9/rtc"));
+  ASSERT_TRUE(run_until([&] { return a.closed && b.closed; }, 5000));
+  EXPECT_EQ(*a.closed, std::make_pair(1001, std::string("move ws://127.0.0.1:9/rtc")));
+  EXPECT_TRUE(run_until([&] { return ws->connection_count() == 0; }));
+  EXPECT_TRUE(ws->rooms().rooms().empty()) << "both left";
+  Peer& late = add_peer();  // the upgrade completes, then the close
+  ASSERT_TRUE(run_until([&] { return late.closed.has_value(); }, 5000));
+  EXPECT_EQ(late.closed->first, 1001);
+  EXPECT_EQ(late.closed->second, "move ws://127.0.0.1:9/rtc");
+  EXPECT_EQ(ws->connection_count(), 0u);
+  EXPECT_EQ(WsServer::drain_reason(""), "draining");
+}
+
 TEST_F(WsTest, PeerThatStopsAnsweringPingsIsRemoved) {
   RoomServer::Config cfg;
   cfg.peer_timeout = 2500ms;

@@ -16,14 +16,17 @@
 
 namespace rtcmesh::test {
 
-// A WsClient that records notifications, errors and its close code.
+// A WsClient that records notifications, errors and its close code and reason.
 struct RpcClient {
   RpcClient(GMainContext* ctx, sig::WsClient::Options o) : ws(ctx, o) {
     ws.set_notification_handler([this](const std::string& method, const sig::Json& params) {
       notes.push_back({method, params});
     });
     ws.set_error_handler([this](const sig::rpc::Error& e) { errors.push_back(e); });
-    ws.set_closed_handler([this](int code, const std::string&) { closed = code; });
+    ws.set_closed_handler([this](int code, const std::string& reason) {
+      closed = code;
+      closed_reason = reason;
+    });
   }
   std::vector<sig::Json> got(const std::string& method) const {
     std::vector<sig::Json> out;
@@ -35,6 +38,7 @@ struct RpcClient {
   std::vector<std::pair<std::string, sig::Json>> notes;
   std::vector<sig::rpc::Error> errors;
   std::optional<int> closed;
+  std::string closed_reason;
 };
 
 class RpcTest : public LoopTest {

@@ -383,8 +383,12 @@ TEST(SfuPlayers, RoomPlayersEmptySlotsAreFilledAsPublishersComeAndGo) {
             "w#2=b.1");
   EXPECT_EQ(describe(players.slots("w")), "0:video/VP8=a.1 1:audio/OPUS=a.0 2:video/VP8=b.1");
   EXPECT_EQ(describe(players.slots("other-room")), "0:video/VP8=-");
-  // a leaves: its slots are empty, then take what is left.
-  players.publisher_left("r", "a");
+  // a leaves: its slots are empty, then take what is left. A player of a
+  // alone is returned (its stream is over); room players are not.
+  players.add("of-a", "r", "a", {kVideoM}, {{"a", {kOpus, kVp8}}});
+  EXPECT_EQ(players.publisher_left("r", "a"), std::vector<std::string>{"of-a"});
+  EXPECT_EQ(describe(players.slots("of-a")), "0:video/VP8=-");
+  players.remove("of-a");
   EXPECT_EQ(describe(players.slots("w")), "0:video/VP8=- 1:audio/OPUS=- 2:video/VP8=b.1");
   EXPECT_EQ(describe_fills(players.fill("r", {{"b", {kVp8}}, {"c", {kVp8}}})), "w#0=c.1");
   players.remove("w");

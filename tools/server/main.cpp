@@ -96,6 +96,8 @@ struct Config {
   sig::AddressLimits::Config address_limits;
   std::vector<sig::IceServer> ice_servers;
   sig::cluster::ClusterOptions cluster;  // node_id empty: no cluster
+  // SIGTERM: how long sessions may go on before the process exits (0: at once).
+  std::chrono::milliseconds drain_timeout{0};
   bool verbose = false;
 };
 
@@ -157,7 +159,7 @@ Config parse_args(int& argc, char**& argv) {
         *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr,
         *video_process = nullptr, *audio_process = nullptr, *video_codecs = nullptr,
         *redis = nullptr, *nats = nullptr, *node_id = nullptr, *advertise_url = nullptr,
-        *node_ttl = nullptr, *engine = nullptr, *udp_port = nullptr;
+        *node_ttl = nullptr, *drain_timeout = nullptr, *engine = nullptr, *udp_port = nullptr;
   gchar** turn = nullptr;
   gchar** announce = nullptr;
   gboolean verbose = FALSE;
@@ -263,7 +265,15 @@ Config parse_args(int& argc, char**& argv) {
       {"node-id", 0, 0, G_OPTION_ARG_STRING, &node_id,
        "This node's name in the cluster (unique; A-Z a-z 0-9 . _ ~ -)", "NAME"},
       {"advertise-url", 0, 0, G_OPTION_ARG_STRING, &advertise_url,
-       "Where clients reach this node (kept with its heartbeat in Redis)", "URL"},
+       "Where clients reach this node: its /rtc WebSocket URL (kept with its heartbeat in "
+       "Redis; a draining node sends its participants to another node's)",
+       "URL"},
+      {"drain-timeout", 0, 0, G_OPTION_ARG_STRING, &drain_timeout,
+       "SIGTERM drains: no new sessions (503 + Retry-After, /readyz 503), /rtc participants told "
+       "to move (1001 \"move <another node's --advertise-url>\"), then exit once every session "
+       "ended or after this long (ms or '30s'; default 30 s for cluster nodes, 0 otherwise: exit "
+       "at once). A second signal exits at once",
+       "MS"},
       {"node-ttl", 0, 0, G_OPTION_ARG_STRING, &node_ttl,
        "A node silent this long is gone: its participants and publishers leave (ms or '3s'; "
        "default 3000; heartbeats every third of it)",
@@ -306,6 +316,7 @@ Config parse_args(int& argc, char**& argv) {
        burst_s = take(burst_per_address), per_address_s = take(max_sessions_per_address),
        redis_s = take(redis), nats_s = take(nats), node_id_s = take(node_id),
        advertise_s = take(advertise_url), node_ttl_s = take(node_ttl),
+       drain_timeout_s = take(drain_timeout),
        engine_s = take(engine), udp_port_s = take(udp_port);
   std::vector<std::string> announced;
   for (gchar** a = announce; a && *a; ++a) announced.emplace_back(*a);
@@ -474,6 +485,19 @@ Config parse_args(int& argc, char**& argv) {
     throw UsageError("--node-ttl is for cluster nodes (--redis, --nats, --node-id)");
   if (!c.cluster.node_id.empty() && one_room)
     throw UsageError("--redis/--nats/--node-id go with --mode sfu or mesh: MCU rooms span one node");
+  if (!c.cluster.advertise_url.empty() && c.cluster.node_id.empty())
+    throw UsageError("--advertise-url is for cluster nodes (--redis, --nats, --node-id)");
+  if (!c.cluster.advertise_url.empty() && !c.cluster.advertise_url.starts_with("ws://") &&
+      !c.cluster.advertise_url.starts_with("wss://"))
+    throw UsageError("--advertise-url takes this node's WebSocket URL (ws://HOST:PORT/rtc or "
+                     "wss://…), not '" + c.cluster.advertise_url + "'");
+  c.drain_timeout = c.cluster.node_id.empty() ? std::chrono::milliseconds(0)
+                                              : std::chrono::milliseconds(30000);
+  if (drain_timeout_s) {
+    c.drain_timeout = parse_duration("--drain-timeout", drain_timeout_s->c_str());
+    if (c.drain_timeout > std::chrono::minutes(10))
+      throw UsageError("--drain-timeout takes 0 to 10 minutes");
+  }
   c.verbose = verbose;
   return c;
 }
@@ -509,11 +533,13 @@ sig::HttpServer::Handler page_handler(bool whip) {
 struct SignalState {
   GMainLoop* loop;
   const char* name = nullptr;
+  int count = 0;  // signals so far (a second one during the drain: exit now)
 };
 
 gboolean on_signal(gpointer data, const char* name) {
   auto* s = static_cast<SignalState*>(data);
   if (!s->name) s->name = name;
+  s->count++;
   g_main_loop_quit(s->loop);
   return G_SOURCE_CONTINUE;
 }
@@ -610,7 +636,8 @@ void start_sfu(const Config& c, SfuServer& s) {
   gst_util_set_object_arg(G_OBJECT(sfu), "engine", c.engine.c_str());
   if (!c.cluster.node_id.empty())
     g_object_set(sfu, "redis", c.cluster.redis_url.c_str(), "nats", c.cluster.nats_url.c_str(),
-                 "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms, nullptr);
+                 "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms,
+                 "advertise-url", c.cluster.advertise_url.c_str(), nullptr);
   s.element = sfu;
   gst_bin_add(GST_BIN(s.pipeline), sfu);
   GstBus* bus = gst_pipeline_get_bus(GST_PIPELINE(s.pipeline));
@@ -854,6 +881,38 @@ int run(const Config& c) {
                  "need https: start with --tls-certificate C --tls-key K\n");
 
   g_main_loop_run(loop);
+
+  // SIGTERM drains (--drain-timeout): /readyz fails, new sessions are
+  // refused (WHIP/WHEP 503 + Retry-After, /rtc closed with 1001), /rtc
+  // participants are told where to move ("move <url>": another node's
+  // --advertise-url), and the process waits until every session ended.
+  if (sigs.name == std::string("SIGTERM") && c.drain_timeout.count() > 0) {
+    cluster.draining = true;
+    std::string url;
+    if (cluster.node) url = cluster.node->drain();
+    if (mesh.ws) mesh.ws->drain(sig::WsServer::drain_reason(url));
+    if (sfu.element) g_object_set(sfu.element, "draining", TRUE, nullptr);
+    auto sessions = [&] {
+      size_t n = 0;
+      if (mesh.ws) n = mesh.ws->connection_count();
+      if (sfu.host) sfu.host->worker().call([&] { n = sfu.host->session_count(); });
+      return n;
+    };
+    std::fprintf(stderr, "rtcmesh-server: SIGTERM: draining (no new sessions; participants move%s%s), "
+                 "%zu session(s) open, waiting up to %lld ms\n",
+                 url.empty() ? "" : " to ", url.c_str(), sessions(),
+                 static_cast<long long>(c.drain_timeout.count()));
+    gint64 until = g_get_monotonic_time() + c.drain_timeout.count() * 1000;
+    int seen = sigs.count;
+    while (sigs.count == seen && g_get_monotonic_time() < until && sessions() > 0) {
+      gint64 tick = g_get_monotonic_time() + 100 * G_TIME_SPAN_MILLISECOND;
+      while (sigs.count == seen && g_get_monotonic_time() < tick)
+        if (!g_main_context_iteration(ctx, FALSE)) g_usleep(5000);
+    }
+    size_t left = sessions();
+    std::fprintf(stderr, "rtcmesh-server: drained%s: %zu session(s) left\n",
+                 sigs.count != seen ? " (second signal)" : left ? " (timeout)" : "", left);
+  }
 
   size_t connections = 0;
   if (mesh.ws) connections = mesh.ws->connection_count();
