@@ -323,18 +323,21 @@ TEST_F(SfuRoomPage, ThePageSharesItsScreenAndFollowsTheActiveSpeaker) {
   test::RoomPage& page = *opened;
   test::RoomParticipant loud(server->ws_url(), "loud");
   test::RoomParticipant quiet(server->ws_url(), "quiet");
+  // A steady tone (the default ticks last 23 ms a second: a level meter
+  // sampling every 200 ms would catch them only now and then).
   auto volume = [](test::RoomParticipant& p, double v) {
     GstIterator* it = gst_bin_iterate_all_by_element_factory_name(
         GST_BIN(p.pipeline().get()), "audiotestsrc");
     GValue item = G_VALUE_INIT;
     while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-      g_object_set(g_value_get_object(&item), "volume", v, nullptr);
+      g_object_set(g_value_get_object(&item), "volume", v, "wave", 0 /* sine */, nullptr);
       g_value_reset(&item);
     }
     g_value_unset(&item);
     gst_iterator_free(it);
   };
   volume(quiet, 0.0);
+  volume(loud, 0.5);
   auto speaker = [&] {
     page.poll();
     return page.stats.get_string("speaker").value_or("");
@@ -348,7 +351,7 @@ TEST_F(SfuRoomPage, ThePageSharesItsScreenAndFollowsTheActiveSpeaker) {
       << page.describe();
   // The other one speaks: the highlight follows once the first is quiet.
   volume(loud, 0.0);
-  volume(quiet, 0.8);
+  volume(quiet, 0.5);
   EXPECT_TRUE(wait_until([&] { return speaker() == "quiet"; }, 10s)) << page.describe();
 
   // Share screen: a second video from the page reaches the pipelines.
