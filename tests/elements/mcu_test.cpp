@@ -282,19 +282,23 @@ TEST(Mcu, ThreePublishersCompositedIntoAGridThatReflowsWhenOneLeaves) {
                                                  << quiet;
 
   // The green publisher leaves: within peer-timeout the grid has two tiles
-  // (two 160x240 halves), red and blue, and its tone is out of the mix.
+  // (two 160x240 halves), red and blue, and its tone is out of the mix. Each
+  // 4:3 picture keeps its shape: 160x120 in the middle of its half, black
+  // above and below (in four rows: the middle two coloured; the 2x2 grid of
+  // before would colour the top two).
   green.reset();
   bool two = wait_until(
       [&] {
         auto halves = player.grid(2, 1);
-        auto lower = player.grid(2, 2);
+        auto rows = player.grid(2, 4);
         cells = halves;
         return std::multiset<std::string>(halves.begin(), halves.end()) ==
                    std::multiset<std::string>{"red", "blue"} &&
-               lower[2] == halves[0] && lower[3] == halves[1];
+               rows[2] == halves[0] && rows[3] == halves[1] && rows[4] == halves[0] &&
+               rows[5] == halves[1] && rows[0] == "black" && rows[7] == "black";
       },
       kMediaTimeout);
-  EXPECT_TRUE(two) << "halves: " << str(cells) << " quadrants: " << str(player.grid(2, 2));
+  EXPECT_TRUE(two) << "halves: " << str(cells) << " rows: " << str(player.grid(2, 4));
   EXPECT_TRUE(wait_until([&] { return room.removed >= 1; }, 10s));
   // Measured over 1.5 s windows until red is heard and green is not: the
   // mix is rebuilt when a voice leaves, and a loaded machine can leave a

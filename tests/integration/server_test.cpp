@@ -104,7 +104,7 @@ TEST(ServerCli, RefusesWhatItCannotDoWithAClearMessage) {
   std::vector<BadArgs> cases = {
       {{"--room", "r"}, "--room goes with --mode mcu"},
       {{"--mode", "mcu", "--canvas", "huge"}, "--canvas takes WxH@FPS"},
-      {{"--mode", "star"}, "--mode takes mesh, sfu or mcu"},
+      {{"--mode", "star"}, "--mode takes mesh, sfu, mcu or process"},
       {{"--port", "70000"}, "--port takes 0 to 65535"},
       {{"--grpc-port", "70000"}, "--grpc-port takes 0 to 65535"},
       {{"--tls-certificate", "/nonexistent.pem"}, "--tls-certificate and --tls-key go together"},
