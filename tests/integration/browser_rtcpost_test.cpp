@@ -74,6 +74,16 @@ class RtcPost : public ::testing::Test {
     ASSERT_TRUE(page) << error;
     ASSERT_TRUE(wait_until([&] { return page->poll(), page->joined; }, 30s)) << page->describe();
   }
+  // The room page as participant "rp" with ?signal=datachannel (null and a
+  // failure when it cannot start).
+  std::unique_ptr<test::RoomPage> open_room_page(int duration_s) {
+    std::string error;
+    auto room = test::RoomPage::open(RTCMESH_BROWSER_DIR,
+                                     server->base + "/room/r?peer=rp&signal=datachannel", "rp",
+                                     duration_s, &error);
+    if (!room) ADD_FAILURE() << error;
+    return room;
+  }
   std::unique_ptr<test::RtcmeshServer> server;
   std::unique_ptr<test::PostPage> page;
 };
@@ -160,10 +170,8 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   if (IsSkipped()) return;
   auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
   test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
-  std::string error;
-  auto room = test::RoomPage::open(
-      RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=rp&signal=datachannel", "rp", 90, &error);
-  ASSERT_TRUE(room) << error;
+  auto room = open_room_page(90);
+  ASSERT_TRUE(room);
   EXPECT_TRUE(wait_until(
       [&] {
         return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20 &&
@@ -213,10 +221,8 @@ TEST_F(RtcPost, ThePageOverADataChannelComesBackAfterAServerRestart) {
   const unsigned port = server->port;
   auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
   test::RoomParticipant viewer(server->ws_url(), "viewer", "peer-timeout=3000", "r", false);
-  std::string error;
-  auto room = test::RoomPage::open(
-      RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=rp&signal=datachannel", "rp", 120, &error);
-  ASSERT_TRUE(room) << error;
+  auto room = open_room_page(120);
+  ASSERT_TRUE(room);
   ASSERT_TRUE(wait_until(
       [&] { return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20; },
       60s))
