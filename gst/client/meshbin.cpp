@@ -304,7 +304,12 @@ void RtcMeshBinPrivate::join() {
     session_lost("signaling connection closed (" + std::to_string(code) + " " + reason + ")");
   });
   ws->connect(target, [this, room_name, peer, token](bool ok, const std::string& error) {
-    if (!ok) return session_lost("cannot connect to the room server: " + error);
+    if (!ok) {
+      // A one-POST endpoint's 4xx (404: no SFU/MCU room there) is final.
+      auto* post = dynamic_cast<room::PostRoomClient*>(ws.get());
+      return session_lost("cannot connect to the room server: " + error,
+                          post && post->refused() ? 400 : 0);
+    }
     reached = true;
     Json params = Json::object({{"room", room_name}});
     if (!peer.empty()) params.set("peer", peer);

@@ -122,6 +122,7 @@ void PostRoomClient::connect(const std::string& url, ConnectFn done) {
     if (!err.empty()) return done(false, "cannot make the offer: " + err);
     resource_->create(sdp, [this, alive, endpoint, done](sig::ResourceClient::Created c) {
       if (!*alive) return;
+      refused_ = !c.ok() && !c.retryable();
       if (!c.ok())
         return done(false, "POST " + endpoint + ": " +
                                (c.status ? std::to_string(c.status) + " " : std::string()) +

@@ -60,6 +60,9 @@ class PostRoomClient : public sig::RoomClient {
   // The connection (null before connect()): SfuSession publishes and
   // subscribes on it.
   std::shared_ptr<peer::Peer> connection() const { return peer_; }
+  // The last connect() was refused for good (a 4xx other than 408/429):
+  // trying again would get the same.
+  bool refused() const { return refused_; }
   void set_media_events(MediaEvents events);  // null members: unset
   // Drops our reference to the connection and DELETEs the resource (the
   // owner of the last reference then stops it).
@@ -75,6 +78,7 @@ class PostRoomClient : public sig::RoomClient {
   std::shared_ptr<peer::Peer> peer_;
   std::unique_ptr<sig::ResourceClient> resource_;
   Timer ping_timer_;
+  bool refused_ = false;
   struct Routed {  // read by webrtcbin's streaming threads
     std::mutex mutex;
     MediaEvents events;

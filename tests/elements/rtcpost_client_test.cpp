@@ -122,3 +122,27 @@ TEST(RtcPostClient, AWebSocketAndAOnePostParticipantDecodeEachOtherAndALeaveRene
 }
 
 }  // namespace
+
+namespace {
+
+// A mesh-mode server has no webrtcbin to end a POSTed connection in: its
+// 404 names the modes that serve one-POST rooms, and rtcmeshbin takes that
+// 4xx as final (an element error at once, no retries).
+TEST(RtcPostClient, AMeshServerRefusesThePostWithAReasonAndTheElementStops) {
+  auto server = RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "mesh"});
+  ASSERT_TRUE(server);
+  HttpReply r = http_request("POST", server->base + "/rtc/r", "application/sdp", "v=0\r\n");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_NE(r.body.find("SFU and MCU rooms"), std::string::npos) << r.body;
+  Pipeline p("rtcmeshbin name=m room=r url=" + server->base +
+             "/rtc videotestsrc is-live=true ! m.video_0");
+  p.set_state(GST_STATE_PLAYING);
+  EXPECT_TRUE(wait_until([&] { return !p.errors().empty(); }, 10s));
+  auto errors = p.errors();
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].find("SFU and MCU rooms"), std::string::npos) << errors[0];
+  EXPECT_TRUE(p.warnings().empty()) << "no retry before the error: " << p.warnings()[0];
+  p.set_state(GST_STATE_NULL);
+}
+
+}  // namespace
