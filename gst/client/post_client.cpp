@@ -157,9 +157,9 @@ bool PostRoomClient::notify(const std::string& method, sig::Json params) {
 void PostRoomClient::lost(const std::string& why) {
   if (!peer_) return;
   GST_INFO_OBJECT(setup_.bin, "room connection lost: %s", why.c_str());
-  std::weak_ptr<bool> alive = alive_;
+  auto alive = alive_;  // false once a reply handler destroyed us
   calls_.fail_all("the connection closed: " + why, false);
-  if (alive.expired() || !*alive_) return;
+  if (!*alive) return;
   ClosedFn fn = on_closed_;
   if (fn) guard(GST_ELEMENT(setup_.bin), "room connection closed", [&] { fn(1006, why); });
 }

@@ -146,3 +146,26 @@ TEST(RtcPostClient, AMeshServerRefusesThePostWithAReasonAndTheElementStops) {
 }
 
 }  // namespace
+
+namespace {
+
+// An MCU room over one POST: the POSTed rtcmeshbin publishes into the
+// composite (the server counts it among the room's publishers) and decodes
+// the composite and its minus-one mix on the same connection.
+TEST(RtcPostClient, AnMcuRoomsCompositeAndMixComeOnTheOneConnection) {
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "mcu", "--room", "r", "--canvas", "320x240@15"});
+  ASSERT_TRUE(server);
+  Participant pub(server->ws_url(), "pub");
+  Participant post(server->base + "/rtc", "post");
+  EXPECT_TRUE(wait_until(
+      [&] { return post.frames_from("mcu") >= 15 && post.samples_from("mcu") > 0; }, 40s))
+      << post.frames_from("mcu") << " frames, " << post.samples_from("mcu") << " samples";
+  HttpReply m = http_request("GET", server->base + "/metrics", nullptr, "");
+  EXPECT_NE(m.body.find("rtcmesh_room_publishers{room=\"r\"} 3"), std::string::npos)
+      << "mcu, pub and post publish";
+  EXPECT_EQ(connected_connections(post.bin()), (std::multiset<std::string>{"rtc"}));
+  EXPECT_TRUE(post.pipeline().errors().empty());
+}
+
+}  // namespace
