@@ -363,6 +363,17 @@ def play_whep(pipelines, procs, endpoint, server, timeout):
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
 
+def stop_room(*procs):
+    """Stops the participants, then the server (the last), with SIGINT; a
+    participant that printed "Delayed linking failed" or an ERROR fails."""
+    for p in procs:
+        p.stop(signal.SIGINT)
+    for p in procs[:-1]:
+        said = [l for l in p.output() if "Delayed linking failed" in l or l.startswith("ERROR")]
+        if said:
+            raise Failure(f"{p.name}: {said}")
+
+
 def case_room(pipelines, procs):
     """The README's two rtcmeshbin one-liners (the first is room-join.sh)
     against rtcmesh-server, an SFU room and then a mesh room, screens replaced
@@ -390,12 +401,7 @@ def case_room(pipelines, procs):
         procs.append(pipe2)
         pipe2.wait_until(lambda: pipe2.counts()[0] >= 30, 30, ">= 30 frames of pipe1's video")
         log(f"{mode}: pipe2 rendered {pipe2.counts()[0]} frames of pipe1's video")
-        for p in (pipe2, pipe1, server):
-            p.stop(signal.SIGINT)
-        for p in (pipe1, pipe2):
-            said = [l for l in p.output() if "Delayed linking failed" in l or l.startswith("ERROR")]
-            if said:
-                raise Failure(f"{p.name}: {said}")
+        stop_room(pipe2, pipe1, server)
 
 
 def case_room_post(pipelines, procs):
@@ -425,12 +431,7 @@ def case_room_post(pipelines, procs):
     post.wait_until(lambda: post.counts()[0] >= 30 and post.counts()[1] > 0, 30,
                     "the one-liner's composite and mix")
     log(f"room-post: the viewer rendered {viewer.counts()[0]} frames of the one-liner's video")
-    for p in (viewer, post, server):
-        p.stop(signal.SIGINT)
-    for p in (post, viewer):
-        said = [l for l in p.output() if "Delayed linking failed" in l or l.startswith("ERROR")]
-        if said:
-            raise Failure(f"{p.name}: {said}")
+    stop_room(viewer, post, server)
 
 
 def case_demo_help(pipelines, procs):
