@@ -59,6 +59,7 @@ std::string redis_cli(unsigned port, const std::vector<std::string>& command) {
 // hostile client of the same NATS could send).
 void nats_publish_raw(unsigned port, const std::string& subject, const std::string& payload) {
   GSocketClient* c = g_socket_client_new();
+  g_socket_client_set_timeout(c, 5);  // a read that never gets PONG fails the test, not hangs it
   GSocketConnection* conn =
       g_socket_client_connect_to_host(c, "127.0.0.1", static_cast<guint16>(port), nullptr, nullptr);
   g_object_unref(c);
