@@ -169,3 +169,26 @@ TEST(RtcPostClient, AnMcuRoomsCompositeAndMixComeOnTheOneConnection) {
 }
 
 }  // namespace
+
+namespace {
+
+// https://…/rtc: the POST goes over TLS (tls-ca-file trusts the server's
+// self-signed certificate), beside a wss:// participant.
+TEST(RtcPostClient, OverHttpsWithTheServersCertificate) {
+  SelfSigned certs;
+  ASSERT_TRUE(certs.ok);
+  auto server = RtcmeshServer::start(
+      RTCMESH_SERVER, {"--mode", "sfu", "--tls-certificate", certs.cert, "--tls-key", certs.key});
+  ASSERT_TRUE(server);
+  ASSERT_EQ(server->base.rfind("https://", 0), 0u) << server->base;
+  const std::string trust = "tls-ca-file=" + certs.cert;
+  Participant a(server->ws_url(), "a", trust);
+  Participant b(server->base + "/rtc", "b", trust);
+  std::vector<Participant*> room = {&a, &b};
+  std::vector<std::string> ids = {"a", "b"};
+  EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 40s))
+      << describe(room, ids);
+  EXPECT_EQ(connected_connections(b.bin()), (std::multiset<std::string>{"rtc"}));
+}
+
+}  // namespace
