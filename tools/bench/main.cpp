@@ -7,7 +7,7 @@
 //   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
 //   rtcmesh-bench jitterbuffer [runs]
-//   rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]
+//   rtcmesh-bench data-rtt [--room mesh|sfu|sfu-post] [--messages 500] [--size 100] [--burst 1000]
 //   rtcmesh-bench mcu [--publishers 2,4,6] [--subscribers 4] [--seconds 8] [--warmup 5]
 //   rtcmesh-bench cluster [--viewers 1,10] [--seconds 10]
 //
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
       "       rtcmesh-bench soak [--cycles 60] [--settle 30]\n"
       "       rtcmesh-bench jitterbuffer [runs]\n"
-      "       rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]\n"
+      "       rtcmesh-bench data-rtt [--room mesh|sfu|sfu-post] [--messages 500] [--size 100] [--burst 1000]\n"
       "       rtcmesh-bench mcu [--publishers 2,4,6] [--subscribers 4] [--seconds 8]\n"
       "              [--warmup 5] [--server PATH]\n"
       "       rtcmesh-bench cluster [--viewers 1,10] [--seconds 10] [--server PATH]\n");
