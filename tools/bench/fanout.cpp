@@ -240,6 +240,35 @@ Delivery delivery(const Latency& l, const Snapshot& a, const Snapshot& b, int n)
   return d;
 }
 
+// The window's figures from its two snapshots, once r.forwarded and
+// r.base_cpu are known: `server_s` and `viewers_s` are the two processes' CPU
+// seconds in it, `zero` the server at 0 viewers.
+void window_figures(Row& r, const Snapshot& a, const Snapshot& b, const ProcSample& zero,
+                    double server_s, double viewers_s) {
+  const double hz = double(ticks_per_second());
+  double window = double(b.at_us - a.at_us) / G_USEC_PER_SEC;
+  double machine_s = double(b.machine - a.machine) / hz;
+  r.received = b.vstats.received - a.vstats.received;
+  r.unrecovered = b.vstats.unrecovered - a.vstats.unrecovered;
+  r.udp_drops = b.udp_drops - a.udp_drops;
+  r.viewer_overruns = b.vstats.overruns - a.vstats.overruns;
+  r.server_cpu = server_s / window;
+  r.viewers_cpu = viewers_s / window;
+  r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
+  r.pkt_rate = double(r.forwarded) / window;
+  r.us_per_pkt = server_s * 1e6 / double(r.forwarded);
+  r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
+  for (auto& [name, ns] : cpu_by_name(a.threads, b.threads))
+    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.forwarded));
+  std::sort(r.by_thread.begin(), r.by_thread.end(),
+            [](auto& x, auto& y) { return x.second > y.second; });
+  int n = r.n;
+  r.threads = double(a.server.threads - zero.threads) / n;
+  r.total_threads = double(a.server.threads);
+  r.rss_kb = double(a.server.rss_kb - zero.rss_kb) / n;
+  r.fds = double(a.server.fds - zero.fds) / n;
+}
+
 // Step 2: the n viewers join in batches, each batch receiving before the
 // next. "" or what went wrong.
 std::string join_in_batches(Child& viewers, int n, const Options& o) {
@@ -273,7 +302,6 @@ Row run(int n, const Options& o, const std::string& file) {
     std::fflush(stdout);
     return r;
   };
-  const double hz = double(ticks_per_second());
 
   Child server(o.sfu ? std::vector<std::string>{"sfu-server", o.engine}
                      : std::vector<std::string>{"fanout-server", file});
@@ -330,30 +358,12 @@ Row run(int n, const Options& o, const std::string& file) {
   // /proc (10 ms ticks).
   double server_s = double(b->sstats.cpu_us - a->sstats.cpu_us) / 1e6;
   double viewers_s = double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6;
-  double machine_s = double(b->machine - a->machine) / hz;
   r.sent = b->sstats.sent - a->sstats.sent;
   r.forwarded = (b->sstats.payloaded - a->sstats.payloaded) * guint64(n);
-  r.received = b->vstats.received - a->vstats.received;
   r.lost = b->vstats.lost - a->vstats.lost;
-  r.unrecovered = b->vstats.unrecovered - a->vstats.unrecovered;
-  r.udp_drops = b->udp_drops - a->udp_drops;
   r.overruns = b->sstats.overruns - a->sstats.overruns;
-  r.viewer_overruns = b->vstats.overruns - a->vstats.overruns;
   if (r.forwarded == 0 || r.sent == 0) return fail("the server sent no packets in the window");
-  r.server_cpu = server_s / window;
-  r.viewers_cpu = viewers_s / window;
-  r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
-  r.pkt_rate = double(r.forwarded) / window;
-  r.us_per_pkt = server_s * 1e6 / double(r.forwarded);
-  r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
-  for (auto& [name, ns] : cpu_by_name(a->threads, b->threads))
-    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.forwarded));
-  std::sort(r.by_thread.begin(), r.by_thread.end(),
-            [](auto& x, auto& y) { return x.second > y.second; });
-  r.threads = double(a->server.threads - zero.threads) / n;
-  r.total_threads = double(a->server.threads);
-  r.rss_kb = double(a->server.rss_kb - zero.rss_kb) / n;
-  r.fds = double(a->server.fds - zero.fds) / n;
+  window_figures(r, *a, *b, zero, server_s, viewers_s);
   if (b->vstats.failed || b->sstats.failed)
     return fail("viewers failed during the window (viewers " + std::to_string(b->vstats.failed) +
                 ", server " + std::to_string(b->sstats.failed) + ")");
@@ -537,29 +547,11 @@ Row run_janus(int n, const Options& o, const std::string& file) {
   r.clean = delivery(*l, *a, *b, n);
   if (r.clean.latency.n == 0) return fail("no packet of the publisher was matched at a subscriber");
   double window = double(b->at_us - a->at_us) / G_USEC_PER_SEC;
-  double server_s = double(b->server.cpu_ticks - a->server.cpu_ticks) / hz;
-  double viewers_s = double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6;
-  double machine_s = double(b->machine - a->machine) / hz;
   r.forwarded = (b->vstats.published - a->vstats.published) * guint64(n);
-  r.received = b->vstats.received - a->vstats.received;
-  r.unrecovered = b->vstats.unrecovered - a->vstats.unrecovered;
-  r.udp_drops = b->udp_drops - a->udp_drops;
-  r.viewer_overruns = b->vstats.overruns - a->vstats.overruns;
-  if (r.forwarded == 0 || r.received == 0) return fail("nothing forwarded in the window");
-  r.server_cpu = server_s / window;
-  r.viewers_cpu = viewers_s / window;
-  r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
-  r.pkt_rate = double(r.forwarded) / window;
-  r.us_per_pkt = server_s * 1e6 / double(r.forwarded);
-  r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
-  for (auto& [name, ns] : cpu_by_name(a->threads, b->threads))
-    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.forwarded));
-  std::sort(r.by_thread.begin(), r.by_thread.end(),
-            [](auto& x, auto& y) { return x.second > y.second; });
-  r.threads = double(a->server.threads - zero.threads) / n;
-  r.total_threads = double(a->server.threads);
-  r.rss_kb = double(a->server.rss_kb - zero.rss_kb) / n;
-  r.fds = double(a->server.fds - zero.fds) / n;
+  if (r.forwarded == 0 || b->vstats.received == a->vstats.received)
+    return fail("nothing forwarded in the window");
+  window_figures(r, *a, *b, zero, double(b->server.cpu_ticks - a->server.cpu_ticks) / hz,
+                 double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6);
   if (b->vstats.failed) return fail(std::to_string(b->vstats.failed) + " connection(s) failed in the window");
   int vcode = viewers.finish(60000);
   if (vcode) return fail("exit status of the viewers: " + std::to_string(vcode));

@@ -106,16 +106,19 @@ void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   gst_object_unref(sinkpad);
 }
 
+// An error message of a bus: printed for `who`, and `failed` set.
+void note_error(GstMessage* msg, const char* who, std::atomic<bool>& failed) {
+  if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ERROR) return;
+  GError* err = nullptr;
+  gst_message_parse_error(msg, &err, nullptr);
+  std::fprintf(stderr, "%s: %s: %s\n", who, GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+               err ? err->message : "?");
+  g_clear_error(&err);
+  failed = true;
+}
+
 gboolean on_bus(GstBus*, GstMessage* msg, gpointer data) {
-  auto* v = static_cast<Viewer*>(data);
-  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-    GError* err = nullptr;
-    gst_message_parse_error(msg, &err, nullptr);
-    std::fprintf(stderr, "viewers: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-                 err ? err->message : "?");
-    g_clear_error(&err);
-    v->failed = true;
-  }
+  note_error(msg, "viewers", static_cast<Viewer*>(data)->failed);
   return TRUE;
 }
 
@@ -196,14 +199,7 @@ struct Publisher {
 
 gboolean on_publisher_bus(GstBus*, GstMessage* msg, gpointer data) {
   auto* p = static_cast<Publisher*>(data);
-  if (loop_on_segment_done(msg, p->demux) || GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ERROR)
-    return TRUE;
-  GError* err = nullptr;
-  gst_message_parse_error(msg, &err, nullptr);
-  std::fprintf(stderr, "publisher: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-               err ? err->message : "?");
-  g_clear_error(&err);
-  p->failed = true;
+  if (!loop_on_segment_done(msg, p->demux)) note_error(msg, "publisher", p->failed);
   return TRUE;
 }
 

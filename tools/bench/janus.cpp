@@ -1,9 +1,9 @@
 #include "tools/bench/janus.h"
 
-#include <netinet/in.h>
+#include "signaling/loopback.h"
+
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,38 +24,10 @@ namespace {
 constexpr const char* kJanus = "/usr/bin/janus";
 constexpr const char* kLibDir = "/usr/lib/x86_64-linux-gnu/janus";
 
-// A free TCP port on 127.0.0.1 (bound, read, closed: Janus binds it next).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0) close(fd);
-  return port;
-}
-
 bool write_file(const std::string& path, const std::string& text) {
   std::ofstream f(path);
   f << text;
   return bool(f);
-}
-
-// True once something accepts TCP connections on 127.0.0.1:port (Janus
-// starts its transports after its plugins: the API is then ready).
-bool accepts(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(guint16(port));
-  bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  if (fd >= 0) close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -84,7 +56,7 @@ JanusProcess::JanusProcess() {
     error_ = std::string("cannot link Janus's modules from ") + kLibDir;
     return;
   }
-  int port = free_port();
+  unsigned port = rtcmesh::sig::free_loopback_port();  // Janus binds it next
   bool written =
       write_file(dir_ + "/janus.jcfg",
                  "general: {\n  configs_folder = \"" + dir_ + "\"\n  plugins_folder = \"" + dir_ +
@@ -122,7 +94,8 @@ JanusProcess::JanusProcess() {
   }
   url_ = "http://127.0.0.1:" + std::to_string(port) + "/janus";
   for (gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;;) {
-    if (accepts(port)) return;
+    // Janus starts its transports after its plugins: the API is then ready.
+    if (rtcmesh::sig::wait_listening(port, 100)) return;
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
