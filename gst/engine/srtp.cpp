@@ -63,10 +63,46 @@ void derive(const uint8_t* key, const uint8_t* salt, uint8_t label, uint8_t* out
   if (!ok) throw std::runtime_error("SRTP: OpenSSL AES-CTR unavailable");
 }
 
+// The RTP header's length (CSRCs and extension included), 0 if not RTP.
+size_t rtp_header_length(const uint8_t* p, size_t n) {
+  if (n < 12 || (p[0] >> 6) != 2) return 0;
+  size_t header = 12 + 4 * size_t(p[0] & 0x0F);
+  if ((p[0] & 0x10) && header + 4 <= n) header += 4 + 4 * size_t(p[header + 2] << 8 | p[header + 3]);
+  return header > n ? 0 : header;
+}
+
 constexpr size_t kAuthTag = 10;  // HMAC-SHA1-80
+constexpr size_t kGcmTag = 16;
 constexpr int64_t kWindow = 1024;
 
 }  // namespace
+
+bool SendIndex::next(uint32_t ssrc, uint16_t seq, uint64_t* index) {
+  // libsrtp2's srtp_rdbx_estimate_index / srtp_index_guess.
+  uint64_t& local = highest_[ssrc];
+  uint64_t guess;
+  int64_t delta;
+  if (local > 0x8000) {
+    uint32_t roc = uint32_t(local >> 16);
+    uint16_t lseq = uint16_t(local);
+    if (lseq < 0x8000) {
+      if (int(seq) - int(lseq) > 0x8000) roc -= 1, delta = int64_t(seq) - lseq - 0x10000;
+      else delta = int64_t(seq) - lseq;
+    } else if (int(lseq) - 0x8000 > int(seq)) {
+      roc += 1, delta = int64_t(seq) - lseq + 0x10000;
+    } else {
+      delta = int64_t(seq) - lseq;
+    }
+    guess = uint64_t(roc) << 16 | seq;
+  } else {
+    guess = seq;
+    delta = int64_t(guess) - int64_t(local);
+  }
+  if (delta < -kWindow) return false;  // libsrtp2: srtp_err_status_replay_old
+  if (delta > 0) local = guess;
+  *index = guess;
+  return true;
+}
 
 CmSender::CmSender(const std::vector<uint8_t>& master) {
   if (master.size() != 30) throw std::runtime_error("SRTP: key length " + std::to_string(master.size()));
@@ -98,35 +134,12 @@ CmSender::~CmSender() {
 }
 
 bool CmSender::protect(uint8_t* buffer, size_t* size) {
-  size_t n = *size;
-  if (n < 12 || (buffer[0] >> 6) != 2) return false;
-  size_t header = 12 + 4 * size_t(buffer[0] & 0x0F);
-  if ((buffer[0] & 0x10) && header + 4 <= n) header += 4 + 4 * size_t(buffer[header + 2] << 8 | buffer[header + 3]);
-  if (header > n) return false;
+  size_t n = *size, header = rtp_header_length(buffer, n);
+  if (!header) return false;
   uint16_t seq = uint16_t(buffer[2] << 8 | buffer[3]);
   uint32_t ssrc = uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 | uint32_t(buffer[10]) << 8 | buffer[11];
-  // libsrtp2's srtp_rdbx_estimate_index / srtp_index_guess.
-  uint64_t& local = index_[ssrc];
   uint64_t guess;
-  int64_t delta;
-  if (local > 0x8000) {
-    uint32_t roc = uint32_t(local >> 16);
-    uint16_t lseq = uint16_t(local);
-    if (lseq < 0x8000) {
-      if (int(seq) - int(lseq) > 0x8000) roc -= 1, delta = int64_t(seq) - lseq - 0x10000;
-      else delta = int64_t(seq) - lseq;
-    } else if (int(lseq) - 0x8000 > int(seq)) {
-      roc += 1, delta = int64_t(seq) - lseq + 0x10000;
-    } else {
-      delta = int64_t(seq) - lseq;
-    }
-    guess = uint64_t(roc) << 16 | seq;
-  } else {
-    guess = seq;
-    delta = int64_t(guess) - int64_t(local);
-  }
-  if (delta < -kWindow) return false;  // libsrtp2: srtp_err_status_replay_old
-  if (delta > 0) local = guess;
+  if (!index_.next(ssrc, seq, &guess)) return false;
   // IV = (k_s · 2^16) XOR (SSRC · 2^64) XOR (index · 2^16)
   uint8_t iv[16] = {};
   std::memcpy(iv, salt_, 14);
@@ -147,6 +160,48 @@ bool CmSender::protect(uint8_t* buffer, size_t* size) {
   return true;
 }
 
+GcmSender::GcmSender(const std::vector<uint8_t>& master) {
+  if (master.size() != 28) throw std::runtime_error("SRTP: key length " + std::to_string(master.size()));
+  // RFC 7714 §11: RFC 3711's KDF, the 96-bit master salt padded to 112 bits
+  // with zeros (as libsrtp2 does).
+  uint8_t key[16], salt14[14] = {};
+  std::memcpy(salt14, master.data() + 16, 12);
+  derive(master.data(), salt14, 0, key, sizeof key);
+  derive(master.data(), salt14, 2, salt_, sizeof salt_);
+  cipher_ = EVP_CIPHER_CTX_new();
+  bool ok = cipher_ && EVP_EncryptInit_ex(cipher_, EVP_aes_128_gcm(), nullptr, key, nullptr) == 1;
+  OPENSSL_cleanse(key, sizeof key);
+  if (!ok) {
+    EVP_CIPHER_CTX_free(cipher_);
+    throw std::runtime_error("SRTP: OpenSSL AES-GCM unavailable");
+  }
+}
+
+GcmSender::~GcmSender() { EVP_CIPHER_CTX_free(cipher_); }
+
+bool GcmSender::protect(uint8_t* buffer, size_t* size) {
+  size_t n = *size, header = rtp_header_length(buffer, n);
+  if (!header) return false;
+  uint16_t seq = uint16_t(buffer[2] << 8 | buffer[3]);
+  uint32_t ssrc = uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 | uint32_t(buffer[10]) << 8 | buffer[11];
+  uint64_t index;
+  if (!index_.next(ssrc, seq, &index)) return false;
+  // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the header.
+  uint8_t iv[12] = {0, 0, buffer[8], buffer[9], buffer[10], buffer[11],
+                    uint8_t(index >> 40), uint8_t(index >> 32), uint8_t(index >> 24), uint8_t(index >> 16),
+                    buffer[2], buffer[3]};
+  for (int i = 0; i < 12; ++i) iv[i] ^= salt_[i];
+  int len = 0;
+  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1 ||
+      EVP_EncryptUpdate(cipher_, nullptr, &len, buffer, int(header)) != 1 ||
+      EVP_EncryptUpdate(cipher_, buffer + header, &len, buffer + header, int(n - header)) != 1 ||
+      EVP_EncryptFinal_ex(cipher_, buffer + n, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(cipher_, EVP_CTRL_GCM_GET_TAG, int(kGcmTag), buffer + n) != 1)
+    return false;
+  *size = n + kGcmTag;
+  return true;
+}
+
 void SrtpSession::init_library() {
   static std::once_flag once;
   // GStreamer's srtp plugin (webrtcbin's srtpenc/srtpdec) initialises the
@@ -160,6 +215,7 @@ SrtpSession::SrtpSession(const SrtpKeys& keys) : profile_(keys.profile) {
   init_library();
   out_ = create(keys, keys.local, ssrc_any_outbound);
   if (keys.profile == SrtpProfile::kAes128CmSha1_80) cm_out_ = std::make_unique<CmSender>(keys.local);
+  if (keys.profile == SrtpProfile::kAeadAes128Gcm) gcm_out_ = std::make_unique<GcmSender>(keys.local);
   try {
     in_ = create(keys, keys.remote, ssrc_any_inbound);
   } catch (...) {
@@ -183,8 +239,8 @@ SrtpSession::~SrtpSession() {
   return true;
 
 bool SrtpSession::protect_rtp(uint8_t* buffer, size_t* size) {
-  if (cm_out_) {
-    if (cm_out_->protect(buffer, size)) return true;
+  if (cm_out_ || gcm_out_) {
+    if (cm_out_ ? cm_out_->protect(buffer, size) : gcm_out_->protect(buffer, size)) return true;
     ++failures_;
     return false;
   }

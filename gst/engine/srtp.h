@@ -3,11 +3,12 @@
 // by what DtlsTransport exported. Debian 12's libsrtp2 (2.5.0) is built
 // against NSS, not OpenSSL; it has AES-GCM (srtp_aes_gcm_128), which the
 // unit test checks by protecting and unprotecting with both profiles.
-// Outgoing RTP of AES_CM_128_HMAC_SHA1_80 does not go through libsrtp2: NSS
-// sets its AES and HMAC keys up again on every call (the largest share of
-// the engine's profile, docs/benchmarks.md), so CmSender does RFC 3711's
-// transform with OpenSSL contexts kept for the session, packet for packet
-// what libsrtp2 would send (the unit test unprotects it with libsrtp2).
+// Outgoing RTP does not go through libsrtp2: NSS sets its keys up again on
+// every call (the largest share of the engine's profile, docs/benchmarks.md),
+// so CmSender (RFC 3711) and GcmSender (RFC 7714) do the transform with
+// OpenSSL contexts kept for the session, byte for byte what libsrtp2 would
+// send (unit tests compare them with libsrtp2). SRTCP and inbound stay on
+// libsrtp2.
 // Not thread-safe: one engine thread owns a session.
 #pragma once
 
@@ -24,6 +25,17 @@ typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 
 namespace rtcmesh::engine {
+
+// The packet index (ROC << 16 | SEQ) of outgoing packets, per SSRC, as
+// libsrtp2 estimates it (srtp_rdbx_estimate_index): nullopt for a packet
+// more than 1024 behind the highest sent (libsrtp2's window).
+class SendIndex {
+ public:
+  bool next(uint32_t ssrc, uint16_t seq, uint64_t* index);
+
+ private:
+  std::unordered_map<uint32_t, uint64_t> highest_;
+};
 
 // SRTP sending with AES_CM_128_HMAC_SHA1_80 (RFC 3711 §4) on OpenSSL: the
 // session keys derived once, AES-128-CTR and HMAC-SHA1 contexts kept, the
@@ -44,7 +56,24 @@ class CmSender {
   EVP_CIPHER_CTX* cipher_ = nullptr;
   EVP_MAC_CTX* hmac_ = nullptr;
   uint8_t salt_[14] = {};
-  std::unordered_map<uint32_t, uint64_t> index_;  // by SSRC: highest ROC << 16 | SEQ
+  SendIndex index_;
+};
+
+// SRTP sending with AEAD_AES_128_GCM (RFC 7714) on OpenSSL: the session key
+// and salt derived once, one AES-128-GCM context keyed once.
+class GcmSender {
+ public:
+  // `master`: 16-byte master key then 12-byte master salt.
+  explicit GcmSender(const std::vector<uint8_t>& master);
+  ~GcmSender();
+  GcmSender(const GcmSender&) = delete;
+  GcmSender& operator=(const GcmSender&) = delete;
+  bool protect(uint8_t* buffer, size_t* size);
+
+ private:
+  EVP_CIPHER_CTX* cipher_ = nullptr;
+  uint8_t salt_[12] = {};
+  SendIndex index_;
 };
 
 class SrtpSession {
@@ -72,7 +101,8 @@ class SrtpSession {
 
  private:
   srtp_ctx_t_* out_ = nullptr;
-  std::unique_ptr<CmSender> cm_out_;  // AES_CM_128_HMAC_SHA1_80: RTP out through OpenSSL
+  std::unique_ptr<CmSender> cm_out_;    // AES_CM_128_HMAC_SHA1_80: RTP out through OpenSSL
+  std::unique_ptr<GcmSender> gcm_out_;  // AEAD_AES_128_GCM: RTP out through OpenSSL
   srtp_ctx_t_* in_ = nullptr;
   SrtpProfile profile_;
   uint64_t failures_ = 0;
