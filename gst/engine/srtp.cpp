@@ -77,7 +77,11 @@ constexpr int64_t kWindow = 1024;
 
 }  // namespace
 
-bool SendIndex::next(uint32_t ssrc, uint16_t seq, uint64_t* index) {
+bool SendIndex::next(const uint8_t* packet, size_t size, size_t* header, uint64_t* index) {
+  *header = rtp_header_length(packet, size);
+  if (!*header) return false;
+  uint16_t seq = uint16_t(packet[2] << 8 | packet[3]);
+  uint32_t ssrc = uint32_t(packet[8]) << 24 | uint32_t(packet[9]) << 16 | uint32_t(packet[10]) << 8 | packet[11];
   // libsrtp2's srtp_rdbx_estimate_index / srtp_index_guess.
   uint64_t& local = highest_[ssrc];
   uint64_t guess;
@@ -134,12 +138,10 @@ CmSender::~CmSender() {
 }
 
 bool CmSender::protect(uint8_t* buffer, size_t* size) {
-  size_t n = *size, header = rtp_header_length(buffer, n);
-  if (!header) return false;
-  uint16_t seq = uint16_t(buffer[2] << 8 | buffer[3]);
-  uint32_t ssrc = uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 | uint32_t(buffer[10]) << 8 | buffer[11];
+  size_t n = *size, header = 0;
   uint64_t guess;
-  if (!index_.next(ssrc, seq, &guess)) return false;
+  if (!index_.next(buffer, n, &header, &guess)) return false;
+  uint32_t ssrc = uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 | uint32_t(buffer[10]) << 8 | buffer[11];
   // IV = (k_s · 2^16) XOR (SSRC · 2^64) XOR (index · 2^16)
   uint8_t iv[16] = {};
   std::memcpy(iv, salt_, 14);
@@ -180,12 +182,9 @@ GcmSender::GcmSender(const std::vector<uint8_t>& master) {
 GcmSender::~GcmSender() { EVP_CIPHER_CTX_free(cipher_); }
 
 bool GcmSender::protect(uint8_t* buffer, size_t* size) {
-  size_t n = *size, header = rtp_header_length(buffer, n);
-  if (!header) return false;
-  uint16_t seq = uint16_t(buffer[2] << 8 | buffer[3]);
-  uint32_t ssrc = uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 | uint32_t(buffer[10]) << 8 | buffer[11];
+  size_t n = *size, header = 0;
   uint64_t index;
-  if (!index_.next(ssrc, seq, &index)) return false;
+  if (!index_.next(buffer, n, &header, &index)) return false;
   // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the header.
   uint8_t iv[12] = {0, 0, buffer[8], buffer[9], buffer[10], buffer[11],
                     uint8_t(index >> 40), uint8_t(index >> 32), uint8_t(index >> 24), uint8_t(index >> 16),

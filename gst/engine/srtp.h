@@ -26,12 +26,13 @@ typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 
 namespace rtcmesh::engine {
 
-// The packet index (ROC << 16 | SEQ) of outgoing packets, per SSRC, as
-// libsrtp2 estimates it (srtp_rdbx_estimate_index): nullopt for a packet
-// more than 1024 behind the highest sent (libsrtp2's window).
+// The packet index (ROC << 16 | SEQ) of outgoing RTP packets, per SSRC, as
+// libsrtp2 estimates it (srtp_rdbx_estimate_index), and the length of the
+// header (CSRCs and extension included). False for what is not RTP and for
+// a packet more than 1024 behind the highest sent (libsrtp2's window).
 class SendIndex {
  public:
-  bool next(uint32_t ssrc, uint16_t seq, uint64_t* index);
+  bool next(const uint8_t* packet, size_t size, size_t* header, uint64_t* index);
 
  private:
   std::unordered_map<uint32_t, uint64_t> highest_;
