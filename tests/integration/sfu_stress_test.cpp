@@ -121,13 +121,15 @@ TEST(SfuStress, ChurnWithKilledPeersAndMetricsPolling) {
   std::atomic<bool> polling{true};
   std::atomic<int> metrics_ok{0}, metrics_failed{0};
   std::atomic<gint64> slowest_us{0};
+  std::string first_failure_stacks;  // the server's threads when /metrics first failed
   std::thread poller([&] {
     while (polling) {
       gint64 t0 = g_get_monotonic_time();
-      if (get_status(metrics_url) == 200)
+      if (get_status(metrics_url) == 200) {
         metrics_ok++;
-      else
-        metrics_failed++;
+      } else if (metrics_failed++ == 0) {
+        first_failure_stacks = server->proc->stacks();
+      }
       gint64 took = g_get_monotonic_time() - t0;
       if (took > slowest_us) slowest_us = took;
       std::this_thread::sleep_for(200ms);
@@ -228,10 +230,14 @@ TEST(SfuStress, ChurnWithKilledPeersAndMetricsPolling) {
   ASSERT_TRUE(server_alive && server->proc->running())
       << "rtcmesh-server died during the churn (seed " << seed << ")\n"
       << joined(server->proc->stderr_lines());
-  EXPECT_EQ(metrics_failed.load(), 0) << "seed " << seed;
+  EXPECT_EQ(metrics_failed.load(), 0) << "seed " << seed << "; the server's threads then:\n"
+                                     << first_failure_stacks;
   EXPECT_GT(metrics_ok.load(), int(seconds * 2));
   std::string text;
-  ASSERT_EQ(get_status(metrics_url, &text), 200u) << "seed " << seed;
+  guint answered = get_status(metrics_url, &text);
+  // Not answering: where its threads wait (a deadlock shows there).
+  ASSERT_EQ(answered, 200u) << "seed " << seed << "; the server's threads:\n"
+                            << server->proc->stacks();
   EXPECT_NE(text.find("rtcmesh_rooms "), std::string::npos) << text;
 
   // A new publisher reaches a new player.

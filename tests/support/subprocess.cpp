@@ -218,6 +218,20 @@ bool Subprocess::running() {
   return !reap(WNOHANG);
 }
 
+std::string Subprocess::stacks() {
+  if (pid_ <= 0 || status_) return "";
+  std::string out;
+  std::string cmd = "gdb -p " + std::to_string(pid_) +
+                    " -batch -nx -ex 'thread apply all bt 25' 2>/dev/null";
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    ::pclose(f);
+  }
+  return out;
+}
+
 int Subprocess::terminate(std::chrono::milliseconds grace) {
   if (status_) return *status_;
   send_signal(SIGTERM);

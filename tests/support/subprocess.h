@@ -73,6 +73,9 @@ class Subprocess {
   // if a signal ended it; nullopt if still running.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running();
+  // Every thread's stack of the running child (gdb -p; "" without gdb): what
+  // a test prints when the child stops answering.
+  std::string stacks();
   // SIGTERM, wait up to `grace`, then SIGKILL to the child's process group.
   // Returns the exit status.
   int terminate(std::chrono::milliseconds grace = std::chrono::seconds(5));
