@@ -445,10 +445,7 @@ std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string&
   r.pad = gst_element_request_pad_simple(sfu, kind == media::Kind::kVideo ? "video_%u" : "audio_%u");
   if (!r.pad) {
     GST_WARNING_OBJECT(self, "no pad for %s's own track", peer.c_str());
-    if (r.process) {
-      gst_element_set_state(r.process, GST_STATE_NULL);
-      gst_bin_remove(GST_BIN(self), r.process);
-    }
+    if (r.process) media::remove_elements(GST_BIN(self), {r.process});
     return std::nullopt;
   }
   sfu::set_track_audience(sfu, GST_PAD_NAME(r.pad), peer);
@@ -459,11 +456,11 @@ std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string&
 
 void RtcMcuPrivate::end_return(const Return& r) {
   std::string name = GST_PAD_NAME(r.pad);
-  for (GstElement* e : {r.process, r.proxy_src, r.proxy_sink}) {
-    if (!e) continue;
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(self), e);
-  }
+  // Upstream first: once the proxysink is down no push is in flight into
+  // the proxysrc's queue while it stops.
+  std::vector<GstElement*> gone{r.proxy_sink, r.proxy_src};
+  if (r.process) gone.insert(gone.begin(), r.process);
+  media::remove_elements(GST_BIN(self), gone);
   gst_element_release_request_pad(sfu, r.pad);
   sfu::set_track_audience(sfu, name, "");
 }
