@@ -5,6 +5,7 @@
 // publisher leaves and the grid re-flows to two tiles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -538,6 +539,103 @@ TEST(McuProcess, ServerModeProcessSendsEachParticipantItsOwnMediaProcessed) {
         return at == std::string::npos ? 0 : std::atoi(body.c_str() + at + 2);
       },
       [] { return std::string(); });
+}
+
+// audio-process="audioecho delay=200000000 intensity=0.5": alice sends 40 ms
+// tone bursts once a second; the decoded audio a WHEP player of
+// /whep/r/alice receives has, after each burst, silence and then a second
+// copy at about half its level 200 ms later (5 ms RMS windows of the samples).
+TEST(McuProcess, TheEchoFragmentDelaysAudio) {
+  Room room("peer-timeout=3000 audio-process=\"audioecho delay=200000000 intensity=0.5\"");
+  auto alice = std::make_unique<Pipeline>(publisher_launch(
+      room.http() + "/whip/r/alice", "peer-timeout=3000", "",
+      "audiotestsrc is-live=true wave=ticks freq=1000 sine-periods-per-tick=40 volume=0.5"));
+  ASSERT_NE(alice->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(alice->errors());
+  ASSERT_TRUE(wait_until([&] { return room.added >= 1; }, kMediaTimeout)) << room.errors();
+  Pipeline player("rtcwhepsrc name=r peer-timeout=3000 endpoint=" + room.http() +
+                  "/whep/r/alice r.audio_0 ! audioconvert ! audioresample ! "
+                  "audio/x-raw,format=F32LE,rate=48000,channels=1 ! fakesink name=a sync=false");
+  ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  struct Samples {
+    std::mutex mutex;
+    std::vector<float> v;
+  } samples;
+  GstPad* sink = gst_element_get_static_pad(player.by_name("a"), "sink");
+  gst_pad_add_probe(
+      sink, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto* s = static_cast<Samples*>(data);
+        GstMapInfo map;
+        GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+        if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+          std::lock_guard lock(s->mutex);
+          auto* f = reinterpret_cast<const float*>(map.data);
+          s->v.insert(s->v.end(), f, f + map.size / sizeof(float));
+          gst_buffer_unmap(buf, &map);
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      &samples, nullptr);
+  gst_object_unref(sink);
+
+  // 5 ms windows (240 samples at 48 kHz): a burst is a window at 60 % of the
+  // loudest or more; its echo the loudest window 180-220 ms after it, the
+  // gap the loudest 80-150 ms after it. Bursts in the first or last 250 ms
+  // of what was received are not judged.
+  constexpr size_t kWindow = 240;
+  struct Burst {
+    double main, gap, echo;
+    int echo_ms;
+  };
+  auto bursts = [&] {
+    std::vector<double> env;
+    {
+      std::lock_guard lock(samples.mutex);
+      for (size_t i = 0; i + kWindow <= samples.v.size(); i += kWindow) {
+        double sum = 0;
+        for (size_t j = i; j < i + kWindow; j++) sum += double(samples.v[j]) * samples.v[j];
+        env.push_back(std::sqrt(sum / kWindow));
+      }
+    }
+    std::vector<Burst> out;
+    double peak = env.empty() ? 0 : *std::max_element(env.begin(), env.end());
+    if (peak < 0.01) return out;
+    for (size_t i = 50; i + 50 < env.size(); i++) {
+      if (env[i] < 0.6 * peak || env[i - 1] >= 0.6 * peak) continue;  // a burst's start
+      Burst b{env[i], 0, 0, 0};
+      for (size_t k = i + 16; k <= i + 30; k++) b.gap = std::max(b.gap, env[k]);
+      for (size_t k = i + 36; k <= i + 44; k++)
+        if (env[k] > b.echo) {
+          b.echo = env[k];
+          b.echo_ms = int(k - i) * 5;
+        }
+      out.push_back(b);
+    }
+    return out;
+  };
+  std::vector<Burst> seen;
+  auto describe = [&] {
+    std::string s;
+    for (auto& b : seen)
+      s += "burst " + std::to_string(b.main) + " gap " + std::to_string(b.gap) + " echo " +
+           std::to_string(b.echo) + " at +" + std::to_string(b.echo_ms) + " ms; ";
+    return s;
+  };
+  // The last three bursts, each echoed at half its level (Opus and the
+  // resamplers between: 0.3-0.75) with silence before the echo.
+  bool echoed = wait_until(
+      [&] {
+        seen = bursts();
+        if (seen.size() < 3) return false;
+        seen.erase(seen.begin(), seen.end() - 3);
+        for (auto& b : seen)
+          if (b.echo < 0.3 * b.main || b.echo > 0.75 * b.main || b.gap > 0.15 * b.main)
+            return false;
+        return true;
+      },
+      kMediaTimeout);
+  EXPECT_TRUE(echoed) << describe() << room.errors() << joined(player.errors());
 }
 
 // A fragment that does not parse fails the start with the parser's message,
