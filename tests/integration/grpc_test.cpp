@@ -397,14 +397,27 @@ TEST_F(GrpcTest, AdminServiceWithAnAdminToken) {
   EXPECT_FALSE(at(after, {"response", "rooms"})) << after.dump();  // none (proto3 omits empty)
 }
 
+// A token secret in a temporary file for --token-secret-file, gone after.
+struct SecretFile {
+  SecretFile() : dir(g_dir_make_tmp("rtcmesh-grpc-XXXXXX", nullptr)) {
+    path = std::string(dir ? dir : "/nonexistent") + "/secret";
+    std::ofstream(path) << secret << "\n";
+  }
+  ~SecretFile() {
+    g_remove(path.c_str());
+    if (dir) g_rmdir(dir);
+    g_free(dir);
+  }
+  char* dir;
+  std::string path;
+  const std::string secret = "a-grpc-integration-test-secret-of-32-bytes-or-more";
+};
+
 // Signed tokens: only one with the admin grant is an admin token; a
 // publish token is PERMISSION_DENIED and a participant token still joins.
 TEST_F(GrpcTest, AdminNeedsTheAdminGrant) {
-  char* dir = g_dir_make_tmp("rtcmesh-grpc-XXXXXX", nullptr);
-  ASSERT_TRUE(dir);
-  const std::string secret_file = std::string(dir) + "/secret";
-  const std::string secret = "a-grpc-integration-test-secret-of-32-bytes-or-more";
-  std::ofstream(secret_file) << secret << "\n";
+  SecretFile key;
+  const std::string &secret = key.secret, &secret_file = key.path;
   GrpcServer s = start_server({"--mode", "mesh", "--token-secret-file", secret_file});
   ASSERT_TRUE(s.server && s.grpc_port);
   int64_t now = sig::TokenVerifier::wall_clock();
@@ -425,9 +438,6 @@ TEST_F(GrpcTest, AdminNeedsTheAdminGrant) {
   node.request("a", Json::object({{"request_id", 1}, {"join", Json::object({{"room", "r"}})}}));
   Json joined = wait(node, reply_to("a", 1));
   EXPECT_EQ(str(joined, {"response", "reply", "join", "peer"}), "p");
-  g_remove(secret_file.c_str());
-  g_rmdir(dir);
-  g_free(dir);
 }
 
 // `layout` over gRPC in an MCU room (rtcmesh-server --mode mcu): a director
@@ -435,11 +445,8 @@ TEST_F(GrpcTest, AdminNeedsTheAdminGrant) {
 // unknown layout gets -32602 (INVALID_ARGUMENT) naming it; a viewer without
 // the grant gets -32001 (PERMISSION_DENIED); the streams stay.
 TEST_F(GrpcTest, LayoutInAnMcuRoomNeedsTheGrant) {
-  char* dir = g_dir_make_tmp("rtcmesh-grpc-XXXXXX", nullptr);
-  ASSERT_TRUE(dir);
-  const std::string secret_file = std::string(dir) + "/secret";
-  const std::string secret = "a-grpc-integration-test-secret-of-32-bytes-or-more";
-  std::ofstream(secret_file) << secret << "\n";
+  SecretFile key;
+  const std::string &secret = key.secret, &secret_file = key.path;
   GrpcServer s = start_server({"--mode", "mcu", "--room", "r", "--canvas", "160x120@10",
                                "--token-secret-file", secret_file});
   ASSERT_TRUE(s.server && s.grpc_port);
@@ -472,9 +479,6 @@ TEST_F(GrpcTest, LayoutInAnMcuRoomNeedsTheGrant) {
   EXPECT_EQ(num(denied, {"response", "reply", "error", "status"}), 7);  // PERMISSION_DENIED
   Json grid = layout("dir", 4, Json::object({{"layout", "grid"}}));
   EXPECT_TRUE(at(grid, {"response", "reply", "empty"})) << grid.dump();
-  g_remove(secret_file.c_str());
-  g_rmdir(dir);
-  g_free(dir);
 }
 
 // A client that vanishes without closing its connection (SIGSTOP: the
