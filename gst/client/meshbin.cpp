@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "gst/client/client_session.h"
+#include "gst/client/post_client.h"
 #include "gst/common/base_bin.h"
 #include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
@@ -101,7 +102,8 @@ struct RtcMeshBinPrivate : BaseBinState {
 
   std::unique_ptr<Worker> worker;
   std::mutex worker_mutex;  // `worker` as seen by application threads (send-data)
-  std::unique_ptr<sig::RoomClient> ws;  // worker only (WebSocket or gRPC)
+  std::unique_ptr<sig::RoomClient> ws;  // worker only (WebSocket, gRPC or one POST)
+  ResourceCloser closing;               // one-POST resources being DELETEd (worker)
   std::string my_id;                   // once joined
   std::string joined_room;             // worker: `room` as join() copied it
   bool running = false, joined = false, joining = false;
@@ -182,9 +184,10 @@ std::string RtcMeshBinPrivate::configuration_problem() {
   if (urls.empty()) urls.push_back("");
   for (const std::string& u : urls)
     if (!g_str_has_prefix(u.c_str(), "ws://") && !g_str_has_prefix(u.c_str(), "wss://") &&
-        !sig::is_grpc_url(u))
-      return "set url to the room server's WebSocket (ws:// or wss://) or gRPC (grpc://, "
-             "grpcs://) address (several, comma-separated, for a cluster), got '" + u + "'";
+        !sig::is_grpc_url(u) && !room::is_post_url(u))
+      return "set url to the room server's WebSocket (ws:// or wss://), gRPC (grpc://, "
+             "grpcs://) or one-POST (http://, https://) address (several, comma-separated, "
+             "for a cluster), got '" + u + "'";
   if (!sig::valid_room_name(room))
     return "set room to 1-64 characters of A-Z a-z 0-9 . _ ~ -, got '" + room + "'";
   if (!peer_id.empty() && !sig::valid_peer_id(peer_id))
@@ -219,6 +222,7 @@ void RtcMeshBinPrivate::stop() {
   });
   std::lock_guard lock(worker_mutex);
   worker.reset();
+  closing.clear();
 }
 
 // send-string / send-data: to one participant or to every connected one.
@@ -265,7 +269,23 @@ void RtcMeshBinPrivate::join() {
   try {
     // gRPC servers that need a token check it when the stream opens.
     if (!token.empty() && sig::is_grpc_url(target)) opts.headers.set("Authorization", "Bearer " + token);
-    ws = sig::make_room_client(worker->context(), target, opts);
+    if (room::is_post_url(target)) {
+      room::PostRoomClient::Setup setup;
+      setup.bin = GST_BIN(self);
+      setup.worker = worker.get();
+      setup.closer = &closing;
+      setup.room = room_name;
+      setup.token = token;
+      setup.options = opts;
+      {
+        std::lock_guard lock(props_mutex);
+        setup.ice = ice.settings();
+        setup.peer_timeout_ms = peer_timeout_ms;
+      }
+      ws = std::make_unique<room::PostRoomClient>(std::move(setup));
+    } else {
+      ws = sig::make_room_client(worker->context(), target, opts);
+    }
   } catch (const std::exception& e) {
     joining = false;
     return session_lost(e.what(), 400);
@@ -284,7 +304,12 @@ void RtcMeshBinPrivate::join() {
     session_lost("signaling connection closed (" + std::to_string(code) + " " + reason + ")");
   });
   ws->connect(target, [this, room_name, peer, token](bool ok, const std::string& error) {
-    if (!ok) return session_lost("cannot connect to the room server: " + error);
+    if (!ok) {
+      // A one-POST endpoint's 4xx (404: no SFU/MCU room there) is final.
+      auto* post = dynamic_cast<room::PostRoomClient*>(ws.get());
+      return session_lost("cannot connect to the room server: " + error,
+                          post && post->refused() ? 400 : 0);
+    }
     reached = true;
     Json params = Json::object({{"room", room_name}});
     if (!peer.empty()) params.set("peer", peer);
@@ -338,6 +363,7 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
   host.bin = GST_BIN(self);
   host.worker = worker.get();
   host.ws = ws.get();
+  host.post = dynamic_cast<room::PostRoomClient*>(ws.get());
   host.room = joined_room;
   {
     std::lock_guard lock(props_mutex);
@@ -367,8 +393,7 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
     sfu = std::move(session);
     in_sfu_room = true;
   }
-  raw->subscribe();
-  raw->publish(inputs.ready());
+  raw->start(inputs.ready());
 }
 
 std::string RtcMeshBinPrivate::next_src_pad_name(media::Kind kind) {
@@ -706,7 +731,9 @@ static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
   bool republish = false;
   if (p->worker)
     p->worker->call([p, &republish] {
-      if ((republish = bool(p->sfu))) p->sfu->unpublish();
+      // A shared one-POST connection keeps its transceivers: a new one.
+      if (p->sfu && p->sfu->shared()) p->session_lost("a track was removed: joining again");
+      else if ((republish = bool(p->sfu))) p->sfu->unpublish();
       else p->remove_all("a track was removed");
     });
   std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
@@ -795,8 +822,11 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
   element_class->release_pad = rtc_mesh_bin_release_pad;
 
   install_string(object_class, PROP_URL, "url",
-                 "Room server: WebSocket URL (ws://host:port/rtc or wss://), or gRPC address "
-                 "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port); several "
+                 "Room server: WebSocket URL (ws://host:port/rtc or wss://), gRPC address "
+                 "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port), or one-POST "
+                 "endpoint (http://host:port/rtc or https://: one connection POSTed to "
+                 "<url>/<room> carries the room protocol on its data channel, our tracks and "
+                 "the others'; SFU and MCU rooms); several "
                  "comma-separated (nodes of a cluster): when one is lost or cannot be reached the "
                  "next is joined, and our tracks published again there; a draining server's "
                  "close (1001 \"move <url>\") sends us to that node first");

@@ -1,5 +1,7 @@
 #include "gst/client/sfu_session.h"
 
+#include "gst/client/post_client.h"
+
 #include <gst/sdp/sdp.h>
 
 #include "gst/common/element_util.h"
@@ -53,6 +55,23 @@ GstStructure* connection_stats(const char* connection, const peer::Peer& p, guin
 }  // namespace
 
 SfuSession::SfuSession(Host host, const Json* publishers) : host_(std::move(host)) {
+  if (host_.post) {
+    PostRoomClient::MediaEvents events;
+    events.remote_pad = [this](GstPad* pad, const std::string& mid) {
+      return link_remote_pad(pad, mid);
+    };
+    events.connected = [this] {
+      if (sent_) sent_->request_keyframes();
+    };
+    events.failed = [this](const std::string& why) {
+      host_.worker->post([this, alive = alive_, why] {
+        if (*alive) publish_failed(why);
+      });
+    };
+    events.data = [this](const peer::DataMessage& m) { room_data(m); };
+    host_.post->set_media_events(std::move(events));
+    publisher_ = subscriber_ = host_.post->connection();
+  }
   if (!publishers || !publishers->is_array()) return;
   for (const Json& p : publishers->as_array()) {
     std::string id = p.get_string("peer").value_or("");
@@ -62,12 +81,29 @@ SfuSession::SfuSession(Host host, const Json* publishers) : host_(std::move(host
 
 SfuSession::~SfuSession() {
   *alive_ = false;
+  // Our references are then the last: the connection stops before its
+  // send branches detach (SentTracks).
+  if (host_.post) host_.post->release();
   drop_subscriber("leaving the room");
   unpublish();
 }
 
+void SfuSession::start(const std::vector<media::SendInput*>& inputs) {
+  if (shared() && !inputs.empty()) {
+    subscribe_after_publish_ = true;
+    return publish(inputs);
+  }
+  subscribe();
+  publish(inputs);
+}
+
+void SfuSession::subscribe_now_if_waiting() {
+  if (std::exchange(subscribe_after_publish_, false)) subscribe();
+}
+
 void SfuSession::publish(const std::vector<media::SendInput*>& inputs) {
   if (inputs.empty()) return;  // nothing to send: a viewer
+  if (shared()) return publish_on(publisher_, inputs);
   peer::PeerEvents events;
   events.local_candidate = [this](guint mline, const std::string& candidate) {
     // Before the server took our offer it would not know the connection;
@@ -84,10 +120,15 @@ void SfuSession::publish(const std::vector<media::SendInput*>& inputs) {
       if (*alive) publish_failed(why);
     });
   };
-  auto p = std::make_unique<peer::Peer>(host_.bin, *host_.worker, "sfu-publish", host_.ice,
-                                        host_.peer_timeout_ms * GST_MSECOND, events);
+  publish_on(std::make_shared<peer::Peer>(host_.bin, *host_.worker, "sfu-publish", host_.ice,
+                                         host_.peer_timeout_ms * GST_MSECOND, events),
+             inputs);
+}
+
+void SfuSession::publish_on(std::shared_ptr<peer::Peer> p,
+                            const std::vector<media::SendInput*>& inputs) {
   auto sent = std::make_unique<peer::SentTracks>(host_.bin, *p);
-  sent->offer(inputs, false);
+  sent->offer(inputs, false, shared());
   peer::Peer& ref = *p;
   {
     std::lock_guard lock(peers_mutex_);
@@ -110,6 +151,7 @@ void SfuSession::publish(const std::vector<media::SendInput*>& inputs) {
           for (auto& [mline, c] : early_candidates_) send_candidate("publish", mline, c);
           early_candidates_.clear();
           GST_INFO_OBJECT(host_.bin, "publishing %zu tracks", sent_ ? sent_->size() : 0);
+          subscribe_now_if_waiting();
         });
         return;
       }
@@ -124,6 +166,7 @@ void SfuSession::publish(const std::vector<media::SendInput*>& inputs) {
                              offered.c_str(), accepted.c_str()),
                             ("%s", reply.error.message.c_str()));
         unpublish();
+        subscribe_now_if_waiting();
         return;
       }
       publish_failed("publish refused: " + reply.error.message + " (" +
@@ -133,7 +176,14 @@ void SfuSession::publish(const std::vector<media::SendInput*>& inputs) {
 }
 
 void SfuSession::unpublish() {
-  std::unique_ptr<peer::Peer> p;
+  if (shared() && *alive_) {
+    // The tracks' transceivers stay on the shared connection (webrtcbin
+    // 1.22 cannot stop one), and so do their branches, until it goes.
+    if (published_) host_.ws->notify("unpublish", Json::object());
+    published_ = false;
+    return;
+  }
+  std::shared_ptr<peer::Peer> p;
   std::unique_ptr<peer::SentTracks> sent;
   {
     std::lock_guard lock(peers_mutex_);
@@ -412,6 +462,13 @@ void SfuSession::remove_slots(const std::function<bool(const Slot&)>& which,
 }
 
 void SfuSession::new_subscriber(int64_t session) {
+  if (shared()) {
+    // The server's offers renegotiate the shared connection; a second
+    // subscription on it is not done (docs/protocol.md): a new POST.
+    if (session_ >= 0) return host_.lost("the server started a second subscription");
+    session_ = session;
+    return;
+  }
   drop_subscriber("the server rebuilt the subscribe connection");
   session_ = session;
   peer::PeerEvents events;
@@ -427,15 +484,8 @@ void SfuSession::new_subscriber(int64_t session) {
       if (*alive) resubscribe("subscribe connection: " + why);
     });
   };
-  events.data = [this](const peer::DataMessage& m) {
-    auto data = sig::unwrap_room_data(m.data);
-    if (!data || data->peer.empty()) {
-      GST_WARNING_OBJECT(host_.bin, "a room data message without its sender dropped");
-      return;
-    }
-    if (host_.data) host_.data(data->peer, {m.label, std::move(data->payload), m.text});
-  };
-  auto p = std::make_unique<peer::Peer>(host_.bin, *host_.worker,
+  events.data = [this](const peer::DataMessage& m) { room_data(m); };
+  auto p = std::make_shared<peer::Peer>(host_.bin, *host_.worker,
                                         "sfu-subscribe-" + std::to_string(session), host_.ice,
                                         host_.peer_timeout_ms * GST_MSECOND, events);
   p->force_retransmission();  // every publisher's track NACKs its losses (Peer::force_retransmission)
@@ -447,12 +497,31 @@ void SfuSession::new_subscriber(int64_t session) {
   subscriber_ = std::move(p);
 }
 
+void SfuSession::room_data(const peer::DataMessage& m) {
+  auto data = sig::unwrap_room_data(m.data);
+  if (!data || data->peer.empty()) {
+    GST_WARNING_OBJECT(host_.bin, "a room data message without its sender dropped");
+    return;
+  }
+  // Reliable room data reads "rtcmesh" whichever channel carried it.
+  std::string label = m.label == peer::Peer::kRoomDataLabel ? peer::Peer::kReliableLabel : m.label;
+  if (host_.data) host_.data(data->peer, {label, std::move(data->payload), m.text});
+}
+
 bool SfuSession::send_data(const std::string& to, const std::string& data, bool text,
                            bool reliable) {
   const char* refused = nullptr;
   if (data.size() > sig::kMaxRoomDataPayload) refused = "over the room's limit";
   std::string message = sig::wrap_room_data(to, data);
-  if (!refused && subscriber_ && !subscriber_->send_data(std::move(message), text, reliable))
+  // A shared connection's "rtcmesh" channel speaks the room protocol: the
+  // room's data has a channel of its own there.
+  auto send = [&] {
+    return shared() ? subscriber_->send_data_on(reliable ? peer::Peer::kRoomDataLabel
+                                                         : peer::Peer::kUnreliableLabel,
+                                                std::move(message), text)
+                    : subscriber_->send_data(std::move(message), text, reliable);
+  };
+  if (!refused && subscriber_ && !send())
     refused = "the data channel refused it (closed or its queue full)";
   else if (!refused && !subscriber_) {
     if (held_data_.size() >= peer::Peer::kMaxQueuedMessages) refused = "too many held";
@@ -465,7 +534,7 @@ bool SfuSession::send_data(const std::string& to, const std::string& data, bool 
 }
 
 void SfuSession::drop_subscriber(const std::string& why) {
-  std::unique_ptr<peer::Peer> p;
+  std::shared_ptr<peer::Peer> p;
   {
     std::lock_guard lock(peers_mutex_);
     p = std::move(subscriber_);
@@ -481,6 +550,7 @@ void SfuSession::drop_subscriber(const std::string& why) {
 // The subscription broke (ICE, timeout, an answer we could not make): a new
 // one from scratch; the server's next offer starts a new session.
 void SfuSession::resubscribe(const std::string& why) {
+  if (shared()) return host_.lost(why);  // one subscription per connection: a new POST
   GST_WARNING_OBJECT(host_.bin, "subscribing again: %s", why.c_str());
   drop_subscriber(why);
   host_.ws->notify("unsubscribe", Json::object());
@@ -523,6 +593,10 @@ guint SfuSession::append_stats(GValue* list) const {
     g_value_take_boxed(&v, s);
     gst_value_list_append_and_take_value(list, &v);
   };
+  if (shared() && publisher_) {
+    append(connection_stats("rtc", *publisher_, guint(sent_ ? sent_->size() : 0), slots));
+    return guint(received.size());
+  }
   if (publisher_)
     append(connection_stats("publish", *publisher_, guint(sent_ ? sent_->size() : 0), 0));
   if (subscriber_) append(connection_stats("subscribe", *subscriber_, 0, slots));

@@ -29,6 +29,8 @@
 
 namespace rtcmesh::room {
 
+class PostRoomClient;
+
 class SfuSession {
  public:
   // What the session needs from its element.
@@ -36,6 +38,10 @@ class SfuSession {
     GstBin* bin = nullptr;
     Worker* worker = nullptr;
     sig::RoomClient* ws = nullptr;  // outlives the session
+    // One-POST rooms (url=http://…/rtc): the room connection also carries
+    // the publication and the subscription (docs/protocol.md, "Signaling
+    // over a data channel"); null: a connection of our own for each.
+    PostRoomClient* post = nullptr;
     std::string room;
     peer::IceSettings ice;
     guint peer_timeout_ms = 10000;
@@ -57,6 +63,11 @@ class SfuSession {
   SfuSession(const SfuSession&) = delete;
   SfuSession& operator=(const SfuSession&) = delete;
 
+  // Publishes `inputs` and subscribes. On a shared connection the publish
+  // comes first and the subscribe after its answer, so the server never
+  // offers while our own offer is out (no glare).
+  void start(const std::vector<media::SendInput*>& inputs);
+  bool shared() const { return host_.post != nullptr; }
   // Offers `inputs` sendonly on the publish connection (none: we only watch).
   void publish(const std::vector<media::SendInput*>& inputs);
   // Ends the publish connection (an input went away); publish() again after.
@@ -103,6 +114,9 @@ class SfuSession {
   void remove_slots(const std::function<bool(const Slot&)>& which, const std::string& why);
   bool link_remote_pad(GstPad* pad, std::string mid);  // streaming thread
   void publish_failed(const std::string& why);
+  void publish_on(std::shared_ptr<peer::Peer> p, const std::vector<media::SendInput*>& inputs);
+  void subscribe_now_if_waiting();
+  void room_data(const peer::DataMessage& m);  // `<sender>\n<payload>` from the server
   void send_candidate(const char* connection, guint mline, const std::string& candidate);
 
   Host host_;
@@ -112,8 +126,10 @@ class SfuSession {
   // messages read them), destroyed outside it.
   mutable std::mutex peers_mutex_;
   std::unique_ptr<peer::SentTracks> sent_;  // destroyed after publisher_
-  std::unique_ptr<peer::Peer> publisher_;
-  std::unique_ptr<peer::Peer> subscriber_;
+  // The same connection when shared(), else one each.
+  std::shared_ptr<peer::Peer> publisher_;
+  std::shared_ptr<peer::Peer> subscriber_;
+  bool subscribe_after_publish_ = false;
   bool published_ = false;  // the server took our offer: trickle goes out
   std::vector<std::pair<guint, std::string>> early_candidates_;
   int64_t session_ = -1;  // the subscribe connection's `session`

@@ -30,6 +30,8 @@ namespace {
 constexpr size_t kBatch = 64;                // datagrams per sendmmsg/recvmmsg
 constexpr size_t kMaxDatagram = 1500;
 constexpr auto kHousekeeping = std::chrono::milliseconds(20);
+// A batch whose last packet never came (lost before us) is sent anyway after this.
+constexpr auto kMaxHold = std::chrono::milliseconds(5);
 constexpr auto kSenderReportInterval = std::chrono::seconds(1);
 
 struct Slot {
@@ -60,7 +62,7 @@ struct Session {
 struct Item {
   enum Kind { kPacket, kDatagram, kCall } kind;
   TrackId track = 0;
-  PacketRef packet;
+  std::shared_ptr<const std::vector<PacketRef>> packets;  // kPacket: a batch of the track
   SessionId session = 0;
   Address from;
   size_t socket = 0;
@@ -98,8 +100,13 @@ struct Engine::Impl {
   std::unordered_map<std::string, SessionId> by_ufrag;
   std::unordered_map<Address, SessionId, AddressHash> by_address;
 
+  struct Track {
+    std::shared_ptr<PacketHistory> history = std::make_shared<PacketHistory>();
+    std::vector<PacketRef> pending;  // pushed with more, not handed to the workers yet
+    Clock::time_point first{};       // arrival of pending's first packet
+  };
   mutable std::mutex tracks_lock;
-  std::unordered_map<TrackId, std::shared_ptr<PacketHistory>> tracks;
+  std::unordered_map<TrackId, Track> tracks;
 
   struct Counters {
     std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
@@ -209,12 +216,37 @@ struct Engine::Impl {
     return double(w.rng % 1000000) < config.test_loss_percent * 10000.0;
   }
 
-  void forward(Worker& w, TrackId track, const PacketRef& packet) {
+  // Subscriber by subscriber: one subscriber's datagrams of a frame leave
+  // next to each other in the sendmmsg batch.
+  void forward(Worker& w, TrackId track, const std::vector<PacketRef>& packets) {
     for (auto& [id, s] : w.sessions) {
       if (!s->connected || s->failed) continue;
       for (Slot& slot : s->slots)
-        if (slot.track == track) queue_rtp(w, *s, slot, *packet);
+        if (slot.track == track)
+          for (const PacketRef& packet : packets) queue_rtp(w, *s, slot, *packet);
     }
+  }
+
+  // One item per worker for the whole batch: one wake-up each.
+  void hand_over(TrackId track, std::vector<PacketRef> batch) {
+    auto shared = std::make_shared<const std::vector<PacketRef>>(std::move(batch));
+    for (auto& w : workers) {
+      Item item{Item::kPacket};
+      item.track = track;
+      item.packets = shared;
+      post(*w, std::move(item));
+    }
+  }
+
+  // Worker 0's housekeeping: batches held longer than kMaxHold.
+  void hand_over_stale(Clock::time_point now) {
+    std::vector<std::pair<TrackId, std::vector<PacketRef>>> stale;
+    {
+      std::lock_guard<std::mutex> g(tracks_lock);
+      for (auto& [id, t] : tracks)
+        if (!t.pending.empty() && now - t.first >= kMaxHold) stale.emplace_back(id, std::move(t.pending)), t.pending.clear();
+    }
+    for (auto& [id, batch] : stale) hand_over(id, std::move(batch));
   }
 
   // --- receiving ---
@@ -462,7 +494,7 @@ struct Engine::Impl {
       }
       for (Item& item : items) {
         switch (item.kind) {
-          case Item::kPacket: forward(w, item.track, item.packet); break;
+          case Item::kPacket: forward(w, item.track, *item.packets); break;
           case Item::kDatagram:
             if (Session* s = find(w, item.session))
               on_datagram(w, *s, item.from, item.socket, item.data.data(), item.data.size());
@@ -474,6 +506,7 @@ struct Engine::Impl {
       auto now = Clock::now();
       if (now >= next_housekeeping) {
         next_housekeeping = now + kHousekeeping;
+        if (reader) hand_over_stale(now);
         housekeeping(w);
         flush(w);
       }
@@ -639,7 +672,7 @@ void Engine::feed(SessionId id, size_t index, TrackId track) {
   {
     std::lock_guard<std::mutex> g(d.tracks_lock);
     auto it = d.tracks.find(track);
-    if (it != d.tracks.end()) history = it->second;
+    if (it != d.tracks.end()) history = it->second.history;
   }
   d.call(id, [&] {
     Session* s = d.find(d.owner(id), id);
@@ -661,7 +694,7 @@ TrackId Engine::add_track() {
   Impl& d = *impl_;
   TrackId id = d.next_id++;
   std::lock_guard<std::mutex> g(d.tracks_lock);
-  d.tracks[id] = std::make_shared<PacketHistory>();
+  d.tracks[id] = Impl::Track{};
   return id;
 }
 
@@ -671,29 +704,29 @@ void Engine::remove_track(TrackId track) {
   d.tracks.erase(track);
 }
 
-void Engine::push(TrackId track, const uint8_t* data, size_t size) {
+void Engine::push(TrackId track, const uint8_t* data, size_t size, bool more) {
   Impl& d = *impl_;
   auto h = parse_rtp(data, size);
   if (!h) return;
-  std::shared_ptr<PacketHistory> history;
-  {
-    std::lock_guard<std::mutex> g(d.tracks_lock);
-    auto it = d.tracks.find(track);
-    if (it == d.tracks.end()) return;
-    history = it->second;
-  }
   auto packet = std::make_shared<SharedPacket>();
   packet->data.assign(data, data + size);
   packet->arrival = Clock::now();
   packet->sequence = h->sequence;
   packet->ssrc = h->ssrc;
-  history->store(packet);
-  for (auto& w : d.workers) {
-    Item item{Item::kPacket};
-    item.track = track;
-    item.packet = packet;
-    d.post(*w, std::move(item));
+  std::shared_ptr<PacketHistory> history;
+  std::vector<PacketRef> batch;
+  {
+    std::lock_guard<std::mutex> g(d.tracks_lock);
+    auto it = d.tracks.find(track);
+    if (it == d.tracks.end()) return;
+    Impl::Track& t = it->second;
+    history = t.history;
+    if (t.pending.empty()) t.first = packet->arrival;
+    t.pending.push_back(packet);
+    if (!more || t.pending.size() >= kBatch || packet->arrival - t.first >= kMaxHold) batch.swap(t.pending);
   }
+  history->store(packet);
+  if (!batch.empty()) d.hand_over(track, std::move(batch));
 }
 
 EngineStats Engine::stats() const {

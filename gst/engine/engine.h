@@ -10,7 +10,8 @@
 // so no lock guards it. A publisher packet (push) is shared: it is stored in
 // its track's history and handed to every worker once; each rewrites and
 // protects it for its own subscribers of the track and sends in batches
-// (sendmmsg). Control calls (sessions, slots, feeding) post to the owner's
+// (sendmmsg); the packets of one frame are handed over as one item, so a
+// worker wakes once per frame rather than per packet. Control calls (sessions, slots, feeding) post to the owner's
 // inbox and return; events are called from the owner worker.
 #pragma once
 
@@ -109,8 +110,13 @@ class Engine {
   // --- publisher tracks (any thread) ---
   TrackId add_track();
   void remove_track(TrackId track);
-  // One RTP packet of the track, as the publisher sent it.
-  void push(TrackId track, const uint8_t* data, size_t size);
+  // One RTP packet of the track, as the publisher sent it. `more`: other
+  // packets of the same batch (a video frame) follow at once, so the workers
+  // are not woken for this one yet: the batch goes to each worker as one
+  // item at its last packet (more false), at kBatch packets, or once it is
+  // older than 5 ms (the next push or worker 0's housekeeping sends it).
+  // Stored in the NACK history at once either way.
+  void push(TrackId track, const uint8_t* data, size_t size, bool more = false);
 
   EngineStats stats() const;
 

@@ -570,7 +570,8 @@ void Peer::Life::watch_channel(GstWebRTCDataChannel* channel, const LifePtr& lif
       }));
 }
 
-void Peer::enable_data_channels() {
+void Peer::enable_data_channels(bool room_data_channel) {
+  room_data_channel_ |= room_data_channel;
   if (data_enabled_) return;
   data_enabled_ = true;
   // The remote's channels (we answer): watched on webrtcbin's thread before
@@ -628,9 +629,13 @@ void Peer::send_now(GstWebRTCDataChannel* channel, const std::string& data, bool
 }
 
 bool Peer::send_data(std::string data, bool text, bool reliable) {
+  return send_data_on(reliable ? kReliableLabel : kUnreliableLabel, std::move(data), text);
+}
+
+bool Peer::send_data_on(const std::string& label, std::string data, bool text) {
   if (!data_enabled_ || failed_ || data.size() > kMaxDataMessage) return false;
   // A channel the remote has not opened yet (we answered) is queued for too.
-  Channel& c = channels_[reliable ? kReliableLabel : kUnreliableLabel];
+  Channel& c = channels_[label];
   if (c.closed) return false;
   if (c.open) {
     send_now(c.channel.get(), data, text);
@@ -652,8 +657,9 @@ void Peer::make_offer(SdpDone done) {
   }
   // An offerer with data channels opens ours (once: a renegotiation keeps them).
   if (data_enabled_) {
-    for (bool reliable : {true, false}) {
-      const char* label = reliable ? kReliableLabel : kUnreliableLabel;
+    for (const char* label : {kReliableLabel, kUnreliableLabel, kRoomDataLabel}) {
+      if (label == kRoomDataLabel && !room_data_channel_) continue;
+      bool reliable = label != kUnreliableLabel;
       if (channels_[label].channel) continue;
       GstStructure* options =
           reliable ? gst_structure_new("options", "ordered", G_TYPE_BOOLEAN, TRUE, nullptr)

@@ -98,15 +98,21 @@ class Peer {
   // first offer or answer. An offerer opens two: kReliableLabel (ordered,
   // retransmitted until delivered) and kUnreliableLabel (unordered, never
   // retransmitted); an answerer takes the channels the offer brings.
-  void enable_data_channels();
+  // With `room_data_channel` an offerer also opens kRoomDataLabel (ordered,
+  // retransmitted): on a one-POST connection, whose kReliableLabel speaks
+  // the room protocol, the room's data rides it.
+  void enable_data_channels(bool room_data_channel = false);
   // Sends on the reliable or the unreliable channel. Queued while it is not
   // open yet (at most kMaxQueuedMessages). False, and nothing sent, when the
   // message is larger than kMaxDataMessage, the queue is full, or the
   // connection has no such channel (data channels not enabled, the remote's
   // offer had none, or the channel closed).
   bool send_data(std::string data, bool text, bool reliable);
+  // The same on the channel labelled `label`.
+  bool send_data_on(const std::string& label, std::string data, bool text);
   static constexpr const char* kReliableLabel = "rtcmesh";
   static constexpr const char* kUnreliableLabel = "rtcmesh-unreliable";
+  static constexpr const char* kRoomDataLabel = "rtcmesh-data";
   static constexpr size_t kMaxDataMessage = rtcmesh::kMaxDataMessage;
   static constexpr size_t kMaxQueuedMessages = 256;
 
@@ -177,6 +183,7 @@ class Peer {
   bool connected_ = false;
   bool failed_ = false;
   bool data_enabled_ = false;
+  bool room_data_channel_ = false;  // an offerer opens kRoomDataLabel too
   bool answering_ = false;               // answer_offer in progress
   std::vector<SdpDone> deferred_offers_;  // make_offer calls meanwhile
   std::map<std::string, Channel> channels_;  // by label; worker only

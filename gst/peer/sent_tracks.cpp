@@ -9,17 +9,24 @@ SentTracks::~SentTracks() {
     if (t.branch >= 0) t.input->fanout()->detach(t.branch);
 }
 
-void SentTracks::add(media::SendInput* input, const GstCaps* caps, bool sendrecv) {
+void SentTracks::add(media::SendInput* input, const GstCaps* caps, bool sendrecv,
+                     bool announce_ssrc) {
   GstPad* pad = peer_.add_send_track(caps, sendrecv);
-  Track t{input, std::make_unique<media::Normalizer>(bin_, caps, peer_.name() + "-" + input->name())};
+  const std::string name = peer_.name() + "-" + input->name();
+  // The forwarding normalizer owns the stream's SSRC and puts it in its caps
+  // before any packet flows: webrtcbin's offer then has a=ssrc.
+  Track t{input, announce_ssrc ? std::make_unique<media::Normalizer>(
+                                     bin_, caps, name, media::Normalizer::Forwarding{g_random_int()})
+                               : std::make_unique<media::Normalizer>(bin_, caps, name)};
   if (gst_pad_link(t.normalizer->src_pad(), pad) != GST_PAD_LINK_OK)
     throw std::runtime_error("cannot link " + input->name() + " into " + peer_.name());
   t.branch = input->fanout()->attach(t.normalizer->sink_pad());
   tracks_.push_back(std::move(t));
 }
 
-void SentTracks::offer(const std::vector<media::SendInput*>& inputs, bool sendrecv) {
-  for (media::SendInput* in : inputs) add(in, in->offer_caps().get(), sendrecv);
+void SentTracks::offer(const std::vector<media::SendInput*>& inputs, bool sendrecv,
+                       bool announce_ssrc) {
+  for (media::SendInput* in : inputs) add(in, in->offer_caps().get(), sendrecv, announce_ssrc);
 }
 
 void SentTracks::answer(const std::vector<media::SendInput*>& inputs,

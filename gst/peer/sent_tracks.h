@@ -28,8 +28,12 @@ class SentTracks {
   SentTracks(const SentTracks&) = delete;
   SentTracks& operator=(const SentTracks&) = delete;
 
-  // We offer: every ready input, in our own payload types.
-  void offer(const std::vector<media::SendInput*>& inputs, bool sendrecv);
+  // We offer: every ready input, in our own payload types. `announce_ssrc`:
+  // each track gets a fixed SSRC of its own that the offer names (a=ssrc),
+  // so that the remote webrtcbin can tell the tracks apart when the bundle's
+  // first m-line is no track (a one-POST connection's data channel).
+  void offer(const std::vector<media::SendInput*>& inputs, bool sendrecv,
+             bool announce_ssrc = false);
   // We answer: each audio/video m-line of `remote_offer` gets the first unused
   // ready input of its kind, in the payload type and fmtp the remote offered
   // for our codec. Throws NoCommonCodec when no m-line could be served.
@@ -40,7 +44,8 @@ class SentTracks {
   size_t size() const { return tracks_.size(); }
 
  private:
-  void add(media::SendInput* input, const GstCaps* caps, bool sendrecv);
+  void add(media::SendInput* input, const GstCaps* caps, bool sendrecv,
+           bool announce_ssrc = false);
   struct Track {
     media::SendInput* input;
     std::unique_ptr<media::Normalizer> normalizer;

@@ -27,6 +27,7 @@ GQuark track_quark() { return g_quark_from_static_string("rtcmesh-native-track")
 struct NativeEgress::Tap {
   std::shared_ptr<Alive> alive;
   engine::TrackId track;
+  bool video;  // a frame ends at the RTP marker bit: until then the engine holds the batch
 };
 
 GstPadProbeReturn NativeEgress::on_buffer(GstPad*, GstPadProbeInfo* info, gpointer data) {
@@ -37,7 +38,8 @@ GstPadProbeReturn NativeEgress::on_buffer(GstPad*, GstPadProbeInfo* info, gpoint
   auto push = [&](GstBuffer* buffer, guint, gpointer) -> gboolean {
     GstMapInfo map;
     if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-      egress->engine().push(tap->track, map.data, map.size);
+      bool more = tap->video && map.size >= 2 && !(map.data[1] & 0x80);
+      egress->engine().push(tap->track, map.data, map.size, more);
       gst_buffer_unmap(buffer, &map);
     }
     return TRUE;
@@ -142,7 +144,7 @@ engine::TrackId NativeEgress::track_for(Source* source) {
   });
   GstPad* sink = gst_element_get_static_pad(tee, "sink");
   gst_pad_add_probe(sink, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST), on_buffer,
-                    new Tap{alive_, track}, [](gpointer p) {
+                    new Tap{alive_, track, source->kind() == media::Kind::kVideo}, [](gpointer p) {
                       auto* tap = static_cast<Tap*>(p);
                       {
                         std::shared_lock hold(tap->alive->lock);

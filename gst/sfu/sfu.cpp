@@ -387,6 +387,10 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                               const std::string& mid) {
                          return ingest.link_remote_pad(room, id, pad, mid);
                        },
+                   // Its "rtcmesh-data"/"rtcmesh-unreliable" channels: the relay.
+                   .room_data =
+                       [this](const std::string& room, const std::string& from,
+                              const peer::DataMessage& m) { on_room_data(room, from, m); },
                }),
       rtc(this) {
   subscribers.router().set_fed_hook(

@@ -41,9 +41,16 @@ void SignalChannels::offer(const sig::ResourceEndpoint::Offer& o,
   peer::PeerEvents events;
   events.data = [this, id](const peer::DataMessage& m) {
     auto it = conns_.find(id);
-    // Only the "rtcmesh" channel speaks the room protocol.
-    if (it == conns_.end() || m.label != peer::Peer::kReliableLabel || !front_) return;
-    front_->message(it->second->conn, m.data, now());
+    if (it == conns_.end() || !front_) return;
+    // Only the "rtcmesh" channel speaks the room protocol; the others carry
+    // the room's data, from the participant the connection joined as.
+    if (m.label == peer::Peer::kReliableLabel) return front_->message(it->second->conn, m.data, now());
+    auto who = host_ ? host_->rooms().peer_of(it->second->conn) : std::nullopt;
+    if (!who || !hooks_.room_data) return;  // not joined yet: nobody to relay for
+    // Reliable room data reads "rtcmesh", as from a subscribe connection.
+    peer::DataMessage relayed = m;
+    if (relayed.label == peer::Peer::kRoomDataLabel) relayed.label = peer::Peer::kReliableLabel;
+    hooks_.room_data(who->first, who->second, relayed);
   };
   events.channel_closed = [this, id](const std::string& label) {
     if (label == peer::Peer::kReliableLabel)

@@ -43,6 +43,10 @@ class SignalChannels {
     std::function<bool(const std::string& room, const std::string& peer, GstPad* pad,
                        const std::string& mid)>
         remote_pad;
+    // A room data message (not the room protocol) from participant `peer`.
+    std::function<void(const std::string& room, const std::string& peer,
+                       const peer::DataMessage& message)>
+        room_data;
   };
   SignalChannels(GstBin* bin, Hooks hooks);
   SignalChannels(const SignalChannels&) = delete;

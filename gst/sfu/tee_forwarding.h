@@ -20,8 +20,9 @@ class TeeForwardingPath : public ForwardingPath {
   TeeForwardingPath(GstBin* bin, std::unique_ptr<peer::Peer> peer)
       : bin_(bin), peer_(std::move(peer)) {}
   // Over a connection someone else owns and that goes on after this path
-  // (a POST /rtc participant's): its data channel carries the room protocol,
-  // not the room's data relay, so send_data refuses.
+  // (a POST /rtc participant's): its "rtcmesh" channel carries the room
+  // protocol, so the room's data goes on "rtcmesh-data" (reliable) and
+  // "rtcmesh-unreliable" (docs/protocol.md).
   TeeForwardingPath(GstBin* bin, std::shared_ptr<peer::Peer> shared)
       : bin_(bin), peer_(std::move(shared)), room_data_(false) {}
   ~TeeForwardingPath() override;
@@ -47,7 +48,10 @@ class TeeForwardingPath : public ForwardingPath {
   bool is_connected() const override { return peer_->is_connected(); }
   void enable_data_channels() override { peer_->enable_data_channels(); }
   bool send_data(std::string data, bool text, bool reliable) override {
-    return room_data_ && peer_->send_data(std::move(data), text, reliable);
+    if (!room_data_)
+      return peer_->send_data_on(reliable ? peer::Peer::kRoomDataLabel : peer::Peer::kUnreliableLabel,
+                                 std::move(data), text);
+    return peer_->send_data(std::move(data), text, reliable);
   }
   StructurePtr stats() const override { return peer_->stats(); }
   guint64 retransmissions() override;

@@ -14,6 +14,7 @@ import sys
 
 PASSED = {"OK", "EXPECTEDFAIL"}
 SKIPPED = {"SKIP"}
+TAIL_LINES = 40
 
 
 def main():
@@ -23,6 +24,7 @@ def main():
     args = ap.parse_args()
 
     rows = []
+    tails = []  # (what, output) of each failed test
     for spec in args.builds:
         build, _, label = spec.partition("=")
         label = label or os.path.basename(build.rstrip("/"))
@@ -45,6 +47,8 @@ def main():
                     suite = suite.split(":", 1)[-1]
                 rows.append((label, suite, name, t.get("result", "?"),
                              float(t.get("duration") or 0.0)))
+                if rows[-1][3] not in PASSED | SKIPPED:
+                    tails.append((f"{label}/{name} ({rows[-1][3]})", t.get("stdout") or ""))
 
     for what in args.fail:
         rows.append(("-", "-", what, "FAIL", 0.0))
@@ -52,6 +56,13 @@ def main():
     passed = sum(1 for r in rows if r[3] in PASSED)
     skipped = sum(1 for r in rows if r[3] in SKIPPED)
     failed = len(rows) - passed - skipped
+
+    # The end of a failed test's output, next to the table: often all of a CI
+    # log that is kept, and where a hang says which test and where it waited.
+    for what, out in tails[:4]:
+        lines = out.rstrip("\n").split("\n")[-TAIL_LINES:]
+        print(f"\n--- the last {len(lines)} lines of {what}:")
+        print("\n".join(line[:300] for line in lines))
 
     if rows:
         wl = max(len(r[0]) for r in rows)

@@ -221,7 +221,9 @@ class GrpcClient final : public RoomClient {
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& [id, p] : pending) p.done(Reply{});
-    if (closed_) closed_(code == 0 ? 1000 : 1006, message);
+    // UNAVAILABLE "move <url>" is a draining server's 1001 (going away).
+    bool moved = code == int(grpc::StatusCode::UNAVAILABLE) && message.starts_with("move ");
+    if (closed_) closed_(code == 0 ? 1000 : moved ? 1001 : 1006, message);
   }
 
  private:

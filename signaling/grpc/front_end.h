@@ -21,13 +21,18 @@ class GrpcFrontEnd : public Delivery {
   struct Limits {
     size_t max_message = 64 * 1024;  // bytes of one request; over → -32006, the stream stays
   };
-  GrpcFrontEnd(RoomService& service, Limits limits, SendResponse send)
-      : service_(service), limits_(limits), send_(std::move(send)) {}
+  // `drain`: the transport ends its streams with the reason (Delivery::drain).
+  GrpcFrontEnd(RoomService& service, Limits limits, SendResponse send,
+               std::function<void(const std::string& reason)> drain = {})
+      : service_(service), limits_(limits), send_(std::move(send)), drain_(std::move(drain)) {}
 
   // One request whose serialized size is `bytes`: answered unless its
   // request_id is 0 (a notification). Never throws.
   void on_request(ConnId conn, const v1::SignalRequest& request, size_t bytes, RoomTime now);
   void deliver(ConnId conn, const msg::Note& note) override;
+  void drain(const std::string& reason) override {
+    if (drain_) drain_(reason);
+  }
 
  private:
   void request(ConnId conn, const v1::SignalRequest& request, size_t bytes);
@@ -36,6 +41,7 @@ class GrpcFrontEnd : public Delivery {
   RoomService& service_;
   Limits limits_;
   SendResponse send_;
+  std::function<void(const std::string&)> drain_;
 };
 
 }  // namespace rtcmesh::sig::grpc_front

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -145,7 +146,8 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
       : ctx(g_main_context_ref(c)),
         rooms(r),
         front(r.service(), {r.config().max_message},
-              [this](ConnId id, Response response) { send(id, std::move(response)); }) {}
+              [this](ConnId id, Response response) { send(id, std::move(response)); },
+              [this](const std::string& reason) { drain(reason); }) {}
   ~Impl() { g_main_context_unref(ctx); }
 
   GMainContext* ctx;
@@ -154,6 +156,7 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
   ConnId base = 0;
   std::atomic<ConnId> next_id{1};
   bool alive = true;  // context thread: false once the GrpcServer is going
+  std::optional<std::string> draining;  // context thread: drain()'s reason
   std::map<ConnId, std::shared_ptr<Stream>> streams;  // context thread: the open ones
   SourceHandle alive_timer;
   std::unique_ptr<SignalingService> service;
@@ -175,6 +178,11 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
   // --- context thread ---
   void open(const std::shared_ptr<Stream>& stream, const std::string& bearer,
             const std::string& address) {
+    if (draining) {
+      GST_INFO("grpc connection from %s refused: draining", address.c_str());
+      stream->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, *draining));
+      return;
+    }
     auto refused =
         rooms.service().open_authenticated(stream->id, Clock::now(), bearer, address);
     if (refused) {
@@ -230,6 +238,14 @@ struct GrpcServer::Impl : std::enable_shared_from_this<GrpcServer::Impl> {
       }
       reactor->Finish(status);
     });
+  }
+
+  void end_streams(const std::string& reason);
+  // SIGTERM: every stream, and every one opened from now on, ends
+  // UNAVAILABLE "move <url>" (the client goes there) or "draining".
+  void drain(const std::string& reason) {
+    draining = reason;
+    end_streams(reason);
   }
 
   // gRPC streams are alive while their transport is (HTTP/2 keepalive ends
@@ -403,15 +419,19 @@ GrpcServer::GrpcServer(GMainContext* ctx, RoomServer& rooms, Options options) {
   impl_->keep_alive(tick);
 }
 
+void GrpcServer::Impl::end_streams(const std::string& reason) {
+  // The participants leave (their rooms are told), then the streams end.
+  for (auto& [id, stream] : streams) {
+    rooms.service().closed(id);
+    stream->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
+  }
+  streams.clear();
+}
+
 GrpcServer::~GrpcServer() {
   Impl& i = *impl_;
   i.alive_timer.reset();
-  // The participants leave (their rooms are told), then the streams end.
-  for (auto& [id, stream] : i.streams) {
-    i.rooms.service().closed(id);
-    stream->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
-  }
-  i.streams.clear();
+  i.end_streams(i.draining.value_or("the server is shutting down"));
   {
     std::lock_guard lock(i.admin_mutex);
     i.admin_open = false;

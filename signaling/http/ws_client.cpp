@@ -18,15 +18,6 @@ namespace rtcmesh::sig {
 
 namespace {
 
-using Status = WsClient::Reply::Status;
-
-WsClient::Reply failure(Status status, std::string message) {
-  WsClient::Reply r;
-  r.status = status;
-  r.error.message = std::move(message);
-  return r;
-}
-
 // One soup_session_websocket_connect_async in flight. Outlives the client if
 // needed: `impl` is cleared when the client stops caring.
 struct ConnectOp {
@@ -40,13 +31,9 @@ struct ConnectOp {
 }  // namespace
 
 struct WsClient::Impl {
-  struct Pending {
-    std::string method;
-    ReplyFn done;
-    SourceHandle timer;
-  };
-
-  Impl(GMainContext* c, Options o) : ctx(g_main_context_ref(c)), opts(std::move(o)) {}
+  Impl(GMainContext* c, Options o) : ctx(g_main_context_ref(c)), opts(std::move(o)), calls(c) {
+    send = [this](const std::string& text) { return ws && ws->send_text(text); };
+  }
   ~Impl() {
     if (session) g_object_unref(session);
     g_main_context_unref(ctx);
@@ -59,34 +46,16 @@ struct WsClient::Impl {
   ConnectOp* connecting = nullptr;
   ConnectFn connect_done;
   SourceHandle connect_timer;
-  std::map<int64_t, Pending> pending;
-  int64_t next_id = 1;
-  NotificationFn on_notification;
-  ErrorFn on_error;
+  rpc::Calls calls;  // pending calls, notifications
+  rpc::Calls::Send send;
   ClosedFn on_closed;
   gint64 last_seen_us = 0;
   SourceHandle liveness_timer;
-  // Callbacks owed but not to be run from inside the caller's call.
-  std::vector<std::function<void()>> deferred;
-  SourceHandle deferred_timer;
   // Expires when the client is destroyed: checked after every user callback,
   // which may destroy it.
   std::shared_ptr<int> life = std::make_shared<int>(0);
 
-  void defer(std::function<void()> fn) {
-    deferred.push_back(std::move(fn));
-    if (!deferred_timer) deferred_timer = add_timer(ctx, 0, [this] { run_deferred(); });
-  }
-  void run_deferred() {
-    deferred_timer.reset();
-    auto fns = std::move(deferred);
-    deferred.clear();
-    std::weak_ptr<int> alive = life;
-    for (auto& fn : fns) {
-      guarded("WsClient callback", fn);
-      if (alive.expired()) return;
-    }
-  }
+  void defer(std::function<void()> fn) { calls.defer(std::move(fn)); }
 
   // --- connecting ---
 
@@ -169,89 +138,15 @@ struct WsClient::Impl {
     auto dead = std::move(ws);  // destroyed on return (allowed inside its callback)
     liveness_timer.reset();
     std::weak_ptr<int> alive = life;
-    fail_pending("the connection closed (" + std::to_string(code) + " " + reason + ")");
+    calls.fail_all("the connection closed (" + std::to_string(code) + " " + reason + ")", false);
     if (alive.expired()) return;
     ClosedFn fn = on_closed;
     if (fn) guarded("WsClient closed handler", [&] { fn(code, reason); });
   }
 
-  void fail_pending(const std::string& why) {
-    auto all = std::move(pending);
-    pending.clear();
-    std::weak_ptr<int> alive = life;
-    for (auto& entry : all) {
-      auto& p = entry.second;  // not a structured binding: clang 14 cannot capture one
-      p.timer.reset();
-      if (!p.done) continue;
-      guarded("WsClient reply", [&] { p.done(failure(Status::kClosed, why)); });
-      if (alive.expired()) return;
-    }
-  }
-
   void received(std::string_view text) {
     last_seen_us = g_get_monotonic_time();
-    rpc::Message m = rpc::parse(text);
-    if (m.error) {
-      GST_WARNING("unreadable frame from the server: %s", m.error->message.c_str());
-      return;
-    }
-    std::weak_ptr<int> alive = life;
-    for (const rpc::Item& item : m.items) {
-      guarded("WsClient message", [&] { dispatch(item); });
-      if (alive.expired()) return;
-    }
-  }
-
-  void dispatch(const rpc::Item& item) {
-    switch (item.kind) {
-      case rpc::Item::Kind::kInvalid:
-        GST_WARNING("invalid JSON-RPC from the server: %s", item.error.message.c_str());
-        return;
-      case rpc::Item::Kind::kRequest: {
-        const rpc::Request& req = item.request;
-        if (req.has_id) {
-          // The server asks something we do not implement.
-          if (ws)
-            ws->send_text(rpc::error(
-                req.id,
-                {rpc::kMethodNotFound, "the client has no method '" + req.method + "'", {}}));
-          return;
-        }
-        if (on_notification) {
-          NotificationFn fn = on_notification;
-          fn(req.method, req.params);
-        }
-        return;
-      }
-      case rpc::Item::Kind::kResponse:
-        break;
-    }
-    const rpc::Response& resp = item.response;
-    auto it = resp.id.is_int() ? pending.find(resp.id.as_int()) : pending.end();
-    if (it == pending.end()) {
-      if (resp.error && resp.id.is_null()) {
-        GST_INFO("server error: %d %s", resp.error->code, resp.error->message.c_str());
-        if (on_error) {
-          ErrorFn fn = on_error;
-          fn(*resp.error);
-        }
-      } else {
-        GST_DEBUG("response to no pending call (%s)", resp.id.dump().c_str());
-      }
-      return;
-    }
-    Pending p = std::move(it->second);
-    pending.erase(it);
-    p.timer.reset();
-    Reply r;
-    if (resp.error) {
-      r.status = Status::kError;
-      r.error = *resp.error;
-    } else {
-      r.status = Status::kResult;
-      r.result = resp.result;
-    }
-    if (p.done) p.done(std::move(r));
+    calls.received(text, send);
   }
 
   // close()/abort(): no on_closed; pending calls fail from the loop.
@@ -265,14 +160,7 @@ struct WsClient::Impl {
         ws->close(1000, "bye");
       ws.reset();
     }
-    auto all = std::move(pending);
-    pending.clear();
-    for (auto& entry : all) {
-      auto& p = entry.second;  // not a structured binding: clang 14 cannot capture one
-      p.timer.reset();
-      if (p.done)
-        defer([done = std::move(p.done)] { done(failure(Status::kClosed, "the client closed")); });
-    }
+    calls.fail_all("the client closed", true);
   }
 };
 
@@ -296,19 +184,15 @@ WsClient::~WsClient() {
   impl_->life.reset();
   impl_->cancel_connect(false);
   impl_->liveness_timer.reset();
-  impl_->deferred_timer.reset();
-  impl_->deferred.clear();
-  for (auto& [id, p] : impl_->pending) p.timer.reset();
-  impl_->pending.clear();
   impl_->ws.reset();  // closes with 1001
 }
 
 void WsClient::set_notification_handler(NotificationFn fn) {
-  impl_->on_notification = std::move(fn);
+  impl_->calls.on_notification = std::move(fn);
 }
 
 void WsClient::set_error_handler(ErrorFn fn) {
-  impl_->on_error = std::move(fn);
+  impl_->calls.on_error = std::move(fn);
 }
 
 void WsClient::set_closed_handler(ClosedFn fn) {
@@ -375,31 +259,9 @@ bool WsClient::connected() const {
 
 int64_t WsClient::call(const std::string& method, Json params, ReplyFn done, unsigned timeout_ms) {
   Impl* impl = impl_.get();
-  int64_t id = impl->next_id++;
-  if (!connected()) {
-    impl->defer([done = std::move(done), method] {
-      if (done) done(failure(Status::kClosed, method + ": not connected"));
-    });
-    return id;
-  }
   unsigned ms = timeout_ms ? timeout_ms : impl->opts.call_timeout_s * 1000;
-  Impl::Pending& p = impl->pending[id];
-  p.method = method;
-  p.done = std::move(done);
-  if (ms > 0) {
-    p.timer = add_timer(impl->ctx, ms, [impl, id, ms] {
-      auto it = impl->pending.find(id);
-      if (it == impl->pending.end()) return;
-      Impl::Pending gone = std::move(it->second);
-      impl->pending.erase(it);
-      GST_INFO("%s (id %" G_GINT64_FORMAT ") timed out", gone.method.c_str(), id);
-      if (gone.done)
-        gone.done(failure(Status::kTimeout,
-                          gone.method + ": no response within " + std::to_string(ms) + " ms"));
-    });
-  }
-  impl->ws->send_text(rpc::request(Json(id), method, std::move(params)));
-  return id;
+  return impl->calls.call(connected() ? impl->send : rpc::Calls::Send(), method,
+                          std::move(params), std::move(done), ms);
 }
 
 bool WsClient::notify(const std::string& method, Json params) {
@@ -421,7 +283,7 @@ void WsClient::abort() {
 }
 
 size_t WsClient::pending_count() const {
-  return impl_->pending.size();
+  return impl_->calls.pending();
 }
 
 }  // namespace rtcmesh::sig

@@ -12,6 +12,7 @@
 
 #include "signaling/http/http.h"
 #include "signaling/json.h"
+#include "signaling/rpc/calls.h"
 #include "signaling/rpc/jsonrpc.h"
 
 namespace rtcmesh::sig {
@@ -31,18 +32,7 @@ class WsClient {
     uint64_t max_incoming = 1024 * 1024;  // larger frames close the connection
   };
 
-  struct Reply {
-    enum class Status {
-      kResult,   // `result` holds the server's result
-      kError,    // `error` is the server's error response
-      kTimeout,  // no response within the call's timeout (error.message says so)
-      kClosed,   // not connected, or the connection ended before the response
-    };
-    Status status = Status::kClosed;
-    Json result;
-    rpc::Error error;  // code 0 for kTimeout/kClosed
-    bool ok() const { return status == Status::kResult; }
-  };
+  using Reply = rpc::Reply;
   using ReplyFn = std::function<void(Reply)>;
   using ConnectFn = std::function<void(bool ok, const std::string& error)>;
   // A notification from the server ("peer-joined", "offer", …).

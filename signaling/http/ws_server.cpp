@@ -180,6 +180,7 @@ void WsServer::drain(const std::string& reason) {
   impl_->draining = reason.substr(0, 123);
   // (each close reaches on_closed: the peer leaves its room as for a client's close)
   for (auto& [id, ws] : impl_->sockets) ws->close(1001, *impl_->draining);
+  impl_->rooms.drain_front_ends(*impl_->draining);  // gRPC streams too
 }
 
 RoomServer& WsServer::rooms() {

@@ -163,6 +163,10 @@ void RoomServer::remove_front_end(ConnId base) {
   impl_->routing.others.erase(base);
 }
 
+void RoomServer::drain_front_ends(const std::string& reason) {
+  for (auto& [base, delivery] : impl_->routing.others) delivery->drain(reason);
+}
+
 RoomService& RoomServer::service() {
   return impl_->service;
 }

@@ -134,6 +134,8 @@ class RoomServer {
   // which must outlive its registration. Context thread only.
   ConnId add_front_end(Delivery& delivery);
   void remove_front_end(ConnId base);
+  // Delivery::drain of every other front end (WsServer::drain calls it).
+  void drain_front_ends(const std::string& reason);
   RoomService& service();
 
   struct Impl;

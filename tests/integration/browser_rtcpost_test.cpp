@@ -11,6 +11,7 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/post_page.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/server_process.h"
 
 namespace rtcmesh {
@@ -72,6 +73,16 @@ class RtcPost : public ::testing::Test {
     page = test::PostPage::open(RTCMESH_BROWSER_DIR, server->base + "/rtc/r", "page", 100, &error);
     ASSERT_TRUE(page) << error;
     ASSERT_TRUE(wait_until([&] { return page->poll(), page->joined; }, 30s)) << page->describe();
+  }
+  // The room page as participant "rp" with ?signal=datachannel (null and a
+  // failure when it cannot start).
+  std::unique_ptr<test::RoomPage> open_room_page(int duration_s) {
+    std::string error;
+    auto room = test::RoomPage::open(RTCMESH_BROWSER_DIR,
+                                     server->base + "/room/r?peer=rp&signal=datachannel", "rp",
+                                     duration_s, &error);
+    if (!room) ADD_FAILURE() << error;
+    return room;
   }
   std::unique_ptr<test::RtcmeshServer> server;
   std::unique_ptr<test::PostPage> page;
@@ -159,10 +170,8 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   if (IsSkipped()) return;
   auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
   test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
-  std::string error;
-  auto room = test::RoomPage::open(
-      RTCMESH_BROWSER_DIR, server->base + "/room/r?peer=rp&signal=datachannel", "rp", 90, &error);
-  ASSERT_TRUE(room) << error;
+  auto room = open_room_page(90);
+  ASSERT_TRUE(room);
   EXPECT_TRUE(wait_until(
       [&] {
         return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20 &&
@@ -170,11 +179,87 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
       },
       60s))
       << room->describe() << "\nviewer got " << viewer.frames_from("rp") << " frames";
+
+  // The chat over the POSTed connection's rtcmesh-data channel: the page's
+  // line reaches the pipeline as from "rp", the pipeline's reaches the page
+  // as from "viewer"; bytes to one participant keep their bytes.
+  test::DataLog viewer_got;
+  viewer_got.watch(viewer.bin());
+  ASSERT_TRUE(room->send("hello from the page"));
+  sig::Json bytes = sig::Json::array();
+  for (int b : {0, 1, 10, 255}) bytes.push(b);
+  ASSERT_TRUE(room->send("viewer", bytes, true));
+  EXPECT_TRUE(test::send_string(viewer.bin(), "rp", "hello from the viewer", true));
+  EXPECT_TRUE(wait_until([&] { return viewer_got.from("rp", "rtcmesh").size() >= 2; }, 15s))
+      << room->describe();
+  auto got = viewer_got.from("rp", "rtcmesh");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].data, "hello from the page");
+  EXPECT_TRUE(got[0].text);
+  EXPECT_EQ(got[1].data, std::string({0, 1, 10, '\xff'}));
+  EXPECT_FALSE(got[1].text);
+  EXPECT_TRUE(wait_until([&] { return !room->received_from("viewer").empty(); }, 15s))
+      << room->describe();
+  const sig::Json from_viewer = room->received_from("viewer")[0];
+  EXPECT_EQ(from_viewer.get_string("data").value_or(""), "hello from the viewer");
+  EXPECT_EQ(from_viewer.get_string("label").value_or(""), "rtcmesh");
+  EXPECT_TRUE(room->received_from("red").empty());
+
   EXPECT_TRUE(room->last_error.empty()) << room->last_error;
   room->proc->send_signal(SIGTERM);
   auto status = room->proc->wait(20s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << room->describe();
+}
+
+// The room page's reconnection with ?signal=datachannel: the server dies
+// (SIGKILL) and comes back on its port; the page notices (its pings go
+// unanswered), POSTs again, joins again, publishes again and receives again.
+TEST_F(RtcPost, ThePageOverADataChannelComesBackAfterAServerRestart) {
+  start({"--peer-timeout", "3000"});
+  if (IsSkipped()) return;
+  const unsigned port = server->port;
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "peer-timeout=3000", "r", false);
+  auto room = open_room_page(120);
+  ASSERT_TRUE(room);
+  ASSERT_TRUE(wait_until(
+      [&] { return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20; },
+      60s))
+      << room->describe() << "\nviewer got " << viewer.frames_from("rp") << " frames";
+
+  std::string last;
+  auto status_is = [](const char* s) {
+    return [s](const std::string& l) {
+      return l.find(std::string("\"status\":\"") + s + "\"") != std::string::npos;
+    };
+  };
+  server->proc->send_signal(SIGKILL);
+  server->proc->wait(5s);
+  gint64 killed_us = g_get_monotonic_time();
+  ASSERT_TRUE(test::next_stats(*room->proc, &last, status_is("reconnecting"), 20s))
+      << "the page did not notice: " << last;
+  std::printf("the page noticed the dead server after %.1f s\n",
+              (g_get_monotonic_time() - killed_us) / 1e6);
+  server = test::RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "sfu", "--peer-timeout", "3000",
+                                                       "--port", std::to_string(port)});
+  ASSERT_TRUE(server);
+  ASSERT_EQ(server->port, port);
+  ASSERT_TRUE(test::next_stats(*room->proc, &last, status_is("joined"), 40s))
+      << "the page did not join again: " << last;
+  // Media both ways again, on the page's new connection.
+  int viewer_before = viewer.frames_from("rp");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return room->stat("red", "videoFramesDecoded") > 20 &&
+               viewer.frames_from("rp") > viewer_before + 20;
+      },
+      40s))
+      << room->describe() << "\nviewer got " << viewer.frames_from("rp") - viewer_before
+      << " frames since";
+  EXPECT_EQ(metric(server->base, kSignalConnections), 1);
+  room->proc->send_signal(SIGTERM);
+  EXPECT_TRUE(room->proc->wait(20s).has_value());
 }
 
 TEST_F(RtcPost, BadInputGetsClearErrorsAndLosesNothingElse) {

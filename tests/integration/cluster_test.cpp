@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <regex>
 #include <string>
@@ -59,6 +60,7 @@ std::string redis_cli(unsigned port, const std::vector<std::string>& command) {
 // hostile client of the same NATS could send).
 void nats_publish_raw(unsigned port, const std::string& subject, const std::string& payload) {
   GSocketClient* c = g_socket_client_new();
+  g_socket_client_set_timeout(c, 5);  // a read that never gets PONG fails the test, not hangs it
   GSocketConnection* conn =
       g_socket_client_connect_to_host(c, "127.0.0.1", static_cast<guint16>(port), nullptr, nullptr);
   g_object_unref(c);
@@ -571,18 +573,43 @@ TEST_F(ClusterTest, SigtermDrainsAndSendsParticipantsToTheAdvertisedNodeThenExit
   unsigned pa = test::free_loopback_port(), pb = test::free_loopback_port();
   auto ws = [](unsigned p) { return "ws://127.0.0.1:" + std::to_string(p) + "/rtc"; };
   Server& b = node("B", "sfu", {"--port", std::to_string(pb), "--advertise-url", ws(pb)});
-  Server& a = node("A", "sfu", {"--port", std::to_string(pa), "--advertise-url", ws(pa),
-                                "--drain-timeout", "20s"});
+  std::vector<std::string> a_args = {"--port", std::to_string(pa), "--advertise-url", ws(pa),
+                                     "--drain-timeout", "20s"};
+#ifdef RTCMESH_HAVE_GRPC
+  a_args.insert(a_args.end(), {"--grpc-port", "0"});
+#endif
+  Server& a = node("A", "sfu", a_args);
   ASSERT_EQ(a.port, pa);
   EXPECT_NE(redis_cli(redis->port(), {"GET", "rtcmesh:node:B"}).find("\"url\":\"" + ws(pb) + "\""),
             std::string::npos) << "--advertise-url kept in Redis";
   test::RoomParticipant viewer(b.ws_url(), "viewer", "", "demo", /*publish=*/false);
   test::RoomParticipant mover(a.ws_url(), "mover", "", "demo");
+  // A gRPC participant is moved the same way (its stream ends UNAVAILABLE
+  // "move <url>").
+  std::vector<std::string> movers = {"mover"};
+  std::unique_ptr<test::RoomParticipant> grpc_mover;
+#ifdef RTCMESH_HAVE_GRPC
+  auto grpc_line = a.proc->read_line(10s);
+  ASSERT_TRUE(grpc_line && grpc_line->starts_with("rtcmesh-server grpc on grpc://"))
+      << grpc_line.value_or("<nothing>");
+  grpc_mover = std::make_unique<test::RoomParticipant>(
+      grpc_line->substr(grpc_line->find("grpc://")), "gmover", "", "demo");
+  movers.push_back("gmover");
+#endif
   test::Pipeline cam(test::publisher_launch(a.base + "/whip/demo/cam", "peer-timeout=3000"));
   cam.set_state(GST_STATE_PLAYING);
-  ASSERT_TRUE(run_until([&] {
-    return viewer.frames_from("mover") >= 10 && viewer.frames_from("cam") >= 10;
-  }, 30000)) << "mover " << viewer.frames_from("mover") << ", cam " << viewer.frames_from("cam");
+  std::map<std::string, int> before;
+  auto all_flow = [&](int n) {
+    for (const std::string& p : movers)
+      if (viewer.frames_from(p) < before[p] + n) return false;
+    return viewer.frames_from("cam") >= before["cam"] + n;
+  };
+  auto counts = [&] {
+    std::string out;
+    for (const std::string& p : movers) out += p + " " + std::to_string(viewer.frames_from(p)) + ", ";
+    return out + "cam " + std::to_string(viewer.frames_from("cam"));
+  };
+  ASSERT_TRUE(run_until([&] { return all_flow(10); }, 30000)) << counts();
 
   gint64 termed = g_get_monotonic_time();
   a.proc->send_signal(SIGTERM);
@@ -599,19 +626,17 @@ TEST_F(ClusterTest, SigtermDrainsAndSendsParticipantsToTheAdvertisedNodeThenExit
   EXPECT_EQ(*late.closed, 1001);
   EXPECT_EQ(late.closed_reason, "move " + ws(pb));
 
-  // The mover publishes on B now; cam's session on A goes on meanwhile.
-  int mover_before = viewer.frames_from("mover"), cam_before = viewer.frames_from("cam");
-  ASSERT_TRUE(run_until([&] {
-    return viewer.frames_from("mover") >= mover_before + 15 &&
-           viewer.frames_from("cam") >= cam_before + 15;
-  }, 30000)) << "mover +" << viewer.frames_from("mover") - mover_before << ", cam +"
-             << viewer.frames_from("cam") - cam_before;
-  std::printf("drain: 15 more frames of the moved participant on B %.0f ms after SIGTERM\n",
+  // The movers publish on B now; cam's session on A goes on meanwhile.
+  for (const std::string& p : movers) before[p] = viewer.frames_from(p);
+  before["cam"] = viewer.frames_from("cam");
+  ASSERT_TRUE(run_until([&] { return all_flow(15); }, 30000)) << counts();
+  std::printf("drain: 15 more frames of the moved participants on B %.0f ms after SIGTERM\n",
               (g_get_monotonic_time() - termed) / 1000.0);
   EXPECT_FALSE(a.proc->wait(std::chrono::milliseconds(0))) << "A waits for cam's session";
   std::string mb = metrics(b);
-  EXPECT_EQ(test::metric_value(mb, "rtcmesh_room_publishers", "demo"), 2) << mb;
-  EXPECT_EQ(cluster_metric(mb, "rtcmesh_cluster_remote_publishers", "B"), 1) << "cam; mover is B's";
+  EXPECT_EQ(test::metric_value(mb, "rtcmesh_room_publishers", "demo"), double(movers.size() + 1))
+      << mb;
+  EXPECT_EQ(cluster_metric(mb, "rtcmesh_cluster_remote_publishers", "B"), 1) << "cam; the movers are B's";
 
   // cam stops (DELETE): A's last session ends and it exits.
   gint64 t0 = g_get_monotonic_time();

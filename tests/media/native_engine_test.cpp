@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <random>
 
@@ -82,13 +83,23 @@ void on_pad(GstElement* webrtc, GstPad* pad, gpointer data) {
   gst_object_unref(pipeline);
 }
 
+struct TapContext {
+  Engine* engine = nullptr;
+  TrackId track = 0;
+  std::mutex lock;
+  std::vector<uint8_t> last;  // the last packet pushed
+};
+
 GstFlowReturn on_tap(GstAppSink* sink, gpointer data) {
-  auto* ctx = static_cast<std::pair<Engine*, TrackId>*>(data);
+  auto* ctx = static_cast<TapContext*>(data);
   GstSample* sample = gst_app_sink_pull_sample(sink);
   GstMapInfo map;
   GstBuffer* buffer = gst_sample_get_buffer(sample);
   if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-    ctx->first->push(ctx->second, map.data, map.size);
+    // As rtcsfu's tap: a frame's packets as one batch, ending at the marker bit.
+    ctx->engine->push(ctx->track, map.data, map.size, map.size >= 2 && !(map.data[1] & 0x80));
+    std::lock_guard<std::mutex> g(ctx->lock);
+    ctx->last.assign(map.data, map.data + map.size);
     gst_buffer_unmap(buffer, &map);
   }
   gst_sample_unref(sample);
@@ -176,7 +187,7 @@ struct EngineAndPlayer {
   Engine::RemoteParams remote;
   std::unique_ptr<test::Pipeline> player_holder, publisher_holder;
   std::shared_ptr<test::Track> frames = std::make_shared<test::Track>();
-  std::pair<Engine*, TrackId> tap_ctx;
+  TapContext tap_ctx;
   static constexpr uint32_t ssrc = 0x1234ABCD;
   // Given the engine's port, where the offer points the player (a relay).
   std::function<uint16_t(uint16_t)> relay_factory;
@@ -257,7 +268,8 @@ struct EngineAndPlayer {
         "! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
         "! rtpvp8pay pt=100 ssrc=777 mtu=400 "
         "! appsink name=tap sync=false emit-signals=true");
-    tap_ctx = {&engine, track};
+    tap_ctx.engine = &engine;
+    tap_ctx.track = track;
     test::Pipeline& publisher = *publisher_holder;
     g_signal_connect(publisher.by_name("tap"), "new-sample", G_CALLBACK(on_tap), &tap_ctx);
     ASSERT_NE(publisher.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
@@ -361,4 +373,35 @@ TEST(NativeEngine, NacksAreAnsweredFromTheSharedHistory) {
   std::printf("relay dropped %d RTP packets; NACKed %llu, retransmitted %llu; %d frames decoded\n",
               relay->dropped(), (unsigned long long)stats.nacks, (unsigned long long)stats.retransmissions,
               int(t.frames->buffers));
+}
+
+// The packets of a frame are handed to the workers at its marker bit; a
+// frame whose last packet never reaches the engine (lost before it) is sent
+// anyway once held for 5 ms, by worker 0's housekeeping when no other packet
+// comes.
+TEST(NativeEngine, ABatchWhoseLastPacketNeverComesIsSentAnyway) {
+  EngineAndPlayer t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  Engine& engine = *t.engine_holder;
+  t.publisher_holder->set_state(GST_STATE_NULL);  // no more pushes from the tap
+  std::vector<uint8_t> packet;
+  {
+    std::lock_guard<std::mutex> g(t.tap_ctx.lock);
+    packet = t.tap_ctx.last;
+  }
+  ASSERT_GE(packet.size(), 12u);
+  std::this_thread::sleep_for(300ms);
+  uint64_t sent = engine.session_stats(t.local.id).packets_sent;
+  // The next packet of the stream, as the first of a frame whose end never comes.
+  uint16_t seq = uint16_t((packet[2] << 8 | packet[3]) + 1);
+  packet[1] &= 0x7F;
+  packet[2] = uint8_t(seq >> 8);
+  packet[3] = uint8_t(seq);
+  auto pushed = std::chrono::steady_clock::now();
+  engine.push(t.track, packet.data(), packet.size(), true);
+  ASSERT_TRUE(test::wait_until([&] { return engine.session_stats(t.local.id).packets_sent > sent; }, 2s))
+      << "a held packet was never sent";
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - pushed);
+  EXPECT_EQ(engine.session_stats(t.local.id).packets_sent, sent + 1);
+  std::printf("held packet sent after %lld ms\n", (long long)waited.count());
 }

@@ -363,6 +363,17 @@ def play_whep(pipelines, procs, endpoint, server, timeout):
             raise Failure(f"{p.name} reported errors: {p.errors()}")
 
 
+def stop_room(*procs):
+    """Stops the participants, then the server (the last), with SIGINT; a
+    participant that printed "Delayed linking failed" or an ERROR fails."""
+    for p in procs:
+        p.stop(signal.SIGINT)
+    for p in procs[:-1]:
+        said = [l for l in p.output() if "Delayed linking failed" in l or l.startswith("ERROR")]
+        if said:
+            raise Failure(f"{p.name}: {said}")
+
+
 def case_room(pipelines, procs):
     """The README's two rtcmeshbin one-liners (the first is room-join.sh)
     against rtcmesh-server, an SFU room and then a mesh room, screens replaced
@@ -390,12 +401,37 @@ def case_room(pipelines, procs):
         procs.append(pipe2)
         pipe2.wait_until(lambda: pipe2.counts()[0] >= 30, 30, ">= 30 frames of pipe1's video")
         log(f"{mode}: pipe2 rendered {pipe2.counts()[0]} frames of pipe1's video")
-        for p in (pipe2, pipe1, server):
-            p.stop(signal.SIGINT)
-        for p in (pipe1, pipe2):
-            said = [l for l in p.output() if "Delayed linking failed" in l or l.startswith("ERROR")]
-            if said:
-                raise Failure(f"{p.name}: {said}")
+        stop_room(pipe2, pipe1, server)
+
+
+def case_room_post(pipelines, procs):
+    """The README's one-POST rtcmeshbin one-liner (url=http://…/rtc,
+    compose=true) in an SFU room of rtcmesh-server, screen and speaker
+    replaced by counting sinks: a WebSocket participant renders its video (so
+    its publication crossed the one POSTed connection), the one-liner renders
+    its composite and plays its mix, and neither prints an ERROR (issue 16)."""
+    server_bin = os.environ["RTCMESH_SERVER"]
+    port = free_port()
+    server = Proc("server-sfu", [server_bin, "--port", str(port), "--address", "127.0.0.1",
+                                 "--mode", "sfu"], base_env())
+    procs.append(server)
+    wait_port(port, server, 10)
+    post = Proc("post", [
+        "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=http://127.0.0.1:{port}/rtc",
+        "room=demo", "compose=true", "videotestsrc", "is-live=true", "!", "m.video_0",
+        "m.video_src", "!", "videoconvert", "!", *FPS_SINK.split(),
+        "m.audio_src", "!", "audioconvert", "!", *AUDIO_SINK.split()], base_env())
+    procs.append(post)
+    viewer = Proc("ws-viewer", [
+        "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=ws://127.0.0.1:{port}/rtc",
+        "room=demo", "peer-id=viewer", "m.src_video_0", "!", "queue", "!", "videoconvert", "!",
+        *FPS_SINK.split()], base_env())
+    procs.append(viewer)
+    viewer.wait_until(lambda: viewer.counts()[0] >= 30, 30, ">= 30 frames of the POSTed video")
+    post.wait_until(lambda: post.counts()[0] >= 30 and post.counts()[1] > 0, 30,
+                    "the one-liner's composite and mix")
+    log(f"room-post: the viewer rendered {viewer.counts()[0]} frames of the one-liner's video")
+    stop_room(viewer, post, server)
 
 
 def case_demo_help(pipelines, procs):
@@ -420,7 +456,8 @@ def case_demo_help(pipelines, procs):
 
 CASES = {"ingest-publish": case_ingest_publish, "record": case_record, "loopback": case_loopback,
          "whep-play": case_whep_play, "sfu": case_sfu, "sfu-record": case_sfu_record,
-         "room": case_room, "demo-help": case_demo_help, "mcu-record": case_mcu_record}
+         "room": case_room, "room-post": case_room_post, "demo-help": case_demo_help,
+         "mcu-record": case_mcu_record}
 
 
 def main():

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -64,6 +65,9 @@ std::unique_ptr<Subprocess> Subprocess::spawn(const std::vector<std::string>& ar
 Subprocess::~Subprocess() {
   if (pid_ > 0 && !status_) terminate();
   close_stdin();
+  // A grandchild that inherited the pipes (and left the process group) would
+  // keep them open for ever: give the readers 2 s after the exit, then stop.
+  give_up_at_us_ = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
   if (out_thread_.joinable()) out_thread_.join();
   if (err_thread_.joinable()) err_thread_.join();
 }
@@ -85,6 +89,18 @@ void Subprocess::reader(int fd, bool is_stdout) {
     }
   };
   for (;;) {
+    pollfd pfd{fd, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, 100);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      int64_t give_up = give_up_at_us_;
+      if (give_up && g_get_monotonic_time() > give_up) {
+        std::fprintf(stderr, "%s output still open 2 s after the process ended (a process it "
+                     "started holds it); not read further\n", echo_prefix_.c_str());
+        break;
+      }
+      continue;
+    }
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -97,11 +113,9 @@ void Subprocess::reader(int fd, bool is_stdout) {
   }
   if (!pending.empty()) emit(pending);
   ::close(fd);
-  if (is_stdout) {
-    std::lock_guard<std::mutex> lock(mu_);
-    out_closed_ = true;
-    cv_.notify_all();
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  (is_stdout ? out_closed_ : err_closed_) = true;
+  cv_.notify_all();
 }
 
 std::optional<std::string> Subprocess::read_line(std::chrono::milliseconds timeout) {
@@ -193,6 +207,10 @@ std::optional<int> Subprocess::wait(std::chrono::milliseconds timeout) {
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // What it printed before exiting is read to the end (its output's EOF)
+  // before the caller looks at stdout_lines()/stderr_lines().
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::seconds(2), [&] { return out_closed_ && err_closed_; });
   return status_;
 }
 

@@ -10,7 +10,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -66,8 +68,9 @@ class Subprocess {
 
   // Sends `sig` to the child's PID.
   void send_signal(int sig);
-  // Waits for the child to exit. Returns its exit status: the exit code, or
-  // 128 + signal number if a signal ended it; nullopt if still running.
+  // Waits for the child to exit (and up to 2 s more for the end of its
+  // output). Returns its exit status: the exit code, or 128 + signal number
+  // if a signal ended it; nullopt if still running.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running();
   // SIGTERM, wait up to `grace`, then SIGKILL to the child's process group.
@@ -88,7 +91,8 @@ class Subprocess {
   std::condition_variable cv_;
   std::deque<std::string> unread_;
   std::vector<std::string> out_lines_, err_lines_;
-  bool out_closed_ = false;
+  bool out_closed_ = false, err_closed_ = false;
+  std::atomic<int64_t> give_up_at_us_{0};  // readers stop waiting for EOF after this
 };
 
 }  // namespace rtcmesh::test

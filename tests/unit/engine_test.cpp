@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <openssl/ssl.h>
+#include <srtp2/srtp.h>
 
+#include <cstring>
 #include <deque>
 #include <thread>
 
@@ -406,6 +408,76 @@ TEST(Srtp, DebiansLibsrtp2ProtectsWithAesCmHmacSha1) {
   ASSERT_EQ(p.client->keys().profile, SrtpProfile::kAes128CmSha1_80);
   srtp_round_trip(p);
 }
+
+// Outgoing RTP goes through CmSender / GcmSender (OpenSSL), not libsrtp2:
+// byte for byte what libsrtp2 sends, across a sequence number wrap
+// (roll-over counter), packets late and repeated (retransmissions), two
+// SSRCs, CSRCs and a header extension; more than 1024 behind is refused as
+// libsrtp2 refuses it.
+template <typename Sender>
+void expect_same_as_libsrtp2(bool gcm) {
+  SrtpSession::init_library();
+  std::vector<uint8_t> master(gcm ? 28 : 30);
+  for (size_t i = 0; i < master.size(); ++i) master[i] = uint8_t(i * 13 + 5);
+  srtp_policy_t policy;
+  std::memset(&policy, 0, sizeof policy);
+  if (gcm) {
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+  } else {
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+  }
+  std::vector<uint8_t> key = master;
+  policy.key = key.data();
+  policy.ssrc.type = ssrc_any_outbound;
+  policy.allow_repeat_tx = 1;
+  policy.window_size = 1024;
+  srtp_t reference = nullptr;
+  ASSERT_EQ(srtp_create(&reference, &policy), srtp_err_status_ok);
+  Sender ours(master);
+
+  std::vector<std::pair<uint16_t, uint32_t>> sends;  // (seq, ssrc)
+  for (uint32_t i = 0; i < 40; ++i) sends.emplace_back(uint16_t(65520 + i), 0x11223344);  // wraps at 16
+  sends.emplace_back(uint16_t(65530), 0x11223344);  // late, from before the wrap
+  sends.emplace_back(uint16_t(5), 0x11223344);      // repeated
+  for (uint32_t i = 0; i < 5; ++i) sends.emplace_back(uint16_t(40000 + i), 0x55667788);
+  sends.emplace_back(uint16_t(30), 0x11223344);
+  auto protect_both = [&](std::vector<uint8_t> plain, bool* ref_ok, bool* our_ok) {
+    auto a = plain, b = plain;
+    a.resize(plain.size() + SrtpSession::kMaxTrailer);
+    b.resize(plain.size() + SrtpSession::kMaxTrailer);
+    int na = int(plain.size());
+    size_t nb = plain.size();
+    *ref_ok = srtp_protect(reference, a.data(), &na) == srtp_err_status_ok;
+    *our_ok = ours.protect(b.data(), &nb);
+    a.resize(size_t(std::max(na, 0)));
+    b.resize(nb);
+    return std::make_pair(a, b);
+  };
+  for (auto [seq, ssrc] : sends) {
+    auto plain = rtp_packet(seq, 90 * seq, ssrc, 96, 200 + seq % 50);
+    if (seq % 3 == 0) {  // one CSRC and a one-byte header extension (3 words)
+      std::vector<uint8_t> ext{0x0A, 0x0B, 0x0C, 0x0D, 0xBE, 0xDE, 0x00, 0x02, 0x10, 0xAA, 0x21, 0xBB, 0xCC, 0, 0, 0};
+      plain[0] = 0x80 | 0x10 | 0x01;
+      plain.insert(plain.begin() + 12, ext.begin(), ext.end());
+    }
+    bool ref_ok = false, our_ok = false;
+    auto [a, b] = protect_both(plain, &ref_ok, &our_ok);
+    ASSERT_TRUE(ref_ok && our_ok) << seq;
+    ASSERT_GT(b.size(), plain.size());
+    ASSERT_EQ(a, b) << "seq " << seq << " ssrc " << ssrc;
+  }
+  // More than the window behind the highest sent: both refuse.
+  bool ref_ok = true, our_ok = true;
+  protect_both(rtp_packet(uint16_t(23 - 1100), 0, 0x11223344), &ref_ok, &our_ok);
+  EXPECT_FALSE(ref_ok);
+  EXPECT_FALSE(our_ok);
+  srtp_dealloc(reference);
+}
+
+TEST(Srtp, OpenSslAesCmSenderMatchesLibsrtp2) { expect_same_as_libsrtp2<CmSender>(false); }
+TEST(Srtp, OpenSslAesGcmSenderMatchesLibsrtp2) { expect_same_as_libsrtp2<GcmSender>(true); }
 
 // --- RTP rewrite and history ---
 

@@ -1,8 +1,10 @@
-// rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]
+// rtcmesh-bench data-rtt [--room mesh|sfu|sfu-post] [--messages 500] [--size 100] [--burst 1000]
 //   Two rtcmeshbin (receive-only) in a room on loopback: mesh (an in-process
 //   room server; the channels join a and b directly) or sfu (an in-process
 //   rtcsfu that publishes a small test video, so that each has a subscribe
-//   connection, and relays every message: two hops). b echoes every message
+//   connection, and relays every message: two hops); sfu-post: the same
+//   room, each rtcmeshbin on one POSTed connection (url=http://…/rtc: the
+//   room data rides its rtcmesh-data channel). b echoes every message
 //   a sends on the reliable data channel. Prints join → channel open, the
 //   round-trip time of `messages` pings sent one after the other
 //   (p50/p95/p99), and how long a burst of `burst` 1 KiB messages takes to
@@ -62,9 +64,10 @@ int data_rtt(int argc, char** argv) {
       return 2;
     }
   }
-  if (messages < 1 || size < 8 || size > 65470 || burst < 0 || (mode != "mesh" && mode != "sfu")) {
-    std::fprintf(stderr,
-                 "data-rtt: --room mesh|sfu, --messages >= 1, --size 8..65470, --burst >= 0\n");
+  if (messages < 1 || size < 8 || size > 65470 || burst < 0 ||
+      (mode != "mesh" && mode != "sfu" && mode != "sfu-post")) {
+    std::fprintf(stderr, "data-rtt: --room mesh|sfu|sfu-post, --messages >= 1, --size 8..65470, "
+                         "--burst >= 0\n");
     return 2;
   }
 
@@ -92,7 +95,8 @@ int data_rtt(int argc, char** argv) {
     g_object_get(e, "port", &port, nullptr);
     gst_object_unref(e);
   }
-  std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/rtc";
+  std::string url = (mode == "sfu-post" ? "http://127.0.0.1:" : "ws://127.0.0.1:") +
+                    std::to_string(port) + "/rtc";
 
   // A pipeline of one rtcmeshbin (gst_parse_launch would return the bare element).
   auto join = [&](const char* id) {

@@ -38,6 +38,7 @@
 
 #include "tools/bench/commands.h"
 #include "tools/bench/common.h"
+#include "tools/bench/janus.h"
 
 namespace bench {
 
@@ -51,7 +52,7 @@ const char* kSfuUsage =
     "sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
     "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
     "         [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
-    "         [--engine webrtcbin|native]";
+    "         [--engine webrtcbin|native[,…]] [--compare janus]";
 
 struct Options {
   std::vector<int> viewers{1, 10, 25, 50};
@@ -59,7 +60,9 @@ struct Options {
   int joins = 10, batch = 10;
   guint bitrate = 2000, gop = 60, input_seconds = 40;
   std::string input;
-  std::string engine = "webrtcbin";  // sfu: rtcsfu's engine
+  std::string engine = "webrtcbin";  // sfu: rtcsfu's engine (of this run)
+  std::vector<std::string> engines{"webrtcbin"};  // sfu: each in turn per N
+  bool janus = false;  // sfu --compare janus: Janus VideoRoom after them per N
   int top_threads = 8;
   bool sfu = false;
   double drop = 0.01, loss_seconds = 10;  // sfu: the lossy window
@@ -77,6 +80,7 @@ struct ViewerStats {
   guint viewers = 0, receiving = 0, connected = 0, failed = 0;
   guint64 received = 0, unrecovered = 0, cpu_us = 0, overruns = 0;
   guint64 published = 0;  // sfu: media packets the publisher sent
+  bool publishing = false;  // --compare janus: the publisher's connection is up
   gint64 lost = 0;
 };
 
@@ -101,6 +105,8 @@ struct Delivery {
 
 struct Row {
   int n = 0;
+  std::string server;   // sfu: "native", "webrtcbin" or "janus"
+  double total_threads = 0;
   std::string failure;  // empty: the run went through
   double join_s = 0;
   double base_cpu = 0, server_cpu = 0;  // fraction of one core
@@ -161,6 +167,7 @@ std::optional<ViewerStats> viewer_stats(Child& viewers) {
   s.unrecovered = field_u64(f, "unrecovered");
   s.overruns = field_u64(f, "overruns");
   s.published = field_u64(f, "published");
+  s.publishing = field_u64(f, "publishing") == 1;
   return s;
 }
 
@@ -233,16 +240,68 @@ Delivery delivery(const Latency& l, const Snapshot& a, const Snapshot& b, int n)
   return d;
 }
 
+// The window's figures from its two snapshots, once r.forwarded and
+// r.base_cpu are known: `server_s` and `viewers_s` are the two processes' CPU
+// seconds in it, `zero` the server at 0 viewers.
+void window_figures(Row& r, const Snapshot& a, const Snapshot& b, const ProcSample& zero,
+                    double server_s, double viewers_s) {
+  const double hz = double(ticks_per_second());
+  double window = double(b.at_us - a.at_us) / G_USEC_PER_SEC;
+  double machine_s = double(b.machine - a.machine) / hz;
+  r.received = b.vstats.received - a.vstats.received;
+  r.unrecovered = b.vstats.unrecovered - a.vstats.unrecovered;
+  r.udp_drops = b.udp_drops - a.udp_drops;
+  r.viewer_overruns = b.vstats.overruns - a.vstats.overruns;
+  r.server_cpu = server_s / window;
+  r.viewers_cpu = viewers_s / window;
+  r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
+  r.pkt_rate = double(r.forwarded) / window;
+  r.us_per_pkt = server_s * 1e6 / double(r.forwarded);
+  r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
+  for (auto& [name, ns] : cpu_by_name(a.threads, b.threads))
+    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.forwarded));
+  std::sort(r.by_thread.begin(), r.by_thread.end(),
+            [](auto& x, auto& y) { return x.second > y.second; });
+  int n = r.n;
+  r.threads = double(a.server.threads - zero.threads) / n;
+  r.total_threads = double(a.server.threads);
+  r.rss_kb = double(a.server.rss_kb - zero.rss_kb) / n;
+  r.fds = double(a.server.fds - zero.fds) / n;
+}
+
+// Step 2: the n viewers join in batches, each batch receiving before the
+// next. "" or what went wrong.
+std::string join_in_batches(Child& viewers, int n, const Options& o) {
+  for (int added = 0; added < n;) {
+    int k = std::min(o.batch, n - added);
+    if (!viewers.send("add " + std::to_string(k)) || !viewers.expect("added", 60000))
+      return "the viewers' process stopped";
+    added += k;
+    gint64 deadline = g_get_monotonic_time() + (20 + k) * G_USEC_PER_SEC;
+    for (;;) {
+      auto vs = viewer_stats(viewers);
+      if (!vs) return "the viewers' process stopped";
+      if (vs->failed) return std::to_string(vs->failed) + " viewer(s) failed to join";
+      if (vs->receiving >= guint(added)) break;
+      if (g_get_monotonic_time() > deadline)
+        return std::to_string(vs->receiving) + " of " + std::to_string(added) +
+               " viewers receiving after " + std::to_string(20 + k) + " s";
+      sleep_s(0.2);
+    }
+  }
+  return "";
+}
+
 Row run(int n, const Options& o, const std::string& file) {
   Row r;
   r.n = n;
+  r.server = o.engine;
   auto fail = [&](const std::string& why) {
     r.failure = why;
     std::printf("N=%d: FAILED: %s\n", n, why.c_str());
     std::fflush(stdout);
     return r;
   };
-  const double hz = double(ticks_per_second());
 
   Child server(o.sfu ? std::vector<std::string>{"sfu-server", o.engine}
                      : std::vector<std::string>{"fanout-server", file});
@@ -278,23 +337,7 @@ Row run(int n, const Options& o, const std::string& file) {
 
   // 2. Join in batches; each batch must be receiving before the next.
   gint64 join_start = g_get_monotonic_time();
-  for (int added = 0; added < n;) {
-    int k = std::min(o.batch, n - added);
-    if (!viewers.send("add " + std::to_string(k)) || !viewers.expect("added", 60000))
-      return fail("the viewers' process stopped");
-    added += k;
-    gint64 deadline = g_get_monotonic_time() + (20 + k) * G_USEC_PER_SEC;
-    for (;;) {
-      auto vs = viewer_stats(viewers);
-      if (!vs) return fail("the viewers' process stopped");
-      if (vs->failed) return fail(std::to_string(vs->failed) + " viewer(s) failed to join");
-      if (vs->receiving >= guint(added)) break;
-      if (g_get_monotonic_time() > deadline)
-        return fail(std::to_string(vs->receiving) + " of " + std::to_string(added) +
-                    " viewers receiving after " + std::to_string(20 + k) + " s");
-      sleep_s(0.2);
-    }
-  }
+  if (auto why = join_in_batches(viewers, n, o); !why.empty()) return fail(why);
   r.join_s = double(g_get_monotonic_time() - join_start) / G_USEC_PER_SEC;
   sleep_s(o.warmup);
 
@@ -315,29 +358,12 @@ Row run(int n, const Options& o, const std::string& file) {
   // /proc (10 ms ticks).
   double server_s = double(b->sstats.cpu_us - a->sstats.cpu_us) / 1e6;
   double viewers_s = double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6;
-  double machine_s = double(b->machine - a->machine) / hz;
   r.sent = b->sstats.sent - a->sstats.sent;
   r.forwarded = (b->sstats.payloaded - a->sstats.payloaded) * guint64(n);
-  r.received = b->vstats.received - a->vstats.received;
   r.lost = b->vstats.lost - a->vstats.lost;
-  r.unrecovered = b->vstats.unrecovered - a->vstats.unrecovered;
-  r.udp_drops = b->udp_drops - a->udp_drops;
   r.overruns = b->sstats.overruns - a->sstats.overruns;
-  r.viewer_overruns = b->vstats.overruns - a->vstats.overruns;
   if (r.forwarded == 0 || r.sent == 0) return fail("the server sent no packets in the window");
-  r.server_cpu = server_s / window;
-  r.viewers_cpu = viewers_s / window;
-  r.other_cpu = std::max(0.0, machine_s - server_s - viewers_s) / window;
-  r.pkt_rate = double(r.forwarded) / window;
-  r.us_per_pkt = server_s * 1e6 / double(r.forwarded);
-  r.us_marginal = (r.server_cpu - r.base_cpu) * 1e6 / r.pkt_rate;
-  for (auto& [name, ns] : cpu_by_name(a->threads, b->threads))
-    if (ns) r.by_thread.emplace_back(name, double(ns) / 1e3 / double(r.forwarded));
-  std::sort(r.by_thread.begin(), r.by_thread.end(),
-            [](auto& x, auto& y) { return x.second > y.second; });
-  r.threads = double(a->server.threads - zero.threads) / n;
-  r.rss_kb = double(a->server.rss_kb - zero.rss_kb) / n;
-  r.fds = double(a->server.fds - zero.fds) / n;
+  window_figures(r, *a, *b, zero, server_s, viewers_s);
   if (b->vstats.failed || b->sstats.failed)
     return fail("viewers failed during the window (viewers " + std::to_string(b->vstats.failed) +
                 ", server " + std::to_string(b->sstats.failed) + ")");
@@ -456,6 +482,126 @@ Row run(int n, const Options& o, const std::string& file) {
   return r;
 }
 
+// sfu --compare janus: the same publisher and subscribers against Janus
+// VideoRoom (janus.h), measured as run() measures rtcsfu: Janus's CPU from
+// /proc (utime + stime of the whole process, 10 ms ticks) ÷ (media packets
+// the publisher sent × n), threads and RSS per subscriber, time through the
+// server. No lossy window and no sampled joins.
+std::optional<Snapshot> janus_snapshot(pid_t janus, Child& viewers) {
+  Snapshot s;
+  s.at_us = g_get_monotonic_time();
+  s.machine = machine_busy_ticks();
+  s.udp_drops = udp_receive_buffer_drops();
+  s.server = sample_process(janus);
+  s.viewers = sample_process(viewers.pid());
+  s.threads = thread_cpu(janus);
+  auto vs = viewer_stats(viewers);
+  if (!vs) return std::nullopt;
+  s.vstats = *vs;
+  return s;
+}
+
+Row run_janus(int n, const Options& o, const std::string& file) {
+  Row r;
+  r.n = n;
+  r.server = "janus";
+  auto fail = [&](const std::string& why) {
+    r.failure = why;
+    std::printf("N=%d: janus: FAILED: %s\n", n, why.c_str());
+    std::fflush(stdout);
+    return r;
+  };
+  const double hz = double(ticks_per_second());
+  JanusProcess janus;
+  if (!janus.ok()) return fail(janus.error());
+  Child viewers({"fanout-viewers", "--janus", janus.url(), file});
+  std::printf("N=%d: janus pid %d at %s, viewers pid %d\n", n, int(janus.pid()), janus.url().c_str(),
+              int(viewers.pid()));
+  std::fflush(stdout);
+  for (gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;;) {
+    auto vs = viewer_stats(viewers);
+    if (!vs) return fail("the viewers' process stopped");
+    if (vs->failed) return fail("the publisher failed");
+    if (vs->publishing && vs->published > 0) break;
+    if (g_get_monotonic_time() > deadline) return fail("the publisher was not connected after 20 s");
+    sleep_s(0.2);
+  }
+  sleep_s(1);
+  ProcSample zero = sample_process(janus.pid());
+  gint64 t0 = g_get_monotonic_time();
+  sleep_s(o.baseline);
+  r.base_cpu = double(sample_process(janus.pid()).cpu_ticks - zero.cpu_ticks) / hz /
+               (double(g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
+
+  gint64 join_start = g_get_monotonic_time();
+  if (auto why = join_in_batches(viewers, n, o); !why.empty()) return fail(why);
+  r.join_s = double(g_get_monotonic_time() - join_start) / G_USEC_PER_SEC;
+  sleep_s(o.warmup);
+
+  auto a = janus_snapshot(janus.pid(), viewers);
+  latency(viewers);
+  sleep_s(o.seconds);
+  auto b = janus_snapshot(janus.pid(), viewers);
+  auto l = latency(viewers);
+  if (!a || !b || !l) return fail("lost contact with the viewers");
+  r.clean = delivery(*l, *a, *b, n);
+  if (r.clean.latency.n == 0) return fail("no packet of the publisher was matched at a subscriber");
+  double window = double(b->at_us - a->at_us) / G_USEC_PER_SEC;
+  r.forwarded = (b->vstats.published - a->vstats.published) * guint64(n);
+  if (r.forwarded == 0 || b->vstats.received == a->vstats.received)
+    return fail("nothing forwarded in the window");
+  window_figures(r, *a, *b, zero, double(b->server.cpu_ticks - a->server.cpu_ticks) / hz,
+                 double(b->vstats.cpu_us - a->vstats.cpu_us) / 1e6);
+  if (b->vstats.failed) return fail(std::to_string(b->vstats.failed) + " connection(s) failed in the window");
+  int vcode = viewers.finish(60000);
+  if (vcode) return fail("exit status of the viewers: " + std::to_string(vcode));
+  const Latency& c = r.clean.latency;
+  std::printf(
+      "N=%d: janus: window %.1f s: %.1f%% CPU (%.1f%% with 0 subscribers), %.0f RTP pkt/s "
+      "forwarded → %.1f µs/pkt (%.1f µs marginal); %.0f threads (%.1f per subscriber), "
+      "%.0f kB RSS and %.1f fds per subscriber; received %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+      "; publisher → subscriber p50 %.2f ms, p95 %.2f ms; subscribers' process %.1f%% CPU, other "
+      "processes %.1f%%\n      janus threads (µs/pkt):",
+      n, window, 100 * r.server_cpu, 100 * r.base_cpu, r.pkt_rate, r.us_per_pkt, r.us_marginal,
+      r.total_threads, r.threads, r.rss_kb, r.fds, r.received, r.clean.expected, c.p50, c.p95,
+      100 * r.viewers_cpu, 100 * r.other_cpu);
+  for (size_t i = 0; i < r.by_thread.size() && int(i) < o.top_threads; i++)
+    std::printf(" %s %.2f%s", r.by_thread[i].first.c_str(), r.by_thread[i].second,
+                i + 1 < r.by_thread.size() && int(i) + 1 < o.top_threads ? "," : "");
+  std::printf("\n");
+  std::fflush(stdout);
+  return r;
+}
+
+// sfu --compare janus: one line per server and N, with the ratio to Janus's µs/pkt.
+void print_compare_table(const std::vector<Row>& rows) {
+  std::printf(
+      "\n| N | server | µs/pkt | marginal µs/pkt | server CPU | threads | threads/sub | RSS/sub | "
+      "latency p50 / p95 | delivered | µs/pkt ÷ Janus's |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    if (!r.failure.empty()) {
+      std::printf("| %d | %s | failed: %s |||||||||\n", r.n, r.server.c_str(), r.failure.c_str());
+      continue;
+    }
+    const Row* janus = nullptr;
+    for (const auto& j : rows)
+      if (j.n == r.n && j.server == "janus" && j.failure.empty()) janus = &j;
+    const Latency& c = r.clean.latency;
+    std::printf("| %d | %s | %.1f | %.1f | %.1f%% | %.0f | %.1f | %.0f kB | %.2f / %.2f ms | %.3f%% | ",
+                r.n, r.server == "janus" ? "Janus 1.1.2" : ("rtcmesh " + r.server).c_str(),
+                r.us_per_pkt, r.us_marginal, 100 * r.server_cpu, r.total_threads, r.threads,
+                r.rss_kb, c.p50, c.p95,
+                r.clean.expected ? 100.0 * double(std::min(r.clean.received, r.clean.expected)) /
+                                       double(r.clean.expected)
+                                 : 0.0);
+    if (janus)
+      std::printf("%.2f× |\n", r.us_per_pkt / janus->us_per_pkt);
+    else
+      std::printf("– |\n");
+  }
+}
+
 bool parse_options(int argc, char** argv, Options& o) {
   for (int i = 2; i < argc; i++) {
     std::string a = argv[i];
@@ -484,14 +630,24 @@ bool parse_options(int argc, char** argv, Options& o) {
       o.drop = std::atof(value().c_str()) / 100;
     else if (a == "--loss-seconds" && o.sfu)
       o.loss_seconds = std::atof(value().c_str());
-    else if (a == "--engine" && o.sfu)
-      o.engine = value();
-    else
+    else if (a == "--engine" && o.sfu) {
+      o.engines.clear();
+      std::string list = value();
+      for (size_t at = 0; at <= list.size();) {
+        size_t comma = std::min(list.find(',', at), list.size());
+        o.engines.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+    } else if (a == "--compare" && o.sfu) {
+      o.janus = value() == "janus";
+      if (!o.janus) return false;
+    } else
       return false;
   }
   return !o.viewers.empty() && o.seconds > 0 && o.bitrate > 0 && o.gop > 0 && o.input_seconds > 0 &&
          o.drop >= 0 && o.drop < 1 && o.loss_seconds > 0 &&
-         (o.engine == "webrtcbin" || o.engine == "native") &&
+         std::all_of(o.engines.begin(), o.engines.end(),
+                     [](const std::string& e) { return e == "webrtcbin" || e == "native"; }) &&
          std::none_of(o.viewers.begin(), o.viewers.end(), [](int n) { return n <= 0; });
 }
 
@@ -565,21 +721,41 @@ int fanout_or_sfu(int argc, char** argv, bool sfu) {
       return 1;
     }
   }
-  std::printf("%s%s: viewers", sfu ? "sfu" : "fanout", sfu ? (" (engine=" + o.engine + ")").c_str() : "");
+  std::string engines;
+  for (const auto& e : o.engines) engines += (engines.empty() ? "" : ",") + e;
+  std::printf("%s%s%s: viewers", sfu ? "sfu" : "fanout",
+              sfu ? (" (engine=" + engines + ")").c_str() : "", o.janus ? " and Janus" : "");
   for (int n : o.viewers) std::printf(" %d", n);
   std::printf("; window %.0f s after %.0f s warm-up; %d sampled joins each; %ld ticks/s\n",
               o.seconds, o.warmup, o.joins, ticks_per_second());
   std::fflush(stdout);
 
   std::vector<Row> rows;
-  for (int n : o.viewers) rows.push_back(run(n, o, file));
+  for (int n : o.viewers) {
+    if (!sfu) {
+      rows.push_back(run(n, o, file));
+      continue;
+    }
+    // Interleaved per N: each engine, then Janus, on the same input.
+    for (const auto& e : o.engines) {
+      Options one = o;
+      one.engine = e;
+      rows.push_back(run(n, one, file));
+    }
+    if (o.janus) rows.push_back(run_janus(n, o, file));
+  }
 
   if (!tmpdir.empty()) {
     unlink(file.c_str());
     rmdir(tmpdir.c_str());
   }
-  if (sfu)
-    print_sfu_table(rows, o.drop);
+  if (sfu) {
+    std::vector<Row> rtcmesh;
+    for (const auto& r : rows)
+      if (r.server != "janus") rtcmesh.push_back(r);
+    print_sfu_table(rtcmesh, o.drop);
+    if (o.janus) print_compare_table(rows);
+  }
   else
     print_fanout_table(rows);
   bool ok = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.failure.empty(); });

@@ -1,5 +1,6 @@
 // rtcmesh-bench fanout-viewers <endpoint> [--publish <whip-url> <file.mp4>]
-// (hidden; started by `fanout` and `sfu`)
+// rtcmesh-bench fanout-viewers --janus <janus-url> <file.mp4>
+// (hidden; started by `fanout` and `sfu`, `sfu --compare janus`)
 //
 // WHEP viewers of the server, each an rtcwhepsrc in its own pipeline:
 // counting viewers take output=rtp into a fakesink and count packets (no
@@ -23,6 +24,11 @@
 //                       or "sample failed why=…"
 //   ← "sample-leave"  → "left"
 //   ← "quit" (or EOF) → every viewer stops (DELETE), exit 0
+// With --janus the publisher and the counting viewers are webrtcbin
+// connections (gst/peer) driven through Janus's HTTP API instead (VideoRoom
+// room 1234: the publisher joins and offers, each subscriber joins and
+// answers Janus's offer); "stats" then also says publishing=0|1 (the
+// publisher's connection is up); no sampled joins.
 #include <gst/gst.h>
 
 #include <algorithm>
@@ -35,8 +41,13 @@
 #include <thread>
 #include <vector>
 
+#include "gst/media/codec.h"
+#include "gst/media/normalizer.h"
+#include "gst/media/send.h"
+#include "gst/peer/peer.h"
 #include "tools/bench/commands.h"
 #include "tools/bench/common.h"
+#include "tools/bench/janus.h"
 #include "tools/bench/latency.h"
 
 namespace bench {
@@ -53,6 +64,10 @@ struct Viewer {
   std::atomic<gint64> first_us{0};
   std::atomic<bool> failed{false};
   std::string error;  // main loop thread only
+  // --janus: the connection (worker thread) and its VideoRoom handle
+  std::unique_ptr<rtcmesh::peer::Peer> peer;
+  guint64 handle = 0;
+  std::atomic<bool> connected{false};
 };
 
 GstPadProbeReturn count_packets(GstPad*, GstPadProbeInfo* info, gpointer data) {
@@ -91,16 +106,19 @@ void on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   gst_object_unref(sinkpad);
 }
 
+// An error message of a bus: printed for `who`, and `failed` set.
+void note_error(GstMessage* msg, const char* who, std::atomic<bool>& failed) {
+  if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ERROR) return;
+  GError* err = nullptr;
+  gst_message_parse_error(msg, &err, nullptr);
+  std::fprintf(stderr, "%s: %s: %s\n", who, GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+               err ? err->message : "?");
+  g_clear_error(&err);
+  failed = true;
+}
+
 gboolean on_bus(GstBus*, GstMessage* msg, gpointer data) {
-  auto* v = static_cast<Viewer*>(data);
-  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-    GError* err = nullptr;
-    gst_message_parse_error(msg, &err, nullptr);
-    std::fprintf(stderr, "viewers: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-                 err ? err->message : "?");
-    g_clear_error(&err);
-    v->failed = true;
-  }
+  note_error(msg, "viewers", static_cast<Viewer*>(data)->failed);
   return TRUE;
 }
 
@@ -148,6 +166,10 @@ void stop_viewer(std::unique_ptr<Viewer> v) {
 
 // Packets lost (from the connection's stats) and whether it is connected.
 void read_stats(Viewer& v, gint64* lost, bool* connected, std::string* resource) {
+  if (!v.src) {  // --janus: no rtcwhepsrc
+    if (connected) *connected = v.connected;
+    return;
+  }
   GstStructure* s = nullptr;
   g_object_get(v.src, "stats", &s, nullptr);
   if (!s) return;
@@ -170,7 +192,16 @@ struct Publisher {
   GstElement* pipeline = nullptr;
   GstElement* demux = nullptr;
   std::atomic<bool> failed{false};
+  std::unique_ptr<rtcmesh::peer::Peer> peer;  // --janus (worker thread)
+  std::unique_ptr<rtcmesh::media::Normalizer> normalizer;  // --janus: caps as negotiated
+  std::atomic<bool> connected{false};
 };
+
+gboolean on_publisher_bus(GstBus*, GstMessage* msg, gpointer data) {
+  auto* p = static_cast<Publisher*>(data);
+  if (!loop_on_segment_done(msg, p->demux)) note_error(msg, "publisher", p->failed);
+  return TRUE;
+}
 
 bool start_publisher(Publisher& p, const std::string& url, const std::string& file,
                      PacketClock& clock) {
@@ -182,23 +213,177 @@ bool start_publisher(Publisher& p, const std::string& url, const std::string& fi
   p.demux = gst_bin_get_by_name(GST_BIN(p.pipeline), "demux");
   clock.watch_publisher(p.pipeline);
   GstBus* bus = gst_element_get_bus(p.pipeline);
-  gst_bus_add_watch(
-      bus,
-      [](GstBus*, GstMessage* msg, gpointer data) -> gboolean {
-        auto* p = static_cast<Publisher*>(data);
-        if (loop_on_segment_done(msg, p->demux) || GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ERROR)
-          return TRUE;
-        GError* err = nullptr;
-        gst_message_parse_error(msg, &err, nullptr);
-        std::fprintf(stderr, "publisher: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-                     err ? err->message : "?");
-        g_clear_error(&err);
-        p->failed = true;
-        return TRUE;
-      },
-      &p);
+  gst_bus_add_watch(bus, on_publisher_bus, &p);
   gst_object_unref(bus);
   return play_looping(p.pipeline, p.demux);
+}
+
+// --janus: the VideoRoom room every connection of this process uses, and
+// the publisher's feed id in it.
+constexpr int kJanusRoom = 1234;
+constexpr int kJanusFeed = 1;
+
+struct JanusClients {
+  rtcmesh::Worker worker{"janus-clients"};
+  std::unique_ptr<JanusSession> session;  // worker thread
+  // Default gathering: Janus offers no loopback candidate (janus.h).
+  rtcmesh::IceSettings ice;
+};
+
+using rtcmesh::sig::Json;
+
+Json jsep(const char* type, const std::string& sdp) {
+  // trickle false: our descriptions carry every candidate (Peer waits for gathering).
+  return Json::object({{"type", type}, {"sdp", sdp}, {"trickle", false}});
+}
+
+// Janus's trickled candidates for a connection of ours.
+void take_trickle(rtcmesh::peer::Peer& peer, const Json& event) {
+  const Json* c = event.find("candidate");
+  if (!c || !c->is_object()) return;
+  auto candidate = c->get_string("candidate");
+  const Json* index = c->find("sdpMLineIndex");
+  if (candidate && index && index->is_int()) peer.add_remote_candidate(guint(index->as_int()), *candidate);
+}
+
+// The publisher: the file, looping, payloaded as rtcwhipsink would (the
+// codec's parser and payloader, pt 96), offered to Janus with joinandconfigure
+// after creating the room.
+bool start_janus_publisher(JanusClients& j, Publisher& p, const std::string& file,
+                           PacketClock& clock) {
+  gchar* location = g_strescape(file.c_str(), nullptr);
+  p.pipeline = launch(std::string("filesrc location=\"") + location +
+                      "\" ! qtdemux name=demux ! clocksync name=sync");
+  g_free(location);
+  p.demux = gst_bin_get_by_name(GST_BIN(p.pipeline), "demux");
+  GstElement* sync = gst_bin_get_by_name(GST_BIN(p.pipeline), "sync");
+  GstElement* parse = rtcmesh::media::make_parser(rtcmesh::media::Codec::kH264);
+  GstElement* pay = rtcmesh::media::make_payloader(rtcmesh::media::Codec::kH264, 96);
+  gst_bin_add_many(GST_BIN(p.pipeline), parse, pay, nullptr);
+  bool linked = gst_element_link_many(sync, parse, pay, nullptr);
+  gst_object_unref(sync);
+  if (!linked) return false;
+  clock.watch_publisher(p.pipeline);
+  GstBus* bus = gst_element_get_bus(p.pipeline);
+  gst_bus_add_watch(bus, on_publisher_bus, &p);
+  gst_object_unref(bus);
+  j.worker.call([&] {
+    rtcmesh::peer::PeerEvents events;
+    events.connected = [&p] { p.connected = true; };
+    events.failed = [&p](const std::string& why) {
+      std::fprintf(stderr, "publisher: %s\n", why.c_str());
+      p.failed = true;
+    };
+    p.peer = std::make_unique<rtcmesh::peer::Peer>(GST_BIN(p.pipeline), j.worker, "janus-publisher",
+                                                   j.ice, 10 * GST_SECOND, std::move(events));
+    // As rtcwhipsink's SentTracks: the payloader's RTP through a Normalizer
+    // (the caps webrtcbin negotiates) into the send track.
+    auto caps = rtcmesh::media::rtp_caps(rtcmesh::media::Codec::kH264, 96);
+    GstPad* sink = p.peer->add_send_track(caps.get());
+    p.normalizer = std::make_unique<rtcmesh::media::Normalizer>(GST_BIN(p.pipeline), caps.get(), "janus-publisher");
+    GstPad* src = gst_element_get_static_pad(pay, "src");
+    if (gst_pad_link(src, p.normalizer->sink_pad()) != GST_PAD_LINK_OK ||
+        gst_pad_link(p.normalizer->src_pad(), sink) != GST_PAD_LINK_OK)
+      p.failed = true;
+    gst_object_unref(src);
+  });
+  if (p.failed || !play_looping(p.pipeline, p.demux)) return false;
+  auto fail = [&p](const std::string& why) {
+    std::fprintf(stderr, "publisher: %s\n", why.c_str());
+    p.failed = true;
+  };
+  j.worker.post([&j, &p, fail] {
+    auto events = [&p, fail](const Json& e) {
+      if (e.get_string("janus") == std::optional<std::string>("trickle")) return take_trickle(*p.peer, e);
+      const Json* answer = e.find("jsep");
+      if (auto sdp = answer ? answer->get_string("sdp") : std::nullopt)
+        p.peer->accept_answer(*sdp, [fail](const std::string& error) {
+          if (!error.empty()) fail("Janus's answer: " + error);
+        });
+      const Json* data = e.find("plugindata");
+      if (data && (data = data->find("data")) && data->find("error")) fail("Janus: " + data->dump());
+    };
+    j.session->attach(events, [&j, &p, fail](guint64 handle, const std::string& error) {
+      if (!error.empty()) return fail(error);
+      Json create = Json::object({{"request", "create"}, {"room", kJanusRoom}, {"publishers", 1},
+                                  {"videocodec", "h264"}, {"audiocodec", "opus"}});
+      j.session->message(handle, create, Json(), [&j, &p, fail, handle](const Json& reply, const std::string& error) {
+        if (!error.empty()) return fail("create room: " + error);
+        p.peer->make_offer([&j, fail, handle](const std::string& sdp, const std::string& error) {
+          if (!error.empty()) return fail("offer: " + error);
+          Json join = Json::object({{"request", "joinandconfigure"}, {"ptype", "publisher"},
+                                    {"room", kJanusRoom}, {"id", kJanusFeed}, {"audio", false}});
+          j.session->message(handle, join, jsep("offer", sdp), [fail](const Json&, const std::string& error) {
+            if (!error.empty()) fail("join: " + error);
+          });
+        });
+      });
+    });
+  });
+  return true;
+}
+
+// A counting subscriber of the publisher's feed: joins, answers Janus's offer, starts.
+std::unique_ptr<Viewer> start_janus_viewer(JanusClients& j, PacketClock* clock) {
+  auto v = std::make_unique<Viewer>();
+  v->pipeline = gst_pipeline_new(nullptr);
+  count_queue_overruns(v->pipeline, &v->overruns);
+  if (clock) clock->watch_subscriber(v->pipeline);
+  GstBus* bus = gst_element_get_bus(v->pipeline);
+  gst_bus_add_watch(bus, on_bus, v.get());
+  gst_object_unref(bus);
+  if (gst_element_set_state(v->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    v->failed = true;
+  Viewer* raw = v.get();
+  auto fail = [raw](const std::string& why) {
+    std::fprintf(stderr, "janus viewer: %s\n", why.c_str());
+    raw->failed = true;
+  };
+  j.worker.post([&j, raw, fail] {
+    rtcmesh::peer::PeerEvents events;
+    events.remote_pad = [raw](GstPad* pad, const std::string&) {
+      on_pad_added(nullptr, pad, raw);
+      return true;
+    };
+    events.connected = [raw] { raw->connected = true; };
+    events.failed = fail;
+    raw->peer = std::make_unique<rtcmesh::peer::Peer>(GST_BIN(raw->pipeline), j.worker, "janus-subscriber",
+                                                      j.ice, 10 * GST_SECOND, std::move(events));
+    raw->peer->set_accepted_codecs(rtcmesh::media::accepted_rtp_caps("h264", ""));
+    auto on_event = [&j, raw, fail](const Json& e) {
+      if (!raw->peer) return;
+      if (e.get_string("janus") == std::optional<std::string>("trickle")) return take_trickle(*raw->peer, e);
+      if (e.get_string("janus") == std::optional<std::string>("hangup")) return fail("hangup");
+      const Json* offer = e.find("jsep");
+      auto sdp = offer ? offer->get_string("sdp") : std::nullopt;
+      if (!sdp) return;
+      raw->peer->answer_offer(*sdp, [&j, raw, fail](const std::string& answer, const std::string& error) {
+        if (!error.empty()) return fail("answer: " + error);
+        j.session->message(raw->handle, Json::object({{"request", "start"}}), jsep("answer", answer),
+                           [fail](const Json&, const std::string& error) {
+                             if (!error.empty()) fail("start: " + error);
+                           });
+      });
+    };
+    j.session->attach(on_event, [&j, raw, fail](guint64 handle, const std::string& error) {
+      if (!error.empty()) return fail(error);
+      raw->handle = handle;
+      Json join = Json::object({{"request", "join"}, {"ptype", "subscriber"}, {"room", kJanusRoom},
+                                {"streams", Json(Json::Array{Json::object({{"feed", kJanusFeed}})})}});
+      j.session->message(handle, join, Json(), [fail](const Json&, const std::string& error) {
+        if (!error.empty()) fail("join: " + error);
+      });
+    });
+  });
+  return v;
+}
+
+void stop_janus_viewer(JanusClients& j, std::unique_ptr<Viewer> v) {
+  j.worker.call([&] {
+    if (v->handle) j.session->detach(v->handle);
+    v->peer.reset();
+  });
+  stop_viewer(std::move(v));
 }
 
 std::string latency_line(PacketClock& clock) {
@@ -221,9 +406,11 @@ std::string latency_line(PacketClock& clock) {
 }  // namespace
 
 int fanout_viewers(int argc, char** argv) {
-  if (argc != 3 && !(argc == 6 && std::string(argv[3]) == "--publish")) {
+  bool janus = argc == 5 && std::string(argv[2]) == "--janus";
+  if (argc != 3 && !janus && !(argc == 6 && std::string(argv[3]) == "--publish")) {
     std::fprintf(stderr,
-                 "usage: rtcmesh-bench fanout-viewers ENDPOINT [--publish WHIP-URL FILE.mp4]\n");
+                 "usage: rtcmesh-bench fanout-viewers ENDPOINT [--publish WHIP-URL FILE.mp4]\n"
+                 "       rtcmesh-bench fanout-viewers --janus JANUS-URL FILE.mp4\n");
     return 2;
   }
   std::string endpoint = argv[2];
@@ -231,7 +418,43 @@ int fanout_viewers(int argc, char** argv) {
   // Stopped last: viewers' probes use the clock.
   std::unique_ptr<PacketClock> clock;
   Publisher publisher;
-  if (argc == 6) {
+  // Destroyed after the viewers and the publisher (their Peers run on its worker).
+  std::unique_ptr<JanusClients> janus_clients;
+  if (janus) {
+    clock = std::make_unique<PacketClock>();
+    janus_clients = std::make_unique<JanusClients>();
+    std::string error = "?";
+    janus_clients->worker.call([&] {
+      janus_clients->session = std::make_unique<JanusSession>(janus_clients->worker, argv[3]);
+    });
+    GMutex m;
+    GCond c;
+    g_mutex_init(&m);
+    g_cond_init(&c);
+    bool started = false;
+    janus_clients->worker.post([&] {
+      janus_clients->session->start([&](const std::string& e) {
+        g_mutex_lock(&m);
+        error = e;
+        started = true;
+        g_cond_signal(&c);
+        g_mutex_unlock(&m);
+      });
+    });
+    g_mutex_lock(&m);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!started && g_cond_wait_until(&c, &m, end)) {
+    }
+    g_mutex_unlock(&m);
+    if (!started || !error.empty()) {
+      reply("error no Janus session: %s", started ? error.c_str() : "no answer in 10 s");
+      return 1;
+    }
+    if (!start_janus_publisher(*janus_clients, publisher, argv[4], *clock)) {
+      reply("error the publisher did not start");
+      return 1;
+    }
+  } else if (argc == 6) {
     clock = std::make_unique<PacketClock>();
     if (!start_publisher(publisher, argv[4], argv[5], *clock)) {
       reply("error the publisher did not start");
@@ -246,7 +469,9 @@ int fanout_viewers(int argc, char** argv) {
     while (std::getline(std::cin, line)) {
       if (line.rfind("add ", 0) == 0) {
         int k = std::atoi(line.c_str() + 4);
-        for (int i = 0; i < k; i++) viewers.push_back(start_viewer(endpoint, false, clock.get()));
+        for (int i = 0; i < k; i++)
+          viewers.push_back(janus ? start_janus_viewer(*janus_clients, clock.get())
+                                  : start_viewer(endpoint, false, clock.get()));
         reply("added total=%zu", viewers.size());
       } else if (line == "stats") {
         guint receiving = 0, connected = 0, failed = 0;
@@ -269,15 +494,15 @@ int fanout_viewers(int argc, char** argv) {
         reply("stats viewers=%zu receiving=%u connected=%u received=%" G_GUINT64_FORMAT
               " lost=%" G_GINT64_FORMAT " unrecovered=%" G_GUINT64_FORMAT
               " failed=%u cpu-us=%" G_GUINT64_FORMAT " overruns=%" G_GUINT64_FORMAT
-              " published=%" G_GUINT64_FORMAT,
+              " published=%" G_GUINT64_FORMAT " publishing=%d",
               viewers.size(), receiving, connected, received, lost_total, lost_events, failed,
-              own_cpu_us(), overruns, clock ? clock->sent() : 0);
+              own_cpu_us(), overruns, clock ? clock->sent() : 0, publisher.connected ? 1 : 0);
       } else if (line.rfind("drop ", 0) == 0 && clock) {
         clock->set_drop(std::atof(line.c_str() + 5));
         reply("dropping");
       } else if (line == "latency" && clock) {
         reply("%s", latency_line(*clock).c_str());
-      } else if (line == "sample-join") {
+      } else if (line == "sample-join" && !janus) {
         if (sampled) stop_viewer(std::move(sampled));
         gint64 start = g_get_monotonic_time();
         sampled = start_viewer(endpoint, true, nullptr);
@@ -301,14 +526,21 @@ int fanout_viewers(int argc, char** argv) {
       }
     }
     if (sampled) stop_viewer(std::move(sampled));
-    for (auto& v : viewers) stop_viewer(std::move(v));
+    for (auto& v : viewers)
+      janus ? stop_janus_viewer(*janus_clients, std::move(v)) : stop_viewer(std::move(v));
     viewers.clear();
     g_main_loop_quit(loop);
   });
   g_main_loop_run(loop);
   commands.join();
+  if (janus_clients)
+    janus_clients->worker.call([&] {
+      publisher.peer.reset();
+      janus_clients->session.reset();
+    });
   if (publisher.pipeline) {
     gst_element_set_state(publisher.pipeline, GST_STATE_NULL);  // DELETEs the resource
+    publisher.normalizer.reset();
     gst_object_unref(publisher.demux);
     gst_object_unref(publisher.pipeline);
   }

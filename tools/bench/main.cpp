@@ -4,15 +4,16 @@
 //   rtcmesh-bench whip-first-frame [runs]
 //   rtcmesh-bench join-first-frame [--runs 20] [--browser-dir DIR]
 //   rtcmesh-bench fanout [--viewers 1,10,25,50] [--seconds 10] …
-//   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] …
+//   rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--drop 1] [--compare janus] …
 //   rtcmesh-bench soak [--cycles 60] [--settle 30]
 //   rtcmesh-bench jitterbuffer [runs]
-//   rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]
+//   rtcmesh-bench data-rtt [--room mesh|sfu|sfu-post] [--messages 500] [--size 100] [--burst 1000]
 //   rtcmesh-bench mcu [--publishers 2,4,6] [--subscribers 4] [--seconds 8] [--warmup 5]
 //   rtcmesh-bench cluster [--viewers 1,10] [--seconds 10]
 //
 // fanout re-executes this program as `fanout-server` and `fanout-viewers`,
-// sfu as `sfu-server` and `fanout-viewers` (which then also publishes).
+// sfu as `sfu-server` and `fanout-viewers` (which then also publishes);
+// sfu --compare janus also starts /usr/bin/janus (tools/bench/janus.h).
 #include <gst/gst.h>
 
 #include <cstdio>
@@ -48,9 +49,10 @@ int main(int argc, char** argv) {
       "       rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
       "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
       "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
+      "              [--engine webrtcbin|native[,…]] [--compare janus]\n"
       "       rtcmesh-bench soak [--cycles 60] [--settle 30]\n"
       "       rtcmesh-bench jitterbuffer [runs]\n"
-      "       rtcmesh-bench data-rtt [--room mesh|sfu] [--messages 500] [--size 100] [--burst 1000]\n"
+      "       rtcmesh-bench data-rtt [--room mesh|sfu|sfu-post] [--messages 500] [--size 100] [--burst 1000]\n"
       "       rtcmesh-bench mcu [--publishers 2,4,6] [--subscribers 4] [--seconds 8]\n"
       "              [--warmup 5] [--server PATH]\n"
       "       rtcmesh-bench cluster [--viewers 1,10] [--seconds 10] [--server PATH]\n");

@@ -812,6 +812,13 @@ int run(const Config& c) {
     } else {
       mesh.http = std::make_unique<sig::HttpServer>(ctx, http_options(c));
       mesh.http->add_handler("/", page_handler(false));
+      // POST /rtc/<room> needs a webrtcbin to end the POSTed connection in:
+      // only SFU/MCU servers have one (README, Not done yet).
+      mesh.http->add_handler("/rtc", [](const sig::HttpRequest&, sig::Responder respond) {
+        respond(sig::HttpResponse::error(
+            404, "one-POST rooms (POST /rtc/ROOM) are served in SFU and MCU rooms "
+                 "(--mode sfu|mcu); this server runs mesh rooms: join over the WebSocket at /rtc"));
+      });
       mesh.ws = std::make_unique<sig::WsServer>(
           ctx, *mesh.http, room_config(c), sig::WsServer::Options::for_peer_timeout(c.peer_timeout));
       add_health(*mesh.http, [&cluster] { return cluster.not_ready(); });
