@@ -8,6 +8,7 @@
 #include "gst/mcu/mcu.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -175,6 +176,14 @@ struct RtcMcuPrivate {
   GstElement *video_tee = nullptr, *audio_tee = nullptr;
   // The sfu's request pads, once started: the composite once per codec.
   std::map<std::string, media::Codec> sfu_videos;  // by pad name
+  // Each codec's encoder gets the composite only while someone receives
+  // that codec (and until it was encoded once, to be offered): a probe on
+  // its branch of the composite's tee drops the frames otherwise.
+  struct Gate {
+    std::string codec;
+    std::atomic<bool> open{true};
+  };
+  std::map<std::string, std::unique_ptr<Gate>> gates;  // by pad name; made once
   GstPad* sfu_audio = nullptr;
   std::string codec_names;  // of sfu_videos, for stats: "VP8,H264"
 
@@ -182,6 +191,8 @@ struct RtcMcuPrivate {
   void stop() {}
   void request_outputs(const std::vector<media::Codec>& codecs);
   void link_outputs();
+  void demand(const std::string& track, bool wanted);
+  std::string encoding() const;  // codecs whose encoder runs: "VP8,H264"
   GstStructure* stats();
 };
 
@@ -328,6 +339,7 @@ bool RtcMcuPrivate::start(std::string& error) {
   }
   if (!process) request_outputs(codecs);
   mode.encoder.video_codec_of = sfu_videos;
+  mode.demand = [this](const std::string& track, bool wanted) { demand(track, wanted); };
   sfu::set_mix_mode(sfu, mode);
   // The ICE properties live on this element (the base bin's): the sfu makes the connections.
   guint n = 0;
@@ -365,6 +377,8 @@ void RtcMcuPrivate::request_outputs(const std::vector<media::Codec>& codecs) {
     GstPad* pad = gst_element_request_pad_simple(sfu, "video_%u");
     if (!pad) throw std::runtime_error("rtcsfu refused the composite's pads");
     sfu_videos[GST_PAD_NAME(pad)] = codec;
+    gates[GST_PAD_NAME(pad)] = std::make_unique<Gate>();
+    gates[GST_PAD_NAME(pad)]->codec = media::codec_info(codec).name;
     codec_names += std::string(codec_names.empty() ? "" : ",") + media::codec_info(codec).name;
   }
   sfu_audio = gst_element_request_pad_simple(sfu, "audio_%u");
@@ -372,17 +386,42 @@ void RtcMcuPrivate::request_outputs(const std::vector<media::Codec>& codecs) {
 }
 
 void RtcMcuPrivate::link_outputs() {
-  std::vector<std::pair<GstElement*, GstPad*>> links{{audio_tee, sfu_audio}};
+  std::vector<std::tuple<GstElement*, GstPad*, Gate*>> links{{audio_tee, sfu_audio, nullptr}};
   for (const auto& [name, codec] : sfu_videos) {
     GPtr<GstPad> pad = adopt(gst_element_get_static_pad(sfu, name.c_str()));
-    links.emplace_back(video_tee, pad.get());
+    Gate* gate = gates.at(name).get();
+    gate->open = true;  // until encoded once
+    links.emplace_back(video_tee, pad.get(), gate);
   }
-  for (auto [tee, pad] : links) {
+  for (auto [tee, pad, gate] : links) {
     if (gst_pad_is_linked(pad)) continue;  // a start after a stop: still linked
     GstPad* tee_src = gst_element_request_pad_simple(tee, "src_%u");
+    if (gate)
+      gst_pad_add_probe(
+          tee_src, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+          [](GstPad*, GstPadProbeInfo*, gpointer g) {
+            return static_cast<Gate*>(g)->open ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+          },
+          gate, nullptr);
     link_into_sfu(GST_BIN(self), tee_src, pad);
     gst_object_unref(tee_src);
   }
+}
+
+// The sfu says whether anyone receives a codec of the composite (worker).
+void RtcMcuPrivate::demand(const std::string& track, bool wanted) {
+  auto it = gates.find(track);
+  if (it == gates.end() || it->second->open == wanted) return;
+  it->second->open = wanted;
+  GST_INFO_OBJECT(self, "%s encoder of the composite %s", it->second->codec.c_str(),
+                  wanted ? "starts: a subscriber takes it" : "stops: nobody takes it");
+}
+
+std::string RtcMcuPrivate::encoding() const {
+  std::string out;
+  for (const auto& [name, gate] : gates)
+    if (gate->open) out += (out.empty() ? "" : ",") + gate->codec;
+  return out;
 }
 
 void RtcMcuPrivate::apply_layout() {
@@ -445,10 +484,7 @@ std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string&
   r.pad = gst_element_request_pad_simple(sfu, kind == media::Kind::kVideo ? "video_%u" : "audio_%u");
   if (!r.pad) {
     GST_WARNING_OBJECT(self, "no pad for %s's own track", peer.c_str());
-    if (r.process) {
-      gst_element_set_state(r.process, GST_STATE_NULL);
-      gst_bin_remove(GST_BIN(self), r.process);
-    }
+    if (r.process) media::remove_elements(GST_BIN(self), {r.process});
     return std::nullopt;
   }
   sfu::set_track_audience(sfu, GST_PAD_NAME(r.pad), peer);
@@ -459,11 +495,11 @@ std::optional<RtcMcuPrivate::Return> RtcMcuPrivate::send_back(const std::string&
 
 void RtcMcuPrivate::end_return(const Return& r) {
   std::string name = GST_PAD_NAME(r.pad);
-  for (GstElement* e : {r.process, r.proxy_src, r.proxy_sink}) {
-    if (!e) continue;
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(self), e);
-  }
+  // Upstream first: once the proxysink is down no push is in flight into
+  // the proxysrc's queue while it stops.
+  std::vector<GstElement*> gone{r.proxy_sink, r.proxy_src};
+  if (r.process) gone.insert(gone.begin(), r.process);
+  media::remove_elements(GST_BIN(self), gone);
   gst_element_release_request_pad(sfu, r.pad);
   sfu::set_track_audience(sfu, name, "");
 }
@@ -536,6 +572,10 @@ GstStructure* RtcMcuPrivate::stats() {
                     "video-codec", G_TYPE_STRING,
                     media::codec_info(encoder.video_codec).name, "video-codecs", G_TYPE_STRING,
                     codec_names.c_str(), nullptr);
+  std::string running = encoding();
+  guint encoders = running.empty() ? 0 : 1 + guint(std::count(running.begin(), running.end(), ','));
+  gst_structure_set(s, "video-encoding", G_TYPE_STRING, running.c_str(), "video-encoders",
+                    G_TYPE_UINT, encoders, nullptr);
   return s;
 }
 
@@ -655,7 +695,8 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                  "Codecs the composite is encoded in, once each (comma-separated: vp8, vp9, "
                  "h264); every subscriber gets the first one it decodes, shared with the other "
                  "subscribers of that codec; one that decodes none is refused (JSON-RPC -32007, "
-                 "WHEP 422) naming them. Empty: video-codec only",
+                 "WHEP 422) naming them. A codec's encoder runs only while someone receives it "
+                 "(and at start, until encoded once). Empty: video-codec only",
                  "");
   install_uint(object_class, PROP_VIDEO_BITRATE, "video-bitrate",
                "Target bitrate of the composite in kbit/s (0 = encoder default)", 0, 100000,
@@ -706,7 +747,9 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                          "keyframe requests, failures) plus the composite: tiles, "
                          "speaker (the loudest participant), focus (who is large now), "
                          "minus-one-mixes (participants hearing everyone but themselves), "
-                         "width, height, framerate, video-codec, video-codecs (each encoded once: \"VP8,H264\")",
+                         "width, height, framerate, video-codec, video-codecs (each encoded once: \"VP8,H264\"), "
+                         "video-encoding and video-encoders (the codecs whose encoder runs now, "
+                         "and how many: one is encoded only while someone receives it)",
                          GST_TYPE_STRUCTURE, ro_flags()));
 
   // The room host's properties are rtcsfu's: the same names, meaning and defaults.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gst/common/debug.h"
+#include "gst/media/util.h"
 
 #define GST_CAT_DEFAULT rtcmedia_debug
 
@@ -94,11 +95,7 @@ Composer::~Composer() {
   gst_object_unref(background_input_);
   gst_object_unref(video_src_);
   gst_object_unref(audio_src_);
-  for (GstElement* e :
-       {background_, background_caps_, compositor_, video_filter_, silence_, mixer_}) {
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(bin_, e);
-  }
+  remove_elements(bin_, {background_, background_caps_, compositor_, video_filter_, silence_, mixer_});
 }
 
 // A video tile's chain into the compositor's `input`: from the track, a queue
@@ -221,10 +218,7 @@ void Composer::drop(const std::function<bool(const Input&)>& which) {
       gst_pad_unlink(gone.track, sink);
       gst_object_unref(sink);
     }
-    for (GstElement* e : gone.chain) {
-      gst_element_set_state(e, GST_STATE_NULL);
-      gst_bin_remove(bin_, e);
-    }
+    remove_elements(bin_, gone.chain);
   } else {
     gst_pad_unlink(gone.track, input);
   }

@@ -308,8 +308,7 @@ void FanOut::detach(int id) {
           gst_element_call_async(
               l->bin.get(),
               [](GstElement* bin, gpointer queue) {
-                gst_element_set_state(GST_ELEMENT(queue), GST_STATE_NULL);
-                gst_bin_remove(GST_BIN(bin), GST_ELEMENT(queue));
+                remove_elements(GST_BIN(bin), {GST_ELEMENT(queue)});
                 GST_INFO_OBJECT(bin, "fan-out: detached queue %s stopped and removed",
                                 GST_OBJECT_NAME(queue));
               },
@@ -326,8 +325,7 @@ void FanOut::detach(int id) {
                     limiter_->name.c_str(), id, GST_OBJECT_NAME(queue));
     return;
   }
-  gst_element_set_state(queue, GST_STATE_NULL);
-  gst_bin_remove(bin_, queue);
+  remove_elements(bin_, {queue});
   GST_DEBUG_OBJECT(bin_, "fan-out %s: branch %d removed", limiter_->name.c_str(), id);
 }
 

@@ -19,10 +19,6 @@ GstElement* add(GstBin* bin, const char* factory) {
   return e;
 }
 
-void drop(GstBin* bin, GstElement* e) {
-  gst_element_set_state(e, GST_STATE_NULL);
-  gst_bin_remove(bin, e);
-}
 
 }  // namespace
 
@@ -183,13 +179,12 @@ void MinusOneMixes::remove_voice(GstPad* track) {
   GstPad* tee_sink = gst_element_get_static_pad(v->tee, "sink");
   gst_pad_unlink(track, tee_sink);
   gst_object_unref(tee_sink);
-  drop(bin_, v->tee);
+  remove_elements(bin_, {v->tee});
   if (own) {
     GstPad* src = gst_element_get_static_pad(own->mixer, "src");
     hooks_.mix_removed(v->peer, src);
     gst_object_unref(src);
-    drop(bin_, own->silence);
-    drop(bin_, own->mixer);
+    remove_elements(bin_, {own->silence, own->mixer});
   }
 }
 

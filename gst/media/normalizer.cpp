@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "gst/common/debug.h"
+#include "gst/media/util.h"
 
 #define GST_CAT_DEFAULT rtcmedia_debug
 
@@ -413,8 +414,7 @@ Normalizer::Counters Normalizer::counters() const {
 }
 
 Normalizer::~Normalizer() {
-  gst_element_set_state(element_, GST_STATE_NULL);
-  gst_bin_remove(bin_, element_);
+  remove_elements(bin_, {element_});
 }
 
 }  // namespace rtcmesh::media

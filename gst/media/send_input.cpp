@@ -1,6 +1,7 @@
 #include "gst/media/send_input.h"
 
 #include "gst/common/debug.h"
+#include "gst/media/util.h"
 #include "gst/common/guard.h"
 
 #define GST_CAT_DEFAULT rtcmedia_debug
@@ -49,10 +50,7 @@ SendInput::~SendInput() {
   }
   fanout.reset();
   if (chain) remove_send_chain(GST_BIN(element_), *chain);
-  for (GstElement* e : {queue_, entry_}) {
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(element_), e);
-  }
+  remove_elements(GST_BIN(element_), {queue_, entry_});
 }
 
 FanOut* SendInput::fanout() const {

@@ -84,8 +84,7 @@ void sync_with_parent(const std::vector<GstElement*>& elements) {
 
 void remove_elements(GstBin* bin, const std::vector<GstElement*>& elements) {
   for (GstElement* e : elements) {
-    // Keep it alive across remove so that the NULL state change happens on an
-    // element nobody else can start again.
+    // Locked before NULL (see the header); kept alive across remove.
     GPtr<GstElement> ref = retain(e);
     gst_element_set_locked_state(e, TRUE);
     gst_element_set_state(e, GST_STATE_NULL);

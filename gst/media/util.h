@@ -25,7 +25,11 @@ void add_and_link(GstBin* bin, const std::vector<GstElement*>& elements);
 // so that nothing pushes into an element that is not running yet. Throws when
 // an element fails its state change.
 void sync_with_parent(const std::vector<GstElement*>& elements);
-// Sets the elements to NULL and removes them from `bin` (first to last).
+// Sets the elements to NULL and removes them from `bin` (first to last),
+// their state locked first: a state change of `bin` in flight on another
+// thread may hold one from its iterator and would otherwise set it back to
+// PAUSED after our NULL (a bin child always gets the call), leaving a
+// streaming thread running in an element no bin owns any more.
 void remove_elements(GstBin* bin, const std::vector<GstElement*>& elements);
 
 // Owns new floating elements until they are handed over (release()); frees

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "gst/media/util.h"
+
 namespace rtcmesh::server {
 
 Source::Source(GstBin* bin, const std::string& room, std::string publisher, std::string track,
@@ -30,8 +32,7 @@ Source::Source(std::string publisher, std::string track, media::Codec codec, con
 Source::~Source() {
   owned_.reset();
   if (entry_) {
-    gst_element_set_state(entry_, GST_STATE_NULL);
-    gst_bin_remove(bin_, entry_);
+    media::remove_elements(bin_, {entry_});
   }
 }
 

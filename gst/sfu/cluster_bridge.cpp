@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "gst/common/debug.h"
+#include "gst/media/util.h"
 #include "gst/common/ptr.h"
 #include "gst/media/codec.h"
 #include "gst/sfu/forwarding_path.h"
@@ -26,8 +27,7 @@ struct ClusterBridge::Feed {
   ~Feed() {
     if (node && subscription) node->unsubscribe_media(subscription);
     if (appsrc) {
-      gst_element_set_state(appsrc, GST_STATE_NULL);
-      gst_bin_remove(bin, appsrc);
+      media::remove_elements(bin, {appsrc});
       gst_object_unref(appsrc);
     }
   }
@@ -44,8 +44,7 @@ struct ClusterBridge::Egress {
   ~Egress() {
     if (source && branch >= 0) source->fanout().detach(branch);
     if (appsink) {
-      gst_element_set_state(appsink, GST_STATE_NULL);
-      gst_bin_remove(bin, appsink);
+      media::remove_elements(bin, {appsink});
       gst_object_unref(appsink);
     }
   }

@@ -20,6 +20,12 @@ struct MixMode {
   // /whep/<room>/<participant>.
   bool process = false;
   media::EncoderSettings encoder;  // of the composite and the mixes
+  // A video track of the output (a request pad's name: one codec of the
+  // composite) is received by someone now (true: its first subscriber slot,
+  // after which that encoder is asked for a keyframe) or by no one (false:
+  // its last slot went, or it was encoded once and nobody takes it). Host's
+  // worker thread.
+  std::function<void(const std::string& track, bool wanted)> demand;
   // JSON-RPC `layout` (checked names): "" or why not. Host's worker thread.
   std::function<std::string(const std::string& layout, const std::string& pinned)> layout;
 };

@@ -89,8 +89,11 @@ const Router::Subscriber& Router::subscriber(const std::string& key) const {
 
 void Router::link(const std::string& key, size_t index, Source* source) {
   subscriber(key).slots.at(index).source = source;
-  fed_by_[source].insert({key, index});
+  std::set<SlotRef>& slots = fed_by_[source];
+  bool first = slots.empty();
+  slots.insert({key, index});
   attaches_++;
+  if (first && fed_hook_) fed_hook_(source, true);
 }
 
 void Router::unlink(const std::string& key, size_t index) {
@@ -101,8 +104,10 @@ void Router::unlink(const std::string& key, size_t index) {
     it->second.erase({key, index});
     if (it->second.empty()) fed_by_.erase(it);
   }
+  Source* was = slot.source;
   slot.source = nullptr;
   detaches_++;
+  if (!feeds(was) && fed_hook_) fed_hook_(was, false);
 }
 
 }  // namespace rtcmesh::sfu

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -47,6 +48,14 @@ class Router {
   // the sources, merged and rate-limited there. Unknown keys are ignored.
   void request_keyframes(const std::string& key);
 
+  // Called when `source` begins feeding its first slot (fed) or stops
+  // feeding its last one (rtcmcu encodes a codec of its composite only
+  // while someone receives it). Worker thread, from the calls above.
+  void set_fed_hook(std::function<void(Source* source, bool fed)> hook) {
+    fed_hook_ = std::move(hook);
+  }
+  bool feeds(Source* source) const { return fed_by_.count(source) > 0; }
+
   struct Counters {
     guint64 attaches = 0;   // a source began feeding a slot
     guint64 detaches = 0;   // a source stopped feeding a slot
@@ -73,6 +82,7 @@ class Router {
 
   std::map<std::string, Subscriber> subscribers_;
   std::map<Source*, std::set<SlotRef>> fed_by_;
+  std::function<void(Source*, bool)> fed_hook_;
   std::atomic<guint64> attaches_{0}, detaches_{0}, switches_{0}, keyframe_requests_{0};
 };
 

@@ -244,6 +244,24 @@ struct RtcSfuPrivate : sig::RoomMedia {
     return apply ? apply(layout, pinned) : sig::RoomMedia::layout(room, layout, pinned);
   }
 
+  // rtcmcu: whether anyone receives `source`, a codec of its composite.
+  void report_demand(server::Source* source, bool fed) {
+    std::function<void(const std::string&, bool)> demand;
+    {
+      std::lock_guard lock(props_mutex);
+      if (!mix || source->publisher() != mix->output_publisher) return;
+      demand = mix->demand;
+    }
+    if (!demand || source->kind() != media::Kind::kVideo) return;
+    if (fed) source->request_keyframe();  // its encoder's first frame again
+    demand(source->track(), fed);
+  }
+  // Its tracks nobody receives yet (encoded once: they can be offered now).
+  void report_unfed(server::Publisher& pub) {
+    for (auto& source : pub.sources)
+      if (source && !subscribers.router().feeds(source.get())) report_demand(source.get(), false);
+  }
+
   GstStructure* stats();
   void write_metrics(sig::Metrics& metrics);
 };
@@ -291,6 +309,7 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                        g_signal_emit(self, signals[SIGNAL_PUBLISHER_ADDED], 0, pub.room.c_str(),
                                      pub.id.c_str());
                        players.fill(pub.room);
+                       report_unfed(pub);
                      },
                  .leaving =
                      [this](server::Publisher& pub) {
@@ -317,6 +336,7 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                        for (server::Source* source : gone)
                          subscribers.router().detach_source(source);
                        players.fill(pub.room);
+                       report_unfed(pub);
                      },
              }),
       subscribers(GST_ELEMENT(s), ingest, metrics,
@@ -372,7 +392,10 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                        [this](const std::string& room, const std::string& from,
                               const peer::DataMessage& m) { on_room_data(room, from, m); },
                }),
-      rtc(this) {}
+      rtc(this) {
+  subscribers.router().set_fed_hook(
+      [this](server::Source* source, bool fed) { report_demand(source, fed); });
+}
 
 server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
   std::lock_guard lock(props_mutex);

@@ -68,6 +68,10 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
       return reply({503, "publisher '" + only + "' is still connecting", {}});
   }
   if (std::string why = hooks_.refusal(room); !why.empty()) return reply({503, why, {}});
+  // A player of an MCU room takes one of the composite's codecs for good
+  // (one video track per player): choose once every codec is there.
+  if (only.empty() && ingest_.forwards_local_only() && !ingest_.local_tracks_ready())
+    return reply({503, "the room's composite is not encoded in every codec yet", {}});
   // The room's output made for `only` (a processing room: that participant's
   // processed media) is what a player of /whep/<room>/<only> gets, if any.
   std::vector<sig::SfuPublisher> tracks = ingest_.tracks(room);
@@ -87,8 +91,9 @@ void WhepPlayers::offer(const sig::ResourceEndpoint::Offer& offer,
   std::unique_ptr<Subscriber> player;
   Router& router = subscribers_.router();
   try {
-    std::vector<sig::SfuSlot> slots =
-        players_.add(key, room, pick, offered_mlines(sdp), tracks);
+    // An MCU room's output is one picture (in each codec) and one mix.
+    std::vector<sig::SfuSlot> slots = players_.add(key, room, pick, offered_mlines(sdp), tracks,
+                                                   ingest_.forwards_local_only());
     // The room's output is all there is in an MCU room: a player that decodes
     // none of the composite's codecs would wait for ever (503 while some of
     // them are still starting).

@@ -184,12 +184,17 @@ msg::Request from_proto(const v1::SignalRequest& req) {
         rpc::fail(rpc::kInvalidParams, "mute: \"audio\" or \"video\" (true or false) is required");
       return m;
     }
+    case R::kLayout: {
+      msg::Layout m{required(req.layout().layout(), "layout", "layout"), std::nullopt};
+      if (req.layout().has_pinned()) m.pinned = req.layout().pinned();
+      return m;
+    }
     case R::METHOD_NOT_SET:
       break;
   }
   rpc::fail(rpc::kInvalidRequest,
             "the request has no method (set one of join, leave, list, ping, offer, answer, "
-            "candidate, publish, unpublish, subscribe, unsubscribe, mute)");
+            "candidate, publish, unpublish, subscribe, unsubscribe, mute, layout)");
 }
 
 int status_for(const rpc::Error& error) {
@@ -373,7 +378,9 @@ v1::SignalRequest to_proto(uint64_t request_id, const msg::Request& request) {
           if (m.video) p->set_video(*m.video);
         } else {
           static_assert(std::is_same_v<T, msg::Layout>);
-          throw std::invalid_argument("layout is a JSON-RPC method only (not in signaling.proto yet)");
+          v1::LayoutRequest* p = out.mutable_layout();
+          p->set_layout(m.layout);
+          if (m.pinned) p->set_pinned(*m.pinned);
         }
       },
       request);

@@ -265,20 +265,28 @@ bool carries(const std::vector<SfuSlot>& slots, const std::string& publisher,
   return false;
 }
 
+bool carries_kind(const std::vector<SfuSlot>& slots, const std::string& kind) {
+  for (const SfuSlot& s : slots)
+    if (s.kind == kind && s.active()) return true;
+  return false;
+}
+
 }  // namespace
 
 std::vector<SfuSlot> SfuPlayers::add(const std::string& player, const std::string& room,
                                      const std::string& publisher,
                                      const std::vector<PlayerMline>& offer,
-                                     const std::vector<SfuPublisher>& publishers) {
+                                     const std::vector<SfuPublisher>& publishers,
+                                     bool one_per_kind) {
   std::vector<SfuSlot> slots;
   bool any_track = false;
   for (size_t i = 0; i < offer.size(); ++i) {
     const PlayerMline& m = offer[i];
     if ((m.kind != "audio" && m.kind != "video") || m.codecs.empty()) continue;
     SfuSlot slot{static_cast<unsigned>(i), m.kind, to_upper(m.codecs.front()), {}, {}};
+    bool has_kind = one_per_kind && carries_kind(slots, m.kind);
     for (const SfuPublisher& p : publishers) {
-      if (slot.active()) break;
+      if (slot.active() || has_kind) break;
       if (!publisher.empty() && p.id != publisher) continue;
       for (const SfuTrack& t : p.tracks) {
         std::string codec = to_upper(t.codec);
@@ -299,7 +307,7 @@ std::vector<SfuSlot> SfuPlayers::add(const std::string& player, const std::strin
   if (!publisher.empty() && !any_track)
     throw SfuError(rpc::kNoCommonCodec,
                    "the offer takes none of publisher '" + publisher + "''s codecs");
-  players_[player] = {room, publisher, slots};
+  players_[player] = {room, publisher, slots, one_per_kind};
   return slots;
 }
 
@@ -331,6 +339,7 @@ std::vector<SfuPlayers::Fill> SfuPlayers::fill(const std::string& room,
     if (p.room != room || !p.publisher.empty()) continue;
     for (size_t i = 0; i < p.slots.size(); ++i) {
       SfuSlot& slot = p.slots[i];
+      if (p.one_per_kind && carries_kind(p.slots, slot.kind)) continue;
       for (const SfuPublisher& pub : publishers) {
         if (slot.active()) break;
         for (const SfuTrack& t : pub.tracks)

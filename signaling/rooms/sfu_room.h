@@ -167,11 +167,15 @@ class SfuPlayers {
   // the index in `offer`): an m-line with a codec gets the first track of its
   // kind that it receives and no earlier slot carries (`publishers` in the
   // order given, their tracks in order; only `publisher`'s when not empty),
-  // else its first codec and no track. Throws SfuError -32007 when no m-line
-  // has a codec, or when a player of one publisher gets none of its tracks.
+  // else its first codec and no track. `one_per_kind`: only the first
+  // m-line of a kind gets a track, now and in fill (an MCU room's output: its
+  // video tracks are one composite in several codecs). Throws SfuError
+  // -32007 when no m-line has a codec, or when a player of one publisher
+  // gets none of its tracks.
   std::vector<SfuSlot> add(const std::string& player, const std::string& room,
                            const std::string& publisher, const std::vector<PlayerMline>& offer,
-                           const std::vector<SfuPublisher>& publishers);
+                           const std::vector<SfuPublisher>& publishers,
+                           bool one_per_kind = false);
   void remove(const std::string& player);
   // A publisher of `room` left: the slots carrying its tracks are empty.
   // Returns the players of that publisher alone (their stream is over).
@@ -194,6 +198,7 @@ class SfuPlayers {
   struct Player {
     std::string room, publisher;  // publisher empty: a room player
     std::vector<SfuSlot> slots;
+    bool one_per_kind = false;
   };
   std::map<std::string, Player> players_;
 };

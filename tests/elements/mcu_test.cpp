@@ -5,7 +5,9 @@
 // publisher leaves and the grid re-flows to two tiles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -70,8 +72,18 @@ class Player {
                   "sync=false") {
     peaks_.fill(-90);
     pipeline_.on_element_message([this](GstMessage* m) { on_element(m); });
+    GstPad* sink = gst_element_get_static_pad(pipeline_.by_name("v"), "sink");
+    gst_pad_add_probe(
+        sink, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad*, GstPadProbeInfo*, gpointer n) {
+          ++*static_cast<std::atomic<int>*>(n);
+          return GST_PAD_PROBE_OK;
+        },
+        &frames_, nullptr);
+    gst_object_unref(sink);
     EXPECT_NE(pipeline_.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   }
+  int frames() const { return frames_; }  // decoded pictures
   // A WHEP player of the room.
   static std::unique_ptr<Player> whep(const std::string& url) {
     return std::make_unique<Player>("rtcwhepsrc name=r peer-timeout=3000 endpoint=" + url,
@@ -148,6 +160,7 @@ class Player {
     for (guint i = 0; i < std::min<guint>(128, gst_value_list_get_size(mags)); i++)
       peaks_[i] = std::max(peaks_[i], double(g_value_get_float(gst_value_list_get_value(mags, i))));
   }
+  std::atomic<int> frames_{0};  // before the pipeline: its threads count until it stops
   Pipeline pipeline_;
   std::mutex mutex_;
   std::array<double, 128> peaks_;
@@ -540,6 +553,111 @@ TEST(McuProcess, ServerModeProcessSendsEachParticipantItsOwnMediaProcessed) {
       [] { return std::string(); });
 }
 
+// audio-process="audioecho delay=200000000 intensity=0.5": alice sends 40 ms
+// tone bursts once a second; the decoded audio a WHEP player of
+// /whep/r/alice receives has, after each burst, silence and then a second
+// copy at about half its level 200 ms later (5 ms RMS windows of the samples).
+TEST(McuProcess, TheEchoFragmentDelaysAudio) {
+  // Nothing here is about timeouts: long ones, so a loaded machine's stall
+  // does not end a session mid-test.
+  Room room("peer-timeout=10000 audio-process=\"audioecho delay=200000000 intensity=0.5\"");
+  std::atomic<bool> alice_in{false};
+  g_signal_connect(room.mcu, "publisher-added",
+                   G_CALLBACK(+[](GstElement*, const char*, const char* id, gpointer in) {
+                     if (g_str_equal(id, "alice")) *static_cast<std::atomic<bool>*>(in) = true;
+                   }),
+                   &alice_in);
+  auto alice = std::make_unique<Pipeline>(publisher_launch(
+      room.http() + "/whip/r/alice", "peer-timeout=10000", "",
+      "audiotestsrc is-live=true wave=ticks freq=1000 sine-periods-per-tick=40 volume=0.5"));
+  ASSERT_NE(alice->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE)
+      << joined(alice->errors());
+  ASSERT_TRUE(wait_until([&] { return alice_in.load(); }, kMediaTimeout)) << room.errors();
+  Pipeline player("rtcwhepsrc name=r peer-timeout=10000 endpoint=" + room.http() +
+                  "/whep/r/alice r.audio_0 ! audioconvert ! audioresample ! "
+                  "audio/x-raw,format=F32LE,rate=48000,channels=1 ! fakesink name=a sync=false");
+  ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  struct Samples {
+    std::mutex mutex;
+    std::vector<float> v;
+  } samples;
+  GstPad* sink = gst_element_get_static_pad(player.by_name("a"), "sink");
+  gst_pad_add_probe(
+      sink, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto* s = static_cast<Samples*>(data);
+        GstMapInfo map;
+        GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+        if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+          std::lock_guard lock(s->mutex);
+          auto* f = reinterpret_cast<const float*>(map.data);
+          s->v.insert(s->v.end(), f, f + map.size / sizeof(float));
+          gst_buffer_unmap(buf, &map);
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      &samples, nullptr);
+  gst_object_unref(sink);
+
+  // 5 ms windows (240 samples at 48 kHz): a burst is a window at 60 % of the
+  // loudest or more; its echo the loudest window 180-220 ms after it, the
+  // gap the loudest 80-150 ms after it. Bursts in the first or last 250 ms
+  // of what was received are not judged.
+  constexpr size_t kWindow = 240;
+  struct Burst {
+    double main, gap, echo;
+    int echo_ms;
+  };
+  auto bursts = [&] {
+    std::vector<double> env;
+    {
+      std::lock_guard lock(samples.mutex);
+      for (size_t i = 0; i + kWindow <= samples.v.size(); i += kWindow) {
+        double sum = 0;
+        for (size_t j = i; j < i + kWindow; j++) sum += double(samples.v[j]) * samples.v[j];
+        env.push_back(std::sqrt(sum / kWindow));
+      }
+    }
+    std::vector<Burst> out;
+    double peak = env.empty() ? 0 : *std::max_element(env.begin(), env.end());
+    if (peak < 0.01) return out;
+    for (size_t i = 50; i + 50 < env.size(); i++) {
+      if (env[i] < 0.6 * peak || env[i - 1] >= 0.6 * peak) continue;  // a burst's start
+      Burst b{env[i], 0, 0, 0};
+      for (size_t k = i + 16; k <= i + 30; k++) b.gap = std::max(b.gap, env[k]);
+      for (size_t k = i + 36; k <= i + 44; k++)
+        if (env[k] > b.echo) {
+          b.echo = env[k];
+          b.echo_ms = int(k - i) * 5;
+        }
+      out.push_back(b);
+    }
+    return out;
+  };
+  std::vector<Burst> seen;
+  auto describe = [&] {
+    std::string s;
+    for (auto& b : seen)
+      s += "burst " + std::to_string(b.main) + " gap " + std::to_string(b.gap) + " echo " +
+           std::to_string(b.echo) + " at +" + std::to_string(b.echo_ms) + " ms; ";
+    return s;
+  };
+  // The last three bursts, each echoed at half its level (Opus and the
+  // resamplers between: 0.3-0.75) with silence before the echo.
+  bool echoed = wait_until(
+      [&] {
+        seen = bursts();
+        if (seen.size() < 3) return false;
+        seen.erase(seen.begin(), seen.end() - 3);
+        for (auto& b : seen)
+          if (b.echo < 0.3 * b.main || b.echo > 0.75 * b.main || b.gap > 0.15 * b.main)
+            return false;
+        return true;
+      },
+      kMediaTimeout);
+  EXPECT_TRUE(echoed) << describe() << room.errors() << joined(player.errors());
+}
+
 // A fragment that does not parse fails the start with the parser's message,
 // in the element and in rtcmesh-server --mode process.
 TEST(McuProcess, ABrokenFragmentIsRefusedWithTheParsersMessage) {
@@ -650,34 +768,62 @@ TEST(Mcu, NameLabelsOnTilesAndATileForAParticipantWithoutVideo) {
       << "labels=false: white pixels in red's tile " << label << ", voice's name " << name;
 }
 
-// video-codecs=vp8,h264: the composite is encoded once in each; a player
-// that decodes only H.264 and one that takes VP8 first both see it.
-TEST(Mcu, TheCompositeIsEncodedOncePerCodecAndEachPlayerGetsOneItDecodes) {
+// video-codecs=vp8,h264: the composite is encoded once in each, each
+// encoder running only while someone receives its codec (stats
+// video-encoders: 1 with a VP8 player, 2 while an H.264-only player decodes
+// it, 1 again once that one left); a player that decodes only H.264 and one
+// that takes VP8 first both see it; one that decodes neither is refused.
+TEST(Mcu, TheCompositeIsEncodedOncePerCodecWhileSomeoneReceivesIt) {
   Room room("width=320 height=240 framerate=15 peer-timeout=3000 video-codecs=vp8,h264");
   std::string base = room.http();
   auto red = publish(base + "/whip/r/red", kRed);
-  auto vp8 = Player::whep(base + "/whep/r");
-  Player h264("rtcwhepsrc name=r peer-timeout=3000 video-codecs=h264 endpoint=" + base +
-                  "/whep/r",
-              "video_0", "audio_0");
-  for (Player* p : {vp8.get(), &h264}) {
+  auto encoding = [&] {
+    GstStructure* stats = nullptr;
+    g_object_get(room.mcu, "stats", &stats, nullptr);
+    guint n = 99;
+    gst_structure_get_uint(stats, "video-encoders", &n);
+    std::string s = std::to_string(n) + ":" + gst_structure_get_string(stats, "video-encoding");
+    gst_structure_free(stats);
+    return s;
+  };
+  auto sees_red = [&](Player& p) {
     std::string seen;
     EXPECT_TRUE(wait_until(
         [&] {
-          seen = p->colour_at(0.5, 0.5);
+          seen = p.colour_at(0.5, 0.5);
           return seen == "red";
         },
         kMediaTimeout))
-        << "seen " << seen << room.errors() << joined(p->pipeline().errors());
-  }
+        << "seen " << seen << room.errors() << joined(p.pipeline().errors());
+  };
   auto codec_of = [](Player& p) {
     GstPad* pad = gst_element_get_static_pad(p.pipeline().by_name("r"), "video_0");
     std::string codec = pad ? rtcmesh::string_property(pad, "codec") : "no pad";
     if (pad) gst_object_unref(pad);
     return codec;
   };
+  auto vp8 = Player::whep(base + "/whep/r");
+  sees_red(*vp8);
   EXPECT_EQ(codec_of(*vp8), "VP8");
-  EXPECT_EQ(codec_of(h264), "H264");
+  std::string now;
+  EXPECT_TRUE(wait_until([&] { return (now = encoding()) == "1:VP8"; }, 10s)) << now;
+
+  auto h264 = std::make_unique<Player>(
+      "rtcwhepsrc name=r peer-timeout=3000 video-codecs=h264 endpoint=" + base + "/whep/r",
+      "video_0", "audio_0");
+  sees_red(*h264);
+  EXPECT_EQ(codec_of(*h264), "H264");
+  EXPECT_EQ(encoding(), "2:VP8,H264");
+  // It goes on decoding new pictures.
+  int frames = h264->frames();
+  EXPECT_TRUE(wait_until([&] { return h264->frames() >= frames + 10; }, 10s))
+      << h264->frames() - frames << " more frames";
+  h264.reset();
+  EXPECT_TRUE(wait_until([&] { return (now = encoding()) == "1:VP8"; }, 10s)) << now;
+  // The VP8 player never noticed.
+  frames = vp8->frames();
+  EXPECT_TRUE(wait_until([&] { return vp8->frames() >= frames + 10; }, 10s));
+
   // A player that decodes neither is refused, told which codecs there are.
   Pipeline vp9("rtcwhepsrc name=r peer-timeout=3000 video-codecs=vp9 endpoint=" + base +
                "/whep/r r.video_0 ! fakesink");

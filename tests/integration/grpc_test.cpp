@@ -397,14 +397,27 @@ TEST_F(GrpcTest, AdminServiceWithAnAdminToken) {
   EXPECT_FALSE(at(after, {"response", "rooms"})) << after.dump();  // none (proto3 omits empty)
 }
 
+// A token secret in a temporary file for --token-secret-file, gone after.
+struct SecretFile {
+  SecretFile() : dir(g_dir_make_tmp("rtcmesh-grpc-XXXXXX", nullptr)) {
+    path = std::string(dir ? dir : "/nonexistent") + "/secret";
+    std::ofstream(path) << secret << "\n";
+  }
+  ~SecretFile() {
+    g_remove(path.c_str());
+    if (dir) g_rmdir(dir);
+    g_free(dir);
+  }
+  char* dir;
+  std::string path;
+  const std::string secret = "a-grpc-integration-test-secret-of-32-bytes-or-more";
+};
+
 // Signed tokens: only one with the admin grant is an admin token; a
 // publish token is PERMISSION_DENIED and a participant token still joins.
 TEST_F(GrpcTest, AdminNeedsTheAdminGrant) {
-  char* dir = g_dir_make_tmp("rtcmesh-grpc-XXXXXX", nullptr);
-  ASSERT_TRUE(dir);
-  const std::string secret_file = std::string(dir) + "/secret";
-  const std::string secret = "a-grpc-integration-test-secret-of-32-bytes-or-more";
-  std::ofstream(secret_file) << secret << "\n";
+  SecretFile key;
+  const std::string &secret = key.secret, &secret_file = key.path;
   GrpcServer s = start_server({"--mode", "mesh", "--token-secret-file", secret_file});
   ASSERT_TRUE(s.server && s.grpc_port);
   int64_t now = sig::TokenVerifier::wall_clock();
@@ -425,9 +438,47 @@ TEST_F(GrpcTest, AdminNeedsTheAdminGrant) {
   node.request("a", Json::object({{"request_id", 1}, {"join", Json::object({{"room", "r"}})}}));
   Json joined = wait(node, reply_to("a", 1));
   EXPECT_EQ(str(joined, {"response", "reply", "join", "peer"}), "p");
-  g_remove(secret_file.c_str());
-  g_rmdir(dir);
-  g_free(dir);
+}
+
+// `layout` over gRPC in an MCU room (rtcmesh-server --mode mcu): a director
+// whose token has the layout grant pins alice and goes back to the grid; an
+// unknown layout gets -32602 (INVALID_ARGUMENT) naming it; a viewer without
+// the grant gets -32001 (PERMISSION_DENIED); the streams stay.
+TEST_F(GrpcTest, LayoutInAnMcuRoomNeedsTheGrant) {
+  SecretFile key;
+  const std::string &secret = key.secret, &secret_file = key.path;
+  GrpcServer s = start_server({"--mode", "mcu", "--room", "r", "--canvas", "160x120@10",
+                               "--token-secret-file", secret_file});
+  ASSERT_TRUE(s.server && s.grpc_port);
+  int64_t now = sig::TokenVerifier::wall_clock();
+  auto token = [&](const char* sub, unsigned grants) {
+    return sig::issue_token("HS256", secret, "r", sub, grants, now - 5, now + 600);
+  };
+  NodeClient node(s.grpc_port);
+  wait(node, [](const Json& e) { return str(e, {"event"}) == "ready"; });
+  node.open("dir", token("director", sig::kGrantSubscribe | sig::kGrantLayout));
+  node.open("view", token("viewer", sig::kGrantSubscribe));
+  for (const char* stream : {"dir", "view"}) {
+    node.request(stream, Json::object({{"request_id", 1}, {"join", Json::object({{"room", "r"}})}}));
+    Json joined = wait(node, reply_to(stream, 1));
+    EXPECT_EQ(str(joined, {"response", "reply", "join", "mode"}), "mcu") << joined.dump();
+  }
+  auto layout = [&](const char* stream, int64_t id, Json request) {
+    node.request(stream, Json::object({{"request_id", id}, {"layout", std::move(request)}}));
+    return wait(node, reply_to(stream, id));
+  };
+  Json pinned = layout("dir", 2, Json::object({{"layout", "pinned"}, {"pinned", "alice"}}));
+  EXPECT_TRUE(at(pinned, {"response", "reply", "empty"})) << pinned.dump();
+  Json mosaic = layout("dir", 3, Json::object({{"layout", "mosaic"}}));
+  EXPECT_EQ(num(mosaic, {"response", "reply", "error", "code"}), -32602) << mosaic.dump();
+  EXPECT_EQ(num(mosaic, {"response", "reply", "error", "status"}), kInvalidArgument);
+  EXPECT_NE(str(mosaic, {"response", "reply", "error", "message"}).find("mosaic"),
+            std::string::npos);
+  Json denied = layout("view", 2, Json::object({{"layout", "speaker"}}));
+  EXPECT_EQ(num(denied, {"response", "reply", "error", "code"}), -32001) << denied.dump();
+  EXPECT_EQ(num(denied, {"response", "reply", "error", "status"}), 7);  // PERMISSION_DENIED
+  Json grid = layout("dir", 4, Json::object({{"layout", "grid"}}));
+  EXPECT_TRUE(at(grid, {"response", "reply", "empty"})) << grid.dump();
 }
 
 // A client that vanishes without closing its connection (SIGSTOP: the

@@ -110,6 +110,13 @@ TEST(GrpcMessages, EveryMethodBecomesItsTypedRequest) {
             (std::vector<std::string>{"VP8", "OPUS"}));
   r.mutable_unsubscribe();
   EXPECT_TRUE(std::holds_alternative<msg::Unsubscribe>(from_proto(r)));
+  r.mutable_layout()->set_layout("pinned");
+  r.mutable_layout()->set_pinned("alice");
+  auto layout = std::get<msg::Layout>(from_proto(r));
+  EXPECT_EQ(layout.layout, "pinned");
+  EXPECT_EQ(layout.pinned, "alice");
+  r.mutable_layout()->clear_pinned();
+  EXPECT_FALSE(std::get<msg::Layout>(from_proto(r)).pinned);
 }
 
 TEST(GrpcMessages, MissingFieldsAreRefusedWithJsonRpcsCodeAndMessage) {
@@ -128,6 +135,8 @@ TEST(GrpcMessages, MissingFieldsAreRefusedWithJsonRpcsCodeAndMessage) {
   EXPECT_EQ(refusal(r), json_refusal("publish", Json::object()));
   EXPECT_EQ(refusal(r).message, "publish: \"sdp\" is required");
   EXPECT_EQ(refusal(r).code, rpc::kInvalidParams);
+  r.mutable_layout();
+  EXPECT_EQ(refusal(r), json_refusal("layout", Json::object()));
 }
 
 // --- results ------------------------------------------------------------------
@@ -273,6 +282,8 @@ TEST(GrpcMessages, EverythingSurvivesTheWayThereAndBack) {
       {"unsubscribe", Json::object()},
       {"mute", Json::object({{"audio", true}})},
       {"mute", Json::object({{"audio", false}, {"video", true}})},
+      {"layout", Json::object({{"layout", "pinned"}, {"pinned", "alice"}})},
+      {"layout", Json::object({{"layout", "grid"}})},
   };
   for (const auto& [method, params] : calls) {
     msg::Request typed = rpc::parse_request(method, params);

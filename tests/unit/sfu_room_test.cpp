@@ -331,6 +331,23 @@ TEST(SfuPlayers, EachMlineGetsTheFirstTrackOfItsKindThatItReceives) {
   EXPECT_EQ(describe(players.slots("w")), describe(slots));
 }
 
+// An MCU room's output (one_per_kind): the composite in VP8 and in H.264 is
+// one picture; a player gets the first it receives, never both, also later.
+TEST(SfuPlayers, OnePerKindGivesOnlyTheFirstTrackOfEachKind) {
+  SfuPlayers players;
+  const std::vector<SfuPublisher> mcu = {
+      {"mcu", {{"v0", "video", "VP8"}, {"v1", "video", "H264"}, {"a0", "audio", "OPUS"}}}};
+  auto slots = players.add("w", "r", "", {kVideoM, kAudioM, kVideoM, kAudioM}, mcu, true);
+  EXPECT_EQ(describe(slots),
+            "0:video/VP8=mcu.v0 1:audio/OPUS=mcu.a0 2:video/VP8=- 3:audio/OPUS=-");
+  EXPECT_TRUE(players.fill("r", mcu).empty());
+  auto h264 = players.add("x", "r", "", {{"video", {"H264"}}, kVideoM}, mcu, true);
+  EXPECT_EQ(describe(h264), "0:video/H264=mcu.v1 1:video/VP8=-");
+  // Without it, the second video m-line takes the other codec's track.
+  EXPECT_EQ(describe(players.add("y", "r", "", {kVideoM, kVideoM}, mcu)),
+            "0:video/VP8=mcu.v0 1:video/H264=mcu.v1");
+}
+
 TEST(SfuPlayers, AnMlineWithoutOurCodecsGetsNoSlot) {
   SfuPlayers players;
   auto slots = players.add("w", "r", "",
