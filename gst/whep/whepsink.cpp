@@ -196,7 +196,7 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   guint timeout_ms;
   {
     std::lock_guard lock(props_mutex);
-    ice_settings = ice.settings();
+    ice_settings = ice.server_settings(server.address);
     timeout_ms = server.peer_timeout_ms;
   }
   peer::PeerEvents events;

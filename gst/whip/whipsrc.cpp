@@ -227,7 +227,7 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
     video = video_codecs;
     audio = audio_codecs;
     timeout_ms = server.peer_timeout_ms;
-    ice_settings = ice.settings();
+    ice_settings = ice.server_settings(server.address);
   }
   try {
     pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-" + id.substr(0, 8),
