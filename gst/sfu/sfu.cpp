@@ -779,8 +779,6 @@ struct RtcSfuState : BaseBinState {
 
 static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                        const gchar* name, const GstCaps*) {
-  // The pipeline's messages to the room's participants (as publisher-id).
-  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
   auto* p = RTC_SFU(element)->priv;
   return guard(element, "request pad", [&]() -> GstPad* {
     bool has_room;
@@ -799,7 +797,6 @@ static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* temp
 }
 
 static void rtc_sfu_release_pad(GstElement* element, GstPad* pad) {
-  if (is_data_pad(pad)) return release_data_pad(element, pad);
   auto* p = RTC_SFU(element)->priv;
   std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   // Its Source goes with the local publisher before its fan-out does.
@@ -1057,7 +1054,7 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
-  add_data_pad_template(element_class);
+  add_data_pads(element_class);  // the pipeline's messages to the participants (as publisher-id)
   CapsPtr vsrc = media::src_template_caps(media::Kind::kVideo);
   CapsPtr asrc = media::src_template_caps(media::Kind::kAudio);
   gst_element_class_add_pad_template(

@@ -554,6 +554,7 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new_with_gtype("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
                                                      GST_CAPS_ANY, RTC_TYPE_TRACK_PAD));
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "WHIP server source", "Source/Network/WebRTC",
       "Ingests WHIP publishers (browsers, OBS, pipelines): each publisher's tracks become "
