@@ -62,6 +62,76 @@ GstFlowReturn data_pad_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer) 
   return GST_FLOW_OK;
 }
 
+constexpr const char* kDataSrc = "data_src";
+constexpr const char* kDataSrcFeeder = "rtcmesh-data-src-feeder";  // its appsrc, on the element
+
+const GstMetaInfo* data_meta_info() {
+  static const GstMetaInfo* info = [] {
+    static const gchar* tags[] = {nullptr};
+    return gst_meta_register_custom("RtcmeshData", tags, nullptr, nullptr, nullptr);
+  }();
+  return info;
+}
+
+// data_src: a ghost of an appsrc in the element's bin.
+GstPad* request_data_src(GstElement* element, GstPadTemplate* templ) {
+  if (g_object_get_data(G_OBJECT(element), kDataSrcFeeder)) return nullptr;  // one at a time
+  GstElement* feeder = gst_element_factory_make("appsrc", nullptr);
+  g_object_set(feeder, "is-live", TRUE, "do-timestamp", TRUE, "format", GST_FORMAT_TIME,
+               "max-buffers", guint64(1000), "max-bytes", guint64(0), nullptr);
+  gst_util_set_object_arg(G_OBJECT(feeder), "leaky-type", "downstream");
+  gst_bin_add(GST_BIN(element), feeder);
+  GstPad* target = gst_element_get_static_pad(feeder, "src");
+  GstPad* pad = gst_ghost_pad_new_from_template(kDataSrc, target, templ);
+  gst_object_unref(target);
+  gst_pad_set_active(pad, TRUE);
+  gst_element_add_pad(element, pad);
+  gst_element_sync_state_with_parent(feeder);
+  GST_OBJECT_LOCK(element);
+  g_object_set_data_full(G_OBJECT(element), kDataSrcFeeder, gst_object_ref(feeder), gst_object_unref);
+  GST_OBJECT_UNLOCK(element);
+  return pad;
+}
+
+void release_data_src(GstElement* element, GstPad* pad) {
+  GST_OBJECT_LOCK(element);
+  auto* feeder = static_cast<GstElement*>(g_object_steal_data(G_OBJECT(element), kDataSrcFeeder));
+  GST_OBJECT_UNLOCK(element);
+  gst_pad_set_active(pad, FALSE);
+  gst_element_remove_pad(element, pad);
+  if (!feeder) return;
+  gst_element_set_locked_state(feeder, TRUE);
+  gst_element_set_state(feeder, GST_STATE_NULL);
+  gst_bin_remove(GST_BIN(element), feeder);
+  gst_object_unref(feeder);
+}
+
+// Hands a received message to data_src, if it was requested.
+void feed_data_src(GstElement* element, const std::string& from, const std::string& label,
+                   const std::string& data, bool text) {
+  GST_OBJECT_LOCK(element);
+  auto* feeder = static_cast<GstElement*>(g_object_get_data(G_OBJECT(element), kDataSrcFeeder));
+  if (feeder) gst_object_ref(feeder);
+  GST_OBJECT_UNLOCK(element);
+  if (!feeder) return;
+  // appsrc sends new caps in order with the buffers when they change.
+  static GstCaps* const text_caps = gst_caps_from_string("text/x-raw, format=utf8");
+  static GstCaps* const bytes_caps = gst_caps_from_string("application/octet-stream");
+  GstCaps* caps = text ? text_caps : bytes_caps;
+  GstCaps* current = nullptr;
+  g_object_get(feeder, "caps", &current, nullptr);
+  if (!current || !gst_caps_is_equal(current, caps)) g_object_set(feeder, "caps", caps, nullptr);
+  if (current) gst_caps_unref(current);
+  GstBuffer* buffer = gst_buffer_new_memdup(data.data(), data.size());
+  GstCustomMeta* meta = gst_buffer_add_custom_meta(buffer, "RtcmeshData");
+  gst_structure_set(gst_custom_meta_get_structure(meta), "from", G_TYPE_STRING, from.c_str(),
+                    "label", G_TYPE_STRING, label.c_str(), nullptr);
+  GstFlowReturn ret = GST_FLOW_OK;
+  g_signal_emit_by_name(feeder, "push-buffer", buffer, &ret);
+  gst_buffer_unref(buffer);
+  gst_object_unref(feeder);
+}
+
 bool is_data_pad_template(GstPadTemplate* templ) {
   return g_str_equal(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "data_%u");
 }
@@ -121,12 +191,15 @@ const PadFunctions* own_pad_functions(GstElement* element) {
 GstPad* request_pad(GstElement* element, GstPadTemplate* templ, const gchar* name,
                     const GstCaps* caps) {
   if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
+  if (g_str_equal(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), kDataSrc))
+    return request_data_src(element, templ);
   const PadFunctions* own = own_pad_functions(element);
   return own && own->request ? own->request(element, templ, name, caps) : nullptr;
 }
 
 void release_pad(GstElement* element, GstPad* pad) {
   if (is_data_pad(pad)) return release_data_pad(element, pad);  // no track: connections stay
+  if (g_str_equal(GST_PAD_NAME(pad), kDataSrc)) return release_data_src(element, pad);
   const PadFunctions* own = own_pad_functions(element);
   if (own && own->release) own->release(element, pad);
 }
@@ -136,6 +209,11 @@ void release_pad(GstElement* element, GstPad* pad) {
 void add_data_pads(GstElementClass* klass) {
   gst_element_class_add_pad_template(
       klass, gst_pad_template_new("data_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_CAPS_ANY));
+  GstCaps* received = gst_caps_from_string("text/x-raw, format=utf8; application/octet-stream");
+  gst_element_class_add_pad_template(
+      klass, gst_pad_template_new(kDataSrc, GST_PAD_SRC, GST_PAD_REQUEST, received));
+  gst_caps_unref(received);
+  data_meta_info();
   // Classes live as long as the process; so does this.
   g_type_set_qdata(G_TYPE_FROM_CLASS(klass), pad_functions_quark(),
                    new PadFunctions{klass->request_new_pad, klass->release_pad});
@@ -162,6 +240,7 @@ void emit_data_received(GstElement* element, guint signal, const std::string& fr
   GBytes* bytes = g_bytes_new(data.data(), data.size());
   g_signal_emit(element, signal, 0, from.c_str(), label.c_str(), bytes, gboolean(text));
   g_bytes_unref(bytes);
+  feed_data_src(element, from, label, data, text);
 }
 
 }  // namespace rtcmesh

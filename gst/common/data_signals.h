@@ -39,7 +39,12 @@ void emit_data_received(GstElement* element, guint signal, const std::string& fr
 // no track: events and queries stop at it. In class_init, after the class
 // set its request_new_pad and release_pad (a source element may have none):
 // adds the template and handles data_%u requests and releases, handing the
-// others to the class's own.
+// others to the class's own. Also the request src pad data_src: every
+// message the element receives (data-received) as one buffer, text/x-raw
+// or application/octet-stream, the sender and channel in a RtcmeshData
+// custom meta (fields from, label); an internal leaky appsrc decouples it
+// from the element's threads (past 1000 waiting messages the oldest are
+// dropped).
 void add_data_pads(GstElementClass* klass);
 
 }  // namespace rtcmesh

@@ -433,7 +433,10 @@ TEST(Whip, NoUsableCodecIs422) {
 // element is a message (binary with non-text caps).
 TEST(Whip, PublisherSendsDataAlongsideMediaAndTheIngestAnswers) {
   Ingest ingest("peer-timeout=3000 appsrc name=reply is-live=true caps=text/x-raw,format=utf8 ! "
-                "src.data_0");
+                "src.data_0 src.data_src ! fakesink name=received signal-handoffs=true "
+                "sync=false async=false");
+  DataLog at_data_src;
+  at_data_src.watch_data_src(ingest.pipeline().by_name("received"));
   DataLog at_ingest, at_publisher;
   at_ingest.watch(ingest.src());
   std::string publisher_id;
@@ -480,6 +483,14 @@ TEST(Whip, PublisherSendsDataAlongsideMediaAndTheIngestAnswers) {
   ASSERT_TRUE(wait_until([&] { return at_publisher.from("server", "rtcmesh").size() == 2; }, 10s));
   EXPECT_EQ(at_publisher.from("server", "rtcmesh")[1].data, "from the pad");
   EXPECT_TRUE(at_publisher.from("server", "rtcmesh")[1].text);
+  // Every message also left by the ingest's data_src pad, in order.
+  ASSERT_TRUE(wait_until([&] { return at_data_src.from(publisher_id, "rtcmesh").size() == 101; }, 10s))
+      << at_data_src.count() << " buffers";
+  auto out = at_data_src.from(publisher_id, "rtcmesh");
+  EXPECT_EQ(out[0].data, "t0");
+  EXPECT_TRUE(out[0].text);
+  EXPECT_EQ(out[100].data, klv);
+  EXPECT_FALSE(out[100].text);
 
   int frames = ingest.video_frames();
   EXPECT_TRUE(wait_until([&] { return ingest.video_frames() >= frames + 10; }, 10s))

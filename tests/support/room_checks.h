@@ -127,6 +127,31 @@ struct DataLog {
                      }),
                      this);
   }
+  // What a data_src pad gives, at a `fakesink signal-handoffs=true` behind it:
+  // the sender and label from the buffer's RtcmeshData meta, text from caps.
+  void watch_data_src(GstElement* fakesink) {
+    g_signal_connect(fakesink, "handoff", G_CALLBACK(&DataLog::on_data_src_buffer), this);
+  }
+  static void on_data_src_buffer(GstElement*, GstBuffer* buffer, GstPad* pad, gpointer d) {
+    auto* self = static_cast<DataLog*>(d);
+    Message m{"(no meta)", "", "", false};
+    if (GstCustomMeta* meta = gst_buffer_get_custom_meta(buffer, "RtcmeshData")) {
+      GstStructure* s = gst_custom_meta_get_structure(meta);
+      m.from = gst_structure_get_string(s, "from");
+      m.label = gst_structure_get_string(s, "label");
+    }
+    if (GstCaps* caps = gst_pad_get_current_caps(pad)) {
+      m.text = gst_structure_has_name(gst_caps_get_structure(caps, 0), "text/x-raw");
+      gst_caps_unref(caps);
+    }
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      m.data.assign(reinterpret_cast<const char*>(map.data), map.size);
+      gst_buffer_unmap(buffer, &map);
+    }
+    std::lock_guard lock(self->mutex);
+    self->messages.push_back(std::move(m));
+  }
   size_t count() {
     std::lock_guard lock(mutex);
     return messages.size();
