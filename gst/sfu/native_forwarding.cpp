@@ -160,6 +160,13 @@ engine::TrackId NativeEgress::track_for(Source* source) {
   return track;
 }
 
+std::function<void(guint32, guint64, guint32)> NativeEgress::sender_reports() {
+  return [alive = alive_](guint32 ssrc, guint64 ntp, guint32 rtp_timestamp) {
+    std::shared_lock hold(alive->lock);
+    if (NativeEgress* e = alive->egress) e->engine().sender_report(ssrc, ntp, rtp_timestamp);
+  };
+}
+
 void NativeEgress::listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected) {
   std::lock_guard lock(mutex_);
   listeners_[id] = {std::move(events), connected};
@@ -206,6 +213,12 @@ void NativeForwardingPath::set_sending(size_t index, bool sending) {
   Slot& slot = slots_.at(index);
   slot.sending = sending;
   egress_.engine().feed(local_.id, index, sending ? slot.track : 0);
+}
+
+bool NativeForwardingPath::end_stream() {
+  for (Slot& slot : slots_) slot.track = 0;
+  egress_.engine().end_streams(local_.id);
+  return true;
 }
 
 // The remote's ICE credentials, fingerprints and DTLS role from its

@@ -37,6 +37,10 @@ class NativeEgress {
   const std::vector<std::string>& announced() const { return announced_; }
   // The engine track fed by `source`'s packets (tapped on first use).
   engine::TrackId track_for(Source* source);
+  // What a publisher's connection calls with each RTCP SR it receives (any
+  // thread; does nothing once the egress is gone): subscribers' SRs then
+  // carry the publisher's NTP↔RTP mapping.
+  std::function<void(guint32 ssrc, guint64 ntp, guint32 rtp_timestamp)> sender_reports();
   // Session events: registered by a path, called on the worker.
   void listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected);
   void forget(engine::SessionId id);
@@ -72,6 +76,8 @@ class NativeForwardingPath : public ForwardingPath {
   void add_slot(media::Codec codec, Source* source, const GstCaps* caps) override;
   void feed(size_t index, Source* source) override;
   void set_sending(size_t index, bool sending) override;
+  // A last SR and an RTCP BYE for every slot (rtcwhepsrc ends its pads).
+  bool end_stream() override;
 
   const std::string& name() const override { return name_; }
   void make_offer(SdpDone done) override;

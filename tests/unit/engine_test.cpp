@@ -586,6 +586,70 @@ TEST(Rtcp, CompoundRoundTripsEveryMessageWeUse) {
   EXPECT_EQ(nack.size(), 12u + 3 * 4);
 }
 
+// A stream's end: the last SR, then BYE for its SSRCs in the same compound.
+TEST(Rtcp, SenderReportAndByeEndAStream) {
+  std::vector<uint8_t> out;
+  rtcp::build_sr(&out, {0xAABBCCDD, 0x0102030405060708ull, 90000, 10, 1000, {}});
+  rtcp::build_bye(&out, {{0xAABBCCDD, 0x11223344}});
+  ASSERT_EQ(out.size(), 28u + 12u);
+  EXPECT_EQ(out[28], 0x82);  // version 2, two SSRCs
+  EXPECT_EQ(out[29], rtcp::kBye);
+  EXPECT_EQ(out[31], 2);  // length in words minus one
+  rtcp::Packets p;
+  std::string why;
+  ASSERT_TRUE(rtcp::parse(out.data(), out.size(), &p, &why)) << why;
+  ASSERT_EQ(p.sender_reports.size(), 1u);
+  ASSERT_EQ(p.byes.size(), 1u);
+  EXPECT_EQ(p.byes[0].ssrcs, (std::vector<uint32_t>{0xAABBCCDD, 0x11223344}));
+  auto lying = out;
+  lying[28] = 0x83;  // three SSRCs claimed, two present
+  EXPECT_FALSE(rtcp::parse(lying.data(), lying.size(), &p, &why));
+}
+
+// A subscriber's SR from the publisher's: audio (48 kHz) and video (90 kHz)
+// of one publisher, forwarded through rewriters with their own offsets,
+// keep the publisher's NTP timeline, so a receiver lines them up as the
+// publisher's own SRs would.
+TEST(Rtcp, SubscriberReportsCarryThePublishersClockMapping) {
+  auto t = Clock::now();
+  // The publisher's SRs: video ts 1000000 and audio ts 500000 at NTP 3900000000.5 s.
+  const uint64_t ntp = uint64_t(3900000000u) << 32 | 0x80000000u;
+  rtcp::ClockMapping video{ntp, 1000000, t}, audio{ntp, 500000, t + 10ms};
+  // Each stream rewritten: outgoing = incoming + offset.
+  RtpRewriter vw(0xB1DE0, 100, 90000), aw(0xA0D10, 111, 48000);
+  auto v = rtp_packet(7, 1000000 + 9000, 0x1111, 96);  // 100 ms after the SR's instant
+  auto a = rtp_packet(9, 500000 + 4800, 0x2222, 111);
+  ASSERT_TRUE(vw.rewrite(v.data(), v.size(), t));
+  ASSERT_TRUE(aw.rewrite(a.data(), a.size(), t));
+  EXPECT_EQ(vw.source_ssrc(), 0x1111u);
+  uint32_t v_out = parse_rtp(v.data(), v.size())->timestamp, a_out = parse_rtp(a.data(), a.size())->timestamp;
+  EXPECT_EQ(v_out, 1000000 + 9000 + vw.timestamp_offset());
+  EXPECT_EQ(a_out, 500000 + 4800 + aw.timestamp_offset());
+
+  // Sent 1.5 s after the video SR arrived: both sides moved on by 1.5 s.
+  auto [v_ntp, v_rtp] = rtcp::map_clock(video, vw.timestamp_offset(), 90000, t + 1500ms);
+  EXPECT_EQ(v_ntp, ntp + (uint64_t(1) << 32) + 0x80000000u);
+  EXPECT_EQ(v_rtp, 1000000 + vw.timestamp_offset() + 135000);
+  auto [a_ntp, a_rtp] = rtcp::map_clock(audio, aw.timestamp_offset(), 48000, t + 1500ms);
+  EXPECT_EQ(a_rtp, 500000 + aw.timestamp_offset() + 71520u);
+
+  // What a receiver does with each SR: the NTP time of an outgoing
+  // timestamp. The video and audio packets above were captured together
+  // (100 ms after the SR's instant in both streams): same NTP time, to the
+  // microsecond, whatever the offsets.
+  auto ntp_of = [](uint64_t sr_ntp, uint32_t sr_rtp, uint32_t ts, uint32_t rate) {
+    double seconds = double(sr_ntp >> 32) + double(uint32_t(sr_ntp)) / 4294967296.0;
+    return seconds + double(int32_t(ts - sr_rtp)) / rate;
+  };
+  double v_at = ntp_of(v_ntp, v_rtp, v_out, 90000), a_at = ntp_of(a_ntp, a_rtp, a_out, 48000);
+  EXPECT_NEAR(v_at, 3900000000.6, 1e-5);
+  EXPECT_NEAR(a_at - v_at, 0.0, 1e-5);
+  // An SR from the future of the steady clock (never): no time moved.
+  auto [f_ntp, f_rtp] = rtcp::map_clock(video, 0, 90000, t - 1s);
+  EXPECT_EQ(f_ntp, ntp);
+  EXPECT_EQ(f_rtp, 1000000u);
+}
+
 TEST(Rtcp, MalformedPacketsAreRejected) {
   std::vector<uint8_t> out;
   rtcp::build_rr(&out, {3, {{4, 0, 100, 5, 6, 7, 8}}});
