@@ -163,6 +163,8 @@ engine::TrackId NativeEgress::track_for(Source* source) {
 std::function<void(guint32, guint64, guint32)> NativeEgress::sender_reports() {
   return [alive = alive_](guint32 ssrc, guint64 ntp, guint32 rtp_timestamp) {
     std::shared_lock hold(alive->lock);
+    GST_CAT_LOG(rtcmesh_debug, "publisher SR of SSRC %u: NTP %" G_GUINT64_FORMAT " = RTP %u", ssrc, ntp,
+                rtp_timestamp);
     if (NativeEgress* e = alive->egress) e->engine().sender_report(ssrc, ntp, rtp_timestamp);
   };
 }

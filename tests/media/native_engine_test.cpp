@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <random>
 
 #include "gst/engine/engine.h"
@@ -404,4 +405,79 @@ TEST(NativeEngine, ABatchWhoseLastPacketNeverComesIsSentAnyway) {
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - pushed);
   EXPECT_EQ(engine.session_stats(t.local.id).packets_sent, sent + 1);
   std::printf("held packet sent after %lld ms\n", (long long)waited.count());
+}
+
+namespace {
+
+// The SR the player's rtpbin last received for `ssrc`: {have, ntp, rtp}.
+std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) {
+  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
+  GObject* session = nullptr;
+  g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
+  gst_object_unref(rtpbin);
+  if (!session) return {false, 0, 0};
+  GObject* source = nullptr;
+  g_signal_emit_by_name(session, "get-source-by-ssrc", guint(ssrc), &source);
+  g_object_unref(session);
+  if (!source) return {false, 0, 0};
+  GstStructure* stats = nullptr;
+  g_object_get(source, "stats", &stats, nullptr);
+  g_object_unref(source);
+  gboolean have = FALSE;
+  guint64 ntp = 0;
+  guint rtp = 0;
+  gst_structure_get_boolean(stats, "have-sr", &have);
+  gst_structure_get_uint64(stats, "sr-ntptime", &ntp);
+  gst_structure_get_uint(stats, "sr-rtptime", &rtp);
+  gst_structure_free(stats);
+  return {bool(have), ntp, rtp};
+}
+
+}  // namespace
+
+// The publisher's SR (NTP↔RTP mapping of its stream, SSRC 777 here) is what
+// the subscriber's SRs carry, moved on to their send time: the player's
+// rtpbin holds an SR on the publisher's NTP clock (late 2029 here, not ours)
+// whose RTP timestamp matches it at 90 kHz. Then the stream ends: a last SR
+// and an RTCP BYE, and the player's rtpbin reports the BYE of our SSRC.
+TEST(NativeEngine, ReportsCarryThePublishersClockAndByeEndsTheStream) {
+  EngineAndPlayer t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  Engine& engine = *t.engine_holder;
+  GstElement* recv = t.player_holder->by_name("recv");
+  std::atomic<guint> bye_ssrc{0};
+  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(recv), "rtpbin");
+  g_signal_connect(rtpbin, "on-bye-ssrc", G_CALLBACK(+[](GstElement*, guint, guint ssrc, gpointer data) {
+                     static_cast<std::atomic<guint>*>(data)->store(ssrc);
+                   }),
+                   &bye_ssrc);
+  gst_object_unref(rtpbin);
+
+  const uint64_t publisher_ntp = uint64_t(4100000000u) << 32;  // late 2029: not our clock
+  const uint32_t publisher_rtp = 0x10000000;
+  engine.sender_report(777, publisher_ntp, publisher_rtp);
+  auto reported = std::chrono::steady_clock::now();
+  // The next SR (one a second) carries it.
+  guint64 ntp = 0;
+  guint rtp = 0;
+  ASSERT_TRUE(test::wait_until([&] {
+    auto [have, n, r] = received_sr(recv, t.ssrc);
+    ntp = n;
+    rtp = r;
+    return have && (n >> 32) >= 4100000000u;
+  }, 5s)) << "the player's last SR: NTP " << ntp << " (seconds " << (ntp >> 32) << ")";
+  double elapsed = double(ntp - publisher_ntp) / 4294967296.0;
+  double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - reported).count();
+  EXPECT_GE(elapsed, 0.0);
+  EXPECT_LE(elapsed, since + 0.01);
+  // No source switch: the slot's timestamps are the publisher's (offset 0).
+  EXPECT_NEAR(double(uint32_t(rtp - publisher_rtp)) / 90000.0, elapsed, 0.001)
+      << "SR RTP " << rtp << " for " << elapsed << " s after the publisher's SR";
+
+  EXPECT_EQ(bye_ssrc.load(), 0u);
+  engine.end_streams(t.local.id);
+  ASSERT_TRUE(test::wait_until([&] { return bye_ssrc.load() == t.ssrc; }, 5s)) << "BYE of " << bye_ssrc.load();
+  uint64_t sent = engine.session_stats(t.local.id).packets_sent;
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(engine.session_stats(t.local.id).packets_sent, sent) << "the slot is not fed after the BYE";
 }
