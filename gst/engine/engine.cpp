@@ -46,6 +46,11 @@ struct Slot {
   uint32_t last_ts = 0;
   std::chrono::system_clock::time_point last_sent{};
   bool ended = false;  // BYE sent: no more SRs until it is fed again
+  // RFC 4588, when negotiated: NACKs are answered on this stream.
+  bool rtx = false;
+  uint32_t rtx_ssrc = 0;
+  uint8_t rtx_payload_type = 0;
+  uint16_t rtx_sequence = 0;
   // The last two SRs: the middle of the NTP time they carried (a receiver's
   // LSR) and our clock's when sent (for RTT: the NTP carried may be the
   // publisher's clock).
@@ -195,7 +200,8 @@ struct Engine::Impl {
 
   // Rewrites `packet` for the slot, protects it and queues it in the batch;
   // false when it could not (too big, not of the slot's source, SRTP).
-  bool queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
+  // `resend`: the answer to a NACK, on the slot's RTX stream when it has one.
+  bool queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet, bool resend = false) {
     if (packet.data.size() > kMaxDatagram) return false;
     if (w.count && w.socket != s.socket) flush(w);
     w.socket = s.socket;
@@ -204,6 +210,12 @@ struct Engine::Impl {
     size_t size = packet.data.size();
     if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return false;
     uint32_t ts = load32(buf.data() + 4);
+    bool rtx = resend && slot.rtx;
+    if (rtx) {
+      size = make_rtx(buf.data(), size, kMaxDatagram, slot.rtx_payload_type, slot.rtx_sequence, slot.rtx_ssrc);
+      if (!size) return false;
+      slot.rtx_sequence++;
+    }
     if (!s.srtp->protect_rtp(buf.data(), &size)) return false;
     if (config.test_loss_percent > 0 && test_lose(w)) {
       counters.test_lost++;  // protected (the SRTP index moved on) but never sent
@@ -212,12 +224,16 @@ struct Engine::Impl {
       w.to[w.count] = s.ice.selected();
       if (++w.count == kBatch) flush(w);
     }
+    s.stats.packets_sent++;
+    s.stats.bytes_sent += size;
+    if (rtx) {  // the RTX stream's: not in the media stream's SR
+      s.stats.rtx_sent++;
+      return true;
+    }
     slot.packets++;
     slot.octets += uint32_t(packet.data.size() - 12);
     slot.last_ts = ts;
     slot.last_sent = std::chrono::system_clock::now();
-    s.stats.packets_sent++;
-    s.stats.bytes_sent += size;
     return true;
   }
 
@@ -359,7 +375,7 @@ struct Engine::Impl {
         auto source = slot->rewriter->source_sequence(seq);
         if (!source) continue;
         if (PacketRef packet = slot->history->find(*source, now))
-          if (queue_rtp(w, s, *slot, *packet)) s.stats.retransmissions++;
+          if (queue_rtp(w, s, *slot, *packet, true)) s.stats.retransmissions++;
       }
     }
     auto keyframe = [&](uint32_t ssrc) {
@@ -697,6 +713,19 @@ size_t Engine::add_slot(SessionId id, uint32_t ssrc, uint8_t payload_type, uint3
     slot.clock_rate = clock_rate;
     s->slots.push_back(std::move(slot));
     return s->slots.size() - 1;
+  });
+}
+
+void Engine::enable_rtx(SessionId id, size_t index, uint32_t rtx_ssrc, uint8_t rtx_payload_type) {
+  Impl& d = *impl_;
+  d.call(id, [&] {
+    Session* s = d.find(d.owner(id), id);
+    if (!s || index >= s->slots.size()) return;
+    Slot& slot = s->slots[index];
+    slot.rtx = true;
+    slot.rtx_ssrc = rtx_ssrc;
+    slot.rtx_payload_type = rtx_payload_type;
+    slot.rtx_sequence = uint16_t(rtx_ssrc >> 7);  // random enough: the SSRC is
   });
 }
 

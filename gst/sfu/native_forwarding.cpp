@@ -4,6 +4,7 @@
 #include <gst/webrtc/webrtc.h>
 #include <ifaddrs.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "gst/common/debug.h"
@@ -18,6 +19,25 @@ namespace {
 const char* sdp_attribute(const GstSDPMessage* sdp, const GstSDPMedia* m, const char* key) {
   const char* v = m ? gst_sdp_media_get_attribute_val(m, key) : nullptr;
   return v ? v : gst_sdp_message_get_attribute_val(sdp, key);
+}
+
+// The offer's RTX payload type for `pt` (RFC 4588: an rtx/ rtpmap whose
+// fmtp says apt=pt), -1 when it has none.
+int rtx_payload_for(const GstSDPMedia* m, int pt) {
+  for (guint i = 0; i < gst_sdp_media_attributes_len(m); i++) {
+    const GstSDPAttribute* a = gst_sdp_media_get_attribute(m, i);
+    int rtx = -1, apt = -1;
+    if (g_strcmp0(a->key, "fmtp") != 0 || !a->value || sscanf(a->value, "%d apt=%d", &rtx, &apt) != 2 || apt != pt ||
+        rtx < 96 || rtx > 127)
+      continue;
+    std::string rtpmap = std::to_string(rtx) + " rtx/";
+    for (guint k = 0; k < gst_sdp_media_attributes_len(m); k++) {
+      const GstSDPAttribute* r = gst_sdp_media_get_attribute(m, k);
+      if (g_strcmp0(r->key, "rtpmap") == 0 && r->value && g_ascii_strncasecmp(r->value, rtpmap.c_str(), rtpmap.size()) == 0)
+        return rtx;
+    }
+  }
+  return -1;
 }
 
 GQuark track_quark() { return g_quark_from_static_string("rtcmesh-native-track"); }
@@ -274,8 +294,18 @@ void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const
     CapsPtr caps(gst_caps_copy(slot->caps.get()));
     gst_sdp_media_set_media_from_caps(caps.get(), m);
     gst_sdp_media_add_attribute(m, slot->sending ? "sendonly" : "inactive", nullptr);
+    if (slot->rtx_pt >= 0) {
+      std::string rtx = std::to_string(slot->rtx_pt);
+      gst_sdp_media_add_format(m, rtx.c_str());
+      gst_sdp_media_add_attribute(m, "rtpmap", (rtx + " rtx/90000").c_str());
+      gst_sdp_media_add_attribute(m, "fmtp", (rtx + " apt=" + std::to_string(slot->pt)).c_str());
+      std::string group = "FID " + std::to_string(slot->ssrc) + " " + std::to_string(slot->rtx_ssrc);
+      gst_sdp_media_add_attribute(m, "ssrc-group", group.c_str());
+    }
     std::string ssrc = std::to_string(slot->ssrc) + " cname:rtcmesh";
     gst_sdp_media_add_attribute(m, "ssrc", ssrc.c_str());
+    if (slot->rtx_pt >= 0)
+      gst_sdp_media_add_attribute(m, "ssrc", (std::to_string(slot->rtx_ssrc) + " cname:rtcmesh").c_str());
   } else {
     // Never port 0 toward a webrtcbin peer (it stalls the bundle).
     gst_sdp_media_add_format(m, format);
@@ -355,12 +385,18 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
     const GstSDPMedia* om = gst_sdp_message_get_media(offer, i);
     const char* kind = gst_sdp_media_get_media(om);
     // Slots are matched to the offer's m-lines in order, by kind.
-    const Slot* slot = nullptr;
+    Slot* slot = nullptr;
     for (size_t k = 0; k < slots_.size() && !slot; k++) {
       bool video = media::codec_info(slots_[k].codec).kind == media::Kind::kVideo;
       if (!used[k] && kind && g_str_equal(kind, video ? "video" : "audio")) {
         used[k] = true;
         slot = &slots_[k];
+        // RTX for video when the player offers it for our payload type;
+        // else NACKs are answered with the packet again.
+        if (video && (slot->rtx_pt = rtx_payload_for(om, slot->pt)) >= 0) {
+          slot->rtx_ssrc = g_random_int();
+          egress_.engine().enable_rtx(local_.id, k, slot->rtx_ssrc, guint8(slot->rtx_pt));
+        }
       }
     }
     const char* mid = gst_sdp_media_get_attribute_val(om, "mid");

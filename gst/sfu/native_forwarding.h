@@ -101,6 +101,8 @@ class NativeForwardingPath : public ForwardingPath {
     int pt;
     bool sending = true;
     engine::TrackId track = 0;
+    int rtx_pt = -1;  // RFC 4588 negotiated (a player's offer had rtx for pt)
+    guint32 rtx_ssrc = 0;
   };
   static std::string read_remote(const std::string& text, const GstSDPMessage* sdp, bool offer,
                                  engine::Engine::RemoteParams* remote);

@@ -665,6 +665,43 @@ TEST(Rtcp, MalformedPacketsAreRejected) {
   EXPECT_EQ(why, "not version 2");
 }
 
+// RFC 4588 §4: an RTX packet keeps the original's header (CSRCs, extension,
+// marker, timestamp) under the RTX stream's payload type, sequence number
+// and SSRC; its payload is the original sequence number, then the original
+// payload without padding.
+TEST(Packet, RtxCarriesTheOriginalSequenceNumberAndPayload) {
+  // One CSRC, a one-word header extension, marker set, 4 octets of padding.
+  std::vector<uint8_t> p = {0xB1, 0x80 | 100, 0x12, 0x34, 0, 1, 0x5F, 0x90, 0xAA, 0xBB, 0xCC, 0xDD,  // V=2 P X CC=1
+                            0, 0, 0, 7,                                                           // CSRC
+                            0xBE, 0xDE, 0, 1, 0x10, 0x42, 0, 0,                                   // extension
+                            1, 2, 3, 4, 5,                                                        // payload
+                            0, 0, 0, 4};                                                          // padding
+  size_t size = p.size();
+  p.resize(size + 16);
+  size_t n = make_rtx(p.data(), size, p.size(), 101, 777, 0x01020304);
+  ASSERT_EQ(n, 12u + 4 + 8 + 2 + 5);
+  auto h = parse_rtp(p.data(), n);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->payload_type, 101);
+  EXPECT_TRUE(h->marker);
+  EXPECT_EQ(h->sequence, 777);
+  EXPECT_EQ(h->timestamp, 0x00015F90u);
+  EXPECT_EQ(h->ssrc, 0x01020304u);
+  EXPECT_EQ(h->padding, 0u);
+  EXPECT_EQ(p[0], 0x91);  // padding bit cleared; extension and CSRC count kept
+  ASSERT_EQ(h->header_size, 24u);
+  EXPECT_EQ(load32(p.data() + 12), 7u);      // the CSRC
+  EXPECT_EQ(p[20], 0x10);                    // the extension
+  EXPECT_EQ(load16(p.data() + 24), 0x1234);  // OSN
+  EXPECT_EQ(std::vector<uint8_t>(p.begin() + 26, p.begin() + 31), (std::vector<uint8_t>{1, 2, 3, 4, 5}));
+  // What does not fit, or is not RTP, is refused.
+  auto q = rtp_packet(5, 6, 7, 96, 100);
+  EXPECT_EQ(make_rtx(q.data(), q.size(), q.size() + 1, 97, 1, 2), 0u);
+  EXPECT_EQ(make_rtx(q.data(), q.size(), q.size() + 2, 97, 1, 2), q.size() + 2);
+  uint8_t junk[12] = {0x40};
+  EXPECT_EQ(make_rtx(junk, sizeof junk, sizeof junk + 2, 97, 1, 2), 0u);
+}
+
 TEST(Packet, ClassifiesByFirstByte) {
   auto rtp = rtp_packet(1, 2, 3);
   EXPECT_EQ(classify(rtp.data(), rtp.size()), PacketKind::kRtp);
