@@ -220,6 +220,12 @@ void NativeForwardingPath::add_slot(media::Codec codec, Source* source, const Gs
   int pt = payload_type(codec);
   gst_structure_get_int(gst_caps_get_structure(slot.caps.get(), 0), "payload", &pt);
   slot.pt = pt;
+  // Offered (room subscribers) for video at pt + 1, which none of our
+  // payload types uses (96, 98, 102, 111); a player's offer decides its own.
+  if (!caps && media::codec_info(codec).kind == media::Kind::kVideo && pt < 127) {
+    slot.rtx_pt = pt + 1;
+    slot.rtx_ssrc = g_random_int();
+  }
   egress_.engine().add_slot(local_.id, slot.ssrc, guint8(pt), guint32(media::codec_info(codec).clock_rate));
   slots_.push_back(std::move(slot));
   if (source) feed(slots_.size() - 1, source);
@@ -235,6 +241,17 @@ void NativeForwardingPath::set_sending(size_t index, bool sending) {
   Slot& slot = slots_.at(index);
   slot.sending = sending;
   egress_.engine().feed(local_.id, index, sending ? slot.track : 0);
+}
+
+void NativeForwardingPath::use_rtx(size_t index, int rtx_pt) {
+  Slot& slot = slots_.at(index);
+  if (slot.rtx_on) return;
+  slot.rtx_pt = rtx_pt;
+  if (!slot.rtx_ssrc) slot.rtx_ssrc = g_random_int();
+  slot.rtx_on = true;
+  GST_CAT_DEBUG(rtcmesh_debug, "%s: slot %zu answers NACKs on RTX (payload type %d, SSRC %u)", name_.c_str(), index,
+                rtx_pt, slot.rtx_ssrc);
+  egress_.engine().enable_rtx(local_.id, index, slot.rtx_ssrc, guint8(rtx_pt));
 }
 
 bool NativeForwardingPath::end_stream() {
@@ -359,11 +376,15 @@ void NativeForwardingPath::accept_answer(const std::string& text, std::function<
   std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
   if (std::string why = read_remote(text, answer, false, &remote); !why.empty()) return done(why);
-  if (started_) {
-    // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
-    if (remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
-    return done("");
+  if (started_ && remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
+  // RTX where the answer kept what we offered (m-line i is slot i).
+  for (guint i = 0; i < gst_sdp_message_medias_len(answer) && i < slots_.size(); i++) {
+    Slot& slot = slots_[i];
+    if (slot.rtx_pt >= 0 && !slot.rtx_on && rtx_payload_for(gst_sdp_message_get_media(answer, i), slot.pt) == slot.rtx_pt)
+      use_rtx(i, slot.rtx_pt);
   }
+  // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
+  if (started_) return done("");
   remote_ufrag_ = remote.ufrag;
   started_ = true;
   egress_.engine().start_session(local_.id, std::move(remote));
@@ -393,10 +414,8 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
         slot = &slots_[k];
         // RTX for video when the player offers it for our payload type;
         // else NACKs are answered with the packet again.
-        if (video && (slot->rtx_pt = rtx_payload_for(om, slot->pt)) >= 0) {
-          slot->rtx_ssrc = g_random_int();
-          egress_.engine().enable_rtx(local_.id, k, slot->rtx_ssrc, guint8(slot->rtx_pt));
-        }
+        if (int rtx = video ? rtx_payload_for(om, slot->pt) : -1; rtx >= 0) use_rtx(k, rtx);
+        else if (!slot->rtx_on) slot->rtx_pt = -1;  // not offered: not in the answer
       }
     }
     const char* mid = gst_sdp_media_get_attribute_val(om, "mid");

@@ -101,12 +101,18 @@ class NativeForwardingPath : public ForwardingPath {
     int pt;
     bool sending = true;
     engine::TrackId track = 0;
-    int rtx_pt = -1;  // RFC 4588 negotiated (a player's offer had rtx for pt)
+    // RFC 4588 for video: in our descriptions (offered to a room
+    // subscriber, or answered to a player whose offer had rtx for pt), and
+    // on in the engine once the other side agreed.
+    int rtx_pt = -1;
     guint32 rtx_ssrc = 0;
+    bool rtx_on = false;
   };
   static std::string read_remote(const std::string& text, const GstSDPMessage* sdp, bool offer,
                                  engine::Engine::RemoteParams* remote);
   GstSDPMessage* new_description() const;
+  // Slot `index` answers NACKs on its RTX stream from now on.
+  void use_rtx(size_t index, int rtx_pt);
   void add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
                  const Slot* slot, const char* format, const char* setup) const;
   static std::string finish(GstSDPMessage* sdp, const std::string& bundle);  // frees sdp
