@@ -5,15 +5,18 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "gst/engine/ice_lite.h"
@@ -42,6 +45,16 @@ struct Slot {
   uint32_t packets = 0, octets = 0;
   uint32_t last_ts = 0;
   std::chrono::system_clock::time_point last_sent{};
+  bool ended = false;  // BYE sent: no more SRs until it is fed again
+  // RFC 4588, when negotiated: NACKs are answered on this stream.
+  bool rtx = false;
+  uint32_t rtx_ssrc = 0;
+  uint8_t rtx_payload_type = 0;
+  uint16_t rtx_sequence = 0;
+  // The last two SRs: the middle of the NTP time they carried (a receiver's
+  // LSR) and our clock's when sent (for RTT: the NTP carried may be the
+  // publisher's clock).
+  std::array<std::pair<uint32_t, uint64_t>, 2> reports{};
 };
 
 struct Session {
@@ -104,9 +117,13 @@ struct Engine::Impl {
     std::shared_ptr<PacketHistory> history = std::make_shared<PacketHistory>();
     std::vector<PacketRef> pending;  // pushed with more, not handed to the workers yet
     Clock::time_point first{};       // arrival of pending's first packet
+    uint32_t ssrc = 0;               // of the last packet pushed
   };
   mutable std::mutex tracks_lock;
   std::unordered_map<TrackId, Track> tracks;
+  // Publishers' SR mappings by their SSRC (leaf lock).
+  mutable std::mutex clocks_lock;
+  std::unordered_map<uint32_t, rtcp::ClockMapping> clocks;
 
   struct Counters {
     std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
@@ -183,7 +200,8 @@ struct Engine::Impl {
 
   // Rewrites `packet` for the slot, protects it and queues it in the batch;
   // false when it could not (too big, not of the slot's source, SRTP).
-  bool queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet) {
+  // `resend`: the answer to a NACK, on the slot's RTX stream when it has one.
+  bool queue_rtp(Worker& w, Session& s, Slot& slot, const SharedPacket& packet, bool resend = false) {
     if (packet.data.size() > kMaxDatagram) return false;
     if (w.count && w.socket != s.socket) flush(w);
     w.socket = s.socket;
@@ -192,6 +210,12 @@ struct Engine::Impl {
     size_t size = packet.data.size();
     if (!slot.rewriter->rewrite(buf.data(), size, packet.arrival)) return false;
     uint32_t ts = load32(buf.data() + 4);
+    bool rtx = resend && slot.rtx;
+    if (rtx) {
+      size = make_rtx(buf.data(), size, kMaxDatagram, slot.rtx_payload_type, slot.rtx_sequence, slot.rtx_ssrc);
+      if (!size) return false;
+      slot.rtx_sequence++;
+    }
     if (!s.srtp->protect_rtp(buf.data(), &size)) return false;
     if (config.test_loss_percent > 0 && test_lose(w)) {
       counters.test_lost++;  // protected (the SRTP index moved on) but never sent
@@ -200,12 +224,16 @@ struct Engine::Impl {
       w.to[w.count] = s.ice.selected();
       if (++w.count == kBatch) flush(w);
     }
+    s.stats.packets_sent++;
+    s.stats.bytes_sent += size;
+    if (rtx) {  // the RTX stream's: not in the media stream's SR
+      s.stats.rtx_sent++;
+      return true;
+    }
     slot.packets++;
     slot.octets += uint32_t(packet.data.size() - 12);
     slot.last_ts = ts;
     slot.last_sent = std::chrono::system_clock::now();
-    s.stats.packets_sent++;
-    s.stats.bytes_sent += size;
     return true;
   }
 
@@ -347,7 +375,7 @@ struct Engine::Impl {
         auto source = slot->rewriter->source_sequence(seq);
         if (!source) continue;
         if (PacketRef packet = slot->history->find(*source, now))
-          if (queue_rtp(w, s, *slot, *packet)) s.stats.retransmissions++;
+          if (queue_rtp(w, s, *slot, *packet, true)) s.stats.retransmissions++;
       }
     }
     auto keyframe = [&](uint32_t ssrc) {
@@ -365,10 +393,14 @@ struct Engine::Impl {
     auto ntp_mid = uint32_t(rtcp::ntp_time(std::chrono::system_clock::now()) >> 16);
     auto blocks = [&](const std::vector<rtcp::ReportBlock>& bs) {
       for (const rtcp::ReportBlock& b : bs) {
-        if (!slot_by_ssrc(s, b.ssrc)) continue;
+        Slot* slot = slot_by_ssrc(s, b.ssrc);
+        if (!slot) continue;
         s.stats.fraction_lost = b.fraction_lost;
         s.stats.jitter = b.jitter;
-        if (b.last_sr) s.stats.rtt_ms = double(uint32_t(ntp_mid - b.last_sr - b.delay_since_sr)) * 1000.0 / 65536.0;
+        if (!b.last_sr) continue;
+        for (auto [sr_mid, sent] : slot->reports)
+          if (sent && sr_mid == b.last_sr)
+            s.stats.rtt_ms = double(uint32_t(ntp_mid - uint32_t(sent >> 16) - b.delay_since_sr)) * 1000.0 / 65536.0;
       }
     };
     for (const auto& rr : p.receiver_reports) blocks(rr.blocks);
@@ -377,14 +409,32 @@ struct Engine::Impl {
     s.stats.transport_cc += p.transport_cc;
   }
 
-  void send_reports(Session& s) {
+  std::optional<rtcp::ClockMapping> clock_of(uint32_t ssrc) {
+    std::lock_guard<std::mutex> g(clocks_lock);
+    auto it = clocks.find(ssrc);
+    if (it == clocks.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // An SR for every slot that sent; with `bye`, then a BYE for those slots.
+  void send_reports(Session& s, bool bye = false) {
     std::vector<uint8_t> out;
+    rtcp::Bye ended;
+    auto now = Clock::now();
     for (Slot& slot : s.slots) {
-      if (!slot.packets) continue;
-      rtcp::build_sr(&out, {slot.rewriter->ssrc(), rtcp::ntp_time(slot.last_sent), slot.last_ts,
-                            slot.packets, slot.octets, {}});
+      if (!slot.packets || slot.ended) continue;
+      slot.ended = bye;
+      uint64_t ntp = rtcp::ntp_time(slot.last_sent);
+      uint32_t ts = slot.last_ts;
+      if (auto publisher = clock_of(slot.rewriter->source_ssrc()))
+        std::tie(ntp, ts) = rtcp::map_clock(*publisher, slot.rewriter->timestamp_offset(), slot.clock_rate, now);
+      rtcp::build_sr(&out, {slot.rewriter->ssrc(), ntp, ts, slot.packets, slot.octets, {}});
+      slot.reports[1] = slot.reports[0];
+      slot.reports[0] = {uint32_t(ntp >> 16), rtcp::ntp_time(std::chrono::system_clock::now())};
+      ended.ssrcs.push_back(slot.rewriter->ssrc());
     }
-    if (out.empty()) return;
+    if (out.empty() || !s.srtp) return;
+    if (bye) rtcp::build_bye(&out, ended);
     size_t n = out.size();
     out.resize(n + SrtpSession::kMaxTrailer);
     if (s.srtp->protect_rtcp(out.data(), &n)) send_now(s.socket, s.ice.selected(), out.data(), n);
@@ -666,6 +716,19 @@ size_t Engine::add_slot(SessionId id, uint32_t ssrc, uint8_t payload_type, uint3
   });
 }
 
+void Engine::enable_rtx(SessionId id, size_t index, uint32_t rtx_ssrc, uint8_t rtx_payload_type) {
+  Impl& d = *impl_;
+  d.call(id, [&] {
+    Session* s = d.find(d.owner(id), id);
+    if (!s || index >= s->slots.size()) return;
+    Slot& slot = s->slots[index];
+    slot.rtx = true;
+    slot.rtx_ssrc = rtx_ssrc;
+    slot.rtx_payload_type = rtx_payload_type;
+    slot.rtx_sequence = uint16_t(rtx_ssrc >> 7);  // random enough: the SSRC is
+  });
+}
+
 void Engine::feed(SessionId id, size_t index, TrackId track) {
   Impl& d = *impl_;
   std::shared_ptr<PacketHistory> history;
@@ -679,6 +742,20 @@ void Engine::feed(SessionId id, size_t index, TrackId track) {
     if (!s || index >= s->slots.size()) return;
     s->slots[index].track = history ? track : 0;
     s->slots[index].history = history;
+    if (history) s->slots[index].ended = false;
+  });
+}
+
+void Engine::end_streams(SessionId id) {
+  Impl& d = *impl_;
+  d.call(id, [&] {
+    Session* s = d.find(d.owner(id), id);
+    if (!s) return;
+    for (Slot& slot : s->slots) {
+      slot.track = 0;
+      slot.history.reset();
+    }
+    if (s->connected && !s->failed) d.send_reports(*s, true);
   });
 }
 
@@ -700,8 +777,24 @@ TrackId Engine::add_track() {
 
 void Engine::remove_track(TrackId track) {
   Impl& d = *impl_;
-  std::lock_guard<std::mutex> g(d.tracks_lock);
-  d.tracks.erase(track);
+  uint32_t ssrc = 0;
+  {
+    std::lock_guard<std::mutex> g(d.tracks_lock);
+    auto it = d.tracks.find(track);
+    if (it == d.tracks.end()) return;
+    ssrc = it->second.ssrc;
+    d.tracks.erase(it);
+  }
+  std::lock_guard<std::mutex> g(d.clocks_lock);
+  d.clocks.erase(ssrc);
+}
+
+void Engine::sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> g(d.clocks_lock);
+  rtcp::ClockMapping& m = d.clocks[ssrc];
+  if (m.ntp == ntp && m.rtp_timestamp == rtp_timestamp) return;
+  m = {ntp, rtp_timestamp, Clock::now()};
 }
 
 void Engine::push(TrackId track, const uint8_t* data, size_t size, bool more) {
@@ -721,6 +814,7 @@ void Engine::push(TrackId track, const uint8_t* data, size_t size, bool more) {
     if (it == d.tracks.end()) return;
     Impl::Track& t = it->second;
     history = t.history;
+    t.ssrc = packet->ssrc;
     if (t.pending.empty()) t.first = packet->arrival;
     t.pending.push_back(packet);
     if (!more || t.pending.size() >= kBatch || packet->arrival - t.first >= kMaxHold) batch.swap(t.pending);

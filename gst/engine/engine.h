@@ -61,6 +61,7 @@ struct SessionStats {
   bool connected = false;
   std::string selected;  // the remote address media goes to
   uint64_t packets_sent = 0, bytes_sent = 0, nacks = 0, retransmissions = 0, plis = 0, firs = 0;
+  uint64_t rtx_sent = 0;  // retransmissions sent on an RTX stream (of retransmissions)
   uint64_t rtcp_received = 0, remb = 0, transport_cc = 0;
   uint32_t fraction_lost = 0, jitter = 0;
   double rtt_ms = -1;
@@ -103,8 +104,16 @@ class Engine {
   // A sending stream of the session (an m-line): its SSRC, payload type and
   // clock rate; returns its index.
   size_t add_slot(SessionId id, uint32_t ssrc, uint8_t payload_type, uint32_t clock_rate);
+  // Slot `index` answers NACKs on an RTX stream (RFC 4588: `rtx_ssrc`,
+  // payload type `rtx_payload_type`, its own sequence numbers, the original
+  // sequence number in the payload) instead of sending the packet again.
+  void enable_rtx(SessionId id, size_t index, uint32_t rtx_ssrc, uint8_t rtx_payload_type);
   // Slot `index` forwards `track` from now on (0: nothing).
   void feed(SessionId id, size_t index, TrackId track);
+  // The session's streams are over (the publisher a player watched left):
+  // every slot stops being fed and each one that sent gets a last SR and an
+  // RTCP BYE (one compound packet), so the receiver ends its streams.
+  void end_streams(SessionId id);
   SessionStats session_stats(SessionId id) const;
 
   // --- publisher tracks (any thread) ---
@@ -117,6 +126,12 @@ class Engine {
   // older than 5 ms (the next push or worker 0's housekeeping sends it).
   // Stored in the NACK history at once either way.
   void push(TrackId track, const uint8_t* data, size_t size, bool more = false);
+  // The publisher's RTCP SR for its stream `ssrc` (the SSRC of the packets
+  // pushed): the SRs of slots fed by that stream carry this NTP↔RTP mapping
+  // (moved on to their send time and to the slot's timestamps) instead of
+  // the slot's last sent timestamp ↔ its send time. A repeat of the mapping
+  // already held is ignored (its arrival time stays).
+  void sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp);
 
   EngineStats stats() const;
 

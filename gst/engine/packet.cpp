@@ -57,4 +57,19 @@ void write_rtp(uint8_t* data, uint8_t payload_type, uint16_t sequence, uint32_t 
   store32(data + 8, ssrc);
 }
 
+size_t make_rtx(uint8_t* packet, size_t size, size_t capacity, uint8_t payload_type, uint16_t sequence,
+                uint32_t ssrc) {
+  auto h = parse_rtp(packet, size);
+  if (!h) return 0;
+  size_t payload = size - h->header_size - h->padding;
+  size_t out = h->header_size + 2 + payload;
+  if (out > capacity) return 0;
+  uint8_t* body = packet + h->header_size;
+  std::memmove(body + 2, body, payload);
+  store16(body, h->sequence);  // OSN
+  packet[0] &= uint8_t(~0x20);  // no padding any more
+  write_rtp(packet, payload_type, sequence, h->timestamp, ssrc);
+  return out;
+}
+
 }  // namespace rtcmesh::engine

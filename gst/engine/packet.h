@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 namespace rtcmesh::engine {
@@ -26,6 +27,16 @@ struct RtpHeader {
 std::optional<RtpHeader> parse_rtp(const uint8_t* data, size_t size);
 // Overwrites payload type (keeping the marker bit), sequence, timestamp, SSRC.
 void write_rtp(uint8_t* data, uint8_t payload_type, uint16_t sequence, uint32_t timestamp, uint32_t ssrc);
+
+// RFC 4588 §4: the retransmission of `packet` (an RTP packet as sent: its
+// header rewritten for the subscriber) on the RTX stream, in place: the
+// header keeps its CSRCs, extension, marker and timestamp, takes
+// `payload_type`, `sequence` and `ssrc` of the RTX stream, and the payload
+// becomes the original sequence number (OSN, 2 bytes) then the original
+// payload without its padding. `capacity` is the buffer's size; returns the
+// new size, 0 when not RTP or it does not fit.
+size_t make_rtx(uint8_t* packet, size_t size, size_t capacity, uint8_t payload_type, uint16_t sequence,
+                uint32_t ssrc);
 
 inline uint16_t load16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 inline uint32_t load32(const uint8_t* p) {

@@ -27,6 +27,8 @@ class RtpRewriter {
   // belongs to the current source (NACK lookup in the source's history).
   std::optional<uint16_t> source_sequence(uint16_t out_sequence) const;
   uint32_t source_ssrc() const { return in_ssrc_; }
+  // Outgoing timestamp minus the current source's (for its SR mapping).
+  uint32_t timestamp_offset() const { return ts_offset_; }
 
   uint32_t ssrc() const { return ssrc_; }
   uint8_t payload_type() const { return payload_type_; }

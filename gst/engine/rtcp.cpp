@@ -94,6 +94,13 @@ bool parse(const uint8_t* data, size_t size, Packets* out, std::string* why) {
         out->receiver_reports.push_back(std::move(rr));
         break;
       }
+      case kBye: {
+        if (body_len < size_t(count) * 4) return fail(why, "BYE SSRCs past its length");
+        Bye bye;
+        for (int i = 0; i < count; ++i) bye.ssrcs.push_back(load32(body + 4 * i));
+        out->byes.push_back(std::move(bye));
+        break;
+      }
       case kRtpfb:
       case kPsfb: {
         if (body_len < 8) return fail(why, "short feedback message");
@@ -211,6 +218,20 @@ void build_remb(std::vector<uint8_t>* out, const Remb& remb) {
   out->push_back(uint8_t(mantissa >> 8));
   out->push_back(uint8_t(mantissa));
   for (uint32_t ssrc : remb.ssrcs) put32(out, ssrc);
+}
+
+void build_bye(std::vector<uint8_t>* out, const Bye& bye) {
+  header(out, uint8_t(bye.ssrcs.size()), kBye, 4 * bye.ssrcs.size());
+  for (uint32_t ssrc : bye.ssrcs) put32(out, ssrc);
+}
+
+std::pair<uint64_t, uint32_t> map_clock(const ClockMapping& publisher, uint32_t ts_offset, uint32_t clock_rate,
+                                        std::chrono::steady_clock::time_point now) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - publisher.arrival).count();
+  if (us < 0) us = 0;
+  uint64_t ntp = publisher.ntp + (uint64_t(us / 1000000) << 32) + (uint64_t(us % 1000000) << 32) / 1000000;
+  uint32_t rtp = publisher.rtp_timestamp + ts_offset + uint32_t(uint64_t(us) * clock_rate / 1000000);
+  return {ntp, rtp};
 }
 
 uint64_t ntp_time(std::chrono::system_clock::time_point t) {

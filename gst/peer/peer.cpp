@@ -31,6 +31,7 @@ struct Peer::Life {
   std::vector<SdpDone> gather_waiters;  // worker only
   Timer gather_timer;                   // worker only
   std::vector<std::pair<GPtr<GObject>, gulong>> handlers;  // worker only
+  SenderReportFn sender_report;  // set before any RTCP arrives, then read only
 
   // DTLS (RFC 8122): the remote description's fingerprints and whether the
   // certificate the remote side presented matches them. Until it does, only
@@ -499,6 +500,35 @@ void Peer::force_retransmission() {
       rtpbin_of(webrtc_).get(), "new-jitterbuffer",
       [](GstElement*, GstElement* jitterbuffer, guint, guint, gpointer) {
         g_object_set(jitterbuffer, "do-retransmission", TRUE, nullptr);
+      },
+      life_);
+}
+
+void Peer::on_sender_reports(SenderReportFn fn) {
+  life_->sender_report = std::move(fn);
+  // RTCP from an SSRC (SR or RR): its source's stats tell the last SR.
+  connect(
+      rtpbin_of(webrtc_).get(), "on-ssrc-active",
+      [](GstElement* rtpbin, guint session_id, guint ssrc, gpointer data) {
+        const LifePtr& life = *static_cast<LifePtr*>(data);
+        GObject* session = nullptr;
+        g_signal_emit_by_name(rtpbin, "get-internal-session", session_id, &session);
+        if (!session) return;
+        GObject* source = nullptr;
+        g_signal_emit_by_name(session, "get-source-by-ssrc", ssrc, &source);
+        g_object_unref(session);
+        if (!source) return;
+        GstStructure* stats = nullptr;
+        g_object_get(source, "stats", &stats, nullptr);
+        g_object_unref(source);
+        if (!stats) return;
+        gboolean have_sr = FALSE;
+        guint64 ntp = 0;
+        guint rtp = 0;
+        if (gst_structure_get_boolean(stats, "have-sr", &have_sr) && have_sr &&
+            gst_structure_get_uint64(stats, "sr-ntptime", &ntp) && gst_structure_get_uint(stats, "sr-rtptime", &rtp))
+          life->sender_report(ssrc, ntp, rtp);
+        gst_structure_free(stats);
       },
       life_);
 }

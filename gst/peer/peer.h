@@ -127,6 +127,12 @@ class Peer {
   // or unused slot: no NACK for the video either). Call before the remote
   // description.
   void force_retransmission();
+  // Each RTCP SR the remote sends for a stream it sends: its SSRC and the
+  // NTP time (64-bit, RFC 3550) that its RTP timestamp maps to. Called on
+  // webrtcbin's RTCP thread (rtpbin's on-ssrc-active), not the worker. Call
+  // before the remote description.
+  using SenderReportFn = std::function<void(guint32 ssrc, guint64 ntp, guint32 rtp_timestamp)>;
+  void on_sender_reports(SenderReportFn fn);
 
   // True once ICE and DTLS are up. Media and data cross only after the
   // remote certificate matched the remote description's a=fingerprint; a

@@ -74,7 +74,9 @@ void free_sink_data(gpointer data, GClosure*) {
 
 }  // namespace
 
-ClusterBridge::ClusterBridge(GstBin* bin, server::Ingest& ingest) : bin_(bin), ingest_(ingest) {}
+ClusterBridge::ClusterBridge(GstBin* bin, server::Ingest& ingest,
+                             std::function<bool(server::Source*)> fed)
+    : bin_(bin), ingest_(ingest), fed_(std::move(fed)) {}
 
 ClusterBridge::~ClusterBridge() { stop(); }
 
@@ -255,7 +257,7 @@ void ClusterBridge::tick() {
   // Interest: remote tracks that feed at least one subscriber here.
   for (auto& [key, r] : remotes_)
     for (auto& f : r.feeds)
-      if (f->source && f->source->fanout().branch_count() > 0)
+      if (f->source && (f->source->fanout().branch_count() > 0 || (fed_ && fed_(f->source))))
         node_->want(r.node, f->room, f->peer, f->track);
   // Egress nobody wants any more (or whose source went) stops.
   gint64 now = g_get_monotonic_time();

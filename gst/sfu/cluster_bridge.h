@@ -3,8 +3,10 @@
 // this node's rooms (Ingest::add_fed_publisher) whose tracks are appsrc →
 // Source (identity → FanOut), fed with the RTP packets of its NATS subjects;
 // the Router then forwards it like a local publisher (keyframe on join,
-// NACKs answered by each subscriber connection's own rtprtxsend). While some
-// subscriber here is fed by such a track, the bridge tells the origin node
+// NACKs answered by each subscriber connection's own rtprtxsend, or with
+// engine=native from the engine's history: its tap on the Source's tee
+// takes these packets as a local publisher's). While some
+// subscriber here is fed by such a track (a FanOut branch or a Router slot), the bridge tells the origin node
 // ("want", every 250 ms); keyframe requests reaching the appsrc (merged and
 // rate-limited by the FanOut) go back to the origin. A local publisher's
 // track that some node wants gets a FanOut branch → appsink whose packets
@@ -15,6 +17,7 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,7 +32,11 @@ namespace rtcmesh::sfu {
 
 class ClusterBridge : public sig::cluster::ClusterMedia {
  public:
-  ClusterBridge(GstBin* bin, server::Ingest& ingest);
+  // `fed`: whether a subscriber slot here is fed by the source (the
+  // Router's graph): with engine=native subscribers take the packets from
+  // a tap on the source's tee, not from a FanOut branch, so the branches
+  // alone do not tell that a remote track is wanted.
+  ClusterBridge(GstBin* bin, server::Ingest& ingest, std::function<bool(server::Source*)> fed);
   ~ClusterBridge() override;
   ClusterBridge(const ClusterBridge&) = delete;
   ClusterBridge& operator=(const ClusterBridge&) = delete;
@@ -66,6 +73,7 @@ class ClusterBridge : public sig::cluster::ClusterMedia {
 
   GstBin* bin_;
   server::Ingest& ingest_;
+  std::function<bool(server::Source*)> fed_;
   server::Host* host_ = nullptr;
   std::unique_ptr<sig::cluster::ClusterNode> node_;
   std::map<std::string, Remote> remotes_;  // session_key(room, peer)

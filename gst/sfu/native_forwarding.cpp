@@ -4,6 +4,7 @@
 #include <gst/webrtc/webrtc.h>
 #include <ifaddrs.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "gst/common/debug.h"
@@ -18,6 +19,25 @@ namespace {
 const char* sdp_attribute(const GstSDPMessage* sdp, const GstSDPMedia* m, const char* key) {
   const char* v = m ? gst_sdp_media_get_attribute_val(m, key) : nullptr;
   return v ? v : gst_sdp_message_get_attribute_val(sdp, key);
+}
+
+// The offer's RTX payload type for `pt` (RFC 4588: an rtx/ rtpmap whose
+// fmtp says apt=pt), -1 when it has none.
+int rtx_payload_for(const GstSDPMedia* m, int pt) {
+  for (guint i = 0; i < gst_sdp_media_attributes_len(m); i++) {
+    const GstSDPAttribute* a = gst_sdp_media_get_attribute(m, i);
+    int rtx = -1, apt = -1;
+    if (g_strcmp0(a->key, "fmtp") != 0 || !a->value || sscanf(a->value, "%d apt=%d", &rtx, &apt) != 2 || apt != pt ||
+        rtx < 96 || rtx > 127)
+      continue;
+    std::string rtpmap = std::to_string(rtx) + " rtx/";
+    for (guint k = 0; k < gst_sdp_media_attributes_len(m); k++) {
+      const GstSDPAttribute* r = gst_sdp_media_get_attribute(m, k);
+      if (g_strcmp0(r->key, "rtpmap") == 0 && r->value && g_ascii_strncasecmp(r->value, rtpmap.c_str(), rtpmap.size()) == 0)
+        return rtx;
+    }
+  }
+  return -1;
 }
 
 GQuark track_quark() { return g_quark_from_static_string("rtcmesh-native-track"); }
@@ -160,6 +180,15 @@ engine::TrackId NativeEgress::track_for(Source* source) {
   return track;
 }
 
+std::function<void(guint32, guint64, guint32)> NativeEgress::sender_reports() {
+  return [alive = alive_](guint32 ssrc, guint64 ntp, guint32 rtp_timestamp) {
+    std::shared_lock hold(alive->lock);
+    GST_CAT_LOG(rtcmesh_debug, "publisher SR of SSRC %u: NTP %" G_GUINT64_FORMAT " = RTP %u", ssrc, ntp,
+                rtp_timestamp);
+    if (NativeEgress* e = alive->egress) e->engine().sender_report(ssrc, ntp, rtp_timestamp);
+  };
+}
+
 void NativeEgress::listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected) {
   std::lock_guard lock(mutex_);
   listeners_[id] = {std::move(events), connected};
@@ -191,6 +220,12 @@ void NativeForwardingPath::add_slot(media::Codec codec, Source* source, const Gs
   int pt = payload_type(codec);
   gst_structure_get_int(gst_caps_get_structure(slot.caps.get(), 0), "payload", &pt);
   slot.pt = pt;
+  // Offered (room subscribers) for video at pt + 1, which none of our
+  // payload types uses (96, 98, 102, 111); a player's offer decides its own.
+  if (!caps && media::codec_info(codec).kind == media::Kind::kVideo && pt < 127) {
+    slot.rtx_pt = pt + 1;
+    slot.rtx_ssrc = g_random_int();
+  }
   egress_.engine().add_slot(local_.id, slot.ssrc, guint8(pt), guint32(media::codec_info(codec).clock_rate));
   slots_.push_back(std::move(slot));
   if (source) feed(slots_.size() - 1, source);
@@ -206,6 +241,23 @@ void NativeForwardingPath::set_sending(size_t index, bool sending) {
   Slot& slot = slots_.at(index);
   slot.sending = sending;
   egress_.engine().feed(local_.id, index, sending ? slot.track : 0);
+}
+
+void NativeForwardingPath::use_rtx(size_t index, int rtx_pt) {
+  Slot& slot = slots_.at(index);
+  if (slot.rtx_on) return;
+  slot.rtx_pt = rtx_pt;
+  if (!slot.rtx_ssrc) slot.rtx_ssrc = g_random_int();
+  slot.rtx_on = true;
+  GST_CAT_DEBUG(rtcmesh_debug, "%s: slot %zu answers NACKs on RTX (payload type %d, SSRC %u)", name_.c_str(), index,
+                rtx_pt, slot.rtx_ssrc);
+  egress_.engine().enable_rtx(local_.id, index, slot.rtx_ssrc, guint8(rtx_pt));
+}
+
+bool NativeForwardingPath::end_stream() {
+  for (Slot& slot : slots_) slot.track = 0;
+  egress_.engine().end_streams(local_.id);
+  return true;
 }
 
 // The remote's ICE credentials, fingerprints and DTLS role from its
@@ -259,8 +311,18 @@ void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const
     CapsPtr caps(gst_caps_copy(slot->caps.get()));
     gst_sdp_media_set_media_from_caps(caps.get(), m);
     gst_sdp_media_add_attribute(m, slot->sending ? "sendonly" : "inactive", nullptr);
+    if (slot->rtx_pt >= 0) {
+      std::string rtx = std::to_string(slot->rtx_pt);
+      gst_sdp_media_add_format(m, rtx.c_str());
+      gst_sdp_media_add_attribute(m, "rtpmap", (rtx + " rtx/90000").c_str());
+      gst_sdp_media_add_attribute(m, "fmtp", (rtx + " apt=" + std::to_string(slot->pt)).c_str());
+      std::string group = "FID " + std::to_string(slot->ssrc) + " " + std::to_string(slot->rtx_ssrc);
+      gst_sdp_media_add_attribute(m, "ssrc-group", group.c_str());
+    }
     std::string ssrc = std::to_string(slot->ssrc) + " cname:rtcmesh";
     gst_sdp_media_add_attribute(m, "ssrc", ssrc.c_str());
+    if (slot->rtx_pt >= 0)
+      gst_sdp_media_add_attribute(m, "ssrc", (std::to_string(slot->rtx_ssrc) + " cname:rtcmesh").c_str());
   } else {
     // Never port 0 toward a webrtcbin peer (it stalls the bundle).
     gst_sdp_media_add_format(m, format);
@@ -314,11 +376,15 @@ void NativeForwardingPath::accept_answer(const std::string& text, std::function<
   std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
   if (std::string why = read_remote(text, answer, false, &remote); !why.empty()) return done(why);
-  if (started_) {
-    // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
-    if (remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
-    return done("");
+  if (started_ && remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
+  // RTX where the answer kept what we offered (m-line i is slot i).
+  for (guint i = 0; i < gst_sdp_message_medias_len(answer) && i < slots_.size(); i++) {
+    Slot& slot = slots_[i];
+    if (slot.rtx_pt >= 0 && !slot.rtx_on && rtx_payload_for(gst_sdp_message_get_media(answer, i), slot.pt) == slot.rtx_pt)
+      use_rtx(i, slot.rtx_pt);
   }
+  // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
+  if (started_) return done("");
   remote_ufrag_ = remote.ufrag;
   started_ = true;
   egress_.engine().start_session(local_.id, std::move(remote));
@@ -340,12 +406,16 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
     const GstSDPMedia* om = gst_sdp_message_get_media(offer, i);
     const char* kind = gst_sdp_media_get_media(om);
     // Slots are matched to the offer's m-lines in order, by kind.
-    const Slot* slot = nullptr;
+    Slot* slot = nullptr;
     for (size_t k = 0; k < slots_.size() && !slot; k++) {
       bool video = media::codec_info(slots_[k].codec).kind == media::Kind::kVideo;
       if (!used[k] && kind && g_str_equal(kind, video ? "video" : "audio")) {
         used[k] = true;
         slot = &slots_[k];
+        // RTX for video when the player offers it for our payload type;
+        // else NACKs are answered with the packet again.
+        if (int rtx = video ? rtx_payload_for(om, slot->pt) : -1; rtx >= 0) use_rtx(k, rtx);
+        else if (!slot->rtx_on) slot->rtx_pt = -1;  // not offered: not in the answer
       }
     }
     const char* mid = gst_sdp_media_get_attribute_val(om, "mid");

@@ -37,6 +37,10 @@ class NativeEgress {
   const std::vector<std::string>& announced() const { return announced_; }
   // The engine track fed by `source`'s packets (tapped on first use).
   engine::TrackId track_for(Source* source);
+  // What a publisher's connection calls with each RTCP SR it receives (any
+  // thread; does nothing once the egress is gone): subscribers' SRs then
+  // carry the publisher's NTP↔RTP mapping.
+  std::function<void(guint32 ssrc, guint64 ntp, guint32 rtp_timestamp)> sender_reports();
   // Session events: registered by a path, called on the worker.
   void listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected);
   void forget(engine::SessionId id);
@@ -72,6 +76,8 @@ class NativeForwardingPath : public ForwardingPath {
   void add_slot(media::Codec codec, Source* source, const GstCaps* caps) override;
   void feed(size_t index, Source* source) override;
   void set_sending(size_t index, bool sending) override;
+  // A last SR and an RTCP BYE for every slot (rtcwhepsrc ends its pads).
+  bool end_stream() override;
 
   const std::string& name() const override { return name_; }
   void make_offer(SdpDone done) override;
@@ -95,10 +101,18 @@ class NativeForwardingPath : public ForwardingPath {
     int pt;
     bool sending = true;
     engine::TrackId track = 0;
+    // RFC 4588 for video: in our descriptions (offered to a room
+    // subscriber, or answered to a player whose offer had rtx for pt), and
+    // on in the engine once the other side agreed.
+    int rtx_pt = -1;
+    guint32 rtx_ssrc = 0;
+    bool rtx_on = false;
   };
   static std::string read_remote(const std::string& text, const GstSDPMessage* sdp, bool offer,
                                  engine::Engine::RemoteParams* remote);
   GstSDPMessage* new_description() const;
+  // Slot `index` answers NACKs on its RTX stream from now on.
+  void use_rtx(size_t index, int rtx_pt);
   void add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
                  const Slot* slot, const char* format, const char* setup) const;
   static std::string finish(GstSDPMessage* sdp, const std::string& bundle);  // frees sdp

@@ -195,6 +195,8 @@ struct RtcSfuPrivate : sig::RoomMedia {
     }
     peer.use_passthrough_jitterbuffer();
     peer.force_retransmission();
+    // engine=native: its subscribers' SRs carry this publisher's NTP↔RTP mapping.
+    if (egress) peer.on_sender_reports(egress->sender_reports());
   }
   void update_local_publisher() { ingest.update_local_publisher(); }
   // Why a new remote connection to `room` (a publisher `id`, or a WHEP
@@ -371,7 +373,8 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                                       sub.room.c_str(), sub.id.c_str());
                       },
               }),
-      bridge(GST_BIN(s), ingest),
+      bridge(GST_BIN(s), ingest,
+             [this](server::Source* source) { return subscribers.router().feeds(source); }),
       whip(this),
       whep(this),
       channels(GST_BIN(s),

@@ -259,6 +259,44 @@ TEST(Sfu, NativeEngineServesWhepPlayersFromOneUdpPort) {
   EXPECT_EQ(again, udp_port);
 }
 
+// A WHEP player of one publisher: when that publisher leaves, the server
+// sends a last SR and an RTCP BYE for the player's streams, and rtcwhepsrc
+// ends every pad with EOS (also with engine=native: the engine's BYE).
+static void player_of_a_leaving_publisher_ends_with_eos(const std::string& props) {
+  Sfu sfu(props);
+  auto [cam1, cam2] = two_publishers(sfu, 15);
+  ASSERT_TRUE(cam1 && cam2);
+  WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
+  ASSERT_TRUE(one.play());
+  ASSERT_TRUE(wait_until([&] { return one.video_frames() >= 15 && one.audio_samples() > 0; },
+                         kMediaTimeout))
+      << "frames " << one.video_frames() << "\n" << joined(one.pipeline().errors());
+  auto all_ended = [&] {
+    auto tracks = one.tracks();
+    for (const auto& t : tracks)
+      if (!t->eos) return false;
+    return tracks.size() == 2;
+  };
+  EXPECT_FALSE(all_ended());
+  gint64 left = g_get_monotonic_time();
+  cam2->set_state(GST_STATE_NULL);  // DELETE: the publisher leaves
+  ASSERT_TRUE(wait_until(all_ended, 10s))
+      << "tracks " << one.tracks().size() << "\n" << joined(one.pipeline().errors())
+      << joined(sfu.pipeline().errors());
+  std::printf("player of cam2: EOS on both pads %.0f ms after cam2 left\n",
+              (g_get_monotonic_time() - left) / 1000.0);
+  EXPECT_TRUE(one.pipeline().errors().empty()) << joined(one.pipeline().errors());
+  // rtcwhepsrc deletes its resource: the player leaves the SFU, cam1 stays.
+  EXPECT_TRUE(wait_until([&] { return sfu.stat("subscribers") == 0; }, 10s))
+      << sfu.stat("subscribers");
+  EXPECT_GE(sfu.sinks().video_frames("cam1"), 15);
+}
+
+TEST(Sfu, PlayerOfALeavingPublisherEndsWithEos) { player_of_a_leaving_publisher_ends_with_eos(""); }
+TEST(Sfu, NativeEnginePlayerOfALeavingPublisherEndsWithEos) {
+  player_of_a_leaving_publisher_ends_with_eos("engine=native");
+}
+
 // Counting appsinks behind every decoded pad of the elements it watches
 // (uridecodebin's src_N, decodebin's: the kind comes from the caps).
 struct DecodedPads {

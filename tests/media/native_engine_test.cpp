@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <random>
 
 #include "gst/engine/engine.h"
@@ -47,14 +48,19 @@ std::string attribute(const std::string& sdp, const std::string& name) {
   return sdp.substr(at, sdp.find_first_of("\r\n", at) - at);
 }
 
-std::string offer_sdp(const Engine& engine, const Engine::LocalParams& local, uint32_t ssrc, uint16_t port) {
+// rtx_ssrc: RTX (RFC 4588, payload type 97) offered too.
+std::string offer_sdp(const Engine& engine, const Engine::LocalParams& local, uint32_t ssrc, uint16_t port,
+                      uint32_t rtx_ssrc = 0) {
   std::string fp = engine.fingerprint();
   std::string s =
       "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\na=group:BUNDLE 0\r\n"
-      "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+      "m=video 9 UDP/TLS/RTP/SAVPF 96" + std::string(rtx_ssrc ? " 97" : "") + "\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
       "a=ice-ufrag:" + local.ufrag + "\r\na=ice-pwd:" + local.pwd + "\r\n"
       "a=fingerprint:" + fp + "\r\na=setup:actpass\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
       "a=rtcp-rsize\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
+      + (rtx_ssrc ? "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=ssrc-group:FID " + std::to_string(ssrc) + " " +
+                        std::to_string(rtx_ssrc) + "\r\na=ssrc:" + std::to_string(rtx_ssrc) + " cname:rtcmesh\r\n"
+                  : std::string()) +
       "a=ssrc:" + std::to_string(ssrc) + " cname:rtcmesh\r\n"
       "a=candidate:1 1 UDP 2130706431 127.0.0.1 " + std::to_string(port) + " typ host\r\n"
       "a=end-of-candidates\r\n";
@@ -189,6 +195,7 @@ struct EngineAndPlayer {
   std::shared_ptr<test::Track> frames = std::make_shared<test::Track>();
   TapContext tap_ctx;
   static constexpr uint32_t ssrc = 0x1234ABCD;
+  uint32_t rtx_ssrc = 0;  // not 0: RTX offered and enabled on the slot
   // Given the engine's port, where the offer points the player (a relay).
   std::function<uint16_t(uint16_t)> relay_factory;
 
@@ -208,6 +215,7 @@ struct EngineAndPlayer {
     local = engine.create_session();
     size_t slot = engine.add_slot(local.id, ssrc, 96, 90000);
     engine.feed(local.id, slot, track);
+    if (rtx_ssrc) engine.enable_rtx(local.id, slot, rtx_ssrc, 97);
     uint16_t candidate_port = relay_factory ? relay_factory(engine.port()) : engine.port();
     // The player: a plain webrtcbin answering our offer.
     player_holder = std::make_unique<test::Pipeline>("webrtcbin name=recv bundle-policy=max-bundle");
@@ -232,7 +240,7 @@ struct EngineAndPlayer {
     }
     ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 
-    GstWebRTCSessionDescription* offer = description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp(engine, local, ssrc, candidate_port));
+    GstWebRTCSessionDescription* offer = description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp(engine, local, ssrc, candidate_port, rtx_ssrc));
     GstPromise* p = gst_promise_new();
     g_signal_emit_by_name(recv, "set-remote-description", offer, p);
     gst_promise_wait(p);
@@ -351,11 +359,9 @@ TEST(NativeEngine, WebrtcbinDecodesWhatTheEngineForwardsAndBadInputIsDropped) {
   EXPECT_TRUE(failure.empty()) << failure;
 }
 
-// 2 % of the RTP to the player lost on the way: its NACKs are answered from
-// the track's shared history and the picture keeps coming.
-TEST(NativeEngine, NacksAreAnsweredFromTheSharedHistory) {
-  EngineAndPlayer t;
-  std::unique_ptr<LossyRelay> relay;
+// `t` started behind a relay that loses 2 % of the RTP to the player, until
+// 10 packets were lost and 45 more frames decoded.
+static void run_with_loss(EngineAndPlayer& t, std::unique_ptr<LossyRelay>& relay) {
   // In front of the engine once it has a port; the offer points at the relay.
   t.relay_factory = [&](uint16_t engine_port) {
     relay = std::make_unique<LossyRelay>(engine_port, 0.02);
@@ -367,12 +373,55 @@ TEST(NativeEngine, NacksAreAnsweredFromTheSharedHistory) {
       << "dropped " << relay->dropped() << " of " << relay->forwarded() << " forwarded, frames " << t.frames->buffers
       << "; engine sent " << t.engine_holder->session_stats(t.local.id).packets_sent << " to "
       << t.engine_holder->session_stats(t.local.id).selected;
+}
+
+// 2 % of the RTP to the player lost on the way: its NACKs are answered from
+// the track's shared history and the picture keeps coming.
+TEST(NativeEngine, NacksAreAnsweredFromTheSharedHistory) {
+  EngineAndPlayer t;
+  std::unique_ptr<LossyRelay> relay;
+  ASSERT_NO_FATAL_FAILURE(run_with_loss(t, relay));
   SessionStats stats = t.engine_holder->session_stats(t.local.id);
   EXPECT_GT(stats.nacks, 0u);
   EXPECT_GT(stats.retransmissions, 0u);
   std::printf("relay dropped %d RTP packets; NACKed %llu, retransmitted %llu; %d frames decoded\n",
               relay->dropped(), (unsigned long long)stats.nacks, (unsigned long long)stats.retransmissions,
               int(t.frames->buffers));
+}
+
+// The same loss with RTX negotiated (RFC 4588): the NACKs are answered on
+// the RTX stream, which webrtcbin's rtprtxreceive turns back into the
+// original packets, and the picture keeps coming.
+TEST(NativeEngine, NacksAreAnsweredOnTheRtxStreamWhenNegotiated) {
+  EngineAndPlayer t;
+  t.rtx_ssrc = 0x0BADCAFE;
+  std::unique_ptr<LossyRelay> relay;
+  ASSERT_NO_FATAL_FAILURE(run_with_loss(t, relay));
+  ASSERT_TRUE(test::wait_until([&] { return t.engine_holder->session_stats(t.local.id).rtx_sent > 0; }, 5s));
+  SessionStats stats = t.engine_holder->session_stats(t.local.id);
+  EXPECT_EQ(stats.rtx_sent, stats.retransmissions);
+  // webrtcbin's rtprtxreceive took them as RTX of our stream.
+  guint rtx_packets = 0, associated = 0;
+  GstIterator* it = gst_bin_iterate_recurse(GST_BIN(t.player_holder->by_name("recv")));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElement* e = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* f = gst_element_get_factory(e);
+    if (f && g_str_equal(GST_OBJECT_NAME(f), "rtprtxreceive")) {
+      guint n = 0, a = 0;
+      g_object_get(e, "num-rtx-packets", &n, "num-rtx-assoc-packets", &a, nullptr);
+      rtx_packets += n;
+      associated += a;
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  EXPECT_GT(associated, 0u) << rtx_packets << " RTX packets received";
+  std::printf("relay dropped %d; NACKed %llu, sent on RTX %llu; the player's rtprtxreceive: %u RTX, %u associated; "
+              "%d frames\n",
+              relay->dropped(), (unsigned long long)stats.nacks, (unsigned long long)stats.rtx_sent, rtx_packets,
+              associated, int(t.frames->buffers));
 }
 
 // The packets of a frame are handed to the workers at its marker bit; a
@@ -404,4 +453,79 @@ TEST(NativeEngine, ABatchWhoseLastPacketNeverComesIsSentAnyway) {
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - pushed);
   EXPECT_EQ(engine.session_stats(t.local.id).packets_sent, sent + 1);
   std::printf("held packet sent after %lld ms\n", (long long)waited.count());
+}
+
+namespace {
+
+// The SR the player's rtpbin last received for `ssrc`: {have, ntp, rtp}.
+std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) {
+  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
+  GObject* session = nullptr;
+  g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
+  gst_object_unref(rtpbin);
+  if (!session) return {false, 0, 0};
+  GObject* source = nullptr;
+  g_signal_emit_by_name(session, "get-source-by-ssrc", guint(ssrc), &source);
+  g_object_unref(session);
+  if (!source) return {false, 0, 0};
+  GstStructure* stats = nullptr;
+  g_object_get(source, "stats", &stats, nullptr);
+  g_object_unref(source);
+  gboolean have = FALSE;
+  guint64 ntp = 0;
+  guint rtp = 0;
+  gst_structure_get_boolean(stats, "have-sr", &have);
+  gst_structure_get_uint64(stats, "sr-ntptime", &ntp);
+  gst_structure_get_uint(stats, "sr-rtptime", &rtp);
+  gst_structure_free(stats);
+  return {bool(have), ntp, rtp};
+}
+
+}  // namespace
+
+// The publisher's SR (NTP↔RTP mapping of its stream, SSRC 777 here) is what
+// the subscriber's SRs carry, moved on to their send time: the player's
+// rtpbin holds an SR on the publisher's NTP clock (late 2029 here, not ours)
+// whose RTP timestamp matches it at 90 kHz. Then the stream ends: a last SR
+// and an RTCP BYE, and the player's rtpbin reports the BYE of our SSRC.
+TEST(NativeEngine, ReportsCarryThePublishersClockAndByeEndsTheStream) {
+  EngineAndPlayer t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  Engine& engine = *t.engine_holder;
+  GstElement* recv = t.player_holder->by_name("recv");
+  std::atomic<guint> bye_ssrc{0};
+  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(recv), "rtpbin");
+  g_signal_connect(rtpbin, "on-bye-ssrc", G_CALLBACK(+[](GstElement*, guint, guint ssrc, gpointer data) {
+                     static_cast<std::atomic<guint>*>(data)->store(ssrc);
+                   }),
+                   &bye_ssrc);
+  gst_object_unref(rtpbin);
+
+  const uint64_t publisher_ntp = uint64_t(4100000000u) << 32;  // late 2029: not our clock
+  const uint32_t publisher_rtp = 0x10000000;
+  engine.sender_report(777, publisher_ntp, publisher_rtp);
+  auto reported = std::chrono::steady_clock::now();
+  // The next SR (one a second) carries it.
+  guint64 ntp = 0;
+  guint rtp = 0;
+  ASSERT_TRUE(test::wait_until([&] {
+    auto [have, n, r] = received_sr(recv, t.ssrc);
+    ntp = n;
+    rtp = r;
+    return have && (n >> 32) >= 4100000000u;
+  }, 5s)) << "the player's last SR: NTP " << ntp << " (seconds " << (ntp >> 32) << ")";
+  double elapsed = double(ntp - publisher_ntp) / 4294967296.0;
+  double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - reported).count();
+  EXPECT_GE(elapsed, 0.0);
+  EXPECT_LE(elapsed, since + 0.01);
+  // No source switch: the slot's timestamps are the publisher's (offset 0).
+  EXPECT_NEAR(double(uint32_t(rtp - publisher_rtp)) / 90000.0, elapsed, 0.001)
+      << "SR RTP " << rtp << " for " << elapsed << " s after the publisher's SR";
+
+  EXPECT_EQ(bye_ssrc.load(), 0u);
+  engine.end_streams(t.local.id);
+  ASSERT_TRUE(test::wait_until([&] { return bye_ssrc.load() == t.ssrc; }, 5s)) << "BYE of " << bye_ssrc.load();
+  uint64_t sent = engine.session_stats(t.local.id).packets_sent;
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(engine.session_stats(t.local.id).packets_sent, sent) << "the slot is not fed after the BYE";
 }

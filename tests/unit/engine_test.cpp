@@ -586,6 +586,70 @@ TEST(Rtcp, CompoundRoundTripsEveryMessageWeUse) {
   EXPECT_EQ(nack.size(), 12u + 3 * 4);
 }
 
+// A stream's end: the last SR, then BYE for its SSRCs in the same compound.
+TEST(Rtcp, SenderReportAndByeEndAStream) {
+  std::vector<uint8_t> out;
+  rtcp::build_sr(&out, {0xAABBCCDD, 0x0102030405060708ull, 90000, 10, 1000, {}});
+  rtcp::build_bye(&out, {{0xAABBCCDD, 0x11223344}});
+  ASSERT_EQ(out.size(), 28u + 12u);
+  EXPECT_EQ(out[28], 0x82);  // version 2, two SSRCs
+  EXPECT_EQ(out[29], rtcp::kBye);
+  EXPECT_EQ(out[31], 2);  // length in words minus one
+  rtcp::Packets p;
+  std::string why;
+  ASSERT_TRUE(rtcp::parse(out.data(), out.size(), &p, &why)) << why;
+  ASSERT_EQ(p.sender_reports.size(), 1u);
+  ASSERT_EQ(p.byes.size(), 1u);
+  EXPECT_EQ(p.byes[0].ssrcs, (std::vector<uint32_t>{0xAABBCCDD, 0x11223344}));
+  auto lying = out;
+  lying[28] = 0x83;  // three SSRCs claimed, two present
+  EXPECT_FALSE(rtcp::parse(lying.data(), lying.size(), &p, &why));
+}
+
+// A subscriber's SR from the publisher's: audio (48 kHz) and video (90 kHz)
+// of one publisher, forwarded through rewriters with their own offsets,
+// keep the publisher's NTP timeline, so a receiver lines them up as the
+// publisher's own SRs would.
+TEST(Rtcp, SubscriberReportsCarryThePublishersClockMapping) {
+  auto t = Clock::now();
+  // The publisher's SRs: video ts 1000000 and audio ts 500000 at NTP 3900000000.5 s.
+  const uint64_t ntp = uint64_t(3900000000u) << 32 | 0x80000000u;
+  rtcp::ClockMapping video{ntp, 1000000, t}, audio{ntp, 500000, t + 10ms};
+  // Each stream rewritten: outgoing = incoming + offset.
+  RtpRewriter vw(0xB1DE0, 100, 90000), aw(0xA0D10, 111, 48000);
+  auto v = rtp_packet(7, 1000000 + 9000, 0x1111, 96);  // 100 ms after the SR's instant
+  auto a = rtp_packet(9, 500000 + 4800, 0x2222, 111);
+  ASSERT_TRUE(vw.rewrite(v.data(), v.size(), t));
+  ASSERT_TRUE(aw.rewrite(a.data(), a.size(), t));
+  EXPECT_EQ(vw.source_ssrc(), 0x1111u);
+  uint32_t v_out = parse_rtp(v.data(), v.size())->timestamp, a_out = parse_rtp(a.data(), a.size())->timestamp;
+  EXPECT_EQ(v_out, 1000000 + 9000 + vw.timestamp_offset());
+  EXPECT_EQ(a_out, 500000 + 4800 + aw.timestamp_offset());
+
+  // Sent 1.5 s after the video SR arrived: both sides moved on by 1.5 s.
+  auto [v_ntp, v_rtp] = rtcp::map_clock(video, vw.timestamp_offset(), 90000, t + 1500ms);
+  EXPECT_EQ(v_ntp, ntp + (uint64_t(1) << 32) + 0x80000000u);
+  EXPECT_EQ(v_rtp, 1000000 + vw.timestamp_offset() + 135000);
+  auto [a_ntp, a_rtp] = rtcp::map_clock(audio, aw.timestamp_offset(), 48000, t + 1500ms);
+  EXPECT_EQ(a_rtp, 500000 + aw.timestamp_offset() + 71520u);
+
+  // What a receiver does with each SR: the NTP time of an outgoing
+  // timestamp. The video and audio packets above were captured together
+  // (100 ms after the SR's instant in both streams): same NTP time, to the
+  // microsecond, whatever the offsets.
+  auto ntp_of = [](uint64_t sr_ntp, uint32_t sr_rtp, uint32_t ts, uint32_t rate) {
+    double seconds = double(sr_ntp >> 32) + double(uint32_t(sr_ntp)) / 4294967296.0;
+    return seconds + double(int32_t(ts - sr_rtp)) / rate;
+  };
+  double v_at = ntp_of(v_ntp, v_rtp, v_out, 90000), a_at = ntp_of(a_ntp, a_rtp, a_out, 48000);
+  EXPECT_NEAR(v_at, 3900000000.6, 1e-5);
+  EXPECT_NEAR(a_at - v_at, 0.0, 1e-5);
+  // An SR from the future of the steady clock (never): no time moved.
+  auto [f_ntp, f_rtp] = rtcp::map_clock(video, 0, 90000, t - 1s);
+  EXPECT_EQ(f_ntp, ntp);
+  EXPECT_EQ(f_rtp, 1000000u);
+}
+
 TEST(Rtcp, MalformedPacketsAreRejected) {
   std::vector<uint8_t> out;
   rtcp::build_rr(&out, {3, {{4, 0, 100, 5, 6, 7, 8}}});
@@ -599,6 +663,43 @@ TEST(Rtcp, MalformedPacketsAreRejected) {
   v1[0] = 0x41;
   EXPECT_FALSE(rtcp::parse(v1.data(), v1.size(), &p, &why));
   EXPECT_EQ(why, "not version 2");
+}
+
+// RFC 4588 §4: an RTX packet keeps the original's header (CSRCs, extension,
+// marker, timestamp) under the RTX stream's payload type, sequence number
+// and SSRC; its payload is the original sequence number, then the original
+// payload without padding.
+TEST(Packet, RtxCarriesTheOriginalSequenceNumberAndPayload) {
+  // One CSRC, a one-word header extension, marker set, 4 octets of padding.
+  std::vector<uint8_t> p = {0xB1, 0x80 | 100, 0x12, 0x34, 0, 1, 0x5F, 0x90, 0xAA, 0xBB, 0xCC, 0xDD,  // V=2 P X CC=1
+                            0, 0, 0, 7,                                                           // CSRC
+                            0xBE, 0xDE, 0, 1, 0x10, 0x42, 0, 0,                                   // extension
+                            1, 2, 3, 4, 5,                                                        // payload
+                            0, 0, 0, 4};                                                          // padding
+  size_t size = p.size();
+  p.resize(size + 16);
+  size_t n = make_rtx(p.data(), size, p.size(), 101, 777, 0x01020304);
+  ASSERT_EQ(n, 12u + 4 + 8 + 2 + 5);
+  auto h = parse_rtp(p.data(), n);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->payload_type, 101);
+  EXPECT_TRUE(h->marker);
+  EXPECT_EQ(h->sequence, 777);
+  EXPECT_EQ(h->timestamp, 0x00015F90u);
+  EXPECT_EQ(h->ssrc, 0x01020304u);
+  EXPECT_EQ(h->padding, 0u);
+  EXPECT_EQ(p[0], 0x91);  // padding bit cleared; extension and CSRC count kept
+  ASSERT_EQ(h->header_size, 24u);
+  EXPECT_EQ(load32(p.data() + 12), 7u);      // the CSRC
+  EXPECT_EQ(p[20], 0x10);                    // the extension
+  EXPECT_EQ(load16(p.data() + 24), 0x1234);  // OSN
+  EXPECT_EQ(std::vector<uint8_t>(p.begin() + 26, p.begin() + 31), (std::vector<uint8_t>{1, 2, 3, 4, 5}));
+  // What does not fit, or is not RTP, is refused.
+  auto q = rtp_packet(5, 6, 7, 96, 100);
+  EXPECT_EQ(make_rtx(q.data(), q.size(), q.size() + 1, 97, 1, 2), 0u);
+  EXPECT_EQ(make_rtx(q.data(), q.size(), q.size() + 2, 97, 1, 2), q.size() + 2);
+  uint8_t junk[12] = {0x40};
+  EXPECT_EQ(make_rtx(junk, sizeof junk, sizeof junk + 2, 97, 1, 2), 0u);
 }
 
 TEST(Packet, ClassifiesByFirstByte) {
