@@ -84,6 +84,17 @@ class RtcPost : public ::testing::Test {
     if (!room) ADD_FAILURE() << error;
     return room;
   }
+  // Until the page decodes `peer`'s video (20 frames) and `pipeline`
+  // decodes the page's video and audio.
+  bool media_both_ways(test::RoomPage& room, const std::string& peer,
+                       test::RoomParticipant& pipeline) {
+    return wait_until(
+        [&] {
+          return room.stat(peer, "videoFramesDecoded") > 20 && pipeline.frames_from("rp") > 20 &&
+                 pipeline.samples_from("rp") > 0;
+        },
+        60s);
+  }
   std::unique_ptr<test::RtcmeshServer> server;
   std::unique_ptr<test::PostPage> page;
 };
@@ -172,12 +183,7 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
   auto room = open_room_page(90);
   ASSERT_TRUE(room);
-  EXPECT_TRUE(wait_until(
-      [&] {
-        return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20 &&
-               viewer.samples_from("rp") > 0;
-      },
-      60s))
+  EXPECT_TRUE(media_both_ways(*room, "red", viewer))
       << room->describe() << "\nviewer got " << viewer.frames_from("rp") << " frames";
 
   // The chat over the POSTed connection's rtcmesh-data channel: the page's
@@ -204,6 +210,42 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   EXPECT_EQ(from_viewer.get_string("data").value_or(""), "hello from the viewer");
   EXPECT_EQ(from_viewer.get_string("label").value_or(""), "rtcmesh");
   EXPECT_TRUE(room->received_from("red").empty());
+
+  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
+  room->proc->send_signal(SIGTERM);
+  auto status = room->proc->wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << room->describe();
+}
+
+// A mesh room through the same front end (rtcmesh-server --mode mesh): the
+// page's POSTed connection carries only the room protocol; its mesh offers
+// to a pipeline (a WebSocket participant) and back ride it, and the media
+// and chat go peer to peer, decoded on both sides.
+TEST_F(RtcPost, TheRoomPageJoinsAMeshRoomOverADataChannel) {
+  start({"--mode", "mesh"});
+  if (IsSkipped()) return;
+  test::RoomParticipant pl(server->ws_url(), "pl");
+  auto room = open_room_page(90);
+  ASSERT_TRUE(room);
+  EXPECT_TRUE(media_both_ways(*room, "pl", pl))
+      << room->describe() << "\npl got " << pl.frames_from("rp") << " frames";
+  EXPECT_EQ(metric(server->base, kSignalConnections), 1);
+
+  test::DataLog pl_got;
+  pl_got.watch(pl.bin());
+  ASSERT_TRUE(room->send("hello from the page"));
+  EXPECT_TRUE(test::send_string(pl.bin(), "rp", "hello from the pipeline", true));
+  EXPECT_TRUE(wait_until([&] { return !pl_got.from("rp", "rtcmesh").empty(); }, 15s))
+      << room->describe();
+  ASSERT_FALSE(pl_got.from("rp", "rtcmesh").empty());
+  EXPECT_EQ(pl_got.from("rp", "rtcmesh")[0].data, "hello from the page");
+  EXPECT_TRUE(wait_until([&] { return !room->received_from("pl").empty(); }, 15s))
+      << room->describe();
+  if (!room->received_from("pl").empty()) {
+    EXPECT_EQ(room->received_from("pl")[0].get_string("data").value_or(""),
+              "hello from the pipeline");
+  }
 
   EXPECT_TRUE(room->last_error.empty()) << room->last_error;
   room->proc->send_signal(SIGTERM);
