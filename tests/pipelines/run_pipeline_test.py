@@ -374,6 +374,17 @@ def stop_room(*procs):
             raise Failure(f"{p.name}: {said}")
 
 
+def start_server(server_bin, mode, procs):
+    """rtcmesh-server --mode `mode` on a free port of 127.0.0.1, listening:
+    (its Proc, the port)."""
+    port = free_port()
+    server = Proc(f"server-{mode}", [server_bin, "--port", str(port), "--address", "127.0.0.1",
+                                     "--mode", mode], base_env())
+    procs.append(server)
+    wait_port(port, server, 10)
+    return server, port
+
+
 def case_room(pipelines, procs):
     """The README's two rtcmeshbin one-liners (the first is room-join.sh)
     against rtcmesh-server, an SFU room and then a mesh room, screens replaced
@@ -382,11 +393,7 @@ def case_room(pipelines, procs):
     "Delayed linking failed" (issue 12)."""
     server_bin = os.environ["RTCMESH_SERVER"]
     for mode in ("sfu", "mesh"):
-        port = free_port()
-        server = Proc(f"server-{mode}", [server_bin, "--port", str(port), "--address", "127.0.0.1",
-                                         "--mode", mode], base_env())
-        procs.append(server)
-        wait_port(port, server, 10)
+        server, port = start_server(server_bin, mode, procs)
         url = f"ws://127.0.0.1:{port}/rtc"
         # The first one-liner is pipelines/room-join.sh.
         pipe1 = Proc(f"pipe1-{mode}", [f"{pipelines}/room-join.sh"],
@@ -415,11 +422,7 @@ def case_room_post(pipelines, procs):
     (issue 16)."""
     server_bin = os.environ["RTCMESH_SERVER"]
     for mode in ("sfu", "mesh"):
-        port = free_port()
-        server = Proc(f"server-{mode}", [server_bin, "--port", str(port), "--address", "127.0.0.1",
-                                         "--mode", mode], base_env())
-        procs.append(server)
-        wait_port(port, server, 10)
+        server, port = start_server(server_bin, mode, procs)
         post = Proc(f"post-{mode}", [
             "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=http://127.0.0.1:{port}/rtc",
             "room=demo", "compose=true", "videotestsrc", "is-live=true", "!", "m.video_0",
