@@ -95,6 +95,28 @@ class RtcPost : public ::testing::Test {
         },
         60s);
   }
+  // The page's chat line reaches participant "pl" (a pipeline) as from
+  // "rp", and pl's line to "rp" reaches the page as from "pl": "" when so.
+  std::string chat_both_ways(test::RoomPage& room, test::RoomParticipant& pl) {
+    test::DataLog pl_got;
+    pl_got.watch(pl.bin());
+    struct Unwatch {  // pl_got goes with this call
+      GstElement* bin;
+      test::DataLog* log;
+      ~Unwatch() { g_signal_handlers_disconnect_by_data(bin, log); }
+    } unwatch{pl.bin(), &pl_got};
+    if (!room.send("hello from the page") ||
+        !test::send_string(pl.bin(), "rp", "hello from the pipeline", true))
+      return "a message was refused";
+    if (!wait_until([&] { return !pl_got.from("rp", "rtcmesh").empty(); }, 15s))
+      return "the pipeline got nothing from the page";
+    if (pl_got.from("rp", "rtcmesh")[0].data != "hello from the page")
+      return "the pipeline got " + pl_got.from("rp", "rtcmesh")[0].data;
+    if (!wait_until([&] { return !room.received_from("pl").empty(); }, 15s))
+      return "the page got nothing from the pipeline";
+    std::string got = room.received_from("pl")[0].get_string("data").value_or("");
+    return got == "hello from the pipeline" ? "" : "the page got " + got;
+  }
   std::unique_ptr<test::RtcmeshServer> server;
   std::unique_ptr<test::PostPage> page;
 };
@@ -232,26 +254,28 @@ TEST_F(RtcPost, TheRoomPageJoinsAMeshRoomOverADataChannel) {
       << room->describe() << "\npl got " << pl.frames_from("rp") << " frames";
   EXPECT_EQ(metric(server->base, kSignalConnections), 1);
 
-  test::DataLog pl_got;
-  pl_got.watch(pl.bin());
-  ASSERT_TRUE(room->send("hello from the page"));
-  EXPECT_TRUE(test::send_string(pl.bin(), "rp", "hello from the pipeline", true));
-  EXPECT_TRUE(wait_until([&] { return !pl_got.from("rp", "rtcmesh").empty(); }, 15s))
-      << room->describe();
-  ASSERT_FALSE(pl_got.from("rp", "rtcmesh").empty());
-  EXPECT_EQ(pl_got.from("rp", "rtcmesh")[0].data, "hello from the page");
-  EXPECT_TRUE(wait_until([&] { return !room->received_from("pl").empty(); }, 15s))
-      << room->describe();
-  if (!room->received_from("pl").empty()) {
-    EXPECT_EQ(room->received_from("pl")[0].get_string("data").value_or(""),
-              "hello from the pipeline");
-  }
+  EXPECT_EQ(chat_both_ways(*room, pl), "") << room->describe();
 
   EXPECT_TRUE(room->last_error.empty()) << room->last_error;
   room->proc->send_signal(SIGTERM);
   auto status = room->proc->wait(20s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << room->describe();
+}
+
+// The room page's chat in an MCU room over a data channel: relayed by the
+// MCU's inner rtcsfu with the sender's id, both ways with a pipeline, while
+// the page decodes the composite.
+TEST_F(RtcPost, TheRoomPageChatsInAnMcuRoomOverADataChannel) {
+  start({"--mode", "mcu", "--room", "r", "--canvas", "320x240@15"});
+  if (IsSkipped()) return;
+  test::RoomParticipant pl(server->ws_url(), "pl");
+  auto room = open_room_page(90);
+  ASSERT_TRUE(room);
+  EXPECT_TRUE(wait_until([&] { return room->stat("mcu", "videoFramesDecoded") > 20; }, 60s))
+      << room->describe();
+  EXPECT_EQ(chat_both_ways(*room, pl), "") << room->describe();
+  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
 }
 
 // The room page's reconnection with ?signal=datachannel: the server dies
