@@ -278,6 +278,45 @@ TEST_F(RtcPost, TheRoomPageChatsInAnMcuRoomOverADataChannel) {
   EXPECT_TRUE(room->last_error.empty()) << room->last_error;
 }
 
+// Glare on the one connection (docs/protocol.md, "Signaling over a data
+// channel", point 5): the page holds the server's offer for a new publisher
+// unanswered and publishes across it. The server, the impolite side,
+// refuses with -32602 and data {"glare": true}; the page rolls its offer
+// back, answers, publishes again, and both directions then flow.
+TEST_F(RtcPost, APublishAcrossAnUnansweredServerOfferIsRefusedAsGlareThenRetried) {
+  start({});
+  if (IsSkipped()) return;
+  open_page();
+  ASSERT_TRUE(page->call("holdOffers", sig::Json(true)));
+  ASSERT_TRUE(wait_until([&] { return page->result_of("holdOffers").has_value(); }, 10s));
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  ASSERT_TRUE(wait_until([&] { return page->notes("offer") >= 1; }, 30s)) << page->describe();
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
+  ASSERT_TRUE(page->call("publishAcrossAnOffer"));
+  ASSERT_TRUE(wait_until([&] { return page->result_of("publishAcrossAnOffer").has_value(); }, 30s))
+      << page->describe();
+  sig::Json r = *page->result_of("publishAcrossAnOffer");
+  const sig::Json* result = r.find("result");
+  ASSERT_TRUE(result) << r.dump();
+  auto number = [&](const char* key) {
+    const sig::Json* v = result->find(key);
+    return v && v->is_int() ? v->as_int() : int64_t(0);
+  };
+  EXPECT_EQ(number("code"), -32602) << r.dump();
+  EXPECT_TRUE(result->find("glare") && result->find("glare")->as_bool()) << r.dump();
+  EXPECT_GE(number("answered"), 1) << r.dump();
+  EXPECT_EQ(number("tracks"), 1) << r.dump();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return page->frames_from("red") > 20 && reddish(page->colour_of("red")) &&
+               viewer.frames_from("page") > 20;
+      },
+      40s))
+      << "red " << str(page->colour_of("red")) << ", viewer got " << viewer.frames_from("page")
+      << " frames of the page; " << page->describe();
+  EXPECT_TRUE(page->last_error.empty()) << page->last_error;
+}
+
 // The room page's reconnection with ?signal=datachannel: the server dies
 // (SIGKILL) and comes back on its port; the page notices (its pings go
 // unanswered), POSTs again, joins again, publishes again and receives again.
