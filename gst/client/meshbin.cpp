@@ -719,13 +719,11 @@ GstStructure* RtcMeshBinPrivate::stats() {
 static GstPad* rtc_mesh_bin_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                             const gchar* name, const GstCaps*) {
   auto* p = RTC_MESH_BIN(element)->priv;
-  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
   return guard(element, "request pad", [&] { return p->inputs.add(templ, name); });
 }
 
 static void rtc_mesh_bin_release_pad(GstElement* element, GstPad* pad) {
   auto* p = RTC_MESH_BIN(element)->priv;
-  if (is_data_pad(pad)) return release_data_pad(element, pad);  // no track: connections stay
   // Connections were negotiated with this track: they go; the room reconnects
   // them (in an SFU room we publish the remaining inputs again).
   bool republish = false;
@@ -905,7 +903,7 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
-  add_data_pad_template(element_class);
+  add_data_pads(element_class);
   CapsPtr video_out = media::src_template_caps(media::Kind::kVideo);
   CapsPtr audio_out = media::src_template_caps(media::Kind::kAudio);
   gst_element_class_add_pad_template(

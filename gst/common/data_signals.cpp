@@ -62,13 +62,6 @@ GstFlowReturn data_pad_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer) 
   return GST_FLOW_OK;
 }
 
-}  // namespace
-
-void add_data_pad_template(GstElementClass* klass) {
-  gst_element_class_add_pad_template(
-      klass, gst_pad_template_new("data_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_CAPS_ANY));
-}
-
 bool is_data_pad_template(GstPadTemplate* templ) {
   return g_str_equal(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "data_%u");
 }
@@ -105,6 +98,49 @@ GstPad* request_data_pad(GstElement* element, GstPadTemplate* templ, const gchar
 void release_data_pad(GstElement* element, GstPad* pad) {
   gst_pad_set_active(pad, FALSE);
   gst_element_remove_pad(element, pad);
+}
+
+// The class's own request_new_pad and release_pad, kept by add_data_pads.
+struct PadFunctions {
+  GstPad* (*request)(GstElement*, GstPadTemplate*, const gchar*, const GstCaps*);
+  void (*release)(GstElement*, GstPad*);
+};
+
+GQuark pad_functions_quark() {
+  static GQuark q = g_quark_from_static_string("rtcmesh-pad-functions");
+  return q;
+}
+
+const PadFunctions* own_pad_functions(GstElement* element) {
+  for (GType t = G_OBJECT_TYPE(element); t; t = g_type_parent(t))
+    if (auto* f = static_cast<const PadFunctions*>(g_type_get_qdata(t, pad_functions_quark())))
+      return f;
+  return nullptr;
+}
+
+GstPad* request_pad(GstElement* element, GstPadTemplate* templ, const gchar* name,
+                    const GstCaps* caps) {
+  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
+  const PadFunctions* own = own_pad_functions(element);
+  return own && own->request ? own->request(element, templ, name, caps) : nullptr;
+}
+
+void release_pad(GstElement* element, GstPad* pad) {
+  if (is_data_pad(pad)) return release_data_pad(element, pad);  // no track: connections stay
+  const PadFunctions* own = own_pad_functions(element);
+  if (own && own->release) own->release(element, pad);
+}
+
+}  // namespace
+
+void add_data_pads(GstElementClass* klass) {
+  gst_element_class_add_pad_template(
+      klass, gst_pad_template_new("data_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_CAPS_ANY));
+  // Classes live as long as the process; so does this.
+  g_type_set_qdata(G_TYPE_FROM_CLASS(klass), pad_functions_quark(),
+                   new PadFunctions{klass->request_new_pad, klass->release_pad});
+  klass->request_new_pad = request_pad;
+  klass->release_pad = release_pad;
 }
 
 guint install_data_signals(GObjectClass* klass, SendData send_fn) {

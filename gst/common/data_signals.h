@@ -36,12 +36,10 @@ void emit_data_received(GstElement* element, guint signal, const std::string& fr
 // signals: each buffer is one message to everyone on the reliable channel,
 // text when the pad's caps are text/x-raw, else bytes, so that a
 // gst-launch-1.0 line sends data (fdsrc fd=0 ! text/x-raw ! m.data_0). It is
-// no track: events and queries stop at it.
-void add_data_pad_template(GstElementClass* klass);
-bool is_data_pad_template(GstPadTemplate* templ);
-bool is_data_pad(GstPad* pad);
-// In request_new_pad for the data_%u template; `name` may be null.
-GstPad* request_data_pad(GstElement* element, GstPadTemplate* templ, const gchar* name);
-void release_data_pad(GstElement* element, GstPad* pad);
+// no track: events and queries stop at it. In class_init, after the class
+// set its request_new_pad and release_pad (a source element may have none):
+// adds the template and handles data_%u requests and releases, handing the
+// others to the class's own.
+void add_data_pads(GstElementClass* klass);
 
 }  // namespace rtcmesh

@@ -1,6 +1,9 @@
 #include "gst/common/props.h"
 
+#include <gio/gio.h>
 #include <gst/gst.h>
+
+#include <algorithm>
 
 namespace rtcmesh {
 
@@ -95,8 +98,9 @@ void IceProps::install(GObjectClass* klass, guint first) {
       g_param_spec_string("ice-transport-policy", "ice-transport-policy",
                           "ICE transport policy: all or relay (TURN only)", "all", rw_flags()));
   install_string(klass, first + kLocalAddresses, "ice-local-addresses",
-                 "Comma-separated extra local addresses to gather candidates on (e.g. "
-                 "127.0.0.1, which webrtcbin skips by default)");
+                 "Comma-separated local addresses to gather candidates on, instead of every "
+                 "interface (e.g. 127.0.0.1, which is skipped otherwise); a server bound to one "
+                 "address also gathers on it");
 }
 
 bool IceProps::set(guint first, guint id, const GValue* value) {
@@ -169,6 +173,19 @@ IceSettings IceProps::settings() const {
   s.turn_servers = split_list(turn_servers);
   s.relay_only = relay_only;
   s.local_addresses = split_list(local_addresses);
+  return s;
+}
+
+IceSettings IceProps::server_settings(const std::string& bound_address,
+                                      const std::vector<std::string>& announced) const {
+  IceSettings s = settings();
+  s.announced_addresses = announced;
+  GInetAddress* bound = g_inet_address_new_from_string(bound_address.c_str());
+  if (bound && !g_inet_address_get_is_any(bound) &&
+      std::find(s.local_addresses.begin(), s.local_addresses.end(), bound_address) ==
+          s.local_addresses.end())
+    s.local_addresses.push_back(bound_address);
+  if (bound) g_object_unref(bound);
   return s;
 }
 

@@ -51,6 +51,10 @@ struct IceProps {
   bool set(guint first, guint id, const GValue* value);
   bool get(guint first, guint id, GValue* value) const;
   IceSettings settings() const;
+  // A server's connections: also gather on `bound_address` when it is one
+  // address (not 0.0.0.0 or ::), and write `announced` into host candidates.
+  IceSettings server_settings(const std::string& bound_address,
+                              const std::vector<std::string>& announced = {}) const;
 };
 
 // Per-client-address limits of a serving element (sig::AddressLimits):

@@ -626,17 +626,6 @@ static gboolean rtc_mcu_send_data(GstElement* element, const std::string& to, st
   return taken;
 }
 
-// Only data_%u: the pipeline's own tracks do not publish into an MCU room.
-static GstPad* rtc_mcu_request_new_pad(GstElement* element, GstPadTemplate* templ,
-                                       const gchar* name, const GstCaps*) {
-  if (!is_data_pad_template(templ)) return nullptr;
-  return request_data_pad(element, templ, name);
-}
-
-static void rtc_mcu_release_pad(GstElement* element, GstPad* pad) {
-  if (is_data_pad(pad)) release_data_pad(element, pad);
-}
-
 static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
                                  GParamSpec* pspec) {
   auto* p = RTC_MCU(object)->priv;
@@ -710,8 +699,6 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
   auto* element_class = GST_ELEMENT_CLASS(klass);
   object_class->set_property = rtc_mcu_set_property;
   object_class->get_property = rtc_mcu_get_property;
-  element_class->request_new_pad = rtc_mcu_request_new_pad;
-  element_class->release_pad = rtc_mcu_release_pad;
 
   install_uint(object_class, PROP_WIDTH, "width", "Width of the composite picture", 16, 7680,
                1280);
@@ -821,7 +808,8 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
       element_class, gst_pad_template_new("video_src", GST_PAD_SRC, GST_PAD_ALWAYS, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, audio.get()));
-  add_data_pad_template(element_class);
+  // data_%u only: the pipeline's own tracks do not publish into an MCU room.
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "MCU room host", "Source/Network/WebRTC",
       "Decodes every publisher of a room (WHIP, JSON-RPC), composites their video in a grid and "

@@ -194,8 +194,8 @@ void verify_remote_certificate(GstElement* dtlssrtpdec, const LifePtr& life) {
 // What we send: webrtcbin's local description with our certificate's
 // fingerprint. Given a certificate, webrtcbin 1.22 hashes the whole PEM it
 // was given (certificate and private key) for a=fingerprint, which then
-// matches nothing.
-std::string local_description(GstElement* webrtc) {
+// matches nothing. Host candidates carry the announced addresses.
+std::string local_description(GstElement* webrtc, const std::vector<std::string>& announced) {
   GstWebRTCSessionDescription* desc = nullptr;
   g_object_get(webrtc, "local-description", &desc, nullptr);
   if (!desc) return {};
@@ -209,7 +209,7 @@ std::string local_description(GstElement* webrtc) {
     size_t end = sdp.find_first_of("\r\n", at);
     sdp.replace(at, (end == std::string::npos ? sdp.size() : end) - at, ours);
   }
-  return sdp;
+  return announced.empty() ? sdp : sig::announce_host_candidates(sdp, announced);
 }
 
 }  // namespace
@@ -221,6 +221,7 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
       bin_(bin),
       peer_timeout_(peer_timeout),
       gather_timeout_ms_(ice.gather_timeout_ms),
+      announced_(ice.announced_addresses),
       events_(std::move(events)),
       life_(std::make_shared<Life>(worker, this)) {
   // The serial keeps two connections of one name (the same publisher in two
@@ -296,7 +297,9 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
       webrtc_, "on-ice-candidate",
       [](GstElement*, guint mline, gchar* candidate, gpointer data) {
         on_worker(*static_cast<LifePtr*>(data), [mline, c = std::string(candidate)](Peer& p) {
-          if (p.events_.local_candidate) p.events_.local_candidate(mline, c);
+          if (!p.events_.local_candidate) return;
+          p.events_.local_candidate(
+              mline, p.announced_.empty() ? c : sig::announce_host_candidates(c, p.announced_));
         });
       },
       life_);
@@ -317,7 +320,7 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
           auto waiters = std::move(p.life_->gather_waiters);
           p.life_->gather_waiters.clear();
           p.life_->gather_timer.reset();
-          std::string sdp = local_description(p.webrtc_);
+          std::string sdp = local_description(p.webrtc_, p.announced_);
           for (auto& w : waiters) w(sdp, {});
         });
       },
@@ -828,7 +831,7 @@ void Peer::await_gathering(SdpDone done) {
   GstWebRTCICEGatheringState state;
   g_object_get(webrtc_, "ice-gathering-state", &state, nullptr);
   if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-    return done(local_description(webrtc_), {});
+    return done(local_description(webrtc_, announced_), {});
   life_->gather_waiters.push_back(std::move(done));
   if (!life_->gather_timer) {
     life_->gather_timer = worker_.timeout(gather_timeout_ms_, [this] {
@@ -836,7 +839,7 @@ void Peer::await_gathering(SdpDone done) {
                gather_timeout_ms_);
       auto waiters = std::move(life_->gather_waiters);
       life_->gather_waiters.clear();
-      std::string sdp = local_description(webrtc_);
+      std::string sdp = local_description(webrtc_, announced_);
       life_->gather_timer.release();  // this source ends by returning false
       for (auto& w : waiters) w(sdp, {});
       return false;

@@ -177,6 +177,7 @@ class Peer {
   GstElement* webrtc_ = nullptr;
   GstClockTime peer_timeout_;
   unsigned gather_timeout_ms_;
+  std::vector<std::string> announced_;  // written into our host candidates
   PeerEvents events_;
   CapsPtr accepted_;
   std::shared_ptr<Life> life_;

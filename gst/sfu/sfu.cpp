@@ -400,7 +400,7 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
 server::Ingest::Settings RtcSfuPrivate::ingest_settings() {
   std::lock_guard lock(props_mutex);
   server::Ingest::Settings s;
-  s.ice = ice.settings();
+  s.ice = ice.server_settings(address, split_list(announced_addresses));
   s.peer_timeout_ms = peer_timeout_ms;
   s.output = output;
   s.eos_on_leave = eos_on_leave;
@@ -488,14 +488,9 @@ bool RtcSfuPrivate::start(std::string& error) {
   }
   if (engine == int(peer::SubscriberEngine::kNative)) {
     // Subscribers through the native engine on one UDP port (issue 17).
-    std::vector<std::string> announced;
-    gchar** parts = g_strsplit(announced_addresses.c_str(), ",", -1);
-    for (gchar** i = parts; *i; i++)
-      if (*g_strstrip(*i)) announced.push_back(*i);
-    g_strfreev(parts);
     try {
       egress = std::make_unique<sfu::NativeEgress>(*worker, std::vector<std::string>{address}, udp_port,
-                                                   announced, peer_timeout_ms);
+                                                   split_list(announced_addresses), peer_timeout_ms);
     } catch (const std::exception& e) {
       error = std::string("engine=native: ") + e.what();
       host->unroute(hosted);
@@ -786,8 +781,6 @@ struct RtcSfuState : BaseBinState {
 
 static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                        const gchar* name, const GstCaps*) {
-  // The pipeline's messages to the room's participants (as publisher-id).
-  if (is_data_pad_template(templ)) return request_data_pad(element, templ, name);
   auto* p = RTC_SFU(element)->priv;
   return guard(element, "request pad", [&]() -> GstPad* {
     bool has_room;
@@ -806,7 +799,6 @@ static GstPad* rtc_sfu_request_new_pad(GstElement* element, GstPadTemplate* temp
 }
 
 static void rtc_sfu_release_pad(GstElement* element, GstPad* pad) {
-  if (is_data_pad(pad)) return release_data_pad(element, pad);
   auto* p = RTC_SFU(element)->priv;
   std::unique_ptr<media::SendInput> in = p->inputs.take(pad);
   // Its Source goes with the local publisher before its fan-out does.
@@ -1024,9 +1016,10 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                "back the bound port once PAUSED); bound on address",
                0, 65535, 0);
   install_string(object_class, PROP_ANNOUNCED_ADDRESSES, "announced-addresses",
-                 "Comma-separated addresses engine=native writes in its candidates, for NAT and "
-                 "containers (empty = the bound address, or every IPv4 address of the host when "
-                 "bound to 0.0.0.0)");
+                 "Comma-separated addresses written in the host candidates of the connections "
+                 "this element serves, for NAT and containers (one per family: IPv4, IPv6); "
+                 "empty = the gathered addresses (engine=native: the bound address, or every "
+                 "IPv4 address of the host when bound to 0.0.0.0)");
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "stats",
@@ -1063,7 +1056,7 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
-  add_data_pad_template(element_class);
+  add_data_pads(element_class);  // the pipeline's messages to the participants (as publisher-id)
   CapsPtr vsrc = media::src_template_caps(media::Kind::kVideo);
   CapsPtr asrc = media::src_template_caps(media::Kind::kAudio);
   gst_element_class_add_pad_template(

@@ -196,7 +196,7 @@ void RtcWhepSinkPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
   guint timeout_ms;
   {
     std::lock_guard lock(props_mutex);
-    ice_settings = ice.settings();
+    ice_settings = ice.server_settings(server.address);
     timeout_ms = server.peer_timeout_ms;
   }
   peer::PeerEvents events;
@@ -460,6 +460,7 @@ static void rtc_whep_sink_class_init(RtcWhepSinkClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "WHEP server sink", "Sink/Network/WebRTC",
       "Serves the pipeline to any number of WHEP viewers (browsers, players, rtcwhepsrc): "

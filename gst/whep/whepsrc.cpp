@@ -491,6 +491,7 @@ static void rtc_whep_src_class_init(RtcWhepSrcClass* klass) {
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new_with_gtype("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
                                                      GST_CAPS_ANY, RTC_TYPE_TRACK_PAD));
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "WHEP client source", "Source/Network/WebRTC",
       "Plays a WHEP stream: offers to receive the tracks the server advertises and exposes "

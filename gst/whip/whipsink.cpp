@@ -278,6 +278,7 @@ static void rtc_whip_sink_class_init(RtcWhipSinkClass* klass) {
       element_class, gst_pad_template_new("video_%u", GST_PAD_SINK, GST_PAD_REQUEST, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, audio.get()));
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "WHIP client sink", "Sink/Network/WebRTC",
       "Publishes video and audio to a WHIP endpoint: raw input is encoded (VP8/VP9/H.264, "

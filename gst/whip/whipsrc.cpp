@@ -227,7 +227,7 @@ void RtcWhipSrcPrivate::on_offer(const sig::ResourceEndpoint::Offer& offer,
     video = video_codecs;
     audio = audio_codecs;
     timeout_ms = server.peer_timeout_ms;
-    ice_settings = ice.settings();
+    ice_settings = ice.server_settings(server.address);
   }
   try {
     pub->peer = std::make_unique<peer::Peer>(GST_BIN(self), *worker, "whip-" + id.substr(0, 8),
@@ -554,6 +554,7 @@ static void rtc_whip_src_class_init(RtcWhipSrcClass* klass) {
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new_with_gtype("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
                                                      GST_CAPS_ANY, RTC_TYPE_TRACK_PAD));
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "WHIP server source", "Source/Network/WebRTC",
       "Ingests WHIP publishers (browsers, OBS, pipelines): each publisher's tracks become "

@@ -342,6 +342,37 @@ TrickleFragment parse_trickle_fragment(std::string_view body) {
   return frag;
 }
 
+std::string announce_host_candidates(std::string_view sdp, const std::vector<std::string>& announced) {
+  auto is_v6 = [](std::string_view a) { return a.find(':') != std::string_view::npos; };
+  auto announced_for = [&](std::string_view addr) -> const std::string* {
+    for (const std::string& a : announced)
+      if (is_v6(a) == is_v6(addr)) return &a;
+    return nullptr;
+  };
+  std::string out;
+  out.reserve(sdp.size());
+  while (!sdp.empty()) {
+    size_t eol = sdp.find('\n');
+    std::string_view line = sdp.substr(0, eol == std::string_view::npos ? sdp.size() : eol + 1);
+    sdp.remove_prefix(line.size());
+    std::string_view value = trim(line);
+    if (starts_with_icase(value, "a=")) value.remove_prefix(2);
+    auto f = split_ws(value);
+    // foundation component transport priority address port typ host
+    const std::string* to = f.size() >= 8 && starts_with_icase(f[0], "candidate:") &&
+                                    iequals(f[6], "typ") && iequals(f[7], "host")
+                                ? announced_for(f[4])
+                                : nullptr;
+    if (!to) {
+      out.append(line);
+      continue;
+    }
+    size_t at = static_cast<size_t>(f[4].data() - line.data());
+    out.append(line.substr(0, at)).append(*to).append(line.substr(at + f[4].size()));
+  }
+  return out;
+}
+
 std::string to_crlf(std::string_view sdp) {
   std::string out;
   out.reserve(sdp.size() + 64);

@@ -66,6 +66,13 @@ TrickleFragment parse_trickle_fragment(std::string_view body);
 // Throws SdpError.
 std::string normalize_candidate(std::string_view candidate);
 
+// Writes `announced` addresses into host candidates (1:1 NAT, containers):
+// the address of every "candidate:... typ host" line of `sdp` (an SDP, or
+// one candidate with or without "a=") becomes the first announced address
+// of its family (IPv4 or IPv6); candidates of a family with none announced,
+// and other types, are kept. Line endings are kept.
+std::string announce_host_candidates(std::string_view sdp, const std::vector<std::string>& announced);
+
 // Converts LF line endings to CRLF, ensuring a final CRLF.
 std::string to_crlf(std::string_view sdp);
 

@@ -508,9 +508,10 @@ TEST(Whep, MisconfigurationFailsTheStateChange) {
 
 // Data beside the media over WHEP (issue 16): a viewer with
 // data-channels=true and the server exchange messages; the server names the
-// viewer by its id, the viewer names the server "server".
+// viewer by its id, the viewer names the server "server"; the same through
+// the elements' data_%u pads.
 TEST(Whep, ViewerAndServerExchangeDataBesideTheMedia) {
-  WhepStream stream("peer-timeout=3000");
+  WhepStream stream("peer-timeout=3000 appsrc name=down is-live=true caps=text/x-raw ! w.data_0");
   ASSERT_TRUE(stream.wait_ready());
   DataLog at_server, at_viewer;
   at_server.watch(stream.sink());
@@ -520,7 +521,8 @@ TEST(Whep, ViewerAndServerExchangeDataBesideTheMedia) {
                      *static_cast<std::string*>(d) = id;
                    }),
                    &viewer_id);
-  WhepViewer viewer(stream.url(), "peer-timeout=3000 data-channels=true");
+  WhepViewer viewer(stream.url(), "peer-timeout=3000 data-channels=true appsrc name=up "
+                                  "is-live=true caps=application/octet-stream ! r.data_0");
   at_viewer.watch(viewer.src());
   ASSERT_TRUE(viewer.play());
   ASSERT_TRUE(wait_until([&] { return viewer.video_frames() >= 5; }, kMediaTimeout))
@@ -540,5 +542,14 @@ TEST(Whep, ViewerAndServerExchangeDataBesideTheMedia) {
   for (int i = 0; i < 50; i++) EXPECT_EQ(got[i].data, "v" + std::to_string(i));
   ASSERT_TRUE(wait_until([&] { return !at_viewer.from("server", "rtcmesh").empty(); }, 10s));
   EXPECT_EQ(at_viewer.from("server", "rtcmesh")[0].data, "to every viewer");
+
+  push_buffer(viewer.pipeline().by_name("up"), std::string("\0\1\2", 3));
+  push_buffer(stream.pipeline().by_name("down"), "down the pad");
+  ASSERT_TRUE(wait_until([&] { return at_server.from(viewer_id, "rtcmesh").size() == 51; }, 10s));
+  EXPECT_EQ(at_server.from(viewer_id, "rtcmesh")[50].data, std::string("\0\1\2", 3));
+  EXPECT_FALSE(at_server.from(viewer_id, "rtcmesh")[50].text);
+  ASSERT_TRUE(wait_until([&] { return at_viewer.from("server", "rtcmesh").size() == 2; }, 10s));
+  EXPECT_EQ(at_viewer.from("server", "rtcmesh")[1].data, "down the pad");
+  EXPECT_TRUE(at_viewer.from("server", "rtcmesh")[1].text);
   EXPECT_TRUE(viewer.pipeline().errors().empty()) << joined(viewer.pipeline().errors());
 }

@@ -429,8 +429,11 @@ TEST(Whip, NoUsableCodecIs422) {
 // data-channels=true sends telemetry the ingest pipeline receives, named by
 // the publisher's id; the ingest answers on the same channel. A publisher
 // without data channels is unchanged (its offer has no m=application).
+// The same from gst-launch-1.0 lines: what reaches a data_%u pad of either
+// element is a message (binary with non-text caps).
 TEST(Whip, PublisherSendsDataAlongsideMediaAndTheIngestAnswers) {
-  Ingest ingest("peer-timeout=3000");
+  Ingest ingest("peer-timeout=3000 appsrc name=reply is-live=true caps=text/x-raw,format=utf8 ! "
+                "src.data_0");
   DataLog at_ingest, at_publisher;
   at_ingest.watch(ingest.src());
   std::string publisher_id;
@@ -439,7 +442,8 @@ TEST(Whip, PublisherSendsDataAlongsideMediaAndTheIngestAnswers) {
                      *static_cast<std::string*>(d) = id;
                    }),
                    &publisher_id);
-  Pipeline pub(publisher_launch(ingest.url("/whip/r/drone"), "data-channels=true"));
+  Pipeline pub(publisher_launch(ingest.url("/whip/r/drone"), "data-channels=true") +
+               " appsrc name=telemetry is-live=true caps=application/x-klv ! s.data_0");
   GstElement* sink = pub.by_name("s");
   at_publisher.watch(sink);
   ASSERT_NE(pub.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
@@ -464,6 +468,19 @@ TEST(Whip, PublisherSendsDataAlongsideMediaAndTheIngestAnswers) {
   EXPECT_TRUE(ok);
   ASSERT_TRUE(wait_until([&] { return !at_publisher.from("server", "rtcmesh").empty(); }, 10s));
   EXPECT_EQ(at_publisher.from("server", "rtcmesh")[0].data, "ack");
+
+  // Through the pads: KLV-like bytes up, text down.
+  const std::string klv("\x06\x0e\x2b\x34\x00\x01", 6);
+  push_buffer(pub.by_name("telemetry"), klv);
+  push_buffer(ingest.pipeline().by_name("reply"), "from the pad");
+  ASSERT_TRUE(wait_until([&] { return at_ingest.from(publisher_id, "rtcmesh").size() == 101; }, 10s));
+  auto last = at_ingest.from(publisher_id, "rtcmesh").back();
+  EXPECT_EQ(last.data, klv);
+  EXPECT_FALSE(last.text);
+  ASSERT_TRUE(wait_until([&] { return at_publisher.from("server", "rtcmesh").size() == 2; }, 10s));
+  EXPECT_EQ(at_publisher.from("server", "rtcmesh")[1].data, "from the pad");
+  EXPECT_TRUE(at_publisher.from("server", "rtcmesh")[1].text);
+
   int frames = ingest.video_frames();
   EXPECT_TRUE(wait_until([&] { return ingest.video_frames() >= frames + 10; }, 10s))
       << "media goes on";

@@ -100,6 +100,14 @@ struct LeftCounter {
 };
 
 // What an rtcmeshbin's data-received signal delivered.
+// One buffer holding `data` into an appsrc (a data_%u pad's feeder).
+inline void push_buffer(GstElement* appsrc, const std::string& data) {
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstBuffer* buffer = gst_buffer_new_memdup(data.data(), data.size());
+  g_signal_emit_by_name(appsrc, "push-buffer", buffer, &ret);
+  gst_buffer_unref(buffer);  // push-buffer took its own reference
+}
+
 struct DataLog {
   struct Message {
     std::string from, label, data;

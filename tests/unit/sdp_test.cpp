@@ -277,6 +277,27 @@ TEST(TrickleFragment, WhatCannotBeUnderstoodIsRejectedWithAReason) {
   }
 }
 
+TEST(Sdp, AnnouncedAddressesReplaceHostCandidatesOfTheirFamily) {
+  const std::string sdp =
+      "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+      "a=candidate:1 1 UDP 2015363327 10.0.0.5 40000 typ host\r\n"
+      "a=candidate:2 1 UDP 2015363327 fd00::5 40002 typ host\r\n"
+      "a=candidate:3 1 UDP 1679819007 198.51.100.1 40004 typ srflx raddr 10.0.0.5 rport 40000\r\n"
+      "a=mid:0\r\n";
+  const std::string v4 = announce_host_candidates(sdp, {"203.0.113.7"});
+  EXPECT_NE(v4.find("a=candidate:1 1 UDP 2015363327 203.0.113.7 40000 typ host\r\n"), std::string::npos);
+  EXPECT_NE(v4.find("fd00::5 40002 typ host"), std::string::npos);  // no IPv6 announced
+  EXPECT_NE(v4.find("198.51.100.1 40004 typ srflx raddr 10.0.0.5"), std::string::npos);
+  EXPECT_EQ(v4.find("10.0.0.5 40000 typ host"), std::string::npos);
+  const std::string both = announce_host_candidates(sdp, {"2001:db8::9", "203.0.113.7"});
+  EXPECT_NE(both.find("2001:db8::9 40002 typ host"), std::string::npos);
+  EXPECT_NE(both.find("203.0.113.7 40000 typ host"), std::string::npos);
+  EXPECT_EQ(announce_host_candidates(sdp, {}), sdp);
+  // One trickled candidate, as webrtcbin's on-ice-candidate gives it.
+  EXPECT_EQ(announce_host_candidates("candidate:1 1 UDP 2015363327 10.0.0.5 40000 typ host", {"192.0.2.1"}),
+            "candidate:1 1 UDP 2015363327 192.0.2.1 40000 typ host");
+}
+
 TEST(Sdp, ToCrlf) {
   EXPECT_EQ(to_crlf("v=0\no=x\n"), "v=0\r\no=x\r\n");
   EXPECT_EQ(to_crlf("v=0\r\no=x"), "v=0\r\no=x\r\n");

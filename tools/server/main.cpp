@@ -174,7 +174,8 @@ Config parse_args(int& argc, char**& argv) {
        "on this TCP port (0 = any free port, printed on stdout; default: no gRPC)",
        "PORT"},
       {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
-       "Address to listen on (default 0.0.0.0; 127.0.0.1 for this machine only)", "ADDR"},
+       "Address to listen on for HTTP and ICE (default 0.0.0.0: every interface; 127.0.0.1 "
+       "for this machine only)", "ADDR"},
       {"mode", 'm', 0, G_OPTION_ARG_STRING, &mode,
        "Mode of the rooms: sfu (default: the server forwards every publisher to every "
        "subscriber), mesh (participants connect to each other), mcu (one room, --room, whose "
@@ -248,8 +249,9 @@ Config parse_args(int& argc, char**& argv) {
        "UDP port of --engine native, shared by every subscriber (default 0 = any free port)",
        "PORT"},
       {"announce-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &announce,
-       "Address --engine native writes in its candidates, for NAT and containers "
-       "(repeatable; default: the --address, or every IPv4 address when 0.0.0.0)",
+       "Address written in the server's ICE candidates, for NAT and containers "
+       "(repeatable, one per family; default: the gathered ones; --engine native: the "
+       "--address, or every IPv4 address when 0.0.0.0)",
        "IP"},
       {"max-message", 0, 0, G_OPTION_ARG_STRING, &max_message,
        "Largest JSON-RPC message in bytes (default 65536)", "BYTES"},
