@@ -823,8 +823,9 @@ static void rtc_mesh_bin_class_init(RtcMeshBinClass* klass) {
                  "Room server: WebSocket URL (ws://host:port/rtc or wss://), gRPC address "
                  "(grpc://host:port or grpcs://; rtcmesh-server --grpc-port), or one-POST "
                  "endpoint (http://host:port/rtc or https://: one connection POSTed to "
-                 "<url>/<room> carries the room protocol on its data channel, our tracks and "
-                 "the others'; SFU and MCU rooms); several "
+                 "<url>/<room> carries the room protocol on its data channel, and in SFU and "
+                 "MCU rooms our tracks and the others'; in mesh rooms media and data go peer "
+                 "to peer, offered over that channel); several "
                  "comma-separated (nodes of a cluster): when one is lost or cannot be reached the "
                  "next is joined, and our tracks published again there; a draining server's "
                  "close (1001 \"move <url>\") sends us to that node first");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gst/common/base_bin.h"
+#include "gst/common/data_signals.h"
 #include "gst/common/debug.h"
 #include "gst/common/element_util.h"
 #include "gst/common/guard.h"
@@ -63,6 +64,7 @@ enum {
   N_SIGNALS
 };
 guint signals[N_SIGNALS];
+guint data_received_signal;  // the inner rtcsfu's data-received, re-emitted
 const char* const kSignalNames[N_SIGNALS] = {"publisher-added", "publisher-removed",
                                              "subscriber-added", "subscriber-removed"};
 
@@ -607,6 +609,23 @@ struct RtcMcuState : BaseBinState {
   RtcMcuPrivate* p;
 };
 
+// Room data: the pipeline speaks as the room's output publisher ("mcu")
+// through the inner rtcsfu, which relays the participants' messages.
+static gboolean rtc_mcu_send_data(GstElement* element, const std::string& to, std::string data,
+                                  bool text, bool reliable) {
+  GstElement* sfu = RTC_MCU(element)->priv->sfu;
+  const gchar* dest = to.empty() ? nullptr : to.c_str();
+  gboolean taken = FALSE;
+  if (text) {
+    g_signal_emit_by_name(sfu, "send-string", dest, data.c_str(), gboolean(reliable), &taken);
+  } else {
+    GBytes* bytes = g_bytes_new(data.data(), data.size());
+    g_signal_emit_by_name(sfu, "send-data", dest, bytes, gboolean(reliable), &taken);
+    g_bytes_unref(bytes);
+  }
+  return taken;
+}
+
 static void rtc_mcu_set_property(GObject* object, guint id, const GValue* value,
                                  GParamSpec* pspec) {
   auto* p = RTC_MCU(object)->priv;
@@ -781,6 +800,7 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
                                     0, nullptr, nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING,
                                     G_TYPE_STRING);
   }
+  data_received_signal = install_data_signals(object_class, rtc_mcu_send_data);
 
   CapsPtr video = adopt(gst_caps_from_string("video/x-raw"));
   CapsPtr audio = adopt(gst_caps_from_string("audio/x-raw"));
@@ -788,6 +808,8 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
       element_class, gst_pad_template_new("video_src", GST_PAD_SRC, GST_PAD_ALWAYS, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, audio.get()));
+  // data_%u only: the pipeline's own tracks do not publish into an MCU room.
+  add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "MCU room host", "Source/Network/WebRTC",
       "Decodes every publisher of a room (WHIP, JSON-RPC), composites their video in a grid and "
@@ -801,7 +823,10 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
       "(room, publisher, reason): it left, timed out or failed; its tile and voice are gone. "
       "subscriber-added (room, subscriber): a subscriber connection (JSON-RPC participant or "
       "WHEP player, by resource id) was answered. subscriber-removed (room, subscriber, "
-      "reason): that connection ended");
+      "reason): that connection ended. " RTCMESH_DATA_SIGNALS_DOC
+      " (rtcmcu: as rtcsfu's, the room's participants over their subscribe connections; the "
+      "pipeline sends and receives as 'mcu', the room's output publisher; messages between "
+      "participants are relayed with the sender's id, see docs/protocol.md)");
 }
 
 static void rtc_mcu_init(RtcMcu* self) {
@@ -831,6 +856,13 @@ static void rtc_mcu_init(RtcMcu* self) {
       sfu, "subscriber-removed",
       G_CALLBACK(+[](RtcMcu* s, const char* room, const char* id, const char* why) {
         g_signal_emit(s, signals[SIGNAL_SUBSCRIBER_REMOVED], 0, room, id, why);
+      }),
+      self);
+  g_signal_connect_swapped(
+      sfu, "data-received",
+      G_CALLBACK(+[](RtcMcu* s, const char* from, const char* label, GBytes* bytes,
+                     gboolean text) {
+        g_signal_emit(s, data_received_signal, 0, from, label, bytes, text);
       }),
       self);
   keep_source_flags(GST_ELEMENT(self));

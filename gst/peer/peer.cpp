@@ -710,17 +710,35 @@ void Peer::make_offer(SdpDone done) {
       gst_object_unref(channel);
     }
   }
+  offering_ = true;
   create_description(true, 0, [this, done](const std::string& sdp, const std::string& error) {
-    if (!error.empty()) return done({}, error);
+    if (!error.empty()) {
+      offering_ = false;
+      return done({}, error);
+    }
     set_description(true, GST_WEBRTC_SDP_TYPE_OFFER, sdp, [this, done](const std::string& error) {
-      if (!error.empty()) return done({}, error);
+      if (!error.empty()) {
+        offering_ = false;
+        return done({}, error);
+      }
       await_gathering(done);
     });
   });
 }
 
 void Peer::accept_answer(const std::string& sdp, std::function<void(const std::string&)> done) {
-  set_description(false, GST_WEBRTC_SDP_TYPE_ANSWER, sdp, std::move(done));
+  set_description(false, GST_WEBRTC_SDP_TYPE_ANSWER, sdp,
+                  [this, done = std::move(done)](const std::string& error) {
+                    offering_ = false;
+                    done(error);
+                  });
+}
+
+bool Peer::offer_outstanding() const {
+  if (offering_) return true;
+  GstWebRTCSignalingState state = GST_WEBRTC_SIGNALING_STATE_STABLE;
+  g_object_get(webrtc_, "signaling-state", &state, nullptr);
+  return state == GST_WEBRTC_SIGNALING_STATE_HAVE_LOCAL_OFFER;
 }
 
 void Peer::answer_offer(const std::string& offer, SdpDone answered) {

@@ -138,6 +138,9 @@ class Peer {
   // remote certificate matched the remote description's a=fingerprint; a
   // mismatch fails the Peer ("DTLS certificate refused: …").
   bool is_connected() const { return connected_; }
+  // True from make_offer until the remote's answer is applied (our offer is
+  // out: an offer of the remote's now would be glare). Worker thread.
+  bool offer_outstanding() const;
   // Connections of this process refused for a certificate that did not match
   // (for /metrics).
   static uint64_t dtls_refusals();
@@ -191,6 +194,7 @@ class Peer {
   bool failed_ = false;
   bool data_enabled_ = false;
   bool room_data_channel_ = false;  // an offerer opens kRoomDataLabel too
+  bool offering_ = false;                // make_offer until accept_answer ends
   bool answering_ = false;               // answer_offer in progress
   std::vector<SdpDone> deferred_offers_;  // make_offer calls meanwhile
   std::map<std::string, Channel> channels_;  // by label; worker only

@@ -21,6 +21,14 @@ std::string key(const std::string& address, unsigned port) {
 
 }  // namespace
 
+// WHIP and WHEP on a host of mesh rooms: nothing on the server ends media.
+static sig::HttpResponse mesh_refusal(const char* what) {
+  return sig::HttpResponse::error(
+      404, std::string(what) + " serves SFU and MCU rooms (--mode sfu|mcu); this server runs mesh "
+                               "rooms, whose media goes peer to peer: join over the WebSocket at "
+                               "/rtc or POST /rtc/ROOM");
+}
+
 // Sends each WHIP or WHEP request to the element hosting its room, and later
 // requests on a resource (PATCH, DELETE) to the element that took the POST.
 struct Host::EndpointRoutes : sig::ResourceEndpoint::Handler {
@@ -169,9 +177,11 @@ Host::Host(const Options& options)
       whep_endpoint_ = std::make_unique<sig::ResourceEndpoint>(whep, *whep_);
       rtc_endpoint_ = std::make_unique<sig::ResourceEndpoint>(rtc, *rtc_);
       http_->add_handler("/whip", [this](const sig::HttpRequest& r, sig::Responder respond) {
+        if (options_.mesh_rooms) return respond(mesh_refusal("WHIP"));
         whip_endpoint_->handle(r, std::move(respond));
       });
       http_->add_handler("/whep", [this](const sig::HttpRequest& r, sig::Responder respond) {
+        if (options_.mesh_rooms) return respond(mesh_refusal("WHEP"));
         whep_endpoint_->handle(r, std::move(respond));
       });
       http_->add_handler("/rtc", [this](const sig::HttpRequest& r, sig::Responder respond) {
@@ -182,7 +192,7 @@ Host::Host(const Options& options)
       });
 
       sig::RoomServer::Config rooms = options.rooms;
-      rooms.default_mode = sig::RoomMode::kSfu;
+      rooms.default_mode = options.mesh_rooms ? sig::RoomMode::kMesh : sig::RoomMode::kSfu;
       rooms.address_limits = limits;
       ws_ = std::make_unique<sig::WsServer>(
           worker_->context(), *http_, rooms,

@@ -35,6 +35,13 @@ class Host {
     // Per client address, over /rtc, WHIP and WHEP together (one
     // sig::AddressLimits per host; rooms.address_limits is ignored).
     sig::AddressLimits::Config address_limits;
+    // Mesh rooms (rtcmesh-server --mode mesh): rooms a join creates are mesh
+    // rooms, whose media goes peer to peer; the room service relays their
+    // offers and answers. An rtcsfu on such a host hosts no SFU room: its
+    // POST /rtc connections are data-only, carrying their participant's room
+    // protocol. WHIP and WHEP answer 404 with that reason. Set by the first
+    // user (later users share the host as it is).
+    bool mesh_rooms = false;
   };
   // The host listening on options.http's address and port, made on first use.
   // A second user must ask for the same token, TLS files and per-address

@@ -322,6 +322,17 @@ void Ingest::publish(const std::string& room, const std::string& peer, const std
     hooks_.post([done, why, code] { done({{}, {}, sig::rpc::Error{code, "publish: " + why, {}}}); });
   };
   if (publishers_.count(session_key(room, peer))) return fail("already publishing");
+  // Glare on a POST /rtc connection: the server is the impolite side. Its
+  // offer is out; the client answers it, then publishes again.
+  if (hooks_.own_connection)
+    if (auto shared = hooks_.own_connection(room, peer); shared && shared->offer_outstanding())
+      return hooks_.post([done] {
+        done({{}, {},
+              sig::rpc::Error{sig::rpc::kInvalidParams,
+                              "publish: glare: the server's offer on this connection is not "
+                              "answered yet; answer it, then publish again",
+                              sig::Json::object({{"glare", true}})}});
+      });
   if (std::string why = hooks_.refusal(room, peer); !why.empty())
     return fail(why, sig::rpc::kRoomFull);
   try {

@@ -508,7 +508,9 @@ bool RtcSfuPrivate::start(std::string& error) {
     ingest.start(*host);
     subscribers.start(*host, std::move(paths));
     channels.start(*host);
-    host->rooms().attach_sfu(hosted, this, limits);
+    // A host of mesh rooms (rtcmesh-server --mode mesh): no SFU room here;
+    // POST /rtc connections carry only their participant's room protocol.
+    if (!host->options().mesh_rooms) host->rooms().attach_sfu(hosted, this, limits);
     if (cluster_options.node_id.empty()) return;
     try {
       bridge.start(*host, cluster_options);
@@ -536,7 +538,7 @@ void RtcSfuPrivate::stop() {
     cluster_timer.reset();
     bridge.stop();  // other nodes' publishers leave before the rooms are detached
     cluster_ready = false;
-    host->rooms().detach_sfu(hosted);
+    if (!host->options().mesh_rooms) host->rooms().detach_sfu(hosted);
     subscribers.stop();
     ingest.stop();
     channels.stop();  // after the sessions that shared its connections

@@ -21,6 +21,7 @@
 
 #include "gst/common/element_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/room_checks.h"
 #include "tests/support/rpc_client.h"
 #include "tests/support/server_process.h"
 #include "signaling/auth/tokens.h"
@@ -841,4 +842,97 @@ TEST(Mcu, TheCompositeIsEncodedOncePerCodecWhileSomeoneReceivesIt) {
   const char* codecs = gst_structure_get_string(stats, "video-codecs");
   EXPECT_STREQ(codecs, "VP8,H264");
   gst_structure_free(stats);
+}
+
+// Room data in an MCU room (issue 16): a WebSocket participant and a one-POST
+// participant exchange text and binary messages, reliable and not, relayed
+// by the room with the sender's id; the pipeline takes part as "mcu" through
+// rtcmcu's send-string/send-data, data-received and data_%u pad.
+TEST(Mcu, RoomDataIsRelayedWithTheSendersIdAndThePipelineTakesPart) {
+  Room room("width=320 height=240 framerate=15 peer-timeout=3000",
+            "appsrc name=d format=time caps=text/x-raw,format=utf8 ! mcu.data_0");
+  ASSERT_TRUE(room.errors().empty()) << room.errors();
+  DataLog mcu_got;
+  mcu_got.watch(room.mcu);
+  RoomParticipant a(room.ws(), "a");
+  RoomParticipant b(room.http() + "/rtc", "b");
+  ASSERT_TRUE(wait_until([&] { return a.frames_from("mcu") >= 5 && b.frames_from("mcu") >= 5; },
+                         kMediaTimeout))
+      << a.frames_from("mcu") << " and " << b.frames_from("mcu") << " frames of the composite\n"
+      << room.errors();
+  DataLog a_got, b_got;
+  a_got.watch(a.bin());
+  b_got.watch(b.bin());
+
+  // Participant to participant, text and bytes, with the sender's id.
+  EXPECT_EQ(exchange_text_and_bytes(a.bin(), "a", a_got, b.bin(), "b", b_got), "");
+  const std::string bytes = {'\0', '\x01', '\n', '\xff'};
+  // b's message to everyone reached the pipeline too; the one to a did not.
+  EXPECT_TRUE(wait_until([&] { return !mcu_got.from("b", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(mcu_got.from("b", "rtcmesh").size(), 1u);
+  EXPECT_EQ(mcu_got.from("b", "rtcmesh")[0].data, "hello from b");
+
+  // Unreliable ones arrive too (loopback), on their channel.
+  EXPECT_TRUE(send_string(b.bin(), "a", "quick from b", false));
+  EXPECT_TRUE(send_string(a.bin(), "b", "quick from a", false));
+  EXPECT_TRUE(wait_until([&] { return !a_got.from("b", "rtcmesh-unreliable").empty(); }, 10s));
+  EXPECT_TRUE(wait_until([&] { return !b_got.from("a", "rtcmesh-unreliable").empty(); }, 10s));
+
+  // 300 reliable messages each way: all of them, in order.
+  for (int i = 0; i < 300; i++) {
+    EXPECT_TRUE(send_string(a.bin(), "b", "a" + std::to_string(i), true));
+    EXPECT_TRUE(send_string(b.bin(), "a", "b" + std::to_string(i), true));
+  }
+  EXPECT_TRUE(wait_until([&] { return b_got.from("a", "rtcmesh").size() >= 301; }, 20s));
+  EXPECT_TRUE(wait_until([&] { return a_got.from("b", "rtcmesh").size() >= 302; }, 20s));
+  {
+    auto got = b_got.from("a", "rtcmesh");
+    ASSERT_EQ(got.size(), 301u);
+    for (int i = 0; i < 300; i++) ASSERT_EQ(got[i + 1].data, "a" + std::to_string(i));
+    got = a_got.from("b", "rtcmesh");
+    ASSERT_EQ(got.size(), 302u);
+    for (int i = 0; i < 300; i++) ASSERT_EQ(got[i + 2].data, "b" + std::to_string(i));
+  }
+
+  // A message to "mcu" reaches the pipeline only.
+  EXPECT_TRUE(send_string(a.bin(), "mcu", "to the pipeline", true));
+  EXPECT_TRUE(wait_until([&] { return !mcu_got.from("a", "rtcmesh").empty(); }, 10s));
+  EXPECT_EQ(mcu_got.from("a", "rtcmesh")[0].data, "to the pipeline");
+
+  // The pipeline's send-string to everyone, send-data to a, and a buffer on
+  // its data_0 pad: from "mcu".
+  EXPECT_TRUE(send_string(room.mcu, nullptr, "from the room", true));
+  EXPECT_TRUE(send_bytes(room.mcu, "a", bytes, true));
+  GstBuffer* buf = gst_buffer_new_memdup("from the pad", 12);
+  GstFlowReturn flow = GST_FLOW_ERROR;
+  g_signal_emit_by_name(room.pipeline.by_name("d"), "push-buffer", buf, &flow);
+  gst_buffer_unref(buf);
+  EXPECT_EQ(flow, GST_FLOW_OK);
+  EXPECT_TRUE(wait_until([&] { return a_got.from("mcu", "rtcmesh").size() >= 3; }, 10s));
+  EXPECT_TRUE(wait_until([&] { return b_got.from("mcu", "rtcmesh").size() >= 2; }, 10s));
+  auto a_from_mcu = a_got.from("mcu", "rtcmesh");
+  auto b_from_mcu = b_got.from("mcu", "rtcmesh");
+  ASSERT_EQ(a_from_mcu.size(), 3u);
+  ASSERT_EQ(b_from_mcu.size(), 2u);
+  EXPECT_EQ(a_from_mcu[0].data, "from the room");
+  EXPECT_TRUE(a_from_mcu[0].text);
+  EXPECT_EQ(a_from_mcu[1].data, bytes);
+  EXPECT_FALSE(a_from_mcu[1].text);
+  EXPECT_EQ(a_from_mcu[2].data, "from the pad");
+  EXPECT_TRUE(a_from_mcu[2].text);
+  EXPECT_EQ(b_from_mcu[0].data, "from the room");
+  EXPECT_EQ(b_from_mcu[1].data, "from the pad");
+
+  // Nothing came back to its sender; the room counted the relays.
+  EXPECT_TRUE(a_got.from("a", "rtcmesh").empty());
+  EXPECT_TRUE(b_got.from("b", "rtcmesh").empty());
+  EXPECT_TRUE(mcu_got.from("mcu", "rtcmesh").empty());
+  GstStructure* stats = nullptr;
+  g_object_get(room.mcu, "stats", &stats, nullptr);
+  guint64 relayed = 0;
+  if (stats) gst_structure_get_uint64(stats, "data-relayed", &relayed);
+  if (stats) gst_structure_free(stats);
+  EXPECT_GE(relayed, 600u + 6u);
+  EXPECT_TRUE(a.pipeline().errors().empty());
+  EXPECT_TRUE(b.pipeline().errors().empty());
 }

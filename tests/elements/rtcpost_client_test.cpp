@@ -74,19 +74,7 @@ TEST(RtcPostClient, AWebSocketAndAOnePostParticipantDecodeEachOtherAndALeaveRene
   DataLog a_got, b_got;
   a_got.watch(a.bin());
   b_got.watch(b->bin());
-  const std::string bytes = {'\0', '\x01', '\n', '\xff'};
-  EXPECT_TRUE(send_string(b->bin(), nullptr, "hello from b", true));
-  EXPECT_TRUE(send_bytes(b->bin(), "a", bytes, true));
-  EXPECT_TRUE(send_string(a.bin(), "b", "hello from a", true));
-  EXPECT_TRUE(wait_until([&] { return a_got.from("b", "rtcmesh").size() >= 2; }, 10s));
-  auto a_from_b = a_got.from("b", "rtcmesh");
-  ASSERT_EQ(a_from_b.size(), 2u);
-  EXPECT_EQ(a_from_b[0].data, "hello from b");
-  EXPECT_TRUE(a_from_b[0].text);
-  EXPECT_EQ(a_from_b[1].data, bytes);
-  EXPECT_FALSE(a_from_b[1].text);
-  EXPECT_TRUE(wait_until([&] { return !b_got.from("a", "rtcmesh").empty(); }, 10s));
-  EXPECT_EQ(b_got.from("a", "rtcmesh")[0].data, "hello from a");
+  EXPECT_EQ(exchange_text_and_bytes(a.bin(), "a", a_got, b->bin(), "b", b_got), "");
   // Unreliable ones arrive too (loopback loses nothing), on their channel.
   EXPECT_TRUE(send_string(b->bin(), "a", "quick from b", false));
   EXPECT_TRUE(send_string(a.bin(), "b", "quick from a", false));
@@ -125,24 +113,53 @@ TEST(RtcPostClient, AWebSocketAndAOnePostParticipantDecodeEachOtherAndALeaveRene
 
 namespace {
 
-// A mesh-mode server has no webrtcbin to end a POSTed connection in: its
-// 404 names the modes that serve one-POST rooms, and rtcmeshbin takes that
-// 4xx as final (an element error at once, no retries).
-TEST(RtcPostClient, AMeshServerRefusesThePostWithAReasonAndTheElementStops) {
-  auto server = RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "mesh"});
+// A mesh room over one POST (rtcmesh-server --mode mesh): the POSTed
+// connection carries only the room protocol; the server relays the mesh
+// offers and answers between the participants as over the WebSocket, and
+// their media and data go peer to peer. Two one-POST participants and one
+// over the WebSocket decode each other both ways and exchange data; WHIP and
+// WHEP stay 404 with the reason; /metrics counts the POSTed connections.
+TEST(RtcPostClient, AMeshRoomOverOnePostCarriesMediaAndDataPeerToPeer) {
+  auto server = RtcmeshServer::start(RTCMESH_SERVER, {"--mode", "mesh", "--peer-timeout", "4000"});
   ASSERT_TRUE(server);
-  HttpReply r = http_request("POST", server->base + "/rtc/r", "application/sdp", "v=0\r\n");
-  EXPECT_EQ(r.status, 404u);
-  EXPECT_NE(r.body.find("SFU and MCU rooms"), std::string::npos) << r.body;
-  Pipeline p("rtcmeshbin name=m room=r url=" + server->base +
-             "/rtc videotestsrc is-live=true ! m.video_0");
-  p.set_state(GST_STATE_PLAYING);
-  EXPECT_TRUE(wait_until([&] { return !p.errors().empty(); }, 10s));
-  auto errors = p.errors();
-  ASSERT_FALSE(errors.empty());
-  EXPECT_NE(errors[0].find("SFU and MCU rooms"), std::string::npos) << errors[0];
-  EXPECT_TRUE(p.warnings().empty()) << "no retry before the error: " << p.warnings()[0];
-  p.set_state(GST_STATE_NULL);
+  for (const char* path : {"/whip/r", "/whep/r"}) {
+    HttpReply r = http_request("POST", server->base + path, "application/sdp", "v=0\r\n");
+    EXPECT_EQ(r.status, 404u) << path;
+    EXPECT_NE(r.body.find("mesh rooms"), std::string::npos) << r.body;
+  }
+  const std::string post_url = server->base + "/rtc";
+  Participant a(post_url, "a");
+  Participant b(post_url, "b");
+  Participant c(server->ws_url(), "c");
+  std::vector<Participant*> room = {&a, &b, &c};
+  std::vector<std::string> ids = {"a", "b", "c"};
+  ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 40s))
+      << describe(room, ids);
+  // Media went peer to peer: each has one connection per other participant
+  // (a mesh session), the POSTed ones their "rtc" connection besides.
+  EXPECT_EQ(signal_connections(server->base), 2);
+  for (auto* p : room)
+    for (auto& t : p->tracks())
+      EXPECT_NE(t->caps.find(t->video() ? "video/x-raw" : "audio/x-raw"), std::string::npos)
+          << t->caps;
+
+  // Data on the mesh connections, with the sender's id.
+  DataLog a_got, b_got, c_got;
+  a_got.watch(a.bin());
+  b_got.watch(b.bin());
+  c_got.watch(c.bin());
+  EXPECT_EQ(exchange_text_and_bytes(a.bin(), "a", a_got, b.bin(), "b", b_got), "");
+  for (int i = 0; i < 200; i++) EXPECT_TRUE(send_string(c.bin(), "b", "c" + std::to_string(i), true));
+  EXPECT_TRUE(wait_until([&] { return !c_got.from("b", "rtcmesh").empty(); }, 10s))
+      << "b's text to everyone reaches c too";
+  EXPECT_TRUE(wait_until([&] { return b_got.from("c", "rtcmesh").size() >= 200; }, 20s));
+  EXPECT_EQ(b_got.numbered_mismatch("c", "rtcmesh", "c", 200), "");
+  EXPECT_TRUE(send_string(b.bin(), "c", "quick from b", false));
+  EXPECT_TRUE(wait_until([&] { return !c_got.from("b", "rtcmesh-unreliable").empty(); }, 10s));
+
+  HttpReply m = http_request("GET", server->base + "/metrics", nullptr, "");
+  EXPECT_EQ(m.status, 200u);
+  for (auto* p : room) EXPECT_TRUE(p->pipeline().errors().empty()) << describe(room, ids);
 }
 
 }  // namespace

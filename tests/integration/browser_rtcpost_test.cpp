@@ -84,6 +84,39 @@ class RtcPost : public ::testing::Test {
     if (!room) ADD_FAILURE() << error;
     return room;
   }
+  // Until the page decodes `peer`'s video (20 frames) and `pipeline`
+  // decodes the page's video and audio.
+  bool media_both_ways(test::RoomPage& room, const std::string& peer,
+                       test::RoomParticipant& pipeline) {
+    return wait_until(
+        [&] {
+          return room.stat(peer, "videoFramesDecoded") > 20 && pipeline.frames_from("rp") > 20 &&
+                 pipeline.samples_from("rp") > 0;
+        },
+        60s);
+  }
+  // The page's chat line reaches participant "pl" (a pipeline) as from
+  // "rp", and pl's line to "rp" reaches the page as from "pl": "" when so.
+  std::string chat_both_ways(test::RoomPage& room, test::RoomParticipant& pl) {
+    test::DataLog pl_got;
+    pl_got.watch(pl.bin());
+    struct Unwatch {  // pl_got goes with this call
+      GstElement* bin;
+      test::DataLog* log;
+      ~Unwatch() { g_signal_handlers_disconnect_by_data(bin, log); }
+    } unwatch{pl.bin(), &pl_got};
+    if (!room.send("hello from the page") ||
+        !test::send_string(pl.bin(), "rp", "hello from the pipeline", true))
+      return "a message was refused";
+    if (!wait_until([&] { return !pl_got.from("rp", "rtcmesh").empty(); }, 15s))
+      return "the pipeline got nothing from the page";
+    if (pl_got.from("rp", "rtcmesh")[0].data != "hello from the page")
+      return "the pipeline got " + pl_got.from("rp", "rtcmesh")[0].data;
+    if (!wait_until([&] { return !room.received_from("pl").empty(); }, 15s))
+      return "the page got nothing from the pipeline";
+    std::string got = room.received_from("pl")[0].get_string("data").value_or("");
+    return got == "hello from the pipeline" ? "" : "the page got " + got;
+  }
   std::unique_ptr<test::RtcmeshServer> server;
   std::unique_ptr<test::PostPage> page;
 };
@@ -172,12 +205,7 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
   auto room = open_room_page(90);
   ASSERT_TRUE(room);
-  EXPECT_TRUE(wait_until(
-      [&] {
-        return room->stat("red", "videoFramesDecoded") > 20 && viewer.frames_from("rp") > 20 &&
-               viewer.samples_from("rp") > 0;
-      },
-      60s))
+  EXPECT_TRUE(media_both_ways(*room, "red", viewer))
       << room->describe() << "\nviewer got " << viewer.frames_from("rp") << " frames";
 
   // The chat over the POSTed connection's rtcmesh-data channel: the page's
@@ -210,6 +238,83 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   auto status = room->proc->wait(20s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0) << room->describe();
+}
+
+// A mesh room through the same front end (rtcmesh-server --mode mesh): the
+// page's POSTed connection carries only the room protocol; its mesh offers
+// to a pipeline (a WebSocket participant) and back ride it, and the media
+// and chat go peer to peer, decoded on both sides.
+TEST_F(RtcPost, TheRoomPageJoinsAMeshRoomOverADataChannel) {
+  start({"--mode", "mesh"});
+  if (IsSkipped()) return;
+  test::RoomParticipant pl(server->ws_url(), "pl");
+  auto room = open_room_page(90);
+  ASSERT_TRUE(room);
+  EXPECT_TRUE(media_both_ways(*room, "pl", pl))
+      << room->describe() << "\npl got " << pl.frames_from("rp") << " frames";
+  EXPECT_EQ(metric(server->base, kSignalConnections), 1);
+
+  EXPECT_EQ(chat_both_ways(*room, pl), "") << room->describe();
+
+  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
+  room->proc->send_signal(SIGTERM);
+  auto status = room->proc->wait(20s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << room->describe();
+}
+
+// The room page's chat in an MCU room over a data channel: relayed by the
+// MCU's inner rtcsfu with the sender's id, both ways with a pipeline, while
+// the page decodes the composite.
+TEST_F(RtcPost, TheRoomPageChatsInAnMcuRoomOverADataChannel) {
+  start({"--mode", "mcu", "--room", "r", "--canvas", "320x240@15"});
+  if (IsSkipped()) return;
+  test::RoomParticipant pl(server->ws_url(), "pl");
+  auto room = open_room_page(90);
+  ASSERT_TRUE(room);
+  EXPECT_TRUE(wait_until([&] { return room->stat("mcu", "videoFramesDecoded") > 20; }, 60s))
+      << room->describe();
+  EXPECT_EQ(chat_both_ways(*room, pl), "") << room->describe();
+  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
+}
+
+// Glare on the one connection (docs/protocol.md, "Signaling over a data
+// channel", point 5): the page holds the server's offer for a new publisher
+// unanswered and publishes across it. The server, the impolite side,
+// refuses with -32602 and data {"glare": true}; the page rolls its offer
+// back, answers, publishes again, and both directions then flow.
+TEST_F(RtcPost, APublishAcrossAnUnansweredServerOfferIsRefusedAsGlareThenRetried) {
+  start({});
+  if (IsSkipped()) return;
+  open_page();
+  ASSERT_TRUE(page->call("holdOffers", sig::Json(true)));
+  ASSERT_TRUE(wait_until([&] { return page->result_of("holdOffers").has_value(); }, 10s));
+  auto red = coloured_publisher(server->ws_url(), "red", "0xffff0000");
+  ASSERT_TRUE(wait_until([&] { return page->notes("offer") >= 1; }, 30s)) << page->describe();
+  test::RoomParticipant viewer(server->ws_url(), "viewer", "", "r", false);
+  ASSERT_TRUE(page->call("publishAcrossAnOffer"));
+  ASSERT_TRUE(wait_until([&] { return page->result_of("publishAcrossAnOffer").has_value(); }, 30s))
+      << page->describe();
+  sig::Json r = *page->result_of("publishAcrossAnOffer");
+  const sig::Json* result = r.find("result");
+  ASSERT_TRUE(result) << r.dump();
+  auto number = [&](const char* key) {
+    const sig::Json* v = result->find(key);
+    return v && v->is_int() ? v->as_int() : int64_t(0);
+  };
+  EXPECT_EQ(number("code"), -32602) << r.dump();
+  EXPECT_TRUE(result->find("glare") && result->find("glare")->as_bool()) << r.dump();
+  EXPECT_GE(number("answered"), 1) << r.dump();
+  EXPECT_EQ(number("tracks"), 1) << r.dump();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return page->frames_from("red") > 20 && reddish(page->colour_of("red")) &&
+               viewer.frames_from("page") > 20;
+      },
+      40s))
+      << "red " << str(page->colour_of("red")) << ", viewer got " << viewer.frames_from("page")
+      << " frames of the page; " << page->describe();
+  EXPECT_TRUE(page->last_error.empty()) << page->last_error;
 }
 
 // The room page's reconnection with ?signal=datachannel: the server dies

@@ -374,6 +374,17 @@ def stop_room(*procs):
             raise Failure(f"{p.name}: {said}")
 
 
+def start_server(server_bin, mode, procs):
+    """rtcmesh-server --mode `mode` on a free port of 127.0.0.1, listening:
+    (its Proc, the port)."""
+    port = free_port()
+    server = Proc(f"server-{mode}", [server_bin, "--port", str(port), "--address", "127.0.0.1",
+                                     "--mode", mode], base_env())
+    procs.append(server)
+    wait_port(port, server, 10)
+    return server, port
+
+
 def case_room(pipelines, procs):
     """The README's two rtcmeshbin one-liners (the first is room-join.sh)
     against rtcmesh-server, an SFU room and then a mesh room, screens replaced
@@ -382,11 +393,7 @@ def case_room(pipelines, procs):
     "Delayed linking failed" (issue 12)."""
     server_bin = os.environ["RTCMESH_SERVER"]
     for mode in ("sfu", "mesh"):
-        port = free_port()
-        server = Proc(f"server-{mode}", [server_bin, "--port", str(port), "--address", "127.0.0.1",
-                                         "--mode", mode], base_env())
-        procs.append(server)
-        wait_port(port, server, 10)
+        server, port = start_server(server_bin, mode, procs)
         url = f"ws://127.0.0.1:{port}/rtc"
         # The first one-liner is pipelines/room-join.sh.
         pipe1 = Proc(f"pipe1-{mode}", [f"{pipelines}/room-join.sh"],
@@ -406,32 +413,35 @@ def case_room(pipelines, procs):
 
 def case_room_post(pipelines, procs):
     """The README's one-POST rtcmeshbin one-liner (url=http://…/rtc,
-    compose=true) in an SFU room of rtcmesh-server, screen and speaker
-    replaced by counting sinks: a WebSocket participant renders its video (so
-    its publication crossed the one POSTed connection), the one-liner renders
-    its composite and plays its mix, and neither prints an ERROR (issue 16)."""
+    compose=true) in an SFU room of rtcmesh-server, then in a mesh room
+    (--mode mesh: the POSTed connection carries only the room protocol, the
+    media goes peer to peer), screen and speaker replaced by counting sinks:
+    a WebSocket participant renders its video (so its publication crossed the
+    one POSTed connection, or the mesh connection it set up), the one-liner
+    renders its composite and plays its mix, and neither prints an ERROR
+    (issue 16)."""
     server_bin = os.environ["RTCMESH_SERVER"]
-    port = free_port()
-    server = Proc("server-sfu", [server_bin, "--port", str(port), "--address", "127.0.0.1",
-                                 "--mode", "sfu"], base_env())
-    procs.append(server)
-    wait_port(port, server, 10)
-    post = Proc("post", [
-        "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=http://127.0.0.1:{port}/rtc",
-        "room=demo", "compose=true", "videotestsrc", "is-live=true", "!", "m.video_0",
-        "m.video_src", "!", "videoconvert", "!", *FPS_SINK.split(),
-        "m.audio_src", "!", "audioconvert", "!", *AUDIO_SINK.split()], base_env())
-    procs.append(post)
-    viewer = Proc("ws-viewer", [
-        "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=ws://127.0.0.1:{port}/rtc",
-        "room=demo", "peer-id=viewer", "m.src_video_0", "!", "queue", "!", "videoconvert", "!",
-        *FPS_SINK.split()], base_env())
-    procs.append(viewer)
-    viewer.wait_until(lambda: viewer.counts()[0] >= 30, 30, ">= 30 frames of the POSTed video")
-    post.wait_until(lambda: post.counts()[0] >= 30 and post.counts()[1] > 0, 30,
-                    "the one-liner's composite and mix")
-    log(f"room-post: the viewer rendered {viewer.counts()[0]} frames of the one-liner's video")
-    stop_room(viewer, post, server)
+    for mode in ("sfu", "mesh"):
+        server, port = start_server(server_bin, mode, procs)
+        post = Proc(f"post-{mode}", [
+            "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=http://127.0.0.1:{port}/rtc",
+            "room=demo", "compose=true", "videotestsrc", "is-live=true", "!", "m.video_0",
+            "m.video_src", "!", "videoconvert", "!", *FPS_SINK.split(),
+            "m.audio_src", "!", "audioconvert", "!", *AUDIO_SINK.split()], base_env())
+        procs.append(post)
+        # In a mesh room the viewer's own tone is what the one-liner's mix plays.
+        tone = ["audiotestsrc", "is-live=true", "!", "m.audio_0"] if mode == "mesh" else []
+        viewer = Proc(f"ws-viewer-{mode}", [
+            "gst-launch-1.0", "-v", "rtcmeshbin", "name=m", f"url=ws://127.0.0.1:{port}/rtc",
+            "room=demo", "peer-id=viewer", *tone, "m.src_video_0", "!", "queue", "!",
+            "videoconvert", "!", *FPS_SINK.split()], base_env())
+        procs.append(viewer)
+        viewer.wait_until(lambda: viewer.counts()[0] >= 30, 30, ">= 30 frames of the POSTed video")
+        post.wait_until(lambda: post.counts()[0] >= 30 and post.counts()[1] > 0, 30,
+                        "the one-liner's composite and mix")
+        log(f"room-post ({mode}): the viewer rendered {viewer.counts()[0]} frames of the "
+            "one-liner's video")
+        stop_room(viewer, post, server)
 
 
 def case_demo_help(pipelines, procs):

@@ -195,4 +195,29 @@ inline gboolean send_bytes(GstElement* element, const char* to, const std::strin
   return ok;
 }
 
+// Participants `a` and `b` (rtcmeshbin) of one room, whose data-received
+// a_got and b_got watch: b sends a text to everyone and bytes to a, a sends a
+// text to b; each must get the other's on "rtcmesh" with the right sender,
+// text as text and bytes as bytes. "" when so, else what went wrong.
+inline std::string exchange_text_and_bytes(GstElement* a, const std::string& a_id, DataLog& a_got,
+                                           GstElement* b, const std::string& b_id,
+                                           DataLog& b_got) {
+  const std::string bytes = {'\0', '\x01', '\n', '\xff'};
+  if (!send_string(b, nullptr, "hello from " + b_id, true) ||
+      !send_bytes(b, a_id.c_str(), bytes, true) ||
+      !send_string(a, b_id.c_str(), "hello from " + a_id, true))
+    return "a send-* refused its message";
+  if (!wait_until([&] { return a_got.from(b_id, "rtcmesh").size() >= 2; }, 10s))
+    return a_id + " got " + std::to_string(a_got.from(b_id, "rtcmesh").size()) + " of 2 from " + b_id;
+  auto got = a_got.from(b_id, "rtcmesh");
+  if (got.size() != 2) return a_id + " got " + std::to_string(got.size()) + " from " + b_id;
+  if (got[0].data != "hello from " + b_id || !got[0].text) return "the text to everyone: " + got[0].data;
+  if (got[1].data != bytes || got[1].text) return "the bytes came as " + got[1].data;
+  if (!wait_until([&] { return !b_got.from(a_id, "rtcmesh").empty(); }, 10s))
+    return b_id + " got nothing from " + a_id;
+  if (b_got.from(a_id, "rtcmesh")[0].data != "hello from " + a_id)
+    return b_id + " got " + b_got.from(a_id, "rtcmesh")[0].data;
+  return "";
+}
+
 }  // namespace rtcmesh::test

@@ -1,9 +1,12 @@
 // rtcmesh-server: rooms over JSON-RPC 2.0 / WebSocket at /rtc
-// (docs/protocol.md) and the browser page that joins them at / and
-// /room/<name>. SFU rooms (the default) run in an rtcsfu element, which also
-// serves WHIP (/whip/<room>), WHEP (/whep/<room>[/<publisher>]) and /metrics;
+// (docs/protocol.md), also signaled over a data channel (POST /rtc/<room>),
+// and the browser page that joins them at / and /room/<name>. Every mode runs
+// in the shared host of an rtcsfu element: SFU rooms (the default), served
+// also over WHIP (/whip/<room>), WHEP (/whep/<room>[/<publisher>]), with
+// /metrics; --mode mesh relays mesh rooms' offers there (no WHIP/WHEP);
 // --mode mcu runs one MCU room (--room, default "mcu") in an rtcmcu element;
-// --mode process one processing room there (--video-process/--audio-process). A thin program over the static library: it links rtcmesh_dep
+// --mode process one processing room there (--video-process/--audio-process).
+// A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
 //   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine webrtcbin|native] [--token T | --token-file F]
@@ -546,14 +549,12 @@ gboolean on_signal(gpointer data, const char* name) {
   return G_SOURCE_CONTINUE;
 }
 
-// Mesh rooms: the WebSocket rooms and the page on this thread's context.
-struct MeshServer {
-  std::unique_ptr<sig::HttpServer> http;
-  std::unique_ptr<sig::WsServer> ws;
-};
-
-// SFU rooms: the shared host (its own worker thread) serving /rtc, WHIP, WHEP
-// and /metrics, with an rtcsfu element in a pipeline hosting every room.
+// Every mode: the shared host (its own worker thread) serving /rtc (the
+// WebSocket and POST /rtc/<room>), WHIP, WHEP and /metrics, with an rtcsfu
+// element in a pipeline hosting every room (rtcmcu for one MCU or processing
+// room). Mesh rooms (Host::Options::mesh_rooms) run in the same host: the
+// room service relays their offers, the rtcsfu ends their POSTed data-only
+// connections, and WHIP/WHEP answer 404.
 struct SfuServer {
   std::shared_ptr<server::Host> host;
   GstElement* pipeline = nullptr;
@@ -613,8 +614,10 @@ void start_sfu(const Config& c, SfuServer& s) {
   ho.rooms = room_config(c);
   ho.metrics_token = c.metrics_token;
   ho.address_limits = c.address_limits;
+  const bool mesh = c.mode == sig::RoomMode::kMesh;
+  ho.mesh_rooms = mesh;
   s.host = server::Host::acquire(ho);
-  s.host->worker().call([&] { s.host->http().add_handler("/", page_handler(true)); });
+  s.host->worker().call([&] { s.host->http().add_handler("/", page_handler(!mesh)); });
   s.pipeline = gst_pipeline_new("rtcmesh-server");
   const bool mcu = c.mode == sig::RoomMode::kMcu || c.mode == sig::RoomMode::kProcess;
   GstElement* sfu = gst_element_factory_make(mcu ? "rtcmcu" : "rtcsfu", "sfu");
@@ -635,7 +638,7 @@ void start_sfu(const Config& c, SfuServer& s) {
                "burst-per-address", c.address_limits.burst, "max-sessions-per-address",
                c.address_limits.max_sessions, "udp-port", c.udp_port, "announced-addresses",
                c.announce_addresses.c_str(), nullptr);
-  gst_util_set_object_arg(G_OBJECT(sfu), "engine", c.engine.c_str());
+  if (!mesh) gst_util_set_object_arg(G_OBJECT(sfu), "engine", c.engine.c_str());
   if (!c.cluster.node_id.empty())
     g_object_set(sfu, "redis", c.cluster.redis_url.c_str(), "nats", c.cluster.nats_url.c_str(),
                  "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms,
@@ -763,13 +766,11 @@ void add_health(sig::HttpServer& http, std::function<std::string()> not_ready) {
 
 // The cluster node of this server (on the rooms' context), when configured.
 struct Cluster {
-  std::unique_ptr<sig::cluster::ClusterNode> node;  // mesh rooms
-  GstElement* sfu = nullptr;                        // SFU rooms: rtcsfu has the node
+  GstElement* sfu = nullptr;  // rtcsfu (or rtcmcu) has the node
   bool clustered = false;
   std::atomic<bool> draining{false};  // set before the pipeline stops: sfu is not read after
   std::string not_ready() const {
     if (draining) return "draining (SIGTERM)";
-    if (node && !node->ready()) return "not connected to Redis and NATS";
     if (sfu && clustered) {
       gboolean ready = FALSE;
       g_object_get(sfu, "cluster-ready", &ready, nullptr);
@@ -782,68 +783,34 @@ struct Cluster {
 int run(const Config& c) {
   GMainContext* ctx = g_main_context_default();
   Cluster cluster;  // first made, last gone: the servers' handlers read it
-  MeshServer mesh;
   SfuServer sfu;
   GrpcFront grpc;
   std::string base, rooms_url;
   try {
-    if (c.mode != sig::RoomMode::kMesh) {
-      start_sfu(c, sfu);
-      base = sfu.host->base_url();
-      rooms_url = sfu.host->rooms_url();
-      // The cluster node is rtcsfu's (its properties): media crosses nodes there.
-      cluster.sfu = sfu.element;
-      cluster.clustered = !c.cluster.node_id.empty();
+    start_sfu(c, sfu);
+    base = sfu.host->base_url();
+    rooms_url = sfu.host->rooms_url();
+    // The cluster node is rtcsfu's (its properties): media crosses nodes
+    // there, and mesh rooms' offers between nodes too.
+    cluster.sfu = sfu.element;
+    cluster.clustered = !c.cluster.node_id.empty();
+    sfu.host->worker().call([&] {
+      add_health(sfu.host->http(), [&cluster] { return cluster.not_ready(); });
+    });
+#ifdef RTCMESH_HAVE_GRPC
+    if (c.grpc_port >= 0) {
+      grpc.worker = &sfu.host->worker();
+      std::string failed;
       sfu.host->worker().call([&] {
-        add_health(sfu.host->http(), [&cluster] { return cluster.not_ready(); });
+        try {
+          grpc.start(c, sfu.host->worker().context(), sfu.host->rooms());
+        } catch (const std::exception& e) {
+          failed = e.what();
+        }
       });
-#ifdef RTCMESH_HAVE_GRPC
-      if (c.grpc_port >= 0) {
-        grpc.worker = &sfu.host->worker();
-        std::string failed;
-        sfu.host->worker().call([&] {
-          try {
-            grpc.start(c, sfu.host->worker().context(), sfu.host->rooms());
-          } catch (const std::exception& e) {
-            failed = e.what();
-          }
-        });
-        if (!failed.empty()) throw std::runtime_error(failed);
-      }
-#endif
-    } else {
-      mesh.http = std::make_unique<sig::HttpServer>(ctx, http_options(c));
-      mesh.http->add_handler("/", page_handler(false));
-      // POST /rtc/<room> needs a webrtcbin to end the POSTed connection in:
-      // only SFU/MCU servers have one (README, Not done yet).
-      mesh.http->add_handler("/rtc", [](const sig::HttpRequest&, sig::Responder respond) {
-        respond(sig::HttpResponse::error(
-            404, "one-POST rooms (POST /rtc/ROOM) are served in SFU and MCU rooms "
-                 "(--mode sfu|mcu); this server runs mesh rooms: join over the WebSocket at /rtc"));
-      });
-      mesh.ws = std::make_unique<sig::WsServer>(
-          ctx, *mesh.http, room_config(c), sig::WsServer::Options::for_peer_timeout(c.peer_timeout));
-      add_health(*mesh.http, [&cluster] { return cluster.not_ready(); });
-      if (!c.cluster.node_id.empty()) {
-        cluster.node =
-            std::make_unique<sig::cluster::ClusterNode>(ctx, mesh.ws->rooms(), c.cluster);
-        mesh.http->add_handler("/metrics", [&cluster](const sig::HttpRequest&,
-                                                      sig::Responder respond) {
-          sig::Metrics m;
-          cluster.node->metrics(m);
-          sig::HttpResponse r;
-          r.content_type = "text/plain; version=0.0.4";
-          r.body = m.text();
-          respond(std::move(r));
-        });
-      }
-      mesh.http->start();
-      base = mesh.http->base_url();
-      rooms_url = mesh.ws->url();
-#ifdef RTCMESH_HAVE_GRPC
-      if (c.grpc_port >= 0) grpc.start(c, ctx, mesh.ws->rooms());
-#endif
+      if (!failed.empty()) throw std::runtime_error(failed);
     }
+#endif
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rtcmesh-server: %s\n", e.what());
     return kExitRuntime;
@@ -876,8 +843,9 @@ int run(const Config& c) {
                          : "token required (signed tokens accepted)",
                c.max_peers_per_room, c.max_rooms,
                static_cast<long long>(c.peer_timeout.count()),
-               c.mode != sig::RoomMode::kMesh ? "; WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
-                                             : "");
+               c.mode != sig::RoomMode::kMesh
+                   ? "; POST /rtc/ROOM, WHIP at /whip/ROOM, WHEP at /whep/ROOM, /metrics"
+                   : "; POST /rtc/ROOM (signaling over a data channel), /metrics");
 
   std::string urls;
   for (const auto& url : listening_urls(c.address, base)) urls += (urls.empty() ? "" : " ") + url;
@@ -897,19 +865,15 @@ int run(const Config& c) {
   // --advertise-url), and the process waits until every session ended.
   if (sigs.name == std::string("SIGTERM") && c.drain_timeout.count() > 0) {
     cluster.draining = true;
-    std::string url;
-    if (cluster.node) url = cluster.node->drain();
-    if (mesh.ws) mesh.ws->drain(sig::WsServer::drain_reason(url));
     if (sfu.element) g_object_set(sfu.element, "draining", TRUE, nullptr);
     auto sessions = [&] {
       size_t n = 0;
-      if (mesh.ws) n = mesh.ws->connection_count();
       if (sfu.host) sfu.host->worker().call([&] { n = sfu.host->session_count(); });
       return n;
     };
-    std::fprintf(stderr, "rtcmesh-server: SIGTERM: draining (no new sessions; participants move%s%s), "
+    std::fprintf(stderr, "rtcmesh-server: SIGTERM: draining (no new sessions; participants move), "
                  "%zu session(s) open, waiting up to %lld ms\n",
-                 url.empty() ? "" : " to ", url.c_str(), sessions(),
+                 sessions(),
                  static_cast<long long>(c.drain_timeout.count()));
     gint64 until = g_get_monotonic_time() + c.drain_timeout.count() * 1000;
     int seen = sigs.count;
@@ -924,7 +888,6 @@ int run(const Config& c) {
   }
 
   size_t connections = 0;
-  if (mesh.ws) connections = mesh.ws->connection_count();
   if (sfu.host) sfu.host->worker().call([&] { connections = sfu.host->rooms().connection_count(); });
   std::fprintf(stderr, "rtcmesh-server: %s, closing %zu connection(s)\n",
                sigs.name ? sigs.name : "stopping", connections);
@@ -932,17 +895,15 @@ int run(const Config& c) {
   // leaves (its participants leave their rooms there at once, not after the
   // TTL), and the 1001 close frames below tell clients to move.
   cluster.draining = true;
-  cluster.node.reset();  // (SFU rooms: rtcsfu's node goes with the pipeline, below)
+  // (rtcsfu's node goes with the pipeline, below)
   // gRPC streams end first (their participants leave while the rooms exist).
   grpc.stop();
   // Close frames (1001 going away) are queued here; give the loop a moment to
   // write them before the listener and the process go.
-  mesh.ws.reset();
   if (sfu.pipeline) gst_element_set_state(sfu.pipeline, GST_STATE_NULL);
   gint64 end = g_get_monotonic_time() + 300 * G_TIME_SPAN_MILLISECOND;
   while (g_get_monotonic_time() < end)
     if (!g_main_context_iteration(ctx, FALSE)) g_usleep(5000);
-  if (mesh.http) mesh.http->stop();
   g_source_remove(sigint);
   g_source_remove(sigterm);
   g_main_loop_unref(loop);
