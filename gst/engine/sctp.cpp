@@ -52,6 +52,7 @@ struct Channel {
   bool ours = false;
   bool acked = false;  // ours: DATA_CHANNEL_ACK came (until then messages go ordered)
   bool opened = false;  // ours: DATA_CHANNEL_OPEN sent
+  bool closing = false;  // we reset our outgoing stream: the remote's reset ends it
 };
 
 struct Outgoing {
@@ -112,6 +113,17 @@ struct SctpAssociation::Inner {
     }
   }
 
+  void reset_outgoing(uint16_t stream) {
+    if (!up) return;
+    std::vector<uint8_t> buf(sizeof(sctp_reset_streams) + sizeof(uint16_t));
+    auto* r = reinterpret_cast<sctp_reset_streams*>(buf.data());
+    r->srs_assoc_id = SCTP_ALL_ASSOC;
+    r->srs_flags = SCTP_STREAM_RESET_OUTGOING;
+    r->srs_number_streams = 1;
+    r->srs_stream_list[0] = stream;
+    usrsctp_setsockopt(sock, IPPROTO_SCTP, SCTP_RESET_STREAMS, r, socklen_t(buf.size()));
+  }
+
   void send_open(uint16_t stream, Channel& c) {
     DcepOpen open;
     open.channel_type = c.reliable ? 0x00 : 0x81;  // unreliable: unordered, max-retransmits 0
@@ -160,7 +172,17 @@ struct SctpAssociation::Inner {
         if (!(e.strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN)) break;
         size_t length = std::min<size_t>(e.strreset_length, bytes.size());
         size_t count = (length - sizeof(sctp_stream_reset_event)) / sizeof(uint16_t);
-        for (size_t i = 0; i < count; ++i) channels.erase(e.strreset_stream_list[i]);
+        for (size_t i = 0; i < count; ++i) {
+          uint16_t stream = e.strreset_stream_list[i];
+          auto it = channels.find(stream);
+          if (it == channels.end()) continue;
+          std::string label = it->second.label;
+          bool closing = it->second.closing;  // we reset first: this is the reply
+          channels.erase(it);
+          partial.erase(stream);
+          if (!closing) reset_outgoing(stream);
+          if (events.channel_closed) events.channel_closed(label);
+        }
         break;
       }
       case SCTP_SENDER_DRY_EVENT: flush(); break;
@@ -433,12 +455,26 @@ void SctpAssociation::open_channel(const std::string& label, bool reliable) {
   }
 }
 
+void SctpAssociation::close_channel(const std::string& label) {
+  Inner& in = *inner_;
+  uint16_t stream = 0;
+  Channel* c = in.by_label(label, &stream);
+  if (!c || c->closing) return;
+  c->closing = true;
+  if (!in.up) {  // never opened on the wire
+    in.channels.erase(stream);
+    return;
+  }
+  in.flush();  // what was sent before goes first
+  in.reset_outgoing(stream);
+}
+
 bool SctpAssociation::send(const std::string& label, std::string data, bool text) {
   Inner& in = *inner_;
   if (in.down || data.size() > kMaxMessageSize || in.queue.size() >= kMaxQueued) return false;
   uint16_t stream = 0;
   Channel* c = in.by_label(label, &stream);
-  if (!c) return false;
+  if (!c || c->closing) return false;
   uint32_t ppid = text ? (data.empty() ? kPpidStringEmpty : kPpidString)
                        : (data.empty() ? kPpidBinaryEmpty : kPpidBinary);
   in.queue.push_back({stream, ppid, std::move(data), c->ordered, c->reliable});

@@ -64,6 +64,7 @@ class SctpAssociation {
     std::function<void(const uint8_t* data, size_t size)> send;
     // A channel can carry messages (ours acknowledged or the remote's opened).
     std::function<void(const std::string& label)> channel_open;
+    std::function<void(const std::string& label)> channel_closed;
     std::function<void(const DataChannelMessage& message)> message;
     // The association is up, or it ended (why).
     std::function<void()> up;
@@ -87,6 +88,10 @@ class SctpAssociation {
   // reliable = ordered, retransmitted until delivered; else unordered with
   // max-retransmits 0.
   void open_channel(const std::string& label, bool reliable);
+  // Closes a channel (RFC 8831 §6.7): our outgoing stream is reset, the
+  // remote resets its own in reply. A remote's reset closes the channel
+  // here the same way (channel_closed, and our stream is reset in reply).
+  void close_channel(const std::string& label);
   // Queued until the association is up (at most kMaxQueued messages). False,
   // nothing sent, when there is no such channel, the message is over
   // kMaxMessageSize, the queue is full or the association is down.

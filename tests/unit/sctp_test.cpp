@@ -58,7 +58,7 @@ const DtlsContext& context() {
 struct Side {
   std::unique_ptr<DtlsTransport> dtls;
   std::unique_ptr<SctpAssociation> sctp;
-  std::vector<std::string> opened;
+  std::vector<std::string> opened, closed;
   std::vector<DataChannelMessage> messages;
   bool up = false;
 };
@@ -100,6 +100,7 @@ struct Link {
         wire.emplace_back(1 - i, std::string(d, d + n));
       };
       e.channel_open = [&s](const std::string& label) { s.opened.push_back(label); };
+      e.channel_closed = [&s](const std::string& label) { s.closed.push_back(label); };
       e.message = [&s](const DataChannelMessage& m) { s.messages.push_back(m); };
       e.up = [&s] { s.up = true; };
       s.sctp = std::make_unique<SctpAssociation>(client, defer(), std::move(e));
@@ -213,6 +214,24 @@ void exchange(Link& link) {
   ASSERT_TRUE(link.run([&] { return !client.messages.empty(); }));
   EXPECT_EQ(client.messages[0].label, "mine");
   EXPECT_EQ(client.messages[0].data, "back");
+
+  // Closing (stream resets, RFC 8831 §6.7): the client closes its own
+  // channel and one the server opened; both sides see both go, the rest stays.
+  client.sctp->close_channel("mine");
+  client.sctp->close_channel("rtcmesh-unreliable");
+  EXPECT_FALSE(client.sctp->send("mine", "late", true));
+  ASSERT_TRUE(link.run([&] { return server.closed.size() == 2 && client.closed.size() == 2; }))
+      << server.closed.size() << " " << client.closed.size();
+  for (Side* s : {&client, &server}) {
+    EXPECT_FALSE(s->sctp->has_channel("mine"));
+    EXPECT_FALSE(s->sctp->has_channel("rtcmesh-unreliable"));
+    EXPECT_TRUE(s->sctp->has_channel("rtcmesh"));
+  }
+  EXPECT_FALSE(server.sctp->send("rtcmesh-unreliable", "x", true));
+  client.messages.clear();
+  ASSERT_TRUE(server.sctp->send("rtcmesh", "still here", true));
+  ASSERT_TRUE(link.run([&] { return !client.messages.empty(); }));
+  EXPECT_EQ(client.messages[0].data, "still here");
 }
 
 }  // namespace
