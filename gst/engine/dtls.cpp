@@ -123,14 +123,32 @@ void DtlsTransport::on_datagram(const uint8_t* data, size_t size) {
   if (state_ == State::kConnecting) {
     pump();
   } else {
-    // Connected: only alerts (close_notify) and handshake retransmissions
-    // from a peer that lost our last flight arrive here.
-    uint8_t buf[2048];
-    int n = SSL_read(ssl_, buf, sizeof buf);
-    if (n <= 0 && SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN) state_ = State::kClosed;
-    flush();
+    // Connected: application data (SCTP), alerts (close_notify) and
+    // handshake retransmissions from a peer that lost our last flight.
+    read_application();
   }
   BIO_reset(in_);
+}
+
+void DtlsTransport::read_application() {
+  uint8_t buf[16384];
+  for (;;) {
+    int n = SSL_read(ssl_, buf, sizeof buf);
+    if (n > 0) {
+      if (receive_) receive_(buf, size_t(n));
+      continue;
+    }
+    if (SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN) state_ = State::kClosed;
+    break;
+  }
+  flush();
+}
+
+bool DtlsTransport::send(const uint8_t* data, size_t size) {
+  if (state_ != State::kConnected) return false;
+  int n = SSL_write(ssl_, data, int(size));
+  flush();
+  return n == int(size);
 }
 
 void DtlsTransport::pump() {
@@ -138,6 +156,7 @@ void DtlsTransport::pump() {
   if (r == 1) {
     flush();
     connected();
+    if (state_ == State::kConnected) read_application();  // data behind the last flight
     return;
   }
   int e = SSL_get_error(ssl_, r);

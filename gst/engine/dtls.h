@@ -76,6 +76,10 @@ class DtlsTransport {
   void on_timeout();
   // Sends close_notify.
   void close();
+  // Application data (SCTP of the data channels), once connected: what
+  // arrives goes to `receive` (from on_datagram); send() is one record.
+  void set_receive(Send receive) { receive_ = std::move(receive); }
+  bool send(const uint8_t* data, size_t size);
 
   State state() const { return state_; }
   const std::string& error() const { return error_; }
@@ -88,6 +92,7 @@ class DtlsTransport {
   void flush();
   void fail(std::string why);
   void connected();
+  void read_application();
   static unsigned int timer_cb(SSL* ssl, unsigned int previous_us);
 
   SSL* ssl_ = nullptr;
@@ -97,6 +102,7 @@ class DtlsTransport {
   State state_ = State::kNew;
   std::vector<std::vector<sig::DtlsFingerprint>> remote_fingerprints_;
   Send send_;
+  Send receive_;
   std::string error_;
   SrtpKeys keys_;
   std::chrono::milliseconds initial_timeout_{1000};

@@ -63,6 +63,7 @@ struct Session {
   Engine::RemoteParams remote;
   bool started = false, failed = false, connected = false;
   std::unique_ptr<DtlsTransport> dtls;
+  std::unique_ptr<SctpAssociation> sctp;  // data channels, over dtls (gone before it)
   std::unique_ptr<SrtpSession> srtp;
   size_t socket = 0;  // index of the socket the selected tuple uses
   std::vector<Slot> slots;
@@ -356,8 +357,36 @@ struct Engine::Impl {
       }
       s.connected = true;
       s.stats.connected = true;
+      if (s.sctp) s.sctp->connect();
       if (events.connected) events.connected(s.id);
     }
+  }
+
+  // Data channels over the session's DTLS: usrsctp's output and events come
+  // back to this worker (sctp.h), where the session lives.
+  void start_sctp(Session& s) {
+    SessionId id = s.id;
+    Session* sp = &s;
+    SctpAssociation::Events e;
+    e.send = [sp](const uint8_t* data, size_t size) { sp->dtls->send(data, size); };
+    e.message = [this, id](const DataChannelMessage& m) {
+      if (events.data) events.data(id, m);
+    };
+    auto defer = [this, id](std::function<void()> task) {
+      Item item{Item::kCall};
+      item.call = std::move(task);
+      post(owner(id), std::move(item));
+    };
+    try {
+      s.sctp = std::make_unique<SctpAssociation>(s.remote.role == DtlsTransport::Role::kClient, defer,
+                                                 std::move(e), 5000, s.remote.sctp_port);
+    } catch (const std::exception&) {
+      return;  // media goes on without data channels
+    }
+    for (const auto& [label, reliable] : s.remote.channels) s.sctp->open_channel(label, reliable);
+    s.dtls->set_receive([sp](const uint8_t* data, size_t size) {
+      if (sp->sctp) sp->sctp->on_packet(data, size);
+    });
   }
 
   Slot* slot_by_ssrc(Session& s, uint32_t ssrc) {
@@ -556,7 +585,10 @@ struct Engine::Impl {
       auto now = Clock::now();
       if (now >= next_housekeeping) {
         next_housekeeping = now + kHousekeeping;
-        if (reader) hand_over_stale(now);
+        if (reader) {
+          hand_over_stale(now);
+          SctpAssociation::handle_timers();  // usrsctp has no thread of its own (sctp.h)
+        }
         housekeeping(w);
         flush(w);
       }
@@ -636,6 +668,7 @@ Engine::~Engine() {
   }
   for (auto& w : d.workers) {
     if (w->thread.joinable()) w->thread.join();
+    w->sessions.clear();  // before the wake-up fd goes: SCTP callbacks post to it
     close(w->epoll);
     close(w->wake);
   }
@@ -675,6 +708,7 @@ void Engine::start_session(SessionId id, RemoteParams remote) {
                                                 d.send_now(sp->socket, sp->ice.selected(), data, size);
                                               });
     s->dtls->set_initial_timeout(std::chrono::milliseconds(100));
+    if (s->remote.sctp_port) d.start_sctp(*s);
     s->started = true;
     s->last_alive = Clock::now();
     // The client speaks first, once a check told us where the peer is.
@@ -765,6 +799,16 @@ SessionStats Engine::session_stats(SessionId id) const {
     Session* s = d.find(d.owner(id), id);
     return s ? s->stats : SessionStats{};
   });
+}
+
+void Engine::send_data(SessionId id, const std::string& label, std::string data, bool text) {
+  Impl& d = *impl_;
+  Item item{Item::kCall};
+  item.call = [&d, id, label, data = std::move(data), text]() mutable {
+    Session* s = d.find(d.owner(id), id);
+    if (s && s->sctp) s->sctp->send(label, std::move(data), text);
+  };
+  d.post(d.owner(id), std::move(item));
 }
 
 TrackId Engine::add_track() {

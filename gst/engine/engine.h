@@ -25,6 +25,7 @@
 #include "gst/engine/address.h"
 #include "gst/engine/dtls.h"
 #include "gst/engine/history.h"
+#include "gst/engine/sctp.h"
 
 namespace rtcmesh::engine {
 
@@ -73,6 +74,8 @@ class Engine {
     std::function<void(SessionId)> connected;
     std::function<void(SessionId, const std::string& why)> failed;
     std::function<void(TrackId)> keyframe_request;  // a subscriber sent PLI/FIR
+    // A message on one of the session's data channels (RemoteParams::sctp_port).
+    std::function<void(SessionId, const DataChannelMessage&)> data;
   };
   struct LocalParams {
     SessionId id;
@@ -82,6 +85,11 @@ class Engine {
     std::string ufrag, pwd;
     std::vector<std::vector<sig::DtlsFingerprint>> fingerprints;
     DtlsTransport::Role role = DtlsTransport::Role::kServer;  // ours
+    // Data channels: SCTP (our port 5000) over the DTLS association to the
+    // remote's a=sctp-port (0: none), and the channels we open once it is up
+    // (label, reliable) — the remote's own channels are taken as they come.
+    uint16_t sctp_port = 0;
+    std::vector<std::pair<std::string, bool>> channels;
   };
 
   // Binds the sockets and starts the threads; throws std::runtime_error.
@@ -115,6 +123,10 @@ class Engine {
   // RTCP BYE (one compound packet), so the receiver ends its streams.
   void end_streams(SessionId id);
   SessionStats session_stats(SessionId id) const;
+  // A message on the session's data channel `label`, queued until the
+  // association is up (SctpAssociation::send; what it refuses is dropped).
+  // Returns at once.
+  void send_data(SessionId id, const std::string& label, std::string data, bool text);
 
   // --- publisher tracks (any thread) ---
   TrackId add_track();

@@ -104,6 +104,7 @@ NativeEgress::NativeEgress(Worker& worker, std::vector<std::string> addresses, g
     e->worker_.post(std::move(fn));
   };
   engine::Engine::Events events;
+  events.data = data_event(alive);
   events.connected = [hop](engine::SessionId id) { hop(id, true, ""); };
   events.failed = [hop](engine::SessionId id, const std::string& why) { hop(id, false, why); };
   events.keyframe_request = [alive](engine::TrackId track) {
@@ -360,12 +361,18 @@ void NativeForwardingPath::make_offer(SdpDone done) {
   // Every slot an m-line, in order (m-lines only grow, as with webrtcbin).
   GstSDPMessage* offer = new_description();
   std::string bundle = "BUNDLE";
+  // The application m-line goes after the slots of the first offer and
+  // stays there (as webrtcbin places it).
+  if (data_channels_ && data_mline_ < 0) data_mline_ = int(slots_.size());
+  if (data_mline_ == 0) add_data_media(offer, &bundle);
   for (size_t i = 0; i < slots_.size(); i++) {
+    if (i && int(i) == data_mline_) add_data_media(offer, &bundle);
     bool video = media::codec_info(slots_[i].codec).kind == media::Kind::kVideo;
     add_media(offer, video ? "video" : "audio", "UDP/TLS/RTP/SAVPF", std::to_string(i), &slots_[i], nullptr,
               "actpass");
     bundle += " " + std::to_string(i);
   }
+  if (data_mline_ > 0 && size_t(data_mline_) == slots_.size()) add_data_media(offer, &bundle);
   done(finish(offer, bundle), "");
 }
 
@@ -387,6 +394,7 @@ void NativeForwardingPath::accept_answer(const std::string& text, std::function<
   if (started_) return done("");
   remote_ufrag_ = remote.ufrag;
   started_ = true;
+  read_data_answer(answer, &remote);
   egress_.engine().start_session(local_.id, std::move(remote));
   done("");
 }

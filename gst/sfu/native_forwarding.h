@@ -65,6 +65,9 @@ class NativeEgress {
     NativeEgress* egress;
   };
   std::shared_ptr<Alive> alive_;
+  // native_data.cpp: engine data events, hopped to the worker.
+  static std::function<void(engine::SessionId, const engine::DataChannelMessage&)> data_event(
+      std::shared_ptr<Alive> alive);
 };
 
 class NativeForwardingPath : public ForwardingPath {
@@ -88,10 +91,11 @@ class NativeForwardingPath : public ForwardingPath {
   StructurePtr stats() const override;
   guint64 retransmissions() override;
   bool posted(GstMessage*) const override { return false; }
-  // The engine has no SCTP yet: its subscribers get no room data channels
-  // (the offer has no application m-line; the relay counts them as dropped).
-  void enable_data_channels() override {}
-  bool send_data(std::string, bool, bool) override { return false; }
+  // The room's data channels over the engine's SCTP (native_data.cpp): an
+  // application m-line in the offers, "rtcmesh" and "rtcmesh-unreliable"
+  // opened by us once the answer accepted it.
+  void enable_data_channels() override { data_channels_ = true; }
+  bool send_data(std::string data, bool text, bool reliable) override;
 
  private:
   struct Slot {
@@ -116,6 +120,10 @@ class NativeForwardingPath : public ForwardingPath {
   void add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
                  const Slot* slot, const char* format, const char* setup) const;
   static std::string finish(GstSDPMessage* sdp, const std::string& bundle);  // frees sdp
+  // native_data.cpp: the application m-line of our offer; what the answer
+  // says of it (into `remote`).
+  void add_data_media(GstSDPMessage* sdp, std::string* bundle) const;
+  void read_data_answer(const GstSDPMessage* answer, engine::Engine::RemoteParams* remote);
 
   NativeEgress& egress_;
   std::string name_;
@@ -126,6 +134,9 @@ class NativeForwardingPath : public ForwardingPath {
   std::string remote_ufrag_;
   std::vector<Slot> slots_;
   std::atomic<bool> connected_{false};
+  bool data_channels_ = false;    // enable_data_channels() was called
+  int data_mline_ = -1;           // the application m-line's index once offered
+  bool answered_ = false, data_negotiated_ = false;
 };
 
 // Every subscriber connection a NativeForwardingPath.

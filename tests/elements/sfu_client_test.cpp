@@ -198,11 +198,11 @@ TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
 // as "host") relays each participant's messages on their subscribe
 // connections, reliable or not as sent, with the sender's id; a thousand
 // reliable ones arrive in order, text stays text and bytes stay bytes.
-// engine=webrtcbin also under RTCMESH_TEST_SFU_ENGINE=native: the native
-// engine has no SCTP, its subscribers get no room data (README, not done).
+// Under RTCMESH_TEST_SFU_ENGINE=native (sfu-client-native) the subscribe
+// connections are the native engine's, their data channels its SCTP.
 TEST(SfuClient, RoomDataIsRelayedWithItsSenderAndNothingLost) {
   Pipeline host("rtcsfu name=sfu address=127.0.0.1 port=0 room=r publisher-id=host "
-                "peer-timeout=4000 engine=webrtcbin");
+                "peer-timeout=4000");
   ASSERT_NE(host.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   GstElement* sfu = host.by_name("sfu");
   guint port = 0;

@@ -191,9 +191,12 @@ int decoded_frames(const std::string& path) {
 // (not on every interface), and writes announced-addresses into its host
 // candidates (1:1 NAT, containers). 127.0.0.2 reaches nothing here (the
 // sockets are bound to 127.0.0.1): the connections still come up through
-// the server's own checks, as behind a NAT without hairpinning.
+// the server's own checks, as behind a NAT without hairpinning. engine=
+// webrtcbin also under RTCMESH_TEST_SFU_ENGINE=native: ICE-lite never checks
+// toward the client, so a native subscriber of an unreachable announced
+// address never connects (README, Not done yet).
 TEST(Sfu, IceUsesTheBoundAddressAndWritesTheAnnouncedOne) {
-  Sfu sfu("address=127.0.0.1 announced-addresses=127.0.0.2");
+  Sfu sfu("address=127.0.0.1 announced-addresses=127.0.0.2 engine=webrtcbin");
   auto cam = publish(sfu, "cam1");
   ASSERT_TRUE(wait_until([&] { return sfu.sinks().video_frames("cam1") >= 15; }, kMediaTimeout))
       << joined(sfu.pipeline().errors()) << joined(cam->errors());
