@@ -696,8 +696,10 @@ TEST(Packet, RtxCarriesTheOriginalSequenceNumberAndPayload) {
   EXPECT_EQ(std::vector<uint8_t>(p.begin() + 26, p.begin() + 31), (std::vector<uint8_t>{1, 2, 3, 4, 5}));
   // What does not fit, or is not RTP, is refused.
   auto q = rtp_packet(5, 6, 7, 96, 100);
-  EXPECT_EQ(make_rtx(q.data(), q.size(), q.size() + 1, 97, 1, 2), 0u);
-  EXPECT_EQ(make_rtx(q.data(), q.size(), q.size() + 2, 97, 1, 2), q.size() + 2);
+  const size_t q_size = q.size();
+  q.resize(q_size + 2);  // the capacity we claim is there
+  EXPECT_EQ(make_rtx(q.data(), q_size, q_size + 1, 97, 1, 2), 0u);
+  EXPECT_EQ(make_rtx(q.data(), q_size, q_size + 2, 97, 1, 2), q_size + 2);
   uint8_t junk[12] = {0x40};
   EXPECT_EQ(make_rtx(junk, sizeof junk, sizeof junk + 2, 97, 1, 2), 0u);
 }
