@@ -364,15 +364,14 @@ void NativeForwardingPath::make_offer(SdpDone done) {
   // The application m-line goes after the slots of the first offer and
   // stays there (as webrtcbin places it).
   if (data_channels_ && data_mline_ < 0) data_mline_ = int(slots_.size());
-  if (data_mline_ == 0) add_data_media(offer, &bundle);
-  for (size_t i = 0; i < slots_.size(); i++) {
-    if (i && int(i) == data_mline_) add_data_media(offer, &bundle);
+  for (size_t i = 0; i <= slots_.size(); i++) {
+    if (int(i) == data_mline_) add_data_media(offer, &bundle);
+    if (i == slots_.size()) break;
     bool video = media::codec_info(slots_[i].codec).kind == media::Kind::kVideo;
     add_media(offer, video ? "video" : "audio", "UDP/TLS/RTP/SAVPF", std::to_string(i), &slots_[i], nullptr,
               "actpass");
     bundle += " " + std::to_string(i);
   }
-  if (data_mline_ > 0 && size_t(data_mline_) == slots_.size()) add_data_media(offer, &bundle);
   done(finish(offer, bundle), "");
 }
 
@@ -384,10 +383,14 @@ void NativeForwardingPath::accept_answer(const std::string& text, std::function<
   engine::Engine::RemoteParams remote;
   if (std::string why = read_remote(text, answer, false, &remote); !why.empty()) return done(why);
   if (started_ && remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
-  // RTX where the answer kept what we offered (m-line i is slot i).
-  for (guint i = 0; i < gst_sdp_message_medias_len(answer) && i < slots_.size(); i++) {
+  // RTX where the answer kept what we offered. Slot i is m-line i, or i + 1
+  // past the application m-line (slots added by a renegotiation).
+  for (size_t i = 0; i < slots_.size(); i++) {
+    guint mline = guint(i) + (data_mline_ >= 0 && int(i) >= data_mline_ ? 1 : 0);
+    if (mline >= gst_sdp_message_medias_len(answer)) break;
     Slot& slot = slots_[i];
-    if (slot.rtx_pt >= 0 && !slot.rtx_on && rtx_payload_for(gst_sdp_message_get_media(answer, i), slot.pt) == slot.rtx_pt)
+    if (slot.rtx_pt >= 0 && !slot.rtx_on &&
+        rtx_payload_for(gst_sdp_message_get_media(answer, mline), slot.pt) == slot.rtx_pt)
       use_rtx(i, slot.rtx_pt);
   }
   // Renegotiation: same transport (1.22 peers cannot restart ICE anyway).
