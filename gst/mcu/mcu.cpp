@@ -808,7 +808,7 @@ static void rtc_mcu_class_init(RtcMcuClass* klass) {
       element_class, gst_pad_template_new("video_src", GST_PAD_SRC, GST_PAD_ALWAYS, video.get()));
   gst_element_class_add_pad_template(
       element_class, gst_pad_template_new("audio_src", GST_PAD_SRC, GST_PAD_ALWAYS, audio.get()));
-  // data_%u only: the pipeline's own tracks do not publish into an MCU room.
+  // Data pads only: the pipeline's own tracks do not publish into an MCU room.
   add_data_pads(element_class);
   gst_element_class_set_static_metadata(
       element_class, "MCU room host", "Source/Network/WebRTC",

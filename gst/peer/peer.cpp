@@ -210,7 +210,7 @@ std::string local_description(GstElement* webrtc, const std::vector<std::string>
     size_t end = sdp.find_first_of("\r\n", at);
     sdp.replace(at, (end == std::string::npos ? sdp.size() : end) - at, ours);
   }
-  return announced.empty() ? sdp : sig::announce_host_candidates(sdp, announced);
+  return sig::announce_host_candidates(sdp, announced);
 }
 
 }  // namespace
@@ -298,9 +298,8 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
       webrtc_, "on-ice-candidate",
       [](GstElement*, guint mline, gchar* candidate, gpointer data) {
         on_worker(*static_cast<LifePtr*>(data), [mline, c = std::string(candidate)](Peer& p) {
-          if (!p.events_.local_candidate) return;
-          p.events_.local_candidate(
-              mline, p.announced_.empty() ? c : sig::announce_host_candidates(c, p.announced_));
+          if (p.events_.local_candidate)
+            p.events_.local_candidate(mline, sig::announce_host_candidates(c, p.announced_));
         });
       },
       life_);

@@ -343,6 +343,7 @@ TrickleFragment parse_trickle_fragment(std::string_view body) {
 }
 
 std::string announce_host_candidates(std::string_view sdp, const std::vector<std::string>& announced) {
+  if (announced.empty()) return std::string(sdp);
   auto is_v6 = [](std::string_view a) { return a.find(':') != std::string_view::npos; };
   auto announced_for = [&](std::string_view addr) -> const std::string* {
     for (const std::string& a : announced)
