@@ -74,6 +74,15 @@ class RtcPost : public ::testing::Test {
     ASSERT_TRUE(page) << error;
     ASSERT_TRUE(wait_until([&] { return page->poll(), page->joined; }, 30s)) << page->describe();
   }
+  // The page saw no error, and its browser exits 0 on SIGTERM.
+  template <typename Page>
+  void ends_cleanly(Page& p) {
+    EXPECT_TRUE(p.last_error.empty()) << p.last_error;
+    p.proc->send_signal(SIGTERM);
+    auto status = p.proc->wait(20s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 0) << p.describe();
+  }
   // The room page as participant "rp" with ?signal=datachannel (null and a
   // failure when it cannot start).
   std::unique_ptr<test::RoomPage> open_room_page(int duration_s) {
@@ -167,12 +176,7 @@ TEST_F(RtcPost, OneConnectionCarriesTheRoomProtocolSubscriptionAndPublication) {
       },
       20s))
       << page->describe();
-  EXPECT_TRUE(page->last_error.empty()) << page->last_error;
-
-  page->proc->send_signal(SIGTERM);
-  auto status = page->proc->wait(20s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0) << page->describe();
+  ASSERT_NO_FATAL_FAILURE(ends_cleanly(*page));
   // DELETE on the way out: the participant is gone from the room, its
   // connection from the server.
   EXPECT_TRUE(wait_until(
@@ -233,11 +237,7 @@ TEST_F(RtcPost, TheRoomPageJoinsOverADataChannel) {
   EXPECT_EQ(from_viewer.get_string("label").value_or(""), "rtcmesh");
   EXPECT_TRUE(room->received_from("red").empty());
 
-  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
-  room->proc->send_signal(SIGTERM);
-  auto status = room->proc->wait(20s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0) << room->describe();
+  ASSERT_NO_FATAL_FAILURE(ends_cleanly(*room));
 }
 
 // A mesh room through the same front end (rtcmesh-server --mode mesh): the
@@ -256,11 +256,7 @@ TEST_F(RtcPost, TheRoomPageJoinsAMeshRoomOverADataChannel) {
 
   EXPECT_EQ(chat_both_ways(*room, pl), "") << room->describe();
 
-  EXPECT_TRUE(room->last_error.empty()) << room->last_error;
-  room->proc->send_signal(SIGTERM);
-  auto status = room->proc->wait(20s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0) << room->describe();
+  ASSERT_NO_FATAL_FAILURE(ends_cleanly(*room));
 }
 
 // The room page's chat in an MCU room over a data channel: relayed by the
