@@ -59,11 +59,21 @@ void TeeForwardingPath::set_sending(size_t index, bool sending) {
 }
 
 // EOS into webrtcbin: rtpsession sends RTCP BYE for every SSRC it sends
-// (and rtpfunnel passes the first EOS of a bundle on).
+// (and rtpfunnel passes the first EOS of a bundle on). Pushed from
+// GStreamer's thread pool, not the worker: the webrtcbin of a killed player
+// can hold a stream lock until it is torn down (its DTLS sender waiting),
+// and the worker also serves HTTP (sfu_stress saw the server stop
+// answering, the worker blocked here).
 bool TeeForwardingPath::end_stream() {
   for (auto& slot : slots_) {
     detach(slot);
-    gst_pad_push_event(slot.normalizer->src_pad(), gst_event_new_eos());
+    GstPad* pad = slot.normalizer->src_pad();
+    GstElement* owner = gst_pad_get_parent_element(pad);
+    if (!owner) continue;
+    gst_element_call_async(
+        owner, +[](GstElement*, gpointer pad) { gst_pad_push_event(GST_PAD(pad), gst_event_new_eos()); },
+        gst_object_ref(pad), gst_object_unref);
+    gst_object_unref(owner);
   }
   return true;
 }
