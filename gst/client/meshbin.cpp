@@ -279,7 +279,7 @@ void RtcMeshBinPrivate::join() {
       setup.options = opts;
       {
         std::lock_guard lock(props_mutex);
-        setup.ice = ice.settings();
+        setup.ice = ice.client_settings(target);
         setup.peer_timeout_ms = peer_timeout_ms;
       }
       ws = std::make_unique<room::PostRoomClient>(std::move(setup));
@@ -365,9 +365,10 @@ void RtcMeshBinPrivate::start_sfu(const Json& result) {
   host.ws = ws.get();
   host.post = dynamic_cast<room::PostRoomClient*>(ws.get());
   host.room = joined_room;
+  const std::string server = current_url();
   {
     std::lock_guard lock(props_mutex);
-    host.ice = ice.settings();
+    host.ice = ice.client_settings(server);
     host.peer_timeout_ms = peer_timeout_ms;
   }
   host.composer = composer.get();

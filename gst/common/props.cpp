@@ -3,6 +3,10 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 
 namespace rtcmesh {
@@ -99,8 +103,9 @@ void IceProps::install(GObjectClass* klass, guint first) {
                           "ICE transport policy: all or relay (TURN only)", "all", rw_flags()));
   install_string(klass, first + kLocalAddresses, "ice-local-addresses",
                  "Comma-separated local addresses to gather candidates on, instead of every "
-                 "interface (e.g. 127.0.0.1, which is skipped otherwise); a server bound to one "
-                 "address also gathers on it");
+                 "interface (loopback is skipped otherwise, unless the server's URL is on "
+                 "loopback: then loopback and every interface); a server bound to one address "
+                 "also gathers on it");
 }
 
 bool IceProps::set(guint first, guint id, const GValue* value) {
@@ -186,6 +191,54 @@ IceSettings IceProps::server_settings(const std::string& bound_address,
           s.local_addresses.end())
     s.local_addresses.push_back(bound_address);
   if (bound) g_object_unref(bound);
+  return s;
+}
+
+namespace {
+
+bool is_loopback_host(const std::string& url) {
+  GUri* uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (!uri) return false;
+  std::string host = g_uri_get_host(uri) ? g_uri_get_host(uri) : "";
+  g_uri_unref(uri);
+  if (host == "localhost") return true;
+  GInetAddress* address = g_inet_address_new_from_string(host.c_str());
+  bool loopback = address && g_inet_address_get_is_loopback(address);
+  if (address) g_object_unref(address);
+  return loopback;
+}
+
+// What libnice gathers by default (interfaces that are up; no IPv6
+// link-local), plus loopback.
+std::vector<std::string> interface_addresses_and_loopback() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return {"127.0.0.1"};
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) continue;
+    int family = i->ifa_addr->sa_family;
+    if (family != AF_INET && family != AF_INET6) continue;
+    if (family == AF_INET6 &&
+        IN6_IS_ADDR_LINKLOCAL(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr))
+      continue;
+    GSocketAddress* sa = g_socket_address_new_from_native(
+        i->ifa_addr, family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    if (!sa) continue;
+    gchar* text = g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(sa)));
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.emplace_back(text);
+    g_free(text);
+    g_object_unref(sa);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+}  // namespace
+
+IceSettings IceProps::client_settings(const std::string& server_url) const {
+  IceSettings s = settings();
+  if (s.local_addresses.empty() && is_loopback_host(server_url))
+    s.local_addresses = interface_addresses_and_loopback();
   return s;
 }
 

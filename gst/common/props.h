@@ -55,6 +55,12 @@ struct IceProps {
   // address (not 0.0.0.0 or ::), and write `announced` into host candidates.
   IceSettings server_settings(const std::string& bound_address,
                               const std::vector<std::string>& announced = {}) const;
+  // A client of `server_url`: when that server is on loopback (127.x, ::1,
+  // localhost) and no ice-local-addresses are set, gather on loopback as well
+  // as every interface. libnice skips loopback by default and pairs no
+  // interface address with a loopback candidate, so an ICE-lite server
+  // (engine=native) on 127.0.0.1 would never be checked.
+  IceSettings client_settings(const std::string& server_url) const;
 };
 
 // Per-client-address limits of a serving element (sig::AddressLimits):

@@ -109,7 +109,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
         whep_slots = 4;
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
-  int engine = int(peer::SubscriberEngine::kWebrtcbin);
+  int engine = int(peer::SubscriberEngine::kNative);
   guint udp_port = 0;
   std::string announced_addresses;  // comma-separated
   std::unique_ptr<sfu::NativeEgress> egress;  // engine=native, while PAUSED or PLAYING
@@ -1010,10 +1010,10 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
       object_class, PROP_ENGINE,
       g_param_spec_enum("engine", "engine",
                         "What serves subscriber connections (WHEP players, JSON-RPC subscribers): "
-                        "webrtcbin (one per subscriber) or native (ICE-lite, DTLS, SRTP of our own "
-                        "on one UDP port, a fixed pool of threads; candidates only on address or "
-                        "announced-addresses)",
-                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kWebrtcbin), rw_flags()));
+                        "native (ICE-lite, DTLS, SRTP of our own on one UDP port, a fixed pool of "
+                        "threads; candidates only on address or announced-addresses) or webrtcbin "
+                        "(one per subscriber, for comparison)",
+                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kNative), rw_flags()));
   install_uint(object_class, PROP_UDP_PORT, "udp-port",
                "UDP port of engine=native, shared by every subscriber (0 = ephemeral; reads "
                "back the bound port once PAUSED); bound on address",

@@ -191,7 +191,7 @@ void RtcWhepSrcPrivate::offer(ClientSession* raw, int track_count,
   std::string video, audio;
   {
     std::lock_guard lock(props_mutex);
-    ice_settings = ice.settings();
+    ice_settings = ice.client_settings(client.endpoint);
     timeout_ms = client.peer_timeout_ms;
     video = video_codecs;
     audio = audio_codecs;

@@ -114,7 +114,7 @@ void RtcWhipSinkPrivate::start_session() {
   guint timeout_ms, deadline_ms;
   {
     std::lock_guard lock(props_mutex);
-    ice_settings = ice.settings();
+    ice_settings = ice.client_settings(client.endpoint);
     timeout_ms = client.peer_timeout_ms;
     deadline_ms = client.connect_deadline_ms();
   }

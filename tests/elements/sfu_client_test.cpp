@@ -19,8 +19,8 @@ using Participant = RoomParticipant;
 
 namespace {
 
-// The server's arguments; RTCMESH_TEST_SFU_ENGINE=native (meson test
-// sfu-client-native) runs every test with the native egress engine.
+// The server's arguments; RTCMESH_TEST_SFU_ENGINE=webrtcbin (meson test
+// sfu-client-webrtcbin) runs every test with the webrtcbin egress engine.
 std::vector<std::string> sfu_args(std::vector<std::string> more = {}) {
   std::vector<std::string> args{"--mode", "sfu", "--peer-timeout", "4000"};
   if (const char* engine = g_getenv("RTCMESH_TEST_SFU_ENGINE")) args.insert(args.end(), {"--engine", engine});
@@ -28,20 +28,13 @@ std::vector<std::string> sfu_args(std::vector<std::string> more = {}) {
   return args;
 }
 
-// The native engine offers candidates on the server's address only (here
-// 127.0.0.1), not on every interface as webrtcbin does: participants must
-// gather loopback, which libnice leaves out by default.
-std::string props(const std::string& more = "") {
-  return g_getenv("RTCMESH_TEST_SFU_ENGINE") ? more + " ice-local-addresses=127.0.0.1" : more;
-}
-
 std::unique_ptr<RtcmeshServer> sfu_server() { return RtcmeshServer::start(RTCMESH_SERVER, sfu_args()); }
 
 TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   auto server = sfu_server();
   ASSERT_TRUE(server);
-  auto a = std::make_unique<Participant>(server->ws_url(), "a", props());
-  Participant b(server->ws_url(), "b", props());
+  auto a = std::make_unique<Participant>(server->ws_url(), "a");
+  Participant b(server->ws_url(), "b");
   std::vector<Participant*> room = {a.get(), &b};
   std::vector<std::string> ids = {"a", "b"};
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
@@ -50,7 +43,7 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   // session): a's pads on b stay the same pads.
   std::set<std::string> a_pads_on_b = pad_names(b.bin(), "a");
   ASSERT_EQ(a_pads_on_b.size(), 2u);
-  Participant c(server->ws_url(), "c", props());
+  Participant c(server->ws_url(), "c");
   room.push_back(&c);
   ids.push_back("c");
   ASSERT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 15); }, 30s))
@@ -92,7 +85,7 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
   EXPECT_TRUE(wait_until([&] { return b.frames_from("c") >= before + 15; }, 8s));
 
   // A late d gets b and c (reusing a's inactive m-lines) and they get d.
-  Participant d(server->ws_url(), "d", props());
+  Participant d(server->ws_url(), "d");
   room = {&b, &c, &d};
   ids = {"b", "c", "d"};
   EXPECT_TRUE(wait_until([&] { return everyone_sees_everyone(room, ids, 10); }, 30s))
@@ -128,9 +121,9 @@ TEST(SfuClient, ThreePublishersDecodeEachOtherOneLeavesALateOneGetsEveryone) {
 TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
   auto server = RtcmeshServer::start(RTCMESH_SERVER, sfu_args({"--max-mlines", "4"}));
   ASSERT_TRUE(server);
-  Participant a(server->ws_url(), "a", props());
-  auto b = std::make_unique<Participant>(server->ws_url(), "b", props());
-  Participant v(server->ws_url(), "v", props(), "r", /*publish=*/false);
+  Participant a(server->ws_url(), "a");
+  auto b = std::make_unique<Participant>(server->ws_url(), "b");
+  Participant v(server->ws_url(), "v", "", "r", /*publish=*/false);
   ASSERT_TRUE(wait_until([&] { return v.frames_from("a") >= 10 && v.frames_from("b") >= 10; },
                          30s));
   std::set<std::string> a_pads = pad_names(v.bin(), "a");
@@ -142,7 +135,7 @@ TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
   ASSERT_TRUE(wait_until([&] { return v_saw.count == 1; }, 8s));
   // c sends H.264: its video cannot take b's VP8 m-line, a fifth m-line is
   // over the cap, so v gets a new connection carrying a and c.
-  Participant c(server->ws_url(), "c", props("video-codec=h264"));
+  Participant c(server->ws_url(), "c", "video-codec=h264");
   ASSERT_TRUE(wait_until(
       [&] {
         return v.frames_from("c") >= 10 && pad_names(v.bin(), "a").size() == 2 &&
@@ -164,8 +157,8 @@ TEST(SfuClient, PastTheMlineCapTheSubscriptionIsRebuilt) {
 TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
   auto server = sfu_server();
   ASSERT_TRUE(server);
-  Participant a(server->ws_url(), "a", props());
-  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server->ws_url() + " " + props());
+  Participant a(server->ws_url(), "a");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v url=" + server->ws_url());
   TrackSinks sinks(viewer.by_name("m"), "video/x-raw", "audio/x-raw");
   viewer.set_state(GST_STATE_PLAYING);
   EXPECT_TRUE(wait_until([&] { return sinks.video_frames("a") >= 15 && sinks.audio_samples("a"); },
@@ -179,10 +172,10 @@ TEST(SfuClient, AViewerWithoutInputsReceivesThePublishers) {
 TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
   auto server = sfu_server();
   ASSERT_TRUE(server);
-  Participant a(server->ws_url(), "a", props());
-  auto b = std::make_unique<Participant>(server->ws_url(), "b", props());
-  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server->ws_url() + " " +
-                  props() + " m.video_src ! fakesink sync=false m.audio_src ! fakesink sync=false");
+  Participant a(server->ws_url(), "a");
+  auto b = std::make_unique<Participant>(server->ws_url(), "b");
+  Pipeline viewer("rtcmeshbin name=m room=r peer-id=v compose=true url=" + server->ws_url() +
+                  " m.video_src ! fakesink sync=false m.audio_src ! fakesink sync=false");
   viewer.set_state(GST_STATE_PLAYING);
   auto tiles = [&] { return composed_tiles(viewer.by_name("m")); };
   EXPECT_TRUE(wait_until([&] { return tiles() == 2; }, 20s)) << tiles();
@@ -198,8 +191,8 @@ TEST(SfuClient, ComposeShowsOneTilePerPublisher) {
 // as "host") relays each participant's messages on their subscribe
 // connections, reliable or not as sent, with the sender's id; a thousand
 // reliable ones arrive in order, text stays text and bytes stay bytes.
-// Under RTCMESH_TEST_SFU_ENGINE=native (sfu-client-native) the subscribe
-// connections are the native engine's, their data channels its SCTP.
+// The subscribe connections are the native engine's, their data channels
+// its SCTP (webrtcbin's under sfu-client-webrtcbin).
 TEST(SfuClient, RoomDataIsRelayedWithItsSenderAndNothingLost) {
   Pipeline host("rtcsfu name=sfu address=127.0.0.1 port=0 room=r publisher-id=host "
                 "peer-timeout=4000");

@@ -110,8 +110,8 @@ TEST(BrowserNative, ChromiumAndPipelinesThroughOneUdpPortWithLossAnsweredByNack)
 
   // The native engine's candidates are on 127.0.0.1 only: webrtcbin
   // clients gather loopback too.
-  WhepViewer player(whep, "ice-local-addresses=127.0.0.1 peer-timeout=4000");
-  RoomParticipant member(server->ws_url(), "viewer", "ice-local-addresses=127.0.0.1", kRoom, /*publish=*/false);
+  WhepViewer player(whep, "peer-timeout=4000");
+  RoomParticipant member(server->ws_url(), "viewer", "", kRoom, /*publish=*/false);
   ASSERT_TRUE(wait_until([&] { return member.frames_from("cam") >= 10; }, 30s))
       << "rtcmeshbin decoded " << member.frames_from("cam") << " frames";
   ASSERT_TRUE(player.play());

@@ -26,20 +26,8 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 std::string with_test_engine(const std::string& launch) {
   const char* engine = g_getenv("RTCMESH_TEST_SFU_ENGINE");
   if (!engine || !*engine || launch.find("engine=") != std::string::npos) return launch;
-  // rtcsfu serves its subscribers with `engine`; with native, its
-  // candidates are on the bound address only, so clients gather loopback.
-  std::string out;
-  std::regex word("(^|[\\s!])(rtcsfu|rtcwhepsrc|rtcmeshbin)(?=\\s|$)");
-  auto begin = std::sregex_iterator(launch.begin(), launch.end(), word);
-  size_t at = 0;
-  for (auto it = begin; it != std::sregex_iterator(); ++it) {
-    out += launch.substr(at, size_t(it->position() + it->length()) - at);
-    at = size_t(it->position() + it->length());
-    if ((*it)[2] == "rtcsfu") out += std::string(" engine=") + engine;
-    else if (std::string(engine) == "native" && launch.find("ice-local-addresses") == std::string::npos)
-      out += " ice-local-addresses=127.0.0.1";
-  }
-  return out + launch.substr(at);
+  std::regex rtcsfu("(^|[\\s!])rtcsfu(?=\\s|$)");
+  return std::regex_replace(launch, rtcsfu, std::string("$&") + " engine=" + engine);
 }
 
 Pipeline::Pipeline(const std::string& launch_string) {

@@ -22,9 +22,9 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 // An unsigned counter (guint or guint64) of an element's `stats`; 0 if absent.
 guint64 stats_counter(GstElement* element, const char* field);
 
-// RTCMESH_TEST_SFU_ENGINE=native|webrtcbin runs the SFU tests with that
-// rtcsfu engine: every launch string's rtcsfu gets engine=…, and (native)
-// its rtcwhepsrc and rtcmeshbin clients ice-local-addresses=127.0.0.1.
+// RTCMESH_TEST_SFU_ENGINE=webrtcbin|native runs the SFU tests with that
+// rtcsfu engine (default native): every launch string's rtcsfu without an
+// engine= gets engine=….
 std::string with_test_engine(const std::string& launch);
 
 class Pipeline {

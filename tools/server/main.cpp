@@ -9,7 +9,7 @@
 // A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine webrtcbin|native] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine native|webrtcbin] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
@@ -90,7 +90,7 @@ struct Config {
   unsigned max_publishers = 0, max_subscribers = 200;  // per SFU room; 0 = no limit
   unsigned max_sessions = 500;                         // of the server; 0 = no limit
   unsigned max_mlines = 16;                            // of an SFU subscriber connection
-  std::string engine = "webrtcbin";                    // rtcsfu engine: webrtcbin or native
+  std::string engine = "native";                       // rtcsfu engine: native or webrtcbin
   unsigned udp_port = 0;                               // engine=native: the shared UDP port
   std::string announce_addresses;                      // engine=native: comma-separated
   std::string metrics_token;                           // empty: /metrics is open
@@ -242,8 +242,8 @@ Config parse_args(int& argc, char**& argv) {
       {"max-mlines", 0, 0, G_OPTION_ARG_STRING, &max_mlines,
        "m-lines of an SFU subscriber connection before it is rebuilt (default 16)", "N"},
       {"engine", 0, 0, G_OPTION_ARG_STRING, &engine,
-       "What serves SFU subscribers: webrtcbin (default; one per subscriber) or native (our own "
-       "ICE-lite, DTLS and SRTP on one UDP port, a fixed pool of threads)",
+       "What serves SFU subscribers: native (default; our own ICE-lite, DTLS and SRTP on one "
+       "UDP port, a fixed pool of threads) or webrtcbin (one per subscriber, for comparison)",
        "ENGINE"},
       {"udp-port", 0, 0, G_OPTION_ARG_STRING, &udp_port,
        "UDP port of --engine native, shared by every subscriber (default 0 = any free port)",
