@@ -64,7 +64,10 @@ GstPadProbeReturn NativeEgress::on_buffer(GstPad*, GstPadProbeInfo* info, gpoint
     }
     return TRUE;
   };
-  if (GstBuffer* b = GST_PAD_PROBE_INFO_BUFFER(info)) push(b, 0, nullptr);
+  // The INFO_ macros only cast: the probe's type says which one it is (an
+  // MCU's payloaders push lists).
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER)
+    push(GST_PAD_PROBE_INFO_BUFFER(info), 0, nullptr);
   else if (GstBufferList* l = GST_PAD_PROBE_INFO_BUFFER_LIST(info))
     for (guint i = 0; i < gst_buffer_list_length(l); i++) push(gst_buffer_list_get(l, i), i, nullptr);
   return GST_PAD_PROBE_OK;
