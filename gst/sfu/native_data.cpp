@@ -31,7 +31,7 @@ std::function<void(engine::SessionId, const engine::DataChannelMessage&)> Native
       cb = it->second.events.data;
     }
     if (!cb) return;
-    e->worker_.post([cb, message = peer::DataMessage{m.label, m.data, m.text}] { cb(message); });
+    e->worker_->post([cb, message = peer::DataMessage{m.label, m.data, m.text}] { cb(message); });
   };
 }
 

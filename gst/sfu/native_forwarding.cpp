@@ -73,9 +73,9 @@ GstPadProbeReturn NativeEgress::on_buffer(GstPad*, GstPadProbeInfo* info, gpoint
   return GST_PAD_PROBE_OK;
 }
 
-NativeEgress::NativeEgress(Worker& worker, std::vector<std::string> addresses, guint port,
-                           std::vector<std::string> announced, guint peer_timeout_ms)
-    : worker_(worker), announced_(std::move(announced)), alive_(std::make_shared<Alive>()) {
+NativeEgress::NativeEgress(std::vector<std::string> addresses, guint port, std::vector<std::string> announced,
+                           guint peer_timeout_ms)
+    : announced_(std::move(announced)), alive_(std::make_shared<Alive>()) {
   alive_->egress = this;
   engine::EngineConfig config;
   config.addresses = std::move(addresses);
@@ -104,7 +104,7 @@ NativeEgress::NativeEgress(Worker& worker, std::vector<std::string> addresses, g
     if (ok) l.connected->store(true);
     auto fn = ok ? [cb = l.events.connected] { if (cb) cb(); }
                  : std::function<void()>([cb = l.events.failed, why] { if (cb) cb(why); });
-    e->worker_.post(std::move(fn));
+    e->worker_->post(std::move(fn));
   };
   engine::Engine::Events events;
   events.data = data_event(alive);
@@ -114,7 +114,7 @@ NativeEgress::NativeEgress(Worker& worker, std::vector<std::string> addresses, g
     std::shared_lock hold(alive->lock);
     if (NativeEgress* e = alive->egress)
       // On the worker, which alone destroys Sources: a FanOut found there is alive.
-      e->worker_.post([alive, track] {
+      e->worker_->post([alive, track] {
         media::FanOut* fanout = nullptr;
         {
           std::shared_lock hold(alive->lock);

@@ -27,12 +27,16 @@ class NativeEgress {
  public:
   // Binds `addresses` (numeric) on `port` (0: any); candidates carry
   // `announced` (empty: the bound addresses). Throws std::runtime_error.
-  NativeEgress(Worker& worker, std::vector<std::string> addresses, guint port,
-               std::vector<std::string> announced, guint peer_timeout_ms);
+  // Made before the element's host (and its worker) exist, so that the room
+  // is attached as soon as the host accepts connections: `serve_from` gives
+  // the worker, before any session.
+  NativeEgress(std::vector<std::string> addresses, guint port, std::vector<std::string> announced,
+               guint peer_timeout_ms);
   ~NativeEgress();
 
   engine::Engine& engine() { return *engine_; }
-  Worker& worker() { return worker_; }
+  void serve_from(Worker& worker) { worker_ = &worker; }
+  Worker& worker() { return *worker_; }
   guint port() const { return engine_->port(); }
   const std::vector<std::string>& announced() const { return announced_; }
   // The engine track fed by `source`'s packets (tapped on first use).
@@ -52,7 +56,7 @@ class NativeEgress {
     ForwardingPath::Events events;
     std::atomic<bool>* connected;
   };
-  Worker& worker_;
+  Worker* worker_ = nullptr;  // where session events are handed (serve_from)
   std::vector<std::string> announced_;
   std::unique_ptr<engine::Engine> engine_;
   std::mutex mutex_;  // leaf: listeners_, fanouts_; nothing is called under it

@@ -461,16 +461,30 @@ bool RtcSfuPrivate::start(std::string& error) {
       return false;
     }
   }
+  // Subscribers through the native engine on one UDP port (issue 17), made
+  // before the host: once it accepts connections, the room must be attached
+  // within one hop of its worker, or an early join is told "not hosted here".
+  if (engine == int(peer::SubscriberEngine::kNative)) {
+    try {
+      egress = std::make_unique<sfu::NativeEgress>(std::vector<std::string>{address}, udp_port,
+                                                   split_list(announced_addresses), peer_timeout_ms);
+    } catch (const std::exception& e) {
+      error = std::string("engine=native: ") + e.what();
+      return false;
+    }
+  }
   std::shared_ptr<server::Host> shared;
   try {
     shared = server::Host::acquire(o);
   } catch (const std::exception& e) {
     error = e.what();
+    egress.reset();
     return false;
   }
   if (!shared->route(hosted, &whip, &whep, &rtc)) {
     error = hosted.empty() ? "another rtcsfu on this port already hosts every room"
                            : "another rtcsfu on this port already hosts room '" + hosted + "'";
+    egress.reset();
     return false;
   }
   {
@@ -489,19 +503,8 @@ bool RtcSfuPrivate::start(std::string& error) {
     std::lock_guard lock(props_mutex);
     cluster_options = cluster;
   }
-  if (engine == int(peer::SubscriberEngine::kNative)) {
-    // Subscribers through the native engine on one UDP port (issue 17).
-    try {
-      egress = std::make_unique<sfu::NativeEgress>(*worker, std::vector<std::string>{address}, udp_port,
-                                                   split_list(announced_addresses), peer_timeout_ms);
-    } catch (const std::exception& e) {
-      error = std::string("engine=native: ") + e.what();
-      host->unroute(hosted);
-      std::lock_guard lock(host_mutex);
-      host.reset();
-      worker = nullptr;
-      return false;
-    }
+  if (egress) {
+    egress->serve_from(*worker);
     paths = sfu::native_forwarding(*egress);
   }
   worker->call([&] {

@@ -281,7 +281,7 @@ TEST(SfuClient, AGstLaunchHostSendsWhatComesOnItsDataPad) {
   Participant a(url, "a"), b(url, "b");
   a_got.watch(a.bin());
   ASSERT_TRUE(host.type_until([&] { return !a_got.from("host", "rtcmesh").empty(); }, 30s))
-      << host.typed << " lines typed";
+      << host.typed << " lines typed; a: " << (a.pipeline().errors().empty() ? "no error" : a.pipeline().errors()[0]);
   auto first = a_got.from("host", "rtcmesh")[0];
   EXPECT_TRUE(first.text);
   EXPECT_EQ(first.data.rfind("line ", 0), 0u) << first.data;
