@@ -55,6 +55,14 @@ namespace {
 
 using LifePtr = std::shared_ptr<Peer::Life>;
 
+// RTCP of a session that receives media (see the new-jitterbuffer handler):
+// the regular interval, which also spaces early RTCP (NACKs), and an RTCP
+// bandwidth that allows it (rtcp-fraction above 1 is absolute; rtpsession
+// divides 8 × the average RTCP size by it: ~100-byte reports from ~5
+// sources come out at ~40 ms).
+constexpr guint64 kReceiverRtcpIntervalMs = 50;
+constexpr gdouble kReceiverRtcpBandwidth = 100000.0;
+
 // Signal handler data: a heap shared_ptr freed with the closure, so handlers
 // running while we disconnect still see valid data.
 LifePtr* hold(const LifePtr& life) { return new LifePtr(life); }
@@ -404,6 +412,34 @@ Peer::Peer(GstBin* bin, Worker& worker, const std::string& name, const IceSettin
                        GstElementFactory* f = gst_element_get_factory(e);
                        if (f && g_strcmp0(GST_OBJECT_NAME(f), "rtpsession") == 0)
                          g_object_set(e, "rtcp-min-interval", guint64(GST_SECOND), nullptr);
+                     }),
+                     nullptr);
+    // A session that receives media asks for lost packets by NACK, and
+    // rtpsession sends one early (RFC 4585 3.5.2) only if no other early
+    // RTCP went out within the last regular interval: with that interval at
+    // 0.5-1.5 s (above), most NACKs waited for the next regular RTCP, came
+    // after the jitterbuffer's 200 ms and the frame was lost (rtcwhepsrc and
+    // rtcmeshbin froze 300-900 ms under 2 % loss, the sender answering in
+    // under a millisecond). So a receiving session's regular interval is
+    // ~50 ms (25-75 ms, and RTCP bandwidth enough for it: ~100 bytes every
+    // 50 ms); sessions that only send keep 1 s.
+    // And NACK only what a gap shows lost: rtpjitterbuffer's default also
+    // asks for the next sequence number as soon as it is "late" by the
+    // packet spacing it estimated, which for video sent a frame at a time
+    // is every frame's first packet. Those requests reach the sender before
+    // the packet exists (unanswerable) or just after it was sent (a
+    // duplicate: for audio, without RTX, srtpdec drops it as replayed), and
+    // each uses up the early-RTCP slot a real loss then waits for.
+    g_signal_connect(rtpbin, "new-jitterbuffer",
+                     G_CALLBACK(+[](GstElement* rtpbin, GstElement* jb, guint session_id, guint, gpointer) {
+                       if (g_object_class_find_property(G_OBJECT_GET_CLASS(jb), "rtx-next-seqnum"))
+                         g_object_set(jb, "rtx-next-seqnum", FALSE, nullptr);
+                       GObject* session = nullptr;
+                       g_signal_emit_by_name(rtpbin, "get-internal-session", session_id, &session);
+                       if (!session) return;
+                       g_object_set(session, "rtcp-min-interval", guint64(kReceiverRtcpIntervalMs * GST_MSECOND),
+                                    "rtcp-fraction", kReceiverRtcpBandwidth, nullptr);
+                       g_object_unref(session);
                      }),
                      nullptr);
     gst_object_unref(rtpbin);
