@@ -1,5 +1,6 @@
 #include "gst/elements.h"
 
+#include <gio/gio.h>
 #include <openssl/crypto.h>
 
 #include "gst/common/debug.h"
@@ -17,6 +18,13 @@ gboolean rtcmesh_register_elements(GstPlugin* plugin) {
   // itself down in an atexit handler while webrtcbin's threads may still
   // use it (an exit-time SIGSEGV in OPENSSL_cleanup): the first init decides.
   OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
+  // GIO's address types, made here on one thread: our workers first touch
+  // them concurrently (a libsoup session's class_init, address parsing), and
+  // GLib 2.74 deadlocks when one thread initialises GInetSocketAddress (it
+  // adds GSocketAddress's interface under the type locks) while another
+  // waits for it inside a class_init (seen: rtcmeshbin's two workers).
+  g_type_ensure(G_TYPE_INET_ADDRESS);
+  g_type_ensure(G_TYPE_INET_SOCKET_ADDRESS);
   gboolean ok = TRUE;
   ok &= GST_ELEMENT_REGISTER(rtcmeshbin, plugin);
   ok &= GST_ELEMENT_REGISTER(rtcmcu, plugin);

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -196,16 +197,24 @@ IceSettings IceProps::server_settings(const std::string& bound_address,
 
 namespace {
 
+// The host of "scheme://[user@]host[:port]/...", brackets of an IPv6 literal
+// removed. Plain parsing: no GLib types here (see client_settings).
+std::string url_host(const std::string& url) {
+  size_t at = url.find("://");
+  if (at == std::string::npos) return "";
+  std::string authority = url.substr(at + 3, url.find_first_of("/?#", at + 3) - (at + 3));
+  if (size_t user = authority.rfind('@'); user != std::string::npos) authority.erase(0, user + 1);
+  if (!authority.empty() && authority[0] == '[') return authority.substr(1, authority.find(']') - 1);
+  return authority.substr(0, authority.find(':'));
+}
+
 bool is_loopback_host(const std::string& url) {
-  GUri* uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (!uri) return false;
-  std::string host = g_uri_get_host(uri) ? g_uri_get_host(uri) : "";
-  g_uri_unref(uri);
+  const std::string host = url_host(url);
   if (host == "localhost") return true;
-  GInetAddress* address = g_inet_address_new_from_string(host.c_str());
-  bool loopback = address && g_inet_address_get_is_loopback(address);
-  if (address) g_object_unref(address);
-  return loopback;
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 // What libnice gathers by default (interfaces that are up; no IPv6
@@ -216,18 +225,15 @@ std::vector<std::string> interface_addresses_and_loopback() {
   if (getifaddrs(&list) != 0) return {"127.0.0.1"};
   for (ifaddrs* i = list; i; i = i->ifa_next) {
     if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) continue;
-    int family = i->ifa_addr->sa_family;
-    if (family != AF_INET && family != AF_INET6) continue;
-    if (family == AF_INET6 &&
-        IN6_IS_ADDR_LINKLOCAL(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr))
-      continue;
-    GSocketAddress* sa = g_socket_address_new_from_native(
-        i->ifa_addr, family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
-    if (!sa) continue;
-    gchar* text = g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(sa)));
-    if (std::find(out.begin(), out.end(), text) == out.end()) out.emplace_back(text);
-    g_free(text);
-    g_object_unref(sa);
+    char text[INET6_ADDRSTRLEN] = "";
+    if (i->ifa_addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const in6_addr& a = reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+      if (IN6_IS_ADDR_LINKLOCAL(&a)) continue;
+      inet_ntop(AF_INET6, &a, text, sizeof text);
+    }
+    if (*text && std::find(out.begin(), out.end(), text) == out.end()) out.emplace_back(text);
   }
   freeifaddrs(list);
   return out;

@@ -59,7 +59,9 @@ struct IceProps {
   // localhost) and no ice-local-addresses are set, gather on loopback as well
   // as every interface. libnice skips loopback by default and pairs no
   // interface address with a loopback candidate, so an ICE-lite server
-  // (engine=native) on 127.0.0.1 would never be checked.
+  // (engine=native) on 127.0.0.1 would never be checked. Called on element
+  // workers: it uses libc only, no GLib type that another thread may be
+  // initialising (elements.cpp).
   IceSettings client_settings(const std::string& server_url) const;
 };
 

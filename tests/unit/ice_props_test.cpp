@@ -18,7 +18,8 @@ bool has(const std::vector<std::string>& v, const std::string& s) {
 TEST(IceProps, AClientOfALoopbackServerGathersLoopbackAndTheInterfaces) {
   IceProps props;
   for (const char* url : {"http://127.0.0.1:8080/whep/r", "ws://localhost:8443/rtc",
-                          "ws://[::1]:8443/rtc", "grpc://127.0.0.2:50051"}) {
+                          "ws://[::1]:8443/rtc", "grpc://127.0.0.2:50051", "http://user:pw@127.0.0.1",
+                          "wss://[::1]/rtc?room=r"}) {
     std::vector<std::string> gathered = props.client_settings(url).local_addresses;
     EXPECT_TRUE(has(gathered, "127.0.0.1")) << url;
     // Not only loopback: the interfaces libnice would have gathered stay.
@@ -28,7 +29,8 @@ TEST(IceProps, AClientOfALoopbackServerGathersLoopbackAndTheInterfaces) {
 
 TEST(IceProps, AClientOfAnotherServerGathersAsLibniceWould) {
   IceProps props;
-  for (const char* url : {"http://192.0.2.10:8080/whep/r", "https://example.com/whip", "not a url", ""})
+  for (const char* url : {"http://192.0.2.10:8080/whep/r", "https://example.com/whip", "http://127.0.0.1.example.com/",
+                          "http://localhost.example/", "ws://[fd00::2]:80/rtc", "not a url", ""})
     EXPECT_TRUE(props.client_settings(url).local_addresses.empty()) << url;
 }
 
