@@ -23,15 +23,9 @@ std::function<void(engine::SessionId, const engine::DataChannelMessage&)> Native
     std::shared_lock hold(alive->lock);
     NativeEgress* e = alive->egress;
     if (!e) return;
-    std::function<void(const peer::DataMessage&)> cb;
-    {
-      std::lock_guard lock(e->mutex_);
-      auto it = e->listeners_.find(id);
-      if (it == e->listeners_.end()) return;
-      cb = it->second.events.data;
-    }
-    if (!cb) return;
-    e->worker_->post([cb, message = peer::DataMessage{m.label, m.data, m.text}] { cb(message); });
+    std::optional<Listener> l = e->listener_of(id);
+    if (!l || !l->events.data) return;
+    e->worker_->post([cb = l->events.data, message = peer::DataMessage{m.label, m.data, m.text}] { cb(message); });
   };
 }
 

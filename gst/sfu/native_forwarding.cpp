@@ -94,16 +94,11 @@ NativeEgress::NativeEgress(std::vector<std::string> addresses, guint port, std::
     std::shared_lock hold(alive->lock);
     NativeEgress* e = alive->egress;
     if (!e) return;
-    Listener l;
-    {
-      std::lock_guard lock(e->mutex_);
-      auto it = e->listeners_.find(id);
-      if (it == e->listeners_.end()) return;
-      l = it->second;
-    }
-    if (ok) l.connected->store(true);
-    auto fn = ok ? [cb = l.events.connected] { if (cb) cb(); }
-                 : std::function<void()>([cb = l.events.failed, why] { if (cb) cb(why); });
+    std::optional<Listener> l = e->listener_of(id);
+    if (!l) return;
+    if (ok) l->connected->store(true);
+    auto fn = ok ? [cb = l->events.connected] { if (cb) cb(); }
+                 : std::function<void()>([cb = l->events.failed, why] { if (cb) cb(why); });
     e->worker_->post(std::move(fn));
   };
   engine::Engine::Events events;
@@ -196,6 +191,13 @@ std::function<void(guint32, guint64, guint32)> NativeEgress::sender_reports() {
 void NativeEgress::listen(engine::SessionId id, ForwardingPath::Events events, std::atomic<bool>* connected) {
   std::lock_guard lock(mutex_);
   listeners_[id] = {std::move(events), connected};
+}
+
+std::optional<NativeEgress::Listener> NativeEgress::listener_of(engine::SessionId id) {
+  std::lock_guard lock(mutex_);
+  auto it = listeners_.find(id);
+  if (it == listeners_.end()) return std::nullopt;
+  return it->second;
 }
 
 void NativeEgress::forget(engine::SessionId id) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -69,6 +70,8 @@ class NativeEgress {
     NativeEgress* egress;
   };
   std::shared_ptr<Alive> alive_;
+  // A copy of the session's listener (engine threads: the entry may go meanwhile).
+  std::optional<Listener> listener_of(engine::SessionId id);
   // native_data.cpp: engine data events, hopped to the worker.
   static std::function<void(engine::SessionId, const engine::DataChannelMessage&)> data_event(
       std::shared_ptr<Alive> alive);
