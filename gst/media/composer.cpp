@@ -56,8 +56,8 @@ Composer::Composer(GstBin* bin, int width, int height, int framerate)
 
   video_src_ = gst_element_get_static_pad(video_filter_, "src");
   audio_src_ = gst_element_get_static_pad(mixer_, "src");
-  for (GstElement* e : {background_, background_caps_, compositor_, video_filter_, silence_, mixer_})
-    gst_element_sync_state_with_parent(e);
+  for (GstElement* e : {video_filter_, compositor_, background_caps_, background_, mixer_, silence_})
+    gst_element_sync_state_with_parent(e);  // downstream first, as in tile_chain
 }
 
 void Composer::apply_caps() {
@@ -146,7 +146,9 @@ std::vector<GstElement*> Composer::tile_chain(GstPad* track, GstPad* input,
   GstPad* src = gst_element_get_static_pad(chain.back(), "src");
   gst_pad_link(src, input);
   gst_object_unref(src);
-  for (GstElement* e : chain) gst_element_sync_state_with_parent(e);
+  // Downstream first: a live black source started before its label would
+  // push into a pad still flushing and stop for good (a blank tile, seen once).
+  for (auto e = chain.rbegin(); e != chain.rend(); ++e) gst_element_sync_state_with_parent(*e);
   return chain;
 }
 
