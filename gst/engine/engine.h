@@ -54,8 +54,17 @@ struct EngineStats {
   uint64_t dropped_unknown_address = 0;  // DTLS/RTP/RTCP from an address no valid check came from
   uint64_t dropped_dtls = 0;             // records a session's DTLS rejected
   uint64_t dropped_srtcp = 0;            // SRTCP failing authentication or parse
-  uint64_t dropped_rtp = 0;              // RTP from a subscriber (we only send)
+  uint64_t dropped_rtp = 0;              // RTP of no ingress stream (a subscriber only receives)
   uint64_t test_lost = 0;                // outgoing RTP not sent (test_loss_percent)
+};
+
+// A stream a publisher session sends us (native ingress): one m-line.
+struct IngressStream {
+  uint8_t payload_type = 0;     // the m-line's media payload type
+  uint32_t clock_rate = 90000;
+  bool video = false;           // frames batched by the marker bit; PLI answers keyframe requests
+  int rtx_payload_type = -1;    // its RFC 4588 stream (apt=payload_type), or -1
+  TrackId track = 0;            // add_track()'s: what the packets feed
 };
 
 struct SessionStats {
@@ -64,6 +73,11 @@ struct SessionStats {
   uint64_t packets_sent = 0, bytes_sent = 0, nacks = 0, retransmissions = 0, plis = 0, firs = 0;
   uint64_t rtx_sent = 0;  // retransmissions sent on an RTX stream (of retransmissions)
   uint64_t rtcp_received = 0, remb = 0, transport_cc = 0;
+  // A publisher session's (native ingress): media packets and bytes
+  // received (RTX unwrapped counted once), packets asked again by our NACKs,
+  // those that came back, PLIs sent, packets given up on.
+  uint64_t packets_received = 0, bytes_received = 0, nacks_sent = 0, recovered = 0, plis_sent = 0,
+           lost = 0;
   uint32_t fraction_lost = 0, jitter = 0;
   double rtt_ms = -1;
 };
@@ -76,6 +90,11 @@ class Engine {
     std::function<void(TrackId)> keyframe_request;  // a subscriber sent PLI/FIR
     // A message on one of the session's data channels (RemoteParams::sctp_port).
     std::function<void(SessionId, const DataChannelMessage&)> data;
+    // Native ingress: each media packet of an ingress track (RTX unwrapped:
+    // as the publisher first sent it) once it fed the track, for what reads
+    // the track outside the engine (rtcsfu's appsrc into the Source's tee).
+    // On the receiving worker: must not block.
+    std::function<void(TrackId, const uint8_t* rtp, size_t size)> received;
   };
   struct LocalParams {
     SessionId id;
@@ -127,6 +146,21 @@ class Engine {
   // association is up (SctpAssociation::send; what it refuses is dropped).
   // Returns at once.
   void send_data(SessionId id, const std::string& label, std::string data, bool text);
+
+  // --- publisher sessions: native ingress (any thread) ---
+  // The session is (also) a publisher's: the SRTP it sends us of
+  // stream.payload_type feeds stream.track as push() would, on the worker
+  // that received it (no hop), RTX unwrapped into it. Gaps in a video
+  // stream's sequence numbers are asked again with RTCP NACK (generic, RFC
+  // 4585) and given up after 1 s; a receiver report for each stream goes
+  // to the publisher once a second (with LSR/DLSR of its SRs); its SRs give
+  // sender_report() their mapping. RTP of another payload type is dropped
+  // and counted (EngineStats::dropped_rtp).
+  void add_ingress(SessionId id, IngressStream stream);
+  // A keyframe of `track` from the publisher session feeding it: RTCP PLI
+  // (not rate-limited here: FanOut merges requests). False when no session
+  // feeds it.
+  bool request_keyframe(TrackId track);
 
   // --- publisher tracks (any thread) ---
   TrackId add_track();
