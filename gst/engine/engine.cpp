@@ -5,14 +5,18 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <shared_mutex>
 #include <stdexcept>
 #include <thread>
@@ -36,6 +40,19 @@ constexpr auto kHousekeeping = std::chrono::milliseconds(20);
 // A batch whose last packet never came (lost before us) is sent anyway after this.
 constexpr auto kMaxHold = std::chrono::milliseconds(5);
 constexpr auto kSenderReportInterval = std::chrono::seconds(1);
+// Native ingress: gaps up to this many packets are asked again (larger ones
+// are given up at once), a NACK is repeated this often up to kNackRetries
+// times, and a packet still missing after kNackGiveUp is lost.
+constexpr int64_t kMaxNackGap = 200;
+constexpr auto kNackInterval = std::chrono::milliseconds(100);
+constexpr int kNackRetries = 3;
+constexpr auto kNackGiveUp = std::chrono::seconds(1);
+constexpr size_t kMaxMissing = 500;
+// Received sequence numbers remembered (duplicates and too old: dropped).
+constexpr int64_t kSeenWindow = 1024;  // a power of two
+// RFC 3550 A.1: a jump larger than this (or further back than kSeenWindow)
+// is taken as a restart of the sequence only when the next packet follows it.
+constexpr int64_t kMaxDropout = 3000;
 
 struct Slot {
   std::unique_ptr<RtpRewriter> rewriter;
@@ -57,8 +74,35 @@ struct Slot {
   std::array<std::pair<uint32_t, uint64_t>, 2> reports{};
 };
 
+// One stream a publisher session sends us (add_ingress): its receive state.
+struct Ingress {
+  IngressStream stream;
+  bool seen = false;   // a media packet came: ssrc and the sequence state hold
+  uint32_t ssrc = 0;   // the media stream's, last seen (RTX is restored to it)
+  // Extended sequence numbers (RFC 3550 A.1): the first and the highest.
+  int64_t base = 0, highest = 0;
+  int64_t bad_sequence = -1;  // a jump that restarts the sequence if the next packet follows it
+  uint64_t received = 0;      // distinct packets
+  uint64_t expected_prior = 0, received_prior = 0;  // at the last RR (fraction lost)
+  std::array<int64_t, kSeenWindow> seen_window;     // [ext % kSeenWindow] == ext: received
+  struct Missing {
+    Clock::time_point first{}, last_nack{};
+    int nacks = 0;
+  };
+  std::map<int64_t, Missing> missing;  // by extended sequence
+  // RFC 3550 A.8 interarrival jitter, in timestamp units.
+  double jitter = 0;
+  uint32_t last_transit = 0;
+  bool have_transit = false;
+  // The publisher's last SR for this SSRC: its NTP's middle 32 bits and when it came.
+  uint32_t last_sr = 0;
+  Clock::time_point last_sr_arrival{};
+};
+
 struct Session {
   SessionId id = 0;
+  uint32_t local_ssrc = 1;  // sender SSRC of our RTCP feedback and RRs (random)
+  std::vector<Ingress> ingress;
   IceLite ice;
   Engine::RemoteParams remote;
   bool started = false, failed = false, connected = false;
@@ -125,6 +169,10 @@ struct Engine::Impl {
   // Publishers' SR mappings by their SSRC (leaf lock).
   mutable std::mutex clocks_lock;
   std::unordered_map<uint32_t, rtcp::ClockMapping> clocks;
+  // Native ingress: the publisher session feeding each track (add_ingress;
+  // request_keyframe's way to it). Leaf lock.
+  mutable std::mutex feeders_lock;
+  std::unordered_map<TrackId, SessionId> feeders;
 
   struct Counters {
     std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
@@ -256,15 +304,59 @@ struct Engine::Impl {
     }
   }
 
-  // One item per worker for the whole batch: one wake-up each.
-  void hand_over(TrackId track, std::vector<PacketRef> batch) {
+  // One item per worker for the whole batch: one wake-up each. `self`: the
+  // worker calling (native ingress), which forwards the batch at once
+  // rather than posting to itself, unless items wait in its inbox (they may
+  // hold an earlier batch of the track: order first).
+  void hand_over(TrackId track, std::vector<PacketRef> batch, Worker* self = nullptr) {
     auto shared = std::make_shared<const std::vector<PacketRef>>(std::move(batch));
+    bool direct = false;
     for (auto& w : workers) {
+      if (w.get() == self) {
+        std::lock_guard<std::mutex> g(w->lock);
+        if (w->inbox.empty()) {
+          direct = true;
+          continue;
+        }
+      }
       Item item{Item::kPacket};
       item.track = track;
       item.packets = shared;
       post(*w, std::move(item));
     }
+    if (direct) forward(*self, track, *shared);
+  }
+
+  // A publisher packet of `track` (push(), or native ingress from worker
+  // `self`): stored in the track's history at once, handed to the workers
+  // with its batch (a frame: `more` while packets of it follow). False
+  // when the track is gone.
+  bool feed_track(TrackId track, const std::shared_ptr<SharedPacket>& packet, bool more, Worker* self) {
+    std::shared_ptr<PacketHistory> history;
+    std::vector<PacketRef> batch;
+    {
+      std::lock_guard<std::mutex> g(tracks_lock);
+      auto it = tracks.find(track);
+      if (it == tracks.end()) return false;
+      Track& t = it->second;
+      history = t.history;
+      t.ssrc = packet->ssrc;
+      if (t.pending.empty()) t.first = packet->arrival;
+      t.pending.push_back(packet);
+      if (!more || t.pending.size() >= kBatch || packet->arrival - t.first >= kMaxHold) batch.swap(t.pending);
+    }
+    history->store(packet);
+    if (!batch.empty()) hand_over(track, std::move(batch), self);
+    return true;
+  }
+
+  // A publisher's SR mapping (Engine::sender_report, or its SR on a native
+  // ingress session).
+  void sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp) {
+    std::lock_guard<std::mutex> g(clocks_lock);
+    rtcp::ClockMapping& m = clocks[ssrc];
+    if (m.ntp == ntp && m.rtp_timestamp == rtp_timestamp) return;
+    m = {ntp, rtp_timestamp, Clock::now()};
   }
 
   // Worker 0's housekeeping: batches held longer than kMaxHold.
@@ -336,9 +428,18 @@ struct Engine::Impl {
         on_rtcp(w, s, packets, now);
         return;
       }
-      case PacketKind::kRtp:
-        counters.rtp++;
+      case PacketKind::kRtp: {
+        // Only a publisher's (add_ingress) is taken, once SRTP is up.
+        if (s.ingress.empty() || !s.srtp) return void(counters.rtp++);
+        uint8_t buf[kMaxDatagram + SrtpSession::kMaxTrailer];
+        if (size > sizeof buf) return void(counters.rtp++);
+        std::memcpy(buf, data, size);
+        size_t n = size;
+        if (!s.srtp->unprotect_rtp(buf, &n)) return void(counters.srtcp++);
+        s.last_alive = now;
+        on_ingress_rtp(w, s, buf, n, now);
         return;
+      }
       case PacketKind::kUnknown:
         counters.unknown++;
         return;
@@ -434,8 +535,227 @@ struct Engine::Impl {
     };
     for (const auto& rr : p.receiver_reports) blocks(rr.blocks);
     for (const auto& sr : p.sender_reports) blocks(sr.blocks);
+    // A publisher's SR of an ingress stream: its clock for the subscribers'
+    // SRs, and LSR/DLSR for our RRs.
+    for (const auto& sr : p.sender_reports)
+      for (Ingress& in : s.ingress)
+        if (in.seen && in.ssrc == sr.ssrc) {
+          in.last_sr = uint32_t(sr.ntp >> 16);
+          in.last_sr_arrival = now;
+          sender_report(sr.ssrc, sr.ntp, sr.rtp_timestamp);
+        }
     s.stats.remb += p.rembs.size();
     s.stats.transport_cc += p.transport_cc;
+  }
+
+  // --- native ingress ---
+  void send_rtcp(Session& s, std::vector<uint8_t>& out) {
+    if (out.empty() || !s.srtp) return;
+    size_t n = out.size();
+    out.resize(n + SrtpSession::kMaxTrailer);
+    if (s.srtp->protect_rtcp(out.data(), &n)) send_now(s.socket, s.ice.selected(), out.data(), n);
+  }
+
+  // Feedback goes in a compound packet led by an (empty) RR, which every
+  // receiver takes whether or not it negotiated reduced-size RTCP.
+  void send_feedback(Session& s, const std::function<void(std::vector<uint8_t>*)>& build) {
+    std::vector<uint8_t> out;
+    rtcp::build_rr(&out, {s.local_ssrc, {}});
+    build(&out);
+    send_rtcp(s, out);
+  }
+
+  static void restart_sequence(Ingress& in, uint16_t sequence) {
+    in.base = in.highest = sequence;
+    in.bad_sequence = -1;
+    in.received = in.expected_prior = in.received_prior = 0;
+    in.seen_window.fill(-1);
+    in.missing.clear();
+    in.have_transit = false;
+  }
+
+  // The sequence bookkeeping of one packet (decrypted, RTX unwrapped):
+  // false for a duplicate or a packet too old to tell (not fed again).
+  // New gaps of a video stream are NACKed at once.
+  // A retransmission (`rtx`) never restarts the sequence.
+  bool accept_sequence(Session& s, Ingress& in, uint16_t sequence, bool rtx, Clock::time_point now) {
+    int64_t ext = in.highest + int16_t(uint16_t(sequence - uint16_t(in.highest)));
+    int64_t delta = ext - in.highest;
+    if (delta > kMaxDropout || delta <= -kSeenWindow) {
+      if (rtx) return false;
+      if (in.bad_sequence != sequence) {  // RFC 3550 A.1: wait for the next one to follow it
+        in.bad_sequence = uint16_t(sequence + 1);
+        return false;
+      }
+      s.stats.lost += in.missing.size();
+      restart_sequence(in, sequence);
+      ext = in.highest;
+      delta = 0;
+    }
+    in.bad_sequence = -1;
+    int64_t& slot = in.seen_window[size_t(ext & (kSeenWindow - 1))];  // a power of two: negative ext too
+    if (slot == ext) return false;  // duplicate
+    if (delta > 0) {
+      if (delta > 1) {
+        if (in.stream.video && delta <= kMaxNackGap) {
+          std::vector<uint16_t> ask;
+          for (int64_t e = in.highest + 1; e < ext; ++e) {
+            in.missing[e] = {now, now, 1};
+            ask.push_back(uint16_t(e));
+          }
+          send_nack(s, in, ask);
+        } else {
+          s.stats.lost += uint64_t(delta - 1);
+        }
+      }
+      in.highest = ext;
+      // What fell out of the window can no longer be told from a duplicate.
+      while (!in.missing.empty() && in.missing.begin()->first <= ext - kSeenWindow) {
+        in.missing.erase(in.missing.begin());
+        s.stats.lost++;
+      }
+      while (in.missing.size() > kMaxMissing) {
+        in.missing.erase(in.missing.begin());
+        s.stats.lost++;
+      }
+    } else {
+      auto it = in.missing.find(ext);
+      if (it != in.missing.end()) {
+        if (it->second.nacks > 0) s.stats.recovered++;
+        in.missing.erase(it);
+      }
+      if (ext < in.base) in.base = ext;
+    }
+    slot = ext;
+    in.received++;
+    return true;
+  }
+
+  void send_nack(Session& s, Ingress& in, const std::vector<uint16_t>& sequences) {
+    if (sequences.empty()) return;
+    s.stats.nacks_sent += sequences.size();
+    send_feedback(s, [&](std::vector<uint8_t>* out) {
+      rtcp::build_nack(out, {s.local_ssrc, in.ssrc, sequences});
+    });
+  }
+
+  // Housekeeping: NACK again what is still missing, give up after kNackGiveUp.
+  void repeat_nacks(Session& s, Clock::time_point now) {
+    for (Ingress& in : s.ingress) {
+      std::vector<uint16_t> ask;
+      for (auto it = in.missing.begin(); it != in.missing.end();) {
+        Ingress::Missing& m = it->second;
+        if (now - m.first >= kNackGiveUp) {
+          it = in.missing.erase(it);
+          s.stats.lost++;
+          continue;
+        }
+        if (m.nacks <= kNackRetries && now - m.last_nack >= kNackInterval) {
+          m.nacks++;
+          m.last_nack = now;
+          ask.push_back(uint16_t(it->first));
+        }
+        ++it;
+      }
+      send_nack(s, in, ask);
+    }
+  }
+
+  void on_ingress_rtp(Worker& w, Session& s, uint8_t* buf, size_t n, Clock::time_point now) {
+    auto h = parse_rtp(buf, n);
+    if (!h) return void(counters.rtp++);
+    Ingress* in = nullptr;
+    bool rtx = false;
+    for (Ingress& i : s.ingress) {
+      if (i.stream.payload_type == h->payload_type) {
+        in = &i;
+        break;
+      }
+      if (i.stream.rtx_payload_type == int(h->payload_type)) {
+        in = &i;
+        rtx = true;
+        break;
+      }
+    }
+    if (!in) return void(counters.rtp++);
+    if (rtx) {
+      // RFC 4588 §4: the original sequence number, then the original
+      // payload; the padding (of the RTX packet) goes.
+      size_t payload = n - h->header_size - h->padding;
+      if (!in->seen || payload < 2) return void(counters.rtp++);  // nothing to restore (or padding only)
+      uint16_t original = load16(buf + h->header_size);
+      std::memmove(buf + h->header_size, buf + h->header_size + 2, payload - 2);
+      n = h->header_size + payload - 2;
+      buf[0] &= uint8_t(~0x20);
+      write_rtp(buf, in->stream.payload_type, original, h->timestamp, in->ssrc);
+      h->sequence = original;
+      h->ssrc = in->ssrc;
+      h->payload_type = in->stream.payload_type;
+      h->padding = 0;
+    } else if (!in->seen || h->ssrc != in->ssrc) {
+      if (in->seen) s.stats.lost += in->missing.size();
+      in->seen = true;
+      in->ssrc = h->ssrc;
+      restart_sequence(*in, h->sequence);
+      in->highest = int64_t(h->sequence) - 1;  // so that this one is "next"
+      in->base = h->sequence;
+    }
+    if (!accept_sequence(s, *in, h->sequence, rtx, now)) return;
+    if (!rtx) {  // RFC 3550 A.8 (a retransmission's arrival says nothing of the path's jitter)
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+      uint32_t arrival = uint32_t(uint64_t(us) * in->stream.clock_rate / 1000000);
+      uint32_t transit = arrival - h->timestamp;
+      if (in->have_transit) {
+        int32_t d = int32_t(transit - in->last_transit);
+        in->jitter += (std::abs(double(d)) - in->jitter) / 16.0;
+      }
+      in->last_transit = transit;
+      in->have_transit = true;
+    }
+    s.stats.packets_received++;
+    s.stats.bytes_received += n;
+    auto packet = std::make_shared<SharedPacket>();
+    packet->data.assign(buf, buf + n);
+    packet->arrival = now;
+    packet->sequence = h->sequence;
+    packet->ssrc = h->ssrc;
+    TrackId track = in->stream.track;
+    bool more = in->stream.video && !h->marker;
+    if (feed_track(track, packet, more, &w) && events.received) events.received(track, buf, n);
+  }
+
+  // Once a second: an RR with a block for each ingress stream that sent.
+  void send_receiver_reports(Session& s, Clock::time_point now) {
+    rtcp::ReceiverReport rr{s.local_ssrc, {}};
+    for (Ingress& in : s.ingress) {
+      if (!in.seen) continue;
+      rtcp::ReportBlock b;
+      b.ssrc = in.ssrc;
+      int64_t expected = in.highest - in.base + 1;
+      int64_t lost = expected - int64_t(in.received);
+      b.cumulative_lost = int32_t(std::clamp<int64_t>(lost, -0x800000, 0x7FFFFF));
+      int64_t expected_interval = expected - int64_t(in.expected_prior);
+      int64_t received_interval = int64_t(in.received) - int64_t(in.received_prior);
+      in.expected_prior = uint64_t(expected);
+      in.received_prior = in.received;
+      int64_t lost_interval = expected_interval - received_interval;
+      b.fraction_lost = expected_interval <= 0 || lost_interval <= 0
+                            ? 0
+                            : uint8_t(std::min<int64_t>(255, (lost_interval << 8) / expected_interval));
+      b.highest_sequence = uint32_t(in.highest);
+      b.jitter = uint32_t(in.jitter);
+      if (in.last_sr) {
+        b.last_sr = in.last_sr;
+        auto since = std::chrono::duration_cast<std::chrono::microseconds>(now - in.last_sr_arrival).count();
+        b.delay_since_sr = uint32_t((uint64_t(since) << 16) / 1000000);
+      }
+      rr.blocks.push_back(b);
+      if (rr.blocks.size() == 31) break;  // RC is 5 bits
+    }
+    if (rr.blocks.empty()) return;
+    std::vector<uint8_t> out;
+    rtcp::build_rr(&out, rr);
+    send_rtcp(s, out);
   }
 
   std::optional<rtcp::ClockMapping> clock_of(uint32_t ssrc) {
@@ -485,9 +805,11 @@ struct Engine::Impl {
         fail(*s, "no ICE consent or RTCP for peer-timeout");
         continue;
       }
+      if (s->connected && !s->ingress.empty()) repeat_nacks(*s, now);
       if (s->connected && now >= s->next_sr) {
         s->next_sr = now + kSenderReportInterval;
         send_reports(*s);
+        if (!s->ingress.empty()) send_receiver_reports(*s, now);
       }
     }
   }
@@ -684,6 +1006,13 @@ Engine::LocalParams Engine::create_session() {
   SessionId id = d.next_id++;
   auto s = std::make_unique<Session>();
   s->id = id;
+  {
+    static std::mutex random_lock;
+    static std::random_device random;
+    std::lock_guard<std::mutex> g(random_lock);
+    do s->local_ssrc = random();
+    while (!s->local_ssrc);
+  }
   LocalParams local{id, s->ice.local_ufrag(), s->ice.local_pwd()};
   s->ice.set_consent_timeout(d.config.peer_timeout);
   {
@@ -729,6 +1058,10 @@ void Engine::remove_session(SessionId id) {
     ufrag = it->second->ice.local_ufrag();
     sessions.erase(it);
   });
+  {
+    std::lock_guard<std::mutex> g(d.feeders_lock);
+    std::erase_if(d.feeders, [id](const auto& f) { return f.second == id; });
+  }
   std::unique_lock<std::shared_mutex> g(d.routes_lock);
   d.by_ufrag.erase(ufrag);
   for (const Address& a : addresses) {
@@ -811,6 +1144,50 @@ void Engine::send_data(SessionId id, const std::string& label, std::string data,
   d.post(d.owner(id), std::move(item));
 }
 
+void Engine::add_ingress(SessionId id, IngressStream stream) {
+  Impl& d = *impl_;
+  bool added = d.call(id, [&] {
+    Session* s = d.find(d.owner(id), id);
+    if (!s) return false;
+    Ingress in;
+    in.stream = stream;
+    in.seen_window.fill(-1);
+    for (Ingress& other : s->ingress)
+      if (other.stream.payload_type == stream.payload_type) {
+        other = std::move(in);  // the m-line again: its new track
+        return true;
+      }
+    s->ingress.push_back(std::move(in));
+    return true;
+  });
+  if (!added || !stream.track) return;
+  std::lock_guard<std::mutex> g(d.feeders_lock);
+  d.feeders[stream.track] = id;
+}
+
+bool Engine::request_keyframe(TrackId track) {
+  Impl& d = *impl_;
+  SessionId id = 0;
+  {
+    std::lock_guard<std::mutex> g(d.feeders_lock);
+    auto it = d.feeders.find(track);
+    if (it == d.feeders.end()) return false;
+    id = it->second;
+  }
+  Item item{Item::kCall};
+  item.call = [&d, id, track] {
+    Session* s = d.find(d.owner(id), id);
+    if (!s || !s->connected || s->failed) return;
+    for (Ingress& in : s->ingress)
+      if (in.stream.track == track && in.stream.video && in.seen) {
+        s->stats.plis_sent++;
+        d.send_feedback(*s, [&](std::vector<uint8_t>* out) { rtcp::build_pli(out, {s->local_ssrc, in.ssrc}); });
+      }
+  };
+  d.post(d.owner(id), std::move(item));
+  return true;
+}
+
 TrackId Engine::add_track() {
   Impl& d = *impl_;
   TrackId id = d.next_id++;
@@ -829,20 +1206,19 @@ void Engine::remove_track(TrackId track) {
     ssrc = it->second.ssrc;
     d.tracks.erase(it);
   }
+  {
+    std::lock_guard<std::mutex> g(d.feeders_lock);
+    d.feeders.erase(track);
+  }
   std::lock_guard<std::mutex> g(d.clocks_lock);
   d.clocks.erase(ssrc);
 }
 
 void Engine::sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp) {
-  Impl& d = *impl_;
-  std::lock_guard<std::mutex> g(d.clocks_lock);
-  rtcp::ClockMapping& m = d.clocks[ssrc];
-  if (m.ntp == ntp && m.rtp_timestamp == rtp_timestamp) return;
-  m = {ntp, rtp_timestamp, Clock::now()};
+  impl_->sender_report(ssrc, ntp, rtp_timestamp);
 }
 
 void Engine::push(TrackId track, const uint8_t* data, size_t size, bool more) {
-  Impl& d = *impl_;
   auto h = parse_rtp(data, size);
   if (!h) return;
   auto packet = std::make_shared<SharedPacket>();
@@ -850,21 +1226,7 @@ void Engine::push(TrackId track, const uint8_t* data, size_t size, bool more) {
   packet->arrival = Clock::now();
   packet->sequence = h->sequence;
   packet->ssrc = h->ssrc;
-  std::shared_ptr<PacketHistory> history;
-  std::vector<PacketRef> batch;
-  {
-    std::lock_guard<std::mutex> g(d.tracks_lock);
-    auto it = d.tracks.find(track);
-    if (it == d.tracks.end()) return;
-    Impl::Track& t = it->second;
-    history = t.history;
-    t.ssrc = packet->ssrc;
-    if (t.pending.empty()) t.first = packet->arrival;
-    t.pending.push_back(packet);
-    if (!more || t.pending.size() >= kBatch || packet->arrival - t.first >= kMaxHold) batch.swap(t.pending);
-  }
-  history->store(packet);
-  if (!batch.empty()) d.hand_over(track, std::move(batch));
+  impl_->feed_track(track, packet, more, nullptr);
 }
 
 EngineStats Engine::stats() const {

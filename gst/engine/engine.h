@@ -53,7 +53,7 @@ struct EngineStats {
   uint64_t dropped_unauthorized = 0;     // STUN with a wrong MESSAGE-INTEGRITY (answered 401)
   uint64_t dropped_unknown_address = 0;  // DTLS/RTP/RTCP from an address no valid check came from
   uint64_t dropped_dtls = 0;             // records a session's DTLS rejected
-  uint64_t dropped_srtcp = 0;            // SRTCP failing authentication or parse
+  uint64_t dropped_srtcp = 0;            // SRTCP (or a publisher's SRTP) failing authentication or parse
   uint64_t dropped_rtp = 0;              // RTP of no ingress stream (a subscriber only receives)
   uint64_t test_lost = 0;                // outgoing RTP not sent (test_loss_percent)
 };

@@ -119,10 +119,12 @@ void send_udp(uint16_t port, const std::vector<uint8_t>& data, int fd) {
 
 // A UDP relay in front of the engine that loses `loss` of the RTP going to
 // the player (never STUN, DTLS or RTCP): what 2 % loss on a subscriber's
-// path looks like to the engine.
+// path looks like to the engine. `inbound`: the RTP going to the engine is
+// lost instead (a publisher's path).
 class LossyRelay {
  public:
-  LossyRelay(uint16_t engine_port, double loss) : engine_(Address::parse("127.0.0.1", engine_port)), loss_(loss) {
+  LossyRelay(uint16_t engine_port, double loss, bool inbound = false)
+      : engine_(Address::parse("127.0.0.1", engine_port)), loss_(loss), inbound_(inbound) {
     for (int* fd : {&outside_, &inside_}) {
       *fd = socket(AF_INET, SOCK_DGRAM, 0);
       Address any = Address::parse("127.0.0.1", 0);
@@ -143,6 +145,9 @@ class LossyRelay {
   uint16_t port() const { return port_; }
   int dropped() const { return dropped_; }
   int forwarded() const { return forwarded_; }
+  // A datagram to the engine from the relay's side: from the address the
+  // engine knows the peer by.
+  void inject(const std::vector<uint8_t>& data) { sendto(inside_, data.data(), data.size(), 0, engine_.sa(), engine_.length); }
 
  private:
   void run() {
@@ -157,13 +162,18 @@ class LossyRelay {
         ssize_t n = recvfrom(outside_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (n > 0) {
           player_ = Address::from(reinterpret_cast<sockaddr*>(&from), len);
+          if (inbound_ && classify(buf, size_t(n)) == PacketKind::kRtp && rng() % 10000 < loss_ * 10000) {
+            dropped_++;
+            continue;
+          }
+          forwarded_++;
           sendto(inside_, buf, size_t(n), 0, engine_.sa(), engine_.length);
         }
       }
       if (fds[1].revents & POLLIN) {  // engine → player
         ssize_t n = recv(inside_, buf, sizeof buf, 0);
         if (n <= 0 || player_.empty()) continue;
-        if (classify(buf, size_t(n)) == PacketKind::kRtp && rng() % 10000 < loss_ * 10000) {
+        if (!inbound_ && classify(buf, size_t(n)) == PacketKind::kRtp && rng() % 10000 < loss_ * 10000) {
           dropped_++;
           continue;
         }
@@ -174,6 +184,7 @@ class LossyRelay {
   }
   Address engine_, player_;
   double loss_;
+  bool inbound_;
   int outside_ = -1, inside_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -198,6 +209,10 @@ struct EngineAndPlayer {
   uint32_t rtx_ssrc = 0;  // not 0: RTX offered and enabled on the slot
   // Given the engine's port, where the offer points the player (a relay).
   std::function<uint16_t(uint16_t)> relay_factory;
+  // When set, feeds `track` instead of the tapped encoder (native ingress),
+  // once the player's session started.
+  std::function<void()> publish;
+  std::atomic<uint64_t> received{0};  // Events::received of `track`
 
   void start() {
     EngineConfig config;
@@ -205,8 +220,11 @@ struct EngineAndPlayer {
     config.peer_timeout = 5000ms;
     config.certificate_pem = peer::dtls_certificate_pem();
     engine_holder = std::make_unique<Engine>(config, Engine::Events{[this](SessionId) { connected++; },
-                           [this](SessionId, const std::string& why) { failure = why; },
-                           [this](TrackId) { keyframes++; }});
+                           [this](SessionId id, const std::string& why) { failure = "session " + std::to_string(id) + ": " + why; },
+                           [this](TrackId) { keyframes++; }, nullptr,
+                           [this](TrackId id, const uint8_t*, size_t) {
+                             if (id == track) received++;
+                           }});
     Engine& engine = *engine_holder;
     ASSERT_GT(engine.port(), 0);
     EXPECT_EQ(engine.threads(), 2u);
@@ -270,17 +288,21 @@ struct EngineAndPlayer {
     remote.role = DtlsTransport::Role::kServer;
     engine.start_session(local.id, remote);
 
-    // The publisher's track, tapped once: a live VP8 encoder's RTP.
-    publisher_holder = std::make_unique<test::Pipeline>(
-        "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 "
-        "! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
-        "! rtpvp8pay pt=100 ssrc=777 mtu=400 "
-        "! appsink name=tap sync=false emit-signals=true");
-    tap_ctx.engine = &engine;
-    tap_ctx.track = track;
-    test::Pipeline& publisher = *publisher_holder;
-    g_signal_connect(publisher.by_name("tap"), "new-sample", G_CALLBACK(on_tap), &tap_ctx);
-    ASSERT_NE(publisher.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    if (publish) {
+      ASSERT_NO_FATAL_FAILURE(publish());
+    } else {
+      // The publisher's track, tapped once: a live VP8 encoder's RTP.
+      publisher_holder = std::make_unique<test::Pipeline>(
+          "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 "
+          "! vp8enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
+          "! rtpvp8pay pt=100 ssrc=777 mtu=400 "
+          "! appsink name=tap sync=false emit-signals=true");
+      tap_ctx.engine = &engine;
+      tap_ctx.track = track;
+      test::Pipeline& publisher = *publisher_holder;
+      g_signal_connect(publisher.by_name("tap"), "new-sample", G_CALLBACK(on_tap), &tap_ctx);
+      ASSERT_NE(publisher.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    }
 
     ASSERT_TRUE(test::wait_until([&] { return connected > 0; }, 15s)) << "DTLS never connected: " << failure << "; " << describe(engine.stats());
     ASSERT_TRUE(test::wait_until([&] { return frames->buffers >= 20; }, 20s))
@@ -528,4 +550,204 @@ TEST(NativeEngine, ReportsCarryThePublishersClockAndByeEndsTheStream) {
   uint64_t sent = engine.session_stats(t.local.id).packets_sent;
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(engine.session_stats(t.local.id).packets_sent, sent) << "the slot is not fed after the BYE";
+}
+
+namespace {
+
+// The payload type of `encoding` ("VP8/90000") in an SDP, or -1.
+int payload_type_of(const std::string& sdp, const std::string& encoding) {
+  for (size_t at = sdp.find("a=rtpmap:"); at != std::string::npos; at = sdp.find("a=rtpmap:", at + 1)) {
+    size_t end = sdp.find_first_of("\r\n", at);
+    std::string line = sdp.substr(at + 9, end - at - 9);
+    size_t space = line.find(' ');
+    if (space != std::string::npos && line.substr(space + 1) == encoding) return std::stoi(line.substr(0, space));
+  }
+  return -1;
+}
+
+// The RTX payload type (a=fmtp:N apt=`media`) in an SDP, or -1.
+int rtx_payload_type_of(const std::string& sdp, int media) {
+  std::string apt = " apt=" + std::to_string(media);
+  for (size_t at = sdp.find("a=fmtp:"); at != std::string::npos; at = sdp.find("a=fmtp:", at + 1)) {
+    size_t end = sdp.find_first_of("\r\n", at);
+    std::string line = sdp.substr(at + 7, end - at - 7);
+    size_t space = line.find(' ');
+    if (space != std::string::npos && line.substr(space) == apt) return std::stoi(line.substr(0, space));
+  }
+  return -1;
+}
+
+// A webrtcbin publisher of a live VP8 encoder to the engine (native
+// ingress): webrtcbin offers (sendonly, NACK and so RTX on), the engine's
+// answer is written here (ice-lite, recvonly, a=setup:passive: webrtcbin is
+// the DTLS client). The force-key-unit requests reaching the encoder are
+// counted.
+struct WebrtcbinPublisher {
+  std::unique_ptr<test::Pipeline> pipeline;
+  std::atomic<int> key_unit_requests{0};
+  Engine::LocalParams local;
+  std::string offer, answer;
+  int payload_type = -1, rtx_payload_type = -1;
+
+  void start(Engine& engine, TrackId track, uint16_t candidate_port) {
+    pipeline = std::make_unique<test::Pipeline>(
+        "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 "
+        "! vp8enc name=enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
+        "! rtpvp8pay mtu=400 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 "
+        "! webrtcbin name=send bundle-policy=max-bundle");
+    GstElement* send = pipeline->by_name("send");
+    GstPad* enc_src = gst_element_get_static_pad(pipeline->by_name("enc"), "src");
+    gst_pad_add_probe(enc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+                      +[](GstPad*, GstPadProbeInfo* info, gpointer data) {
+                        if (gst_video_event_is_force_key_unit(GST_PAD_PROBE_INFO_EVENT(info)))
+                          static_cast<std::atomic<int>*>(data)->fetch_add(1);
+                        return GST_PAD_PROBE_OK;
+                      },
+                      &key_unit_requests, nullptr);
+    gst_object_unref(enc_src);
+    {  // sendonly, and NACKs answered (webrtcbin 1.22 leaves do-nack off; on, it offers RTX)
+      GstWebRTCRTPTransceiver* transceiver = nullptr;
+      g_signal_emit_by_name(send, "get-transceiver", 0, &transceiver);
+      ASSERT_NE(transceiver, nullptr);
+      g_object_set(transceiver, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "do-nack", TRUE, nullptr);
+      gst_object_unref(transceiver);
+    }
+    {  // loopback only, no UPnP, as the players'
+      GstWebRTCICE* ice = nullptr;
+      g_object_get(send, "ice-agent", &ice, nullptr);
+      GObject* agent = nullptr;
+      g_object_get(ice, "agent", &agent, nullptr);
+      g_object_set(agent, "upnp", FALSE, nullptr);
+      g_object_unref(agent);
+      gboolean ok = FALSE;
+      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+      gst_object_unref(ice);
+    }
+    ASSERT_NE(pipeline->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+    GstPromise* p = gst_promise_new();
+    g_signal_emit_by_name(send, "create-offer", nullptr, p);
+    ASSERT_EQ(gst_promise_wait(p), GST_PROMISE_RESULT_REPLIED);
+    GstWebRTCSessionDescription* desc = nullptr;
+    gst_structure_get(gst_promise_get_reply(p), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+    gst_promise_unref(p);
+    ASSERT_NE(desc, nullptr);
+    gchar* text = gst_sdp_message_as_text(desc->sdp);
+    offer = text;
+    g_free(text);
+    p = gst_promise_new();
+    g_signal_emit_by_name(send, "set-local-description", desc, p);
+    gst_promise_wait(p);
+    gst_promise_unref(p);
+    gst_webrtc_session_description_free(desc);
+
+    payload_type = payload_type_of(offer, "VP8/90000");
+    ASSERT_GT(payload_type, 0) << offer;
+    rtx_payload_type = rtx_payload_type_of(offer, payload_type);
+    ASSERT_GT(rtx_payload_type, 0) << "no RTX offered:\n" << offer;
+    std::string mid = attribute(offer, "mid");
+
+    local = engine.create_session();
+    Engine::RemoteParams remote;
+    remote.ufrag = attribute(offer, "ice-ufrag");
+    remote.pwd = attribute(offer, "ice-pwd");
+    remote.fingerprints = sig::dtls_fingerprints(offer);
+    remote.role = DtlsTransport::Role::kServer;  // we answer a=setup:passive
+    engine.start_session(local.id, remote);
+    IngressStream stream;
+    stream.payload_type = uint8_t(payload_type);
+    stream.video = true;
+    stream.rtx_payload_type = rtx_payload_type;
+    stream.track = track;
+    engine.add_ingress(local.id, stream);  // before DTLS is up, as rtcsfu would
+
+    std::string pt = std::to_string(payload_type), rtx = std::to_string(rtx_payload_type);
+    answer =
+        "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\na=group:BUNDLE " + mid + "\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF " + pt + " " + rtx + "\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+        "a=ice-ufrag:" + local.ufrag + "\r\na=ice-pwd:" + local.pwd + "\r\n"
+        "a=fingerprint:" + engine.fingerprint() + "\r\na=setup:passive\r\na=mid:" + mid + "\r\na=recvonly\r\n"
+        "a=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:" + pt + " VP8/90000\r\na=rtcp-fb:" + pt + " nack\r\n"
+        "a=rtcp-fb:" + pt + " nack pli\r\na=rtpmap:" + rtx + " rtx/90000\r\na=fmtp:" + rtx + " apt=" + pt + "\r\n"
+        "a=candidate:1 1 UDP 2130706431 127.0.0.1 " + std::to_string(candidate_port) + " typ host\r\n"
+        "a=end-of-candidates\r\n";
+    GstWebRTCSessionDescription* theirs = description(GST_WEBRTC_SDP_TYPE_ANSWER, answer);
+    p = gst_promise_new();
+    g_signal_emit_by_name(send, "set-remote-description", theirs, p);
+    gst_promise_wait(p);
+    gst_promise_unref(p);
+    gst_webrtc_session_description_free(theirs);
+  }
+};
+
+}  // namespace
+
+// Native ingress: a webrtcbin publisher sends VP8 (and RTX) to a session of
+// the engine, whose track feeds a webrtcbin subscriber on another session.
+// 3 % of the publisher's RTP is lost on the way in: the engine NACKs the
+// gaps, webrtcbin answers on RTX, the engine unwraps and forwards, and the
+// subscriber keeps decoding. request_keyframe sends the publisher a PLI that
+// reaches its encoder as a force-key-unit. RTP from the subscriber's session
+// (no ingress) is dropped and counted.
+TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndKeyframes) {
+  EngineAndPlayer t;
+  std::unique_ptr<LossyRelay> subscriber_relay, publisher_relay;
+  WebrtcbinPublisher publisher;
+  t.relay_factory = [&](uint16_t engine_port) {  // lossless: to inject from the subscriber's address
+    subscriber_relay = std::make_unique<LossyRelay>(engine_port, 0.0);
+    return subscriber_relay->port();
+  };
+  t.publish = [&] {
+    Engine& engine = *t.engine_holder;
+    publisher_relay = std::make_unique<LossyRelay>(engine.port(), 0.03, true);
+    ASSERT_NO_FATAL_FAILURE(publisher.start(engine, t.track, publisher_relay->port()));
+  };
+  ASSERT_NO_FATAL_FAILURE(t.start()) << "the publisher's offer:\n" << publisher.offer;
+  Engine& engine = *t.engine_holder;
+  SessionId pub = publisher.local.id;
+
+  // Losses recovered and the picture still coming.
+  int decoded = t.frames->buffers;
+  ASSERT_TRUE(test::wait_until([&] {
+    SessionStats s = engine.session_stats(pub);
+    return publisher_relay->dropped() >= 10 && s.recovered > 0 && t.frames->buffers >= decoded + 45;
+  }, 30s)) << "dropped " << publisher_relay->dropped() << " of " << publisher_relay->forwarded()
+           << "; NACKed " << engine.session_stats(pub).nacks_sent << ", recovered "
+           << engine.session_stats(pub).recovered << "; frames " << t.frames->buffers;
+  SessionStats stats = engine.session_stats(pub);
+  EXPECT_TRUE(stats.connected);
+  EXPECT_GT(stats.nacks_sent, 0u);
+  EXPECT_GT(stats.recovered, 0u);
+  EXPECT_GT(stats.packets_received, 100u);
+  EXPECT_GT(stats.bytes_received, stats.packets_received * 12);
+  EXPECT_GE(t.frames->buffers, 30);
+  EXPECT_GT(t.received.load(), 100u);
+  // The subscriber got what the publisher sent (losses repaired on the way).
+  EXPECT_GT(engine.session_stats(t.local.id).packets_sent, 100u);
+
+  // A keyframe asked of the publisher: a PLI, a force-key-unit at its encoder.
+  int requests = publisher.key_unit_requests;
+  uint64_t plis = stats.plis_sent;
+  EXPECT_TRUE(engine.request_keyframe(t.track));
+  EXPECT_TRUE(test::wait_until([&] { return engine.session_stats(pub).plis_sent > plis; }, 5s));
+  EXPECT_TRUE(test::wait_until([&] { return publisher.key_unit_requests > requests; }, 5s))
+      << "the encoder got no force-key-unit";
+  EXPECT_FALSE(engine.request_keyframe(t.track + 1000)) << "no session feeds it";
+
+  // RTP on the subscriber's session (no ingress): dropped and counted, not fed.
+  EngineStats before = engine.stats();
+  uint64_t received = engine.session_stats(t.local.id).packets_received;
+  std::vector<uint8_t> rtp(200, 0x5A);
+  rtp[0] = 0x80;
+  rtp[1] = uint8_t(publisher.payload_type);
+  for (int i = 0; i < 3; ++i) subscriber_relay->inject(rtp);
+  EXPECT_TRUE(test::wait_until([&] { return engine.stats().dropped_rtp >= before.dropped_rtp + 3; }, 5s))
+      << engine.stats().dropped_rtp;
+  EXPECT_EQ(engine.session_stats(t.local.id).packets_received, received);
+  EXPECT_TRUE(t.failure.empty()) << t.failure << " (publisher " << pub << ", subscriber " << t.local.id
+                                 << ", whose RTCP: " << engine.session_stats(t.local.id).rtcp_received << ")";
+  stats = engine.session_stats(pub);
+  std::printf("publisher relay dropped %d; NACKed %llu, recovered %llu, lost %llu; received %llu; %d frames decoded\n",
+              publisher_relay->dropped(), (unsigned long long)stats.nacks_sent, (unsigned long long)stats.recovered,
+              (unsigned long long)stats.lost, (unsigned long long)stats.packets_received, int(t.frames->buffers));
 }
