@@ -96,25 +96,31 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
   };
   Settings settings = hooks_.settings();
   if (resource.empty() && hooks_.own_connection) pub->peer = hooks_.own_connection(room, id);
+  // A publisher that comes back keeps its codecs when it offers them: its
+  // pads continue with the same caps.
+  std::vector<media::Codec> previous;
+  if (auto f = feeds_.find(key); f != feeds_.end())
+    for (auto& p : f->second) previous.push_back(p.codec);
+  CapsPtr accepted = media::accepted_rtp_caps("vp8,vp9,h264", "opus", previous, offer);
+  if (!pub->peer && hooks_.native_connection)
+    pub->ingress = hooks_.native_connection(
+        room, id, offer, accepted.get(), events,
+        [this, key](const std::string& mid) { return wanted(key, mid); });
   if (pub->peer) {
     // Connected and prepared already; its events are its owner's, which
     // hands this publisher's remote pads to link_remote_pad. No codec
     // preference: transceivers made for the other m-lines of the offer
     // would come back as m-lines of their own in later offers.
     pub->shared = true;
-  } else {
+  } else if (!pub->ingress) {
     pub->peer = std::make_shared<peer::Peer>(GST_BIN(element_), *worker_,
                                              "pub-" + room + "-" + id, settings.ice,
                                              settings.peer_timeout_ms * GST_MSECOND,
                                              std::move(events));
-    // A publisher that comes back keeps its codecs when it offers them: its
-    // pads continue with the same caps.
-    std::vector<media::Codec> previous;
-    if (auto f = feeds_.find(key); f != feeds_.end())
-      for (auto& p : f->second) previous.push_back(p.codec);
-    pub->peer->set_accepted_codecs(
-        media::accepted_rtp_caps("vp8,vp9,h264", "opus", previous, offer));
+    pub->peer->set_accepted_codecs(std::move(accepted));
     if (hooks_.prepare) hooks_.prepare(*pub->peer);
+  }
+  if (!pub->shared) {
     pub->connect_deadline =
         worker_->timeout(std::max(settings.peer_timeout_ms, 10000u), [this, key] {
           remove(key, "ICE did not connect in time", true);
@@ -127,8 +133,7 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
     publishers_[key] = std::move(pub);
   }
   metrics_.count_publisher(room);
-  raw->peer->answer_offer(offer, [this, key, done](const std::string& sdp,
-                                                   const std::string& error) {
+  auto answered = [this, key, done](const std::string& sdp, const std::string& error) {
     auto it = publishers_.find(key);
     if (it == publishers_.end()) return done({}, {}, "publisher went away during negotiation");
     if (!error.empty()) {
@@ -138,6 +143,9 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
     Publisher& p = *it->second;
     try {
       add_sources_and_pads(p, sdp);
+      // Before anyone subscribes: a Source fed by the engine says so.
+      if (p.ingress)
+        for (auto& [mid, pad] : p.ingress->pads()) link_pad(key, pad, mid);
     } catch (const std::exception& e) {
       remove(key, e.what(), false);
       return done({}, {}, e.what());
@@ -146,7 +154,9 @@ Publisher* Ingest::start_remote(const std::string& room, const std::string& id,
     for (auto& s : p.sources)
       tracks.push_back({s->track(), media::kind_name(s->kind()), media::codec_info(s->codec()).name});
     done(sdp, std::move(tracks), "");
-  });
+  };
+  if (raw->ingress) raw->ingress->answer_offer(offer, std::move(answered));
+  else raw->peer->answer_offer(offer, std::move(answered));
   return raw;
 }
 
@@ -243,6 +253,19 @@ bool Ingest::link_pad(const std::string& key, GstPad* pad, const std::string& wa
   return true;
 }
 
+bool Ingest::wanted(const std::string& key, const std::string& mid) {
+  std::lock_guard lock(mutex_);
+  auto it = publishers_.find(key);
+  if (it == publishers_.end()) return false;
+  Publisher& pub = *it->second;
+  for (size_t i = 0; i < pub.sources.size(); i++) {
+    if (pub.sources[i]->track() != mid) continue;
+    size_t idle = i < pub.outputs.size() && !gst_pad_is_linked(pub.outputs[i]->src_pad());
+    return pub.sources[i]->fanout().branch_count() > idle;
+  }
+  return false;
+}
+
 void Ingest::remove(const std::string& key, const std::string& why, bool tell_room) {
   std::unique_ptr<Publisher> pub;
   {
@@ -258,8 +281,8 @@ void Ingest::remove(const std::string& key, const std::string& why, bool tell_ro
   // Nothing may feed on its sources any more: subscribers' slots, src pads.
   hooks_.leaving(*pub);
   pub->connect_deadline.reset();
-  if (pub->peer) {
-    StructurePtr totals = rtp_totals(pub->peer->stats().get());
+  if (pub->remote()) {
+    StructurePtr totals = rtp_totals(pub->connection_stats().get());
     auto c = metrics_.change(pub->room);
     c->add_publisher(totals.get());
     for (auto& src : pub->sources) {
@@ -271,6 +294,7 @@ void Ingest::remove(const std::string& key, const std::string& why, bool tell_ro
   if (pub->shared)
     for (auto& src : pub->sources) src->park_input();
   pub->peer.reset();
+  pub->ingress.reset();
   pub->feed.reset();
   // Its linked src pads stay for the next session of its name (idle
   // meanwhile: no EOS), unless eos-on-leave asks for the old way.
@@ -557,7 +581,7 @@ std::vector<sig::SfuPublisher> Ingest::tracks(const std::string& room) {
   Settings settings = hooks_.settings();
   for (auto& [k, p] : publishers_) {
     if (p->room != room) continue;
-    if (settings.forward_local_only && p->peer) continue;
+    if (settings.forward_local_only && p->remote()) continue;
     sig::SfuPublisher pub{p->id, {}};
     for (auto& s : p->sources)
       if (!settings.forward_local_only || !settings.track_audience.count(s->track()))
@@ -595,7 +619,7 @@ bool Ingest::local_tracks_ready() {
 
 void Ingest::add_load(const std::string& room, Load& load) {
   for (auto& [k, p] : publishers_) {
-    load.sessions += p->peer != nullptr;
+    load.sessions += p->remote();
     load.rooms_in_use.insert(p->room);
     if (p->room == room) {
       load.room_publishers++;
@@ -619,9 +643,10 @@ void Ingest::append_stats(GValue* list, guint64& keyframe_requests, guint64& key
   for (auto& [k, p] : publishers_) {
     GstStructure* s = gst_structure_new(
         "publisher", "room", G_TYPE_STRING, p->room.c_str(), "id", G_TYPE_STRING, p->id.c_str(),
-        "local", G_TYPE_BOOLEAN, !p->peer, "tracks", G_TYPE_UINT, guint(p->sources.size()),
-        "connected", G_TYPE_BOOLEAN, p->peer ? p->peer->is_connected() : TRUE, nullptr);
-    if (p->peer) add_rtp_totals(s, p->peer->stats().get());
+        "local", G_TYPE_BOOLEAN, !p->remote(), "tracks", G_TYPE_UINT, guint(p->sources.size()),
+        "connected", G_TYPE_BOOLEAN,
+        p->peer ? p->peer->is_connected() : p->ingress ? p->ingress->is_connected() : TRUE, nullptr);
+    if (p->remote()) add_rtp_totals(s, p->connection_stats().get());
     for (auto& src : p->sources) {
       keyframe_requests += src->fanout().keyframe_requests();
       keyframes_sent += src->fanout().keyframes_sent();
@@ -642,7 +667,7 @@ void Ingest::add_counters(RoomCountersByName& rooms) {
   std::lock_guard lock(mutex_);
   for (auto& [k, p] : publishers_) {
     RoomCounters& c = rooms[p->room];
-    if (p->peer) c.add_publisher(rtp_totals(p->peer->stats().get()).get());
+    if (p->remote()) c.add_publisher(rtp_totals(p->connection_stats().get()).get());
     for (auto& src : p->sources) {
       c.keyframe_requests += src->fanout().keyframe_requests();
       c.keyframes_upstream += src->fanout().keyframes_sent();

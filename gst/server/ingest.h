@@ -37,6 +37,20 @@ inline std::string session_key(const std::string& room, const std::string& peer)
   return room + "/" + peer;
 }
 
+// A remote publisher's connection served without webrtcbin (rtcsfu's
+// native ingress, gst/sfu/native_ingress.h). Once it answered, pads() has
+// each received track's RTP src pad by mid, which Ingest links to the
+// track's Source as it does webrtcbin's. Worker thread.
+class IngressConnection {
+ public:
+  using SdpDone = std::function<void(const std::string& sdp, const std::string& error)>;
+  virtual ~IngressConnection() = default;
+  virtual void answer_offer(const std::string& offer, SdpDone done) = 0;
+  virtual std::vector<std::pair<std::string, GstPad*>> pads() const = 0;
+  virtual bool is_connected() const = 0;                  // any thread
+  virtual StructurePtr stats() const = 0;                 // webrtcbin's stats shape; any thread
+};
+
 // A publisher of a room: a remote connection (WHIP or JSON-RPC) or the
 // pipeline's own request pads.
 struct Publisher {
@@ -44,6 +58,8 @@ struct Publisher {
   std::string resource;              // WHIP resource id, else empty
   // Remote only; stopped before the sources go, unless `shared`.
   std::shared_ptr<peer::Peer> peer;
+  // Remote, served natively (instead of peer); stopped as peer is.
+  std::shared_ptr<IngressConnection> ingress;
   // The connection is the participant's POST /rtc connection, which also
   // carries its signaling and subscription and outlives this publication.
   bool shared = false;
@@ -58,6 +74,11 @@ struct Publisher {
   Timer connect_deadline;
   gint64 created_us = g_get_monotonic_time();
   bool in_room = false;  // RoomServer knows it
+
+  bool remote() const { return peer || ingress; }
+  StructurePtr connection_stats() const {
+    return peer ? peer->stats() : ingress ? ingress->stats() : nullptr;
+  }
 };
 
 class Ingest {
@@ -95,6 +116,16 @@ class Ingest {
     // /rtc connection, prepared already), or null for a new one.
     std::function<std::shared_ptr<peer::Peer>(const std::string& room, const std::string& id)>
         own_connection;
+    // A new remote publisher's connection served natively, or null (then a
+    // webrtcbin Peer): it answers `offer` with the first of `accepted`'s
+    // codecs (accepted_rtp_caps) each m-line has; `events` as a Peer's;
+    // `wanted(mid)` (worker thread) says whether anything reads that track
+    // through its Source's tee.
+    std::function<std::shared_ptr<IngressConnection>(
+        const std::string& room, const std::string& id, const std::string& offer,
+        const GstCaps* accepted, peer::PeerEvents events,
+        std::function<bool(const std::string& mid)> wanted)>
+        native_connection;
     std::function<void(Publisher&)> ready;    // in its room, its sources known
     std::function<void(Publisher&)> leaving;  // nothing may feed on its sources after this
     std::function<void(const Publisher&, const std::string& why)> removed;
@@ -182,6 +213,9 @@ class Ingest {
                           const std::string& resource, const std::string& offer, AnswerDone done);
   void add_sources_and_pads(Publisher& pub, const std::string& answer);
   bool link_pad(const std::string& key, GstPad* pad, const std::string& mid);
+  // Whether anything reads publisher `key`'s track `mid` from its tee: a
+  // branch other than a src pad that nothing is linked to.
+  bool wanted(const std::string& key, const std::string& mid);
   std::pair<std::string, std::string> local_publisher();
   // MCU: the local publisher's sources follow the ready inputs without
   // leaving the room (its kept tracks keep their subscribers). False when

@@ -36,10 +36,18 @@ Source::~Source() {
   }
 }
 
+GQuark Source::engine_track_quark() {
+  static GQuark quark = g_quark_from_static_string("rtcmesh-engine-track");
+  return quark;
+}
+
 bool Source::link_input(GstPad* webrtc_src) {
   if (!entry_) return false;
   GPtr<GstPad> sink = adopt(gst_element_get_static_pad(entry_, "sink"));
-  return gst_pad_link(webrtc_src, sink.get()) == GST_PAD_LINK_OK;
+  if (gst_pad_link(webrtc_src, sink.get()) != GST_PAD_LINK_OK) return false;
+  if (auto* track = static_cast<guint64*>(g_object_get_qdata(G_OBJECT(webrtc_src), engine_track_quark())))
+    engine_track_ = *track;
+  return true;
 }
 
 bool Source::linked() const {

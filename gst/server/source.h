@@ -6,6 +6,7 @@
 
 #include <gst/gst.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -36,8 +37,15 @@ class Source {
   media::Codec codec() const { return codec_; }
   media::Kind kind() const { return media::codec_info(codec_).kind; }
   media::FanOut& fanout() { return *fanout_; }
-  // Links the publisher connection's webrtcbin src pad (any thread, once).
+  // Links the publisher connection's webrtcbin src pad (any thread, once),
+  // or a native ingress's appsrc pad (tagged with engine_track_quark()).
   bool link_input(GstPad* webrtc_src);
+  // The native engine's track that already carries this track's packets
+  // (a publisher received by the engine: subscribers of the engine take
+  // them there, not from the tee), or 0. Any thread.
+  guint64 engine_track() const { return engine_track_; }
+  // The pad qdata (a guint64*) naming the engine track a pad's packets come from.
+  static GQuark engine_track_quark();
   bool linked() const;
   // The publisher's connection outlives this track (it also carries other
   // things: a POST /rtc connection): its webrtcbin src pad is unlinked and
@@ -56,6 +64,7 @@ class Source {
   CapsPtr caps_;
   GstBin* bin_ = nullptr;
   GstElement* entry_ = nullptr;  // remote only
+  std::atomic<guint64> engine_track_{0};
   std::unique_ptr<media::FanOut> owned_;
   media::FanOut* fanout_ = nullptr;
 };

@@ -21,8 +21,11 @@ const char* sdp_attribute(const GstSDPMessage* sdp, const GstSDPMedia* m, const 
   return v ? v : gst_sdp_message_get_attribute_val(sdp, key);
 }
 
-// The offer's RTX payload type for `pt` (RFC 4588: an rtx/ rtpmap whose
-// fmtp says apt=pt), -1 when it has none.
+GQuark track_quark() { return g_quark_from_static_string("rtcmesh-native-track"); }
+
+}  // namespace
+
+// RFC 4588: an rtx/ rtpmap whose fmtp says apt=pt.
 int rtx_payload_for(const GstSDPMedia* m, int pt) {
   for (guint i = 0; i < gst_sdp_media_attributes_len(m); i++) {
     const GstSDPAttribute* a = gst_sdp_media_get_attribute(m, i);
@@ -39,10 +42,6 @@ int rtx_payload_for(const GstSDPMedia* m, int pt) {
   }
   return -1;
 }
-
-GQuark track_quark() { return g_quark_from_static_string("rtcmesh-native-track"); }
-
-}  // namespace
 
 struct NativeEgress::Tap {
   std::shared_ptr<Alive> alive;
@@ -122,6 +121,14 @@ NativeEgress::NativeEgress(std::vector<std::string> addresses, guint port, std::
         if (fanout) fanout->request_keyframe();  // merged, rate-limited with the others
       });
   };
+  events.received = [alive](engine::TrackId track, const uint8_t* data, size_t size) {
+    std::shared_lock hold(alive->lock);
+    NativeEgress* e = alive->egress;
+    if (!e) return;
+    std::shared_lock lock(e->receivers_lock_);
+    auto it = e->receivers_.find(track);
+    if (it != e->receivers_.end()) it->second(data, size);
+  };
   engine_ = std::make_unique<engine::Engine>(std::move(config), std::move(events));
   if (announced_.empty())
     for (const engine::Address& a : engine_->local_addresses()) {
@@ -149,6 +156,11 @@ NativeEgress::~NativeEgress() {
 
 engine::TrackId NativeEgress::track_for(Source* source) {
   if (!source) return 0;
+  if (engine::TrackId own = source->engine_track()) {
+    std::lock_guard lock(mutex_);
+    fanouts_[own] = &source->fanout();  // for keyframe requests; stop_receiving forgets it
+    return own;
+  }
   GstElement* tee = source->fanout().tee();
   // The tap lives as long as the tee: a Source gone takes its track along.
   if (auto* existing = static_cast<engine::TrackId*>(g_object_get_qdata(G_OBJECT(tee), track_quark())))
@@ -185,6 +197,27 @@ std::function<void(guint32, guint64, guint32)> NativeEgress::sender_reports() {
     GST_CAT_LOG(rtcmesh_debug, "publisher SR of SSRC %u: NTP %" G_GUINT64_FORMAT " = RTP %u", ssrc, ntp,
                 rtp_timestamp);
     if (NativeEgress* e = alive->egress) e->engine().sender_report(ssrc, ntp, rtp_timestamp);
+  };
+}
+
+void NativeEgress::receive(engine::TrackId track, std::function<void(const uint8_t*, size_t)> fn) {
+  std::unique_lock lock(receivers_lock_);
+  receivers_[track] = std::move(fn);
+}
+
+void NativeEgress::stop_receiving(engine::TrackId track) {
+  {
+    std::unique_lock lock(receivers_lock_);
+    receivers_.erase(track);
+  }
+  std::lock_guard lock(mutex_);
+  fanouts_.erase(track);
+}
+
+std::function<void(engine::TrackId)> NativeEgress::keyframe_requester() {
+  return [alive = alive_](engine::TrackId track) {
+    std::shared_lock hold(alive->lock);
+    if (NativeEgress* e = alive->egress) e->engine().request_keyframe(track);
   };
 }
 
@@ -266,10 +299,8 @@ bool NativeForwardingPath::end_stream() {
   return true;
 }
 
-// The remote's ICE credentials, fingerprints and DTLS role from its
-// description; empty string, else why not.
-std::string NativeForwardingPath::read_remote(const std::string& text, const GstSDPMessage* sdp,
-                                              bool offer, engine::Engine::RemoteParams* remote) {
+std::string read_remote_params(const std::string& text, const GstSDPMessage* sdp, bool offer,
+                               engine::Engine::RemoteParams* remote) {
   try {
     remote->fingerprints = sig::dtls_fingerprints(text);
   } catch (const sig::SdpError& e) {
@@ -291,12 +322,12 @@ std::string NativeForwardingPath::read_remote(const std::string& text, const Gst
   return "";
 }
 
-GstSDPMessage* NativeForwardingPath::new_description() const {
+GstSDPMessage* native_description(const std::string& session_id, unsigned version) {
   GstSDPMessage* sdp = nullptr;
   gst_sdp_message_new(&sdp);
   gst_sdp_message_set_version(sdp, "0");
-  std::string version = std::to_string(++version_);
-  gst_sdp_message_set_origin(sdp, "-", session_id_.c_str(), version.c_str(), "IN", "IP4", "127.0.0.1");
+  gst_sdp_message_set_origin(sdp, "-", session_id.c_str(), std::to_string(version).c_str(), "IN", "IP4",
+                             "127.0.0.1");
   gst_sdp_message_set_session_name(sdp, "-");
   gst_sdp_message_add_time(sdp, "0", "0", nullptr);
   gst_sdp_message_add_attribute(sdp, "ice-lite", nullptr);
@@ -335,25 +366,29 @@ void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const
     gst_sdp_media_add_attribute(m, "inactive", nullptr);
   }
   gst_sdp_media_add_attribute(m, "mid", mid.c_str());
-  gst_sdp_media_add_attribute(m, "ice-ufrag", local_.ufrag.c_str());
-  gst_sdp_media_add_attribute(m, "ice-pwd", local_.pwd.c_str());
-  gst_sdp_media_add_attribute(m, "fingerprint", egress_.engine().fingerprint().c_str());
-  gst_sdp_media_add_attribute(m, "setup", setup);
-  gst_sdp_media_add_attribute(m, "rtcp-mux", nullptr);
-  gst_sdp_media_add_attribute(m, "rtcp-rsize", nullptr);
-  int foundation = 0;
-  for (const std::string& host : egress_.announced()) {
-    foundation++;
-    std::string c = std::to_string(foundation) + " 1 UDP " + std::to_string(2130706432 - foundation) + " " +
-                    host + " " + std::to_string(egress_.port()) + " typ host";
-    gst_sdp_media_add_attribute(m, "candidate", c.c_str());
-  }
-  gst_sdp_media_add_attribute(m, "end-of-candidates", nullptr);
+  egress_.add_transport(m, local_, setup);
   gst_sdp_message_add_media(sdp, m);
   gst_sdp_media_free(m);
 }
 
-std::string NativeForwardingPath::finish(GstSDPMessage* sdp, const std::string& bundle) {
+void NativeEgress::add_transport(GstSDPMedia* m, const engine::Engine::LocalParams& local, const char* setup) const {
+  gst_sdp_media_add_attribute(m, "ice-ufrag", local.ufrag.c_str());
+  gst_sdp_media_add_attribute(m, "ice-pwd", local.pwd.c_str());
+  gst_sdp_media_add_attribute(m, "fingerprint", engine_->fingerprint().c_str());
+  gst_sdp_media_add_attribute(m, "setup", setup);
+  gst_sdp_media_add_attribute(m, "rtcp-mux", nullptr);
+  gst_sdp_media_add_attribute(m, "rtcp-rsize", nullptr);
+  int foundation = 0;
+  for (const std::string& host : announced_) {
+    foundation++;
+    std::string c = std::to_string(foundation) + " 1 UDP " + std::to_string(2130706432 - foundation) + " " +
+                    host + " " + std::to_string(port()) + " typ host";
+    gst_sdp_media_add_attribute(m, "candidate", c.c_str());
+  }
+  gst_sdp_media_add_attribute(m, "end-of-candidates", nullptr);
+}
+
+std::string finish_description(GstSDPMessage* sdp, const std::string& bundle) {
   gst_sdp_message_add_attribute(sdp, "group", bundle.c_str());
   gchar* text = gst_sdp_message_as_text(sdp);
   std::string out = text;
@@ -364,7 +399,7 @@ std::string NativeForwardingPath::finish(GstSDPMessage* sdp, const std::string& 
 
 void NativeForwardingPath::make_offer(SdpDone done) {
   // Every slot an m-line, in order (m-lines only grow, as with webrtcbin).
-  GstSDPMessage* offer = new_description();
+  GstSDPMessage* offer = native_description(session_id_, ++version_);
   std::string bundle = "BUNDLE";
   // The application m-line goes after the slots of the first offer and
   // stays there (as webrtcbin places it).
@@ -377,7 +412,7 @@ void NativeForwardingPath::make_offer(SdpDone done) {
               "actpass");
     bundle += " " + std::to_string(i);
   }
-  done(finish(offer, bundle), "");
+  done(finish_description(offer, bundle), "");
 }
 
 void NativeForwardingPath::accept_answer(const std::string& text, std::function<void(const std::string& error)> done) {
@@ -386,7 +421,7 @@ void NativeForwardingPath::accept_answer(const std::string& text, std::function<
     return done("answer is not SDP");
   std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
-  if (std::string why = read_remote(text, answer, false, &remote); !why.empty()) return done(why);
+  if (std::string why = read_remote_params(text, answer, false, &remote); !why.empty()) return done(why);
   if (started_ && remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
   // RTX where the answer kept what we offered. Slot i is m-line i, or i + 1
   // past the application m-line (slots added by a renegotiation).
@@ -413,9 +448,9 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
     return done("", "offer is not SDP");
   std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold_offer(offer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
-  if (std::string why = read_remote(offer_text, offer, true, &remote); !why.empty()) return done("", why);
+  if (std::string why = read_remote_params(offer_text, offer, true, &remote); !why.empty()) return done("", why);
   bool we_client = remote.role == engine::DtlsTransport::Role::kClient;
-  GstSDPMessage* answer = new_description();
+  GstSDPMessage* answer = native_description(session_id_, ++version_);
   std::string bundle = "BUNDLE";
   std::vector<bool> used(slots_.size(), false);
   for (guint i = 0; i < gst_sdp_message_medias_len(offer); i++) {
@@ -444,7 +479,7 @@ void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone d
   remote_ufrag_ = remote.ufrag;
   started_ = true;
   egress_.engine().start_session(local_.id, std::move(remote));
-  done(finish(answer, bundle), "");
+  done(finish_description(answer, bundle), "");
 }
 
 StructurePtr NativeForwardingPath::stats() const {

@@ -40,8 +40,18 @@ class NativeEgress {
   Worker& worker() { return *worker_; }
   guint port() const { return engine_->port(); }
   const std::vector<std::string>& announced() const { return announced_; }
-  // The engine track fed by `source`'s packets (tapped on first use).
+  // The engine track fed by `source`'s packets: the native ingress's own
+  // (Source::engine_track), else a tap on its tee made on first use.
   engine::TrackId track_for(Source* source);
+  // Native ingress: `fn` gets each packet of `track` (engine threads) until
+  // stop_receiving returns; the track's keyframe requests reach its
+  // publisher through keyframe_requester() (any thread, safe after we go).
+  void receive(engine::TrackId track, std::function<void(const uint8_t*, size_t)> fn);
+  void stop_receiving(engine::TrackId track);
+  std::function<void(engine::TrackId)> keyframe_requester();
+  // Our transport attributes in an m-line: ICE-lite credentials of `local`,
+  // the fingerprint, a=setup `setup`, rtcp-mux/rsize, host candidates.
+  void add_transport(GstSDPMedia* m, const engine::Engine::LocalParams& local, const char* setup) const;
   // What a publisher's connection calls with each RTCP SR it receives (any
   // thread; does nothing once the egress is gone): subscribers' SRs then
   // carry the publisher's NTP↔RTP mapping.
@@ -63,6 +73,8 @@ class NativeEgress {
   std::mutex mutex_;  // leaf: listeners_, fanouts_; nothing is called under it
   std::map<engine::SessionId, Listener> listeners_;
   std::map<engine::TrackId, media::FanOut*> fanouts_;  // for keyframe requests
+  std::shared_mutex receivers_lock_;  // leaf; shared by the engine threads per packet
+  std::map<engine::TrackId, std::function<void(const uint8_t*, size_t)>> receivers_;
   // What taps (streaming threads) and engine events hold: cleared, under its
   // lock, before the engine goes, so none of them uses it after.
   struct Alive {
@@ -76,6 +88,17 @@ class NativeEgress {
   static std::function<void(engine::SessionId, const engine::DataChannelMessage&)> data_event(
       std::shared_ptr<Alive> alive);
 };
+
+// A description of ours (o= with `session_id` and `version`, a=ice-lite).
+GstSDPMessage* native_description(const std::string& session_id, unsigned version);
+// The remote's ICE credentials, fingerprints and our DTLS role from its
+// description (`offer`: it offers); "" or why not.
+std::string read_remote_params(const std::string& text, const GstSDPMessage* sdp, bool offer,
+                               engine::Engine::RemoteParams* remote);
+// The text of `sdp` with a=group:`bundle` (frees sdp).
+std::string finish_description(GstSDPMessage* sdp, const std::string& bundle);
+// The RTX payload type an m-line pairs with `pt` (apt=pt), or -1.
+int rtx_payload_for(const GstSDPMedia* m, int pt);
 
 class NativeForwardingPath : public ForwardingPath {
  public:
@@ -119,14 +142,10 @@ class NativeForwardingPath : public ForwardingPath {
     guint32 rtx_ssrc = 0;
     bool rtx_on = false;
   };
-  static std::string read_remote(const std::string& text, const GstSDPMessage* sdp, bool offer,
-                                 engine::Engine::RemoteParams* remote);
-  GstSDPMessage* new_description() const;
   // Slot `index` answers NACKs on its RTX stream from now on.
   void use_rtx(size_t index, int rtx_pt);
   void add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
                  const Slot* slot, const char* format, const char* setup) const;
-  static std::string finish(GstSDPMessage* sdp, const std::string& bundle);  // frees sdp
   // native_data.cpp: the application m-line of our offer; what the answer
   // says of it (into `remote`).
   void add_data_media(GstSDPMessage* sdp, std::string* bundle) const;

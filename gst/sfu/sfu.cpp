@@ -31,6 +31,7 @@
 #include "gst/sfu/subscribers.h"
 #include "gst/peer/engine_type.h"
 #include "gst/sfu/native_forwarding.h"
+#include "gst/sfu/native_ingress.h"
 #include "gst/sfu/tee_forwarding.h"
 #include "gst/sfu/whep_players.h"
 #include "signaling/auth/tokens.h"
@@ -73,6 +74,7 @@ enum {
   PROP_ADVERTISE_URL,
   PROP_DRAINING,
   PROP_ENGINE,
+  PROP_INGRESS,
   PROP_UDP_PORT,
   PROP_ANNOUNCED_ADDRESSES,
   PROP_ICE_FIRST,
@@ -110,6 +112,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
   int engine = int(peer::SubscriberEngine::kNative);
+  int ingress = int(peer::SubscriberEngine::kWebrtcbin);  // remote publishers (needs engine=native)
   guint udp_port = 0;
   std::string announced_addresses;  // comma-separated
   std::unique_ptr<sfu::NativeEgress> egress;  // engine=native, while PAUSED or PLAYING
@@ -305,6 +308,21 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                      [this](const std::string& room, const std::string& id) {
                        return channels.connection_of(room, id);
                      },
+                 .native_connection =
+                     [this](const std::string& room, const std::string& id, const std::string& offer,
+                            const GstCaps* accepted, peer::PeerEvents events,
+                            std::function<bool(const std::string&)> wanted)
+                     -> std::shared_ptr<server::IngressConnection> {
+                       {
+                         std::lock_guard lock(props_mutex);
+                         if (ingress != int(peer::SubscriberEngine::kNative)) return nullptr;
+                       }
+                       // A publisher's data channels are webrtcbin's (and its relay's).
+                       if (!egress || offer.find("m=application") != std::string::npos) return nullptr;
+                       return std::make_shared<sfu::NativeIngress>(*egress, GST_BIN(self),
+                                                                   "pub-" + room + "-" + id, accepted,
+                                                                   std::move(events), std::move(wanted));
+                     },
                  // The publisher's tracks are known: WHEP slots waiting for one get them.
                  .ready =
                      [this](server::Publisher& pub) {
@@ -464,6 +482,10 @@ bool RtcSfuPrivate::start(std::string& error) {
   // Subscribers through the native engine on one UDP port (issue 17), made
   // before the host: once it accepts connections, the room must be attached
   // within one hop of its worker, or an early join is told "not hosted here".
+  if (ingress == int(peer::SubscriberEngine::kNative) && engine != int(peer::SubscriberEngine::kNative)) {
+    error = "ingress=native needs engine=native";
+    return false;
+  }
   if (engine == int(peer::SubscriberEngine::kNative)) {
     try {
       egress = std::make_unique<sfu::NativeEgress>(std::vector<std::string>{address}, udp_port,
@@ -868,6 +890,7 @@ static void rtc_sfu_set_property(GObject* object, guint id, const GValue* value,
           p->post([p] { p->drain(); });  // (not PLAYING: nothing to drain)
         break;
       case PROP_ENGINE: p->engine = g_value_get_enum(value); break;
+      case PROP_INGRESS: p->ingress = g_value_get_enum(value); break;
       case PROP_UDP_PORT: p->udp_port = g_value_get_uint(value); break;
       case PROP_ANNOUNCED_ADDRESSES: p->announced_addresses = str(""); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -895,6 +918,7 @@ static void rtc_sfu_get_property(GObject* object, guint id, GValue* value, GPara
     case PROP_WHEP_SLOTS: g_value_set_uint(value, p->whep_slots); break;
     case PROP_PEER_TIMEOUT: g_value_set_uint(value, p->peer_timeout_ms); break;
     case PROP_ENGINE: g_value_set_enum(value, p->engine); break;
+    case PROP_INGRESS: g_value_set_enum(value, p->ingress); break;
     case PROP_UDP_PORT: g_value_set_uint(value, p->egress ? p->egress->port() : p->udp_port); break;
     case PROP_ANNOUNCED_ADDRESSES: g_value_set_string(value, p->announced_addresses.c_str()); break;
     case PROP_TLS_CERTIFICATE: g_value_set_string(value, p->tls_certificate.c_str()); break;
@@ -1017,6 +1041,16 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                         "threads; candidates only on address or announced-addresses) or webrtcbin "
                         "(one per subscriber, for comparison)",
                         peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kNative), rw_flags()));
+  g_object_class_install_property(
+      object_class, PROP_INGRESS,
+      g_param_spec_enum("ingress", "ingress",
+                        "What receives remote publishers (WHIP, JSON-RPC publish; not a POST /rtc "
+                        "connection's, nor one that offers data channels): native (the engine of "
+                        "engine=native on its UDP port: native subscribers get the packets without "
+                        "GStreamer in between) or webrtcbin (one per publisher). native needs "
+                        "engine=native",
+                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kWebrtcbin),
+                        rw_flags()));
   install_uint(object_class, PROP_UDP_PORT, "udp-port",
                "UDP port of engine=native, shared by every subscriber (0 = ephemeral; reads "
                "back the bound port once PAUSED); bound on address",

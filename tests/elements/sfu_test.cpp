@@ -295,7 +295,42 @@ static void player_of_a_leaving_publisher_ends_with_eos(const std::string& props
   EXPECT_GE(sfu.sinks().video_frames("cam1"), 15);
 }
 
+// ingress=native (issue 17): WHIP publishers received by the engine too,
+// on the same UDP port as the players: no webrtcbin in the element at all.
+// The players get the packets from the engine; the src pads (linked here)
+// through each track's appsrc; the publishers' counters are the engine's.
+TEST(Sfu, NativeIngressReceivesWhipPublishersWithoutWebrtcbin) {
+  Sfu sfu("engine=native ingress=native");
+  auto [cam1, cam2] = two_publishers(sfu, 15);
+  ASSERT_TRUE(cam1 && cam2);
+  int opus_packets = 0;
+  for (auto& t : sfu.sinks().tracks())
+    if (!t->video() && t->peer_id == "cam1") opus_packets += t->buffers;
+  EXPECT_GT(opus_packets, 0);
+  WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
+  WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
+  ASSERT_NO_FATAL_FAILURE(play_one_and_room(sfu, one, room));
+  EXPECT_EQ(webrtcbins_in(sfu.element()).size(), 0u);
+  GstStructure* stats = nullptr;
+  g_object_get(sfu.element(), "stats", &stats, nullptr);
+  const GValue* pubs = gst_structure_get_value(stats, "publisher-stats");
+  ASSERT_TRUE(pubs && gst_value_list_get_size(pubs) == 2) << gst_structure_to_string(stats);
+  for (guint i = 0; i < 2; i++) {
+    const GstStructure* p = gst_value_get_structure(gst_value_list_get_value(pubs, i));
+    guint64 received = 0;
+    gboolean connected = FALSE;
+    gst_structure_get_uint64(p, "packets-received", &received);
+    gst_structure_get_boolean(p, "connected", &connected);
+    EXPECT_GT(received, 100u) << gst_structure_to_string(p);
+    EXPECT_TRUE(connected);
+  }
+  gst_structure_free(stats);
+}
+
 TEST(Sfu, PlayerOfALeavingPublisherEndsWithEos) { player_of_a_leaving_publisher_ends_with_eos(""); }
+TEST(Sfu, NativeIngressPlayerOfALeavingPublisherEndsWithEos) {
+  player_of_a_leaving_publisher_ends_with_eos("engine=native ingress=native");
+}
 TEST(Sfu, NativeEnginePlayerOfALeavingPublisherEndsWithEos) {
   player_of_a_leaving_publisher_ends_with_eos("engine=native");
 }

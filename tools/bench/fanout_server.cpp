@@ -39,6 +39,7 @@ struct Server {
   std::atomic<guint64> payloaded{0};  // RTP packets into the fan-out's tee
   std::atomic<guint64> overruns{0};   // leaky queues of the element dropping
   std::atomic<bool> counting{false};  // the tee was found
+  bool ingress = false;               // engine "ingress": publishers through the engine too
   int exit_code = 0;
 };
 
@@ -117,6 +118,7 @@ void print_stats(Server& s) {
     lines += " connected=" + std::to_string(is_connected ? 1 : 0) +
              " packets-sent=" + std::to_string(sent) + "\n";
   }
+  guint64 received = 0;  // by the publishers' connections
   if (const GValue* pubs = gst_structure_get_value(stats, "publisher-stats")) {
     publishers = gst_value_list_get_size(pubs);
     for (guint i = 0; i < publishers; i++) {
@@ -124,6 +126,7 @@ void print_stats(Server& s) {
       guint nacks = 0;
       gst_structure_get_uint(p, "nack-count", &nacks);
       nacks_sent += nacks;
+      received += u64_field(p, "packets-received");
     }
   }
   guint64 failed = u64_field(stats, s.sfu ? "connection-failures" : "viewers-failed");
@@ -136,7 +139,9 @@ void print_stats(Server& s) {
               " publishers=%u nacks-sent=%" G_GUINT64_FORMAT " in-gaps=%" G_GUINT64_FORMAT
               " in-rtx-requests=%" G_GUINT64_FORMAT " in-recovered=%" G_GUINT64_FORMAT
               " in-lost=%" G_GUINT64_FORMAT "\n%send\n",
-              n, connected, total, failed, own_cpu_us(), s.payloaded.load(), s.overruns.load(),
+              n, connected, total, failed, own_cpu_us(),
+              // ingress=native: the engine forwards, nothing passes the tee
+              s.ingress ? received : s.payloaded.load(), s.overruns.load(),
               publishers, nacks_sent, jb.gaps, jb.rtx_requests, jb.recovered, jb.lost,
               lines.c_str());
   std::fflush(stdout);
@@ -175,11 +180,13 @@ bool start_fanout(Server& s, const char* file) {
 // sfu: an rtcsfu alone; the fan-out of the publisher's track exists once the
 // publisher has answered.
 bool start_sfu(Server& s, const std::string& engine) {
+  s.ingress = engine == "ingress";
   // One element: gst_parse_launch would return it without a pipeline.
   s.pipeline = gst_pipeline_new(nullptr);
   s.sink = launch(
       "rtcsfu address=127.0.0.1 port=0 room=bench ice-local-addresses=127.0.0.1 "
-      "max-sessions-per-address=0 rate-per-address=0 engine=" + engine);
+      "max-sessions-per-address=0 rate-per-address=0 " +
+      (s.ingress ? std::string("engine=native ingress=native") : "engine=" + engine));
   gst_bin_add(GST_BIN(s.pipeline), GST_ELEMENT(gst_object_ref(s.sink)));
   count_queue_overruns(s.sink, &s.overruns);
   g_signal_connect(s.sink, "publisher-added",
@@ -200,11 +207,11 @@ int fanout_server(int argc, char** argv) {
   Server s;
   s.sfu = std::strcmp(argv[1], "sfu-server") == 0;
   if (!s.sfu && argc < 3) {
-    std::fprintf(stderr, "usage: rtcmesh-bench fanout-server FILE.mp4 | sfu-server [webrtcbin|native]\n");
+    std::fprintf(stderr, "usage: rtcmesh-bench fanout-server FILE.mp4 | sfu-server [webrtcbin|native|ingress]\n");
     return 2;
   }
   s.loop = g_main_loop_new(nullptr, FALSE);
-  // sfu-server [ENGINE]: rtcsfu's engine (webrtcbin or native).
+  // sfu-server [ENGINE]: rtcsfu's engine (webrtcbin or native; ingress: native for publishers too).
   if (!(s.sfu ? start_sfu(s, argc > 2 ? argv[2] : "webrtcbin") : start_fanout(s, argv[2]))) {
     reply("error cannot start the pipeline");
     return 1;

@@ -9,7 +9,7 @@
 // A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine native|webrtcbin] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine native|webrtcbin] [--ingress webrtcbin|native] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
@@ -91,6 +91,7 @@ struct Config {
   unsigned max_sessions = 500;                         // of the server; 0 = no limit
   unsigned max_mlines = 16;                            // of an SFU subscriber connection
   std::string engine = "native";                       // rtcsfu engine: native or webrtcbin
+  std::string ingress = "webrtcbin";                   // rtcsfu ingress: webrtcbin or native
   unsigned udp_port = 0;                               // engine=native: the shared UDP port
   std::string announce_addresses;                      // engine=native: comma-separated
   std::string metrics_token;                           // empty: /metrics is open
@@ -162,7 +163,7 @@ Config parse_args(int& argc, char**& argv) {
         *max_sessions_per_address = nullptr, *room = nullptr, *canvas = nullptr,
         *video_process = nullptr, *audio_process = nullptr, *video_codecs = nullptr,
         *redis = nullptr, *nats = nullptr, *node_id = nullptr, *advertise_url = nullptr,
-        *node_ttl = nullptr, *drain_timeout = nullptr, *engine = nullptr, *udp_port = nullptr;
+        *node_ttl = nullptr, *drain_timeout = nullptr, *engine = nullptr, *ingress = nullptr, *udp_port = nullptr;
   gchar** turn = nullptr;
   gchar** announce = nullptr;
   gboolean verbose = FALSE;
@@ -245,6 +246,10 @@ Config parse_args(int& argc, char**& argv) {
        "What serves SFU subscribers: native (default; our own ICE-lite, DTLS and SRTP on one "
        "UDP port, a fixed pool of threads) or webrtcbin (one per subscriber, for comparison)",
        "ENGINE"},
+      {"ingress", 0, 0, G_OPTION_ARG_STRING, &ingress,
+       "What receives SFU publishers (WHIP, JSON-RPC publish): webrtcbin (default, one per "
+       "publisher) or native (the --engine native engine on its UDP port; needs it)",
+       "ENGINE"},
       {"udp-port", 0, 0, G_OPTION_ARG_STRING, &udp_port,
        "UDP port of --engine native, shared by every subscriber (default 0 = any free port)",
        "PORT"},
@@ -322,7 +327,7 @@ Config parse_args(int& argc, char**& argv) {
        redis_s = take(redis), nats_s = take(nats), node_id_s = take(node_id),
        advertise_s = take(advertise_url), node_ttl_s = take(node_ttl),
        drain_timeout_s = take(drain_timeout),
-       engine_s = take(engine), udp_port_s = take(udp_port);
+       engine_s = take(engine), ingress_s = take(ingress), udp_port_s = take(udp_port);
   std::vector<std::string> announced;
   for (gchar** a = announce; a && *a; ++a) announced.emplace_back(*a);
   g_strfreev(announce);
@@ -459,6 +464,13 @@ Config parse_args(int& argc, char**& argv) {
     if (*engine_s != "webrtcbin" && *engine_s != "native")
       throw UsageError("--engine takes webrtcbin or native, not '" + *engine_s + "'");
     c.engine = *engine_s;
+  }
+  if (ingress_s) {
+    if (*ingress_s != "webrtcbin" && *ingress_s != "native")
+      throw UsageError("--ingress takes webrtcbin or native, not '" + *ingress_s + "'");
+    if (*ingress_s == "native" && c.engine != "native")
+      throw UsageError("--ingress native needs --engine native");
+    c.ingress = *ingress_s;
   }
   if (udp_port_s) c.udp_port = static_cast<unsigned>(parse_number("--udp-port", udp_port_s->c_str(), 0, 65535));
   for (const std::string& a : announced) {
@@ -639,6 +651,8 @@ void start_sfu(const Config& c, SfuServer& s) {
                c.address_limits.max_sessions, "udp-port", c.udp_port, "announced-addresses",
                c.announce_addresses.c_str(), nullptr);
   if (!mesh) gst_util_set_object_arg(G_OBJECT(sfu), "engine", c.engine.c_str());
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(sfu), "ingress"))  // rtcsfu, not rtcmcu
+    gst_util_set_object_arg(G_OBJECT(sfu), "ingress", c.ingress.c_str());
   if (!c.cluster.node_id.empty())
     g_object_set(sfu, "redis", c.cluster.redis_url.c_str(), "nats", c.cluster.nats_url.c_str(),
                  "node-id", c.cluster.node_id.c_str(), "node-ttl", c.cluster.ttl_ms,
