@@ -213,11 +213,15 @@ struct EngineAndPlayer {
   // once the player's session started.
   std::function<void()> publish;
   std::atomic<uint64_t> received{0};  // Events::received of `track`
+  // A player without loss sends RTCP only every 2.5-7.5 s (rtpsession's
+  // randomised 5 s) and libnice no consent checks to an ICE-lite peer:
+  // longer runs need more than 5 s.
+  std::chrono::milliseconds peer_timeout = 5000ms;
 
   void start() {
     EngineConfig config;
     config.threads = 2;
-    config.peer_timeout = 5000ms;
+    config.peer_timeout = peer_timeout;
     config.certificate_pem = peer::dtls_certificate_pem();
     engine_holder = std::make_unique<Engine>(config, Engine::Events{[this](SessionId) { connected++; },
                            [this](SessionId id, const std::string& why) { failure = "session " + std::to_string(id) + ": " + why; },
@@ -503,6 +507,43 @@ std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) 
   return {bool(have), ntp, rtp};
 }
 
+// The report block about its own stream `ssrc` that rtpbin last received
+// (our RR; rtpbin keeps it on the reporter's source): {have, fraction lost,
+// packets lost, LSR, round trip in 1/65536 s}.
+std::tuple<bool, guint, gint, guint, guint> received_rb(GstElement* webrtc, uint32_t ssrc) {
+  std::tuple<bool, guint, gint, guint, guint> rb{false, 0, 0, 0, 0};
+  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
+  GObject* session = nullptr;
+  g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
+  gst_object_unref(rtpbin);
+  if (!session) return rb;
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS  // rtpsession's "sources" is a GValueArray
+  GValueArray* sources = nullptr;
+  g_object_get(session, "sources", &sources, nullptr);
+  g_object_unref(session);
+  for (guint i = 0; sources && i < sources->n_values; ++i) {
+    GObject* source = G_OBJECT(g_value_get_object(g_value_array_get_nth(sources, i)));
+    GstStructure* stats = nullptr;
+    g_object_get(source, "stats", &stats, nullptr);
+    gboolean have = FALSE;
+    guint about = 0, fraction = 0, lsr = 0, rtt = 0;
+    gint lost = 0;
+    gst_structure_get_boolean(stats, "have-rb", &have);
+    gst_structure_get_uint(stats, "rb-ssrc", &about);
+    if (have && about == ssrc) {
+      gst_structure_get_uint(stats, "rb-fractionlost", &fraction);
+      gst_structure_get_int(stats, "rb-packetslost", &lost);
+      gst_structure_get_uint(stats, "rb-lsr", &lsr);
+      gst_structure_get_uint(stats, "rb-round-trip", &rtt);
+      rb = {true, fraction, lost, lsr, rtt};
+    }
+    gst_structure_free(stats);
+  }
+  if (sources) g_value_array_free(sources);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return rb;
+}
+
 }  // namespace
 
 // The publisher's SR (NTP↔RTP mapping of its stream, SSRC 777 here) is what
@@ -593,7 +634,7 @@ struct WebrtcbinPublisher {
     pipeline = std::make_unique<test::Pipeline>(
         "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 "
         "! vp8enc name=enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
-        "! rtpvp8pay mtu=400 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 "
+        "! rtpvp8pay name=pay mtu=400 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 "
         "! webrtcbin name=send bundle-policy=max-bundle");
     GstElement* send = pipeline->by_name("send");
     GstPad* enc_src = gst_element_get_static_pad(pipeline->by_name("enc"), "src");
@@ -693,6 +734,7 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   EngineAndPlayer t;
   std::unique_ptr<LossyRelay> subscriber_relay, publisher_relay;
   WebrtcbinPublisher publisher;
+  t.peer_timeout = 15000ms;  // the subscriber's path is lossless: its RTCP may be 7.5 s apart
   t.relay_factory = [&](uint16_t engine_port) {  // lossless: to inject from the subscriber's address
     subscriber_relay = std::make_unique<LossyRelay>(engine_port, 0.0);
     return subscriber_relay->port();
@@ -725,6 +767,25 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   // The subscriber got what the publisher sent (losses repaired on the way).
   EXPECT_GT(engine.session_stats(t.local.id).packets_sent, 100u);
 
+  // Our RRs reached the publisher's rtpbin, with LSR/DLSR of its SRs (a
+  // round trip it could compute: loopback, well under 100 ms).
+  guint media_ssrc = 0;  // the payloader's (the offer may have none)
+  {
+    GstStructure* pay = nullptr;
+    g_object_get(publisher.pipeline->by_name("pay"), "stats", &pay, nullptr);
+    ASSERT_NE(pay, nullptr);
+    gst_structure_get_uint(pay, "ssrc", &media_ssrc);
+    gst_structure_free(pay);
+  }
+  GstElement* send = publisher.pipeline->by_name("send");
+  std::tuple<bool, guint, gint, guint, guint> rb;
+  EXPECT_TRUE(test::wait_until([&] {
+    rb = received_rb(send, media_ssrc);
+    return std::get<0>(rb) && std::get<3>(rb) != 0;
+  }, 12s)) << "no RR with LSR for " << media_ssrc;
+  EXPECT_LT(std::get<4>(rb), 65536u / 10) << "round trip in 1/65536 s";
+  EXPECT_LE(std::get<1>(rb), 256u / 5) << "fraction lost (of 256) with 3 % lost and repaired";
+
   // A keyframe asked of the publisher: a PLI, a force-key-unit at its encoder.
   int requests = publisher.key_unit_requests;
   uint64_t plis = stats.plis_sent;
@@ -747,7 +808,9 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   EXPECT_TRUE(t.failure.empty()) << t.failure << " (publisher " << pub << ", subscriber " << t.local.id
                                  << ", whose RTCP: " << engine.session_stats(t.local.id).rtcp_received << ")";
   stats = engine.session_stats(pub);
-  std::printf("publisher relay dropped %d; NACKed %llu, recovered %llu, lost %llu; received %llu; %d frames decoded\n",
+  std::printf("publisher relay dropped %d; NACKed %llu, recovered %llu, lost %llu; received %llu; %d frames decoded; "
+              "the publisher's report block: fraction lost %u/256, lost %d, round trip %u/65536 s\n",
               publisher_relay->dropped(), (unsigned long long)stats.nacks_sent, (unsigned long long)stats.recovered,
-              (unsigned long long)stats.lost, (unsigned long long)stats.packets_received, int(t.frames->buffers));
+              (unsigned long long)stats.lost, (unsigned long long)stats.packets_received, int(t.frames->buffers),
+              std::get<1>(rb), std::get<2>(rb), std::get<4>(rb));
 }
