@@ -73,6 +73,41 @@ GstWebRTCSessionDescription* description(GstWebRTCSDPType type, const std::strin
   return gst_webrtc_session_description_new(type, sdp);
 }
 
+// A webrtcbin's ICE on loopback only, without UPnP (libnice leaves
+// loopback out by default).
+void loopback_only(GstElement* webrtc) {
+  GstWebRTCICE* ice = nullptr;
+  g_object_get(webrtc, "ice-agent", &ice, nullptr);
+  GObject* agent = nullptr;
+  g_object_get(ice, "agent", &agent, nullptr);
+  g_object_set(agent, "upnp", FALSE, nullptr);
+  g_object_unref(agent);
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+  gst_object_unref(ice);
+}
+
+// webrtcbin's "offer" or "answer" (create-offer/create-answer), set as its
+// local description; its SDP text, empty when none came.
+std::string create_local_description(GstElement* webrtc, const std::string& kind) {
+  GstPromise* p = gst_promise_new();
+  g_signal_emit_by_name(webrtc, ("create-" + kind).c_str(), nullptr, p);
+  GstWebRTCSessionDescription* desc = nullptr;
+  if (gst_promise_wait(p) == GST_PROMISE_RESULT_REPLIED)
+    gst_structure_get(gst_promise_get_reply(p), kind.c_str(), GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+  gst_promise_unref(p);
+  if (!desc) return "";
+  gchar* text = gst_sdp_message_as_text(desc->sdp);
+  std::string sdp = text;
+  g_free(text);
+  p = gst_promise_new();
+  g_signal_emit_by_name(webrtc, "set-local-description", desc, p);
+  gst_promise_wait(p);
+  gst_promise_unref(p);
+  gst_webrtc_session_description_free(desc);
+  return sdp;
+}
+
 // What a player pad-added gets: depayload, decode, count raw frames.
 void on_pad(GstElement* webrtc, GstPad* pad, gpointer data) {
   auto* track = static_cast<std::shared_ptr<test::Track>*>(data);
@@ -249,17 +284,7 @@ struct EngineAndPlayer {
                        g_object_set(t, "do-nack", TRUE, nullptr);
                      }), nullptr);
     g_signal_connect(recv, "pad-added", G_CALLBACK(on_pad), &frames);
-    {  // loopback only, no UPnP (libnice leaves loopback out by default)
-      GstWebRTCICE* ice = nullptr;
-      g_object_get(recv, "ice-agent", &ice, nullptr);
-      GObject* agent = nullptr;
-      g_object_get(ice, "agent", &agent, nullptr);
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-      gboolean ok = FALSE;
-      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
-      gst_object_unref(ice);
-    }
+    loopback_only(recv);
     ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 
     GstWebRTCSessionDescription* offer = description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp(engine, local, ssrc, candidate_port, rtx_ssrc));
@@ -268,21 +293,8 @@ struct EngineAndPlayer {
     gst_promise_wait(p);
     gst_promise_unref(p);
     gst_webrtc_session_description_free(offer);
-    p = gst_promise_new();
-    g_signal_emit_by_name(recv, "create-answer", nullptr, p);
-    ASSERT_EQ(gst_promise_wait(p), GST_PROMISE_RESULT_REPLIED);
-    GstWebRTCSessionDescription* answer = nullptr;
-    gst_structure_get(gst_promise_get_reply(p), "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-    gst_promise_unref(p);
-    ASSERT_NE(answer, nullptr);
-    gchar* text = gst_sdp_message_as_text(answer->sdp);
-    std::string answer_sdp = text;
-    g_free(text);
-    p = gst_promise_new();
-    g_signal_emit_by_name(recv, "set-local-description", answer, p);
-    gst_promise_wait(p);
-    gst_promise_unref(p);
-    gst_webrtc_session_description_free(answer);
+    std::string answer_sdp = create_local_description(recv, "answer");
+    ASSERT_FALSE(answer_sdp.empty());
 
     remote.ufrag = attribute(answer_sdp, "ice-ufrag");
     remote.pwd = attribute(answer_sdp, "ice-pwd");
@@ -484,11 +496,17 @@ TEST(NativeEngine, ABatchWhoseLastPacketNeverComesIsSentAnyway) {
 namespace {
 
 // The SR the player's rtpbin last received for `ssrc`: {have, ntp, rtp}.
-std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) {
+// The rtpsession of a webrtcbin's bundle (owned by the caller), or null.
+GObject* bundle_session(GstElement* webrtc) {
   GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
   GObject* session = nullptr;
   g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
   gst_object_unref(rtpbin);
+  return session;
+}
+
+std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) {
+  GObject* session = bundle_session(webrtc);
   if (!session) return {false, 0, 0};
   GObject* source = nullptr;
   g_signal_emit_by_name(session, "get-source-by-ssrc", guint(ssrc), &source);
@@ -512,10 +530,7 @@ std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) 
 // packets lost, LSR, round trip in 1/65536 s}.
 std::tuple<bool, guint, gint, guint, guint> received_rb(GstElement* webrtc, uint32_t ssrc) {
   std::tuple<bool, guint, gint, guint, guint> rb{false, 0, 0, 0, 0};
-  GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
-  GObject* session = nullptr;
-  g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
-  gst_object_unref(rtpbin);
+  GObject* session = bundle_session(webrtc);
   if (!session) return rb;
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS  // rtpsession's "sources" is a GValueArray
   GValueArray* sources = nullptr;
@@ -653,34 +668,11 @@ struct WebrtcbinPublisher {
       g_object_set(transceiver, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "do-nack", TRUE, nullptr);
       gst_object_unref(transceiver);
     }
-    {  // loopback only, no UPnP, as the players'
-      GstWebRTCICE* ice = nullptr;
-      g_object_get(send, "ice-agent", &ice, nullptr);
-      GObject* agent = nullptr;
-      g_object_get(ice, "agent", &agent, nullptr);
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-      gboolean ok = FALSE;
-      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
-      gst_object_unref(ice);
-    }
+    loopback_only(send);
     ASSERT_NE(pipeline->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 
-    GstPromise* p = gst_promise_new();
-    g_signal_emit_by_name(send, "create-offer", nullptr, p);
-    ASSERT_EQ(gst_promise_wait(p), GST_PROMISE_RESULT_REPLIED);
-    GstWebRTCSessionDescription* desc = nullptr;
-    gst_structure_get(gst_promise_get_reply(p), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
-    gst_promise_unref(p);
-    ASSERT_NE(desc, nullptr);
-    gchar* text = gst_sdp_message_as_text(desc->sdp);
-    offer = text;
-    g_free(text);
-    p = gst_promise_new();
-    g_signal_emit_by_name(send, "set-local-description", desc, p);
-    gst_promise_wait(p);
-    gst_promise_unref(p);
-    gst_webrtc_session_description_free(desc);
+    offer = create_local_description(send, "offer");
+    ASSERT_FALSE(offer.empty());
 
     payload_type = payload_type_of(offer, "VP8/90000");
     ASSERT_GT(payload_type, 0) << offer;
@@ -713,7 +705,7 @@ struct WebrtcbinPublisher {
         "a=candidate:1 1 UDP 2130706431 127.0.0.1 " + std::to_string(candidate_port) + " typ host\r\n"
         "a=end-of-candidates\r\n";
     GstWebRTCSessionDescription* theirs = description(GST_WEBRTC_SDP_TYPE_ANSWER, answer);
-    p = gst_promise_new();
+    GstPromise* p = gst_promise_new();
     g_signal_emit_by_name(send, "set-remote-description", theirs, p);
     gst_promise_wait(p);
     gst_promise_unref(p);
