@@ -797,6 +797,13 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   EXPECT_TRUE(test::wait_until([&] { return engine.stats().dropped_rtp >= before.dropped_rtp + 3; }, 5s))
       << engine.stats().dropped_rtp;
   EXPECT_EQ(engine.session_stats(t.local.id).packets_received, received);
+  // RTP on the publisher's session that is not its SRTP: fails
+  // authentication, counted; the stream goes on.
+  uint64_t fed = engine.session_stats(pub).packets_received;
+  for (int i = 0; i < 3; ++i) publisher_relay->inject(rtp);
+  EXPECT_TRUE(test::wait_until([&] { return engine.stats().dropped_srtcp >= before.dropped_srtcp + 3; }, 5s))
+      << engine.stats().dropped_srtcp;
+  EXPECT_TRUE(test::wait_until([&] { return engine.session_stats(pub).packets_received > fed + 50; }, 5s));
   EXPECT_TRUE(t.failure.empty()) << t.failure << " (publisher " << pub << ", subscriber " << t.local.id
                                  << ", whose RTCP: " << engine.session_stats(t.local.id).rtcp_received << ")";
   stats = engine.session_stats(pub);
