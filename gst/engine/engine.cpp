@@ -25,6 +25,7 @@
 
 #include "gst/engine/ice_lite.h"
 #include "gst/engine/packet.h"
+#include "gst/engine/receiver.h"
 #include "gst/engine/rewriter.h"
 #include "gst/engine/rtcp.h"
 #include "gst/engine/srtp.h"
@@ -40,19 +41,6 @@ constexpr auto kHousekeeping = std::chrono::milliseconds(20);
 // A batch whose last packet never came (lost before us) is sent anyway after this.
 constexpr auto kMaxHold = std::chrono::milliseconds(5);
 constexpr auto kSenderReportInterval = std::chrono::seconds(1);
-// Native ingress: gaps up to this many packets are asked again (larger ones
-// are given up at once), a NACK is repeated this often up to kNackRetries
-// times, and a packet still missing after kNackGiveUp is lost.
-constexpr int64_t kMaxNackGap = 200;
-constexpr auto kNackInterval = std::chrono::milliseconds(100);
-constexpr int kNackRetries = 3;
-constexpr auto kNackGiveUp = std::chrono::seconds(1);
-constexpr size_t kMaxMissing = 500;
-// Received sequence numbers remembered (duplicates and too old: dropped).
-constexpr int64_t kSeenWindow = 1024;  // a power of two
-// RFC 3550 A.1: a jump larger than this (or further back than kSeenWindow)
-// is taken as a restart of the sequence only when the next packet follows it.
-constexpr int64_t kMaxDropout = 3000;
 
 struct Slot {
   std::unique_ptr<RtpRewriter> rewriter;
@@ -74,29 +62,11 @@ struct Slot {
   std::array<std::pair<uint32_t, uint64_t>, 2> reports{};
 };
 
-// One stream a publisher session sends us (add_ingress): its receive state.
+// One stream a publisher session sends us (add_ingress).
 struct Ingress {
   IngressStream stream;
-  bool seen = false;   // a media packet came: ssrc and the sequence state hold
-  uint32_t ssrc = 0;   // the media stream's, last seen (RTX is restored to it)
-  // Extended sequence numbers (RFC 3550 A.1): the first and the highest.
-  int64_t base = 0, highest = 0;
-  int64_t bad_sequence = -1;  // a jump that restarts the sequence if the next packet follows it
-  uint64_t received = 0;      // distinct packets
-  uint64_t expected_prior = 0, received_prior = 0;  // at the last RR (fraction lost)
-  std::array<int64_t, kSeenWindow> seen_window;     // [ext % kSeenWindow] == ext: received
-  struct Missing {
-    Clock::time_point first{}, last_nack{};
-    int nacks = 0;
-  };
-  std::map<int64_t, Missing> missing;  // by extended sequence
-  // RFC 3550 A.8 interarrival jitter, in timestamp units.
-  double jitter = 0;
-  uint32_t last_transit = 0;
-  bool have_transit = false;
-  // The publisher's last SR for this SSRC: its NTP's middle 32 bits and when it came.
-  uint32_t last_sr = 0;
-  Clock::time_point last_sr_arrival{};
+  uint32_t ssrc = 0;  // the media stream's, last seen (RTX is restored to it)
+  ReceiveStream receiver;
 };
 
 struct Session {
@@ -539,9 +509,8 @@ struct Engine::Impl {
     // SRs, and LSR/DLSR for our RRs.
     for (const auto& sr : p.sender_reports)
       for (Ingress& in : s.ingress)
-        if (in.seen && in.ssrc == sr.ssrc) {
-          in.last_sr = uint32_t(sr.ntp >> 16);
-          in.last_sr_arrival = now;
+        if (in.receiver.started() && in.ssrc == sr.ssrc) {
+          in.receiver.on_sender_report(sr.ntp, now);
           sender_report(sr.ssrc, sr.ntp, sr.rtp_timestamp);
         }
     s.stats.remb += p.rembs.size();
@@ -565,70 +534,11 @@ struct Engine::Impl {
     send_rtcp(s, out);
   }
 
-  static void restart_sequence(Ingress& in, uint16_t sequence) {
-    in.base = in.highest = sequence;
-    in.bad_sequence = -1;
-    in.received = in.expected_prior = in.received_prior = 0;
-    in.seen_window.fill(-1);
-    in.missing.clear();
-    in.have_transit = false;
-  }
-
-  // The sequence bookkeeping of one packet (decrypted, RTX unwrapped):
-  // false for a duplicate or a packet too old to tell (not fed again).
-  // New gaps of a video stream are NACKed at once.
-  // A retransmission (`rtx`) never restarts the sequence.
-  bool accept_sequence(Session& s, Ingress& in, uint16_t sequence, bool rtx, Clock::time_point now) {
-    int64_t ext = in.highest + int16_t(uint16_t(sequence - uint16_t(in.highest)));
-    int64_t delta = ext - in.highest;
-    if (delta > kMaxDropout || delta <= -kSeenWindow) {
-      if (rtx) return false;
-      if (in.bad_sequence != sequence) {  // RFC 3550 A.1: wait for the next one to follow it
-        in.bad_sequence = uint16_t(sequence + 1);
-        return false;
-      }
-      s.stats.lost += in.missing.size();
-      restart_sequence(in, sequence);
-      ext = in.highest;
-      delta = 0;
-    }
-    in.bad_sequence = -1;
-    int64_t& slot = in.seen_window[size_t(ext & (kSeenWindow - 1))];  // a power of two: negative ext too
-    if (slot == ext) return false;  // duplicate
-    if (delta > 0) {
-      if (delta > 1) {
-        if (in.stream.video && delta <= kMaxNackGap) {
-          std::vector<uint16_t> ask;
-          for (int64_t e = in.highest + 1; e < ext; ++e) {
-            in.missing[e] = {now, now, 1};
-            ask.push_back(uint16_t(e));
-          }
-          send_nack(s, in, ask);
-        } else {
-          s.stats.lost += uint64_t(delta - 1);
-        }
-      }
-      in.highest = ext;
-      // What fell out of the window can no longer be told from a duplicate.
-      while (!in.missing.empty() && in.missing.begin()->first <= ext - kSeenWindow) {
-        in.missing.erase(in.missing.begin());
-        s.stats.lost++;
-      }
-      while (in.missing.size() > kMaxMissing) {
-        in.missing.erase(in.missing.begin());
-        s.stats.lost++;
-      }
-    } else {
-      auto it = in.missing.find(ext);
-      if (it != in.missing.end()) {
-        if (it->second.nacks > 0) s.stats.recovered++;
-        in.missing.erase(it);
-      }
-      if (ext < in.base) in.base = ext;
-    }
-    slot = ext;
-    in.received++;
-    return true;
+  // What ReceiveStream said of a packet or of the time: counted, NACKed.
+  void apply(Session& s, Ingress& in, const ReceiveStream::Outcome& out) {
+    s.stats.lost += out.lost;
+    if (out.recovered) s.stats.recovered++;
+    send_nack(s, in, out.nack);
   }
 
   void send_nack(Session& s, Ingress& in, const std::vector<uint16_t>& sequences) {
@@ -639,26 +549,9 @@ struct Engine::Impl {
     });
   }
 
-  // Housekeeping: NACK again what is still missing, give up after kNackGiveUp.
+  // Housekeeping: NACK again what is still missing; give up on the old.
   void repeat_nacks(Session& s, Clock::time_point now) {
-    for (Ingress& in : s.ingress) {
-      std::vector<uint16_t> ask;
-      for (auto it = in.missing.begin(); it != in.missing.end();) {
-        Ingress::Missing& m = it->second;
-        if (now - m.first >= kNackGiveUp) {
-          it = in.missing.erase(it);
-          s.stats.lost++;
-          continue;
-        }
-        if (m.nacks <= kNackRetries && now - m.last_nack >= kNackInterval) {
-          m.nacks++;
-          m.last_nack = now;
-          ask.push_back(uint16_t(it->first));
-        }
-        ++it;
-      }
-      send_nack(s, in, ask);
-    }
+    for (Ingress& in : s.ingress) apply(s, in, in.receiver.due(now));
   }
 
   void on_ingress_rtp(Worker& w, Session& s, uint8_t* buf, size_t n, Clock::time_point now) {
@@ -682,7 +575,8 @@ struct Engine::Impl {
       // RFC 4588 §4: the original sequence number, then the original
       // payload; the padding (of the RTX packet) goes.
       size_t payload = n - h->header_size - h->padding;
-      if (!in->seen || payload < 2) return void(counters.rtp++);  // nothing to restore (or padding only)
+      // Nothing to restore it to, or padding only.
+      if (!in->receiver.started() || payload < 2) return void(counters.rtp++);
       uint16_t original = load16(buf + h->header_size);
       std::memmove(buf + h->header_size, buf + h->header_size + 2, payload - 2);
       n = h->header_size + payload - 2;
@@ -692,26 +586,13 @@ struct Engine::Impl {
       h->ssrc = in->ssrc;
       h->payload_type = in->stream.payload_type;
       h->padding = 0;
-    } else if (!in->seen || h->ssrc != in->ssrc) {
-      if (in->seen) s.stats.lost += in->missing.size();
-      in->seen = true;
+    } else if (in->ssrc != h->ssrc) {  // a new SSRC (or the first): its sequence starts anew
+      s.stats.lost += in->receiver.reset();
       in->ssrc = h->ssrc;
-      restart_sequence(*in, h->sequence);
-      in->highest = int64_t(h->sequence) - 1;  // so that this one is "next"
-      in->base = h->sequence;
     }
-    if (!accept_sequence(s, *in, h->sequence, rtx, now)) return;
-    if (!rtx) {  // RFC 3550 A.8 (a retransmission's arrival says nothing of the path's jitter)
-      auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-      uint32_t arrival = uint32_t(uint64_t(us) * in->stream.clock_rate / 1000000);
-      uint32_t transit = arrival - h->timestamp;
-      if (in->have_transit) {
-        int32_t d = int32_t(transit - in->last_transit);
-        in->jitter += (std::abs(double(d)) - in->jitter) / 16.0;
-      }
-      in->last_transit = transit;
-      in->have_transit = true;
-    }
+    auto outcome = in->receiver.receive(h->sequence, h->timestamp, rtx, now);
+    apply(s, *in, outcome);
+    if (!outcome.accepted) return;
     s.stats.packets_received++;
     s.stats.bytes_received += n;
     auto packet = std::make_shared<SharedPacket>();
@@ -728,28 +609,8 @@ struct Engine::Impl {
   void send_receiver_reports(Session& s, Clock::time_point now) {
     rtcp::ReceiverReport rr{s.local_ssrc, {}};
     for (Ingress& in : s.ingress) {
-      if (!in.seen) continue;
-      rtcp::ReportBlock b;
-      b.ssrc = in.ssrc;
-      int64_t expected = in.highest - in.base + 1;
-      int64_t lost = expected - int64_t(in.received);
-      b.cumulative_lost = int32_t(std::clamp<int64_t>(lost, -0x800000, 0x7FFFFF));
-      int64_t expected_interval = expected - int64_t(in.expected_prior);
-      int64_t received_interval = int64_t(in.received) - int64_t(in.received_prior);
-      in.expected_prior = uint64_t(expected);
-      in.received_prior = in.received;
-      int64_t lost_interval = expected_interval - received_interval;
-      b.fraction_lost = expected_interval <= 0 || lost_interval <= 0
-                            ? 0
-                            : uint8_t(std::min<int64_t>(255, (lost_interval << 8) / expected_interval));
-      b.highest_sequence = uint32_t(in.highest);
-      b.jitter = uint32_t(in.jitter);
-      if (in.last_sr) {
-        b.last_sr = in.last_sr;
-        auto since = std::chrono::duration_cast<std::chrono::microseconds>(now - in.last_sr_arrival).count();
-        b.delay_since_sr = uint32_t((uint64_t(since) << 16) / 1000000);
-      }
-      rr.blocks.push_back(b);
+      if (!in.receiver.started()) continue;
+      rr.blocks.push_back(in.receiver.report(in.ssrc, now));
       if (rr.blocks.size() == 31) break;  // RC is 5 bits
     }
     if (rr.blocks.empty()) return;
@@ -1149,9 +1010,10 @@ void Engine::add_ingress(SessionId id, IngressStream stream) {
   bool added = d.call(id, [&] {
     Session* s = d.find(d.owner(id), id);
     if (!s) return false;
-    Ingress in;
-    in.stream = stream;
-    in.seen_window.fill(-1);
+    ReceiveStream::Config config;
+    config.clock_rate = stream.clock_rate;
+    config.nack = stream.video;
+    Ingress in{stream, 0, ReceiveStream(config)};
     for (Ingress& other : s->ingress)
       if (other.stream.payload_type == stream.payload_type) {
         other = std::move(in);  // the m-line again: its new track
@@ -1179,7 +1041,7 @@ bool Engine::request_keyframe(TrackId track) {
     Session* s = d.find(d.owner(id), id);
     if (!s || !s->connected || s->failed) return;
     for (Ingress& in : s->ingress)
-      if (in.stream.track == track && in.stream.video && in.seen) {
+      if (in.stream.track == track && in.stream.video && in.receiver.started()) {
         s->stats.plis_sent++;
         d.send_feedback(*s, [&](std::vector<uint8_t>* out) { rtcp::build_pli(out, {s->local_ssrc, in.ssrc}); });
       }

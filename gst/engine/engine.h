@@ -11,8 +11,11 @@
 // its track's history and handed to every worker once; each rewrites and
 // protects it for its own subscribers of the track and sends in batches
 // (sendmmsg); the packets of one frame are handed over as one item, so a
-// worker wakes once per frame rather than per packet. Control calls (sessions, slots, feeding) post to the owner's
-// inbox and return; events are called from the owner worker.
+// worker wakes once per frame rather than per packet. A publisher session's
+// own SRTP (native ingress, add_ingress) feeds its track the same way from
+// the worker that owns it, which forwards its own share directly. Control
+// calls (sessions, slots, feeding) post to the owner's inbox and return;
+// events are called from the owner worker.
 #pragma once
 
 #include <chrono>
@@ -158,8 +161,9 @@ class Engine {
   // and counted (EngineStats::dropped_rtp).
   void add_ingress(SessionId id, IngressStream stream);
   // A keyframe of `track` from the publisher session feeding it: RTCP PLI
-  // (not rate-limited here: FanOut merges requests). False when no session
-  // feeds it.
+  // (not rate-limited here: FanOut merges requests), sent once the session
+  // is connected and has received the stream (its SSRC), else not at all.
+  // False when no session feeds it. Returns at once.
   bool request_keyframe(TrackId track);
 
   // --- publisher tracks (any thread) ---

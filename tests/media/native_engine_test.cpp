@@ -73,6 +73,41 @@ GstWebRTCSessionDescription* description(GstWebRTCSDPType type, const std::strin
   return gst_webrtc_session_description_new(type, sdp);
 }
 
+// A webrtcbin's ICE on loopback only, without UPnP (libnice leaves
+// loopback out by default).
+void loopback_only(GstElement* webrtc) {
+  GstWebRTCICE* ice = nullptr;
+  g_object_get(webrtc, "ice-agent", &ice, nullptr);
+  GObject* agent = nullptr;
+  g_object_get(ice, "agent", &agent, nullptr);
+  g_object_set(agent, "upnp", FALSE, nullptr);
+  g_object_unref(agent);
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+  gst_object_unref(ice);
+}
+
+// webrtcbin's "offer" or "answer" (create-offer/create-answer), set as its
+// local description; its SDP text, empty when none came.
+std::string create_local_description(GstElement* webrtc, const std::string& kind) {
+  GstPromise* p = gst_promise_new();
+  g_signal_emit_by_name(webrtc, ("create-" + kind).c_str(), nullptr, p);
+  GstWebRTCSessionDescription* desc = nullptr;
+  if (gst_promise_wait(p) == GST_PROMISE_RESULT_REPLIED)
+    gst_structure_get(gst_promise_get_reply(p), kind.c_str(), GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+  gst_promise_unref(p);
+  if (!desc) return "";
+  gchar* text = gst_sdp_message_as_text(desc->sdp);
+  std::string sdp = text;
+  g_free(text);
+  p = gst_promise_new();
+  g_signal_emit_by_name(webrtc, "set-local-description", desc, p);
+  gst_promise_wait(p);
+  gst_promise_unref(p);
+  gst_webrtc_session_description_free(desc);
+  return sdp;
+}
+
 // What a player pad-added gets: depayload, decode, count raw frames.
 void on_pad(GstElement* webrtc, GstPad* pad, gpointer data) {
   auto* track = static_cast<std::shared_ptr<test::Track>*>(data);
@@ -213,11 +248,15 @@ struct EngineAndPlayer {
   // once the player's session started.
   std::function<void()> publish;
   std::atomic<uint64_t> received{0};  // Events::received of `track`
+  // A player without loss sends RTCP only every 2.5-7.5 s (rtpsession's
+  // randomised 5 s) and libnice no consent checks to an ICE-lite peer:
+  // longer runs need more than 5 s.
+  std::chrono::milliseconds peer_timeout = 5000ms;
 
   void start() {
     EngineConfig config;
     config.threads = 2;
-    config.peer_timeout = 5000ms;
+    config.peer_timeout = peer_timeout;
     config.certificate_pem = peer::dtls_certificate_pem();
     engine_holder = std::make_unique<Engine>(config, Engine::Events{[this](SessionId) { connected++; },
                            [this](SessionId id, const std::string& why) { failure = "session " + std::to_string(id) + ": " + why; },
@@ -245,17 +284,7 @@ struct EngineAndPlayer {
                        g_object_set(t, "do-nack", TRUE, nullptr);
                      }), nullptr);
     g_signal_connect(recv, "pad-added", G_CALLBACK(on_pad), &frames);
-    {  // loopback only, no UPnP (libnice leaves loopback out by default)
-      GstWebRTCICE* ice = nullptr;
-      g_object_get(recv, "ice-agent", &ice, nullptr);
-      GObject* agent = nullptr;
-      g_object_get(ice, "agent", &agent, nullptr);
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-      gboolean ok = FALSE;
-      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
-      gst_object_unref(ice);
-    }
+    loopback_only(recv);
     ASSERT_NE(player.set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 
     GstWebRTCSessionDescription* offer = description(GST_WEBRTC_SDP_TYPE_OFFER, offer_sdp(engine, local, ssrc, candidate_port, rtx_ssrc));
@@ -264,21 +293,8 @@ struct EngineAndPlayer {
     gst_promise_wait(p);
     gst_promise_unref(p);
     gst_webrtc_session_description_free(offer);
-    p = gst_promise_new();
-    g_signal_emit_by_name(recv, "create-answer", nullptr, p);
-    ASSERT_EQ(gst_promise_wait(p), GST_PROMISE_RESULT_REPLIED);
-    GstWebRTCSessionDescription* answer = nullptr;
-    gst_structure_get(gst_promise_get_reply(p), "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-    gst_promise_unref(p);
-    ASSERT_NE(answer, nullptr);
-    gchar* text = gst_sdp_message_as_text(answer->sdp);
-    std::string answer_sdp = text;
-    g_free(text);
-    p = gst_promise_new();
-    g_signal_emit_by_name(recv, "set-local-description", answer, p);
-    gst_promise_wait(p);
-    gst_promise_unref(p);
-    gst_webrtc_session_description_free(answer);
+    std::string answer_sdp = create_local_description(recv, "answer");
+    ASSERT_FALSE(answer_sdp.empty());
 
     remote.ufrag = attribute(answer_sdp, "ice-ufrag");
     remote.pwd = attribute(answer_sdp, "ice-pwd");
@@ -480,11 +496,17 @@ TEST(NativeEngine, ABatchWhoseLastPacketNeverComesIsSentAnyway) {
 namespace {
 
 // The SR the player's rtpbin last received for `ssrc`: {have, ntp, rtp}.
-std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) {
+// The rtpsession of a webrtcbin's bundle (owned by the caller), or null.
+GObject* bundle_session(GstElement* webrtc) {
   GstElement* rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin");
   GObject* session = nullptr;
   g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
   gst_object_unref(rtpbin);
+  return session;
+}
+
+std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) {
+  GObject* session = bundle_session(webrtc);
   if (!session) return {false, 0, 0};
   GObject* source = nullptr;
   g_signal_emit_by_name(session, "get-source-by-ssrc", guint(ssrc), &source);
@@ -501,6 +523,40 @@ std::tuple<bool, guint64, guint> received_sr(GstElement* webrtc, uint32_t ssrc) 
   gst_structure_get_uint(stats, "sr-rtptime", &rtp);
   gst_structure_free(stats);
   return {bool(have), ntp, rtp};
+}
+
+// The report block about its own stream `ssrc` that rtpbin last received
+// (our RR; rtpbin keeps it on the reporter's source): {have, fraction lost,
+// packets lost, LSR, round trip in 1/65536 s}.
+std::tuple<bool, guint, gint, guint, guint> received_rb(GstElement* webrtc, uint32_t ssrc) {
+  std::tuple<bool, guint, gint, guint, guint> rb{false, 0, 0, 0, 0};
+  GObject* session = bundle_session(webrtc);
+  if (!session) return rb;
+  G_GNUC_BEGIN_IGNORE_DEPRECATIONS  // rtpsession's "sources" is a GValueArray
+  GValueArray* sources = nullptr;
+  g_object_get(session, "sources", &sources, nullptr);
+  g_object_unref(session);
+  for (guint i = 0; sources && i < sources->n_values; ++i) {
+    GObject* source = G_OBJECT(g_value_get_object(g_value_array_get_nth(sources, i)));
+    GstStructure* stats = nullptr;
+    g_object_get(source, "stats", &stats, nullptr);
+    gboolean have = FALSE;
+    guint about = 0, fraction = 0, lsr = 0, rtt = 0;
+    gint lost = 0;
+    gst_structure_get_boolean(stats, "have-rb", &have);
+    gst_structure_get_uint(stats, "rb-ssrc", &about);
+    if (have && about == ssrc) {
+      gst_structure_get_uint(stats, "rb-fractionlost", &fraction);
+      gst_structure_get_int(stats, "rb-packetslost", &lost);
+      gst_structure_get_uint(stats, "rb-lsr", &lsr);
+      gst_structure_get_uint(stats, "rb-round-trip", &rtt);
+      rb = {true, fraction, lost, lsr, rtt};
+    }
+    gst_structure_free(stats);
+  }
+  if (sources) g_value_array_free(sources);
+  G_GNUC_END_IGNORE_DEPRECATIONS
+  return rb;
 }
 
 }  // namespace
@@ -593,7 +649,7 @@ struct WebrtcbinPublisher {
     pipeline = std::make_unique<test::Pipeline>(
         "videotestsrc is-live=true pattern=snow ! video/x-raw,width=320,height=240,framerate=15/1 "
         "! vp8enc name=enc deadline=1 cpu-used=8 keyframe-max-dist=30 target-bitrate=600000 "
-        "! rtpvp8pay mtu=400 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 "
+        "! rtpvp8pay name=pay mtu=400 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 "
         "! webrtcbin name=send bundle-policy=max-bundle");
     GstElement* send = pipeline->by_name("send");
     GstPad* enc_src = gst_element_get_static_pad(pipeline->by_name("enc"), "src");
@@ -612,34 +668,11 @@ struct WebrtcbinPublisher {
       g_object_set(transceiver, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "do-nack", TRUE, nullptr);
       gst_object_unref(transceiver);
     }
-    {  // loopback only, no UPnP, as the players'
-      GstWebRTCICE* ice = nullptr;
-      g_object_get(send, "ice-agent", &ice, nullptr);
-      GObject* agent = nullptr;
-      g_object_get(ice, "agent", &agent, nullptr);
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-      gboolean ok = FALSE;
-      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
-      gst_object_unref(ice);
-    }
+    loopback_only(send);
     ASSERT_NE(pipeline->set_state(GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
 
-    GstPromise* p = gst_promise_new();
-    g_signal_emit_by_name(send, "create-offer", nullptr, p);
-    ASSERT_EQ(gst_promise_wait(p), GST_PROMISE_RESULT_REPLIED);
-    GstWebRTCSessionDescription* desc = nullptr;
-    gst_structure_get(gst_promise_get_reply(p), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
-    gst_promise_unref(p);
-    ASSERT_NE(desc, nullptr);
-    gchar* text = gst_sdp_message_as_text(desc->sdp);
-    offer = text;
-    g_free(text);
-    p = gst_promise_new();
-    g_signal_emit_by_name(send, "set-local-description", desc, p);
-    gst_promise_wait(p);
-    gst_promise_unref(p);
-    gst_webrtc_session_description_free(desc);
+    offer = create_local_description(send, "offer");
+    ASSERT_FALSE(offer.empty());
 
     payload_type = payload_type_of(offer, "VP8/90000");
     ASSERT_GT(payload_type, 0) << offer;
@@ -672,7 +705,7 @@ struct WebrtcbinPublisher {
         "a=candidate:1 1 UDP 2130706431 127.0.0.1 " + std::to_string(candidate_port) + " typ host\r\n"
         "a=end-of-candidates\r\n";
     GstWebRTCSessionDescription* theirs = description(GST_WEBRTC_SDP_TYPE_ANSWER, answer);
-    p = gst_promise_new();
+    GstPromise* p = gst_promise_new();
     g_signal_emit_by_name(send, "set-remote-description", theirs, p);
     gst_promise_wait(p);
     gst_promise_unref(p);
@@ -693,6 +726,7 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   EngineAndPlayer t;
   std::unique_ptr<LossyRelay> subscriber_relay, publisher_relay;
   WebrtcbinPublisher publisher;
+  t.peer_timeout = 15000ms;  // the subscriber's path is lossless: its RTCP may be 7.5 s apart
   t.relay_factory = [&](uint16_t engine_port) {  // lossless: to inject from the subscriber's address
     subscriber_relay = std::make_unique<LossyRelay>(engine_port, 0.0);
     return subscriber_relay->port();
@@ -725,6 +759,25 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   // The subscriber got what the publisher sent (losses repaired on the way).
   EXPECT_GT(engine.session_stats(t.local.id).packets_sent, 100u);
 
+  // Our RRs reached the publisher's rtpbin, with LSR/DLSR of its SRs (a
+  // round trip it could compute: loopback, well under 100 ms).
+  guint media_ssrc = 0;  // the payloader's (the offer may have none)
+  {
+    GstStructure* pay = nullptr;
+    g_object_get(publisher.pipeline->by_name("pay"), "stats", &pay, nullptr);
+    ASSERT_NE(pay, nullptr);
+    gst_structure_get_uint(pay, "ssrc", &media_ssrc);
+    gst_structure_free(pay);
+  }
+  GstElement* send = publisher.pipeline->by_name("send");
+  std::tuple<bool, guint, gint, guint, guint> rb;
+  EXPECT_TRUE(test::wait_until([&] {
+    rb = received_rb(send, media_ssrc);
+    return std::get<0>(rb) && std::get<3>(rb) != 0;
+  }, 12s)) << "no RR with LSR for " << media_ssrc;
+  EXPECT_LT(std::get<4>(rb), 65536u / 10) << "round trip in 1/65536 s";
+  EXPECT_LE(std::get<1>(rb), 256u / 5) << "fraction lost (of 256) with 3 % lost and repaired";
+
   // A keyframe asked of the publisher: a PLI, a force-key-unit at its encoder.
   int requests = publisher.key_unit_requests;
   uint64_t plis = stats.plis_sent;
@@ -744,10 +797,19 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   EXPECT_TRUE(test::wait_until([&] { return engine.stats().dropped_rtp >= before.dropped_rtp + 3; }, 5s))
       << engine.stats().dropped_rtp;
   EXPECT_EQ(engine.session_stats(t.local.id).packets_received, received);
+  // RTP on the publisher's session that is not its SRTP: fails
+  // authentication, counted; the stream goes on.
+  uint64_t fed = engine.session_stats(pub).packets_received;
+  for (int i = 0; i < 3; ++i) publisher_relay->inject(rtp);
+  EXPECT_TRUE(test::wait_until([&] { return engine.stats().dropped_srtcp >= before.dropped_srtcp + 3; }, 5s))
+      << engine.stats().dropped_srtcp;
+  EXPECT_TRUE(test::wait_until([&] { return engine.session_stats(pub).packets_received > fed + 50; }, 5s));
   EXPECT_TRUE(t.failure.empty()) << t.failure << " (publisher " << pub << ", subscriber " << t.local.id
                                  << ", whose RTCP: " << engine.session_stats(t.local.id).rtcp_received << ")";
   stats = engine.session_stats(pub);
-  std::printf("publisher relay dropped %d; NACKed %llu, recovered %llu, lost %llu; received %llu; %d frames decoded\n",
+  std::printf("publisher relay dropped %d; NACKed %llu, recovered %llu, lost %llu; received %llu; %d frames decoded; "
+              "the publisher's report block: fraction lost %u/256, lost %d, round trip %u/65536 s\n",
               publisher_relay->dropped(), (unsigned long long)stats.nacks_sent, (unsigned long long)stats.recovered,
-              (unsigned long long)stats.lost, (unsigned long long)stats.packets_received, int(t.frames->buffers));
+              (unsigned long long)stats.lost, (unsigned long long)stats.packets_received, int(t.frames->buffers),
+              std::get<1>(rb), std::get<2>(rb), std::get<4>(rb));
 }

@@ -16,6 +16,7 @@
 #include "gst/engine/history.h"
 #include "gst/engine/ice_lite.h"
 #include "gst/engine/packet.h"
+#include "gst/engine/receiver.h"
 #include "gst/engine/rewriter.h"
 #include "gst/engine/rtcp.h"
 #include "gst/engine/srtp.h"
@@ -543,6 +544,122 @@ TEST(History, AnswersBySequenceWithinItsAge) {
   EXPECT_FALSE(h.find(100, t));
   EXPECT_FALSE(h.find(3, t + 1500ms));  // too old to help
   EXPECT_EQ(h.stored(), 18u);
+}
+
+// --- ReceiveStream (native ingress) ---
+
+namespace {
+ReceiveStream video_stream() {
+  ReceiveStream::Config c;
+  c.nack = true;
+  return ReceiveStream(c);
+}
+}  // namespace
+
+// Across the 16-bit wrap: a gap is NACKed at once, the retransmission fills
+// it (recovered) once, a duplicate is not accepted again, and the RR counts
+// the extended highest sequence number with no loss left.
+TEST(ReceiveStream, NacksAGapAtOnceAndTakesItsRetransmissionOnce) {
+  auto r = video_stream();
+  auto t = Clock::now();
+  EXPECT_TRUE(r.receive(65533, 0, false, t).accepted);
+  EXPECT_TRUE(r.receive(65534, 0, false, t).accepted);
+  auto gap = r.receive(1, 0, false, t);  // 65535 and 0 missing
+  EXPECT_TRUE(gap.accepted);
+  EXPECT_EQ(gap.nack, (std::vector<uint16_t>{65535, 0}));
+  EXPECT_EQ(r.missing(), 2u);
+  auto back = r.receive(0, 0, true, t + 10ms);
+  EXPECT_TRUE(back.accepted);
+  EXPECT_TRUE(back.recovered);
+  EXPECT_FALSE(r.receive(0, 0, true, t + 11ms).accepted) << "a duplicate";
+  EXPECT_FALSE(r.receive(1, 0, false, t + 11ms).accepted) << "a duplicate";
+  EXPECT_TRUE(r.receive(65535, 0, false, t + 12ms).recovered);  // late but there: a NACKed gap filled
+  EXPECT_EQ(r.missing(), 0u);
+  auto rb = r.report(42, t + 20ms);
+  EXPECT_EQ(rb.ssrc, 42u);
+  EXPECT_EQ(rb.highest_sequence, 65536u + 1);  // one cycle
+  EXPECT_EQ(rb.cumulative_lost, 0);
+  EXPECT_EQ(rb.fraction_lost, 0);
+}
+
+// Still missing: NACKed again every interval, 3 more times, then given up
+// after a second; the RR counts it lost.
+TEST(ReceiveStream, RepeatsNacksThenGivesUp) {
+  auto r = video_stream();
+  auto t = Clock::now();
+  r.receive(10, 0, false, t);
+  EXPECT_EQ(r.receive(12, 0, false, t).nack, std::vector<uint16_t>{11});
+  EXPECT_TRUE(r.due(t + 50ms).nack.empty()) << "not yet";
+  int repeats = 0;
+  uint64_t lost = 0;
+  for (auto at = t + 100ms; at <= t + 1100ms; at += 20ms) {
+    auto out = r.due(at);
+    repeats += int(out.nack.size());
+    lost += out.lost;
+  }
+  EXPECT_EQ(repeats, 3);
+  EXPECT_EQ(lost, 1u);
+  EXPECT_EQ(r.missing(), 0u);
+  EXPECT_FALSE(r.receive(11, 0, true, t + 1200ms).recovered) << "given up: not counted as recovered";
+  r.receive(13, 0, false, t + 1200ms);
+  auto rb = r.report(1, t + 1300ms);
+  EXPECT_EQ(rb.highest_sequence, 13u);
+  EXPECT_EQ(rb.cumulative_lost, 0) << "11 came after all";
+}
+
+// Audio (no NACK) and jumps larger than the NACK limit are lost at once;
+// fraction lost is of the interval since the last report.
+TEST(ReceiveStream, LossWithoutNackAndFractionLostPerInterval) {
+  ReceiveStream audio({48000, false});
+  auto t = Clock::now();
+  audio.receive(100, 0, false, t);
+  auto out = audio.receive(104, 0, false, t);
+  EXPECT_TRUE(out.nack.empty());
+  EXPECT_EQ(out.lost, 3u);
+  auto rb = audio.report(7, t);
+  EXPECT_EQ(rb.cumulative_lost, 3);
+  EXPECT_EQ(rb.fraction_lost, 3 * 256 / 5);
+  audio.receive(105, 0, false, t);
+  EXPECT_EQ(audio.report(7, t).fraction_lost, 0) << "nothing lost since";
+
+  auto video = video_stream();
+  video.receive(0, 0, false, t);
+  out = video.receive(500, 0, false, t);
+  EXPECT_TRUE(out.nack.empty()) << "too many to ask again";
+  EXPECT_EQ(out.lost, 499u);
+}
+
+// RFC 3550 A.1: a far jump is a restart only when the next packet follows
+// it; a retransmission never restarts; far behind is dropped.
+TEST(ReceiveStream, AFarJumpRestartsTheSequenceOnlyWhenConfirmed) {
+  auto r = video_stream();
+  auto t = Clock::now();
+  r.receive(1000, 0, false, t);
+  EXPECT_FALSE(r.receive(40000, 0, true, t).accepted);
+  EXPECT_FALSE(r.receive(40000, 0, false, t).accepted) << "on probation";
+  EXPECT_TRUE(r.receive(1001, 0, false, t).accepted);
+  EXPECT_FALSE(r.receive(40000, 0, false, t).accepted);
+  EXPECT_TRUE(r.receive(40001, 0, false, t).accepted) << "followed: a new sequence";
+  EXPECT_EQ(r.report(1, t).highest_sequence, 40001u);
+  EXPECT_FALSE(r.receive(40001 - 2000, 0, false, t).accepted) << "older than the window";
+}
+
+// Jitter from arrival against RTP timestamps (RFC 3550 A.8), and LSR/DLSR
+// from the last SR.
+TEST(ReceiveStream, JitterAndTheLastSenderReport) {
+  auto r = video_stream();
+  auto t = Clock::now();
+  // 33 ms apart (2970 ticks at 90 kHz) but timestamps 3000 apart: the transit
+  // time changes by 30 ticks each packet.
+  for (uint16_t i = 0; i < 200; ++i) r.receive(i, uint32_t(i) * 3000, false, t + i * 33ms);
+  auto rb = r.report(1, t);
+  EXPECT_NEAR(double(rb.jitter), 30.0, 2.0);
+  EXPECT_EQ(rb.last_sr, 0u);
+  uint64_t ntp = 0x0123456789ABCDEFull;
+  r.on_sender_report(ntp, t);
+  rb = r.report(1, t + 500ms);
+  EXPECT_EQ(rb.last_sr, 0x456789ABu);
+  EXPECT_EQ(rb.delay_since_sr, 32768u);
 }
 
 // --- RTCP ---
