@@ -862,9 +862,10 @@ std::vector<Address> Engine::local_addresses() const { return impl_->locals; }
 const std::string& Engine::fingerprint() const { return impl_->dtls.fingerprint(); }
 unsigned Engine::threads() const { return unsigned(impl_->workers.size()); }
 
-Engine::LocalParams Engine::create_session() {
+Engine::LocalParams Engine::create_session(bool publisher) {
   Impl& d = *impl_;
   SessionId id = d.next_id++;
+  while (publisher && id % d.workers.size() != 0) id = d.next_id++;  // worker 0's (owner())
   auto s = std::make_unique<Session>();
   s->id = id;
   {

@@ -126,7 +126,10 @@ class Engine {
   unsigned threads() const;
 
   // --- sessions (any thread) ---
-  LocalParams create_session();
+  // `publisher`: the session will receive media (add_ingress), so it
+  // belongs to worker 0, which reads the sockets: its packets are decrypted
+  // and forwarded where they were read, with no hop to another worker.
+  LocalParams create_session(bool publisher = false);
   // From the remote description: starts ICE-lite checks' acceptance of the
   // remote half of USERNAME and DTLS in our role.
   void start_session(SessionId id, RemoteParams remote);
