@@ -559,15 +559,20 @@ struct Engine::Impl {
     if (!h) return void(counters.rtp++);
     Ingress* in = nullptr;
     bool rtx = false;
-    for (Ingress& i : s.ingress) {
-      if (i.stream.payload_type == h->payload_type) {
+    for (Ingress& i : s.ingress)  // by an announced SSRC
+      if (h->ssrc && (h->ssrc == i.stream.ssrc || h->ssrc == i.stream.rtx_ssrc)) {
         in = &i;
+        rtx = h->ssrc == i.stream.rtx_ssrc;
         break;
       }
-      if (i.stream.rtx_payload_type == int(h->payload_type)) {
+    for (Ingress& i : s.ingress) {  // else by payload type, among the unannounced
+      if (in) break;
+      if (i.stream.ssrc) continue;
+      if (i.stream.payload_type == h->payload_type) {
+        in = &i;
+      } else if (i.stream.rtx_payload_type == int(h->payload_type)) {
         in = &i;
         rtx = true;
-        break;
       }
     }
     if (!in) return void(counters.rtp++);
@@ -1016,7 +1021,7 @@ void Engine::add_ingress(SessionId id, IngressStream stream) {
     config.nack = stream.video;
     Ingress in{stream, 0, ReceiveStream(config)};
     for (Ingress& other : s->ingress)
-      if (other.stream.payload_type == stream.payload_type) {
+      if (other.stream.payload_type == stream.payload_type && other.stream.ssrc == stream.ssrc) {
         other = std::move(in);  // the m-line again: its new track
         return true;
       }

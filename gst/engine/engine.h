@@ -68,6 +68,11 @@ struct IngressStream {
   bool video = false;           // frames batched by the marker bit; PLI answers keyframe requests
   int rtx_payload_type = -1;    // its RFC 4588 stream (apt=payload_type), or -1
   TrackId track = 0;            // add_track()'s: what the packets feed
+  // The SSRCs the description announces for the m-line (a=ssrc, ssrc-group
+  // FID), 0 when it does not: packets are matched by SSRC first, then by
+  // payload type among the streams without one (two m-lines of one codec
+  // share a payload type under BUNDLE).
+  uint32_t ssrc = 0, rtx_ssrc = 0;
 };
 
 struct SessionStats {

@@ -5,6 +5,9 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <cstdio>
+#include <tuple>
+
 #include "gst/common/debug.h"
 #include "gst/media/util.h"
 
@@ -34,6 +37,21 @@ std::pair<std::optional<media::Codec>, CapsPtr> choose(const GstCaps* accepted, 
 
 // Port 0 rejects an m-line, unless it is bundled (webrtcbin offers its
 // bundled m-lines after the first with port 0 and a=bundle-only).
+// The m-line's media SSRC and its RTX SSRC (a=ssrc-group:FID, else the
+// first a=ssrc), 0 when not announced.
+std::pair<guint32, guint32> announced_ssrcs(const GstSDPMedia* m) {
+  guint32 media = 0, rtx = 0;
+  for (guint i = 0; i < gst_sdp_media_attributes_len(m); i++) {
+    const GstSDPAttribute* a = gst_sdp_media_get_attribute(m, i);
+    if (!a->value) continue;
+    unsigned long x = 0, y = 0;
+    if (g_str_equal(a->key, "ssrc-group") && sscanf(a->value, "FID %lu %lu", &x, &y) == 2)
+      return {guint32(x), guint32(y)};
+    if (g_str_equal(a->key, "ssrc") && !media && sscanf(a->value, "%lu", &x) == 1) media = guint32(x);
+  }
+  return {media, rtx};
+}
+
 bool sends(const GstSDPMessage* sdp, const GstSDPMedia* m) {
   if (gst_sdp_media_get_attribute_val(m, "recvonly") || gst_sdp_media_get_attribute_val(m, "inactive"))
     return false;
@@ -110,6 +128,7 @@ void NativeIngress::answer_offer(const std::string& offer_text, SdpDone done) {
       s.caps = std::move(caps);
       bool video = media::codec_info(s.codec).kind == media::Kind::kVideo;
       s.rtx_pt = video ? rtx_payload_for(om, s.pt) : -1;
+      std::tie(s.ssrc, s.rtx_ssrc) = announced_ssrcs(om);
       CapsPtr copy(gst_caps_copy(s.caps.get()));
       gst_sdp_media_set_media_from_caps(copy.get(), m);
       if (s.rtx_pt >= 0) {
@@ -141,6 +160,8 @@ void NativeIngress::answer_offer(const std::string& offer_text, SdpDone done) {
     in.video = media::codec_info(s.codec).kind == media::Kind::kVideo;
     in.rtx_payload_type = s.rtx_pt;
     in.track = s.track;
+    in.ssrc = s.ssrc;
+    in.rtx_ssrc = s.rtx_pt >= 0 ? s.rtx_ssrc : 0;
     egress_.engine().add_ingress(local_.id, in);
     add_appsrc(s);
   }

@@ -51,6 +51,7 @@ class NativeIngress : public server::IngressConnection {
     media::Codec codec;
     CapsPtr caps;  // the offer's, payload type included
     int pt = 0, rtx_pt = -1;
+    guint32 ssrc = 0, rtx_ssrc = 0;  // announced by the offer, or 0
     engine::TrackId track = 0;
     GstElement* appsrc = nullptr;
     std::shared_ptr<std::atomic<bool>> wanted = std::make_shared<std::atomic<bool>>(false);

@@ -244,7 +244,7 @@ TEST(Sfu, WhipPublishersReachWhepPlayersAndSrcPads) {
 // engine=native (issue 17): WHEP players served by our own ICE-lite, DTLS
 // and SRTP on one UDP port; the same players as above decode every track.
 TEST(Sfu, NativeEngineServesWhepPlayersFromOneUdpPort) {
-  Sfu sfu("engine=native");
+  Sfu sfu("engine=native ingress=webrtcbin");
   guint udp_port = 0;
   g_object_get(sfu.element(), "udp-port", &udp_port, nullptr);
   ASSERT_GT(udp_port, 0u);

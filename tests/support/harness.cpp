@@ -24,10 +24,16 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 }
 
 std::string with_test_engine(const std::string& launch) {
+  std::string props;
   const char* engine = g_getenv("RTCMESH_TEST_SFU_ENGINE");
-  if (!engine || !*engine || launch.find("engine=") != std::string::npos) return launch;
+  if (engine && *engine && launch.find("engine=") == std::string::npos) props += std::string(" engine=") + engine;
+  const char* ingress = g_getenv("RTCMESH_TEST_SFU_INGRESS");
+  bool webrtcbin = launch.find("engine=webrtcbin") != std::string::npos || props == " engine=webrtcbin";
+  if (ingress && *ingress && !webrtcbin && launch.find("ingress=") == std::string::npos)
+    props += std::string(" ingress=") + ingress;
+  if (props.empty()) return launch;
   std::regex rtcsfu("(^|[\\s!])rtcsfu(?=\\s|$)");
-  return std::regex_replace(launch, rtcsfu, std::string("$&") + " engine=" + engine);
+  return std::regex_replace(launch, rtcsfu, std::string("$&") + props);
 }
 
 Pipeline::Pipeline(const std::string& launch_string) {

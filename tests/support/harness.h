@@ -24,7 +24,8 @@ guint64 stats_counter(GstElement* element, const char* field);
 
 // RTCMESH_TEST_SFU_ENGINE=webrtcbin|native runs the SFU tests with that
 // rtcsfu engine (default native): every launch string's rtcsfu without an
-// engine= gets engine=….
+// engine= gets engine=…. RTCMESH_TEST_SFU_INGRESS=native|webrtcbin likewise
+// adds ingress=… where the engine is native.
 std::string with_test_engine(const std::string& launch);
 
 class Pipeline {

@@ -33,10 +33,14 @@ struct RtcmeshServer {
     for (const char* a : {binary.c_str(), "--port", "0", "--address", "127.0.0.1"})
       argv.push_back(a);
     argv.insert(argv.end(), args.begin(), args.end());
-    // RTCMESH_TEST_SFU_ENGINE (harness.h): SFU servers with that engine.
+    // RTCMESH_TEST_SFU_ENGINE/_INGRESS (harness.h): SFU servers with that engine and ingress.
     const char* engine = std::getenv("RTCMESH_TEST_SFU_ENGINE");
     auto has = [&](const char* a) { return std::find(args.begin(), args.end(), a) != args.end(); };
     if (engine && *engine && has("sfu") && !has("--engine")) argv.insert(argv.end(), {"--engine", engine});
+    const char* ingress = std::getenv("RTCMESH_TEST_SFU_INGRESS");
+    bool webrtcbin = has("webrtcbin") || (engine && std::string(engine) == "webrtcbin");
+    if (ingress && *ingress && has("sfu") && !has("--ingress") && !webrtcbin)
+      argv.insert(argv.end(), {"--ingress", ingress});
     Subprocess::Options o;
     o.echo_prefix = "[server]";
     o.env = std::move(env);
