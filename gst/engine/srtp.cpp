@@ -267,29 +267,17 @@ SrtpSession::SrtpSession(const SrtpKeys& keys)
 
 SrtpSession::~SrtpSession() = default;
 
+bool SrtpSession::counted(bool ok) {
+  if (!ok) ++failures_;
+  return ok;
+}
+
 bool SrtpSession::protect_rtp(uint8_t* buffer, size_t* size) {
-  if (gcm_ ? gcm_out_->protect(buffer, size) : cm_out_->protect(buffer, size)) return true;
-  ++failures_;
-  return false;
+  return counted(gcm_ ? gcm_out_->protect(buffer, size) : cm_out_->protect(buffer, size));
 }
-
-bool SrtpSession::protect_rtcp(uint8_t* buffer, size_t* size) {
-  if (protect_rtcp_(buffer, size)) return true;
-  ++failures_;
-  return false;
-}
-
-bool SrtpSession::unprotect_rtp(uint8_t* buffer, size_t* size) {
-  if (unprotect_rtp_(buffer, size)) return true;
-  ++failures_;
-  return false;
-}
-
-bool SrtpSession::unprotect_rtcp(uint8_t* buffer, size_t* size) {
-  if (unprotect_rtcp_(buffer, size)) return true;
-  ++failures_;
-  return false;
-}
+bool SrtpSession::protect_rtcp(uint8_t* buffer, size_t* size) { return counted(protect_rtcp_(buffer, size)); }
+bool SrtpSession::unprotect_rtp(uint8_t* buffer, size_t* size) { return counted(unprotect_rtp_(buffer, size)); }
+bool SrtpSession::unprotect_rtcp(uint8_t* buffer, size_t* size) { return counted(unprotect_rtcp_(buffer, size)); }
 
 // RFC 3711 §3.4 / RFC 7714 §9: the first 8 bytes in the clear, the rest
 // encrypted, then E bit and index (AES-CM: then the tag over all before it;

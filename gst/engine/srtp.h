@@ -161,6 +161,7 @@ class SrtpSession {
   static constexpr size_t kRtcpWindow = 128;
 
  private:
+  bool counted(bool ok);  // failures_ counts what is not
   bool protect_rtcp_(uint8_t* buffer, size_t* size);
   bool unprotect_rtp_(uint8_t* buffer, size_t* size);
   bool unprotect_rtcp_(uint8_t* buffer, size_t* size);
