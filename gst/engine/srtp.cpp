@@ -1,52 +1,16 @@
 #include "gst/engine/srtp.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <srtp2/srtp.h>
 
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
 namespace rtcmesh::engine {
 
 namespace {
-
-void set_policy(srtp_policy_t* policy, SrtpProfile profile) {
-  switch (profile) {
-    case SrtpProfile::kAeadAes128Gcm:
-      srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy->rtp);
-      srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy->rtcp);
-      return;
-    case SrtpProfile::kAes128CmSha1_80:
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtp);
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtcp);
-      return;
-    case SrtpProfile::kNone: break;
-  }
-  throw std::runtime_error("SRTP: no profile");
-}
-
-srtp_t create(const SrtpKeys& keys, const std::vector<uint8_t>& key, srtp_ssrc_type_t direction) {
-  srtp_policy_t policy;
-  std::memset(&policy, 0, sizeof policy);
-  set_policy(&policy, keys.profile);
-  size_t want = keys.profile == SrtpProfile::kAeadAes128Gcm ? SRTP_AES_GCM_128_KEY_LEN_WSALT
-                                                           : SRTP_AES_ICM_128_KEY_LEN_WSALT;
-  if (key.size() != want) throw std::runtime_error("SRTP: key length " + std::to_string(key.size()));
-  std::vector<uint8_t> copy = key;  // libsrtp2 takes a non-const pointer
-  policy.key = copy.data();
-  policy.ssrc.type = direction;
-  // Retransmissions answer NACKs with packets sent before: allow them.
-  policy.allow_repeat_tx = 1;
-  policy.window_size = 1024;
-  srtp_t session = nullptr;
-  srtp_err_status_t err = srtp_create(&session, &policy);
-  if (err != srtp_err_status_ok)
-    throw std::runtime_error("SRTP: srtp_create failed (" + std::to_string(int(err)) + ")");
-  return session;
-}
 
 // RFC 3711 §4.3.1 with kdr 0: AES-CM keystream of the master key, IV =
 // (master salt XOR label · 2^48) · 2^16.
@@ -63,57 +27,107 @@ void derive(const uint8_t* key, const uint8_t* salt, uint8_t label, uint8_t* out
   if (!ok) throw std::runtime_error("SRTP: OpenSSL AES-CTR unavailable");
 }
 
-// The RTP header's length (CSRCs and extension included), 0 if not RTP.
-size_t rtp_header_length(const uint8_t* p, size_t n) {
-  if (n < 12 || (p[0] >> 6) != 2) return 0;
-  size_t header = 12 + 4 * size_t(p[0] & 0x0F);
-  if ((p[0] & 0x10) && header + 4 <= n) header += 4 + 4 * size_t(p[header + 2] << 8 | p[header + 3]);
-  return header > n ? 0 : header;
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+void put_be32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 24), p[1] = uint8_t(v >> 16), p[2] = uint8_t(v >> 8), p[3] = uint8_t(v);
 }
 
 constexpr size_t kAuthTag = 10;  // HMAC-SHA1-80
 constexpr size_t kGcmTag = 16;
-constexpr int64_t kWindow = 1024;
+constexpr size_t kRtcpHeader = 8;  // what SRTCP leaves in the clear
+constexpr size_t kRtcpTrailer = 4;  // E bit and 31-bit SRTCP index
+constexpr uint32_t kEBit = 0x80000000u;
+constexpr int64_t kSendWindow = 1024;
+
+// RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt.
+void gcm_rtp_iv(const uint8_t* salt, const uint8_t* packet, uint64_t index, uint8_t* iv) {
+  uint8_t v[12] = {0, 0, packet[8], packet[9], packet[10], packet[11],
+                   uint8_t(index >> 40), uint8_t(index >> 32), uint8_t(index >> 24), uint8_t(index >> 16),
+                   packet[2], packet[3]};
+  for (int i = 0; i < 12; ++i) iv[i] = v[i] ^ salt[i];
+}
+
+// RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt.
+void gcm_rtcp_iv(const uint8_t* salt, const uint8_t* packet, uint32_t index, uint8_t* iv) {
+  uint8_t v[12] = {0, 0, packet[4], packet[5], packet[6], packet[7], 0, 0};
+  put_be32(v + 8, index & ~kEBit);
+  for (int i = 0; i < 12; ++i) iv[i] = v[i] ^ salt[i];
+}
 
 }  // namespace
+
+size_t rtp_header_length(const uint8_t* p, size_t n) {
+  if (n < 12 || (p[0] >> 6) != 2) return 0;
+  size_t header = 12 + 4 * size_t(p[0] & 0x0F);
+  if (p[0] & 0x10) {
+    if (header + 4 > n) return 0;
+    header += 4 + 4 * size_t(p[header + 2] << 8 | p[header + 3]);
+  }
+  return header > n ? 0 : header;
+}
+
+uint64_t estimate_index(uint64_t local, uint16_t seq, int64_t* delta) {
+  if (local <= 0x8000) {
+    *delta = int64_t(seq) - int64_t(local);
+    return seq;
+  }
+  uint32_t roc = uint32_t(local >> 16);
+  uint16_t lseq = uint16_t(local);
+  if (lseq < 0x8000) {
+    if (int(seq) - int(lseq) > 0x8000) roc -= 1, *delta = int64_t(seq) - lseq - 0x10000;
+    else *delta = int64_t(seq) - lseq;
+  } else if (int(lseq) - 0x8000 > int(seq)) {
+    roc += 1, *delta = int64_t(seq) - lseq + 0x10000;
+  } else {
+    *delta = int64_t(seq) - lseq;
+  }
+  return uint64_t(roc) << 16 | seq;
+}
+
+ReplayWindow::ReplayWindow(size_t size) : size_(size), bits_(size / 64, 0) {
+  if (size == 0 || size % 64) throw std::invalid_argument("ReplayWindow: size not a multiple of 64");
+}
+
+bool ReplayWindow::check(int64_t delta) const {
+  if (delta > 0) return true;
+  if (delta <= -int64_t(size_)) return false;  // libsrtp2: replay_old
+  return !bit(uint64_t(int64_t(highest_) + delta));  // libsrtp2: replay_fail
+}
+
+void ReplayWindow::add(int64_t delta) {
+  if (delta > 0) {
+    if (uint64_t(delta) >= size_) {
+      std::fill(bits_.begin(), bits_.end(), 0);
+    } else {
+      for (int64_t i = 1; i <= delta; ++i) {
+        uint64_t at = (highest_ + uint64_t(i)) % size_;
+        bits_[at / 64] &= ~(uint64_t(1) << (at % 64));
+      }
+    }
+    highest_ += uint64_t(delta);
+    delta = 0;
+  }
+  uint64_t at = uint64_t(int64_t(highest_) + delta) % size_;
+  bits_[at / 64] |= uint64_t(1) << (at % 64);
+}
 
 bool SendIndex::next(const uint8_t* packet, size_t size, size_t* header, uint64_t* index) {
   *header = rtp_header_length(packet, size);
   if (!*header) return false;
-  uint16_t seq = uint16_t(packet[2] << 8 | packet[3]);
-  uint32_t ssrc = uint32_t(packet[8]) << 24 | uint32_t(packet[9]) << 16 | uint32_t(packet[10]) << 8 | packet[11];
-  // libsrtp2's srtp_rdbx_estimate_index / srtp_index_guess.
-  uint64_t& local = highest_[ssrc];
-  uint64_t guess;
+  uint64_t& local = highest_[be32(packet + 8)];
   int64_t delta;
-  if (local > 0x8000) {
-    uint32_t roc = uint32_t(local >> 16);
-    uint16_t lseq = uint16_t(local);
-    if (lseq < 0x8000) {
-      if (int(seq) - int(lseq) > 0x8000) roc -= 1, delta = int64_t(seq) - lseq - 0x10000;
-      else delta = int64_t(seq) - lseq;
-    } else if (int(lseq) - 0x8000 > int(seq)) {
-      roc += 1, delta = int64_t(seq) - lseq + 0x10000;
-    } else {
-      delta = int64_t(seq) - lseq;
-    }
-    guess = uint64_t(roc) << 16 | seq;
-  } else {
-    guess = seq;
-    delta = int64_t(guess) - int64_t(local);
-  }
-  if (delta < -kWindow) return false;  // libsrtp2: srtp_err_status_replay_old
-  if (delta > 0) local = guess;
-  *index = guess;
+  *index = estimate_index(local, uint16_t(packet[2] << 8 | packet[3]), &delta);
+  if (delta <= -kSendWindow) return false;  // libsrtp2: srtp_err_status_replay_old
+  if (delta > 0) local = *index;
   return true;
 }
 
-CmSender::CmSender(const std::vector<uint8_t>& master) {
+CmKeys::CmKeys(const std::vector<uint8_t>& master, uint8_t label) {
   if (master.size() != 30) throw std::runtime_error("SRTP: key length " + std::to_string(master.size()));
   uint8_t key[16], auth[20];
-  derive(master.data(), master.data() + 16, 0, key, sizeof key);
-  derive(master.data(), master.data() + 16, 1, auth, sizeof auth);
-  derive(master.data(), master.data() + 16, 2, salt_, sizeof salt_);
+  derive(master.data(), master.data() + 16, label, key, sizeof key);
+  derive(master.data(), master.data() + 16, uint8_t(label + 1), auth, sizeof auth);
+  derive(master.data(), master.data() + 16, uint8_t(label + 2), salt_, sizeof salt_);
   cipher_ = EVP_CIPHER_CTX_new();
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   hmac_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
@@ -132,123 +146,225 @@ CmSender::CmSender(const std::vector<uint8_t>& master) {
   }
 }
 
-CmSender::~CmSender() {
+CmKeys::~CmKeys() {
   EVP_CIPHER_CTX_free(cipher_);
   EVP_MAC_CTX_free(hmac_);
 }
 
-bool CmSender::protect(uint8_t* buffer, size_t* size) {
-  size_t n = *size, header = 0;
-  uint64_t guess;
-  if (!index_.next(buffer, n, &header, &guess)) return false;
-  uint32_t ssrc = uint32_t(buffer[8]) << 24 | uint32_t(buffer[9]) << 16 | uint32_t(buffer[10]) << 8 | buffer[11];
+bool CmKeys::crypt(uint32_t ssrc, uint64_t index, uint8_t* data, size_t size) {
   // IV = (k_s · 2^16) XOR (SSRC · 2^64) XOR (index · 2^16)
   uint8_t iv[16] = {};
   std::memcpy(iv, salt_, 14);
   for (int i = 0; i < 4; ++i) iv[4 + i] ^= uint8_t(ssrc >> (24 - 8 * i));
-  for (int i = 0; i < 6; ++i) iv[8 + i] ^= uint8_t(guess >> (40 - 8 * i));
+  for (int i = 0; i < 6; ++i) iv[8 + i] ^= uint8_t(index >> (40 - 8 * i));
   int len = 0;
-  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1 ||
-      EVP_EncryptUpdate(cipher_, buffer + header, &len, buffer + header, int(n - header)) != 1)
+  return EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) == 1 &&
+         EVP_EncryptUpdate(cipher_, data, &len, data, int(size)) == 1;
+}
+
+bool CmKeys::tag(const uint8_t* a, size_t a_size, const uint8_t* b, size_t b_size, uint8_t* out) {
+  uint8_t full[EVP_MAX_MD_SIZE];
+  size_t full_len = 0;
+  if (EVP_MAC_init(hmac_, nullptr, 0, nullptr) != 1 || EVP_MAC_update(hmac_, a, a_size) != 1 ||
+      (b_size && EVP_MAC_update(hmac_, b, b_size) != 1) || EVP_MAC_final(hmac_, full, &full_len, sizeof full) != 1)
     return false;
-  uint8_t roc[4] = {uint8_t(guess >> 40), uint8_t(guess >> 32), uint8_t(guess >> 24), uint8_t(guess >> 16)};
-  uint8_t tag[EVP_MAX_MD_SIZE];
-  size_t tag_len = 0;
-  if (EVP_MAC_init(hmac_, nullptr, 0, nullptr) != 1 || EVP_MAC_update(hmac_, buffer, n) != 1 ||
-      EVP_MAC_update(hmac_, roc, sizeof roc) != 1 || EVP_MAC_final(hmac_, tag, &tag_len, sizeof tag) != 1)
-    return false;
-  std::memcpy(buffer + n, tag, kAuthTag);
-  *size = n + kAuthTag;
+  std::memcpy(out, full, kAuthTag);
   return true;
 }
 
-GcmSender::GcmSender(const std::vector<uint8_t>& master) {
+GcmKeys::GcmKeys(const std::vector<uint8_t>& master, uint8_t label) {
   if (master.size() != 28) throw std::runtime_error("SRTP: key length " + std::to_string(master.size()));
   // RFC 7714 §11: RFC 3711's KDF, the 96-bit master salt padded to 112 bits
   // with zeros (as libsrtp2 does).
   uint8_t key[16], salt14[14] = {};
   std::memcpy(salt14, master.data() + 16, 12);
-  derive(master.data(), salt14, 0, key, sizeof key);
-  derive(master.data(), salt14, 2, salt_, sizeof salt_);
-  cipher_ = EVP_CIPHER_CTX_new();
-  bool ok = cipher_ && EVP_EncryptInit_ex(cipher_, EVP_aes_128_gcm(), nullptr, key, nullptr) == 1;
+  derive(master.data(), salt14, label, key, sizeof key);
+  derive(master.data(), salt14, uint8_t(label + 2), salt_, sizeof salt_);
+  seal_ = EVP_CIPHER_CTX_new();
+  open_ = EVP_CIPHER_CTX_new();
+  bool ok = seal_ && open_ && EVP_EncryptInit_ex(seal_, EVP_aes_128_gcm(), nullptr, key, nullptr) == 1 &&
+            EVP_DecryptInit_ex(open_, EVP_aes_128_gcm(), nullptr, key, nullptr) == 1;
   OPENSSL_cleanse(key, sizeof key);
   if (!ok) {
-    EVP_CIPHER_CTX_free(cipher_);
+    EVP_CIPHER_CTX_free(seal_);
+    EVP_CIPHER_CTX_free(open_);
     throw std::runtime_error("SRTP: OpenSSL AES-GCM unavailable");
   }
 }
 
-GcmSender::~GcmSender() { EVP_CIPHER_CTX_free(cipher_); }
+GcmKeys::~GcmKeys() {
+  EVP_CIPHER_CTX_free(seal_);
+  EVP_CIPHER_CTX_free(open_);
+}
+
+bool GcmKeys::seal(const uint8_t* iv, const uint8_t* aad, size_t aad_size, const uint8_t* aad2, size_t aad2_size,
+                   uint8_t* data, size_t size) {
+  int len = 0;
+  return EVP_EncryptInit_ex(seal_, nullptr, nullptr, nullptr, iv) == 1 &&
+         EVP_EncryptUpdate(seal_, nullptr, &len, aad, int(aad_size)) == 1 &&
+         (!aad2_size || EVP_EncryptUpdate(seal_, nullptr, &len, aad2, int(aad2_size)) == 1) &&
+         EVP_EncryptUpdate(seal_, data, &len, data, int(size)) == 1 &&
+         EVP_EncryptFinal_ex(seal_, data + size, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(seal_, EVP_CTRL_GCM_GET_TAG, int(kGcmTag), data + size) == 1;
+}
+
+bool GcmKeys::open(const uint8_t* iv, const uint8_t* aad, size_t aad_size, const uint8_t* aad2, size_t aad2_size,
+                   uint8_t* data, size_t size) {
+  if (scratch_.size() < size + kGcmTag) scratch_.resize(size + kGcmTag);
+  int len = 0;
+  if (EVP_DecryptInit_ex(open_, nullptr, nullptr, nullptr, iv) != 1 ||
+      EVP_DecryptUpdate(open_, nullptr, &len, aad, int(aad_size)) != 1 ||
+      (aad2_size && EVP_DecryptUpdate(open_, nullptr, &len, aad2, int(aad2_size)) != 1) ||
+      EVP_DecryptUpdate(open_, scratch_.data(), &len, data, int(size)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(open_, EVP_CTRL_GCM_SET_TAG, int(kGcmTag), data + size) != 1 ||
+      EVP_DecryptFinal_ex(open_, scratch_.data() + size, &len) != 1)
+    return false;
+  std::memcpy(data, scratch_.data(), size);
+  return true;
+}
+
+bool CmSender::protect(uint8_t* buffer, size_t* size) {
+  size_t n = *size, header = 0;
+  uint64_t index;
+  if (!index_.next(buffer, n, &header, &index)) return false;
+  uint8_t roc[4];
+  put_be32(roc, uint32_t(index >> 16));
+  if (!keys_.crypt(be32(buffer + 8), index, buffer + header, n - header) ||
+      !keys_.tag(buffer, n, roc, sizeof roc, buffer + n))
+    return false;
+  *size = n + kAuthTag;
+  return true;
+}
 
 bool GcmSender::protect(uint8_t* buffer, size_t* size) {
   size_t n = *size, header = 0;
   uint64_t index;
   if (!index_.next(buffer, n, &header, &index)) return false;
-  // RFC 7714 §8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt; AAD = the header.
-  uint8_t iv[12] = {0, 0, buffer[8], buffer[9], buffer[10], buffer[11],
-                    uint8_t(index >> 40), uint8_t(index >> 32), uint8_t(index >> 24), uint8_t(index >> 16),
-                    buffer[2], buffer[3]};
-  for (int i = 0; i < 12; ++i) iv[i] ^= salt_[i];
-  int len = 0;
-  if (EVP_EncryptInit_ex(cipher_, nullptr, nullptr, nullptr, iv) != 1 ||
-      EVP_EncryptUpdate(cipher_, nullptr, &len, buffer, int(header)) != 1 ||
-      EVP_EncryptUpdate(cipher_, buffer + header, &len, buffer + header, int(n - header)) != 1 ||
-      EVP_EncryptFinal_ex(cipher_, buffer + n, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(cipher_, EVP_CTRL_GCM_GET_TAG, int(kGcmTag), buffer + n) != 1)
-    return false;
+  // AAD = the header.
+  uint8_t iv[12];
+  gcm_rtp_iv(keys_.salt(), buffer, index, iv);
+  if (!keys_.seal(iv, buffer, header, nullptr, 0, buffer + header, n - header)) return false;
   *size = n + kGcmTag;
   return true;
 }
 
-void SrtpSession::init_library() {
-  static std::once_flag once;
-  // GStreamer's srtp plugin (webrtcbin's srtpenc/srtpdec) initialises the
-  // same library in this process, and a second srtp_init re-runs the cipher
-  // self-tests and may report failure although the kernel works: whether it
-  // really does shows in srtp_create, which throws with its status.
-  std::call_once(once, [] { (void)srtp_init(); });
-}
-
-SrtpSession::SrtpSession(const SrtpKeys& keys) : profile_(keys.profile) {
-  init_library();
-  out_ = create(keys, keys.local, ssrc_any_outbound);
-  if (keys.profile == SrtpProfile::kAes128CmSha1_80) cm_out_ = std::make_unique<CmSender>(keys.local);
-  if (keys.profile == SrtpProfile::kAeadAes128Gcm) gcm_out_ = std::make_unique<GcmSender>(keys.local);
-  try {
-    in_ = create(keys, keys.remote, ssrc_any_inbound);
-  } catch (...) {
-    srtp_dealloc(out_);
-    throw;
+SrtpSession::SrtpSession(const SrtpKeys& keys)
+    : profile_(keys.profile), gcm_(keys.profile == SrtpProfile::kAeadAes128Gcm) {
+  if (keys.profile == SrtpProfile::kAes128CmSha1_80) {
+    cm_out_ = std::make_unique<CmSender>(keys.local);
+    cm_rtcp_out_ = std::make_unique<CmKeys>(keys.local, 3);
+    cm_rtp_in_ = std::make_unique<CmKeys>(keys.remote, 0);
+    cm_rtcp_in_ = std::make_unique<CmKeys>(keys.remote, 3);
+  } else if (gcm_) {
+    gcm_out_ = std::make_unique<GcmSender>(keys.local);
+    gcm_rtcp_out_ = std::make_unique<GcmKeys>(keys.local, 3);
+    gcm_rtp_in_ = std::make_unique<GcmKeys>(keys.remote, 0);
+    gcm_rtcp_in_ = std::make_unique<GcmKeys>(keys.remote, 3);
+  } else {
+    throw std::runtime_error("SRTP: no profile");
   }
 }
 
-SrtpSession::~SrtpSession() {
-  if (out_) srtp_dealloc(out_);
-  if (in_) srtp_dealloc(in_);
-}
+SrtpSession::~SrtpSession() = default;
 
-#define RTCMESH_SRTP_CALL(fn, ctx)                       \
-  int len = int(*size);                                  \
-  if (fn(ctx, buffer, &len) != srtp_err_status_ok) {     \
-    ++failures_;                                         \
-    return false;                                        \
-  }                                                      \
-  *size = size_t(len);                                   \
-  return true;
+bool SrtpSession::counted(bool ok) {
+  if (!ok) ++failures_;
+  return ok;
+}
 
 bool SrtpSession::protect_rtp(uint8_t* buffer, size_t* size) {
-  if (cm_out_ || gcm_out_) {
-    if (cm_out_ ? cm_out_->protect(buffer, size) : gcm_out_->protect(buffer, size)) return true;
-    ++failures_;
-    return false;
-  }
-  RTCMESH_SRTP_CALL(srtp_protect, out_)
+  return counted(gcm_ ? gcm_out_->protect(buffer, size) : cm_out_->protect(buffer, size));
 }
-bool SrtpSession::protect_rtcp(uint8_t* buffer, size_t* size) { RTCMESH_SRTP_CALL(srtp_protect_rtcp, out_) }
-bool SrtpSession::unprotect_rtp(uint8_t* buffer, size_t* size) { RTCMESH_SRTP_CALL(srtp_unprotect, in_) }
-bool SrtpSession::unprotect_rtcp(uint8_t* buffer, size_t* size) { RTCMESH_SRTP_CALL(srtp_unprotect_rtcp, in_) }
+bool SrtpSession::protect_rtcp(uint8_t* buffer, size_t* size) { return counted(protect_rtcp_(buffer, size)); }
+bool SrtpSession::unprotect_rtp(uint8_t* buffer, size_t* size) { return counted(unprotect_rtp_(buffer, size)); }
+bool SrtpSession::unprotect_rtcp(uint8_t* buffer, size_t* size) { return counted(unprotect_rtcp_(buffer, size)); }
 
-#undef RTCMESH_SRTP_CALL
+// RFC 3711 §3.4 / RFC 7714 §9: the first 8 bytes in the clear, the rest
+// encrypted, then E bit and index (AES-CM: then the tag over all before it;
+// GCM: the tag before them, they and the header the AAD). The index counts
+// from 1 per sender SSRC, as libsrtp2's.
+bool SrtpSession::protect_rtcp_(uint8_t* p, size_t* size) {
+  size_t n = *size;
+  if (n < kRtcpHeader) return false;
+  uint32_t ssrc = be32(p + 4);
+  uint32_t& last = rtcp_sent_[ssrc];
+  if (last >= 0x7FFFFFFF) return false;  // libsrtp2: key_expired
+  uint32_t index = ++last;
+  uint8_t trailer[kRtcpTrailer];
+  put_be32(trailer, kEBit | index);
+  if (gcm_) {
+    uint8_t iv[12];
+    gcm_rtcp_iv(gcm_rtcp_out_->salt(), p, index, iv);
+    if (!gcm_rtcp_out_->seal(iv, p, kRtcpHeader, trailer, sizeof trailer, p + kRtcpHeader, n - kRtcpHeader))
+      return false;
+    std::memcpy(p + n + kGcmTag, trailer, sizeof trailer);
+    *size = n + kGcmTag + kRtcpTrailer;
+    return true;
+  }
+  if (!cm_rtcp_out_->crypt(ssrc, index, p + kRtcpHeader, n - kRtcpHeader)) return false;
+  std::memcpy(p + n, trailer, sizeof trailer);
+  if (!cm_rtcp_out_->tag(p, n + kRtcpTrailer, nullptr, 0, p + n + kRtcpTrailer)) return false;
+  *size = n + kRtcpTrailer + kAuthTag;
+  return true;
+}
+
+// RFC 3711 §3.3: the index estimated from the highest received of the SSRC,
+// the replay window checked, the packet authenticated, and only then
+// decrypted and the window moved.
+bool SrtpSession::unprotect_rtp_(uint8_t* p, size_t* size) {
+  size_t n = *size, tag = gcm_ ? kGcmTag : kAuthTag;
+  size_t header = rtp_header_length(p, n);
+  if (!header || n < header + tag) return false;
+  uint32_t ssrc = be32(p + 8);
+  auto found = rtp_received_.find(ssrc);
+  uint64_t highest = found == rtp_received_.end() ? 0 : found->second.highest();
+  int64_t delta;
+  uint64_t index = estimate_index(highest, uint16_t(p[2] << 8 | p[3]), &delta);
+  if (found != rtp_received_.end() && !found->second.check(delta)) return false;
+  size_t body = n - tag - header;
+  if (gcm_) {
+    uint8_t iv[12];
+    gcm_rtp_iv(gcm_rtp_in_->salt(), p, index, iv);
+    if (!gcm_rtp_in_->open(iv, p, header, nullptr, 0, p + header, body)) return false;
+  } else {
+    uint8_t roc[4], expected[kAuthTag];
+    put_be32(roc, uint32_t(index >> 16));
+    if (!cm_rtp_in_->tag(p, n - tag, roc, sizeof roc, expected) || CRYPTO_memcmp(expected, p + n - tag, tag) != 0 ||
+        !cm_rtp_in_->crypt(ssrc, index, p + header, body))
+      return false;
+  }
+  if (found == rtp_received_.end()) found = rtp_received_.emplace(ssrc, ReplayWindow(kRtpWindow)).first;
+  found->second.add(delta);
+  *size = n - tag;
+  return true;
+}
+
+bool SrtpSession::unprotect_rtcp_(uint8_t* p, size_t* size) {
+  size_t n = *size, tag = gcm_ ? kGcmTag : kAuthTag;
+  if (n < kRtcpHeader + kRtcpTrailer + tag) return false;
+  // GCM: ... tag | E+index; AES-CM: ... E+index | tag.
+  const uint8_t* trailer = p + n - (gcm_ ? kRtcpTrailer : kRtcpTrailer + kAuthTag);
+  uint32_t word = be32(trailer);
+  if (!(word & kEBit)) return false;  // we ask for encrypted SRTCP, as libsrtp2 does
+  uint32_t index = word & ~kEBit, ssrc = be32(p + 4);
+  auto found = rtcp_received_.find(ssrc);
+  int64_t delta = int64_t(index) - int64_t(found == rtcp_received_.end() ? 0 : found->second.highest());
+  if (found != rtcp_received_.end() && !found->second.check(delta)) return false;
+  size_t body = n - kRtcpHeader - kRtcpTrailer - tag;
+  if (gcm_) {
+    uint8_t iv[12];
+    gcm_rtcp_iv(gcm_rtcp_in_->salt(), p, index, iv);
+    if (!gcm_rtcp_in_->open(iv, p, kRtcpHeader, trailer, kRtcpTrailer, p + kRtcpHeader, body)) return false;
+  } else {
+    uint8_t expected[kAuthTag];
+    if (!cm_rtcp_in_->tag(p, n - tag, nullptr, 0, expected) || CRYPTO_memcmp(expected, p + n - tag, tag) != 0 ||
+        !cm_rtcp_in_->crypt(ssrc, index, p + kRtcpHeader, body))
+      return false;
+  }
+  if (found == rtcp_received_.end()) found = rtcp_received_.emplace(ssrc, ReplayWindow(kRtcpWindow)).first;
+  found->second.add(delta);
+  *size = n - kRtcpTrailer - tag;
+  return true;
+}
 
 }  // namespace rtcmesh::engine

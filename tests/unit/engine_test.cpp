@@ -8,7 +8,10 @@
 #include <openssl/ssl.h>
 #include <srtp2/srtp.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <deque>
 #include <thread>
 
@@ -410,16 +413,22 @@ TEST(Srtp, DebiansLibsrtp2ProtectsWithAesCmHmacSha1) {
   srtp_round_trip(p);
 }
 
-// Outgoing RTP goes through CmSender / GcmSender (OpenSSL), not libsrtp2:
-// byte for byte what libsrtp2 sends, across a sequence number wrap
-// (roll-over counter), packets late and repeated (retransmissions), two
-// SSRCs, CSRCs and a header extension; more than 1024 behind is refused as
-// libsrtp2 refuses it.
-template <typename Sender>
-void expect_same_as_libsrtp2(bool gcm) {
-  SrtpSession::init_library();
+namespace {
+// libsrtp2 (Debian's, on NSS) is the reference the OpenSSL transforms are
+// compared with; configured as the engine configured it before.
+void init_libsrtp2() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)srtp_init(); });
+}
+
+std::vector<uint8_t> test_master(bool gcm, uint8_t seed) {
   std::vector<uint8_t> master(gcm ? 28 : 30);
-  for (size_t i = 0; i < master.size(); ++i) master[i] = uint8_t(i * 13 + 5);
+  for (size_t i = 0; i < master.size(); ++i) master[i] = uint8_t(i * 13 + seed);
+  return master;
+}
+
+srtp_t libsrtp2_session(bool gcm, std::vector<uint8_t> key, srtp_ssrc_type_t direction) {
+  init_libsrtp2();
   srtp_policy_t policy;
   std::memset(&policy, 0, sizeof policy);
   if (gcm) {
@@ -429,13 +438,44 @@ void expect_same_as_libsrtp2(bool gcm) {
     srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
     srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
   }
-  std::vector<uint8_t> key = master;
   policy.key = key.data();
-  policy.ssrc.type = ssrc_any_outbound;
+  policy.ssrc.type = direction;
   policy.allow_repeat_tx = 1;
   policy.window_size = 1024;
-  srtp_t reference = nullptr;
-  ASSERT_EQ(srtp_create(&reference, &policy), srtp_err_status_ok);
+  srtp_t session = nullptr;
+  EXPECT_EQ(srtp_create(&session, &policy), srtp_err_status_ok);
+  return session;
+}
+
+// One CSRC and a one-byte header extension (3 words).
+void add_csrc_and_extension(std::vector<uint8_t>* plain) {
+  std::vector<uint8_t> ext{0x0A, 0x0B, 0x0C, 0x0D, 0xBE, 0xDE, 0x00, 0x02, 0x10, 0xAA, 0x21, 0xBB, 0xCC, 0, 0, 0};
+  (*plain)[0] = 0x80 | 0x10 | 0x01;
+  plain->insert(plain->begin() + 12, ext.begin(), ext.end());
+}
+
+// `plain` protected by `session` (RTP or RTCP); empty if it refuses.
+std::vector<uint8_t> libsrtp2_protect(srtp_t session, std::vector<uint8_t> plain, bool rtcp) {
+  size_t n = plain.size();
+  plain.resize(n + SrtpSession::kMaxTrailer);
+  int len = int(n);
+  auto err = rtcp ? srtp_protect_rtcp(session, plain.data(), &len) : srtp_protect(session, plain.data(), &len);
+  if (err != srtp_err_status_ok) return {};
+  plain.resize(size_t(len));
+  return plain;
+}
+}  // namespace
+
+// Outgoing RTP goes through CmSender / GcmSender (OpenSSL), not libsrtp2:
+// byte for byte what libsrtp2 sends, across a sequence number wrap
+// (roll-over counter), packets late and repeated (retransmissions), two
+// SSRCs, CSRCs and a header extension; 1024 or more behind is refused as
+// libsrtp2 refuses it.
+template <typename Sender>
+void expect_same_as_libsrtp2(bool gcm) {
+  std::vector<uint8_t> master = test_master(gcm, 5);
+  srtp_t reference = libsrtp2_session(gcm, master, ssrc_any_outbound);
+  ASSERT_TRUE(reference);
   Sender ours(master);
 
   std::vector<std::pair<uint16_t, uint32_t>> sends;  // (seq, ssrc)
@@ -445,40 +485,233 @@ void expect_same_as_libsrtp2(bool gcm) {
   for (uint32_t i = 0; i < 5; ++i) sends.emplace_back(uint16_t(40000 + i), 0x55667788);
   sends.emplace_back(uint16_t(30), 0x11223344);
   auto protect_both = [&](std::vector<uint8_t> plain, bool* ref_ok, bool* our_ok) {
-    auto a = plain, b = plain;
-    a.resize(plain.size() + SrtpSession::kMaxTrailer);
+    auto a = libsrtp2_protect(reference, plain, false), b = plain;
     b.resize(plain.size() + SrtpSession::kMaxTrailer);
-    int na = int(plain.size());
     size_t nb = plain.size();
-    *ref_ok = srtp_protect(reference, a.data(), &na) == srtp_err_status_ok;
+    *ref_ok = !a.empty();
     *our_ok = ours.protect(b.data(), &nb);
-    a.resize(size_t(std::max(na, 0)));
     b.resize(nb);
     return std::make_pair(a, b);
   };
   for (auto [seq, ssrc] : sends) {
     auto plain = rtp_packet(seq, 90 * seq, ssrc, 96, 200 + seq % 50);
-    if (seq % 3 == 0) {  // one CSRC and a one-byte header extension (3 words)
-      std::vector<uint8_t> ext{0x0A, 0x0B, 0x0C, 0x0D, 0xBE, 0xDE, 0x00, 0x02, 0x10, 0xAA, 0x21, 0xBB, 0xCC, 0, 0, 0};
-      plain[0] = 0x80 | 0x10 | 0x01;
-      plain.insert(plain.begin() + 12, ext.begin(), ext.end());
-    }
+    if (seq % 3 == 0) add_csrc_and_extension(&plain);
     bool ref_ok = false, our_ok = false;
     auto [a, b] = protect_both(plain, &ref_ok, &our_ok);
     ASSERT_TRUE(ref_ok && our_ok) << seq;
     ASSERT_GT(b.size(), plain.size());
     ASSERT_EQ(a, b) << "seq " << seq << " ssrc " << ssrc;
   }
-  // More than the window behind the highest sent: both refuse.
+  // The window behind the highest sent, or more: both refuse.
   bool ref_ok = true, our_ok = true;
-  protect_both(rtp_packet(uint16_t(23 - 1100), 0, 0x11223344), &ref_ok, &our_ok);
+  protect_both(rtp_packet(uint16_t(30 - 1024), 0, 0x11223344), &ref_ok, &our_ok);
   EXPECT_FALSE(ref_ok);
   EXPECT_FALSE(our_ok);
+  protect_both(rtp_packet(uint16_t(30 - 1023), 0, 0x11223344), &ref_ok, &our_ok);
+  EXPECT_TRUE(ref_ok);
+  EXPECT_TRUE(our_ok);
   srtp_dealloc(reference);
 }
 
 TEST(Srtp, OpenSslAesCmSenderMatchesLibsrtp2) { expect_same_as_libsrtp2<CmSender>(false); }
 TEST(Srtp, OpenSslAesGcmSenderMatchesLibsrtp2) { expect_same_as_libsrtp2<GcmSender>(true); }
+
+namespace {
+SrtpKeys session_keys(bool gcm, std::vector<uint8_t> local, std::vector<uint8_t> remote) {
+  return {gcm ? SrtpProfile::kAeadAes128Gcm : SrtpProfile::kAes128CmSha1_80, std::move(local), std::move(remote)};
+}
+
+// What libsrtp2 (its own receiver beside ours, as the engine had it: window
+// 1024) and SrtpSession decide for one protected packet: both must agree,
+// accept as `expect` says and give back `plain`.
+struct Receivers {
+  srtp_t reference;
+  SrtpSession* ours;
+  bool rtcp;
+  size_t rejected = 0;
+  void deliver(const std::vector<uint8_t>& protected_packet, const std::vector<uint8_t>& plain, bool expect,
+               const std::string& what) {
+    auto a = protected_packet, b = protected_packet;
+    int na = int(a.size());
+    size_t nb = b.size();
+    bool ref_ok = (rtcp ? srtp_unprotect_rtcp(reference, a.data(), &na) : srtp_unprotect(reference, a.data(), &na)) ==
+                  srtp_err_status_ok;
+    bool our_ok = rtcp ? ours->unprotect_rtcp(b.data(), &nb) : ours->unprotect_rtp(b.data(), &nb);
+    EXPECT_EQ(ref_ok, expect) << "libsrtp2, " << what;
+    EXPECT_EQ(our_ok, expect) << "ours, " << what;
+    if (!our_ok) ++rejected;
+    if (our_ok) {
+      b.resize(nb);
+      EXPECT_EQ(b, plain) << what;
+    }
+  }
+};
+
+// libsrtp2 protects, SrtpSession unprotects: across the wrap (ROC 0 → 1),
+// reordered, replayed (rejected), too old (rejected), tampered (rejected and
+// nothing changed: the good packet after it passes), two SSRCs, CSRCs and a
+// header extension.
+void expect_unprotects_what_libsrtp2_protects(bool gcm) {
+  auto theirs = test_master(gcm, 5), mine = test_master(gcm, 77);
+  srtp_t sender = libsrtp2_session(gcm, theirs, ssrc_any_outbound);
+  srtp_t reference = libsrtp2_session(gcm, theirs, ssrc_any_inbound);
+  SrtpSession ours(session_keys(gcm, mine, theirs));
+  Receivers rx{reference, &ours, false};
+
+  struct Sent {
+    std::vector<uint8_t> plain, packet;
+  };
+  std::vector<Sent> a, b;  // SSRC 0x11223344 from seq 64000 (wraps at 1536), 0x55667788
+  for (uint32_t i = 0; i < 1700; ++i) {
+    auto plain = rtp_packet(uint16_t(64000 + i), 90 * i, 0x11223344, 96, 100 + i % 300);
+    if (i % 3 == 0) add_csrc_and_extension(&plain);
+    a.push_back({plain, libsrtp2_protect(sender, plain, false)});
+    ASSERT_FALSE(a.back().packet.empty());
+    if (i % 7 == 0) {
+      auto p2 = rtp_packet(uint16_t(100 + i / 7), 90 * i, 0x55667788, 111, 60);
+      b.push_back({p2, libsrtp2_protect(sender, p2, false)});
+    }
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string what = "packet " + std::to_string(i);
+    if (i == 5) continue;  // held back: too old at the end
+    if (i % 10 == 5 && i + 1 < a.size()) {  // reordered (1535/1536: across the wrap)
+      rx.deliver(a[i + 1].packet, a[i + 1].plain, true, what + " early");
+      rx.deliver(a[i].packet, a[i].plain, true, what + " late");
+      ++i;
+      continue;
+    }
+    if (i == 200 || i == 1537) {
+      auto tampered = a[i].packet;
+      tampered[tampered.size() / 2] ^= 0x20;
+      rx.deliver(tampered, a[i].plain, false, what + " tampered");
+      tampered = a[i].packet;
+      tampered.back() ^= 1;  // the tag
+      rx.deliver(tampered, a[i].plain, false, what + " tampered tag");
+    }
+    rx.deliver(a[i].packet, a[i].plain, true, what);
+    if (i == 100 || i == 1540) rx.deliver(a[i - 2].packet, a[i - 2].plain, false, what + ": 2 before replayed");
+    if (i % 7 == 0 && i / 7 < b.size()) rx.deliver(b[i / 7].packet, b[i / 7].plain, true, what + " other SSRC");
+  }
+  rx.deliver(a[5].packet, a[5].plain, false, "too old");
+  rx.deliver(b[0].packet, b[0].plain, false, "other SSRC replayed");
+  EXPECT_EQ(ours.failures(), rx.rejected);
+  EXPECT_EQ(rx.rejected, 8u);
+  srtp_dealloc(sender);
+  srtp_dealloc(reference);
+}
+
+std::vector<uint8_t> rtcp_packet(uint32_t ssrc, int i) {
+  std::vector<uint8_t> rr;
+  rtcp::ReportBlock block;
+  block.ssrc = 0x11223344;
+  block.highest_sequence = uint32_t(1000 + i);
+  block.jitter = uint32_t(i * 3);
+  rtcp::ReceiverReport report{ssrc, {block}};
+  rtcp::build_rr(&rr, report);
+  if (i % 2) rtcp::build_rr(&rr, report);  // a compound of two
+  return rr;
+}
+
+// SRTCP both ways: ours protects byte for byte as libsrtp2 (index from 1 per
+// SSRC) and libsrtp2 unprotects it; libsrtp2 protects and ours unprotects,
+// reordered, replayed, too old (128 behind) and tampered rejected.
+void expect_srtcp_as_libsrtp2(bool gcm) {
+  auto theirs = test_master(gcm, 5), mine = test_master(gcm, 77);
+  SrtpSession ours(session_keys(gcm, mine, theirs));
+  srtp_t same = libsrtp2_session(gcm, mine, ssrc_any_outbound);
+  srtp_t peer_in = libsrtp2_session(gcm, mine, ssrc_any_inbound);
+  for (int i = 0; i < 300; ++i) {
+    uint32_t ssrc = i % 3 ? 0x0A0B0C0D : 0x01020304;
+    auto plain = rtcp_packet(ssrc, i);
+    auto expected = libsrtp2_protect(same, plain, true);
+    auto buf = plain;
+    buf.resize(plain.size() + SrtpSession::kMaxTrailer);
+    size_t n = plain.size();
+    ASSERT_TRUE(ours.protect_rtcp(buf.data(), &n));
+    buf.resize(n);
+    ASSERT_EQ(buf, expected) << i;
+    int len = int(n);
+    ASSERT_EQ(srtp_unprotect_rtcp(peer_in, buf.data(), &len), srtp_err_status_ok) << i;
+    buf.resize(size_t(len));
+    ASSERT_EQ(buf, plain);
+  }
+
+  srtp_t sender = libsrtp2_session(gcm, theirs, ssrc_any_outbound);
+  srtp_t reference = libsrtp2_session(gcm, theirs, ssrc_any_inbound);
+  Receivers rx{reference, &ours, true};
+  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> sent;  // (plain, protected)
+  for (int i = 0; i < 300; ++i) {
+    auto plain = rtcp_packet(i % 5 ? 0x66778899 : 0x01020304, i);
+    sent.emplace_back(plain, libsrtp2_protect(sender, plain, true));
+  }
+  for (size_t i = 0; i < sent.size(); ++i) {
+    std::string what = "SRTCP " + std::to_string(i);
+    if (i == 1) continue;  // held back: too old at the end
+    if (i % 10 == 3) {
+      rx.deliver(sent[i + 1].second, sent[i + 1].first, true, what + " early");
+      rx.deliver(sent[i].second, sent[i].first, true, what + " late");
+      ++i;
+      continue;
+    }
+    if (i == 50) {
+      auto tampered = sent[i].second;
+      tampered[12] ^= 4;
+      rx.deliver(tampered, sent[i].first, false, what + " tampered");
+      tampered = sent[i].second;
+      tampered[tampered.size() - (gcm ? 1 : 11)] ^= 1;  // the index
+      rx.deliver(tampered, sent[i].first, false, what + " tampered index");
+    }
+    rx.deliver(sent[i].second, sent[i].first, true, what);
+    if (i == 60) rx.deliver(sent[i].second, sent[i].first, false, what + " replayed");
+  }
+  rx.deliver(sent[1].second, sent[1].first, false, "too old");
+  EXPECT_EQ(rx.rejected, 4u);
+  for (auto* s : {same, peer_in, sender, reference}) srtp_dealloc(s);
+}
+
+// Not an assertion: µs per unprotect of a 1200-byte packet, libsrtp2 (NSS)
+// against ours (OpenSSL), in the test's output.
+void benchmark_unprotect(bool gcm) {
+  constexpr int kPackets = 20000;
+  auto theirs = test_master(gcm, 5);
+  srtp_t sender = libsrtp2_session(gcm, theirs, ssrc_any_outbound);
+  std::vector<std::vector<uint8_t>> packets;
+  for (int i = 0; i < kPackets; ++i)
+    packets.push_back(libsrtp2_protect(sender, rtp_packet(uint16_t(i), 90 * i, 0x11223344, 96, 1188), false));
+  auto time = [&](auto&& unprotect) {
+    auto start = std::chrono::steady_clock::now();
+    uint8_t buf[1500];
+    int ok = 0;
+    for (auto& p : packets) {
+      std::memcpy(buf, p.data(), p.size());
+      ok += unprotect(buf, p.size());
+    }
+    EXPECT_EQ(ok, kPackets);
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / kPackets;
+  };
+  srtp_t reference = libsrtp2_session(gcm, theirs, ssrc_any_inbound);
+  double ref_us = time([&](uint8_t* buf, size_t n) {
+    int len = int(n);
+    return srtp_unprotect(reference, buf, &len) == srtp_err_status_ok;
+  });
+  SrtpSession ours(session_keys(gcm, test_master(gcm, 77), theirs));
+  double our_us = time([&](uint8_t* buf, size_t n) { return ours.unprotect_rtp(buf, &n); });
+  std::printf("[ bench    ] SRTP unprotect %s, %d x 1200 bytes: libsrtp2 %.2f us, ours %.2f us per packet\n",
+              gcm ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80", kPackets, ref_us, our_us);
+  srtp_dealloc(sender);
+  srtp_dealloc(reference);
+}
+}  // namespace
+
+TEST(Srtp, OpenSslAesCmUnprotectsWhatLibsrtp2Protects) { expect_unprotects_what_libsrtp2_protects(false); }
+TEST(Srtp, OpenSslAesGcmUnprotectsWhatLibsrtp2Protects) { expect_unprotects_what_libsrtp2_protects(true); }
+TEST(Srtp, OpenSslAesCmSrtcpAsLibsrtp2) { expect_srtcp_as_libsrtp2(false); }
+TEST(Srtp, OpenSslAesGcmSrtcpAsLibsrtp2) { expect_srtcp_as_libsrtp2(true); }
+TEST(Srtp, UnprotectMicroBenchmark) {
+  benchmark_unprotect(false);
+  benchmark_unprotect(true);
+}
 
 // --- RTP rewrite and history ---
 
