@@ -68,9 +68,10 @@ guint data_received_signal;  // the inner rtcsfu's data-received, re-emitted
 const char* const kSignalNames[N_SIGNALS] = {"publisher-added", "publisher-removed",
                                              "subscriber-added", "subscriber-removed"};
 
-// rtcsfu's properties that rtcmcu sets itself or has no use for.
+// rtcsfu's properties that rtcmcu sets itself or has no use for (ingress: its
+// publishers are decoded, through webrtcbin's reordering jitterbuffer).
 bool forwarded(const char* name) {
-  for (const char* own : {"stats", "output", "publisher-id", "eos-on-leave"})
+  for (const char* own : {"stats", "output", "publisher-id", "eos-on-leave", "ingress"})
     if (g_str_equal(name, own)) return false;
   return true;
 }

@@ -112,7 +112,7 @@ struct RtcSfuPrivate : sig::RoomMedia {
   guint max_sessions = kDefaultMaxSessions;
   guint peer_timeout_ms = 10000;
   int engine = int(peer::SubscriberEngine::kNative);
-  int ingress = int(peer::SubscriberEngine::kWebrtcbin);  // remote publishers (needs engine=native)
+  int ingress = int(peer::SubscriberEngine::kNative);  // remote publishers (native: with engine=native)
   guint udp_port = 0;
   std::string announced_addresses;  // comma-separated
   std::unique_ptr<sfu::NativeEgress> egress;  // engine=native, while PAUSED or PLAYING
@@ -315,7 +315,8 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                      -> std::shared_ptr<server::IngressConnection> {
                        {
                          std::lock_guard lock(props_mutex);
-                         if (ingress != int(peer::SubscriberEngine::kNative)) return nullptr;
+                         // An MCU decodes its publishers: webrtcbin's jitterbuffer reorders.
+                         if (ingress != int(peer::SubscriberEngine::kNative) || mix) return nullptr;
                        }
                        // A publisher's data channels are webrtcbin's (and its relay's).
                        if (!egress || offer.find("m=application") != std::string::npos) return nullptr;
@@ -482,10 +483,6 @@ bool RtcSfuPrivate::start(std::string& error) {
   // Subscribers through the native engine on one UDP port (issue 17), made
   // before the host: once it accepts connections, the room must be attached
   // within one hop of its worker, or an early join is told "not hosted here".
-  if (ingress == int(peer::SubscriberEngine::kNative) && engine != int(peer::SubscriberEngine::kNative)) {
-    error = "ingress=native needs engine=native";
-    return false;
-  }
   if (engine == int(peer::SubscriberEngine::kNative)) {
     try {
       egress = std::make_unique<sfu::NativeEgress>(std::vector<std::string>{address}, udp_port,
@@ -1047,9 +1044,9 @@ static void rtc_sfu_class_init(RtcSfuClass* klass) {
                         "What receives remote publishers (WHIP, JSON-RPC publish; not a POST /rtc "
                         "connection's, nor one that offers data channels): native (the engine of "
                         "engine=native on its UDP port: native subscribers get the packets without "
-                        "GStreamer in between) or webrtcbin (one per publisher). native needs "
-                        "engine=native",
-                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kWebrtcbin),
+                        "GStreamer in between; with engine=webrtcbin it means webrtcbin) or "
+                        "webrtcbin (one per publisher, for comparison)",
+                        peer::subscriber_engine_get_type(), int(peer::SubscriberEngine::kNative),
                         rw_flags()));
   install_uint(object_class, PROP_UDP_PORT, "udp-port",
                "UDP port of engine=native, shared by every subscriber (0 = ephemeral; reads "

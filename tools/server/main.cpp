@@ -9,7 +9,7 @@
 // A thin program over the static library: it links rtcmesh_dep
 // and never loads libgstrtcmesh.so (duplicate GType names abort).
 //
-//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine native|webrtcbin] [--ingress webrtcbin|native] [--token T | --token-file F]
+//   rtcmesh-server [--port 8443] [--address 0.0.0.0] [--mode sfu|mesh|mcu|process [--room R]] [--engine native|webrtcbin] [--ingress native|webrtcbin] [--token T | --token-file F]
 //                  [--token-secret-file F] [--token-public-key F]
 //                  [--tls-certificate C --tls-key K] [--peer-timeout 10000]
 //                  [--max-peers-per-room 16] [--max-rooms 1000] [--stun-server stun:h:p]
@@ -91,7 +91,7 @@ struct Config {
   unsigned max_sessions = 500;                         // of the server; 0 = no limit
   unsigned max_mlines = 16;                            // of an SFU subscriber connection
   std::string engine = "native";                       // rtcsfu engine: native or webrtcbin
-  std::string ingress = "webrtcbin";                   // rtcsfu ingress: webrtcbin or native
+  std::string ingress = "native";                      // rtcsfu ingress: native or webrtcbin
   unsigned udp_port = 0;                               // engine=native: the shared UDP port
   std::string announce_addresses;                      // engine=native: comma-separated
   std::string metrics_token;                           // empty: /metrics is open
@@ -247,8 +247,9 @@ Config parse_args(int& argc, char**& argv) {
        "UDP port, a fixed pool of threads) or webrtcbin (one per subscriber, for comparison)",
        "ENGINE"},
       {"ingress", 0, 0, G_OPTION_ARG_STRING, &ingress,
-       "What receives SFU publishers (WHIP, JSON-RPC publish): webrtcbin (default, one per "
-       "publisher) or native (the --engine native engine on its UDP port; needs it)",
+       "What receives SFU publishers (WHIP, JSON-RPC publish): native (default; the --engine "
+       "native engine on its UDP port, webrtcbin with --engine webrtcbin) or webrtcbin (one per "
+       "publisher, for comparison)",
        "ENGINE"},
       {"udp-port", 0, 0, G_OPTION_ARG_STRING, &udp_port,
        "UDP port of --engine native, shared by every subscriber (default 0 = any free port)",
@@ -468,8 +469,6 @@ Config parse_args(int& argc, char**& argv) {
   if (ingress_s) {
     if (*ingress_s != "webrtcbin" && *ingress_s != "native")
       throw UsageError("--ingress takes webrtcbin or native, not '" + *ingress_s + "'");
-    if (*ingress_s == "native" && c.engine != "native")
-      throw UsageError("--ingress native needs --engine native");
     c.ingress = *ingress_s;
   }
   if (udp_port_s) c.udp_port = static_cast<unsigned>(parse_number("--udp-port", udp_port_s->c_str(), 0, 65535));
