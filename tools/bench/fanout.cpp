@@ -52,7 +52,7 @@ const char* kSfuUsage =
     "sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
     "         [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
     "         [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
-    "         [--engine webrtcbin|native|ingress[,…]] [--compare janus]";
+    "         [--engine native|egress|webrtcbin[,…]] [--compare janus]";
 
 struct Options {
   std::vector<int> viewers{1, 10, 25, 50};
@@ -647,7 +647,7 @@ bool parse_options(int argc, char** argv, Options& o) {
   return !o.viewers.empty() && o.seconds > 0 && o.bitrate > 0 && o.gop > 0 && o.input_seconds > 0 &&
          o.drop >= 0 && o.drop < 1 && o.loss_seconds > 0 &&
          std::all_of(o.engines.begin(), o.engines.end(),
-                     [](const std::string& e) { return e == "webrtcbin" || e == "native" || e == "ingress"; }) &&
+                     [](const std::string& e) { return e == "webrtcbin" || e == "native" || e == "egress"; }) &&
          std::none_of(o.viewers.begin(), o.viewers.end(), [](int n) { return n <= 0; });
 }
 

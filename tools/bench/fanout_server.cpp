@@ -39,7 +39,7 @@ struct Server {
   std::atomic<guint64> payloaded{0};  // RTP packets into the fan-out's tee
   std::atomic<guint64> overruns{0};   // leaky queues of the element dropping
   std::atomic<bool> counting{false};  // the tee was found
-  bool ingress = false;               // engine "ingress": publishers through the engine too
+  bool ingress = false;               // native ingress: publishers through the engine, not the tee
   int exit_code = 0;
 };
 
@@ -180,13 +180,13 @@ bool start_fanout(Server& s, const char* file) {
 // sfu: an rtcsfu alone; the fan-out of the publisher's track exists once the
 // publisher has answered.
 bool start_sfu(Server& s, const std::string& engine) {
-  s.ingress = engine == "ingress";
+  s.ingress = engine == "native";
   // One element: gst_parse_launch would return it without a pipeline.
   s.pipeline = gst_pipeline_new(nullptr);
   s.sink = launch(
       "rtcsfu address=127.0.0.1 port=0 room=bench ice-local-addresses=127.0.0.1 "
       "max-sessions-per-address=0 rate-per-address=0 " +
-      (s.ingress ? std::string("engine=native ingress=native") : "engine=" + engine));
+      (engine == "egress" ? std::string("engine=native ingress=webrtcbin") : "engine=" + engine));
   gst_bin_add(GST_BIN(s.pipeline), GST_ELEMENT(gst_object_ref(s.sink)));
   count_queue_overruns(s.sink, &s.overruns);
   g_signal_connect(s.sink, "publisher-added",
@@ -207,11 +207,12 @@ int fanout_server(int argc, char** argv) {
   Server s;
   s.sfu = std::strcmp(argv[1], "sfu-server") == 0;
   if (!s.sfu && argc < 3) {
-    std::fprintf(stderr, "usage: rtcmesh-bench fanout-server FILE.mp4 | sfu-server [webrtcbin|native|ingress]\n");
+    std::fprintf(stderr, "usage: rtcmesh-bench fanout-server FILE.mp4 | sfu-server [native|egress|webrtcbin]\n");
     return 2;
   }
   s.loop = g_main_loop_new(nullptr, FALSE);
-  // sfu-server [ENGINE]: rtcsfu's engine (webrtcbin or native; ingress: native for publishers too).
+  // sfu-server [ENGINE]: rtcsfu's engine: native (publishers and subscribers), egress (native
+  // subscribers, webrtcbin publishers) or webrtcbin.
   if (!(s.sfu ? start_sfu(s, argc > 2 ? argv[2] : "webrtcbin") : start_fanout(s, argv[2]))) {
     reply("error cannot start the pipeline");
     return 1;

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
       "       rtcmesh-bench sfu [--viewers 1,10,25,50] [--seconds 10] [--warmup 3]\n"
       "              [--baseline 5] [--joins 10] [--batch 10] [--bitrate 2000] [--gop 60]\n"
       "              [--input FILE.mp4 | --input-seconds 40] [--drop 1] [--loss-seconds 10]\n"
-      "              [--engine webrtcbin|native|ingress[,…]] [--compare janus]\n"
+      "              [--engine native|egress|webrtcbin[,…]] [--compare janus]\n"
       "       rtcmesh-bench soak [--cycles 60] [--settle 30]\n"
       "       rtcmesh-bench jitterbuffer [runs]\n"
       "       rtcmesh-bench data-rtt [--room mesh|sfu|sfu-post] [--messages 500] [--size 100] [--burst 1000]\n"
