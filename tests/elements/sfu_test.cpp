@@ -295,18 +295,15 @@ static void player_of_a_leaving_publisher_ends_with_eos(const std::string& props
   EXPECT_GE(sfu.sinks().video_frames("cam1"), 15);
 }
 
-// ingress=native (issue 17): WHIP publishers received by the engine too,
-// on the same UDP port as the players: no webrtcbin in the element at all.
-// The players get the packets from the engine; the src pads (linked here)
-// through each track's appsrc; the publishers' counters are the engine's.
+// ingress=native (issue 17, the default, as in the tests above): WHIP
+// publishers received by the engine too, on the same UDP port as the
+// players: no webrtcbin in the element at all. The players get the packets
+// from the engine, the src pads (linked here) through each track's appsrc;
+// the publishers' counters are the engine's.
 TEST(Sfu, NativeIngressReceivesWhipPublishersWithoutWebrtcbin) {
   Sfu sfu("engine=native ingress=native");
   auto [cam1, cam2] = two_publishers(sfu, 15);
   ASSERT_TRUE(cam1 && cam2);
-  int opus_packets = 0;
-  for (auto& t : sfu.sinks().tracks())
-    if (!t->video() && t->peer_id == "cam1") opus_packets += t->buffers;
-  EXPECT_GT(opus_packets, 0);
   WhepViewer one(sfu.url("/whep/r/cam2"), "peer-timeout=3000");
   WhepViewer room(sfu.url("/whep/r"), "peer-timeout=3000");
   ASSERT_NO_FATAL_FAILURE(play_one_and_room(sfu, one, room));
