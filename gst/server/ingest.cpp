@@ -644,8 +644,7 @@ void Ingest::append_stats(GValue* list, guint64& keyframe_requests, guint64& key
     GstStructure* s = gst_structure_new(
         "publisher", "room", G_TYPE_STRING, p->room.c_str(), "id", G_TYPE_STRING, p->id.c_str(),
         "local", G_TYPE_BOOLEAN, !p->remote(), "tracks", G_TYPE_UINT, guint(p->sources.size()),
-        "connected", G_TYPE_BOOLEAN,
-        p->peer ? p->peer->is_connected() : p->ingress ? p->ingress->is_connected() : TRUE, nullptr);
+        "connected", G_TYPE_BOOLEAN, gboolean(p->connected()), nullptr);
     if (p->remote()) add_rtp_totals(s, p->connection_stats().get());
     for (auto& src : p->sources) {
       keyframe_requests += src->fanout().keyframe_requests();

@@ -76,6 +76,9 @@ struct Publisher {
   bool in_room = false;  // RoomServer knows it
 
   bool remote() const { return peer || ingress; }
+  bool connected() const {
+    return peer ? peer->is_connected() : ingress ? ingress->is_connected() : true;
+  }
   StructurePtr connection_stats() const {
     return peer ? peer->stats() : ingress ? ingress->stats() : nullptr;
   }
