@@ -297,6 +297,17 @@ struct Engine::Impl {
     if (direct) forward(*self, track, *shared);
   }
 
+  // The packet as received, for the history and every worker.
+  static std::shared_ptr<SharedPacket> shared_packet(const uint8_t* data, size_t size, const RtpHeader& h,
+                                                     Clock::time_point arrival) {
+    auto packet = std::make_shared<SharedPacket>();
+    packet->data.assign(data, data + size);
+    packet->arrival = arrival;
+    packet->sequence = h.sequence;
+    packet->ssrc = h.ssrc;
+    return packet;
+  }
+
   // A publisher packet of `track` (push(), or native ingress from worker
   // `self`): stored in the track's history at once, handed to the workers
   // with its batch (a frame: `more` while packets of it follow). False
@@ -600,14 +611,10 @@ struct Engine::Impl {
     if (!outcome.accepted) return;
     s.stats.packets_received++;
     s.stats.bytes_received += n;
-    auto packet = std::make_shared<SharedPacket>();
-    packet->data.assign(buf, buf + n);
-    packet->arrival = now;
-    packet->sequence = h->sequence;
-    packet->ssrc = h->ssrc;
     TrackId track = in->stream.track;
     bool more = in->stream.video && !h->marker;
-    if (feed_track(track, packet, more, &w) && events.received) events.received(track, buf, n);
+    if (feed_track(track, shared_packet(buf, n, *h, now), more, &w) && events.received)
+      events.received(track, buf, n);
   }
 
   // Once a second: an RR with a block for each ingress stream that sent.
@@ -648,11 +655,9 @@ struct Engine::Impl {
       slot.reports[0] = {uint32_t(ntp >> 16), rtcp::ntp_time(std::chrono::system_clock::now())};
       ended.ssrcs.push_back(slot.rewriter->ssrc());
     }
-    if (out.empty() || !s.srtp) return;
+    if (out.empty()) return;
     if (bye) rtcp::build_bye(&out, ended);
-    size_t n = out.size();
-    out.resize(n + SrtpSession::kMaxTrailer);
-    if (s.srtp->protect_rtcp(out.data(), &n)) send_now(s.socket, s.ice.selected(), out.data(), n);
+    send_rtcp(s, out);
   }
 
   void housekeeping(Worker& w) {
@@ -1089,12 +1094,7 @@ void Engine::sender_report(uint32_t ssrc, uint64_t ntp, uint32_t rtp_timestamp) 
 void Engine::push(TrackId track, const uint8_t* data, size_t size, bool more) {
   auto h = parse_rtp(data, size);
   if (!h) return;
-  auto packet = std::make_shared<SharedPacket>();
-  packet->data.assign(data, data + size);
-  packet->arrival = Clock::now();
-  packet->sequence = h->sequence;
-  packet->ssrc = h->ssrc;
-  impl_->feed_track(track, packet, more, nullptr);
+  impl_->feed_track(track, Impl::shared_packet(data, size, *h, Clock::now()), more, nullptr);
 }
 
 EngineStats Engine::stats() const {
