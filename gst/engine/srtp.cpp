@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "gst/engine/packet.h"
+
 namespace rtcmesh::engine {
 
 namespace {
@@ -25,11 +27,6 @@ void derive(const uint8_t* key, const uint8_t* salt, uint8_t label, uint8_t* out
             EVP_EncryptUpdate(c, out, &len, zero.data(), int(n)) == 1;
   EVP_CIPHER_CTX_free(c);
   if (!ok) throw std::runtime_error("SRTP: OpenSSL AES-CTR unavailable");
-}
-
-uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
-void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 24), p[1] = uint8_t(v >> 16), p[2] = uint8_t(v >> 8), p[3] = uint8_t(v);
 }
 
 constexpr size_t kAuthTag = 10;  // HMAC-SHA1-80
@@ -50,7 +47,7 @@ void gcm_rtp_iv(const uint8_t* salt, const uint8_t* packet, uint64_t index, uint
 // RFC 7714 §9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index) XOR salt.
 void gcm_rtcp_iv(const uint8_t* salt, const uint8_t* packet, uint32_t index, uint8_t* iv) {
   uint8_t v[12] = {0, 0, packet[4], packet[5], packet[6], packet[7], 0, 0};
-  put_be32(v + 8, index & ~kEBit);
+  store32(v + 8, index & ~kEBit);
   for (int i = 0; i < 12; ++i) iv[i] = v[i] ^ salt[i];
 }
 
@@ -61,7 +58,7 @@ size_t rtp_header_length(const uint8_t* p, size_t n) {
   size_t header = 12 + 4 * size_t(p[0] & 0x0F);
   if (p[0] & 0x10) {
     if (header + 4 > n) return 0;
-    header += 4 + 4 * size_t(p[header + 2] << 8 | p[header + 3]);
+    header += 4 + 4 * size_t(load16(p + header + 2));
   }
   return header > n ? 0 : header;
 }
@@ -114,9 +111,9 @@ void ReplayWindow::add(int64_t delta) {
 bool SendIndex::next(const uint8_t* packet, size_t size, size_t* header, uint64_t* index) {
   *header = rtp_header_length(packet, size);
   if (!*header) return false;
-  uint64_t& local = highest_[be32(packet + 8)];
+  uint64_t& local = highest_[load32(packet + 8)];
   int64_t delta;
-  *index = estimate_index(local, uint16_t(packet[2] << 8 | packet[3]), &delta);
+  *index = estimate_index(local, load16(packet + 2), &delta);
   if (delta <= -kSendWindow) return false;  // libsrtp2: srtp_err_status_replay_old
   if (delta > 0) local = *index;
   return true;
@@ -228,8 +225,8 @@ bool CmSender::protect(uint8_t* buffer, size_t* size) {
   uint64_t index;
   if (!index_.next(buffer, n, &header, &index)) return false;
   uint8_t roc[4];
-  put_be32(roc, uint32_t(index >> 16));
-  if (!keys_.crypt(be32(buffer + 8), index, buffer + header, n - header) ||
+  store32(roc, uint32_t(index >> 16));
+  if (!keys_.crypt(load32(buffer + 8), index, buffer + header, n - header) ||
       !keys_.tag(buffer, n, roc, sizeof roc, buffer + n))
     return false;
   *size = n + kAuthTag;
@@ -286,12 +283,12 @@ bool SrtpSession::unprotect_rtcp(uint8_t* buffer, size_t* size) { return counted
 bool SrtpSession::protect_rtcp_(uint8_t* p, size_t* size) {
   size_t n = *size;
   if (n < kRtcpHeader) return false;
-  uint32_t ssrc = be32(p + 4);
+  uint32_t ssrc = load32(p + 4);
   uint32_t& last = rtcp_sent_[ssrc];
   if (last >= 0x7FFFFFFF) return false;  // libsrtp2: key_expired
   uint32_t index = ++last;
   uint8_t trailer[kRtcpTrailer];
-  put_be32(trailer, kEBit | index);
+  store32(trailer, kEBit | index);
   if (gcm_) {
     uint8_t iv[12];
     gcm_rtcp_iv(gcm_rtcp_out_->salt(), p, index, iv);
@@ -315,11 +312,11 @@ bool SrtpSession::unprotect_rtp_(uint8_t* p, size_t* size) {
   size_t n = *size, tag = gcm_ ? kGcmTag : kAuthTag;
   size_t header = rtp_header_length(p, n);
   if (!header || n < header + tag) return false;
-  uint32_t ssrc = be32(p + 8);
+  uint32_t ssrc = load32(p + 8);
   auto found = rtp_received_.find(ssrc);
   uint64_t highest = found == rtp_received_.end() ? 0 : found->second.highest();
   int64_t delta;
-  uint64_t index = estimate_index(highest, uint16_t(p[2] << 8 | p[3]), &delta);
+  uint64_t index = estimate_index(highest, load16(p + 2), &delta);
   if (found != rtp_received_.end() && !found->second.check(delta)) return false;
   size_t body = n - tag - header;
   if (gcm_) {
@@ -328,7 +325,7 @@ bool SrtpSession::unprotect_rtp_(uint8_t* p, size_t* size) {
     if (!gcm_rtp_in_->open(iv, p, header, nullptr, 0, p + header, body)) return false;
   } else {
     uint8_t roc[4], expected[kAuthTag];
-    put_be32(roc, uint32_t(index >> 16));
+    store32(roc, uint32_t(index >> 16));
     if (!cm_rtp_in_->tag(p, n - tag, roc, sizeof roc, expected) || CRYPTO_memcmp(expected, p + n - tag, tag) != 0 ||
         !cm_rtp_in_->crypt(ssrc, index, p + header, body))
       return false;
@@ -344,9 +341,9 @@ bool SrtpSession::unprotect_rtcp_(uint8_t* p, size_t* size) {
   if (n < kRtcpHeader + kRtcpTrailer + tag) return false;
   // GCM: ... tag | E+index; AES-CM: ... E+index | tag.
   const uint8_t* trailer = p + n - (gcm_ ? kRtcpTrailer : kRtcpTrailer + kAuthTag);
-  uint32_t word = be32(trailer);
+  uint32_t word = load32(trailer);
   if (!(word & kEBit)) return false;  // we ask for encrypted SRTCP, as libsrtp2 does
-  uint32_t index = word & ~kEBit, ssrc = be32(p + 4);
+  uint32_t index = word & ~kEBit, ssrc = load32(p + 4);
   auto found = rtcp_received_.find(ssrc);
   int64_t delta = int64_t(index) - int64_t(found == rtcp_received_.end() ? 0 : found->second.highest());
   if (found != rtcp_received_.end() && !found->second.check(delta)) return false;
