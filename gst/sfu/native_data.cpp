@@ -30,13 +30,8 @@ std::function<void(engine::SessionId, const engine::DataChannelMessage&)> Native
 }
 
 void NativeForwardingPath::add_data_media(GstSDPMessage* sdp, std::string* bundle) const {
-  GstSDPMedia* m = nullptr;
-  gst_sdp_media_new(&m);
-  gst_sdp_media_set_media(m, "application");
-  gst_sdp_media_set_port_info(m, 9, 1);
-  gst_sdp_media_set_proto(m, "UDP/DTLS/SCTP");
+  GstSDPMedia* m = native_media("application", "UDP/DTLS/SCTP");
   gst_sdp_media_add_format(m, "webrtc-datachannel");
-  gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
   gst_sdp_media_add_attribute(m, "mid", kDataMid);
   gst_sdp_media_add_attribute(m, "ice-ufrag", local_.ufrag.c_str());
   gst_sdp_media_add_attribute(m, "ice-pwd", local_.pwd.c_str());

@@ -299,8 +299,8 @@ bool NativeForwardingPath::end_stream() {
   return true;
 }
 
-std::string read_remote_params(const std::string& text, const GstSDPMessage* sdp, bool offer,
-                               engine::Engine::RemoteParams* remote) {
+static std::string read_remote_params(const std::string& text, const GstSDPMessage* sdp, bool offer,
+                                      engine::Engine::RemoteParams* remote) {
   try {
     remote->fingerprints = sig::dtls_fingerprints(text);
   } catch (const sig::SdpError& e) {
@@ -322,6 +322,18 @@ std::string read_remote_params(const std::string& text, const GstSDPMessage* sdp
   return "";
 }
 
+SdpMessagePtr read_remote_description(const std::string& text, bool offer, engine::Engine::RemoteParams* remote,
+                                      std::string* why) {
+  GstSDPMessage* parsed = nullptr;
+  bool ok = gst_sdp_message_new_from_text(text.c_str(), &parsed) == GST_SDP_OK;
+  SdpMessagePtr sdp(parsed, gst_sdp_message_free);  // freed also when the parse failed
+  if (!ok) sdp.reset();
+  *why = !sdp ? std::string(offer ? "offer" : "answer") + " is not SDP"
+              : read_remote_params(text, sdp.get(), offer, remote);
+  if (!why->empty()) sdp.reset();
+  return sdp;
+}
+
 GstSDPMessage* native_description(const std::string& session_id, unsigned version) {
   GstSDPMessage* sdp = nullptr;
   gst_sdp_message_new(&sdp);
@@ -336,23 +348,39 @@ GstSDPMessage* native_description(const std::string& session_id, unsigned versio
 
 // One m-line: `slot`'s codec and direction (null: inactive with `format`),
 // our transport attributes and host candidates on the shared port.
-void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
-                                     const Slot* slot, const char* format, const char* setup) const {
+GstSDPMedia* native_media(const char* kind, const char* proto) {
   GstSDPMedia* m = nullptr;
   gst_sdp_media_new(&m);
   gst_sdp_media_set_media(m, kind);
   gst_sdp_media_set_port_info(m, 9, 1);
   gst_sdp_media_set_proto(m, proto);
   gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
+  return m;
+}
+
+void set_media_caps(GstSDPMedia* m, const GstCaps* caps, int pt, int rtx_pt) {
+  CapsPtr copy(gst_caps_copy(caps));
+  gst_sdp_media_set_media_from_caps(copy.get(), m);
+  if (rtx_pt < 0) return;
+  std::string rtx = std::to_string(rtx_pt);
+  gst_sdp_media_add_format(m, rtx.c_str());
+  gst_sdp_media_add_attribute(m, "rtpmap", (rtx + " rtx/90000").c_str());
+  gst_sdp_media_add_attribute(m, "fmtp", (rtx + " apt=" + std::to_string(pt)).c_str());
+}
+
+void set_media_inactive(GstSDPMedia* m, const char* format) {
+  // Never port 0 toward a webrtcbin peer (it stalls the bundle).
+  gst_sdp_media_add_format(m, format);
+  gst_sdp_media_add_attribute(m, "inactive", nullptr);
+}
+
+void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const char* proto, const std::string& mid,
+                                     const Slot* slot, const char* format, const char* setup) const {
+  GstSDPMedia* m = native_media(kind, proto);
   if (slot) {
-    CapsPtr caps(gst_caps_copy(slot->caps.get()));
-    gst_sdp_media_set_media_from_caps(caps.get(), m);
+    set_media_caps(m, slot->caps.get(), slot->pt, slot->rtx_pt);
     gst_sdp_media_add_attribute(m, slot->sending ? "sendonly" : "inactive", nullptr);
     if (slot->rtx_pt >= 0) {
-      std::string rtx = std::to_string(slot->rtx_pt);
-      gst_sdp_media_add_format(m, rtx.c_str());
-      gst_sdp_media_add_attribute(m, "rtpmap", (rtx + " rtx/90000").c_str());
-      gst_sdp_media_add_attribute(m, "fmtp", (rtx + " apt=" + std::to_string(slot->pt)).c_str());
       std::string group = "FID " + std::to_string(slot->ssrc) + " " + std::to_string(slot->rtx_ssrc);
       gst_sdp_media_add_attribute(m, "ssrc-group", group.c_str());
     }
@@ -361,17 +389,14 @@ void NativeForwardingPath::add_media(GstSDPMessage* sdp, const char* kind, const
     if (slot->rtx_pt >= 0)
       gst_sdp_media_add_attribute(m, "ssrc", (std::to_string(slot->rtx_ssrc) + " cname:rtcmesh").c_str());
   } else {
-    // Never port 0 toward a webrtcbin peer (it stalls the bundle).
-    gst_sdp_media_add_format(m, format);
-    gst_sdp_media_add_attribute(m, "inactive", nullptr);
+    set_media_inactive(m, format);
   }
-  gst_sdp_media_add_attribute(m, "mid", mid.c_str());
-  egress_.add_transport(m, local_, setup);
-  gst_sdp_message_add_media(sdp, m);
-  gst_sdp_media_free(m);
+  egress_.add_media(sdp, m, mid, local_, setup);
 }
 
-void NativeEgress::add_transport(GstSDPMedia* m, const engine::Engine::LocalParams& local, const char* setup) const {
+void NativeEgress::add_media(GstSDPMessage* sdp, GstSDPMedia* m, const std::string& mid,
+                             const engine::Engine::LocalParams& local, const char* setup) const {
+  gst_sdp_media_add_attribute(m, "mid", mid.c_str());
   gst_sdp_media_add_attribute(m, "ice-ufrag", local.ufrag.c_str());
   gst_sdp_media_add_attribute(m, "ice-pwd", local.pwd.c_str());
   gst_sdp_media_add_attribute(m, "fingerprint", engine_->fingerprint().c_str());
@@ -386,6 +411,8 @@ void NativeEgress::add_transport(GstSDPMedia* m, const engine::Engine::LocalPara
     gst_sdp_media_add_attribute(m, "candidate", c.c_str());
   }
   gst_sdp_media_add_attribute(m, "end-of-candidates", nullptr);
+  gst_sdp_message_add_media(sdp, m);
+  gst_sdp_media_free(m);
 }
 
 std::string finish_description(GstSDPMessage* sdp, const std::string& bundle) {
@@ -416,12 +443,11 @@ void NativeForwardingPath::make_offer(SdpDone done) {
 }
 
 void NativeForwardingPath::accept_answer(const std::string& text, std::function<void(const std::string& error)> done) {
-  GstSDPMessage* answer = nullptr;
-  if (gst_sdp_message_new_from_text(text.c_str(), &answer) != GST_SDP_OK || !answer)
-    return done("answer is not SDP");
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(answer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
-  if (std::string why = read_remote_params(text, answer, false, &remote); !why.empty()) return done(why);
+  std::string why;
+  SdpMessagePtr hold = read_remote_description(text, false, &remote, &why);
+  if (!hold) return done(why);
+  const GstSDPMessage* answer = hold.get();
   if (started_ && remote.ufrag != remote_ufrag_) return done("ICE restart is not supported");
   // RTX where the answer kept what we offered. Slot i is m-line i, or i + 1
   // past the application m-line (slots added by a renegotiation).
@@ -443,12 +469,11 @@ void NativeForwardingPath::accept_answer(const std::string& text, std::function<
 }
 
 void NativeForwardingPath::answer_offer(const std::string& offer_text, SdpDone done) {
-  GstSDPMessage* offer = nullptr;
-  if (gst_sdp_message_new_from_text(offer_text.c_str(), &offer) != GST_SDP_OK || !offer)
-    return done("", "offer is not SDP");
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold_offer(offer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
-  if (std::string why = read_remote_params(offer_text, offer, true, &remote); !why.empty()) return done("", why);
+  std::string why;
+  SdpMessagePtr hold = read_remote_description(offer_text, true, &remote, &why);
+  if (!hold) return done("", why);
+  const GstSDPMessage* offer = hold.get();
   bool we_client = remote.role == engine::DtlsTransport::Role::kClient;
   GstSDPMessage* answer = native_description(session_id_, ++version_);
   std::string bundle = "BUNDLE";

@@ -49,9 +49,11 @@ class NativeEgress {
   void receive(engine::TrackId track, std::function<void(const uint8_t*, size_t)> fn);
   void stop_receiving(engine::TrackId track);
   std::function<void(engine::TrackId)> keyframe_requester();
-  // Our transport attributes in an m-line: ICE-lite credentials of `local`,
-  // the fingerprint, a=setup `setup`, rtcp-mux/rsize, host candidates.
-  void add_transport(GstSDPMedia* m, const engine::Engine::LocalParams& local, const char* setup) const;
+  // Appends `m` to `sdp` (and frees it) with a=mid `mid` and our transport:
+  // ICE-lite credentials of `local`, the fingerprint, a=setup `setup`,
+  // rtcp-mux/rsize, host candidates on the shared port.
+  void add_media(GstSDPMessage* sdp, GstSDPMedia* m, const std::string& mid,
+                 const engine::Engine::LocalParams& local, const char* setup) const;
   // What a publisher's connection calls with each RTCP SR it receives (any
   // thread; does nothing once the egress is gone): subscribers' SRs then
   // carry the publisher's NTP↔RTP mapping.
@@ -91,10 +93,19 @@ class NativeEgress {
 
 // A description of ours (o= with `session_id` and `version`, a=ice-lite).
 GstSDPMessage* native_description(const std::string& session_id, unsigned version);
-// The remote's ICE credentials, fingerprints and our DTLS role from its
-// description (`offer`: it offers); "" or why not.
-std::string read_remote_params(const std::string& text, const GstSDPMessage* sdp, bool offer,
-                               engine::Engine::RemoteParams* remote);
+using SdpMessagePtr = std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)>;
+// The remote's description parsed, with its ICE credentials, fingerprints
+// and our DTLS role (`offer`: it offers); null and *why when it is not SDP
+// or lacks them.
+SdpMessagePtr read_remote_description(const std::string& text, bool offer, engine::Engine::RemoteParams* remote,
+                                      std::string* why);
+// A new m-line of ours: `kind` over `proto`, port 9, c=IN IP4 0.0.0.0.
+GstSDPMedia* native_media(const char* kind, const char* proto);
+// Its formats from RTP `caps` (payload type `pt`), and RFC 4588's rtx
+// format for pt when `rtx_pt` is not -1.
+void set_media_caps(GstSDPMedia* m, const GstCaps* caps, int pt, int rtx_pt);
+// `format` only, a=inactive: an m-line we do not use.
+void set_media_inactive(GstSDPMedia* m, const char* format);
 // The text of `sdp` with a=group:`bundle` (frees sdp).
 std::string finish_description(GstSDPMessage* sdp, const std::string& bundle);
 // The RTX payload type an m-line pairs with `pt` (apt=pt), or -1.

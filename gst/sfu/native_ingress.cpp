@@ -97,12 +97,11 @@ NativeIngress::~NativeIngress() {
 void NativeIngress::answer_offer(const std::string& offer_text, SdpDone done) {
   if (answered_) return done("", "renegotiation of a native ingress is not supported");
   GST_CAT_DEBUG(rtcmesh_debug, "%s: offer\n%s", name_.c_str(), offer_text.c_str());
-  GstSDPMessage* offer = nullptr;
-  if (gst_sdp_message_new_from_text(offer_text.c_str(), &offer) != GST_SDP_OK || !offer)
-    return done("", "offer is not SDP");
-  std::unique_ptr<GstSDPMessage, decltype(&gst_sdp_message_free)> hold(offer, gst_sdp_message_free);
   engine::Engine::RemoteParams remote;
-  if (std::string why = read_remote_params(offer_text, offer, true, &remote); !why.empty()) return done("", why);
+  std::string why;
+  SdpMessagePtr hold = read_remote_description(offer_text, true, &remote, &why);
+  if (!hold) return done("", why);
+  const GstSDPMessage* offer = hold.get();
   const char* setup = remote.role == engine::DtlsTransport::Role::kClient ? "active" : "passive";
   GstSDPMessage* answer = native_description(session_id_, 1);
   std::string bundle = "BUNDLE";
@@ -111,12 +110,7 @@ void NativeIngress::answer_offer(const std::string& offer_text, SdpDone done) {
     const char* kind = gst_sdp_media_get_media(om);
     const char* mid = gst_sdp_media_get_attribute_val(om, "mid");
     std::string mid_s = mid ? mid : std::to_string(i);
-    GstSDPMedia* m = nullptr;
-    gst_sdp_media_new(&m);
-    gst_sdp_media_set_media(m, kind ? kind : "video");
-    gst_sdp_media_set_port_info(m, 9, 1);
-    gst_sdp_media_set_proto(m, gst_sdp_media_get_proto(om));
-    gst_sdp_media_add_connection(m, "IN", "IP4", "0.0.0.0", 0, 0);
+    GstSDPMedia* m = native_media(kind ? kind : "video", gst_sdp_media_get_proto(om));
     auto [codec, caps] = kind && sends(offer, om) && (g_str_equal(kind, "audio") || g_str_equal(kind, "video"))
                              ? choose(accepted_.get(), om, kind)
                              : std::pair<std::optional<media::Codec>, CapsPtr>{};
@@ -129,24 +123,13 @@ void NativeIngress::answer_offer(const std::string& offer_text, SdpDone done) {
       bool video = media::codec_info(s.codec).kind == media::Kind::kVideo;
       s.rtx_pt = video ? rtx_payload_for(om, s.pt) : -1;
       std::tie(s.ssrc, s.rtx_ssrc) = announced_ssrcs(om);
-      CapsPtr copy(gst_caps_copy(s.caps.get()));
-      gst_sdp_media_set_media_from_caps(copy.get(), m);
-      if (s.rtx_pt >= 0) {
-        std::string rtx = std::to_string(s.rtx_pt);
-        gst_sdp_media_add_format(m, rtx.c_str());
-        gst_sdp_media_add_attribute(m, "rtpmap", (rtx + " rtx/90000").c_str());
-        gst_sdp_media_add_attribute(m, "fmtp", (rtx + " apt=" + std::to_string(s.pt)).c_str());
-      }
+      set_media_caps(m, s.caps.get(), s.pt, s.rtx_pt);
       gst_sdp_media_add_attribute(m, "recvonly", nullptr);
       streams_.push_back(std::move(s));
     } else {
-      gst_sdp_media_add_format(m, gst_sdp_media_formats_len(om) ? gst_sdp_media_get_format(om, 0) : "0");
-      gst_sdp_media_add_attribute(m, "inactive", nullptr);
+      set_media_inactive(m, gst_sdp_media_formats_len(om) ? gst_sdp_media_get_format(om, 0) : "0");
     }
-    gst_sdp_media_add_attribute(m, "mid", mid_s.c_str());
-    egress_.add_transport(m, local_, setup);
-    gst_sdp_message_add_media(answer, m);
-    gst_sdp_media_free(m);
+    egress_.add_media(answer, m, mid_s, local_, setup);
     bundle += " " + mid_s;
   }
   std::string text = finish_description(answer, bundle);
