@@ -36,6 +36,7 @@ namespace rtcmesh::engine {
 namespace {
 
 constexpr size_t kBatch = 64;                // datagrams per sendmmsg/recvmmsg
+constexpr unsigned kMaxWorkers = 64;         // a track's workers are a 64-bit mask
 constexpr size_t kMaxDatagram = 1500;
 constexpr auto kHousekeeping = std::chrono::milliseconds(20);
 // A batch whose last packet never came (lost before us) is sent anyway after this.
@@ -71,6 +72,7 @@ struct Ingress {
 
 struct Session {
   SessionId id = 0;
+  std::string group;  // create_session's: its worker's
   uint32_t local_ssrc = 1;  // sender SSRC of our RTCP feedback and RRs (random)
   std::vector<Ingress> ingress;
   IceLite ice;
@@ -133,6 +135,14 @@ struct Engine::Impl {
     std::vector<PacketRef> pending;  // pushed with more, not handed to the workers yet
     Clock::time_point first{};       // arrival of pending's first packet
     uint32_t ssrc = 0;               // of the last packet pushed
+    // Slots fed by the track, per worker: batches go only where one is.
+    std::array<uint32_t, kMaxWorkers> fed{};
+    uint64_t workers() const {
+      uint64_t mask = 0;
+      for (size_t i = 0; i < fed.size(); ++i)
+        if (fed[i]) mask |= uint64_t(1) << i;
+      return mask;
+    }
   };
   mutable std::mutex tracks_lock;
   std::unordered_map<TrackId, Track> tracks;
@@ -144,6 +154,16 @@ struct Engine::Impl {
   mutable std::mutex feeders_lock;
   std::unordered_map<TrackId, SessionId> feeders;
 
+  // Where each group's sessions live, and how many sessions each worker
+  // has (create_session's choice). Leaf lock.
+  struct Group {
+    size_t worker = 0, sessions = 0;
+  };
+  std::mutex groups_lock;
+  std::unordered_map<std::string, Group> groups;
+  std::vector<size_t> load;
+  std::atomic<size_t> sessions{0};
+
   struct Counters {
     std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, unknown{0}, bad_stun{0}, unknown_user{0},
         unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0}, test_lost{0};
@@ -151,7 +171,45 @@ struct Engine::Impl {
 
   Impl(EngineConfig c, Engine::Events e) : config(std::move(c)), events(std::move(e)), dtls(config.certificate_pem) {}
 
-  Worker& owner(SessionId id) { return *workers[id % workers.size()]; }
+  size_t owner_index(SessionId id) const { return id % workers.size(); }
+  Worker& owner(SessionId id) { return *workers[owner_index(id)]; }
+
+  // The worker of a new session of `group`.
+  size_t place(const std::string& group) {
+    std::lock_guard<std::mutex> g(groups_lock);
+    auto [it, added] = groups.try_emplace(group);
+    if (added) it->second.worker = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    it->second.sessions++;
+    load[it->second.worker]++;
+    sessions++;
+    return it->second.worker;
+  }
+
+  void unplace(const std::string& group) {
+    std::lock_guard<std::mutex> g(groups_lock);
+    auto it = groups.find(group);
+    if (it == groups.end()) return;
+    load[it->second.worker]--;
+    sessions--;
+    if (--it->second.sessions == 0) groups.erase(it);
+  }
+
+  // A slot of a session on `worker` starts (+1) or stops (-1) being fed `track`.
+  void count_feed(TrackId track, size_t worker, int delta) {
+    if (!track) return;
+    std::lock_guard<std::mutex> g(tracks_lock);
+    auto it = tracks.find(track);
+    if (it != tracks.end()) it->second.fed[worker] += uint32_t(delta);
+  }
+
+  void set_track(Slot& slot, SessionId id, TrackId track, std::shared_ptr<PacketHistory> history) {
+    if (slot.track != track) {
+      count_feed(slot.track, owner_index(id), -1);
+      count_feed(track, owner_index(id), +1);
+    }
+    slot.track = track;
+    slot.history = std::move(history);
+  }
 
   void post(Worker& w, Item item) {
     bool was_empty;
@@ -274,14 +332,18 @@ struct Engine::Impl {
     }
   }
 
-  // One item per worker for the whole batch: one wake-up each. `self`: the
-  // worker calling (native ingress), which forwards the batch at once
-  // rather than posting to itself, unless items wait in its inbox (they may
-  // hold an earlier batch of the track: order first).
-  void hand_over(TrackId track, std::vector<PacketRef> batch, Worker* self = nullptr) {
+  // One item for the whole batch to each worker in `mask` (those with a
+  // subscriber of the track): one wake-up each. `self`: the worker calling
+  // (native ingress), which forwards the batch at once rather than posting
+  // to itself, unless items wait in its inbox (they may hold an earlier
+  // batch of the track: order first).
+  void hand_over(TrackId track, std::vector<PacketRef> batch, uint64_t mask, Worker* self = nullptr) {
+    if (!mask) return;
     auto shared = std::make_shared<const std::vector<PacketRef>>(std::move(batch));
     bool direct = false;
-    for (auto& w : workers) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (!(mask & (uint64_t(1) << i))) continue;
+      auto& w = workers[i];
       if (w.get() == self) {
         std::lock_guard<std::mutex> g(w->lock);
         if (w->inbox.empty()) {
@@ -315,6 +377,7 @@ struct Engine::Impl {
   bool feed_track(TrackId track, const std::shared_ptr<SharedPacket>& packet, bool more, Worker* self) {
     std::shared_ptr<PacketHistory> history;
     std::vector<PacketRef> batch;
+    uint64_t mask = 0;
     {
       std::lock_guard<std::mutex> g(tracks_lock);
       auto it = tracks.find(track);
@@ -324,10 +387,13 @@ struct Engine::Impl {
       t.ssrc = packet->ssrc;
       if (t.pending.empty()) t.first = packet->arrival;
       t.pending.push_back(packet);
-      if (!more || t.pending.size() >= kBatch || packet->arrival - t.first >= kMaxHold) batch.swap(t.pending);
+      if (!more || t.pending.size() >= kBatch || packet->arrival - t.first >= kMaxHold) {
+        batch.swap(t.pending);
+        mask = t.workers();
+      }
     }
     history->store(packet);
-    if (!batch.empty()) hand_over(track, std::move(batch), self);
+    if (!batch.empty()) hand_over(track, std::move(batch), mask, self);
     return true;
   }
 
@@ -342,13 +408,16 @@ struct Engine::Impl {
 
   // Worker 0's housekeeping: batches held longer than kMaxHold.
   void hand_over_stale(Clock::time_point now) {
-    std::vector<std::pair<TrackId, std::vector<PacketRef>>> stale;
+    std::vector<std::tuple<TrackId, std::vector<PacketRef>, uint64_t>> stale;
     {
       std::lock_guard<std::mutex> g(tracks_lock);
       for (auto& [id, t] : tracks)
-        if (!t.pending.empty() && now - t.first >= kMaxHold) stale.emplace_back(id, std::move(t.pending)), t.pending.clear();
+        if (!t.pending.empty() && now - t.first >= kMaxHold) {
+          stale.emplace_back(id, std::move(t.pending), t.workers());
+          t.pending.clear();
+        }
     }
-    for (auto& [id, batch] : stale) hand_over(id, std::move(batch));
+    for (auto& [id, batch, mask] : stale) hand_over(id, std::move(batch), mask);
   }
 
   // --- receiving ---
@@ -750,7 +819,10 @@ struct Engine::Impl {
     epoll_event evs[16];
     auto next_housekeeping = Clock::now();
     while (!stopping) {
-      int n = epoll_wait(w.epoll, evs, 16, int(kHousekeeping.count()));
+      // Housekeeping only while there are sessions: the reader's (held
+      // batches, SCTP timers) serves every worker's.
+      bool idle = reader ? sessions == 0 : w.sessions.empty();
+      int n = epoll_wait(w.epoll, evs, 16, idle ? -1 : int(kHousekeeping.count()));
       for (int i = 0; i < n; ++i) {
         if (evs[i].data.u64 == UINT64_MAX) {
           uint64_t v;
@@ -828,6 +900,8 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
   if (d.sockets.empty()) throw std::runtime_error("engine: no address to listen on");
   port_ = port;
   unsigned n = d.config.threads ? d.config.threads : std::max(1u, std::thread::hardware_concurrency());
+  n = std::min(n, kMaxWorkers);
+  d.load.assign(n, 0);
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<Impl::Worker>();
     w->epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -872,12 +946,14 @@ std::vector<Address> Engine::local_addresses() const { return impl_->locals; }
 const std::string& Engine::fingerprint() const { return impl_->dtls.fingerprint(); }
 unsigned Engine::threads() const { return unsigned(impl_->workers.size()); }
 
-Engine::LocalParams Engine::create_session(bool publisher) {
+Engine::LocalParams Engine::create_session(const std::string& group) {
   Impl& d = *impl_;
+  size_t worker = d.place(group);
   SessionId id = d.next_id++;
-  while (publisher && id % d.workers.size() != 0) id = d.next_id++;  // worker 0's (owner())
+  while (d.owner_index(id) != worker) id = d.next_id++;
   auto s = std::make_unique<Session>();
   s->id = id;
+  s->group = group;
   {
     static std::mutex random_lock;
     static std::random_device random;
@@ -921,15 +997,22 @@ void Engine::remove_session(SessionId id) {
   Impl& d = *impl_;
   std::vector<Address> addresses;
   std::string ufrag;
+  bool removed = false;
+  std::string group;
   d.call(id, [&] {
     auto& sessions = d.owner(id).sessions;
     auto it = sessions.find(id);
     if (it == sessions.end()) return;
-    if (it->second->dtls) it->second->dtls->close();
-    addresses = it->second->addresses;
-    ufrag = it->second->ice.local_ufrag();
+    Session& s = *it->second;
+    if (s.dtls) s.dtls->close();
+    for (Slot& slot : s.slots) d.set_track(slot, id, 0, nullptr);
+    addresses = s.addresses;
+    ufrag = s.ice.local_ufrag();
+    group = s.group;
+    removed = true;
     sessions.erase(it);
   });
+  if (removed) d.unplace(group);
   {
     std::lock_guard<std::mutex> g(d.feeders_lock);
     std::erase_if(d.feeders, [id](const auto& f) { return f.second == id; });
@@ -979,9 +1062,9 @@ void Engine::feed(SessionId id, size_t index, TrackId track) {
   d.call(id, [&] {
     Session* s = d.find(d.owner(id), id);
     if (!s || index >= s->slots.size()) return;
-    s->slots[index].track = history ? track : 0;
-    s->slots[index].history = history;
-    if (history) s->slots[index].ended = false;
+    Slot& slot = s->slots[index];
+    d.set_track(slot, id, history ? track : 0, history);
+    if (history) slot.ended = false;
   });
 }
 
@@ -990,10 +1073,7 @@ void Engine::end_streams(SessionId id) {
   d.call(id, [&] {
     Session* s = d.find(d.owner(id), id);
     if (!s) return;
-    for (Slot& slot : s->slots) {
-      slot.track = 0;
-      slot.history.reset();
-    }
+    for (Slot& slot : s->slots) d.set_track(slot, id, 0, nullptr);
     if (s->connected && !s->failed) d.send_reports(*s, true);
   });
 }

@@ -7,15 +7,18 @@
 // sender's address (learned from valid checks), into the inbox of the
 // worker that owns the session. A session is owned by one worker for its
 // life and only that worker touches its state (ICE, DTLS, SRTP, rewriters),
-// so no lock guards it. A publisher packet (push) is shared: it is stored in
-// its track's history and handed to every worker once; each rewrites and
-// protects it for its own subscribers of the track and sends in batches
-// (sendmmsg); the packets of one frame are handed over as one item, so a
-// worker wakes once per frame rather than per packet. A publisher session's
-// own SRTP (native ingress, add_ingress) feeds its track the same way from
-// the worker that owns it, which forwards its own share directly. Control
-// calls (sessions, slots, feeding) post to the owner's inbox and return;
-// events are called from the owner worker.
+// so no lock guards it. The sessions of one group (a room) share a worker,
+// as a mediasoup Router's transports do: a room's packets and feedback stay
+// on one thread, and rooms spread over the workers. A publisher packet
+// (push) is shared: it is stored in its track's history and handed once to
+// each worker that has a subscriber of the track; each rewrites and protects
+// it for its own subscribers and sends in batches (sendmmsg); the packets of
+// one frame are handed over as one item, so a worker wakes once per frame
+// rather than per packet. A publisher session's own SRTP (native ingress,
+// add_ingress) feeds its track the same way from the worker that owns it,
+// which forwards its own share directly. Control calls (sessions, slots,
+// feeding) post to the owner's inbox and return; events are called from the
+// owner worker. A worker without sessions sleeps until posted to.
 #pragma once
 
 #include <chrono>
@@ -38,7 +41,7 @@ using TrackId = uint64_t;
 struct EngineConfig {
   std::vector<std::string> addresses{"127.0.0.1"};  // numeric, one socket each
   uint16_t port = 0;                                // 0: any (the same for every address)
-  unsigned threads = 0;                             // 0: one per core
+  unsigned threads = 0;                             // 0: one per core (at most 64)
   std::chrono::milliseconds peer_timeout{10000};   // no consent and no RTCP: session fails
   std::string certificate_pem;                      // certificate then key
   // Tests only: this share (percent) of outgoing RTP, retransmissions
@@ -131,10 +134,13 @@ class Engine {
   unsigned threads() const;
 
   // --- sessions (any thread) ---
-  // `publisher`: the session will receive media (add_ingress), so it
-  // belongs to worker 0, which reads the sockets: its packets are decrypted
-  // and forwarded where they were read, with no hop to another worker.
-  LocalParams create_session(bool publisher = false);
+  // The session belongs to the worker of its `group` (an SFU room: its
+  // publishers and subscribers), so that a publisher's packets reach the
+  // room's subscribers, and their feedback comes back, with no hop between
+  // threads. A new group goes to the worker with the fewest sessions (on a
+  // tie the lowest, worker 0, whose sessions' datagrams are read where they
+  // are handled); it is forgotten with its last session.
+  LocalParams create_session(const std::string& group = {});
   // From the remote description: starts ICE-lite checks' acceptance of the
   // remote half of USERNAME and DTLS in our role.
   void start_session(SessionId id, RemoteParams remote);

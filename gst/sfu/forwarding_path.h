@@ -78,8 +78,10 @@ class ForwardingPath {
   virtual bool posted(GstMessage* message) const = 0;
 };
 
-using PathFactory = std::function<std::unique_ptr<ForwardingPath>(const std::string& name,
-                                                                  ForwardingPath::Events events)>;
+// A subscriber's connection in `room` (the native engine keeps a room's
+// sessions on one thread), named `name` for logs.
+using PathFactory = std::function<std::unique_ptr<ForwardingPath>(
+    const std::string& room, const std::string& name, ForwardingPath::Events events)>;
 
 // The payload type every connection uses for a codec (one per codec, so
 // bundled m-lines of one codec agree).

@@ -238,8 +238,9 @@ void NativeEgress::forget(engine::SessionId id) {
   listeners_.erase(id);
 }
 
-NativeForwardingPath::NativeForwardingPath(NativeEgress& egress, std::string name, Events events)
-    : egress_(egress), name_(std::move(name)), local_(egress.engine().create_session()),
+NativeForwardingPath::NativeForwardingPath(NativeEgress& egress, const std::string& room, std::string name,
+                                           Events events)
+    : egress_(egress), name_(std::move(name)), local_(egress.engine().create_session(room)),
       session_id_(std::to_string(g_random_int())) {
   egress_.listen(local_.id, std::move(events), &connected_);
 }
@@ -526,8 +527,9 @@ guint64 NativeForwardingPath::retransmissions() {
 }
 
 PathFactory native_forwarding(NativeEgress& egress) {
-  return [&egress](const std::string& name, ForwardingPath::Events events) -> std::unique_ptr<ForwardingPath> {
-    return std::make_unique<NativeForwardingPath>(egress, name, std::move(events));
+  return [&egress](const std::string& room, const std::string& name,
+                   ForwardingPath::Events events) -> std::unique_ptr<ForwardingPath> {
+    return std::make_unique<NativeForwardingPath>(egress, room, name, std::move(events));
   };
 }
 

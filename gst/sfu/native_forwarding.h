@@ -113,7 +113,8 @@ int rtx_payload_for(const GstSDPMedia* m, int pt);
 
 class NativeForwardingPath : public ForwardingPath {
  public:
-  NativeForwardingPath(NativeEgress& egress, std::string name, Events events);
+  // A session of the engine's group `room`.
+  NativeForwardingPath(NativeEgress& egress, const std::string& room, std::string name, Events events);
   ~NativeForwardingPath() override;
 
   size_t slot_count() const override { return slots_.size(); }

@@ -65,10 +65,11 @@ bool sends(const GstSDPMessage* sdp, const GstSDPMedia* m) {
 
 }  // namespace
 
-NativeIngress::NativeIngress(NativeEgress& egress, GstBin* bin, std::string name, const GstCaps* accepted,
-                             peer::PeerEvents events, std::function<bool(const std::string&)> wanted)
+NativeIngress::NativeIngress(NativeEgress& egress, GstBin* bin, const std::string& room, std::string name,
+                             const GstCaps* accepted, peer::PeerEvents events,
+                             std::function<bool(const std::string&)> wanted)
     : egress_(egress), bin_(bin), name_(std::move(name)), accepted_(gst_caps_copy(accepted)),
-      events_(std::move(events)), wanted_(std::move(wanted)), local_(egress.engine().create_session(true)),
+      events_(std::move(events)), wanted_(std::move(wanted)), local_(egress.engine().create_session(room)),
       session_id_(std::to_string(g_random_int())) {
   ForwardingPath::Events e;
   e.connected = [this] {

@@ -31,9 +31,11 @@ class NativeIngress : public server::IngressConnection {
  public:
   // `accepted`: accepted_rtp_caps, the codecs in order of preference.
   // `wanted(mid)`: whether anything reads that track through its appsrc
-  // (asked on the worker every kWantedCheckMs).
-  NativeIngress(NativeEgress& egress, GstBin* bin, std::string name, const GstCaps* accepted,
-                peer::PeerEvents events, std::function<bool(const std::string& mid)> wanted);
+  // (asked on the worker every kWantedCheckMs). The session is in the
+  // engine's group `room`, with the room's subscribers.
+  NativeIngress(NativeEgress& egress, GstBin* bin, const std::string& room, std::string name,
+                const GstCaps* accepted, peer::PeerEvents events,
+                std::function<bool(const std::string& mid)> wanted);
   ~NativeIngress() override;
 
   // Answers recvonly with one codec per audio/video m-line the publisher

@@ -320,7 +320,7 @@ RtcSfuPrivate::RtcSfuPrivate(RtcSfu* s)
                        }
                        // A publisher's data channels are webrtcbin's (and its relay's).
                        if (!egress || offer.find("m=application") != std::string::npos) return nullptr;
-                       return std::make_shared<sfu::NativeIngress>(*egress, GST_BIN(self),
+                       return std::make_shared<sfu::NativeIngress>(*egress, GST_BIN(self), room,
                                                                    "pub-" + room + "-" + id, accepted,
                                                                    std::move(events), std::move(wanted));
                      },

@@ -54,7 +54,7 @@ std::unique_ptr<Subscriber> Subscribers::make(const std::string& room, const std
   // A path over the participant's own connection gets that connection's
   // events from its owner (it is connected already).
   if (hooks_.own_path) s->path = hooks_.own_path(room, id);
-  if (!s->path) s->path = paths_(name, std::move(events));
+  if (!s->path) s->path = paths_(room, name, std::move(events));
   router_.attach(key, *s->path);
   return s;
 }

@@ -99,7 +99,8 @@ void TeeForwardingPath::detach(Slot& slot) {
 
 PathFactory tee_forwarding(GstBin* bin, Worker& worker, std::function<peer::IceSettings()> ice,
                            std::function<GstClockTime()> peer_timeout) {
-  return [bin, &worker, ice, peer_timeout](const std::string& name, ForwardingPath::Events events)
+  return [bin, &worker, ice, peer_timeout](const std::string&, const std::string& name,
+                                           ForwardingPath::Events events)
              -> std::unique_ptr<ForwardingPath> {
     peer::PeerEvents peer_events;
     peer_events.connected = std::move(events.connected);
