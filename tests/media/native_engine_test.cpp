@@ -395,6 +395,10 @@ TEST(NativeEngine, WebrtcbinDecodesWhatTheEngineForwardsAndBadInputIsDropped) {
       << "frames stopped after bad input: " << frames->buffers;
   EXPECT_TRUE(engine.session_stats(local.id).connected);
   EXPECT_TRUE(failure.empty()) << failure;
+  // The packets of a frame (rtpvp8pay cuts it in 400-byte packets) left
+  // as UDP GSO messages, which webrtcbin received as datagrams and decoded.
+  EngineStats sent = engine.stats();
+  EXPECT_GT(sent.sent_segmented, sent.sent / 2) << sent.sent_segmented << " of " << sent.sent << " datagrams";
 }
 
 // `t` started behind a relay that loses 2 % of the RTP to the player, until
