@@ -18,7 +18,6 @@
 #include "gst/engine/dtls.h"
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
-typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 
 namespace rtcmesh::engine {
 
@@ -77,7 +76,8 @@ class CmKeys {
 
  private:
   EVP_CIPHER_CTX* cipher_ = nullptr;
-  EVP_MAC_CTX* hmac_ = nullptr;
+  struct Hmac;  // srtp.cpp
+  std::unique_ptr<Hmac> hmac_;
   uint8_t salt_[14] = {};
 };
 
