@@ -1,7 +1,9 @@
 #include "gst/engine/engine.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <linux/filter.h>
 #include <netinet/udp.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -43,9 +45,81 @@ constexpr size_t kMaxGsoBytes = 60000;       // one UDP GSO message: under 64 Ki
 constexpr size_t kMaxGsoSegment = 1400;
 constexpr size_t kMaxDatagram = 1500;
 constexpr auto kHousekeeping = std::chrono::milliseconds(20);
+// RTCP waits at most this long in its socket (see feedback_sockets).
+constexpr auto kFeedbackDelay = std::chrono::milliseconds(10);
 // A batch whose last packet never came (lost before us) is sent anyway after this.
 constexpr auto kMaxHold = std::chrono::milliseconds(5);
 constexpr auto kSenderReportInterval = std::chrono::seconds(1);
+
+// A non-blocking UDP socket for `a`, with room for bursts, in the
+// SO_REUSEPORT group of the address's sockets.
+int udp_socket(const Address& a) {
+  int fd = socket(a.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int size = 4 << 20, one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (a.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  return fd;
+}
+
+// The second socket of `media` (bound to `local`) that receives its RTCP,
+// or -1 (all goes to `media`). A classic BPF program of the reuseport
+// group, run on each datagram's UDP payload, picks the socket by index
+// (bind order): 1 for RTCP (RFC 5761 §4: first byte 128-191, packet type
+// 192-223), else 0. Another process of our user binding the port joins
+// the group at index 2 or more and is never picked.
+int feedback_socket(int media, const Address& local) {
+  int fd = udp_socket(local);
+  if (fd < 0) return -1;
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),            // A = first byte
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 128, 0, 5),  // < 128: not RTP/RTCP
+      BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 191, 4, 0),  // > 191: not RTP/RTCP
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 1),            // A = packet type (with the marker bit)
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 192, 0, 2),
+      BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 223, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, 1),                     // RTCP
+      BPF_STMT(BPF_RET | BPF_K, 0),                     // the rest (and a datagram too short)
+  };
+  sock_fprog program{uint16_t(std::size(code)), code};
+  if (bind(fd, local.sa(), local.length) != 0 ||
+      setsockopt(media, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program) != 0) {
+    close(fd);  // without the program the kernel would share media between the two
+    return -1;
+  }
+  return fd;
+}
+
+// Whether datagrams to `local` reach our sockets, `media` and (RTCP)
+// `feedback` when it is not -1, rather than those of another reuseport
+// group member bound earlier, whom the kernel would pick first.
+bool ours_alone(int media, int feedback, const Address& local) {
+  Address to = local;
+  if (to.host() == "0.0.0.0") to = Address::parse("127.0.0.1", local.port());
+  if (to.host() == "::") to = Address::parse("::1", local.port());
+  int probe = socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return false;
+  static std::atomic<uint32_t> counter{0};
+  uint32_t token = uint32_t(getpid()) << 12 ^ counter++;
+  auto arrives = [&](int fd, uint8_t first, uint8_t second) {
+    uint8_t out[12] = {first, second, 0, 2};  // not ours to demultiplex: 0xFF; RTCP: 0x80 200
+    store32(out + 4, token);
+    store32(out + 8, uint32_t(fd));
+    if (sendto(probe, out, sizeof out, 0, to.sa(), to.length) != ssize_t(sizeof out)) return false;
+    for (int tries = 0; tries < 8; ++tries) {  // something else may be on the way already
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 250) <= 0) return false;
+      uint8_t in[64];
+      if (recv(fd, in, sizeof in, 0) == ssize_t(sizeof out) && std::memcmp(in, out, sizeof out) == 0) return true;
+    }
+    return false;
+  };
+  bool alone = arrives(media, 0xFF, 0) && (feedback < 0 || arrives(feedback, 0x80, 200));
+  close(probe);
+  return alone;
+}
 
 struct Slot {
   std::unique_ptr<RtpRewriter> rewriter;
@@ -111,7 +185,7 @@ struct Engine::Impl {
     std::thread thread;
     int epoll = -1, wake = -1;
     std::mutex lock;
-    std::deque<Item> inbox;
+    std::vector<Item> inbox;
     std::unordered_map<SessionId, std::unique_ptr<Session>> sessions;
     // The send batch: one socket at a time.
     std::vector<std::array<uint8_t, kMaxDatagram + SrtpSession::kMaxTrailer>> buffers{kBatch};
@@ -125,6 +199,14 @@ struct Engine::Impl {
   Engine::Events events;
   DtlsContext dtls;
   std::vector<int> sockets;
+  // Per address, a second socket on the same port (SO_REUSEPORT) to which
+  // the kernel steers RTCP (reuseport_steer_rtcp), or -1. It is not polled:
+  // worker 0 reads it whenever it wakes anyway, and at the latest
+  // kFeedbackDelay after it last did. Subscribers' receiver reports (our
+  // own players send one every 50 ms) then stop waking it one by one: 500
+  // wake-ups a second at 25 subscribers, each costing more than the
+  // report. A NACK or PLI waits at most kFeedbackDelay.
+  std::vector<int> feedback_sockets;
   std::vector<Address> locals;
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
@@ -170,7 +252,7 @@ struct Engine::Impl {
   std::atomic<size_t> sessions{0};
 
   struct Counters {
-    std::atomic<uint64_t> received{0}, sent{0}, send_calls{0}, segmented{0}, unknown{0}, bad_stun{0}, unknown_user{0},
+    std::atomic<uint64_t> received{0}, feedback{0}, sent{0}, send_calls{0}, segmented{0}, unknown{0}, bad_stun{0}, unknown_user{0},
         unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0}, test_lost{0};
   } counters;
 
@@ -796,8 +878,9 @@ struct Engine::Impl {
     }
   }
 
-  // Worker 0: every datagram waiting on `socket`, demultiplexed.
-  void receive(Worker& self, size_t socket) {
+  // Worker 0: every datagram waiting on `fd` (a socket of address
+  // `socket`), demultiplexed.
+  void receive(Worker& self, size_t socket, int fd) {
     static thread_local std::vector<std::array<uint8_t, 2048>> bufs(kBatch);
     static thread_local std::vector<sockaddr_storage> names(kBatch);
     for (int round = 0; round < 16; ++round) {  // then let the inbox run
@@ -811,8 +894,9 @@ struct Engine::Impl {
         msgs[i].msg_hdr.msg_name = &names[i];
         msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
       }
-      int n = recvmmsg(sockets[socket], msgs, kBatch, MSG_DONTWAIT, nullptr);
+      int n = recvmmsg(fd, msgs, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) return;
+      if (fd != sockets[socket]) counters.feedback += uint64_t(n);
       for (int i = 0; i < n; ++i) {
         counters.received++;
         Address from = Address::from(reinterpret_cast<sockaddr*>(&names[i]), msgs[i].msg_hdr.msg_namelen);
@@ -859,21 +943,30 @@ struct Engine::Impl {
 
   void run(Worker& w, bool reader) {
     epoll_event evs[16];
-    auto next_housekeeping = Clock::now();
+    auto now = Clock::now();
+    auto next_housekeeping = now, next_feedback = now;
+    std::vector<Item> items;
     while (!stopping) {
       // Housekeeping only while there are sessions: the reader's (held
-      // batches, SCTP timers) serves every worker's.
+      // batches, SCTP timers, feedback) serves every worker's.
       bool idle = reader ? sessions == 0 : w.sessions.empty();
-      int n = epoll_wait(w.epoll, evs, 16, idle ? -1 : int(kHousekeeping.count()));
+      auto due = reader ? std::min(next_housekeeping, next_feedback) : next_housekeeping;
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
+      int n = epoll_wait(w.epoll, evs, 16, idle ? -1 : int(std::max<int64_t>(wait, 0)));
       for (int i = 0; i < n; ++i) {
         if (evs[i].data.u64 == UINT64_MAX) {
           uint64_t v;
           (void)!read(w.wake, &v, sizeof v);
         } else if (reader) {
-          receive(w, size_t(evs[i].data.u64));
+          size_t socket = size_t(evs[i].data.u64);
+          receive(w, socket, sockets[socket]);
         }
       }
-      std::deque<Item> items;
+      if (reader) {  // awake anyway: the feedback waiting, whatever woke us
+        for (size_t socket = 0; socket < feedback_sockets.size(); ++socket)
+          if (feedback_sockets[socket] >= 0) receive(w, socket, feedback_sockets[socket]);
+        next_feedback = Clock::now() + kFeedbackDelay;
+      }
       {
         std::lock_guard<std::mutex> g(w.lock);
         items.swap(w.inbox);
@@ -888,8 +981,9 @@ struct Engine::Impl {
           case Item::kCall: item.call(); break;
         }
       }
+      items.clear();  // keeps its capacity: no allocation per wake-up
       flush(w);
-      auto now = Clock::now();
+      now = Clock::now();
       if (now >= next_housekeeping) {
         next_housekeeping = now + kHousekeeping;
         if (reader) {
@@ -909,21 +1003,20 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
   uint16_t port = d.config.port;
   auto cleanup = [&] {
     for (int fd : d.sockets) close(fd);
+    for (int fd : d.feedback_sockets)
+      if (fd >= 0) close(fd);
     d.sockets.clear();
+    d.feedback_sockets.clear();
+    d.locals.clear();
   };
-  for (const std::string& host : d.config.addresses) {
-    Address a = Address::parse(host, port);
-    int fd = socket(a.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // A port-0 bind with SO_REUSEPORT may land on a port that sockets of our
+  // user share (another engine's): then the port is tried again.
+  for (int attempt = 0; d.sockets.size() < d.config.addresses.size(); ++attempt) {
+    Address a = Address::parse(d.config.addresses[d.sockets.size()], port);
+    int fd = udp_socket(a);
     if (fd < 0) {
       cleanup();
       throw std::runtime_error("engine: socket: " + std::string(strerror(errno)));
-    }
-    int size = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    if (a.family() == AF_INET6) {
-      int one = 1;
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
     if (bind(fd, a.sa(), a.length) != 0) {
       std::string why = strerror(errno);
@@ -935,8 +1028,19 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
     socklen_t len = sizeof bound;
     getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
     Address local = Address::from(reinterpret_cast<sockaddr*>(&bound), len);
+    int feedback = feedback_socket(fd, local);
+    if (!ours_alone(fd, feedback, local)) {
+      close(fd);
+      if (feedback >= 0) close(feedback);
+      cleanup();
+      if (d.config.port || attempt == 8)
+        throw std::runtime_error("engine: cannot bind " + a.to_string() + ": another socket of this user shares it");
+      port = 0;
+      continue;
+    }
     port = local.port();  // the next addresses take the same port
     d.sockets.push_back(fd);
+    d.feedback_sockets.push_back(feedback);
     d.locals.push_back(local);
   }
   if (d.sockets.empty()) throw std::runtime_error("engine: no address to listen on");
@@ -982,6 +1086,8 @@ Engine::~Engine() {
     close(w->wake);
   }
   for (int fd : d.sockets) close(fd);
+  for (int fd : d.feedback_sockets)
+    if (fd >= 0) close(fd);
 }
 
 std::vector<Address> Engine::local_addresses() const { return impl_->locals; }
@@ -1225,6 +1331,7 @@ EngineStats Engine::stats() const {
   s.received = c.received;
   s.sent = c.sent;
   s.send_calls = c.send_calls;
+  s.received_feedback = c.feedback;
   s.sent_segmented = c.segmented;
   s.dropped_unknown = c.unknown;
   s.dropped_bad_stun = c.bad_stun;

@@ -54,6 +54,7 @@ struct EngineConfig {
 struct EngineStats {
   uint64_t received = 0, sent = 0, send_calls = 0;
   uint64_t sent_segmented = 0;           // of sent, datagrams that left in a UDP GSO message
+  uint64_t received_feedback = 0;        // of received, RTCP the kernel steered to the feedback socket
   uint64_t dropped_unknown = 0;          // not STUN/DTLS/RTP/RTCP by its first byte
   uint64_t dropped_bad_stun = 0;         // truncated, malformed, bad FINGERPRINT
   uint64_t dropped_unknown_user = 0;     // STUN for no session of ours

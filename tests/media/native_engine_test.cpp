@@ -426,6 +426,8 @@ TEST(NativeEngine, NacksAreAnsweredFromTheSharedHistory) {
   SessionStats stats = t.engine_holder->session_stats(t.local.id);
   EXPECT_GT(stats.nacks, 0u);
   EXPECT_GT(stats.retransmissions, 0u);
+  // The RTCP carrying them was steered by the kernel to the feedback socket.
+  EXPECT_GE(t.engine_holder->stats().received_feedback, stats.rtcp_received);
   std::printf("relay dropped %d RTP packets; NACKed %llu, retransmitted %llu; %d frames decoded\n",
               relay->dropped(), (unsigned long long)stats.nacks, (unsigned long long)stats.retransmissions,
               int(t.frames->buffers));
