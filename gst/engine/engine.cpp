@@ -44,9 +44,8 @@ constexpr size_t kMaxGsoBytes = 60000;       // one UDP GSO message: under 64 Ki
 // Larger datagrams (above a path's MTU the kernel refuses GSO) go alone.
 constexpr size_t kMaxGsoSegment = 1400;
 constexpr size_t kMaxDatagram = 1500;
+// Also how long RTCP may wait in its socket (see feedback_sockets).
 constexpr auto kHousekeeping = std::chrono::milliseconds(20);
-// RTCP waits at most this long in its socket (see feedback_sockets).
-constexpr auto kFeedbackDelay = std::chrono::milliseconds(10);
 // A batch whose last packet never came (lost before us) is sent anyway after this.
 constexpr auto kMaxHold = std::chrono::milliseconds(5);
 constexpr auto kSenderReportInterval = std::chrono::seconds(1);
@@ -200,12 +199,12 @@ struct Engine::Impl {
   DtlsContext dtls;
   std::vector<int> sockets;
   // Per address, a second socket on the same port (SO_REUSEPORT) to which
-  // the kernel steers RTCP (reuseport_steer_rtcp), or -1. It is not polled:
-  // worker 0 reads it whenever it wakes anyway, and at the latest
-  // kFeedbackDelay after it last did. Subscribers' receiver reports (our
-  // own players send one every 50 ms) then stop waking it one by one: 500
-  // wake-ups a second at 25 subscribers, each costing more than the
-  // report. A NACK or PLI waits at most kFeedbackDelay.
+  // the kernel steers RTCP (feedback_socket), or -1. It is not polled:
+  // worker 0 reads it whenever it wakes anyway, for media or for its
+  // housekeeping. Subscribers' receiver reports (our own players send one
+  // every 50 ms) then stop waking it one by one: 500 wake-ups a second at
+  // 25 subscribers, each costing more than the report. A NACK or PLI waits
+  // at most kHousekeeping.
   std::vector<int> feedback_sockets;
   std::vector<Address> locals;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -944,14 +943,13 @@ struct Engine::Impl {
   void run(Worker& w, bool reader) {
     epoll_event evs[16];
     auto now = Clock::now();
-    auto next_housekeeping = now, next_feedback = now;
+    auto next_housekeeping = now;
     std::vector<Item> items;
     while (!stopping) {
       // Housekeeping only while there are sessions: the reader's (held
       // batches, SCTP timers, feedback) serves every worker's.
       bool idle = reader ? sessions == 0 : w.sessions.empty();
-      auto due = reader ? std::min(next_housekeeping, next_feedback) : next_housekeeping;
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_housekeeping - now).count();
       int n = epoll_wait(w.epoll, evs, 16, idle ? -1 : int(std::max<int64_t>(wait, 0)));
       for (int i = 0; i < n; ++i) {
         if (evs[i].data.u64 == UINT64_MAX) {
@@ -965,7 +963,6 @@ struct Engine::Impl {
       if (reader) {  // awake anyway: the feedback waiting, whatever woke us
         for (size_t socket = 0; socket < feedback_sockets.size(); ++socket)
           if (feedback_sockets[socket] >= 0) receive(w, socket, feedback_sockets[socket]);
-        next_feedback = Clock::now() + kFeedbackDelay;
       }
       {
         std::lock_guard<std::mutex> g(w.lock);
