@@ -50,15 +50,15 @@ constexpr auto kHousekeeping = std::chrono::milliseconds(20);
 constexpr auto kMaxHold = std::chrono::milliseconds(5);
 constexpr auto kSenderReportInterval = std::chrono::seconds(1);
 
-// A non-blocking UDP socket for `a`, with room for bursts, in the
-// SO_REUSEPORT group of the address's sockets.
-int udp_socket(const Address& a) {
+// A non-blocking UDP socket for `a`, with room for bursts; `shared`: in
+// the SO_REUSEPORT group of the address's sockets.
+int udp_socket(const Address& a, bool shared) {
   int fd = socket(a.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   int size = 4 << 20, one = 1;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (shared) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (a.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   return fd;
 }
@@ -70,7 +70,7 @@ int udp_socket(const Address& a) {
 // 192-223), else 0. Another process of our user binding the port joins
 // the group at index 2 or more and is never picked.
 int feedback_socket(int media, const Address& local) {
-  int fd = udp_socket(local);
+  int fd = udp_socket(local, true);
   if (fd < 0) return -1;
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),            // A = first byte
@@ -106,7 +106,8 @@ bool ours_alone(int media, int feedback, const Address& local) {
     uint8_t out[12] = {first, second, 0, 2};  // not ours to demultiplex: 0xFF; RTCP: 0x80 200
     store32(out + 4, token);
     store32(out + 8, uint32_t(fd));
-    if (sendto(probe, out, sizeof out, 0, to.sa(), to.length) != ssize_t(sizeof out)) return false;
+    // Unsendable (no loopback of that family): not checked.
+    if (sendto(probe, out, sizeof out, 0, to.sa(), to.length) != ssize_t(sizeof out)) return true;
     for (int tries = 0; tries < 8; ++tries) {  // something else may be on the way already
       pollfd p{fd, POLLIN, 0};
       if (poll(&p, 1, 250) <= 0) return false;
@@ -206,6 +207,7 @@ struct Engine::Impl {
   // 25 subscribers, each costing more than the report. A NACK or PLI waits
   // at most kHousekeeping.
   std::vector<int> feedback_sockets;
+  bool steering = true;  // false: the kernel refused the feedback socket
   std::vector<Address> locals;
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
@@ -1010,7 +1012,9 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
   // user share (another engine's): then the port is tried again.
   for (int attempt = 0; d.sockets.size() < d.config.addresses.size(); ++attempt) {
     Address a = Address::parse(d.config.addresses[d.sockets.size()], port);
-    int fd = udp_socket(a);
+    // Shared with the feedback socket, unless the kernel refused that once.
+    bool shared = d.steering;
+    int fd = udp_socket(a, shared);
     if (fd < 0) {
       cleanup();
       throw std::runtime_error("engine: socket: " + std::string(strerror(errno)));
@@ -1025,7 +1029,16 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
     socklen_t len = sizeof bound;
     getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
     Address local = Address::from(reinterpret_cast<sockaddr*>(&bound), len);
-    int feedback = feedback_socket(fd, local);
+    int feedback = shared ? feedback_socket(fd, local) : -1;
+    if (shared && feedback < 0) {
+      // No steering: a port shared without it would split media between
+      // its sockets. Bound again alone.
+      close(fd);
+      cleanup();
+      d.steering = false;
+      port = d.config.port;
+      continue;
+    }
     if (!ours_alone(fd, feedback, local)) {
       close(fd);
       if (feedback >= 0) close(feedback);

@@ -20,6 +20,7 @@
 #include <thread>
 #include <tuple>
 #include <random>
+#include <set>
 
 #include "gst/engine/engine.h"
 #include "gst/engine/packet.h"
@@ -401,6 +402,31 @@ TEST(NativeEngine, WebrtcbinDecodesWhatTheEngineForwardsAndBadInputIsDropped) {
   EXPECT_GT(sent.sent_segmented, sent.sent / 2) << sent.sent_segmented << " of " << sent.sent << " datagrams";
 }
 
+// The engine's port is its own: its RTCP is steered between two sockets
+// of a SO_REUSEPORT group, which a second engine asked for the same port
+// must not join (it would take part of the first one's traffic).
+TEST(NativeEngine, ASecondEngineCannotTakeTheSamePort) {
+  EngineConfig config;
+  config.threads = 1;
+  config.certificate_pem = peer::dtls_certificate_pem();
+  Engine first(config, Engine::Events{});
+  config.port = first.port();
+  try {
+    Engine second(config, Engine::Events{});
+    ADD_FAILURE() << "a second engine bound port " << second.port();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot bind"), std::string::npos) << e.what();
+  }
+  // Engines on port 0 each get a port of their own.
+  std::vector<std::unique_ptr<Engine>> many;
+  std::set<uint16_t> ports{first.port()};
+  config.port = 0;
+  for (int i = 0; i < 20; ++i) {
+    many.push_back(std::make_unique<Engine>(config, Engine::Events{}));
+    EXPECT_TRUE(ports.insert(many.back()->port()).second) << "port " << many.back()->port() << " twice";
+  }
+}
+
 // `t` started behind a relay that loses 2 % of the RTP to the player, until
 // 10 packets were lost and 45 more frames decoded.
 static void run_with_loss(EngineAndPlayer& t, std::unique_ptr<LossyRelay>& relay) {
@@ -764,6 +790,10 @@ TEST(NativeEngine, APublisherSessionFeedsSubscribersAndIsAskedForLostPacketsAndK
   EXPECT_GT(t.received.load(), 100u);
   // The subscriber got what the publisher sent (losses repaired on the way).
   EXPECT_GT(engine.session_stats(t.local.id).packets_sent, 100u);
+  // The publisher's RTP came through the media socket, which wakes the
+  // engine at once; only RTCP (its SRs, the subscriber's reports) was
+  // steered to the feedback socket.
+  EXPECT_LT(engine.stats().received_feedback, stats.packets_received / 2);
 
   // Our RRs reached the publisher's rtpbin, with LSR/DLSR of its SRs (a
   // round trip it could compute: loopback, well under 100 ms).
