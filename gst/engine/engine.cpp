@@ -253,8 +253,8 @@ struct Engine::Impl {
   std::atomic<size_t> sessions{0};
 
   struct Counters {
-    std::atomic<uint64_t> received{0}, feedback{0}, sent{0}, send_calls{0}, segmented{0}, unknown{0}, bad_stun{0}, unknown_user{0},
-        unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0}, test_lost{0};
+    std::atomic<uint64_t> received{0}, feedback{0}, sent{0}, send_calls{0}, segmented{0}, unknown{0}, bad_stun{0},
+        unknown_user{0}, unauthorized{0}, unknown_address{0}, dtls{0}, srtcp{0}, rtp{0}, test_lost{0};
   } counters;
 
   Impl(EngineConfig c, Engine::Events e) : config(std::move(c)), events(std::move(e)), dtls(config.certificate_pem) {}
@@ -355,8 +355,8 @@ struct Engine::Impl {
     size_t m = 0;
     for (size_t i = 0; i < w.count; ++m) {
       size_t end = i + 1, bytes = w.sizes[i];
-      while (gso && w.sizes[i] <= kMaxGsoSegment && end < w.count && w.sizes[end - 1] == w.sizes[i] && w.sizes[end] <= w.sizes[i] &&
-             bytes + w.sizes[end] <= kMaxGsoBytes && w.to[end] == w.to[i])
+      while (gso && w.sizes[i] <= kMaxGsoSegment && end < w.count && w.sizes[end - 1] == w.sizes[i] &&
+             w.sizes[end] <= w.sizes[i] && bytes + w.sizes[end] <= kMaxGsoBytes && w.to[end] == w.to[i])
         bytes += w.sizes[end++];
       for (size_t k = i; k < end; ++k) iov[k] = {w.buffers[k].data(), w.sizes[k]};
       msghdr& h = msgs[m].msg_hdr;
@@ -393,7 +393,8 @@ struct Engine::Impl {
       if (msgs[done].msg_hdr.msg_iovlen > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
         // No GSO on this path (no checksum offload, an old kernel): one by one, and never again.
         gso_works = false;
-        for (size_t k = first[done]; k < first[done + 1]; ++k) send_now(w.socket, w.to[k], w.buffers[k].data(), w.sizes[k]);
+        for (size_t k = first[done]; k < first[done + 1]; ++k)
+          send_now(w.socket, w.to[k], w.buffers[k].data(), w.sizes[k]);
       }
       ++done;  // a full socket buffer drops this one, never stalls the worker
     }
