@@ -427,6 +427,29 @@ TEST(NativeEngine, ASecondEngineCannotTakeTheSamePort) {
   }
 }
 
+// A room's sessions share a worker (no hop between a publisher and its
+// subscribers); a new room goes to the worker with the fewest sessions. A
+// session's worker is its id modulo the thread count (docs/architecture.md).
+TEST(NativeEngine, ARoomsSessionsShareAWorkerAndRoomsSpreadOverWorkers) {
+  EngineConfig config;
+  config.threads = 2;
+  config.certificate_pem = peer::dtls_certificate_pem();
+  Engine engine(config, Engine::Events{});
+  auto worker = [](const Engine::LocalParams& p) { return p.id % 2; };
+  std::vector<Engine::LocalParams> a, b;
+  for (int i = 0; i < 3; ++i) a.push_back(engine.create_session("room-a"));
+  for (int i = 0; i < 2; ++i) b.push_back(engine.create_session("room-b"));
+  for (auto& p : a) EXPECT_EQ(worker(p), worker(a[0]));
+  for (auto& p : b) EXPECT_EQ(worker(p), worker(b[0]));
+  EXPECT_EQ(worker(a[0]), 0u) << "the first room goes to the reader";
+  EXPECT_NE(worker(b[0]), worker(a[0])) << "the second to the idle worker";
+  // room-a empties: a new room goes where the sessions are fewest.
+  for (auto& p : a) engine.remove_session(p.id);
+  EXPECT_EQ(worker(engine.create_session("room-c")), worker(a[0]));
+  // room-a is forgotten with its last session: placed anew (now beside room-c: 1 and 2 sessions).
+  EXPECT_EQ(worker(engine.create_session("room-a")), worker(a[0]));
+}
+
 // `t` started behind a relay that loses 2 % of the RTP to the player, until
 // 10 packets were lost and 45 more frames decoded.
 static void run_with_loss(EngineAndPlayer& t, std::unique_ptr<LossyRelay>& relay) {
