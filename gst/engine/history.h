@@ -2,8 +2,10 @@
 // track: a NACK from any of them is answered from here (the publisher's
 // packet, rewritten for that subscriber), so no per-subscriber history
 // exists. A ring indexed by sequence number; a packet older than max_age is
-// not resent (the receiver gave up on it). Thread-safe: the publisher's
-// streaming thread stores, engine threads look up.
+// not resent (the receiver gave up on it), and is let go by the next store
+// rather than held until its slot comes round again (2048 slots of a 2 Mb/s
+// video track are ~9 s of packets, of an audio track ~40 s). Thread-safe:
+// the publisher's streaming thread stores, engine threads look up.
 #pragma once
 
 #include <chrono>
@@ -39,6 +41,10 @@ class PacketHistory {
  private:
   mutable std::mutex lock_;
   std::vector<PacketRef> ring_;
+  // The sequence numbers stored, in arrival order (a ring as large as
+  // ring_, from oldest_): what expires first.
+  std::vector<uint16_t> arrivals_;
+  size_t oldest_ = 0, held_ = 0;
   size_t mask_;
   Clock::duration max_age_;
   uint64_t stored_ = 0;

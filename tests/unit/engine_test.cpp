@@ -779,6 +779,32 @@ TEST(History, AnswersBySequenceWithinItsAge) {
   EXPECT_EQ(h.stored(), 18u);
 }
 
+TEST(History, LetsGoOfPacketsOnceTooOld) {
+  PacketHistory h(2048, 1s);
+  auto t = Clock::now();
+  auto packet = [&](uint16_t s, Clock::time_point at) {
+    auto p = std::make_shared<SharedPacket>();
+    p->data = rtp_packet(s, 0, 1);
+    p->sequence = s;
+    p->arrival = at;
+    return p;
+  };
+  std::vector<std::weak_ptr<SharedPacket>> first;
+  for (uint16_t s = 0; s < 100; ++s) {
+    auto p = packet(s, t + std::chrono::milliseconds(s));
+    first.push_back(p);
+    h.store(p);
+  }
+  EXPECT_FALSE(first[0].expired());  // held while it may be asked for
+  h.store(packet(100, t + 1050ms));  // 0..49 are over 1 s old now
+  for (uint16_t s = 0; s < 100; ++s) EXPECT_EQ(first[s].expired(), s < 50) << s;
+  EXPECT_FALSE(h.find(10, t + 1050ms));
+  EXPECT_TRUE(h.find(60, t + 1050ms));
+  h.store(packet(101, t + 5s));  // all but the new one
+  for (uint16_t s = 0; s < 100; ++s) EXPECT_TRUE(first[s].expired()) << s;
+  EXPECT_TRUE(h.find(101, t + 5s));
+}
+
 // --- ReceiveStream (native ingress) ---
 
 namespace {
