@@ -1,10 +1,10 @@
 #include "gst/engine/engine.h"
 
+#include <linux/filter.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <linux/filter.h>
-#include <netinet/udp.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <future>
 #include <map>
 #include <mutex>

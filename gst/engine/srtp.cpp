@@ -125,8 +125,8 @@ bool SendIndex::next(const uint8_t* packet, size_t size, size_t* header, uint64_
 
 // HMAC-SHA1 (RFC 2104) with the key's inner and outer blocks hashed once:
 // a tag costs two copies of a SHA1 state and the hashing of the message.
-// EVP_MAC would re-key, allocate and cleanse for every packet (a fifth of
-// the engine's CPU in perf, docs/benchmarks.md).
+// EVP_MAC re-keys, allocates and cleanses for every packet (1.25 against
+// 1.15 µs per 1200-byte unprotect, Srtp.UnprotectMicroBenchmark).
 struct CmKeys::Hmac {
   SHA_CTX inner, outer;
 
