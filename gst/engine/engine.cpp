@@ -91,8 +91,8 @@ int feedback_socket(int media, const Address& local) {
 }
 
 // Whether datagrams to `local` reach our sockets, `media` and (RTCP)
-// `feedback` when it is not -1, rather than those of another reuseport
-// group member bound earlier, whom the kernel would pick first.
+// `feedback`, rather than those of another reuseport group member bound
+// earlier, whom the kernel would pick first.
 bool ours_alone(int media, int feedback, const Address& local) {
   Address to = local;
   if (to.host() == "0.0.0.0") to = Address::parse("127.0.0.1", local.port());
@@ -115,7 +115,7 @@ bool ours_alone(int media, int feedback, const Address& local) {
     }
     return false;
   };
-  bool alone = arrives(media, 0xFF, 0) && (feedback < 0 || arrives(feedback, 0x80, 200));
+  bool alone = arrives(media, 0xFF, 0) && arrives(feedback, 0x80, 200);
   close(probe);
   return alone;
 }
@@ -1039,9 +1039,10 @@ Engine::Engine(EngineConfig config, Events events) : impl_(std::make_unique<Impl
       port = d.config.port;
       continue;
     }
-    if (!ours_alone(fd, feedback, local)) {
+    // Unshared, the port is ours by the kernel's rules: nothing to probe.
+    if (shared && !ours_alone(fd, feedback, local)) {
       close(fd);
-      if (feedback >= 0) close(feedback);
+      close(feedback);
       cleanup();
       if (d.config.port || attempt == 8)
         throw std::runtime_error("engine: cannot bind " + a.to_string() + ": another socket of this user shares it");
